@@ -1,0 +1,474 @@
+"""SqlStore: the persistence port on SQLite or PostgreSQL (see service_layer/ports.py)."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from commerce.adapters.claims import (
+    GIVE_TO_DROP,
+    GIVE_TO_VARIANT,
+    LEAVE_WAITLIST,
+    SUB_BUYER_UNITS,
+    Allocation,
+    ClaimWriter,
+    allocate,
+)
+from commerce.adapters.sql import (
+    DROP_COLUMNS,
+    ORDER_COLUMNS,
+    ORDER_FROM,
+    SELECT_DROP,
+    SELECT_ORDER,
+    drop_view,
+    order_view,
+    record_transition,
+    sql,
+    to_order_view,
+)
+from commerce.domain.commands import Claim
+from commerce.domain.drops import DropStatus, DropTerms
+from commerce.domain.errors import Conflict, InvalidInput, NotFound
+from commerce.domain.money import Money
+from commerce.domain.orders import CANCELLABLE, HOLDING, OrderStatus, sources
+from commerce.domain.products import DEFAULT_VARIANT, ProductSpec, normalise_sku
+from commerce.service_layer.results import (
+    ClaimOutcome,
+    ClaimResult,
+    DropView,
+    OrderEventView,
+    OrderView,
+    ProductView,
+    RefusalReason,
+    Release,
+    VariantView,
+)
+
+
+def _in(states: frozenset[OrderStatus]) -> str:
+    """A SQL list of states from the transition table (constants, never user input)."""
+    return ", ".join(f"'{s.value}'" for s in sorted(states))
+
+
+SELECT_PRODUCT = sql("SELECT id, sku, name, price_minor, currency, option FROM product")
+SELECT_PRODUCT_BY_SKU = sql(
+    "SELECT id, sku, name, price_minor, currency, option FROM product WHERE sku = :sku"
+)
+SELECT_STOCK = sql("SELECT product_id, label, stock FROM variant ORDER BY id")
+INSERT_PRODUCT = sql(
+    "INSERT INTO product (sku, name, price_minor, currency, option, created_at)"
+    " VALUES (:sku, :name, :price, :currency, :option, :now) RETURNING id"
+)
+INSERT_VARIANT = sql(
+    "INSERT INTO variant (product_id, label, stock) VALUES (:product_id, :label, :stock)"
+)
+SET_VARIANT_STOCK = sql(
+    "UPDATE variant SET stock = :stock WHERE product_id = :product_id AND label = :label"
+    " RETURNING id"
+)
+INSERT_DROP = sql(
+    "INSERT INTO drops (code, product_id, price_minor, currency, quantity, remaining,"
+    " per_buyer_limit, policy, hold_seconds, status, waitlist_len, started_by, starts_at,"
+    " ends_at) VALUES (:code, :product_id, :price, :currency, :quantity, :quantity, :limit,"
+    " :policy, :hold_seconds, 'live', 0, :actor, :now, :ends_at) RETURNING id"
+)
+INSERT_CHANNEL = sql("INSERT INTO drop_channel (drop_id, chat) VALUES (:drop_id, :chat)")
+LIVE_WITH_CODE = sql("SELECT id FROM drops WHERE code = :code AND status = 'live'")
+FIND_DROP_TO_END = sql(
+    "SELECT d.id FROM drops d WHERE d.status = 'live' AND (:code IS NULL OR d.code = :code)"
+    " AND (:chat IS NULL OR EXISTS (SELECT 1 FROM drop_channel c WHERE c.drop_id = d.id"
+    " AND c.chat = :chat) OR NOT EXISTS (SELECT 1 FROM drop_channel c WHERE c.drop_id = d.id))"
+    " ORDER BY d.id DESC LIMIT 1"
+)
+END_DROP = sql(
+    "UPDATE drops SET status = 'ended', ended_at = :now, waitlist_len = 0"
+    " WHERE id = :id AND status = 'live'"
+)
+DROP_WAITLIST = sql(
+    "UPDATE claim SET status = 'dropped', reason = 'drop_ended'"
+    " WHERE drop_id = :id AND status = 'waitlisted' RETURNING identity, chat"
+)
+OVERDUE_DROPS = sql(
+    "SELECT id FROM drops WHERE status = 'live' AND ends_at IS NOT NULL AND ends_at <= :now"
+)
+LIST_DROPS = sql(
+    f"SELECT {DROP_COLUMNS} FROM drops d JOIN product p ON p.id = d.product_id"
+    " WHERE (:status IS NULL OR d.status = :status) ORDER BY d.id DESC"
+)
+NEXT_WAITING = sql(
+    "SELECT id, key, customer_id, identity, chat, quantity, variant_id FROM claim"
+    " WHERE drop_id = :drop_id AND status = 'waitlisted' ORDER BY id LIMIT 1"
+)
+PROMOTE_CLAIM = sql(
+    "UPDATE claim SET status = :status, reason = :reason, order_id = :order_id WHERE id = :id"
+)
+# Releasing a hold: the status change is conditional on the transition table, so a hold
+# released twice (sweeper and /pass at the same moment) gives its units back once.
+RELEASE_ORDER = sql(
+    "UPDATE orders SET status = :to_status, holds_stock = :false, updated_at = :now"
+    f" WHERE id = :id AND status IN ({_in(HOLDING)}) AND holds_stock = :true"
+    " RETURNING status"
+)
+DUE_HOLDS = sql(
+    f"SELECT id FROM orders WHERE status IN ({_in(HOLDING & sources(OrderStatus.EXPIRED))})"
+    " AND holds_stock = :true AND hold_expires_at <= :now ORDER BY hold_expires_at LIMIT 500"
+)
+LIST_ORDERS = sql(
+    f"SELECT {ORDER_COLUMNS} {ORDER_FROM}"
+    " WHERE (:status IS NULL OR o.status = :status)"
+    " AND (:customer_id IS NULL OR o.customer_id = :customer_id)"
+    " ORDER BY o.id DESC LIMIT :limit"
+)
+FIND_ORDER_BY_REF = sql(f"SELECT {ORDER_COLUMNS} {ORDER_FROM} WHERE o.ref = :ref")
+LATEST_CANCELLABLE = sql(
+    f"SELECT {ORDER_COLUMNS} {ORDER_FROM} WHERE o.customer_id = :customer_id"
+    f" AND o.status IN ({_in(CANCELLABLE)}) AND (:chat IS NULL OR o.chat = :chat)"
+    " AND (:code IS NULL OR d.code = :code) ORDER BY o.id DESC LIMIT 1"
+)
+ORDER_HISTORY = sql(
+    "SELECT from_status, to_status, cause, at FROM order_event e JOIN orders o"
+    " ON o.id = e.order_id WHERE o.ref = :ref ORDER BY e.id"
+)
+SELECT_CUSTOMER = sql("SELECT customer_id FROM identity WHERE key = :key")
+UPSERT_SELLER = sql(
+    "INSERT INTO seller (identity, role, created_at) VALUES (:identity, :role, :now)"
+    " ON CONFLICT (identity) DO UPDATE SET role = excluded.role"
+)
+SELECT_SELLER = sql("SELECT role FROM seller WHERE identity = :identity")
+LINK_IDENTITY = sql(
+    "INSERT INTO identity (key, customer_id) VALUES (:key, :customer_id)"
+    " ON CONFLICT (key) DO UPDATE SET customer_id = excluded.customer_id"
+)
+
+
+class SqlStore:
+    """Products, drops, claims, orders and sellers in one SQL database."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.claims = ClaimWriter(engine)
+
+    async def close(self) -> None:
+        await self.claims.close()
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(sql("SELECT 1"))
+
+    # products -------------------------------------------------------------------------
+
+    async def add_product(self, spec: ProductSpec, stock: int, now: datetime) -> ProductView:
+        if stock < 0:
+            raise InvalidInput("stock cannot be negative")
+        try:
+            async with self.engine.begin() as conn:
+                product_id = (
+                    await conn.execute(
+                        INSERT_PRODUCT,
+                        {
+                            "sku": spec.sku,
+                            "name": spec.name.strip(),
+                            "price": spec.price.minor,
+                            "currency": spec.price.currency,
+                            "option": spec.option,
+                            "now": now,
+                        },
+                    )
+                ).scalar_one()
+                for label in spec.variants or (DEFAULT_VARIANT,):
+                    await conn.execute(
+                        INSERT_VARIANT, {"product_id": product_id, "label": label, "stock": stock}
+                    )
+        except IntegrityError:
+            raise Conflict(f"a product with SKU {spec.sku} exists already") from None
+        return await self.product(spec.sku)
+
+    async def products(self) -> list[ProductView]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(SELECT_PRODUCT)).all()
+            stock = (await conn.execute(SELECT_STOCK)).all()
+        by_product: dict[int, list[VariantView]] = {}
+        for v in stock:
+            by_product.setdefault(v.product_id, []).append(VariantView(v.label, v.stock))
+        return sorted(
+            (_product_view(row, by_product.get(row.id, [])) for row in rows),
+            key=lambda p: p.sku,
+        )
+
+    async def product(self, sku: str) -> ProductView:
+        code = normalise_sku(sku)
+        for product in await self.products():
+            if product.sku == code:
+                return product
+        raise NotFound(f"no product with SKU {code}; `livebuy product list` shows them")
+
+    async def set_stock(self, sku: str, stock: int, variant: str | None) -> ProductView:
+        if stock < 0:
+            raise InvalidInput("stock cannot be negative")
+        product = await self.product(sku)
+        labels = [v.label for v in product.variants]
+        if variant is None and labels != [DEFAULT_VARIANT]:
+            raise InvalidInput(f"{product.sku} has variants: name one of {', '.join(labels)}")
+        label = DEFAULT_VARIANT if variant is None else _label(labels, variant, product.sku)
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(SELECT_PRODUCT_BY_SKU, {"sku": product.sku})).one()
+            await conn.execute(
+                SET_VARIANT_STOCK, {"stock": stock, "product_id": row.id, "label": label}
+            )
+        return await self.product(sku)
+
+    # drops ----------------------------------------------------------------------------
+
+    async def start_drop(
+        self,
+        terms: DropTerms,
+        code: str | None,
+        channels: tuple[str, ...],
+        actor: str,
+        now: datetime,
+    ) -> DropView:
+        product = await self.product(terms.sku)
+        drop_code = normalise_sku(code or product.sku)
+        if terms.price.currency != product.price.currency:
+            raise InvalidInput(
+                f"{product.sku} is priced in {product.price.currency.upper()},"
+                f" not {terms.price.currency.upper()}"
+            )
+        if terms.quantity > product.stock:
+            raise InvalidInput(
+                f"only {product.stock} units of {product.sku} are in stock;"
+                f" set more with `livebuy product stock {product.sku} N`"
+            )
+        async with self.engine.begin() as conn:
+            if (await conn.execute(LIVE_WITH_CODE, {"code": drop_code})).first() is not None:
+                raise Conflict(f"a drop {drop_code} is live already; end it first")
+            row = (await conn.execute(SELECT_PRODUCT_BY_SKU, {"sku": product.sku})).one()
+            drop_id = (
+                await conn.execute(
+                    INSERT_DROP,
+                    {
+                        "code": drop_code,
+                        "product_id": row.id,
+                        "price": terms.price.minor,
+                        "currency": terms.price.currency,
+                        "quantity": terms.quantity,
+                        "limit": terms.per_buyer_limit,
+                        "policy": terms.policy.value,
+                        "hold_seconds": int(terms.hold.total_seconds()),
+                        "actor": actor[:80],
+                        "now": now,
+                        "ends_at": now + terms.duration if terms.duration else None,
+                    },
+                )
+            ).scalar_one()
+            for chat in sorted(set(channels)):
+                await conn.execute(INSERT_CHANNEL, {"drop_id": drop_id, "chat": chat})
+            return await drop_view(conn, drop_id)
+
+    async def end_drop(
+        self, code: str | None, chat: str | None, now: datetime
+    ) -> tuple[DropView, list[tuple[str, str]]]:
+        """Ends a live drop; returns it and the (identity, chat) of the waitlist let go."""
+        async with self.engine.begin() as conn:
+            params = {"code": normalise_sku(code) if code else None, "chat": chat}
+            drop_id = (await conn.execute(FIND_DROP_TO_END, params)).scalar()
+            if drop_id is None:
+                what = f"drop {params['code']}" if code else "drop"
+                raise NotFound(f"no live {what} to end")
+            return await self._end(conn, drop_id, now)
+
+    async def _end(
+        self, conn: AsyncConnection, drop_id: int, now: datetime
+    ) -> tuple[DropView, list[tuple[str, str]]]:
+        await conn.execute(END_DROP, {"id": drop_id, "now": now})
+        waitlist = (await conn.execute(DROP_WAITLIST, {"id": drop_id})).all()
+        return await drop_view(conn, drop_id), [(w.identity, w.chat) for w in waitlist]
+
+    async def end_overdue_drops(self, now: datetime) -> list[DropView]:
+        """Ends the drops whose time window has passed."""
+        ended = []
+        async with self.engine.begin() as conn:
+            for drop_id in (await conn.execute(OVERDUE_DROPS, {"now": now})).scalars().all():
+                ended.append((await self._end(conn, drop_id, now))[0])
+        return ended
+
+    async def drops(self, status: DropStatus | None = None) -> list[DropView]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(LIST_DROPS, {"status": status})).all()
+            return [await drop_view(conn, row.id) for row in rows]
+
+    # claims and holds -----------------------------------------------------------------
+
+    async def claim(self, claim: Claim, now: datetime) -> ClaimResult:
+        return await self.claims.submit(claim, now)
+
+    async def release(
+        self, order_ref: str, to_status: OrderStatus, cause: str, now: datetime
+    ) -> Release | None:
+        """Gives a held order's units back and promotes the waitlist; None if not held."""
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(FIND_ORDER_BY_REF, {"ref": order_ref})).first()
+            if row is None:
+                return None
+            return await self._release(conn, row.id, to_status, cause, now)
+
+    async def _release(
+        self, conn: AsyncConnection, order_id: int, to_status: OrderStatus, cause: str, now: Any
+    ) -> Release | None:
+        row = (await conn.execute(SELECT_ORDER, {"id": order_id})).one()
+        released = (
+            await conn.execute(
+                RELEASE_ORDER,
+                {"id": order_id, "to_status": to_status, "now": now, "true": True, "false": False},
+            )
+        ).first()
+        if released is None:
+            return None
+        keys = {"drop_id": row.drop_id, "variant_id": row.variant_id, "q": row.quantity}
+        await conn.execute(GIVE_TO_DROP, keys)
+        await conn.execute(GIVE_TO_VARIANT, keys)
+        await conn.execute(SUB_BUYER_UNITS, {**keys, "customer_id": row.customer_id})
+        await record_transition(conn, order_id, row.status, to_status, cause, now)
+        promoted = await self._promote(conn, row.drop_id, now)
+        return Release(await order_view(conn, order_id), tuple(promoted))
+
+    async def _promote(self, conn: AsyncConnection, drop_id: int, now: Any) -> list[ClaimResult]:
+        """Offers freed units to the waitlist, first come first served."""
+        promoted: list[ClaimResult] = []
+        drop = (await conn.execute(SELECT_DROP, {"id": drop_id})).one()
+        while drop.status == DropStatus.LIVE:
+            waiting = (await conn.execute(NEXT_WAITING, {"drop_id": drop_id})).first()
+            if waiting is None:
+                break
+            want = Allocation(
+                drop,
+                waiting.customer_id,
+                waiting.identity,
+                waiting.chat,
+                waiting.variant_id,
+                waiting.quantity,
+            )
+            order_id, reason, left = await allocate(conn, want, f"waitlist:{waiting.key}", now)
+            if reason is RefusalReason.NOT_ENOUGH_LEFT and left == 0:
+                break  # nothing free any more: the rest keep their places
+            await conn.execute(LEAVE_WAITLIST, {"drop_id": drop_id})
+            status = ClaimOutcome.WON if order_id is not None else ClaimOutcome.REFUSED
+            await conn.execute(
+                PROMOTE_CLAIM,
+                {
+                    "id": waiting.id,
+                    "status": status.value,
+                    "reason": "promoted" if order_id is not None else reason or "",
+                    "order_id": order_id,
+                },
+            )
+            if order_id is not None:
+                promoted.append(
+                    ClaimResult(
+                        ClaimOutcome.WON,
+                        await drop_view(conn, drop_id),
+                        await order_view(conn, order_id),
+                        claim_id=waiting.id,
+                        order_id=order_id,
+                    )
+                )
+        return promoted
+
+    async def expire_due(self, now: datetime) -> list[Release]:
+        """Expires holds whose time is up, one transaction per hold."""
+        async with self.engine.connect() as conn:
+            due = (await conn.execute(DUE_HOLDS, {"now": now, "true": True})).scalars().all()
+        releases = []
+        for order_id in due:
+            async with self.engine.begin() as conn:
+                release = await self._release(
+                    conn, order_id, OrderStatus.EXPIRED, "sweeper:hold_expired", now
+                )
+            if release is not None:
+                releases.append(release)
+        return releases
+
+    # orders ---------------------------------------------------------------------------
+
+    async def customer_id(self, identity: str) -> int | None:
+        async with self.engine.connect() as conn:
+            found = (await conn.execute(SELECT_CUSTOMER, {"key": identity})).scalar()
+        return None if found is None else int(found)
+
+    async def orders(
+        self, status: OrderStatus | None, customer_id: int | None, limit: int = 1000
+    ) -> list[OrderView]:
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    LIST_ORDERS, {"status": status, "customer_id": customer_id, "limit": limit}
+                )
+            ).all()
+        return [to_order_view(r) for r in rows]
+
+    async def order(self, ref: str) -> OrderView:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(FIND_ORDER_BY_REF, {"ref": ref.upper()})).first()
+        if row is None:
+            raise NotFound(f"no order {ref.upper()}")
+        return to_order_view(row)
+
+    async def latest_cancellable(
+        self, customer_id: int, chat: str | None, code: str | None
+    ) -> OrderView | None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    LATEST_CANCELLABLE, {"customer_id": customer_id, "chat": chat, "code": code}
+                )
+            ).first()
+        return None if row is None else to_order_view(row)
+
+    async def order_customer(self, ref: str) -> int:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(FIND_ORDER_BY_REF, {"ref": ref.upper()})).first()
+        if row is None:
+            raise NotFound(f"no order {ref.upper()}")
+        return int(row.customer_id)
+
+    async def history(self, ref: str) -> list[OrderEventView]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(ORDER_HISTORY, {"ref": ref.upper()})).all()
+        return [OrderEventView(r.from_status, r.to_status, r.cause, r.at) for r in rows]
+
+    # identities and sellers -----------------------------------------------------------
+
+    async def link(self, identity: str, to_identity: str) -> None:
+        """Joins `identity` to the customer of `to_identity` (both must have been seen)."""
+        target = await self.customer_id(to_identity)
+        if target is None:
+            raise NotFound(f"{to_identity} has never bought anything")
+        async with self.engine.begin() as conn:
+            await conn.execute(LINK_IDENTITY, {"key": identity, "customer_id": target})
+
+    async def add_seller(self, identity: str, role: str, now: datetime) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(UPSERT_SELLER, {"identity": identity, "role": role, "now": now})
+
+    async def seller_role(self, identity: str) -> str | None:
+        async with self.engine.connect() as conn:
+            role = (await conn.execute(SELECT_SELLER, {"identity": identity})).scalar()
+        return None if role is None else str(role)
+
+
+def _product_view(row: Any, variants: list[VariantView]) -> ProductView:
+    return ProductView(
+        sku=row.sku,
+        name=row.name,
+        price=Money(row.price_minor, row.currency),
+        option=row.option,
+        variants=tuple(variants),
+    )
+
+
+def _label(labels: list[str], wanted: str, sku: str) -> str:
+    for label in labels:
+        if label.casefold() == wanted.strip().casefold():
+            return label
+    raise InvalidInput(f"{sku} has no variant '{wanted}'; it has {', '.join(labels) or 'none'}")

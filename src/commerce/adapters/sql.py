@@ -1,0 +1,131 @@
+"""SQL shared by the claim writer and the repository, and rows turned into views.
+
+Plain SQL (`text`) that both SQLite (>= 3.35) and PostgreSQL run: conditional updates,
+`ON CONFLICT` and `RETURNING` keep every stock decision inside the database.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import TextClause, bindparam, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from commerce.adapters.tables import UTCDateTime
+from commerce.domain.money import Money
+from commerce.domain.orders import OrderStatus
+from commerce.service_layer.results import DropView, OrderView
+
+_TIME_PARAMS = ("now", "at", "until", "hold_expires_at", "ends_at", "since")
+
+
+def sql(statement: str) -> TextClause:
+    """A text statement whose time parameters go through the UTC type (naive on SQLite)."""
+    clause = text(statement)
+    names = [n for n in _TIME_PARAMS if f":{n}" in statement]
+    return clause.bindparams(*(bindparam(n, type_=UTCDateTime()) for n in names))
+
+
+def utc(value: Any) -> datetime:
+    """Time columns read through `text()` come back naive on SQLite (and as strings)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def maybe_utc(value: Any) -> datetime | None:
+    return None if value is None else utc(value)
+
+
+DROP_COLUMNS = """
+    d.id, d.code, d.product_id, d.price_minor, d.currency, d.quantity, d.remaining,
+    d.per_buyer_limit, d.policy, d.hold_seconds, d.status, d.waitlist_len,
+    d.starts_at, d.ends_at, p.sku, p.name
+"""
+SELECT_DROP = sql(
+    f"SELECT {DROP_COLUMNS} FROM drops d JOIN product p ON p.id = d.product_id WHERE d.id = :id"
+)
+SELECT_CHANNELS = sql("SELECT chat FROM drop_channel WHERE drop_id = :id ORDER BY chat")
+
+ORDER_COLUMNS = """
+    o.id, o.ref, d.code, p.sku, p.name, v.label, o.identity, o.chat, o.quantity,
+    o.amount_minor, o.currency, o.status, o.hold_expires_at, o.created_at, o.drop_id,
+    o.variant_id, o.customer_id, o.holds_stock
+"""
+ORDER_FROM = """
+    FROM orders o JOIN drops d ON d.id = o.drop_id JOIN product p ON p.id = o.product_id
+    JOIN variant v ON v.id = o.variant_id
+"""
+SELECT_ORDER = sql(f"SELECT {ORDER_COLUMNS} {ORDER_FROM} WHERE o.id = :id")
+
+INSERT_ORDER_EVENT = sql(
+    "INSERT INTO order_event (order_id, from_status, to_status, cause, at)"
+    " VALUES (:order_id, :from_status, :to_status, :cause, :at)"
+)
+
+
+async def drop_view(conn: AsyncConnection, drop_id: int) -> DropView:
+    row = (await conn.execute(SELECT_DROP, {"id": drop_id})).one()
+    channels = (await conn.execute(SELECT_CHANNELS, {"id": drop_id})).scalars().all()
+    return to_drop_view(row, tuple(channels))
+
+
+def to_drop_view(row: Any, channels: tuple[str, ...]) -> DropView:
+    return DropView(
+        id=row.id,
+        code=row.code,
+        sku=row.sku,
+        name=row.name,
+        price=Money(row.price_minor, row.currency),
+        quantity=row.quantity,
+        remaining=row.remaining,
+        per_buyer_limit=row.per_buyer_limit,
+        policy=row.policy,
+        hold_seconds=row.hold_seconds,
+        status=row.status,
+        waitlist=row.waitlist_len,
+        channels=channels,
+        starts_at=utc(row.starts_at),
+        ends_at=maybe_utc(row.ends_at),
+    )
+
+
+async def order_view(conn: AsyncConnection, order_id: int) -> OrderView:
+    return to_order_view((await conn.execute(SELECT_ORDER, {"id": order_id})).one())
+
+
+def to_order_view(row: Any) -> OrderView:
+    return OrderView(
+        ref=row.ref,
+        drop_code=row.code,
+        sku=row.sku,
+        name=row.name,
+        variant=row.label,
+        identity=row.identity,
+        chat=row.chat,
+        quantity=row.quantity,
+        amount=Money(row.amount_minor, row.currency),
+        status=OrderStatus(row.status),
+        hold_expires_at=maybe_utc(row.hold_expires_at),
+        created_at=utc(row.created_at),
+    )
+
+
+async def record_transition(
+    conn: AsyncConnection,
+    order_id: int,
+    from_status: str | None,
+    to_status: str,
+    cause: str,
+    at: datetime,
+) -> None:
+    await conn.execute(
+        INSERT_ORDER_EVENT,
+        {
+            "order_id": order_id,
+            "from_status": from_status,
+            "to_status": to_status,
+            "cause": cause[:200],
+            "at": at,
+        },
+    )

@@ -1,0 +1,188 @@
+"""SQLModel tables: the database schema (migrations in migrations/ create the same).
+
+No `from __future__ import annotations` here: SQLModel reads the annotations at runtime.
+Timestamps are stored as timezone-aware UTC.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlmodel import Field, SQLModel
+
+metadata = SQLModel.metadata
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every database (SQLite stores them naive, as UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: the core only uses aware UTC times")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+def _utc(nullable: bool = False) -> Any:
+    return Column(UTCDateTime(), nullable=nullable)
+
+
+class Product(SQLModel, table=True):
+    __tablename__ = "product"
+    id: int | None = Field(default=None, primary_key=True)
+    sku: str = Field(max_length=32, unique=True)
+    name: str = Field(max_length=200)
+    price_minor: int = Field(sa_type=BigInteger)
+    currency: str = Field(max_length=3)
+    option: str = Field(default="", max_length=32)  # the variant dimension, e.g. "size"
+    created_at: datetime = Field(sa_column=_utc())
+
+
+class Variant(SQLModel, table=True):
+    """Stock lives per variant; a product without sizes has one variant labelled ''."""
+
+    __tablename__ = "variant"
+    __table_args__ = (
+        UniqueConstraint("product_id", "label"),
+        CheckConstraint("stock >= 0", name="ck_variant_stock"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    product_id: int = Field(foreign_key="product.id", index=True)
+    label: str = Field(default="", max_length=64)
+    stock: int = Field(default=0)  # never negative: only conditional updates change it
+
+
+class Drop(SQLModel, table=True):
+    __tablename__ = "drops"
+    __table_args__ = (
+        Index("ix_drops_code_status", "code", "status"),
+        CheckConstraint("remaining >= 0", name="ck_drops_remaining"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32)
+    product_id: int = Field(foreign_key="product.id")
+    price_minor: int = Field(sa_type=BigInteger)
+    currency: str = Field(max_length=3)
+    quantity: int
+    remaining: int  # units not held or sold; decided by `UPDATE ... WHERE remaining >= n`
+    per_buyer_limit: int | None = None
+    policy: str = Field(max_length=16)
+    hold_seconds: int
+    status: str = Field(max_length=16)
+    waitlist_len: int = Field(default=0)  # active waitlist entries, gives positions in O(1)
+    started_by: str = Field(default="", max_length=80)
+    starts_at: datetime = Field(sa_column=_utc())
+    ends_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    ended_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+class DropChannel(SQLModel, table=True):
+    """The chats a drop is live in; a drop without channels is live everywhere."""
+
+    __tablename__ = "drop_channel"
+    drop_id: int = Field(foreign_key="drops.id", primary_key=True)
+    chat: str = Field(max_length=80, primary_key=True, index=True)
+
+
+class Customer(SQLModel, table=True):
+    __tablename__ = "customer"
+    id: int | None = Field(default=None, primary_key=True)
+    display_name: str = Field(default="", max_length=100)
+    created_at: datetime = Field(sa_column=_utc())
+
+
+class Identity(SQLModel, table=True):
+    """A platform account ('telegram:123'); linked identities share one customer."""
+
+    __tablename__ = "identity"
+    key: str = Field(max_length=80, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+
+
+class DropBuyer(SQLModel, table=True):
+    """Units a customer holds or bought in a drop: the per-buyer limit is checked on it."""
+
+    __tablename__ = "drop_buyer"
+    drop_id: int = Field(foreign_key="drops.id", primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", primary_key=True)
+    units: int = Field(default=0)
+
+
+class Claim(SQLModel, table=True):
+    """One buy message. Its id is the arrival order; its key makes redelivery harmless."""
+
+    __tablename__ = "claim"
+    __table_args__ = (Index("ix_claim_waitlist", "drop_id", "status", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)  # platform + chat + message id
+    drop_id: int | None = Field(default=None, foreign_key="drops.id")
+    customer_id: int = Field(foreign_key="customer.id")
+    identity: str = Field(max_length=80)
+    chat: str = Field(max_length=80)
+    quantity: int
+    variant_id: int | None = Field(default=None, foreign_key="variant.id")
+    status: str = Field(max_length=16)  # pending | won | waitlisted | refused | dropped
+    reason: str = Field(default="", max_length=32)
+    position: int | None = None
+    order_id: int | None = Field(default=None, foreign_key="orders.id")
+    created_at: datetime = Field(sa_column=_utc())
+
+
+class Order(SQLModel, table=True):
+    __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_status_hold", "status", "hold_expires_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    ref: str = Field(max_length=12, unique=True)  # what buyers type: /cancel K7P2QX9M
+    drop_id: int = Field(foreign_key="drops.id", index=True)
+    product_id: int = Field(foreign_key="product.id")
+    variant_id: int = Field(foreign_key="variant.id")
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    identity: str = Field(max_length=80)
+    chat: str = Field(max_length=80)
+    quantity: int
+    unit_price_minor: int = Field(sa_type=BigInteger)
+    amount_minor: int = Field(sa_type=BigInteger)
+    currency: str = Field(max_length=3)
+    status: str = Field(max_length=20)
+    holds_stock: bool = True  # false once the units went back to stock (expired, cancelled)
+    hold_expires_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    created_at: datetime = Field(sa_column=_utc())
+    updated_at: datetime = Field(sa_column=_utc())
+
+
+class OrderEvent(SQLModel, table=True):
+    """The audit trail: every transition with its cause (message, webhook event, operator)."""
+
+    __tablename__ = "order_event"
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="orders.id", index=True)
+    from_status: str | None = Field(default=None, max_length=20)
+    to_status: str = Field(max_length=20)
+    cause: str = Field(max_length=200)
+    at: datetime = Field(sa_column=_utc())
+
+
+class Seller(SQLModel, table=True):
+    __tablename__ = "seller"
+    identity: str = Field(max_length=80, primary_key=True)
+    role: str = Field(default="owner", max_length=16)
+    created_at: datetime = Field(sa_column=_utc())

@@ -1,0 +1,30 @@
+"""Builds the core (store, bus) from settings; the one place that picks the adapters."""
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from commerce.adapters.clock import LogNotifier, SystemClock
+from commerce.adapters.db import create_engine
+from commerce.adapters.repository import SqlStore
+from commerce.config import Settings
+from commerce.service_layer.handlers import Deps
+from commerce.service_layer.messagebus import MessageBus
+from commerce.service_layer.ports import Clock, Notifier, PaymentGateway
+
+
+def bootstrap(
+    settings: Settings,
+    engine: AsyncEngine | None = None,
+    clock: Clock | None = None,
+    notifier: Notifier | None = None,
+    payments: PaymentGateway | None = None,
+) -> MessageBus:
+    """The bus with real adapters; tests pass fakes for the ports they want to watch."""
+    store = SqlStore(engine or create_engine(settings.database_url))
+    deps = Deps(
+        store=store,
+        clock=clock or SystemClock(),
+        notifier=notifier or LogNotifier(),
+        payments=payments,
+        sellers=settings.sellers,
+    )
+    return MessageBus(deps)

@@ -1,0 +1,98 @@
+"""Settings, read once from the environment (or `.env`) in the entry point and passed down.
+
+Field names are the environment variable names in lower case; `.env.example` lists exactly
+these (a test checks it).
+"""
+
+from datetime import timedelta
+
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from commerce.domain.drops import parse_duration
+from commerce.domain.errors import InvalidInput
+from commerce.domain.identity import Identity
+from commerce.domain.money import normalise_currency
+
+LOCALES = ("en", "de", "fr", "es")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    database_url: str = "sqlite:///./livebuy.db"
+    livebuy_host: str = "127.0.0.1"
+    livebuy_port: int = 8080
+    public_base_url: str = "http://127.0.0.1:8080"
+    livebuy_admin_token: SecretStr | None = None
+
+    stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str = "https://api.stripe.com"
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_api_base_url: str = "https://api.telegram.org"
+    telegram_payment_provider_token: SecretStr | None = None
+
+    discord_bot_token: SecretStr | None = None
+    discord_api_base_url: str = "https://discord.com/api/v10"
+    discord_gateway_url: str = "wss://gateway.discord.gg"
+    discord_guild_ids: str = ""
+    discord_seller_role: str = ""
+    discord_message_content: bool = False
+
+    redis_url: str | None = None
+    livebuy_sellers: str = ""
+    livebuy_currency: str = "eur"
+    livebuy_locale: str = "en"
+    livebuy_hold: str = "10m"
+
+    @field_validator("livebuy_currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        try:
+            return normalise_currency(value)
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("livebuy_locale")
+    @classmethod
+    def _locale(cls, value: str) -> str:
+        if value.lower() not in LOCALES:
+            raise ValueError(f"must be one of {', '.join(LOCALES)}")
+        return value.lower()
+
+    @field_validator("livebuy_hold")
+    @classmethod
+    def _hold(cls, value: str) -> str:
+        try:
+            parse_duration(value)
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("livebuy_sellers")
+    @classmethod
+    def _sellers(cls, value: str) -> str:
+        for item in filter(None, (v.strip() for v in value.split(","))):
+            try:
+                Identity.parse(item)
+            except InvalidInput as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @property
+    def hold(self) -> timedelta:
+        return parse_duration(self.livebuy_hold)
+
+    @property
+    def sellers(self) -> frozenset[str]:
+        return frozenset(
+            str(Identity.parse(v)) for v in self.livebuy_sellers.split(",") if v.strip()
+        )
+
+    @property
+    def stripe_emulated(self) -> bool:
+        """No Stripe key: local mode serves the built-in Stripe test emulator."""
+        return self.stripe_secret_key is None

@@ -1,0 +1,98 @@
+"""Commands the core accepts, whatever their origin (chat message, CLI, dashboard)."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from commerce.domain.drops import DropTerms
+from commerce.domain.orders import OrderStatus
+from commerce.domain.products import ProductSpec
+
+
+@dataclass(frozen=True, slots=True)
+class AddProduct:
+    spec: ProductSpec
+    stock: int  # units per variant
+
+
+@dataclass(frozen=True, slots=True)
+class SetStock:
+    sku: str
+    stock: int
+    variant: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StartDrop:
+    terms: DropTerms
+    channels: tuple[str, ...] = ()  # chats ('telegram:-100123'); none means every chat
+    code: str | None = None  # what buyers type; the SKU by default
+    actor: str = "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class EndDrop:
+    code: str | None = None
+    chat: str | None = None
+    actor: str = "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A buyer's `#buy`: one message, identified by `key` (platform + chat + message id)."""
+
+    key: str
+    chat: str
+    identity: str
+    display_name: str = ""
+    code: str | None = None
+    quantity: int = 1
+    variant_words: tuple[str, ...] = ()
+    received_at: datetime | None = None  # set by the bus from the Clock when missing
+
+
+@dataclass(frozen=True, slots=True)
+class PassHold:
+    """`/pass`: give back the units the buyer holds in this chat's drop."""
+
+    identity: str
+    chat: str
+    code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    identity: str | None  # None: an operator cancels any order
+    ref: str | None = None  # None: the buyer's most recent unpaid order
+    cause: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ExpireHolds:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ListOrders:
+    status: OrderStatus | None = None
+    identity: str | None = None
+    limit: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class AddSeller:
+    identity: str
+    role: str = "owner"
+
+
+Command = (
+    AddProduct
+    | SetStock
+    | StartDrop
+    | EndDrop
+    | Claim
+    | PassHold
+    | CancelOrder
+    | ExpireHolds
+    | ListOrders
+    | AddSeller
+)

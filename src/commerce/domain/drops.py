@@ -1,0 +1,71 @@
+"""Drops: a quantity of one product offered in one or more chats at a fixed price."""
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from commerce.domain.errors import InvalidInput
+from commerce.domain.money import Money
+
+
+class DropPolicy(StrEnum):
+    # A claim takes the units out of stock for the hold duration; the buyer pays meanwhile.
+    HOLD = "hold"
+    # A claim takes nothing; the first payments take the units (late payers are refunded).
+    FIRST_PAID = "first-paid"
+
+
+class DropStatus(StrEnum):
+    LIVE = "live"
+    ENDED = "ended"
+
+
+_DURATION = re.compile(r"(\d{1,7})\s*(d|h|m|min|s|sec)", re.IGNORECASE)
+_UNITS = {"d": 86400, "h": 3600, "m": 60, "min": 60, "s": 1, "sec": 1}
+MAX_DURATION = timedelta(days=7)
+
+
+def parse_duration(text: str) -> timedelta:
+    """Reads '10m', '50s', '1h30m', '2d' (at most seven days)."""
+    cleaned = text.strip().lower().replace(" ", "")
+    parts = _DURATION.findall(cleaned)
+    if not cleaned or "".join(n + u for n, u in parts) != cleaned:
+        raise InvalidInput(f"'{text}' is not a duration like 50s, 10m or 1h30m")
+    seconds = sum(int(n) * _UNITS[u.lower()] for n, u in parts)
+    if not 0 < seconds <= MAX_DURATION.total_seconds():
+        raise InvalidInput(f"'{text}' must be between 1s and 7 days")
+    return timedelta(seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    seconds = int(value.total_seconds())
+    out = ""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            out += f"{seconds // size}{unit}"
+            seconds %= size
+    return out or "0s"
+
+
+@dataclass(frozen=True, slots=True)
+class DropTerms:
+    """What a seller asks for when starting a drop, validated."""
+
+    sku: str
+    quantity: int
+    price: Money
+    duration: timedelta | None
+    per_buyer_limit: int | None
+    policy: DropPolicy
+    hold: timedelta
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.quantity <= 1_000_000:
+            raise InvalidInput("quantity must be between 1 and 1,000,000")
+        if self.price.minor <= 0:
+            raise InvalidInput("price must be above zero")
+        if self.per_buyer_limit is not None and self.per_buyer_limit < 1:
+            raise InvalidInput("limit must be at least 1")
+        if self.hold <= timedelta(0):
+            raise InvalidInput("hold must be longer than zero")

@@ -1,0 +1,156 @@
+"""One async function per command: the use cases of the shop."""
+
+from dataclasses import dataclass, field, replace
+
+from commerce.domain import commands as c
+from commerce.domain.errors import InvalidInput, NotAllowed, NotFound
+from commerce.domain.identity import ChatRef, Identity
+from commerce.domain.orders import OrderStatus
+from commerce.domain.products import normalise_sku
+from commerce.service_layer.ports import Clock, Notifier, PaymentGateway, Store
+from commerce.service_layer.results import (
+    ClaimResult,
+    DropEnded,
+    DropView,
+    HoldExpired,
+    OrderView,
+    ProductView,
+    PromotedFromWaitlist,
+    Release,
+    WaitlistClosed,
+)
+
+SELLER_ROLES = ("owner", "cohost")
+
+
+@dataclass
+class Deps:
+    store: Store
+    clock: Clock
+    notifier: Notifier
+    payments: PaymentGateway | None = None
+    sellers: frozenset[str] = field(default_factory=frozenset)  # LIVEBUY_SELLERS
+
+
+async def add_product(cmd: c.AddProduct, deps: Deps) -> ProductView:
+    if not 0 <= cmd.stock <= 1_000_000:
+        raise InvalidInput("stock must be between 0 and 1,000,000")
+    return await deps.store.add_product(cmd.spec, cmd.stock, deps.clock.now())
+
+
+async def set_stock(cmd: c.SetStock, deps: Deps) -> ProductView:
+    if not 0 <= cmd.stock <= 1_000_000:
+        raise InvalidInput("stock must be between 0 and 1,000,000")
+    return await deps.store.set_stock(cmd.sku, cmd.stock, cmd.variant)
+
+
+async def start_drop(cmd: c.StartDrop, deps: Deps) -> DropView:
+    channels = tuple(str(ChatRef.parse(ch)) for ch in cmd.channels)
+    return await deps.store.start_drop(cmd.terms, cmd.code, channels, cmd.actor, deps.clock.now())
+
+
+async def end_drop(cmd: c.EndDrop, deps: Deps) -> DropView:
+    drop, waitlist = await deps.store.end_drop(cmd.code, cmd.chat, deps.clock.now())
+    await deps.notifier.notify(DropEnded(drop))
+    for identity, chat in waitlist:
+        await deps.notifier.notify(WaitlistClosed(drop, identity, chat))
+    return drop
+
+
+async def claim(cmd: c.Claim, deps: Deps) -> ClaimResult:
+    Identity.parse(cmd.identity)
+    ChatRef.parse(cmd.chat)
+    if not 1 <= cmd.quantity <= 999:
+        raise InvalidInput("quantity must be between 1 and 999")
+    code = normalise_sku(cmd.code) if cmd.code else None
+    now = cmd.received_at or deps.clock.now()
+    return await deps.store.claim(replace(cmd, code=code, received_at=now), now)
+
+
+async def pass_hold(cmd: c.PassHold, deps: Deps) -> Release:
+    customer = await deps.store.customer_id(cmd.identity)
+    code = normalise_sku(cmd.code) if cmd.code else None
+    order = None
+    if customer is not None:
+        order = await deps.store.latest_cancellable(customer, cmd.chat, code)
+    if order is None:
+        raise NotFound("you hold nothing here to pass")
+    return await _release(order, OrderStatus.CANCELLED, f"pass:{cmd.identity}", deps)
+
+
+async def cancel_order(cmd: c.CancelOrder, deps: Deps) -> Release:
+    if cmd.identity is None:  # an operator
+        if not cmd.ref:
+            raise InvalidInput("name the order to cancel")
+        order = await deps.store.order(cmd.ref)
+        cause = cmd.cause or "operator"
+    else:
+        customer = await deps.store.customer_id(cmd.identity)
+        if cmd.ref:
+            order = await deps.store.order(cmd.ref)
+            if customer is None or await deps.store.order_customer(cmd.ref) != customer:
+                raise NotAllowed(f"order {order.ref} is not yours")
+        else:
+            found = None
+            if customer is not None:
+                found = await deps.store.latest_cancellable(customer, None, None)
+            if found is None:
+                raise NotFound("you have no unpaid order to cancel")
+            order = found
+        cause = cmd.cause or f"cancel:{cmd.identity}"
+    return await _release(order, OrderStatus.CANCELLED, cause, deps)
+
+
+async def _release(order: OrderView, to: OrderStatus, cause: str, deps: Deps) -> Release:
+    release = await deps.store.release(order.ref, to, cause, deps.clock.now())
+    if release is None:
+        raise InvalidInput(f"order {order.ref} is {order.status.value} and cannot be released")
+    await _after_release(release, deps)
+    return release
+
+
+async def _after_release(release: Release, deps: Deps) -> None:
+    if deps.payments is not None:
+        await deps.payments.expire_checkout(release.order)
+    for promoted in release.promoted:
+        await deps.notifier.notify(PromotedFromWaitlist(promoted))
+
+
+async def expire_holds(cmd: c.ExpireHolds, deps: Deps) -> list[Release]:
+    """The sweeper's pass: ends overdue drops, expires holds, promotes waitlists."""
+    now = deps.clock.now()
+    for drop in await deps.store.end_overdue_drops(now):
+        await deps.notifier.notify(DropEnded(drop))
+    releases = await deps.store.expire_due(now)
+    for release in releases:
+        await deps.notifier.notify(HoldExpired(release.order))
+        await _after_release(release, deps)
+    return releases
+
+
+async def list_orders(cmd: c.ListOrders, deps: Deps) -> list[OrderView]:
+    customer = None
+    if cmd.identity is not None:
+        customer = await deps.store.customer_id(cmd.identity)
+        if customer is None:
+            return []
+    return await deps.store.orders(cmd.status, customer, cmd.limit)
+
+
+async def add_seller(cmd: c.AddSeller, deps: Deps) -> None:
+    if cmd.role not in SELLER_ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(SELLER_ROLES)}")
+    identity = str(Identity.parse(cmd.identity))
+    await deps.store.add_seller(identity, cmd.role, deps.clock.now())
+
+
+async def is_seller(identity: str, deps: Deps) -> bool:
+    """Configured in LIVEBUY_SELLERS or added with `livebuy seller add`."""
+    if identity in deps.sellers:
+        return True
+    return await deps.store.seller_role(identity) is not None
+
+
+async def require_seller(identity: str, deps: Deps) -> None:
+    if not await is_seller(identity, deps):
+        raise NotAllowed("only sellers can do that")

@@ -1,0 +1,32 @@
+"""The message bus: hands each command to its handler."""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from commerce.domain import commands as c
+from commerce.service_layer import handlers
+from commerce.service_layer.handlers import Deps
+
+Handler = Callable[[Any, Deps], Awaitable[Any]]
+
+HANDLERS: dict[type, Handler] = {
+    c.AddProduct: handlers.add_product,
+    c.SetStock: handlers.set_stock,
+    c.StartDrop: handlers.start_drop,
+    c.EndDrop: handlers.end_drop,
+    c.Claim: handlers.claim,
+    c.PassHold: handlers.pass_hold,
+    c.CancelOrder: handlers.cancel_order,
+    c.ExpireHolds: handlers.expire_holds,
+    c.ListOrders: handlers.list_orders,
+    c.AddSeller: handlers.add_seller,
+}
+
+
+class MessageBus:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    async def handle(self, command: c.Command) -> Any:
+        """Runs the command's handler and returns its typed result."""
+        return await HANDLERS[type(command)](command, self.deps)

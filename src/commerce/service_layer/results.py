@@ -1,0 +1,139 @@
+"""Typed results the core hands back to adapters, which render them for their platform."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from commerce.domain.money import Money
+from commerce.domain.orders import OrderStatus
+
+
+@dataclass(frozen=True, slots=True)
+class VariantView:
+    label: str
+    stock: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProductView:
+    sku: str
+    name: str
+    price: Money
+    option: str
+    variants: tuple[VariantView, ...]
+
+    @property
+    def stock(self) -> int:
+        return sum(v.stock for v in self.variants)
+
+
+@dataclass(frozen=True, slots=True)
+class DropView:
+    id: int
+    code: str
+    sku: str
+    name: str
+    price: Money
+    quantity: int
+    remaining: int
+    per_buyer_limit: int | None
+    policy: str
+    hold_seconds: int
+    status: str
+    waitlist: int
+    channels: tuple[str, ...]
+    starts_at: datetime
+    ends_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    ref: str
+    drop_code: str
+    sku: str
+    name: str
+    variant: str
+    identity: str
+    chat: str
+    quantity: int
+    amount: Money
+    status: OrderStatus
+    hold_expires_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEventView:
+    from_status: str | None
+    to_status: str
+    cause: str
+    at: datetime
+
+
+class ClaimOutcome(StrEnum):
+    WON = "won"
+    WAITLISTED = "waitlisted"
+    REFUSED = "refused"
+
+
+class RefusalReason(StrEnum):
+    NO_LIVE_DROP = "no_live_drop"
+    DROP_ENDED = "drop_ended"
+    LIMIT_REACHED = "limit_reached"
+    NOT_ENOUGH_LEFT = "not_enough_left"  # fewer units than asked remain; `remaining` tells
+    VARIANT_REQUIRED = "variant_required"
+    UNKNOWN_VARIANT = "unknown_variant"
+    VARIANT_SOLD_OUT = "variant_sold_out"
+    ALREADY_WAITLISTED = "already_waitlisted"
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimResult:
+    outcome: ClaimOutcome
+    drop: DropView | None = None
+    order: OrderView | None = None
+    position: int | None = None  # place in the waitlist
+    reason: RefusalReason | None = None
+    remaining: int | None = None
+    variants: tuple[str, ...] = ()  # the labels to choose from, for variant refusals
+    duplicate: bool = False  # the same message was delivered before; this is its result
+    claim_id: int | None = None  # the arrival sequence number
+    order_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """Units went back to stock (hold expired, passed, cancelled) and who got them next."""
+
+    order: OrderView
+    promoted: tuple[ClaimResult, ...] = field(default=())
+
+
+# Notices: what the core tells people, through the Notifier port, outside a direct reply.
+
+
+@dataclass(frozen=True, slots=True)
+class HoldExpired:
+    order: OrderView
+
+
+@dataclass(frozen=True, slots=True)
+class PromotedFromWaitlist:
+    claim: ClaimResult
+
+
+@dataclass(frozen=True, slots=True)
+class WaitlistClosed:
+    """The drop ended while the buyer was still waiting."""
+
+    drop: DropView
+    identity: str
+    chat: str
+
+
+@dataclass(frozen=True, slots=True)
+class DropEnded:
+    drop: DropView
+
+
+Notice = HoldExpired | PromotedFromWaitlist | WaitlistClosed | DropEnded

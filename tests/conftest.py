@@ -1,0 +1,150 @@
+"""Databases for tests: every persistence test runs on SQLite and on PostgreSQL.
+
+PostgreSQL is expected at 127.0.0.1:5432 (user postgres, trust auth). The suite creates its
+own database there, migrates it once and truncates it between tests; it is dropped at the
+end. When PostgreSQL cannot be reached its tests are skipped, and the report header and
+summary say so loudly; under CI (CI=true) an unreachable PostgreSQL fails the run instead.
+"""
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from commerce.adapters.db import create_engine
+from commerce.adapters.migrate import upgrade
+from commerce.bootstrap import bootstrap
+from commerce.config import Settings
+from commerce.service_layer.messagebus import MessageBus
+from tests.fakes import FakeClock, FakeNotifier
+
+PG_HOST = os.environ.get("LIVEBUY_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
+PG_ADMIN_DB = "test"
+TABLES = (
+    "order_event, claim, orders, drop_buyer, drop_channel, identity, customer, drops,"
+    " variant, product, seller"
+)
+
+
+def _pg_reachable() -> str | None:
+    async def probe() -> None:
+        conn = await asyncpg.connect(f"{PG_HOST}/{PG_ADMIN_DB}", timeout=3)
+        await conn.close()
+
+    try:
+        asyncio.run(probe())
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+PG_PROBLEM = _pg_reachable()
+
+
+def pytest_report_header() -> str:
+    if PG_PROBLEM:
+        return f"!!! PostgreSQL UNREACHABLE at {PG_HOST} - its tests are SKIPPED: {PG_PROBLEM}"
+    return f"PostgreSQL reachable at {PG_HOST}: persistence tests run on SQLite and PostgreSQL"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if PG_PROBLEM:
+        terminalreporter.write_sep("!", "PostgreSQL was UNREACHABLE: its tests were SKIPPED")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if PG_PROBLEM and os.environ.get("CI"):
+        raise pytest.UsageError(f"CI expects PostgreSQL at {PG_HOST}: {PG_PROBLEM}")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file that every test copies (migrating per test is slow)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    if PG_PROBLEM:
+        pytest.skip(f"PostgreSQL unreachable: {PG_PROBLEM}")
+    name = f"livebuy_test_{uuid.uuid4().hex[:10]}"
+
+    async def admin(statement: str) -> None:
+        conn = await asyncpg.connect(f"{PG_HOST}/{PG_ADMIN_DB}")
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    url = f"{PG_HOST}/{name}"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _truncate(url: str) -> None:
+    async def run() -> None:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database of each kind."""
+    if request.param == "sqlite":
+        path = tmp_path / "livebuy.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("pg_database")
+    _truncate(url)
+    return url
+
+
+def test_settings(database_url: str, **overrides: object) -> Settings:
+    """Settings that ignore the developer's own .env file."""
+    return Settings(_env_file=None, database_url=database_url, **overrides)  # type: ignore[call-arg]
+
+
+test_settings.__test__ = False  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def notifier() -> FakeNotifier:
+    return FakeNotifier()
+
+
+@pytest.fixture
+async def bus(
+    database_url: str, engine: AsyncEngine, clock: FakeClock, notifier: FakeNotifier
+) -> AsyncIterator[MessageBus]:
+    bus = bootstrap(test_settings(database_url), engine, clock=clock, notifier=notifier)
+    yield bus
+    await bus.deps.store.close()

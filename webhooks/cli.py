@@ -1,0 +1,473 @@
+"""The `livebuy` command: run the service and operate the shop from a terminal."""
+
+import asyncio
+import csv
+import io
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, Any, TypeVar
+
+import typer
+from aiohttp import web
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+
+from commerce.adapters import migrate
+from commerce.adapters.db import create_engine
+from commerce.bootstrap import bootstrap
+from commerce.config import Settings
+from commerce.domain import commands as c
+from commerce.domain.drops import (
+    DropPolicy,
+    DropStatus,
+    DropTerms,
+    format_duration,
+    parse_duration,
+)
+from commerce.domain.errors import CommerceError
+from commerce.domain.money import Money
+from commerce.domain.orders import OrderStatus
+from commerce.domain.products import ProductSpec, normalise_sku, parse_variants
+from commerce.service_layer.messagebus import MessageBus
+from commerce.service_layer.results import DropView, OrderView, ProductView
+from webhooks.app import create_app
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="livebuy: sell in live chats. Buyers type #buy, Stripe takes the money.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+product_app = typer.Typer(help="Products and stock.", no_args_is_help=True)
+drop_app = typer.Typer(help="Drops: a quantity of a product sold in chats.", no_args_is_help=True)
+seller_app = typer.Typer(help="Who may run drops from a chat.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(product_app, name="product")
+app.add_typer(drop_app, name="drop")
+app.add_typer(seller_app, name="seller")
+
+
+class Format(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+
+
+def fail(message: str) -> typer.Exit:
+    """One line on stderr and exit status 1: operators get no tracebacks."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=1)
+
+
+def settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise fail(f"bad configuration: {problems}") from None
+
+
+def with_bus(work: Callable[[MessageBus], Awaitable[T]]) -> T:
+    """Runs one operation against the configured database, with one-line errors."""
+    config = settings()
+
+    async def run() -> T:
+        engine = create_engine(config.database_url)
+        bus = bootstrap(config, engine)
+        try:
+            return await work(bus)
+        finally:
+            await bus.deps.store.close()
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except CommerceError as exc:
+        raise fail(str(exc)) from None
+    except (OperationalError, ProgrammingError) as exc:
+        if "no such table" in str(exc) or "does not exist" in str(exc):
+            raise fail("the database has no schema yet: run `livebuy db upgrade`") from None
+        raise fail(f"database error: {_first_line(exc)}") from None
+    except (DBAPIError, OSError) as exc:
+        raise fail(f"cannot reach the database ({_first_line(exc)})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+
+
+def money(amount: str, currency: str) -> Money:
+    try:
+        return Money.parse(amount, currency)
+    except CommerceError as exc:
+        raise fail(str(exc)) from None
+
+
+def emit(rows: list[dict[str, Any]], fmt: Format, columns: list[str]) -> None:
+    if fmt is Format.JSON:
+        typer.echo(json.dumps(rows, indent=2, default=str))
+    elif fmt is Format.CSV:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+        typer.echo(out.getvalue(), nl=False)
+    elif not rows:
+        typer.echo("(none)")
+    else:
+        cells = [[str(r[k]) if r[k] is not None else "" for k in columns] for r in rows]
+        widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(columns)]
+        for line in [columns, *cells]:
+            typer.echo("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+
+
+# run and db -------------------------------------------------------------------------------
+
+
+@app.command()
+def run(
+    host: Annotated[str | None, typer.Option(help="Overrides LIVEBUY_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Overrides LIVEBUY_PORT.")] = None,
+) -> None:
+    """Migrate the database and serve webhooks, pages and background work until stopped."""
+    config = settings()
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    upgrade_schema(config.database_url)
+    host = host or config.livebuy_host
+    port = port or config.livebuy_port
+    typer.echo(banner(config, host, port))
+    try:
+        web.run_app(create_app(config), host=host, port=port, print=None)
+    except OSError as exc:
+        raise fail(f"cannot listen on {host}:{port} ({exc.strerror})") from None
+
+
+def banner(config: Settings, host: str, port: int) -> str:
+    """Says what runs and why the rest does not, so nobody has to guess."""
+
+    def state(on: bool, why_off: str) -> str:
+        return "on" if on else f"off ({why_off})"
+
+    lines = [
+        f"livebuy serving on http://{host}:{port}  (public URL {config.public_base_url})",
+        f"  database   {_redacted(config.database_url)}",
+        f"  health     http://{host}:{port}/healthz   readiness /readyz",
+        "  sweeper    on (expires holds, ends drops whose time is up)",
+        "  telegram   "
+        + state(
+            False, "not built yet" if config.telegram_bot_token else "TELEGRAM_BOT_TOKEN not set"
+        ),
+        "  discord    "
+        + state(
+            False, "not built yet" if config.discord_bot_token else "DISCORD_BOT_TOKEN not set"
+        ),
+        "  stripe     " + state(False, "payments are not built yet"),
+        "Try:  livebuy product add TEE --name 'Tee' --price 25.00 --stock 10",
+        "      livebuy drop start TEE --qty 5 --for 10m --limit 1",
+    ]
+    return "\n".join(lines)
+
+
+def _redacted(url: str) -> str:
+    """The database URL without its password."""
+    scheme, sep, rest = url.partition("://")
+    creds, at, host = rest.rpartition("@")
+    if at and ":" in creds:
+        creds = creds.split(":", 1)[0] + ":***"
+    return f"{scheme}{sep}{creds}{at}{host}"
+
+
+def upgrade_schema(database_url: str) -> None:
+    try:
+        migrate.upgrade(database_url)
+    except CommerceError as exc:
+        raise fail(str(exc)) from None
+    except (DBAPIError, OSError) as exc:
+        raise fail(f"cannot migrate the database ({_first_line(exc)})") from None
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or update the schema (Alembic migrations)."""
+    upgrade_schema(settings().database_url)
+    typer.echo("database schema is up to date")
+
+
+# products ---------------------------------------------------------------------------------
+
+
+def product_row(p: ProductView) -> dict[str, Any]:
+    variants = ", ".join(f"{v.label}:{v.stock}" for v in p.variants if v.label)
+    return {
+        "sku": p.sku,
+        "name": p.name,
+        "price": str(p.price.decimal()),
+        "currency": p.price.currency,
+        "stock": p.stock,
+        "variants": variants,
+    }
+
+
+PRODUCT_COLUMNS = ["sku", "name", "price", "currency", "stock", "variants"]
+
+
+@product_app.command("add")
+def product_add(
+    sku: Annotated[str, typer.Argument(help="Short code buyers type, e.g. TEE.")],
+    name: Annotated[str, typer.Option("--name", help="What buyers see.")],
+    price: Annotated[str, typer.Option("--price", help="Unit price, e.g. 25.00.")],
+    currency: Annotated[str, typer.Option("--currency", help="ISO code; LIVEBUY_CURRENCY.")] = "",
+    stock: Annotated[int, typer.Option("--stock", help="Units in stock (per variant).")] = 0,
+    variant: Annotated[
+        str | None, typer.Option("--variant", help="Variants, e.g. size=S,M,L.")
+    ] = None,
+) -> None:
+    """Add a product."""
+    config = settings()
+    try:
+        option, labels = parse_variants(variant)
+        spec = ProductSpec(
+            normalise_sku(sku),
+            name,
+            money(price, currency or config.livebuy_currency),
+            option,
+            tuple(labels),
+        )
+    except CommerceError as exc:
+        raise fail(str(exc)) from None
+    product: ProductView = with_bus(lambda bus: bus.handle(c.AddProduct(spec, stock)))
+    emit([product_row(product)], Format.TABLE, PRODUCT_COLUMNS)
+
+
+@product_app.command("list")
+def product_list(
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+) -> None:
+    """List products with their stock."""
+    products = with_bus(lambda bus: bus.deps.store.products())
+    emit([product_row(p) for p in products], fmt, PRODUCT_COLUMNS)
+
+
+@product_app.command("stock")
+def product_stock(
+    sku: Annotated[str, typer.Argument(help="The product's SKU.")],
+    quantity: Annotated[int, typer.Argument(help="Units now in stock.")],
+    variant: Annotated[
+        str | None, typer.Option("--variant", help="Which variant, e.g. M.")
+    ] = None,
+) -> None:
+    """Set a product's stock (of one variant)."""
+    product = with_bus(lambda bus: bus.handle(c.SetStock(sku, quantity, variant)))
+    emit([product_row(product)], Format.TABLE, PRODUCT_COLUMNS)
+
+
+# drops ------------------------------------------------------------------------------------
+
+
+def drop_row(d: DropView) -> dict[str, Any]:
+    return {
+        "code": d.code,
+        "sku": d.sku,
+        "status": d.status,
+        "price": str(d.price.decimal()),
+        "currency": d.price.currency,
+        "quantity": d.quantity,
+        "remaining": d.remaining,
+        "waitlist": d.waitlist,
+        "limit": d.per_buyer_limit,
+        "policy": d.policy,
+        "hold": format_duration_s(d.hold_seconds),
+        "ends_at": d.ends_at.isoformat(timespec="seconds") if d.ends_at else None,
+        "channels": ",".join(d.channels) or "all",
+    }
+
+
+def format_duration_s(seconds: int) -> str:
+    return format_duration(timedelta(seconds=seconds))
+
+
+DROP_COLUMNS = [
+    "code",
+    "sku",
+    "status",
+    "price",
+    "quantity",
+    "remaining",
+    "waitlist",
+    "limit",
+    "policy",
+    "hold",
+    "ends_at",
+    "channels",
+]
+
+
+@drop_app.command("start")
+def drop_start(
+    sku: Annotated[str, typer.Argument(help="The product to sell.")],
+    qty: Annotated[int, typer.Option("--qty", help="Units offered in this drop.")],
+    price: Annotated[
+        str | None, typer.Option("--price", help="Unit price; the product's by default.")
+    ] = None,
+    duration: Annotated[
+        str | None, typer.Option("--for", help="How long it stays live, e.g. 10m.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="Units per buyer.")] = None,
+    channel: Annotated[
+        list[str] | None,
+        typer.Option("--channel", help="Chat it is live in, e.g. telegram:-100123 (repeatable)."),
+    ] = None,
+    policy: Annotated[DropPolicy, typer.Option("--policy")] = DropPolicy.HOLD,
+    hold: Annotated[
+        str | None, typer.Option("--hold", help="How long a claim holds stock; LIVEBUY_HOLD.")
+    ] = None,
+    code: Annotated[str | None, typer.Option("--code", help="Code buyers type; the SKU.")] = None,
+) -> None:
+    """Start a drop: buyers claim it with #buy in its chats."""
+    config = settings()
+
+    async def start(bus: MessageBus) -> DropView:
+        product = await bus.deps.store.product(sku)
+        terms = DropTerms(
+            sku=product.sku,
+            quantity=qty,
+            price=Money.parse(price, product.price.currency) if price else product.price,
+            duration=parse_duration(duration) if duration else None,
+            per_buyer_limit=limit,
+            policy=policy,
+            hold=parse_duration(hold) if hold else config.hold,
+        )
+        result: DropView = await bus.handle(c.StartDrop(terms, tuple(channel or ()), code))
+        return result
+
+    emit([drop_row(with_bus(start))], Format.TABLE, DROP_COLUMNS)
+
+
+@drop_app.command("end")
+def drop_end(
+    code: Annotated[
+        str | None, typer.Argument(help="The drop's code; the latest if omitted.")
+    ] = None,
+    channel: Annotated[
+        str | None, typer.Option("--channel", help="Only a drop in this chat.")
+    ] = None,
+) -> None:
+    """End a live drop (held orders stay payable until their hold ends)."""
+    drop = with_bus(lambda bus: bus.handle(c.EndDrop(code, channel)))
+    emit([drop_row(drop)], Format.TABLE, DROP_COLUMNS)
+
+
+@drop_app.command("list")
+def drop_list(
+    status: Annotated[DropStatus | None, typer.Option("--status")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+) -> None:
+    """List drops, newest first."""
+    drops = with_bus(lambda bus: bus.deps.store.drops(status))
+    emit([drop_row(d) for d in drops], fmt, DROP_COLUMNS)
+
+
+# orders and sellers -----------------------------------------------------------------------
+
+
+def order_row(o: OrderView) -> dict[str, Any]:
+    return {
+        "ref": o.ref,
+        "status": o.status.value,
+        "drop": o.drop_code,
+        "sku": o.sku,
+        "variant": o.variant,
+        "quantity": o.quantity,
+        "amount": str(o.amount.decimal()),
+        "currency": o.amount.currency,
+        "buyer": o.identity,
+        "chat": o.chat,
+        "created_at": o.created_at.isoformat(timespec="seconds"),
+        "hold_expires_at": o.hold_expires_at.isoformat(timespec="seconds")
+        if o.hold_expires_at
+        else None,
+    }
+
+
+ORDER_COLUMNS = [
+    "ref",
+    "status",
+    "drop",
+    "sku",
+    "variant",
+    "quantity",
+    "amount",
+    "currency",
+    "buyer",
+    "chat",
+    "created_at",
+    "hold_expires_at",
+]
+
+
+@app.command()
+def orders(
+    status: Annotated[
+        OrderStatus | None, typer.Option("--status", help="Only this state.")
+    ] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+    buyer: Annotated[str | None, typer.Option("--buyer", help="e.g. telegram:123")] = None,
+) -> None:
+    """List orders, newest first."""
+    found = with_bus(lambda bus: bus.handle(c.ListOrders(status, buyer)))
+    emit([order_row(o) for o in found], fmt, ORDER_COLUMNS)
+
+
+@app.command()
+def order(ref: Annotated[str, typer.Argument(help="The order reference.")]) -> None:
+    """Show one order and every transition it went through, with its cause."""
+
+    async def show(bus: MessageBus) -> tuple[OrderView, list[Any]]:
+        return await bus.deps.store.order(ref), await bus.deps.store.history(ref)
+
+    found, history = with_bus(show)
+    emit([order_row(found)], Format.TABLE, ORDER_COLUMNS)
+    typer.echo("")
+    emit(
+        [
+            {
+                "at": e.at.isoformat(timespec="seconds"),
+                "from": e.from_status or "",
+                "to": e.to_status,
+                "cause": e.cause,
+            }
+            for e in history
+        ],
+        Format.TABLE,
+        ["at", "from", "to", "cause"],
+    )
+
+
+@seller_app.command("add")
+def seller_add(
+    identity: Annotated[str, typer.Argument(help="e.g. telegram:123 or discord:456")],
+    role: Annotated[str, typer.Option("--role", help="owner or cohost")] = "owner",
+) -> None:
+    """Allow an identity to run drops from chats."""
+    with_bus(lambda bus: bus.handle(c.AddSeller(identity, role)))
+    typer.echo(f"{identity} is now a seller ({role})")
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+

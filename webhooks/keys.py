@@ -1,0 +1,11 @@
+"""Typed keys of the aiohttp application's state."""
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from commerce.config import Settings
+from commerce.service_layer.messagebus import MessageBus
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+BUS = web.AppKey("bus", MessageBus)
