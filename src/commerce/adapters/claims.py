@@ -93,6 +93,8 @@ SUB_BUYER_UNITS = sql(
     "UPDATE drop_buyer SET units = units - :q"
     " WHERE drop_id = :drop_id AND customer_id = :customer_id"
 )
+# A no-op update: the portable way to take the drop's row lock (SQLite locks the database).
+LOCK_DROP = sql("UPDATE drops SET remaining = remaining WHERE id = :drop_id")
 DROP_STATE = sql("SELECT status, remaining FROM drops WHERE id = :drop_id")
 JOIN_WAITLIST = sql(
     "UPDATE drops SET waitlist_len = waitlist_len + 1 WHERE id = :drop_id RETURNING waitlist_len"
@@ -182,9 +184,19 @@ async def customer_for(conn: AsyncConnection, identity: str, name: str, now: dat
     return int((await conn.execute(SELECT_IDENTITY, {"key": identity})).scalar_one())
 
 
-async def decide(conn: AsyncConnection, claim: Claim, now: datetime) -> ClaimResult:
-    """Decides one claim inside the caller's transaction."""
-    customer_id = await customer_for(conn, claim.identity, claim.display_name, now)
+async def decide(
+    conn: AsyncConnection, claim: Claim, customer_id: int, now: datetime, locked: set[int]
+) -> ClaimResult:
+    """Decides one claim inside the caller's transaction (`locked`: drops it has locked)."""
+    if (await conn.execute(SELECT_CLAIM_BY_KEY, {"key": claim.key})).first() is not None:
+        return await replay(conn, claim.key)
+    row = (await conn.execute(FIND_LIVE_DROP, {"code": claim.code, "chat": claim.chat})).first()
+    if row is not None and row.id not in locked:
+        # Lock the drop before the claim takes its sequence number, so that the claims of a
+        # drop are numbered in the order the database decides them, across processes, and
+        # every transaction takes the drop's lock before any other row of the claim.
+        await conn.execute(LOCK_DROP, {"drop_id": row.id})
+        locked.add(row.id)
     claim_id = (
         await conn.execute(
             INSERT_CLAIM,
@@ -198,9 +210,9 @@ async def decide(conn: AsyncConnection, claim: Claim, now: datetime) -> ClaimRes
             },
         )
     ).scalar()
-    if claim_id is None:
+    if claim_id is None:  # the same message, decided meanwhile by another process
         return await replay(conn, claim.key)
-    result, variant_id = await _decide(conn, claim, claim_id, customer_id, now)
+    result, variant_id = await _decide(conn, claim, row, claim_id, customer_id, now)
     await conn.execute(
         FINISH_CLAIM,
         {
@@ -217,11 +229,10 @@ async def decide(conn: AsyncConnection, claim: Claim, now: datetime) -> ClaimRes
 
 
 async def _decide(
-    conn: AsyncConnection, claim: Claim, claim_id: int, customer_id: int, now: datetime
+    conn: AsyncConnection, claim: Claim, row: Any, claim_id: int, customer_id: int, now: datetime
 ) -> tuple[ClaimResult, int | None]:
     """The decision and the variant it concerns."""
     refused = ClaimOutcome.REFUSED
-    row = (await conn.execute(FIND_LIVE_DROP, {"code": claim.code, "chat": claim.chat})).first()
     if row is None:
         return ClaimResult(refused, reason=RefusalReason.NO_LIVE_DROP, claim_id=claim_id), None
     drop = await drop_view(conn, row.id)
@@ -350,11 +361,24 @@ class ClaimWriter:
                 if not future.done():
                     future.set_result(result)
 
+    async def _customers(self, claims: list[Claim], now: datetime) -> dict[str, int]:
+        """Resolves identities in a transaction of their own, in a fixed (sorted) order:
+        creating customers inside the claim transaction would lock rows in an order that
+        deadlocks with other processes."""
+        names = {claim.identity: claim.display_name for claim in claims}
+        async with self._engine.begin() as conn:
+            return {i: await customer_for(conn, i, names[i], now) for i in sorted(names)}
+
     async def _in_one_transaction(
         self, batch: list[tuple[Claim, datetime, asyncio.Future[ClaimResult]]]
     ) -> list[ClaimResult]:
+        customers = await self._customers([claim for claim, _, _ in batch], batch[0][1])
+        locked: set[int] = set()
         async with self._engine.begin() as conn:
-            results = [await decide(conn, claim, now) for claim, now, _ in batch]
+            results = [
+                await decide(conn, claim, customers[claim.identity], now, locked)
+                for claim, now, _ in batch
+            ]
         self.batches += 1
         return results
 
@@ -364,8 +388,9 @@ class ClaimWriter:
         for claim, now, future in batch:
             for attempt in range(5):
                 try:
+                    customer = (await self._customers([claim], now))[claim.identity]
                     async with self._engine.begin() as conn:
-                        result = await decide(conn, claim, now)
+                        result = await decide(conn, claim, customer, now, set())
                     future.set_result(result)
                     break
                 except (IntegrityError, DBAPIError) as exc:

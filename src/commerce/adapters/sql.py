@@ -4,10 +4,13 @@ Plain SQL (`text`) that both SQLite (>= 3.35) and PostgreSQL run: conditional up
 `ON CONFLICT` and `RETURNING` keep every stock decision inside the database.
 """
 
+import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import TextClause, bindparam, text
+from sqlalchemy import Integer, String, TextClause, bindparam, text
+from sqlalchemy.types import TypeEngine
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from commerce.adapters.tables import UTCDateTime
@@ -15,14 +18,19 @@ from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
 from commerce.service_layer.results import DropView, OrderView
 
-_TIME_PARAMS = ("now", "at", "until", "hold_expires_at", "ends_at", "since")
+# Parameter types by name: times go through the UTC type (naive on SQLite), and parameters
+# that may be NULL (`:code IS NULL OR ...`) need a type PostgreSQL can infer.
+_PARAM_TYPES: dict[str, Callable[[], TypeEngine[Any]]] = {
+    **dict.fromkeys(("now", "at", "hold_expires_at", "ends_at", "since"), UTCDateTime),
+    **dict.fromkeys(("code", "chat", "status"), String),
+    **dict.fromkeys(("limit", "customer_id"), Integer),
+}
 
 
 def sql(statement: str) -> TextClause:
-    """A text statement whose time parameters go through the UTC type (naive on SQLite)."""
-    clause = text(statement)
-    names = [n for n in _TIME_PARAMS if f":{n}" in statement]
-    return clause.bindparams(*(bindparam(n, type_=UTCDateTime()) for n in names))
+    """A text statement with its parameters typed by name."""
+    names = [n for n in _PARAM_TYPES if re.search(rf":{n}\b", statement)]
+    return text(statement).bindparams(*(bindparam(n, type_=_PARAM_TYPES[n]()) for n in names))
 
 
 def utc(value: Any) -> datetime:

@@ -1,0 +1,58 @@
+"""Small builders shared by the integration tests."""
+
+from datetime import timedelta
+from itertools import count
+
+from commerce.domain import commands as c
+from commerce.domain.drops import DropPolicy, DropTerms
+from commerce.domain.money import Money
+from commerce.domain.products import ProductSpec
+from commerce.service_layer.messagebus import MessageBus
+from commerce.service_layer.results import ClaimResult, DropView
+
+_messages = count(1)
+
+
+async def add_product(
+    bus: MessageBus, sku: str = "TEE", stock: int = 10, variants: tuple[str, ...] = ()
+) -> None:
+    spec = ProductSpec(sku, f"{sku} product", Money(2500, "eur"), "size" if variants else "",
+                       variants)
+    await bus.handle(c.AddProduct(spec, stock))
+
+
+async def start_drop(
+    bus: MessageBus,
+    sku: str = "TEE",
+    quantity: int = 5,
+    limit: int | None = None,
+    channels: tuple[str, ...] = ("web:demo",),
+    hold: timedelta = timedelta(minutes=10),
+    duration: timedelta | None = None,
+    price: int = 2500,
+) -> DropView:
+    terms = DropTerms(sku, quantity, Money(price, "eur"), duration, limit, DropPolicy.HOLD, hold)
+    drop: DropView = await bus.handle(c.StartDrop(terms, channels))
+    return drop
+
+
+async def buy(
+    bus: MessageBus,
+    who: str = "web:anna",
+    chat: str = "web:demo",
+    code: str | None = None,
+    quantity: int = 1,
+    variant: tuple[str, ...] = (),
+    key: str | None = None,
+) -> ClaimResult:
+    claim = c.Claim(
+        key=key or f"{chat}:{next(_messages)}",
+        chat=chat,
+        identity=who,
+        display_name=who.rpartition(":")[2],
+        code=code,
+        quantity=quantity,
+        variant_words=variant,
+    )
+    result: ClaimResult = await bus.handle(claim)
+    return result
