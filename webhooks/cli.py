@@ -470,4 +470,3 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
-

@@ -16,8 +16,9 @@ _messages = count(1)
 async def add_product(
     bus: MessageBus, sku: str = "TEE", stock: int = 10, variants: tuple[str, ...] = ()
 ) -> None:
-    spec = ProductSpec(sku, f"{sku} product", Money(2500, "eur"), "size" if variants else "",
-                       variants)
+    spec = ProductSpec(
+        sku, f"{sku} product", Money(2500, "eur"), "size" if variants else "", variants
+    )
     await bus.handle(c.AddProduct(spec, stock))
 
 

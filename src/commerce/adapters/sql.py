@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Integer, String, TextClause, bindparam, text
-from sqlalchemy.types import TypeEngine
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import TypeEngine
 
 from commerce.adapters.tables import UTCDateTime
 from commerce.domain.money import Money
