@@ -4,7 +4,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from commerce.domain.money import Money
-from commerce.service_layer.results import Notice, OrderView
+from commerce.service_layer.ports import CheckoutRequest, CheckoutSession, SessionState
+from commerce.service_layer.results import Notice
 
 
 class FakeClock:
@@ -31,17 +32,21 @@ class FakeNotifier:
 
 @dataclass
 class FakePaymentGateway:
-    opened: list[str] = field(default_factory=list)
+    opened: list[CheckoutRequest] = field(default_factory=list)
     expired: list[str] = field(default_factory=list)
-    refunds: list[tuple[str, Money | None]] = field(default_factory=list)
+    refunds: list[tuple[str, Money | None, str]] = field(default_factory=list)
 
-    async def open_checkout(self, order: OrderView, expires_at: datetime) -> str:
-        self.opened.append(order.ref)
-        return f"https://checkout.test/{order.ref}"
+    async def open_checkout(self, request: CheckoutRequest) -> CheckoutSession:
+        self.opened.append(request)
+        ref = request.order_ref
+        return CheckoutSession(f"cs_{ref}", f"https://checkout.test/{ref}", request.expires_at)
 
-    async def expire_checkout(self, order: OrderView) -> None:
-        self.expired.append(order.ref)
+    async def expire_checkout(self, session_id: str) -> None:
+        self.expired.append(session_id)
 
-    async def refund(self, order: OrderView, amount: Money | None) -> str:
-        self.refunds.append((order.ref, amount))
-        return f"re_{order.ref}"
+    async def refund(self, payment_intent: str, amount: Money | None, key: str) -> str:
+        self.refunds.append((payment_intent, amount, key))
+        return f"re_{len(self.refunds)}"
+
+    async def session_state(self, session_id: str) -> SessionState:
+        raise NotImplementedError

@@ -146,6 +146,8 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("holds_stock", sa.Boolean(), nullable=False),
         sa.Column("hold_expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("payment_ref", sa.String(length=80), nullable=True),
+        sa.Column("paid_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(

@@ -31,8 +31,9 @@ async def start_drop(
     hold: timedelta = timedelta(minutes=10),
     duration: timedelta | None = None,
     price: int = 2500,
+    policy: DropPolicy = DropPolicy.HOLD,
 ) -> DropView:
-    terms = DropTerms(sku, quantity, Money(price, "eur"), duration, limit, DropPolicy.HOLD, hold)
+    terms = DropTerms(sku, quantity, Money(price, "eur"), duration, limit, policy, hold)
     drop: DropView = await bus.handle(c.StartDrop(terms, channels))
     return drop
 

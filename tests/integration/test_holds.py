@@ -16,7 +16,7 @@ from commerce.service_layer.results import (
     PromotedFromWaitlist,
     WaitlistClosed,
 )
-from tests.fakes import FakeClock, FakeNotifier, FakePaymentGateway
+from tests.fakes import FakeClock, FakeNotifier
 from tests.integration.helpers import add_product, buy, start_drop
 
 
@@ -151,13 +151,3 @@ async def test_ending_a_drop_lets_the_waitlist_go(bus: MessageBus, notifier: Fak
     release = await bus.handle(c.CancelOrder("web:anna", held.order.ref))
     assert release.promoted == ()
     assert (await bus.deps.store.product("TEE")).stock == 10
-
-
-async def test_release_expires_the_checkout(bus: MessageBus) -> None:
-    payments = FakePaymentGateway()
-    bus.deps.payments = payments
-    await add_product(bus)
-    await start_drop(bus, quantity=1)
-    won = await buy(bus, "web:anna")
-    await bus.handle(c.PassHold("web:anna", "web:demo"))
-    assert won.order is not None and payments.expired == [won.order.ref]

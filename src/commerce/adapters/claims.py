@@ -29,7 +29,7 @@ from commerce.adapters.sql import (
     utc,
 )
 from commerce.domain.commands import Claim
-from commerce.domain.drops import DropStatus
+from commerce.domain.drops import DropPolicy, DropStatus
 from commerce.domain.orders import OrderStatus
 from commerce.domain.products import DEFAULT_VARIANT, match_variant
 from commerce.service_layer.results import ClaimOutcome, ClaimResult, RefusalReason
@@ -78,10 +78,16 @@ TAKE_FROM_DROP = sql(
     "UPDATE drops SET remaining = remaining - :q"
     " WHERE id = :drop_id AND status = 'live' AND remaining >= :q RETURNING remaining"
 )
+# A late payment may still take units of a drop that has ended meanwhile: they were its units.
+TAKE_FROM_ANY_DROP = sql(
+    "UPDATE drops SET remaining = remaining - :q"
+    " WHERE id = :drop_id AND remaining >= :q RETURNING remaining"
+)
 GIVE_TO_DROP = sql("UPDATE drops SET remaining = remaining + :q WHERE id = :drop_id")
 TAKE_FROM_VARIANT = sql(
     "UPDATE variant SET stock = stock - :q WHERE id = :variant_id AND stock >= :q RETURNING stock"
 )
+VARIANT_STOCK = sql("SELECT stock FROM variant WHERE id = :variant_id")
 GIVE_TO_VARIANT = sql("UPDATE variant SET stock = stock + :q WHERE id = :variant_id")
 # The per-buyer limit as one atomic statement: the row only grows while it stays in bounds.
 ADD_BUYER_UNITS = sql(
@@ -129,26 +135,27 @@ class Allocation:
 async def allocate(
     conn: AsyncConnection, want: Allocation, cause: str, now: datetime
 ) -> tuple[int | None, RefusalReason | None, int | None]:
-    """Takes units for one buyer: (order id, None, None) or (None, reason, units left).
+    """Gives one buyer an order: (order id, None, None) or (None, reason, units left).
 
     `remaining` in the refusal is 0 when the drop is sold out (the caller may waitlist).
     """
     d, q = want.drop, want.quantity
     keys = {"drop_id": d.id, "q": q, "variant_id": want.variant_id}
-    if (await conn.execute(TAKE_FROM_DROP, keys)).first() is None:
-        state = (await conn.execute(DROP_STATE, keys)).one()
-        if state.status != DropStatus.LIVE:
-            return None, RefusalReason.DROP_ENDED, None
-        return None, RefusalReason.NOT_ENOUGH_LEFT, state.remaining
-    if (await conn.execute(TAKE_FROM_VARIANT, keys)).first() is None:
-        await conn.execute(GIVE_TO_DROP, keys)
-        return None, RefusalReason.VARIANT_SOLD_OUT, None
+    holds = d.policy == DropPolicy.HOLD
+    if holds:
+        refusal = await take_units(conn, keys, live_only=True)
+    else:
+        # First paid, first served: the claim takes nothing (the payment will), but it must
+        # not open a checkout for units that are already sold.
+        refusal = await check_units(conn, keys)
+    if refusal is not None:
+        return None, *refusal
     buyer = {"drop_id": d.id, "customer_id": want.customer_id, "q": q}
     if (
         await conn.execute(ADD_BUYER_UNITS, {**buyer, "limit": d.per_buyer_limit})
     ).first() is None:
-        await conn.execute(GIVE_TO_DROP, keys)
-        await conn.execute(GIVE_TO_VARIANT, keys)
+        if holds:
+            await give_units(conn, keys)
         return None, RefusalReason.LIMIT_REACHED, None
     order_id = (
         await conn.execute(
@@ -163,7 +170,7 @@ async def allocate(
                 "price": d.price_minor,
                 "amount": d.price_minor * q,
                 "currency": d.currency,
-                "holds": True,
+                "holds": holds,
                 "hold_expires_at": now + timedelta(seconds=d.hold_seconds),
                 "now": now,
             },
@@ -171,6 +178,42 @@ async def allocate(
     ).scalar_one()
     await record_transition(conn, order_id, None, OrderStatus.RESERVED, cause, now)
     return order_id, None, None
+
+
+Refusal = tuple[RefusalReason, int | None]
+
+
+async def take_units(
+    conn: AsyncConnection, keys: dict[str, Any], live_only: bool
+) -> Refusal | None:
+    """Takes `q` units out of the drop and the variant, both or neither."""
+    take = TAKE_FROM_DROP if live_only else TAKE_FROM_ANY_DROP
+    if (await conn.execute(take, keys)).first() is None:
+        state = (await conn.execute(DROP_STATE, keys)).one()
+        if live_only and state.status != DropStatus.LIVE:
+            return RefusalReason.DROP_ENDED, None
+        return RefusalReason.NOT_ENOUGH_LEFT, state.remaining
+    if (await conn.execute(TAKE_FROM_VARIANT, keys)).first() is None:
+        await conn.execute(GIVE_TO_DROP, keys)
+        return RefusalReason.VARIANT_SOLD_OUT, None
+    return None
+
+
+async def give_units(conn: AsyncConnection, keys: dict[str, Any]) -> None:
+    await conn.execute(GIVE_TO_DROP, keys)
+    await conn.execute(GIVE_TO_VARIANT, keys)
+
+
+async def check_units(conn: AsyncConnection, keys: dict[str, Any]) -> Refusal | None:
+    """Whether `q` units are still free, without taking them."""
+    state = (await conn.execute(DROP_STATE, keys)).one()
+    if state.status != DropStatus.LIVE:
+        return RefusalReason.DROP_ENDED, None
+    if state.remaining < keys["q"]:
+        return RefusalReason.NOT_ENOUGH_LEFT, state.remaining
+    if (await conn.execute(VARIANT_STOCK, keys)).scalar_one() < keys["q"]:
+        return RefusalReason.VARIANT_SOLD_OUT, None
+    return None
 
 
 async def customer_for(conn: AsyncConnection, identity: str, name: str, now: datetime) -> int:

@@ -7,13 +7,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from commerce.adapters.claims import (
-    GIVE_TO_DROP,
-    GIVE_TO_VARIANT,
     LEAVE_WAITLIST,
     SUB_BUYER_UNITS,
     Allocation,
     ClaimWriter,
     allocate,
+    give_units,
+    take_units,
 )
 from commerce.adapters.sql import (
     DROP_COLUMNS,
@@ -31,7 +31,7 @@ from commerce.domain.commands import Claim
 from commerce.domain.drops import DropStatus, DropTerms
 from commerce.domain.errors import Conflict, InvalidInput, NotFound
 from commerce.domain.money import Money
-from commerce.domain.orders import CANCELLABLE, HOLDING, OrderStatus, sources
+from commerce.domain.orders import CANCELLABLE, HOLDING, OrderStatus, can_move, sources
 from commerce.domain.products import DEFAULT_VARIANT, ProductSpec, normalise_sku
 from commerce.service_layer.results import (
     ClaimOutcome,
@@ -42,8 +42,12 @@ from commerce.service_layer.results import (
     ProductView,
     RefusalReason,
     Release,
+    Settlement,
+    SettlementOutcome,
     VariantView,
 )
+
+PAID = OrderStatus.PAID
 
 
 def _in(states: frozenset[OrderStatus]) -> str:
@@ -107,12 +111,25 @@ PROMOTE_CLAIM = sql(
 # released twice (sweeper and /pass at the same moment) gives its units back once.
 RELEASE_ORDER = sql(
     "UPDATE orders SET status = :to_status, holds_stock = :false, updated_at = :now"
-    f" WHERE id = :id AND status IN ({_in(HOLDING)}) AND holds_stock = :true"
-    " RETURNING status"
+    f" WHERE id = :id AND status IN ({_in(HOLDING)}) RETURNING status"
 )
 DUE_HOLDS = sql(
     f"SELECT id FROM orders WHERE status IN ({_in(HOLDING & sources(OrderStatus.EXPIRED))})"
-    " AND holds_stock = :true AND hold_expires_at <= :now ORDER BY hold_expires_at LIMIT 500"
+    " AND hold_expires_at <= :now ORDER BY hold_expires_at LIMIT 500"
+)
+# Taking the order's row lock first: a payment and the sweeper never act on one order at once.
+LOCK_ORDER = sql("UPDATE orders SET updated_at = :now WHERE id = :id")
+MARK_PAID = sql(
+    "UPDATE orders SET status = 'paid', holds_stock = :true, payment_ref = :payment_ref,"
+    f" paid_at = :now, updated_at = :now WHERE id = :id AND status IN ({_in(sources(PAID))})"
+)
+MARK_REVIEW = sql(
+    "UPDATE orders SET status = 'needs_review', payment_ref = :payment_ref, updated_at = :now"
+    f" WHERE id = :id AND status IN ({_in(sources(OrderStatus.NEEDS_REVIEW))})"
+)
+ADD_BUYER_UNITS_UNLIMITED = sql(
+    "INSERT INTO drop_buyer (drop_id, customer_id, units) VALUES (:drop_id, :customer_id, :q)"
+    " ON CONFLICT (drop_id, customer_id) DO UPDATE SET units = drop_buyer.units + excluded.units"
 )
 LIST_ORDERS = sql(
     f"SELECT {ORDER_COLUMNS} {ORDER_FROM}"
@@ -326,8 +343,8 @@ class SqlStore:
         if released is None:
             return None
         keys = {"drop_id": row.drop_id, "variant_id": row.variant_id, "q": row.quantity}
-        await conn.execute(GIVE_TO_DROP, keys)
-        await conn.execute(GIVE_TO_VARIANT, keys)
+        if row.holds_stock:  # a first-paid order never took any
+            await give_units(conn, keys)
         await conn.execute(SUB_BUYER_UNITS, {**keys, "customer_id": row.customer_id})
         await record_transition(conn, order_id, row.status, to_status, cause, now)
         promoted = await self._promote(conn, row.drop_id, now)
@@ -388,6 +405,41 @@ class SqlStore:
             if release is not None:
                 releases.append(release)
         return releases
+
+    async def settle(
+        self, order_ref: str, payment_ref: str, cause: str, now: datetime
+    ) -> Settlement:
+        """Records a payment for an order: paid when it has (or can still get) its units.
+
+        A held order is simply paid. A first-paid order, or a hold that expired or was
+        cancelled before the money came, takes its units now if they are free; otherwise the
+        order goes to needs_review and the caller refunds the payment. A payment recorded
+        before (webhooks come more than once) changes nothing.
+        """
+        async with self.engine.begin() as conn:
+            found = (await conn.execute(FIND_ORDER_BY_REF, {"ref": order_ref.upper()})).first()
+            if found is None:
+                raise NotFound(f"no order {order_ref.upper()}")
+            await conn.execute(LOCK_ORDER, {"id": found.id, "now": now})
+            row = (await conn.execute(SELECT_ORDER, {"id": found.id})).one()
+            status = OrderStatus(row.status)
+            if not can_move(status, PAID) or status is PAID:
+                return Settlement(to_order_view(row), SettlementOutcome.UNCHANGED)
+            params = {"id": row.id, "payment_ref": payment_ref, "now": now, "true": True}
+            if not row.holds_stock:
+                keys = {"drop_id": row.drop_id, "variant_id": row.variant_id, "q": row.quantity}
+                if await take_units(conn, keys, live_only=False) is not None:
+                    await conn.execute(MARK_REVIEW, params)
+                    await record_transition(
+                        conn, row.id, status, OrderStatus.NEEDS_REVIEW, f"{cause}:no_stock", now
+                    )
+                    return Settlement(await order_view(conn, row.id), SettlementOutcome.NO_STOCK)
+                if status not in HOLDING:  # its units left the buyer's count when it ended
+                    buyer = {**keys, "customer_id": row.customer_id}
+                    await conn.execute(ADD_BUYER_UNITS_UNLIMITED, buyer)
+            await conn.execute(MARK_PAID, params)
+            await record_transition(conn, row.id, status, PAID, cause, now)
+            return Settlement(await order_view(conn, row.id), SettlementOutcome.PAID)
 
     # orders ---------------------------------------------------------------------------
 

@@ -163,8 +163,12 @@ class Order(SQLModel, table=True):
     amount_minor: int = Field(sa_type=BigInteger)
     currency: str = Field(max_length=3)
     status: str = Field(max_length=20)
-    holds_stock: bool = True  # false once the units went back to stock (expired, cancelled)
+    # Whether the order has its units out of stock: from the claim under the `hold` policy,
+    # from the payment under `first-paid`; false again once they went back (expired, ...).
+    holds_stock: bool = True
     hold_expires_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    payment_ref: str | None = Field(default=None, max_length=80)  # the provider's payment id
+    paid_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     created_at: datetime = Field(sa_column=_utc())
     updated_at: datetime = Field(sa_column=_utc())
 

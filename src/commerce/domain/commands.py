@@ -67,6 +67,15 @@ class CancelOrder:
 
 
 @dataclass(frozen=True, slots=True)
+class SettlePayment:
+    """The payment provider says an order was paid (`cause`: e.g. the webhook event id)."""
+
+    order_ref: str
+    payment_ref: str
+    cause: str
+
+
+@dataclass(frozen=True, slots=True)
 class ExpireHolds:
     pass
 
@@ -92,6 +101,7 @@ Command = (
     | Claim
     | PassHold
     | CancelOrder
+    | SettlePayment
     | ExpireHolds
     | ListOrders
     | AddSeller

@@ -17,6 +17,7 @@ HANDLERS: dict[type, Handler] = {
     c.Claim: handlers.claim,
     c.PassHold: handlers.pass_hold,
     c.CancelOrder: handlers.cancel_order,
+    c.SettlePayment: handlers.settle_payment,
     c.ExpireHolds: handlers.expire_holds,
     c.ListOrders: handlers.list_orders,
     c.AddSeller: handlers.add_seller,

@@ -1,5 +1,6 @@
 """The ports the core needs from the outside world, as Protocols (fakes live in tests/)."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -16,6 +17,7 @@ from commerce.service_layer.results import (
     OrderView,
     ProductView,
     Release,
+    Settlement,
 )
 
 
@@ -29,16 +31,62 @@ class Notifier(Protocol):
     async def notify(self, notice: Notice) -> None: ...
 
 
-class PaymentGateway(Protocol):
-    """Stripe, behind one thin adapter (the payments issue wires it into the claim flow)."""
+@dataclass(frozen=True, slots=True)
+class CheckoutRequest:
+    """What a checkout is opened for; the amount always comes from the database."""
 
-    async def open_checkout(self, order: OrderView, expires_at: datetime) -> str:
-        """Creates (idempotently, per order) a checkout session; returns its URL."""
+    order_ref: str
+    drop_code: str
+    chat: str
+    description: str  # product name and variant, e.g. "Logo tee (M)"
+    unit_amount: Money
+    quantity: int
+    expires_at: datetime  # when the hold ends (the gateway applies Stripe's 30-minute minimum)
+    customer: str | None = None  # a payment customer id to reuse (returning buyer)
+    collect_shipping: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutSession:
+    id: str
+    url: str
+    expires_at: datetime
+    customer: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionState:
+    """A checkout session as the payment provider sees it (for reconciliation)."""
+
+    id: str
+    order_ref: str | None
+    status: str  # open | complete | expired
+    payment_status: str  # paid | unpaid | no_payment_required
+    payment_intent: str | None
+    amount_total: int | None
+    currency: str | None
+
+
+class PaymentError(Exception):
+    """The payment provider refused or could not be reached; the message is safe to show."""
+
+
+class PaymentGateway(Protocol):
+    """Stripe, behind one thin adapter (commerce/adapters/stripe_gateway.py)."""
+
+    async def open_checkout(self, request: CheckoutRequest) -> CheckoutSession:
+        """Creates a checkout session, idempotently per order (a retry returns the same)."""
         ...
 
-    async def expire_checkout(self, order: OrderView) -> None: ...
+    async def expire_checkout(self, session_id: str) -> None:
+        """Ends an open session; a session already complete or expired is left as it is."""
+        ...
 
-    async def refund(self, order: OrderView, amount: Money | None) -> str: ...
+    async def refund(self, payment_intent: str, amount: Money | None, key: str) -> str:
+        """Refunds all (amount None) or part of a payment, idempotently per key."""
+        ...
+
+    async def session_state(self, session_id: str) -> SessionState: ...
 
 
 class Store(Protocol):
@@ -69,6 +117,9 @@ class Store(Protocol):
         self, order_ref: str, to_status: OrderStatus, cause: str, now: datetime
     ) -> Release | None: ...
     async def expire_due(self, now: datetime) -> list[Release]: ...
+    async def settle(
+        self, order_ref: str, payment_ref: str, cause: str, now: datetime
+    ) -> Settlement: ...
     async def customer_id(self, identity: str) -> int | None: ...
     async def orders(
         self, status: OrderStatus | None, customer_id: int | None, limit: int = 1000

@@ -109,6 +109,18 @@ class Release:
     promoted: tuple[ClaimResult, ...] = field(default=())
 
 
+class SettlementOutcome(StrEnum):
+    PAID = "paid"
+    NO_STOCK = "no_stock"  # the money came but the units are gone: refund it
+    UNCHANGED = "unchanged"  # already paid, or in a state a payment does not change
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    order: OrderView
+    outcome: SettlementOutcome
+
+
 # Notices: what the core tells people, through the Notifier port, outside a direct reply.
 
 
@@ -136,4 +148,9 @@ class DropEnded:
     drop: DropView
 
 
-Notice = HoldExpired | PromotedFromWaitlist | WaitlistClosed | DropEnded
+@dataclass(frozen=True, slots=True)
+class OrderPaid:
+    order: OrderView
+
+
+Notice = HoldExpired | PromotedFromWaitlist | WaitlistClosed | DropEnded | OrderPaid
