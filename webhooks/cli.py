@@ -250,6 +250,25 @@ def product_add(
     emit([product_row(product)], Format.TABLE, PRODUCT_COLUMNS)
 
 
+@product_app.command("edit")
+def product_edit(
+    sku: Annotated[str, typer.Argument(help="The product's SKU.")],
+    name: Annotated[str | None, typer.Option("--name", help="New name.")] = None,
+    price: Annotated[
+        str | None, typer.Option("--price", help="New unit price; live drops keep theirs.")
+    ] = None,
+) -> None:
+    """Rename or reprice a product."""
+
+    async def edit(bus: MessageBus) -> ProductView:
+        current = await bus.deps.store.product(sku)
+        new_price = Money.parse(price, current.price.currency) if price else None
+        result: ProductView = await bus.handle(c.UpdateProduct(sku, name, new_price))
+        return result
+
+    emit([product_row(with_bus(edit))], Format.TABLE, PRODUCT_COLUMNS)
+
+
 @product_app.command("list")
 def product_list(
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,

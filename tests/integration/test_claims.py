@@ -6,7 +6,8 @@ from datetime import timedelta
 import pytest
 
 from commerce.domain import commands as c
-from commerce.domain.errors import InvalidInput
+from commerce.domain.errors import InvalidInput, NotFound
+from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.results import ClaimOutcome, RefusalReason
@@ -161,3 +162,18 @@ async def test_many_claims_in_one_process_are_batched(bus: MessageBus) -> None:
     assert sorted(r.claim_id for r in winners) == ids[:30]  # type: ignore[type-var]
     assert bus.deps.store.claims.batches < 200  # type: ignore[attr-defined]
     assert (await bus.deps.store.drops())[0].remaining == 0
+
+
+async def test_repricing_a_product_leaves_live_drops_alone(bus: MessageBus) -> None:
+    await add_product(bus)
+    await start_drop(bus, quantity=2)
+    product = await bus.handle(c.UpdateProduct("tee", name=" New tee ", price=Money(3000, "eur")))
+    assert (product.name, product.price.minor) == ("New tee", 3000)
+    won = await buy(bus)
+    assert won.order is not None and won.order.amount.minor == 2500
+    with pytest.raises(InvalidInput):
+        await bus.handle(c.UpdateProduct("TEE", price=Money(100, "usd")))
+    with pytest.raises(InvalidInput):
+        await bus.handle(c.UpdateProduct("TEE", name="  "))
+    with pytest.raises(NotFound):
+        await bus.handle(c.UpdateProduct("NOPE", name="x"))

@@ -67,6 +67,7 @@ INSERT_PRODUCT = sql(
 INSERT_VARIANT = sql(
     "INSERT INTO variant (product_id, label, stock) VALUES (:product_id, :label, :stock)"
 )
+UPDATE_PRODUCT = sql("UPDATE product SET name = :name, price_minor = :price WHERE sku = :sku")
 SET_VARIANT_STOCK = sql(
     "UPDATE variant SET stock = :stock WHERE product_id = :product_id AND label = :label"
     " RETURNING id"
@@ -219,6 +220,24 @@ class SqlStore:
             if product.sku == code:
                 return product
         raise NotFound(f"no product with SKU {code}; `livebuy product list` shows them")
+
+    async def update_product(self, sku: str, name: str | None, price: Money | None) -> ProductView:
+        product = await self.product(sku)
+        if price is not None and price.currency != product.price.currency:
+            raise InvalidInput(
+                f"{product.sku} is priced in {product.price.currency.upper()},"
+                f" not {price.currency.upper()}"
+            )
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                UPDATE_PRODUCT,
+                {
+                    "sku": product.sku,
+                    "name": name.strip() if name else product.name,
+                    "price": price.minor if price else product.price.minor,
+                },
+            )
+        return await self.product(sku)
 
     async def set_stock(self, sku: str, stock: int, variant: str | None) -> ProductView:
         if stock < 0:

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from commerce.domain.drops import DropTerms
+from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
 from commerce.domain.products import ProductSpec
 
@@ -12,6 +13,15 @@ from commerce.domain.products import ProductSpec
 class AddProduct:
     spec: ProductSpec
     stock: int  # units per variant
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateProduct:
+    """Renames or reprices a product; drops already live keep the price they started with."""
+
+    sku: str
+    name: str | None = None
+    price: Money | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +105,7 @@ class AddSeller:
 
 Command = (
     AddProduct
+    | UpdateProduct
     | SetStock
     | StartDrop
     | EndDrop

@@ -41,6 +41,14 @@ async def add_product(cmd: c.AddProduct, deps: Deps) -> ProductView:
     return await deps.store.add_product(cmd.spec, cmd.stock, deps.clock.now())
 
 
+async def update_product(cmd: c.UpdateProduct, deps: Deps) -> ProductView:
+    if cmd.name is not None and not cmd.name.strip():
+        raise InvalidInput("a product needs a name")
+    if cmd.price is not None and cmd.price.minor <= 0:
+        raise InvalidInput("price must be above zero")
+    return await deps.store.update_product(cmd.sku, cmd.name, cmd.price)
+
+
 async def set_stock(cmd: c.SetStock, deps: Deps) -> ProductView:
     if not 0 <= cmd.stock <= 1_000_000:
         raise InvalidInput("stock must be between 0 and 1,000,000")

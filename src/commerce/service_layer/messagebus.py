@@ -11,6 +11,7 @@ Handler = Callable[[Any, Deps], Awaitable[Any]]
 
 HANDLERS: dict[type, Handler] = {
     c.AddProduct: handlers.add_product,
+    c.UpdateProduct: handlers.update_product,
     c.SetStock: handlers.set_stock,
     c.StartDrop: handlers.start_drop,
     c.EndDrop: handlers.end_drop,
