@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 22:18:04.411737
+Create Date: 2026-11-24 22:31:10.408312
 """
 
 from collections.abc import Sequence
@@ -21,7 +21,19 @@ def upgrade() -> None:
         "customer",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("display_name", sa.String(length=100), nullable=False),
+        sa.Column("payment_customer", sa.String(length=80), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_table(
+        "payment_event",
+        sa.Column("id", sa.String(length=80), nullable=False),
+        sa.Column("type", sa.String(length=80), nullable=False),
+        sa.Column("payload", sa.String(), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("outcome", sa.String(length=200), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
@@ -148,6 +160,10 @@ def upgrade() -> None:
         sa.Column("hold_expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("payment_ref", sa.String(length=80), nullable=True),
         sa.Column("paid_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("checkout_session", sa.String(length=80), nullable=True),
+        sa.Column("checkout_url", sa.String(length=500), nullable=True),
+        sa.Column("refunded_minor", sa.BigInteger(), nullable=False),
+        sa.Column("dispute", sa.String(length=20), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -170,8 +186,12 @@ def upgrade() -> None:
         sa.UniqueConstraint("ref"),
     )
     with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_orders_checkout_session"), ["checkout_session"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_orders_customer_id"), ["customer_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_orders_drop_id"), ["drop_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_orders_payment_ref"), ["payment_ref"], unique=False)
         batch_op.create_index("ix_orders_status_hold", ["status", "hold_expires_at"], unique=False)
 
     op.create_table(
@@ -240,8 +260,10 @@ def downgrade() -> None:
     op.drop_table("claim")
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.drop_index("ix_orders_status_hold")
+        batch_op.drop_index(batch_op.f("ix_orders_payment_ref"))
         batch_op.drop_index(batch_op.f("ix_orders_drop_id"))
         batch_op.drop_index(batch_op.f("ix_orders_customer_id"))
+        batch_op.drop_index(batch_op.f("ix_orders_checkout_session"))
 
     op.drop_table("orders")
     with op.batch_alter_table("drop_channel", schema=None) as batch_op:
@@ -263,4 +285,5 @@ def downgrade() -> None:
     op.drop_table("drops")
     op.drop_table("seller")
     op.drop_table("product")
+    op.drop_table("payment_event")
     op.drop_table("customer")

@@ -4,9 +4,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from commerce.adapters.clock import LogNotifier, SystemClock
 from commerce.adapters.db import create_engine
+from commerce.adapters.ledger import SqlLedger
 from commerce.adapters.repository import SqlStore
 from commerce.config import Settings
-from commerce.service_layer.handlers import Deps
+from commerce.service_layer.deps import Deps
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.ports import Clock, Notifier, PaymentGateway
 
@@ -19,9 +20,10 @@ def bootstrap(
     payments: PaymentGateway | None = None,
 ) -> MessageBus:
     """The bus with real adapters; tests pass fakes for the ports they want to watch."""
-    store = SqlStore(engine or create_engine(settings.database_url))
+    engine = engine or create_engine(settings.database_url)
     deps = Deps(
-        store=store,
+        store=SqlStore(engine),
+        ledger=SqlLedger(engine),
         clock=clock or SystemClock(),
         notifier=notifier or LogNotifier(),
         payments=payments,

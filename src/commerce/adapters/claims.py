@@ -113,9 +113,9 @@ ALREADY_WAITING = sql(
 INSERT_ORDER = sql(
     "INSERT INTO orders (ref, drop_id, product_id, variant_id, customer_id, identity, chat,"
     " quantity, unit_price_minor, amount_minor, currency, status, holds_stock,"
-    " hold_expires_at, created_at, updated_at)"
+    " hold_expires_at, refunded_minor, created_at, updated_at)"
     " VALUES (:ref, :drop_id, :product_id, :variant_id, :customer_id, :identity, :chat,"
-    " :q, :price, :amount, :currency, 'reserved', :holds, :hold_expires_at, :now, :now)"
+    " :q, :price, :amount, :currency, 'reserved', :holds, :hold_expires_at, 0, :now, :now)"
     " RETURNING id"
 )
 

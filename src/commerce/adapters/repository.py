@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from commerce.adapters.claims import (
+    GIVE_TO_VARIANT,
     LEAVE_WAITLIST,
     SUB_BUYER_UNITS,
     Allocation,
@@ -521,6 +522,12 @@ class SqlStore:
     async def add_seller(self, identity: str, role: str, now: datetime) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(UPSERT_SELLER, {"identity": identity, "role": role, "now": now})
+
+    async def restock(self, ref: str) -> None:
+        """Puts a refunded order's units back on the shelf (the variant's stock)."""
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(FIND_ORDER_BY_REF, {"ref": ref.upper()})).one()
+            await conn.execute(GIVE_TO_VARIANT, {"variant_id": row.variant_id, "q": row.quantity})
 
     async def seller_role(self, identity: str) -> str | None:
         async with self.engine.connect() as conn:

@@ -58,7 +58,8 @@ SELECT_CHANNELS = sql("SELECT chat FROM drop_channel WHERE drop_id = :id ORDER B
 ORDER_COLUMNS = """
     o.id, o.ref, d.code, p.sku, p.name, v.label, o.identity, o.chat, o.quantity,
     o.amount_minor, o.currency, o.status, o.hold_expires_at, o.created_at, o.drop_id,
-    o.variant_id, o.customer_id, o.holds_stock
+    o.variant_id, o.customer_id, o.holds_stock, o.checkout_session, o.checkout_url,
+    o.payment_ref, o.refunded_minor, o.dispute, o.unit_price_minor
 """
 ORDER_FROM = """
     FROM orders o JOIN drops d ON d.id = o.drop_id JOIN product p ON p.id = o.product_id
@@ -116,6 +117,11 @@ def to_order_view(row: Any) -> OrderView:
         status=OrderStatus(row.status),
         hold_expires_at=maybe_utc(row.hold_expires_at),
         created_at=utc(row.created_at),
+        checkout_session=row.checkout_session,
+        checkout_url=row.checkout_url,
+        payment_ref=row.payment_ref,
+        refunded=Money(row.refunded_minor, row.currency),
+        unit_price=Money(row.unit_price_minor, row.currency),
     )
 
 

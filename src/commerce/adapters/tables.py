@@ -107,6 +107,8 @@ class Customer(SQLModel, table=True):
     __tablename__ = "customer"
     id: int | None = Field(default=None, primary_key=True)
     display_name: str = Field(default="", max_length=100)
+    # The payment provider's customer, reused by every identity linked to this customer.
+    payment_customer: str | None = Field(default=None, max_length=80)
     created_at: datetime = Field(sa_column=_utc())
 
 
@@ -167,8 +169,14 @@ class Order(SQLModel, table=True):
     # from the payment under `first-paid`; false again once they went back (expired, ...).
     holds_stock: bool = True
     hold_expires_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
-    payment_ref: str | None = Field(default=None, max_length=80)  # the provider's payment id
+    payment_ref: str | None = Field(default=None, max_length=80, index=True)  # payment intent
     paid_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    checkout_session: str | None = Field(default=None, max_length=80, index=True)
+    checkout_url: str | None = Field(default=None, max_length=500)
+    # Refunds and disputes may be reported before the payment itself (webhooks come in any
+    # order): they are kept here and applied once the order is paid.
+    refunded_minor: int = Field(default=0, sa_type=BigInteger)
+    dispute: str | None = Field(default=None, max_length=20)  # open | won | lost
     created_at: datetime = Field(sa_column=_utc())
     updated_at: datetime = Field(sa_column=_utc())
 
@@ -190,3 +198,16 @@ class Seller(SQLModel, table=True):
     identity: str = Field(max_length=80, primary_key=True)
     role: str = Field(default="owner", max_length=16)
     created_at: datetime = Field(sa_column=_utc())
+
+
+class PaymentEvent(SQLModel, table=True):
+    """Every payment webhook, stored once (by its id) before it is processed."""
+
+    __tablename__ = "payment_event"
+    id: str = Field(max_length=80, primary_key=True)
+    type: str = Field(max_length=80)
+    payload: str  # the verified JSON body, kept for replays and audits
+    received_at: datetime = Field(sa_column=_utc())
+    processed_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    outcome: str = Field(default="", max_length=200)
+    attempts: int = Field(default=0)

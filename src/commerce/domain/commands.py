@@ -1,11 +1,12 @@
 """Commands the core accepts, whatever their origin (chat message, CLI, dashboard)."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from commerce.domain.drops import DropTerms
 from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
+from commerce.domain.payments import PaymentEvent
 from commerce.domain.products import ProductSpec
 
 
@@ -86,6 +87,28 @@ class SettlePayment:
 
 
 @dataclass(frozen=True, slots=True)
+class ApplyPaymentEvent:
+    """A verified, stored payment webhook to apply to its order."""
+
+    event: PaymentEvent
+
+
+@dataclass(frozen=True, slots=True)
+class RefundOrder:
+    ref: str
+    amount: Money | None = None  # None: whatever is left to refund
+    restock: bool = False  # put the units back in stock
+    actor: str = "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class Reconcile:
+    """Asks the payment provider about recent open orders and repairs what webhooks missed."""
+
+    since: timedelta = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
 class ExpireHolds:
     pass
 
@@ -113,6 +136,9 @@ Command = (
     | PassHold
     | CancelOrder
     | SettlePayment
+    | ApplyPaymentEvent
+    | RefundOrder
+    | Reconcile
     | ExpireHolds
     | ListOrders
     | AddSeller

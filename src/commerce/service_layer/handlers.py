@@ -1,13 +1,14 @@
 """One async function per command: the use cases of the shop."""
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from commerce.domain import commands as c
 from commerce.domain.errors import InvalidInput, NotAllowed, NotFound
 from commerce.domain.identity import ChatRef, Identity
 from commerce.domain.orders import OrderStatus
 from commerce.domain.products import normalise_sku
-from commerce.service_layer.ports import Clock, Notifier, PaymentGateway, Store
+from commerce.service_layer.checkout import expire_checkout, retry_checkouts, with_checkout
+from commerce.service_layer.deps import Deps
 from commerce.service_layer.results import (
     ClaimResult,
     DropEnded,
@@ -24,15 +25,6 @@ from commerce.service_layer.results import (
 )
 
 SELLER_ROLES = ("owner", "cohost")
-
-
-@dataclass
-class Deps:
-    store: Store
-    clock: Clock
-    notifier: Notifier
-    payments: PaymentGateway | None = None
-    sellers: frozenset[str] = field(default_factory=frozenset)  # LIVEBUY_SELLERS
 
 
 async def add_product(cmd: c.AddProduct, deps: Deps) -> ProductView:
@@ -75,7 +67,8 @@ async def claim(cmd: c.Claim, deps: Deps) -> ClaimResult:
         raise InvalidInput("quantity must be between 1 and 999")
     code = normalise_sku(cmd.code) if cmd.code else None
     now = cmd.received_at or deps.clock.now()
-    return await deps.store.claim(replace(cmd, code=code, received_at=now), now)
+    result = await deps.store.claim(replace(cmd, code=code, received_at=now), now)
+    return await with_checkout(result, deps)
 
 
 async def pass_hold(cmd: c.PassHold, deps: Deps) -> Release:
@@ -121,10 +114,9 @@ async def _release(order: OrderView, to: OrderStatus, cause: str, deps: Deps) ->
 
 
 async def _after_release(release: Release, deps: Deps) -> None:
-    # Expiring the order's checkout session comes with the payments issue: the order does
-    # not record its session yet.
+    await expire_checkout(release.order, deps)
     for promoted in release.promoted:
-        await deps.notifier.notify(PromotedFromWaitlist(promoted))
+        await deps.notifier.notify(PromotedFromWaitlist(await with_checkout(promoted, deps)))
 
 
 async def expire_holds(cmd: c.ExpireHolds, deps: Deps) -> list[Release]:
@@ -136,6 +128,7 @@ async def expire_holds(cmd: c.ExpireHolds, deps: Deps) -> list[Release]:
     for release in releases:
         await deps.notifier.notify(HoldExpired(release.order))
         await _after_release(release, deps)
+    await retry_checkouts(deps)
     return releases
 
 

@@ -4,8 +4,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from commerce.domain import commands as c
-from commerce.service_layer import handlers
-from commerce.service_layer.handlers import Deps
+from commerce.service_layer import handlers, payments
+from commerce.service_layer.deps import Deps
 
 Handler = Callable[[Any, Deps], Awaitable[Any]]
 
@@ -19,6 +19,9 @@ HANDLERS: dict[type, Handler] = {
     c.PassHold: handlers.pass_hold,
     c.CancelOrder: handlers.cancel_order,
     c.SettlePayment: handlers.settle_payment,
+    c.ApplyPaymentEvent: payments.apply_payment_event,
+    c.RefundOrder: payments.refund_order,
+    c.Reconcile: payments.reconcile,
     c.ExpireHolds: handlers.expire_holds,
     c.ListOrders: handlers.list_orders,
     c.AddSeller: handlers.add_seller,

@@ -60,6 +60,15 @@ class OrderView:
     status: OrderStatus
     hold_expires_at: datetime | None
     created_at: datetime
+    checkout_session: str | None = None
+    checkout_url: str | None = None
+    payment_ref: str | None = None
+    refunded: Money | None = None
+    unit_price: Money | None = None
+
+    @property
+    def description(self) -> str:
+        return f"{self.name} ({self.variant})" if self.variant else self.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +108,7 @@ class ClaimResult:
     duplicate: bool = False  # the same message was delivered before; this is its result
     claim_id: int | None = None  # the arrival sequence number
     order_id: int | None = None
+    checkout_error: str | None = None  # the checkout could not be opened (retried later)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,4 +163,24 @@ class OrderPaid:
     order: OrderView
 
 
-Notice = HoldExpired | PromotedFromWaitlist | WaitlistClosed | DropEnded | OrderPaid
+@dataclass(frozen=True, slots=True)
+class CheckoutReady:
+    """A checkout link the buyer did not get with the reply (opened on a retry)."""
+
+    order: OrderView
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRefunded:
+    order: OrderView
+
+
+Notice = (
+    HoldExpired
+    | PromotedFromWaitlist
+    | WaitlistClosed
+    | DropEnded
+    | OrderPaid
+    | CheckoutReady
+    | OrderRefunded
+)

@@ -1,0 +1,238 @@
+"""SqlLedger: the payment side of orders (checkouts, webhook events, refunds, disputes)."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from commerce.adapters.sql import (
+    ORDER_COLUMNS,
+    ORDER_FROM,
+    SELECT_ORDER,
+    order_view,
+    record_transition,
+    sql,
+    to_order_view,
+)
+from commerce.domain.errors import NotFound
+from commerce.domain.orders import OrderStatus, can_move
+from commerce.service_layer.results import OrderView
+
+S = OrderStatus
+
+INSERT_EVENT = sql(
+    "INSERT INTO payment_event (id, type, payload, received_at, outcome, attempts)"
+    " VALUES (:id, :type, :payload, :now, '', 0) ON CONFLICT (id) DO NOTHING"
+)
+EVENT_DONE = sql("SELECT processed_at FROM payment_event WHERE id = :id")
+MARK_EVENT = sql(
+    "UPDATE payment_event SET processed_at = :now, outcome = :outcome, attempts = attempts + 1"
+    " WHERE id = :id"
+)
+COUNT_ATTEMPT = sql(
+    "UPDATE payment_event SET attempts = attempts + 1, outcome = :outcome WHERE id = :id"
+)
+PENDING_EVENTS = sql(
+    "SELECT id, payload FROM payment_event WHERE processed_at IS NULL AND received_at <= :now"
+    " AND attempts < 20 ORDER BY received_at LIMIT 100"
+)
+FIND_ORDER = sql(
+    "SELECT id FROM orders WHERE ref = :ref OR checkout_session = :session"
+    " OR payment_ref = :payment ORDER BY id LIMIT 1"
+)
+LOCK_ORDER = sql("UPDATE orders SET updated_at = :now WHERE id = :id")
+SET_CHECKOUT = sql(
+    "UPDATE orders SET checkout_session = :session, checkout_url = :url, updated_at = :now"
+    " WHERE id = :id"
+)
+SET_STATUS = sql("UPDATE orders SET status = :to_status, updated_at = :now WHERE id = :id")
+SET_REFUNDED = sql(
+    "UPDATE orders SET refunded_minor = :refunded, payment_ref = COALESCE(payment_ref, :payment)"
+    " WHERE id = :id"
+)
+SET_DISPUTE = sql("UPDATE orders SET dispute = :dispute WHERE id = :id")
+AWAIT_ASYNC = sql(
+    "UPDATE orders SET hold_expires_at = NULL, payment_ref = COALESCE(payment_ref, :payment)"
+    " WHERE id = :id"
+)
+PAYMENT_CUSTOMER = sql(
+    "SELECT c.payment_customer FROM customer c JOIN identity i ON i.customer_id = c.id"
+    " WHERE i.key = :identity"
+)
+SET_PAYMENT_CUSTOMER = sql(
+    "UPDATE customer SET payment_customer = :customer WHERE payment_customer IS NULL"
+    " AND id = (SELECT customer_id FROM orders WHERE id = :id)"
+)
+TO_RECONCILE = sql(
+    f"SELECT {ORDER_COLUMNS} {ORDER_FROM} WHERE o.checkout_session IS NOT NULL"
+    " AND o.status IN ('reserved', 'checkout_open', 'expired', 'cancelled', 'needs_review')"
+    " AND o.created_at >= :since ORDER BY o.id"
+)
+AWAITING_CHECKOUT = sql(
+    f"SELECT {ORDER_COLUMNS} {ORDER_FROM} WHERE o.status = 'reserved'"
+    " AND o.checkout_session IS NULL AND o.created_at <= :now ORDER BY o.id LIMIT 50"
+)
+
+
+class SqlLedger:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    # webhook events: stored first, processed idempotently ------------------------------
+
+    async def store_event(self, event_id: str, type_: str, payload: str, now: datetime) -> bool:
+        """Stores an event once; True when it was already fully processed before."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                INSERT_EVENT, {"id": event_id, "type": type_, "payload": payload, "now": now}
+            )
+            done = (await conn.execute(EVENT_DONE, {"id": event_id})).scalar()
+        return done is not None
+
+    async def mark_event(self, event_id: str, outcome: str, now: datetime, done: bool) -> None:
+        async with self.engine.begin() as conn:
+            statement = MARK_EVENT if done else COUNT_ATTEMPT
+            await conn.execute(statement, {"id": event_id, "outcome": outcome[:200], "now": now})
+
+    async def pending_events(self, received_before: datetime) -> list[tuple[str, str]]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(PENDING_EVENTS, {"now": received_before})).all()
+        return [(r.id, r.payload) for r in rows]
+
+    # orders -----------------------------------------------------------------------------
+
+    async def find_order(
+        self, ref: str | None, session: str | None, payment: str | None
+    ) -> OrderView | None:
+        async with self.engine.connect() as conn:
+            params = {"ref": (ref or "").upper() or None, "session": session, "payment": payment}
+            order_id = (await conn.execute(FIND_ORDER, params)).scalar()
+            return None if order_id is None else await order_view(conn, order_id)
+
+    async def checkout_opened(
+        self, ref: str, session: str, url: str, cause: str, now: datetime
+    ) -> OrderView:
+        """Records the order's checkout; a reserved order becomes checkout_open."""
+        async with self.engine.begin() as conn:
+            row = await self._locked(conn, ref, now)
+            await conn.execute(
+                SET_CHECKOUT, {"id": row.id, "session": session, "url": url, "now": now}
+            )
+            if row.status == S.RESERVED:
+                await self._move(conn, row, S.CHECKOUT_OPEN, cause, now)
+            return await order_view(conn, row.id)
+
+    async def awaiting_checkout(self, created_before: datetime) -> list[OrderView]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(AWAITING_CHECKOUT, {"now": created_before})).all()
+        return [to_order_view(r) for r in rows]
+
+    async def await_async_payment(self, ref: str, payment: str | None, now: datetime) -> None:
+        """A delayed payment method (SEPA, ...) is under way: the hold must not expire."""
+        async with self.engine.begin() as conn:
+            row = await self._locked(conn, ref, now)
+            await conn.execute(AWAIT_ASYNC, {"id": row.id, "payment": payment})
+
+    async def payment_customer(self, identity: str) -> str | None:
+        async with self.engine.connect() as conn:
+            found = (await conn.execute(PAYMENT_CUSTOMER, {"identity": identity})).scalar()
+        return None if found is None else str(found)
+
+    async def remember_payment_customer(self, ref: str, customer: str) -> None:
+        async with self.engine.begin() as conn:
+            row = (
+                await conn.execute(FIND_ORDER, {"ref": ref, "session": None, "payment": None})
+            ).first()
+            if row is not None:
+                await conn.execute(SET_PAYMENT_CUSTOMER, {"id": row.id, "customer": customer})
+
+    async def record_refund(
+        self, ref: str, refunded_total: int, payment: str | None, cause: str, now: datetime
+    ) -> OrderView:
+        """Keeps the highest refunded total seen (events repeat and reorder) and moves a paid
+        order to refunded or partially_refunded; an unpaid one keeps it for later."""
+        async with self.engine.begin() as conn:
+            row = await self._locked(conn, ref, now)
+            total = max(row.refunded_minor, refunded_total)
+            await conn.execute(SET_REFUNDED, {"id": row.id, "refunded": total, "payment": payment})
+            await self._apply_refund(conn, row.id, cause, now, total > row.refunded_minor)
+            return await order_view(conn, row.id)
+
+    async def record_dispute(self, ref: str, state: str, cause: str, now: datetime) -> OrderView:
+        """`state`: open, won or lost. Applied at once to a paid order, else once paid."""
+        async with self.engine.begin() as conn:
+            row = await self._locked(conn, ref, now)
+            if row.dispute in ("won", "lost") and state == "open":
+                state = row.dispute  # a late "created" never reopens a closed dispute
+            await conn.execute(SET_DISPUTE, {"id": row.id, "dispute": state})
+            await self._apply_dispute(conn, row.id, cause, now)
+            return await order_view(conn, row.id)
+
+    async def apply_pending(self, ref: str, cause: str, now: datetime) -> OrderView:
+        """After a payment: refunds and disputes that were reported before it take effect."""
+        async with self.engine.begin() as conn:
+            row = await self._locked(conn, ref, now)
+            await self._apply_dispute(conn, row.id, cause, now)
+            await self._apply_refund(conn, row.id, cause, now, grew=False)
+            return await order_view(conn, row.id)
+
+    async def transition(
+        self, ref: str, to: OrderStatus, cause: str, now: datetime
+    ) -> OrderView | None:
+        """Moves an order if the transition table allows it; None (and no change) if not."""
+        async with self.engine.begin() as conn:
+            row = await self._locked(conn, ref, now)
+            if not can_move(S(row.status), to):
+                return None
+            await self._move(conn, row, to, cause, now)
+            return await order_view(conn, row.id)
+
+    async def to_reconcile(self, since: datetime) -> list[OrderView]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(TO_RECONCILE, {"since": since})).all()
+        return [to_order_view(r) for r in rows]
+
+    # internals ----------------------------------------------------------------------------
+
+    async def _locked(self, conn: AsyncConnection, ref: str, now: datetime) -> Any:
+        """The order's row, locked for the rest of the transaction."""
+        params = {"ref": ref.upper(), "session": None, "payment": None}
+        order_id = (await conn.execute(FIND_ORDER, params)).scalar()
+        if order_id is None:
+            raise NotFound(f"no order {ref.upper()}")
+        await conn.execute(LOCK_ORDER, {"id": order_id, "now": now})
+        return (await conn.execute(SELECT_ORDER, {"id": order_id})).one()
+
+    async def _move(
+        self, conn: AsyncConnection, row: Any, to: OrderStatus, cause: str, now: datetime
+    ) -> Any:
+        await conn.execute(SET_STATUS, {"id": row.id, "to_status": to.value, "now": now})
+        await record_transition(conn, row.id, row.status, to, cause, now)
+        return (await conn.execute(SELECT_ORDER, {"id": row.id})).one()
+
+    async def _apply_refund(
+        self, conn: AsyncConnection, order_id: int, cause: str, now: datetime, grew: bool
+    ) -> None:
+        row = (await conn.execute(SELECT_ORDER, {"id": order_id})).one()
+        status = S(row.status)
+        if row.refunded_minor <= 0 or status not in REFUNDABLE:
+            return  # nothing refunded, or not paid yet: kept until the payment arrives
+        to = S.REFUNDED if row.refunded_minor >= row.amount_minor else S.PARTIALLY_REFUNDED
+        if can_move(status, to) and (status is not to or grew):
+            await self._move(conn, row, to, cause, now)
+
+    async def _apply_dispute(
+        self, conn: AsyncConnection, order_id: int, cause: str, now: datetime
+    ) -> None:
+        row = (await conn.execute(SELECT_ORDER, {"id": order_id})).one()
+        if row.dispute is None:
+            return
+        if row.dispute in ("open", "lost") and S(row.status) in DISPUTABLE:
+            row = await self._move(conn, row, S.DISPUTED, cause, now)
+        if row.dispute in ("won", "lost") and S(row.status) is S.DISPUTED:
+            await self._move(conn, row, S.PAID if row.dispute == "won" else S.REFUNDED, cause, now)
+
+
+# States in which a refund or a dispute reported earlier can take effect.
+REFUNDABLE = frozenset({S.PAID, S.FULFILLED, S.PARTIALLY_REFUNDED, S.NEEDS_REVIEW})
+DISPUTABLE = frozenset({S.PAID, S.FULFILLED, S.PARTIALLY_REFUNDED})

@@ -1,0 +1,100 @@
+"""Incoming Stripe webhooks: signature check and translation into `PaymentEvent`s.
+
+Verification uses the stripe library's own `WebhookSignature` (HMAC-SHA256 over
+"{timestamp}.{body}", compared in constant time, stale timestamps refused).
+"""
+
+import json
+from typing import Any
+
+import stripe
+
+from commerce.domain.errors import InvalidInput
+from commerce.domain.payments import PaymentEvent, PaymentEventKind
+
+TOLERANCE_SECONDS = 300
+
+KINDS = {
+    "checkout.session.completed": PaymentEventKind.CHECKOUT_COMPLETED,
+    "checkout.session.async_payment_succeeded": PaymentEventKind.ASYNC_PAYMENT_SUCCEEDED,
+    "checkout.session.async_payment_failed": PaymentEventKind.ASYNC_PAYMENT_FAILED,
+    "checkout.session.expired": PaymentEventKind.CHECKOUT_EXPIRED,
+    "charge.refunded": PaymentEventKind.CHARGE_REFUNDED,
+    "charge.dispute.created": PaymentEventKind.DISPUTE_CREATED,
+    "charge.dispute.closed": PaymentEventKind.DISPUTE_CLOSED,
+}
+
+
+class SignatureError(Exception):
+    """The body was not signed with our webhook secret, or the signature is too old."""
+
+
+def verify(payload: bytes, header: str | None, secret: str) -> dict[str, Any]:
+    """The event as JSON once its signature is proven; nothing is parsed before that."""
+    if not header:
+        raise SignatureError("missing Stripe-Signature header")
+    try:
+        text = payload.decode("utf-8")
+        stripe.WebhookSignature.verify_header(text, header, secret, TOLERANCE_SECONDS)
+    except (UnicodeDecodeError, stripe.SignatureVerificationError) as exc:
+        raise SignatureError(str(exc).splitlines()[0][:200]) from None
+    try:
+        event = json.loads(text)
+    except json.JSONDecodeError:
+        raise InvalidInput("the webhook body is not JSON") from None
+    if not isinstance(event, dict) or not isinstance(event.get("id"), str):
+        raise InvalidInput("the webhook body is not a Stripe event")
+    return event
+
+
+def to_payment_event(event: dict[str, Any]) -> PaymentEvent:
+    """Reads what the core needs from a Stripe event; unknown types become OTHER."""
+    kind = KINDS.get(str(event.get("type")), PaymentEventKind.OTHER)
+    obj = (event.get("data") or {}).get("object") or {}
+    if not isinstance(obj, dict):
+        raise InvalidInput("the event has no data.object")
+    metadata = obj.get("metadata") or {}
+    base: dict[str, Any] = {"id": event["id"], "kind": kind, "type": str(event.get("type"))}
+    if kind is PaymentEventKind.OTHER:
+        return PaymentEvent(**base)
+    if str(event.get("type")).startswith("checkout.session."):
+        return PaymentEvent(
+            **base,
+            order_ref=_str(obj.get("client_reference_id")) or _str(metadata.get("order_ref")),
+            session_id=_str(obj.get("id")),
+            payment_ref=_id(obj.get("payment_intent")),
+            paid=obj.get("payment_status") == "paid",
+            amount=_int(obj.get("amount_total")),
+            payment_customer=_id(obj.get("customer")),
+        )
+    if kind is PaymentEventKind.CHARGE_REFUNDED:
+        return PaymentEvent(
+            **base,
+            order_ref=_str(metadata.get("order_ref")),
+            payment_ref=_id(obj.get("payment_intent")),
+            amount=_int(obj.get("amount")),
+            amount_refunded=_int(obj.get("amount_refunded")),
+        )
+    status = _str(obj.get("status"))
+    return PaymentEvent(  # disputes
+        **base,
+        order_ref=_str(metadata.get("order_ref")),
+        payment_ref=_id(obj.get("payment_intent")),
+        amount=_int(obj.get("amount")),
+        dispute_outcome=status if status in ("won", "lost") else None,
+    )
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _id(value: Any) -> str | None:
+    """Stripe sends either an id or the expanded object."""
+    if isinstance(value, dict):
+        return _str(value.get("id"))
+    return _str(value)
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

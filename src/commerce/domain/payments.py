@@ -1,0 +1,30 @@
+"""Payment events as the core understands them, whatever the provider's payload looks like."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class PaymentEventKind(StrEnum):
+    CHECKOUT_COMPLETED = "checkout_completed"
+    ASYNC_PAYMENT_SUCCEEDED = "async_payment_succeeded"
+    ASYNC_PAYMENT_FAILED = "async_payment_failed"
+    CHECKOUT_EXPIRED = "checkout_expired"
+    CHARGE_REFUNDED = "charge_refunded"
+    DISPUTE_CREATED = "dispute_created"
+    DISPUTE_CLOSED = "dispute_closed"
+    OTHER = "other"  # stored, acknowledged, ignored
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentEvent:
+    id: str
+    kind: PaymentEventKind
+    type: str  # the provider's own name, e.g. "checkout.session.completed"
+    order_ref: str | None = None
+    session_id: str | None = None
+    payment_ref: str | None = None  # the payment (Stripe: payment intent)
+    paid: bool = False
+    amount: int | None = None  # minor units of the payment
+    amount_refunded: int | None = None  # total refunded so far, minor units
+    dispute_outcome: str | None = None  # "won" or "lost" when a dispute closes
+    payment_customer: str | None = None

@@ -1,0 +1,15 @@
+"""What every handler gets: the ports, built once by bootstrap."""
+
+from dataclasses import dataclass, field
+
+from commerce.service_layer.ports import Clock, Ledger, Notifier, PaymentGateway, Store
+
+
+@dataclass
+class Deps:
+    store: Store
+    clock: Clock
+    notifier: Notifier
+    payments: PaymentGateway | None = None  # None: claims get no checkout link
+    ledger: Ledger | None = None
+    sellers: frozenset[str] = field(default_factory=frozenset)  # LIVEBUY_SELLERS

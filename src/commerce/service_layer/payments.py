@@ -1,0 +1,121 @@
+"""Use cases of the money: checkouts, payment events, refunds and reconciliation.
+
+Money never lost: a payment always ends as a paid order or as a refund that was asked for,
+and every event may come more than once, late or out of order.
+"""
+
+from commerce.domain import commands as c
+from commerce.domain.errors import InvalidInput
+from commerce.domain.money import Money
+from commerce.domain.orders import OrderStatus
+from commerce.domain.payments import PaymentEvent, PaymentEventKind
+from commerce.service_layer.checkout import money_ports
+from commerce.service_layer.deps import Deps
+from commerce.service_layer.handlers import settle_payment
+from commerce.service_layer.ports import Ledger, PaymentError
+from commerce.service_layer.results import OrderRefunded, OrderView
+
+K = PaymentEventKind
+S = OrderStatus
+
+
+async def apply_payment_event(cmd: c.ApplyPaymentEvent, deps: Deps) -> str:
+    """Applies a stored payment event to its order; returns what happened, for the log."""
+    event = cmd.event
+    if event.kind is K.OTHER:
+        return "ignored: not an event livebuy uses"
+    ledger = deps.ledger
+    assert ledger is not None, "payment events need the ledger"
+    order = await ledger.find_order(event.order_ref, event.session_id, event.payment_ref)
+    if order is None:
+        return "ignored: no order of ours"
+    cause = f"stripe:{event.id}"
+    now = deps.clock.now()
+    if event.kind in (K.CHECKOUT_COMPLETED, K.ASYNC_PAYMENT_SUCCEEDED):
+        return await _paid(event, order, cause, deps, ledger)
+    if event.kind is K.ASYNC_PAYMENT_FAILED:
+        release = await deps.store.release(order.ref, S.CANCELLED, cause, now)
+        return "payment failed: hold released" if release else f"ignored: order {order.status}"
+    if event.kind is K.CHECKOUT_EXPIRED:
+        release = await deps.store.release(order.ref, S.EXPIRED, cause, now)
+        return "checkout expired: hold released" if release else f"ignored: order {order.status}"
+    if event.kind is K.CHARGE_REFUNDED:
+        updated = await ledger.record_refund(
+            order.ref, event.amount_refunded or 0, event.payment_ref, cause, now
+        )
+        if updated.status in (S.REFUNDED, S.PARTIALLY_REFUNDED):
+            await deps.notifier.notify(OrderRefunded(updated))
+        return f"refund recorded: order {updated.status}"
+    state = "open" if event.kind is K.DISPUTE_CREATED else event.dispute_outcome or "open"
+    updated = await ledger.record_dispute(order.ref, state, cause, now)
+    return f"dispute {state}: order {updated.status}"
+
+
+async def _paid(
+    event: PaymentEvent, order: OrderView, cause: str, deps: Deps, ledger: Ledger
+) -> str:
+    now = deps.clock.now()
+    if event.payment_customer:
+        await ledger.remember_payment_customer(order.ref, event.payment_customer)
+    if not event.paid:  # a delayed method: the money comes with async_payment_succeeded
+        await ledger.await_async_payment(order.ref, event.payment_ref, now)
+        return "completed, payment pending"
+    settlement = await settle_payment(
+        c.SettlePayment(order.ref, event.payment_ref or event.session_id or event.id, cause), deps
+    )
+    updated = await ledger.apply_pending(order.ref, cause, now)
+    return f"{settlement.outcome.value}: order {updated.status}"
+
+
+async def refund_order(cmd: c.RefundOrder, deps: Deps) -> str:
+    """Asks the provider for a refund; the order moves when its webhook confirms it."""
+    payments, _ = money_ports(deps)
+    order = await deps.store.order(cmd.ref)
+    if order.payment_ref is None or order.status not in (
+        S.PAID,
+        S.FULFILLED,
+        S.PARTIALLY_REFUNDED,
+        S.NEEDS_REVIEW,
+    ):
+        raise InvalidInput(f"order {order.ref} is {order.status.value}: nothing to refund")
+    refunded = order.refunded.minor if order.refunded else 0
+    left = order.amount.minor - refunded
+    amount = cmd.amount or Money(left, order.amount.currency)
+    if amount.currency != order.amount.currency:
+        raise InvalidInput(f"order {order.ref} was paid in {order.amount.currency.upper()}")
+    if not 0 < amount.minor <= left:
+        raise InvalidInput(
+            f"order {order.ref} has {Money(left, order.amount.currency)} left to refund"
+        )
+    # The key names the state the refund was asked from: a retry is the same refund, a
+    # second partial refund a new one.
+    key = f"refund-{order.ref}-{refunded}-{amount.minor}"
+    refund_id = await payments.refund(order.payment_ref, amount, key)
+    if cmd.restock:
+        await deps.store.restock(order.ref)
+    return refund_id
+
+
+async def reconcile(cmd: c.Reconcile, deps: Deps) -> list[str]:
+    """Repairs what lost webhooks left behind; returns one line per change."""
+    payments, ledger = money_ports(deps)
+    changes = []
+    for order in await ledger.to_reconcile(deps.clock.now() - cmd.since):
+        assert order.checkout_session is not None
+        try:
+            state = await payments.session_state(order.checkout_session)
+        except PaymentError as exc:
+            changes.append(f"{order.ref}: could not ask the payment provider ({exc})")
+            continue
+        if state.status == "complete" and state.payment_status == "paid":
+            if order.status in (S.PAID, S.FULFILLED):
+                continue
+            settlement = await settle_payment(
+                c.SettlePayment(order.ref, state.payment_intent or state.id, "reconcile"), deps
+            )
+            changes.append(f"{order.ref}: paid at the provider -> {settlement.order.status}")
+        elif state.status == "expired" and order.status in (S.RESERVED, S.CHECKOUT_OPEN):
+            release = await deps.store.release(order.ref, S.EXPIRED, "reconcile", deps.clock.now())
+            if release is not None:
+                changes.append(f"{order.ref}: checkout expired -> expired")
+    return changes
