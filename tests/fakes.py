@@ -4,7 +4,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from commerce.domain.money import Money
-from commerce.service_layer.ports import CheckoutRequest, CheckoutSession, SessionState
+from commerce.service_layer.ports import (
+    CheckoutRequest,
+    CheckoutSession,
+    PaymentError,
+    SessionState,
+)
 from commerce.service_layer.results import Notice
 
 
@@ -35,18 +40,28 @@ class FakePaymentGateway:
     opened: list[CheckoutRequest] = field(default_factory=list)
     expired: list[str] = field(default_factory=list)
     refunds: list[tuple[str, Money | None, str]] = field(default_factory=list)
+    states: dict[str, SessionState] = field(default_factory=dict)  # what session_state says
+    down: bool = False  # every call fails as if the provider were unreachable
+
+    def _check(self) -> None:
+        if self.down:
+            raise PaymentError("the payment provider is unreachable")
 
     async def open_checkout(self, request: CheckoutRequest) -> CheckoutSession:
+        self._check()
         self.opened.append(request)
         ref = request.order_ref
         return CheckoutSession(f"cs_{ref}", f"https://checkout.test/{ref}", request.expires_at)
 
     async def expire_checkout(self, session_id: str) -> None:
+        self._check()
         self.expired.append(session_id)
 
     async def refund(self, payment_intent: str, amount: Money | None, key: str) -> str:
+        self._check()
         self.refunds.append((payment_intent, amount, key))
         return f"re_{len(self.refunds)}"
 
     async def session_state(self, session_id: str) -> SessionState:
-        raise NotImplementedError
+        self._check()
+        return self.states[session_id]

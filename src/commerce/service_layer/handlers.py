@@ -106,15 +106,25 @@ async def cancel_order(cmd: c.CancelOrder, deps: Deps) -> Release:
 
 
 async def _release(order: OrderView, to: OrderStatus, cause: str, deps: Deps) -> Release:
-    release = await deps.store.release(order.ref, to, cause, deps.clock.now())
+    release = await release_order(order.ref, to, cause, deps)
     if release is None:
         raise InvalidInput(f"order {order.ref} is {order.status.value} and cannot be released")
-    await _after_release(release, deps)
     return release
 
 
-async def _after_release(release: Release, deps: Deps) -> None:
-    await expire_checkout(release.order, deps)
+async def release_order(
+    ref: str, to: OrderStatus, cause: str, deps: Deps, close_checkout: bool = True
+) -> Release | None:
+    """Ends a hold: units back, waitlist promoted (with links); None if it held nothing."""
+    release = await deps.store.release(ref, to, cause, deps.clock.now())
+    if release is not None:
+        await _after_release(release, deps, close_checkout)
+    return release
+
+
+async def _after_release(release: Release, deps: Deps, close_checkout: bool = True) -> None:
+    if close_checkout:
+        await expire_checkout(release.order, deps)
     for promoted in release.promoted:
         await deps.notifier.notify(PromotedFromWaitlist(await with_checkout(promoted, deps)))
 

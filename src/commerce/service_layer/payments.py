@@ -11,7 +11,7 @@ from commerce.domain.orders import OrderStatus
 from commerce.domain.payments import PaymentEvent, PaymentEventKind
 from commerce.service_layer.checkout import money_ports
 from commerce.service_layer.deps import Deps
-from commerce.service_layer.handlers import settle_payment
+from commerce.service_layer.handlers import release_order, settle_payment
 from commerce.service_layer.ports import Ledger, PaymentError
 from commerce.service_layer.results import OrderRefunded, OrderView
 
@@ -33,12 +33,13 @@ async def apply_payment_event(cmd: c.ApplyPaymentEvent, deps: Deps) -> str:
     now = deps.clock.now()
     if event.kind in (K.CHECKOUT_COMPLETED, K.ASYNC_PAYMENT_SUCCEEDED):
         return await _paid(event, order, cause, deps, ledger)
-    if event.kind is K.ASYNC_PAYMENT_FAILED:
-        release = await deps.store.release(order.ref, S.CANCELLED, cause, now)
-        return "payment failed: hold released" if release else f"ignored: order {order.status}"
-    if event.kind is K.CHECKOUT_EXPIRED:
-        release = await deps.store.release(order.ref, S.EXPIRED, cause, now)
-        return "checkout expired: hold released" if release else f"ignored: order {order.status}"
+    if event.kind in (K.ASYNC_PAYMENT_FAILED, K.CHECKOUT_EXPIRED):
+        failed = event.kind is K.ASYNC_PAYMENT_FAILED
+        to = S.CANCELLED if failed else S.EXPIRED
+        # The session is over at the provider already: nothing to close there.
+        if await release_order(order.ref, to, cause, deps, close_checkout=False) is None:
+            return f"ignored: order {order.status}"
+        return "payment failed: hold released" if failed else "checkout expired: hold released"
     if event.kind is K.CHARGE_REFUNDED:
         updated = await ledger.record_refund(
             order.ref, event.amount_refunded or 0, event.payment_ref, cause, now

@@ -1,0 +1,268 @@
+"""Payment events move orders the right way whatever their order and however often they come."""
+
+import asyncio
+import itertools
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+
+from commerce.domain import commands as c
+from commerce.domain.errors import InvalidInput
+from commerce.domain.money import Money
+from commerce.domain.orders import OrderStatus
+from commerce.domain.payments import PaymentEvent, PaymentEventKind
+from commerce.service_layer.messagebus import MessageBus
+from commerce.service_layer.ports import SessionState
+from commerce.service_layer.results import CheckoutReady, OrderView, PromotedFromWaitlist
+from tests.fakes import FakeClock, FakeNotifier, FakePaymentGateway
+from tests.integration.helpers import add_product, buy, start_drop
+
+K = PaymentEventKind
+S = OrderStatus
+_ids = itertools.count(1)
+
+
+@pytest.fixture
+def payments(bus: MessageBus) -> FakePaymentGateway:
+    gateway = FakePaymentGateway()
+    bus.deps.payments = gateway
+    return gateway
+
+
+def event(kind: K, order: OrderView, **fields: object) -> c.ApplyPaymentEvent:
+    defaults: dict[str, object] = {
+        "order_ref": order.ref,
+        "session_id": order.checkout_session,
+        "payment_ref": "pi_" + order.ref,
+    }
+    return c.ApplyPaymentEvent(
+        PaymentEvent(id=f"evt_{next(_ids)}", kind=kind, type=kind.value, **(defaults | fields))  # type: ignore[arg-type]
+    )
+
+
+def completed(order: OrderView) -> c.ApplyPaymentEvent:
+    return event(K.CHECKOUT_COMPLETED, order, paid=True, payment_customer="cus_1")
+
+
+def refunded(order: OrderView, amount: int) -> c.ApplyPaymentEvent:
+    return event(K.CHARGE_REFUNDED, order, amount=order.amount.minor, amount_refunded=amount)
+
+
+async def won_order(bus: MessageBus, who: str = "web:anna", quantity: int = 1) -> OrderView:
+    result = await buy(bus, who, quantity=quantity)
+    assert result.order is not None
+    return result.order
+
+
+@pytest.fixture
+async def order(bus: MessageBus, payments: FakePaymentGateway) -> OrderView:
+    await add_product(bus)
+    await start_drop(bus, quantity=3, hold=timedelta(minutes=5))
+    return await won_order(bus, quantity=2)
+
+
+async def status(bus: MessageBus, order: OrderView) -> OrderStatus:
+    return (await bus.deps.store.order(order.ref)).status
+
+
+async def test_won_claim_opens_a_checkout_from_database_prices(
+    bus: MessageBus, payments: FakePaymentGateway, order: OrderView, clock: FakeClock
+) -> None:
+    assert order.status is S.CHECKOUT_OPEN
+    assert order.checkout_url == f"https://checkout.test/{order.ref}"
+    [request] = payments.opened
+    assert (request.order_ref, request.quantity, request.unit_amount) == (
+        order.ref,
+        2,
+        Money(2500, "eur"),
+    )
+    assert request.expires_at == clock.now() + timedelta(minutes=5)
+    assert request.chat == "web:demo" and request.drop_code == "TEE"
+
+
+async def test_completion_pays_and_is_applied_once(bus: MessageBus, order: OrderView) -> None:
+    first = completed(order)
+    outcomes = [await bus.handle(first) for _ in range(5)]
+    assert outcomes[0] == "paid: order paid"
+    assert all(o.startswith("unchanged") for o in outcomes[1:])
+    history = await bus.deps.store.history(order.ref)
+    assert [e.to_status for e in history] == ["reserved", "checkout_open", "paid"]
+
+
+async def test_concurrent_deliveries_of_one_completion(bus: MessageBus, order: OrderView) -> None:
+    first = completed(order)
+    await asyncio.gather(*(bus.handle(first) for _ in range(10)))
+    history = await bus.deps.store.history(order.ref)
+    assert [e.to_status for e in history].count("paid") == 1
+
+
+SEQUENCES: dict[str, tuple[list[Callable[[OrderView], c.ApplyPaymentEvent]], OrderStatus]] = {
+    "expired after completed": (
+        [completed, lambda o: event(K.CHECKOUT_EXPIRED, o)],
+        S.PAID,
+    ),
+    "refund before completion": ([lambda o: refunded(o, 5000), completed], S.REFUNDED),
+    "partial refund before completion": (
+        [lambda o: refunded(o, 1000), completed],
+        S.PARTIALLY_REFUNDED,
+    ),
+    "refunds reordered": (
+        [completed, lambda o: refunded(o, 5000), lambda o: refunded(o, 1000)],
+        S.REFUNDED,
+    ),
+    "dispute before completion": (
+        [lambda o: event(K.DISPUTE_CREATED, o), completed],
+        S.DISPUTED,
+    ),
+    "dispute won": (
+        [
+            completed,
+            lambda o: event(K.DISPUTE_CREATED, o),
+            lambda o: event(K.DISPUTE_CLOSED, o, dispute_outcome="won"),
+        ],
+        S.PAID,
+    ),
+    "dispute lost, closed seen first": (
+        [
+            completed,
+            lambda o: event(K.DISPUTE_CLOSED, o, dispute_outcome="lost"),
+            lambda o: event(K.DISPUTE_CREATED, o),
+        ],
+        S.REFUNDED,
+    ),
+    "async payment": (
+        [
+            lambda o: event(K.CHECKOUT_COMPLETED, o, paid=False),
+            lambda o: event(K.ASYNC_PAYMENT_SUCCEEDED, o, paid=True),
+        ],
+        S.PAID,
+    ),
+    "async payment failed": (
+        [
+            lambda o: event(K.CHECKOUT_COMPLETED, o, paid=False),
+            lambda o: event(K.ASYNC_PAYMENT_FAILED, o),
+        ],
+        S.CANCELLED,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(SEQUENCES))
+async def test_event_orders(bus: MessageBus, order: OrderView, name: str) -> None:
+    makers, expected = SEQUENCES[name]
+    events = [make(order) for make in makers]
+    for e in events + events:  # and everything delivered twice
+        await bus.handle(e)
+    assert await status(bus, order) is expected
+
+
+async def test_async_payment_keeps_the_hold(
+    bus: MessageBus, order: OrderView, clock: FakeClock
+) -> None:
+    await bus.handle(event(K.CHECKOUT_COMPLETED, order, paid=False))
+    clock.advance(hours=2)
+    await bus.handle(c.ExpireHolds())
+    assert await status(bus, order) is S.CHECKOUT_OPEN
+
+
+async def test_expired_checkout_releases_and_promotes_with_a_link(
+    bus: MessageBus, payments: FakePaymentGateway, notifier: FakeNotifier
+) -> None:
+    await add_product(bus)
+    await start_drop(bus, quantity=1)
+    anna = await won_order(bus, "web:anna")
+    waiting = await buy(bus, "web:ben")
+    assert waiting.position == 1
+    outcome = await bus.handle(event(K.CHECKOUT_EXPIRED, anna))
+    assert outcome == "checkout expired: hold released"
+    [promoted] = notifier.of(PromotedFromWaitlist)
+    assert promoted.claim.order is not None  # type: ignore[union-attr]
+    assert promoted.claim.order.checkout_url is not None  # type: ignore[union-attr]
+    assert payments.expired == []  # the provider expired it: nothing to close
+
+
+async def test_events_for_unknown_orders_and_types_are_ignored(bus: MessageBus) -> None:
+    stranger = c.ApplyPaymentEvent(
+        PaymentEvent("evt_x", K.CHECKOUT_COMPLETED, "checkout.session.completed", "NOPE")
+    )
+    assert await bus.handle(stranger) == "ignored: no order of ours"
+    other = c.ApplyPaymentEvent(PaymentEvent("evt_y", K.OTHER, "customer.created"))
+    assert (await bus.handle(other)).startswith("ignored")
+
+
+async def test_refund_requests(
+    bus: MessageBus, payments: FakePaymentGateway, order: OrderView
+) -> None:
+    with pytest.raises(InvalidInput, match="nothing to refund"):
+        await bus.handle(c.RefundOrder(order.ref))
+    await bus.handle(completed(order))
+    await bus.handle(c.RefundOrder(order.ref, Money(1000, "eur")))
+    assert payments.refunds[-1] == (
+        f"pi_{order.ref}",
+        Money(1000, "eur"),
+        f"refund-{order.ref}-0-1000",
+    )
+    await bus.handle(refunded(order, 1000))
+    assert await status(bus, order) is S.PARTIALLY_REFUNDED
+    with pytest.raises(InvalidInput, match="left to refund"):
+        await bus.handle(c.RefundOrder(order.ref, Money(4001, "eur")))
+    with pytest.raises(InvalidInput, match="EUR"):
+        await bus.handle(c.RefundOrder(order.ref, Money(100, "usd")))
+    stock_before = (await bus.deps.store.product("TEE")).stock
+    await bus.handle(c.RefundOrder(order.ref, restock=True))
+    assert payments.refunds[-1][1] == Money(4000, "eur")
+    assert (await bus.deps.store.product("TEE")).stock == stock_before + 2
+    await bus.handle(refunded(order, 5000))
+    assert await status(bus, order) is S.REFUNDED
+
+
+async def test_checkout_failure_is_retried_by_the_sweeper(
+    bus: MessageBus, payments: FakePaymentGateway, notifier: FakeNotifier
+) -> None:
+    await add_product(bus)
+    await start_drop(bus, quantity=1)
+    payments.down = True
+    result = await buy(bus, "web:anna")
+    assert result.order is not None and result.order.status is S.RESERVED
+    assert result.checkout_error == "the payment provider is unreachable"
+    await bus.handle(c.ExpireHolds())
+    assert notifier.of(CheckoutReady) == []
+    payments.down = False
+    await bus.handle(c.ExpireHolds())
+    [ready] = notifier.of(CheckoutReady)
+    assert ready.order.status is S.CHECKOUT_OPEN  # type: ignore[union-attr]
+
+
+async def test_reconcile_repairs_lost_webhooks(
+    bus: MessageBus, payments: FakePaymentGateway
+) -> None:
+    await add_product(bus)
+    await start_drop(bus, quantity=3)
+    paid = await won_order(bus, "web:a")
+    expired = await won_order(bus, "web:b")
+    untouched = await won_order(bus, "web:c")
+
+    def state(o: OrderView, status: str, payment: str) -> SessionState:
+        assert o.checkout_session is not None
+        return SessionState(o.checkout_session, o.ref, status, payment, "pi_" + o.ref, 2500, "eur")
+
+    payments.states = {
+        s.id: s
+        for s in (
+            state(paid, "complete", "paid"),
+            state(expired, "expired", "unpaid"),
+            state(untouched, "open", "unpaid"),
+        )
+    }
+    changes = await bus.handle(c.Reconcile())
+    assert changes == [
+        f"{paid.ref}: paid at the provider -> paid",
+        f"{expired.ref}: checkout expired -> expired",
+    ]
+    assert await bus.handle(c.Reconcile()) == []  # nothing left to repair
+    payments.down = True
+    errors = await bus.handle(c.Reconcile())
+    # Expired orders are asked about too: a payment may still have come for them.
+    why = "could not ask the payment provider (the payment provider is unreachable)"
+    assert errors == [f"{expired.ref}: {why}", f"{untouched.ref}: {why}"]
