@@ -3,7 +3,7 @@
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -11,11 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from commerce.adapters.db import create_engine
 from commerce.bootstrap import bootstrap
 from commerce.config import Settings
-from commerce.domain.commands import ExpireHolds
-from commerce.service_layer.messagebus import MessageBus
-from commerce.service_layer.ports import Clock, Notifier
-from webhooks import health
-from webhooks.keys import BUS, ENGINE, SETTINGS
+from commerce.domain.commands import ExpireHolds, Reconcile
+from commerce.service_layer.ports import Clock, Notifier, PaymentGateway
+from webhooks import checkout_pages, health, stripe
+from webhooks.emulator import create_emulator
+from webhooks.keys import BUS, ENGINE, SETTINGS, STRIPE_WEBHOOK_SECRET
+from webhooks.payments import EMULATOR_PREFIX, payment_setup
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024  # webhooks and forms are small; refuse anything larger early
@@ -27,37 +28,70 @@ def create_app(
     engine: AsyncEngine | None = None,
     clock: Clock | None = None,
     notifier: Notifier | None = None,
+    payments: PaymentGateway | None = None,
+    webhook_secret: str | None = None,
     sweep_every: float = 1.0,
 ) -> web.Application:
-    """The whole service; tests pass their own engine, clock or notifier."""
+    """The whole service. Tests may pass their own engine, clock, notifier, or a payment
+    gateway with its webhook secret (then neither Stripe nor the emulator is used)."""
     app = web.Application(client_max_size=MAX_BODY)
     app[SETTINGS] = settings
+    setup = None if payments is not None else payment_setup(settings)
+    app[STRIPE_WEBHOOK_SECRET] = setup.webhook_secret if setup else webhook_secret or ""
+    if setup is not None and setup.emulated:
+        base = settings.public_base_url.rstrip("/")
+        emulator = create_emulator(
+            public_base_url=base,
+            webhook_url=f"{base}/webhooks/stripe",
+            webhook_secret=setup.webhook_secret,
+        )
+        app.add_subapp(EMULATOR_PREFIX, emulator)
 
     async def core(app: web.Application) -> AsyncIterator[None]:
         app[ENGINE] = engine or create_engine(settings.database_url)
-        app[BUS] = bootstrap(settings, app[ENGINE], clock=clock, notifier=notifier)
+        gateway = setup.gateway if setup else payments
+        app[BUS] = bootstrap(
+            settings, app[ENGINE], clock=clock, notifier=notifier, payments=gateway
+        )
         yield
         await app[BUS].deps.store.close()
+        if setup is not None:
+            await setup.gateway.close()
         if engine is None:  # a caller's engine is the caller's to dispose
             await app[ENGINE].dispose()
 
-    async def sweeper(app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(sweep(app[BUS], sweep_every), name="hold-sweeper")
+    async def background(app: web.Application) -> AsyncIterator[None]:
+        bus = app[BUS]
+        tasks = [
+            forever("hold sweeper", lambda: bus.handle(ExpireHolds()), sweep_every),
+            forever("stored payment events", lambda: stripe.reprocess(bus), 10 * sweep_every),
+            # Reconciliation waits a round first: at start-up the emulator is not listening yet.
+            forever("reconciliation", lambda: bus.handle(Reconcile()), 600 * sweep_every, True),
+        ]
+        running = [asyncio.create_task(t) for t in tasks]
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in running:
+            task.cancel()
+        for task in running:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
-    app.cleanup_ctx.extend([core, sweeper])
+    app.cleanup_ctx.extend([core, background])
     app.add_routes(health.routes)
+    app.add_routes(stripe.routes)
+    app.add_routes(checkout_pages.routes)
     return app
 
 
-async def sweep(bus: MessageBus, every: float) -> None:
-    """Expires holds and overdue drops, forever; one failure never stops the loop."""
+async def forever(
+    name: str, work: Callable[[], Awaitable[object]], every: float, wait_first: bool = False
+) -> None:
+    """Runs a background job every `every` seconds; one failure never stops the loop."""
+    if wait_first:
+        await asyncio.sleep(every)
     while True:
         try:
-            await bus.handle(ExpireHolds())
+            await work()
         except Exception:
-            log.exception("hold sweeper pass failed; retrying")
+            log.exception("%s failed; retrying in %ss", name, every)
         await asyncio.sleep(every)

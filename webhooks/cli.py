@@ -16,6 +16,8 @@ from aiohttp import web
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
+from bots import console
+from bots.rendering import Renderer
 from commerce.adapters import migrate
 from commerce.adapters.db import create_engine
 from commerce.bootstrap import bootstrap
@@ -33,8 +35,10 @@ from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
 from commerce.domain.products import ProductSpec, normalise_sku, parse_variants
 from commerce.service_layer.messagebus import MessageBus
+from commerce.service_layer.ports import PaymentError
 from commerce.service_layer.results import DropView, OrderView, ProductView
 from webhooks.app import create_app
+from webhooks.payments import EMULATOR_PREFIX, payment_setup
 
 T = TypeVar("T")
 
@@ -76,22 +80,29 @@ def settings() -> Settings:
         raise fail(f"bad configuration: {problems}") from None
 
 
-def with_bus(work: Callable[[MessageBus], Awaitable[T]]) -> T:
-    """Runs one operation against the configured database, with one-line errors."""
+def with_bus(work: Callable[[MessageBus], Awaitable[T]], payments: bool = False) -> T:
+    """Runs one operation against the configured database, with one-line errors.
+
+    With `payments`, the bus talks to Stripe, or in local mode to the emulator of the
+    running `livebuy run` (at PUBLIC_BASE_URL).
+    """
     config = settings()
 
     async def run() -> T:
         engine = create_engine(config.database_url)
-        bus = bootstrap(config, engine)
+        setup = payment_setup(config) if payments else None
+        bus = bootstrap(config, engine, payments=setup.gateway if setup else None)
         try:
             return await work(bus)
         finally:
             await bus.deps.store.close()
+            if setup is not None:
+                await setup.gateway.close()
             await engine.dispose()
 
     try:
         return asyncio.run(run())
-    except CommerceError as exc:
+    except (CommerceError, PaymentError) as exc:
         raise fail(str(exc)) from None
     except (OperationalError, ProgrammingError) as exc:
         if "no such table" in str(exc) or "does not exist" in str(exc):
@@ -159,6 +170,7 @@ def banner(config: Settings, host: str, port: int) -> str:
     def state(on: bool, why_off: str) -> str:
         return "on" if on else f"off ({why_off})"
 
+    base = config.public_base_url.rstrip("/")
     lines = [
         f"livebuy serving on http://{host}:{port}  (public URL {config.public_base_url})",
         f"  database   {_redacted(config.database_url)}",
@@ -172,9 +184,15 @@ def banner(config: Settings, host: str, port: int) -> str:
         + state(
             False, "not built yet" if config.discord_bot_token else "DISCORD_BOT_TOKEN not set"
         ),
-        "  stripe     " + state(False, "payments are not built yet"),
+        "  stripe     "
+        + (
+            f"local emulator (STRIPE_SECRET_KEY not set): {base}{EMULATOR_PREFIX}"
+            if config.stripe_emulated
+            else f"on ({config.stripe_api_base})"
+        ),
         "Try:  livebuy product add TEE --name 'Tee' --price 25.00 --stock 10",
         "      livebuy drop start TEE --qty 5 --for 10m --limit 1",
+        "      livebuy say --chat web:demo --as alice '#buy TEE'   (opens the checkout link)",
     ]
     return "\n".join(lines)
 
@@ -481,6 +499,65 @@ def seller_add(
     """Allow an identity to run drops from chats."""
     with_bus(lambda bus: bus.handle(c.AddSeller(identity, role)))
     typer.echo(f"{identity} is now a seller ({role})")
+
+
+# chat, payments -----------------------------------------------------------------------
+
+
+@app.command()
+def say(
+    text: Annotated[str, typer.Argument(help="The message, e.g. '#buy TEE 2 M'.")],
+    chat: Annotated[str, typer.Option("--chat", help="The chat, e.g. web:demo.")] = "web:demo",
+    sender: Annotated[
+        str, typer.Option("--as", help="Who says it: a name or an identity like telegram:42.")
+    ] = "console",
+    locale: Annotated[str | None, typer.Option("--locale", help="en, de, fr or es.")] = None,
+) -> None:
+    """Send one chat message through the same grammar and core as the chat adapters."""
+    try:
+        msg = console.message(chat, sender, text)
+    except CommerceError as exc:
+        raise fail(str(exc)) from None
+    outcome = with_bus(lambda bus: bus.handle(msg), payments=True)
+    renderer = Renderer(locale or settings().livebuy_locale)
+    for line in console.lines(renderer.outcome(outcome, who=f"@{msg.display_name}")):
+        typer.echo(line)
+
+
+@app.command()
+def refund(
+    ref: Annotated[str, typer.Argument(help="The order reference.")],
+    amount: Annotated[
+        str | None, typer.Option("--amount", help="Part of the amount, e.g. 5.00; all if omitted.")
+    ] = None,
+    restock: Annotated[
+        bool, typer.Option("--restock", help="Put the units back in stock.")
+    ] = False,
+) -> None:
+    """Refund an order (all or part); the order moves when Stripe confirms."""
+
+    async def ask(bus: MessageBus) -> str:
+        order = await bus.deps.store.order(ref)
+        money = Money.parse(amount, order.amount.currency) if amount else None
+        result: str = await bus.handle(c.RefundOrder(ref, money, restock, actor="cli"))
+        return result
+
+    refund_id = with_bus(ask, payments=True)
+    typer.echo(f"refund {refund_id} requested for order {ref.upper()}")
+
+
+@app.command()
+def reconcile(
+    since: Annotated[str, typer.Option("--since", help="How far back, e.g. 24h.")] = "24h",
+) -> None:
+    """Ask Stripe about recent open orders and repair what lost webhooks left behind."""
+    try:
+        window = parse_duration(since)
+    except CommerceError as exc:
+        raise fail(str(exc)) from None
+    changes: list[str] = with_bus(lambda bus: bus.handle(c.Reconcile(window)), payments=True)
+    for line in changes or ["nothing to repair"]:
+        typer.echo(line)
 
 
 def main() -> None:

@@ -9,3 +9,4 @@ from commerce.service_layer.messagebus import MessageBus
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 BUS = web.AppKey("bus", MessageBus)
+STRIPE_WEBHOOK_SECRET = web.AppKey("stripe_webhook_secret", str)

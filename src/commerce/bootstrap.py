@@ -28,5 +28,6 @@ def bootstrap(
         notifier=notifier or LogNotifier(),
         payments=payments,
         sellers=settings.sellers,
+        hold=settings.hold,
     )
     return MessageBus(deps)

@@ -62,6 +62,18 @@ class Claim:
 
 
 @dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """A message posted in a chat, on any platform, with the sender's platform identity."""
+
+    key: str  # platform + chat + message id: a redelivered message is recognised
+    chat: str
+    identity: str
+    text: str
+    display_name: str = ""
+    private: bool = False  # a private chat with the bot
+
+
+@dataclass(frozen=True, slots=True)
 class PassHold:
     """`/pass`: give back the units the buyer holds in this chat's drop."""
 
@@ -133,6 +145,7 @@ Command = (
     | StartDrop
     | EndDrop
     | Claim
+    | ChatMessage
     | PassHold
     | CancelOrder
     | SettlePayment

@@ -1,7 +1,9 @@
 """What every handler gets: the ports, built once by bootstrap."""
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from commerce.domain.grammar import DEFAULT_KEYWORDS, Keywords
 from commerce.service_layer.ports import Clock, Ledger, Notifier, PaymentGateway, Store
 
 
@@ -13,3 +15,5 @@ class Deps:
     payments: PaymentGateway | None = None  # None: claims get no checkout link
     ledger: Ledger | None = None
     sellers: frozenset[str] = field(default_factory=frozenset)  # LIVEBUY_SELLERS
+    hold: timedelta = timedelta(minutes=10)  # LIVEBUY_HOLD, for drops started from a chat
+    keywords: Keywords = DEFAULT_KEYWORDS

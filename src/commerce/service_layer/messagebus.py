@@ -4,7 +4,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from commerce.domain import commands as c
-from commerce.service_layer import handlers, payments
+from commerce.service_layer import chat, handlers, payments
 from commerce.service_layer.deps import Deps
 
 Handler = Callable[[Any, Deps], Awaitable[Any]]
@@ -16,6 +16,7 @@ HANDLERS: dict[type, Handler] = {
     c.StartDrop: handlers.start_drop,
     c.EndDrop: handlers.end_drop,
     c.Claim: handlers.claim,
+    c.ChatMessage: chat.handle_chat_message,
     c.PassHold: handlers.pass_hold,
     c.CancelOrder: handlers.cancel_order,
     c.SettlePayment: handlers.settle_payment,

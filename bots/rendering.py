@@ -1,0 +1,407 @@
+"""Platform-neutral replies: what the bot says, in the chat's language (en, de, fr, es).
+
+A reply has a public part (seen by the whole chat) and a private part (the checkout link and
+anything personal), which each adapter delivers its own way: a Telegram private chat, a
+Discord ephemeral message, the web chat's private lane, the console's second line.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from commerce.domain.drops import format_duration
+from commerce.domain.grammar import ParseError, ParseErrorKind
+from commerce.service_layer import chat
+from commerce.service_layer.results import (
+    CheckoutReady,
+    ClaimOutcome,
+    ClaimResult,
+    DropEnded,
+    DropView,
+    HoldExpired,
+    Notice,
+    OrderPaid,
+    OrderRefunded,
+    OrderView,
+    PromotedFromWaitlist,
+    RefusalReason,
+    WaitlistClosed,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    public: str | None = None
+    private: str | None = None
+
+
+LOCALES = ("en", "de", "fr", "es")
+
+# One catalogue per language; keys are the same everywhere (a test checks it).
+TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "won": "{who}: {qty} × {item} is yours for {amount}. Check your messages to pay.",
+        "won_private": "You have {qty} × {item} for {amount}. Pay within {hold}: {url}",
+        "won_no_link": "You have {qty} × {item} for {amount}. Your payment link follows shortly.",
+        "waitlisted": "{who}: sold out, you are number {pos} on the waitlist.",
+        "already_waitlisted": "{who}: you are already number {pos} on the waitlist.",
+        "no_live_drop": "No drop is live here. Sellers start one with /drop",
+        "drop_ended": "{who}: this drop has ended.",
+        "limit_reached": "{who}: the limit is {limit} per buyer.",
+        "not_enough_left": "{who}: only {left} left. Try #buy {left}",
+        "variant_required": "{who}: which one? Type e.g. #buy {code} {first} ({choices})",
+        "unknown_variant": "{who}: no such variant. Choose from {choices}",
+        "variant_sold_out": "{who}: that variant is sold out. Try another: {choices}",
+        "passed": "{who} passed; {item} goes back.",
+        "cancelled": "Order {ref} cancelled.",
+        "promoted": "Your turn: {qty} × {item} for {amount}. Pay within {hold}: {url}",
+        "orders_none": "You have no orders yet. Buy with #buy while a drop is live.",
+        "orders": "Your orders:\n{lines}",
+        "help": "Buy with #buy (or #buy CODE 2 M). /pass gives back a hold, /cancel an unpaid "
+        "order, /orders lists yours.",
+        "help_seller": "Sellers: /drop SKU QTY PRICE [for 10m] [limit 1], /end, /stats, "
+        "/refund ORDER.",
+        "drop_started": "{item}: {qty} at {amount}{until}. Type #buy {code} to get one!",
+        "until": " for {duration}",
+        "limit_note": " (max {limit} per buyer)",
+        "drop_closed": "Drop {code} has ended: {sold} of {qty} sold.",
+        "stats_none": "No drops yet.",
+        "stats": "{code}: {sold}/{qty} taken, {left} left, {waiting} waiting ({status})",
+        "refund_asked": "Refund of order {ref} requested.",
+        "not_allowed": "{who}: only sellers can do that.",
+        "failed": "{who}: {reason}",
+        "not_available": "{who}: auctions are not open yet. Buy with #buy while a drop is live.",
+        "paid": "Payment received: order {ref}, {qty} × {item}. Thank you!",
+        "sold_to": "{item} sold to {who}.",
+        "expired": "Your hold on {item} (order {ref}) has expired.",
+        "waitlist_closed": "Drop {code} has ended before your turn came. Maybe next time!",
+        "refunded": "Order {ref} was refunded ({amount}).",
+        "checkout_ready": "Your payment link for {qty} × {item}: {url}",
+        "bad_missing_sku": "Which product? Try /drop TEE 10 25.00",
+        "bad_quantity": "'{detail}' is not a quantity. Try #buy 2",
+        "bad_price": "'{detail}' is not a price. Try 25.00",
+        "bad_duration": "'{detail}' is not a duration. Try for 10m",
+        "bad_limit": "'{detail}' is not a limit. Try limit 1",
+        "bad_amount": "'{detail}' is not an amount. Try #bid 15",
+        "bad_order": "Which order? Try /{command} ORDER (see /orders)",
+        "bad_option": "I don't understand '{detail}'. /help shows what I know.",
+    },
+    "de": {
+        "won": "{who}: {qty} × {item} gehört dir für {amount}. Schau in deine Nachrichten.",
+        "won_private": "Du hast {qty} × {item} für {amount}. Zahle innerhalb {hold}: {url}",
+        "won_no_link": "Du hast {qty} × {item} für {amount}. Der Zahlungslink folgt gleich.",
+        "waitlisted": "{who}: ausverkauft, du bist Nummer {pos} auf der Warteliste.",
+        "already_waitlisted": "{who}: du bist schon Nummer {pos} auf der Warteliste.",
+        "no_live_drop": "Hier läuft gerade kein Drop. Verkäufer starten einen mit /drop",
+        "drop_ended": "{who}: dieser Drop ist vorbei.",
+        "limit_reached": "{who}: das Limit ist {limit} pro Käufer.",
+        "not_enough_left": "{who}: nur noch {left} übrig. Versuch #buy {left}",
+        "variant_required": "{who}: welche? Schreib z. B. #buy {code} {first} ({choices})",
+        "unknown_variant": "{who}: diese Variante gibt es nicht. Wähle aus {choices}",
+        "variant_sold_out": "{who}: diese Variante ist ausverkauft. Andere: {choices}",
+        "passed": "{who} verzichtet; {item} ist wieder frei.",
+        "cancelled": "Bestellung {ref} storniert.",
+        "promoted": "Du bist dran: {qty} × {item} für {amount}. Zahle innerhalb {hold}: {url}",
+        "orders_none": "Du hast noch keine Bestellungen. Kaufe mit #buy während eines Drops.",
+        "orders": "Deine Bestellungen:\n{lines}",
+        "help": "Kaufen mit #buy (oder #buy CODE 2 M). /pass gibt eine Reservierung zurück, "
+        "/cancel storniert, /orders zeigt deine Bestellungen.",
+        "help_seller": "Verkäufer: /drop SKU MENGE PREIS [for 10m] [limit 1], /end, /stats, "
+        "/refund BESTELLUNG.",
+        "drop_started": "{item}: {qty} Stück zu {amount}{until}. Schreib #buy {code}!",
+        "until": " für {duration}",
+        "limit_note": " (max. {limit} pro Käufer)",
+        "drop_closed": "Drop {code} ist beendet: {sold} von {qty} verkauft.",
+        "stats_none": "Noch keine Drops.",
+        "stats": "{code}: {sold}/{qty} vergeben, {left} übrig, {waiting} warten ({status})",
+        "refund_asked": "Erstattung für Bestellung {ref} angefordert.",
+        "not_allowed": "{who}: das dürfen nur Verkäufer.",
+        "failed": "{who}: {reason}",
+        "not_available": "{who}: Auktionen gibt es noch nicht. Kaufe mit #buy.",
+        "paid": "Zahlung erhalten: Bestellung {ref}, {qty} × {item}. Danke!",
+        "sold_to": "{item} verkauft an {who}.",
+        "expired": "Deine Reservierung für {item} (Bestellung {ref}) ist abgelaufen.",
+        "waitlist_closed": "Drop {code} ist vorbei, bevor du dran warst. Vielleicht nächstes Mal!",
+        "refunded": "Bestellung {ref} wurde erstattet ({amount}).",
+        "checkout_ready": "Dein Zahlungslink für {qty} × {item}: {url}",
+        "bad_missing_sku": "Welches Produkt? Versuch /drop TEE 10 25.00",
+        "bad_quantity": "'{detail}' ist keine Menge. Versuch #buy 2",
+        "bad_price": "'{detail}' ist kein Preis. Versuch 25.00",
+        "bad_duration": "'{detail}' ist keine Dauer. Versuch for 10m",
+        "bad_limit": "'{detail}' ist kein Limit. Versuch limit 1",
+        "bad_amount": "'{detail}' ist kein Betrag. Versuch #bid 15",
+        "bad_order": "Welche Bestellung? Versuch /{command} BESTELLUNG (siehe /orders)",
+        "bad_option": "'{detail}' verstehe ich nicht. /help zeigt, was geht.",
+    },
+    "fr": {
+        "won": "{who} : {qty} × {item} est à toi pour {amount}. Regarde tes messages pour payer.",
+        "won_private": "Tu as {qty} × {item} pour {amount}. Paie dans les {hold} : {url}",
+        "won_no_link": "Tu as {qty} × {item} pour {amount}. Ton lien de paiement arrive.",
+        "waitlisted": "{who} : épuisé, tu es numéro {pos} sur la liste d'attente.",
+        "already_waitlisted": "{who} : tu es déjà numéro {pos} sur la liste d'attente.",
+        "no_live_drop": "Aucun drop en cours ici. Les vendeurs en lancent un avec /drop",
+        "drop_ended": "{who} : ce drop est terminé.",
+        "limit_reached": "{who} : la limite est de {limit} par acheteur.",
+        "not_enough_left": "{who} : il n'en reste que {left}. Essaie #buy {left}",
+        "variant_required": "{who} : lequel ? Écris par ex. #buy {code} {first} ({choices})",
+        "unknown_variant": "{who} : cette variante n'existe pas. Choisis parmi {choices}",
+        "variant_sold_out": "{who} : cette variante est épuisée. Autres : {choices}",
+        "passed": "{who} passe ; {item} est de nouveau libre.",
+        "cancelled": "Commande {ref} annulée.",
+        "promoted": "À toi : {qty} × {item} pour {amount}. Paie dans les {hold} : {url}",
+        "orders_none": "Tu n'as pas encore de commande. Achète avec #buy pendant un drop.",
+        "orders": "Tes commandes :\n{lines}",
+        "help": "Achète avec #buy (ou #buy CODE 2 M). /pass rend une réservation, /cancel "
+        "annule, /orders liste tes commandes.",
+        "help_seller": "Vendeurs : /drop SKU QTÉ PRIX [for 10m] [limit 1], /end, /stats, "
+        "/refund COMMANDE.",
+        "drop_started": "{item} : {qty} à {amount}{until}. Écris #buy {code} !",
+        "until": " pendant {duration}",
+        "limit_note": " (max {limit} par acheteur)",
+        "drop_closed": "Le drop {code} est terminé : {sold} sur {qty} vendus.",
+        "stats_none": "Pas encore de drop.",
+        "stats": "{code} : {sold}/{qty} pris, {left} restants, {waiting} en attente ({status})",
+        "refund_asked": "Remboursement de la commande {ref} demandé.",
+        "not_allowed": "{who} : seuls les vendeurs peuvent faire ça.",
+        "failed": "{who} : {reason}",
+        "not_available": "{who} : les enchères ne sont pas encore ouvertes. Achète avec #buy.",
+        "paid": "Paiement reçu : commande {ref}, {qty} × {item}. Merci !",
+        "sold_to": "{item} vendu à {who}.",
+        "expired": "Ta réservation de {item} (commande {ref}) a expiré.",
+        "waitlist_closed": "Le drop {code} s'est terminé avant ton tour. La prochaine fois !",
+        "refunded": "La commande {ref} a été remboursée ({amount}).",
+        "checkout_ready": "Ton lien de paiement pour {qty} × {item} : {url}",
+        "bad_missing_sku": "Quel produit ? Essaie /drop TEE 10 25.00",
+        "bad_quantity": "« {detail} » n'est pas une quantité. Essaie #buy 2",
+        "bad_price": "« {detail} » n'est pas un prix. Essaie 25.00",
+        "bad_duration": "« {detail} » n'est pas une durée. Essaie for 10m",
+        "bad_limit": "« {detail} » n'est pas une limite. Essaie limit 1",
+        "bad_amount": "« {detail} » n'est pas un montant. Essaie #bid 15",
+        "bad_order": "Quelle commande ? Essaie /{command} COMMANDE (voir /orders)",
+        "bad_option": "Je ne comprends pas « {detail} ». /help montre ce que je sais faire.",
+    },
+    "es": {
+        "won": "{who}: {qty} × {item} es tuyo por {amount}. Mira tus mensajes para pagar.",
+        "won_private": "Tienes {qty} × {item} por {amount}. Paga en {hold}: {url}",
+        "won_no_link": "Tienes {qty} × {item} por {amount}. Tu enlace de pago llega enseguida.",
+        "waitlisted": "{who}: agotado, eres el número {pos} en la lista de espera.",
+        "already_waitlisted": "{who}: ya eres el número {pos} en la lista de espera.",
+        "no_live_drop": "No hay ningún drop aquí. Los vendedores empiezan uno con /drop",
+        "drop_ended": "{who}: este drop ha terminado.",
+        "limit_reached": "{who}: el límite es {limit} por comprador.",
+        "not_enough_left": "{who}: solo quedan {left}. Prueba #buy {left}",
+        "variant_required": "{who}: ¿cuál? Escribe p. ej. #buy {code} {first} ({choices})",
+        "unknown_variant": "{who}: esa variante no existe. Elige entre {choices}",
+        "variant_sold_out": "{who}: esa variante está agotada. Otras: {choices}",
+        "passed": "{who} pasa; {item} vuelve a estar libre.",
+        "cancelled": "Pedido {ref} cancelado.",
+        "promoted": "Te toca: {qty} × {item} por {amount}. Paga en {hold}: {url}",
+        "orders_none": "Aún no tienes pedidos. Compra con #buy durante un drop.",
+        "orders": "Tus pedidos:\n{lines}",
+        "help": "Compra con #buy (o #buy CODE 2 M). /pass devuelve una reserva, /cancel "
+        "cancela, /orders muestra tus pedidos.",
+        "help_seller": "Vendedores: /drop SKU CANT PRECIO [for 10m] [limit 1], /end, /stats, "
+        "/refund PEDIDO.",
+        "drop_started": "{item}: {qty} a {amount}{until}. ¡Escribe #buy {code}!",
+        "until": " durante {duration}",
+        "limit_note": " (máx. {limit} por comprador)",
+        "drop_closed": "El drop {code} ha terminado: {sold} de {qty} vendidos.",
+        "stats_none": "Aún no hay drops.",
+        "stats": "{code}: {sold}/{qty} tomados, quedan {left}, {waiting} esperando ({status})",
+        "refund_asked": "Reembolso del pedido {ref} solicitado.",
+        "not_allowed": "{who}: solo los vendedores pueden hacer eso.",
+        "failed": "{who}: {reason}",
+        "not_available": "{who}: las subastas aún no están abiertas. Compra con #buy.",
+        "paid": "Pago recibido: pedido {ref}, {qty} × {item}. ¡Gracias!",
+        "sold_to": "{item} vendido a {who}.",
+        "expired": "Tu reserva de {item} (pedido {ref}) ha caducado.",
+        "waitlist_closed": "El drop {code} terminó antes de tu turno. ¡La próxima vez!",
+        "refunded": "El pedido {ref} fue reembolsado ({amount}).",
+        "checkout_ready": "Tu enlace de pago para {qty} × {item}: {url}",
+        "bad_missing_sku": "¿Qué producto? Prueba /drop TEE 10 25.00",
+        "bad_quantity": "'{detail}' no es una cantidad. Prueba #buy 2",
+        "bad_price": "'{detail}' no es un precio. Prueba 25.00",
+        "bad_duration": "'{detail}' no es una duración. Prueba for 10m",
+        "bad_limit": "'{detail}' no es un límite. Prueba limit 1",
+        "bad_amount": "'{detail}' no es un importe. Prueba #bid 15",
+        "bad_order": "¿Qué pedido? Prueba /{command} PEDIDO (ver /orders)",
+        "bad_option": "No entiendo '{detail}'. /help muestra lo que sé hacer.",
+    },
+}
+
+_PARSE_KEYS = {
+    ParseErrorKind.MISSING_SKU: "bad_missing_sku",
+    ParseErrorKind.MISSING_QUANTITY: "bad_quantity",
+    ParseErrorKind.BAD_QUANTITY: "bad_quantity",
+    ParseErrorKind.MISSING_PRICE: "bad_price",
+    ParseErrorKind.BAD_PRICE: "bad_price",
+    ParseErrorKind.BAD_DURATION: "bad_duration",
+    ParseErrorKind.BAD_LIMIT: "bad_limit",
+    ParseErrorKind.MISSING_AMOUNT: "bad_amount",
+    ParseErrorKind.BAD_AMOUNT: "bad_amount",
+    ParseErrorKind.MISSING_ORDER: "bad_order",
+    ParseErrorKind.UNKNOWN_OPTION: "bad_option",
+}
+
+
+class Renderer:
+    """Renders outcomes and notices in one language; `who` is how the chat names a user."""
+
+    def __init__(self, locale: str = "en") -> None:
+        self.texts = TEXTS.get(locale, TEXTS["en"])
+
+    def t(self, key: str, **values: object) -> str:
+        return self.texts[key].format(**values)
+
+    def outcome(self, outcome: chat.ChatOutcome, who: str) -> Reply:
+        match outcome:
+            case chat.Ignored():
+                return Reply()
+            case chat.Misunderstood(error=error):
+                return Reply(public=self._parse_error(error))
+            case chat.Claimed(result=result):
+                return self.claim(result, who)
+            case chat.Released(release=release, passed=passed):
+                order = release.order
+                if passed:
+                    return Reply(public=self.t("passed", who=who, item=order.description))
+                return Reply(private=self.t("cancelled", ref=order.ref))
+            case chat.OrderList(orders=orders):
+                if not orders:
+                    return Reply(private=self.t("orders_none"))
+                lines = "\n".join(self._order_line(o) for o in orders)
+                return Reply(private=self.t("orders", lines=lines))
+            case chat.HelpAsked(seller=seller):
+                text = self.t("help") + (" " + self.t("help_seller") if seller else "")
+                return Reply(private=text)
+            case chat.DropOpened(drop=drop):
+                return Reply(public=self.drop_started(drop))
+            case chat.DropClosed(drop=drop):
+                return Reply(
+                    public=self.t(
+                        "drop_closed", code=drop.code, sold=_sold(drop), qty=drop.quantity
+                    )
+                )
+            case chat.StatsShown(drops=drops):
+                if not drops:
+                    return Reply(private=self.t("stats_none"))
+                return Reply(private="\n".join(self._stats_line(d) for d in drops))
+            case chat.RefundAsked(order_ref=ref):
+                return Reply(private=self.t("refund_asked", ref=ref))
+            case chat.Failed(reason=reason, not_allowed=not_allowed):
+                if not_allowed:
+                    return Reply(public=self.t("not_allowed", who=who))
+                return Reply(public=self.t("failed", who=who, reason=reason))
+            case chat.NotAvailable():
+                return Reply(public=self.t("not_available", who=who))
+
+    def claim(self, result: ClaimResult, who: str) -> Reply:
+        drop = result.drop
+        if result.outcome is ClaimOutcome.WON and result.order is not None:
+            order = result.order
+            values = self._order_values(order)
+            private = self._pay_text("won_private", "won_no_link", order)
+            return Reply(public=self.t("won", who=who, **values), private=private)
+        if result.outcome is ClaimOutcome.WAITLISTED:
+            return Reply(public=self.t("waitlisted", who=who, pos=result.position))
+        reason = result.reason or RefusalReason.NO_LIVE_DROP
+        choices = ", ".join(result.variants)
+        values = {
+            "who": who,
+            "pos": result.position,
+            "limit": drop.per_buyer_limit if drop else "",
+            "left": result.remaining,
+            "code": drop.code if drop else "",
+            "first": result.variants[0] if result.variants else "",
+            "choices": choices,
+        }
+        return Reply(public=self.t(reason.value, **values))
+
+    def drop_started(self, drop: DropView) -> str:
+        until = ""
+        if drop.ends_at is not None:
+            until = self.t("until", duration=format_duration(drop.ends_at - drop.starts_at))
+        text = self.t(
+            "drop_started",
+            item=drop.name,
+            qty=drop.quantity,
+            amount=drop.price,
+            until=until,
+            code=drop.code,
+        )
+        if drop.per_buyer_limit:
+            text += self.t("limit_note", limit=drop.per_buyer_limit)
+        return text
+
+    def notice(self, notice: Notice, who: str) -> Reply:
+        """What a buyer (privately) and the chat (publicly) learn outside a direct reply."""
+        match notice:
+            case OrderPaid(order=order):
+                return Reply(
+                    public=self.t("sold_to", item=order.description, who=who),
+                    private=self.t("paid", **self._order_values(order)),
+                )
+            case HoldExpired(order=order):
+                return Reply(private=self.t("expired", **self._order_values(order)))
+            case PromotedFromWaitlist(claim=claim) if claim.order is not None:
+                text = self._pay_text("promoted", "won_no_link", claim.order)
+                return Reply(private=text)
+            case WaitlistClosed(drop=drop):
+                return Reply(private=self.t("waitlist_closed", code=drop.code))
+            case DropEnded(drop=drop):
+                return Reply(
+                    public=self.t(
+                        "drop_closed", code=drop.code, sold=_sold(drop), qty=drop.quantity
+                    )
+                )
+            case OrderRefunded(order=order):
+                refunded = order.refunded or order.amount
+                return Reply(private=self.t("refunded", ref=order.ref, amount=refunded))
+            case CheckoutReady(order=order):
+                return Reply(private=self.t("checkout_ready", **self._order_values(order)))
+        return Reply()
+
+    def _pay_text(self, with_link: str, without: str, order: OrderView) -> str:
+        values = self._order_values(order)
+        return self.t(with_link if order.checkout_url else without, **values)
+
+    def _order_values(self, order: OrderView) -> dict[str, object]:
+        hold = ""
+        if order.hold_expires_at is not None:
+            hold = format_duration(
+                timedelta(
+                    seconds=max(
+                        60, round((order.hold_expires_at - order.created_at).total_seconds())
+                    )
+                )
+            )
+        return {
+            "qty": order.quantity,
+            "item": order.description,
+            "amount": order.amount,
+            "ref": order.ref,
+            "url": order.checkout_url or "",
+            "hold": hold,
+        }
+
+    def _order_line(self, order: OrderView) -> str:
+        item = f"{order.quantity} × {order.description}"
+        return f"{order.ref}  {item}  {order.amount}  {order.status.value}"
+
+    def _stats_line(self, drop: DropView) -> str:
+        return self.t(
+            "stats",
+            code=drop.code,
+            sold=_sold(drop),
+            qty=drop.quantity,
+            left=drop.remaining,
+            waiting=drop.waitlist,
+            status=drop.status,
+        )
+
+    def _parse_error(self, error: ParseError) -> str:
+        key = _PARSE_KEYS.get(error.kind, "bad_option")
+        return self.t(key, detail=error.detail, command=error.command)
+
+
+def _sold(drop: DropView) -> int:
+    return drop.quantity - drop.remaining

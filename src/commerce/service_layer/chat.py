@@ -1,0 +1,176 @@
+"""One core, many mouths: a chat message from any platform, parsed once, handled here.
+
+Adapters (Telegram, Discord, the web chat, the console) turn platform input into a
+`ChatMessage`, hand it to the bus and render the typed outcome with `bots.rendering`.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from commerce.domain import commands as c
+from commerce.domain import grammar as g
+from commerce.domain.drops import DropPolicy, DropTerms
+from commerce.domain.errors import CommerceError, NotAllowed
+from commerce.domain.money import Money
+from commerce.service_layer import handlers
+from commerce.service_layer.deps import Deps
+from commerce.service_layer.payments import refund_order
+from commerce.service_layer.results import ClaimResult, DropView, OrderView, Release
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """No command in the message: ordinary chat."""
+
+
+@dataclass(frozen=True, slots=True)
+class Misunderstood:
+    error: g.ParseError
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """The command was understood but refused (the message is for the user)."""
+
+    command: str
+    reason: str
+    not_allowed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    result: ClaimResult
+
+
+@dataclass(frozen=True, slots=True)
+class Released:
+    release: Release
+    passed: bool  # /pass (True) or /cancel (False)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderList:
+    orders: tuple[OrderView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HelpAsked:
+    seller: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DropOpened:
+    drop: DropView
+
+
+@dataclass(frozen=True, slots=True)
+class DropClosed:
+    drop: DropView
+
+
+@dataclass(frozen=True, slots=True)
+class StatsShown:
+    drops: tuple[DropView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RefundAsked:
+    order_ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class NotAvailable:
+    """Understood, but that part of the product is not built yet (auctions)."""
+
+    command: str
+
+
+ChatOutcome = (
+    Ignored
+    | Misunderstood
+    | Failed
+    | Claimed
+    | Released
+    | OrderList
+    | HelpAsked
+    | DropOpened
+    | DropClosed
+    | StatsShown
+    | RefundAsked
+    | NotAvailable
+)
+
+
+async def handle_chat_message(cmd: c.ChatMessage, deps: Deps) -> ChatOutcome:
+    parsed = g.parse(cmd.text, deps.keywords)
+    if parsed is None:
+        return Ignored()
+    if isinstance(parsed, g.ParseError):
+        return Misunderstood(parsed)
+    name = type(parsed).__name__
+    try:
+        if type(parsed) in g.SELLER_COMMANDS:
+            await handlers.require_seller(cmd.identity, deps)
+        return await _dispatch(parsed, cmd, deps)
+    except NotAllowed as exc:
+        return Failed(name, str(exc), not_allowed=True)
+    except CommerceError as exc:
+        return Failed(name, str(exc))
+
+
+async def _dispatch(parsed: g.Command, cmd: c.ChatMessage, deps: Deps) -> ChatOutcome:
+    match parsed:
+        case g.Buy(code=code, quantity=quantity, variant=variant):
+            claim = c.Claim(
+                key=cmd.key,
+                chat=cmd.chat,
+                identity=cmd.identity,
+                display_name=cmd.display_name,
+                code=code,
+                quantity=quantity,
+                variant_words=variant,
+            )
+            return Claimed(await handlers.claim(claim, deps))
+        case g.Pass(code=code):
+            release = await handlers.pass_hold(c.PassHold(cmd.identity, cmd.chat, code), deps)
+            return Released(release, passed=True)
+        case g.Cancel(order=ref):
+            release = await handlers.cancel_order(c.CancelOrder(cmd.identity, ref), deps)
+            return Released(release, passed=False)
+        case g.Orders():
+            orders = await handlers.list_orders(
+                c.ListOrders(identity=cmd.identity, limit=10), deps
+            )
+            return OrderList(tuple(orders))
+        case g.Help() | g.Start():
+            return HelpAsked(await handlers.is_seller(cmd.identity, deps))
+        case g.StartDrop():
+            return DropOpened(await _start_drop(parsed, cmd, deps))
+        case g.EndDrop(code=code):
+            drop = await handlers.end_drop(c.EndDrop(code, cmd.chat, cmd.identity), deps)
+            return DropClosed(drop)
+        case g.Stats(code=code):
+            drops = await deps.store.drops()
+            shown = [d for d in drops if code is None or d.code == code.upper()]
+            return StatsShown(tuple(shown[:5]))
+        case g.Refund(order=ref, amount=amount):
+            order = await deps.store.order(ref)
+            money = Money.parse(amount, order.amount.currency) if amount is not None else None
+            await refund_order(c.RefundOrder(ref, money, actor=cmd.identity), deps)
+            return RefundAsked(order.ref)
+        case _:  # bids, proxy bids and auctions come with the auctions issue
+            return NotAvailable(type(parsed).__name__)
+
+
+async def _start_drop(parsed: g.StartDrop, cmd: c.ChatMessage, deps: Deps) -> DropView:
+    product = await deps.store.product(parsed.sku)
+    terms = DropTerms(
+        sku=product.sku,
+        quantity=parsed.quantity,
+        price=Money.parse(Decimal(parsed.price), product.price.currency),
+        duration=parsed.duration,
+        per_buyer_limit=parsed.limit,
+        policy=DropPolicy.HOLD,
+        hold=deps.hold,
+    )
+    return await handlers.start_drop(c.StartDrop(terms, (cmd.chat,), actor=cmd.identity), deps)

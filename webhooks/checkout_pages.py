@@ -1,0 +1,51 @@
+"""Where Stripe Checkout sends buyers back: a short page about their order."""
+
+from html import escape
+
+from aiohttp import web
+
+from commerce.domain.errors import NotFound
+from commerce.domain.orders import OrderStatus
+from webhooks.keys import BUS
+
+routes = web.RouteTableDef()
+
+PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">{refresh}
+<title>{title}</title><style>body{{font-family:system-ui,sans-serif;max-width:32rem;
+margin:3rem auto;padding:0 1rem;line-height:1.5}}h1{{font-size:1.4rem}}</style></head>
+<body><h1>{title}</h1><p>{body}</p></body></html>"""
+
+
+def page(title: str, body: str, refresh: bool = False, status: int = 200) -> web.Response:
+    meta = '<meta http-equiv="refresh" content="2">' if refresh else ""
+    html = PAGE.format(title=escape(title), body=escape(body), refresh=meta)
+    return web.Response(text=html, content_type="text/html", status=status)
+
+
+@routes.get("/checkout/done")
+async def done(request: web.Request) -> web.Response:
+    ref = request.query.get("order", "")
+    try:
+        order = await request.app[BUS].deps.store.order(ref)
+    except NotFound:
+        return page("Unknown order", f"There is no order {ref[:20]}.", status=404)
+    if order.status in (OrderStatus.RESERVED, OrderStatus.CHECKOUT_OPEN):
+        # Stripe redirects before its webhook arrives: the page waits for it.
+        return page("Confirming your payment…", f"Order {order.ref}: one moment.", refresh=True)
+    if order.status is OrderStatus.PAID:
+        return page(
+            "Thank you!",
+            f"Order {order.ref} is paid: {order.quantity} × {order.description}, {order.amount}.",
+        )
+    return page(f"Order {order.ref}", f"Order {order.ref} is {order.status.value}.")
+
+
+@routes.get("/checkout/cancelled")
+async def cancelled(request: web.Request) -> web.Response:
+    ref = request.query.get("order", "")[:20]
+    return page(
+        "Checkout cancelled",
+        f"Nothing was charged for order {ref}. Your hold lasts until it expires; type /pass "
+        "in the chat to give it up now.",
+    )
