@@ -566,3 +566,6 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:  # a bug: still one line for the operator, never a traceback
+        typer.echo(f"error: unexpected {type(exc).__name__}: {str(exc)[:200]}", err=True)
+        sys.exit(1)

@@ -179,7 +179,7 @@ async def test_provider_errors_become_payment_errors(stripe: Stripe) -> None:
     with pytest.raises(PaymentError, match="cannot be reached"):
         await down.session_state("cs_x")
     await down.close()
-    with pytest.raises(PaymentError, match="No such checkout.session"):
+    with pytest.raises(PaymentError, match=r"No such checkout\.session"):
         await stripe.gateway.session_state("cs_missing")
     with pytest.raises(PaymentError, match="No such payment_intent"):
         await stripe.gateway.refund("pi_missing", None, "k")

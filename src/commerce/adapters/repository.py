@@ -27,6 +27,7 @@ from commerce.adapters.sql import (
     record_transition,
     sql,
     to_order_view,
+    utc,
 )
 from commerce.domain.commands import Claim
 from commerce.domain.drops import DropStatus, DropTerms
@@ -507,7 +508,7 @@ class SqlStore:
     async def history(self, ref: str) -> list[OrderEventView]:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(ORDER_HISTORY, {"ref": ref.upper()})).all()
-        return [OrderEventView(r.from_status, r.to_status, r.cause, r.at) for r in rows]
+        return [OrderEventView(r.from_status, r.to_status, r.cause, utc(r.at)) for r in rows]
 
     # identities and sellers -----------------------------------------------------------
 

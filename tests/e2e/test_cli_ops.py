@@ -1,0 +1,201 @@
+"""The `livebuy` CLI in-process (typer's runner), on SQLite and PostgreSQL: what operators
+type, what they see, and one-line errors without tracebacks."""
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from webhooks.cli import app
+
+runner = CliRunner()
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def cli(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)  # no developer .env is read
+    env = {
+        "DATABASE_URL": database_url,
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{closed_port()}",  # no emulator is running
+    }
+
+    def run(*args: str, ok: bool = True, **extra: str) -> str:
+        result = runner.invoke(app, list(args), env=env | extra)
+        output = result.output
+        assert "Traceback" not in output
+        assert (result.exit_code == 0) is ok, output
+        return output
+
+    return run
+
+
+def test_products_and_stock(cli) -> None:  # type: ignore[no-untyped-def]
+    out = cli(
+        "product",
+        "add",
+        "tee",
+        "--name",
+        "Logo tee",
+        "--price",
+        "25.00",
+        "--stock",
+        "10",
+        "--variant",
+        "size=S,M,L",
+    )
+    assert "TEE" in out and "S:10, M:10, L:10" in out
+    cli("product", "add", "CAP", "--name", "Cap", "--price", "12", "--currency", "usd")
+    listed = json.loads(cli("product", "list", "--format", "json"))
+    assert [(p["sku"], p["price"], p["currency"], p["stock"]) for p in listed] == [
+        ("CAP", "12.00", "usd", 0),
+        ("TEE", "25.00", "eur", 30),
+    ]
+    csv = cli("product", "list", "--format", "csv").splitlines()
+    assert csv[0] == "sku,name,price,currency,stock,variants"
+    assert "M:7" in cli("product", "stock", "TEE", "7", "--variant", "m")
+    assert "error: TEE has variants: name one of S, M, L" in cli(
+        "product", "stock", "TEE", "3", ok=False
+    )
+    assert "no variant 'XL'" in cli("product", "stock", "TEE", "3", "--variant", "XL", ok=False)
+    assert "no product with SKU NOPE" in cli("product", "stock", "NOPE", "3", ok=False)
+    assert "5" in cli("product", "stock", "CAP", "5")
+    edited = cli("product", "edit", "CAP", "--name", "Snapback", "--price", "14.50")
+    assert "Snapback" in edited and "14.50" in edited
+    assert "exists already" in cli(
+        "product", "add", "CAP", "--name", "x", "--price", "1", ok=False
+    )
+    assert "not an amount" in cli("product", "add", "X", "--name", "x", "--price", "abc", ok=False)
+    assert "is not a SKU" in cli(
+        "product", "add", "no way", "--name", "x", "--price", "1", ok=False
+    )
+
+
+def test_drops_orders_and_the_console(cli) -> None:  # type: ignore[no-untyped-def]
+    cli("product", "add", "TEE", "--name", "Logo tee", "--price", "25.00", "--stock", "3")
+    out = cli(
+        "drop",
+        "start",
+        "TEE",
+        "--qty",
+        "2",
+        "--price",
+        "19.99",
+        "--for",
+        "10m",
+        "--limit",
+        "1",
+        "--channel",
+        "telegram:-100123",
+    )
+    assert "telegram:-100123" in out and "19.99" in out
+    [drop] = json.loads(cli("drop", "list", "--format", "json"))
+    assert (drop["status"], drop["remaining"], drop["limit"], drop["hold"]) == (
+        "live",
+        2,
+        1,
+        "10m",
+    )
+    assert "is live already" in cli("drop", "start", "TEE", "--qty", "1", ok=False)
+    assert "only 3 units" in cli("drop", "start", "TEE", "--qty", "9", "--code", "X", ok=False)
+    assert "not a duration" in cli(
+        "drop", "start", "TEE", "--qty", "1", "--for", "10 parsecs", "--code", "Y", ok=False
+    )
+    assert "not a chat" in cli(
+        "drop", "start", "TEE", "--qty", "1", "--channel", "irc:foo", "--code", "Z", ok=False
+    )
+
+    said = cli("say", "--chat", "telegram:-100123", "--as", "telegram:42", "omg #buy")
+    assert "[chat] @42: 1 × Logo tee is yours for €19.99" in said
+    assert "[private] You have 1 × Logo tee for €19.99. Your payment link follows" in said
+    assert "limit is 1" in cli("say", "--chat", "telegram:-100123", "--as", "telegram:42", "#buy")
+    assert "(no reply" in cli("say", "--chat", "telegram:-100123", "--as", "bob", "hi all")
+    assert "is not a chat" in cli("say", "--chat", "nowhere", "#buy", ok=False)
+    german = cli("say", "--chat", "telegram:-100123", "--as", "ben", "--locale", "de", "#kaufen")
+    assert "gehört dir" in german
+
+    orders = json.loads(cli("orders", "--format", "json"))
+    assert [(o["buyer"], o["status"], o["amount"]) for o in orders] == [
+        ("telegram:ben", "reserved", "19.99"),
+        ("telegram:42", "reserved", "19.99"),
+    ]
+    assert json.loads(cli("orders", "--status", "paid", "--format", "json")) == []
+    mine = json.loads(cli("orders", "--buyer", "telegram:42", "--format", "json"))
+    assert len(mine) == 1
+    table = cli("orders")
+    assert table.splitlines()[0].split()[:3] == ["ref", "status", "drop"]
+    assert cli("orders", "--format", "csv").startswith("ref,status,drop")
+    history = cli("order", mine[0]["ref"])
+    assert "reserved" in history and "claim:telegram:-100123:console-" in history
+    assert "no order NOPE" in cli("order", "NOPE", ok=False)
+    assert "nothing to refund" in cli("refund", mine[0]["ref"], ok=False)
+
+    ended = cli("drop", "end", "TEE")
+    assert "ended" in ended
+    assert "no live drop" in cli("drop", "end", ok=False)
+    assert "ended" in cli("drop", "list", "--status", "ended")
+
+
+def test_sellers_reconcile_and_upgrade(cli) -> None:  # type: ignore[no-untyped-def]
+    assert "telegram:123 is now a seller (cohost)" in cli(
+        "seller", "add", "telegram:123", "--role", "cohost"
+    )
+    assert "role must be one of" in cli("seller", "add", "telegram:1", "--role", "admin", ok=False)
+    assert "not an identity" in cli("seller", "add", "bogus", ok=False)
+    assert "nothing to repair" in cli("reconcile", "--since", "2h")
+    assert "not a duration" in cli("reconcile", "--since", "ages", ok=False)
+    assert "up to date" in cli("db", "upgrade")
+
+
+def test_configuration_and_database_errors(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bad = cli("product", "list", ok=False, LIVEBUY_CURRENCY="euro")
+    assert bad.startswith("error: bad configuration: LIVEBUY_CURRENCY")
+    assert "LIVEBUY_HOLD" in cli("product", "list", ok=False, LIVEBUY_HOLD="forever")
+    empty = tmp_path / "empty.db"
+    assert "run `livebuy db upgrade`" in cli(
+        "product", "list", ok=False, DATABASE_URL=f"sqlite:///{empty}"
+    )
+    unreachable = cli(
+        "product",
+        "list",
+        ok=False,
+        DATABASE_URL=f"postgresql://postgres@127.0.0.1:{closed_port()}/x",
+    )
+    assert unreachable.startswith("error: cannot reach the database")
+    assert "must be sqlite:// or postgresql://" in cli(
+        "product", "list", ok=False, DATABASE_URL="mysql://x/y"
+    )
+    assert "cannot migrate" in cli(
+        "db",
+        "upgrade",
+        ok=False,
+        DATABASE_URL=f"postgresql://postgres@127.0.0.1:{closed_port()}/x",
+    )
+    with_keys = cli("refund", "X", ok=False, STRIPE_SECRET_KEY="sk_test_x")
+    assert "STRIPE_WEBHOOK_SECRET must be set" in with_keys
+
+
+@pytest.mark.parametrize(
+    ("command", "options"),
+    [
+        (["product", "add"], ["--name", "--price", "--currency", "--stock", "--variant"]),
+        (["drop", "start"], ["--qty", "--price", "--for", "--limit", "--channel"]),
+        (["orders"], ["--status", "--format"]),
+        (["say"], ["--chat", "--as"]),
+        (["refund"], ["--amount", "--restock"]),
+        (["reconcile"], ["--since"]),
+        (["run"], ["--host", "--port"]),
+    ],
+)
+def test_help_lists_the_contract_options(command: list[str], options: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for option in options:
+        assert option in result.output
