@@ -21,7 +21,7 @@ class DropStatus(StrEnum):
     ENDED = "ended"
 
 
-_DURATION = re.compile(r"(\d{1,7})\s*(d|h|m|min|s|sec)", re.IGNORECASE)
+_DURATION = re.compile(r"(\d{1,7})(min|sec|d|h|m|s)", re.IGNORECASE)  # longest unit first
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "min": 60, "s": 1, "sec": 1}
 MAX_DURATION = timedelta(days=7)
 
