@@ -429,6 +429,7 @@ def order_row(o: OrderView) -> dict[str, Any]:
         "amount": str(o.amount.decimal()),
         "currency": o.amount.currency,
         "buyer": o.identity,
+        "flags": f"disputes:{o.buyer_disputes}" if o.buyer_disputes else "",
         "chat": o.chat,
         "created_at": o.created_at.isoformat(timespec="seconds"),
         "hold_expires_at": o.hold_expires_at.isoformat(timespec="seconds")
@@ -447,6 +448,7 @@ ORDER_COLUMNS = [
     "amount",
     "currency",
     "buyer",
+    "flags",
     "chat",
     "created_at",
     "hold_expires_at",

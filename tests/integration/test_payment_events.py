@@ -266,3 +266,25 @@ async def test_reconcile_repairs_lost_webhooks(
     # Expired orders are asked about too: a payment may still have come for them.
     why = "could not ask the payment provider (the payment provider is unreachable)"
     assert errors == [f"{expired.ref}: {why}", f"{untouched.ref}: {why}"]
+
+
+async def test_a_dispute_flags_the_buyer_on_every_order(bus: MessageBus, order: OrderView) -> None:
+    await bus.handle(completed(order))
+    created = event(K.DISPUTE_CREATED, order, order_ref=None, session_id=None)
+    for e in (created, created, event(K.DISPUTE_CLOSED, order, dispute_outcome="won")):
+        await bus.handle(e)  # found by its payment alone, as Stripe's disputes carry no order
+    assert await status(bus, order) is S.PAID
+    assert order.buyer_disputes == 0
+    later = await won_order(bus, "web:anna")
+    assert later.buyer_disputes == 1  # counted once, however often the dispute was reported
+
+
+async def test_returning_buyers_reuse_their_payment_customer(
+    bus: MessageBus, payments: FakePaymentGateway, order: OrderView
+) -> None:
+    assert payments.opened[0].customer is None
+    await bus.handle(completed(order))  # carries payment_customer="cus_1"
+    await bus.deps.store.link("telegram:9", "web:anna")  # type: ignore[attr-defined]
+    result = await buy(bus, "telegram:9", chat="web:demo")
+    assert result.order is not None
+    assert payments.opened[-1].customer == "cus_1"

@@ -4,10 +4,13 @@ payment that finds no units left is refunded; nothing is applied twice."""
 import asyncio
 from datetime import timedelta
 
+import pytest
+
 from commerce.domain import commands as c
 from commerce.domain.drops import DropPolicy
 from commerce.domain.orders import OrderStatus
 from commerce.service_layer.messagebus import MessageBus
+from commerce.service_layer.ports import PaymentError
 from commerce.service_layer.results import (
     ClaimOutcome,
     OrderPaid,
@@ -143,3 +146,22 @@ async def test_payment_and_expiry_at_the_same_moment(bus: MessageBus, clock: Fak
     assert order.status is OrderStatus.PAID  # either way round the money wins the unit
     assert (await bus.deps.store.product("TEE")).stock == 9
     assert (await bus.deps.store.drops())[0].remaining == 0
+
+
+async def test_a_failed_refund_is_asked_again_when_the_payment_is_reported_again(
+    bus: MessageBus,
+) -> None:
+    await add_product(bus)
+    await start_drop(bus, quantity=1, policy=FIRST_PAID)
+    first, second = await buy(bus, "web:a"), await buy(bus, "web:b")
+    assert first.order is not None and second.order is not None
+    await bus.handle(pay(first.order.ref, "pi_a"))
+    payments = FakePaymentGateway(down=True)
+    bus.deps.payments = payments
+    with pytest.raises(PaymentError):
+        await bus.handle(pay(second.order.ref, "pi_b", "evt_b"))
+    assert (await bus.deps.store.order(second.order.ref)).status is OrderStatus.NEEDS_REVIEW
+    payments.down = False
+    retried = await bus.handle(pay(second.order.ref, "pi_b", "evt_b"))
+    assert retried.outcome is SettlementOutcome.UNCHANGED
+    assert payments.refunds == [("pi_b", None, f"refund-unfilled-{second.order.ref}")]

@@ -50,6 +50,7 @@ SET_REFUNDED = sql(
     "UPDATE orders SET refunded_minor = :refunded, payment_ref = COALESCE(payment_ref, :payment)"
     " WHERE id = :id"
 )
+FLAG_BUYER = sql("UPDATE customer SET disputes = disputes + 1 WHERE id = :id")
 SET_DISPUTE = sql("UPDATE orders SET dispute = :dispute WHERE id = :id")
 AWAIT_ASYNC = sql(
     "UPDATE orders SET hold_expires_at = NULL, payment_ref = COALESCE(payment_ref, :payment)"
@@ -164,6 +165,8 @@ class SqlLedger:
             row = await self._locked(conn, ref, now)
             if row.dispute in ("won", "lost") and state == "open":
                 state = row.dispute  # a late "created" never reopens a closed dispute
+            if row.dispute is None:  # the first word of this dispute flags the buyer
+                await conn.execute(FLAG_BUYER, {"id": row.customer_id})
             await conn.execute(SET_DISPUTE, {"id": row.id, "dispute": state})
             await self._apply_dispute(conn, row.id, cause, now)
             return await order_view(conn, row.id)

@@ -450,6 +450,8 @@ class SqlStore:
             if not row.holds_stock:
                 keys = {"drop_id": row.drop_id, "variant_id": row.variant_id, "q": row.quantity}
                 if await take_units(conn, keys, live_only=False) is not None:
+                    if status is OrderStatus.NEEDS_REVIEW:  # reported again: still no units
+                        return Settlement(to_order_view(row), SettlementOutcome.UNCHANGED)
                     await conn.execute(MARK_REVIEW, params)
                     await record_transition(
                         conn, row.id, status, OrderStatus.NEEDS_REVIEW, f"{cause}:no_stock", now

@@ -59,11 +59,11 @@ ORDER_COLUMNS = """
     o.id, o.ref, d.code, p.sku, p.name, v.label, o.identity, o.chat, o.quantity,
     o.amount_minor, o.currency, o.status, o.hold_expires_at, o.created_at, o.drop_id,
     o.variant_id, o.customer_id, o.holds_stock, o.checkout_session, o.checkout_url,
-    o.payment_ref, o.refunded_minor, o.dispute, o.unit_price_minor
+    o.payment_ref, o.refunded_minor, o.dispute, o.unit_price_minor, c.disputes AS buyer_disputes
 """
 ORDER_FROM = """
     FROM orders o JOIN drops d ON d.id = o.drop_id JOIN product p ON p.id = o.product_id
-    JOIN variant v ON v.id = o.variant_id
+    JOIN variant v ON v.id = o.variant_id JOIN customer c ON c.id = o.customer_id
 """
 SELECT_ORDER = sql(f"SELECT {ORDER_COLUMNS} {ORDER_FROM} WHERE o.id = :id")
 
@@ -122,6 +122,7 @@ def to_order_view(row: Any) -> OrderView:
         payment_ref=row.payment_ref,
         refunded=Money(row.refunded_minor, row.currency),
         unit_price=Money(row.unit_price_minor, row.currency),
+        buyer_disputes=row.buyer_disputes,
     )
 
 

@@ -109,6 +109,8 @@ class Customer(SQLModel, table=True):
     display_name: str = Field(default="", max_length=100)
     # The payment provider's customer, reused by every identity linked to this customer.
     payment_customer: str | None = Field(default=None, max_length=80)
+    # Chargebacks this customer opened: sellers see the flag on every later order.
+    disputes: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(sa_column=_utc())
 
 

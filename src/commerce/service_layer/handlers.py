@@ -147,12 +147,18 @@ async def settle_payment(cmd: c.SettlePayment, deps: Deps) -> Settlement:
     settlement = await deps.store.settle(
         cmd.order_ref, cmd.payment_ref, cmd.cause, deps.clock.now()
     )
+    order = settlement.order
     if settlement.outcome is SettlementOutcome.PAID:
-        await deps.notifier.notify(OrderPaid(settlement.order))
-    elif settlement.outcome is SettlementOutcome.NO_STOCK and deps.payments is not None:
-        # The key makes the refund happen once however often the payment is reported.
-        key = f"refund-unfilled-{settlement.order.ref}"
-        await deps.payments.refund(cmd.payment_ref, None, key)
+        await deps.notifier.notify(OrderPaid(order))
+    # A payment that found no units is refunded. If asking for the refund fails, the error
+    # reaches the webhook (500, Stripe retries) and the retry lands here again as
+    # "unchanged" on an order still in needs_review with nothing refunded: ask again. The
+    # key makes it one refund however often the payment is reported.
+    unrefunded = order.status is OrderStatus.NEEDS_REVIEW and not (
+        order.refunded and order.refunded.minor
+    )
+    if unrefunded and deps.payments is not None:
+        await deps.payments.refund(cmd.payment_ref, None, f"refund-unfilled-{order.ref}")
     return settlement
 
 

@@ -65,6 +65,7 @@ class OrderView:
     payment_ref: str | None = None
     refunded: Money | None = None
     unit_price: Money | None = None
+    buyer_disputes: int = 0  # chargebacks the buyer opened, on any order
 
     @property
     def description(self) -> str:
