@@ -4,7 +4,7 @@ its page -> signed webhook -> order paid -> notification, with the real stripe l
 import asyncio
 import socket
 
-from aiohttp import ClientSession
+from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,6 +17,7 @@ from tests.conftest import test_settings
 from tests.fakes import FakeNotifier
 from tests.integration.helpers import add_product, start_drop
 from webhooks.app import create_app
+from webhooks.emulator import create_emulator
 from webhooks.keys import BUS
 
 
@@ -67,3 +68,49 @@ async def test_buy_pay_and_confirm_through_the_emulator(
         history = await bus.deps.store.history(order.ref)
         assert [e.to_status for e in history] == ["reserved", "checkout_open", "paid"]
         assert history[-1].cause.startswith("stripe:evt_")
+
+
+async def test_with_stripe_keys_the_product_talks_to_that_server(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    """STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET and STRIPE_API_BASE set: no emulator is
+    mounted, and checkouts, payments and webhooks go through the configured server (here an
+    emulator of our own standing in for Stripe, on another port)."""
+    shop_port, stripe_port = free_port(), free_port()
+    shop, stripe = f"http://127.0.0.1:{shop_port}", f"http://127.0.0.1:{stripe_port}"
+    secret = "whsec_configured"
+    fake_stripe = web.Application()
+    fake_stripe.add_subapp(
+        "/stripe-emulator",
+        create_emulator(
+            public_base_url=stripe, webhook_url=f"{shop}/webhooks/stripe", webhook_secret=secret
+        ),
+    )
+    settings = test_settings(
+        database_url,
+        public_base_url=shop,
+        stripe_secret_key="sk_test_configured",
+        stripe_webhook_secret=secret,
+        stripe_api_base=f"{stripe}/stripe-emulator",
+    )
+    app = create_app(settings, engine=engine, sweep_every=3600)
+    async with (
+        TestServer(fake_stripe, host="127.0.0.1", port=stripe_port),
+        TestServer(app, host="127.0.0.1", port=shop_port) as server,
+        ClientSession() as http,
+    ):
+        assert (await http.get(f"{shop}/stripe-emulator/v1/events")).status == 404
+        bus = server.app[BUS]
+        await add_product(bus)
+        await start_drop(bus, quantity=1)
+        outcome = await bus.handle(ChatMessage("web:demo:9", "web:demo", "web:bo", "#buy", "bo"))
+        assert isinstance(outcome, chat.Claimed) and outcome.result.order is not None
+        url = outcome.result.order.checkout_url
+        assert url is not None and url.startswith(f"{stripe}/stripe-emulator/pay/")
+        assert (await http.post(url, allow_redirects=False)).status == 303
+        for _ in range(100):
+            order = await bus.deps.store.order(outcome.result.order.ref)
+            if order.status is OrderStatus.PAID:
+                break
+            await asyncio.sleep(0.05)
+        assert order.status is OrderStatus.PAID
