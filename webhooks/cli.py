@@ -155,8 +155,8 @@ def run(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     upgrade_schema(config.database_url)
-    host = host or config.livebuy_host
-    port = port or config.livebuy_port
+    config = config.serving(host, port)
+    host, port = config.livebuy_host, config.livebuy_port
     typer.echo(banner(config, host, port))
     try:
         web.run_app(create_app(config), host=host, port=port, print=None)

@@ -6,7 +6,7 @@ these (a test checks it).
 
 from datetime import timedelta
 
-from pydantic import SecretStr, field_validator
+from pydantic import PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from commerce.domain.drops import parse_duration
@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./livebuy.db"
     livebuy_host: str = "127.0.0.1"
     livebuy_port: int = 8080
-    public_base_url: str = "http://127.0.0.1:8080"
+    public_base_url: str = ""  # empty: http://LIVEBUY_HOST:LIVEBUY_PORT
     livebuy_admin_token: SecretStr | None = None
 
     stripe_secret_key: SecretStr | None = None
@@ -47,6 +47,30 @@ class Settings(BaseSettings):
     livebuy_currency: str = "eur"
     livebuy_locale: str = "en"
     livebuy_hold: str = "10m"
+
+    _public_url_derived: bool = PrivateAttr(default=False)
+
+    @model_validator(mode="after")
+    def _public_url(self) -> "Settings":
+        if not self.public_base_url:
+            self._public_url_derived = True
+            # Listening on every interface: browsers on this machine reach it on loopback.
+            anywhere = self.livebuy_host in ("0.0.0.0", "::", "")  # noqa: S104
+            host = "127.0.0.1" if anywhere else self.livebuy_host
+            self.public_base_url = f"http://{host}:{self.livebuy_port}"
+        self.public_base_url = self.public_base_url.rstrip("/")
+        return self
+
+    def serving(self, host: str | None, port: int | None) -> "Settings":
+        """These settings for another address (`livebuy run --host/--port`): the public
+        URL follows unless PUBLIC_BASE_URL was set on purpose."""
+        update: dict[str, object] = {
+            "livebuy_host": host or self.livebuy_host,
+            "livebuy_port": port or self.livebuy_port,
+        }
+        if self._public_url_derived:
+            update["public_base_url"] = ""
+        return type(self).model_validate(self.model_dump() | update)
 
     @field_validator("livebuy_currency")
     @classmethod

@@ -70,3 +70,18 @@ def test_defaults_and_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.livebuy_currency == "eur"
     assert settings.hold.total_seconds() == 600
     assert not settings.stripe_emulated
+
+
+def test_public_url_follows_the_address_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.public_base_url == "http://127.0.0.1:8080"
+    assert settings.serving("0.0.0.0", 9000).public_base_url == "http://127.0.0.1:9000"  # noqa: S104
+    assert settings.serving(None, None) == settings
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://shop.example/")
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_x")
+    public = Settings(_env_file=None)  # type: ignore[call-arg]
+    moved = public.serving("127.0.0.1", 9001)
+    assert moved.public_base_url == "https://shop.example"
+    assert moved.livebuy_port == 9001
+    assert moved.stripe_secret_key is not None
+    assert moved.stripe_secret_key.get_secret_value() == "sk_test_x"
