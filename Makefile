@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# `livebuy run` migrates the database before it serves.
 run: $(STAMP)
-	$(BIN)/livebuy db upgrade
 	$(BIN)/livebuy run
 
 test: lint typecheck imports pytest

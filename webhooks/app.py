@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -20,6 +21,7 @@ from webhooks.payments import EMULATOR_PREFIX, payment_setup
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024  # webhooks and forms are small; refuse anything larger early
+RECENT = Reconcile(since=timedelta(hours=2))
 
 
 def create_app(
@@ -65,8 +67,9 @@ def create_app(
         tasks = [
             forever("hold sweeper", lambda: bus.handle(ExpireHolds()), sweep_every),
             forever("stored payment events", lambda: stripe.reprocess(bus), 10 * sweep_every),
-            # Reconciliation waits a round first: at start-up the emulator is not listening yet.
-            forever("reconciliation", lambda: bus.handle(Reconcile()), 600 * sweep_every, True),
+            # Reconciliation waits a round first (at start-up the emulator is not listening
+            # yet) and looks two hours back: older gaps are `livebuy reconcile --since`'s.
+            forever("reconciliation", lambda: bus.handle(RECENT), 600 * sweep_every, True),
         ]
         running = [asyncio.create_task(t) for t in tasks]
         yield
