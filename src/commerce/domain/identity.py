@@ -1,10 +1,19 @@
-"""Platform identities such as 'telegram:123', 'discord:456' or 'web:anna'."""
+"""Platform identities such as 'telegram:123', 'discord:456' or 'web:anna', and chats."""
 
 from dataclasses import dataclass
 
 from commerce.domain.errors import InvalidInput
 
 PLATFORMS = frozenset({"telegram", "discord", "web", "console"})
+
+
+def _split(text: str, example: str) -> tuple[str, str]:
+    """'Telegram:123' -> ('telegram', '123'), for a known platform and a short id."""
+    platform, sep, local = text.strip().partition(":")
+    platform = platform.lower()
+    if not sep or platform not in PLATFORMS or not local or len(local) > 64:
+        raise InvalidInput(f"'{text}' is not {example}")
+    return platform, local
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,13 +23,7 @@ class Identity:
 
     @classmethod
     def parse(cls, text: str) -> "Identity":
-        platform, sep, user_id = text.strip().partition(":")
-        platform = platform.lower()
-        if not sep or platform not in PLATFORMS or not user_id or len(user_id) > 64:
-            raise InvalidInput(
-                f"'{text}' is not an identity like telegram:123, discord:456 or web:anna"
-            )
-        return cls(platform, user_id)
+        return cls(*_split(text, "an identity like telegram:123, discord:456 or web:anna"))
 
     def __str__(self) -> str:
         return f"{self.platform}:{self.user_id}"
@@ -35,11 +38,7 @@ class ChatRef:
 
     @classmethod
     def parse(cls, text: str) -> "ChatRef":
-        platform, sep, chat_id = text.strip().partition(":")
-        platform = platform.lower()
-        if not sep or platform not in PLATFORMS or not chat_id or len(chat_id) > 64:
-            raise InvalidInput(f"'{text}' is not a chat like telegram:-100123 or web:demo")
-        return cls(platform, chat_id)
+        return cls(*_split(text, "a chat like telegram:-100123 or web:demo"))
 
     def __str__(self) -> str:
         return f"{self.platform}:{self.chat_id}"
