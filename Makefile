@@ -35,5 +35,10 @@ imports: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest
 
+# The figures of docs/benchmarks.md: the product next to the raw database limit.
+bench: $(STAMP)
+	$(BIN)/livebuy bench flash-drop --db sqlite
+	$(BIN)/livebuy bench flash-drop --db postgres
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -11,11 +11,13 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
+import asyncpg
 import typer
 from aiohttp import web
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
+from bench import flash_drop
 from bots import console
 from bots.rendering import Renderer
 from commerce.adapters import migrate
@@ -52,10 +54,14 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 product_app = typer.Typer(help="Products and stock.", no_args_is_help=True)
 drop_app = typer.Typer(help="Drops: a quantity of a product sold in chats.", no_args_is_help=True)
 seller_app = typer.Typer(help="Who may run drops from a chat.", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Benchmarks, next to the raw limit of the database.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(product_app, name="product")
 app.add_typer(drop_app, name="drop")
 app.add_typer(seller_app, name="seller")
+app.add_typer(bench_app, name="bench")
 
 
 class Format(StrEnum):
@@ -560,6 +566,34 @@ def reconcile(
     changes: list[str] = with_bus(lambda bus: bus.handle(c.Reconcile(window)), payments=True)
     for line in changes or ["nothing to repair"]:
         typer.echo(line)
+
+
+class BenchDatabase(StrEnum):
+    SQLITE = "sqlite"
+    POSTGRES = "postgres"
+
+
+@bench_app.command("flash-drop")
+def bench_flash_drop(
+    claims: Annotated[int, typer.Option("--claims", min=1, help="How many #buy.")] = 10_000,
+    units: Annotated[int, typer.Option("--units", min=1, help="Units in the drop.")] = 100,
+    buyers: Annotated[int, typer.Option("--buyers", min=1, help="Distinct buyers.")] = 5_000,
+    db: Annotated[BenchDatabase, typer.Option("--db")] = BenchDatabase.SQLITE,
+    pg_url: Annotated[
+        str, typer.Option("--pg-url", help="PostgreSQL server (a scratch database is made).")
+    ] = "postgresql://postgres@127.0.0.1:5432/postgres",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="All figures as one JSON object.")
+    ] = False,
+) -> None:
+    """A flash drop through the real claim path, with the raw database limit beside it."""
+    try:
+        figures = asyncio.run(flash_drop.flash_drop(claims, units, buyers, db.value, pg_url))
+    except (OSError, DBAPIError, asyncpg.PostgresError) as exc:
+        raise fail(f"cannot run the benchmark ({_first_line(exc)})") from None
+    typer.echo(json.dumps(figures, indent=2) if as_json else flash_drop.report(figures))
+    if not figures["product"]["correct"]:
+        raise typer.Exit(code=1)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""Benchmarks behind `livebuy bench`: the product's figures next to the raw database limit."""

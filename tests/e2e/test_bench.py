@@ -1,0 +1,49 @@
+"""`livebuy bench flash-drop` in a small, correctness-only size (no timing assertions)."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import PG_HOST, PG_PROBLEM
+from webhooks.cli import app
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgres"])
+def test_flash_drop_bench_is_correct(db: str) -> None:
+    if db == "postgres" and PG_PROBLEM:
+        pytest.skip(f"PostgreSQL unreachable: {PG_PROBLEM}")
+    args = [
+        "bench",
+        "flash-drop",
+        "--claims",
+        "300",
+        "--units",
+        "20",
+        "--buyers",
+        "150",
+        "--db",
+        db,
+        "--pg-url",
+        f"{PG_HOST}/test",
+        "--json",
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    product = figures["product"]
+    assert (product["won"], product["correct"], product["problems"]) == (20, True, [])
+    assert product["won"] + product["waitlisted"] + product["refused"] == 300
+    assert figures["raw_claims_per_second"] > 0 and figures["ratio"] > 0
+
+
+def test_flash_drop_report_reads_well() -> None:
+    result = CliRunner().invoke(
+        app, ["bench", "flash-drop", "--claims", "50", "--units", "5", "--buyers", "40"]
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "flash drop on sqlite: 50 claims from 40 buyers for 5 units"
+    assert lines[1].lstrip().startswith("livebuy") and "p99" in lines[1]
+    assert lines[2].lstrip().startswith("raw limit")
+    assert lines[4].endswith("correct")
