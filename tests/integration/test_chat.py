@@ -237,3 +237,17 @@ async def test_waitlist_closed_and_checkout_ready_notices(
     assert Renderer("es").notice(closed[0], "@c").private == (
         "El drop TEE terminó antes de tu turno. ¡La próxima vez!"
     )
+
+
+async def test_a_refund_the_provider_refuses_is_answered(bus: MessageBus) -> None:
+    payments = FakePaymentGateway()
+    bus.deps.payments = payments
+    bus.deps.sellers = frozenset({"telegram:1"})
+    await add_product(bus)
+    await say(bus, "/drop TEE 1 25", who="telegram:1")
+    won = await say(bus, "#buy", who="telegram:2")
+    assert isinstance(won, chat.Claimed) and won.result.order is not None
+    await bus.handle(c.SettlePayment(won.result.order.ref, "pi_1", "evt_1"))
+    payments.down = True
+    failed = await say(bus, f"/refund {won.result.order.ref}", who="telegram:1")
+    assert render(failed).public == "@anna: the payment provider is unreachable"

@@ -15,6 +15,7 @@ from commerce.domain.money import Money
 from commerce.service_layer import handlers
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.payments import refund_order
+from commerce.service_layer.ports import PaymentError
 from commerce.service_layer.results import ClaimResult, DropView, OrderView, Release
 
 
@@ -114,7 +115,7 @@ async def handle_chat_message(cmd: c.ChatMessage, deps: Deps) -> ChatOutcome:
         return await _dispatch(parsed, cmd, deps)
     except NotAllowed as exc:
         return Failed(name, str(exc), not_allowed=True)
-    except CommerceError as exc:
+    except (CommerceError, PaymentError) as exc:
         return Failed(name, str(exc))
 
 

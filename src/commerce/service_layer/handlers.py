@@ -27,9 +27,13 @@ from commerce.service_layer.results import (
 SELLER_ROLES = ("owner", "cohost")
 
 
-async def add_product(cmd: c.AddProduct, deps: Deps) -> ProductView:
-    if not 0 <= cmd.stock <= 1_000_000:
+def _check_stock(stock: int) -> None:
+    if not 0 <= stock <= 1_000_000:
         raise InvalidInput("stock must be between 0 and 1,000,000")
+
+
+async def add_product(cmd: c.AddProduct, deps: Deps) -> ProductView:
+    _check_stock(cmd.stock)
     return await deps.store.add_product(cmd.spec, cmd.stock, deps.clock.now())
 
 
@@ -42,8 +46,7 @@ async def update_product(cmd: c.UpdateProduct, deps: Deps) -> ProductView:
 
 
 async def set_stock(cmd: c.SetStock, deps: Deps) -> ProductView:
-    if not 0 <= cmd.stock <= 1_000_000:
-        raise InvalidInput("stock must be between 0 and 1,000,000")
+    _check_stock(cmd.stock)
     return await deps.store.set_stock(cmd.sku, cmd.stock, cmd.variant)
 
 
