@@ -123,6 +123,14 @@ SEQUENCES: dict[str, tuple[list[Callable[[OrderView], c.ApplyPaymentEvent]], Ord
         ],
         S.PAID,
     ),
+    "inquiry closed with a warning": (
+        [
+            completed,
+            lambda o: event(K.DISPUTE_CREATED, o),
+            lambda o: event(K.DISPUTE_CLOSED, o, dispute_outcome=None),
+        ],
+        S.PAID,
+    ),
     "dispute lost, closed seen first": (
         [
             completed,

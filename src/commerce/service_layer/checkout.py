@@ -46,6 +46,8 @@ async def with_checkout(result: ClaimResult, deps: Deps) -> ClaimResult:
         return result
     if result.order.status not in (S.RESERVED, S.CHECKOUT_OPEN):
         return result  # a redelivered message for an order that moved on
+    if result.order.hold_expires_at is None:
+        return result  # a delayed payment is under way for it already
     try:
         return replace(result, order=await open_checkout(result.order, deps))
     except PaymentError as exc:

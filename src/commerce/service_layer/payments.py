@@ -47,7 +47,10 @@ async def apply_payment_event(cmd: c.ApplyPaymentEvent, deps: Deps) -> str:
         if updated.status in (S.REFUNDED, S.PARTIALLY_REFUNDED):
             await deps.notifier.notify(OrderRefunded(updated))
         return f"refund recorded: order {updated.status}"
-    state = "open" if event.kind is K.DISPUTE_CREATED else event.dispute_outcome or "open"
+    # A closed dispute that was not lost (won, or an inquiry closed with a warning) leaves
+    # the money with the seller.
+    closed = "lost" if event.dispute_outcome == "lost" else "won"
+    state = "open" if event.kind is K.DISPUTE_CREATED else closed
     updated = await ledger.record_dispute(order.ref, state, cause, now)
     return f"dispute {state}: order {updated.status}"
 
