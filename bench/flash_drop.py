@@ -205,7 +205,7 @@ def report(figures: dict[str, Any]) -> str:
         f"   p99 {p['p99_ms']:.1f} ms   ({p['transactions']} claim transactions)",
         f"  raw limit {figures['raw_claims_per_second']:>10,.0f} claims/s   (plain driver,"
         " same decisions, one transaction)",
-        f"  ratio     {figures['ratio']:.3f}",
+        f"  ratio     {figures['ratio']:.4f}",
         f"  result    won {p['won']}, waitlisted {p['waitlisted']}, refused {p['refused']}: "
         + ("correct" if p["correct"] else "WRONG: " + "; ".join(p["problems"])),
     ]
