@@ -21,10 +21,12 @@ def upgrade() -> None:
         "customer",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("display_name", sa.String(length=100), nullable=False),
+        sa.Column("origin_key", sa.String(length=80), nullable=False),
         sa.Column("payment_customer", sa.String(length=80), nullable=True),
         sa.Column("disputes", sa.Integer(), server_default="0", nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("origin_key"),
     )
     op.create_table(
         "payment_event",

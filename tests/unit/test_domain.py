@@ -116,7 +116,7 @@ def test_drop_terms_validation() -> None:
 def test_products() -> None:
     assert normalise_sku(" tee ") == "TEE"
     assert normalise_sku("aa-1") == "AA-1"
-    for bad in ("", "no way", "x" * 33, "-A"):
+    for bad in ("", "no way", "x" * 33, "-A", "42", "x2", "3X"):
         with pytest.raises(InvalidInput):
             normalise_sku(bad)
     assert parse_variants("size=S,M,L") == ("size", ["S", "M", "L"])

@@ -1,5 +1,6 @@
 """The chat grammar: every form of PRODUCT.md's table, errors, and properties on any input."""
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -194,7 +195,9 @@ def test_never_raises_on_command_soup(text: str) -> None:
     parse(text)
 
 
-CODES = st.from_regex(r"[A-Z][A-Z0-9]{0,7}", fullmatch=True)
+CODES = st.from_regex(r"[A-Z][A-Z0-9]{0,7}", fullmatch=True).filter(
+    lambda c: not re.fullmatch(r"X[0-9]+", c)  # reads like a quantity: no such SKU exists
+)
 WORDS = st.from_regex(r"[a-z][a-z0-9]{0,4}(:[a-z0-9]{1,3})?", fullmatch=True).filter(
     lambda w: DEFAULT_KEYWORDS.verb(w) is None and not w.startswith(("x", "sold"))
 )

@@ -1,24 +1,20 @@
-"""The claim path: what a `#buy` wins, decided by the database, batched per process.
+"""Units for one buyer at a time, for the waitlist and for payments (new claims come in
+batches: see claim_batch.py).
 
-Every claim runs a short sequence of conditional statements inside one transaction:
-`UPDATE drops SET remaining = remaining - n WHERE remaining >= n` decides stock, the same on
-the variant, and an `ON CONFLICT ... WHERE units + n <= limit` upsert decides the per-buyer
-limit. A failed step undoes the earlier ones in the same transaction, which still holds their
-row locks (PostgreSQL) or the database lock (SQLite, BEGIN IMMEDIATE), so nothing is ever
-read-then-written in Python. The `ClaimWriter` runs all claims that arrive together in one
-transaction, in arrival order, instead of paying one commit per claim.
+Each step is a conditional statement: `UPDATE drops SET remaining = remaining - n WHERE
+remaining >= n` decides stock, the same on the variant, and an `ON CONFLICT ... WHERE units + n
+<= limit` upsert decides the per-buyer limit. A failed step undoes the earlier ones in the same
+transaction, which still holds their row locks (PostgreSQL) or the database lock (SQLite,
+BEGIN IMMEDIATE), so nothing is ever read-then-written in Python.
 """
 
-import asyncio
-import contextlib
 import logging
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from commerce.adapters.sql import (
     DROP_COLUMNS,
@@ -26,12 +22,9 @@ from commerce.adapters.sql import (
     order_view,
     record_transition,
     sql,
-    utc,
 )
-from commerce.domain.commands import Claim
 from commerce.domain.drops import DropPolicy, DropStatus
 from commerce.domain.orders import OrderStatus
-from commerce.domain.products import DEFAULT_VARIANT, match_variant
 from commerce.service_layer.results import ClaimOutcome, ClaimResult, RefusalReason
 
 log = logging.getLogger(__name__)
@@ -43,17 +36,8 @@ def new_order_ref() -> str:
     return "".join(secrets.choice(_REF_ALPHABET) for _ in range(8))
 
 
-INSERT_CLAIM = sql(
-    "INSERT INTO claim (key, customer_id, identity, chat, quantity, status, reason, created_at)"
-    " VALUES (:key, :customer_id, :identity, :chat, :quantity, 'pending', '', :now)"
-    " ON CONFLICT (key) DO NOTHING RETURNING id"
-)
 SELECT_CLAIM_BY_KEY = sql(
     "SELECT id, drop_id, status, reason, position, order_id FROM claim WHERE key = :key"
-)
-FINISH_CLAIM = sql(
-    "UPDATE claim SET status = :status, reason = :reason, position = :position,"
-    " order_id = :order_id, drop_id = :drop_id, variant_id = :variant_id WHERE id = :id"
 )
 FIND_LIVE_DROP = sql(
     f"SELECT {DROP_COLUMNS} FROM drops d JOIN product p ON p.id = d.product_id"
@@ -61,18 +45,6 @@ FIND_LIVE_DROP = sql(
     " AND (EXISTS (SELECT 1 FROM drop_channel c WHERE c.drop_id = d.id AND c.chat = :chat)"
     "      OR NOT EXISTS (SELECT 1 FROM drop_channel c WHERE c.drop_id = d.id))"
     " ORDER BY d.id DESC LIMIT 1"
-)
-SELECT_IDENTITY = sql("SELECT customer_id FROM identity WHERE key = :key")
-INSERT_CUSTOMER = sql(
-    "INSERT INTO customer (display_name, created_at) VALUES (:name, :now) RETURNING id"
-)
-INSERT_IDENTITY = sql(
-    "INSERT INTO identity (key, customer_id) VALUES (:key, :customer_id)"
-    " ON CONFLICT (key) DO NOTHING"
-)
-SELECT_VARIANTS = sql("SELECT id, label FROM variant WHERE product_id = :product_id ORDER BY id")
-SELECT_UNITS = sql(
-    "SELECT units FROM drop_buyer WHERE drop_id = :drop_id AND customer_id = :customer_id"
 )
 TAKE_FROM_DROP = sql(
     "UPDATE drops SET remaining = remaining - :q"
@@ -102,14 +74,7 @@ SUB_BUYER_UNITS = sql(
 # A no-op update: the portable way to take the drop's row lock (SQLite locks the database).
 LOCK_DROP = sql("UPDATE drops SET remaining = remaining WHERE id = :drop_id")
 DROP_STATE = sql("SELECT status, remaining FROM drops WHERE id = :drop_id")
-JOIN_WAITLIST = sql(
-    "UPDATE drops SET waitlist_len = waitlist_len + 1 WHERE id = :drop_id RETURNING waitlist_len"
-)
 LEAVE_WAITLIST = sql("UPDATE drops SET waitlist_len = waitlist_len - 1 WHERE id = :drop_id")
-ALREADY_WAITING = sql(
-    "SELECT position FROM claim WHERE drop_id = :drop_id AND customer_id = :customer_id"
-    " AND status = 'waitlisted' ORDER BY id LIMIT 1"
-)
 INSERT_ORDER = sql(
     "INSERT INTO orders (ref, drop_id, product_id, variant_id, customer_id, identity, chat,"
     " quantity, unit_price_minor, amount_minor, currency, status, holds_stock,"
@@ -216,126 +181,6 @@ async def check_units(conn: AsyncConnection, keys: dict[str, Any]) -> Refusal | 
     return None
 
 
-async def customer_for(conn: AsyncConnection, identity: str, name: str, now: datetime) -> int:
-    """The customer behind a platform identity, created on first sight."""
-    found = (await conn.execute(SELECT_IDENTITY, {"key": identity})).scalar()
-    if found is not None:
-        return int(found)
-    new_id = (await conn.execute(INSERT_CUSTOMER, {"name": name[:100], "now": now})).scalar_one()
-    await conn.execute(INSERT_IDENTITY, {"key": identity, "customer_id": new_id})
-    # Another process may have inserted the same identity first: its customer wins.
-    return int((await conn.execute(SELECT_IDENTITY, {"key": identity})).scalar_one())
-
-
-async def decide(
-    conn: AsyncConnection, claim: Claim, customer_id: int, now: datetime, locked: set[int]
-) -> ClaimResult:
-    """Decides one claim inside the caller's transaction (`locked`: drops it has locked)."""
-    if (await conn.execute(SELECT_CLAIM_BY_KEY, {"key": claim.key})).first() is not None:
-        return await replay(conn, claim.key)
-    row = (await conn.execute(FIND_LIVE_DROP, {"code": claim.code, "chat": claim.chat})).first()
-    if row is not None and row.id not in locked:
-        # Lock the drop before the claim takes its sequence number, so that the claims of a
-        # drop are numbered in the order the database decides them, across processes, and
-        # every transaction takes the drop's lock before any other row of the claim.
-        await conn.execute(LOCK_DROP, {"drop_id": row.id})
-        locked.add(row.id)
-    claim_id = (
-        await conn.execute(
-            INSERT_CLAIM,
-            {
-                "key": claim.key,
-                "customer_id": customer_id,
-                "identity": claim.identity,
-                "chat": claim.chat,
-                "quantity": claim.quantity,
-                "now": now,
-            },
-        )
-    ).scalar()
-    if claim_id is None:  # the same message, decided meanwhile by another process
-        return await replay(conn, claim.key)
-    result, variant_id = await _decide(conn, claim, row, claim_id, customer_id, now)
-    await conn.execute(
-        FINISH_CLAIM,
-        {
-            "id": claim_id,
-            "status": result.outcome.value,
-            "reason": result.reason.value if result.reason else "",
-            "position": result.position,
-            "order_id": result.order_id,
-            "drop_id": result.drop.id if result.drop else None,
-            "variant_id": variant_id,
-        },
-    )
-    return result
-
-
-async def _decide(
-    conn: AsyncConnection, claim: Claim, row: Any, claim_id: int, customer_id: int, now: datetime
-) -> tuple[ClaimResult, int | None]:
-    """The decision and the variant it concerns."""
-    refused = ClaimOutcome.REFUSED
-    if row is None:
-        return ClaimResult(refused, reason=RefusalReason.NO_LIVE_DROP, claim_id=claim_id), None
-    drop = await drop_view(conn, row.id)
-    if row.ends_at is not None and utc(row.ends_at) <= now:
-        return ClaimResult(refused, drop, reason=RefusalReason.DROP_ENDED, claim_id=claim_id), None
-
-    variants = (await conn.execute(SELECT_VARIANTS, {"product_id": row.product_id})).all()
-    labels = [v.label for v in variants]
-    if labels == [DEFAULT_VARIANT]:
-        variant_id = variants[0].id
-    else:
-        label = match_variant(labels, claim.variant_words, "")
-        if label is None:
-            why = (
-                RefusalReason.UNKNOWN_VARIANT
-                if claim.variant_words
-                else RefusalReason.VARIANT_REQUIRED
-            )
-            refusal = ClaimResult(refused, drop, reason=why, variants=tuple(labels))
-            return replace(refusal, claim_id=claim_id), None
-        variant_id = next(v.id for v in variants if v.label == label)
-
-    limit = row.per_buyer_limit
-    keys = {"drop_id": row.id, "customer_id": customer_id}
-    held = (await conn.execute(SELECT_UNITS, keys)).scalar() or 0
-    if limit is not None and held + claim.quantity > limit:
-        refusal = ClaimResult(refused, drop, reason=RefusalReason.LIMIT_REACHED, claim_id=claim_id)
-        return refusal, variant_id
-
-    want = Allocation(row, customer_id, claim.identity, claim.chat, variant_id, claim.quantity)
-    order_id, reason, left = await allocate(conn, want, f"claim:{claim.key}", now)
-    if order_id is not None:
-        won = ClaimResult(
-            ClaimOutcome.WON,
-            await drop_view(conn, row.id),
-            await order_view(conn, order_id),
-            claim_id=claim_id,
-            order_id=order_id,
-        )
-        return won, variant_id
-    if reason is RefusalReason.NOT_ENOUGH_LEFT and left == 0:
-        waiting = (await conn.execute(ALREADY_WAITING, keys)).first()
-        if waiting is not None:
-            refusal = ClaimResult(
-                refused,
-                drop,
-                position=waiting.position,
-                reason=RefusalReason.ALREADY_WAITLISTED,
-                claim_id=claim_id,
-            )
-            return refusal, variant_id
-        position = (await conn.execute(JOIN_WAITLIST, keys)).scalar_one()
-        drop = await drop_view(conn, row.id)
-        waitlisted = ClaimResult(
-            ClaimOutcome.WAITLISTED, drop, position=position, claim_id=claim_id
-        )
-        return waitlisted, variant_id
-    return ClaimResult(refused, drop, reason=reason, remaining=left, claim_id=claim_id), variant_id
-
-
 async def replay(conn: AsyncConnection, key: str) -> ClaimResult:
     """The result a message got the first time it was delivered."""
     row = (await conn.execute(SELECT_CLAIM_BY_KEY, {"key": key})).one()
@@ -351,95 +196,3 @@ async def replay(conn: AsyncConnection, key: str) -> ClaimResult:
         claim_id=row.id,
         order_id=row.order_id,
     )
-
-
-class ClaimWriter:
-    """Runs the claims that arrive together in one transaction and answers in arrival order.
-
-    One writer per process: callers `await submit(claim)`; a single task drains the queue.
-    """
-
-    def __init__(self, engine: AsyncEngine, max_batch: int = 500) -> None:
-        self._engine = engine
-        self._max_batch = max_batch
-        self._queue: asyncio.Queue[tuple[Claim, datetime, asyncio.Future[ClaimResult]]] = (
-            asyncio.Queue()
-        )
-        self._task: asyncio.Task[None] | None = None
-        self.batches = 0  # for tests and metrics: how many transactions served the claims
-
-    async def submit(self, claim: Claim, now: datetime) -> ClaimResult:
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="claim-writer")
-        future: asyncio.Future[ClaimResult] = asyncio.get_running_loop().create_future()
-        await self._queue.put((claim, now, future))
-        return await future
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self._max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            try:
-                results = await self._in_one_transaction(batch)
-            except (IntegrityError, DBAPIError) as exc:
-                # A deadlock with another process or a duplicate key racing in from another
-                # worker rolls back the whole batch: each claim then runs on its own.
-                log.warning("claim batch of %d retried one by one: %s", len(batch), exc.orig)
-                await self._one_by_one(batch)
-                continue
-            except Exception as exc:  # the callers must hear about it, not hang
-                for _, _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, _, future), result in zip(batch, results, strict=True):
-                if not future.done():
-                    future.set_result(result)
-
-    async def _customers(self, claims: list[Claim], now: datetime) -> dict[str, int]:
-        """Resolves identities in a transaction of their own, in a fixed (sorted) order:
-        creating customers inside the claim transaction would lock rows in an order that
-        deadlocks with other processes."""
-        names = {claim.identity: claim.display_name for claim in claims}
-        async with self._engine.begin() as conn:
-            return {i: await customer_for(conn, i, names[i], now) for i in sorted(names)}
-
-    async def _in_one_transaction(
-        self, batch: list[tuple[Claim, datetime, asyncio.Future[ClaimResult]]]
-    ) -> list[ClaimResult]:
-        customers = await self._customers([claim for claim, _, _ in batch], batch[0][1])
-        locked: set[int] = set()
-        async with self._engine.begin() as conn:
-            results = [
-                await decide(conn, claim, customers[claim.identity], now, locked)
-                for claim, now, _ in batch
-            ]
-        self.batches += 1
-        return results
-
-    async def _one_by_one(
-        self, batch: list[tuple[Claim, datetime, asyncio.Future[ClaimResult]]]
-    ) -> None:
-        for claim, now, future in batch:
-            for attempt in range(5):
-                try:
-                    customer = (await self._customers([claim], now))[claim.identity]
-                    async with self._engine.begin() as conn:
-                        result = await decide(conn, claim, customer, now, set())
-                    future.set_result(result)
-                    break
-                except (IntegrityError, DBAPIError) as exc:
-                    if attempt == 4:
-                        future.set_exception(exc)
-                    await asyncio.sleep(0.01 * (attempt + 1))
-                except Exception as exc:
-                    future.set_exception(exc)
-                    break

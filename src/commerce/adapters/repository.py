@@ -6,12 +6,12 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from commerce.adapters.claim_batch import ClaimWriter
 from commerce.adapters.claims import (
     GIVE_TO_VARIANT,
     LEAVE_WAITLIST,
     SUB_BUYER_UNITS,
     Allocation,
-    ClaimWriter,
     allocate,
     give_units,
     take_units,

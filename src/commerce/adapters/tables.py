@@ -107,6 +107,8 @@ class Customer(SQLModel, table=True):
     __tablename__ = "customer"
     id: int | None = Field(default=None, primary_key=True)
     display_name: str = Field(default="", max_length=100)
+    # The identity this customer was first seen as: lets a batch create customers by name.
+    origin_key: str = Field(max_length=80, unique=True)
     # The payment provider's customer, reused by every identity linked to this customer.
     payment_customer: str | None = Field(default=None, max_length=80)
     # Chargebacks this customer opened: sellers see the flag on every later order.

@@ -10,12 +10,18 @@ _SKU = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,31}$")
 DEFAULT_VARIANT = ""  # the single variant of a product sold without sizes or colours
 
 
+_LIKE_A_QUANTITY = re.compile(r"^(X?[0-9]+|[0-9]+X)$")
+
+
 def normalise_sku(sku: str) -> str:
     code = sku.strip().upper()
     if not _SKU.match(code):
         raise InvalidInput(
             f"'{sku}' is not a SKU: use up to 32 letters, digits, '-' or '_', like TEE or AA-1"
         )
+    # "#buy X2" means two units: a SKU that reads like a quantity could never be bought.
+    if _LIKE_A_QUANTITY.match(code):
+        raise InvalidInput(f"'{sku}' reads like a quantity (#buy 2, #buy x2): add a letter")
     return code
 
 
