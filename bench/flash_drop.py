@@ -54,7 +54,9 @@ async def scratch_database(db: str, admin_url: str) -> AsyncIterator[str]:
         await admin.close()
 
 
-async def product_path(url: str, claims: int, units: int, buyers: int) -> dict[str, Any]:
+async def product_path(
+    url: str, claims: int, units: int, buyers: int, within: float
+) -> dict[str, Any]:
     """The real claim path, many concurrent buyers, checked for correctness."""
     settings = Settings(_env_file=None, database_url=url)
     engine = create_engine(url)
@@ -73,14 +75,18 @@ async def product_path(url: str, claims: int, units: int, buyers: int) -> dict[s
         ]
         latencies: list[float] = []
 
-        async def claim(i: int) -> ClaimResult:
+        async def claim(i: int, arrives: float) -> ClaimResult:
+            await asyncio.sleep(max(0.0, arrives - time.perf_counter()))
             began = time.perf_counter()
             result: ClaimResult = await bus.handle(c.Claim(f"{CHAT}:{i}", CHAT, who[i]))
             latencies.append(time.perf_counter() - began)
             return result
 
+        # The claims arrive evenly spread over `within` seconds, as a hyped drop's do.
         started = time.perf_counter()
-        results = await asyncio.gather(*(claim(i) for i in range(claims)))
+        results = await asyncio.gather(
+            *(claim(i, started + within * i / claims) for i in range(claims))
+        )
         elapsed = time.perf_counter() - started
         store: Any = bus.deps.store
         check = verify(results, who, units)
@@ -171,10 +177,10 @@ async def raw_postgres(url: str, claims: int, units: int) -> float:
 
 
 async def flash_drop(
-    claims: int, units: int, buyers: int, db: str, admin_url: str
+    claims: int, units: int, buyers: int, db: str, admin_url: str, within: float = 1.0
 ) -> dict[str, Any]:
     async with scratch_database(db, admin_url) as url:
-        product = await product_path(url, claims, units, buyers)
+        product = await product_path(url, claims, units, buyers, within)
         if db == "sqlite":
             raw = await asyncio.to_thread(raw_sqlite, claims, units)
         else:
@@ -185,6 +191,7 @@ async def flash_drop(
         "claims": claims,
         "units": units,
         "buyers": buyers,
+        "arrival_seconds": within,
         "product": product,
         "raw_claims_per_second": raw,
         "ratio": product["claims_per_second"] / raw,
@@ -200,7 +207,7 @@ def report(figures: dict[str, Any]) -> str:
     p = figures["product"]
     lines = [
         f"flash drop on {figures['db']}: {figures['claims']} claims from {figures['buyers']}"
-        f" buyers for {figures['units']} units",
+        f" buyers for {figures['units']} units, arriving within {figures['arrival_seconds']}s",
         f"  livebuy   {p['claims_per_second']:>10,.0f} claims/s   p50 {p['p50_ms']:.1f} ms"
         f"   p99 {p['p99_ms']:.1f} ms   ({p['transactions']} claim transactions)",
         f"  raw limit {figures['raw_claims_per_second']:>10,.0f} claims/s   (plain driver,"

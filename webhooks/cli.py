@@ -582,13 +582,17 @@ def bench_flash_drop(
     pg_url: Annotated[
         str, typer.Option("--pg-url", help="PostgreSQL server (a scratch database is made).")
     ] = "postgresql://postgres@127.0.0.1:5432/postgres",
+    within: Annotated[
+        float, typer.Option("--within", min=0.0, help="Seconds over which the claims arrive.")
+    ] = 1.0,
     as_json: Annotated[
         bool, typer.Option("--json", help="All figures as one JSON object.")
     ] = False,
 ) -> None:
     """A flash drop through the real claim path, with the raw database limit beside it."""
     try:
-        figures = asyncio.run(flash_drop.flash_drop(claims, units, buyers, db.value, pg_url))
+        run = flash_drop.flash_drop(claims, units, buyers, db.value, pg_url, within)
+        figures = asyncio.run(run)
     except (OSError, DBAPIError, asyncpg.PostgresError) as exc:
         raise fail(f"cannot run the benchmark ({_first_line(exc)})") from None
     typer.echo(json.dumps(figures, indent=2) if as_json else flash_drop.report(figures))

@@ -39,11 +39,25 @@ def test_flash_drop_bench_is_correct(db: str) -> None:
 
 def test_flash_drop_report_reads_well() -> None:
     result = CliRunner().invoke(
-        app, ["bench", "flash-drop", "--claims", "50", "--units", "5", "--buyers", "40"]
+        app,
+        [
+            "bench",
+            "flash-drop",
+            "--claims",
+            "50",
+            "--units",
+            "5",
+            "--buyers",
+            "40",
+            "--within",
+            "0",
+        ],
     )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == "flash drop on sqlite: 50 claims from 40 buyers for 5 units"
+    assert lines[0] == (
+        "flash drop on sqlite: 50 claims from 40 buyers for 5 units, arriving within 0.0s"
+    )
     assert lines[1].lstrip().startswith("livebuy") and "p99" in lines[1]
     assert lines[2].lstrip().startswith("raw limit")
     assert lines[4].endswith("correct")
