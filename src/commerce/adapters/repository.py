@@ -10,6 +10,7 @@ from commerce.adapters.claim_batch import ClaimWriter
 from commerce.adapters.claims import (
     GIVE_TO_VARIANT,
     LEAVE_WAITLIST,
+    LOCK_DROP,
     SUB_BUYER_UNITS,
     Allocation,
     allocate,
@@ -364,6 +365,8 @@ class SqlStore:
         if released is None:
             return None
         keys = {"drop_id": row.drop_id, "variant_id": row.variant_id, "q": row.quantity}
+        # The drop's row lock first: claim batches read the buyer counts under it.
+        await conn.execute(LOCK_DROP, keys)
         if row.holds_stock:  # a first-paid order never took any
             await give_units(conn, keys)
         await conn.execute(SUB_BUYER_UNITS, {**keys, "customer_id": row.customer_id})
