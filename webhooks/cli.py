@@ -240,10 +240,11 @@ def product_row(p: ProductView) -> dict[str, Any]:
         "currency": p.price.currency,
         "stock": p.stock,
         "variants": variants,
+        "digital": p.digital,
     }
 
 
-PRODUCT_COLUMNS = ["sku", "name", "price", "currency", "stock", "variants"]
+PRODUCT_COLUMNS = ["sku", "name", "price", "currency", "stock", "variants", "digital"]
 
 
 @product_app.command("add")
@@ -256,6 +257,9 @@ def product_add(
     variant: Annotated[
         str | None, typer.Option("--variant", help="Variants, e.g. size=S,M,L.")
     ] = None,
+    digital: Annotated[
+        bool, typer.Option("--digital", help="Nothing to ship: checkout asks no address.")
+    ] = False,
 ) -> None:
     """Add a product."""
     config = settings()
@@ -267,6 +271,7 @@ def product_add(
             money(price, currency or config.livebuy_currency),
             option,
             tuple(labels),
+            digital,
         )
     except CommerceError as exc:
         raise fail(str(exc)) from None

@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("price_minor", sa.BigInteger(), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("option", sa.String(length=32), nullable=False),
+        sa.Column("digital", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("sku"),

@@ -52,14 +52,16 @@ def test_products_and_stock(cli) -> None:  # type: ignore[no-untyped-def]
         "size=S,M,L",
     )
     assert "TEE" in out and "S:10, M:10, L:10" in out
-    cli("product", "add", "CAP", "--name", "Cap", "--price", "12", "--currency", "usd")
+    cli(
+        "product", "add", "CAP", "--name", "Cap", "--price", "12", "--currency", "usd", "--digital"
+    )
     listed = json.loads(cli("product", "list", "--format", "json"))
-    assert [(p["sku"], p["price"], p["currency"], p["stock"]) for p in listed] == [
-        ("CAP", "12.00", "usd", 0),
-        ("TEE", "25.00", "eur", 30),
+    assert [(p["sku"], p["price"], p["currency"], p["stock"], p["digital"]) for p in listed] == [
+        ("CAP", "12.00", "usd", 0, True),
+        ("TEE", "25.00", "eur", 30, False),
     ]
     csv = cli("product", "list", "--format", "csv").splitlines()
-    assert csv[0] == "sku,name,price,currency,stock,variants"
+    assert csv[0] == "sku,name,price,currency,stock,variants,digital"
     assert "M:7" in cli("product", "stock", "TEE", "7", "--variant", "m")
     assert "error: TEE has variants: name one of S, M, L" in cli(
         "product", "stock", "TEE", "3", ok=False

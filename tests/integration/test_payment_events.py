@@ -12,6 +12,7 @@ from commerce.domain.errors import InvalidInput
 from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
 from commerce.domain.payments import PaymentEvent, PaymentEventKind
+from commerce.domain.products import ProductSpec
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.ports import SessionState
 from commerce.service_layer.results import CheckoutReady, OrderView, PromotedFromWaitlist
@@ -296,3 +297,22 @@ async def test_returning_buyers_reuse_their_payment_customer(
     result = await buy(bus, "telegram:9", chat="web:demo")
     assert result.order is not None
     assert payments.opened[-1].customer == "cus_1"
+
+
+async def test_digital_products_need_no_shipping_address(
+    bus: MessageBus, payments: FakePaymentGateway
+) -> None:
+    spec = ProductSpec("CODE", "Game key", Money(900, "eur"), "", (), digital=True)
+    await bus.handle(c.AddProduct(spec, 3))
+    await start_drop(bus, "CODE", quantity=1)
+    await add_product(bus, "TEE")
+    await start_drop(bus, "TEE", quantity=1)
+    key = await buy(bus, "web:a", code="CODE")
+    tee = await buy(bus, "web:b", code="TEE")
+    assert key.order is not None and key.order.digital
+    assert tee.order is not None and not tee.order.digital
+    assert [(r.order_ref, r.collect_shipping) for r in payments.opened] == [
+        (key.order.ref, False),
+        (tee.order.ref, True),
+    ]
+    assert (await bus.deps.store.product("CODE")).digital

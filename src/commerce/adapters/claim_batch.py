@@ -120,6 +120,7 @@ class Decision:
     variants: tuple[str, ...] = ()
     variant_id: int | None = None
     variant: str = ""  # its label
+    digital: bool = False  # the product needs no shipping
     order: dict[str, Any] | None = None  # the order row to insert, for a won claim
 
 
@@ -225,6 +226,7 @@ class DropState:
             self.view(),
             variant_id=variant_id,
             variant=self.variants[variant_id][0],
+            digital=bool(row.digital),
             order=order,
         )
 
@@ -452,6 +454,7 @@ def _result(
             refunded=Money(0, o["currency"]),
             unit_price=Money(o["price"], o["currency"]),
             buyer_disputes=disputes.get(d.customer_id, 0),
+            digital=d.digital,
         )
     return ClaimResult(
         d.outcome,

@@ -58,14 +58,14 @@ def _in(states: frozenset[OrderStatus]) -> str:
     return ", ".join(f"'{s.value}'" for s in sorted(states))
 
 
-SELECT_PRODUCT = sql("SELECT id, sku, name, price_minor, currency, option FROM product")
+SELECT_PRODUCT = sql("SELECT id, sku, name, price_minor, currency, option, digital FROM product")
 SELECT_PRODUCT_BY_SKU = sql(
     "SELECT id, sku, name, price_minor, currency, option FROM product WHERE sku = :sku"
 )
 SELECT_STOCK = sql("SELECT product_id, label, stock FROM variant ORDER BY id")
 INSERT_PRODUCT = sql(
-    "INSERT INTO product (sku, name, price_minor, currency, option, created_at)"
-    " VALUES (:sku, :name, :price, :currency, :option, :now) RETURNING id"
+    "INSERT INTO product (sku, name, price_minor, currency, option, digital, created_at)"
+    " VALUES (:sku, :name, :price, :currency, :option, :digital, :now) RETURNING id"
 )
 INSERT_VARIANT = sql(
     "INSERT INTO variant (product_id, label, stock) VALUES (:product_id, :label, :stock)"
@@ -193,6 +193,7 @@ class SqlStore:
                             "price": spec.price.minor,
                             "currency": spec.price.currency,
                             "option": spec.option,
+                            "digital": spec.digital,
                             "now": now,
                         },
                     )
@@ -548,6 +549,7 @@ def _product_view(row: Any, variants: list[VariantView]) -> ProductView:
         price=Money(row.price_minor, row.currency),
         option=row.option,
         variants=tuple(variants),
+        digital=bool(row.digital),
     )
 
 

@@ -48,7 +48,7 @@ def maybe_utc(value: Any) -> datetime | None:
 DROP_COLUMNS = """
     d.id, d.code, d.product_id, d.price_minor, d.currency, d.quantity, d.remaining,
     d.per_buyer_limit, d.policy, d.hold_seconds, d.status, d.waitlist_len,
-    d.starts_at, d.ends_at, p.sku, p.name
+    d.starts_at, d.ends_at, p.sku, p.name, p.digital
 """
 SELECT_DROP = sql(
     f"SELECT {DROP_COLUMNS} FROM drops d JOIN product p ON p.id = d.product_id WHERE d.id = :id"
@@ -59,7 +59,8 @@ ORDER_COLUMNS = """
     o.id, o.ref, d.code, p.sku, p.name, v.label, o.identity, o.chat, o.quantity,
     o.amount_minor, o.currency, o.status, o.hold_expires_at, o.created_at, o.drop_id,
     o.variant_id, o.customer_id, o.holds_stock, o.checkout_session, o.checkout_url,
-    o.payment_ref, o.refunded_minor, o.dispute, o.unit_price_minor, c.disputes AS buyer_disputes
+    o.payment_ref, o.refunded_minor, o.dispute, o.unit_price_minor, c.disputes AS buyer_disputes,
+    p.digital
 """
 ORDER_FROM = """
     FROM orders o JOIN drops d ON d.id = o.drop_id JOIN product p ON p.id = o.product_id
@@ -123,6 +124,7 @@ def to_order_view(row: Any) -> OrderView:
         refunded=Money(row.refunded_minor, row.currency),
         unit_price=Money(row.unit_price_minor, row.currency),
         buyer_disputes=row.buyer_disputes,
+        digital=bool(row.digital),
     )
 
 

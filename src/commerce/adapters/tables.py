@@ -54,6 +54,7 @@ class Product(SQLModel, table=True):
     price_minor: int = Field(sa_type=BigInteger)
     currency: str = Field(max_length=3)
     option: str = Field(default="", max_length=32)  # the variant dimension, e.g. "size"
+    digital: bool = Field(default=False)  # nothing to ship
     created_at: datetime = Field(sa_column=_utc())
 
 

@@ -45,6 +45,7 @@ class ProductSpec:
     price: Money
     option: str
     variants: tuple[str, ...]
+    digital: bool = False  # nothing to ship: checkout asks for no address
 
     def __post_init__(self) -> None:
         if not self.name.strip():

@@ -33,6 +33,7 @@ async def open_checkout(order: OrderView, deps: Deps) -> OrderView:
             quantity=order.quantity,
             expires_at=order.hold_expires_at,
             customer=await ledger.payment_customer(order.identity),
+            collect_shipping=not order.digital,
         )
     )
     return await ledger.checkout_opened(

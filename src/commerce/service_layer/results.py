@@ -21,6 +21,7 @@ class ProductView:
     price: Money
     option: str
     variants: tuple[VariantView, ...]
+    digital: bool = False
 
     @property
     def stock(self) -> int:
@@ -66,6 +67,7 @@ class OrderView:
     refunded: Money | None = None
     unit_price: Money | None = None
     buyer_disputes: int = 0  # chargebacks the buyer opened, on any order
+    digital: bool = False  # nothing to ship
 
     @property
     def description(self) -> str:
