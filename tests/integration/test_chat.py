@@ -213,7 +213,7 @@ async def test_notices_are_rendered(
 
 
 async def test_waitlist_closed_and_checkout_ready_notices(
-    bus: MessageBus, notifier: FakeNotifier
+    bus: MessageBus, notifier: FakeNotifier, clock: FakeClock
 ) -> None:
     payments = FakePaymentGateway(down=True)
     bus.deps.payments = payments
@@ -227,6 +227,7 @@ async def test_waitlist_closed_and_checkout_ready_notices(
     )
     await say(bus, "#buy", who="telegram:3")
     payments.down = False
+    clock.advance(seconds=16)
     await bus.handle(c.ExpireHolds())
     ready = notifier.notices[-1]
     assert (Renderer("fr").notice(ready, "@b").private or "").startswith(

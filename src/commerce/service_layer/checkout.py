@@ -2,6 +2,7 @@
 
 import contextlib
 from dataclasses import replace
+from datetime import timedelta
 
 from commerce.domain.errors import InvalidInput, NotAllowed
 from commerce.domain.orders import OrderStatus
@@ -10,6 +11,7 @@ from commerce.service_layer.ports import CheckoutRequest, Ledger, PaymentError, 
 from commerce.service_layer.results import CheckoutReady, ClaimOutcome, ClaimResult, OrderView
 
 S = OrderStatus
+CHECKOUT_GRACE = timedelta(seconds=15)
 
 
 def money_ports(deps: Deps) -> tuple[PaymentGateway, Ledger]:
@@ -60,7 +62,10 @@ async def retry_checkouts(deps: Deps) -> list[OrderView]:
     if deps.payments is None or deps.ledger is None:
         return []
     opened = []
-    for order in await deps.ledger.awaiting_checkout(deps.clock.now()):
+    # Only claims older than a grace period: a younger one is still being answered, and
+    # opening its checkout here too would send the buyer the link twice.
+    created_before = deps.clock.now() - CHECKOUT_GRACE
+    for order in await deps.ledger.awaiting_checkout(created_before):
         try:
             ready = await open_checkout(order, deps)
         except PaymentError:
