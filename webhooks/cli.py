@@ -200,6 +200,12 @@ def banner(config: Settings, host: str, port: int) -> str:
         "      livebuy drop start TEE --qty 5 --for 10m --limit 1",
         "      livebuy say --chat web:demo --as alice '#buy TEE'   (opens the checkout link)",
     ]
+    if config.stripe_emulated and host not in ("127.0.0.1", "localhost", "::1"):
+        # The emulator marks orders paid without money: it is for a laptop, not the internet.
+        lines.append(
+            "WARNING: the Stripe test emulator is on and this server listens beyond loopback;"
+            " anyone who reaches it can 'pay'. Set STRIPE_SECRET_KEY for a real shop."
+        )
     return "\n".join(lines)
 
 

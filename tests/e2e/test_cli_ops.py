@@ -201,3 +201,12 @@ def test_help_lists_the_contract_options(command: list[str], options: list[str])
     assert result.exit_code == 0
     for option in options:
         assert option in result.output
+
+
+def test_the_banner_warns_when_the_emulator_faces_the_network() -> None:
+    from commerce.config import Settings
+    from webhooks.cli import banner
+
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert "WARNING" not in banner(settings, "127.0.0.1", 8080)
+    assert "WARNING: the Stripe test emulator is on" in banner(settings, "0.0.0.0", 8080)  # noqa: S104

@@ -67,3 +67,12 @@ async def test_a_tripped_batch_is_retried_one_by_one(bus: MessageBus, engine: As
     assert writer.tripped
     assert [r.outcome for r in results] == [ClaimOutcome.WON] * 2 + [ClaimOutcome.WAITLISTED] * 2
     assert writer.batches == 4  # one transaction per claim after the failed batch
+
+
+async def test_claims_queued_at_shutdown_are_answered(engine: AsyncEngine) -> None:
+    writer = ClaimWriter(engine)
+    future: asyncio.Future[ClaimResult] = asyncio.get_running_loop().create_future()
+    await writer._queue.put((Claim("web:x:1", "web:x", "web:a"), datetime.now(UTC), future))
+    await writer.close()
+    with pytest.raises(RuntimeError, match="stopped"):
+        await future

@@ -497,6 +497,12 @@ class ClaimWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        # Nobody waits forever: claims still queued at shutdown are answered with an error
+        # (their messages are redelivered or retried; the same key makes them one claim).
+        while not self._queue.empty():
+            _, _, future = self._queue.get_nowait()
+            if not future.done():
+                future.set_exception(RuntimeError("the claim writer was stopped"))
 
     async def _run(self) -> None:
         while True:
