@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 from bench import flash_drop
+from bench import webhook as webhook_bench
 from bots import console
 from bots.rendering import Renderer
 from commerce.adapters import migrate
@@ -608,6 +609,32 @@ def bench_flash_drop(
         raise fail(f"cannot run the benchmark ({_first_line(exc)})") from None
     typer.echo(json.dumps(figures, indent=2) if as_json else flash_drop.report(figures))
     if not figures["product"]["correct"]:
+        raise typer.Exit(code=1)
+
+
+@bench_app.command("webhook")
+def bench_webhook(
+    events: Annotated[
+        int, typer.Option("--events", min=1, help="Orders paid by webhook.")
+    ] = 1_000,
+    duplicates: Annotated[
+        float, typer.Option("--duplicates", min=0.0, max=1.0, help="Share delivered twice.")
+    ] = 0.1,
+    db: Annotated[BenchDatabase, typer.Option("--db")] = BenchDatabase.SQLITE,
+    pg_url: Annotated[
+        str, typer.Option("--pg-url", help="PostgreSQL server (a scratch database is made).")
+    ] = "postgresql://postgres@127.0.0.1:5432/postgres",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="All figures as one JSON object.")
+    ] = False,
+) -> None:
+    """Signed Stripe webhooks against the app, next to a bare verify-and-parse handler."""
+    try:
+        figures = asyncio.run(webhook_bench.webhook(events, duplicates, db.value, pg_url))
+    except (OSError, DBAPIError, asyncpg.PostgresError) as exc:
+        raise fail(f"cannot run the benchmark ({_first_line(exc)})") from None
+    typer.echo(json.dumps(figures, indent=2) if as_json else webhook_bench.report(figures))
+    if not figures["correct"]:
         raise typer.Exit(code=1)
 
 

@@ -61,3 +61,29 @@ def test_flash_drop_report_reads_well() -> None:
     assert lines[1].lstrip().startswith("livebuy") and "p99" in lines[1]
     assert lines[2].lstrip().startswith("raw limit")
     assert lines[4].endswith("correct")
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgres"])
+def test_webhook_bench_pays_every_order_once(db: str) -> None:
+    if db == "postgres" and PG_PROBLEM:
+        pytest.skip(f"PostgreSQL unreachable: {PG_PROBLEM}")
+    args = [
+        "bench",
+        "webhook",
+        "--events",
+        "40",
+        "--duplicates",
+        "0.5",
+        "--db",
+        db,
+        "--pg-url",
+        f"{PG_HOST}/test",
+        "--json",
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    assert (figures["events"], figures["duplicates"], figures["paid"]) == (40, 20, 40)
+    assert figures["correct"] is True
+    assert figures["product"]["statuses"] == {"200": 60}
+    assert figures["raw"]["events_per_second"] > 0

@@ -28,7 +28,11 @@ def async_url(database_url: str) -> URL:
 def create_engine(database_url: str, pool_size: int = 5) -> AsyncEngine:
     url = async_url(database_url)
     if url.get_backend_name() == "sqlite":
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # One connection: SQLite runs one writer at a time anyway, and waiting for the pool
+        # is an asyncio wait, where a second connection would sleep in SQLite's busy handler.
+        engine = create_async_engine(
+            url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60
+        )
         _sqlite_setup(engine)
         return engine
     return create_async_engine(
