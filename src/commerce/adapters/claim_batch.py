@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from commerce.adapters.claims import FIND_LIVE_DROP, LOCK_DROP, new_order_ref, replay
-from commerce.adapters.sql import SELECT_CHANNELS, SELECT_DROP, sql, utc
+from commerce.adapters.sql import SELECT_CHANNELS, SELECT_DROP, sql, to_drop_view, utc
 from commerce.domain.commands import Claim
 from commerce.domain.drops import DropPolicy, DropStatus
 from commerce.domain.money import Money
@@ -141,24 +141,9 @@ class DropState:
     buyers_changed: set[int] = field(default_factory=set)
 
     def view(self) -> DropView:
-        r = self.row
-        return DropView(
-            id=r.id,
-            code=r.code,
-            sku=r.sku,
-            name=r.name,
-            price=Money(r.price_minor, r.currency),
-            quantity=r.quantity,
-            remaining=self.remaining,
-            per_buyer_limit=r.per_buyer_limit,
-            policy=r.policy,
-            hold_seconds=r.hold_seconds,
-            status=r.status,
-            waitlist=self.waitlist,
-            channels=self.channels,
-            starts_at=utc(r.starts_at),
-            ends_at=utc(r.ends_at) if r.ends_at is not None else None,
-        )
+        """The drop as this claim left it."""
+        drop = to_drop_view(self.row, self.channels)
+        return replace(drop, remaining=self.remaining, waitlist=self.waitlist)
 
     def decide(self, claim: Claim, customer_id: int, now: datetime) -> Decision:
         row, q = self.row, claim.quantity
