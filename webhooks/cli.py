@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -178,6 +179,7 @@ def banner(config: Settings, host: str, port: int) -> str:
         return "on" if on else f"off ({why_off})"
 
     base = config.public_base_url.rstrip("/")
+    me = os.path.relpath(sys.argv[0]) if sys.argv[0].endswith("livebuy") else "livebuy"
     lines = [
         f"livebuy serving on http://{host}:{port}  (public URL {config.public_base_url})",
         f"  database   {_redacted(config.database_url)}",
@@ -197,9 +199,9 @@ def banner(config: Settings, host: str, port: int) -> str:
             if config.stripe_emulated
             else f"on ({config.stripe_api_base})"
         ),
-        "Try:  livebuy product add TEE --name 'Tee' --price 25.00 --stock 10",
-        "      livebuy drop start TEE --qty 5 --for 10m --limit 1",
-        "      livebuy say --chat web:demo --as alice '#buy TEE'   (opens the checkout link)",
+        f"Try:  {me} product add TEE --name 'Tee' --price 25.00 --stock 10",
+        f"      {me} drop start TEE --qty 5 --for 10m --limit 1",
+        f"      {me} say --chat web:demo --as alice '#buy TEE'   (prints the checkout link)",
     ]
     if config.stripe_emulated and host not in ("127.0.0.1", "localhost", "::1"):
         # The emulator marks orders paid without money: it is for a laptop, not the internet.
