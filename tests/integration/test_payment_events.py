@@ -319,3 +319,11 @@ async def test_digital_products_need_no_shipping_address(
         (tee.order.ref, True),
     ]
     assert (await bus.deps.store.product("CODE")).digital
+
+
+async def test_a_payment_of_another_amount_needs_review(bus: MessageBus, order: OrderView) -> None:
+    odd = event(K.CHECKOUT_COMPLETED, order, paid=True, amount=order.amount.minor - 1)
+    assert await bus.handle(odd) == "amount mismatch: order needs review"
+    assert await status(bus, order) is S.NEEDS_REVIEW
+    history = await bus.deps.store.history(order.ref)
+    assert history[-1].cause.endswith(":amount_mismatch")

@@ -61,6 +61,10 @@ async def _paid(
     now = deps.clock.now()
     if event.payment_customer:
         await ledger.remember_payment_customer(order.ref, event.payment_customer)
+    if event.amount is not None and event.amount != order.amount.minor:
+        # We created the session with the order's amount: anything else is for a human.
+        await ledger.transition(order.ref, S.NEEDS_REVIEW, f"{cause}:amount_mismatch", now)
+        return "amount mismatch: order needs review"
     if not event.paid:  # a delayed method: the money comes with async_payment_succeeded
         await ledger.await_async_payment(order.ref, event.payment_ref, now)
         return "completed, payment pending"
