@@ -309,7 +309,9 @@ async def decide_batch(
                 else Decision(claim, now, customer_id, ClaimOutcome.REFUSED, reason=R.NO_LIVE_DROP)
             )
     made = [d for d in decisions if isinstance(d, Decision)]
-    order_ids = await _write(conn, {id(s): s for s in drops.values() if s}.values(), made)
+    # Several (chat, code) pairs may name the same drop: write each drop's state once.
+    states = {id(state): state for state in drops.values() if state is not None}
+    order_ids = await _write(conn, list(states.values()), made)
     claim_ids: dict[str, int] = dict((await conn.execute(CLAIM_IDS, {"keys": keys})).all())
     disputes = await _disputes(conn, made)
     results: list[ClaimResult] = []
@@ -357,7 +359,9 @@ async def _lock_drops(
     return {pair: states[r.id] if r else None for pair, r in targets.items()}
 
 
-async def _write(conn: AsyncConnection, drops: Any, made: list[Decision]) -> dict[str, int]:
+async def _write(
+    conn: AsyncConnection, drops: list[DropState], made: list[Decision]
+) -> dict[str, int]:
     """The batch's writes, a statement per kind; returns the new orders' ids by ref."""
     for state in drops:
         guard = {"drop_id": state.row.id, "taken": state.taken, "joined": state.joined}
