@@ -9,11 +9,15 @@ from datetime import timedelta
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bots.web.chat import WebNotifier, create_web_chat
+from bots.web.hub import ChatHub
+from commerce.adapters.clock import LogNotifier
 from commerce.adapters.db import create_engine
 from commerce.bootstrap import bootstrap
 from commerce.config import Settings
 from commerce.domain.commands import ExpireHolds, Reconcile
 from commerce.service_layer.ports import Clock, Notifier, PaymentGateway
+from commerce.service_layer.results import Notice
 from webhooks import checkout_pages, health, stripe
 from webhooks.emulator import create_emulator
 from webhooks.keys import BUS, ENGINE, SETTINGS, STRIPE_WEBHOOK_SECRET
@@ -38,6 +42,10 @@ def create_app(
     gateway with its webhook secret (then neither Stripe nor the emulator is used)."""
     app = web.Application(client_max_size=MAX_BODY)
     app[SETTINGS] = settings
+    hub = ChatHub()
+    # Notices reach the web chat's viewers, and the caller's notifier (or the log) as well.
+    notices = FanOut([WebNotifier(hub, settings.livebuy_locale), notifier or LogNotifier()])
+    app.add_subapp("/chat", create_web_chat(hub, lambda: app[BUS], settings.livebuy_locale))
     setup = None if payments is not None else payment_setup(settings)
     app[STRIPE_WEBHOOK_SECRET] = setup.webhook_secret if setup else webhook_secret or ""
     if setup is not None and setup.emulated:
@@ -53,7 +61,7 @@ def create_app(
         app[ENGINE] = engine or create_engine(settings.database_url)
         gateway = setup.gateway if setup else payments
         app[BUS] = bootstrap(
-            settings, app[ENGINE], clock=clock, notifier=notifier, payments=gateway
+            settings, app[ENGINE], clock=clock, notifier=notices, payments=gateway
         )
         yield
         await app[BUS].deps.store.close()
@@ -84,6 +92,17 @@ def create_app(
     app.add_routes(stripe.routes)
     app.add_routes(checkout_pages.routes)
     return app
+
+
+class FanOut:
+    """One notifier that hands every notice to several (web chat, log, later the outbox)."""
+
+    def __init__(self, notifiers: list[Notifier]) -> None:
+        self.notifiers = notifiers
+
+    async def notify(self, notice: Notice) -> None:
+        for notifier in self.notifiers:
+            await notifier.notify(notice)
 
 
 async def forever(

@@ -183,6 +183,7 @@ def banner(config: Settings, host: str, port: int) -> str:
     lines = [
         f"livebuy serving on http://{host}:{port}  (public URL {config.public_base_url})",
         f"  database   {_redacted(config.database_url)}",
+        f"  web chat   {base}/chat/demo   (any room name works: /chat/<room>)",
         f"  health     http://{host}:{port}/healthz   readiness /readyz",
         "  sweeper    on (expires holds, ends drops whose time is up)",
         "  telegram   "

@@ -1,0 +1,204 @@
+"""The web chat's HTTP side: the page, a server-sent event stream per viewer, and posting.
+
+Each browser gets a random viewer id in a cookie: its identity is `web:<id>` and its chat is
+`web:<room>`. Public replies go to the whole room; checkout links and other private replies go
+only to the streams of the viewer they concern.
+"""
+
+import asyncio
+import re
+import secrets
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from bots.rendering import Renderer, Reply
+from bots.web.hub import HEARTBEAT, ChatHub, Viewer
+from bots.web.page import render_page
+from commerce.domain.commands import ChatMessage
+from commerce.service_layer import chat
+from commerce.service_layer.messagebus import MessageBus
+from commerce.service_layer.results import (
+    CheckoutReady,
+    DropEnded,
+    DropView,
+    HoldExpired,
+    Notice,
+    OrderPaid,
+    OrderRefunded,
+    PromotedFromWaitlist,
+    WaitlistClosed,
+)
+
+COOKIE = "livebuy_viewer"
+ROOM = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+MAX_TEXT = 500
+
+
+def board_event(drop: DropView) -> dict[str, Any]:
+    return {
+        "type": "board",
+        "code": drop.code,
+        "name": drop.name,
+        "price": str(drop.price),
+        "quantity": drop.quantity,
+        "remaining": drop.remaining,
+        "waitlist": drop.waitlist,
+        "status": drop.status,
+    }
+
+
+def create_web_chat(
+    hub: ChatHub, bus: Callable[[], MessageBus], locale: str = "en"
+) -> web.Application:
+    """The chat rooms as a sub-application, to mount at /chat."""
+    renderer = Renderer(locale)
+    routes = web.RouteTableDef()
+
+    def room_of(request: web.Request) -> str:
+        room = request.match_info["room"].lower()
+        if not ROOM.match(room):
+            raise web.HTTPNotFound(text="rooms are named with a-z, 0-9 and '-'")
+        return room
+
+    @routes.get("/{room}")
+    async def page(request: web.Request) -> web.Response:
+        response = web.Response(text=render_page(room_of(request)), content_type="text/html")
+        if not _viewer_id(request):
+            response.set_cookie(
+                COOKIE,
+                secrets.token_urlsafe(12),
+                httponly=True,
+                samesite="Strict",
+                max_age=365 * 86400,
+                path="/chat",
+            )
+        return response
+
+    @routes.get("/{room}/events")
+    async def events(request: web.Request) -> web.StreamResponse:
+        room, viewer_id = room_of(request), _viewer_id(request)
+        if not viewer_id:
+            raise web.HTTPForbidden(text="open the chat page first")
+        stream = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await stream.prepare(request)
+        async with hub.join(room, Viewer(f"web:{viewer_id}", "")) as viewer:
+            while True:
+                try:
+                    data = await asyncio.wait_for(viewer.queue.get(), HEARTBEAT)
+                except TimeoutError:
+                    # A comment line: keeps proxies from closing an idle stream, and a write
+                    # to a browser that left fails here, which ends this handler.
+                    await stream.write(b": ping\n\n")
+                    continue
+                if data is None:
+                    return stream
+                await stream.write(f"data: {data}\n\n".encode())
+
+    @routes.post("/{room}/messages")
+    async def post(request: web.Request) -> web.Response:
+        room, viewer_id = room_of(request), _viewer_id(request)
+        if not viewer_id:
+            return web.json_response({"error": "open the chat page first"}, status=403)
+        form = await request.post()
+        name = str(form.get("name", "")).strip()[:32]
+        text = str(form.get("text", "")).strip()
+        if not name or not text:
+            return web.json_response({"error": "a name and a message, please"}, status=400)
+        if len(text) > MAX_TEXT:
+            return web.json_response({"error": f"at most {MAX_TEXT} characters"}, status=400)
+        identity = f"web:{viewer_id}"
+        hub.names[identity] = name
+        hub.to_room(room, {"type": "message", "name": name, "text": text})
+        message = ChatMessage(
+            f"web:{room}:{uuid.uuid4().hex}", f"web:{room}", identity, text, name
+        )
+        outcome = await bus().handle(message)
+        deliver(hub, room, identity, renderer.outcome(outcome, f"@{name}"))
+        drop = _drop_of(outcome)
+        if drop is not None:
+            hub.to_room(room, board_event(drop))
+        return web.json_response({"ok": True})
+
+    async def end_streams(app: web.Application) -> None:
+        hub.close()
+
+    app = web.Application()
+    app.add_routes(routes)
+    app.on_shutdown.append(end_streams)
+    return app
+
+
+def deliver(hub: ChatHub, room: str | None, identity: str | None, reply: Reply) -> None:
+    if reply.public and room:
+        hub.to_room(room, {"type": "bot", "text": reply.public})
+    if reply.private and identity:
+        hub.to_identity(identity, {"type": "private", "text": reply.private})
+
+
+def _viewer_id(request: web.Request) -> str | None:
+    value = request.cookies.get(COOKIE, "")
+    return value if re.fullmatch(r"[A-Za-z0-9_-]{8,40}", value) else None
+
+
+def _drop_of(outcome: chat.ChatOutcome) -> DropView | None:
+    match outcome:
+        case chat.Claimed(result=result):
+            return result.drop
+        case chat.DropOpened(drop=drop) | chat.DropClosed(drop=drop):
+            return drop
+    return None
+
+
+class WebNotifier:
+    """Delivers the core's notices that concern web chats and web viewers."""
+
+    def __init__(self, hub: ChatHub, locale: str = "en") -> None:
+        self.hub = hub
+        self.renderer = Renderer(locale)
+
+    async def notify(self, notice: Notice) -> None:
+        buyer, rooms, drop = self._addresses(notice)
+        who = f"@{self.hub.names.get(buyer or '', 'buyer')}"
+        reply = self.renderer.notice(notice, who)
+        if buyer is not None and buyer.startswith("web:") and reply.private:
+            self.hub.to_identity(buyer, {"type": "private", "text": reply.private})
+        for room in rooms:
+            if reply.public:
+                self.hub.to_room(room, {"type": "bot", "text": reply.public})
+            if drop is not None:
+                self.hub.to_room(room, board_event(drop))
+
+    def _addresses(self, notice: Notice) -> tuple[str | None, list[str], DropView | None]:
+        """The buyer a notice is for, the web rooms that see it, and the drop to show."""
+        match notice:
+            case OrderPaid(order=order):
+                return order.identity, _web_rooms([order.chat]), None
+            case PromotedFromWaitlist(claim=claim):
+                identity = claim.order.identity if claim.order else None
+                return identity, self._showing(claim.drop), claim.drop
+            case (
+                HoldExpired(order=order) | CheckoutReady(order=order) | OrderRefunded(order=order)
+            ):
+                return order.identity, [], None
+            case WaitlistClosed(identity=identity):
+                return identity, [], None
+            case DropEnded(drop=drop):
+                return None, self._showing(drop), drop
+        return None, [], None  # pragma: no cover (every notice is matched above)
+
+    def _showing(self, drop: DropView | None) -> list[str]:
+        """The web rooms the drop is live in, or whose board shows it."""
+        if drop is None:
+            return []
+        rooms = set(_web_rooms(drop.channels))
+        rooms |= {room for room, board in self.hub.boards.items() if board["code"] == drop.code}
+        return sorted(rooms)
+
+
+def _web_rooms(chats: Any) -> list[str]:
+    return [c.removeprefix("web:") for c in chats if c.startswith("web:")]

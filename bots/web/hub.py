@@ -1,0 +1,72 @@
+"""Who is in which room, and their live streams (server-sent events).
+
+One process's memory: a viewer connected to this process gets the events of this process.
+Several workers need a shared channel (PostgreSQL LISTEN/NOTIFY or Redis), which issue 10 adds.
+"""
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_QUEUE = 500  # a viewer that stops reading is dropped rather than slowing the room
+HEARTBEAT = 15.0  # seconds between keep-alive comments on an idle stream
+
+
+@dataclass(eq=False)
+class Viewer:
+    identity: str  # "web:<viewer id>"
+    name: str
+    # Events as JSON text; None ends the stream (the server is shutting down).
+    queue: asyncio.Queue[str | None] = field(default_factory=lambda: asyncio.Queue(MAX_QUEUE))
+
+
+class ChatHub:
+    def __init__(self) -> None:
+        self.rooms: dict[str, set[Viewer]] = {}
+        self.boards: dict[str, dict[str, Any]] = {}  # room -> the last board shown there
+        self.names: dict[str, str] = {}  # identity -> the name it last chatted under
+
+    @contextlib.asynccontextmanager
+    async def join(self, room: str, viewer: Viewer) -> AsyncIterator[Viewer]:
+        self.rooms.setdefault(room, set()).add(viewer)
+        if room in self.boards:
+            self._put(viewer, {"type": "board", **self.boards[room]})
+        try:
+            yield viewer
+        finally:
+            self.rooms.get(room, set()).discard(viewer)
+
+    def close(self) -> None:
+        """Ends every open stream, so that a shutdown does not wait for browsers to leave."""
+        for viewers in self.rooms.values():
+            for viewer in viewers:
+                with contextlib.suppress(asyncio.QueueFull):
+                    viewer.queue.put_nowait(None)
+        self.rooms.clear()
+
+    def to_room(self, room: str, event: dict[str, Any]) -> None:
+        if event.get("type") == "board":
+            self.boards[room] = {k: v for k, v in event.items() if k != "type"}
+        for viewer in list(self.rooms.get(room, ())):
+            self._put(viewer, event)
+
+    def to_identity(self, identity: str, event: dict[str, Any]) -> None:
+        """A private event: only the streams of this viewer, in any room, see it."""
+        for viewers in self.rooms.values():
+            for viewer in list(viewers):
+                if viewer.identity == identity:
+                    self._put(viewer, event)
+
+    def _put(self, viewer: Viewer, event: dict[str, Any]) -> None:
+        try:
+            viewer.queue.put_nowait(json.dumps(event))
+        except asyncio.QueueFull:
+            # A viewer that stopped reading: end its stream (the browser reconnects).
+            for viewers in self.rooms.values():
+                viewers.discard(viewer)
+            while not viewer.queue.empty():
+                viewer.queue.get_nowait()
+            viewer.queue.put_nowait(None)

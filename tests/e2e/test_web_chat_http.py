@@ -1,0 +1,80 @@
+"""The web chat over plain HTTP: cookies, bad input, and notices reaching the room."""
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bots.web.chat import WebNotifier, board_event
+from bots.web.hub import ChatHub, Viewer
+from commerce.domain import commands as c
+from tests.conftest import test_settings
+from tests.fakes import FakeClock
+from tests.integration.helpers import add_product, buy, start_drop
+from webhooks.app import create_app
+from webhooks.keys import BUS
+
+
+@pytest.fixture
+async def client(
+    database_url: str, engine: AsyncEngine, clock: FakeClock
+) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
+    app = create_app(test_settings(database_url), engine=engine, clock=clock, sweep_every=3600)
+    async with TestClient(TestServer(app)) as client:
+        yield client
+
+
+async def test_pages_cookies_and_bad_input(client: TestClient) -> None:  # type: ignore[type-arg]
+    assert (await client.get("/chat/Not_A_Room!")).status == 404
+    no_cookie = await client.post("/chat/demo/messages", data={"name": "a", "text": "hi"})
+    assert no_cookie.status == 403
+    assert (await client.get("/chat/demo/events")).status == 403
+    page = await client.get("/chat/demo")
+    assert page.status == 200 and "EventSource" in await page.text()
+    assert "livebuy_viewer" in page.cookies
+    for form, status in (
+        ({"name": "", "text": "hi"}, 400),
+        ({"name": "ann", "text": "  "}, 400),
+        ({"name": "ann", "text": "x" * 501}, 400),
+        ({"name": "ann", "text": "hello"}, 200),
+    ):
+        assert (await client.post("/chat/demo/messages", data=form)).status == status
+
+
+async def test_notices_reach_web_viewers_and_rooms(
+    client: TestClient,
+    clock: FakeClock,  # type: ignore[type-arg]
+) -> None:
+    bus = client.server.app[BUS]
+    hub = ChatHub()
+    notifier = WebNotifier(hub)
+    bus.deps.notifier = notifier
+    room_viewer, buyer = Viewer("web:someone", "someone"), Viewer("web:anna", "anna")
+    async with hub.join("demo", room_viewer), hub.join("demo", buyer):
+        await add_product(bus)
+        drop = await start_drop(bus, quantity=1, hold=timedelta(minutes=1))
+        hub.to_room("demo", board_event(drop))
+        hub.names["web:anna"] = "anna"
+        await buy(bus, "web:anna")
+        await buy(bus, "web:ben")
+        clock.advance(minutes=2)
+        await bus.handle(c.ExpireHolds())  # anna's hold ends, ben is promoted
+        await bus.handle(c.EndDrop("TEE"))
+        seen = [buyer.queue.get_nowait() for _ in range(buyer.queue.qsize())]
+        room = [room_viewer.queue.get_nowait() for _ in range(room_viewer.queue.qsize())]
+    assert any("Your hold on TEE product" in e for e in seen)  # private, to anna only
+    assert not any("Your hold on" in e for e in room)
+    assert any('"status": "ended"' in e for e in room)  # the board shows the end
+    assert any("Drop TEE has ended" in e for e in room)
+
+
+async def test_a_viewer_that_stops_reading_is_let_go() -> None:
+    hub = ChatHub()
+    slow = Viewer("web:slow", "slow")
+    async with hub.join("demo", slow):
+        for i in range(600):
+            hub.to_room("demo", {"type": "message", "name": "x", "text": str(i)})
+        assert slow not in hub.rooms["demo"]
+        assert slow.queue.qsize() == 1 and slow.queue.get_nowait() is None
