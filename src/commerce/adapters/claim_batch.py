@@ -147,38 +147,32 @@ class DropState:
 
     def decide(self, claim: Claim, customer_id: int, now: datetime) -> Decision:
         row, q = self.row, claim.quantity
-        refused = ClaimOutcome.REFUSED
+
+        def refuse(reason: RefusalReason, **details: Any) -> Decision:
+            return Decision(
+                claim, now, customer_id, ClaimOutcome.REFUSED, self.view(), reason, **details
+            )
+
         if row.status != DropStatus.LIVE or (row.ends_at is not None and utc(row.ends_at) <= now):
-            return Decision(claim, now, customer_id, refused, self.view(), R.DROP_ENDED)
+            return refuse(R.DROP_ENDED)
         variant_id = self._variant(claim.variant_words)
         labels = tuple(v[0] for v in self.variants.values())
         if variant_id is None:
             why = R.UNKNOWN_VARIANT if claim.variant_words else R.VARIANT_REQUIRED
-            return Decision(claim, now, customer_id, refused, self.view(), why, variants=labels)
+            return refuse(why, variants=labels)
         held = self.units.get(customer_id, 0)
         limit = row.per_buyer_limit
         if limit is not None and held + q > limit:
-            return Decision(
-                claim,
-                now,
-                customer_id,
-                refused,
-                self.view(),
-                R.LIMIT_REACHED,
-                variant_id=variant_id,
-            )
+            return refuse(R.LIMIT_REACHED, variant_id=variant_id)
         if self.remaining < q:
-            return self._sold_out(claim, customer_id, now, variant_id)
+            if self.remaining > 0:  # some left, fewer than asked: say how many
+                return refuse(R.NOT_ENOUGH_LEFT, remaining=self.remaining, variant_id=variant_id)
+            if customer_id in self.waiting:
+                position = self.waiting[customer_id]
+                return refuse(R.ALREADY_WAITLISTED, position=position, variant_id=variant_id)
+            return self._join_waitlist(claim, customer_id, now, variant_id)
         if self.variants[variant_id][1] < q:
-            return Decision(
-                claim,
-                now,
-                customer_id,
-                refused,
-                self.view(),
-                R.VARIANT_SOLD_OUT,
-                variant_id=variant_id,
-            )
+            return refuse(R.VARIANT_SOLD_OUT, variant_id=variant_id)
         holds = row.policy == DropPolicy.HOLD
         if holds:  # first-paid claims take nothing: the payments will
             self.remaining -= q
@@ -215,32 +209,9 @@ class DropState:
             order=order,
         )
 
-    def _sold_out(
+    def _join_waitlist(
         self, claim: Claim, customer_id: int, now: datetime, variant_id: int
     ) -> Decision:
-        refused = ClaimOutcome.REFUSED
-        if self.remaining > 0:  # some left, fewer than asked: say how many
-            return Decision(
-                claim,
-                now,
-                customer_id,
-                refused,
-                self.view(),
-                R.NOT_ENOUGH_LEFT,
-                remaining=self.remaining,
-                variant_id=variant_id,
-            )
-        if customer_id in self.waiting:
-            return Decision(
-                claim,
-                now,
-                customer_id,
-                refused,
-                self.view(),
-                R.ALREADY_WAITLISTED,
-                position=self.waiting[customer_id],
-                variant_id=variant_id,
-            )
         self.waitlist += 1
         self.joined += 1
         self.waiting[customer_id] = self.waitlist
