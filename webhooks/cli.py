@@ -165,14 +165,30 @@ def run(
     upgrade_schema(config.database_url)
     config = config.serving(host, port)
     host, port = config.livebuy_host, config.livebuy_port
-    typer.echo(banner(config, host, port))
+    seeded = config.stripe_emulated and with_bus(lambda bus: seed_demo(bus, config))
+    typer.echo(banner(config, host, port, seeded))
     try:
         web.run_app(create_app(config), host=host, port=port, print=None)
     except OSError as exc:
         raise fail(f"cannot listen on {host}:{port} ({exc.strerror})") from None
 
 
-def banner(config: Settings, host: str, port: int) -> str:
+DEMO_CHAT = "web:demo"
+
+
+async def seed_demo(bus: MessageBus, config: Settings) -> bool:
+    """Local mode on an empty database: a product and a live drop in the demo room, so that a
+    newcomer can buy in the web chat at once. Nothing happens once any product exists."""
+    if await bus.deps.store.products():
+        return False
+    price = Money.parse("25", config.livebuy_currency)
+    await bus.handle(c.AddProduct(ProductSpec("TEE", "Demo tee", price, "", ()), 50))
+    terms = DropTerms("TEE", 20, price, None, 2, DropPolicy.HOLD, config.hold)
+    await bus.handle(c.StartDrop(terms, (DEMO_CHAT,), actor="demo"))
+    return True
+
+
+def banner(config: Settings, host: str, port: int, seeded: bool = False) -> str:
     """Says what runs and why the rest does not, so nobody has to guess."""
 
     def state(on: bool, why_off: str) -> str:
@@ -184,6 +200,11 @@ def banner(config: Settings, host: str, port: int) -> str:
         f"livebuy serving on http://{host}:{port}  (public URL {config.public_base_url})",
         f"  database   {_redacted(config.database_url)}",
         f"  web chat   {base}/chat/demo   (any room name works: /chat/<room>)",
+        *(
+            ["  demo       a drop of 20 Demo tees is live in /chat/demo: type #buy there"]
+            if seeded
+            else []
+        ),
         f"  health     http://{host}:{port}/healthz   readiness /readyz",
         "  sweeper    on (expires holds, ends drops whose time is up)",
         "  telegram   "

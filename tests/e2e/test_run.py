@@ -65,6 +65,17 @@ def test_run_serves_health_and_stops_on_sigterm(tmp_path: Path) -> None:
     assert "discord    off (DISCORD_BOT_TOKEN not set)" in output
     assert "stripe     local emulator (STRIPE_SECRET_KEY not set)" in output
     assert "Traceback" not in output
+    assert "a drop of 20 Demo tees is live in /chat/demo" in output  # local mode, empty DB
+    drops = subprocess.run(
+        [str(LIVEBUY), "drop", "list", "--format", "json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    [demo] = json.loads(drops.stdout)
+    assert (demo["code"], demo["channels"], demo["remaining"]) == ("TEE", "web:demo", 20)
     listed = subprocess.run(
         [str(LIVEBUY), "orders", "--format", "json"],
         cwd=tmp_path,
