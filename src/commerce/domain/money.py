@@ -40,6 +40,8 @@ class Money:
             raise InvalidInput(f"'{amount}' is not an amount like 25.00") from None
         if not value.is_finite() or value < 0:
             raise InvalidInput(f"'{amount}' is not an amount like 25.00")
+        if value.adjusted() >= 12:  # refused before scaling: "1e999999999" must not overflow
+            raise InvalidInput(f"'{amount}' is too large")
         places = exponent(code)
         scaled = value.scaleb(places)
         if scaled != scaled.to_integral_value():

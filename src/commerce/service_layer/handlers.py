@@ -64,13 +64,14 @@ async def end_drop(cmd: c.EndDrop, deps: Deps) -> DropView:
 
 
 async def claim(cmd: c.Claim, deps: Deps) -> ClaimResult:
-    Identity.parse(cmd.identity)
-    ChatRef.parse(cmd.chat)
+    identity, chat = str(Identity.parse(cmd.identity)), str(ChatRef.parse(cmd.chat))
     if not 1 <= cmd.quantity <= 999:
         raise InvalidInput("quantity must be between 1 and 999")
     code = normalise_sku(cmd.code) if cmd.code else None
     now = cmd.received_at or deps.clock.now()
-    result = await deps.store.claim(replace(cmd, code=code, received_at=now), now)
+    # Normalised: 'Telegram:42' is the same buyer as 'telegram:42', in the same chat.
+    normalised = replace(cmd, identity=identity, chat=chat, code=code, received_at=now)
+    result = await deps.store.claim(normalised, now)
     return await with_checkout(result, deps)
 
 
@@ -183,6 +184,10 @@ async def add_seller(cmd: c.AddSeller, deps: Deps) -> None:
 
 async def is_seller(identity: str, deps: Deps) -> bool:
     """Configured in LIVEBUY_SELLERS or added with `livebuy seller add`."""
+    try:
+        identity = str(Identity.parse(identity))
+    except InvalidInput:
+        return False
     if identity in deps.sellers:
         return True
     return await deps.store.seller_role(identity) is not None

@@ -1,0 +1,86 @@
+"""Platform identities ('telegram:123') and chats ('telegram:-100123')."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from commerce.domain.errors import InvalidInput
+from commerce.domain.identity import PLATFORMS, ChatRef, Identity
+
+
+@pytest.mark.parametrize(
+    ("text", "platform", "user_id"),
+    [
+        ("telegram:123", "telegram", "123"),
+        ("Discord:456", "discord", "456"),
+        ("WEB:anna", "web", "anna"),
+        ("web:anna", "web", "anna"),
+        ("console:me", "console", "me"),
+        ("  telegram:7  ", "telegram", "7"),
+        ("web:Anna", "web", "Anna"),  # the id keeps its case
+        ("telegram:" + "9" * 64, "telegram", "9" * 64),
+    ],
+)
+def test_identity_parse(text: str, platform: str, user_id: str) -> None:
+    assert Identity.parse(text) == Identity(platform, user_id)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["irc:x", "telegram:", ":1", "nocolon", "", "telegram:" + "9" * 65, "slack:1", "web:   "],
+)
+def test_identity_refused(text: str) -> None:
+    with pytest.raises(InvalidInput) as exc:
+        Identity.parse(text)
+    assert str(exc.value) == (
+        f"'{text}' is not an identity like telegram:123, discord:456 or web:anna"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "platform", "chat_id"),
+    [
+        ("telegram:-100123", "telegram", "-100123"),
+        ("Discord:456", "discord", "456"),
+        ("web:demo", "web", "demo"),
+    ],
+)
+def test_chat_parse(text: str, platform: str, chat_id: str) -> None:
+    assert ChatRef.parse(text) == ChatRef(platform, chat_id)
+
+
+@pytest.mark.parametrize(
+    "text", ["irc:x", "telegram:", ":1", "nocolon", "web:" + "d" * 65, "Telegram"]
+)
+def test_chat_refused(text: str) -> None:
+    with pytest.raises(InvalidInput) as exc:
+        ChatRef.parse(text)
+    assert str(exc.value) == f"'{text}' is not a chat like telegram:-100123 or web:demo"
+
+
+def test_str() -> None:
+    assert str(Identity.parse("Telegram:123")) == "telegram:123"
+    assert str(ChatRef.parse("TELEGRAM:-100123")) == "telegram:-100123"
+
+
+def test_platforms() -> None:
+    assert frozenset({"telegram", "discord", "web", "console"}) == PLATFORMS
+
+
+LOCAL_IDS = st.text(min_size=1, max_size=64).filter(lambda s: s == s.strip() and s != "")
+PLATFORM_SPELLINGS = st.sampled_from(["telegram", "Telegram", "DISCORD", "web", "Console"])
+
+
+@given(PLATFORM_SPELLINGS, LOCAL_IDS)
+def test_identity_round_trips(platform: str, local: str) -> None:
+    identity = Identity.parse(f"{platform}:{local}")
+    assert identity == Identity(platform.lower(), local)
+    assert str(identity) == f"{platform.lower()}:{local}"
+    assert Identity.parse(str(identity)) == identity
+
+
+@given(PLATFORM_SPELLINGS, LOCAL_IDS)
+def test_chat_round_trips(platform: str, local: str) -> None:
+    chat = ChatRef.parse(f"{platform}:{local}")
+    assert chat == ChatRef(platform.lower(), local)
+    assert ChatRef.parse(str(chat)) == chat
