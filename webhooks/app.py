@@ -13,14 +13,15 @@ from bots.web.chat import WebNotifier, create_web_chat
 from bots.web.hub import ChatHub
 from commerce.adapters.clock import LogNotifier
 from commerce.adapters.db import create_engine
+from commerce.adapters.outbox import SqlOutbox
 from commerce.bootstrap import bootstrap
 from commerce.config import Settings
 from commerce.domain.commands import ExpireHolds, Reconcile
 from commerce.service_layer.ports import Clock, Notifier, PaymentGateway
 from commerce.service_layer.results import Notice
-from webhooks import checkout_pages, health, stripe
+from webhooks import checkout_pages, health, platforms, stripe
 from webhooks.emulator import create_emulator
-from webhooks.keys import BUS, ENGINE, SETTINGS, STRIPE_WEBHOOK_SECRET
+from webhooks.keys import BUS, ENGINE, OUTBOX, SETTINGS, STRIPE_WEBHOOK_SECRET
 from webhooks.payments import EMULATOR_PREFIX, payment_setup
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ def create_app(
         app[BUS] = bootstrap(
             settings, app[ENGINE], clock=clock, notifier=notices, payments=gateway
         )
+        app[OUTBOX] = SqlOutbox(app[ENGINE])
         yield
         await app[BUS].deps.store.close()
         if setup is not None:
@@ -88,6 +90,7 @@ def create_app(
                 await task
 
     app.cleanup_ctx.extend([core, background])
+    platforms.install(app, notices.notifiers.append)
     app.add_routes(health.routes)
     app.add_routes(stripe.routes)
     app.add_routes(checkout_pages.routes)

@@ -5,8 +5,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from commerce.config import Settings
 from commerce.service_layer.messagebus import MessageBus
+from commerce.service_layer.outbox import Outbox
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 BUS = web.AppKey("bus", MessageBus)
 STRIPE_WEBHOOK_SECRET = web.AppKey("stripe_webhook_secret", str)
+OUTBOX = web.AppKey("outbox", Outbox)

@@ -216,3 +216,56 @@ class PaymentEvent(SQLModel, table=True):
     processed_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     outcome: str = Field(default="", max_length=200)
     attempts: int = Field(default=0)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message for a chat platform, kept until it is sent (see service_layer/outbox.py)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "platform", "status", "not_before"),)
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    chat: str = Field(max_length=64)
+    text: str
+    buttons: str = Field(default="[]")  # JSON list of {label, url, action}
+    board: str | None = Field(default=None, max_length=64)
+    reply_to: str | None = Field(default=None, max_length=64)
+    status: str = Field(default="pending", max_length=16)  # pending, sent, undeliverable
+    attempts: int = Field(default=0)
+    not_before: datetime = Field(sa_column=_utc())
+    lease_until: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    message_ref: str | None = Field(default=None, max_length=64)
+    edit: bool = Field(default=False)  # sent as an edit of a board already posted
+    error: str = Field(default="", max_length=300)
+    created_at: datetime = Field(sa_column=_utc())
+    sent_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+class BoardMessage(SQLModel, table=True):
+    """The one message per drop and chat that is edited in place."""
+
+    __tablename__ = "board_message"
+    platform: str = Field(max_length=16, primary_key=True)
+    chat: str = Field(max_length=64, primary_key=True)
+    board: str = Field(max_length=64, primary_key=True)
+    message_ref: str = Field(max_length=64)
+    last_sent_at: datetime = Field(sa_column=_utc())
+
+
+class InboundUpdate(SQLModel, table=True):
+    """Platform updates already taken (Telegram update ids, Discord interaction ids), so a
+    redelivery is processed once."""
+
+    __tablename__ = "inbound_update"
+    platform: str = Field(max_length=16, primary_key=True)
+    update_id: str = Field(max_length=64, primary_key=True)
+    received_at: datetime = Field(sa_column=_utc())
+
+
+class AppSetting(SQLModel, table=True):
+    """Values the service generates and keeps (the dashboard's admin token)."""
+
+    __tablename__ = "app_setting"
+    key: str = Field(max_length=64, primary_key=True)
+    value: str
+    updated_at: datetime = Field(sa_column=_utc())

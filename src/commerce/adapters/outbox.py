@@ -1,0 +1,169 @@
+"""SqlOutbox: the outbox table (see `commerce.service_layer.outbox` for the rules).
+
+Several workers may share it: on PostgreSQL `take` locks the due rows with
+`FOR UPDATE SKIP LOCKED` and leases them; SQLite serialises writers (BEGIN IMMEDIATE).
+"""
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from commerce.adapters.sql import sql, utc
+from commerce.service_layer.outbox import Button, OutboxCounts, Outgoing, Queued
+
+LEASE = timedelta(seconds=60)  # a worker that dies mid-send gives its messages back after this
+
+INSERT = sql(
+    "INSERT INTO outbox (platform, chat, text, buttons, board, reply_to, status, attempts,"
+    " not_before, edit, error, created_at)"
+    " VALUES (:platform, :chat, :text, :buttons, :board, :reply_to, 'pending', 0, :at, false,"
+    " '', :now)"
+)
+# A board text waiting to go out (not leased) is replaced by the newer one: coalescing.
+COALESCE = sql(
+    "UPDATE outbox SET text = :text, buttons = :buttons WHERE id = ("
+    " SELECT id FROM outbox WHERE platform = :platform AND chat = :chat AND board = :board"
+    " AND status = 'pending' AND (lease_until IS NULL OR lease_until <= :now)"
+    " ORDER BY id LIMIT 1)"
+)
+LAST_BOARD_EDIT = sql(
+    "SELECT last_sent_at FROM board_message WHERE platform = :platform AND chat = :chat"
+    " AND board = :board"
+)
+DUE = """
+    SELECT o.id, o.chat, o.text, o.buttons, o.board, o.reply_to, o.attempts, b.message_ref
+    FROM outbox o LEFT JOIN board_message b
+      ON b.platform = o.platform AND b.chat = o.chat AND b.board = o.board
+    WHERE o.platform = :platform AND o.status = 'pending' AND o.not_before <= :now
+      AND (o.lease_until IS NULL OR o.lease_until <= :now)
+    ORDER BY o.not_before, o.id LIMIT :limit
+"""
+TAKE_PG = sql(DUE + " FOR UPDATE OF o SKIP LOCKED")
+TAKE_SQLITE = sql(DUE)
+LEASE_ROW = sql("UPDATE outbox SET lease_until = :lease WHERE id = :id")
+MARK_SENT = sql(
+    "UPDATE outbox SET status = 'sent', message_ref = :ref, edit = :edit, sent_at = :now,"
+    " lease_until = NULL WHERE id = :id"
+)
+UPSERT_BOARD = sql(
+    "INSERT INTO board_message (platform, chat, board, message_ref, last_sent_at)"
+    " VALUES (:platform, :chat, :board, :ref, :now)"
+    " ON CONFLICT (platform, chat, board) DO UPDATE SET message_ref = excluded.message_ref,"
+    " last_sent_at = excluded.last_sent_at"
+)
+RETRY = sql(
+    "UPDATE outbox SET not_before = :at, lease_until = NULL, error = :error,"
+    " attempts = attempts + :attempt WHERE id = :id"
+)
+GIVE_UP = sql(
+    "UPDATE outbox SET status = 'undeliverable', error = :error, lease_until = NULL WHERE id = :id"
+)
+COUNTS = """
+    SELECT
+      COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0),
+      COALESCE(SUM(CASE WHEN status = 'sent' THEN 1 ELSE 0 END), 0),
+      COALESCE(SUM(CASE WHEN status = 'sent' AND edit THEN 1 ELSE 0 END), 0),
+      COALESCE(SUM(CASE WHEN status = 'undeliverable' THEN 1 ELSE 0 END), 0)
+    FROM outbox
+"""
+
+
+class SqlOutbox:
+    def __init__(self, engine: AsyncEngine, board_every: timedelta = timedelta(seconds=3)):
+        self.engine = engine
+        self.board_every = board_every  # at most one board edit per chat this often
+        self.postgres = engine.dialect.name == "postgresql"
+
+    async def put(self, messages: list[Outgoing], now: datetime) -> None:
+        if not messages:
+            return
+        async with self.engine.begin() as conn:
+            for message in messages:
+                await self._put(conn, message, now)
+
+    async def _put(self, conn: AsyncConnection, message: Outgoing, now: datetime) -> None:
+        row: dict[str, Any] = {
+            "platform": message.platform,
+            "chat": message.chat,
+            "text": message.text,
+            "buttons": json.dumps([_button_json(b) for b in message.buttons]),
+            "board": message.board,
+            "reply_to": message.reply_to,
+            "now": now,
+            "at": now,
+        }
+        if message.board is not None:
+            if (await conn.execute(COALESCE, row)).rowcount:
+                return
+            last = (await conn.execute(LAST_BOARD_EDIT, row)).scalar()
+            if last is not None:
+                row["at"] = max(now, utc(last) + self.board_every)
+        await conn.execute(INSERT, row)
+
+    async def take(self, platform: str, now: datetime, limit: int) -> list[Queued]:
+        taken: list[Queued] = []
+        boards: set[tuple[str, str]] = set()
+        statement = TAKE_PG if self.postgres else TAKE_SQLITE
+        async with self.engine.begin() as conn:
+            rows = await conn.execute(
+                statement, {"platform": platform, "now": now, "limit": limit}
+            )
+            for row in rows.all():
+                # One message per board in a round: a second one would not know the message
+                # the first is about to post, and post the board twice.
+                if row.board is not None:
+                    if (row.chat, row.board) in boards:
+                        continue
+                    boards.add((row.chat, row.board))
+                await conn.execute(LEASE_ROW, {"id": row.id, "lease": now + LEASE})
+                message = Outgoing(
+                    platform=platform,
+                    chat=row.chat,
+                    text=row.text,
+                    buttons=tuple(Button(**b) for b in json.loads(row.buttons)),
+                    board=row.board,
+                    reply_to=row.reply_to,
+                )
+                taken.append(Queued(row.id, message, row.attempts, row.message_ref))
+        return taken
+
+    async def sent(self, item: Queued, message_ref: str, now: datetime) -> None:
+        message = item.message
+        async with self.engine.begin() as conn:
+            edit = item.message_ref is not None
+            await conn.execute(
+                MARK_SENT, {"id": item.id, "ref": message_ref, "edit": edit, "now": now}
+            )
+            if message.board is not None:
+                await conn.execute(
+                    UPSERT_BOARD,
+                    {
+                        "platform": message.platform,
+                        "chat": message.chat,
+                        "board": message.board,
+                        "ref": message_ref,
+                        "now": now,
+                    },
+                )
+
+    async def retry(self, item: Queued, at: datetime, error: str, attempt: bool = True) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                RETRY, {"id": item.id, "at": at, "error": error[:300], "attempt": int(attempt)}
+            )
+
+    async def undeliverable(self, item: Queued, error: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(GIVE_UP, {"id": item.id, "error": error[:300]})
+
+    async def counts(self, platform: str | None = None) -> OutboxCounts:
+        where = " WHERE platform = :platform" if platform else ""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sql(COUNTS + where), {"platform": platform})).one()
+        return OutboxCounts(*(int(v) for v in row))
+
+
+def _button_json(button: Button) -> dict[str, str | None]:
+    return {"label": button.label, "url": button.url, "action": button.action}

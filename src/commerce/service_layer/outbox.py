@@ -1,0 +1,192 @@
+"""The durable outbox: every message a chat platform must get goes through it.
+
+Adapters put `Outgoing` messages; a `Courier` per platform takes the due ones and hands them
+to that platform's `Sender`, honouring rate limits and `retry_after`. A board message (one per
+drop and chat) is posted once and then edited in place; while an edit is waiting, newer board
+texts replace it (coalescing), so a busy drop costs a few edits, not one message per claim.
+"""
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from commerce.service_layer.ports import Clock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """An inline button: opens `url`, or sends `action` (callback data such as "buy:TEE")."""
+
+    label: str
+    url: str | None = None
+    action: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    platform: str  # "telegram", "discord"
+    chat: str  # the platform's chat (or private chat) id, as text
+    text: str
+    buttons: tuple[Button, ...] = ()
+    board: str | None = None  # e.g. "drop:12": one message per (platform, chat, board)
+    reply_to: str | None = None  # a platform message id to answer
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """An outgoing message leased to one courier."""
+
+    id: int
+    message: Outgoing
+    attempts: int
+    message_ref: str | None  # a board already posted: edit this message
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxCounts:
+    pending: int
+    sent: int
+    edits: int  # sends that were board edits
+    undeliverable: int
+
+
+class Outbox(Protocol):
+    async def put(self, messages: list[Outgoing], now: datetime) -> None:
+        """Stores the messages (in one transaction). A board text replaces the pending one
+        for the same board; a new one waits until `board_every` after the last edit."""
+        ...
+
+    async def take(self, platform: str, now: datetime, limit: int) -> list[Queued]:
+        """Leases up to `limit` due messages, oldest first (several workers never get the
+        same message; a lease that is not settled runs out and the message comes back)."""
+        ...
+
+    async def sent(self, item: Queued, message_ref: str, now: datetime) -> None: ...
+
+    async def retry(self, item: Queued, at: datetime, error: str, attempt: bool = True) -> None:
+        """Puts the message back until `at`; `attempt=False` for pacing, not a failure."""
+        ...
+
+    async def undeliverable(self, item: Queued, error: str) -> None:
+        """The chat is gone or blocked the bot: recorded, never retried."""
+        ...
+
+    async def counts(self, platform: str | None = None) -> OutboxCounts: ...
+
+
+class RetryLater(Exception):
+    """The platform asked to wait (HTTP 429 retry_after) or could not be reached."""
+
+    def __init__(self, seconds: float, reason: str = "") -> None:
+        super().__init__(reason or f"retry in {seconds}s")
+        self.seconds = seconds
+
+
+class Undeliverable(Exception):
+    """The chat will never take this message (bot removed, user blocked the bot)."""
+
+
+class Sender(Protocol):
+    platform: str
+
+    async def send(self, message: Outgoing) -> str:
+        """Posts the message; returns its platform message id."""
+        ...
+
+    async def edit(self, message: Outgoing, message_ref: str) -> None:
+        """Replaces the text and buttons of a posted message ("not modified" is fine)."""
+        ...
+
+    def interval(self, chat: str) -> float:
+        """Seconds to leave between two messages to this chat (platform limits)."""
+        ...
+
+
+MAX_ATTEMPTS = 12  # about an hour of backoff; then the message is given up and recorded
+
+
+class Courier:
+    """Delivers one platform's outbox: paces each chat, honours retry_after, never drops
+    a message on a fault (it goes back to the outbox with a backoff)."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        sender: Sender,
+        clock: Clock,
+        *,
+        per_second: float = 25.0,  # below Telegram's 30/s overall
+        batch: int = 50,
+    ) -> None:
+        self.outbox, self.sender, self.clock = outbox, sender, clock
+        self.per_second, self.batch = per_second, batch
+        self.next_at: dict[str, datetime] = {}  # per chat: not before
+        self.woken = asyncio.Event()
+
+    def wake(self) -> None:
+        """Something was put: deliver now instead of at the next poll."""
+        self.woken.set()
+
+    async def run(self, poll: float = 1.0) -> None:
+        while True:
+            try:
+                delivered = await self.deliver_due()
+            except Exception:
+                log.exception("%s outbox round failed", self.sender.platform)
+                delivered = 0
+            if delivered:
+                continue
+            self.woken.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.woken.wait(), poll)
+
+    async def deliver_due(self) -> int:
+        """One round: takes the due messages and sends them; returns how many went out."""
+        now = self.clock.now()
+        items = await self.outbox.take(self.sender.platform, now, self.batch)
+        delivered = 0
+        for item in items:
+            delivered += await self._deliver(item)
+        return delivered
+
+    async def _deliver(self, item: Queued) -> int:
+        chat, now = item.message.chat, self.clock.now()
+        ready = self.next_at.get(chat, now)
+        if ready > now:
+            await self.outbox.retry(item, ready, "", attempt=False)
+            return 0
+        try:
+            if item.message_ref is not None:
+                await self.sender.edit(item.message, item.message_ref)
+                ref = item.message_ref
+            else:
+                ref = await self.sender.send(item.message)
+        except RetryLater as exc:
+            wait = max(exc.seconds, _backoff(item.attempts))
+            at = self.clock.now() + timedelta(seconds=wait)
+            if exc.seconds:  # a 429 speaks for the whole chat, not just this message
+                self.next_at[chat] = at
+            if item.attempts + 1 >= MAX_ATTEMPTS:
+                log.error("giving up on outbox message %s to %s: %s", item.id, chat, exc)
+                await self.outbox.undeliverable(item, f"gave up: {exc}")
+            else:
+                await self.outbox.retry(item, at, str(exc))
+            return 0
+        except Undeliverable as exc:
+            log.warning("chat %s cannot be reached (%s); message %s dropped", chat, exc, item.id)
+            await self.outbox.undeliverable(item, str(exc))
+            return 0
+        now = self.clock.now()
+        await self.outbox.sent(item, ref, now)
+        self.next_at[chat] = now + timedelta(seconds=self.sender.interval(chat))
+        await asyncio.sleep(1 / self.per_second)
+        return 1
+
+
+def _backoff(attempts: int) -> float:
+    return float(min(2**attempts, 600))
