@@ -1,0 +1,183 @@
+"""The durable outbox on SQLite and PostgreSQL: order, board edits coalesced, 429s honoured,
+dead chats recorded, and two couriers never sending the same message."""
+
+import asyncio
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from commerce.adapters.db import create_engine
+from commerce.adapters.outbox import SqlOutbox
+from commerce.service_layer.outbox import (
+    Button,
+    Courier,
+    Outgoing,
+    RetryLater,
+    Undeliverable,
+)
+from tests.fakes import FakeClock
+
+
+@dataclass
+class RecordingSender:
+    platform: str = "telegram"
+    calls: list[tuple[str, str, str]] = field(default_factory=list)  # (verb, chat, text)
+    faults: dict[str, list[Exception]] = field(default_factory=dict)  # per chat, raised in order
+    next_ref: int = 0
+
+    def _fault(self, chat: str) -> None:
+        pending = self.faults.get(chat)
+        if pending:
+            raise pending.pop(0)
+
+    async def send(self, message: Outgoing) -> str:
+        self._fault(message.chat)
+        self.calls.append(("send", message.chat, message.text))
+        self.next_ref += 1
+        return str(self.next_ref)
+
+    async def edit(self, message: Outgoing, message_ref: str) -> None:
+        self._fault(message.chat)
+        self.calls.append((f"edit {message_ref}", message.chat, message.text))
+
+    def interval(self, chat: str) -> float:
+        return 0.0
+
+
+def courier(engine: AsyncEngine, clock: FakeClock, sender: RecordingSender) -> Courier:
+    return Courier(SqlOutbox(engine), sender, clock, per_second=10_000)
+
+
+def text(chat: str, body: str, board: str | None = None) -> Outgoing:
+    return Outgoing("telegram", chat, body, (Button("Buy", action="buy:TEE"),), board=board)
+
+
+async def test_messages_go_out_in_order_and_are_counted(engine: AsyncEngine) -> None:
+    clock, sender = FakeClock(), RecordingSender()
+    outbox = SqlOutbox(engine)
+    await outbox.put([text("1", "a"), text("2", "b"), text("1", "c")], clock.now())
+    await outbox.put([Outgoing("discord", "9", "elsewhere")], clock.now())
+
+    assert await courier(engine, clock, sender).deliver_due() == 3
+    assert sender.calls == [("send", "1", "a"), ("send", "2", "b"), ("send", "1", "c")]
+    counts = await outbox.counts("telegram")
+    assert (counts.pending, counts.sent, counts.edits, counts.undeliverable) == (0, 3, 0, 0)
+    assert (await outbox.counts()).pending == 1  # the Discord one is not Telegram's to send
+
+
+async def test_a_board_is_posted_once_then_edited_with_edits_coalesced(
+    engine: AsyncEngine,
+) -> None:
+    clock, sender = FakeClock(), RecordingSender()
+    outbox = SqlOutbox(engine)
+    run = courier(engine, clock, sender)
+    await outbox.put([text("-100", "10 left", board="drop:1")], clock.now())
+    assert await run.deliver_due() == 1
+
+    for left in (9, 8, 7):  # three claims right after the post: one edit, with the last text
+        await outbox.put([text("-100", f"{left} left", board="drop:1")], clock.now())
+    assert await run.deliver_due() == 0  # too soon after the last edit
+    clock.advance(seconds=3)
+    assert await run.deliver_due() == 1
+    assert sender.calls == [("send", "-100", "10 left"), ("edit 1", "-100", "7 left")]
+    counts = await outbox.counts()
+    assert (counts.sent, counts.edits, counts.pending) == (2, 1, 0)
+
+
+async def test_retry_after_postpones_the_chat_and_loses_nothing(engine: AsyncEngine) -> None:
+    clock, sender = FakeClock(), RecordingSender()
+    sender.faults["1"] = [RetryLater(5, "429 Too Many Requests")]
+    outbox = SqlOutbox(engine)
+    run = courier(engine, clock, sender)
+    await outbox.put([text("1", "first"), text("1", "second")], clock.now())
+
+    assert await run.deliver_due() == 0  # the 429 holds back the whole chat
+    assert (await outbox.counts()).pending == 2
+    clock.advance(seconds=4)
+    assert await run.deliver_due() == 0
+    clock.advance(seconds=1)
+    assert await run.deliver_due() == 2
+    assert [c[2] for c in sender.calls] == ["first", "second"]
+
+
+async def test_an_unreachable_chat_is_recorded_and_does_not_stall_others(
+    engine: AsyncEngine,
+) -> None:
+    clock, sender = FakeClock(), RecordingSender()
+    sender.faults["blocked"] = [Undeliverable("Forbidden: bot was blocked by the user")]
+    outbox = SqlOutbox(engine)
+    await outbox.put([text("blocked", "your link"), text("2", "hello")], clock.now())
+
+    assert await courier(engine, clock, sender).deliver_due() == 1
+    assert sender.calls == [("send", "2", "hello")]
+    counts = await outbox.counts()
+    assert (counts.undeliverable, counts.pending) == (1, 0)
+
+
+async def test_a_lease_that_is_not_settled_runs_out(engine: AsyncEngine) -> None:
+    clock = FakeClock()
+    outbox = SqlOutbox(engine)
+    await outbox.put([text("1", "a")], clock.now())
+    assert len(await outbox.take("telegram", clock.now(), 10)) == 1
+    assert await outbox.take("telegram", clock.now(), 10) == []  # leased: a crashed worker
+    clock.advance(seconds=61)
+    assert [q.message.text for q in await outbox.take("telegram", clock.now(), 10)] == ["a"]
+
+
+async def test_two_couriers_never_send_the_same_message(database_url: str) -> None:
+    clock = FakeClock()
+    engines = [create_engine(database_url) for _ in range(2)]  # as two processes would
+    try:
+        messages = [text(str(i % 50), f"m{i}") for i in range(300)]
+        await SqlOutbox(engines[0]).put(messages, clock.now())
+        senders = [RecordingSender(), RecordingSender()]
+        couriers = [courier(e, clock, s) for e, s in zip(engines, senders, strict=True)]
+        # Small batches so the two interleave many times.
+        for c in couriers:
+            c.batch = 7
+
+        async def drain(c: Courier) -> None:
+            while await c.deliver_due():  # each round awaits the database: they interleave
+                pass
+
+        await asyncio.gather(*(drain(c) for c in couriers))
+        sent = [call[2] for s in senders for call in s.calls]
+        assert sorted(sent) == sorted(m.text for m in messages)  # each exactly once
+        assert all(s.calls for s in senders)  # both took part
+    finally:
+        for e in engines:
+            await e.dispose()
+
+
+async def test_a_running_courier_delivers_when_woken(engine: AsyncEngine) -> None:
+    clock, sender = FakeClock(), RecordingSender()
+    outbox = SqlOutbox(engine)
+    run = courier(engine, clock, sender)
+    task = asyncio.create_task(run.run(poll=30))  # only a wake-up can make it look again
+    try:
+        await asyncio.sleep(0.05)
+        await outbox.put([text("1", "hi")], clock.now())
+        run.wake()
+        for _ in range(200):
+            if sender.calls:
+                break
+            await asyncio.sleep(0.01)
+        assert sender.calls == [("send", "1", "hi")]
+    finally:
+        task.cancel()
+
+
+async def test_a_message_that_keeps_failing_is_given_up_and_recorded(
+    engine: AsyncEngine,
+) -> None:
+    clock, sender = FakeClock(), RecordingSender()
+    sender.faults["1"] = [RetryLater(0, "connection refused") for _ in range(20)]
+    outbox = SqlOutbox(engine)
+    run = courier(engine, clock, sender)
+    await outbox.put([text("1", "hi")], clock.now())
+    for _ in range(20):
+        await run.deliver_due()
+        clock.advance(minutes=11)  # past the longest backoff
+    counts = await outbox.counts()
+    assert (counts.pending, counts.sent, counts.undeliverable) == (0, 0, 1)
+    assert len(sender.faults["1"]) == 20 - 12  # MAX_ATTEMPTS tries, then no more
