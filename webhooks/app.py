@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bots.web.chat import WebNotifier, create_web_chat
 from bots.web.hub import ChatHub
+from commerce.adapters.app_settings import admin_token
 from commerce.adapters.clock import LogNotifier
 from commerce.adapters.db import create_engine
 from commerce.adapters.outbox import SqlOutbox
@@ -20,8 +21,9 @@ from commerce.domain.commands import ExpireHolds, Reconcile
 from commerce.service_layer.ports import Clock, Notifier, PaymentGateway
 from commerce.service_layer.results import Notice
 from webhooks import checkout_pages, health, platforms, stripe
+from webhooks.dashboard import create_dashboard
 from webhooks.emulator import create_emulator
-from webhooks.keys import BUS, ENGINE, OUTBOX, SETTINGS, STRIPE_WEBHOOK_SECRET
+from webhooks.keys import ADMIN_TOKEN, BUS, ENGINE, OUTBOX, SETTINGS, STRIPE_WEBHOOK_SECRET
 from webhooks.payments import EMULATOR_PREFIX, payment_setup
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,7 @@ def create_app(
     # Notices reach the web chat's viewers, and the caller's notifier (or the log) as well.
     notices = FanOut([WebNotifier(hub, settings.livebuy_locale), notifier or LogNotifier()])
     app.add_subapp("/chat", create_web_chat(hub, lambda: app[BUS], settings.livebuy_locale))
+    app.add_subapp("/dashboard", create_dashboard())
     setup = None if payments is not None else payment_setup(settings)
     app[STRIPE_WEBHOOK_SECRET] = setup.webhook_secret if setup else webhook_secret or ""
     if setup is not None and setup.emulated:
@@ -65,6 +68,12 @@ def create_app(
             settings, app[ENGINE], clock=clock, notifier=notices, payments=gateway
         )
         app[OUTBOX] = SqlOutbox(app[ENGINE])
+        configured = settings.livebuy_admin_token
+        app[ADMIN_TOKEN] = await admin_token(
+            app[ENGINE],
+            configured.get_secret_value() if configured else None,
+            app[BUS].deps.clock.now(),
+        )
         yield
         await app[BUS].deps.store.close()
         if setup is not None:

@@ -1,0 +1,28 @@
+"""Values the service generates once and keeps in the database (the dashboard's admin token)."""
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from commerce.adapters.sql import sql
+
+ADMIN_TOKEN = "admin_token"  # noqa: S105 (the key it is stored under)
+KEEP = sql(
+    "INSERT INTO app_setting (key, value, updated_at) VALUES (:key, :value, :now)"
+    " ON CONFLICT (key) DO NOTHING"
+)
+READ = sql("SELECT value FROM app_setting WHERE key = :key")
+
+
+async def admin_token(engine: AsyncEngine, configured: str | None, now: datetime) -> str:
+    """LIVEBUY_ADMIN_TOKEN when set; otherwise the token generated on the first run (every
+    process and every restart agrees on it, as the first writer wins)."""
+    if configured:
+        return configured
+    async with engine.begin() as conn:
+        await conn.execute(
+            KEEP, {"key": ADMIN_TOKEN, "value": secrets.token_urlsafe(18), "now": now}
+        )
+        value = (await conn.execute(READ, {"key": ADMIN_TOKEN})).scalar_one()
+    return str(value)

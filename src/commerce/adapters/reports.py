@@ -1,0 +1,80 @@
+"""What the seller dashboard shows: the funnel of each drop and sales per minute.
+
+Platforms are read off identities ('telegram:123'), with CASE … LIKE so the same SQL runs on
+SQLite and PostgreSQL.
+"""
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from commerce.adapters.sql import sql, utc
+
+PLATFORM = """CASE
+  WHEN {col} LIKE 'telegram:%' THEN 'telegram' WHEN {col} LIKE 'discord:%' THEN 'discord'
+  WHEN {col} LIKE 'web:%' THEN 'web' ELSE 'other' END"""
+CLAIMS = sql(
+    f"SELECT d.code, {PLATFORM.format(col='c.identity')} AS platform, COUNT(*)"
+    " FROM claim c JOIN drops d ON d.id = c.drop_id GROUP BY d.code, platform"
+)
+ORDERS = sql(
+    f"SELECT d.code, {PLATFORM.format(col='o.identity')} AS platform,"
+    " SUM(CASE WHEN o.checkout_session IS NOT NULL THEN 1 ELSE 0 END),"
+    " SUM(CASE WHEN o.paid_at IS NOT NULL THEN 1 ELSE 0 END),"
+    " SUM(CASE WHEN o.refunded_minor > 0 OR o.status = 'refunded' THEN 1 ELSE 0 END)"
+    " FROM orders o JOIN drops d ON d.id = o.drop_id GROUP BY d.code, platform"
+)
+PAID_SINCE = sql(
+    "SELECT paid_at, amount_minor FROM orders WHERE paid_at IS NOT NULL AND paid_at >= :since"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FunnelRow:
+    drop: str
+    platform: str
+    claims: int = 0
+    checkouts: int = 0
+    paid: int = 0
+    refunded: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MinuteSales:
+    minute: datetime
+    orders: int
+    amount_minor: int
+
+
+class SqlReports:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def funnel(self) -> list[FunnelRow]:
+        """Claims → checkouts opened → paid → refunded, per drop and platform."""
+        async with self.engine.connect() as conn:
+            claims = (await conn.execute(CLAIMS)).all()
+            orders = (await conn.execute(ORDERS)).all()
+        rows: dict[tuple[str, str], dict[str, int]] = {}
+        for code, platform, count in claims:
+            rows.setdefault((code, platform), {})["claims"] = int(count)
+        for code, platform, checkouts, paid, refunded in orders:
+            row = rows.setdefault((code, platform), {})
+            row.update(checkouts=int(checkouts), paid=int(paid), refunded=int(refunded))
+        return [FunnelRow(code, platform, **row) for (code, platform), row in sorted(rows.items())]
+
+    async def sales_per_minute(self, now: datetime, minutes: int = 30) -> list[MinuteSales]:
+        """Paid orders per minute over the last `minutes` (empty minutes included)."""
+        start = now.replace(second=0, microsecond=0) - timedelta(minutes=minutes - 1)
+        async with self.engine.connect() as conn:
+            paid = (await conn.execute(PAID_SINCE, {"since": start})).all()
+        count: Counter[datetime] = Counter()
+        amount: Counter[datetime] = Counter()
+        for paid_at, minor in paid:
+            minute = utc(paid_at).replace(second=0, microsecond=0)
+            count[minute] += 1
+            amount[minute] += int(minor)
+        slots = (start + timedelta(minutes=i) for i in range(minutes))
+        return [MinuteSales(m, count[m], amount[m]) for m in slots]

@@ -1,0 +1,374 @@
+"""The seller dashboard at /dashboard: products and stock, drops, live orders, refunds, the
+funnel of each drop, sales per minute during a show, and a CSV export.
+
+The page is one Jinja2 template; its script fills the tables from `/dashboard/state` and then
+from a server-sent event stream that sends a new state whenever it changes. The stream reads
+the database (once a second per open dashboard), so it shows what every worker process did.
+Forms post with the CSRF token; a script asks for JSON (`Accept: application/json`), a plain
+form post gets a redirect back (or a 4xx page that says what was wrong).
+"""
+
+import asyncio
+import csv
+import io
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from commerce.adapters.reports import SqlReports
+from commerce.domain import commands as c
+from commerce.domain.drops import DropPolicy, DropTerms, parse_duration
+from commerce.domain.errors import CommerceError, InvalidInput, NotFound
+from commerce.domain.identity import ChatRef
+from commerce.domain.money import Money
+from commerce.domain.orders import OrderStatus
+from commerce.domain.products import ProductSpec, normalise_sku, parse_variants
+from commerce.service_layer.messagebus import MessageBus
+from commerce.service_layer.ports import PaymentError
+from commerce.service_layer.results import DropView, OrderView, ProductView
+from webhooks.dashboard import auth
+from webhooks.keys import ADMIN_TOKEN, BUS, ENGINE, SETTINGS
+
+HERE = Path(__file__).parent
+POLL = web.AppKey("dashboard_poll", float)  # seconds between two looks at the database
+NONCE = web.RequestKey("dashboard_session", str)  # set by `signed_in`
+REFUNDABLE = {OrderStatus.PAID, OrderStatus.FULFILLED, OrderStatus.PARTIALLY_REFUNDED}
+ORDER_ROWS = 50  # the live table; the CSV has them all
+PUBLIC = {"/dashboard/login", "/dashboard/static"}
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+routes = web.RouteTableDef()
+
+
+def create_dashboard(poll: float = 1.0) -> web.Application:
+    """The dashboard as a sub-application, to mount at /dashboard."""
+    app = web.Application(middlewares=[signed_in])
+    app[POLL] = poll
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+    )
+    app.add_routes(routes)
+    app.router.add_static("/static", HERE / "static")
+    return app
+
+
+@web.middleware
+async def signed_in(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every page but the sign-in needs the session; every POST also the CSRF token."""
+    if any(request.path.startswith(p) for p in PUBLIC):
+        return await handler(request)
+    token = request.config_dict[ADMIN_TOKEN]
+    nonce = auth.session_of(request, token)
+    if nonce is None:
+        if request.method == "GET" and not wants_json(request):
+            raise web.HTTPSeeOther("/dashboard/login")
+        return refuse(request, "sign in with the admin token first", 401)
+    if request.method == "POST":
+        form = await request.post()
+        given = request.headers.get("X-CSRF-Token") or str(form.get("csrf", ""))
+        if not auth.csrf_ok(token, nonce, given):
+            return refuse(request, "the form is stale or forged: reload the dashboard", 403)
+    request[NONCE] = nonce
+    return await handler(request)
+
+
+def wants_json(request: web.Request) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def refuse(request: web.Request, message: str, status: int) -> web.Response:
+    if wants_json(request):
+        return web.json_response({"error": message}, status=status)
+    return aiohttp_jinja2.render_template(
+        "message.html", request, {"title": "Not done", "message": message}, status=status
+    )
+
+
+def done(request: web.Request, message: str) -> web.Response:
+    if wants_json(request):
+        return web.json_response({"ok": True, "message": message})
+    raise web.HTTPSeeOther(f"/dashboard?msg={quote(message)}")
+
+
+def bus_of(request: web.Request) -> MessageBus:
+    return request.config_dict[BUS]
+
+
+# sign-in ----------------------------------------------------------------------------------
+
+
+@routes.get("/login")
+async def login_page(request: web.Request) -> web.Response:
+    return aiohttp_jinja2.render_template("login.html", request, {"error": None})
+
+
+@routes.post("/login")
+async def login(request: web.Request) -> web.Response:
+    form = await request.post()
+    token = request.config_dict[ADMIN_TOKEN]
+    if not auth.right_token(token, str(form.get("token", "")).strip()):
+        context = {"error": "That is not the admin token. It is printed when livebuy starts."}
+        return aiohttp_jinja2.render_template("login.html", request, context, status=403)
+    response = web.HTTPSeeOther("/dashboard")
+    response.set_cookie(
+        auth.COOKIE,
+        auth.new_session(token),
+        httponly=True,
+        samesite="Strict",
+        path="/dashboard",
+        max_age=7 * 86400,
+    )
+    raise response
+
+
+@routes.post("/logout")
+async def logout(request: web.Request) -> web.Response:
+    response = web.HTTPSeeOther("/dashboard/login")
+    response.del_cookie(auth.COOKIE, path="/dashboard")
+    raise response
+
+
+# the page and its data ----------------------------------------------------------------------
+
+
+@routes.get("")
+@routes.get("/")
+async def page(request: web.Request) -> web.Response:
+    settings = request.config_dict[SETTINGS]
+    context = {
+        "csrf": auth.csrf_token(request.config_dict[ADMIN_TOKEN], request[NONCE]),
+        "message": request.query.get("msg", "")[:200],
+        "currency": settings.livebuy_currency,
+        "hold": settings.livebuy_hold,
+    }
+    return aiohttp_jinja2.render_template("dashboard.html", request, context)
+
+
+@routes.get("/state")
+async def state(request: web.Request) -> web.Response:
+    return web.json_response(await snapshot(request))
+
+
+@routes.get("/events")
+async def events(request: web.Request) -> web.StreamResponse:
+    stream = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+    )
+    await stream.prepare(request)
+    last = ""
+    while True:
+        data = json.dumps(await snapshot(request))
+        # A write to a browser that left fails here, which ends this handler.
+        await stream.write(f"data: {data}\n\n".encode() if data != last else b": ping\n\n")
+        last = data
+        await asyncio.sleep(request.app[POLL])
+
+
+async def snapshot(request: web.Request) -> dict[str, Any]:
+    bus = bus_of(request)
+    reports = SqlReports(request.config_dict[ENGINE])
+    store = bus.deps.store
+    drops = await store.drops()
+    return {
+        "products": [product_json(p) for p in await store.products()],
+        "drops": [drop_json(d) for d in sorted(drops, key=lambda d: -d.id)[:20]],
+        "chats": sorted({chat for d in drops for chat in d.channels} | {"web:demo"}),
+        "orders": [order_json(o) for o in await store.orders(None, None, ORDER_ROWS)],
+        "funnel": [vars_of(row) for row in await reports.funnel()],
+        "sales": [
+            {"minute": s.minute.strftime("%H:%M"), "orders": s.orders, "amount": s.amount_minor}
+            for s in await reports.sales_per_minute(bus.deps.clock.now())
+        ],
+    }
+
+
+def vars_of(row: Any) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in row.__slots__}
+
+
+def product_json(p: ProductView) -> dict[str, Any]:
+    return {
+        "sku": p.sku,
+        "name": p.name,
+        "price": str(p.price),
+        "option": p.option,
+        "variants": [{"label": v.label, "stock": v.stock} for v in p.variants],
+        "stock": p.stock,
+        "digital": p.digital,
+    }
+
+
+def drop_json(d: DropView) -> dict[str, Any]:
+    return {
+        "code": d.code,
+        "name": d.name,
+        "price": str(d.price),
+        "quantity": d.quantity,
+        "remaining": d.remaining,
+        "status": d.status,
+        "waitlist": d.waitlist,
+        "chats": list(d.channels),
+        "ends_at": d.ends_at.isoformat() if d.ends_at else None,
+    }
+
+
+def order_json(o: OrderView) -> dict[str, Any]:
+    return {
+        "ref": o.ref,
+        "created_at": o.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+        "drop": o.drop_code,
+        "item": o.description,
+        "quantity": o.quantity,
+        "amount": str(o.amount),
+        "status": o.status.value,
+        "buyer": o.identity,
+        "chat": o.chat,
+        "refundable": o.status in REFUNDABLE,
+    }
+
+
+@routes.get("/orders.csv")
+async def orders_csv(request: web.Request) -> web.Response:
+    orders = await bus_of(request).deps.store.orders(None, None, 1_000_000)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        ["ref", "created_at", "drop", "sku", "item", "variant", "quantity", "amount",
+         "currency", "status", "buyer", "chat", "payment_ref", "refunded"]
+    )  # fmt: skip
+    for o in orders:
+        writer.writerow(
+            [o.ref, o.created_at.isoformat(), o.drop_code, o.sku, o.name, o.variant,
+             o.quantity, o.amount.decimal(), o.amount.currency.upper(), o.status.value,
+             o.identity, o.chat, o.payment_ref or "",
+             o.refunded.decimal() if o.refunded else ""]
+        )  # fmt: skip
+    return web.Response(
+        text=out.getvalue(),
+        content_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="livebuy-orders.csv"'},
+    )
+
+
+# actions ----------------------------------------------------------------------------------
+
+
+async def act(
+    request: web.Request, work: Callable[[dict[str, str]], Awaitable[str]]
+) -> web.Response:
+    """Runs a form's action; refused input is a 4xx that says why, and changes nothing."""
+    form = {k: str(v).strip() for k, v in (await request.post()).items()}
+    try:
+        return done(request, await work(form))
+    except NotFound as exc:
+        return refuse(request, str(exc), 404)
+    except (CommerceError, PaymentError) as exc:
+        return refuse(request, str(exc), 400)
+
+
+def field(form: dict[str, str], name: str) -> str:
+    value = form.get(name, "")
+    if not value:
+        raise InvalidInput(f"{name} is required")
+    return value
+
+
+def number(form: dict[str, str], name: str, default: int | None = None) -> int | None:
+    value = form.get(name, "")
+    if not value:
+        return default
+    if not value.isdigit() or len(value) > 9:
+        raise InvalidInput(f"{name} must be a whole number, not '{value[:20]}'")
+    return int(value)
+
+
+@routes.post("/products")
+async def add_product(request: web.Request) -> web.Response:
+    async def work(form: dict[str, str]) -> str:
+        currency = request.config_dict[SETTINGS].livebuy_currency
+        option, labels = parse_variants(form.get("variants") or None)
+        spec = ProductSpec(
+            normalise_sku(field(form, "sku")),
+            field(form, "name")[:200],
+            Money.parse(field(form, "price"), currency),
+            option,
+            tuple(labels),
+            form.get("digital") in ("on", "1", "true"),
+        )
+        product = await bus_of(request).handle(c.AddProduct(spec, number(form, "stock", 0) or 0))
+        return f"Added {product.sku}."
+
+    return await act(request, work)
+
+
+@routes.post("/products/{sku}")
+async def edit_product(request: web.Request) -> web.Response:
+    async def work(form: dict[str, str]) -> str:
+        bus = bus_of(request)
+        product = await bus.deps.store.product(request.match_info["sku"])
+        price = form.get("price")
+        new_price = Money.parse(price, product.price.currency) if price else None
+        await bus.handle(c.UpdateProduct(product.sku, form.get("name") or None, new_price))
+        if form.get("stock"):
+            stock = number(form, "stock") or 0
+            await bus.handle(c.SetStock(product.sku, stock, form.get("variant") or None))
+        return f"Saved {product.sku}."
+
+    return await act(request, work)
+
+
+@routes.post("/drops")
+async def start_drop(request: web.Request) -> web.Response:
+    async def work(form: dict[str, str]) -> str:
+        bus = bus_of(request)
+        product = await bus.deps.store.product(field(form, "sku"))
+        chat = str(ChatRef.parse(field(form, "chat")))
+        price = form.get("price")
+        hold = form.get("hold")
+        terms = DropTerms(
+            sku=product.sku,
+            quantity=number(form, "quantity") or 0,
+            price=Money.parse(price, product.price.currency) if price else product.price,
+            duration=parse_duration(form["duration"]) if form.get("duration") else None,
+            per_buyer_limit=number(form, "limit"),
+            policy=policy_of(form.get("policy") or DropPolicy.HOLD.value),
+            hold=parse_duration(hold) if hold else bus.deps.hold,
+        )
+        drop = await bus.handle(c.StartDrop(terms, (chat,), actor="dashboard"))
+        return f"Drop {drop.code} is live in {chat}."
+
+    return await act(request, work)
+
+
+def policy_of(value: str) -> DropPolicy:
+    try:
+        return DropPolicy(value)
+    except ValueError:
+        raise InvalidInput(f"policy must be hold or first-paid, not '{value[:20]}'") from None
+
+
+@routes.post("/drops/{code}/end")
+async def end_drop(request: web.Request) -> web.Response:
+    async def work(form: dict[str, str]) -> str:
+        drop = await bus_of(request).handle(c.EndDrop(request.match_info["code"]))
+        return f"Drop {drop.code} ended: {drop.quantity - drop.remaining} of {drop.quantity} sold."
+
+    return await act(request, work)
+
+
+@routes.post("/orders/{ref}/refund")
+async def refund(request: web.Request) -> web.Response:
+    async def work(form: dict[str, str]) -> str:
+        ref = request.match_info["ref"]
+        await bus_of(request).handle(c.RefundOrder(ref, actor="dashboard"))
+        return f"Refund of order {ref} requested."
+
+    return await act(request, work)
