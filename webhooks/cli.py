@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
@@ -23,6 +23,7 @@ from bench import webhook as webhook_bench
 from bots import console
 from bots.rendering import Renderer
 from commerce.adapters import migrate
+from commerce.adapters.app_settings import admin_token
 from commerce.adapters.db import create_engine
 from commerce.bootstrap import bootstrap
 from commerce.config import Settings
@@ -41,6 +42,7 @@ from commerce.domain.products import ProductSpec, normalise_sku, parse_variants
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.ports import PaymentError
 from commerce.service_layer.results import DropView, OrderView, ProductView
+from webhooks import demo
 from webhooks.app import create_app
 from webhooks.payments import EMULATOR_PREFIX, payment_setup
 
@@ -166,11 +168,46 @@ def run(
     config = config.serving(host, port)
     host, port = config.livebuy_host, config.livebuy_port
     seeded = config.stripe_emulated and with_bus(lambda bus: seed_demo(bus, config))
-    typer.echo(banner(config, host, port, seeded))
+    typer.echo(banner(config, host, port, seeded, generated_admin_token(config)))
     try:
         web.run_app(create_app(config), host=host, port=port, print=None)
     except OSError as exc:
         raise fail(f"cannot listen on {host}:{port} ({exc.strerror})") from None
+
+
+@app.command("demo")
+def demo_show(
+    host: Annotated[str | None, typer.Option(help="Overrides LIVEBUY_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Overrides LIVEBUY_PORT.")] = None,
+    viewers: Annotated[int, typer.Option(help="Simulated viewers (at least 6).")] = 8,
+    hold: Annotated[str, typer.Option(help="How long a claim holds a cap.")] = "30s",
+    pace: Annotated[float, typer.Option(help="Seconds between the viewers' moves.")] = 1.0,
+) -> None:
+    """Serve the local service and run a scripted show in /chat/show: a seller starts a drop,
+    viewers claim, some pay on the Stripe emulator, one passes, one hold expires."""
+    config = settings()
+    if not config.stripe_emulated:
+        raise fail("the demo pays on the built-in Stripe emulator: unset STRIPE_SECRET_KEY")
+    if not 6 <= viewers <= len(demo.NAMES):
+        raise fail(f"--viewers must be between 6 and {len(demo.NAMES)}")
+    if pace < 0:
+        raise fail("--pace must be 0 or more seconds")
+    try:
+        parse_duration(hold)
+    except CommerceError as exc:
+        raise fail(f"--hold: {exc}") from None
+    upgrade_schema(config.database_url)
+    config = config.serving(host, port)
+    config = type(config).model_validate(config.model_dump() | {"livebuy_hold": hold})
+    host, port = config.livebuy_host, config.livebuy_port
+    typer.echo(banner(config, host, port, token=generated_admin_token(config)))
+    typer.echo(f"The show starts in {config.public_base_url}/chat/{demo.ROOM} …")
+    try:
+        asyncio.run(demo.serve_with_show(create_app(config), host, port, viewers, pace))
+    except KeyboardInterrupt:  # pragma: no cover (Ctrl-C)
+        pass
+    except demo.CannotListen as exc:
+        raise fail(f"{exc}; is `make run` running? Stop it or pass --port") from None
 
 
 DEMO_CHAT = "web:demo"
@@ -188,7 +225,25 @@ async def seed_demo(bus: MessageBus, config: Settings) -> bool:
     return True
 
 
-def banner(config: Settings, host: str, port: int, seeded: bool = False) -> str:
+def generated_admin_token(config: Settings) -> str | None:
+    """The dashboard's token made on the first run (None when LIVEBUY_ADMIN_TOKEN is set:
+    the operator knows it, and a configured secret is never printed)."""
+    if config.livebuy_admin_token is not None:
+        return None
+
+    async def read() -> str:
+        engine = create_engine(config.database_url)
+        try:
+            return await admin_token(engine, None, datetime.now(UTC))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
+def banner(
+    config: Settings, host: str, port: int, seeded: bool = False, token: str | None = None
+) -> str:
     """Says what runs and why the rest does not, so nobody has to guess."""
 
     def state(on: bool, why_off: str) -> str:
@@ -205,6 +260,8 @@ def banner(config: Settings, host: str, port: int, seeded: bool = False) -> str:
             if seeded
             else []
         ),
+        f"  dashboard  {base}/dashboard   admin token: "
+        + (token or "the one in LIVEBUY_ADMIN_TOKEN"),
         f"  health     http://{host}:{port}/healthz   readiness /readyz",
         "  sweeper    on (expires holds, ends drops whose time is up)",
         "  telegram   "

@@ -210,3 +210,32 @@ def test_the_banner_warns_when_the_emulator_faces_the_network() -> None:
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert "WARNING" not in banner(settings, "127.0.0.1", 8080)
     assert "WARNING: the Stripe test emulator is on" in banner(settings, "0.0.0.0", 8080)  # noqa: S104
+
+
+def test_demo_refuses_what_it_cannot_show(cli) -> None:  # type: ignore[no-untyped-def]
+    assert "between 6 and" in cli("demo", "--viewers", "3", ok=False)
+    assert "--hold" in cli("demo", "--hold", "soon", ok=False)
+    assert "--pace" in cli("demo", "--pace", "-1", ok=False)
+    assert "unset STRIPE_SECRET_KEY" in cli("demo", ok=False, STRIPE_SECRET_KEY="sk_test_x")
+
+
+def test_demo_says_when_the_port_is_taken(cli) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        output = cli("demo", "--port", port, ok=False, PUBLIC_BASE_URL="")
+    assert f"cannot listen on 127.0.0.1:{port}" in output and "--port" in output
+
+
+def test_the_banner_shows_the_dashboard_and_its_token() -> None:
+    from commerce.config import Settings
+    from webhooks.cli import banner
+
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    text = banner(settings, "127.0.0.1", 8080, token="tok123")
+    assert "http://127.0.0.1:8080/dashboard   admin token: tok123" in text
+    configured = Settings(_env_file=None, livebuy_admin_token="secret!")  # type: ignore[call-arg]
+    assert "secret!" not in banner(configured, "127.0.0.1", 8080)
