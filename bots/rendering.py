@@ -84,6 +84,19 @@ TEXTS: dict[str, dict[str, str]] = {
         "bad_amount": "'{detail}' is not an amount. Try #bid 15",
         "bad_order": "Which order? Try /{command} ORDER (see /orders)",
         "bad_option": "I don't understand '{detail}'. /help shows what I know.",
+        "won_start": "{who}: {qty} × {item} is yours for {amount}. Tap the button for your "
+        "payment link.",
+        "open_private": "Open a private chat with me: tap the button.",
+        "private_button": "Open private chat",
+        "buy_button": "Buy",
+        "board_left": "{left} of {qty} left",
+        "board_until": "ends {time} UTC",
+        "board_sold_out": "Sold out. Buy joins the waitlist.",
+        "board_buyers": "Last buyers: {names}",
+        "privacy_warning": "Privacy mode is on: I cannot read ordinary messages here, so #buy "
+        "typed as text is invisible to me. The Buy button and /buy@{bot} still work. To change "
+        "it: @BotFather, /setprivacy, Disable, then add me to the group again.",
+        "not_your_link": "That link is not for you. /orders lists your orders.",
     },
     "de": {
         "won": "{who}: {qty} × {item} gehört dir für {amount}. Schau in deine Nachrichten.",
@@ -131,6 +144,19 @@ TEXTS: dict[str, dict[str, str]] = {
         "bad_amount": "'{detail}' ist kein Betrag. Versuch #bid 15",
         "bad_order": "Welche Bestellung? Versuch /{command} BESTELLUNG (siehe /orders)",
         "bad_option": "'{detail}' verstehe ich nicht. /help zeigt, was geht.",
+        "won_start": "{who}: {qty} × {item} gehört dir für {amount}. Tippe auf den Knopf für "
+        "deinen Zahlungslink.",
+        "open_private": "Öffne einen privaten Chat mit mir: tippe auf den Knopf.",
+        "private_button": "Privaten Chat öffnen",
+        "buy_button": "Kaufen",
+        "board_left": "{left} von {qty} übrig",
+        "board_until": "endet {time} UTC",
+        "board_sold_out": "Ausverkauft. Kaufen setzt dich auf die Warteliste.",
+        "board_buyers": "Zuletzt gekauft: {names}",
+        "privacy_warning": "Der Datenschutzmodus ist an: normale Nachrichten sehe ich hier nicht, "
+        "#buy als Text kommt nicht an. Der Kaufen-Knopf und /buy@{bot} funktionieren. Ändern: "
+        "@BotFather, /setprivacy, Disable, dann mich neu zur Gruppe hinzufügen.",
+        "not_your_link": "Dieser Link ist nicht für dich. /orders zeigt deine Bestellungen.",
     },
     "fr": {
         "won": "{who} : {qty} × {item} est à toi pour {amount}. Regarde tes messages pour payer.",
@@ -178,6 +204,19 @@ TEXTS: dict[str, dict[str, str]] = {
         "bad_amount": "« {detail} » n'est pas un montant. Essaie #bid 15",
         "bad_order": "Quelle commande ? Essaie /{command} COMMANDE (voir /orders)",
         "bad_option": "Je ne comprends pas « {detail} ». /help montre ce que je sais faire.",
+        "won_start": "{who} : {qty} × {item} est à toi pour {amount}. Touche le bouton pour "
+        "ton lien de paiement.",
+        "open_private": "Ouvre une conversation privée avec moi : touche le bouton.",
+        "private_button": "Conversation privée",
+        "buy_button": "Acheter",
+        "board_left": "{left} sur {qty} restants",
+        "board_until": "fin à {time} UTC",
+        "board_sold_out": "Épuisé. Acheter t'inscrit sur la liste d'attente.",
+        "board_buyers": "Derniers acheteurs : {names}",
+        "privacy_warning": "Le mode confidentialité est actif : je ne lis pas les messages "
+        "ordinaires ici, #buy écrit en texte m'est invisible. Le bouton Acheter et /buy@{bot} "
+        "marchent. Pour changer : @BotFather, /setprivacy, Disable, puis ajoute-moi à nouveau.",
+        "not_your_link": "Ce lien n'est pas pour toi. /orders liste tes commandes.",
     },
     "es": {
         "won": "{who}: {qty} × {item} es tuyo por {amount}. Mira tus mensajes para pagar.",
@@ -225,6 +264,19 @@ TEXTS: dict[str, dict[str, str]] = {
         "bad_amount": "'{detail}' no es un importe. Prueba #bid 15",
         "bad_order": "¿Qué pedido? Prueba /{command} PEDIDO (ver /orders)",
         "bad_option": "No entiendo '{detail}'. /help muestra lo que sé hacer.",
+        "won_start": "{who}: {qty} × {item} es tuyo por {amount}. Toca el botón para tu "
+        "enlace de pago.",
+        "open_private": "Abre un chat privado conmigo: toca el botón.",
+        "private_button": "Abrir chat privado",
+        "buy_button": "Comprar",
+        "board_left": "quedan {left} de {qty}",
+        "board_until": "termina a las {time} UTC",
+        "board_sold_out": "Agotado. Comprar te apunta a la lista de espera.",
+        "board_buyers": "Últimos compradores: {names}",
+        "privacy_warning": "El modo privacidad está activo: no leo los mensajes normales aquí, "
+        "#buy escrito como texto no me llega. El botón Comprar y /buy@{bot} funcionan. Para "
+        "cambiarlo: @BotFather, /setprivacy, Disable, y vuelve a añadirme al grupo.",
+        "not_your_link": "Ese enlace no es para ti. /orders muestra tus pedidos.",
     },
 }
 

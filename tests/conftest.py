@@ -28,7 +28,8 @@ PG_HOST = os.environ.get("LIVEBUY_TEST_PG", "postgresql://postgres@127.0.0.1:543
 PG_ADMIN_DB = "test"
 TABLES = (
     "order_event, claim, orders, drop_buyer, drop_channel, identity, customer, drops,"
-    " variant, product, seller, payment_event, outbox, board_message, inbound_update, app_setting"
+    " variant, product, seller, payment_event, outbox, board_message, inbound_update, app_setting,"
+    " bot_contact"
 )
 
 

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from aiohttp import web
 
 from commerce.service_layer.ports import Notifier
+from webhooks import telegram
 from webhooks.keys import SETTINGS
 
 
 def install(app: web.Application, add_notifier: Callable[[Notifier], None]) -> None:
     settings = app[SETTINGS]
-    del settings, add_notifier  # platforms add themselves here, e.g.:
-    # if settings.telegram_bot_token is not None:
-    #     telegram.install(app, add_notifier)
+    if settings.telegram_bot_token is not None:
+        telegram.install(app, add_notifier)

@@ -269,3 +269,13 @@ class AppSetting(SQLModel, table=True):
     key: str = Field(max_length=64, primary_key=True)
     value: str
     updated_at: datetime = Field(sa_column=_utc())
+
+
+class BotContact(SQLModel, table=True):
+    """Users who opened a private chat with the bot (Telegram's /start): only they can be
+    messaged privately; the others get a deep link that opens that chat."""
+
+    __tablename__ = "bot_contact"
+    platform: str = Field(max_length=16, primary_key=True)
+    identity: str = Field(max_length=80, primary_key=True)
+    started_at: datetime = Field(sa_column=_utc())

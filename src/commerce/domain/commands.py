@@ -71,6 +71,9 @@ class ChatMessage:
     text: str
     display_name: str = ""
     private: bool = False  # a private chat with the bot
+    # The platform vouches that the sender administers this chat (a Telegram group admin):
+    # they may start and end drops there, as sellers do (refunds stay with sellers).
+    chat_admin: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,6 +102,10 @@ ChatOutcome = (
 )
 
 
+# What a chat's administrators may do there without being a seller (ChatMessage.chat_admin).
+CHAT_ADMIN_COMMANDS: frozenset[type] = frozenset({g.StartDrop, g.StartAuction, g.EndDrop})
+
+
 async def handle_chat_message(cmd: c.ChatMessage, deps: Deps) -> ChatOutcome:
     parsed = g.parse(cmd.text, deps.keywords)
     if parsed is None:
@@ -110,7 +114,8 @@ async def handle_chat_message(cmd: c.ChatMessage, deps: Deps) -> ChatOutcome:
         return Misunderstood(parsed)
     name = type(parsed).__name__
     try:
-        if type(parsed) in g.SELLER_COMMANDS:
+        chat_admin = cmd.chat_admin and type(parsed) in CHAT_ADMIN_COMMANDS
+        if type(parsed) in g.SELLER_COMMANDS and not chat_admin:
             await handlers.require_seller(cmd.identity, deps)
         return await _dispatch(parsed, cmd, deps)
     except NotAllowed as exc:

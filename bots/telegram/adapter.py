@@ -1,0 +1,497 @@
+"""Telegram updates in, outbox messages out.
+
+Group messages and the Buy button become `ChatMessage`s for the core; what the core answers
+goes through the outbox: the drop's board (one message, edited in place), short public
+replies, and private messages to buyers who have started the bot. A buyer who has not gets a
+deep link (`https://t.me/<bot>?start=pay-<order>`) that opens the private chat, where
+`/start pay-<order>` delivers the payment link.
+"""
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from telegram import Bot, CallbackQuery, Message, Update, User
+from telegram.constants import ChatMemberStatus, ChatType, MessageEntityType
+from telegram.error import TelegramError
+from telegram.ext import ApplicationHandlerStop, ContextTypes
+
+from bots.rendering import Renderer, Reply
+from commerce.domain import grammar
+from commerce.domain.commands import ChatMessage
+from commerce.domain.errors import CommerceError
+from commerce.domain.orders import OrderStatus
+from commerce.service_layer import chat
+from commerce.service_layer.messagebus import MessageBus
+from commerce.service_layer.outbox import Button, Outbox, Outgoing
+from commerce.service_layer.ports import Clock, Contacts, Inbound
+from commerce.service_layer.results import (
+    CheckoutReady,
+    ClaimOutcome,
+    ClaimResult,
+    DropEnded,
+    DropView,
+    HoldExpired,
+    Notice,
+    OrderPaid,
+    OrderRefunded,
+    OrderView,
+    PromotedFromWaitlist,
+    WaitlistClosed,
+)
+
+log = logging.getLogger(__name__)
+PLATFORM = "telegram"
+ADMIN_TTL = 60.0  # seconds a getChatMember answer is trusted
+ADMINS = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR}
+PAY = "pay-"  # deep-link payload prefix: /start pay-<order ref>
+BUYERS_SHOWN = 5
+
+
+@dataclass
+class BoardBuyer:
+    identity: str
+    name: str
+    paid: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """Who wrote: a user, or a chat speaking as itself (anonymous admin, channel post)."""
+
+    identity: str
+    who: str  # how replies name them
+    name: str
+    language: str
+    user_id: int | None  # None for a chat speaking as itself
+
+
+class TelegramAdapter:
+    def __init__(
+        self,
+        bot: Bot,
+        bus: Callable[[], MessageBus],
+        outbox: Outbox,
+        contacts: Contacts,
+        inbound: Inbound,
+        clock: Clock,
+        *,
+        locale: str = "en",
+        wake: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.bot, self.bus, self.outbox = bot, bus, outbox
+        self.contacts, self.inbound, self.clock = contacts, inbound, clock
+        self.locale, self.wake = locale, wake
+        self.username = ""
+        self.privacy = False  # privacy mode on: ordinary group messages never reach the bot
+        self.admins: dict[tuple[int, int], tuple[bool, float]] = {}
+        self.buyers: dict[int, deque[BoardBuyer]] = {}  # per drop: the last buyers
+        self.board_chats: dict[int, set[str]] = {}  # per drop: chats showing its board
+        self.renderers: dict[str, Renderer] = {}
+        self.names: dict[str, str] = {}  # identity -> how the chat names them
+        self.finished = 0  # updates handled or skipped (tests wait on it)
+
+    def started(self, username: str, can_read_all_group_messages: bool) -> None:
+        """What getMe said at start-up."""
+        self.username = username
+        self.privacy = not can_read_all_group_messages
+        if self.privacy:
+            log.warning(
+                "Telegram privacy mode is on for @%s: in groups it only sees commands "
+                "(/buy@%s), replies to it and its Buy button, not '#buy' typed as text. "
+                "Turn it off in @BotFather: /setprivacy, choose the bot, Disable; then "
+                "remove the bot from each group and add it again.",
+                username,
+                username,
+            )
+
+    # --- updates ---------------------------------------------------------------------
+
+    async def dedupe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Group -1: an update id seen before (a redelivery) goes no further."""
+        if not await self.inbound.first_time(PLATFORM, str(update.update_id), self.clock.now()):
+            log.info("telegram update %s was delivered again: skipped", update.update_id)
+            self.finished += 1
+            raise ApplicationHandlerStop
+
+    async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        try:
+            await self._on_update(update)
+        finally:
+            self.finished += 1
+
+    async def _on_update(self, update: Update) -> None:
+        if update.callback_query is not None:
+            await self._button(update.callback_query)
+            return
+        message = update.message or update.channel_post
+        if message is None or not (message.text or message.caption):
+            return
+        if message.chat.type == ChatType.PRIVATE:
+            await self._private(message)
+        else:
+            await self._group(message)
+
+    async def _group(self, message: Message) -> None:
+        text = message.text or message.caption or ""
+        sender = self._sender(message)
+        if sender is None or self._for_another_bot(message):
+            return
+        parsed = grammar.parse(text, self.bus().deps.keywords)
+        if parsed is None:
+            return  # chatter: no database work
+        chat_id = message.chat.id
+        admin = False
+        if type(parsed) in chat.CHAT_ADMIN_COMMANDS:
+            admin = sender.user_id is None or await self.is_admin(chat_id, sender.user_id)
+        command = ChatMessage(
+            key=f"{PLATFORM}:{chat_id}:{message.message_id}",
+            chat=f"{PLATFORM}:{chat_id}",
+            identity=sender.identity,
+            text=text,
+            display_name=sender.name,
+            chat_admin=admin,
+        )
+        outcome = await self.bus().handle(command)
+        await self._answer(outcome, str(chat_id), sender, str(message.message_id))
+
+    async def _private(self, message: Message) -> None:
+        user = message.from_user
+        if user is None:
+            return
+        sender = self._user(user)
+        await self.contacts.started(PLATFORM, sender.identity, self.clock.now())
+        text = message.text or message.caption or ""
+        words = text.split()
+        renderer = self.renderer(sender.language)
+        if len(words) > 1 and words[0].split("@")[0].lower() == "/start":
+            if words[1].startswith(PAY):
+                link = await self._payment_link(words[1][len(PAY) :], sender, renderer)
+                await self._put([Outgoing(PLATFORM, str(user.id), link)])
+                return
+            text = "/start"
+        command = ChatMessage(
+            key=f"{PLATFORM}:{user.id}:{message.message_id}",
+            chat=f"{PLATFORM}:{user.id}",
+            identity=sender.identity,
+            text=text,
+            display_name=sender.name,
+            private=True,
+        )
+        outcome = await self.bus().handle(command)
+        if isinstance(outcome, chat.Ignored):
+            outcome = chat.HelpAsked(seller=False)  # a private chat always gets an answer
+        reply = renderer.outcome(outcome, sender.who)
+        out = [
+            Outgoing(PLATFORM, str(user.id), text)
+            for text in (reply.public, reply.private)
+            if text
+        ]
+        await self._put(out + self._boards_for(outcome))
+
+    async def _payment_link(self, ref: str, sender: Sender, renderer: Renderer) -> str:
+        """The deep link's payload: the buyer's own order, with its payment link."""
+        try:
+            order = await self.bus().deps.store.order(ref.upper())
+        except CommerceError:
+            order = None
+        if order is None or order.identity != sender.identity:
+            return renderer.t("not_your_link")
+        if order.status in (OrderStatus.RESERVED, OrderStatus.CHECKOUT_OPEN):
+            won = ClaimResult(ClaimOutcome.WON, order=order)
+            return renderer.claim(won, sender.who).private or ""
+        return renderer.outcome(chat.OrderList((order,)), sender.who).private or ""
+
+    async def _button(self, query: CallbackQuery) -> None:
+        data = query.data or ""
+        message = query.message
+        if not data.startswith("buy:") or message is None:
+            await _answer_query(query)
+            return
+        sender = self._user(query.from_user)
+        chat_id = message.chat.id
+        command = ChatMessage(
+            key=f"{PLATFORM}:{chat_id}:cb:{query.id}",
+            chat=f"{PLATFORM}:{chat_id}",
+            identity=sender.identity,
+            text=f"#buy {data.removeprefix('buy:')}",
+            display_name=sender.name,
+        )
+        outcome = await self.bus().handle(command)
+        reply = self.renderer(sender.language).outcome(outcome, sender.who)
+        started = await self.contacts.has_started(PLATFORM, sender.identity)
+        out = self._boards_for(outcome)
+        url = None
+        if started:
+            out += [
+                Outgoing(PLATFORM, str(query.from_user.id), text)
+                for text in (reply.private or reply.public,)
+                if text
+            ]
+        else:
+            url = self.deep_link(_pay_payload(outcome))
+        await self._put(out)
+        await _answer_query(query, (reply.public or "")[:200] or None, url)
+
+    async def _answer(
+        self, outcome: chat.ChatOutcome, chat_id: str, sender: Sender, reply_to: str
+    ) -> None:
+        """What a group sees and what the sender gets privately."""
+        renderer = self.renderer(sender.language)
+        reply = renderer.outcome(outcome, sender.who)
+        out = self._boards_for(outcome)
+        match outcome:
+            case chat.Ignored():
+                return
+            case chat.DropOpened():
+                if self.privacy:
+                    warning = self.renderer(self.locale).t("privacy_warning", bot=self.username)
+                    out.append(Outgoing(PLATFORM, chat_id, warning, reply_to=reply_to))
+                await self._put(out)
+                return
+        started = sender.user_id is not None and await self.contacts.has_started(
+            PLATFORM, sender.identity
+        )
+        private_chat = str(sender.user_id)
+        if started:
+            # A busy drop must not flood the group: the board shows the claim publicly.
+            if isinstance(outcome, chat.Claimed):
+                text = reply.private or reply.public
+                out += [Outgoing(PLATFORM, private_chat, text)] if text else []
+            else:
+                if reply.public:
+                    out.append(Outgoing(PLATFORM, chat_id, reply.public, reply_to=reply_to))
+                if reply.private:
+                    out.append(Outgoing(PLATFORM, private_chat, reply.private))
+        else:
+            out += self._public_instead(outcome, reply, renderer, sender, chat_id, reply_to)
+        await self._put(out)
+
+    def _public_instead(
+        self,
+        outcome: chat.ChatOutcome,
+        reply: Reply,
+        renderer: Renderer,
+        sender: Sender,
+        chat_id: str,
+        reply_to: str,
+    ) -> list[Outgoing]:
+        """For a sender the bot cannot message privately: public replies and a deep link."""
+        payload = _pay_payload(outcome)
+        if payload is not None and isinstance(outcome, chat.Claimed):
+            order = outcome.result.order
+            assert order is not None
+            text = renderer.t("won_start", who=sender.who, **_order_values(renderer, order))
+            button = Button(renderer.t("private_button"), url=self.deep_link(payload))
+            return [Outgoing(PLATFORM, chat_id, text, (button,), reply_to=reply_to)]
+        out = []
+        if reply.public:
+            out.append(Outgoing(PLATFORM, chat_id, reply.public, reply_to=reply_to))
+        if reply.private:
+            if isinstance(outcome, chat.HelpAsked):
+                out.append(Outgoing(PLATFORM, chat_id, reply.private, reply_to=reply_to))
+            elif sender.user_id is not None:
+                button = Button(renderer.t("private_button"), url=self.deep_link("hi"))
+                text = renderer.t("open_private")
+                out.append(Outgoing(PLATFORM, chat_id, text, (button,), reply_to=reply_to))
+        return out
+
+    # --- admins, names, links --------------------------------------------------------
+
+    async def is_admin(self, chat_id: int, user_id: int) -> bool:
+        """An administrator of the chat (getChatMember, trusted for ADMIN_TTL seconds)."""
+        now = time.monotonic()
+        cached = self.admins.get((chat_id, user_id))
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        try:
+            member = await self.bot.get_chat_member(chat_id, user_id)
+            admin = member.status in ADMINS
+        except TelegramError as exc:
+            log.warning("getChatMember %s/%s failed: %s", chat_id, user_id, exc)
+            return False
+        self.admins[(chat_id, user_id)] = (admin, now + ADMIN_TTL)
+        return admin
+
+    def _user(self, user: User) -> Sender:
+        sender = _user_sender(user)
+        self.names[sender.identity] = sender.who
+        return sender
+
+    def deep_link(self, payload: str | None) -> str:
+        return f"https://t.me/{self.username}?start={payload or 'hi'}"
+
+    def renderer(self, language: str) -> Renderer:
+        if language not in self.renderers:
+            self.renderers[language] = Renderer(language or self.locale)
+        return self.renderers[language]
+
+    def _sender(self, message: Message) -> Sender | None:
+        speaking_as = message.sender_chat
+        if speaking_as is not None:
+            if speaking_as.id != message.chat.id:  # a linked channel's automatic forward
+                return None
+            title = message.chat.title or str(message.chat.id)
+            identity = f"{PLATFORM}:{message.chat.id}"
+            return Sender(identity, title, title, self.locale, None)
+        if message.from_user is None or message.from_user.is_bot:
+            return None
+        return self._user(message.from_user)
+
+    def _for_another_bot(self, message: Message) -> bool:
+        """'/buy@other_bot' is not for us."""
+        for entity, text in message.parse_entities([MessageEntityType.BOT_COMMAND]).items():
+            del entity
+            _, at, name = text.partition("@")
+            if at and name.lower() != self.username.lower():
+                return True
+        return False
+
+    # --- the board and the notices ---------------------------------------------------
+
+    def _boards_for(self, outcome: chat.ChatOutcome) -> list[Outgoing]:
+        match outcome:
+            case chat.Claimed(result=result) if result.drop is not None:
+                if result.outcome is ClaimOutcome.WON and result.order is not None:
+                    self._note_buyer(result.drop, result.order)
+                return self.boards(result.drop)
+            case chat.DropOpened(drop=drop) | chat.DropClosed(drop=drop):
+                return self.boards(drop)
+        return []
+
+    def _note_buyer(self, drop: DropView, order: OrderView) -> None:
+        buyers = self.buyers.setdefault(drop.id, deque(maxlen=BUYERS_SHOWN))
+        name = self.names.get(order.identity, order.identity.partition(":")[2])
+        buyers.append(BoardBuyer(order.identity, name))
+
+    def boards(self, drop: DropView) -> list[Outgoing]:
+        """The drop's board in each Telegram chat that shows it."""
+        chats = {
+            c.removeprefix(f"{PLATFORM}:") for c in drop.channels if c.startswith("telegram:")
+        }
+        chats |= self.board_chats.get(drop.id, set())
+        self.board_chats[drop.id] = chats
+        text, buttons = self.board_text(drop)
+        board = f"drop:{drop.id}"
+        return [Outgoing(PLATFORM, c, text, buttons, board=board) for c in sorted(chats)]
+
+    def board_text(self, drop: DropView) -> tuple[str, tuple[Button, ...]]:
+        r = self.renderer(self.locale)
+        lines = [f"{drop.name} · {drop.price}"]
+        buttons: tuple[Button, ...] = ()
+        if drop.status != "live":
+            sold = drop.quantity - drop.remaining
+            lines.append(r.t("drop_closed", code=drop.code, sold=sold, qty=drop.quantity))
+        else:
+            if drop.remaining > 0:
+                line = r.t("board_left", left=drop.remaining, qty=drop.quantity)
+            else:
+                line = r.t("board_sold_out")
+            if drop.ends_at is not None:
+                line += " · " + r.t("board_until", time=drop.ends_at.strftime("%H:%M"))
+            lines.append(line)
+            buttons = (Button(r.t("buy_button"), action=f"buy:{drop.code}"),)
+        buyers = self.buyers.get(drop.id)
+        if buyers:
+            names = ", ".join(b.name + (" ✓" if b.paid else "") for b in buyers)
+            lines.append(r.t("board_buyers", names=names))
+        return "\n".join(lines), buttons
+
+    async def notify(self, notice: Notice) -> None:
+        """The core's notices for Telegram buyers and boards, through the outbox."""
+        out: list[Outgoing] = []
+        match notice:
+            case OrderPaid(order=order):
+                for buyer in self.buyers.get(await self._drop_id(order), ()):
+                    if buyer.identity == order.identity:
+                        buyer.paid = True
+                out += await self._to_buyer(order.identity, notice)
+                out += await self._board_of(order)
+            case HoldExpired(order=order):
+                buyers = self.buyers.get(await self._drop_id(order))
+                for buyer in list(buyers or ()):
+                    if buyer.identity == order.identity and not buyer.paid:
+                        buyers.remove(buyer)  # type: ignore[union-attr]
+                out += await self._to_buyer(order.identity, notice)
+                out += await self._board_of(order)
+            case PromotedFromWaitlist(claim=claim) if claim.order is not None:
+                out += await self._promoted(notice, claim.order)
+                if claim.drop is not None:
+                    self._note_buyer(claim.drop, claim.order)
+                    out += self.boards(claim.drop)
+            case CheckoutReady(order=order) | OrderRefunded(order=order):
+                out += await self._to_buyer(order.identity, notice)
+            case WaitlistClosed(identity=identity):
+                out += await self._to_buyer(identity, notice)
+            case DropEnded(drop=drop):
+                out += self.boards(drop)
+        await self._put(out)
+
+    async def _to_buyer(self, identity: str, notice: Notice) -> list[Outgoing]:
+        if not identity.startswith(f"{PLATFORM}:"):
+            return []
+        if not await self.contacts.has_started(PLATFORM, identity):
+            return []  # they get their link through the deep link; nothing else to say
+        text = self.renderer(self.locale).notice(notice, "").private
+        return [Outgoing(PLATFORM, identity.partition(":")[2], text)] if text else []
+
+    async def _promoted(self, notice: Notice, order: OrderView) -> list[Outgoing]:
+        if not order.identity.startswith(f"{PLATFORM}:"):
+            return []
+        if await self.contacts.has_started(PLATFORM, order.identity):
+            return await self._to_buyer(order.identity, notice)
+        if not order.chat.startswith(f"{PLATFORM}:"):
+            return []
+        r = self.renderer(self.locale)
+        name = self.names.get(order.identity, "")
+        text = r.t("won_start", who=name or order.identity, **_order_values(r, order))
+        button = Button(r.t("private_button"), url=self.deep_link(f"{PAY}{order.ref}"))
+        return [Outgoing(PLATFORM, order.chat.partition(":")[2], text, (button,))]
+
+    async def _drop(self, code: str) -> DropView | None:
+        drops = [d for d in await self.bus().deps.store.drops() if d.code == code]
+        return max(drops, key=lambda d: d.id) if drops else None
+
+    async def _drop_id(self, order: OrderView) -> int:
+        drop = await self._drop(order.drop_code)
+        return drop.id if drop is not None else 0
+
+    async def _board_of(self, order: OrderView) -> list[Outgoing]:
+        if not self.board_chats:
+            return []
+        drop = await self._drop(order.drop_code)
+        return self.boards(drop) if drop is not None and drop.id in self.board_chats else []
+
+    async def _put(self, messages: list[Outgoing]) -> None:
+        if messages:
+            await self.outbox.put(messages, self.clock.now())
+            self.wake()
+
+
+def _user_sender(user: User) -> Sender:
+    who = f"@{user.username}" if user.username else user.full_name
+    language = (user.language_code or "").split("-")[0].lower()
+    return Sender(f"{PLATFORM}:{user.id}", who, user.full_name, language, user.id)
+
+
+def _pay_payload(outcome: chat.ChatOutcome) -> str | None:
+    if isinstance(outcome, chat.Claimed):
+        result = outcome.result
+        if result.outcome is ClaimOutcome.WON and result.order is not None:
+            return f"{PAY}{result.order.ref}"
+    return None
+
+
+def _order_values(renderer: Renderer, order: OrderView) -> dict[str, object]:
+    return {"qty": order.quantity, "item": order.description, "amount": order.amount}
+
+
+async def _answer_query(
+    query: CallbackQuery, text: str | None = None, url: str | None = None
+) -> None:
+    try:
+        await query.answer(text=text, url=url)
+    except TelegramError as exc:  # the button press was handled; only the toast is lost
+        log.warning("answerCallbackQuery failed: %s", exc)

@@ -1,0 +1,65 @@
+"""The command menu Telegram shows (setMyCommands), in the languages the bot speaks."""
+
+from telegram import Bot, BotCommand, BotCommandScopeAllChatAdministrators, BotCommandScopeDefault
+
+BUYER = ("buy", "orders", "cancel", "pass", "help")
+SELLER = ("drop", "end", "stats", "refund")
+
+DESCRIPTIONS: dict[str, dict[str, str]] = {
+    "en": {
+        "buy": "Buy from the live drop (/buy CODE 2 M)",
+        "orders": "Your orders",
+        "cancel": "Cancel an unpaid order",
+        "pass": "Give back your hold",
+        "help": "What I can do",
+        "drop": "Start a drop: /drop SKU QTY PRICE [for 10m] [limit 1]",
+        "end": "End the live drop",
+        "stats": "How the drops are going",
+        "refund": "Refund an order: /refund ORDER",
+    },
+    "de": {
+        "buy": "Aus dem laufenden Drop kaufen (/buy CODE 2 M)",
+        "orders": "Deine Bestellungen",
+        "cancel": "Unbezahlte Bestellung stornieren",
+        "pass": "Reservierung zurückgeben",
+        "help": "Was ich kann",
+        "drop": "Drop starten: /drop SKU MENGE PREIS [for 10m] [limit 1]",
+        "end": "Laufenden Drop beenden",
+        "stats": "Wie die Drops laufen",
+        "refund": "Bestellung erstatten: /refund BESTELLUNG",
+    },
+    "fr": {
+        "buy": "Acheter dans le drop en cours (/buy CODE 2 M)",
+        "orders": "Tes commandes",
+        "cancel": "Annuler une commande non payée",
+        "pass": "Rendre ta réservation",
+        "help": "Ce que je sais faire",
+        "drop": "Lancer un drop : /drop SKU QTÉ PRIX [for 10m] [limit 1]",
+        "end": "Terminer le drop en cours",
+        "stats": "Où en sont les drops",
+        "refund": "Rembourser : /refund COMMANDE",
+    },
+    "es": {
+        "buy": "Comprar en el drop en curso (/buy CODE 2 M)",
+        "orders": "Tus pedidos",
+        "cancel": "Cancelar un pedido sin pagar",
+        "pass": "Devolver tu reserva",
+        "help": "Lo que sé hacer",
+        "drop": "Empezar un drop: /drop SKU CANT PRECIO [for 10m] [limit 1]",
+        "end": "Terminar el drop en curso",
+        "stats": "Cómo van los drops",
+        "refund": "Reembolsar: /refund PEDIDO",
+    },
+}
+
+
+async def register_commands(bot: Bot) -> None:
+    """Buyers' commands everywhere, sellers' too for chat administrators, per language."""
+    for language, texts in DESCRIPTIONS.items():
+        code = None if language == "en" else language
+        buyer = [BotCommand(name, texts[name]) for name in BUYER]
+        seller = buyer + [BotCommand(name, texts[name]) for name in SELLER]
+        await bot.set_my_commands(buyer, scope=BotCommandScopeDefault(), language_code=code)
+        await bot.set_my_commands(
+            seller, scope=BotCommandScopeAllChatAdministrators(), language_code=code
+        )

@@ -1,0 +1,98 @@
+"""TelegramSender: the outbox's messages, posted and edited through the Bot API."""
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    ReplyParameters,
+)
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+
+from commerce.service_layer.outbox import Button, Outgoing, RetryLater, Undeliverable
+
+PRIVATE_INTERVAL = 1.0  # Telegram: about one message a second to a chat
+GROUP_INTERVAL = 3.0  # and about 20 a minute to a group
+
+
+class TelegramSender:
+    platform = "telegram"
+
+    def __init__(
+        self, bot: Bot, on_blocked: Callable[[str], Awaitable[None]] | None = None
+    ) -> None:
+        self.bot = bot
+        self.on_blocked = on_blocked  # a private chat blocked the bot (its user id)
+
+    async def send(self, message: Outgoing) -> str:
+        reply = None
+        if message.reply_to is not None:
+            reply = ReplyParameters(int(message.reply_to), allow_sending_without_reply=True)
+        try:
+            sent = await self.bot.send_message(
+                chat_id=int(message.chat),
+                text=message.text,
+                reply_markup=markup(message.buttons),
+                reply_parameters=reply,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        except TelegramError as exc:
+            raise await self._translate(exc, message.chat) from exc
+        return str(sent.message_id)
+
+    async def edit(self, message: Outgoing, message_ref: str) -> None:
+        try:
+            await self.bot.edit_message_text(
+                chat_id=int(message.chat),
+                message_id=int(message_ref),
+                text=message.text,
+                reply_markup=markup(message.buttons),
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        except BadRequest as exc:
+            if "not modified" in exc.message.lower():
+                return  # the board already says this: done
+            raise await self._translate(exc, message.chat) from exc
+        except TelegramError as exc:
+            raise await self._translate(exc, message.chat) from exc
+
+    def interval(self, chat: str) -> float:
+        return GROUP_INTERVAL if chat.startswith("-") else PRIVATE_INTERVAL
+
+    async def _translate(self, exc: TelegramError, chat: str) -> Exception:
+        """The Bot API's error as the courier's: wait, retry, or give up on this chat."""
+        if isinstance(exc, RetryAfter):
+            wait = exc.retry_after
+            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            return RetryLater(seconds, f"429: retry after {seconds:g}s")
+        if isinstance(exc, Forbidden | ChatMigrated):
+            if isinstance(exc, Forbidden) and not chat.startswith("-") and self.on_blocked:
+                await self.on_blocked(chat)
+            return Undeliverable(f"{type(exc).__name__}: {exc.message}")
+        if isinstance(exc, BadRequest):  # chat not found, message to edit not found, ...
+            return Undeliverable(f"BadRequest: {exc.message}")
+        if isinstance(exc, NetworkError):  # includes TimedOut
+            return RetryLater(0, f"{type(exc).__name__}: {exc.message}")
+        return RetryLater(0, f"{type(exc).__name__}: {exc.message}")
+
+
+def markup(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    row = [
+        InlineKeyboardButton(b.label, url=b.url)
+        if b.url
+        else InlineKeyboardButton(b.label, callback_data=b.action)
+        for b in buttons
+    ]
+    return InlineKeyboardMarkup([row])

@@ -1,0 +1,360 @@
+"""A fake Telegram Bot API server: enough of it for python-telegram-bot to run against.
+
+aiohttp on 127.0.0.1 (a random port), the real envelope (`{"ok": true, "result": ...}` or
+`{"ok": false, "error_code": ..., "description": ..., "parameters": {"retry_after": N}}`),
+message ids per chat, `getUpdates` long polling fed by the test, edits that say "message is
+not modified" when nothing changes, and injected failures (429 floods, blocked users). Every
+call is recorded.
+"""
+
+import asyncio
+import contextlib
+import itertools
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+BOT_ID = 777000
+JSON_PARAMS = {
+    "reply_markup",
+    "reply_parameters",
+    "link_preview_options",
+    "allowed_updates",
+    "commands",
+    "scope",
+}
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+
+
+@dataclass
+class Posted:
+    """A message the bot posted, as it reads now (after edits)."""
+
+    chat_id: int
+    message_id: int
+    text: str
+    reply_markup: dict[str, Any] | None
+    edits: int = 0
+
+    @property
+    def buttons(self) -> list[dict[str, Any]]:
+        if not self.reply_markup:
+            return []
+        return [b for row in self.reply_markup["inline_keyboard"] for b in row]
+
+
+@dataclass
+class Fault:
+    methods: frozenset[str]
+    remaining: int
+    status: int
+    description: str
+    retry_after: int | None = None
+    every: int = 1  # fail one call in `every`
+    seen: int = 0
+
+
+@dataclass
+class FakeUser:
+    id: int
+    first_name: str
+    username: str | None = None
+    language_code: str | None = "en"
+
+    def json(self) -> dict[str, Any]:
+        user: dict[str, Any] = {"id": self.id, "is_bot": False, "first_name": self.first_name}
+        if self.username:
+            user["username"] = self.username
+        if self.language_code:
+            user["language_code"] = self.language_code
+        return user
+
+
+@dataclass
+class FakeBotApi:
+    token: str = "123456:TEST-token"
+    username: str = "livebuy_bot"
+    can_read_all_group_messages: bool = True
+    calls: list[Call] = field(default_factory=list)
+    posted: dict[tuple[int, int], Posted] = field(default_factory=dict)
+    admins: dict[int, set[int]] = field(default_factory=dict)  # chat id -> user ids
+    blocked: set[int] = field(default_factory=set)  # users who blocked the bot
+    faults: list[Fault] = field(default_factory=list)
+    webhook: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        self.pending: list[dict[str, Any]] = []
+        self.arrived = asyncio.Event()
+        self.update_ids = itertools.count(1000)
+        self.message_ids: dict[int, itertools.count[int]] = {}
+        self.server: TestServer | None = None
+
+    # --- the server ------------------------------------------------------------------
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        self.server = TestServer(app, host="127.0.0.1")
+        await self.server.start_server()
+        return self.url
+
+    async def close(self) -> None:
+        self.arrived.set()
+        if self.server is not None:
+            await self.server.close()
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.port}"
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return _error(401, "Unauthorized")
+        method = request.match_info["method"]
+        params = await _params(request)
+        self.calls.append(Call(method, params))
+        fault = self._fault(method)
+        if fault is not None:
+            extra = {"retry_after": fault.retry_after} if fault.retry_after is not None else None
+            return _error(fault.status, fault.description, extra)
+        handler = getattr(self, f"api_{method}", None)
+        if handler is None:
+            return _error(404, "Not Found: method not found")
+        try:
+            result = await handler(params)
+        except ApiError as exc:
+            return _error(exc.status, exc.description)
+        return web.json_response({"ok": True, "result": result})
+
+    def _fault(self, method: str) -> Fault | None:
+        for fault in self.faults:
+            if method in fault.methods and fault.remaining > 0:
+                fault.seen += 1
+                if fault.seen % fault.every == 0:
+                    fault.remaining -= 1
+                    return fault
+        return None
+
+    # --- the methods -----------------------------------------------------------------
+
+    async def api_getMe(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": BOT_ID,
+            "is_bot": True,
+            "first_name": "LiveBuy",
+            "username": self.username,
+            "can_join_groups": True,
+            "can_read_all_group_messages": self.can_read_all_group_messages,
+            "supports_inline_queries": False,
+        }
+
+    async def api_getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        offset = int(params.get("offset") or 0)
+        self.pending = [u for u in self.pending if u["update_id"] >= offset]
+        if not self.pending:
+            self.arrived.clear()
+            timeout = float(params.get("timeout") or 0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.arrived.wait(), timeout)
+        limit = int(params.get("limit") or 100)
+        return self.pending[:limit]
+
+    async def api_setWebhook(self, params: dict[str, Any]) -> bool:
+        self.webhook = params
+        return True
+
+    async def api_deleteWebhook(self, params: dict[str, Any]) -> bool:
+        self.webhook = None
+        return True
+
+    async def api_setMyCommands(self, params: dict[str, Any]) -> bool:
+        return True
+
+    async def api_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
+        return True
+
+    async def api_getChatMember(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id, user_id = int(params["chat_id"]), int(params["user_id"])
+        user = {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"}
+        if user_id in self.admins.get(chat_id, set()):
+            return {"status": "creator", "user": user, "is_anonymous": False}
+        return {"status": "member", "user": user}
+
+    async def api_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = int(params["chat_id"])
+        if chat_id in self.blocked:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        ids = self.message_ids.setdefault(chat_id, itertools.count(1))
+        posted = Posted(chat_id, next(ids), params["text"], params.get("reply_markup"))
+        self.posted[(chat_id, posted.message_id)] = posted
+        return self._message(posted)
+
+    async def api_editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        posted = self.posted.get(key)
+        if posted is None:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        markup = params.get("reply_markup")
+        if posted.text == params["text"] and posted.reply_markup == markup:
+            raise ApiError(
+                400,
+                "Bad Request: message is not modified: specified new message content and "
+                "reply markup are exactly the same as a current content and reply markup "
+                "of the message",
+            )
+        posted.text, posted.reply_markup = params["text"], markup
+        posted.edits += 1
+        return self._message(posted)
+
+    def _message(self, posted: Posted) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "message_id": posted.message_id,
+            "date": int(time.time()),
+            "chat": _chat(posted.chat_id),
+            "from": {"id": BOT_ID, "is_bot": True, "first_name": "LiveBuy"},
+            "text": posted.text,
+        }
+        if posted.reply_markup:
+            message["reply_markup"] = posted.reply_markup
+        return message
+
+    # --- what tests inject -----------------------------------------------------------
+
+    def push(self, *updates: dict[str, Any]) -> None:
+        self.pending.extend(updates)
+        self.arrived.set()
+
+    def message(
+        self, chat_id: int, user: FakeUser, text: str, *, message_id: int | None = None
+    ) -> dict[str, Any]:
+        """An update with a text message, its entities marked as Telegram marks them."""
+        if message_id is None:
+            ids = self.message_ids.setdefault(chat_id, itertools.count(1))
+            message_id = next(ids)
+        message: dict[str, Any] = {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": _chat(chat_id, user),
+            "from": user.json(),
+            "text": text,
+        }
+        entities = list(_entities(text))
+        if entities:
+            message["entities"] = entities
+        return {"update_id": next(self.update_ids), "message": message}
+
+    def press(self, board: Posted, user: FakeUser, data: str | None = None) -> dict[str, Any]:
+        """An update for a press on the board's (first) inline button."""
+        if data is None:
+            data = board.buttons[0]["callback_data"]
+        query = {
+            "id": f"cb{next(self.update_ids)}",
+            "from": user.json(),
+            "chat_instance": f"ci{board.chat_id}",
+            "data": data,
+            "message": self._message(board),
+        }
+        return {"update_id": next(self.update_ids), "callback_query": query}
+
+    def flood(
+        self,
+        methods: Iterable[str],
+        count: int,
+        retry_after: int = 1,
+        every: int = 1,
+    ) -> Fault:
+        """The next `count` matching calls (one in `every`) get HTTP 429."""
+        fault = Fault(
+            frozenset(methods),
+            count,
+            429,
+            f"Too Many Requests: retry after {retry_after}",
+            retry_after,
+            every,
+        )
+        self.faults.append(fault)
+        return fault
+
+    # --- what tests read -------------------------------------------------------------
+
+    def of(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    def texts_to(self, chat_id: int) -> list[str]:
+        """What the bot posted to a chat, in order (as the messages read now)."""
+        return [p.text for (c, _), p in sorted(self.posted.items()) if c == chat_id]
+
+    def messages_in(self, chat_id: int) -> list[Posted]:
+        return [p for (c, _), p in sorted(self.posted.items()) if c == chat_id]
+
+    def board(self, chat_id: int) -> Posted | None:
+        """The drop board: the bot's first message in the chat with a Buy button, or that
+        was edited."""
+        for posted in self.messages_in(chat_id):
+            if posted.edits or any("callback_data" in b for b in posted.buttons):
+                return posted
+        return None
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, description: str) -> None:
+        super().__init__(description)
+        self.status, self.description = status, description
+
+
+def _error(
+    status: int, description: str, parameters: dict[str, Any] | None = None
+) -> web.Response:
+    body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
+    if parameters:
+        body["parameters"] = parameters
+    return web.json_response(body, status=status)
+
+
+async def _params(request: web.Request) -> dict[str, Any]:
+    """python-telegram-bot posts form fields (JSON-encoded when they are objects)."""
+    if request.content_type == "application/json":
+        data: dict[str, Any] = await request.json()
+        return data
+    form = await request.post()
+    params: dict[str, Any] = {}
+    for key, value in form.items():
+        text = value if isinstance(value, str) else ""
+        params[key] = json.loads(text) if key in JSON_PARAMS else text
+    return params
+
+
+def _chat(chat_id: int, user: FakeUser | None = None) -> dict[str, Any]:
+    if chat_id > 0:
+        name = user.first_name if user is not None and user.id == chat_id else f"u{chat_id}"
+        return {"id": chat_id, "type": "private", "first_name": name}
+    return {"id": chat_id, "type": "supergroup", "title": "Shop chat"}
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _entities(text: str) -> Iterable[dict[str, Any]]:
+    """bot_command for /words, hashtag for #words, at UTF-16 offsets like Telegram."""
+    position = 0
+    for index, word in enumerate(text.split(" ")):
+        if index:
+            position += 1
+        stripped = word.rstrip(".,!?")
+        if len(stripped) > 1 and stripped[0] in "/#" and (stripped[1].isalnum()):
+            kind = "bot_command" if stripped[0] == "/" else "hashtag"
+            offset, length = _utf16_len(text[:position]), _utf16_len(stripped)
+            yield {"type": kind, "offset": offset, "length": length}
+        position += len(word)

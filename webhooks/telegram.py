@@ -1,0 +1,215 @@
+"""Telegram in the same process as the web server (installed when TELEGRAM_BOT_TOKEN is set).
+
+Long polling by default; webhook mode when PUBLIC_BASE_URL is https and
+TELEGRAM_WEBHOOK_SECRET is set: Telegram then POSTs updates to /webhooks/telegram with the
+secret in `X-Telegram-Bot-Api-Secret-Token`. Either way the updates go to one
+python-telegram-bot `Application`, and a `Courier` delivers the outbox's Telegram messages.
+"""
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from telegram import Update
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import Application, ContextTypes, TypeHandler
+
+from bots.telegram.adapter import TelegramAdapter
+from bots.telegram.commands import register_commands
+from bots.telegram.sender import TelegramSender
+from commerce.adapters.inbound import SqlContacts, SqlInbound
+from commerce.config import Settings
+from commerce.service_layer.outbox import Courier
+from commerce.service_layer.ports import Notifier
+from commerce.service_layer.results import Notice
+from webhooks.keys import BUS, ENGINE, OUTBOX, SETTINGS
+
+log = logging.getLogger(__name__)
+PATH = "/webhooks/telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
+UPDATES = ["message", "channel_post", "callback_query"]
+
+
+@dataclass
+class TelegramOptions:
+    """Knobs for tests and operators: the courier's overall pace and start-up retries."""
+
+    per_second: float = 25.0
+    retry_start_every: float = 5.0
+
+
+@dataclass
+class TelegramRuntime:
+    adapter: TelegramAdapter | None = None
+    application: Application | None = None  # type: ignore[type-arg]
+    courier: Courier | None = None
+    webhook: bool = False
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+TELEGRAM = web.AppKey("telegram", TelegramRuntime)
+TELEGRAM_OPTIONS = web.AppKey("telegram_options", TelegramOptions)
+
+
+def webhook_mode(settings: Settings) -> bool:
+    return settings.public_base_url.startswith("https://") and bool(
+        settings.telegram_webhook_secret and settings.telegram_webhook_secret.get_secret_value()
+    )
+
+
+class _Relay:
+    """The notifier handed to the core at install time; the adapter exists only later."""
+
+    def __init__(self, runtime: TelegramRuntime) -> None:
+        self.runtime = runtime
+
+    async def notify(self, notice: Notice) -> None:
+        if self.runtime.adapter is not None:
+            await self.runtime.adapter.notify(notice)
+
+
+def install(app: web.Application, add_notifier: Callable[[Notifier], None]) -> None:
+    settings: Settings = app[SETTINGS]
+    if settings.telegram_bot_token is None:
+        return
+    runtime = TelegramRuntime(webhook=webhook_mode(settings))
+    app[TELEGRAM] = runtime
+    add_notifier(_Relay(runtime))
+    if runtime.webhook:
+        app.router.add_post(PATH, receive)
+    app.cleanup_ctx.append(_run)
+
+
+async def _run(app: web.Application) -> AsyncIterator[None]:
+    runtime = app[TELEGRAM]
+    task = asyncio.create_task(_serve(app, runtime))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _serve(app: web.Application, runtime: TelegramRuntime) -> None:
+    """Builds and starts the bot, runs its courier, and stops both when cancelled."""
+    settings = app[SETTINGS]
+    options = app.get(TELEGRAM_OPTIONS) or TelegramOptions()
+    token = settings.telegram_bot_token
+    assert token is not None
+    api = settings.telegram_api_base_url.rstrip("/")
+    application = (
+        Application.builder()
+        .token(token.get_secret_value())
+        .base_url(f"{api}/bot")
+        .base_file_url(f"{api}/file/bot")
+        .concurrent_updates(64)
+        .get_updates_connection_pool_size(2)
+        .build()
+    )
+    bus, outbox = app[BUS], app[OUTBOX]
+    clock = bus.deps.clock
+    contacts = SqlContacts(app[ENGINE])
+    sender = TelegramSender(
+        application.bot, on_blocked=lambda chat: contacts.stopped("telegram", f"telegram:{chat}")
+    )
+    courier = Courier(outbox, sender, clock, per_second=options.per_second)
+    adapter = TelegramAdapter(
+        application.bot,
+        lambda: app[BUS],
+        outbox,
+        contacts,
+        SqlInbound(app[ENGINE]),
+        clock,
+        locale=settings.livebuy_locale,
+        wake=courier.wake,
+    )
+    application.add_handler(TypeHandler(Update, adapter.dedupe), group=-1)
+    application.add_handler(TypeHandler(Update, adapter.on_update), group=0)
+    application.add_error_handler(_log_error)
+    delivering = asyncio.create_task(courier.run())
+    started = False
+    try:
+        while True:
+            try:
+                await application.initialize()
+                break
+            except InvalidToken:
+                log.error("TELEGRAM_BOT_TOKEN was refused by the Bot API: Telegram is off")
+                await asyncio.Event().wait()  # keep the courier's queue; wait for shutdown
+            except TelegramError as exc:
+                log.warning("Bot API unreachable at %s (%s); retrying", api, exc)
+                await asyncio.sleep(options.retry_start_every)
+        bot = application.bot
+        adapter.started(bot.username, bool(bot.can_read_all_group_messages))
+        await register_commands(bot)
+        await application.start()
+        started = True
+        if runtime.webhook:
+            secret = settings.telegram_webhook_secret
+            assert secret is not None
+            await bot.set_webhook(
+                f"{settings.public_base_url}{PATH}",
+                secret_token=secret.get_secret_value(),
+                allowed_updates=UPDATES,
+            )
+        else:
+            assert application.updater is not None
+            # (start_polling removes a webhook set before: Telegram allows one or the other)
+            await application.updater.start_polling(allowed_updates=UPDATES)
+        runtime.adapter, runtime.application, runtime.courier = adapter, application, courier
+        runtime.ready.set()
+        log.info(
+            "Telegram bot @%s is up (%s)",
+            bot.username,
+            "webhook" if runtime.webhook else "polling",
+        )
+        await asyncio.Event().wait()
+    finally:
+        runtime.ready.clear()
+        runtime.adapter = None
+        await _stop(application, started)
+        delivering.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await delivering
+
+
+async def _stop(application: Application, started: bool) -> None:  # type: ignore[type-arg]
+    try:
+        if application.updater is not None and application.updater.running:
+            await application.updater.stop()
+        if started:
+            await application.stop()
+        await application.shutdown()
+    except Exception:
+        log.exception("stopping the Telegram bot failed")
+
+
+async def _log_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    log.error("Telegram update %s failed", update, exc_info=context.error)
+
+
+async def receive(request: web.Request) -> web.Response:
+    """POST /webhooks/telegram: the secret checked in constant time, the update queued."""
+    app = request.app
+    secret = app[SETTINGS].telegram_webhook_secret
+    expected = secret.get_secret_value().encode() if secret else b""
+    given = request.headers.get(SECRET_HEADER, "").encode()
+    if not expected or not hmac.compare_digest(given, expected):
+        raise web.HTTPForbidden(text="wrong secret")
+    runtime = app[TELEGRAM]
+    application = runtime.application
+    if application is None or not runtime.ready.is_set():
+        raise web.HTTPServiceUnavailable(text="the bot is starting")  # Telegram retries
+    try:
+        data = json.loads(await request.read())
+        update = Update.de_json(data, application.bot)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise web.HTTPBadRequest(text="not an update") from exc
+    if update is None:
+        raise web.HTTPBadRequest(text="not an update")
+    await application.update_queue.put(update)
+    return web.Response(text="ok")
