@@ -20,3 +20,7 @@ def install(app: web.Application, add_notifier: Callable[[Notifier], None]) -> N
     settings = app[SETTINGS]
     if settings.telegram_bot_token is not None:
         telegram.install(app, add_notifier)
+    if settings.discord_bot_token is not None:
+        from webhooks import discord  # discord.py is imported only when Discord is configured
+
+        discord.install(app, add_notifier)

@@ -1,0 +1,35 @@
+"""Interactions: acknowledged at once (Discord allows 3 seconds), then answered ephemerally."""
+
+import logging
+
+import discord
+
+from bots.discord.core import Core, drop_of
+
+log = logging.getLogger(__name__)
+
+
+async def answer(core: Core, interaction: discord.Interaction, words: str) -> None:
+    """Hands an interaction to the core as grammar text (`/buy TEE 2 M`) and follows up
+    ephemerally: a checkout link is for the buyer's eyes only. Drop boards change through
+    the outbox."""
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    if not await core.first_time(interaction.id):
+        log.info("interaction %s delivered again; answered before", interaction.id)
+        return
+    channel_id = interaction.channel_id or interaction.user.id
+    user = interaction.user
+    outcome = await core.handle(
+        interaction.id,
+        channel_id,
+        user.id,
+        words,
+        user.display_name,
+        private=interaction.guild_id is None,
+    )
+    reply = core.renderer.outcome(outcome, user.mention)
+    parts = [p for p in (reply.public, reply.private) if p]
+    await interaction.followup.send("\n".join(parts) or core.t("done"), ephemeral=True)
+    drop = drop_of(outcome)
+    if drop is not None:
+        await core.show_board(drop)

@@ -1,0 +1,2 @@
+"""One cog per feature: buying (/buy, the Buy button, /orders, /cancel, /pass, /help),
+selling (/drop, /end, /stats, /refund, /perk) and `#buy` typed as text."""

@@ -1,0 +1,149 @@
+"""What every Discord cog shares: the way into the core, the outbox, and the drop board.
+
+Addresses in `Outgoing.chat` for Discord: a channel id ("123"), or a direct message
+"dm:<user id>" (optionally "dm:<user id>:<channel id>": when the user's DMs are closed, the
+sender mentions them in that channel instead, without the private text).
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from bots.discord.texts import text
+from bots.rendering import Renderer
+from commerce.domain.commands import AddSeller, ChatMessage
+from commerce.domain.drops import DropStatus
+from commerce.service_layer import chat, handlers
+from commerce.service_layer.messagebus import MessageBus
+from commerce.service_layer.outbox import Button, Outbox, Outgoing
+from commerce.service_layer.ports import Inbound
+from commerce.service_layer.results import DropView
+
+log = logging.getLogger(__name__)
+PLATFORM = "discord"
+BUY_PREFIX = "livebuy:"  # custom ids of our components: "livebuy:buy:TEE"
+
+
+class Perks(Protocol):
+    """Which Discord role a product's buyers get once they have paid."""
+
+    async def role_for(self, sku: str) -> tuple[int, int] | None:
+        """(guild id, role id), or None."""
+        ...
+
+    async def set_role(self, sku: str, guild_id: int, role_id: int, now: datetime) -> None: ...
+
+
+class Roles(Protocol):
+    async def add_role(self, guild_id: int, user_id: int, role_id: int, reason: str) -> None: ...
+
+    async def remove_role(
+        self, guild_id: int, user_id: int, role_id: int, reason: str
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    token: str
+    guild_ids: tuple[int, ...] = ()  # sync slash commands to these guilds (instant); else global
+    seller_role: str = ""  # members with a role of this name are sellers
+    message_content: bool = False  # the privileged intent: read `#buy` typed as text
+    locale: str = "en"
+    max_ratelimit_timeout: float = 30.0  # a longer 429 goes back to the outbox instead
+
+
+def dm(user_id: int | str, fallback_channel: int | str | None = None) -> str:
+    return f"dm:{user_id}" + (f":{fallback_channel}" if fallback_channel is not None else "")
+
+
+def discord_id(address: str) -> int | None:
+    """'discord:123' -> 123 (an identity or a chat of this platform), else None."""
+    platform, _, local = address.partition(":")
+    return int(local) if platform == PLATFORM and local.isdigit() else None
+
+
+class Core:
+    def __init__(
+        self, bus: MessageBus, outbox: Outbox, inbound: Inbound, perks: Perks, options: Options
+    ) -> None:
+        self.bus, self.outbox, self.inbound, self.perks = bus, outbox, inbound, perks
+        self.options = options
+        self.renderer = Renderer(options.locale)
+        self.wake: Callable[[], None] = lambda: None  # the courier's, once it runs
+        self.roles: Roles | None = None  # the bot's, once it is logged in
+
+    def t(self, key: str, **values: object) -> str:
+        return text(self.options.locale, key, **values)
+
+    async def first_time(self, update_id: int) -> bool:
+        """Discord may deliver an interaction or a message again (a resumed gateway)."""
+        return await self.inbound.first_time(PLATFORM, str(update_id), self.bus.deps.clock.now())
+
+    async def handle(
+        self,
+        update_id: int,
+        channel_id: int,
+        user_id: int,
+        words: str,
+        display_name: str,
+        private: bool = False,
+    ) -> chat.ChatOutcome:
+        message = ChatMessage(
+            key=f"{PLATFORM}:{channel_id}:{update_id}",
+            chat=f"{PLATFORM}:{channel_id}",
+            identity=f"{PLATFORM}:{user_id}",
+            text=words,
+            display_name=display_name,
+            private=private,
+        )
+        outcome: chat.ChatOutcome = await self.bus.handle(message)
+        return outcome
+
+    async def admit_seller(self, user_id: int, manages_server: bool, roles: list[str]) -> None:
+        """Discord's own notion of a seller (Manage Server, or the DISCORD_SELLER_ROLE role)
+        is recorded with the core, which decides seller commands."""
+        wanted = self.options.seller_role.casefold()
+        by_role = bool(wanted) and any(r.casefold() == wanted for r in roles)
+        identity = f"{PLATFORM}:{user_id}"
+        if (manages_server or by_role) and not await handlers.is_seller(identity, self.bus.deps):
+            await self.bus.handle(AddSeller(identity, "cohost"))
+
+    async def put(self, *messages: Outgoing) -> None:
+        await self.outbox.put(list(messages), self.bus.deps.clock.now())
+        self.wake()
+
+    def board(self, drop: DropView, channel_id: int) -> Outgoing:
+        """The drop's board in one channel: posted once, then edited in place."""
+        if drop.status == DropStatus.LIVE:
+            waiting = self.t("board_waiting", count=drop.waitlist) if drop.waitlist else ""
+            line = self.t(
+                "board",
+                item=drop.name,
+                left=drop.remaining,
+                qty=drop.quantity,
+                amount=drop.price,
+                waiting=waiting,
+            )
+            body = f"{self.renderer.drop_started(drop)}\n{line}"
+            buttons: tuple[Button, ...] = (Button(self.t("buy"), action=f"buy:{drop.code}"),)
+        else:
+            sold = drop.quantity - drop.remaining
+            body = self.t("board_ended", item=drop.name, sold=sold, qty=drop.quantity)
+            buttons = ()
+        return Outgoing(PLATFORM, str(channel_id), body, buttons, board=f"drop:{drop.id}")
+
+    async def show_board(self, drop: DropView) -> None:
+        channels = [c for c in map(discord_id, drop.channels) if c is not None]
+        if channels:
+            await self.put(*(self.board(drop, c) for c in channels))
+
+
+def drop_of(outcome: chat.ChatOutcome) -> DropView | None:
+    match outcome:
+        case chat.Claimed(result=result):
+            return result.drop
+        case chat.DropOpened(drop=drop) | chat.DropClosed(drop=drop):
+            return drop
+    return None

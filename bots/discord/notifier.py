@@ -1,0 +1,83 @@
+"""The core's notices for Discord users and channels, through the outbox: payment
+confirmations and links by DM, drop boards edited in place, and role perks."""
+
+import logging
+
+import discord
+
+from bots.discord.core import PLATFORM, Core, discord_id, dm
+from commerce.domain.orders import OrderStatus
+from commerce.service_layer.outbox import Outgoing
+from commerce.service_layer.results import (
+    CheckoutReady,
+    DropEnded,
+    DropView,
+    HoldExpired,
+    Notice,
+    OrderPaid,
+    OrderRefunded,
+    OrderView,
+    PromotedFromWaitlist,
+    WaitlistClosed,
+)
+
+log = logging.getLogger(__name__)
+
+
+class DiscordNotifier:
+    """Installed with the application; quiet until the Discord core is running."""
+
+    def __init__(self) -> None:
+        self.core: Core | None = None
+
+    async def notify(self, notice: Notice) -> None:
+        core = self.core
+        if core is None:
+            return
+        buyer, chat, drop = _addresses(notice)
+        user_id = discord_id(buyer) if buyer else None
+        channel_id = discord_id(chat) if chat else None
+        if user_id is not None:
+            reply = core.renderer.notice(notice, f"<@{user_id}>")
+            if reply.private:
+                await core.put(Outgoing(PLATFORM, dm(user_id, channel_id), reply.private))
+        if drop is not None:
+            await core.show_board(drop)
+        match notice:
+            case OrderPaid(order=order) if user_id is not None:
+                await self._perk(core, order, user_id, grant=True)
+            case OrderRefunded(order=order) if (
+                user_id is not None and order.status is OrderStatus.REFUNDED
+            ):
+                await self._perk(core, order, user_id, grant=False)
+
+    async def _perk(self, core: Core, order: OrderView, user_id: int, grant: bool) -> None:
+        perk = await core.perks.role_for(order.sku)
+        if perk is None or core.roles is None:
+            return
+        guild_id, role_id = perk
+        try:
+            if grant:
+                await core.roles.add_role(guild_id, user_id, role_id, f"paid order {order.ref}")
+            else:
+                reason = f"refunded order {order.ref}"
+                await core.roles.remove_role(guild_id, user_id, role_id, reason)
+        except discord.HTTPException as exc:
+            log.warning("Discord: role %s for %s not changed: %s", role_id, user_id, exc)
+
+
+def _addresses(notice: Notice) -> tuple[str | None, str | None, DropView | None]:
+    """The buyer a notice is for, the chat it came from, and the drop whose board changed."""
+    match notice:
+        case OrderPaid(order=order) | HoldExpired(order=order) | CheckoutReady(order=order):
+            return order.identity, order.chat, None
+        case OrderRefunded(order=order):
+            return order.identity, order.chat, None
+        case PromotedFromWaitlist(claim=claim):
+            won = claim.order
+            return (won.identity, won.chat, claim.drop) if won else (None, None, claim.drop)
+        case WaitlistClosed(identity=identity, chat=chat):
+            return identity, chat, None
+        case DropEnded(drop=drop):
+            return None, None, drop
+    return None, None, None  # pragma: no cover (every notice is matched above)
