@@ -172,6 +172,7 @@ async def _serve(app: web.Application, runtime: TelegramRuntime) -> None:
         runtime.ready.clear()
         runtime.adapter = None
         await _stop(application, started)
+        await adapter.close()
         delivering.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await delivering

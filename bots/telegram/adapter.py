@@ -7,6 +7,8 @@ deep link (`https://t.me/<bot>?start=pay-<order>`) that opens the private chat, 
 `/start pay-<order>` delivers the payment link.
 """
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -92,6 +94,8 @@ class TelegramAdapter:
         self.renderers: dict[str, Renderer] = {}
         self.names: dict[str, str] = {}  # identity -> how the chat names them
         self.finished = 0  # updates handled or skipped (tests wait on it)
+        self.dirty: set[int] = set()  # drops whose boards need a redraw
+        self.refreshing: dict[int, asyncio.Task[None]] = {}
 
     def started(self, username: str, can_read_all_group_messages: bool) -> None:
         """What getMe said at start-up."""
@@ -352,14 +356,53 @@ class TelegramAdapter:
     # --- the board and the notices ---------------------------------------------------
 
     def _boards_for(self, outcome: chat.ChatOutcome) -> list[Outgoing]:
+        """The board of a drop just opened; for any other change, a refresh is scheduled."""
         match outcome:
             case chat.Claimed(result=result) if result.drop is not None:
                 if result.outcome is ClaimOutcome.WON and result.order is not None:
                     self._note_buyer(result.drop, result.order)
-                return self.boards(result.drop)
-            case chat.DropOpened(drop=drop) | chat.DropClosed(drop=drop):
+                self.board_changed(result.drop)
+            case chat.DropOpened(drop=drop):
                 return self.boards(drop)
+            case chat.DropClosed(drop=drop):
+                self.board_changed(drop)
         return []
+
+    def board_changed(self, drop: DropView) -> None:
+        """Redraws the drop's boards from a fresh read of the drop, after the change that
+        called this. Claims answered concurrently carry snapshots that may arrive out of
+        order; one refresher per drop reads again while changes keep coming, so the last
+        board put always shows the latest state."""
+        if drop.id not in self.board_chats and not any(
+            c.startswith(f"{PLATFORM}:") for c in drop.channels
+        ):
+            return
+        self.dirty.add(drop.id)
+        if drop.id not in self.refreshing:
+            self.refreshing[drop.id] = asyncio.create_task(self._refresh(drop.id))
+
+    async def _refresh(self, drop_id: int) -> None:
+        try:
+            while drop_id in self.dirty:
+                self.dirty.discard(drop_id)
+                drops = [d for d in await self.bus().deps.store.drops() if d.id == drop_id]
+                if drops:
+                    await self._put(self.boards(drops[0]))
+        except Exception:
+            log.exception("the board of drop %s could not be redrawn", drop_id)
+        finally:
+            del self.refreshing[drop_id]
+
+    @property
+    def idle(self) -> bool:
+        """No board redraw under way (tests wait for it)."""
+        return not self.refreshing
+
+    async def close(self) -> None:
+        for task in list(self.refreshing.values()):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     def _note_buyer(self, drop: DropView, order: OrderView) -> None:
         buyers = self.buyers.setdefault(drop.id, deque(maxlen=BUYERS_SHOWN))
@@ -404,29 +447,33 @@ class TelegramAdapter:
         out: list[Outgoing] = []
         match notice:
             case OrderPaid(order=order):
-                for buyer in self.buyers.get(await self._drop_id(order), ()):
+                drop = await self._drop(order.drop_code)
+                for buyer in self.buyers.get(drop.id if drop else 0, ()):
                     if buyer.identity == order.identity:
                         buyer.paid = True
                 out += await self._to_buyer(order.identity, notice)
-                out += await self._board_of(order)
+                if drop is not None:
+                    self.board_changed(drop)
             case HoldExpired(order=order):
-                buyers = self.buyers.get(await self._drop_id(order))
-                for buyer in list(buyers or ()):
+                drop = await self._drop(order.drop_code)
+                buyers = self.buyers.get(drop.id if drop else 0, deque())
+                for buyer in list(buyers):
                     if buyer.identity == order.identity and not buyer.paid:
-                        buyers.remove(buyer)  # type: ignore[union-attr]
+                        buyers.remove(buyer)
                 out += await self._to_buyer(order.identity, notice)
-                out += await self._board_of(order)
+                if drop is not None:
+                    self.board_changed(drop)
             case PromotedFromWaitlist(claim=claim) if claim.order is not None:
                 out += await self._promoted(notice, claim.order)
                 if claim.drop is not None:
                     self._note_buyer(claim.drop, claim.order)
-                    out += self.boards(claim.drop)
+                    self.board_changed(claim.drop)
             case CheckoutReady(order=order) | OrderRefunded(order=order):
                 out += await self._to_buyer(order.identity, notice)
             case WaitlistClosed(identity=identity):
                 out += await self._to_buyer(identity, notice)
             case DropEnded(drop=drop):
-                out += self.boards(drop)
+                self.board_changed(drop)
         await self._put(out)
 
     async def _to_buyer(self, identity: str, notice: Notice) -> list[Outgoing]:
@@ -451,18 +498,11 @@ class TelegramAdapter:
         return [Outgoing(PLATFORM, order.chat.partition(":")[2], text, (button,))]
 
     async def _drop(self, code: str) -> DropView | None:
+        """The latest drop with this code that shows a board here."""
+        if not self.board_chats:
+            return None
         drops = [d for d in await self.bus().deps.store.drops() if d.code == code]
         return max(drops, key=lambda d: d.id) if drops else None
-
-    async def _drop_id(self, order: OrderView) -> int:
-        drop = await self._drop(order.drop_code)
-        return drop.id if drop is not None else 0
-
-    async def _board_of(self, order: OrderView) -> list[Outgoing]:
-        if not self.board_chats:
-            return []
-        drop = await self._drop(order.drop_code)
-        return self.boards(drop) if drop is not None and drop.id in self.board_chats else []
 
     async def _put(self, messages: list[Outgoing]) -> None:
         if messages:

@@ -88,7 +88,9 @@ class Shop:
         courier = self.runtime.courier
         assert courier is not None
         deadline = asyncio.get_running_loop().time() + within
-        while (await outbox.counts("telegram")).pending:
+        adapter = self.runtime.adapter
+        assert adapter is not None
+        while not adapter.idle or (await outbox.counts("telegram")).pending:
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError("the outbox did not drain")
             self.clock.advance(seconds=3.5)
