@@ -34,6 +34,10 @@ MANAGE_GUILD = 1 << 5
 EPHEMERAL = 1 << 6
 
 
+class RoleRef(str):
+    """A role as a slash command option (type 8), resolved in the interaction's data."""
+
+
 @dataclass
 class Call:
     method: str
@@ -207,8 +211,8 @@ class FakeDiscord:
 
     async def slash(self, user_id: str, name: str, **options: Any) -> str:
         """A member runs a slash command; returns the interaction token."""
-        types = {bool: 5, int: 4, str: 3}
-        data = {
+        types = {bool: 5, int: 4, str: 3, RoleRef: 8}
+        data: dict[str, Any] = {
             "id": self.snowflake(),
             "name": name,
             "type": 1,
@@ -217,6 +221,9 @@ class FakeDiscord:
                 {"name": k, "type": types[type(v)], "value": v} for k, v in options.items()
             ],
         }
+        roles = {v: self._role(v) for v in options.values() if isinstance(v, RoleRef)}
+        if roles:
+            data["resolved"] = {"roles": roles}
         interaction = self.interaction(user_id, 2, data)
         await self.dispatch("INTERACTION_CREATE", interaction)
         return str(interaction["token"])
@@ -481,15 +488,18 @@ class FakeDiscord:
         with contextlib.suppress(ConnectionResetError):
             await ws.send_str(json.dumps(payload))
 
+    def _role(self, role_id: str) -> dict[str, Any]:
+        role = {"id": role_id, "name": self.roles.get(role_id, "@everyone"), "permissions": "0"}
+        if role_id == GUILD_ID:
+            role["permissions"] = str(1 << 11 | 1 << 10)  # send messages, view channels
+        position = 0 if role_id == GUILD_ID else 1 + list(self.roles).index(role_id)
+        role.update(
+            position=position, color=0, hoist=False, managed=False, mentionable=False, flags=0
+        )
+        return role
+
     def _guild(self) -> dict[str, Any]:
-        everyone = {"id": GUILD_ID, "name": "@everyone", "permissions": str(1 << 11 | 1 << 10)}
-        roles = [everyone] + [
-            {"id": rid, "name": name, "permissions": "0"} for rid, name in self.roles.items()
-        ]
-        for position, role in enumerate(roles):
-            role.update(
-                position=position, color=0, hoist=False, managed=False, mentionable=False, flags=0
-            )
+        roles = [self._role(GUILD_ID)] + [self._role(r) for r in self.roles]
         channel = {
             "id": CHANNEL_ID,
             "type": 0,

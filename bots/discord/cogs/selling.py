@@ -71,7 +71,8 @@ class Selling(commands.Cog):
         deps = self.core.bus.deps
         if not await handlers.is_seller(f"{PLATFORM}:{user.id}", deps):
             who = user.mention
-            await interaction.followup.send(self.core.renderer.t("not_allowed", who=who))
+            refused = self.core.renderer.t("not_allowed", who=who)
+            await interaction.followup.send(refused, ephemeral=True)
             return
         product = await deps.store.product(sku)
         await self.core.perks.set_role(product.sku, role.guild.id, role.id, deps.clock.now())
