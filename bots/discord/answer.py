@@ -33,3 +33,10 @@ async def answer(core: Core, interaction: discord.Interaction, words: str) -> No
     drop = drop_of(outcome)
     if drop is not None:
         await core.show_board(drop)
+
+
+async def admit_seller(core: Core, interaction: discord.Interaction) -> None:
+    """Records a member Discord calls a seller (Manage Server, or the seller role)."""
+    user = interaction.user
+    roles = [r.name for r in user.roles] if isinstance(user, discord.Member) else []
+    await core.admit_seller(user.id, interaction.permissions.manage_guild, roles)

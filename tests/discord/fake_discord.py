@@ -174,11 +174,18 @@ class FakeDiscord:
         if ws is not None:
             await ws.close(code=code, message=b"fake hiccup")
 
-    async def post_message(self, user_id: str, content: str) -> str:
-        """A member types in the channel (MESSAGE_CREATE); returns the message id."""
-        message = self._message(CHANNEL_ID, content, author=user_id)
-        message["guild_id"] = GUILD_ID
-        message["member"] = {k: v for k, v in self.member(user_id).items() if k != "user"}
+    async def post_message(self, user_id: str, content: str, direct: bool = False) -> str:
+        """A member types in the channel, or in a DM with the bot (MESSAGE_CREATE); returns
+        the message id."""
+        if direct:
+            channel_id = next((c for c, u in self.dm_channels.items() if u == user_id), None)
+            channel_id = channel_id or self.snowflake()
+            self.dm_channels[channel_id] = user_id
+            message = self._message(channel_id, content, author=user_id)
+        else:
+            message = self._message(CHANNEL_ID, content, author=user_id)
+            message["guild_id"] = GUILD_ID
+            message["member"] = {k: v for k, v in self.member(user_id).items() if k != "user"}
         await self.dispatch("MESSAGE_CREATE", message)
         return str(message["id"])
 

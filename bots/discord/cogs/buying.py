@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bots.discord.answer import answer
+from bots.discord.answer import admit_seller, answer
 from bots.discord.core import BUY_PREFIX, Core
 from commerce.domain.drops import DropStatus
 
@@ -96,4 +96,5 @@ class Buying(commands.Cog):
 
     @app_commands.command(name="help", description="How to buy here")
     async def help(self, interaction: discord.Interaction) -> None:
+        await admit_seller(self.core, interaction)  # sellers see their commands too
         await answer(self.core, interaction, "/help")

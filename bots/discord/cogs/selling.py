@@ -6,8 +6,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bots.discord.answer import answer
+from bots.discord.answer import admit_seller, answer
 from bots.discord.core import PLATFORM, Core
+from commerce.domain.errors import CommerceError
 from commerce.service_layer import handlers
 
 
@@ -16,9 +17,7 @@ class Selling(commands.Cog):
         self.core = core
 
     async def _seller(self, interaction: discord.Interaction, words: str) -> None:
-        user = interaction.user
-        roles = [r.name for r in user.roles] if isinstance(user, discord.Member) else []
-        await self.core.admit_seller(user.id, interaction.permissions.manage_guild, roles)
+        await admit_seller(self.core, interaction)
         await answer(self.core, interaction, words)
 
     @app_commands.command(name="drop", description="Start a drop (sellers)")
@@ -65,16 +64,19 @@ class Selling(commands.Cog):
     @app_commands.guild_only()
     async def perk(self, interaction: discord.Interaction, sku: str, role: discord.Role) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        user = interaction.user
-        roles = [r.name for r in user.roles] if isinstance(user, discord.Member) else []
-        await self.core.admit_seller(user.id, interaction.permissions.manage_guild, roles)
-        deps = self.core.bus.deps
+        await admit_seller(self.core, interaction)
+        user, deps = interaction.user, self.core.bus.deps
         if not await handlers.is_seller(f"{PLATFORM}:{user.id}", deps):
             who = user.mention
             refused = self.core.renderer.t("not_allowed", who=who)
             await interaction.followup.send(refused, ephemeral=True)
             return
-        product = await deps.store.product(sku)
+        try:
+            product = await deps.store.product(sku)
+        except CommerceError as exc:
+            failed = self.core.renderer.t("failed", who=user.mention, reason=exc)
+            await interaction.followup.send(failed, ephemeral=True)
+            return
         await self.core.perks.set_role(product.sku, role.guild.id, role.id, deps.clock.now())
         text = self.core.t("perk_set", sku=product.sku, role=role.mention)
         await interaction.followup.send(text, ephemeral=True)
