@@ -9,6 +9,7 @@ form post gets a redirect back (or a 4xx page that says what was wrong).
 """
 
 import asyncio
+import contextlib
 import csv
 import io
 import json
@@ -37,6 +38,7 @@ from webhooks.keys import ADMIN_TOKEN, BUS, ENGINE, SETTINGS
 
 HERE = Path(__file__).parent
 POLL = web.AppKey("dashboard_poll", float)  # seconds between two looks at the database
+CLOSING = web.AppKey("dashboard_closing", asyncio.Event)  # set at shutdown: streams end
 NONCE = web.RequestKey("dashboard_session", str)  # set by `signed_in`
 REFUNDABLE = {OrderStatus.PAID, OrderStatus.FULFILLED, OrderStatus.PARTIALLY_REFUNDED}
 ORDER_ROWS = 50  # the live table; the CSV has them all
@@ -50,6 +52,12 @@ def create_dashboard(poll: float = 1.0) -> web.Application:
     """The dashboard as a sub-application, to mount at /dashboard."""
     app = web.Application(middlewares=[signed_in])
     app[POLL] = poll
+    app[CLOSING] = asyncio.Event()
+
+    async def end_streams(app: web.Application) -> None:
+        app[CLOSING].set()
+
+    app.on_shutdown.append(end_streams)
     aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -163,13 +171,15 @@ async def events(request: web.Request) -> web.StreamResponse:
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
     )
     await stream.prepare(request)
-    last = ""
-    while True:
+    last, closing = "", request.app[CLOSING]
+    while not closing.is_set():
         data = json.dumps(await snapshot(request))
         # A write to a browser that left fails here, which ends this handler.
         await stream.write(f"data: {data}\n\n".encode() if data != last else b": ping\n\n")
         last = data
-        await asyncio.sleep(request.app[POLL])
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(closing.wait(), request.app[POLL])
+    return stream
 
 
 async def snapshot(request: web.Request) -> dict[str, Any]:

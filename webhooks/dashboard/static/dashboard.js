@@ -52,7 +52,8 @@
       `<text x="0" y="108">${first}</text><text x="300" y="108" text-anchor="end">${last}</text>` +
       `<text x="0" y="10">${max}/min</text>`;
     const total = sales.reduce((n, s) => n + s.orders, 0);
-    $("#sales-total").textContent = `${total} paid orders in the last 30 minutes`;
+    $("#sales-total").textContent =
+      `${total} paid order${total === 1 ? "" : "s"} in the last 30 minutes`;
   }
 
   function render(state) {

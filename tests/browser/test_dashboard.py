@@ -1,0 +1,97 @@
+"""The seller dashboard in a real browser, beside a buyer in the web chat: sign-in (a wrong
+token refused), a drop started from the dashboard, the order appearing live as the viewer
+claims and pays, a refund, and a screenshot of the dashboard after the flow."""
+
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp.test_utils import TestServer
+from playwright.async_api import Browser, Page, expect
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from commerce.service_layer.messagebus import MessageBus
+from tests.browser.test_web_chat import ARTIFACTS, free_port, join, say
+from tests.conftest import test_settings
+from webhooks.app import create_app
+from webhooks.keys import BUS
+
+TOKEN = "browser-admin-token"
+
+
+@pytest.fixture
+async def shop(database_url: str, engine: AsyncEngine) -> AsyncIterator[tuple[str, MessageBus]]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    settings = test_settings(database_url, public_base_url=base, livebuy_admin_token=TOKEN)
+    app = create_app(settings, engine=engine, sweep_every=3600)
+    async with TestServer(app, host="127.0.0.1", port=port) as server:
+        yield base, server.app[BUS]
+
+
+async def sign_in(browser: Browser, base: str) -> Page:
+    page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
+    await page.goto(f"{base}/dashboard")
+    await expect(page).to_have_url(f"{base}/dashboard/login")
+    await page.fill("input[name=token]", "not-the-token")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.locator(".error")).to_contain_text("not the admin token")
+    await page.fill("input[name=token]", TOKEN)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.locator("#live")).to_have_text("live")
+    return page
+
+
+async def test_a_show_seen_from_the_dashboard(
+    browser: Browser, shop: tuple[str, MessageBus]
+) -> None:
+    base, bus = shop
+    seller = await sign_in(browser, base)
+
+    await seller.fill("form[action='/dashboard/products'] input[name=sku]", "HOODIE")
+    await seller.fill("form[action='/dashboard/products'] input[name=name]", "Show hoodie")
+    await seller.fill("form[action='/dashboard/products'] input[name=price]", "49")
+    await seller.get_by_role("button", name="Add product").click()
+    await expect(seller.locator("#flash")).to_have_text("Added HOODIE.")
+    await expect(seller.locator("#products")).to_contain_text("Show hoodie")
+
+    drop_form = seller.locator("form[action='/dashboard/drops']")
+    await drop_form.locator("select[name=sku]").select_option("HOODIE")
+    await drop_form.locator("input[name=quantity]").fill("3")
+    await drop_form.locator("input[name=chat]").fill("web:live")
+    await seller.get_by_role("button", name="Start drop").click()
+    await expect(seller.locator("#flash")).to_have_text("Drop HOODIE is live in web:live.")
+    await expect(seller.locator("#drops")).to_contain_text("3/3")
+
+    anna = await join(browser, f"{base}/chat/live", "anna")
+    ben = await join(browser, f"{base}/chat/live", "ben")
+    await say(anna, "#buy")
+    link = anna.locator("#log li.private a")
+    await expect(link).to_have_count(1)
+    # The order appears on the dashboard without a reload.
+    await expect(seller.locator("#orders tbody tr")).to_have_count(1)
+    await expect(seller.locator("#orders")).to_contain_text("checkout_open")
+
+    checkout = await anna.context.new_page()
+    await checkout.goto(await link.get_attribute("href") or "")
+    await checkout.click("text=Pay with test card 4242")
+    await expect(checkout.locator("h1")).to_have_text("Thank you!", timeout=10_000)
+    await expect(anna.locator("#log li.private").last).to_contain_text("Payment received")
+    await expect(seller.locator("#orders td.status").first).to_have_text("paid")
+    await expect(seller.locator("#funnel")).to_contain_text("web")
+    total = seller.locator("#sales-total")
+    await expect(total).to_have_text("1 paid order in the last 30 minutes")
+    assert await ben.locator("#log li.private").count() == 0  # anna's link is hers alone
+
+    await say(ben, "#buy")
+    await expect(seller.locator("#orders tbody tr")).to_have_count(2)
+    await expect(seller.locator("#drops")).to_contain_text("1/3")
+    ARTIFACTS.mkdir(exist_ok=True)
+    await seller.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+
+    seller.on("dialog", lambda dialog: dialog.accept())
+    await seller.locator("#orders button", has_text="Refund").click()
+    await expect(seller.locator("#flash")).to_contain_text("Refund of order")
+    # The emulator confirms the refund by webhook; the row turns refunded by itself.
+    await expect(seller.locator("#orders")).to_contain_text("refunded", timeout=10_000)
+    statuses = sorted(o.status.value for o in await bus.deps.store.orders(None, None))
+    assert statuses == ["checkout_open", "refunded"]
