@@ -95,3 +95,17 @@ async def test_a_show_seen_from_the_dashboard(
     await expect(seller.locator("#orders")).to_contain_text("refunded", timeout=10_000)
     statuses = sorted(o.status.value for o in await bus.deps.store.orders(None, None))
     assert statuses == ["checkout_open", "refunded"]
+
+
+async def test_the_dashboard_fits_a_phone(browser: Browser, shop: tuple[str, MessageBus]) -> None:
+    base, _ = shop
+    context = await browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = await context.new_page()
+    await page.goto(f"{base}/dashboard/login")
+    await page.fill("input[name=token]", TOKEN)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.locator("#live")).to_have_text("live")
+    # Wide tables scroll inside their card; the page itself never scrolls sideways.
+    overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
+    await page.screenshot(path=str(ARTIFACTS / "dashboard-phone.png"), full_page=True)
