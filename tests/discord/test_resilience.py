@@ -1,7 +1,14 @@
 """Perks, rate limits, a reconnect in the middle of a drop, redelivered interactions."""
 
 from tests.discord.conftest import ShopFactory, until
-from tests.discord.fake_discord import CHANNEL_ID, GUILD_ID, OWNER_ID, PERK_ROLE_ID, RoleRef
+from tests.discord.fake_discord import (
+    CHANNEL_ID,
+    GUILD_ID,
+    OWNER_ID,
+    PERK_ROLE_ID,
+    FakeDiscord,
+    RoleRef,
+)
 from tests.discord.test_drop import LINK, board, board_text, ephemeral_answer
 from tests.integration.helpers import add_product, start_drop
 
@@ -89,3 +96,20 @@ async def test_a_reconnect_in_the_middle_of_a_drop_loses_no_buyer(
         assert [r.get("type") for r in responses].count(5) == 2  # both acknowledged
         orders = await shop.bus.deps.store.orders(None, None)
         assert len(orders) == 3
+
+
+async def test_the_buy_button_works_after_a_restart(open_shop: ShopFactory) -> None:
+    fake = FakeDiscord()
+    async with open_shop(fake) as shop:
+        await add_product(shop.bus)
+        await ephemeral_answer(
+            shop, await fake.slash(OWNER_ID, "drop", sku="TEE", quantity=2, price="25.00")
+        )
+        message = await until(lambda: board(shop), what="the board")
+    async with open_shop(fake) as shop:  # a new process: no view was remembered
+        anna = fake.add_member("anna")
+        answer = await ephemeral_answer(
+            shop, await fake.click(anna, message["id"], "livebuy:buy:TEE")
+        )
+        assert LINK.search(answer)
+        await until(lambda: "1 of 2 left" in board_text(shop), what="the same board edited")
