@@ -14,6 +14,7 @@ from bots.web.hub import ChatHub
 from commerce.adapters.app_settings import admin_token
 from commerce.adapters.clock import LogNotifier
 from commerce.adapters.db import create_engine
+from commerce.adapters.leases import SqlLeases, worker_id
 from commerce.adapters.outbox import SqlOutbox
 from commerce.bootstrap import bootstrap
 from commerce.config import Settings
@@ -23,12 +24,22 @@ from commerce.service_layer.results import Notice
 from webhooks import checkout_pages, health, platforms, stripe
 from webhooks.dashboard import create_dashboard
 from webhooks.emulator import create_emulator
-from webhooks.keys import ADMIN_TOKEN, BUS, ENGINE, OUTBOX, SETTINGS, STRIPE_WEBHOOK_SECRET
+from webhooks.keys import (
+    ADMIN_TOKEN,
+    BUS,
+    ENGINE,
+    LEASES,
+    OUTBOX,
+    SETTINGS,
+    STRIPE_WEBHOOK_SECRET,
+)
+from webhooks.metrics import METRICS, Metrics, TimedGateway, metrics_page
 from webhooks.payments import EMULATOR_PREFIX, payment_setup
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024  # webhooks and forms are small; refuse anything larger early
 RECENT = Reconcile(since=timedelta(hours=2))
+HEARTBEAT = 2.0  # seconds; leases last three beats, so a dead worker's duties move in ~6 s
 
 
 def create_app(
@@ -45,6 +56,7 @@ def create_app(
     gateway with its webhook secret (then neither Stripe nor the emulator is used)."""
     app = web.Application(client_max_size=MAX_BODY)
     app[SETTINGS] = settings
+    app[METRICS] = Metrics()
     hub = ChatHub()
     # Notices reach the web chat's viewers, and the caller's notifier (or the log) as well.
     notices = FanOut([WebNotifier(hub, settings.livebuy_locale), notifier or LogNotifier()])
@@ -64,10 +76,13 @@ def create_app(
     async def core(app: web.Application) -> AsyncIterator[None]:
         app[ENGINE] = engine or create_engine(settings.database_url)
         gateway = setup.gateway if setup else payments
+        if gateway is not None:
+            gateway = TimedGateway(gateway, app[METRICS])
         app[BUS] = bootstrap(
             settings, app[ENGINE], clock=clock, notifier=notices, payments=gateway
         )
         app[OUTBOX] = SqlOutbox(app[ENGINE])
+        app[LEASES] = SqlLeases(app[ENGINE], worker_id())
         configured = settings.livebuy_admin_token
         app[ADMIN_TOKEN] = await admin_token(
             app[ENGINE],
@@ -82,13 +97,37 @@ def create_app(
             await app[ENGINE].dispose()
 
     async def background(app: web.Application) -> AsyncIterator[None]:
-        bus = app[BUS]
+        bus, leases, clock = app[BUS], app[LEASES], app[BUS].deps.clock
+
+        def duty(
+            name: str, work: Callable[[], Awaitable[object]]
+        ) -> Callable[[], Awaitable[None]]:
+            """Work that one worker does at a time: whoever holds the lease."""
+
+            async def run() -> None:
+                if await leases.hold(name, clock.now()):
+                    await work()
+
+            return run
+
         tasks = [
-            forever("hold sweeper", lambda: bus.handle(ExpireHolds()), sweep_every),
-            forever("stored payment events", lambda: stripe.reprocess(bus), 10 * sweep_every),
+            forever("heartbeat", lambda: leases.heartbeat(clock.now()), HEARTBEAT),
+            forever(
+                "hold sweeper", duty("sweeper", lambda: bus.handle(ExpireHolds())), sweep_every
+            ),
+            forever(
+                "stored payment events",
+                duty("reprocess", lambda: stripe.reprocess(bus)),
+                10 * sweep_every,
+            ),
             # Reconciliation waits a round first (at start-up the emulator is not listening
             # yet) and looks two hours back: older gaps are `livebuy reconcile --since`'s.
-            forever("reconciliation", lambda: bus.handle(RECENT), 600 * sweep_every, True),
+            forever(
+                "reconciliation",
+                duty("reconcile", lambda: bus.handle(RECENT)),
+                600 * sweep_every,
+                True,
+            ),
         ]
         running = [asyncio.create_task(t) for t in tasks]
         yield
@@ -97,12 +136,14 @@ def create_app(
         for task in running:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await leases.release_all(clock.now())  # the others take over at once
 
     app.cleanup_ctx.extend([core, background])
     platforms.install(app, notices.notifiers.append)
     app.add_routes(health.routes)
     app.add_routes(stripe.routes)
     app.add_routes(checkout_pages.routes)
+    app.router.add_get("/metrics", metrics_page)
     return app
 
 

@@ -17,6 +17,7 @@ import typer
 from aiohttp import web
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench import flash_drop
 from bench import webhook as webhook_bench
@@ -45,6 +46,7 @@ from commerce.service_layer.results import DropView, OrderView, ProductView
 from webhooks import demo
 from webhooks.app import create_app
 from webhooks.payments import EMULATOR_PREFIX, payment_setup
+from webhooks.status import status_report
 
 T = TypeVar("T")
 
@@ -98,8 +100,7 @@ def with_bus(work: Callable[[MessageBus], Awaitable[T]], payments: bool = False)
     """
     config = settings()
 
-    async def run() -> T:
-        engine = create_engine(config.database_url)
+    async def run(engine: AsyncEngine) -> T:
         setup = payment_setup(config) if payments else None
         bus = bootstrap(config, engine, payments=setup.gateway if setup else None)
         try:
@@ -108,6 +109,19 @@ def with_bus(work: Callable[[MessageBus], Awaitable[T]], payments: bool = False)
             await bus.deps.store.close()
             if setup is not None:
                 await setup.gateway.close()
+
+    return with_engine(run, config)
+
+
+def with_engine(work: Callable[[AsyncEngine], Awaitable[T]], config: Settings | None = None) -> T:
+    """Runs `work` with an engine on the configured database; errors as one line."""
+    config = config or settings()
+
+    async def run() -> T:
+        engine = create_engine(config.database_url)
+        try:
+            return await work(engine)
+        finally:
             await engine.dispose()
 
     try:
@@ -231,14 +245,7 @@ def generated_admin_token(config: Settings) -> str | None:
     if config.livebuy_admin_token is not None:
         return None
 
-    async def read() -> str:
-        engine = create_engine(config.database_url)
-        try:
-            return await admin_token(engine, None, datetime.now(UTC))
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(read())
+    return with_engine(lambda engine: admin_token(engine, None, datetime.now(UTC)), config)
 
 
 def banner(
@@ -645,6 +652,13 @@ def refund(
 
     refund_id = with_bus(ask, payments=True)
     typer.echo(f"refund {refund_id} requested for order {ref.upper()}")
+
+
+@app.command()
+def status() -> None:
+    """Show the workers, who holds each singleton duty, the outbox and the last webhook."""
+    now = datetime.now(UTC)
+    typer.echo(with_engine(lambda engine: status_report(engine, now)))
 
 
 @app.command()

@@ -17,6 +17,7 @@ from commerce.domain.errors import InvalidInput
 from commerce.domain.payments import PaymentEvent
 from commerce.service_layer.messagebus import MessageBus
 from webhooks.keys import BUS, STRIPE_WEBHOOK_SECRET
+from webhooks.metrics import METRICS
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -24,6 +25,11 @@ routes = web.RouteTableDef()
 
 @routes.post("/webhooks/stripe")
 async def stripe_webhook(request: web.Request) -> web.Response:
+    with request.app[METRICS].webhook_seconds.time():
+        return await receive(request)
+
+
+async def receive(request: web.Request) -> web.Response:
     body = await request.read()  # bounded by the app's client_max_size (413 beyond)
     try:
         data = verify(

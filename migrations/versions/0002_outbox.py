@@ -1,4 +1,4 @@
-"""outbox, boards, inbound updates, app settings
+"""outbox, boards, inbound updates, app settings, worker leases
 
 Revision ID: 0002
 Revises: 0001
@@ -17,6 +17,23 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "lease",
+        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.Column("holder", sa.String(length=120), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("taken_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
+    op.create_table(
+        "worker",
+        sa.Column("id", sa.String(length=120), nullable=False),
+        sa.Column("host", sa.String(length=100), nullable=False),
+        sa.Column("pid", sa.Integer(), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
     op.create_table(
         "app_setting",
         sa.Column("key", sa.String(length=64), nullable=False),
@@ -64,6 +81,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("worker")
+    op.drop_table("lease")
     op.drop_index("ix_outbox_due", table_name="outbox")
     op.drop_table("outbox")
     op.drop_table("inbound_update")

@@ -21,7 +21,10 @@ from commerce.service_layer.results import DropView, OrderView
 # Parameter types by name: times go through the UTC type (naive on SQLite), and parameters
 # that may be NULL (`:code IS NULL OR ...`) need a type PostgreSQL can infer.
 _PARAM_TYPES: dict[str, Callable[[], TypeEngine[Any]]] = {
-    **dict.fromkeys(("now", "at", "lease", "hold_expires_at", "ends_at", "since"), UTCDateTime),
+    **dict.fromkeys(
+        ("now", "at", "lease", "until", "before", "hold_expires_at", "ends_at", "since"),
+        UTCDateTime,
+    ),
     **dict.fromkeys(("code", "chat", "status"), String),
     **dict.fromkeys(("limit", "customer_id"), Integer),
 }

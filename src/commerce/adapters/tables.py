@@ -279,3 +279,24 @@ class BotContact(SQLModel, table=True):
     platform: str = Field(max_length=16, primary_key=True)
     identity: str = Field(max_length=80, primary_key=True)
     started_at: datetime = Field(sa_column=_utc())
+
+
+class Lease(SQLModel, table=True):
+    """A duty only one worker may do at a time, and who does it until when."""
+
+    __tablename__ = "lease"
+    name: str = Field(max_length=40, primary_key=True)
+    holder: str = Field(max_length=120)
+    expires_at: datetime = Field(sa_column=_utc())
+    taken_at: datetime = Field(sa_column=_utc())
+
+
+class Worker(SQLModel, table=True):
+    """A running `livebuy run` process and its last heartbeat."""
+
+    __tablename__ = "worker"
+    id: str = Field(max_length=120, primary_key=True)
+    host: str = Field(max_length=100)
+    pid: int
+    started_at: datetime = Field(sa_column=_utc())
+    seen_at: datetime = Field(sa_column=_utc())

@@ -127,6 +127,7 @@ class Courier:
         self.per_second, self.batch = per_second, batch
         self.next_at: dict[str, datetime] = {}  # per chat: not before
         self.woken = asyncio.Event()
+        self.throttled = 0  # 429s (retry_after) from the platform, for /metrics
 
     def wake(self) -> None:
         """Something was put: deliver now instead of at the next poll."""
@@ -171,6 +172,7 @@ class Courier:
             at = self.clock.now() + timedelta(seconds=wait)
             if exc.seconds:  # a 429 speaks for the whole chat, not just this message
                 self.next_at[chat] = at
+                self.throttled += 1
             if item.attempts + 1 >= MAX_ATTEMPTS:
                 log.error("giving up on outbox message %s to %s: %s", item.id, chat, exc)
                 await self.outbox.undeliverable(item, f"gave up: {exc}")
