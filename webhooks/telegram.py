@@ -98,91 +98,105 @@ async def _serve(app: web.Application, runtime: TelegramRuntime) -> None:
     """Builds and starts the bot, runs its courier, and stops both when cancelled."""
     settings = app[SETTINGS]
     options = app.get(TELEGRAM_OPTIONS) or TelegramOptions()
-    token = settings.telegram_bot_token
-    assert token is not None
     api = settings.telegram_api_base_url.rstrip("/")
-    application = (
-        Application.builder()
-        .token(token.get_secret_value())
-        .base_url(f"{api}/bot")
-        .base_file_url(f"{api}/file/bot")
-        .concurrent_updates(64)
-        .get_updates_connection_pool_size(2)
-        .build()
-    )
-    bus, outbox = app[BUS], app[OUTBOX]
-    clock = bus.deps.clock
+    while True:
+        application = _build(settings, api)
+        try:
+            await application.initialize()  # getMe
+            break
+        except InvalidToken:
+            log.error("TELEGRAM_BOT_TOKEN was refused by the Bot API: Telegram stays off")
+            await application.bot.request.shutdown()
+            return
+        except TelegramError as exc:
+            log.warning("Bot API unreachable at %s (%s); retrying", api, exc)
+            await application.bot.request.shutdown()
+            await asyncio.sleep(options.retry_start_every)
+    bus, outbox, bot = app[BUS], app[OUTBOX], application.bot
     contacts = SqlContacts(app[ENGINE])
-    sender = TelegramSender(
-        application.bot, on_blocked=lambda chat: contacts.stopped("telegram", f"telegram:{chat}")
+
+    async def blocked(chat: str) -> None:
+        await contacts.stopped("telegram", f"telegram:{chat}")
+
+    courier = Courier(
+        outbox, TelegramSender(bot, blocked), bus.deps.clock, per_second=options.per_second
     )
-    courier = Courier(outbox, sender, clock, per_second=options.per_second)
     adapter = TelegramAdapter(
-        application.bot,
+        bot,
         lambda: app[BUS],
         outbox,
         contacts,
         SqlInbound(app[ENGINE]),
-        clock,
+        bus.deps.clock,
         locale=settings.livebuy_locale,
         wake=courier.wake,
     )
+    adapter.started(bot.username, bool(bot.can_read_all_group_messages))
     application.add_handler(TypeHandler(Update, adapter.dedupe), group=-1)
     application.add_handler(TypeHandler(Update, adapter.on_update), group=0)
     application.add_error_handler(_log_error)
     delivering = asyncio.create_task(courier.run())
-    started = False
     try:
-        while True:
-            try:
-                await application.initialize()
-                break
-            except InvalidToken:
-                log.error("TELEGRAM_BOT_TOKEN was refused by the Bot API: Telegram is off")
-                await asyncio.Event().wait()  # keep the courier's queue; wait for shutdown
-            except TelegramError as exc:
-                log.warning("Bot API unreachable at %s (%s); retrying", api, exc)
-                await asyncio.sleep(options.retry_start_every)
-        bot = application.bot
-        adapter.started(bot.username, bool(bot.can_read_all_group_messages))
-        await register_commands(bot)
         await application.start()
-        started = True
-        if runtime.webhook:
-            secret = settings.telegram_webhook_secret
-            assert secret is not None
-            await bot.set_webhook(
-                f"{settings.public_base_url}{PATH}",
-                secret_token=secret.get_secret_value(),
-                allowed_updates=UPDATES,
-            )
-        else:
-            assert application.updater is not None
-            # (start_polling removes a webhook set before: Telegram allows one or the other)
-            await application.updater.start_polling(allowed_updates=UPDATES)
+        await _receive_updates(application, runtime, settings)
         runtime.adapter, runtime.application, runtime.courier = adapter, application, courier
         runtime.ready.set()
-        log.info(
-            "Telegram bot @%s is up (%s)",
-            bot.username,
-            "webhook" if runtime.webhook else "polling",
-        )
+        mode = "webhook" if runtime.webhook else "long polling"
+        log.info("Telegram bot @%s is up (%s)", bot.username, mode)
+        try:
+            await register_commands(bot)
+        except TelegramError as exc:  # the menu is a convenience; the bot works without it
+            log.warning("setMyCommands failed: %s", exc)
         await asyncio.Event().wait()
     finally:
         runtime.ready.clear()
         runtime.adapter = None
-        await _stop(application, started)
+        await _stop(application)
         await adapter.close()
         delivering.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await delivering
 
 
-async def _stop(application: Application, started: bool) -> None:  # type: ignore[type-arg]
+def _build(settings: Settings, api: str) -> Application:  # type: ignore[type-arg]
+    token = settings.telegram_bot_token
+    assert token is not None
+    return (
+        Application.builder()
+        .token(token.get_secret_value())
+        .base_url(f"{api}/bot")
+        .base_file_url(f"{api}/file/bot")
+        .concurrent_updates(64)  # claims are answered concurrently (the core batches them)
+        .get_updates_connection_pool_size(2)  # a long poll and the one that ends it
+        .build()
+    )
+
+
+async def _receive_updates(
+    application: Application,  # type: ignore[type-arg]
+    runtime: TelegramRuntime,
+    settings: Settings,
+) -> None:
+    """Webhook mode: tells Telegram where to POST; otherwise starts long polling (which
+    removes a webhook set before: Telegram allows one or the other)."""
+    if runtime.webhook:
+        secret = settings.telegram_webhook_secret
+        assert secret is not None
+        await application.bot.set_webhook(
+            f"{settings.public_base_url}{PATH}",
+            secret_token=secret.get_secret_value(),
+            allowed_updates=UPDATES,
+        )
+    else:
+        assert application.updater is not None
+        await application.updater.start_polling(allowed_updates=UPDATES)
+
+
+async def _stop(application: Application) -> None:  # type: ignore[type-arg]
     try:
         if application.updater is not None and application.updater.running:
             await application.updater.stop()
-        if started:
+        if application.running:
             await application.stop()
         await application.shutdown()
     except Exception:

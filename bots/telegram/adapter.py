@@ -93,6 +93,7 @@ class TelegramAdapter:
         self.board_chats: dict[int, set[str]] = {}  # per drop: chats showing its board
         self.renderers: dict[str, Renderer] = {}
         self.names: dict[str, str] = {}  # identity -> how the chat names them
+        self.languages: dict[str, str] = {}  # identity -> their Telegram language, for notices
         self.finished = 0  # updates handled or skipped (tests wait on it)
         self.dirty: set[int] = set()  # drops whose boards need a redraw
         self.refreshing: dict[int, asyncio.Task[None]] = {}
@@ -322,6 +323,8 @@ class TelegramAdapter:
     def _user(self, user: User) -> Sender:
         sender = _user_sender(user)
         self.names[sender.identity] = sender.who
+        if sender.language:
+            self.languages[sender.identity] = sender.language
         return sender
 
     def deep_link(self, payload: str | None) -> str:
@@ -481,7 +484,8 @@ class TelegramAdapter:
             return []
         if not await self.contacts.has_started(PLATFORM, identity):
             return []  # they get their link through the deep link; nothing else to say
-        text = self.renderer(self.locale).notice(notice, "").private
+        language = self.languages.get(identity, self.locale)
+        text = self.renderer(language).notice(notice, "").private
         return [Outgoing(PLATFORM, identity.partition(":")[2], text)] if text else []
 
     async def _promoted(self, notice: Notice, order: OrderView) -> list[Outgoing]:
@@ -491,7 +495,7 @@ class TelegramAdapter:
             return await self._to_buyer(order.identity, notice)
         if not order.chat.startswith(f"{PLATFORM}:"):
             return []
-        r = self.renderer(self.locale)
+        r = self.renderer(self.languages.get(order.identity, self.locale))
         name = self.names.get(order.identity, "")
         text = r.t("won_start", who=name or order.identity, **_order_values(r, order))
         button = Button(r.t("private_button"), url=self.deep_link(f"{PAY}{order.ref}"))

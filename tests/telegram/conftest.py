@@ -114,17 +114,15 @@ async def shop_factory(
 ) -> AsyncIterator[ShopFactory]:
     clients: list[TestClient] = []  # type: ignore[type-arg]
 
-    async def start(**overrides: Any) -> Shop:
-        if api.server is None:
+    async def start(
+        options: TelegramOptions | None = None, ready: bool = True, **overrides: Any
+    ) -> Shop:
+        if api.server is None and ready:
             await api.start()
         clock = ShiftedClock()
         payments = FakePaymentGateway()
-        settings = test_settings(
-            database_url,
-            telegram_bot_token=api.token,
-            telegram_api_base_url=api.url,
-            **overrides,
-        )
+        telegram = {"telegram_bot_token": api.token, "telegram_api_base_url": api.url}
+        settings = test_settings(database_url, **{**telegram, **overrides})
         app = create_app(
             settings,
             engine=engine,
@@ -133,12 +131,13 @@ async def shop_factory(
             webhook_secret=SECRET,
             sweep_every=3600,
         )
-        app[TELEGRAM_OPTIONS] = TelegramOptions(per_second=1000)
+        app[TELEGRAM_OPTIONS] = options or TelegramOptions(per_second=1000)
         client = TestClient(TestServer(app))
         await client.start_server()
         clients.append(client)
         shop = Shop(client, api, clock, payments)
-        await asyncio.wait_for(shop.runtime.ready.wait(), 10)
+        if ready:
+            await asyncio.wait_for(shop.runtime.ready.wait(), 10)
         return shop
 
     yield start

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -98,13 +99,14 @@ class FakeBotApi:
         self.update_ids = itertools.count(1000)
         self.message_ids: dict[int, itertools.count[int]] = {}
         self.server: TestServer | None = None
+        self.port = _free_port()  # known before the server starts (start-up retry tests)
 
     # --- the server ------------------------------------------------------------------
 
     async def start(self) -> str:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
-        self.server = TestServer(app, host="127.0.0.1")
+        self.server = TestServer(app, host="127.0.0.1", port=self.port)
         await self.server.start_server()
         return self.url
 
@@ -115,8 +117,7 @@ class FakeBotApi:
 
     @property
     def url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.port}"
+        return f"http://127.0.0.1:{self.port}"
 
     async def _handle(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
@@ -232,7 +233,7 @@ class FakeBotApi:
     # --- what tests inject -----------------------------------------------------------
 
     def push(self, *updates: dict[str, Any]) -> None:
-        self.pending.extend(updates)
+        self.pending = sorted([*self.pending, *updates], key=lambda u: int(u["update_id"]))
         self.arrived.set()
 
     def message(
@@ -340,6 +341,12 @@ def _chat(chat_id: int, user: FakeUser | None = None) -> dict[str, Any]:
         name = user.first_name if user is not None and user.id == chat_id else f"u{chat_id}"
         return {"id": chat_id, "type": "private", "first_name": name}
     return {"id": chat_id, "type": "supergroup", "title": "Shop chat"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _utf16_len(text: str) -> int:

@@ -34,6 +34,7 @@ async def test_start_up_registers_commands_and_polls(shop_factory: ShopFactory) 
     api = shop.api
     assert len(api.of("getMe")) == 1
     assert len(api.of("deleteWebhook")) == 1
+    await until(lambda: len(api.of("setMyCommands")) == 8, what="the command menus")
     commands = api.of("setMyCommands")
     assert {c.params.get("language_code") for c in commands} == {None, "de", "fr", "es"}
     assert len(commands) == 8  # buyers everywhere, sellers for chat admins; four languages
@@ -106,7 +107,7 @@ async def test_a_drop_in_a_group(shop_factory: ShopFactory, api: FakeBotApi) -> 
         rf"https://checkout\.test/{anna_ref}",
         anna[1],
     ), anna[1]
-    assert anna[2] == f"Payment received: order {anna_ref}, 1 × TEE product. Thank you!"
+    assert anna[2] == f"Zahlung erhalten: Bestellung {anna_ref}, 1 × TEE product. Danke!"
     assert len(anna) == 3
     bob = api.texts_to(BOB.id)
     assert bob[1].startswith("You have 1 × TEE product for €25.00. Pay within")
@@ -114,5 +115,5 @@ async def test_a_drop_in_a_group(shop_factory: ShopFactory, api: FakeBotApi) -> 
     assert bob[2].startswith("Payment received")
     carl = api.texts_to(CARL.id)
     assert carl[0].endswith(f"https://checkout.test/{carl_ref}")
-    assert carl[1] == f"Your hold on TEE product (order {carl_ref}) has expired."
+    assert carl[1] == f"Ta réservation de TEE product (commande {carl_ref}) a expiré."
     assert len(carl) == 2

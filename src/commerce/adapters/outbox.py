@@ -28,6 +28,12 @@ COALESCE = sql(
     " AND status = 'pending' AND (lease_until IS NULL OR lease_until <= :now)"
     " ORDER BY id LIMIT 1)"
 )
+# A chat's messages leave in the order they were put: a new one never goes before one that
+# waits (paced or retried) for the same chat.
+LAST_WAITING = sql(
+    "SELECT MAX(not_before) FROM outbox WHERE platform = :platform AND chat = :chat"
+    " AND status = 'pending'"
+)
 LAST_BOARD_EDIT = sql(
     "SELECT last_sent_at FROM board_message WHERE platform = :platform AND chat = :chat"
     " AND board = :board"
@@ -100,6 +106,9 @@ class SqlOutbox:
             last = (await conn.execute(LAST_BOARD_EDIT, row)).scalar()
             if last is not None:
                 row["at"] = max(now, utc(last) + self.board_every)
+        waiting = (await conn.execute(LAST_WAITING, row)).scalar()
+        if waiting is not None:
+            row["at"] = max(row["at"], utc(waiting))
         await conn.execute(INSERT, row)
 
     async def take(self, platform: str, now: datetime, limit: int) -> list[Queued]:

@@ -1,0 +1,183 @@
+"""Private chats, buyers the bot cannot message, the waitlist, channels, and faults."""
+
+import asyncio
+import logging
+
+import pytest
+from telegram import Bot
+
+from bots.telegram.sender import TelegramSender
+from commerce.adapters.inbound import SqlContacts
+from commerce.domain.commands import ExpireHolds
+from commerce.service_layer.outbox import Button, Outgoing, RetryLater, Undeliverable
+from tests.integration.helpers import add_product
+from tests.telegram.conftest import GROUP, Shop, ShopFactory, until
+from tests.telegram.fake_bot_api import FakeBotApi, FakeUser
+from webhooks.keys import ENGINE, OUTBOX
+from webhooks.telegram import TelegramOptions
+
+SELLER = FakeUser(1, "Sam", "sam")
+ANNA = FakeUser(11, "Anna", "anna")
+BOB = FakeUser(12, "Bob", None, "es")
+
+
+async def drop(shop: Shop, api: FakeBotApi, text: str = "/drop TEE 1 25") -> None:
+    await add_product(shop.bus)
+    api.admins[GROUP] = {SELLER.id}
+    await shop.processed(api.message(GROUP, SELLER, text))
+    await shop.settle()
+
+
+async def test_private_chat_commands(shop_factory: ShopFactory, api: FakeBotApi) -> None:
+    shop = await shop_factory()
+    await drop(shop, api)
+    await shop.processed(api.message(ANNA.id, ANNA, "hello?"))
+    await shop.processed(api.message(ANNA.id, ANNA, "/orders"))
+    await shop.processed(api.message(GROUP, ANNA, "#buy"))
+    await shop.settle()
+    ref = (await shop.bus.deps.store.orders(None, None))[0].ref
+    await shop.processed(api.message(ANNA.id, ANNA, "/orders"))
+    await shop.processed(api.message(BOB.id, BOB, f"/start pay-{ref}"))  # not Bob's order
+    await shop.processed(api.message(ANNA.id, ANNA, "/cancel"))
+    await shop.processed(api.message(ANNA.id, ANNA, f"/start pay-{ref}"))  # cancelled now
+    await shop.settle()
+    anna = api.texts_to(ANNA.id)
+    assert anna[0].startswith("Buy with #buy")  # chatter in private: the help
+    assert anna[1] == "You have no orders yet. Buy with #buy while a drop is live."
+    assert anna[2].startswith("You have 1 × TEE product")  # the claim, answered privately
+    assert anna[3].startswith(f"Your orders:\n{ref}")
+    assert anna[4] == f"Order {ref} cancelled."
+    assert anna[5] == f"Your orders:\n{ref}  1 × TEE product  €25.00  cancelled"
+    assert api.texts_to(BOB.id) == ["Ese enlace no es para ti. /orders muestra tus pedidos."]
+
+
+async def test_buyers_who_never_started_the_bot(
+    shop_factory: ShopFactory, api: FakeBotApi
+) -> None:
+    shop = await shop_factory()
+    await shop.processed(api.message(GROUP, ANNA, "#buy"))  # nothing live yet
+    await drop(shop, api)
+    await shop.processed(api.message(GROUP, ANNA, "/orders"))
+    await shop.processed(api.message(GROUP, ANNA, "/help"))
+    board = api.board(GROUP)
+    assert board is not None
+    await shop.processed(api.press(board, BOB))  # Bob: a button press, never started
+    await shop.processed(api.press(board, BOB, data="nonsense"))
+    await shop.settle()
+    texts = [m for m in api.messages_in(GROUP) if m is not board]
+    assert texts[0].text == "No drop is live here. Sellers start one with /drop"
+    assert texts[1].text == "Open a private chat with me: tap the button."
+    assert texts[1].buttons[0]["url"] == "https://t.me/livebuy_bot?start=hi"
+    assert texts[2].text.startswith("Buy with #buy")
+    assert len(texts) == 3  # Bob's press is answered by the toast's deep link alone
+    pressed, nonsense = api.of("answerCallbackQuery")
+    ref = (await shop.bus.deps.store.orders(None, None))[0].ref
+    assert pressed.params["url"] == f"https://t.me/livebuy_bot?start=pay-{ref}"
+    assert "url" not in nonsense.params
+
+
+async def test_the_waitlist_moves_up(shop_factory: ShopFactory, api: FakeBotApi) -> None:
+    shop = await shop_factory()
+    await drop(shop, api)
+    await shop.processed(api.message(ANNA.id, ANNA, "/start"))
+    await shop.processed(api.message(GROUP, ANNA, "#buy"))
+    await shop.processed(api.message(GROUP, BOB, "#buy"))  # sold out: Bob waits
+    await shop.settle()
+    assert api.texts_to(GROUP)[-1] == "Bob: agotado, eres el número 1 en la lista de espera."
+    shop.clock.advance(minutes=11)
+    await shop.bus.handle(ExpireHolds())  # Anna's hold runs out: Bob's turn
+    await shop.settle()
+    orders = await shop.bus.deps.store.orders(None, None)
+    (bob_ref,) = [o.ref for o in orders if o.identity == f"telegram:{BOB.id}"]
+    promoted = api.messages_in(GROUP)[-1]
+    assert promoted.text.startswith("Bob: 1 × TEE product es tuyo")
+    assert promoted.buttons[0]["url"] == f"https://t.me/livebuy_bot?start=pay-{bob_ref}"
+    assert api.texts_to(ANNA.id)[-1].startswith("Your hold on TEE product")
+    board = api.board(GROUP)
+    assert board is not None and board.text.endswith("Last buyers: Bob")
+
+
+async def test_a_drop_in_a_channel(shop_factory: ShopFactory, api: FakeBotApi) -> None:
+    """In a channel only admins post: a post by the channel itself starts a drop."""
+    shop = await shop_factory()
+    await add_product(shop.bus)
+    post = api.message(GROUP, ANNA, "/drop TEE 2 25")
+    message = post.pop("message")
+    del message["from"]
+    message["sender_chat"] = message["chat"] = {"id": GROUP, "type": "channel", "title": "Shop"}
+    post["channel_post"] = message
+    forward = api.message(GROUP, ANNA, "/drop TEE 2 1")
+    forward["message"]["sender_chat"] = {"id": -100999, "type": "channel", "title": "Other"}
+    await shop.processed(forward, post)
+    await shop.settle()
+    board = api.board(GROUP)
+    assert board is not None and board.text == "TEE product · €25.00\n2 of 2 left"
+    assert api.of("getChatMember") == []
+
+
+async def test_a_blocked_private_chat_is_recorded_and_does_not_stall(
+    shop_factory: ShopFactory, api: FakeBotApi
+) -> None:
+    shop = await shop_factory()
+    await drop(shop, api, "/drop TEE 2 25")
+    contacts = SqlContacts(shop.client.server.app[ENGINE])
+    await shop.processed(api.message(ANNA.id, ANNA, "/start"), api.message(BOB.id, BOB, "/start"))
+    await shop.settle()
+    api.blocked.add(ANNA.id)
+    await shop.processed(api.message(GROUP, ANNA, "#buy"), api.message(GROUP, BOB, "#buy"))
+    await shop.settle()
+    counts = await shop.client.server.app[OUTBOX].counts("telegram")
+    assert counts.undeliverable == 1 and counts.pending == 0
+    assert not await contacts.has_started("telegram", f"telegram:{ANNA.id}")
+    assert api.texts_to(BOB.id)[-1].startswith("Tienes 1 × TEE product")
+
+
+async def test_the_bot_waits_for_an_unreachable_bot_api(
+    shop_factory: ShopFactory, api: FakeBotApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    shop = await shop_factory(TelegramOptions(per_second=1000, retry_start_every=0.05), False)
+    await until(lambda: "unreachable" in caplog.text, what="a warning")
+    assert not shop.runtime.ready.is_set()
+    await api.start()
+    await asyncio.wait_for(shop.runtime.ready.wait(), 10)
+
+
+async def test_a_refused_token_leaves_the_shop_running(
+    shop_factory: ShopFactory, api: FakeBotApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    await api.start()
+    with caplog.at_level(logging.ERROR):
+        shop = await shop_factory(ready=False, telegram_bot_token="999:revoked")  # 401
+        await until(lambda: "refused" in caplog.text, what="the error")
+    assert (await shop.client.get("/healthz")).status in (200, 503)
+
+
+async def test_the_sender_speaks_the_couriers_language(api: FakeBotApi) -> None:
+    await api.start()
+    async with Bot(api.token, base_url=f"{api.url}/bot") as bot:
+        blocked: list[str] = []
+
+        async def on_blocked(chat: str) -> None:
+            blocked.append(chat)
+
+        sender = TelegramSender(bot, on_blocked)
+        board = Outgoing("telegram", str(GROUP), "3 left", (Button("Buy", action="buy:T"),))
+        ref = await sender.send(board)
+        await sender.edit(board, ref)  # "message is not modified": fine
+        await sender.edit(Outgoing("telegram", str(GROUP), "2 left"), ref)
+        assert api.board(GROUP) is not None
+        with pytest.raises(Undeliverable):
+            await sender.edit(board, "999")  # message to edit not found
+        api.flood({"sendMessage"}, count=1, retry_after=7)
+        with pytest.raises(RetryLater) as later:
+            await sender.send(Outgoing("telegram", "5", "hi", reply_to="1"))
+        assert later.value.seconds == 7
+        api.blocked.add(5)
+        with pytest.raises(Undeliverable):
+            await sender.send(Outgoing("telegram", "5", "hi"))
+        assert blocked == ["5"]
+        assert (sender.interval("5"), sender.interval(str(GROUP))) == (1.0, 3.0)
+        await api.close()
+        with pytest.raises(RetryLater) as down:
+            await sender.send(Outgoing("telegram", "6", "hi"))
+        assert down.value.seconds == 0
