@@ -2,6 +2,7 @@
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from commerce.adapters.auctions import SqlAuctions
 from commerce.adapters.clock import LogNotifier, SystemClock
 from commerce.adapters.db import create_engine
 from commerce.adapters.ledger import SqlLedger
@@ -29,5 +30,6 @@ def bootstrap(
         payments=payments,
         sellers=settings.sellers,
         hold=settings.hold,
+        auctions=SqlAuctions(engine),
     )
     return MessageBus(deps)

@@ -3,6 +3,7 @@
 import inspect
 import typing
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from commerce.domain.errors import InvalidInput, NotAllowed
 from commerce.domain.money import Money
 from commerce.domain.payments import PaymentEvent, PaymentEventKind
 from commerce.domain.products import ProductSpec
-from commerce.service_layer import chat, handlers, payments
+from commerce.service_layer import auctions, chat, handlers, payments
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.messagebus import HANDLERS, MessageBus
 from commerce.service_layer.results import ClaimOutcome, ClaimResult, ProductView, VariantView
@@ -300,6 +301,9 @@ EXPECTED_HANDLERS = {
     c.RefundOrder: payments.refund_order,
     c.Reconcile: payments.reconcile,
     c.ExpireHolds: handlers.expire_holds,
+    c.StartAuction: auctions.start_auction,
+    c.PlaceBid: auctions.place_bid,
+    c.CloseDueAuctions: auctions.close_due_auctions,
     c.ListOrders: handlers.list_orders,
     c.AddSeller: handlers.add_seller,
 }
@@ -321,13 +325,16 @@ SAMPLES: list[Any] = [
     c.RefundOrder("A1"),
     c.Reconcile(),
     c.ExpireHolds(),
+    c.StartAuction("CARD", Decimal(1)),
+    c.PlaceBid("web:demo:2", "web:demo", "web:anna", Decimal(2)),
+    c.CloseDueAuctions(),
     c.ListOrders(),
     c.AddSeller("web:anna"),
 ]
 
 
 def test_every_command_has_a_handler() -> None:
-    assert len(COMMAND_TYPES) == 16
+    assert len(COMMAND_TYPES) == 19
     assert set(HANDLERS) == COMMAND_TYPES
 
 

@@ -216,6 +216,9 @@ class PaymentEvent(SQLModel, table=True):
     processed_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     outcome: str = Field(default="", max_length=200)
     attempts: int = Field(default=0)
+    # One delivery at a time processes it: a redelivery to another worker meanwhile is told
+    # "duplicate"; if the processing worker dies, the claim runs out and `reprocess` takes it.
+    claimed_until: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -279,6 +282,79 @@ class BotContact(SQLModel, table=True):
     platform: str = Field(max_length=16, primary_key=True)
     identity: str = Field(max_length=80, primary_key=True)
     started_at: datetime = Field(sa_column=_utc())
+
+
+class Auction(SQLModel, table=True):
+    """A live auction of one unit. The row is the auction's state: bids lock it (PostgreSQL)
+    or the database (SQLite) and change it with a guarded UPDATE; `ends_at` is the timer."""
+
+    __tablename__ = "auction"
+    __table_args__ = (Index("ix_auction_status_ends", "status", "ends_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32)
+    product_id: int = Field(foreign_key="product.id")
+    variant_id: int = Field(foreign_key="variant.id")
+    currency: str = Field(max_length=3)
+    start_minor: int = Field(sa_type=BigInteger)
+    reserve_minor: int | None = Field(default=None, sa_type=BigInteger)
+    ladder: str = Field(max_length=200)  # "0:100,2000:200": band start and step, minor units
+    close: str = Field(max_length=8)  # soft | sudden
+    soft_seconds: int
+    pay_seconds: int  # the winner's time to pay
+    status: str = Field(max_length=16)  # live | closed
+    outcome: str = Field(default="", max_length=20)  # sold | no_bids | reserve_not_met | ...
+    price_minor: int | None = Field(default=None, sa_type=BigInteger)
+    leader_customer_id: int | None = Field(default=None, foreign_key="customer.id")
+    leader_identity: str = Field(default="", max_length=80)
+    leader_chat: str = Field(default="", max_length=80)
+    leader_max_minor: int = Field(default=0, sa_type=BigInteger)  # never shown
+    bid_count: int = Field(default=0)
+    last_seq: int = Field(default=0)
+    drop_id: int | None = Field(default=None, foreign_key="drops.id")  # the sale, once closed
+    order_id: int | None = Field(default=None, foreign_key="orders.id")  # the current offer
+    started_by: str = Field(default="", max_length=80)
+    starts_at: datetime = Field(sa_column=_utc())
+    ends_at: datetime = Field(sa_column=_utc())
+    closed_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+class AuctionChannel(SQLModel, table=True):
+    """The chats an auction runs in; bids from all of them count in one auction."""
+
+    __tablename__ = "auction_channel"
+    auction_id: int = Field(foreign_key="auction.id", primary_key=True)
+    chat: str = Field(max_length=80, primary_key=True, index=True)
+
+
+class Bid(SQLModel, table=True):
+    """A bid message (key: redelivery is harmless) or a proxy's answer; accepted visible bids
+    carry the auction's sequence number."""
+
+    __tablename__ = "bid"
+    __table_args__ = (UniqueConstraint("auction_id", "seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    auction_id: int = Field(foreign_key="auction.id", index=True)
+    seq: int | None = None
+    key: str = Field(max_length=200, unique=True)
+    customer_id: int = Field(foreign_key="customer.id")
+    identity: str = Field(max_length=80)
+    chat: str = Field(max_length=80)
+    kind: str = Field(max_length=8)  # bid | max | auto
+    amount_minor: int = Field(sa_type=BigInteger)  # the visible bid (or the maximum asked)
+    status: str = Field(max_length=16)  # accepted | refused
+    reason: str = Field(default="", max_length=32)
+    created_at: datetime = Field(sa_column=_utc())
+
+
+class Strike(SQLModel, table=True):
+    """An unpaid win (or hold): buyers with too many pay first from then on."""
+
+    __tablename__ = "strike"
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    order_id: int = Field(foreign_key="orders.id", unique=True)
+    cause: str = Field(max_length=80)
+    created_at: datetime = Field(sa_column=_utc())
 
 
 class Lease(SQLModel, table=True):

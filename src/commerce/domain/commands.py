@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from commerce.domain.drops import DropTerms
 from commerce.domain.money import Money
@@ -129,6 +130,40 @@ class ExpireHolds:
 
 
 @dataclass(frozen=True, slots=True)
+class StartAuction:
+    """One unit of a product auctioned; amounts in the product's currency."""
+
+    sku: str
+    start: Decimal
+    duration: timedelta | None = None  # 50 seconds by default
+    close: str | None = None  # soft (default) | sudden
+    reserve: Decimal | None = None
+    step: Decimal | None = None  # a fixed increment instead of the ladder
+    channels: tuple[str, ...] = ()  # none: every chat
+    code: str | None = None  # the SKU by default
+    actor: str = "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceBid:
+    """`#bid 15` (or `/maxbid 40` with proxy=True) on the auction live in `chat`."""
+
+    key: str  # platform + chat + message id
+    chat: str
+    identity: str
+    amount: Decimal
+    proxy: bool = False
+    display_name: str = ""
+    private: bool = False  # sent in a private chat: the latest live auction anywhere
+    received_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CloseDueAuctions:
+    """Closes auctions whose time is up and passes unpaid wins to the runner-up."""
+
+
+@dataclass(frozen=True, slots=True)
 class ListOrders:
     status: OrderStatus | None = None
     identity: str | None = None
@@ -156,6 +191,9 @@ Command = (
     | RefundOrder
     | Reconcile
     | ExpireHolds
+    | StartAuction
+    | PlaceBid
+    | CloseDueAuctions
     | ListOrders
     | AddSeller
 )

@@ -4,7 +4,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from commerce.domain.grammar import DEFAULT_KEYWORDS, Keywords
-from commerce.service_layer.ports import Clock, Ledger, Notifier, PaymentGateway, Store
+from commerce.service_layer.ports import (
+    AuctionStore,
+    Clock,
+    Ledger,
+    Notifier,
+    PaymentGateway,
+    Store,
+)
 
 
 @dataclass
@@ -17,3 +24,4 @@ class Deps:
     sellers: frozenset[str] = field(default_factory=frozenset)  # LIVEBUY_SELLERS
     hold: timedelta = timedelta(minutes=10)  # LIVEBUY_HOLD, for drops started from a chat
     keywords: Keywords = DEFAULT_KEYWORDS
+    auctions: AuctionStore | None = None  # None: auctions answer "not available"

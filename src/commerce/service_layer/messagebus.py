@@ -4,7 +4,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from commerce.domain import commands as c
-from commerce.service_layer import chat, handlers, payments
+from commerce.service_layer import auctions, chat, handlers, payments
 from commerce.service_layer.deps import Deps
 
 Handler = Callable[[Any, Deps], Awaitable[Any]]
@@ -24,6 +24,9 @@ HANDLERS: dict[type, Handler] = {
     c.RefundOrder: payments.refund_order,
     c.Reconcile: payments.reconcile,
     c.ExpireHolds: handlers.expire_holds,
+    c.StartAuction: auctions.start_auction,
+    c.PlaceBid: auctions.place_bid,
+    c.CloseDueAuctions: auctions.close_due_auctions,
     c.ListOrders: handlers.list_orders,
     c.AddSeller: handlers.add_seller,
 }

@@ -1,15 +1,19 @@
 """The ports the core needs from the outside world, as Protocols (fakes live in tests/)."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
-from commerce.domain.commands import Claim
+from commerce.domain.auctions import AuctionTerms
+from commerce.domain.commands import Claim, PlaceBid
 from commerce.domain.drops import DropStatus, DropTerms
 from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
 from commerce.domain.products import ProductSpec
 from commerce.service_layer.results import (
+    AuctionOffer,
+    AuctionView,
+    BidResult,
     ClaimResult,
     DropView,
     Notice,
@@ -96,6 +100,7 @@ class Ledger(Protocol):
         self, event_id: str, type_: str, payload: str, now: datetime
     ) -> bool: ...
     async def mark_event(self, event_id: str, outcome: str, now: datetime, done: bool) -> None: ...
+    async def claim_event(self, event_id: str, now: datetime) -> bool: ...
     async def pending_events(self, received_before: datetime) -> list[tuple[str, str]]: ...
     async def find_order(
         self, ref: str | None, session: str | None, payment: str | None
@@ -167,6 +172,31 @@ class Store(Protocol):
     async def add_seller(self, identity: str, role: str, now: datetime) -> None: ...
     async def restock(self, ref: str) -> None: ...
     async def seller_role(self, identity: str) -> str | None: ...
+
+
+class AuctionStore(Protocol):
+    """Auctions: every bid is decided inside it, under the auction row's lock."""
+
+    async def start_auction(
+        self,
+        terms: AuctionTerms,
+        sku: str,
+        code: str | None,
+        channels: tuple[str, ...],
+        actor: str,
+        pay: timedelta,
+        now: datetime,
+    ) -> AuctionView: ...
+    async def place_bid(self, bid: PlaceBid, now: datetime) -> BidResult: ...
+    async def close_due(self, now: datetime) -> list[AuctionOffer]:
+        """Closes the auctions whose time is up: the winner gets an order (or no sale)."""
+        ...
+
+    async def second_chances(self, now: datetime) -> list[AuctionOffer]:
+        """Unpaid wins whose order ended: a strike, and the item offered to the runner-up."""
+        ...
+
+    async def auctions(self, status: str | None = None) -> list[AuctionView]: ...
 
 
 class Inbound(Protocol):

@@ -178,6 +178,95 @@ class OrderRefunded:
     order: OrderView
 
 
+@dataclass(frozen=True, slots=True)
+class AuctionView:
+    """An auction as chats show it (the leader's maximum is never part of it)."""
+
+    id: int
+    code: str
+    sku: str
+    name: str
+    start: Money
+    price: Money | None  # the current bid; None before the first
+    minimum: Money  # the smallest bid accepted now
+    leader: str | None  # the leading identity
+    bids: int
+    close: str  # soft | sudden
+    reserve_met: bool | None  # None: no reserve
+    status: str  # live | closed
+    outcome: str  # once closed: sold | no_bids | reserve_not_met | no_stock | unpaid
+    channels: tuple[str, ...]
+    starts_at: datetime
+    ends_at: datetime
+    leader_name: str = ""
+
+
+class BidStatus(StrEnum):
+    LEADING = "leading"
+    OUTBID = "outbid"  # accepted, but a proxy maximum answered it at once
+    RAISED = "raised"  # the leader raised their maximum; nothing visible changed
+    REFUSED = "refused"
+
+
+class BidRefusalReason(StrEnum):
+    NO_LIVE_AUCTION = "no_live_auction"
+    ENDED = "ended"
+    TOO_LOW = "too_low"
+    ALREADY_LEADING = "already_leading"
+
+
+@dataclass(frozen=True, slots=True)
+class BidResult:
+    status: BidStatus
+    auction: AuctionView | None = None
+    amount: Money | None = None  # what the bidder asked (their maximum for a proxy)
+    seq: int | None = None  # the bid's sequence number in the auction
+    reason: BidRefusalReason | None = None
+    proxy: bool = False
+    extended: bool = False  # soft close moved the end
+    duplicate: bool = False  # the same message was delivered before
+    outbid_identity: str | None = None  # who lost the lead with this bid
+    outbid_chat: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuctionOffer:
+    """The auction's item offered to one buyer: the winner, or a runner-up (second chance)."""
+
+    auction: AuctionView
+    order: OrderView | None  # None: nobody (left) to offer it to
+    second_chance: bool = False
+    struck: str | None = None  # the unpaid buyer who got a strike
+
+
+@dataclass(frozen=True, slots=True)
+class AuctionUpdated:
+    """A bid changed the board: price, leader, time left, bid count."""
+
+    auction: AuctionView
+
+
+@dataclass(frozen=True, slots=True)
+class Outbid:
+    auction: AuctionView
+    identity: str
+    chat: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuctionEnded:
+    auction: AuctionView
+
+
+@dataclass(frozen=True, slots=True)
+class AuctionWon:
+    """The winner's (or runner-up's) order and payment link."""
+
+    auction: AuctionView
+    order: OrderView
+    second_chance: bool = False
+
+
 Notice = (
     HoldExpired
     | PromotedFromWaitlist
@@ -186,4 +275,8 @@ Notice = (
     | OrderPaid
     | CheckoutReady
     | OrderRefunded
+    | AuctionUpdated
+    | Outbid
+    | AuctionEnded
+    | AuctionWon
 )

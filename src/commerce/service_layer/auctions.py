@@ -1,0 +1,101 @@
+"""Auction use cases: start, bid (plain or proxy), close when due, second-chance offers."""
+
+from commerce.domain import commands as c
+from commerce.domain.auctions import (
+    DEFAULT_DURATION,
+    DEFAULT_LADDER,
+    AuctionTerms,
+    CloseMode,
+    Ladder,
+)
+from commerce.domain.errors import InvalidInput, NotAllowed
+from commerce.domain.identity import ChatRef
+from commerce.domain.money import Money
+from commerce.service_layer.checkout import open_checkout
+from commerce.service_layer.deps import Deps
+from commerce.service_layer.ports import AuctionStore, PaymentError
+from commerce.service_layer.results import (
+    AuctionEnded,
+    AuctionOffer,
+    AuctionUpdated,
+    AuctionView,
+    AuctionWon,
+    BidResult,
+    BidStatus,
+    OrderView,
+    Outbid,
+)
+
+
+def auction_store(deps: Deps) -> AuctionStore:
+    if deps.auctions is None:
+        raise NotAllowed("auctions are not configured")
+    return deps.auctions
+
+
+async def start_auction(cmd: c.StartAuction, deps: Deps) -> AuctionView:
+    auctions = auction_store(deps)
+    product = await deps.store.product(cmd.sku)
+    currency = product.price.currency
+    if cmd.close not in (None, *CloseMode):
+        raise InvalidInput("an auction closes 'soft' or 'sudden'")
+    start = Money.parse(cmd.start, currency).minor
+    reserve = Money.parse(cmd.reserve, currency).minor if cmd.reserve is not None else None
+    step = Money.parse(cmd.step, currency).minor if cmd.step is not None else None
+    if step is not None and step <= 0:
+        raise InvalidInput("the step must be above zero")
+    terms = AuctionTerms(
+        start=start,
+        duration=cmd.duration or DEFAULT_DURATION,
+        close=CloseMode(cmd.close or CloseMode.SOFT),
+        reserve=reserve,
+        ladder=Ladder.fixed(step) if step is not None else DEFAULT_LADDER,
+    )
+    channels = tuple(str(ChatRef.parse(ch)) for ch in cmd.channels)
+    view = await auctions.start_auction(
+        terms, product.sku, cmd.code, channels, cmd.actor, deps.hold, deps.clock.now()
+    )
+    await deps.notifier.notify(AuctionUpdated(view))
+    return view
+
+
+async def place_bid(cmd: c.PlaceBid, deps: Deps) -> BidResult:
+    """One bid; the board is redrawn and the buyer who lost the lead is told privately."""
+    auctions = auction_store(deps)
+    result = await auctions.place_bid(cmd, cmd.received_at or deps.clock.now())
+    if result.duplicate or result.auction is None or result.status is BidStatus.REFUSED:
+        return result
+    if result.outbid_identity is not None and result.outbid_chat is not None:
+        await deps.notifier.notify(
+            Outbid(result.auction, result.outbid_identity, result.outbid_chat)
+        )
+    if result.status is not BidStatus.RAISED:
+        await deps.notifier.notify(AuctionUpdated(result.auction))
+    return result
+
+
+async def close_due_auctions(cmd: c.CloseDueAuctions, deps: Deps) -> list[AuctionOffer]:
+    """The sweeper's pass: due auctions closed (winner's order and link at once), unpaid
+    wins offered to the runner-up at their last bid."""
+    if deps.auctions is None:
+        return []
+    now = deps.clock.now()
+    offers = await deps.auctions.close_due(now)
+    offers += await deps.auctions.second_chances(now)
+    for offer in offers:
+        if not offer.second_chance:
+            await deps.notifier.notify(AuctionEnded(offer.auction))
+        if offer.order is not None:
+            order = await _with_link(offer.order, deps)
+            await deps.notifier.notify(AuctionWon(offer.auction, order, offer.second_chance))
+    return offers
+
+
+async def _with_link(order: OrderView, deps: Deps) -> OrderView:
+    """The checkout of a won auction; if the provider fails, the sweeper retries it."""
+    if deps.payments is None:
+        return order
+    try:
+        return await open_checkout(order, deps)
+    except PaymentError:
+        return order
