@@ -22,7 +22,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bots.rendering import Renderer, Reply
 from commerce.domain import grammar
-from commerce.domain.commands import ChatMessage
+from commerce.domain.commands import ChatMessage, ListOrders
 from commerce.domain.errors import CommerceError
 from commerce.domain.orders import OrderStatus
 from commerce.service_layer import chat
@@ -50,6 +50,7 @@ ADMIN_TTL = 60.0  # seconds a getChatMember answer is trusted
 ADMINS = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR}
 PAY = "pay-"  # deep-link payload prefix: /start pay-<order ref>
 BUYERS_SHOWN = 5
+HELD = (OrderStatus.RESERVED, OrderStatus.CHECKOUT_OPEN)
 
 
 @dataclass
@@ -179,7 +180,7 @@ class TelegramAdapter:
             text = "/start"
         command = ChatMessage(
             key=f"{PLATFORM}:{user.id}:{message.message_id}",
-            chat=f"{PLATFORM}:{user.id}",
+            chat=await self._private_chat_of(text, sender),
             identity=sender.identity,
             text=text,
             display_name=sender.name,
@@ -194,7 +195,17 @@ class TelegramAdapter:
             for text in (reply.public, reply.private)
             if text
         ]
-        await self._put(out + self._boards_for(outcome))
+        await self._put(out + await self._boards_for(outcome))
+
+    async def _private_chat_of(self, text: str, sender: Sender) -> str:
+        """The chat a private command is about: /pass gives back the latest hold, which was
+        claimed in a group; everything else is about the private chat itself."""
+        if isinstance(grammar.parse(text, self.bus().deps.keywords), grammar.Pass):
+            orders = await self.bus().handle(ListOrders(identity=sender.identity, limit=20))
+            for order in orders:
+                if order.status in HELD:
+                    return str(order.chat)
+        return f"{PLATFORM}:{sender.user_id}"
 
     async def _payment_link(self, ref: str, sender: Sender, renderer: Renderer) -> str:
         """The deep link's payload: the buyer's own order, with its payment link."""
@@ -204,7 +215,7 @@ class TelegramAdapter:
             order = None
         if order is None or order.identity != sender.identity:
             return renderer.t("not_your_link")
-        if order.status in (OrderStatus.RESERVED, OrderStatus.CHECKOUT_OPEN):
+        if order.status in HELD:
             won = ClaimResult(ClaimOutcome.WON, order=order)
             return renderer.claim(won, sender.who).private or ""
         return renderer.outcome(chat.OrderList((order,)), sender.who).private or ""
@@ -227,7 +238,7 @@ class TelegramAdapter:
         outcome = await self.bus().handle(command)
         reply = self.renderer(sender.language).outcome(outcome, sender.who)
         started = await self.contacts.has_started(PLATFORM, sender.identity)
-        out = self._boards_for(outcome)
+        out = await self._boards_for(outcome)
         url = None
         if started:
             out += [
@@ -246,7 +257,7 @@ class TelegramAdapter:
         """What a group sees and what the sender gets privately."""
         renderer = self.renderer(sender.language)
         reply = renderer.outcome(outcome, sender.who)
-        out = self._boards_for(outcome)
+        out = await self._boards_for(outcome)
         match outcome:
             case chat.Ignored():
                 return
@@ -358,9 +369,14 @@ class TelegramAdapter:
 
     # --- the board and the notices ---------------------------------------------------
 
-    def _boards_for(self, outcome: chat.ChatOutcome) -> list[Outgoing]:
+    async def _boards_for(self, outcome: chat.ChatOutcome) -> list[Outgoing]:
         """The board of a drop just opened; for any other change, a refresh is scheduled."""
         match outcome:
+            case chat.Released(release=release):
+                drop = await self._drop(release.order.drop_code)
+                if drop is not None:
+                    self._forget_buyer(drop.id, release.order.identity)
+                    self.board_changed(drop)
             case chat.Claimed(result=result) if result.drop is not None:
                 if result.outcome is ClaimOutcome.WON and result.order is not None:
                     self._note_buyer(result.drop, result.order)
@@ -406,6 +422,12 @@ class TelegramAdapter:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    def _forget_buyer(self, drop_id: int, identity: str) -> None:
+        buyers = self.buyers.get(drop_id, deque())
+        for buyer in list(buyers):
+            if buyer.identity == identity and not buyer.paid:
+                buyers.remove(buyer)
 
     def _note_buyer(self, drop: DropView, order: OrderView) -> None:
         buyers = self.buyers.setdefault(drop.id, deque(maxlen=BUYERS_SHOWN))
@@ -459,10 +481,7 @@ class TelegramAdapter:
                     self.board_changed(drop)
             case HoldExpired(order=order):
                 drop = await self._drop(order.drop_code)
-                buyers = self.buyers.get(drop.id if drop else 0, deque())
-                for buyer in list(buyers):
-                    if buyer.identity == order.identity and not buyer.paid:
-                        buyers.remove(buyer)
+                self._forget_buyer(drop.id if drop else 0, order.identity)
                 out += await self._to_buyer(order.identity, notice)
                 if drop is not None:
                     self.board_changed(drop)

@@ -181,3 +181,19 @@ async def test_the_sender_speaks_the_couriers_language(api: FakeBotApi) -> None:
         with pytest.raises(RetryLater) as down:
             await sender.send(Outgoing("telegram", "6", "hi"))
         assert down.value.seconds == 0
+
+
+async def test_pass_in_the_private_chat_gives_back_the_group_hold(
+    shop_factory: ShopFactory, api: FakeBotApi
+) -> None:
+    shop = await shop_factory()
+    await drop(shop, api)
+    await shop.processed(api.message(ANNA.id, ANNA, "/start"))
+    await shop.processed(api.message(GROUP, ANNA, "#buy"))
+    await shop.settle()
+    board = api.board(GROUP)
+    assert board is not None and board.text.endswith("Last buyers: @anna")
+    await shop.processed(api.message(ANNA.id, ANNA, "/pass"))
+    await shop.settle()
+    assert api.texts_to(ANNA.id)[-1] == "@anna passed; TEE product goes back."
+    assert board.text == "TEE product · €25.00\n1 of 1 left"

@@ -1,0 +1,21 @@
+"""The outbox keeps each chat's messages in order, also when pacing holds one back."""
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from commerce.adapters.outbox import SqlOutbox
+from commerce.service_layer.outbox import Outgoing
+
+
+async def test_a_new_message_never_overtakes_a_paced_one(engine: AsyncEngine) -> None:
+    outbox = SqlOutbox(engine)
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    await outbox.put([Outgoing("telegram", "5", "first")], now)
+    (first,) = await outbox.take("telegram", now, 10)
+    await outbox.retry(first, now + timedelta(seconds=1), "", attempt=False)  # paced
+    await outbox.put([Outgoing("telegram", "5", "second"), Outgoing("telegram", "6", "x")], now)
+    due_now = await outbox.take("telegram", now, 10)
+    assert [q.message.text for q in due_now] == ["x"]  # chat 5 waits for its first message
+    later = await outbox.take("telegram", now + timedelta(seconds=1), 10)
+    assert [q.message.text for q in later] == ["first", "second"]
