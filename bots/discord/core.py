@@ -51,7 +51,7 @@ class Options:
     seller_role: str = ""  # members with a role of this name are sellers
     message_content: bool = False  # the privileged intent: read `#buy` typed as text
     locale: str = "en"
-    max_ratelimit_timeout: float = 30.0  # a longer 429 goes back to the outbox instead
+    max_ratelimit_timeout: float = 5.0  # discord.py sleeps out shorter 429s; longer go back
 
 
 def dm(user_id: int | str, fallback_channel: int | str | None = None) -> str:

@@ -1,11 +1,14 @@
 """The buyers' other commands: autocomplete, /orders, /pass with the waitlist moving up,
 /cancel, /help, a DM to the bot; global command sync; the sender's error translation."""
 
+from types import SimpleNamespace
+
 import aiohttp
+import discord
 import pytest
 
-from bots.discord.sender import DiscordSender, _translated
-from commerce.service_layer.outbox import Outgoing, RetryLater, Undeliverable
+from bots.discord.sender import DiscordSender, _translated, _view
+from commerce.service_layer.outbox import Button, Outgoing, RetryLater, Undeliverable
 from tests.discord.conftest import ShopFactory, until
 from tests.discord.fake_discord import APP_ID, CHANNEL_ID, OWNER_ID
 from tests.discord.test_drop import LINK, board_text, ephemeral_answer
@@ -83,3 +86,19 @@ async def test_the_sender_turns_discord_errors_into_the_couriers(open_shop: Shop
     assert isinstance(_translated(aiohttp.ClientConnectionError()), RetryLater)
     assert isinstance(_translated(TimeoutError()), RetryLater)
     assert isinstance(_translated(ValueError()), ValueError)
+
+
+def _http_error(status: int, headers: dict[str, str] | None = None) -> discord.HTTPException:
+    response = SimpleNamespace(status=status, reason="", headers=headers or {})
+    return discord.HTTPException(response, {"message": "no", "code": 0})  # type: ignore[arg-type]
+
+
+async def test_errors_and_buttons_in_discords_terms() -> None:
+    limited = _translated(_http_error(429, {"Retry-After": "2.5"}))  # a 429 from a proxy
+    assert isinstance(limited, RetryLater) and limited.seconds == 2.5
+    assert isinstance(_translated(_http_error(502)), RetryLater)
+    assert isinstance(_translated(_http_error(400)), Undeliverable)
+    view = _view((Button("Pay", url="https://pay.test/1"), Button("Pass", action="pass:TEE")))
+    assert view is not None
+    assert [getattr(i, "url", None) for i in view.children] == ["https://pay.test/1", None]
+    assert [getattr(i, "custom_id", None) for i in view.children] == [None, "livebuy:pass:TEE"]
