@@ -73,6 +73,8 @@ async def reprocess(bus: MessageBus, older_than: timedelta = timedelta(seconds=3
     ledger = bus.deps.ledger
     assert ledger is not None
     done = 0
-    for _event_id, payload in await ledger.pending_events(bus.deps.clock.now() - older_than):
-        done += await process(bus, to_payment_event(json.loads(payload)))
+    now = bus.deps.clock.now()
+    for event_id, payload in await ledger.pending_events(now - older_than):
+        if await ledger.claim_event(event_id, now):  # not while a delivery is processing it
+            done += await process(bus, to_payment_event(json.loads(payload)))
     return done

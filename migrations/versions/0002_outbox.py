@@ -1,4 +1,5 @@
-"""outbox, boards, inbound updates, app settings, worker leases
+"""outbox, boards, inbound updates, app settings, worker leases,
+processing claims of payment events
 
 Revision ID: 0002
 Revises: 0001
@@ -17,6 +18,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("payment_event") as batch:
+        batch.add_column(sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True))
     op.create_table(
         "lease",
         sa.Column("name", sa.String(length=40), nullable=False),
@@ -81,6 +84,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("payment_event") as batch:
+        batch.drop_column("claimed_until")
     op.drop_table("worker")
     op.drop_table("lease")
     op.drop_index("ix_outbox_due", table_name="outbox")

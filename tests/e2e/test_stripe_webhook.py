@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from commerce.domain.orders import OrderStatus
 from commerce.service_layer.messagebus import MessageBus
-from commerce.service_layer.results import Notice, OrderView
+from commerce.service_layer.results import Notice, OrderPaid, OrderView
 from tests.conftest import test_settings
 from tests.e2e.stripe_signing import SECRET, charge, event_body, session, sign
 from tests.fakes import FakeClock, FakeNotifier, FakePaymentGateway
@@ -221,3 +221,16 @@ async def test_stored_but_unprocessed_events_are_picked_up(
     assert await stripe_routes.reprocess(bus) == 1
     assert await status(client, order) is S.PAID
     assert await stripe_routes.reprocess(bus) == 0
+
+
+async def test_one_event_delivered_twice_at_once_is_processed_once(
+    client: TestClient,  # type: ignore[type-arg]
+    order: OrderView,
+    flaky: FlakyNotifier,
+) -> None:
+    body = completed(order)
+    replies = await asyncio.gather(*(post(client, body, sign(body)) for _ in range(2)))
+    assert sorted(code for code, _ in replies) == [200, 200]
+    assert sorted(bool(reply.get("duplicate")) for _, reply in replies) == [False, True]
+    assert await status(client, order) is S.PAID
+    assert [n.order.ref for n in flaky.of(OrderPaid)] == [order.ref]  # type: ignore[attr-defined]

@@ -1,6 +1,6 @@
 """SqlLedger: the payment side of orders (checkouts, webhook events, refunds, disputes)."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -24,18 +24,23 @@ INSERT_EVENT = sql(
     "INSERT INTO payment_event (id, type, payload, received_at, outcome, attempts)"
     " VALUES (:id, :type, :payload, :now, '', 0) ON CONFLICT (id) DO NOTHING"
 )
-EVENT_DONE = sql("SELECT processed_at FROM payment_event WHERE id = :id")
+CLAIM_EVENT = sql(
+    "UPDATE payment_event SET claimed_until = :until WHERE id = :id AND processed_at IS NULL"
+    " AND (claimed_until IS NULL OR claimed_until <= :now)"
+)
 MARK_EVENT = sql(
-    "UPDATE payment_event SET processed_at = :now, outcome = :outcome, attempts = attempts + 1"
-    " WHERE id = :id"
+    "UPDATE payment_event SET processed_at = :now, outcome = :outcome, attempts = attempts + 1,"
+    " claimed_until = NULL WHERE id = :id"
 )
 COUNT_ATTEMPT = sql(
-    "UPDATE payment_event SET attempts = attempts + 1, outcome = :outcome WHERE id = :id"
+    "UPDATE payment_event SET attempts = attempts + 1, outcome = :outcome, claimed_until = NULL"
+    " WHERE id = :id"
 )
 PENDING_EVENTS = sql(
     "SELECT id, payload FROM payment_event WHERE processed_at IS NULL AND received_at <= :now"
     " AND attempts < 20 ORDER BY received_at LIMIT 100"
 )
+EVENT_CLAIM = timedelta(seconds=60)  # longer than any processing; a dead worker's runs out
 FIND_ORDER = sql(
     "SELECT id FROM orders WHERE ref = :ref OR checkout_session = :session"
     " OR payment_ref = :payment ORDER BY id LIMIT 1"
@@ -82,13 +87,19 @@ class SqlLedger:
     # webhook events: stored first, processed idempotently ------------------------------
 
     async def store_event(self, event_id: str, type_: str, payload: str, now: datetime) -> bool:
-        """Stores an event once; True when it was already fully processed before."""
+        """Stores an event once and claims it for processing; True when another delivery
+        has it already (processed, or being processed by another worker right now)."""
         async with self.engine.begin() as conn:
             await conn.execute(
                 INSERT_EVENT, {"id": event_id, "type": type_, "payload": payload, "now": now}
             )
-            done = (await conn.execute(EVENT_DONE, {"id": event_id})).scalar()
-        return done is not None
+        return not await self.claim_event(event_id, now)
+
+    async def claim_event(self, event_id: str, now: datetime) -> bool:
+        """Takes an unprocessed event for processing, unless another delivery holds it."""
+        params = {"id": event_id, "now": now, "until": now + EVENT_CLAIM}
+        async with self.engine.begin() as conn:
+            return bool((await conn.execute(CLAIM_EVENT, params)).rowcount)
 
     async def mark_event(self, event_id: str, outcome: str, now: datetime, done: bool) -> None:
         async with self.engine.begin() as conn:
