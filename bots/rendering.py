@@ -12,6 +12,13 @@ from commerce.domain.drops import format_duration
 from commerce.domain.grammar import ParseError, ParseErrorKind
 from commerce.service_layer import chat
 from commerce.service_layer.results import (
+    AuctionEnded,
+    AuctionUpdated,
+    AuctionView,
+    AuctionWon,
+    BidRefusalReason,
+    BidResult,
+    BidStatus,
     CheckoutReady,
     ClaimOutcome,
     ClaimResult,
@@ -22,6 +29,7 @@ from commerce.service_layer.results import (
     OrderPaid,
     OrderRefunded,
     OrderView,
+    Outbid,
     PromotedFromWaitlist,
     RefusalReason,
     WaitlistClosed,
@@ -70,6 +78,35 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_allowed": "{who}: only sellers can do that.",
         "failed": "{who}: {reason}",
         "not_available": "{who}: auctions are not open yet. Buy with #buy while a drop is live.",
+        "auction_started": "Auction {code}: {item} from {start}, {duration}, {close}. "
+        "Bid with #bid {start_plain}",
+        "close_soft": "a late bid adds time",
+        "close_sudden": "sudden death",
+        "bid_leading": "#{seq} {who} leads {code} at {price}. Next bid: {minimum}",
+        "bid_extended": " Time extended!",
+        "bid_outbid": "#{seq} {who} bid {amount}, but a higher maximum leads {code} at {price}. "
+        "Next bid: {minimum}",
+        "maxbid_set": "Your maximum of {amount} on {code} is set (nobody sees it); "
+        "you lead at {price}.",
+        "maxbid_beaten": "Your maximum of {amount} on {code} is beaten already: {price} now. "
+        "Next bid: {minimum}",
+        "maxbid_raised": "Your maximum on {code} is now {amount}; you still lead at {price}.",
+        "bid_too_low": "{who}: the next bid is at least {minimum}. Try #bid {minimum_plain}",
+        "bid_ended": "{who}: this auction has ended.",
+        "bid_already_leading": "{who}: you are leading already.",
+        "no_live_auction": "No auction is live here. Sellers start one with /auction",
+        "auction_board": "{code} {item}: {price} by {leader}, {bids} bids, {left}s left",
+        "auction_board_open": "{code} {item}: starts at {start}, {left}s left. #bid {start_plain}",
+        "outbid": "You were outbid on {code}: {price} now. Bid at least {minimum} "
+        "with #bid {minimum_plain}",
+        "auction_sold": "{code} sold to {who} for {price}!",
+        "auction_no_bids": "{code}: no bids, no sale.",
+        "auction_reserve_not_met": "{code}: the reserve was not met, no sale.",
+        "auction_unsold": "{code}: not sold.",
+        "auction_won": "You won {item} for {amount}. Pay within {hold}: {url}",
+        "auction_won_no_link": "You won {item} for {amount}. Your payment link follows shortly.",
+        "second_chance": "Second chance: {item} is yours for {amount}, your last bid. "
+        "Pay within {hold}: {url}",
         "paid": "Payment received: order {ref}, {qty} × {item}. Thank you!",
         "sold_to": "{item} sold to {who}.",
         "expired": "Your hold on {item} (order {ref}) has expired.",
@@ -130,6 +167,39 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_allowed": "{who}: das dürfen nur Verkäufer.",
         "failed": "{who}: {reason}",
         "not_available": "{who}: Auktionen gibt es noch nicht. Kaufe mit #buy.",
+        "auction_started": "Auktion {code}: {item} ab {start}, {duration}, {close}. "
+        "Biete mit #bid {start_plain}",
+        "close_soft": "späte Gebote verlängern",
+        "close_sudden": "Sudden Death",
+        "bid_leading": "#{seq} {who} führt bei {code} mit {price}. Nächstes Gebot: {minimum}",
+        "bid_extended": " Zeit verlängert!",
+        "bid_outbid": "#{seq} {who} bietet {amount}, aber ein höheres Maximum führt {code} "
+        "mit {price}. Nächstes Gebot: {minimum}",
+        "maxbid_set": "Dein Maximum von {amount} für {code} steht (niemand sieht es); "
+        "du führst mit {price}.",
+        "maxbid_beaten": "Dein Maximum von {amount} für {code} ist schon überboten: jetzt "
+        "{price}. Nächstes Gebot: {minimum}",
+        "maxbid_raised": "Dein Maximum für {code} ist jetzt {amount}; du führst weiter mit "
+        "{price}.",
+        "bid_too_low": "{who}: das nächste Gebot ist mindestens {minimum}. "
+        "Versuch #bid {minimum_plain}",
+        "bid_ended": "{who}: diese Auktion ist vorbei.",
+        "bid_already_leading": "{who}: du führst schon.",
+        "no_live_auction": "Hier läuft keine Auktion. Verkäufer starten eine mit /auction",
+        "auction_board": "{code} {item}: {price} von {leader}, {bids} Gebote, noch {left}s",
+        "auction_board_open": "{code} {item}: ab {start}, noch {left}s. #bid {start_plain}",
+        "outbid": "Du wurdest bei {code} überboten: jetzt {price}. Biete mindestens {minimum} "
+        "mit #bid {minimum_plain}",
+        "auction_sold": "{code} geht an {who} für {price}!",
+        "auction_no_bids": "{code}: keine Gebote, kein Verkauf.",
+        "auction_reserve_not_met": "{code}: Mindestpreis nicht erreicht, kein Verkauf.",
+        "auction_unsold": "{code}: nicht verkauft.",
+        "auction_won": "Du hast {item} für {amount} ersteigert. Bezahle innerhalb von {hold}: "
+        "{url}",
+        "auction_won_no_link": "Du hast {item} für {amount} ersteigert. Dein Zahlungslink "
+        "kommt gleich.",
+        "second_chance": "Zweite Chance: {item} gehört dir für {amount}, dein letztes Gebot. "
+        "Bezahle innerhalb von {hold}: {url}",
         "paid": "Zahlung erhalten: Bestellung {ref}, {qty} × {item}. Danke!",
         "sold_to": "{item} verkauft an {who}.",
         "expired": "Deine Reservierung für {item} (Bestellung {ref}) ist abgelaufen.",
@@ -190,6 +260,39 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_allowed": "{who} : seuls les vendeurs peuvent faire ça.",
         "failed": "{who} : {reason}",
         "not_available": "{who} : les enchères ne sont pas encore ouvertes. Achète avec #buy.",
+        "auction_started": "Enchère {code} : {item} à partir de {start}, {duration}, {close}. "
+        "Enchéris avec #bid {start_plain}",
+        "close_soft": "une offre tardive prolonge",
+        "close_sudden": "mort subite",
+        "bid_leading": "#{seq} {who} mène {code} à {price}. Offre suivante : {minimum}",
+        "bid_extended": " Temps prolongé !",
+        "bid_outbid": "#{seq} {who} offre {amount}, mais un maximum plus haut mène {code} à "
+        "{price}. Offre suivante : {minimum}",
+        "maxbid_set": "Ton maximum de {amount} sur {code} est enregistré (personne ne le voit) ; "
+        "tu mènes à {price}.",
+        "maxbid_beaten": "Ton maximum de {amount} sur {code} est déjà dépassé : {price} "
+        "maintenant. Offre suivante : {minimum}",
+        "maxbid_raised": "Ton maximum sur {code} est maintenant {amount} ; tu mènes toujours "
+        "à {price}.",
+        "bid_too_low": "{who} : l'offre suivante est d'au moins {minimum}. "
+        "Essaie #bid {minimum_plain}",
+        "bid_ended": "{who} : cette enchère est terminée.",
+        "bid_already_leading": "{who} : tu mènes déjà.",
+        "no_live_auction": "Aucune enchère en cours ici. Les vendeurs en lancent une avec "
+        "/auction",
+        "auction_board": "{code} {item} : {price} par {leader}, {bids} offres, encore {left}s",
+        "auction_board_open": "{code} {item} : à partir de {start}, encore {left}s. "
+        "#bid {start_plain}",
+        "outbid": "Ton offre sur {code} est dépassée : {price} maintenant. Offre au moins "
+        "{minimum} avec #bid {minimum_plain}",
+        "auction_sold": "{code} adjugé à {who} pour {price} !",
+        "auction_no_bids": "{code} : aucune offre, pas de vente.",
+        "auction_reserve_not_met": "{code} : prix de réserve non atteint, pas de vente.",
+        "auction_unsold": "{code} : non vendu.",
+        "auction_won": "Tu as remporté {item} pour {amount}. Paie dans les {hold} : {url}",
+        "auction_won_no_link": "Tu as remporté {item} pour {amount}. Ton lien de paiement arrive.",
+        "second_chance": "Seconde chance : {item} est à toi pour {amount}, ta dernière offre. "
+        "Paie dans les {hold} : {url}",
         "paid": "Paiement reçu : commande {ref}, {qty} × {item}. Merci !",
         "sold_to": "{item} vendu à {who}.",
         "expired": "Ta réservation de {item} (commande {ref}) a expiré.",
@@ -250,6 +353,37 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_allowed": "{who}: solo los vendedores pueden hacer eso.",
         "failed": "{who}: {reason}",
         "not_available": "{who}: las subastas aún no están abiertas. Compra con #buy.",
+        "auction_started": "Subasta {code}: {item} desde {start}, {duration}, {close}. "
+        "Puja con #bid {start_plain}",
+        "close_soft": "una puja tardía alarga",
+        "close_sudden": "muerte súbita",
+        "bid_leading": "#{seq} {who} lidera {code} con {price}. Próxima puja: {minimum}",
+        "bid_extended": " ¡Tiempo ampliado!",
+        "bid_outbid": "#{seq} {who} puja {amount}, pero un máximo mayor lidera {code} con "
+        "{price}. Próxima puja: {minimum}",
+        "maxbid_set": "Tu máximo de {amount} en {code} está fijado (nadie lo ve); "
+        "lideras con {price}.",
+        "maxbid_beaten": "Tu máximo de {amount} en {code} ya está superado: ahora {price}. "
+        "Próxima puja: {minimum}",
+        "maxbid_raised": "Tu máximo en {code} es ahora {amount}; sigues liderando con {price}.",
+        "bid_too_low": "{who}: la próxima puja es de al menos {minimum}. "
+        "Prueba #bid {minimum_plain}",
+        "bid_ended": "{who}: esta subasta ha terminado.",
+        "bid_already_leading": "{who}: ya vas en cabeza.",
+        "no_live_auction": "No hay subasta aquí. Los vendedores inician una con /auction",
+        "auction_board": "{code} {item}: {price} de {leader}, {bids} pujas, quedan {left}s",
+        "auction_board_open": "{code} {item}: desde {start}, quedan {left}s. #bid {start_plain}",
+        "outbid": "Te han superado en {code}: ahora {price}. Puja al menos {minimum} "
+        "con #bid {minimum_plain}",
+        "auction_sold": "¡{code} vendido a {who} por {price}!",
+        "auction_no_bids": "{code}: sin pujas, sin venta.",
+        "auction_reserve_not_met": "{code}: no se alcanzó el precio de reserva, sin venta.",
+        "auction_unsold": "{code}: no vendido.",
+        "auction_won": "Has ganado {item} por {amount}. Paga en {hold}: {url}",
+        "auction_won_no_link": "Has ganado {item} por {amount}. Tu enlace de pago llega "
+        "enseguida.",
+        "second_chance": "Segunda oportunidad: {item} es tuyo por {amount}, tu última puja. "
+        "Paga en {hold}: {url}",
         "paid": "Pago recibido: pedido {ref}, {qty} × {item}. ¡Gracias!",
         "sold_to": "{item} vendido a {who}.",
         "expired": "Tu reserva de {item} (pedido {ref}) ha caducado.",
@@ -343,8 +477,78 @@ class Renderer:
                 if not_allowed:
                     return Reply(public=self.t("not_allowed", who=who))
                 return Reply(public=self.t("failed", who=who, reason=reason))
+            case chat.AuctionOpened(auction=auction):
+                return Reply(public=self.auction_started(auction))
+            case chat.BidPlaced(result=result):
+                return self.bid(result, who)
             case chat.NotAvailable():
                 return Reply(public=self.t("not_available", who=who))
+
+    def auction_started(self, auction: AuctionView) -> str:
+        return self.t(
+            "auction_started",
+            duration=format_duration(auction.ends_at - auction.starts_at),
+            close=self.t("close_sudden" if auction.close == "sudden" else "close_soft"),
+            **self._auction_values(auction),
+        )
+
+    def bid(self, result: BidResult, who: str) -> Reply:
+        """A bid's answer: public for visible bids, private for a proxy's maximum."""
+        auction = result.auction
+        if result.status is BidStatus.REFUSED or auction is None:
+            reason = result.reason or BidRefusalReason.NO_LIVE_AUCTION
+            if reason is BidRefusalReason.NO_LIVE_AUCTION or auction is None:
+                return Reply(public=self.t("no_live_auction"))
+            values = self._auction_values(auction)
+            return Reply(public=self.t(f"bid_{reason.value}", who=who, **values))
+        values = {**self._auction_values(auction), "seq": result.seq, "who": who}
+        values["amount"] = result.amount or values["price"]
+        extended = self.t("bid_extended") if result.extended else ""
+        key = "bid_leading" if result.status is BidStatus.LEADING else "bid_outbid"
+        public = self.t(key, **values) + extended
+        if not result.proxy:
+            return Reply(public=public)
+        private_key = {
+            BidStatus.LEADING: "maxbid_set",
+            BidStatus.OUTBID: "maxbid_beaten",
+            BidStatus.RAISED: "maxbid_raised",
+        }[result.status]
+        if result.status is BidStatus.RAISED:
+            return Reply(private=self.t(private_key, **values))
+        # The chat sees the visible bid the proxy placed, never the maximum behind it.
+        values["amount"] = values["price"]
+        return Reply(
+            public=self.t(key, **values) + extended,
+            private=self.t(private_key, **{**values, "amount": result.amount}),
+        )
+
+    def auction_board(self, auction: AuctionView, seconds_left: int) -> str:
+        values = self._auction_values(auction)
+        if auction.price is None:
+            return self.t("auction_board_open", left=seconds_left, **values)
+        return self.t("auction_board", left=seconds_left, **values)
+
+    def auction_result(self, auction: AuctionView, who: str = "") -> str:
+        values = self._auction_values(auction)
+        if auction.outcome == "sold":
+            return self.t("auction_sold", who=who or values["leader"], **values)
+        if auction.outcome in ("no_bids", "reserve_not_met"):
+            return self.t(f"auction_{auction.outcome}", **values)
+        return self.t("auction_unsold", **values)
+
+    def _auction_values(self, auction: AuctionView) -> dict[str, object]:
+        leader = f"@{auction.leader_name}" if auction.leader_name else auction.leader or ""
+        return {
+            "code": auction.code,
+            "item": auction.name,
+            "start": auction.start,
+            "start_plain": auction.start.decimal(),
+            "price": auction.price or auction.start,
+            "minimum": auction.minimum,
+            "minimum_plain": auction.minimum.decimal(),
+            "leader": leader,
+            "bids": auction.bids,
+        }
 
     def claim(self, result: ClaimResult, who: str) -> Reply:
         drop = result.drop
@@ -410,6 +614,15 @@ class Renderer:
                 return Reply(private=self.t("refunded", ref=order.ref, amount=refunded))
             case CheckoutReady(order=order):
                 return Reply(private=self.t("checkout_ready", **self._order_values(order)))
+            case AuctionUpdated(auction=auction, seconds_left=left):
+                return Reply(public=self.auction_board(auction, left))
+            case Outbid(auction=auction):
+                return Reply(private=self.t("outbid", **self._auction_values(auction)))
+            case AuctionEnded(auction=auction):
+                return Reply(public=self.auction_result(auction))
+            case AuctionWon(order=order, second_chance=second):
+                key = "second_chance" if second else "auction_won"
+                return Reply(private=self._pay_text(key, "auction_won_no_link", order))
         return Reply()
 
     def _pay_text(self, with_link: str, without: str, order: OrderView) -> str:

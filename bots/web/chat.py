@@ -21,6 +21,9 @@ from commerce.domain.commands import ChatMessage
 from commerce.service_layer import chat
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.results import (
+    AuctionEnded,
+    AuctionUpdated,
+    AuctionWon,
     CheckoutReady,
     DropEnded,
     DropView,
@@ -28,6 +31,7 @@ from commerce.service_layer.results import (
     Notice,
     OrderPaid,
     OrderRefunded,
+    Outbid,
     PromotedFromWaitlist,
     WaitlistClosed,
 )
@@ -189,6 +193,12 @@ class WebNotifier:
                 return identity, [], None
             case DropEnded(drop=drop):
                 return None, self._showing(drop), drop
+            case AuctionUpdated(auction=auction) | AuctionEnded(auction=auction):
+                return None, _web_rooms(auction.channels), None
+            case Outbid(identity=identity):
+                return identity, [], None
+            case AuctionWon(order=order):
+                return order.identity, [], None
         return None, [], None  # pragma: no cover (every notice is matched above)
 
     def _showing(self, drop: DropView | None) -> list[str]:

@@ -114,7 +114,7 @@ async def test_help_chatter_typos_and_auctions(bus: MessageBus) -> None:
         "'cheap' is not a price. Try 25.00"
     )
     assert render(await say(bus, "#bid 5")).public == (
-        "@anna: auctions are not open yet. Buy with #buy while a drop is live."
+        "No auction is live here. Sellers start one with /auction"
     )
     unknown = await say(bus, "/drop NOPE 1 5")
     assert isinstance(unknown, chat.Failed)

@@ -1,5 +1,7 @@
 """Auction use cases: start, bid (plain or proxy), close when due, second-chance offers."""
 
+import math
+
 from commerce.domain import commands as c
 from commerce.domain.auctions import (
     DEFAULT_DURATION,
@@ -33,6 +35,11 @@ def auction_store(deps: Deps) -> AuctionStore:
     return deps.auctions
 
 
+def board(auction: AuctionView, deps: Deps) -> AuctionUpdated:
+    left = (auction.ends_at - deps.clock.now()).total_seconds()
+    return AuctionUpdated(auction, max(0, math.ceil(left)))
+
+
 async def start_auction(cmd: c.StartAuction, deps: Deps) -> AuctionView:
     auctions = auction_store(deps)
     product = await deps.store.product(cmd.sku)
@@ -55,7 +62,7 @@ async def start_auction(cmd: c.StartAuction, deps: Deps) -> AuctionView:
     view = await auctions.start_auction(
         terms, product.sku, cmd.code, channels, cmd.actor, deps.hold, deps.clock.now()
     )
-    await deps.notifier.notify(AuctionUpdated(view))
+    await deps.notifier.notify(board(view, deps))
     return view
 
 
@@ -70,7 +77,7 @@ async def place_bid(cmd: c.PlaceBid, deps: Deps) -> BidResult:
             Outbid(result.auction, result.outbid_identity, result.outbid_chat)
         )
     if result.status is not BidStatus.RAISED:
-        await deps.notifier.notify(AuctionUpdated(result.auction))
+        await deps.notifier.notify(board(result.auction, deps))
     return result
 
 

@@ -12,11 +12,18 @@ from commerce.domain import grammar as g
 from commerce.domain.drops import DropPolicy, DropTerms
 from commerce.domain.errors import CommerceError, NotAllowed
 from commerce.domain.money import Money
-from commerce.service_layer import handlers
+from commerce.service_layer import auctions, handlers
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.payments import refund_order
 from commerce.service_layer.ports import PaymentError
-from commerce.service_layer.results import ClaimResult, DropView, OrderView, Release
+from commerce.service_layer.results import (
+    AuctionView,
+    BidResult,
+    ClaimResult,
+    DropView,
+    OrderView,
+    Release,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +87,16 @@ class RefundAsked:
 
 
 @dataclass(frozen=True, slots=True)
+class AuctionOpened:
+    auction: AuctionView
+
+
+@dataclass(frozen=True, slots=True)
+class BidPlaced:
+    result: BidResult
+
+
+@dataclass(frozen=True, slots=True)
 class NotAvailable:
     """Understood, but that part of the product is not built yet (auctions)."""
 
@@ -98,6 +115,8 @@ ChatOutcome = (
     | DropClosed
     | StatsShown
     | RefundAsked
+    | AuctionOpened
+    | BidPlaced
     | NotAvailable
 )
 
@@ -164,7 +183,30 @@ async def _dispatch(parsed: g.Command, cmd: c.ChatMessage, deps: Deps) -> ChatOu
             money = Money.parse(amount, order.amount.currency) if amount is not None else None
             await refund_order(c.RefundOrder(ref, money, actor=cmd.identity), deps)
             return RefundAsked(order.ref)
-        case _:  # bids, proxy bids and auctions come with the auctions issue
+        case g.Bid(amount=amount) | g.MaxBid(amount=amount) if deps.auctions is not None:
+            bid = c.PlaceBid(
+                key=cmd.key,
+                chat=cmd.chat,
+                identity=cmd.identity,
+                amount=amount,
+                proxy=isinstance(parsed, g.MaxBid),
+                display_name=cmd.display_name,
+                private=cmd.private,
+            )
+            return BidPlaced(await auctions.place_bid(bid, deps))
+        case g.StartAuction() if deps.auctions is not None:
+            start = c.StartAuction(
+                sku=parsed.sku,
+                start=parsed.start,
+                duration=parsed.duration,
+                close=parsed.close,
+                reserve=parsed.reserve,
+                step=parsed.step,
+                channels=(cmd.chat,),
+                actor=cmd.identity,
+            )
+            return AuctionOpened(await auctions.start_auction(start, deps))
+        case _:  # auctions without an auction store (a core built without one)
             return NotAvailable(type(parsed).__name__)
 
 

@@ -244,6 +244,7 @@ class AuctionUpdated:
     """A bid changed the board: price, leader, time left, bid count."""
 
     auction: AuctionView
+    seconds_left: int = 0  # when the notice was made
 
 
 @dataclass(frozen=True, slots=True)
