@@ -4,7 +4,6 @@ import asyncio
 import csv
 import io
 import json
-import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -43,7 +42,7 @@ from commerce.domain.products import ProductSpec, normalise_sku, parse_variants
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.ports import PaymentError
 from commerce.service_layer.results import DropView, OrderView, ProductView
-from webhooks import demo
+from webhooks import demo, logs
 from webhooks.app import create_app
 from webhooks.payments import EMULATOR_PREFIX, payment_setup
 from webhooks.status import status_report
@@ -168,16 +167,24 @@ def emit(rows: list[dict[str, Any]], fmt: Format, columns: list[str]) -> None:
 # run and db -------------------------------------------------------------------------------
 
 
+class LogFormat(StrEnum):
+    AUTO = "auto"
+    TEXT = "text"
+    JSON = "json"
+
+
 @app.command()
 def run(
     host: Annotated[str | None, typer.Option(help="Overrides LIVEBUY_HOST.")] = None,
     port: Annotated[int | None, typer.Option(help="Overrides LIVEBUY_PORT.")] = None,
+    log: Annotated[
+        LogFormat, typer.Option(help="Log lines as text, JSON, or auto: JSON unless a terminal.")
+    ] = LogFormat.AUTO,
 ) -> None:
     """Migrate the database and serve webhooks, pages and background work until stopped."""
     config = settings()
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    as_json = log is LogFormat.JSON or (log is LogFormat.AUTO and not sys.stderr.isatty())
+    logs.configure(config, as_json)
     upgrade_schema(config.database_url)
     config = config.serving(host, port)
     host, port = config.livebuy_host, config.livebuy_port
