@@ -13,9 +13,10 @@ from bots.web.chat import WebNotifier, create_web_chat
 from bots.web.hub import ChatHub
 from commerce.adapters.app_settings import admin_token
 from commerce.adapters.clock import LogNotifier
-from commerce.adapters.db import create_engine
+from commerce.adapters.db import async_url, create_engine
 from commerce.adapters.leases import SqlLeases, worker_id
 from commerce.adapters.outbox import SqlOutbox
+from commerce.adapters.relay import PgRelay
 from commerce.bootstrap import bootstrap
 from commerce.config import Settings
 from commerce.domain.commands import ExpireHolds, Reconcile
@@ -57,7 +58,14 @@ def create_app(
     app = web.Application(client_max_size=MAX_BODY)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
-    hub = ChatHub()
+    # With PostgreSQL, several workers may serve one shop: live events go through the
+    # database, so a viewer sees what any worker did. SQLite means one process: no relay.
+    relay = (
+        PgRelay(settings.database_url, lambda message: hub.receive(message))
+        if async_url(settings.database_url).get_backend_name() == "postgresql"
+        else None
+    )
+    hub = ChatHub(relay.publish if relay else None)
     # Notices reach the web chat's viewers, and the caller's notifier (or the log) as well.
     notices = FanOut([WebNotifier(hub, settings.livebuy_locale), notifier or LogNotifier()])
     app.add_subapp("/chat", create_web_chat(hub, lambda: app[BUS], settings.livebuy_locale))
@@ -129,6 +137,8 @@ def create_app(
                 True,
             ),
         ]
+        if relay is not None:
+            tasks.append(relay.run())
         running = [asyncio.create_task(t) for t in tasks]
         yield
         for task in running:

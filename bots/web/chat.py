@@ -116,7 +116,7 @@ def create_web_chat(
         if len(text) > MAX_TEXT:
             return web.json_response({"error": f"at most {MAX_TEXT} characters"}, status=400)
         identity = f"web:{viewer_id}"
-        hub.names[identity] = name
+        hub.name(identity, name)
         hub.to_room(room, {"type": "message", "name": name, "text": text})
         message = ChatMessage(
             f"web:{room}:{uuid.uuid4().hex}", f"web:{room}", identity, text, name

@@ -1,13 +1,15 @@
 """Who is in which room, and their live streams (server-sent events).
 
-One process's memory: a viewer connected to this process gets the events of this process.
-Several workers need a shared channel (PostgreSQL LISTEN/NOTIFY or Redis), which issue 10 adds.
+A viewer's stream is held by one worker, while their messages, and the notices about their
+orders, may be handled by another. So every event is published to a relay, which hands it to
+`receive` on every worker (PostgreSQL LISTEN/NOTIFY with several workers); without a relay,
+`receive` is called at once, in this process.
 """
 
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,11 +25,15 @@ class Viewer:
     queue: asyncio.Queue[str | None] = field(default_factory=lambda: asyncio.Queue(MAX_QUEUE))
 
 
+Relayed = dict[str, Any]  # {"room"|"identity": ..., "event": {...}} or {"identity", "name"}
+
+
 class ChatHub:
-    def __init__(self) -> None:
+    def __init__(self, publish: Callable[[Relayed], None] | None = None) -> None:
         self.rooms: dict[str, set[Viewer]] = {}
         self.boards: dict[str, dict[str, Any]] = {}  # room -> the last board shown there
         self.names: dict[str, str] = {}  # identity -> the name it last chatted under
+        self.publish = publish or self.receive
 
     @contextlib.asynccontextmanager
     async def join(self, room: str, viewer: Viewer) -> AsyncIterator[Viewer]:
@@ -48,17 +54,32 @@ class ChatHub:
         self.rooms.clear()
 
     def to_room(self, room: str, event: dict[str, Any]) -> None:
-        if event.get("type") == "board":
-            self.boards[room] = {k: v for k, v in event.items() if k != "type"}
-        for viewer in list(self.rooms.get(room, ())):
-            self._put(viewer, event)
+        self.publish({"room": room, "event": event})
 
     def to_identity(self, identity: str, event: dict[str, Any]) -> None:
         """A private event: only the streams of this viewer, in any room, see it."""
-        for viewers in self.rooms.values():
-            for viewer in list(viewers):
-                if viewer.identity == identity:
-                    self._put(viewer, event)
+        self.publish({"identity": identity, "event": event})
+
+    def name(self, identity: str, name: str) -> None:
+        """The name a viewer chats under, for notices that mention them (on any worker)."""
+        self.publish({"identity": identity, "name": name})
+
+    def receive(self, message: Relayed) -> None:
+        """An event published by this worker or another: to the streams held here."""
+        event = message.get("event")
+        if "name" in message:
+            self.names[str(message["identity"])] = str(message["name"])[:32]
+        elif "room" in message and isinstance(event, dict):
+            room = str(message["room"])
+            if event.get("type") == "board":
+                self.boards[room] = {k: v for k, v in event.items() if k != "type"}
+            for viewer in list(self.rooms.get(room, ())):
+                self._put(viewer, event)
+        elif "identity" in message and isinstance(event, dict):
+            for viewers in self.rooms.values():
+                for viewer in list(viewers):
+                    if viewer.identity == message["identity"]:
+                        self._put(viewer, event)
 
     def _put(self, viewer: Viewer, event: dict[str, Any]) -> None:
         try:

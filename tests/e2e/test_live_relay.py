@@ -1,0 +1,71 @@
+"""Two workers on one PostgreSQL: a viewer whose stream one worker holds sees what the other
+worker did (chat lines, the board, their own private reply), through LISTEN/NOTIFY."""
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from aiohttp import ClientResponse, ClientSession
+from aiohttp.test_utils import TestServer
+
+from commerce.adapters.db import create_engine
+from tests.conftest import _truncate, test_settings
+from tests.fakes import FakePaymentGateway
+from tests.integration.helpers import add_product, start_drop
+from webhooks.app import create_app
+from webhooks.keys import BUS
+
+
+async def next_events(stream: ClientResponse, count: int) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    while len(events) < count:
+        line = (await asyncio.wait_for(stream.content.readline(), 10)).decode()
+        if line.startswith("data: "):
+            events.append(json.loads(line.removeprefix("data: ")))
+    return events
+
+
+@pytest.fixture
+def pg_url(pg_database: str) -> str:
+    _truncate(pg_database)
+    return pg_database
+
+
+async def test_a_viewer_on_one_worker_sees_what_another_worker_did(pg_url: str) -> None:
+    pg_database = pg_url
+    engines = [create_engine(pg_database) for _ in range(2)]
+    apps = [
+        create_app(test_settings(pg_database), engine=e, payments=FakePaymentGateway(),
+                   webhook_secret="whsec_x", sweep_every=3600)
+        for e in engines
+    ]  # fmt: skip
+    cookies = {"livebuy_viewer": "anna-viewer-1"}
+    try:
+        async with (
+            TestServer(apps[0]) as one,
+            TestServer(apps[1]) as two,
+            ClientSession(cookies=cookies) as http,
+        ):
+            bus = two.app[BUS]
+            await add_product(bus, stock=3)
+            await start_drop(bus, quantity=1, channels=("web:show",))
+            others = ClientSession(cookies={"livebuy_viewer": "ben-viewer-22"})
+            async with others, http.get(one.make_url("/chat/show/events")) as anna_stream, \
+                    others.get(one.make_url("/chat/show/events")) as ben_stream:  # fmt: skip
+                await asyncio.sleep(0.5)  # both workers listening
+                posted = await http.post(
+                    two.make_url("/chat/show/messages"), data={"name": "anna", "text": "#buy"}
+                )
+                assert posted.status == 200
+                anna = await next_events(anna_stream, 4)
+                ben = await next_events(ben_stream, 3)
+    finally:
+        for e in engines:
+            await e.dispose()
+    kinds = [e["type"] for e in anna]
+    assert kinds == ["message", "bot", "private", "board"]
+    assert anna[0] == {"type": "message", "name": "anna", "text": "#buy"}
+    assert "checkout.test" in anna[2]["text"]  # her link, from the other worker
+    assert anna[3]["remaining"] == 0
+    assert [e["type"] for e in ben] == ["message", "bot", "board"]  # never her link
