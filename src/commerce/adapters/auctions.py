@@ -316,11 +316,14 @@ class SqlAuctions:
             )
             if saved.rowcount != 1:  # pragma: no cover (the lock makes this impossible)
                 raise Conflict("the auction changed meanwhile; bid again")
+            # The message's own row keeps what was asked (a proxy's maximum stays private to
+            # the database); each visible bid has a numbered row, a proxy's under an auto key.
             own_seq = None
             for placed in out.placed:
                 mine = placed.bidder == me
                 if mine and not placed.auto:
                     own_seq = placed.seq
+                if mine and not placed.auto and not bid.proxy:
                     await conn.execute(
                         INSERT_BID,
                         {
@@ -348,12 +351,12 @@ class SqlAuctions:
                         "now": now,
                     },
                 )
-            if own_seq is None:  # a leader's higher maximum: nothing visible of its own
+            if own_seq is None or bid.proxy:
                 await conn.execute(
                     INSERT_BID, {**record, "seq": None, "status": "accepted", "reason": ""}
                 )
             status = BidStatus.LEADING if out.leading else BidStatus.OUTBID
-            if own_seq is None and out.leading:
+            if own_seq is None and out.leading:  # a leader's higher maximum
                 status = BidStatus.RAISED
             lost = out.outbid is not None and out.outbid != me and state.leader is not None
             return BidResult(
