@@ -78,6 +78,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_allowed": "{who}: only sellers can do that.",
         "failed": "{who}: {reason}",
         "not_available": "{who}: auctions are not open yet. Buy with #buy while a drop is live.",
+        "queue_none": "You are not on any waitlist.",
+        "queue": "Your waitlist places:\n{lines}",
+        "queue_line": "{code}: number {pos}",
         "auction_started": "Auction {code}: {item} from {start}, {duration}, {close}. "
         "Bid with #bid {start_plain}",
         "close_soft": "a late bid adds time",
@@ -167,6 +170,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_allowed": "{who}: das dürfen nur Verkäufer.",
         "failed": "{who}: {reason}",
         "not_available": "{who}: Auktionen gibt es noch nicht. Kaufe mit #buy.",
+        "queue_none": "Du stehst auf keiner Warteliste.",
+        "queue": "Deine Wartelistenplätze:\n{lines}",
+        "queue_line": "{code}: Nummer {pos}",
         "auction_started": "Auktion {code}: {item} ab {start}, {duration}, {close}. "
         "Biete mit #bid {start_plain}",
         "close_soft": "späte Gebote verlängern",
@@ -260,6 +266,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_allowed": "{who} : seuls les vendeurs peuvent faire ça.",
         "failed": "{who} : {reason}",
         "not_available": "{who} : les enchères ne sont pas encore ouvertes. Achète avec #buy.",
+        "queue_none": "Tu n'es sur aucune liste d'attente.",
+        "queue": "Tes places en liste d'attente :\n{lines}",
+        "queue_line": "{code} : numéro {pos}",
         "auction_started": "Enchère {code} : {item} à partir de {start}, {duration}, {close}. "
         "Enchéris avec #bid {start_plain}",
         "close_soft": "une offre tardive prolonge",
@@ -353,6 +362,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_allowed": "{who}: solo los vendedores pueden hacer eso.",
         "failed": "{who}: {reason}",
         "not_available": "{who}: las subastas aún no están abiertas. Compra con #buy.",
+        "queue_none": "No estás en ninguna lista de espera.",
+        "queue": "Tus puestos en listas de espera:\n{lines}",
+        "queue_line": "{code}: número {pos}",
         "auction_started": "Subasta {code}: {item} desde {start}, {duration}, {close}. "
         "Puja con #bid {start_plain}",
         "close_soft": "una puja tardía alarga",
@@ -456,6 +468,11 @@ class Renderer:
                     return Reply(private=self.t("orders_none"))
                 lines = "\n".join(self._order_line(o) for o in orders)
                 return Reply(private=self.t("orders", lines=lines))
+            case chat.QueueShown(places=places):
+                if not places:
+                    return Reply(private=self.t("queue_none"))
+                lines = "\n".join(self.t("queue_line", code=c, pos=p) for c, p in places)
+                return Reply(private=self.t("queue", lines=lines))
             case chat.HelpAsked(seller=seller):
                 text = self.t("help") + (" " + self.t("help_seller") if seller else "")
                 return Reply(private=text)

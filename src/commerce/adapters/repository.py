@@ -152,6 +152,14 @@ ORDER_HISTORY = sql(
     " ON o.id = e.order_id WHERE o.ref = :ref ORDER BY e.id"
 )
 SELECT_CUSTOMER = sql("SELECT customer_id FROM identity WHERE key = :key")
+# A place in a waitlist is counted now (the ones ahead may have left it), not kept.
+WAITLIST_PLACES = sql(
+    "SELECT d.code, (SELECT COUNT(*) FROM claim w WHERE w.drop_id = c.drop_id"
+    " AND w.status = 'waitlisted' AND w.id <= c.id) AS place FROM claim c"
+    " JOIN drops d ON d.id = c.drop_id WHERE c.customer_id = :customer_id"
+    " AND c.status = 'waitlisted' AND d.status = 'live' AND (:code IS NULL OR d.code = :code)"
+    " ORDER BY c.id"
+)
 UPSERT_SELLER = sql(
     "INSERT INTO seller (identity, role, created_at) VALUES (:identity, :role, :now)"
     " ON CONFLICT (identity) DO UPDATE SET role = excluded.role"
@@ -503,6 +511,14 @@ class SqlStore:
                 )
             ).first()
         return None if row is None else to_order_view(row)
+
+    async def waitlist_places(self, customer_id: int, code: str | None) -> list[tuple[str, int]]:
+        """The live drops whose waitlist the customer is in, with their place in each."""
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(WAITLIST_PLACES, {"customer_id": customer_id, "code": code})
+            ).all()
+        return [(r.code, int(r.place)) for r in rows]
 
     async def order_customer(self, ref: str) -> int:
         async with self.engine.connect() as conn:

@@ -50,6 +50,13 @@ class Orders:
 
 
 @dataclass(frozen=True, slots=True)
+class Queue:
+    """`/queue [CODE]`: the buyer's places in waitlists."""
+
+    code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Help:
     pass
 
@@ -101,6 +108,7 @@ Command = (
     | Pass
     | Cancel
     | Orders
+    | Queue
     | Help
     | Start
     | StartDrop
@@ -160,6 +168,7 @@ DEFAULT_KEYWORDS = Keywords(
         "pass": frozenset({"pass"}),
         "cancel": frozenset({"cancel", "stornieren", "annuler", "cancelar"}),
         "orders": frozenset({"orders", "bestellungen", "commandes", "pedidos"}),
+        "queue": frozenset({"queue", "warteliste", "attente", "cola"}),
         "help": frozenset({"help", "hilfe", "aide", "ayuda"}),
         "start": frozenset({"start"}),
         "drop": frozenset({"drop"}),
@@ -374,6 +383,7 @@ _ARGUMENTS: dict[str, Callable[[list[str]], Command | ParseError]] = {
     "pass": _optional(Pass),
     "cancel": _optional(Cancel, ref=True),
     "orders": lambda _: Orders(),
+    "queue": _optional(Queue),
     "help": lambda _: Help(),
     "start": lambda args: Start(" ".join(args) or None),
     "drop": _drop,
@@ -399,6 +409,8 @@ def format_command(cmd: Command) -> str:
             return _join("/cancel", order)
         case Orders():
             return "/orders"
+        case Queue(code=code):
+            return _join("/queue", code)
         case Help():
             return "/help"
         case Start(payload=payload):

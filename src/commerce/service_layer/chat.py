@@ -62,6 +62,11 @@ class OrderList:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueShown:
+    places: tuple[tuple[str, int], ...]  # (drop code, place in its waitlist)
+
+
+@dataclass(frozen=True, slots=True)
 class HelpAsked:
     seller: bool
 
@@ -110,6 +115,7 @@ ChatOutcome = (
     | Claimed
     | Released
     | OrderList
+    | QueueShown
     | HelpAsked
     | DropOpened
     | DropClosed
@@ -167,6 +173,11 @@ async def _dispatch(parsed: g.Command, cmd: c.ChatMessage, deps: Deps) -> ChatOu
                 c.ListOrders(identity=cmd.identity, limit=10), deps
             )
             return OrderList(tuple(orders))
+        case g.Queue(code=code):
+            customer = await deps.store.customer_id(cmd.identity)
+            if customer is None:
+                return QueueShown(())
+            return QueueShown(tuple(await deps.store.waitlist_places(customer, code)))
         case g.Help() | g.Start():
             return HelpAsked(await handlers.is_seller(cmd.identity, deps))
         case g.StartDrop():
