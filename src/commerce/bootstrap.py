@@ -23,7 +23,7 @@ def bootstrap(
     """The bus with real adapters; tests pass fakes for the ports they want to watch."""
     engine = engine or create_engine(settings.database_url)
     deps = Deps(
-        store=SqlStore(engine),
+        store=SqlStore(engine, strikes=settings.livebuy_strikes),
         ledger=SqlLedger(engine),
         clock=clock or SystemClock(),
         notifier=notifier or LogNotifier(),

@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     livebuy_currency: str = "eur"
     livebuy_locale: str = "en"
     livebuy_hold: str = "10m"
+    livebuy_strikes: int = 3  # unpaid holds or wins after which a buyer pays first; 0: never
 
     _public_url_derived: bool = PrivateAttr(default=False)
 

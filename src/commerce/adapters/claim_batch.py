@@ -76,6 +76,11 @@ WAITING = sql_in(
     "customers",
 )
 DISPUTES = sql_in("SELECT id, disputes FROM customer WHERE id IN :ids", "ids")
+STRUCK = sql_in(
+    "SELECT customer_id FROM strike WHERE customer_id IN :customers"
+    " GROUP BY customer_id HAVING COUNT(*) >= :strikes",
+    "customers",
+)
 TAKE_BATCH = sql(
     "UPDATE drops SET remaining = remaining - :taken, waitlist_len = waitlist_len + :joined"
     " WHERE id = :drop_id AND status = 'live' AND remaining >= :taken RETURNING remaining"
@@ -139,6 +144,7 @@ class DropState:
     joined: int = 0
     variant_taken: dict[int, int] = field(default_factory=dict)
     buyers_changed: set[int] = field(default_factory=set)
+    pay_first: set[int] = field(default_factory=set)  # buyers with too many unpaid holds
 
     def view(self) -> DropView:
         """The drop as this claim left it."""
@@ -173,7 +179,8 @@ class DropState:
             return self._join_waitlist(claim, customer_id, now, variant_id)
         if self.variants[variant_id][1] < q:
             return refuse(R.VARIANT_SOLD_OUT, variant_id=variant_id)
-        holds = row.policy == DropPolicy.HOLD
+        # Buyers who left too many holds unpaid are first-paid buyers in every drop.
+        holds = row.policy == DropPolicy.HOLD and customer_id not in self.pay_first
         if holds:  # first-paid claims take nothing: the payments will
             self.remaining -= q
             self.taken += q
@@ -257,12 +264,16 @@ async def resolve_customers(
 
 
 async def decide_batch(
-    conn: AsyncConnection, batch: list[tuple[Claim, datetime]], customers: dict[str, int]
+    conn: AsyncConnection,
+    batch: list[tuple[Claim, datetime]],
+    customers: dict[str, int],
+    strikes: int = 0,
 ) -> list[ClaimResult]:
     """Decides the batch inside the caller's transaction, answers in arrival order."""
     keys = [claim.key for claim, _ in batch]
     known = set((await conn.execute(KNOWN_KEYS, {"keys": keys})).scalars().all())
-    drops = await _lock_drops(conn, [c for c, _ in batch if c.key not in known], customers)
+    fresh = [c for c, _ in batch if c.key not in known]
+    drops = await _lock_drops(conn, fresh, customers, strikes)
     decisions: list[Decision | int | str] = []  # a decision, a batch duplicate, or a replay
     first: dict[str, int] = {}
     for index, (claim, now) in enumerate(batch):
@@ -297,7 +308,7 @@ async def decide_batch(
 
 
 async def _lock_drops(
-    conn: AsyncConnection, claims: list[Claim], customers: dict[str, int]
+    conn: AsyncConnection, claims: list[Claim], customers: dict[str, int], strikes: int = 0
 ) -> dict[tuple[str, str | None], DropState | None]:
     """Finds each claim's live drop, locks them in id order and reads their state."""
     targets: dict[tuple[str, str | None], Any] = {}
@@ -308,6 +319,13 @@ async def _lock_drops(
                 await conn.execute(FIND_LIVE_DROP, {"code": claim.code, "chat": claim.chat})
             ).first()
     states: dict[int, DropState] = {}
+    pay_first: set[int] = set()
+    if strikes > 0 and claims:
+        everyone = {
+            "customers": sorted({customers[c.identity] for c in claims}),
+            "strikes": strikes,
+        }
+        pay_first = set((await conn.execute(STRUCK, everyone)).scalars())
     for row in sorted({r.id: r for r in targets.values() if r}.values(), key=lambda r: r.id):
         await conn.execute(LOCK_DROP, {"drop_id": row.id})
         # Read again under the lock: another process may have claimed (or ended it) while we
@@ -326,6 +344,7 @@ async def _lock_drops(
             waiting=dict((await conn.execute(WAITING, keys)).all()),
             remaining=row.remaining,
             waitlist=row.waitlist_len,
+            pay_first=pay_first,
         )
     return {pair: states[r.id] if r else None for pair, r in targets.items()}
 
@@ -435,9 +454,10 @@ class ClaimWriter:
     One writer per process: callers `await submit(claim)`; a single task drains the queue.
     """
 
-    def __init__(self, engine: AsyncEngine, max_batch: int = 500) -> None:
+    def __init__(self, engine: AsyncEngine, max_batch: int = 500, strikes: int = 0) -> None:
         self._engine = engine
         self._max_batch = max_batch
+        self._strikes = strikes  # unpaid holds after which a buyer pays first (0: never)
         self._queue: asyncio.Queue[tuple[Claim, datetime, asyncio.Future[ClaimResult]]] = (
             asyncio.Queue()
         )
@@ -494,7 +514,7 @@ class ClaimWriter:
         async with self._engine.begin() as conn:
             customers = await resolve_customers(conn, names, batch[0][1])
         async with self._engine.begin() as conn:
-            results = await decide_batch(conn, batch, customers)
+            results = await decide_batch(conn, batch, customers, self._strikes)
         self.batches += 1
         return results
 

@@ -152,6 +152,11 @@ ORDER_HISTORY = sql(
     " ON o.id = e.order_id WHERE o.ref = :ref ORDER BY e.id"
 )
 SELECT_CUSTOMER = sql("SELECT customer_id FROM identity WHERE key = :key")
+STRIKE = sql(
+    "INSERT INTO strike (customer_id, order_id, cause, created_at)"
+    " SELECT customer_id, id, 'hold_expired', :now FROM orders WHERE id = :id"
+    " ON CONFLICT (order_id) DO NOTHING"
+)
 # A place in a waitlist is counted now (the ones ahead may have left it), not kept.
 WAITLIST_PLACES = sql(
     "SELECT d.code, (SELECT COUNT(*) FROM claim w WHERE w.drop_id = c.drop_id"
@@ -174,9 +179,9 @@ LINK_IDENTITY = sql(
 class SqlStore:
     """Products, drops, claims, orders and sellers in one SQL database."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, strikes: int = 0) -> None:
         self.engine = engine
-        self.claims = ClaimWriter(engine)
+        self.claims = ClaimWriter(engine, strikes=strikes)
 
     async def close(self) -> None:
         await self.claims.close()
@@ -435,6 +440,8 @@ class SqlStore:
                 release = await self._release(
                     conn, order_id, OrderStatus.EXPIRED, "sweeper:hold_expired", now
                 )
+                if release is not None:  # an unpaid hold: a strike against the buyer
+                    await conn.execute(STRIKE, {"id": order_id, "now": now})
             if release is not None:
                 releases.append(release)
         return releases
