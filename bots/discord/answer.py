@@ -4,7 +4,7 @@ import logging
 
 import discord
 
-from bots.discord.core import Core, drop_of
+from bots.discord.core import Core
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +30,7 @@ async def answer(core: Core, interaction: discord.Interaction, words: str) -> No
     reply = core.renderer.outcome(outcome, user.mention)
     parts = [p for p in (reply.public, reply.private) if p]
     await interaction.followup.send("\n".join(parts) or core.t("done"), ephemeral=True)
-    drop = drop_of(outcome)
-    if drop is not None:
-        await core.show_board(drop)
+    await core.show(outcome)
 
 
 async def admit_seller(core: Core, interaction: discord.Interaction) -> None:

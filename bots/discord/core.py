@@ -19,7 +19,7 @@ from commerce.service_layer import chat, handlers
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.outbox import Button, Outbox, Outgoing
 from commerce.service_layer.ports import Inbound
-from commerce.service_layer.results import DropView
+from commerce.service_layer.results import AuctionView, ClaimResult, DropView
 
 log = logging.getLogger(__name__)
 PLATFORM = "discord"
@@ -139,11 +139,19 @@ class Core:
         if channels:
             await self.put(*(self.board(drop, c) for c in channels))
 
+    async def show_auction(self, auction: AuctionView, text: str) -> None:
+        """The auction's board (its start, then each bid, then its result), edited in place."""
+        board = f"auction:{auction.id}"
+        channels = [c for c in map(discord_id, auction.channels) if c is not None]
+        if channels:
+            await self.put(*(Outgoing(PLATFORM, str(c), text, board=board) for c in channels))
 
-def drop_of(outcome: chat.ChatOutcome) -> DropView | None:
-    match outcome:
-        case chat.Claimed(result=result):
-            return result.drop
-        case chat.DropOpened(drop=drop) | chat.DropClosed(drop=drop):
-            return drop
-    return None
+    async def show(self, outcome: chat.ChatOutcome) -> None:
+        """Redraws the board an outcome changed."""
+        match outcome:
+            case chat.Claimed(result=ClaimResult(drop=DropView() as drop)):
+                await self.show_board(drop)
+            case chat.DropOpened(drop=drop) | chat.DropClosed(drop=drop):
+                await self.show_board(drop)
+            case chat.AuctionOpened(auction=auction):
+                await self.show_auction(auction, self.renderer.auction_started(auction))

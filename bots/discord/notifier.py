@@ -9,6 +9,9 @@ from bots.discord.core import PLATFORM, Core, discord_id, dm
 from commerce.domain.orders import OrderStatus
 from commerce.service_layer.outbox import Outgoing
 from commerce.service_layer.results import (
+    AuctionEnded,
+    AuctionUpdated,
+    AuctionWon,
     CheckoutReady,
     DropEnded,
     DropView,
@@ -17,6 +20,7 @@ from commerce.service_layer.results import (
     OrderPaid,
     OrderRefunded,
     OrderView,
+    Outbid,
     PromotedFromWaitlist,
     WaitlistClosed,
 )
@@ -43,6 +47,11 @@ class DiscordNotifier:
                 await core.put(Outgoing(PLATFORM, dm(user_id, channel_id), reply.private))
         if drop is not None:
             await core.show_board(drop)
+        match notice:
+            case AuctionUpdated(auction=auction, seconds_left=left):
+                await core.show_auction(auction, core.renderer.auction_board(auction, left))
+            case AuctionEnded(auction=auction):
+                await core.show_auction(auction, core.renderer.auction_result(auction))
         match notice:
             case OrderPaid(order=order) if user_id is not None:
                 await self._perk(core, order, user_id, grant=True)
@@ -80,4 +89,10 @@ def _addresses(notice: Notice) -> tuple[str | None, str | None, DropView | None]
             return identity, chat, None
         case DropEnded(drop=drop):
             return None, None, drop
+        case Outbid(identity=identity, chat=chat):
+            return identity, chat, None
+        case AuctionWon(order=order):
+            return order.identity, order.chat, None
+        case AuctionUpdated() | AuctionEnded():
+            return None, None, None
     return None, None, None  # pragma: no cover (every notice is matched above)

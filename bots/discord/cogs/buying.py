@@ -80,6 +80,16 @@ class Buying(commands.Cog):
             and d.code.casefold().startswith(current.casefold())
         ][:25]
 
+    @app_commands.command(name="bid", description="Bid in the live auction")
+    @app_commands.describe(amount="Your bid, e.g. 30.00")
+    async def bid(self, interaction: discord.Interaction, amount: str) -> None:
+        await answer(self.core, interaction, f"/bid {amount}")
+
+    @app_commands.command(name="maxbid", description="Bid up to a maximum, automatically")
+    @app_commands.describe(amount="The most you would pay (nobody sees it)")
+    async def maxbid(self, interaction: discord.Interaction, amount: str) -> None:
+        await answer(self.core, interaction, f"/maxbid {amount}")
+
     @app_commands.command(name="orders", description="Your orders")
     async def orders(self, interaction: discord.Interaction) -> None:
         await answer(self.core, interaction, "/orders")

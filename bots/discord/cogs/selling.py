@@ -2,6 +2,8 @@
 members with the role named in DISCORD_SELLER_ROLE, and the identities in LIVEBUY_SELLERS;
 the core refuses anyone else."""
 
+from typing import Literal
+
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -40,6 +42,32 @@ class Selling(commands.Cog):
         words = f"/drop {sku} {quantity} {price}"
         words += f" for {duration}" if duration else ""
         words += f" limit {limit}" if limit else ""
+        await self._seller(interaction, words)
+
+    @app_commands.command(name="auction", description="Start an auction (sellers)")
+    @app_commands.describe(
+        sku="Product SKU",
+        start="Starting price, e.g. 10.00",
+        duration="How long, e.g. 5m (optional)",
+        close="soft: a late bid extends it; sudden: it ends on time",
+        reserve="Lowest price you sell for (optional)",
+        step="Smallest raise (optional)",
+    )
+    async def auction(
+        self,
+        interaction: discord.Interaction,
+        sku: str,
+        start: str,
+        duration: str | None = None,
+        close: Literal["soft", "sudden"] | None = None,
+        reserve: str | None = None,
+        step: str | None = None,
+    ) -> None:
+        words = f"/auction {sku} {start}"
+        words += f" for {duration}" if duration else ""
+        words += f" {close}" if close else ""
+        words += f" reserve {reserve}" if reserve else ""
+        words += f" step {step}" if step else ""
         await self._seller(interaction, words)
 
     @app_commands.command(name="end", description="End the live drop (sellers)")

@@ -6,7 +6,7 @@ import logging
 import discord
 from discord.ext import commands
 
-from bots.discord.core import PLATFORM, Core, dm, drop_of
+from bots.discord.core import PLATFORM, Core, dm
 from commerce.service_layer import chat
 from commerce.service_layer.outbox import Outgoing
 
@@ -42,6 +42,4 @@ class TextBuying(commands.Cog):
             if reply.private:
                 out.append(Outgoing(PLATFORM, dm(user.id, channel_id), reply.private))
         await self.core.put(*out)
-        drop = drop_of(outcome)
-        if drop is not None:
-            await self.core.show_board(drop)
+        await self.core.show(outcome)
