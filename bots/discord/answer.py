@@ -19,14 +19,20 @@ async def answer(core: Core, interaction: discord.Interaction, words: str) -> No
         return
     channel_id = interaction.channel_id or interaction.user.id
     user = interaction.user
-    outcome = await core.handle(
-        interaction.id,
-        channel_id,
-        user.id,
-        words,
-        user.display_name,
-        private=interaction.guild_id is None,
-    )
+    try:
+        outcome = await core.handle(
+            interaction.id,
+            channel_id,
+            user.id,
+            words,
+            user.display_name,
+            private=interaction.guild_id is None,
+        )
+    except Exception:
+        # Never leave the buyer looking at "thinking..." until the token runs out.
+        log.exception("interaction %s (%s) failed", interaction.id, words)
+        await interaction.followup.send(core.t("error"), ephemeral=True)
+        return
     reply = core.renderer.outcome(outcome, user.mention)
     parts = [p for p in (reply.public, reply.private) if p]
     await interaction.followup.send("\n".join(parts) or core.t("done"), ephemeral=True)

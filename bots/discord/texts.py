@@ -12,6 +12,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "dm_closed": "{who}: I cannot send you direct messages. Allow DMs from this server, "
         "or use the Buy button on the drop.",
         "done": "Done.",
+        "error": "Something went wrong on my side. Please try again in a moment.",
         "perk_set": "Buyers of {sku} get the role {role} once they have paid.",
     },
     "de": {
@@ -22,6 +23,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "dm_closed": "{who}: ich kann dir keine Direktnachrichten schicken. Erlaube DMs von "
         "diesem Server oder nutze den Kaufen-Knopf am Drop.",
         "done": "Erledigt.",
+        "error": "Bei mir ist etwas schiefgegangen. Bitte versuch es gleich noch einmal.",
         "perk_set": "Käufer von {sku} bekommen nach der Zahlung die Rolle {role}.",
     },
     "fr": {
@@ -32,6 +34,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "dm_closed": "{who} : je ne peux pas t'envoyer de message privé. Autorise les MP de "
         "ce serveur, ou utilise le bouton Acheter du drop.",
         "done": "C'est fait.",
+        "error": "Quelque chose s'est mal passé de mon côté. Réessaie dans un instant.",
         "perk_set": "Les acheteurs de {sku} reçoivent le rôle {role} après paiement.",
     },
     "es": {
@@ -42,6 +45,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "dm_closed": "{who}: no puedo enviarte mensajes directos. Permite los MD de este "
         "servidor o usa el botón Comprar del drop.",
         "done": "Hecho.",
+        "error": "Algo salió mal por mi parte. Inténtalo de nuevo en un momento.",
         "perk_set": "Los compradores de {sku} reciben el rol {role} tras pagar.",
     },
 }

@@ -8,6 +8,8 @@ import discord
 import pytest
 
 from bots.discord.sender import DiscordSender, _translated, _view
+from bots.discord.texts import TEXTS
+from bots.rendering import LOCALES
 from commerce.service_layer.outbox import Button, Outgoing, RetryLater, Undeliverable
 from tests.discord.conftest import ShopFactory, until
 from tests.discord.fake_discord import APP_ID, CHANNEL_ID, OWNER_ID
@@ -102,3 +104,22 @@ async def test_errors_and_buttons_in_discords_terms() -> None:
     assert view is not None
     assert [getattr(i, "url", None) for i in view.children] == ["https://pay.test/1", None]
     assert [getattr(i, "custom_id", None) for i in view.children] == [None, "livebuy:pass:TEE"]
+
+
+def test_every_locale_has_the_same_discord_texts() -> None:
+    keys = {locale: set(texts) for locale, texts in TEXTS.items()}
+    assert set(keys) == set(LOCALES)
+    assert all(k == keys["en"] for k in keys.values())
+
+
+async def test_a_failure_in_the_core_is_still_answered(
+    open_shop: ShopFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with open_shop() as shop:
+
+        async def broken(command: object) -> object:
+            raise RuntimeError("database on fire")
+
+        monkeypatch.setattr(shop.bus, "handle", broken)
+        answer = await ephemeral_answer(shop, await shop.fake.slash(OWNER_ID, "orders"))
+        assert "Something went wrong" in answer
