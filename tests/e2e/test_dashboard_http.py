@@ -22,15 +22,20 @@ JSON = {"Accept": "application/json"}
 
 
 @pytest.fixture
+def gateway() -> FakePaymentGateway:
+    return FakePaymentGateway()
+
+
+@pytest.fixture
 async def client(
-    database_url: str, engine: AsyncEngine, clock: FakeClock
+    database_url: str, engine: AsyncEngine, clock: FakeClock, gateway: FakePaymentGateway
 ) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
     settings = test_settings(database_url, livebuy_admin_token="s3cret-admin")
     app = create_app(
         settings,
         engine=engine,
         clock=clock,
-        payments=FakePaymentGateway(),
+        payments=gateway,
         webhook_secret="whsec_test",
         sweep_every=3600,
     )
@@ -90,6 +95,7 @@ async def test_forms_without_the_csrf_token_change_nothing(
 
 async def test_a_whole_show_from_the_dashboard(
     client: TestClient,  # type: ignore[type-arg]
+    gateway: FakePaymentGateway,
 ) -> None:
     csrf = await sign_in(client)
     bus = client.server.app[BUS]
@@ -124,11 +130,11 @@ async def test_a_whole_show_from_the_dashboard(
     refund = await post(client, f"/dashboard/orders/{result.order.ref}/refund", csrf)
     assert refund == f"Refund of order {result.order.ref} requested."
     # Stripe is asked; the order turns refunded when its webhook confirms (tests/e2e/…stripe…).
-    asked = bus.deps.payments.refunds
+    asked = gateway.refunds
     refunds = [(pi, amount.minor if amount else None) for pi, amount, _ in asked]
     assert refunds == [("pi_1", 2750)]
     await post(client, f"/dashboard/orders/{result.order.ref}/refund", csrf)
-    keys = {key for _, _, key in bus.deps.payments.refunds}
+    keys = {key for _, _, key in gateway.refunds}
     assert len(keys) == 1  # a second click is the same idempotent request: no double refund
 
     ended = await post(client, "/dashboard/drops/TEE/end", csrf)
