@@ -6,6 +6,7 @@ import io
 import json
 import re
 from collections.abc import AsyncIterator
+from decimal import Decimal
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -214,3 +215,28 @@ async def test_the_admin_token_is_generated_once_and_kept(
         async with TestClient(TestServer(app)) as client:
             tokens.append(client.server.app[ADMIN_TOKEN])
     assert tokens[0] == tokens[1] and len(tokens[0]) >= 20
+
+
+async def test_an_auction_started_from_the_dashboard(
+    client: TestClient,  # type: ignore[type-arg]
+) -> None:
+    csrf = await sign_in(client)
+    bus = client.server.app[BUS]
+    await post(client, "/dashboard/products", csrf, sku="CARD", name="Rare card", price="5",
+               stock="1")  # fmt: skip
+    for form in (
+        {"start": "abc", "chat": "web:demo"},
+        {"start": "1", "chat": "web:demo", "close": "never"},
+        {"start": "1", "chat": "web:demo", "duration": "forever"},
+        {"start": "0", "chat": "web:demo"},
+    ):
+        await post(client, "/dashboard/auctions", csrf, 400, sku="CARD", **form)
+    started = await post(client, "/dashboard/auctions", csrf, sku="CARD", start="1",
+                         chat="web:demo", duration="50s", close="sudden")  # fmt: skip
+    assert started.startswith("Auction CARD is live in web:demo until ")
+    await bus.handle(c.PlaceBid("web:demo:1", "web:demo", "web:anna", Decimal(3), False, "anna"))
+    state = await (await client.get("/dashboard/state", headers=JSON)).json()
+    [auction] = state["auctions"]
+    assert (auction["code"], auction["bids"], auction["close"], auction["status"]) == (
+        "CARD", 1, "sudden", "live")  # fmt: skip
+    assert auction["leader"] == "anna"

@@ -14,6 +14,7 @@ import csv
 import io
 import json
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -32,7 +33,7 @@ from commerce.domain.orders import OrderStatus
 from commerce.domain.products import ProductSpec, normalise_sku, parse_variants
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.ports import PaymentError
-from commerce.service_layer.results import DropView, OrderView, ProductView
+from commerce.service_layer.results import AuctionView, DropView, OrderView, ProductView
 from webhooks.dashboard import auth
 from webhooks.keys import ADMIN_TOKEN, BUS, ENGINE, SETTINGS
 
@@ -187,9 +188,11 @@ async def snapshot(request: web.Request) -> dict[str, Any]:
     reports = SqlReports(request.config_dict[ENGINE])
     store = bus.deps.store
     drops = await store.drops()
+    auctions = await bus.deps.auctions.auctions() if bus.deps.auctions else []
     return {
         "products": [product_json(p) for p in await store.products()],
         "drops": [drop_json(d) for d in sorted(drops, key=lambda d: -d.id)[:20]],
+        "auctions": [auction_json(a) for a in sorted(auctions, key=lambda a: -a.id)[:20]],
         "chats": sorted({chat for d in drops for chat in d.channels} | {"web:demo"}),
         "orders": [order_json(o) for o in await store.orders(None, None, ORDER_ROWS)],
         "funnel": [vars_of(row) for row in await reports.funnel()],
@@ -227,6 +230,21 @@ def drop_json(d: DropView) -> dict[str, Any]:
         "waitlist": d.waitlist,
         "chats": list(d.channels),
         "ends_at": d.ends_at.isoformat() if d.ends_at else None,
+    }
+
+
+def auction_json(a: AuctionView) -> dict[str, Any]:
+    return {
+        "code": a.code,
+        "name": a.name,
+        "price": str(a.price or a.start),
+        "bids": a.bids,
+        "leader": a.leader_name or a.leader or "",
+        "close": a.close,
+        "status": a.status,
+        "outcome": a.outcome,
+        "chats": list(a.channels),
+        "ends_at": a.ends_at.strftime("%H:%M:%S"),
     }
 
 
@@ -363,6 +381,39 @@ def policy_of(value: str) -> DropPolicy:
         return DropPolicy(value)
     except ValueError:
         raise InvalidInput(f"policy must be hold or first-paid, not '{value[:20]}'") from None
+
+
+@routes.post("/auctions")
+async def start_auction(request: web.Request) -> web.Response:
+    async def work(form: dict[str, str]) -> str:
+        bus = bus_of(request)
+        product = await bus.deps.store.product(field(form, "sku"))
+        chat = str(ChatRef.parse(field(form, "chat")))
+        close = form.get("close") or "soft"
+        if close not in ("soft", "sudden"):
+            raise InvalidInput(f"close must be soft or sudden, not '{close[:20]}'")
+        auction = await bus.handle(
+            c.StartAuction(
+                product.sku,
+                amount(field(form, "start")),
+                parse_duration(form["duration"]) if form.get("duration") else None,
+                close,
+                amount(form["reserve"]) if form.get("reserve") else None,
+                amount(form["step"]) if form.get("step") else None,
+                (chat,),
+                actor="dashboard",
+            )
+        )
+        return f"Auction {auction.code} is live in {chat} until {auction.ends_at:%H:%M:%S} UTC."
+
+    return await act(request, work)
+
+
+def amount(value: str) -> Decimal:
+    try:
+        return Decimal(value.replace(",", "."))
+    except ArithmeticError:
+        raise InvalidInput(f"'{value[:20]}' is not an amount like 12.50") from None
 
 
 @routes.post("/drops/{code}/end")

@@ -89,6 +89,15 @@
       const td = cell(row, "");
       if (d.status === "live") button(td, "End", `/dashboard/drops/${d.code}/end`);
     });
+    fill("#auctions", state.auctions, (row, a) => {
+      cell(row, a.code, "mono");
+      cell(row, a.name);
+      cell(row, a.price, "num");
+      cell(row, a.bids, "num");
+      cell(row, a.leader);
+      cell(row, a.ends_at);
+      cell(row, a.status === "live" ? "live" : a.outcome, "status " + a.status);
+    });
     fill("#products", state.products, (row, p) => {
       cell(row, p.sku, "mono");
       cell(row, p.name + (p.digital ? " (digital)" : ""));
@@ -98,6 +107,7 @@
     const skus = state.products.map((p) => p.sku);
     options($("#drop-sku"), skus);
     options($("#edit-sku"), skus);
+    options($("#auction-sku"), skus);
     $("#chats").replaceChildren(...state.chats.map((c) => new Option(c)));
     chart(state.sales);
   }
