@@ -14,28 +14,19 @@ import csv
 import io
 import json
 from collections.abc import Awaitable, Callable
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
 from commerce.adapters.reports import SqlReports
-from commerce.domain import commands as c
-from commerce.domain.drops import DropPolicy, DropTerms, parse_duration
-from commerce.domain.errors import CommerceError, InvalidInput, NotFound
-from commerce.domain.identity import ChatRef
-from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
-from commerce.domain.products import ProductSpec, normalise_sku, parse_variants
-from commerce.service_layer.messagebus import MessageBus
-from commerce.service_layer.ports import PaymentError
 from commerce.service_layer.results import AuctionView, DropView, OrderView, ProductView
-from webhooks.dashboard import auth
-from webhooks.keys import ADMIN_TOKEN, BUS, ENGINE, SETTINGS
+from webhooks.dashboard import auth, forms
+from webhooks.dashboard.replies import bus_of, refuse, wants_json
+from webhooks.keys import ADMIN_TOKEN, ENGINE, SETTINGS
 
 HERE = Path(__file__).parent
 POLL = web.AppKey("dashboard_poll", float)  # seconds between two looks at the database
@@ -65,6 +56,7 @@ def create_dashboard(poll: float = 1.0) -> web.Application:
         autoescape=jinja2.select_autoescape(["html"]),
     )
     app.add_routes(routes)
+    app.add_routes(forms.routes)
     app.router.add_static("/static", HERE / "static")
     return app
 
@@ -87,28 +79,6 @@ async def signed_in(request: web.Request, handler: Handler) -> web.StreamRespons
             return refuse(request, "the form is stale or forged: reload the dashboard", 403)
     request[NONCE] = nonce
     return await handler(request)
-
-
-def wants_json(request: web.Request) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
-
-
-def refuse(request: web.Request, message: str, status: int) -> web.Response:
-    if wants_json(request):
-        return web.json_response({"error": message}, status=status)
-    return aiohttp_jinja2.render_template(
-        "message.html", request, {"title": "Not done", "message": message}, status=status
-    )
-
-
-def done(request: web.Request, message: str) -> web.Response:
-    if wants_json(request):
-        return web.json_response({"ok": True, "message": message})
-    raise web.HTTPSeeOther(f"/dashboard?msg={quote(message)}")
-
-
-def bus_of(request: web.Request) -> MessageBus:
-    return request.config_dict[BUS]
 
 
 # sign-in ----------------------------------------------------------------------------------
@@ -284,152 +254,3 @@ async def orders_csv(request: web.Request) -> web.Response:
         content_type="text/csv",
         headers={"Content-Disposition": 'attachment; filename="livebuy-orders.csv"'},
     )
-
-
-# actions ----------------------------------------------------------------------------------
-
-
-async def act(
-    request: web.Request, work: Callable[[dict[str, str]], Awaitable[str]]
-) -> web.Response:
-    """Runs a form's action; refused input is a 4xx that says why, and changes nothing."""
-    form = {k: str(v).strip() for k, v in (await request.post()).items()}
-    try:
-        return done(request, await work(form))
-    except NotFound as exc:
-        return refuse(request, str(exc), 404)
-    except (CommerceError, PaymentError) as exc:
-        return refuse(request, str(exc), 400)
-
-
-def field(form: dict[str, str], name: str) -> str:
-    value = form.get(name, "")
-    if not value:
-        raise InvalidInput(f"{name} is required")
-    return value
-
-
-def number(form: dict[str, str], name: str, default: int | None = None) -> int | None:
-    value = form.get(name, "")
-    if not value:
-        return default
-    if not value.isdigit() or len(value) > 9:
-        raise InvalidInput(f"{name} must be a whole number, not '{value[:20]}'")
-    return int(value)
-
-
-@routes.post("/products")
-async def add_product(request: web.Request) -> web.Response:
-    async def work(form: dict[str, str]) -> str:
-        currency = request.config_dict[SETTINGS].livebuy_currency
-        option, labels = parse_variants(form.get("variants") or None)
-        spec = ProductSpec(
-            normalise_sku(field(form, "sku")),
-            field(form, "name")[:200],
-            Money.parse(field(form, "price"), currency),
-            option,
-            tuple(labels),
-            form.get("digital") in ("on", "1", "true"),
-        )
-        product = await bus_of(request).handle(c.AddProduct(spec, number(form, "stock", 0) or 0))
-        return f"Added {product.sku}."
-
-    return await act(request, work)
-
-
-@routes.post("/products/{sku}")
-async def edit_product(request: web.Request) -> web.Response:
-    async def work(form: dict[str, str]) -> str:
-        bus = bus_of(request)
-        product = await bus.deps.store.product(request.match_info["sku"])
-        price = form.get("price")
-        new_price = Money.parse(price, product.price.currency) if price else None
-        await bus.handle(c.UpdateProduct(product.sku, form.get("name") or None, new_price))
-        if form.get("stock"):
-            stock = number(form, "stock") or 0
-            await bus.handle(c.SetStock(product.sku, stock, form.get("variant") or None))
-        return f"Saved {product.sku}."
-
-    return await act(request, work)
-
-
-@routes.post("/drops")
-async def start_drop(request: web.Request) -> web.Response:
-    async def work(form: dict[str, str]) -> str:
-        bus = bus_of(request)
-        product = await bus.deps.store.product(field(form, "sku"))
-        chat = str(ChatRef.parse(field(form, "chat")))
-        price = form.get("price")
-        hold = form.get("hold")
-        terms = DropTerms(
-            sku=product.sku,
-            quantity=number(form, "quantity") or 0,
-            price=Money.parse(price, product.price.currency) if price else product.price,
-            duration=parse_duration(form["duration"]) if form.get("duration") else None,
-            per_buyer_limit=number(form, "limit"),
-            policy=policy_of(form.get("policy") or DropPolicy.HOLD.value),
-            hold=parse_duration(hold) if hold else bus.deps.hold,
-        )
-        drop = await bus.handle(c.StartDrop(terms, (chat,), actor="dashboard"))
-        return f"Drop {drop.code} is live in {chat}."
-
-    return await act(request, work)
-
-
-def policy_of(value: str) -> DropPolicy:
-    try:
-        return DropPolicy(value)
-    except ValueError:
-        raise InvalidInput(f"policy must be hold or first-paid, not '{value[:20]}'") from None
-
-
-@routes.post("/auctions")
-async def start_auction(request: web.Request) -> web.Response:
-    async def work(form: dict[str, str]) -> str:
-        bus = bus_of(request)
-        product = await bus.deps.store.product(field(form, "sku"))
-        chat = str(ChatRef.parse(field(form, "chat")))
-        close = form.get("close") or "soft"
-        if close not in ("soft", "sudden"):
-            raise InvalidInput(f"close must be soft or sudden, not '{close[:20]}'")
-        auction = await bus.handle(
-            c.StartAuction(
-                product.sku,
-                amount(field(form, "start")),
-                parse_duration(form["duration"]) if form.get("duration") else None,
-                close,
-                amount(form["reserve"]) if form.get("reserve") else None,
-                amount(form["step"]) if form.get("step") else None,
-                (chat,),
-                actor="dashboard",
-            )
-        )
-        return f"Auction {auction.code} is live in {chat} until {auction.ends_at:%H:%M:%S} UTC."
-
-    return await act(request, work)
-
-
-def amount(value: str) -> Decimal:
-    try:
-        return Decimal(value.replace(",", "."))
-    except ArithmeticError:
-        raise InvalidInput(f"'{value[:20]}' is not an amount like 12.50") from None
-
-
-@routes.post("/drops/{code}/end")
-async def end_drop(request: web.Request) -> web.Response:
-    async def work(form: dict[str, str]) -> str:
-        drop = await bus_of(request).handle(c.EndDrop(request.match_info["code"]))
-        return f"Drop {drop.code} ended: {drop.quantity - drop.remaining} of {drop.quantity} sold."
-
-    return await act(request, work)
-
-
-@routes.post("/orders/{ref}/refund")
-async def refund(request: web.Request) -> web.Response:
-    async def work(form: dict[str, str]) -> str:
-        ref = request.match_info["ref"]
-        await bus_of(request).handle(c.RefundOrder(ref, actor="dashboard"))
-        return f"Refund of order {ref} requested."
-
-    return await act(request, work)
