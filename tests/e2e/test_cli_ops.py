@@ -239,3 +239,11 @@ def test_the_banner_shows_the_dashboard_and_its_token() -> None:
     assert "http://127.0.0.1:8080/dashboard   admin token: tok123" in text
     configured = Settings(_env_file=None, livebuy_admin_token="secret!")  # type: ignore[call-arg]
     assert "secret!" not in banner(configured, "127.0.0.1", 8080)
+
+
+def test_status_on_a_quiet_shop(cli) -> None:  # type: ignore[no-untyped-def]
+    output = cli("status")
+    assert "workers (0)\n  none running" in output
+    assert "duties\n  none taken yet" in output
+    assert "telegram   0 waiting, 0 sent (0 board edits), 0 undeliverable" in output
+    assert output.rstrip().endswith("last webhook  none yet")
