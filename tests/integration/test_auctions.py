@@ -24,6 +24,7 @@ from commerce.service_layer.results import (
     BidRefusalReason,
     BidResult,
     BidStatus,
+    CheckoutReady,
     HoldExpired,
     Outbid,
 )
@@ -276,3 +277,40 @@ async def test_without_an_auction_store_auctions_are_not_allowed(bus: MessageBus
     with pytest.raises(NotAllowed):
         await bus.handle(c.StartAuction("CARD", Decimal(1)))
     assert await bus.handle(c.CloseDueAuctions()) == []
+
+
+async def test_odd_input_and_a_unit_gone_before_the_close(
+    shop: MessageBus, clock: FakeClock, gateway: FakePaymentGateway
+) -> None:
+    await add_product(shop, "EMPTY", stock=0)
+    with pytest.raises(NotFound):
+        await shop.handle(c.StartAuction("EMPTY", Decimal(1)))
+    with pytest.raises(InvalidInput):
+        await shop.handle(c.StartAuction("EMPTY", Decimal(1), step=Decimal(0)))
+    await auction(shop)
+    fraction = await shop.handle(c.PlaceBid("k1", "web:show", "web:anna", Decimal("1.001")))
+    assert fraction.reason is BidRefusalReason.TOO_LOW
+    await bid(shop, "web:anna", "3")
+    await shop.handle(c.SetStock("CARD", 0))  # sold elsewhere meanwhile
+    clock.advance(seconds=50)
+    [offer] = await shop.handle(c.CloseDueAuctions())
+    assert offer.order is None and offer.auction.outcome == "no_stock"
+    assert gateway.opened == []
+
+
+async def test_a_checkout_that_fails_is_retried_by_the_sweeper(
+    shop: MessageBus, clock: FakeClock, notifier: FakeNotifier, gateway: FakePaymentGateway
+) -> None:
+    await auction(shop)
+    await bid(shop, "web:anna", "3")
+    gateway.down = True
+    clock.advance(seconds=50)
+    [offer] = await shop.handle(c.CloseDueAuctions())
+    [won] = notifier.of(AuctionWon)
+    assert isinstance(won, AuctionWon) and won.order.checkout_url is None
+    gateway.down = False
+    clock.advance(seconds=20)
+    await shop.handle(c.ExpireHolds())
+    [ready] = notifier.of(CheckoutReady)
+    assert isinstance(ready, CheckoutReady) and ready.order.ref == won.order.ref
+    assert offer.order is not None and ready.order.checkout_url is not None

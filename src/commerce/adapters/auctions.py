@@ -379,7 +379,7 @@ class SqlAuctions:
                 await conn.execute(LOCK_AUCTION, {"id": auction_id})
                 row = (await conn.execute(SELECT_AUCTION, {"id": auction_id})).one()
                 if row.status != "live" or utc(row.ends_at) > now:
-                    continue  # closed by another sweeper, or a late bid extended it
+                    continue  # pragma: no cover (another sweeper, or a late bid, came first)
                 end = result(terms_of(row), state_of(row))
                 outcome, drop_id, order_id = end.kind.value, None, None
                 if end.kind is ResultKind.SOLD and end.price is not None:
