@@ -270,6 +270,10 @@ async def test_start_is_checked(shop: MessageBus) -> None:
         c.PlaceBid("tg:p1", "telegram:42", "telegram:42", Decimal(30), True, private=True)
     )
     assert private.status is BidStatus.LEADING
+    elsewhere = await shop.handle(
+        c.PlaceBid("co:p1", "console:42", "console:42", Decimal(30), True, private=True)
+    )
+    assert elsewhere.reason is BidRefusalReason.NO_LIVE_AUCTION  # no auction on that platform
 
 
 async def test_without_an_auction_store_auctions_are_not_allowed(bus: MessageBus) -> None:

@@ -90,7 +90,12 @@ FIND_LIVE = q(
     " auction_channel c WHERE c.auction_id = a.id AND c.chat = :chat) OR NOT EXISTS"
     " (SELECT 1 FROM auction_channel c WHERE c.auction_id = a.id)) ORDER BY a.id DESC LIMIT 1"
 )
-LATEST_LIVE = q("SELECT id FROM auction WHERE status = 'live' ORDER BY id DESC LIMIT 1")
+# A proxy bid from a private chat: the latest live auction on the bidder's platform.
+LATEST_LIVE = q(
+    "SELECT a.id FROM auction a WHERE a.status = 'live' AND (EXISTS (SELECT 1 FROM"
+    " auction_channel c WHERE c.auction_id = a.id AND c.chat LIKE :platform) OR NOT EXISTS"
+    " (SELECT 1 FROM auction_channel c WHERE c.auction_id = a.id)) ORDER BY a.id DESC LIMIT 1"
+)
 # A no-op update: the portable way to take the auction's row lock.
 LOCK_AUCTION = q("UPDATE auction SET last_seq = last_seq WHERE id = :id")
 SAVE_STATE = q(
@@ -262,7 +267,8 @@ class SqlAuctions:
                 return await _replay(conn, known)
             auction_id = (await conn.execute(FIND_LIVE, {"chat": chat})).scalar()
             if auction_id is None and bid.private:
-                auction_id = (await conn.execute(LATEST_LIVE)).scalar()
+                platform = f"{identity.partition(':')[0]}:%"
+                auction_id = (await conn.execute(LATEST_LIVE, {"platform": platform})).scalar()
             if auction_id is None:
                 return BidResult(BidStatus.REFUSED, reason=BidRefusalReason.NO_LIVE_AUCTION)
             await conn.execute(LOCK_AUCTION, {"id": auction_id})
