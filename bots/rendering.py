@@ -530,14 +530,14 @@ class Renderer:
             BidStatus.OUTBID: "maxbid_beaten",
             BidStatus.RAISED: "maxbid_raised",
         }[result.status]
+        private = self.t(private_key, **values)
         if result.status is BidStatus.RAISED:
-            return Reply(private=self.t(private_key, **values))
-        # The chat sees the visible bid the proxy placed, never the maximum behind it.
-        values["amount"] = values["price"]
-        return Reply(
-            public=self.t(key, **values) + extended,
-            private=self.t(private_key, **{**values, "amount": result.amount}),
-        )
+            return Reply(private=private)
+        if result.status is BidStatus.LEADING:
+            # The chat sees the bid the proxy placed, never the maximum behind it (a maximum
+            # beaten at once was bid in full, and is shown as such).
+            public = self.t(key, **{**values, "amount": values["price"]}) + extended
+        return Reply(public=public, private=private)
 
     def auction_board(self, auction: AuctionView, seconds_left: int) -> str:
         values = self._auction_values(auction)

@@ -188,3 +188,16 @@ async def test_without_auctions_the_chat_says_not_yet(bus: MessageBus) -> None:
     assert render(outcome).public == (
         "@anna: auctions are not open yet. Buy with #buy while a drop is live."
     )
+
+
+async def test_a_maximum_beaten_at_once_is_shown_as_bid(shop: MessageBus) -> None:
+    await say(shop, "/auction CARD 1 step 1", SELLER)
+    await say(shop, "/maxbid 10", "telegram:1", chat_id="telegram:1", private=True)
+    beaten = await say(shop, "/maxbid 4", "telegram:2", chat_id="telegram:2", private=True)
+    reply = render(beaten, "@two")
+    assert reply.public == (
+        "#2 @two bid €4.00, but a higher maximum leads CARD at €5.00. Next bid: €6.00"
+    )
+    assert reply.private == (
+        "Your maximum of €4.00 on CARD is beaten already: €5.00 now. Next bid: €6.00"
+    )
