@@ -197,6 +197,13 @@ def test_soft_close_extends_to_ten_seconds_after_a_late_bid() -> None:
     assert place_bid(terms, later.state, "b", 400, at(64.5)).refusal is BidRefusal.ENDED
 
 
+def test_a_hidden_raise_of_the_maximum_does_not_move_the_clock() -> None:
+    terms = AuctionTerms(100, duration=timedelta(seconds=50))
+    state, _ = run(terms, ("p", 1000, 10, True))
+    raised = place_bid(terms, state, "p", 2000, at(45), proxy=True)
+    assert raised.accepted and not raised.extended and raised.state.ends_at == at(50)
+
+
 def test_soft_close_window_is_configurable() -> None:
     terms = AuctionTerms(100, duration=timedelta(seconds=30), soft_window=timedelta(seconds=3))
     out = place_bid(terms, opened(terms), "a", 100, at(25))

@@ -227,7 +227,9 @@ def _extend(
     placed: tuple[Placed, ...],
 ) -> BidOutcome:
     minimum = after.minimum(terms)
-    if terms.close is CloseMode.SOFT and after.ends_at - now < terms.soft_window:
+    # Only a visible bid moves the clock: a leader's higher maximum stays a secret.
+    late = after.ends_at - now < terms.soft_window
+    if terms.close is CloseMode.SOFT and late and placed:
         extended = replace(after, ends_at=now + terms.soft_window)
         return BidOutcome(extended, None, minimum, placed, extended=True)
     return BidOutcome(after, None, minimum, placed)
