@@ -273,6 +273,9 @@ class SqlAuctions:
                 return BidResult(BidStatus.REFUSED, reason=BidRefusalReason.NO_LIVE_AUCTION)
             await conn.execute(LOCK_AUCTION, {"id": auction_id})
             row = (await conn.execute(SELECT_AUCTION, {"id": auction_id})).one()
+            if row.status != "live":  # pragma: no cover (closed while this bid waited)
+                view = await auction_view(conn, auction_id)
+                return BidResult(BidStatus.REFUSED, view, reason=BidRefusalReason.ENDED)
             try:
                 amount = Money.parse(bid.amount, row.currency).minor
             except InvalidInput:
