@@ -113,6 +113,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "paid": "Payment received: order {ref}, {qty} × {item}. Thank you!",
         "sold_to": "{item} sold to {who}.",
         "expired": "Your hold on {item} (order {ref}) has expired.",
+        "sold_to_first_payers": "{item} sold out: others paid first. Order {ref} is closed, "
+        "nothing was charged.",
         "waitlist_closed": "Drop {code} has ended before your turn came. Maybe next time!",
         "refunded": "Order {ref} was refunded ({amount}).",
         "checkout_ready": "Your payment link for {qty} × {item}: {url}",
@@ -209,6 +211,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "paid": "Zahlung erhalten: Bestellung {ref}, {qty} × {item}. Danke!",
         "sold_to": "{item} verkauft an {who}.",
         "expired": "Deine Reservierung für {item} (Bestellung {ref}) ist abgelaufen.",
+        "sold_to_first_payers": "{item} ist ausverkauft: andere haben zuerst bezahlt. "
+        "Bestellung {ref} ist geschlossen, nichts wurde abgebucht.",
         "waitlist_closed": "Drop {code} ist vorbei, bevor du dran warst. Vielleicht nächstes Mal!",
         "refunded": "Bestellung {ref} wurde erstattet ({amount}).",
         "checkout_ready": "Dein Zahlungslink für {qty} × {item}: {url}",
@@ -305,6 +309,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "paid": "Paiement reçu : commande {ref}, {qty} × {item}. Merci !",
         "sold_to": "{item} vendu à {who}.",
         "expired": "Ta réservation de {item} (commande {ref}) a expiré.",
+        "sold_to_first_payers": "{item} est épuisé : d'autres ont payé avant. La commande {ref} "
+        "est fermée, rien n'a été débité.",
         "waitlist_closed": "Le drop {code} s'est terminé avant ton tour. La prochaine fois !",
         "refunded": "La commande {ref} a été remboursée ({amount}).",
         "checkout_ready": "Ton lien de paiement pour {qty} × {item} : {url}",
@@ -399,6 +405,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "paid": "Pago recibido: pedido {ref}, {qty} × {item}. ¡Gracias!",
         "sold_to": "{item} vendido a {who}.",
         "expired": "Tu reserva de {item} (pedido {ref}) ha caducado.",
+        "sold_to_first_payers": "{item} agotado: otros pagaron antes. El pedido {ref} está "
+        "cerrado, no se cobró nada.",
         "waitlist_closed": "El drop {code} terminó antes de tu turno. ¡La próxima vez!",
         "refunded": "El pedido {ref} fue reembolsado ({amount}).",
         "checkout_ready": "Tu enlace de pago para {qty} × {item}: {url}",
@@ -613,8 +621,9 @@ class Renderer:
                     public=self.t("sold_to", item=order.description, who=who),
                     private=self.t("paid", **self._order_values(order)),
                 )
-            case HoldExpired(order=order):
-                return Reply(private=self.t("expired", **self._order_values(order)))
+            case HoldExpired(order=order, sold_out=sold_out):
+                key = "sold_to_first_payers" if sold_out else "expired"
+                return Reply(private=self.t(key, **self._order_values(order)))
             case PromotedFromWaitlist(claim=claim) if claim.order is not None:
                 text = self._pay_text("promoted", "won_no_link", claim.order)
                 return Reply(private=text)

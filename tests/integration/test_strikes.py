@@ -1,5 +1,6 @@
 """Strikes: each unpaid hold (or auction win) counts; from LIVEBUY_STRIKES on, the buyer's
-claims hold nothing (first-paid): whoever pays first gets the unit."""
+claims hold nothing (first-paid): whoever pays first gets the unit, and the others' orders are
+closed once it is paid for."""
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -7,12 +8,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bots.rendering import LOCALES, Renderer
 from commerce.adapters.auctions import SqlAuctions
 from commerce.bootstrap import bootstrap
 from commerce.domain import commands as c
+from commerce.domain.drops import DropPolicy
 from commerce.domain.orders import OrderStatus
 from commerce.service_layer.messagebus import MessageBus
-from commerce.service_layer.results import ClaimOutcome, SettlementOutcome
+from commerce.service_layer.results import ClaimOutcome, HoldExpired, SettlementOutcome
 from tests.conftest import test_settings
 from tests.fakes import FakeClock, FakeNotifier
 from tests.integration.helpers import add_product, buy, start_drop
@@ -60,3 +63,29 @@ async def test_one_unpaid_hold_changes_nothing(strict: MessageBus, clock: FakeCl
     assert again.drop is not None and again.drop.remaining == 1
     auctions = strict.deps.auctions
     assert isinstance(auctions, SqlAuctions) and await auctions.strikes("web:nobody") == 0
+
+
+async def test_first_paid_the_others_are_closed_and_told(
+    bus: MessageBus, clock: FakeClock, notifier: FakeNotifier
+) -> None:
+    await add_product(bus, stock=5)
+    await start_drop(bus, quantity=1, policy=DropPolicy.FIRST_PAID)
+    anna, ben = await buy(bus, "web:anna"), await buy(bus, "web:ben")
+    assert anna.order is not None and ben.order is not None
+    await bus.handle(c.ExpireHolds())
+    assert notifier.of(HoldExpired) == []  # the unit is still free: both may pay
+    await bus.handle(c.SettlePayment(ben.order.ref, "pi_ben", "evt_1"))
+    await bus.handle(c.ExpireHolds())
+    [closed] = notifier.of(HoldExpired)
+    assert isinstance(closed, HoldExpired) and closed.sold_out
+    assert closed.order.ref == anna.order.ref and closed.order.status is OrderStatus.EXPIRED
+    assert Renderer().notice(closed, "").private == (
+        f"TEE product sold out: others paid first. Order {anna.order.ref} is closed,"
+        " nothing was charged."
+    )
+    for locale in LOCALES:
+        assert anna.order.ref in (Renderer(locale).notice(closed, "").private or "")
+    auctions = bus.deps.auctions
+    assert isinstance(auctions, SqlAuctions) and await auctions.strikes("web:anna") == 0
+    await bus.handle(c.ExpireHolds())
+    assert len(notifier.of(HoldExpired)) == 1  # closed once

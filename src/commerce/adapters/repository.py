@@ -121,6 +121,15 @@ DUE_HOLDS = sql(
     f"SELECT id FROM orders WHERE status IN ({_in(HOLDING & sources(OrderStatus.EXPIRED))})"
     " AND hold_expires_at <= :now ORDER BY hold_expires_at LIMIT 500"
 )
+# First-paid orders that can no longer be filled: fewer units are free or held unpaid than
+# they ask for (the others paid first). A payment already under way (no deadline) waits.
+UNFILLABLE = sql(
+    "SELECT o.id FROM orders o JOIN drops d ON d.id = o.drop_id WHERE o.holds_stock = :false"
+    f" AND o.status IN ({_in(HOLDING)}) AND o.hold_expires_at IS NOT NULL"
+    " AND d.remaining + COALESCE((SELECT SUM(h.quantity) FROM orders h WHERE h.drop_id = d.id"
+    f" AND h.holds_stock = :true AND h.status IN ({_in(HOLDING)})), 0) < o.quantity"
+    " ORDER BY o.id LIMIT 500"
+)
 # Taking the order's row lock first: a payment and the sweeper never act on one order at once.
 LOCK_ORDER = sql("UPDATE orders SET updated_at = :now WHERE id = :id")
 MARK_PAID = sql(
@@ -442,6 +451,21 @@ class SqlStore:
                 )
                 if release is not None:  # an unpaid hold: a strike against the buyer
                     await conn.execute(STRIKE, {"id": order_id, "now": now})
+            if release is not None:
+                releases.append(release)
+        return releases
+
+    async def expire_unfillable(self, now: datetime) -> list[Release]:
+        """First-paid orders whose units others paid for: closed (no strike), one by one."""
+        async with self.engine.connect() as conn:
+            params = {"true": True, "false": False}
+            due = (await conn.execute(UNFILLABLE, params)).scalars().all()
+        releases = []
+        for order_id in due:
+            async with self.engine.begin() as conn:
+                release = await self._release(
+                    conn, order_id, OrderStatus.EXPIRED, "sweeper:sold_to_first_payers", now
+                )
             if release is not None:
                 releases.append(release)
         return releases

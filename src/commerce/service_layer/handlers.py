@@ -143,6 +143,10 @@ async def expire_holds(cmd: c.ExpireHolds, deps: Deps) -> list[Release]:
     for release in releases:
         await deps.notifier.notify(HoldExpired(release.order))
         await _after_release(release, deps)
+    # First-paid: once others paid for the units, the remaining checkouts close, and say so.
+    for release in await deps.store.expire_unfillable(now):
+        await deps.notifier.notify(HoldExpired(release.order, sold_out=True))
+        await _after_release(release, deps)
     # Auctions due now close, and unpaid wins whose hold just expired go to the runner-up.
     await close_due_auctions(c.CloseDueAuctions(), deps)
     await retry_checkouts(deps)

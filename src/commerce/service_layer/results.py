@@ -140,6 +140,7 @@ class Settlement:
 @dataclass(frozen=True, slots=True)
 class HoldExpired:
     order: OrderView
+    sold_out: bool = False  # a first-paid order closed because others paid first
 
 
 @dataclass(frozen=True, slots=True)
