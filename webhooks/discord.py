@@ -4,6 +4,7 @@ loop as the web server, after the core (it needs the bus and the outbox) and sto
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
@@ -18,10 +19,13 @@ from commerce.adapters.perks import SqlPerks
 from commerce.config import Settings
 from commerce.service_layer.outbox import Courier
 from commerce.service_layer.ports import Notifier
-from webhooks.keys import BUS, ENGINE, OUTBOX, SETTINGS
+from webhooks.keys import BUS, ENGINE, LEASES, OUTBOX, SETTINGS
 
+log = logging.getLogger(__name__)
 DISCORD = web.AppKey("discord", DiscordService)
 COURIER = web.AppKey("discord_courier", Courier)
+LEASE = "discord-gateway"
+LEASE_EVERY = 2.0  # seconds between renewals; a lease lasts three (a dead holder's moves on)
 
 
 def options(settings: Settings) -> Options:
@@ -34,6 +38,39 @@ def options(settings: Settings) -> Options:
         message_content=settings.discord_message_content,
         locale=settings.livebuy_locale,
     )
+
+
+async def gateway_duty(app: web.Application, service: DiscordService, courier: Courier) -> None:
+    """One worker at a time holds the Discord gateway (a bot token allows one session per
+    shard) and delivers the outbox; when it stops or dies, another takes over."""
+    leases, clock = app[LEASES], app[BUS].deps.clock
+    delivering: asyncio.Task[None] | None = None
+    try:
+        while True:
+            try:
+                holding = await leases.hold(LEASE, clock.now())
+            except Exception:
+                log.exception("Discord: the gateway lease cannot be checked")
+                holding = delivering is not None  # keep what we have until it runs out
+            if holding and delivering is None:
+                log.info("Discord: this worker holds the gateway")
+                service.start()
+                delivering = asyncio.create_task(courier.run())
+            elif not holding and delivering is not None:
+                log.warning("Discord: another worker holds the gateway now; stopping here")
+                await _stop(service, delivering)
+                delivering = None
+            await asyncio.sleep(LEASE_EVERY)
+    finally:
+        if delivering is not None:
+            await _stop(service, delivering)
+
+
+async def _stop(service: DiscordService, delivering: asyncio.Task[None]) -> None:
+    delivering.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await delivering
+    await service.stop()
 
 
 def install(app: web.Application, add_notifier: Callable[[Notifier], None]) -> None:
@@ -50,19 +87,16 @@ def install(app: web.Application, add_notifier: Callable[[Notifier], None]) -> N
         config = options(settings)
         core = Core(bus, outbox, SqlInbound(engine), SqlPerks(engine), config)
         service = DiscordService(core, config)
-        courier = Courier(
-            outbox, DiscordSender(lambda: service.bot, config.locale), bus.deps.clock
-        )
+        sender = DiscordSender(lambda: service.bot, config.locale)
+        courier = Courier(outbox, sender, bus.deps.clock)
         core.wake = courier.wake
-        notifier.core = core
+        notifier.core = core  # every worker puts into the outbox; the gateway's holder sends
         app[DISCORD], app[COURIER] = service, courier
-        service.start()
-        delivering = asyncio.create_task(courier.run())
+        duty = asyncio.create_task(gateway_duty(app, service, courier))
         yield
         notifier.core = None
-        delivering.cancel()
+        duty.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await delivering
-        await service.stop()
+            await duty
 
     app.cleanup_ctx.append(discord_bot)

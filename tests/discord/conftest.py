@@ -23,7 +23,7 @@ from webhooks.app import create_app
 from webhooks.discord import COURIER, DISCORD
 from webhooks.keys import BUS, OUTBOX
 
-TIMEOUT = 10.0
+TIMEOUT = 30.0  # generous: a loaded CI machine; a passing run waits far less
 
 
 async def until(
@@ -99,7 +99,9 @@ def open_shop(database_url: str, engine: AsyncEngine) -> ShopFactory:
         **overrides: Any,
     ) -> AsyncIterator[Shop]:
         fake = fake or FakeDiscord()
-        await fake.start()
+        own_fake = fake.runner is None  # a fake the test started is the test's to stop
+        if own_fake:
+            await fake.start()
         settings = test_settings(
             database_url,
             discord_bot_token="test-token",
@@ -121,6 +123,7 @@ def open_shop(database_url: str, engine: AsyncEngine) -> ShopFactory:
                     await until(shop.connected, what="the bot to be connected")
                 yield shop
         finally:
-            await fake.stop()
+            if own_fake:
+                await fake.stop()
 
     return opened

@@ -104,6 +104,7 @@ class FakeDiscord:
             await self.ws.close()
         if self.runner is not None:
             await self.runner.cleanup()
+            self.runner = None
 
     # ---- test helpers ------------------------------------------------------------------------
 

@@ -1,4 +1,7 @@
-"""Perks, rate limits, a reconnect in the middle of a drop, redelivered interactions."""
+"""Perks, rate limits, a reconnect in the middle of a drop, redelivered interactions,
+restarts and a second worker."""
+
+import asyncio
 
 from commerce.service_layer.outbox import Outbox
 from tests.discord.conftest import ShopFactory, until
@@ -123,3 +126,36 @@ async def test_the_buy_button_works_after_a_restart(open_shop: ShopFactory) -> N
 
 async def _sent(outbox: Outbox) -> bool:
     return (await outbox.counts("discord")).sent >= 1
+
+
+async def test_one_worker_holds_the_gateway_and_another_takes_over(
+    open_shop: ShopFactory,
+) -> None:
+    fake = FakeDiscord()
+    await fake.start()
+    try:
+        first = open_shop(fake)
+        one = await first.__aenter__()
+        try:
+            async with open_shop(fake, wait_ready=False) as two:
+                await add_product(two.bus)
+                await asyncio.sleep(0.5)  # the second worker's first look at the lease
+                assert two.service.bot is None and len(fake.identified) == 1
+                # ...and the first one stops: the second takes the gateway over. (It waits for
+                # on_ready, which discord.py dispatches 2 s after connecting: closed before,
+                # discord.py would still dispatch it, on a closed client.)
+                bot = one.service.bot
+                await until(lambda: bot is not None and bot.is_ready(), what="on_ready")
+                await first.__aexit__(None, None, None)
+                one = None
+                await until(two.connected, what="the second worker's gateway")
+                assert len(fake.identified) == 2
+                await start_drop(two.bus, quantity=2, channels=(f"discord:{CHANNEL_ID}",))
+                answer = await ephemeral_answer(two, await fake.slash(fake.add_member("a"), "buy"))
+                assert LINK.search(answer)
+                await until(lambda: "1 of 2 left" in board_text(two), what="its board")
+        finally:
+            if one is not None:
+                await first.__aexit__(None, None, None)
+    finally:
+        await fake.stop()
