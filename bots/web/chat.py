@@ -18,11 +18,13 @@ from bots.rendering import Renderer, Reply
 from bots.web.hub import HEARTBEAT, ChatHub, Viewer
 from bots.web.page import render_page
 from commerce.domain.commands import ChatMessage
+from commerce.domain.money import Money
 from commerce.service_layer import chat
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.results import (
     AuctionEnded,
     AuctionUpdated,
+    AuctionView,
     AuctionWon,
     CheckoutReady,
     DropEnded,
@@ -51,6 +53,29 @@ def board_event(drop: DropView) -> dict[str, Any]:
         "remaining": drop.remaining,
         "waitlist": drop.waitlist,
         "status": drop.status,
+    }
+
+
+def auction_event(auction: AuctionView, seconds_left: int) -> dict[str, Any]:
+    """The auction card: price, leader, bids, time left, and what the bid buttons send."""
+    base = auction.price or auction.start
+    plus5 = Money(
+        max(auction.minimum.minor, base.minor + Money.parse("5", base.currency).minor),
+        base.currency,
+    )
+    return {
+        "type": "auction",
+        "code": auction.code,
+        "name": auction.name,
+        "price": str(base),
+        "minimum": str(auction.minimum),
+        "minimum_plain": str(auction.minimum.decimal()),
+        "plus5": str(plus5),
+        "plus5_plain": str(plus5.decimal()),
+        "leader": f"@{auction.leader_name}" if auction.leader_name else "",
+        "bids": auction.bids,
+        "left": seconds_left,
+        "status": auction.status,
     }
 
 
@@ -167,6 +192,12 @@ class WebNotifier:
 
     async def notify(self, notice: Notice) -> None:
         buyer, rooms, drop = self._addresses(notice)
+        if isinstance(notice, AuctionUpdated | AuctionEnded):  # the card, redrawn in place
+            left = notice.seconds_left if isinstance(notice, AuctionUpdated) else 0
+            for room in rooms:
+                self.hub.to_room(room, auction_event(notice.auction, left))
+            if isinstance(notice, AuctionUpdated):
+                return  # the bids themselves were answered in the chat
         who = f"@{self.hub.names.get(buyer or '', 'buyer')}"
         reply = self.renderer.notice(notice, who)
         if buyer is not None and buyer.startswith("web:") and reply.private:

@@ -103,6 +103,18 @@ async def test_an_auction_in_the_web_chat_paid_on_the_emulator(
             await asyncio.sleep(0.05)
         assert order.status is OrderStatus.PAID and order.amount.minor == 500
         await _texts(seen["ben"], "bot", "sold to")
+        # The auction card, redrawn in place: price, leader, bids, time left, bid buttons.
+        cards = [e for e in seen["ben"] if e.get("type") == "auction"]
+        assert [(c["price"], c["leader"], c["bids"], c["status"]) for c in cards] == [
+            ("€1.00", "", 0, "live"),
+            ("€2.00", "@anna", 1, "live"),
+            ("€3.00", "@ben", 2, "live"),
+            ("€5.00", "@anna", 3, "live"),
+            ("€5.00", "@anna", 3, "closed"),
+        ]
+        assert (cards[3]["minimum_plain"], cards[3]["plus5_plain"]) == ("6.00", "10.00")
+        assert cards[0]["left"] == 20 and cards[-1]["left"] == 0
+        assert not any("CARD CARD product" in t for t in await _texts(seen["ben"], "bot", ""))
         for reader in readers:
             reader.cancel()
         await asyncio.gather(*readers, return_exceptions=True)
