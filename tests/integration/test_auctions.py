@@ -318,3 +318,18 @@ async def test_a_checkout_that_fails_is_retried_by_the_sweeper(
     [ready] = notifier.of(CheckoutReady)
     assert isinstance(ready, CheckoutReady) and ready.order.ref == won.order.ref
     assert offer.order is not None and ready.order.checkout_url is not None
+
+
+async def test_a_bidding_war_does_not_flood_the_outbid_buyer(
+    shop: MessageBus, clock: FakeClock, notifier: FakeNotifier
+) -> None:
+    await auction(shop, step="1", seconds=300)
+    for amount in range(1, 9):
+        await bid(shop, "web:anna" if amount % 2 else "web:ben", str(amount))
+        clock.advance(seconds=1)
+    told = [(n.identity, n.auction.price) for n in notifier.of(Outbid)]  # type: ignore[union-attr]
+    # Seven changes of lead, but each buyer hears about it at most once every 3 seconds.
+    assert [who for who, _ in told] == ["web:anna", "web:ben", "web:anna", "web:ben"]
+    clock.advance(seconds=10)
+    await bid(shop, "web:anna", "20")
+    assert notifier.of(Outbid)[-1].identity == "web:ben"  # type: ignore[union-attr]

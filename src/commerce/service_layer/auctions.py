@@ -67,15 +67,20 @@ async def start_auction(cmd: c.StartAuction, deps: Deps) -> AuctionView:
 
 
 async def place_bid(cmd: c.PlaceBid, deps: Deps) -> BidResult:
-    """One bid; the board is redrawn and the buyer who lost the lead is told privately."""
+    """One bid; the board is redrawn and the buyer who lost the lead is told privately
+    (at most once in `deps.outbid_limit`'s window: the board says the rest)."""
     auctions = auction_store(deps)
-    result = await auctions.place_bid(cmd, cmd.received_at or deps.clock.now())
+    now = cmd.received_at or deps.clock.now()
+    result = await auctions.place_bid(cmd, now)
     if result.duplicate or result.auction is None or result.status is BidStatus.REFUSED:
         return result
-    if result.outbid_identity is not None and result.outbid_chat is not None:
-        await deps.notifier.notify(
-            Outbid(result.auction, result.outbid_identity, result.outbid_chat)
-        )
+    lost = result.outbid_identity
+    if (
+        lost is not None
+        and result.outbid_chat is not None
+        and deps.outbid_limit.allow((result.auction.id, lost), now)
+    ):
+        await deps.notifier.notify(Outbid(result.auction, lost, result.outbid_chat))
     if result.status is not BidStatus.RAISED:
         await deps.notifier.notify(board(result.auction, deps))
     return result

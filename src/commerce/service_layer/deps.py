@@ -12,6 +12,7 @@ from commerce.service_layer.ports import (
     PaymentGateway,
     Store,
 )
+from commerce.service_layer.ratelimit import RateLimit
 
 
 @dataclass
@@ -25,3 +26,5 @@ class Deps:
     hold: timedelta = timedelta(minutes=10)  # LIVEBUY_HOLD, for drops started from a chat
     keywords: Keywords = DEFAULT_KEYWORDS
     auctions: AuctionStore | None = None  # None: auctions answer "not available"
+    # At most one outbid message per buyer and auction in this window (a bidding war).
+    outbid_limit: RateLimit = field(default_factory=lambda: RateLimit(timedelta(seconds=3)))
