@@ -1,4 +1,5 @@
-"""`/queue`: a buyer's place in waitlists, counted as the line moves; the promotion chain."""
+"""`/queue`: a buyer's place in waitlists, counted as the line moves; the promotion chain
+after expiries; units of a refund with restock go to the waitlist first."""
 
 from datetime import timedelta
 
@@ -8,7 +9,7 @@ from commerce.domain.commands import ChatMessage
 from commerce.service_layer import chat
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.results import PromotedFromWaitlist
-from tests.fakes import FakeClock, FakeNotifier
+from tests.fakes import FakeClock, FakeNotifier, FakePaymentGateway
 from tests.integration.helpers import add_product, buy, start_drop
 
 _n = iter(range(1, 10_000))
@@ -57,3 +58,31 @@ async def test_queue_renders_in_every_language(bus: MessageBus) -> None:
     assert Renderer().outcome(shown, "@x").private == "Your waitlist places:\nTEE: number 1"
     for locale in LOCALES:
         assert "TEE" in (Renderer(locale).outcome(shown, "@x").private or "")
+
+
+async def test_a_refund_with_restock_goes_to_the_waitlist_first(
+    bus: MessageBus, notifier: FakeNotifier
+) -> None:
+    payments = FakePaymentGateway()
+    bus.deps.payments = payments
+    await add_product(bus, stock=3)
+    await start_drop(bus, quantity=1)
+    anna = await buy(bus, "web:anna")
+    assert anna.order is not None
+    await bus.handle(c.SettlePayment(anna.order.ref, "pi_anna", "evt_1"))
+    ben = await buy(bus, "web:ben")
+    assert ben.position == 1
+    await bus.handle(c.RefundOrder(anna.order.ref, restock=True))
+    [promoted] = notifier.of(PromotedFromWaitlist)
+    assert isinstance(promoted, PromotedFromWaitlist) and promoted.claim.order is not None
+    assert promoted.claim.order.identity == "web:ben"
+    assert promoted.claim.order.checkout_url is not None  # with its link at once
+    drop = (await bus.deps.store.drops())[0]
+    assert (drop.remaining, drop.waitlist) == (0, 0)
+    assert (await bus.deps.store.product("TEE")).stock == 2  # 3, one sold, back, taken again
+    # A drop that ended: the units only go back on the shelf.
+    await bus.handle(c.EndDrop("TEE"))
+    await bus.handle(c.SettlePayment(promoted.claim.order.ref, "pi_ben", "evt_2"))
+    await bus.handle(c.RefundOrder(promoted.claim.order.ref, restock=True))
+    assert (await bus.deps.store.product("TEE")).stock == 3
+    assert len(notifier.of(PromotedFromWaitlist)) == 1

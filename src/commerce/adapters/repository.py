@@ -577,11 +577,19 @@ class SqlStore:
         async with self.engine.begin() as conn:
             await conn.execute(UPSERT_SELLER, {"identity": identity, "role": role, "now": now})
 
-    async def restock(self, ref: str) -> None:
-        """Puts a refunded order's units back on the shelf (the variant's stock)."""
+    async def restock(self, ref: str, now: datetime) -> list[ClaimResult]:
+        """Puts a refunded order's units back on the shelf (the variant's stock); while its
+        drop is live they go back to the drop too, and to its waitlist first."""
         async with self.engine.begin() as conn:
             row = (await conn.execute(FIND_ORDER_BY_REF, {"ref": ref.upper()})).one()
-            await conn.execute(GIVE_TO_VARIANT, {"variant_id": row.variant_id, "q": row.quantity})
+            keys = {"drop_id": row.drop_id, "variant_id": row.variant_id, "q": row.quantity}
+            await conn.execute(LOCK_DROP, keys)
+            drop = (await conn.execute(SELECT_DROP, {"id": row.drop_id})).one()
+            if drop.status != DropStatus.LIVE:
+                await conn.execute(GIVE_TO_VARIANT, keys)
+                return []
+            await give_units(conn, keys)
+            return await self._promote(conn, row.drop_id, now)
 
     async def seller_role(self, identity: str) -> str | None:
         async with self.engine.connect() as conn:

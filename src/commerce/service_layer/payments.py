@@ -9,11 +9,11 @@ from commerce.domain.errors import InvalidInput
 from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
 from commerce.domain.payments import PaymentEvent, PaymentEventKind
-from commerce.service_layer.checkout import money_ports
+from commerce.service_layer.checkout import money_ports, with_checkout
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.handlers import release_order, settle_payment
 from commerce.service_layer.ports import Ledger, PaymentError
-from commerce.service_layer.results import OrderRefunded, OrderView
+from commerce.service_layer.results import OrderRefunded, OrderView, PromotedFromWaitlist
 
 K = PaymentEventKind
 S = OrderStatus
@@ -100,7 +100,8 @@ async def refund_order(cmd: c.RefundOrder, deps: Deps) -> str:
     key = f"refund-{order.ref}-{refunded}-{amount.minor}"
     refund_id = await payments.refund(order.payment_ref, amount, key)
     if cmd.restock:
-        await deps.store.restock(order.ref)
+        for promoted in await deps.store.restock(order.ref, deps.clock.now()):
+            await deps.notifier.notify(PromotedFromWaitlist(await with_checkout(promoted, deps)))
     return refund_id
 
 
