@@ -504,6 +504,8 @@ class Renderer:
                 return Reply(public=self.t("failed", who=who, reason=reason))
             case chat.AuctionOpened(auction=auction):
                 return Reply(public=self.auction_started(auction))
+            case chat.AuctionClosed(auction=auction):
+                return Reply(public=self.auction_result(auction))
             case chat.BidPlaced(result=result):
                 return self.bid(result, who)
             case chat.NotAvailable():

@@ -201,3 +201,18 @@ async def test_a_maximum_beaten_at_once_is_shown_as_bid(shop: MessageBus) -> Non
     assert reply.private == (
         "Your maximum of €4.00 on CARD is beaten already: €5.00 now. Next bid: €6.00"
     )
+
+
+async def test_the_seller_ends_an_auction_early(shop: MessageBus, notifier: FakeNotifier) -> None:
+    nothing = await say(shop, "/end", SELLER)
+    assert isinstance(nothing, chat.Failed) and nothing.reason == "nothing live here to end"
+    await say(shop, "/auction CARD 1 for 5m", SELLER)
+    await say(shop, "#bid 4", "telegram:1")
+    ended = await say(shop, "/end CARD", SELLER)
+    assert isinstance(ended, chat.AuctionClosed) and ended.auction.outcome == "sold"
+    assert render(ended).public == "CARD sold to @1 for €4.00!"
+    [won] = notifier.of(AuctionWon)
+    assert isinstance(won, AuctionWon) and won.order.identity == "telegram:1"
+    late = await say(shop, "#bid 9", "telegram:2")
+    assert isinstance(late, chat.BidPlaced) and late.result.auction is None
+    assert isinstance(await say(shop, "/end CARD", SELLER), chat.Failed)

@@ -303,6 +303,7 @@ EXPECTED_HANDLERS = {
     c.ExpireHolds: handlers.expire_holds,
     c.StartAuction: auctions.start_auction,
     c.PlaceBid: auctions.place_bid,
+    c.EndAuction: auctions.end_auction,
     c.CloseDueAuctions: auctions.close_due_auctions,
     c.ListOrders: handlers.list_orders,
     c.AddSeller: handlers.add_seller,
@@ -327,6 +328,7 @@ SAMPLES: list[Any] = [
     c.ExpireHolds(),
     c.StartAuction("CARD", Decimal(1)),
     c.PlaceBid("web:demo:2", "web:demo", "web:anna", Decimal(2)),
+    c.EndAuction("CARD"),
     c.CloseDueAuctions(),
     c.ListOrders(),
     c.AddSeller("web:anna"),
@@ -334,7 +336,7 @@ SAMPLES: list[Any] = [
 
 
 def test_every_command_has_a_handler() -> None:
-    assert len(COMMAND_TYPES) == 19
+    assert len(COMMAND_TYPES) == 20
     assert set(HANDLERS) == COMMAND_TYPES
 
 

@@ -96,6 +96,13 @@ LATEST_LIVE = q(
     " auction_channel c WHERE c.auction_id = a.id AND c.chat LIKE :platform) OR NOT EXISTS"
     " (SELECT 1 FROM auction_channel c WHERE c.auction_id = a.id)) ORDER BY a.id DESC LIMIT 1"
 )
+FIND_TO_END = q(
+    "SELECT a.id FROM auction a WHERE a.status = 'live' AND (:code IS NULL OR a.code = :code)"
+    " AND (:chat IS NULL OR EXISTS (SELECT 1 FROM auction_channel c WHERE c.auction_id = a.id"
+    " AND c.chat = :chat) OR NOT EXISTS (SELECT 1 FROM auction_channel c"
+    " WHERE c.auction_id = a.id)) ORDER BY a.id DESC LIMIT 1"
+)
+END_NOW = q("UPDATE auction SET ends_at = :now WHERE id = :id AND status = 'live'")
 # A no-op update: the portable way to take the auction's row lock.
 LOCK_AUCTION = q("UPDATE auction SET last_seq = last_seq WHERE id = :id")
 SAVE_STATE = q(
@@ -378,6 +385,14 @@ class SqlAuctions:
                 outbid_identity=row.leader_identity if lost else None,
                 outbid_chat=row.leader_chat if lost else None,
             )
+
+    async def end_auction(self, code: str | None, chat: str | None, now: datetime) -> int:
+        async with self.engine.begin() as conn:
+            auction_id = (await conn.execute(FIND_TO_END, {"code": code, "chat": chat})).scalar()
+            if auction_id is None:
+                raise NotFound(f"no live auction {code or ''} to end".replace("  ", " "))
+            await conn.execute(END_NOW, {"id": auction_id, "now": now})
+            return int(auction_id)
 
     async def close_due(self, now: datetime) -> list[AuctionOffer]:
         async with self.engine.connect() as conn:

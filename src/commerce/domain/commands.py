@@ -159,6 +159,15 @@ class PlaceBid:
 
 
 @dataclass(frozen=True, slots=True)
+class EndAuction:
+    """The seller's `/end` while an auction runs: it closes now, the highest bid wins."""
+
+    code: str | None = None
+    chat: str | None = None
+    actor: str = "operator"
+
+
+@dataclass(frozen=True, slots=True)
 class CloseDueAuctions:
     """Closes auctions whose time is up and passes unpaid wins to the runner-up."""
 
@@ -193,6 +202,7 @@ Command = (
     | ExpireHolds
     | StartAuction
     | PlaceBid
+    | EndAuction
     | CloseDueAuctions
     | ListOrders
     | AddSeller

@@ -13,6 +13,7 @@ from commerce.domain.auctions import (
 from commerce.domain.errors import InvalidInput, NotAllowed
 from commerce.domain.identity import ChatRef
 from commerce.domain.money import Money
+from commerce.domain.products import normalise_sku
 from commerce.service_layer.checkout import open_checkout
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.ports import AuctionStore, PaymentError
@@ -84,6 +85,17 @@ async def place_bid(cmd: c.PlaceBid, deps: Deps) -> BidResult:
     if result.status is not BidStatus.RAISED:
         await deps.notifier.notify(board(result.auction, deps))
     return result
+
+
+async def end_auction(cmd: c.EndAuction, deps: Deps) -> AuctionView:
+    """Closes a live auction now (the seller's `/end`): the highest bid wins, as at the end."""
+    auctions = auction_store(deps)
+    code = normalise_sku(cmd.code) if cmd.code else None
+    chat = str(ChatRef.parse(cmd.chat)) if cmd.chat else None
+    auction_id = await auctions.end_auction(code, chat, deps.clock.now())
+    await close_due_auctions(c.CloseDueAuctions(), deps)
+    [view] = [a for a in await auctions.auctions() if a.id == auction_id]
+    return view
 
 
 async def close_due_auctions(cmd: c.CloseDueAuctions, deps: Deps) -> list[AuctionOffer]:

@@ -10,7 +10,7 @@ from decimal import Decimal
 from commerce.domain import commands as c
 from commerce.domain import grammar as g
 from commerce.domain.drops import DropPolicy, DropTerms
-from commerce.domain.errors import CommerceError, NotAllowed
+from commerce.domain.errors import CommerceError, NotAllowed, NotFound
 from commerce.domain.money import Money
 from commerce.service_layer import auctions, handlers
 from commerce.service_layer.deps import Deps
@@ -97,6 +97,11 @@ class AuctionOpened:
 
 
 @dataclass(frozen=True, slots=True)
+class AuctionClosed:
+    auction: AuctionView
+
+
+@dataclass(frozen=True, slots=True)
 class BidPlaced:
     result: BidResult
 
@@ -122,6 +127,7 @@ ChatOutcome = (
     | StatsShown
     | RefundAsked
     | AuctionOpened
+    | AuctionClosed
     | BidPlaced
     | NotAvailable
 )
@@ -183,7 +189,16 @@ async def _dispatch(parsed: g.Command, cmd: c.ChatMessage, deps: Deps) -> ChatOu
         case g.StartDrop():
             return DropOpened(await _start_drop(parsed, cmd, deps))
         case g.EndDrop(code=code):
-            drop = await handlers.end_drop(c.EndDrop(code, cmd.chat, cmd.identity), deps)
+            try:
+                drop = await handlers.end_drop(c.EndDrop(code, cmd.chat, cmd.identity), deps)
+            except NotFound:
+                if deps.auctions is None:
+                    raise
+                try:  # no drop: the seller ends the auction running here, if there is one
+                    end = c.EndAuction(code, cmd.chat, cmd.identity)
+                    return AuctionClosed(await auctions.end_auction(end, deps))
+                except NotFound:
+                    raise NotFound("nothing live here to end") from None
             return DropClosed(drop)
         case g.Stats(code=code):
             drops = await deps.store.drops()

@@ -26,6 +26,7 @@ HANDLERS: dict[type, Handler] = {
     c.ExpireHolds: handlers.expire_holds,
     c.StartAuction: auctions.start_auction,
     c.PlaceBid: auctions.place_bid,
+    c.EndAuction: auctions.end_auction,
     c.CloseDueAuctions: auctions.close_due_auctions,
     c.ListOrders: handlers.list_orders,
     c.AddSeller: handlers.add_seller,
