@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
@@ -35,13 +36,13 @@ from commerce.domain.drops import (
     format_duration,
     parse_duration,
 )
-from commerce.domain.errors import CommerceError
+from commerce.domain.errors import CommerceError, InvalidInput
 from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
 from commerce.domain.products import ProductSpec, normalise_sku, parse_variants
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.ports import PaymentError
-from commerce.service_layer.results import DropView, OrderView, ProductView
+from commerce.service_layer.results import AuctionView, DropView, OrderView, ProductView
 from webhooks import demo, logs
 from webhooks.app import create_app
 from webhooks.payments import EMULATOR_PREFIX, payment_setup
@@ -65,6 +66,8 @@ bench_app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(product_app, name="product")
 app.add_typer(drop_app, name="drop")
+auction_app = typer.Typer(help="Auctions: one unit, the highest bid wins.", no_args_is_help=True)
+app.add_typer(auction_app, name="auction")
 app.add_typer(seller_app, name="seller")
 app.add_typer(bench_app, name="bench")
 
@@ -526,6 +529,105 @@ def drop_list(
     """List drops, newest first."""
     drops = with_bus(lambda bus: bus.deps.store.drops(status))
     emit([drop_row(d) for d in drops], fmt, DROP_COLUMNS)
+
+
+def auction_row(a: AuctionView) -> dict[str, Any]:
+    return {
+        "code": a.code,
+        "sku": a.sku,
+        "price": str(a.price or a.start),
+        "bids": a.bids,
+        "leader": a.leader or "",
+        "close": a.close,
+        "status": a.status,
+        "outcome": a.outcome,
+        "ends_at": a.ends_at.strftime("%Y-%m-%d %H:%M:%S"),
+        "channels": ",".join(a.channels),
+    }
+
+
+AUCTION_COLUMNS = [
+    "code", "sku", "price", "bids", "leader", "close", "status", "outcome", "ends_at", "channels"
+]  # fmt: skip
+
+
+class AuctionClose(StrEnum):
+    SOFT = "soft"
+    SUDDEN = "sudden"
+
+
+@auction_app.command("start")
+def auction_start(
+    sku: Annotated[str, typer.Argument(help="The product (one unit is auctioned).")],
+    start: Annotated[str, typer.Option("--start", help="Opening bid, e.g. 1.00.")],
+    duration: Annotated[
+        str | None, typer.Option("--for", help="How long it runs, e.g. 50s (the default).")
+    ] = None,
+    close: Annotated[
+        AuctionClose, typer.Option("--close", help="soft: late bids extend; sudden: no.")
+    ] = AuctionClose.SOFT,
+    reserve: Annotated[
+        str | None, typer.Option("--reserve", help="No sale below this price.")
+    ] = None,
+    step: Annotated[
+        str | None, typer.Option("--step", help="A fixed increment instead of the ladder.")
+    ] = None,
+    channel: Annotated[
+        list[str] | None,
+        typer.Option("--channel", help="Chat it runs in, e.g. telegram:-100123 (repeatable)."),
+    ] = None,
+    code: Annotated[str | None, typer.Option("--code", help="Code bidders see; the SKU.")] = None,
+) -> None:
+    """Start an auction: bidders type #bid 15 (or /maxbid 40 in private) in its chats."""
+    try:
+        command = c.StartAuction(
+            sku,
+            decimal_amount(start),
+            parse_duration(duration) if duration else None,
+            close.value,
+            decimal_amount(reserve) if reserve else None,
+            decimal_amount(step) if step else None,
+            tuple(channel or ()),
+            code,
+            actor="cli",
+        )
+    except CommerceError as exc:
+        raise fail(str(exc)) from None
+    auction: AuctionView = with_bus(lambda bus: bus.handle(command), payments=True)
+    emit([auction_row(auction)], Format.TABLE, AUCTION_COLUMNS)
+
+
+@auction_app.command("end")
+def auction_end(
+    code: Annotated[str | None, typer.Argument(help="The auction; the only live one.")] = None,
+    channel: Annotated[str | None, typer.Option("--channel", help="The chat it runs in.")] = None,
+) -> None:
+    """End an auction now: the highest bid wins (and gets its checkout link)."""
+    auction: AuctionView = with_bus(
+        lambda bus: bus.handle(c.EndAuction(code, channel, actor="cli")), payments=True
+    )
+    emit([auction_row(auction)], Format.TABLE, AUCTION_COLUMNS)
+
+
+@auction_app.command("list")
+def auction_list(
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+) -> None:
+    """List auctions, newest first."""
+
+    async def auctions(bus: MessageBus) -> list[AuctionView]:
+        if bus.deps.auctions is None:  # pragma: no cover (bootstrap always wires them)
+            return []
+        return sorted(await bus.deps.auctions.auctions(), key=lambda a: -a.id)
+
+    emit([auction_row(a) for a in with_bus(auctions)], fmt, AUCTION_COLUMNS)
+
+
+def decimal_amount(value: str) -> Decimal:
+    try:
+        return Decimal(value.replace(",", "."))
+    except ArithmeticError:
+        raise InvalidInput(f"'{value[:20]}' is not an amount like 12.50") from None
 
 
 # orders and sellers -----------------------------------------------------------------------

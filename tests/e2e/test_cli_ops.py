@@ -247,3 +247,18 @@ def test_status_on_a_quiet_shop(cli) -> None:  # type: ignore[no-untyped-def]
     assert "duties\n  none taken yet" in output
     assert "telegram   0 waiting, 0 sent (0 board edits), 0 undeliverable" in output
     assert output.rstrip().endswith("last webhook  none yet")
+
+
+def test_auctions_from_the_cli(cli) -> None:  # type: ignore[no-untyped-def]
+    cli("product", "add", "CARD", "--name", "Rare card", "--price", "5", "--stock", "1")
+    assert "is not an amount" in cli("auction", "start", "CARD", "--start", "lots", ok=False)
+    assert "auction" in cli("auction", "start", "CARD", "--start", "0", ok=False)
+    assert "'soon'" in cli("auction", "start", "CARD", "--start", "1", "--for", "soon", ok=False)
+    started = cli("auction", "start", "CARD", "--start", "1", "--for", "2m", "--close", "sudden",
+                  "--channel", "web:demo")  # fmt: skip
+    assert "CARD" in started and "sudden" in started and "live" in started
+    listed = json.loads(cli("auction", "list", "--format", "json"))
+    assert [(a["code"], a["bids"], a["status"]) for a in listed] == [("CARD", 0, "live")]
+    ended = cli("auction", "end", "CARD")
+    assert "no_bids" in ended and "closed" in ended
+    assert "error:" in cli("auction", "end", "CARD", ok=False)
