@@ -81,6 +81,12 @@ class Shop:
         self.api.push(*updates)
         await until(lambda: adapter.finished >= target, what=f"{len(updates)} updates")
 
+    async def later(self, **delta: float) -> None:
+        """Jumps the clock once everything queued went out (a jump while a message is being
+        sent would make its 60 s outbox lease look expired)."""
+        await self.settle()
+        self.clock.advance(**delta)
+
     async def settle(self, within: float = 20.0) -> None:
         """Lets the courier deliver everything queued, jumping the clock over the pacing
         (1 s per private chat, 3 s per group, coalesced board edits, retry_after)."""

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from datetime import timedelta
 
 import pytest
 from telegram import Bot
@@ -10,15 +11,27 @@ from bots.telegram.sender import TelegramSender
 from commerce.adapters.inbound import SqlContacts
 from commerce.domain.commands import ExpireHolds
 from commerce.service_layer.outbox import Button, Outgoing, RetryLater, Undeliverable
+from tests.e2e.stripe_signing import charge, event_body, session, sign
 from tests.integration.helpers import add_product
 from tests.telegram.conftest import GROUP, Shop, ShopFactory, until
-from tests.telegram.fake_bot_api import FakeBotApi, FakeUser
+from tests.telegram.fake_bot_api import FakeBotApi, FakeUser, Fault
 from webhooks.keys import ENGINE, OUTBOX
 from webhooks.telegram import TelegramOptions
 
 SELLER = FakeUser(1, "Sam", "sam")
 ANNA = FakeUser(11, "Anna", "anna")
 BOB = FakeUser(12, "Bob", None, "es")
+
+
+async def stripe_post(shop: Shop, body: bytes) -> None:
+    headers = {"Content-Type": "application/json", "Stripe-Signature": sign(body)}
+    response = await shop.client.post("/webhooks/stripe", data=body, headers=headers)
+    assert response.status == 200
+
+
+async def pay(shop: Shop, ref: str) -> None:
+    body = event_body(f"evt_{ref}", "checkout.session.completed", session(ref, f"cs_{ref}"))
+    await stripe_post(shop, body)
 
 
 async def drop(shop: Shop, api: FakeBotApi, text: str = "/drop TEE 1 25") -> None:
@@ -84,7 +97,7 @@ async def test_the_waitlist_moves_up(shop_factory: ShopFactory, api: FakeBotApi)
     await shop.processed(api.message(GROUP, BOB, "#buy"))  # sold out: Bob waits
     await shop.settle()
     assert api.texts_to(GROUP)[-1] == "Bob: agotado, eres el número 1 en la lista de espera."
-    shop.clock.advance(minutes=11)
+    await shop.later(minutes=11)
     await shop.bus.handle(ExpireHolds())  # Anna's hold runs out: Bob's turn
     await shop.settle()
     orders = await shop.bus.deps.store.orders(None, None)
@@ -197,3 +210,68 @@ async def test_pass_in_the_private_chat_gives_back_the_group_hold(
     await shop.settle()
     assert api.texts_to(ANNA.id)[-1] == "@anna passed; TEE product goes back."
     assert board.text == "TEE product · €25.00\n1 of 1 left"
+
+
+async def test_a_timed_drop_refunds_and_the_waitlist_let_go(
+    shop_factory: ShopFactory, api: FakeBotApi
+) -> None:
+    shop = await shop_factory(livebuy_sellers=f"telegram:{SELLER.id}")
+    await add_product(shop.bus)
+    for user in (SELLER, ANNA, BOB):
+        await shop.processed(api.message(user.id, user, "/start"))
+    await shop.processed(api.message(GROUP, SELLER, "/drop TEE 1 25 for 10m"))
+    await shop.processed(api.message(GROUP, ANNA, "#buy"))
+    await shop.processed(api.message(GROUP, BOB, "#buy"))
+    await shop.processed(api.message(GROUP, ANNA, "🎉"))  # chatter: nothing to do
+    sticker = api.message(GROUP, ANNA, "x")
+    del sticker["message"]["text"]
+    await shop.processed(sticker)
+    await shop.settle()
+    board = api.board(GROUP)
+    assert board is not None
+    (live,) = await shop.bus.deps.store.drops()
+    assert live.ends_at is not None and live.ends_at - live.starts_at == timedelta(minutes=10)
+    ends = live.ends_at.strftime("%H:%M")
+    assert board.text.splitlines()[1] == f"Sold out. Buy joins the waitlist. · ends {ends} UTC"
+    assert api.texts_to(BOB.id)[-1] == "Bob: agotado, eres el número 1 en la lista de espera."
+    (order,) = await shop.bus.deps.store.orders(None, None)
+    await pay(shop, order.ref)
+    await shop.processed(api.message(GROUP, SELLER, f"/refund {order.ref}"))
+    await shop.processed(api.message(GROUP, SELLER, "/stats"))
+    refunded = event_body("evt_refund", "charge.refunded", charge(order.ref, 2500, 2500))
+    await stripe_post(shop, refunded)
+    await shop.processed(api.message(GROUP, SELLER, "/end"))
+    await shop.settle()
+    seller = api.texts_to(SELLER.id)
+    assert seller[-2] == f"Refund of order {order.ref} requested."
+    assert seller[-1] == "TEE: 1/1 taken, 0 left, 1 waiting (live)"
+    assert api.texts_to(ANNA.id)[-1] == f"Order {order.ref} was refunded (€25.00)."
+    assert api.texts_to(BOB.id)[-1] == ("El drop TEE terminó antes de tu turno. ¡La próxima vez!")
+    assert api.texts_to(GROUP)[-1] == "Drop TEE has ended: 1 of 1 sold."
+    # A drop with a time limit ends by itself, and its board says so.
+    await shop.processed(api.message(GROUP, SELLER, "/drop TEE 2 20 for 1m"))
+    await shop.settle()
+    await shop.later(minutes=2)
+    await shop.bus.handle(ExpireHolds())
+    await shop.settle()
+    second = api.messages_in(GROUP)[-1]
+    assert second.text == "TEE product · €20.00\nDrop TEE has ended: 0 of 2 sold."
+
+
+async def test_private_start_payloads(shop_factory: ShopFactory, api: FakeBotApi) -> None:
+    shop = await shop_factory()
+    await shop.processed(api.message(ANNA.id, ANNA, "/start hi"))
+    await shop.processed(api.message(ANNA.id, ANNA, "/start pay-NOSUCH99"))
+    await shop.settle()
+    help_text, unknown = api.texts_to(ANNA.id)
+    assert help_text.startswith("Buy with #buy")
+    assert unknown == "That link is not for you. /orders lists your orders."
+
+
+async def test_a_failing_admin_check_refuses(shop_factory: ShopFactory, api: FakeBotApi) -> None:
+    shop = await shop_factory()
+    await add_product(shop.bus)
+    api.faults.append(Fault(frozenset({"getChatMember"}), 1, 400, "Bad Request: chat not found"))
+    await shop.processed(api.message(GROUP, ANNA, "/drop TEE 1 25"))
+    await shop.settle()
+    assert api.texts_to(GROUP) == ["@anna: only sellers can do that."]

@@ -80,7 +80,7 @@ async def test_a_drop_in_a_group(shop_factory: ShopFactory, api: FakeBotApi) -> 
     # Anna and Bob pay (signed Stripe webhooks); Carl's hold runs out.
     await pay(shop, anna_ref)
     await pay(shop, bob_ref)
-    shop.clock.advance(minutes=11)
+    await shop.later(minutes=11)
     await shop.bus.handle(ExpireHolds())
     await shop.settle()
     refs = (anna_ref, bob_ref, carl_ref)

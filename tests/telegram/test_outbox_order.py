@@ -19,3 +19,20 @@ async def test_a_new_message_never_overtakes_a_paced_one(engine: AsyncEngine) ->
     assert [q.message.text for q in due_now] == ["x"]  # chat 5 waits for its first message
     later = await outbox.take("telegram", now + timedelta(seconds=1), 10)
     assert [q.message.text for q in later] == ["first", "second"]
+
+
+async def test_a_board_text_coalesced_into_a_send_under_way_is_not_lost(
+    engine: AsyncEngine,
+) -> None:
+    outbox = SqlOutbox(engine)
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    await outbox.put([Outgoing("telegram", "-1", "3 left", board="drop:1")], now)
+    (item,) = await outbox.take("telegram", now, 10)
+    # The send takes longer than the lease: a newer board text lands in the same row.
+    late = now + timedelta(minutes=2)
+    await outbox.put([Outgoing("telegram", "-1", "2 left", board="drop:1")], late)
+    await outbox.sent(item, "77", late)  # "3 left" went out, not "2 left"
+    (again,) = await outbox.take("telegram", late + timedelta(seconds=3), 10)
+    assert (again.message.text, again.message_ref) == ("2 left", "77")  # an edit, next
+    counts = await outbox.counts("telegram")
+    assert (counts.pending, counts.sent) == (1, 0)

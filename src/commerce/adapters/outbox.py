@@ -28,31 +28,33 @@ COALESCE = sql(
     " AND status = 'pending' AND (lease_until IS NULL OR lease_until <= :now)"
     " ORDER BY id LIMIT 1)"
 )
-# A chat's messages leave in the order they were put: a new one never goes before one that
-# waits (paced or retried) for the same chat.
-LAST_WAITING = sql(
-    "SELECT MAX(not_before) FROM outbox WHERE platform = :platform AND chat = :chat"
-    " AND status = 'pending'"
-)
 LAST_BOARD_EDIT = sql(
     "SELECT last_sent_at FROM board_message WHERE platform = :platform AND chat = :chat"
     " AND board = :board"
 )
+# A chat's messages leave in the order they were put: one that waits (paced, retried later or
+# under way) holds back the chat's newer ones, and a round takes them oldest first.
 DUE = """
     SELECT o.id, o.chat, o.text, o.buttons, o.board, o.reply_to, o.attempts, b.message_ref
     FROM outbox o LEFT JOIN board_message b
       ON b.platform = o.platform AND b.chat = o.chat AND b.board = o.board
     WHERE o.platform = :platform AND o.status = 'pending' AND o.not_before <= :now
       AND (o.lease_until IS NULL OR o.lease_until <= :now)
-    ORDER BY o.not_before, o.id LIMIT :limit
+      AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.platform = o.platform AND p.chat = o.chat
+                      AND p.status = 'pending' AND p.id < o.id
+                      AND (p.not_before > :now OR p.lease_until > :now))
+    ORDER BY o.id LIMIT :limit
 """
 TAKE_PG = sql(DUE + " FOR UPDATE OF o SKIP LOCKED")
 TAKE_SQLITE = sql(DUE)
 LEASE_ROW = sql("UPDATE outbox SET lease_until = :lease WHERE id = :id")
+# Only the text that went out is marked sent: a board text coalesced into the row meanwhile
+# (its lease had run out while the send was under way) stays pending, to go out next.
 MARK_SENT = sql(
     "UPDATE outbox SET status = 'sent', message_ref = :ref, edit = :edit, sent_at = :now,"
-    " lease_until = NULL WHERE id = :id"
+    " lease_until = NULL WHERE id = :id AND text = :text AND buttons = :buttons"
 )
+RELEASE_LEASE = sql("UPDATE outbox SET lease_until = NULL WHERE id = :id")
 UPSERT_BOARD = sql(
     "INSERT INTO board_message (platform, chat, board, message_ref, last_sent_at)"
     " VALUES (:platform, :chat, :board, :ref, :now)"
@@ -106,9 +108,6 @@ class SqlOutbox:
             last = (await conn.execute(LAST_BOARD_EDIT, row)).scalar()
             if last is not None:
                 row["at"] = max(now, utc(last) + self.board_every)
-        waiting = (await conn.execute(LAST_WAITING, row)).scalar()
-        if waiting is not None:
-            row["at"] = max(row["at"], utc(waiting))
         await conn.execute(INSERT, row)
 
     async def take(self, platform: str, now: datetime, limit: int) -> list[Queued]:
@@ -142,9 +141,19 @@ class SqlOutbox:
         message = item.message
         async with self.engine.begin() as conn:
             edit = item.message_ref is not None
-            await conn.execute(
-                MARK_SENT, {"id": item.id, "ref": message_ref, "edit": edit, "now": now}
+            marked = await conn.execute(
+                MARK_SENT,
+                {
+                    "id": item.id,
+                    "ref": message_ref,
+                    "edit": edit,
+                    "now": now,
+                    "text": message.text,
+                    "buttons": json.dumps([_button_json(b) for b in message.buttons]),
+                },
             )
+            if not marked.rowcount:
+                await conn.execute(RELEASE_LEASE, {"id": item.id})
             if message.board is not None:
                 await conn.execute(
                     UPSERT_BOARD,
