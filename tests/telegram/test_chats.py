@@ -275,3 +275,22 @@ async def test_a_failing_admin_check_refuses(shop_factory: ShopFactory, api: Fak
     await shop.processed(api.message(GROUP, ANNA, "/drop TEE 1 25"))
     await shop.settle()
     assert api.texts_to(GROUP) == ["@anna: only sellers can do that."]
+
+
+async def test_a_restart_loses_no_queued_message(
+    shop_factory: ShopFactory, api: FakeBotApi
+) -> None:
+    shop = await shop_factory()
+    await drop(shop, api, "/drop TEE 2 25")
+    await shop.processed(api.message(ANNA.id, ANNA, "/start"))
+    await shop.settle()
+    api.flood({"sendMessage", "editMessageText"}, count=1000, retry_after=30)
+    await shop.processed(api.message(GROUP, ANNA, "#buy"))
+    await until(lambda: len(api.of("sendMessage")) >= 3, what="a refused send")
+    await shop.client.close()  # the process goes down with its messages still queued
+    api.faults.clear()
+    again = await shop_factory()
+    await again.settle()
+    assert api.texts_to(ANNA.id)[-1].startswith("You have 1 × TEE product")
+    board = api.board(GROUP)
+    assert board is not None and "1 of 2 left" in board.text
