@@ -1,4 +1,4 @@
-"""outbox, boards, inbound updates, app settings, worker leases,
+"""outbox, boards, inbound updates, app settings, worker leases, chat pacing,
 processing claims of payment events
 
 Revision ID: 0002
@@ -18,6 +18,13 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "chat_pace",
+        sa.Column("platform", sa.String(length=16), nullable=False),
+        sa.Column("chat", sa.String(length=64), nullable=False),
+        sa.Column("next_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("platform", "chat"),
+    )
     with op.batch_alter_table("payment_event") as batch:
         batch.add_column(sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True))
     op.create_table(
@@ -84,6 +91,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("chat_pace")
     with op.batch_alter_table("payment_event") as batch:
         batch.drop_column("claimed_until")
     op.drop_table("worker")

@@ -181,3 +181,48 @@ async def test_a_message_that_keeps_failing_is_given_up_and_recorded(
     counts = await outbox.counts()
     assert (counts.pending, counts.sent, counts.undeliverable) == (0, 0, 1)
     assert len(sender.faults["1"]) == 20 - 12  # MAX_ATTEMPTS tries, then no more
+
+
+async def test_two_workers_keep_one_chats_pace(database_url: str) -> None:
+    """A chat paced by one worker's send is paced for the other worker too."""
+    clock = FakeClock()
+    engines = [create_engine(database_url) for _ in range(2)]
+    try:
+
+        @dataclass
+        class SlowChat(RecordingSender):
+            def interval(self, chat: str) -> float:
+                return 3.0
+
+        senders = [SlowChat(), SlowChat()]
+        couriers = [courier(e, clock, s) for e, s in zip(engines, senders, strict=True)]
+        outbox = SqlOutbox(engines[0])
+        await outbox.put([text("-100", "first")], clock.now())
+        assert await couriers[0].deliver_due() == 1
+        await outbox.put([text("-100", "second")], clock.now())
+        assert await couriers[1].deliver_due() == 0  # the other worker sent a moment ago
+        clock.advance(seconds=3)
+        assert await couriers[1].deliver_due() == 1
+        assert [c[2] for s in senders for c in s.calls] == ["first", "second"]
+    finally:
+        for e in engines:
+            await e.dispose()
+
+
+async def test_a_429_holds_the_chat_back_in_every_worker(database_url: str) -> None:
+    clock = FakeClock()
+    engines = [create_engine(database_url) for _ in range(2)]
+    try:
+        throttled, other = RecordingSender(), RecordingSender()
+        throttled.faults["-100"] = [RetryLater(10, "429")]
+        outbox = SqlOutbox(engines[0])
+        await outbox.put([text("-100", "hello")], clock.now())
+        assert await courier(engines[0], clock, throttled).deliver_due() == 0
+        await outbox.put([text("-100", "later")], clock.now())
+        assert await courier(engines[1], clock, other).deliver_due() == 0
+        clock.advance(seconds=10)
+        assert await courier(engines[1], clock, other).deliver_due() == 2
+        assert [c[2] for c in other.calls] == ["hello", "later"]
+    finally:
+        for e in engines:
+            await e.dispose()

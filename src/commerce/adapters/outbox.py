@@ -38,8 +38,10 @@ DUE = """
     SELECT o.id, o.chat, o.text, o.buttons, o.board, o.reply_to, o.attempts, b.message_ref
     FROM outbox o LEFT JOIN board_message b
       ON b.platform = o.platform AND b.chat = o.chat AND b.board = o.board
+    LEFT JOIN chat_pace c ON c.platform = o.platform AND c.chat = o.chat
     WHERE o.platform = :platform AND o.status = 'pending' AND o.not_before <= :now
       AND (o.lease_until IS NULL OR o.lease_until <= :now)
+      AND (c.next_at IS NULL OR c.next_at <= :now)
       AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.platform = o.platform AND p.chat = o.chat
                       AND p.status = 'pending' AND p.id < o.id
                       AND (p.not_before > :now OR p.lease_until > :now))
@@ -61,6 +63,13 @@ UPSERT_BOARD = sql(
     " ON CONFLICT (platform, chat, board) DO UPDATE SET message_ref = excluded.message_ref,"
     " last_sent_at = excluded.last_sent_at"
 )
+# Another worker may have sent to the chat a moment ago: the later of the two times wins.
+PACE = sql(
+    "INSERT INTO chat_pace (platform, chat, next_at) VALUES (:platform, :chat, :at)"
+    " ON CONFLICT (platform, chat) DO UPDATE SET next_at = excluded.next_at"
+    " WHERE chat_pace.next_at < excluded.next_at"
+)
+PACED_UNTIL = sql("SELECT next_at FROM chat_pace WHERE platform = :platform AND chat = :chat")
 RETRY = sql(
     "UPDATE outbox SET not_before = :at, lease_until = NULL, error = :error,"
     " attempts = attempts + :attempt WHERE id = :id"
@@ -108,6 +117,9 @@ class SqlOutbox:
             last = (await conn.execute(LAST_BOARD_EDIT, row)).scalar()
             if last is not None:
                 row["at"] = max(now, utc(last) + self.board_every)
+        paced = (await conn.execute(PACED_UNTIL, row)).scalar()
+        if paced is not None:
+            row["at"] = max(row["at"], utc(paced))
         await conn.execute(INSERT, row)
 
     async def take(self, platform: str, now: datetime, limit: int) -> list[Queued]:
@@ -137,9 +149,13 @@ class SqlOutbox:
                 taken.append(Queued(row.id, message, row.attempts, row.message_ref))
         return taken
 
-    async def sent(self, item: Queued, message_ref: str, now: datetime) -> None:
+    async def sent(
+        self, item: Queued, message_ref: str, now: datetime, pace_until: datetime | None = None
+    ) -> None:
         message = item.message
         async with self.engine.begin() as conn:
+            if pace_until is not None:
+                await self._pace(conn, message, pace_until)
             edit = item.message_ref is not None
             marked = await conn.execute(
                 MARK_SENT,
@@ -166,11 +182,18 @@ class SqlOutbox:
                     },
                 )
 
-    async def retry(self, item: Queued, at: datetime, error: str, attempt: bool = True) -> None:
+    async def retry(
+        self, item: Queued, at: datetime, error: str, attempt: bool = True, pace: bool = False
+    ) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(
                 RETRY, {"id": item.id, "at": at, "error": error[:300], "attempt": int(attempt)}
             )
+            if pace:
+                await self._pace(conn, item.message, at)
+
+    async def _pace(self, conn: AsyncConnection, message: Outgoing, until: datetime) -> None:
+        await conn.execute(PACE, {"platform": message.platform, "chat": message.chat, "at": until})
 
     async def undeliverable(self, item: Queued, error: str) -> None:
         async with self.engine.begin() as conn:

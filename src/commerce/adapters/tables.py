@@ -255,6 +255,16 @@ class BoardMessage(SQLModel, table=True):
     last_sent_at: datetime = Field(sa_column=_utc())
 
 
+class ChatPace(SQLModel, table=True):
+    """When a chat may get its next message: the platforms' per-chat limits, kept in the
+    database so that they hold across workers."""
+
+    __tablename__ = "chat_pace"
+    platform: str = Field(max_length=16, primary_key=True)
+    chat: str = Field(max_length=64, primary_key=True)
+    next_at: datetime = Field(sa_column=_utc())
+
+
 class InboundUpdate(SQLModel, table=True):
     """Platform updates already taken (Telegram update ids, Discord interaction ids), so a
     redelivery is processed once."""

@@ -66,10 +66,18 @@ class Outbox(Protocol):
         same message; a lease that is not settled runs out and the message comes back)."""
         ...
 
-    async def sent(self, item: Queued, message_ref: str, now: datetime) -> None: ...
+    async def sent(
+        self, item: Queued, message_ref: str, now: datetime, pace_until: datetime | None = None
+    ) -> None:
+        """Marks it sent; `pace_until`: the chat takes nothing more before then (from any
+        worker)."""
+        ...
 
-    async def retry(self, item: Queued, at: datetime, error: str, attempt: bool = True) -> None:
-        """Puts the message back until `at`; `attempt=False` for pacing, not a failure."""
+    async def retry(
+        self, item: Queued, at: datetime, error: str, attempt: bool = True, pace: bool = False
+    ) -> None:
+        """Puts the message back until `at`; `attempt=False` for pacing, not a failure;
+        `pace`: the whole chat waits until `at` (a 429), in every worker."""
         ...
 
     async def undeliverable(self, item: Queued, error: str) -> None:
@@ -177,15 +185,17 @@ class Courier:
                 log.error("giving up on outbox message %s to %s: %s", item.id, chat, exc)
                 await self.outbox.undeliverable(item, f"gave up: {exc}")
             else:
-                await self.outbox.retry(item, at, str(exc))
+                await self.outbox.retry(item, at, str(exc), pace=bool(exc.seconds))
             return 0
         except Undeliverable as exc:
             log.warning("chat %s cannot be reached (%s); message %s dropped", chat, exc, item.id)
             await self.outbox.undeliverable(item, str(exc))
             return 0
         now = self.clock.now()
-        await self.outbox.sent(item, ref, now)
+        # The pace is kept here (for the rest of this round) and in the outbox (for every
+        # worker: several may deliver the same platform's messages).
         self.next_at[chat] = now + timedelta(seconds=self.sender.interval(chat))
+        await self.outbox.sent(item, ref, now, self.next_at[chat])
         await asyncio.sleep(1 / self.per_second)
         return 1
 
