@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from aiohttp import web
 from telegram import Update
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 PATH = "/webhooks/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 UPDATES = ["message", "channel_post", "callback_query"]
+REDELIVERY = timedelta(days=2)  # update ids older than this are never delivered again
 
 
 @dataclass
@@ -113,7 +115,8 @@ async def _serve(app: web.Application, runtime: TelegramRuntime) -> None:
             await application.bot.request.shutdown()
             await asyncio.sleep(options.retry_start_every)
     bus, outbox, bot = app[BUS], app[OUTBOX], application.bot
-    contacts = SqlContacts(app[ENGINE])
+    contacts, inbound = SqlContacts(app[ENGINE]), SqlInbound(app[ENGINE])
+    await inbound.forget("telegram", bus.deps.clock.now() - REDELIVERY)
 
     async def blocked(chat: str) -> None:
         await contacts.stopped("telegram", f"telegram:{chat}")
@@ -126,7 +129,7 @@ async def _serve(app: web.Application, runtime: TelegramRuntime) -> None:
         lambda: app[BUS],
         outbox,
         contacts,
-        SqlInbound(app[ENGINE]),
+        inbound,
         bus.deps.clock,
         locale=settings.livebuy_locale,
         wake=courier.wake,

@@ -1,9 +1,10 @@
-"""The outbox keeps each chat's messages in order, also when pacing holds one back."""
+"""The outbox keeps each chat's messages in order; update ids are kept only as long as needed."""
 
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from commerce.adapters.inbound import SqlInbound
 from commerce.adapters.outbox import SqlOutbox
 from commerce.service_layer.outbox import Outgoing
 
@@ -36,3 +37,36 @@ async def test_a_board_text_coalesced_into_a_send_under_way_is_not_lost(
     assert (again.message.text, again.message_ref) == ("2 left", "77")  # an edit, next
     counts = await outbox.counts("telegram")
     assert (counts.pending, counts.sent) == (1, 0)
+
+
+async def test_old_update_ids_are_forgotten(engine: AsyncEngine) -> None:
+    inbound = SqlInbound(engine)
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    assert await inbound.first_time("telegram", "1", now - timedelta(days=3))
+    assert await inbound.first_time("telegram", "2", now)
+    assert not await inbound.first_time("telegram", "2", now)
+    assert await inbound.forget("telegram", now - timedelta(days=2)) == 1
+    assert await inbound.first_time("telegram", "1", now)
+
+
+async def test_the_last_board_edit_shows_the_latest_text(engine: AsyncEngine) -> None:
+    """A board edit refused with a 429 while a newer text was put: the newer goes out last."""
+    outbox = SqlOutbox(engine)
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+    def board(text: str) -> Outgoing:
+        return Outgoing("telegram", "-1", text, board="drop:1")
+
+    await outbox.put([board("3 left")], now)
+    (first,) = await outbox.take("telegram", now, 10)
+    await outbox.put([board("2 left")], now)  # the first is under way: a row of its own
+    await outbox.retry(first, now + timedelta(seconds=2), "429")  # refused: it waits again
+    await outbox.put([board("1 left")], now + timedelta(seconds=1))
+    sent = []
+    at = now
+    while (await outbox.counts("telegram")).pending:
+        at += timedelta(seconds=5)
+        for item in await outbox.take("telegram", at, 10):
+            sent.append(item.message.text)
+            await outbox.sent(item, "7", at)
+    assert sent[-1] == "1 left"

@@ -11,6 +11,7 @@ FIRST_TIME = sql(
     "INSERT INTO inbound_update (platform, update_id, received_at)"
     " VALUES (:platform, :update_id, :now) ON CONFLICT (platform, update_id) DO NOTHING"
 )
+FORGET = sql("DELETE FROM inbound_update WHERE platform = :platform AND received_at < :before")
 STARTED = sql(
     "INSERT INTO bot_contact (platform, identity, started_at) VALUES (:platform, :identity, :now)"
     " ON CONFLICT (platform, identity) DO NOTHING"
@@ -30,6 +31,12 @@ class SqlInbound:
                 FIRST_TIME, {"platform": platform, "update_id": update_id, "now": now}
             )
         return bool(result.rowcount)
+
+    async def forget(self, platform: str, before: datetime) -> int:
+        """Drops ids older than any redelivery (Telegram keeps an update for 24 hours)."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(FORGET, {"platform": platform, "before": before})
+        return int(result.rowcount)
 
 
 class SqlContacts:

@@ -21,12 +21,14 @@ INSERT = sql(
     " VALUES (:platform, :chat, :text, :buttons, :board, :reply_to, 'pending', 0, :at, false,"
     " '', :now)"
 )
-# A board text waiting to go out (not leased) is replaced by the newer one: coalescing.
+# A board text waiting to go out (not leased) is replaced by the newer one: coalescing. Into
+# the newest such row: an older one (sent, refused with a 429 and waiting again) goes out
+# first, so the last edit shows the latest text.
 COALESCE = sql(
     "UPDATE outbox SET text = :text, buttons = :buttons WHERE id = ("
     " SELECT id FROM outbox WHERE platform = :platform AND chat = :chat AND board = :board"
     " AND status = 'pending' AND (lease_until IS NULL OR lease_until <= :now)"
-    " ORDER BY id LIMIT 1)"
+    " ORDER BY id DESC LIMIT 1)"
 )
 LAST_BOARD_EDIT = sql(
     "SELECT last_sent_at FROM board_message WHERE platform = :platform AND chat = :chat"
