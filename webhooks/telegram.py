@@ -101,39 +101,67 @@ async def _serve(app: web.Application, runtime: TelegramRuntime) -> None:
     settings = app[SETTINGS]
     options = app.get(TELEGRAM_OPTIONS) or TelegramOptions()
     api = settings.telegram_api_base_url.rstrip("/")
-    while True:
-        application = _build(settings, api)
-        try:
-            await application.initialize()  # getMe
-            break
-        except InvalidToken:
-            log.error("TELEGRAM_BOT_TOKEN was refused by the Bot API: Telegram stays off")
-            await application.bot.request.shutdown()
-            return
-        except TelegramError as exc:
-            log.warning("Bot API unreachable at %s (%s); retrying", api, exc)
-            await application.bot.request.shutdown()
-            await asyncio.sleep(options.retry_start_every)
-    bus, outbox, bot = app[BUS], app[OUTBOX], application.bot
+    bus, outbox = app[BUS], app[OUTBOX]
     contacts, inbound = SqlContacts(app[ENGINE]), SqlInbound(app[ENGINE])
-    await inbound.forget("telegram", bus.deps.clock.now() - REDELIVERY)
-
-    async def blocked(chat: str) -> None:
-        await contacts.stopped("telegram", f"telegram:{chat}")
-
-    courier = Courier(
-        outbox, TelegramSender(bot, blocked), bus.deps.clock, per_second=options.per_second
-    )
+    # The adapter takes the core's notices into the outbox even while the Bot API cannot be
+    # reached yet; the courier delivers them once it can.
     adapter = TelegramAdapter(
-        bot,
+        None,
         lambda: app[BUS],
         outbox,
         contacts,
         inbound,
         bus.deps.clock,
         locale=settings.livebuy_locale,
-        wake=courier.wake,
     )
+    runtime.adapter = adapter
+    try:
+        await inbound.forget("telegram", bus.deps.clock.now() - REDELIVERY)
+        application = await _initialized(settings, api, options)
+        if application is not None:
+            await _run_bot(app, runtime, adapter, application, options)
+    finally:
+        runtime.ready.clear()
+        runtime.adapter = None
+        await adapter.close()
+
+
+async def _initialized(
+    settings: Settings, api: str, options: TelegramOptions
+) -> Application | None:  # type: ignore[type-arg]
+    """An Application past getMe, once the Bot API answers; None if it refuses the token."""
+    while True:
+        application = _build(settings, api)
+        try:
+            await application.initialize()  # getMe
+            return application
+        except InvalidToken:
+            log.error("TELEGRAM_BOT_TOKEN was refused by the Bot API: Telegram stays off")
+            await application.bot.request.shutdown()
+            return None
+        except TelegramError as exc:
+            log.warning("Bot API unreachable at %s (%s); retrying", api, exc)
+            await application.bot.request.shutdown()
+            await asyncio.sleep(options.retry_start_every)
+
+
+async def _run_bot(
+    app: web.Application,
+    runtime: TelegramRuntime,
+    adapter: TelegramAdapter,
+    application: Application,  # type: ignore[type-arg]
+    options: TelegramOptions,
+) -> None:
+    settings, bot, clock = app[SETTINGS], application.bot, app[BUS].deps.clock
+    contacts = adapter.contacts
+
+    async def blocked(chat: str) -> None:
+        await contacts.stopped("telegram", f"telegram:{chat}")
+
+    courier = Courier(
+        app[OUTBOX], TelegramSender(bot, blocked), clock, per_second=options.per_second
+    )
+    adapter.bot, adapter.wake = bot, courier.wake
     adapter.started(bot.username, bool(bot.can_read_all_group_messages))
     application.add_handler(TypeHandler(Update, adapter.dedupe), group=-1)
     application.add_handler(TypeHandler(Update, adapter.on_update), group=0)
@@ -141,8 +169,14 @@ async def _serve(app: web.Application, runtime: TelegramRuntime) -> None:
     delivering = asyncio.create_task(courier.run())
     try:
         await application.start()
-        await _receive_updates(application, runtime, settings)
-        runtime.adapter, runtime.application, runtime.courier = adapter, application, courier
+        while True:
+            try:
+                await _receive_updates(application, runtime, settings)
+                break
+            except TelegramError as exc:
+                log.warning("could not start receiving Telegram updates (%s); retrying", exc)
+                await asyncio.sleep(options.retry_start_every)
+        runtime.application, runtime.courier = application, courier
         runtime.ready.set()
         mode = "webhook" if runtime.webhook else "long polling"
         log.info("Telegram bot @%s is up (%s)", bot.username, mode)
@@ -153,9 +187,7 @@ async def _serve(app: web.Application, runtime: TelegramRuntime) -> None:
         await asyncio.Event().wait()
     finally:
         runtime.ready.clear()
-        runtime.adapter = None
         await _stop(application)
-        await adapter.close()
         delivering.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await delivering

@@ -74,7 +74,7 @@ class Sender:
 class TelegramAdapter:
     def __init__(
         self,
-        bot: Bot,
+        bot: Bot | None,  # set once the Bot API answered getMe
         bus: Callable[[], MessageBus],
         outbox: Outbox,
         contacts: Contacts,
@@ -322,6 +322,8 @@ class TelegramAdapter:
         cached = self.admins.get((chat_id, user_id))
         if cached is not None and cached[1] > now:
             return cached[0]
+        if self.bot is None:
+            return False
         try:
             member = await self.bot.get_chat_member(chat_id, user_id)
             admin = member.status in ADMINS
