@@ -30,6 +30,9 @@ from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.outbox import Button, Outbox, Outgoing
 from commerce.service_layer.ports import Clock, Contacts, Inbound
 from commerce.service_layer.results import (
+    AuctionEnded,
+    AuctionUpdated,
+    AuctionWon,
     CheckoutReady,
     ClaimOutcome,
     ClaimResult,
@@ -40,6 +43,7 @@ from commerce.service_layer.results import (
     OrderPaid,
     OrderRefunded,
     OrderView,
+    Outbid,
     PromotedFromWaitlist,
     WaitlistClosed,
 )
@@ -498,7 +502,23 @@ class TelegramAdapter:
                 out += await self._to_buyer(identity, notice)
             case DropEnded(drop=drop):
                 self.board_changed(drop)
+            case AuctionUpdated() | AuctionEnded():
+                out += self._auction_boards(notice)
+            case Outbid(identity=identity):
+                out += await self._to_buyer(identity, notice)
+            case AuctionWon(order=order):
+                # Privately, or (never started the bot) in the chat with a deep link.
+                out += await self._promoted(notice, order)
         await self._put(out)
+
+    def _auction_boards(self, notice: AuctionUpdated | AuctionEnded) -> list[Outgoing]:
+        """The auction's board in each Telegram chat it runs in: price, leader, time left
+        and bids while it runs, the result once it ended; edited in place and coalesced."""
+        text = self.renderer(self.locale).notice(notice, "").public
+        auction = notice.auction
+        chats = [c.partition(":")[2] for c in auction.channels if c.startswith(f"{PLATFORM}:")]
+        board = f"auction:{auction.id}"
+        return [Outgoing(PLATFORM, chat, text, board=board) for chat in chats] if text else []
 
     async def _to_buyer(self, identity: str, notice: Notice) -> list[Outgoing]:
         if not identity.startswith(f"{PLATFORM}:"):
