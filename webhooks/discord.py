@@ -20,6 +20,7 @@ from commerce.config import Settings
 from commerce.service_layer.outbox import Courier
 from commerce.service_layer.ports import Notifier
 from webhooks.keys import BUS, ENGINE, LEASES, OUTBOX, SETTINGS
+from webhooks.metrics import METRICS
 
 log = logging.getLogger(__name__)
 DISCORD = web.AppKey("discord", DiscordService)
@@ -90,6 +91,7 @@ def install(app: web.Application, add_notifier: Callable[[Notifier], None]) -> N
         sender = DiscordSender(lambda: service.bot, config.locale)
         courier = Courier(outbox, sender, bus.deps.clock)
         core.wake = courier.wake
+        app[METRICS].couriers.append(courier)  # its 429 count goes to /metrics
         notifier.core = core  # every worker puts into the outbox; the gateway's holder sends
         app[DISCORD], app[COURIER] = service, courier
         duty = asyncio.create_task(gateway_duty(app, service, courier))

@@ -28,12 +28,15 @@ from commerce.config import Settings
 from commerce.service_layer.outbox import Courier
 from commerce.service_layer.ports import Notifier
 from commerce.service_layer.results import Notice
-from webhooks.keys import BUS, ENGINE, OUTBOX, SETTINGS
+from webhooks.keys import BUS, ENGINE, LEASES, OUTBOX, SETTINGS
+from webhooks.metrics import METRICS
 
 log = logging.getLogger(__name__)
 PATH = "/webhooks/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 UPDATES = ["message", "channel_post", "callback_query"]
+POLL_LEASE = "telegram-poller"
+LEASE_EVERY = 2.0  # seconds between renewals; a lease lasts three (a dead holder's moves on)
 REDELIVERY = timedelta(days=2)  # update ids older than this are never delivered again
 
 
@@ -162,11 +165,13 @@ async def _run_bot(
         app[OUTBOX], TelegramSender(bot, blocked), clock, per_second=options.per_second
     )
     adapter.bot, adapter.wake = bot, courier.wake
+    app[METRICS].couriers.append(courier)  # its 429 count goes to /metrics
     adapter.started(bot.username, bool(bot.can_read_all_group_messages))
     application.add_handler(TypeHandler(Update, adapter.dedupe), group=-1)
     application.add_handler(TypeHandler(Update, adapter.on_update), group=0)
     application.add_error_handler(_log_error)
     delivering = asyncio.create_task(courier.run())
+    polling: asyncio.Task[None] | None = None
     try:
         await application.start()
         while True:
@@ -176,6 +181,7 @@ async def _run_bot(
             except TelegramError as exc:
                 log.warning("could not start receiving Telegram updates (%s); retrying", exc)
                 await asyncio.sleep(options.retry_start_every)
+        polling = None if runtime.webhook else asyncio.create_task(_polling_duty(app, application))
         runtime.application, runtime.courier = application, courier
         runtime.ready.set()
         mode = "webhook" if runtime.webhook else "long polling"
@@ -187,6 +193,10 @@ async def _run_bot(
         await asyncio.Event().wait()
     finally:
         runtime.ready.clear()
+        if polling is not None:
+            polling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await polling
         await _stop(application)
         delivering.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -212,8 +222,8 @@ async def _receive_updates(
     runtime: TelegramRuntime,
     settings: Settings,
 ) -> None:
-    """Webhook mode: tells Telegram where to POST; otherwise starts long polling (which
-    removes a webhook set before: Telegram allows one or the other)."""
+    """Webhook mode: tells Telegram where to POST (every worker accepts updates). Long
+    polling is `_polling_duty`'s."""
     if runtime.webhook:
         secret = settings.telegram_webhook_secret
         assert secret is not None
@@ -222,9 +232,30 @@ async def _receive_updates(
             secret_token=secret.get_secret_value(),
             allowed_updates=UPDATES,
         )
-    else:
-        assert application.updater is not None
-        await application.updater.start_polling(allowed_updates=UPDATES)
+
+
+async def _polling_duty(app: web.Application, application: Application) -> None:  # type: ignore[type-arg]
+    """Telegram serves one getUpdates poller per bot: one worker at a time holds the lease
+    and polls (which also removes a webhook set before); when it stops or dies, another
+    takes over. Every worker still sends from the outbox."""
+    leases, clock, updater = app[LEASES], app[BUS].deps.clock, application.updater
+    assert updater is not None
+    while True:
+        try:
+            holding = await leases.hold(POLL_LEASE, clock.now())
+        except Exception:
+            log.exception("Telegram: the polling lease cannot be checked")
+            holding = updater.running  # keep what we have until the lease runs out
+        try:
+            if holding and not updater.running:
+                await updater.start_polling(allowed_updates=UPDATES)
+                log.info("Telegram: this worker polls for updates")
+            elif not holding and updater.running:
+                log.warning("Telegram: another worker polls now; stopping here")
+                await updater.stop()
+        except TelegramError as exc:
+            log.warning("could not start receiving Telegram updates (%s); retrying", exc)
+        await asyncio.sleep(LEASE_EVERY)
 
 
 async def _stop(application: Application) -> None:  # type: ignore[type-arg]

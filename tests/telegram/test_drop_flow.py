@@ -33,7 +33,9 @@ async def test_start_up_registers_commands_and_polls(shop_factory: ShopFactory) 
     shop = await shop_factory()
     api = shop.api
     assert len(api.of("getMe")) == 1
-    assert len(api.of("deleteWebhook")) == 1
+    # Polling (which first removes any webhook) starts once this worker holds the poller's
+    # lease: at once, with no other worker.
+    await until(lambda: len(api.of("deleteWebhook")) == 1, what="the poller's lease")
     await until(lambda: len(api.of("setMyCommands")) == 8, what="the command menus")
     commands = api.of("setMyCommands")
     assert {c.params.get("language_code") for c in commands} == {None, "de", "fr", "es"}

@@ -1,5 +1,6 @@
 """Who may sell, privacy mode, webhook mode and redelivered updates."""
 
+import asyncio
 import json
 import logging
 
@@ -119,3 +120,21 @@ async def test_duplicate_updates_are_processed_once(
     # Anna never started the bot: one public reply with the deep link, not two.
     replies = [m for m in api.messages_in(GROUP) if m is not board]
     assert len(replies) == 1 and replies[0].buttons[0]["url"].endswith(orders[0].ref)
+
+
+async def test_one_worker_polls_and_another_takes_over(shop_factory: ShopFactory) -> None:
+    """Telegram serves one getUpdates poller per bot: with two workers only the lease holder
+    polls; when it stops, the other one starts."""
+    first = await shop_factory()
+    api = first.api
+    await until(lambda: bool(api.of("getUpdates")), what="the first worker polling")
+    second = await shop_factory()
+    await asyncio.sleep(0.5)
+    assert first.runtime.application is not None and second.runtime.application is not None
+    assert first.runtime.application.updater is not None
+    assert second.runtime.application.updater is not None
+    assert first.runtime.application.updater.running
+    assert not second.runtime.application.updater.running
+    await first.client.close()  # a graceful stop hands the lease over at once
+    await until(lambda: second.runtime.application.updater.running, within=10,  # type: ignore[union-attr]
+                what="the second worker polling")  # fmt: skip
