@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,15 +17,18 @@ from aiohttp.test_utils import TestServer
 
 from commerce.adapters.db import create_engine
 from commerce.adapters.leases import SqlLeases
+from commerce.adapters.outbox import SqlOutbox
 from commerce.bootstrap import bootstrap
+from commerce.service_layer.outbox import Outgoing
 from tests.conftest import _truncate, test_settings
 from tests.e2e.stripe_signing import event_body, session, sign
 from tests.e2e.test_run import free_port
 from tests.integration.helpers import add_product, start_drop
+from tests.telegram.fake_bot_api import FakeBotApi
 from webhooks.emulator import create_emulator
 
 LIVEBUY = Path(sys.executable).parent / "livebuy"
-WORKERS, CLAIMS, UNITS = 3, 500, 100
+WORKERS, CLAIMS, UNITS, CHATS = 3, 500, 100, 100
 SECRET = "whsec_workers"
 Worker = tuple[str, "subprocess.Popen[bytes]"]  # base URL, process
 
@@ -42,7 +45,17 @@ def stripe_port() -> int:
 
 
 @pytest.fixture
-def workers(pg_url: str, stripe_port: int, tmp_path: Path) -> Iterator[list[Worker]]:
+async def bot_api() -> AsyncIterator[FakeBotApi]:
+    api = FakeBotApi()
+    await api.start()
+    yield api
+    await api.close()
+
+
+@pytest.fixture
+def workers(
+    pg_url: str, stripe_port: int, tmp_path: Path, bot_api: FakeBotApi
+) -> Iterator[list[Worker]]:
     """The workers' base URLs and processes, all on one database and one (emulated) Stripe."""
     ports = [free_port() for _ in range(WORKERS)]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "LIVEBUY_"))}
@@ -51,6 +64,9 @@ def workers(pg_url: str, stripe_port: int, tmp_path: Path) -> Iterator[list[Work
         "STRIPE_SECRET_KEY": "sk_test_workers",
         "STRIPE_WEBHOOK_SECRET": SECRET,
         "STRIPE_API_BASE": f"http://127.0.0.1:{stripe_port}/stripe-emulator",
+        "TELEGRAM_BOT_TOKEN": bot_api.token,
+        "TELEGRAM_API_BASE_URL": bot_api.url,
+        "PTB_TIMEDELTA": "true",
     }
     logs = [(tmp_path / f"worker{i}.log").open("w") for i in range(WORKERS)]
     running = [
@@ -101,6 +117,7 @@ async def test_three_workers_share_a_drop_and_a_dead_ones_duties(
     workers: list[Worker],
     pg_url: str,
     stripe_port: int,
+    bot_api: FakeBotApi,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     stripe = web.Application()
@@ -152,6 +169,10 @@ async def test_three_workers_share_a_drop_and_a_dead_ones_duties(
                     await claim(viewer)
 
             await asyncio.gather(*(paced(v) for v in range(CLAIMS // 2)))
+            # Chat messages waiting in the shared outbox, which every worker delivers.
+            messages = [Outgoing("telegram", str(10 + i % CHATS), f"m{i}") for i in range(300)]
+            await SqlOutbox(engine).put(messages, bus.deps.clock.now())
+            await asyncio.sleep(0.3)  # some are under way when the worker dies
             # Kill the worker that holds the sweeper, mid-drop, without a chance to clean up.
             holder = next(d.holder for d in await leases.leases() if d.name == "sweeper")
             pid = int(holder.split(":")[1])
@@ -188,6 +209,11 @@ async def test_three_workers_share_a_drop_and_a_dead_ones_duties(
             bodies = [await r.json() for r in replies]
             assert sum(bool(b.get("duplicate")) for b in bodies) == 1
             metrics = await (await http.get(f"{next(iter(alive))}/metrics")).text()
+            outbox = SqlOutbox(engine)
+            deadline = time.monotonic() + 60  # a dead worker's leased messages come back
+            while (await outbox.counts("telegram")).pending:
+                assert time.monotonic() < deadline, "the outbox did not drain"
+                await asyncio.sleep(0.5)
     finally:
         await bus.deps.store.close()
         await engine.dispose()
@@ -198,6 +224,10 @@ async def test_three_workers_share_a_drop_and_a_dead_ones_duties(
     assert 'livebuy_claims{result="won"} 100.0' in metrics
     assert f'livebuy_claims{{result="waitlisted"}} {CLAIMS - UNITS}.0' in metrics
     assert 'livebuy_orders{state="paid"} 1.0' in metrics
+    sent = [c.params["text"] for c in bot_api.of("sendMessage")]
+    assert set(sent) == {m.text for m in messages}  # nothing lost
+    again = len(sent) - len(set(sent))  # sent twice: the dead worker had sent, not recorded
     with capsys.disabled():
         print(f"\n  {WORKERS} workers, {CLAIMS} claims: sweeper taken over {takeover:.1f}s"
-              " after SIGKILL")  # fmt: skip
+              f" after SIGKILL; {len(messages)} outbox messages, none lost,"
+              f" {again} sent twice")  # fmt: skip

@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from commerce.adapters.sql import sql, utc
 from commerce.service_layer.outbox import Button, OutboxCounts, Outgoing, Queued
 
-LEASE = timedelta(seconds=60)  # a worker that dies mid-send gives its messages back after this
+# A worker that dies mid-send gives its messages back after this (a send takes a second at
+# most; discord.py waits out short 429s itself, up to 5 s).
+LEASE = timedelta(seconds=20)
 
 INSERT = sql(
     "INSERT INTO outbox (platform, chat, text, buttons, board, reply_to, status, attempts,"
