@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from commerce.domain.drops import format_duration
 from commerce.domain.grammar import ParseError, ParseErrorKind
+from commerce.domain.money import Money
 from commerce.service_layer import chat
 from commerce.service_layer.results import (
     AuctionEnded,
@@ -23,6 +24,7 @@ from commerce.service_layer.results import (
     ClaimOutcome,
     ClaimResult,
     DropEnded,
+    DropStarted,
     DropView,
     HoldExpired,
     Notice,
@@ -131,6 +133,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "open_private": "Open a private chat with me: tap the button.",
         "private_button": "Open private chat",
         "buy_button": "Buy",
+        "bid_button": "Bid {amount}",
         "board_left": "{left} of {qty} left",
         "board_until": "ends {time} UTC",
         "board_sold_out": "Sold out. Buy joins the waitlist.",
@@ -229,6 +232,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "open_private": "Öffne einen privaten Chat mit mir: tippe auf den Knopf.",
         "private_button": "Privaten Chat öffnen",
         "buy_button": "Kaufen",
+        "bid_button": "{amount} bieten",
         "board_left": "{left} von {qty} übrig",
         "board_until": "endet {time} UTC",
         "board_sold_out": "Ausverkauft. Kaufen setzt dich auf die Warteliste.",
@@ -327,6 +331,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "open_private": "Ouvre une conversation privée avec moi : touche le bouton.",
         "private_button": "Conversation privée",
         "buy_button": "Acheter",
+        "bid_button": "Enchérir {amount}",
         "board_left": "{left} sur {qty} restants",
         "board_until": "fin à {time} UTC",
         "board_sold_out": "Épuisé. Acheter t'inscrit sur la liste d'attente.",
@@ -423,6 +428,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "open_private": "Abre un chat privado conmigo: toca el botón.",
         "private_button": "Abrir chat privado",
         "buy_button": "Comprar",
+        "bid_button": "Pujar {amount}",
         "board_left": "quedan {left} de {qty}",
         "board_until": "termina a las {time} UTC",
         "board_sold_out": "Agotado. Comprar te apunta a la lista de espera.",
@@ -637,6 +643,8 @@ class Renderer:
                         "drop_closed", code=drop.code, sold=_sold(drop), qty=drop.quantity
                     )
                 )
+            case DropStarted(drop=drop):
+                return Reply(public=self.drop_started(drop))
             case OrderRefunded(order=order):
                 refunded = order.refunded or order.amount
                 return Reply(private=self.t("refunded", ref=order.ref, amount=refunded))
@@ -698,3 +706,11 @@ class Renderer:
 
 def _sold(drop: DropView) -> int:
     return drop.quantity - drop.remaining
+
+
+def plus_five(auction: AuctionView) -> Money:
+    """The quick "+5" bid of the chat buttons: five (euros, dollars …) over the current
+    price, or the smallest bid accepted if that is more."""
+    base = auction.price or auction.start
+    five = Money.parse("5", base.currency)
+    return Money(max(auction.minimum.minor, base.minor + five.minor), base.currency)

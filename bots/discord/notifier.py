@@ -14,9 +14,11 @@ from commerce.service_layer.results import (
     AuctionWon,
     CheckoutReady,
     DropEnded,
+    DropStarted,
     DropView,
     HoldExpired,
     Notice,
+    OrderDisputed,
     OrderPaid,
     OrderRefunded,
     OrderView,
@@ -59,6 +61,11 @@ class DiscordNotifier:
                 user_id is not None and order.status is OrderStatus.REFUNDED
             ):
                 await self._perk(core, order, user_id, grant=False)
+            # A disputed payment takes the perk back; a dispute the seller won gives it again.
+            case OrderDisputed(order=order, state="open") if user_id is not None:
+                await self._perk(core, order, user_id, grant=False)
+            case OrderDisputed(order=order, state="won") if user_id is not None:
+                await self._perk(core, order, user_id, grant=True)
 
     async def _perk(self, core: Core, order: OrderView, user_id: int, grant: bool) -> None:
         perk = await core.perks.role_for(order.sku)
@@ -80,14 +87,14 @@ def _addresses(notice: Notice) -> tuple[str | None, str | None, DropView | None]
     match notice:
         case OrderPaid(order=order) | HoldExpired(order=order) | CheckoutReady(order=order):
             return order.identity, order.chat, None
-        case OrderRefunded(order=order):
+        case OrderRefunded(order=order) | OrderDisputed(order=order):
             return order.identity, order.chat, None
         case PromotedFromWaitlist(claim=claim):
             won = claim.order
             return (won.identity, won.chat, claim.drop) if won else (None, None, claim.drop)
         case WaitlistClosed(identity=identity, chat=chat):
             return identity, chat, None
-        case DropEnded(drop=drop):
+        case DropEnded(drop=drop) | DropStarted(drop=drop):
             return None, None, drop
         case Outbid(identity=identity, chat=chat):
             return identity, chat, None

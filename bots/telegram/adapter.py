@@ -20,7 +20,7 @@ from telegram.constants import ChatMemberStatus, ChatType, MessageEntityType
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bots.rendering import Renderer, Reply
+from bots.rendering import Renderer, Reply, plus_five
 from commerce.domain import grammar
 from commerce.domain.commands import ChatMessage, ListOrders
 from commerce.domain.errors import CommerceError
@@ -37,6 +37,7 @@ from commerce.service_layer.results import (
     ClaimOutcome,
     ClaimResult,
     DropEnded,
+    DropStarted,
     DropView,
     HoldExpired,
     Notice,
@@ -227,16 +228,20 @@ class TelegramAdapter:
     async def _button(self, query: CallbackQuery) -> None:
         data = query.data or ""
         message = query.message
-        if not data.startswith("buy:") or message is None:
+        if not data.startswith(("buy:", "bid:")) or message is None:
             await _answer_query(query)
             return
+        # A Buy button claims the drop it names; a Bid button bids its amount on the auction
+        # running in the chat: both as if the words were typed.
+        kind, _, value = data.partition(":")
+        text = f"#{kind} {value}"
         sender = self._user(query.from_user)
         chat_id = message.chat.id
         command = ChatMessage(
             key=f"{PLATFORM}:{chat_id}:cb:{query.id}",
             chat=f"{PLATFORM}:{chat_id}",
             identity=sender.identity,
-            text=f"#buy {data.removeprefix('buy:')}",
+            text=text,
             display_name=sender.name,
         )
         outcome = await self.bus().handle(command)
@@ -502,6 +507,8 @@ class TelegramAdapter:
                 out += await self._to_buyer(identity, notice)
             case DropEnded(drop=drop):
                 self.board_changed(drop)
+            case DropStarted(drop=drop):  # started from the dashboard: the board announces it
+                out += self.boards(drop)
             case AuctionUpdated() | AuctionEnded():
                 out += self._auction_boards(notice)
             case Outbid(identity=identity):
@@ -514,11 +521,19 @@ class TelegramAdapter:
     def _auction_boards(self, notice: AuctionUpdated | AuctionEnded) -> list[Outgoing]:
         """The auction's board in each Telegram chat it runs in: price, leader, time left
         and bids while it runs, the result once it ended; edited in place and coalesced."""
-        text = self.renderer(self.locale).notice(notice, "").public
+        r = self.renderer(self.locale)
+        text = r.notice(notice, "").public
         auction = notice.auction
         chats = [c.partition(":")[2] for c in auction.channels if c.startswith(f"{PLATFORM}:")]
+        buttons: tuple[Button, ...] = ()
+        if isinstance(notice, AuctionUpdated) and auction.status == "live":
+            # The smallest bid accepted now, and five steps' worth more (as on Whatnot).
+            buttons = tuple(
+                Button(r.t("bid_button", amount=amount), action=f"bid:{amount.decimal()}")
+                for amount in (auction.minimum, plus_five(auction))
+            )
         board = f"auction:{auction.id}"
-        return [Outgoing(PLATFORM, chat, text, board=board) for chat in chats] if text else []
+        return [Outgoing(PLATFORM, c, text, buttons, board=board) for c in chats] if text else []
 
     async def _to_buyer(self, identity: str, notice: Notice) -> list[Outgoing]:
         if not identity.startswith(f"{PLATFORM}:"):

@@ -14,11 +14,10 @@ from typing import Any
 
 from aiohttp import web
 
-from bots.rendering import Renderer, Reply
+from bots.rendering import Renderer, Reply, plus_five
 from bots.web.hub import HEARTBEAT, ChatHub, Viewer
 from bots.web.page import render_page
 from commerce.domain.commands import ChatMessage
-from commerce.domain.money import Money
 from commerce.service_layer import chat
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.results import (
@@ -28,6 +27,7 @@ from commerce.service_layer.results import (
     AuctionWon,
     CheckoutReady,
     DropEnded,
+    DropStarted,
     DropView,
     HoldExpired,
     Notice,
@@ -59,10 +59,7 @@ def board_event(drop: DropView) -> dict[str, Any]:
 def auction_event(auction: AuctionView, seconds_left: int) -> dict[str, Any]:
     """The auction card: price, leader, bids, time left, and what the bid buttons send."""
     base = auction.price or auction.start
-    plus5 = Money(
-        max(auction.minimum.minor, base.minor + Money.parse("5", base.currency).minor),
-        base.currency,
-    )
+    plus5 = plus_five(auction)
     return {
         "type": "auction",
         "code": auction.code,
@@ -222,7 +219,7 @@ class WebNotifier:
                 return order.identity, [], None
             case WaitlistClosed(identity=identity):
                 return identity, [], None
-            case DropEnded(drop=drop):
+            case DropEnded(drop=drop) | DropStarted(drop=drop):
                 return None, self._showing(drop), drop
             case AuctionUpdated(auction=auction) | AuctionEnded(auction=auction):
                 return None, _web_rooms(auction.channels), None

@@ -6,7 +6,7 @@ from typing import Any
 
 from tests.discord.conftest import Shop, ShopFactory, until
 from tests.discord.fake_discord import CHANNEL_ID, EPHEMERAL, OWNER_ID
-from tests.integration.helpers import add_product
+from tests.integration.helpers import add_product, start_drop
 
 LINK = re.compile(r"https://checkout\.test/(\S+)")
 
@@ -87,3 +87,12 @@ async def test_drop_buy_by_button_and_slash_pay_and_end(open_shop: ShopFactory) 
         final = board(shop)
         assert final is not None and final["components"] == []
         assert final["edits"] >= 2  # one message, edited in place
+
+
+async def test_a_drop_started_from_the_dashboard_posts_its_board(open_shop: ShopFactory) -> None:
+    async with open_shop() as shop:
+        await add_product(shop.bus, stock=10)
+        await start_drop(shop.bus, quantity=3, channels=(f"discord:{CHANNEL_ID}",))
+        await until(lambda: "3 of 3 left" in board_text(shop), what="the board")
+        message = board(shop)
+        assert message is not None and buy_button(message) == "livebuy:buy:TEE"

@@ -14,6 +14,7 @@ from tests.discord.fake_discord import (
     RoleRef,
 )
 from tests.discord.test_drop import LINK, board, board_text, ephemeral_answer
+from tests.e2e.stripe_signing import event_body
 from tests.integration.helpers import add_product, start_drop
 from webhooks.keys import OUTBOX
 
@@ -49,6 +50,32 @@ async def test_a_role_is_granted_on_payment_and_removed_on_full_refund(
         await until(lambda: PERK_ROLE_ID not in fake.members[anna].roles, what="role removal")
         dms = await until(lambda: len(fake.dms_to(anna)) >= 2 and fake.dms_to(anna))
         assert "Payment received" in dms[0]["content"] and "refunded" in dms[1]["content"]
+
+
+async def test_a_dispute_takes_the_role_back_and_a_won_dispute_gives_it_again(
+    open_shop: ShopFactory,
+) -> None:
+    async with open_shop() as shop:
+        fake = shop.fake
+        await add_product(shop.bus)
+        await ephemeral_answer(
+            shop, await fake.slash(OWNER_ID, "perk", sku="TEE", role=RoleRef(PERK_ROLE_ID))
+        )
+        await start_drop(shop.bus, quantity=1, channels=(f"discord:{CHANNEL_ID}",))
+        anna = fake.add_member("anna")
+        link = LINK.search(await ephemeral_answer(shop, await fake.slash(anna, "buy")))
+        assert link is not None
+        ref = link[1]
+        await shop.pay(ref)
+        await until(lambda: PERK_ROLE_ID in fake.members[anna].roles, what="the role")
+        dispute = {"id": "dp_1", "object": "dispute", "payment_intent": f"pi_{ref}",
+                   "amount": 2500, "metadata": {"order_ref": ref}}  # fmt: skip
+        await shop._webhook(event_body("evt_dp_open", "charge.dispute.created",
+                                       dispute | {"status": "needs_response"}))  # fmt: skip
+        await until(lambda: PERK_ROLE_ID not in fake.members[anna].roles, what="role removal")
+        await shop._webhook(event_body("evt_dp_won", "charge.dispute.closed",
+                                       dispute | {"status": "won"}))  # fmt: skip
+        await until(lambda: PERK_ROLE_ID in fake.members[anna].roles, what="the role again")
 
 
 async def test_a_429_is_waited_out_and_nothing_is_lost_or_doubled(

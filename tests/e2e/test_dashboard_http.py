@@ -240,3 +240,21 @@ async def test_an_auction_started_from_the_dashboard(
     assert (auction["code"], auction["bids"], auction["close"], auction["status"]) == (
         "CARD", 1, "sudden", "live")  # fmt: skip
     assert auction["leader"] == "anna"
+
+
+async def test_a_drop_started_here_is_announced_in_its_web_room(
+    client: TestClient,  # type: ignore[type-arg]
+) -> None:
+    csrf = await sign_in(client)
+    await post(client, "/dashboard/products", csrf, sku="TEE", name="Tee", price="5", stock="3")
+    await client.get("/chat/live")  # a viewer's cookie
+    stream = await client.get("/chat/live/events")
+    await post(client, "/dashboard/drops", csrf, sku="TEE", quantity="2", chat="web:live")
+    events = []
+    while len(events) < 2:
+        line = (await stream.content.readline()).decode()
+        if line.startswith("data: "):
+            events.append(json.loads(line.removeprefix("data: ")))
+    stream.close()
+    assert events[0] == {"type": "bot", "text": "Tee: 2 at €5.00. Type #buy TEE to get one!"}
+    assert (events[1]["type"], events[1]["remaining"]) == ("board", 2)

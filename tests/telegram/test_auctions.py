@@ -35,3 +35,20 @@ async def test_an_auction_in_a_group(shop_factory: ShopFactory, api: FakeBotApi)
     deep = api.messages_in(GROUP)[-1]
     assert deep.text.startswith("@bob: 1 × CARD product is yours for €5.00")
     assert deep.buttons[0]["url"] == f"https://t.me/livebuy_bot?start=pay-{order.ref}"
+
+
+async def test_the_bid_buttons_bid_the_next_amounts(
+    shop_factory: ShopFactory, api: FakeBotApi
+) -> None:
+    shop = await shop_factory()
+    await add_product(shop.bus, "CARD", stock=1)
+    api.admins[GROUP] = {SELLER.id}
+    await shop.processed(api.message(GROUP, SELLER, "/auction CARD start 1 for 50s"))
+    await shop.processed(api.message(GROUP, BOB, "#bid 2"))
+    await shop.settle()
+    board = next(m for m in api.messages_in(GROUP) if m.text.startswith("CARD CARD product: "))
+    assert [b["text"] for b in board.buttons] == ["Bid €3.00", "Bid €7.00"]
+    await shop.processed(api.press(board, ANNA, data=board.buttons[1]["callback_data"]))
+    await shop.settle()
+    assert "€7.00 by @Anna, 2 bids" in board.text
+    assert [b["text"] for b in board.buttons] == ["Bid €8.00", "Bid €12.00"]

@@ -12,7 +12,7 @@ from commerce.adapters.inbound import SqlContacts
 from commerce.domain.commands import ExpireHolds
 from commerce.service_layer.outbox import Button, Outgoing, RetryLater, Undeliverable
 from tests.e2e.stripe_signing import charge, event_body, session, sign
-from tests.integration.helpers import add_product
+from tests.integration.helpers import add_product, start_drop
 from tests.telegram.conftest import GROUP, Shop, ShopFactory, until
 from tests.telegram.fake_bot_api import FakeBotApi, FakeUser, Fault
 from webhooks.keys import ENGINE, OUTBOX
@@ -294,3 +294,17 @@ async def test_a_restart_loses_no_queued_message(
     assert api.texts_to(ANNA.id)[-1].startswith("You have 1 × TEE product")
     board = api.board(GROUP)
     assert board is not None and "1 of 2 left" in board.text
+
+
+async def test_a_drop_started_from_the_dashboard_posts_its_board(
+    shop_factory: ShopFactory, api: FakeBotApi
+) -> None:
+    shop = await shop_factory()
+    await add_product(shop.bus)
+    await start_drop(shop.bus, quantity=2, channels=(f"telegram:{GROUP}",))
+    await shop.settle()
+    board = api.board(GROUP)
+    assert board is not None and board.text == "TEE product · €25.00\n2 of 2 left"
+    await shop.processed(api.message(GROUP, ANNA, "#buy"))
+    await shop.settle()
+    assert api.board(GROUP) is board and board.text.startswith("TEE product · €25.00\n1 of 2")

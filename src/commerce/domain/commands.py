@@ -39,6 +39,9 @@ class StartDrop:
     channels: tuple[str, ...] = ()  # chats ('telegram:-100123'); none means every chat
     code: str | None = None  # what buyers type; the SKU by default
     actor: str = "operator"
+    # The chats are told (board, announcement); not when a seller's /drop in the chat already
+    # got its answer there.
+    announce: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -247,4 +247,6 @@ async def _start_drop(parsed: g.StartDrop, cmd: c.ChatMessage, deps: Deps) -> Dr
         policy=DropPolicy.HOLD,
         hold=deps.hold,
     )
-    return await handlers.start_drop(c.StartDrop(terms, (cmd.chat,), actor=cmd.identity), deps)
+    # The seller's chat sees the drop in the reply to /drop, so no announcement is sent.
+    command = c.StartDrop(terms, (cmd.chat,), actor=cmd.identity, announce=False)
+    return await handlers.start_drop(command, deps)

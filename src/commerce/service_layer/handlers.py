@@ -13,6 +13,7 @@ from commerce.service_layer.deps import Deps
 from commerce.service_layer.results import (
     ClaimResult,
     DropEnded,
+    DropStarted,
     DropView,
     HoldExpired,
     OrderPaid,
@@ -53,7 +54,10 @@ async def set_stock(cmd: c.SetStock, deps: Deps) -> ProductView:
 
 async def start_drop(cmd: c.StartDrop, deps: Deps) -> DropView:
     channels = tuple(str(ChatRef.parse(ch)) for ch in cmd.channels)
-    return await deps.store.start_drop(cmd.terms, cmd.code, channels, cmd.actor, deps.clock.now())
+    drop = await deps.store.start_drop(cmd.terms, cmd.code, channels, cmd.actor, deps.clock.now())
+    if cmd.announce and channels:  # a drop in every chat has no list of chats to tell
+        await deps.notifier.notify(DropStarted(drop))
+    return drop
 
 
 async def end_drop(cmd: c.EndDrop, deps: Deps) -> DropView:

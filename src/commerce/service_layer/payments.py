@@ -13,7 +13,12 @@ from commerce.service_layer.checkout import money_ports, with_checkout
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.handlers import release_order, settle_payment
 from commerce.service_layer.ports import Ledger, PaymentError
-from commerce.service_layer.results import OrderRefunded, OrderView, PromotedFromWaitlist
+from commerce.service_layer.results import (
+    OrderDisputed,
+    OrderRefunded,
+    OrderView,
+    PromotedFromWaitlist,
+)
 
 K = PaymentEventKind
 S = OrderStatus
@@ -52,6 +57,7 @@ async def apply_payment_event(cmd: c.ApplyPaymentEvent, deps: Deps) -> str:
     closed = "lost" if event.dispute_outcome == "lost" else "won"
     state = "open" if event.kind is K.DISPUTE_CREATED else closed
     updated = await ledger.record_dispute(order.ref, state, cause, now)
+    await deps.notifier.notify(OrderDisputed(updated, state))
     return f"dispute {state}: order {updated.status}"
 
 

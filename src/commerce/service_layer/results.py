@@ -158,6 +158,21 @@ class WaitlistClosed:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderDisputed:
+    """The buyer disputed the payment (`state` open), or the dispute closed (won, lost)."""
+
+    order: OrderView
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class DropStarted:
+    """A drop started outside its chats (dashboard, CLI): they get its board."""
+
+    drop: DropView
+
+
+@dataclass(frozen=True, slots=True)
 class DropEnded:
     drop: DropView
 
@@ -273,6 +288,8 @@ Notice = (
     HoldExpired
     | PromotedFromWaitlist
     | WaitlistClosed
+    | DropStarted
+    | OrderDisputed
     | DropEnded
     | OrderPaid
     | CheckoutReady
