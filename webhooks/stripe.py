@@ -58,14 +58,19 @@ async def process(bus: MessageBus, event: PaymentEvent) -> bool:
     try:
         outcome = await bus.handle(ApplyPaymentEvent(event))
     except Exception as exc:
-        log.exception("payment event %s (%s) failed", event.id, event.type)
+        log.exception("payment event %s (%s) failed", event.id, event.type, extra=_context(event))
         await ledger.mark_event(
             event.id, f"error: {type(exc).__name__}", bus.deps.clock.now(), False
         )
         return False
-    log.info("payment event %s (%s): %s", event.id, event.type, outcome)
+    log.info("payment event %s (%s): %s", event.id, event.type, outcome, extra=_context(event))
     await ledger.mark_event(event.id, outcome, bus.deps.clock.now(), True)
     return True
+
+
+def _context(event: PaymentEvent) -> dict[str, str]:
+    """Fields for JSON log lines (`livebuy run --log json`): which event, which order."""
+    return {"event": event.id, "order": event.order_ref or ""}
 
 
 async def reprocess(bus: MessageBus, older_than: timedelta = timedelta(seconds=30)) -> int:

@@ -47,3 +47,20 @@ def test_text_lines_for_a_terminal_and_quiet_http_libraries() -> None:
     log.info("hello %s", "anna")
     assert out.getvalue().rstrip().endswith("INFO livebuy.test hello anna")
     assert logging.getLogger("httpx").getEffectiveLevel() == logging.WARNING
+
+
+async def test_notices_and_payment_events_log_their_ids(caplog: pytest.LogCaptureFixture) -> None:
+    from datetime import UTC, datetime
+
+    from commerce.adapters.clock import LogNotifier
+    from commerce.domain.money import Money
+    from commerce.domain.orders import OrderStatus
+    from commerce.service_layer.results import OrderPaid, OrderView
+
+    order = OrderView("K7P2QX9M", "TEE", "TEE", "Tee", "", "telegram:42", "telegram:-1", 1,
+                      Money(2500, "eur"), OrderStatus.PAID, None, datetime.now(UTC))  # fmt: skip
+    with caplog.at_level(logging.INFO):
+        await LogNotifier().notify(OrderPaid(order))
+    [record] = caplog.records
+    assert getattr(record, "order") == "K7P2QX9M"  # noqa: B009
+    assert "telegram:42" not in record.getMessage()
