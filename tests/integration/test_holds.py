@@ -12,6 +12,7 @@ from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.results import (
     ClaimOutcome,
     DropEnded,
+    DropStarted,
     HoldExpired,
     PromotedFromWaitlist,
     WaitlistClosed,
@@ -37,7 +38,8 @@ async def test_expired_hold_goes_to_the_first_in_the_waitlist(
     [promoted] = release.promoted
     assert promoted.order is not None and promoted.order.identity == "web:ben"
     assert promoted.order.hold_expires_at == clock.now() + timedelta(minutes=5)
-    assert [type(n) for n in notifier.notices] == [HoldExpired, PromotedFromWaitlist]
+    kinds = [type(n) for n in notifier.notices]
+    assert kinds == [DropStarted, HoldExpired, PromotedFromWaitlist]
     drop = (await bus.deps.store.drops())[0]
     assert (drop.remaining, drop.waitlist) == (0, 1)
     assert (await bus.deps.store.product("TEE")).stock == 9

@@ -13,6 +13,7 @@ from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.ports import PaymentError
 from commerce.service_layer.results import (
     ClaimOutcome,
+    DropStarted,
     OrderPaid,
     RefusalReason,
     SettlementOutcome,
@@ -35,7 +36,7 @@ async def test_paying_a_hold(bus: MessageBus, notifier: FakeNotifier) -> None:
     settled = await bus.handle(pay(won.order.ref))
     assert settled.outcome is SettlementOutcome.PAID
     assert settled.order.status is OrderStatus.PAID
-    assert [type(n) for n in notifier.notices] == [OrderPaid]
+    assert [type(n) for n in notifier.notices] == [DropStarted, OrderPaid]
     again = await bus.handle(pay(won.order.ref, cause="evt_1-redelivered"))
     assert again.outcome is SettlementOutcome.UNCHANGED
     history = await bus.deps.store.history(won.order.ref)
