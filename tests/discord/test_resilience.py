@@ -4,7 +4,7 @@ restarts and a second worker."""
 import asyncio
 
 from commerce.service_layer.outbox import Outbox
-from tests.discord.conftest import ShopFactory, until
+from tests.discord.conftest import Shop, ShopFactory, until
 from tests.discord.fake_discord import (
     CHANNEL_ID,
     GUILD_ID,
@@ -19,30 +19,35 @@ from tests.integration.helpers import add_product, start_drop
 from webhooks.keys import OUTBOX
 
 
+async def perk_paid(shop: Shop) -> tuple[int, str]:
+    """A product with a role perk, bought and paid by Anna: her member id and order."""
+    fake = shop.fake
+    await add_product(shop.bus)
+    perk = await ephemeral_answer(
+        shop, await fake.slash(OWNER_ID, "perk", sku="tee", role=RoleRef(PERK_ROLE_ID))
+    )
+    assert f"<@&{PERK_ROLE_ID}>" in perk
+    await start_drop(shop.bus, quantity=3, channels=(f"discord:{CHANNEL_ID}",))
+    anna = fake.add_member("anna")
+    link = LINK.search(await ephemeral_answer(shop, await fake.slash(anna, "buy")))
+    assert link is not None
+    await shop.pay(link[1])
+    await until(lambda: PERK_ROLE_ID in fake.members[anna].roles, what="the role")
+    assert fake.calls_to("PUT", f"/guilds/{GUILD_ID}/members/{anna}/roles/")
+    return anna, link[1]
+
+
 async def test_a_role_is_granted_on_payment_and_removed_on_full_refund(
     open_shop: ShopFactory,
 ) -> None:
     async with open_shop() as shop:
         fake = shop.fake
-        await add_product(shop.bus)
-        perk = await ephemeral_answer(
-            shop, await fake.slash(OWNER_ID, "perk", sku="tee", role=RoleRef(PERK_ROLE_ID))
-        )
-        assert f"<@&{PERK_ROLE_ID}>" in perk
+        anna, ref = await perk_paid(shop)
         nobody = fake.add_member("nobody")
         refused = await ephemeral_answer(
             shop, await fake.slash(nobody, "perk", sku="TEE", role=RoleRef(PERK_ROLE_ID))
         )
         assert "only sellers" in refused
-        await start_drop(shop.bus, quantity=3, channels=(f"discord:{CHANNEL_ID}",))
-        anna = fake.add_member("anna")
-        link = LINK.search(await ephemeral_answer(shop, await fake.slash(anna, "buy")))
-        assert link is not None
-        ref = link[1]
-
-        await shop.pay(ref)
-        await until(lambda: PERK_ROLE_ID in fake.members[anna].roles, what="the role")
-        assert fake.calls_to("PUT", f"/guilds/{GUILD_ID}/members/{anna}/roles/")
 
         refund = await ephemeral_answer(shop, await fake.slash(OWNER_ID, "refund", order=ref))
         assert "Refund of order" in refund and shop.payments.refunds
@@ -57,17 +62,7 @@ async def test_a_dispute_takes_the_role_back_and_a_won_dispute_gives_it_again(
 ) -> None:
     async with open_shop() as shop:
         fake = shop.fake
-        await add_product(shop.bus)
-        await ephemeral_answer(
-            shop, await fake.slash(OWNER_ID, "perk", sku="TEE", role=RoleRef(PERK_ROLE_ID))
-        )
-        await start_drop(shop.bus, quantity=1, channels=(f"discord:{CHANNEL_ID}",))
-        anna = fake.add_member("anna")
-        link = LINK.search(await ephemeral_answer(shop, await fake.slash(anna, "buy")))
-        assert link is not None
-        ref = link[1]
-        await shop.pay(ref)
-        await until(lambda: PERK_ROLE_ID in fake.members[anna].roles, what="the role")
+        anna, ref = await perk_paid(shop)
         dispute = {"id": "dp_1", "object": "dispute", "payment_intent": f"pi_{ref}",
                    "amount": 2500, "metadata": {"order_ref": ref}}  # fmt: skip
         await shop._webhook(event_body("evt_dp_open", "charge.dispute.created",
