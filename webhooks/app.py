@@ -158,7 +158,7 @@ def create_app(
 
 
 class FanOut:
-    """One notifier that hands every notice to several (web chat, log, later the outbox)."""
+    """One notifier that hands every notice to several (web chat, log, the chat platforms)."""
 
     def __init__(self, notifiers: list[Notifier]) -> None:
         self.notifiers = notifiers

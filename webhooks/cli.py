@@ -47,6 +47,7 @@ from webhooks import demo, logs
 from webhooks.app import create_app
 from webhooks.payments import EMULATOR_PREFIX, payment_setup
 from webhooks.status import status_report
+from webhooks.telegram import webhook_mode
 
 T = TypeVar("T")
 
@@ -282,12 +283,18 @@ def banner(
         f"  health     http://{host}:{port}/healthz   readiness /readyz",
         "  sweeper    on (expires holds, ends drops whose time is up)",
         "  telegram   "
-        + state(
-            False, "not built yet" if config.telegram_bot_token else "TELEGRAM_BOT_TOKEN not set"
+        + (
+            f"on ({telegram_mode(config)}, Bot API {config.telegram_api_base_url})"
+            if config.telegram_bot_token
+            else state(False, "TELEGRAM_BOT_TOKEN not set")
         ),
         "  discord    "
-        + state(
-            False, "not built yet" if config.discord_bot_token else "DISCORD_BOT_TOKEN not set"
+        + (
+            "on (gateway; #buy text "
+            + ("read" if config.discord_message_content else "not read: DISCORD_MESSAGE_CONTENT=0")
+            + ")"
+            if config.discord_bot_token
+            else state(False, "DISCORD_BOT_TOKEN not set")
         ),
         "  stripe     "
         + (
@@ -306,6 +313,12 @@ def banner(
             " anyone who reaches it can 'pay'. Set STRIPE_SECRET_KEY for a real shop."
         )
     return "\n".join(lines)
+
+
+def telegram_mode(config: Settings) -> str:
+    if webhook_mode(config):
+        return f"webhook {config.public_base_url}/webhooks/telegram"
+    return "long polling"
 
 
 def _redacted(url: str) -> str:

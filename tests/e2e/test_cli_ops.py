@@ -262,3 +262,20 @@ def test_auctions_from_the_cli(cli) -> None:  # type: ignore[no-untyped-def]
     ended = cli("auction", "end", "CARD")
     assert "no_bids" in ended and "closed" in ended
     assert "error:" in cli("auction", "end", "CARD", ok=False)
+
+
+def test_the_banner_says_which_chat_platforms_run_and_how() -> None:
+    from commerce.config import Settings
+    from webhooks.cli import banner
+
+    polling = Settings(_env_file=None, telegram_bot_token="1:x", discord_bot_token="d")  # type: ignore[call-arg]
+    text = banner(polling, "127.0.0.1", 8080)
+    assert "telegram   on (long polling, Bot API https://api.telegram.org)" in text
+    assert "discord    on (gateway; #buy text not read: DISCORD_MESSAGE_CONTENT=0)" in text
+    hooked = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        telegram_bot_token="1:x",
+        telegram_webhook_secret="s3",
+        public_base_url="https://shop.example.com",
+    )
+    assert "on (webhook https://shop.example.com/webhooks/telegram" in banner(hooked, "::", 8080)
