@@ -70,6 +70,7 @@ async def test_a_show_seen_from_the_dashboard(
     # The order appears on the dashboard without a reload.
     await expect(seller.locator("#orders tbody tr")).to_have_count(1)
     await expect(seller.locator("#orders")).to_contain_text("checkout_open")
+    await expect(seller.locator("#orders")).to_contain_text("anna (web:")
 
     checkout = await anna.context.new_page()
     await checkout.goto(await link.get_attribute("href") or "")

@@ -121,6 +121,8 @@ async def test_a_whole_show_from_the_dashboard(
         "telegram:1": "checkout_open",
         "telegram:2": "paid",
     }
+    names = {o["buyer"]: o["name"] for o in state["orders"]}
+    assert names == {"telegram:1": "1", "telegram:2": "2"}  # what they chat under
     assert state["funnel"] == [
         {"drop": "TEE", "platform": "telegram", "claims": 2, "checkouts": 2, "paid": 1,
          "refunded": 0}

@@ -158,13 +158,17 @@ async def snapshot(request: web.Request) -> dict[str, Any]:
     reports = SqlReports(request.config_dict[ENGINE])
     store = bus.deps.store
     drops = await store.drops()
+    names = await reports.buyer_names(ORDER_ROWS)
     auctions = await bus.deps.auctions.auctions() if bus.deps.auctions else []
     return {
         "products": [product_json(p) for p in await store.products()],
         "drops": [drop_json(d) for d in sorted(drops, key=lambda d: -d.id)[:20]],
         "auctions": [auction_json(a) for a in sorted(auctions, key=lambda a: -a.id)[:20]],
         "chats": sorted({chat for d in drops for chat in d.channels} | {"web:demo"}),
-        "orders": [order_json(o) for o in await store.orders(None, None, ORDER_ROWS)],
+        "orders": [
+            order_json(o) | {"name": names.get(o.ref, "")}
+            for o in await store.orders(None, None, ORDER_ROWS)
+        ],
         "funnel": [vars_of(row) for row in await reports.funnel()],
         "sales": [
             {"minute": s.minute.strftime("%H:%M"), "orders": s.orders, "amount": s.amount_minor}

@@ -26,6 +26,10 @@ ORDERS = sql(
     " SUM(CASE WHEN o.refunded_minor > 0 OR o.status = 'refunded' THEN 1 ELSE 0 END)"
     " FROM orders o JOIN drops d ON d.id = o.drop_id GROUP BY d.code, platform"
 )
+NAMES = sql(
+    "SELECT o.ref, c.display_name FROM orders o JOIN customer c ON c.id = o.customer_id"
+    " ORDER BY o.id DESC LIMIT :limit"
+)
 PAID_SINCE = sql(
     "SELECT paid_at, amount_minor FROM orders WHERE paid_at IS NOT NULL AND paid_at >= :since"
 )
@@ -64,6 +68,12 @@ class SqlReports:
             row = rows.setdefault((code, platform), {})
             row.update(checkouts=int(checkouts), paid=int(paid), refunded=int(refunded))
         return [FunnelRow(code, platform, **row) for (code, platform), row in sorted(rows.items())]
+
+    async def buyer_names(self, limit: int) -> dict[str, str]:
+        """The names buyers chat under, for the latest `limit` orders (by order ref)."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(NAMES, {"limit": limit})).all()
+        return {ref: name for ref, name in rows if name}
 
     async def sales_per_minute(self, now: datetime, minutes: int = 30) -> list[MinuteSales]:
         """Paid orders per minute over the last `minutes` (empty minutes included)."""

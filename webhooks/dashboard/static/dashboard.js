@@ -66,7 +66,7 @@
       cell(row, o.quantity, "num");
       cell(row, o.amount, "num");
       cell(row, o.status, "status " + o.status);
-      cell(row, o.buyer);
+      cell(row, o.name ? `${o.name} (${o.buyer})` : o.buyer);
       const td = cell(row, "");
       if (o.refundable) {
         button(td, "Refund", `/dashboard/orders/${o.ref}/refund`, `Refund order ${o.ref}?`);
