@@ -8,7 +8,6 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
@@ -36,8 +35,8 @@ from commerce.domain.drops import (
     format_duration,
     parse_duration,
 )
-from commerce.domain.errors import CommerceError, InvalidInput
-from commerce.domain.money import Money
+from commerce.domain.errors import CommerceError
+from commerce.domain.money import Money, parse_amount
 from commerce.domain.orders import OrderStatus
 from commerce.domain.products import ProductSpec, normalise_sku, parse_variants
 from commerce.service_layer.messagebus import MessageBus
@@ -595,11 +594,11 @@ def auction_start(
     try:
         command = c.StartAuction(
             sku,
-            decimal_amount(start),
+            parse_amount(start),
             parse_duration(duration) if duration else None,
             close.value,
-            decimal_amount(reserve) if reserve else None,
-            decimal_amount(step) if step else None,
+            parse_amount(reserve) if reserve else None,
+            parse_amount(step) if step else None,
             tuple(channel or ()),
             code,
             actor="cli",
@@ -634,13 +633,6 @@ def auction_list(
         return sorted(await bus.deps.auctions.auctions(), key=lambda a: -a.id)
 
     emit([auction_row(a) for a in with_bus(auctions)], fmt, AUCTION_COLUMNS)
-
-
-def decimal_amount(value: str) -> Decimal:
-    try:
-        return Decimal(value.replace(",", "."))
-    except ArithmeticError:
-        raise InvalidInput(f"'{value[:20]}' is not an amount like 12.50") from None
 
 
 # orders and sellers -----------------------------------------------------------------------

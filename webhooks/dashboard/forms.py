@@ -2,7 +2,6 @@
 through the bus; refused input is a 4xx that says why and changes nothing."""
 
 from collections.abc import Awaitable, Callable
-from decimal import Decimal
 
 from aiohttp import web
 
@@ -10,7 +9,7 @@ from commerce.domain import commands as c
 from commerce.domain.drops import DropPolicy, DropTerms, parse_duration
 from commerce.domain.errors import CommerceError, InvalidInput, NotFound
 from commerce.domain.identity import ChatRef
-from commerce.domain.money import Money
+from commerce.domain.money import Money, parse_amount
 from commerce.domain.products import ProductSpec, normalise_sku, parse_variants
 from commerce.service_layer.ports import PaymentError
 from webhooks.dashboard.replies import bus_of, done, refuse
@@ -125,11 +124,11 @@ async def start_auction(request: web.Request) -> web.Response:
         auction = await bus.handle(
             c.StartAuction(
                 product.sku,
-                amount(field(form, "start")),
+                parse_amount(field(form, "start")),
                 parse_duration(form["duration"]) if form.get("duration") else None,
                 close,
-                amount(form["reserve"]) if form.get("reserve") else None,
-                amount(form["step"]) if form.get("step") else None,
+                parse_amount(form["reserve"]) if form.get("reserve") else None,
+                parse_amount(form["step"]) if form.get("step") else None,
                 (chat,),
                 actor="dashboard",
             )
@@ -137,13 +136,6 @@ async def start_auction(request: web.Request) -> web.Response:
         return f"Auction {auction.code} is live in {chat} until {auction.ends_at:%H:%M:%S} UTC."
 
     return await act(request, work)
-
-
-def amount(value: str) -> Decimal:
-    try:
-        return Decimal(value.replace(",", "."))
-    except ArithmeticError:
-        raise InvalidInput(f"'{value[:20]}' is not an amount like 12.50") from None
 
 
 @routes.post("/drops/{code}/end")

@@ -25,6 +25,17 @@ def normalise_currency(currency: str) -> str:
     return code
 
 
+def parse_amount(amount: str | Decimal) -> Decimal:
+    """An amount as people type it ('25', '25.00', '25,5'): finite and not negative."""
+    try:
+        value = Decimal(str(amount).strip().replace(",", "."))
+    except InvalidOperation:
+        raise InvalidInput(f"'{amount}' is not an amount like 25.00") from None
+    if not value.is_finite() or value < 0:
+        raise InvalidInput(f"'{amount}' is not an amount like 25.00")
+    return value
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class Money:
     minor: int
@@ -34,12 +45,7 @@ class Money:
     def parse(cls, amount: str | Decimal, currency: str) -> "Money":
         """Reads '25', '25.00' or '25,5' in the currency's major unit."""
         code = normalise_currency(currency)
-        try:
-            value = Decimal(str(amount).strip().replace(",", "."))
-        except InvalidOperation:
-            raise InvalidInput(f"'{amount}' is not an amount like 25.00") from None
-        if not value.is_finite() or value < 0:
-            raise InvalidInput(f"'{amount}' is not an amount like 25.00")
+        value = parse_amount(amount)
         if value.adjusted() >= 12:  # refused before scaling: "1e999999999" must not overflow
             raise InvalidInput(f"'{amount}' is too large")
         places = exponent(code)
