@@ -24,6 +24,7 @@ from commerce.service_layer.ports import Clock, Notifier, PaymentGateway
 from commerce.service_layer.results import Notice
 from webhooks import checkout_pages, health, platforms, stripe
 from webhooks.dashboard import create_dashboard
+from webhooks.duties import RENEW_EVERY
 from webhooks.emulator import create_emulator
 from webhooks.keys import (
     ADMIN_TOKEN,
@@ -40,7 +41,6 @@ from webhooks.payments import EMULATOR_PREFIX, payment_setup
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024  # webhooks and forms are small; refuse anything larger early
 RECENT = Reconcile(since=timedelta(hours=2))
-HEARTBEAT = 2.0  # seconds; leases last three beats, so a dead worker's duties move in ~6 s
 
 
 def create_app(
@@ -119,7 +119,7 @@ def create_app(
             return run
 
         tasks = [
-            forever("heartbeat", lambda: leases.heartbeat(clock.now()), HEARTBEAT),
+            forever("heartbeat", lambda: leases.heartbeat(clock.now()), RENEW_EVERY),
             forever(
                 "hold sweeper", duty("sweeper", lambda: bus.handle(ExpireHolds())), sweep_every
             ),

@@ -19,14 +19,14 @@ from commerce.adapters.perks import SqlPerks
 from commerce.config import Settings
 from commerce.service_layer.outbox import Courier
 from commerce.service_layer.ports import Notifier
-from webhooks.keys import BUS, ENGINE, LEASES, OUTBOX, SETTINGS
+from webhooks.duties import while_holding
+from webhooks.keys import BUS, ENGINE, OUTBOX, SETTINGS
 from webhooks.metrics import METRICS
 
 log = logging.getLogger(__name__)
 DISCORD = web.AppKey("discord", DiscordService)
 COURIER = web.AppKey("discord_courier", Courier)
 LEASE = "discord-gateway"
-LEASE_EVERY = 2.0  # seconds between renewals; a lease lasts three (a dead holder's moves on)
 
 
 def options(settings: Settings) -> Options:
@@ -44,34 +44,21 @@ def options(settings: Settings) -> Options:
 async def gateway_duty(app: web.Application, service: DiscordService, courier: Courier) -> None:
     """One worker at a time holds the Discord gateway (a bot token allows one session per
     shard) and delivers the outbox; when it stops or dies, another takes over."""
-    leases, clock = app[LEASES], app[BUS].deps.clock
     delivering: asyncio.Task[None] | None = None
-    try:
-        while True:
-            try:
-                holding = await leases.hold(LEASE, clock.now())
-            except Exception:
-                log.exception("Discord: the gateway lease cannot be checked")
-                holding = delivering is not None  # keep what we have until it runs out
-            if holding and delivering is None:
-                log.info("Discord: this worker holds the gateway")
-                service.start()
-                delivering = asyncio.create_task(courier.run())
-            elif not holding and delivering is not None:
-                log.warning("Discord: another worker holds the gateway now; stopping here")
-                await _stop(service, delivering)
-                delivering = None
-            await asyncio.sleep(LEASE_EVERY)
-    finally:
+
+    async def start() -> None:
+        nonlocal delivering
+        service.start()
+        delivering = asyncio.create_task(courier.run())
+
+    async def stop() -> None:
         if delivering is not None:
-            await _stop(service, delivering)
+            delivering.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await delivering
+        await service.stop()
 
-
-async def _stop(service: DiscordService, delivering: asyncio.Task[None]) -> None:
-    delivering.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await delivering
-    await service.stop()
+    await while_holding(app, LEASE, start, stop, "Discord gateway")
 
 
 def install(app: web.Application, add_notifier: Callable[[Notifier], None]) -> None:

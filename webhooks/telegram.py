@@ -28,7 +28,8 @@ from commerce.config import Settings
 from commerce.service_layer.outbox import Courier
 from commerce.service_layer.ports import Notifier
 from commerce.service_layer.results import Notice
-from webhooks.keys import BUS, ENGINE, LEASES, OUTBOX, SETTINGS
+from webhooks.duties import while_holding
+from webhooks.keys import BUS, ENGINE, OUTBOX, SETTINGS
 from webhooks.metrics import METRICS
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,6 @@ PATH = "/webhooks/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 UPDATES = ["message", "channel_post", "callback_query"]
 POLL_LEASE = "telegram-poller"
-LEASE_EVERY = 2.0  # seconds between renewals; a lease lasts three (a dead holder's moves on)
 REDELIVERY = timedelta(days=2)  # update ids older than this are never delivered again
 
 
@@ -238,24 +238,15 @@ async def _polling_duty(app: web.Application, application: Application) -> None:
     """Telegram serves one getUpdates poller per bot: one worker at a time holds the lease
     and polls (which also removes a webhook set before); when it stops or dies, another
     takes over. Every worker still sends from the outbox."""
-    leases, clock, updater = app[LEASES], app[BUS].deps.clock, application.updater
+    updater = application.updater
     assert updater is not None
-    while True:
-        try:
-            holding = await leases.hold(POLL_LEASE, clock.now())
-        except Exception:
-            log.exception("Telegram: the polling lease cannot be checked")
-            holding = updater.running  # keep what we have until the lease runs out
-        try:
-            if holding and not updater.running:
-                await updater.start_polling(allowed_updates=UPDATES)
-                log.info("Telegram: this worker polls for updates")
-            elif not holding and updater.running:
-                log.warning("Telegram: another worker polls now; stopping here")
-                await updater.stop()
-        except TelegramError as exc:
-            log.warning("could not start receiving Telegram updates (%s); retrying", exc)
-        await asyncio.sleep(LEASE_EVERY)
+
+    async def poll() -> None:
+        await updater.start_polling(allowed_updates=UPDATES)
+
+    await while_holding(
+        app, POLL_LEASE, poll, updater.stop, "Telegram polling", retried=(TelegramError,)
+    )
 
 
 async def _stop(application: Application) -> None:  # type: ignore[type-arg]
