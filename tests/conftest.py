@@ -105,6 +105,13 @@ def _truncate(url: str) -> None:
     asyncio.run(run())
 
 
+@pytest.fixture
+def pg_url(pg_database: str) -> str:
+    """A migrated, empty PostgreSQL database, for tests of several workers on one."""
+    _truncate(pg_database)
+    return pg_database
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated, empty database of each kind."""

@@ -5,12 +5,11 @@ import asyncio
 import json
 from typing import Any
 
-import pytest
 from aiohttp import ClientResponse, ClientSession
 from aiohttp.test_utils import TestServer
 
 from commerce.adapters.db import create_engine
-from tests.conftest import _truncate, test_settings
+from tests.conftest import test_settings
 from tests.fakes import FakePaymentGateway
 from tests.integration.helpers import add_product, start_drop
 from webhooks.app import create_app
@@ -28,12 +27,6 @@ async def events_from_message(stream: ClientResponse, count: int) -> list[dict[s
             if events or event["type"] == "message":
                 events.append(event)
     return events
-
-
-@pytest.fixture
-def pg_url(pg_database: str) -> str:
-    _truncate(pg_database)
-    return pg_database
 
 
 async def test_a_viewer_on_one_worker_sees_what_another_worker_did(pg_url: str) -> None:

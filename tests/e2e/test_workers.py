@@ -20,7 +20,7 @@ from commerce.adapters.leases import SqlLeases
 from commerce.adapters.outbox import SqlOutbox
 from commerce.bootstrap import bootstrap
 from commerce.service_layer.outbox import Outgoing
-from tests.conftest import _truncate, test_settings
+from tests.conftest import test_settings
 from tests.e2e.stripe_signing import event_body, session, sign
 from tests.e2e.test_run import free_port
 from tests.integration.helpers import add_product, start_drop
@@ -31,12 +31,6 @@ LIVEBUY = Path(sys.executable).parent / "livebuy"
 WORKERS, CLAIMS, UNITS, CHATS = 3, 500, 100, 100
 SECRET = "whsec_workers"
 Worker = tuple[str, "subprocess.Popen[bytes]"]  # base URL, process
-
-
-@pytest.fixture
-def pg_url(pg_database: str) -> str:
-    _truncate(pg_database)
-    return pg_database
 
 
 @pytest.fixture
