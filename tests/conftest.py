@@ -29,7 +29,8 @@ PG_ADMIN_DB = "test"
 TABLES = (
     "order_event, claim, orders, drop_buyer, drop_channel, identity, customer, drops,"
     " variant, product, seller, payment_event, outbox, board_message, inbound_update, app_setting,"
-    " lease, worker, chat_pace, bot_contact, bid, auction_channel, strike, auction"
+    " lease, worker, chat_pace, bot_contact, bid, auction_channel, strike, auction, saved_card,"
+    " link_code"
 )
 
 

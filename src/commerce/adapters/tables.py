@@ -94,6 +94,13 @@ class Drop(SQLModel, table=True):
     starts_at: datetime = Field(sa_column=_utc())
     ends_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     ended_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    # When a buyer with a saved card must confirm: always | trusted | above:<minor units>.
+    confirm: str = Field(
+        default="always", max_length=24, sa_column_kwargs={"server_default": "always"}
+    )
+    promo: bool = Field(
+        default=False, sa_column_kwargs={"server_default": "0"}
+    )  # paid by the post
 
 
 class DropChannel(SQLModel, table=True):
@@ -182,6 +189,10 @@ class Order(SQLModel, table=True):
     # order): they are kept here and applied once the order is paid.
     refunded_minor: int = Field(default=0, sa_type=BigInteger)
     dispute: str | None = Field(default=None, max_length=20)  # open | won | lost
+    # One-message buying: the buyer is asked to confirm a charge of their saved card until
+    # then; `charge_attempt` is the off-session payment under way (cleared when it fails).
+    confirm_until: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    charge_attempt: str | None = Field(default=None, max_length=80)
     created_at: datetime = Field(sa_column=_utc())
     updated_at: datetime = Field(sa_column=_utc())
 
@@ -282,6 +293,30 @@ class AppSetting(SQLModel, table=True):
     key: str = Field(max_length=64, primary_key=True)
     value: str
     updated_at: datetime = Field(sa_column=_utc())
+
+
+class SavedCard(SQLModel, table=True):
+    """The card a customer (all their linked identities) buys with in one message: the
+    provider's ids plus brand and last four digits, never a card number."""
+
+    __tablename__ = "saved_card"
+    customer_id: int = Field(foreign_key="customer.id", primary_key=True)
+    payment_customer: str = Field(max_length=80)
+    payment_method: str = Field(max_length=80)
+    brand: str = Field(max_length=20)
+    last4: str = Field(max_length=4)
+    saved_at: datetime = Field(sa_column=_utc())
+
+
+class LinkCode(SQLModel, table=True):
+    """A one-time code from `/link`: typed on another platform, it joins both identities."""
+
+    __tablename__ = "link_code"
+    code: str = Field(max_length=12, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id")
+    identity: str = Field(max_length=80)
+    expires_at: datetime = Field(sa_column=_utc())
+    used_by: str | None = Field(default=None, max_length=80)
 
 
 class BotContact(SQLModel, table=True):

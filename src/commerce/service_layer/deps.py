@@ -28,3 +28,6 @@ class Deps:
     auctions: AuctionStore | None = None  # None: auctions answer "not available"
     # At most one outbid message per buyer and auction in this window (a bidding war).
     outbid_limit: RateLimit = field(default_factory=lambda: RateLimit(timedelta(seconds=3)))
+    # Platforms whose buyers pay with the platform's own invoice (Telegram with a payment
+    # provider token): their orders get no Checkout link, the adapter sends an invoice.
+    invoice_platforms: frozenset[str] = field(default_factory=frozenset)

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Protocol
 
 from commerce.domain.auctions import AuctionTerms
@@ -48,6 +49,9 @@ class CheckoutRequest:
     expires_at: datetime  # when the hold ends (the gateway applies Stripe's 30-minute minimum)
     customer: str | None = None  # a payment customer id to reuse (returning buyer)
     collect_shipping: bool = True
+    # Keep the card for one-message buys (Stripe: setup_future_usage=off_session); the page
+    # tells the buyer so, and /unlink forgets it.
+    save_card: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,43 @@ class SessionState:
     currency: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class SavedCard:
+    """A card a buyer let the shop charge again: provider ids plus what the buyer recognises.
+    No card number is ever stored, only the brand and the last four digits."""
+
+    payment_customer: str  # Stripe: cus_...
+    payment_method: str  # Stripe: pm_...
+    brand: str  # visa, mastercard, amex, ...
+    last4: str
+
+
+class ChargeStatus(StrEnum):
+    SUCCEEDED = "succeeded"
+    PROCESSING = "processing"  # the webhook tells the end
+    DECLINED = "declined"
+    AUTHENTICATION_REQUIRED = "authentication_required"  # the buyer must be present: Checkout
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeRequest:
+    """An off-session charge of a saved card for one order (one-message buying)."""
+
+    order_ref: str
+    drop_code: str
+    chat: str
+    description: str
+    amount: Money
+    card: SavedCard
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    status: ChargeStatus
+    payment_intent: str | None  # None only when the provider refused before creating one
+    message: str = ""  # the provider's short, safe reason for a decline
+
+
 class PaymentError(Exception):
     """The payment provider refused or could not be reached; the message is safe to show."""
 
@@ -91,6 +132,28 @@ class PaymentGateway(Protocol):
         ...
 
     async def session_state(self, session_id: str) -> SessionState: ...
+
+    async def open_card_setup(
+        self, identity: str, customer: str | None, locale: str = "en"
+    ) -> CheckoutSession:
+        """A setup-mode checkout that saves a card for `identity` (creating the customer when
+        None); its completion arrives as a webhook with the identity in the metadata."""
+        ...
+
+    async def saved_card(
+        self, payment_intent: str | None = None, setup_intent: str | None = None
+    ) -> SavedCard | None:
+        """The card a completed payment (saved for later use) or setup left on its customer;
+        None when the buyer's card was not kept."""
+        ...
+
+    async def charge_card(self, request: ChargeRequest) -> Charge:
+        """Charges a saved card off-session, confirmed at once, idempotently per order."""
+        ...
+
+    async def detach_card(self, payment_method: str) -> None:
+        """The card can no longer be charged (a card already detached is fine)."""
+        ...
 
 
 class Ledger(Protocol):
