@@ -5,7 +5,7 @@ anything personal), which each adapter delivers its own way: a Telegram private 
 Discord ephemeral message, the web chat's private lane, the console's second line.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from commerce.domain.drops import format_duration
@@ -20,6 +20,7 @@ from commerce.service_layer.results import (
     BidRefusalReason,
     BidResult,
     BidStatus,
+    CardSaved,
     CheckoutReady,
     ClaimOutcome,
     ClaimResult,
@@ -32,6 +33,9 @@ from commerce.service_layer.results import (
     OrderRefunded,
     OrderView,
     Outbid,
+    PaymentFellBack,
+    PaymentOutcome,
+    PaymentResult,
     PromotedFromWaitlist,
     RefusalReason,
     WaitlistClosed,
@@ -42,6 +46,8 @@ from commerce.service_layer.results import (
 class Reply:
     public: str | None = None
     private: str | None = None
+    # Buttons under the private message, as (label, action): e.g. ("Confirm", "confirm:REF").
+    actions: tuple[tuple[str, str], ...] = ()
 
 
 LOCALES = ("en", "de", "fr", "es")
@@ -142,6 +148,33 @@ TEXTS: dict[str, dict[str, str]] = {
         "typed as text is invisible to me. The Buy button and /buy@{bot} still work. To change "
         "it: @BotFather, /setprivacy, Disable, then add me to the group again.",
         "not_your_link": "That link is not for you. /orders lists your orders.",
+        "won_confirm": "{who}: {qty} × {item} is held for you. Check your messages to confirm.",
+        "confirm_ask": "{qty} × {item} for {amount} with {card}: confirm? Tap Confirm or type "
+        "#confirm within {minutes} min.",
+        "confirm_button": "Confirm",
+        "card_charged": "Charged {amount} to {card} for {qty} × {item}.",
+        "card_processing": "Your payment of {amount} with {card} is under way; a confirmation "
+        "follows.",
+        "card_fallback": "Your card could not pay{reason}. Pay within {hold} here instead: {url}",
+        "card_fallback_no_link": "Your card could not pay{reason}. Your payment link follows "
+        "shortly.",
+        "promo_won": "{who}: {item} is yours, thanks for spreading the word!",
+        "promo_paid": "It's yours: {item}, order {ref}. Your post paid for it.",
+        "promo_note": " Free: one per person, for a public #buy.",
+        "card_none": "You have no saved card. Save one here to buy with one message: {url}",
+        "card_shown": "Your card: {card}. #buy charges it after your confirm; /unlink forgets it. "
+        "Replace it here: {url}",
+        "card_unlinked": "{card} is forgotten and detached: you will get payment links again.",
+        "card_unlinked_none": "You have no saved card.",
+        "card_saved": "{card} is saved: next time, buy with one message and a tap. /unlink "
+        "forgets it.",
+        "private_only": "{who}: send /{command} to me in a private chat.",
+        "link_code": "Your code: {code}. Type /link {code} on your other platform (Telegram, "
+        "Discord or the web chat) within {minutes} min.",
+        "linked": "Linked: {identities} buy as one now, with one card, one order list and one "
+        "limit per drop.",
+        "help_cards": "/card saves a card for one-message buys, /link joins your accounts on "
+        "other platforms.",
     },
     "de": {
         "won": "{who}: {qty} × {item} gehört dir für {amount}. Schau in deine Nachrichten.",
@@ -241,6 +274,35 @@ TEXTS: dict[str, dict[str, str]] = {
         "#buy als Text kommt nicht an. Der Kaufen-Knopf und /buy@{bot} funktionieren. Ändern: "
         "@BotFather, /setprivacy, Disable, dann mich neu zur Gruppe hinzufügen.",
         "not_your_link": "Dieser Link ist nicht für dich. /orders zeigt deine Bestellungen.",
+        "won_confirm": "{who}: {qty} × {item} ist für dich reserviert. Bestätige in deinen "
+        "Nachrichten.",
+        "confirm_ask": "{qty} × {item} für {amount} mit {card}: bestätigen? Tippe auf Bestätigen "
+        "oder schreib #confirm innerhalb von {minutes} Min.",
+        "confirm_button": "Bestätigen",
+        "card_charged": "{amount} von {card} abgebucht für {qty} × {item}.",
+        "card_processing": "Deine Zahlung von {amount} mit {card} läuft; die Bestätigung folgt.",
+        "card_fallback": "Deine Karte konnte nicht zahlen{reason}. Zahle stattdessen innerhalb "
+        "{hold} hier: {url}",
+        "card_fallback_no_link": "Deine Karte konnte nicht zahlen{reason}. Der Zahlungslink folgt "
+        "gleich.",
+        "promo_won": "{who}: {item} gehört dir, danke fürs Teilen!",
+        "promo_paid": "Gehört dir: {item}, Bestellung {ref}. Dein Post hat bezahlt.",
+        "promo_note": " Gratis: eins pro Person, für ein öffentliches #buy.",
+        "card_none": "Du hast keine gespeicherte Karte. Speichere eine, um mit einer Nachricht zu "
+        "kaufen: {url}",
+        "card_shown": "Deine Karte: {card}. #buy bucht nach deiner Bestätigung ab; /unlink "
+        "vergisst sie. Ersetzen: {url}",
+        "card_unlinked": "{card} ist vergessen und entfernt: du bekommst wieder Zahlungslinks.",
+        "card_unlinked_none": "Du hast keine gespeicherte Karte.",
+        "card_saved": "{card} ist gespeichert: nächstes Mal kaufst du mit einer Nachricht und "
+        "einem Tipp. /unlink vergisst sie.",
+        "private_only": "{who}: schick mir /{command} im privaten Chat.",
+        "link_code": "Dein Code: {code}. Schreib /link {code} auf deiner anderen Plattform "
+        "(Telegram, Discord oder Web-Chat) innerhalb von {minutes} Min.",
+        "linked": "Verknüpft: {identities} kaufen jetzt als eins, mit einer Karte, einer "
+        "Bestellliste und einem Limit pro Drop.",
+        "help_cards": "/card speichert eine Karte für Käufe mit einer Nachricht, /link verknüpft "
+        "deine Konten.",
     },
     "fr": {
         "won": "{who} : {qty} × {item} est à toi pour {amount}. Regarde tes messages pour payer.",
@@ -340,6 +402,34 @@ TEXTS: dict[str, dict[str, str]] = {
         "ordinaires ici, #buy écrit en texte m'est invisible. Le bouton Acheter et /buy@{bot} "
         "marchent. Pour changer : @BotFather, /setprivacy, Disable, puis ajoute-moi à nouveau.",
         "not_your_link": "Ce lien n'est pas pour toi. /orders liste tes commandes.",
+        "won_confirm": "{who} : {qty} × {item} est réservé pour toi. Confirme dans tes messages.",
+        "confirm_ask": "{qty} × {item} pour {amount} avec {card} : confirmer ? Touche Confirmer "
+        "ou écris #confirm d'ici {minutes} min.",
+        "confirm_button": "Confirmer",
+        "card_charged": "{amount} débités sur {card} pour {qty} × {item}.",
+        "card_processing": "Ton paiement de {amount} avec {card} est en cours ; une confirmation "
+        "suit.",
+        "card_fallback": "Ta carte n'a pas pu payer{reason}. Paie plutôt ici d'ici {hold} : {url}",
+        "card_fallback_no_link": "Ta carte n'a pas pu payer{reason}. Ton lien de paiement arrive.",
+        "promo_won": "{who} : {item} est à toi, merci de faire passer le mot !",
+        "promo_paid": "C'est à toi : {item}, commande {ref}. Ton message l'a payé.",
+        "promo_note": " Gratuit : un par personne, pour un #buy public.",
+        "card_none": "Tu n'as pas de carte enregistrée. Enregistres-en une pour acheter en un "
+        "message : {url}",
+        "card_shown": "Ta carte : {card}. #buy la débite après ta confirmation ; /unlink "
+        "l'oublie. La remplacer : {url}",
+        "card_unlinked": "{card} est oubliée et détachée : tu recevras de nouveau des liens de "
+        "paiement.",
+        "card_unlinked_none": "Tu n'as pas de carte enregistrée.",
+        "card_saved": "{card} est enregistrée : la prochaine fois, achète en un message et un "
+        "geste. /unlink l'oublie.",
+        "private_only": "{who} : envoie-moi /{command} en conversation privée.",
+        "link_code": "Ton code : {code}. Écris /link {code} sur ton autre plateforme (Telegram, "
+        "Discord ou le chat web) d'ici {minutes} min.",
+        "linked": "Liés : {identities} achètent maintenant comme un seul compte, avec une carte, "
+        "une liste de commandes et une limite par drop.",
+        "help_cards": "/card enregistre une carte pour acheter en un message, /link relie tes "
+        "comptes.",
     },
     "es": {
         "won": "{who}: {qty} × {item} es tuyo por {amount}. Mira tus mensajes para pagar.",
@@ -437,6 +527,33 @@ TEXTS: dict[str, dict[str, str]] = {
         "#buy escrito como texto no me llega. El botón Comprar y /buy@{bot} funcionan. Para "
         "cambiarlo: @BotFather, /setprivacy, Disable, y vuelve a añadirme al grupo.",
         "not_your_link": "Ese enlace no es para ti. /orders muestra tus pedidos.",
+        "won_confirm": "{who}: {qty} × {item} está reservado para ti. Confirma en tus mensajes.",
+        "confirm_ask": "{qty} × {item} por {amount} con {card}: ¿confirmar? Toca Confirmar o "
+        "escribe #confirm en {minutes} min.",
+        "confirm_button": "Confirmar",
+        "card_charged": "Cobrado {amount} a {card} por {qty} × {item}.",
+        "card_processing": "Tu pago de {amount} con {card} está en curso; sigue una confirmación.",
+        "card_fallback": "Tu tarjeta no pudo pagar{reason}. Paga aquí en {hold}: {url}",
+        "card_fallback_no_link": "Tu tarjeta no pudo pagar{reason}. Tu enlace de pago llega "
+        "enseguida.",
+        "promo_won": "{who}: {item} es tuyo, ¡gracias por compartir!",
+        "promo_paid": "Es tuyo: {item}, pedido {ref}. Tu mensaje lo pagó.",
+        "promo_note": " Gratis: uno por persona, por un #buy público.",
+        "card_none": "No tienes tarjeta guardada. Guarda una para comprar con un mensaje: {url}",
+        "card_shown": "Tu tarjeta: {card}. #buy la cobra tras tu confirmación; /unlink la olvida. "
+        "Cambiarla: {url}",
+        "card_unlinked": "{card} está olvidada y desvinculada: volverás a recibir enlaces de "
+        "pago.",
+        "card_unlinked_none": "No tienes tarjeta guardada.",
+        "card_saved": "{card} está guardada: la próxima vez, compra con un mensaje y un toque. "
+        "/unlink la olvida.",
+        "private_only": "{who}: envíame /{command} en un chat privado.",
+        "link_code": "Tu código: {code}. Escribe /link {code} en tu otra plataforma (Telegram, "
+        "Discord o el chat web) en {minutes} min.",
+        "linked": "Vinculados: {identities} compran ahora como uno, con una tarjeta, una lista de "
+        "pedidos y un límite por drop.",
+        "help_cards": "/card guarda una tarjeta para comprar con un mensaje, /link vincula tus "
+        "cuentas.",
     },
 }
 
@@ -488,7 +605,8 @@ class Renderer:
                 lines = "\n".join(self.t("queue_line", code=c, pos=p) for c, p in places)
                 return Reply(private=self.t("queue", lines=lines))
             case chat.HelpAsked(seller=seller):
-                text = self.t("help") + (" " + self.t("help_seller") if seller else "")
+                text = self.t("help") + " " + self.t("help_cards")
+                text += " " + self.t("help_seller") if seller else ""
                 return Reply(private=text)
             case chat.DropOpened(drop=drop):
                 return Reply(public=self.drop_started(drop))
@@ -516,6 +634,47 @@ class Renderer:
                 return self.bid(result, who)
             case chat.NotAvailable():
                 return Reply(public=self.t("not_available", who=who))
+            case chat.CardPaid(result=result):
+                return Reply(private=self.payment(result))
+            case chat.CardShown(card=card, setup_url=url):
+                if card is None:
+                    return Reply(private=self.t("card_none", url=url))
+                return Reply(private=self.t("card_shown", card=card, url=url))
+            case chat.CardUnlinked(card=card):
+                if card is None:
+                    return Reply(private=self.t("card_unlinked_none"))
+                return Reply(private=self.t("card_unlinked", card=card))
+            case chat.LinkCodeIssued(code=code, minutes=minutes):
+                return Reply(private=self.t("link_code", code=code, minutes=minutes))
+            case chat.IdentitiesLinked(identities=identities):
+                return Reply(private=self.t("linked", identities=", ".join(identities)))
+            case chat.PrivateOnly(command=command):
+                return Reply(public=self.t("private_only", who=who, command=command))
+        return Reply()  # pragma: no cover - every outcome is matched above
+
+    def payment(self, result: PaymentResult) -> str:
+        """A saved card charged (or not) for an order, told privately to the buyer."""
+        values = {**self._order_values(result.order), "card": result.card or ""}
+        match result.outcome:
+            case PaymentOutcome.PAID:
+                return self.t("card_charged", **values)
+            case PaymentOutcome.PROCESSING:
+                return self.t("card_processing", **values)
+            case PaymentOutcome.FREE:
+                return self.t("promo_paid", **values)
+        reason = f" ({result.reason})" if result.reason else ""
+        return self._pay_text("card_fallback", "card_fallback_no_link", result.order, reason)
+
+    def confirm(self, result: ClaimResult) -> Reply:
+        """The private question of a one-message buy, with its Confirm button."""
+        order, card = result.order, result.confirm
+        assert order is not None and card is not None
+        minutes = 1
+        if order.hold_expires_at is not None:
+            left = (order.hold_expires_at - order.created_at).total_seconds()
+            minutes = max(1, round(left / 60))
+        text = self.t("confirm_ask", card=card, minutes=minutes, **self._order_values(order))
+        return Reply(private=text, actions=((self.t("confirm_button"), f"confirm:{order.ref}"),))
 
     def auction_started(self, auction: AuctionView) -> str:
         return self.t(
@@ -588,6 +747,14 @@ class Renderer:
         if result.outcome is ClaimOutcome.WON and result.order is not None:
             order = result.order
             values = self._order_values(order)
+            if result.confirm is not None:
+                public = self.t("won_confirm", who=who, **values)
+                return replace(self.confirm(result), public=public)
+            if result.payment is not None:
+                if result.payment.outcome is PaymentOutcome.FREE:
+                    return Reply(public=self.t("promo_won", who=who, **values))
+                # Paid: "sold to" follows in the chat (OrderPaid), the buyer learns it here.
+                return Reply(private=self.payment(result.payment))
             private = self._pay_text("won_private", "won_no_link", order)
             return Reply(public=self.t("won", who=who, **values), private=private)
         if result.outcome is ClaimOutcome.WAITLISTED:
@@ -617,6 +784,8 @@ class Renderer:
             until=until,
             code=drop.code,
         )
+        if drop.promo:
+            return text + self.t("promo_note")
         if drop.per_buyer_limit:
             text += self.t("limit_note", limit=drop.per_buyer_limit)
         return text
@@ -625,10 +794,15 @@ class Renderer:
         """What a buyer (privately) and the chat (publicly) learn outside a direct reply."""
         match notice:
             case OrderPaid(order=order):
+                key = "paid" if order.amount.minor else "promo_paid"
                 return Reply(
                     public=self.t("sold_to", item=order.description, who=who),
-                    private=self.t("paid", **self._order_values(order)),
+                    private=self.t(key, **self._order_values(order)),
                 )
+            case CardSaved(card=card):
+                return Reply(private=self.t("card_saved", card=card))
+            case PaymentFellBack(result=result):
+                return Reply(private=self.payment(result))
             case HoldExpired(order=order, sold_out=sold_out):
                 key = "sold_to_first_payers" if sold_out else "expired"
                 return Reply(private=self.t(key, **self._order_values(order)))
@@ -661,8 +835,8 @@ class Renderer:
                 return Reply(private=self._pay_text(key, "auction_won_no_link", order))
         return Reply()
 
-    def _pay_text(self, with_link: str, without: str, order: OrderView) -> str:
-        values = self._order_values(order)
+    def _pay_text(self, with_link: str, without: str, order: OrderView, reason: str = "") -> str:
+        values = {**self._order_values(order), "reason": reason}
         return self.t(with_link if order.checkout_url else without, **values)
 
     def _order_values(self, order: OrderView) -> dict[str, object]:

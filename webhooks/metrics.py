@@ -21,9 +21,12 @@ from commerce.adapters.sql import utc
 from commerce.domain.money import Money
 from commerce.service_layer.outbox import Courier
 from commerce.service_layer.ports import (
+    Charge,
+    ChargeRequest,
     CheckoutRequest,
     CheckoutSession,
     PaymentGateway,
+    SavedCard,
     SessionState,
 )
 from webhooks.keys import BUS, ENGINE
@@ -73,6 +76,22 @@ class TimedGateway:
 
     async def session_state(self, session_id: str) -> SessionState:
         return await self.inner.session_state(session_id)
+
+    async def open_card_setup(
+        self, identity: str, customer: str | None, locale: str = "en"
+    ) -> CheckoutSession:
+        return await self.inner.open_card_setup(identity, customer, locale)
+
+    async def saved_card(
+        self, payment_intent: str | None = None, setup_intent: str | None = None
+    ) -> SavedCard | None:
+        return await self.inner.saved_card(payment_intent, setup_intent)
+
+    async def charge_card(self, request: ChargeRequest) -> Charge:
+        return await self.inner.charge_card(request)
+
+    async def detach_card(self, payment_method: str) -> None:
+        await self.inner.detach_card(payment_method)
 
 
 async def database_families(engine: AsyncEngine, now: datetime) -> list[Metric]:

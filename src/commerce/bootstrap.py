@@ -3,6 +3,7 @@
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from commerce.adapters.auctions import SqlAuctions
+from commerce.adapters.cards import SqlCards
 from commerce.adapters.clock import LogNotifier, SystemClock
 from commerce.adapters.db import create_engine
 from commerce.adapters.ledger import SqlLedger
@@ -31,5 +32,17 @@ def bootstrap(
         sellers=settings.sellers,
         hold=settings.hold,
         auctions=SqlAuctions(engine),
+        invoice_platforms=invoice_platforms(settings),
+        cards=SqlCards(engine),
+        confirm_window=settings.confirm_window,
     )
     return MessageBus(deps)
+
+
+def invoice_platforms(settings: Settings) -> frozenset[str]:
+    """Telegram buyers pay with Telegram's own invoices once a payment provider token (a
+    Stripe one, from @BotFather) is set for the bot."""
+    provider = settings.telegram_payment_provider_token
+    if settings.telegram_bot_token and provider and provider.get_secret_value():
+        return frozenset({"telegram"})
+    return frozenset()

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     livebuy_currency: str = "eur"
     livebuy_locale: str = "en"
     livebuy_hold: str = "10m"
+    # How long a buyer with a saved card has to confirm a one-message buy (the hold ends then).
+    livebuy_confirm_window: str = "5m"
     livebuy_strikes: int = 3  # unpaid holds or wins after which a buyer pays first; 0: never
 
     _public_url_derived: bool = PrivateAttr(default=False)
@@ -88,7 +90,7 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of {', '.join(LOCALES)}")
         return value.lower()
 
-    @field_validator("livebuy_hold")
+    @field_validator("livebuy_hold", "livebuy_confirm_window")
     @classmethod
     def _hold(cls, value: str) -> str:
         try:
@@ -110,6 +112,10 @@ class Settings(BaseSettings):
     @property
     def hold(self) -> timedelta:
         return parse_duration(self.livebuy_hold)
+
+    @property
+    def confirm_window(self) -> timedelta:
+        return parse_duration(self.livebuy_confirm_window)
 
     @property
     def sellers(self) -> frozenset[str]:

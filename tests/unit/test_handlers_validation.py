@@ -14,7 +14,7 @@ from commerce.domain.errors import InvalidInput, NotAllowed
 from commerce.domain.money import Money
 from commerce.domain.payments import PaymentEvent, PaymentEventKind
 from commerce.domain.products import ProductSpec
-from commerce.service_layer import auctions, chat, handlers, payments
+from commerce.service_layer import auctions, chat, handlers, invoices, one_message, payments
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.messagebus import HANDLERS, MessageBus
 from commerce.service_layer.results import ClaimOutcome, ClaimResult, ProductView, VariantView
@@ -307,6 +307,9 @@ EXPECTED_HANDLERS = {
     c.CloseDueAuctions: auctions.close_due_auctions,
     c.ListOrders: handlers.list_orders,
     c.AddSeller: handlers.add_seller,
+    c.CheckInvoice: invoices.check_invoice,
+    c.InvoicePaid: invoices.invoice_paid,
+    c.ConfirmPurchase: one_message.confirm,
 }
 
 SAMPLES: list[Any] = [
@@ -332,11 +335,14 @@ SAMPLES: list[Any] = [
     c.CloseDueAuctions(),
     c.ListOrders(),
     c.AddSeller("web:anna"),
+    c.CheckInvoice("A1", "telegram:1", 2500, "eur"),
+    c.InvoicePaid("A1", "telegram:1", 2500, "eur", "ch_1", "tg_1"),
+    c.ConfirmPurchase("web:anna"),
 ]
 
 
 def test_every_command_has_a_handler() -> None:
-    assert len(COMMAND_TYPES) == 20
+    assert len(COMMAND_TYPES) == 23
     assert set(HANDLERS) == COMMAND_TYPES
 
 

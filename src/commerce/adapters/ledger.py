@@ -76,7 +76,10 @@ TO_RECONCILE = sql(
 )
 AWAITING_CHECKOUT = sql(
     f"SELECT {ORDER_COLUMNS} {ORDER_FROM} WHERE o.status = 'reserved'"
-    " AND o.checkout_session IS NULL AND o.created_at <= :now ORDER BY o.id LIMIT 50"
+    " AND o.checkout_session IS NULL AND o.created_at <= :now"
+    # one-message buys are confirmed and charged, promo drops paid by the message
+    " AND o.confirm_until IS NULL AND o.charge_attempt IS NULL AND NOT d.promo"
+    " ORDER BY o.id LIMIT 50"
 )
 
 

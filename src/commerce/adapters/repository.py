@@ -78,8 +78,9 @@ SET_VARIANT_STOCK = sql(
 INSERT_DROP = sql(
     "INSERT INTO drops (code, product_id, price_minor, currency, quantity, remaining,"
     " per_buyer_limit, policy, hold_seconds, status, waitlist_len, started_by, starts_at,"
-    " ends_at) VALUES (:code, :product_id, :price, :currency, :quantity, :quantity, :limit,"
-    " :policy, :hold_seconds, 'live', 0, :actor, :now, :ends_at) RETURNING id"
+    " ends_at, confirm, promo) VALUES (:code, :product_id, :price, :currency, :quantity,"
+    " :quantity, :limit, :policy, :hold_seconds, 'live', 0, :actor, :now, :ends_at, :confirm,"
+    " :promo) RETURNING id"
 )
 INSERT_CHANNEL = sql("INSERT INTO drop_channel (drop_id, chat) VALUES (:drop_id, :chat)")
 LIVE_WITH_CODE = sql("SELECT id FROM drops WHERE code = :code AND status = 'live'")
@@ -321,6 +322,8 @@ class SqlStore:
                         "actor": actor[:80],
                         "now": now,
                         "ends_at": now + terms.duration if terms.duration else None,
+                        "confirm": terms.confirm,
+                        "promo": terms.promo,
                     },
                 )
             ).scalar_one()
@@ -487,6 +490,11 @@ class SqlStore:
             await conn.execute(LOCK_ORDER, {"id": found.id, "now": now})
             row = (await conn.execute(SELECT_ORDER, {"id": found.id})).one()
             status = OrderStatus(row.status)
+            if _second_payment(status, row.payment_ref, payment_ref):
+                # Paid twice (a link and a saved card, or a Telegram invoice): kept on record,
+                # and the caller refunds this one.
+                await record_transition(conn, row.id, status, status, f"{cause}:paid_twice", now)
+                return Settlement(to_order_view(row), SettlementOutcome.PAID_TWICE)
             if not can_move(status, PAID) or status is PAID:
                 return Settlement(to_order_view(row), SettlementOutcome.UNCHANGED)
             params = {"id": row.id, "payment_ref": payment_ref, "now": now, "true": True}
@@ -613,3 +621,15 @@ def _label(labels: list[str], wanted: str, sku: str) -> str:
         if label.casefold() == wanted.strip().casefold():
             return label
     raise InvalidInput(f"{sku} has no variant '{wanted}'; it has {', '.join(labels) or 'none'}")
+
+
+def _second_payment(status: OrderStatus, paid_with: str | None, payment_ref: str) -> bool:
+    """Another payment (not the same one reported again) for an order that is paid."""
+    payments = ("pi_", "ch_")  # a session id stands in for a payment only when none is known
+    return (
+        status in (PAID, OrderStatus.FULFILLED)
+        and paid_with is not None
+        and paid_with != payment_ref
+        and paid_with.startswith(payments)
+        and payment_ref.startswith(payments)
+    )

@@ -25,7 +25,7 @@ _PARAM_TYPES: dict[str, Callable[[], TypeEngine[Any]]] = {
         ("now", "at", "lease", "until", "before", "hold_expires_at", "ends_at", "since"),
         UTCDateTime,
     ),
-    **dict.fromkeys(("code", "chat", "status"), String),
+    **dict.fromkeys(("code", "chat", "status", "ref"), String),
     **dict.fromkeys(("limit", "customer_id"), Integer),
 }
 
@@ -51,7 +51,7 @@ def maybe_utc(value: Any) -> datetime | None:
 DROP_COLUMNS = """
     d.id, d.code, d.product_id, d.price_minor, d.currency, d.quantity, d.remaining,
     d.per_buyer_limit, d.policy, d.hold_seconds, d.status, d.waitlist_len,
-    d.starts_at, d.ends_at, p.sku, p.name, p.digital
+    d.starts_at, d.ends_at, p.sku, p.name, p.digital, d.confirm, d.promo
 """
 SELECT_DROP = sql(
     f"SELECT {DROP_COLUMNS} FROM drops d JOIN product p ON p.id = d.product_id WHERE d.id = :id"
@@ -63,7 +63,7 @@ ORDER_COLUMNS = """
     o.amount_minor, o.currency, o.status, o.hold_expires_at, o.created_at, o.drop_id,
     o.variant_id, o.customer_id, o.holds_stock, o.checkout_session, o.checkout_url,
     o.payment_ref, o.refunded_minor, o.dispute, o.unit_price_minor, c.disputes AS buyer_disputes,
-    p.digital
+    p.digital, o.confirm_until
 """
 ORDER_FROM = """
     FROM orders o JOIN drops d ON d.id = o.drop_id JOIN product p ON p.id = o.product_id
@@ -100,6 +100,8 @@ def to_drop_view(row: Any, channels: tuple[str, ...]) -> DropView:
         channels=channels,
         starts_at=utc(row.starts_at),
         ends_at=maybe_utc(row.ends_at),
+        confirm=row.confirm,
+        promo=bool(row.promo),
     )
 
 
@@ -128,6 +130,7 @@ def to_order_view(row: Any) -> OrderView:
         unit_price=Money(row.unit_price_minor, row.currency),
         buyer_disputes=row.buyer_disputes,
         digital=bool(row.digital),
+        confirm_until=maybe_utc(row.confirm_until),
     )
 
 

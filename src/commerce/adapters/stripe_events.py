@@ -22,6 +22,8 @@ KINDS = {
     "charge.refunded": PaymentEventKind.CHARGE_REFUNDED,
     "charge.dispute.created": PaymentEventKind.DISPUTE_CREATED,
     "charge.dispute.closed": PaymentEventKind.DISPUTE_CLOSED,
+    "payment_intent.succeeded": PaymentEventKind.PAYMENT_SUCCEEDED,
+    "payment_intent.payment_failed": PaymentEventKind.PAYMENT_FAILED,
 }
 
 
@@ -57,6 +59,23 @@ def to_payment_event(event: dict[str, Any]) -> PaymentEvent:
     base: dict[str, Any] = {"id": event["id"], "kind": kind, "type": str(event.get("type"))}
     if kind is PaymentEventKind.OTHER:
         return PaymentEvent(**base)
+    if kind is PaymentEventKind.CHECKOUT_COMPLETED and obj.get("mode") == "setup":
+        return PaymentEvent(
+            **{**base, "kind": PaymentEventKind.CARD_SAVED},
+            session_id=_str(obj.get("id")),
+            setup_ref=_id(obj.get("setup_intent")),
+            identity=_str(metadata.get("identity")),
+            payment_customer=_id(obj.get("customer")),
+        )
+    if str(event.get("type")).startswith("payment_intent."):
+        return PaymentEvent(
+            **base,
+            order_ref=_str(metadata.get("order_ref")),
+            payment_ref=_str(obj.get("id")),
+            paid=obj.get("status") == "succeeded",
+            amount=_int(obj.get("amount")),
+            payment_customer=_id(obj.get("customer")),
+        )
     if str(event.get("type")).startswith("checkout.session."):
         return PaymentEvent(
             **base,

@@ -244,6 +244,7 @@ class OutboxMessage(SQLModel, table=True):
     buttons: str = Field(default="[]")  # JSON list of {label, url, action}
     board: str | None = Field(default=None, max_length=64)
     reply_to: str | None = Field(default=None, max_length=64)
+    invoice: str | None = None  # JSON of a native invoice (service_layer/outbox.py Invoice)
     status: str = Field(default="pending", max_length=16)  # pending, sent, undeliverable
     attempts: int = Field(default=0)
     not_before: datetime = Field(sa_column=_utc())

@@ -176,6 +176,14 @@ class CloseDueAuctions:
 
 
 @dataclass(frozen=True, slots=True)
+class ConfirmPurchase:
+    """`#confirm [ORDER]`: charge the saved card for the buyer's held order."""
+
+    identity: str
+    ref: str | None = None  # None: the order that waits for a confirm
+
+
+@dataclass(frozen=True, slots=True)
 class ListOrders:
     status: OrderStatus | None = None
     identity: str | None = None
@@ -186,6 +194,29 @@ class ListOrders:
 class AddSeller:
     identity: str
     role: str = "owner"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckInvoice:
+    """A platform's native invoice is about to be paid (Telegram's pre_checkout_query): may
+    it? The handler answers None, or a short reason to show the buyer."""
+
+    order_ref: str  # the invoice's payload
+    identity: str  # who is paying
+    amount_minor: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class InvoicePaid:
+    """A platform's native invoice was paid (Telegram's successful_payment)."""
+
+    order_ref: str
+    identity: str
+    amount_minor: int
+    currency: str
+    provider_charge_id: str  # the payment provider's charge (Stripe: ch_...), for refunds
+    telegram_charge_id: str  # the platform's own id of the payment
 
 
 Command = (
@@ -207,6 +238,9 @@ Command = (
     | PlaceBid
     | EndAuction
     | CloseDueAuctions
+    | ConfirmPurchase
     | ListOrders
     | AddSeller
+    | CheckInvoice
+    | InvoicePaid
 )

@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from commerce.domain.errors import InvalidInput
 from commerce.domain.money import Money
+from commerce.domain.one_message import ConfirmRule
 
 
 class DropPolicy(StrEnum):
@@ -59,12 +60,19 @@ class DropTerms:
     per_buyer_limit: int | None
     policy: DropPolicy
     hold: timedelta
+    confirm: str = "always"  # for buyers with a saved card: see domain/one_message.py
+    # A promo drop is paid with the public message itself: free, one per person.
+    promo: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.quantity <= 1_000_000:
             raise InvalidInput("quantity must be between 1 and 1,000,000")
-        if self.price.minor <= 0:
+        if self.promo:
+            if self.price.minor != 0 or self.per_buyer_limit != 1:
+                raise InvalidInput("a promo drop is free and limited to one per person")
+        elif self.price.minor <= 0:
             raise InvalidInput("price must be above zero")
+        ConfirmRule.parse(self.confirm)
         if self.per_buyer_limit is not None and self.per_buyer_limit < 1:
             raise InvalidInput("limit must be at least 1")
         if self.hold <= timedelta(0):

@@ -70,9 +70,38 @@ class Start:
 class StartDrop:
     sku: str
     quantity: int
-    price: Decimal
+    price: Decimal  # 0 for a promo drop (`/drop SAMPLE 50 free`)
     duration: timedelta | None = None
     limit: int | None = None
+    confirm: str | None = None  # always | trusted | "above 25" (buyers with a saved card)
+
+    @property
+    def promo(self) -> bool:
+        return self.price == 0
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """`/card`: show the saved card and a link to add or replace it (private chat)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Unlink:
+    """`/unlink`: forget the saved card (detached at the payment provider too)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """`/link` gives a one-time code; `/link CODE` on another platform joins both."""
+
+    code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Confirm:
+    """`#confirm` / `/confirm [ORDER]`: pay a held order with the saved card."""
+
+    order: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +145,10 @@ Command = (
     | EndDrop
     | Stats
     | Refund
+    | Card
+    | Unlink
+    | Link
+    | Confirm
 )
 SELLER_COMMANDS: frozenset[type] = frozenset({StartDrop, StartAuction, EndDrop, Stats, Refund})
 
@@ -176,6 +209,10 @@ DEFAULT_KEYWORDS = Keywords(
         "end": frozenset({"end"}),
         "stats": frozenset({"stats"}),
         "refund": frozenset({"refund"}),
+        "card": frozenset({"card", "karte", "carte", "tarjeta"}),
+        "unlink": frozenset({"unlink"}),
+        "link": frozenset({"link", "verknüpfen", "lier", "vincular"}),
+        "confirm": frozenset({"confirm", "bestätigen", "confirmer", "confirmar"}),
     }
 )
 
@@ -294,15 +331,21 @@ def _drop(args: list[str]) -> StartDrop | ParseError:
         return ParseError(ParseErrorKind.BAD_QUANTITY, "drop", args[1])
     if len(args) < 3:
         return ParseError(ParseErrorKind.MISSING_PRICE, "drop")
-    price = _money(args[2])
+    price = Decimal(0) if args[2].casefold() in _FREE else _money(args[2])
     if price is None:
         return ParseError(ParseErrorKind.BAD_PRICE, "drop", args[2])
     duration: timedelta | None = None
     limit: int | None = None
+    confirm: str | None = None
     rest = args[3:]
     while rest:
         word = rest[0].casefold()
-        if word in ("for", "limit"):
+        if word == "confirm":
+            taken = _confirm_rule(rest[1:])
+            if taken is None:
+                return ParseError(ParseErrorKind.UNKNOWN_OPTION, "drop", " ".join(rest[:3]))
+            confirm, rest = " ".join(rest[1 : 1 + taken]).casefold(), rest[1 + taken :]
+        elif word in ("for", "limit"):
             if len(rest) < 2:
                 kind = ParseErrorKind.BAD_DURATION if word == "for" else ParseErrorKind.BAD_LIMIT
                 return ParseError(kind, "drop", rest[0])
@@ -318,7 +361,19 @@ def _drop(args: list[str]) -> StartDrop | ParseError:
             duration, rest = bare, rest[1:]
         else:
             return ParseError(ParseErrorKind.UNKNOWN_OPTION, "drop", rest[0])
-    return StartDrop(args[0].upper(), int(args[1]), price, duration, limit)
+    return StartDrop(args[0].upper(), int(args[1]), price, duration, limit, confirm)
+
+
+_FREE = ("free", "gratis", "gratuit", "kostenlos")
+
+
+def _confirm_rule(words: list[str]) -> int | None:
+    """How many words after `confirm` make its rule: always | trusted | above AMOUNT."""
+    if words and words[0].casefold() in ("always", "trusted"):
+        return 1
+    if len(words) >= 2 and words[0].casefold() == "above" and _money(words[1]) is not None:
+        return 2
+    return None
 
 
 def _auction(args: list[str]) -> StartAuction | ParseError:
@@ -391,6 +446,10 @@ _ARGUMENTS: dict[str, Callable[[list[str]], Command | ParseError]] = {
     "end": _optional(EndDrop),
     "stats": _optional(Stats),
     "refund": _refund,
+    "card": lambda _: Card(),
+    "unlink": lambda _: Unlink(),
+    "link": _optional(Link),
+    "confirm": _optional(Confirm, ref=True),
 }
 
 
@@ -420,10 +479,19 @@ def format_command(cmd: Command) -> str:
                 "/drop",
                 sku,
                 str(quantity),
-                str(price),
+                "free" if cmd.promo else str(price),
                 f"for {format_duration(duration)}" if duration else None,
                 f"limit {limit}" if limit is not None else None,
+                f"confirm {cmd.confirm}" if cmd.confirm else None,
             )
+        case Card():
+            return "/card"
+        case Unlink():
+            return "/unlink"
+        case Link(code=code):
+            return _join("/link", code)
+        case Confirm(order=order):
+            return _join("/confirm", order)
         case StartAuction():
             return _join(
                 "/auction",

@@ -12,6 +12,9 @@ class PaymentEventKind(StrEnum):
     CHARGE_REFUNDED = "charge_refunded"
     DISPUTE_CREATED = "dispute_created"
     DISPUTE_CLOSED = "dispute_closed"
+    PAYMENT_SUCCEEDED = "payment_succeeded"  # a payment intent, e.g. a saved card charged
+    PAYMENT_FAILED = "payment_failed"
+    CARD_SAVED = "card_saved"  # a setup-mode checkout completed (/card)
     OTHER = "other"  # stored, acknowledged, ignored
 
 
@@ -28,3 +31,5 @@ class PaymentEvent:
     amount_refunded: int | None = None  # total refunded so far, minor units
     dispute_outcome: str | None = None  # "won" or "lost" when a dispute closes
     payment_customer: str | None = None
+    setup_ref: str | None = None  # the setup (Stripe: setup intent) that saved a card
+    identity: str | None = None  # whose card it is, from the setup's metadata

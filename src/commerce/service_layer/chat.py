@@ -12,16 +12,19 @@ from commerce.domain import grammar as g
 from commerce.domain.drops import DropPolicy, DropTerms
 from commerce.domain.errors import CommerceError, NotAllowed, NotFound
 from commerce.domain.money import Money
-from commerce.service_layer import auctions, handlers
+from commerce.domain.one_message import ALWAYS, ConfirmRule
+from commerce.service_layer import auctions, handlers, one_message
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.payments import refund_order
 from commerce.service_layer.ports import PaymentError
 from commerce.service_layer.results import (
     AuctionView,
     BidResult,
+    CardView,
     ClaimResult,
     DropView,
     OrderView,
+    PaymentResult,
     Release,
 )
 
@@ -107,6 +110,43 @@ class BidPlaced:
 
 
 @dataclass(frozen=True, slots=True)
+class CardPaid:
+    """`#confirm` (or a drop that needs none): the saved card was charged, or fell back."""
+
+    result: PaymentResult
+
+
+@dataclass(frozen=True, slots=True)
+class CardShown:
+    card: CardView | None
+    setup_url: str  # a checkout that adds (or replaces) the card
+
+
+@dataclass(frozen=True, slots=True)
+class CardUnlinked:
+    card: CardView | None  # None: there was none
+
+
+@dataclass(frozen=True, slots=True)
+class LinkCodeIssued:
+    code: str
+    minutes: int
+
+
+@dataclass(frozen=True, slots=True)
+class IdentitiesLinked:
+    identities: tuple[str, ...]
+    card: CardView | None
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateOnly:
+    """A command that shows or creates something personal: only in a private chat."""
+
+    command: str
+
+
+@dataclass(frozen=True, slots=True)
 class NotAvailable:
     """Understood, but that part of the product is not built yet (auctions)."""
 
@@ -129,6 +169,12 @@ ChatOutcome = (
     | AuctionOpened
     | AuctionClosed
     | BidPlaced
+    | CardPaid
+    | CardShown
+    | CardUnlinked
+    | LinkCodeIssued
+    | IdentitiesLinked
+    | PrivateOnly
     | NotAvailable
 )
 
@@ -167,7 +213,24 @@ async def _dispatch(parsed: g.Command, cmd: c.ChatMessage, deps: Deps) -> ChatOu
                 quantity=quantity,
                 variant_words=variant,
             )
-            return Claimed(await handlers.claim(claim, deps))
+            return Claimed(await one_message.buy(claim, cmd.private, deps))
+        case g.Confirm(order=ref):
+            confirm = c.ConfirmPurchase(cmd.identity, ref)
+            return CardPaid(await one_message.confirm(confirm, deps))
+        case g.Card() | g.Unlink() | g.Link(code=None) if not cmd.private:
+            return PrivateOnly(type(parsed).__name__.lower())
+        case g.Card():
+            card, url = await one_message.show_card(cmd.identity, deps)
+            return CardShown(card, url)
+        case g.Unlink():
+            return CardUnlinked(await one_message.unlink(cmd.identity, deps))
+        case g.Link(code=None):
+            code = await one_message.link_code(cmd.identity, deps)
+            return LinkCodeIssued(code, max(1, int(deps.link_ttl.total_seconds() // 60)))
+        case g.Link(code=str() as code):
+            linked = await one_message.link(cmd.identity, code, deps)
+            card = one_message.view(linked.card) if linked.card else None
+            return IdentitiesLinked(linked.identities, card)
         case g.Pass(code=code):
             release = await handlers.pass_hold(c.PassHold(cmd.identity, cmd.chat, code), deps)
             return Released(release, passed=True)
@@ -238,14 +301,19 @@ async def _dispatch(parsed: g.Command, cmd: c.ChatMessage, deps: Deps) -> ChatOu
 
 async def _start_drop(parsed: g.StartDrop, cmd: c.ChatMessage, deps: Deps) -> DropView:
     product = await deps.store.product(parsed.sku)
+    currency = product.price.currency
+    confirm = ConfirmRule.parse(parsed.confirm, currency) if parsed.confirm else ALWAYS
     terms = DropTerms(
         sku=product.sku,
         quantity=parsed.quantity,
-        price=Money.parse(Decimal(parsed.price), product.price.currency),
+        price=Money.parse(Decimal(parsed.price), currency),
         duration=parsed.duration,
-        per_buyer_limit=parsed.limit,
+        # A promo is one per person (across their linked identities).
+        per_buyer_limit=1 if parsed.promo else parsed.limit,
         policy=DropPolicy.HOLD,
         hold=deps.hold,
+        confirm=str(confirm),
+        promo=parsed.promo,
     )
     # The seller's chat sees the drop in the reply to /drop, so no announcement is sent.
     command = c.StartDrop(terms, (cmd.chat,), actor=cmd.identity, announce=False)

@@ -25,6 +25,8 @@ async def open_checkout(order: OrderView, deps: Deps) -> OrderView:
     payments, ledger = money_ports(deps)
     if order.hold_expires_at is None or order.unit_price is None:
         raise InvalidInput(f"order {order.ref} cannot be paid any more")
+    # A buyer without a saved card is offered to keep this one for one-message buys.
+    save_card = deps.cards is not None and await deps.cards.card(order.identity) is None
     session = await payments.open_checkout(
         CheckoutRequest(
             order_ref=order.ref,
@@ -36,6 +38,7 @@ async def open_checkout(order: OrderView, deps: Deps) -> OrderView:
             expires_at=order.hold_expires_at,
             customer=await ledger.payment_customer(order.identity),
             collect_shipping=not order.digital,
+            save_card=save_card,
         )
     )
     return await ledger.checkout_opened(
@@ -51,6 +54,8 @@ async def with_checkout(result: ClaimResult, deps: Deps) -> ClaimResult:
         return result  # a redelivered message for an order that moved on
     if result.order.hold_expires_at is None:
         return result  # a delayed payment is under way for it already
+    if by_invoice(result.order, deps):
+        return result  # the chat's adapter sends its own invoice
     try:
         return replace(result, order=await open_checkout(result.order, deps))
     except PaymentError as exc:
@@ -66,6 +71,8 @@ async def retry_checkouts(deps: Deps) -> list[OrderView]:
     # opening its checkout here too would send the buyer the link twice.
     created_before = deps.clock.now() - CHECKOUT_GRACE
     for order in await deps.ledger.awaiting_checkout(created_before):
+        if by_invoice(order, deps):
+            continue
         try:
             ready = await open_checkout(order, deps)
         except PaymentError:
@@ -73,6 +80,11 @@ async def retry_checkouts(deps: Deps) -> list[OrderView]:
         await deps.notifier.notify(CheckoutReady(ready))
         opened.append(ready)
     return opened
+
+
+def by_invoice(order: OrderView, deps: Deps) -> bool:
+    """The buyer's platform takes the payment itself (a Telegram invoice), not a link."""
+    return order.identity.split(":", 1)[0] in deps.invoice_platforms
 
 
 async def expire_checkout(order: OrderView, deps: Deps) -> None:

@@ -6,6 +6,7 @@ from datetime import timedelta
 from commerce.domain.grammar import DEFAULT_KEYWORDS, Keywords
 from commerce.service_layer.ports import (
     AuctionStore,
+    Cards,
     Clock,
     Ledger,
     Notifier,
@@ -31,3 +32,6 @@ class Deps:
     # Platforms whose buyers pay with the platform's own invoice (Telegram with a payment
     # provider token): their orders get no Checkout link, the adapter sends an invoice.
     invoice_platforms: frozenset[str] = field(default_factory=frozenset)
+    cards: Cards | None = None  # None: no one-message buying (every buyer gets a link)
+    confirm_window: timedelta = timedelta(minutes=5)  # LIVEBUY_CONFIRM_WINDOW
+    link_ttl: timedelta = timedelta(minutes=10)

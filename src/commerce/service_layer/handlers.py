@@ -69,6 +69,11 @@ async def end_drop(cmd: c.EndDrop, deps: Deps) -> DropView:
 
 
 async def claim(cmd: c.Claim, deps: Deps) -> ClaimResult:
+    """A claim answered with its checkout link (one-message buying: one_message.buy)."""
+    return await with_checkout(await take_units(cmd, deps), deps)
+
+
+async def take_units(cmd: c.Claim, deps: Deps) -> ClaimResult:
     identity, chat = str(Identity.parse(cmd.identity)), str(ChatRef.parse(cmd.chat))
     if not 1 <= cmd.quantity <= 999:
         raise InvalidInput("quantity must be between 1 and 999")
@@ -76,8 +81,7 @@ async def claim(cmd: c.Claim, deps: Deps) -> ClaimResult:
     now = cmd.received_at or deps.clock.now()
     # Normalised: 'Telegram:42' is the same buyer as 'telegram:42', in the same chat.
     normalised = replace(cmd, identity=identity, chat=chat, code=code, received_at=now)
-    result = await deps.store.claim(normalised, now)
-    return await with_checkout(result, deps)
+    return await deps.store.claim(normalised, now)
 
 
 async def pass_hold(cmd: c.PassHold, deps: Deps) -> Release:
@@ -174,6 +178,8 @@ async def settle_payment(cmd: c.SettlePayment, deps: Deps) -> Settlement:
     )
     if unrefunded and deps.payments is not None:
         await deps.payments.refund(cmd.payment_ref, None, f"refund-unfilled-{order.ref}")
+    if settlement.outcome is SettlementOutcome.PAID_TWICE and deps.payments is not None:
+        await deps.payments.refund(cmd.payment_ref, None, f"refund-twice-{cmd.payment_ref}")
     return settlement
 
 

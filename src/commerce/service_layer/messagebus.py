@@ -4,7 +4,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from commerce.domain import commands as c
-from commerce.service_layer import auctions, chat, handlers, payments
+from commerce.service_layer import auctions, chat, handlers, invoices, one_message, payments
 from commerce.service_layer.deps import Deps
 
 Handler = Callable[[Any, Deps], Awaitable[Any]]
@@ -30,6 +30,9 @@ HANDLERS: dict[type, Handler] = {
     c.CloseDueAuctions: auctions.close_due_auctions,
     c.ListOrders: handlers.list_orders,
     c.AddSeller: handlers.add_seller,
+    c.CheckInvoice: invoices.check_invoice,
+    c.InvoicePaid: invoices.invoice_paid,
+    c.ConfirmPurchase: one_message.confirm,
 }
 
 

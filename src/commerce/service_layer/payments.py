@@ -9,11 +9,13 @@ from commerce.domain.errors import InvalidInput
 from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
 from commerce.domain.payments import PaymentEvent, PaymentEventKind
+from commerce.service_layer import one_message
 from commerce.service_layer.checkout import money_ports, with_checkout
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.handlers import release_order, settle_payment
 from commerce.service_layer.ports import Ledger, PaymentError
 from commerce.service_layer.results import (
+    CardSaved,
     OrderDisputed,
     OrderRefunded,
     OrderView,
@@ -29,6 +31,8 @@ async def apply_payment_event(cmd: c.ApplyPaymentEvent, deps: Deps) -> str:
     event = cmd.event
     if event.kind is K.OTHER:
         return "ignored: not an event livebuy uses"
+    if event.kind is K.CARD_SAVED:
+        return await _card_saved(event, deps)
     ledger = deps.ledger
     assert ledger is not None, "payment events need the ledger"
     order = await ledger.find_order(event.order_ref, event.session_id, event.payment_ref)
@@ -36,8 +40,14 @@ async def apply_payment_event(cmd: c.ApplyPaymentEvent, deps: Deps) -> str:
         return "ignored: no order of ours"
     cause = f"stripe:{event.id}"
     now = deps.clock.now()
-    if event.kind in (K.CHECKOUT_COMPLETED, K.ASYNC_PAYMENT_SUCCEEDED):
-        return await _paid(event, order, cause, deps, ledger)
+    if event.kind in (K.CHECKOUT_COMPLETED, K.ASYNC_PAYMENT_SUCCEEDED, K.PAYMENT_SUCCEEDED):
+        outcome = await _paid(event, order, cause, deps, ledger)
+        if event.kind is K.CHECKOUT_COMPLETED and event.paid:
+            await _keep_card(order, event.payment_ref, deps)
+        return outcome
+    if event.kind is K.PAYMENT_FAILED:
+        # A Checkout page's failed attempt is reported too: only a charge under way counts.
+        return await one_message.payment_failed(order, event.payment_ref, deps)
     if event.kind in (K.ASYNC_PAYMENT_FAILED, K.CHECKOUT_EXPIRED):
         failed = event.kind is K.ASYNC_PAYMENT_FAILED
         to = S.CANCELLED if failed else S.EXPIRED
@@ -79,6 +89,33 @@ async def _paid(
     )
     updated = await ledger.apply_pending(order.ref, cause, now)
     return f"{settlement.outcome.value}: order {updated.status}"
+
+
+async def _keep_card(order: OrderView, payment: str | None, deps: Deps) -> None:
+    """The buyer's first Checkout kept the card: one-message buys from now on."""
+    if deps.cards is None or deps.payments is None or payment is None:
+        return
+    if await deps.cards.card(order.identity) is not None:
+        return
+    try:
+        card = await deps.payments.saved_card(payment_intent=payment)
+    except PaymentError:
+        return  # the next payment offers it again
+    if card is not None:
+        saved = await one_message.card_saved(order.identity, card, deps)
+        await deps.notifier.notify(CardSaved(order.identity, saved))
+
+
+async def _card_saved(event: PaymentEvent, deps: Deps) -> str:
+    """A setup-mode checkout (`/card`) completed: the card replaces the one saved."""
+    if deps.cards is None or deps.payments is None or not event.identity:
+        return "ignored: no one-message buying here"
+    card = await deps.payments.saved_card(setup_intent=event.setup_ref)
+    if card is None:
+        return "ignored: no card on the setup"
+    saved = await one_message.card_saved(event.identity, card, deps)
+    await deps.notifier.notify(CardSaved(event.identity, saved))
+    return f"card saved for {event.identity}"
 
 
 async def refund_order(cmd: c.RefundOrder, deps: Deps) -> str:

@@ -273,6 +273,49 @@ class AuctionStore(Protocol):
     async def auctions(self, status: str | None = None) -> list[AuctionView]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Linked:
+    """Two identities now buy as one customer."""
+
+    identities: tuple[str, ...]  # every identity of the customer, this one included
+    card: SavedCard | None  # the card they share, if any
+
+
+class Cards(Protocol):
+    """One-message buying: saved cards, linked identities and confirms of held orders."""
+
+    async def card(self, identity: str) -> SavedCard | None: ...
+    async def save_card(self, identity: str, card: SavedCard, now: datetime) -> None: ...
+    async def forget_card(self, identity: str) -> SavedCard | None: ...
+    async def trusted(self, identity: str) -> bool:
+        """A repeat buyer: one of the customer's orders was paid before."""
+        ...
+
+    async def issue_code(self, identity: str, now: datetime, ttl: timedelta) -> str: ...
+    async def redeem_code(self, identity: str, code: str, now: datetime) -> Linked:
+        """Joins the code's customer and this identity's (InvalidInput when the code is
+        unknown, used, expired or this identity's own)."""
+        ...
+
+    async def ask_confirm(self, ref: str, until: datetime, now: datetime) -> OrderView:
+        """The held order waits for the buyer's confirm until then (its hold ends then)."""
+        ...
+
+    async def awaiting_confirm(self, identity: str, ref: str | None) -> OrderView | None: ...
+    async def start_charge(self, ref: str, now: datetime) -> bool:
+        """Takes the confirm: True for the one caller that may charge (a double tap is not
+        a second charge)."""
+        ...
+
+    async def charge_started(self, ref: str, payment: str, now: datetime) -> None: ...
+    async def charge_failed(
+        self, ref: str, payment: str | None, hold: datetime, cause: str, now: datetime
+    ) -> OrderView | None:
+        """The charge under way failed: the order holds its units until `hold` for the link.
+        None when it was handled already (the API answer and the webhook both report it)."""
+        ...
+
+
 class Inbound(Protocol):
     """Update ids a platform delivered (it may deliver one twice): each is processed once."""
 

@@ -45,6 +45,8 @@ class DropView:
     channels: tuple[str, ...]
     starts_at: datetime
     ends_at: datetime | None
+    confirm: str = "always"  # buyers with a saved card confirm: always | trusted | above:N
+    promo: bool = False  # free, paid with the public message
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,7 @@ class OrderView:
     unit_price: Money | None = None
     buyer_disputes: int = 0  # chargebacks the buyer opened, on any order
     digital: bool = False  # nothing to ship
+    confirm_until: datetime | None = None  # a one-message buy waiting for the buyer's confirm
 
     @property
     def description(self) -> str:
@@ -112,6 +115,38 @@ class ClaimResult:
     claim_id: int | None = None  # the arrival sequence number
     order_id: int | None = None
     checkout_error: str | None = None  # the checkout could not be opened (retried later)
+    # One-message buying: the saved card the buyer is asked to confirm (until
+    # `order.hold_expires_at`), or what charging it at once gave (a drop that needs no confirm).
+    confirm: "CardView | None" = None
+    payment: "PaymentResult | None" = None
+
+
+@dataclass(frozen=True, slots=True)
+class CardView:
+    """A saved card as buyers recognise it: "Visa •••• 4242"."""
+
+    brand: str
+    last4: str
+
+    def __str__(self) -> str:
+        return f"{self.brand.title()} •••• {self.last4}"
+
+
+class PaymentOutcome(StrEnum):
+    PAID = "paid"
+    PROCESSING = "processing"  # the provider answers later (webhook)
+    FALLBACK = "fallback"  # declined or needs the buyer: pay through the link instead
+    FREE = "free"  # a promo drop, paid with the message
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentResult:
+    """A saved card charged for an order (on confirm, or at once)."""
+
+    outcome: PaymentOutcome
+    order: "OrderView"
+    card: CardView | None = None
+    reason: str = ""  # why a charge fell back to the link, as the provider put it
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +161,7 @@ class SettlementOutcome(StrEnum):
     PAID = "paid"
     NO_STOCK = "no_stock"  # the money came but the units are gone: refund it
     UNCHANGED = "unchanged"  # already paid, or in a state a payment does not change
+    PAID_TWICE = "paid_twice"  # a second, different payment for a paid order: refund it
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,8 +320,25 @@ class AuctionWon:
     second_chance: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class CardSaved:
+    """A buyer's card was kept for one-message buys (after a payment or /card)."""
+
+    identity: str
+    card: CardView
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentFellBack:
+    """A one-message payment was declined later (webhook): the buyer gets the link."""
+
+    result: PaymentResult
+
+
 Notice = (
-    HoldExpired
+    CardSaved
+    | PaymentFellBack
+    | HoldExpired
     | PromotedFromWaitlist
     | WaitlistClosed
     | DropStarted

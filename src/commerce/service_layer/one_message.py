@@ -1,0 +1,231 @@
+"""One-message buying: a buyer whose card is saved buys with `#buy` and one confirm.
+
+The tweet-to-buy promise (Amex's `#BuyKindle`, then `#ConfirmKindle`): the claim holds the
+units, the buyer confirms privately, and the saved card is charged off-session. The order is
+paid by whichever comes first, the provider's answer or its webhook, exactly once (settling is
+idempotent). A decline, or a card that needs its owner present, falls back to a Checkout link
+for the same held units. Promo drops are paid with the public message itself.
+"""
+
+import contextlib
+from dataclasses import replace
+from datetime import datetime
+
+from commerce.domain import commands as c
+from commerce.domain.errors import InvalidInput, NotAllowed, NotFound
+from commerce.domain.identity import Identity
+from commerce.domain.one_message import ConfirmRule
+from commerce.domain.orders import OrderStatus
+from commerce.service_layer.checkout import open_checkout, with_checkout
+from commerce.service_layer.deps import Deps
+from commerce.service_layer.handlers import release_order, settle_payment, take_units
+from commerce.service_layer.ports import (
+    Cards,
+    ChargeRequest,
+    ChargeStatus,
+    Linked,
+    PaymentError,
+    PaymentGateway,
+    SavedCard,
+)
+from commerce.service_layer.results import (
+    CardView,
+    ClaimOutcome,
+    ClaimResult,
+    OrderView,
+    PaymentFellBack,
+    PaymentOutcome,
+    PaymentResult,
+)
+
+S = OrderStatus
+
+
+def card_ports(deps: Deps) -> tuple[Cards, PaymentGateway]:
+    if deps.cards is None or deps.payments is None:
+        raise NotAllowed("one-message buying is not set up in this shop")
+    return deps.cards, deps.payments
+
+
+def view(card: SavedCard) -> CardView:
+    return CardView(card.brand, card.last4)
+
+
+async def buy(cmd: c.Claim, private: bool, deps: Deps) -> ClaimResult:
+    """A chat's `#buy`: the units, then the saved card's confirm, the free promo, or a link."""
+    result = await pay_for_claim(await take_units(cmd, deps), private, deps)
+    if result.confirm is None and result.payment is None:
+        result = await with_checkout(result, deps)
+    return result
+
+
+async def pay_for_claim(result: ClaimResult, private: bool, deps: Deps) -> ClaimResult:
+    """What a won claim leads to: free (promo), a confirm of the saved card, a charge at
+    once (a drop that needs no confirm from this buyer), or None of those (a link)."""
+    order, drop = result.order, result.drop
+    if result.outcome is not ClaimOutcome.WON or order is None or drop is None:
+        return result
+    if result.duplicate or order.status is not S.RESERVED or order.hold_expires_at is None:
+        return result  # a redelivered message: it was answered the first time
+    if drop.promo:
+        return await _free(result, order, private, deps)
+    if deps.cards is None or deps.payments is None:
+        return result
+    card = await deps.cards.card(order.identity)
+    if card is None:
+        return result
+    now = deps.clock.now()
+    rule = ConfirmRule.parse(drop.confirm)
+    trusted = rule.kind == "trusted" and await deps.cards.trusted(order.identity)
+    if rule.asks(order.amount, trusted):
+        until = min(order.hold_expires_at, now + deps.confirm_window)
+        asked = await deps.cards.ask_confirm(order.ref, until, now)
+        return replace(result, order=asked, confirm=view(card))
+    if not await deps.cards.start_charge(order.ref, now):
+        return result
+    payment = await _charge(order, card, deps)
+    return replace(result, order=payment.order, payment=payment)
+
+
+async def _free(result: ClaimResult, order: OrderView, private: bool, deps: Deps) -> ClaimResult:
+    if private:  # the public post is the price: a private message pays nothing
+        await release_order(order.ref, S.CANCELLED, "promo:private", deps)
+        raise InvalidInput("a promo is claimed with a public message in the drop's chat")
+    settled = await settle_payment(c.SettlePayment(order.ref, "promo", "promo:message"), deps)
+    return replace(
+        result, order=settled.order, payment=PaymentResult(PaymentOutcome.FREE, settled.order)
+    )
+
+
+async def confirm(cmd: c.ConfirmPurchase, deps: Deps) -> PaymentResult:
+    """`#confirm`: the held order is charged to the saved card."""
+    cards, _ = card_ports(deps)
+    now = deps.clock.now()
+    order = await cards.awaiting_confirm(str(Identity.parse(cmd.identity)), cmd.ref)
+    if order is None or order.confirm_until is None or order.confirm_until <= now:
+        raise NotFound("nothing waits for your confirm (a confirm is valid for a few minutes)")
+    if not await cards.start_charge(order.ref, now):
+        raise InvalidInput(f"order {order.ref} is being paid already")
+    card = await cards.card(order.identity)
+    if card is None:  # unlinked since: the link it is
+        return await _fall_back(order, None, "no saved card", deps)
+    return await _charge(order, card, deps)
+
+
+async def _charge(order: OrderView, card: SavedCard, deps: Deps) -> PaymentResult:
+    cards, payments = card_ports(deps)
+    request = ChargeRequest(
+        order_ref=order.ref,
+        drop_code=order.drop_code,
+        chat=order.chat,
+        description=order.description,
+        amount=order.amount,
+        card=card,
+    )
+    try:
+        charge = await payments.charge_card(request)
+    except PaymentError:
+        # Nothing is known: the buyer may confirm again, which is the same charge (the
+        # idempotency key is the order's), and a webhook settles it if it went through.
+        await cards.ask_confirm(order.ref, _hold(order), deps.clock.now())
+        raise
+    if charge.payment_intent is not None:
+        await cards.charge_started(order.ref, charge.payment_intent, deps.clock.now())
+    if charge.status is ChargeStatus.SUCCEEDED and charge.payment_intent is not None:
+        cause = f"charge:{charge.payment_intent}"
+        settled = await settle_payment(
+            c.SettlePayment(order.ref, charge.payment_intent, cause), deps
+        )
+        paid = settled.order.status in (S.PAID, S.FULFILLED)
+        outcome = PaymentOutcome.PAID if paid else PaymentOutcome.FALLBACK
+        return PaymentResult(outcome, settled.order, view(card))
+    if charge.status is ChargeStatus.PROCESSING:
+        return PaymentResult(PaymentOutcome.PROCESSING, order, view(card))
+    return await _fall_back(order, charge.payment_intent, charge.message, deps, card)
+
+
+async def _fall_back(
+    order: OrderView,
+    payment: str | None,
+    reason: str,
+    deps: Deps,
+    card: SavedCard | None = None,
+) -> PaymentResult:
+    """The card cannot pay: the same held units get a Checkout link (and the full hold)."""
+    held = await _link_instead(order, payment, deps)
+    if held is None:  # the webhook got here first and sent the link
+        held = await deps.store.order(order.ref)
+    return PaymentResult(PaymentOutcome.FALLBACK, held, view(card) if card else None, reason)
+
+
+async def _link_instead(order: OrderView, payment: str | None, deps: Deps) -> OrderView | None:
+    cards, _ = card_ports(deps)
+    now = deps.clock.now()
+    # The confirm window may have shortened the hold: the link gets the drop's hold again.
+    until = max(_hold(order), now + deps.hold)
+    held = await cards.charge_failed(order.ref, payment, until, "charge:failed", now)
+    if held is not None and held.status is S.RESERVED:
+        # On a failure the sweeper opens it later and sends the link (CheckoutReady).
+        with contextlib.suppress(PaymentError):
+            held = await open_checkout(held, deps)
+    return held
+
+
+async def payment_failed(order: OrderView, payment: str | None, deps: Deps) -> str:
+    """`payment_intent.payment_failed` of a one-message charge: the buyer gets the link,
+    unless the provider's answer to the charge did that already."""
+    if deps.cards is None or deps.payments is None or payment is None:
+        return "ignored: not a one-message charge"
+    held = await _link_instead(order, payment, deps)
+    if held is None:
+        return "ignored: not a charge under way"
+    await deps.notifier.notify(PaymentFellBack(PaymentResult(PaymentOutcome.FALLBACK, held)))
+    return "charge failed: checkout link sent"
+
+
+def _hold(order: OrderView) -> datetime:
+    return order.hold_expires_at or order.created_at
+
+
+# cards and identities ---------------------------------------------------------------------
+
+
+async def show_card(identity: str, deps: Deps) -> tuple[CardView | None, str]:
+    """`/card`: the saved card (if any) and a link that adds or replaces one."""
+    cards, payments = card_ports(deps)
+    identity = str(Identity.parse(identity))
+    card = await cards.card(identity)
+    customer = card.payment_customer if card else None
+    if customer is None and deps.ledger is not None:
+        customer = await deps.ledger.payment_customer(identity)
+    session = await payments.open_card_setup(identity, customer)
+    return (view(card) if card else None), session.url
+
+
+async def card_saved(identity: str, card: SavedCard, deps: Deps) -> CardView:
+    cards, _ = card_ports(deps)
+    await cards.save_card(str(Identity.parse(identity)), card, deps.clock.now())
+    return view(card)
+
+
+async def unlink(identity: str, deps: Deps) -> CardView | None:
+    """`/unlink`: the card is detached at the provider and forgotten here."""
+    cards, payments = card_ports(deps)
+    card = await cards.forget_card(str(Identity.parse(identity)))
+    if card is not None:
+        await payments.detach_card(card.payment_method)
+    return view(card) if card else None
+
+
+async def link_code(identity: str, deps: Deps) -> str:
+    if deps.cards is None:
+        raise NotAllowed("linking is not set up in this shop")
+    return await deps.cards.issue_code(
+        str(Identity.parse(identity)), deps.clock.now(), deps.link_ttl
+    )
+
+
+async def link(identity: str, code: str, deps: Deps) -> Linked:
+    if deps.cards is None:
+        raise NotAllowed("linking is not set up in this shop")
+    return await deps.cards.redeem_code(str(Identity.parse(identity)), code, deps.clock.now())
