@@ -5,9 +5,13 @@ from datetime import UTC, datetime, timedelta
 
 from commerce.domain.money import Money
 from commerce.service_layer.ports import (
+    Charge,
+    ChargeRequest,
+    ChargeStatus,
     CheckoutRequest,
     CheckoutSession,
     PaymentError,
+    SavedCard,
     SessionState,
 )
 from commerce.service_layer.results import Notice
@@ -42,6 +46,13 @@ class FakePaymentGateway:
     refunds: list[tuple[str, Money | None, str]] = field(default_factory=list)
     states: dict[str, SessionState] = field(default_factory=dict)  # what session_state says
     down: bool = False  # every call fails as if the provider were unreachable
+    card_setups: list[tuple[str, str | None, str]] = field(default_factory=list)
+    # What saved_card says, by payment intent or setup intent id.
+    cards: dict[str, SavedCard] = field(default_factory=dict)
+    charges: list[ChargeRequest] = field(default_factory=list)  # every call, replays included
+    # How a payment method's off-session charges end (SUCCEEDED when not listed).
+    outcomes: dict[str, ChargeStatus] = field(default_factory=dict)
+    detached: list[str] = field(default_factory=list)
 
     def _check(self) -> None:
         if self.down:
@@ -65,3 +76,37 @@ class FakePaymentGateway:
     async def session_state(self, session_id: str) -> SessionState:
         self._check()
         return self.states[session_id]
+
+    async def open_card_setup(
+        self, identity: str, customer: str | None, locale: str = "en"
+    ) -> CheckoutSession:
+        self._check()
+        self.card_setups.append((identity, customer, locale))
+        n = len(self.card_setups)
+        return CheckoutSession(
+            f"cs_setup_{n}",
+            f"https://checkout.test/setup/{n}",
+            datetime.now(UTC) + timedelta(hours=24),
+            customer or f"cus_{identity}",
+        )
+
+    async def saved_card(
+        self, payment_intent: str | None = None, setup_intent: str | None = None
+    ) -> SavedCard | None:
+        self._check()
+        return self.cards.get(payment_intent or setup_intent or "")
+
+    async def charge_card(self, request: ChargeRequest) -> Charge:
+        """One payment intent per order (pi_<order ref>), as the idempotency key makes it."""
+        self._check()
+        self.charges.append(request)
+        method = request.card.payment_method
+        if method in self.detached:
+            return Charge(ChargeStatus.DECLINED, None, "This card was removed.")
+        status = self.outcomes.get(method, ChargeStatus.SUCCEEDED)
+        message = "Your card was declined." if status is ChargeStatus.DECLINED else ""
+        return Charge(status, f"pi_{request.order_ref}", message)
+
+    async def detach_card(self, payment_method: str) -> None:
+        self._check()
+        self.detached.append(payment_method)

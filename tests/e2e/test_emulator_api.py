@@ -140,7 +140,9 @@ async def test_expire_pay_refund(stripe: Stripe) -> None:
         await stripe.gateway.refund(state.payment_intent, Money(1, "eur"), "r3")
     assert replay.startswith("re_")
 
-    events = await stripe.receiver.wait_for(4)
+    events = await stripe.receiver.wait_for(5)
+    assert [e["type"] for e in events].count("payment_intent.succeeded") == 1
+    events = [e for e in events if not e["type"].startswith("payment_intent.")]
     kinds = [to_payment_event(e).kind for e in events]
     assert kinds == [
         PaymentEventKind.CHECKOUT_EXPIRED,
@@ -163,7 +165,8 @@ async def test_disputes(stripe: Stripe) -> None:
     url = f"{stripe.base}/stripe-emulator/_test/disputes/{intent}"
     assert (await stripe.http.post(url, headers=auth)).status == 200
     assert (await stripe.http.post(f"{url}/close?status=lost", headers=auth)).status == 200
-    events = [to_payment_event(e) for e in await stripe.receiver.wait_for(3)]
+    received = await stripe.receiver.wait_for(4)  # with payment_intent.succeeded
+    events = [to_payment_event(e) for e in received if not e["type"].startswith("payment_")]
     assert [(e.kind, e.order_ref, e.dispute_outcome) for e in events[1:]] == [
         (PaymentEventKind.DISPUTE_CREATED, "D1", None),
         (PaymentEventKind.DISPUTE_CLOSED, "D1", "lost"),
@@ -220,17 +223,25 @@ async def test_the_hosted_page(stripe: Stripe) -> None:
     assert (await stripe.http.post(expired.url, allow_redirects=False)).status == 410
     missing = f"{stripe.base}/stripe-emulator/pay/cs_nope"
     assert (await stripe.http.get(missing)).status == 404
-    assert len(await stripe.receiver.wait_for(2)) == 2  # completed once, expired once
+    # completed once (and its payment_intent.succeeded), expired once
+    assert len(await stripe.receiver.wait_for(3)) == 3
 
 
 async def test_deliveries_are_retried_and_signed(stripe: Stripe) -> None:
     stripe.receiver.fail_first = 2
     session = await stripe.gateway.open_checkout(request("R1"))
     await pay(stripe, session.id)
-    [event] = await stripe.receiver.wait_for(1)
-    assert stripe.receiver.calls == 3
+    event, succeeded = await stripe.receiver.wait_for(2)  # one after the other
+    assert (event["type"], succeeded["type"]) == (
+        "checkout.session.completed",
+        "payment_intent.succeeded",
+    )
+    assert stripe.receiver.calls == 4
     log = await (await stripe.http.get(f"{stripe.base}/stripe-emulator/_test/deliveries")).json()
-    assert log == [{"event_id": event["id"], "attempts": 3, "last_status": 200, "delivered": True}]
+    assert log == [
+        {"event_id": event["id"], "attempts": 3, "last_status": 200, "delivered": True},
+        {"event_id": succeeded["id"], "attempts": 1, "last_status": 200, "delivered": True},
+    ]
     listed = await stripe.http.get(
         f"{stripe.base}/stripe-emulator/v1/events?type=checkout.session.completed",
         headers={"Authorization": f"Bearer {KEY}"},

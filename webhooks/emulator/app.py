@@ -13,6 +13,8 @@ from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
 from commerce.domain.money import Money
 from webhooks.emulator.state import (
+    DEFAULT_CARD,
+    TEST_CARDS,
     Delivery,
     Obj,
     State,
@@ -49,6 +51,14 @@ class Emulator:
             [
                 web.post("/v1/customers", self.create_customer),
                 web.get("/v1/customers/{id}", self.get_customer),
+                web.get("/v1/customers/{id}/payment_methods", self.customer_cards),
+                web.get("/v1/payment_methods", self.list_cards),
+                web.get("/v1/payment_methods/{id}", self.get_card),
+                web.post("/v1/payment_methods/{id}/detach", self.detach_card),
+                web.post("/v1/payment_intents", self.create_intent),
+                web.get("/v1/payment_intents/{id}", self.get_intent),
+                web.get("/v1/setup_intents/{id}", self.get_setup),
+                web.get("/v1/charges/{id}", self.get_charge),
                 web.post("/v1/checkout/sessions", self.create_session),
                 web.get("/v1/checkout/sessions", self.list_sessions),
                 web.get("/v1/checkout/sessions/{id}", self.get_session),
@@ -81,7 +91,10 @@ class Emulator:
     @web.middleware
     async def api_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if not request.path.split("/stripe-emulator", 1)[-1].startswith("/v1/"):
-            return await handler(request)
+            try:
+                return await handler(request)
+            except StripeFailure as failure:
+                return web.json_response(failure.body, status=failure.status)
         auth = request.headers.get("Authorization", "")
         if not auth.startswith("Bearer sk_test_"):
             return web.json_response(
@@ -133,13 +146,69 @@ class Emulator:
 
     async def create_customer(self, request: web.Request) -> web.Response:
         params = await self.params(request)
-        return web.json_response(self.state.customer(params.get("email")))
+        return web.json_response(self.state.customer(params.get("email"), params.get("metadata")))
 
     async def get_customer(self, request: web.Request) -> web.Response:
         customer = self.state.customers.get(request.match_info["id"])
         if customer is None:
             raise StripeFailure("No such customer", "id", 404, code="resource_missing")
         return web.json_response(customer)
+
+    # cards and payment intents -------------------------------------------------------------
+
+    async def customer_cards(self, request: web.Request) -> web.Response:
+        customer = request.match_info["id"]
+        if customer not in self.state.customers:
+            raise StripeFailure("No such customer", "customer", 404, code="resource_missing")
+        found = self.state.cards_of(customer)
+        return web.json_response(_list(found, False, f"/v1/customers/{customer}/payment_methods"))
+
+    async def list_cards(self, request: web.Request) -> web.Response:
+        kind = request.query.get("type", "card")
+        found = self.state.cards_of(request.query.get("customer")) if kind == "card" else []
+        return web.json_response(_list(found, False, "/v1/payment_methods"))
+
+    async def get_card(self, request: web.Request) -> web.Response:
+        return web.json_response(self.state.payment_method(request.match_info["id"]))
+
+    async def detach_card(self, request: web.Request) -> web.Response:
+        return web.json_response(self.state.detach(request.match_info["id"]))
+
+    async def create_intent(self, request: web.Request) -> web.Response:
+        intent, events, failure = self.state.create_intent(await self.params(request))
+        self.send(*events)
+        if failure is not None:
+            raise failure
+        return web.json_response(intent)
+
+    async def get_intent(self, request: web.Request) -> web.Response:
+        intent = self.state.payment_intent(request.match_info["id"])
+        return web.json_response(self.expanded(intent, request))
+
+    async def get_setup(self, request: web.Request) -> web.Response:
+        setup = self.state.setup_intent(request.match_info["id"])
+        return web.json_response(self.expanded(setup, request))
+
+    async def get_charge(self, request: web.Request) -> web.Response:
+        return web.json_response(self.state.charge_by_id(request.match_info["id"]))
+
+    def expanded(self, obj: Obj, request: web.Request) -> Obj:
+        """`expand[]=payment_method` (or `expand[0]=...`): ids replaced by their objects."""
+        wanted = {v for k, v in request.query.items() if k.startswith("expand[")}
+        sources = {
+            "payment_method": self.state.payment_methods,
+            "customer": self.state.customers,
+            "latest_charge": {c["id"]: c for c in self.state.payments.values()},
+        }
+        copy = dict(obj)
+        for name in wanted:
+            if name not in sources:
+                raise StripeFailure(f"This property cannot be expanded ({name}).", "expand")
+            if isinstance(copy.get(name), str):
+                copy[name] = sources[name].get(copy[name], copy[name])
+        return copy
+
+    # sessions ------------------------------------------------------------------------------
 
     async def create_session(self, request: web.Request) -> web.Response:
         return web.json_response(self.state.create_session(await self.params(request)))
@@ -180,52 +249,63 @@ class Emulator:
 
     # paying ----------------------------------------------------------------------------------
 
-    def pay(self, session: Obj) -> None:
-        customer = session["customer"]
-        if customer is None:  # customer_creation=always, as livebuy asks
-            customer = self.state.customer(session.get("customer_email"))["id"]
-        payment_intent, charge_id = new_id("pi"), new_id("ch")
-        metadata = (session.get("payment_intent_data") or {}).get("metadata") or {}
-        self.state.payments[payment_intent] = {
-            "id": charge_id,
-            "object": "charge",
-            "amount": session["amount_total"],
-            "amount_refunded": 0,
-            "refunded": False,
-            "currency": session["currency"],
-            "customer": customer,
-            "payment_intent": payment_intent,
-            "metadata": metadata,
-            "paid": True,
-            "status": "succeeded",
-        }
-        session.update(
-            status="complete",
-            payment_status="paid",
-            customer=customer,
-            payment_intent=payment_intent,
-        )
-        self.send(self.state.event("checkout.session.completed", session))
+    def pay(self, session: Obj, card: str | None) -> None:
+        """Completes the session with a test card (a card error leaves it open)."""
+        self.send(*self.state.complete(session, card))
 
     async def page(self, request: web.Request) -> web.Response:
         session = self.state.sessions.get(request.match_info["id"])
         if session is None:
             return _page("Unknown checkout", "<p>This checkout does not exist.</p>", 404)
         self.expire_if_due(session)
-        lines = "".join(
-            f"<tr><td>{line['quantity']} × {escape(line['name'])}</td>"
-            f"<td>{Money(line['amount'], line['currency'])}</td></tr>"
-            for line in self.state.items[session["id"]]
-        )
-        total = Money(session["amount_total"], session["currency"])
         if session["status"] != "open":
             return _page("Checkout closed", f"<p>This checkout is {session['status']}.</p>", 410)
-        body = (
-            f"<table>{lines}<tr><th>Total</th><th>{total}</th></tr></table>"
-            f'<form method="post"><button type="submit">Pay with test card 4242</button></form>'
+        return self.checkout_page(session)
+
+    def checkout_page(
+        self, session: Obj, chosen: str = DEFAULT_CARD, error: str = "", status: int = 200
+    ) -> web.Response:
+        setup = session["mode"] == "setup"
+        saving = setup or bool(
+            (session.get("payment_intent_data") or {}).get("setup_future_usage")
+        )
+        verb = "Save" if setup else "Pay"
+        body = ""
+        if not setup:
+            lines = "".join(
+                f"<tr><td>{line['quantity']} × {escape(line['name'])}</td>"
+                f"<td>{Money(line['amount'], line['currency'])}</td></tr>"
+                for line in self.state.items[session["id"]]
+            )
+            total = Money(session["amount_total"], session["currency"])
+            body += f"<table>{lines}<tr><th>Total</th><th>{total}</th></tr></table>"
+        if error:
+            body += f'<p class="error" role="alert">{escape(error)}</p>'
+        choices = "".join(
+            f'<label><input type="radio" name="card" value="{card.number}"'
+            f"{' checked' if card.number == chosen else ''}> <code>{card.spaced()}</code> "
+            f"{escape(card.label)}</label>"
+            for card in TEST_CARDS.values()
+        )
+        # The button names the chosen card (without script it stays right for the default).
+        script = (
+            "this.querySelector('button').textContent=this.dataset.verb+' with test card '+"
+            "this.card.value.slice(-4)"
+        )
+        body += (
+            f'<form method="post" data-verb="{verb}" onchange="{escape(script)}">'
+            f"<fieldset><legend>Test card</legend>{choices}</fieldset>"
+        )
+        if saving:
+            body += (
+                '<p class="save">Your card will be remembered for one-message buys. '
+                "Type /unlink to forget it.</p>"
+            )
+        body += (
+            f'<button type="submit">{verb} with test card {chosen[-4:]}</button></form>'
             f'<p><a href="{escape(session["cancel_url"])}">Cancel</a></p>'
         )
-        return _page("Checkout", body)
+        return _page("Save card" if setup else "Checkout", body, status)
 
     async def pay_from_page(self, request: web.Request) -> web.Response:
         session = self.state.sessions.get(request.match_info["id"])
@@ -233,10 +313,17 @@ class Emulator:
             return _page("Unknown checkout", "<p>This checkout does not exist.</p>", 404)
         self.expire_if_due(session)
         if session["status"] == "complete":
-            return _page("Already paid", "<p>This checkout is paid already.</p>", 409)
+            done = "saved" if session["mode"] == "setup" else "paid"
+            return _page(f"Already {done}", f"<p>This checkout is {done} already.</p>", 409)
         if session["status"] != "open":
             return _page("Checkout expired", "<p>This checkout has expired.</p>", 410)
-        self.pay(session)
+        card = str((await request.post()).get("card") or DEFAULT_CARD)
+        try:
+            self.pay(session, card)
+        except StripeFailure as failure:
+            message = str(failure.body["error"]["message"])
+            chosen = card if card in TEST_CARDS else DEFAULT_CARD
+            return self.checkout_page(session, chosen, message, failure.status)
         target = session["success_url"].replace("{CHECKOUT_SESSION_ID}", session["id"])
         raise web.HTTPSeeOther(target)
 
@@ -244,14 +331,18 @@ class Emulator:
         session = self.expire_if_due(self.state.session(request.match_info["id"]))
         if session["status"] != "open":
             raise StripeFailure(f"The session is {session['status']}.", "session", 409)
-        self.pay(session)
+        card = (await request.post()).get("card")
+        self.pay(session, str(card) if card else None)
         return web.json_response(session)
 
     # refunds, disputes, events ---------------------------------------------------------------
 
     async def create_refund(self, request: web.Request) -> web.Response:
         params = await self.params(request)
-        charge = self.state.charge(str(params.get("payment_intent", "")))
+        if params.get("charge"):
+            charge = self.state.charge_by_id(str(params["charge"]))
+        else:
+            charge = self.state.charge(str(params.get("payment_intent", "")))
         left = charge["amount"] - charge["amount_refunded"]
         amount = int(params.get("amount", left))
         if not 0 < amount <= left:
@@ -319,10 +410,16 @@ class Emulator:
 
     # webhooks ------------------------------------------------------------------------------
 
-    def send(self, event: Obj) -> None:
-        task = asyncio.create_task(self.deliver(event))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+    def send(self, *events: Obj) -> None:
+        """Delivers in the background; the events of one action one after the other."""
+        if events:
+            task = asyncio.create_task(self.deliver_all(events))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def deliver_all(self, events: tuple[Obj, ...]) -> None:
+        for event in events:
+            await self.deliver(event)
 
     async def deliver(self, event: Obj) -> None:
         """POSTs the signed event, retrying with backoff until a 2xx or five attempts."""
@@ -356,7 +453,9 @@ PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:30rem;margin:0 auto;padding:1rem}}
 .test{{background:#ffb020;color:#000;padding:.6rem;text-align:center;font-weight:bold}}
-table{{width:100%;margin:1rem 0}}td,th{{padding:.3rem 0}}td+td,th+th{{text-align:right}}
+table{{width:100%;margin:1rem 0}}fieldset{{border:0;padding:0;margin:1rem 0}}
+label{{display:block;padding:.3rem 0}}.error{{color:#b00020;font-weight:bold}}
+td,th{{padding:.3rem 0}}td+td,th+th{{text-align:right}}
 button{{width:100%;padding:1rem;font-size:1.1rem;background:#635bff;color:#fff;border:0;
 border-radius:.4rem}}</style></head><body><div class="test">TEST MODE — no real money</div>
 <h1>{title}</h1>{body}<p><small>livebuy's local Stripe emulator</small></p></body></html>"""

@@ -2,6 +2,9 @@
 
 Everything lives in this process's memory: a restart forgets every session, payment and
 event. That is what a local test mode needs, and the real Stripe is never involved.
+
+Cards are Stripe's own test numbers (TEST_CARDS); an object never carries the number, only
+the brand and the last four digits, as Stripe's do.
 """
 
 import hashlib
@@ -65,6 +68,7 @@ class StripeFailure(Exception):
         status: int = 400,
         type_: str = "invalid_request_error",
         code: str | None = None,
+        extra: Obj | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -73,6 +77,73 @@ class StripeFailure(Exception):
             self.body["error"]["param"] = param
         if code:
             self.body["error"]["code"] = code
+        self.body["error"].update(extra or {})
+
+
+@dataclass(frozen=True)
+class Decline:
+    code: str
+    decline_code: str
+    message: str
+
+
+DECLINED = Decline("card_declined", "generic_decline", "Your card was declined.")
+NO_FUNDS = Decline("card_declined", "insufficient_funds", "Your card has insufficient funds.")
+AUTHENTICATE = Decline(
+    "authentication_required",
+    "authentication_required",
+    "Your card was declined. This transaction requires authentication.",
+)
+
+
+@dataclass(frozen=True)
+class EmulatedCard:
+    """One of Stripe's test numbers and how it behaves here."""
+
+    number: str
+    label: str  # what the checkout page says about it
+    on_page: Decline | None = None  # paying on the checkout page fails so
+    off_session: Decline | None = None  # a later off-session charge fails so
+    brand: str = "visa"
+    country: str = "US"
+
+    @property
+    def last4(self) -> str:
+        return self.number[-4:]
+
+    def spaced(self) -> str:
+        return " ".join(self.number[i : i + 4] for i in range(0, 16, 4))
+
+
+TEST_CARDS = {
+    card.number: card
+    for card in (
+        EmulatedCard("4242424242424242", "succeeds"),
+        EmulatedCard("4000000000000341", "saved, but later charges are declined", None, DECLINED),
+        EmulatedCard("4000000000009995", "declined: insufficient funds", NO_FUNDS, NO_FUNDS),
+        EmulatedCard(
+            "4000002760003184",
+            "authenticates here, later charges need the buyer (3-D Secure)",
+            None,
+            AUTHENTICATE,
+            country="DE",
+        ),
+    )
+}
+DEFAULT_CARD = "4242424242424242"
+
+
+def emulated_card(number: str | None) -> EmulatedCard:
+    card = TEST_CARDS.get((number or DEFAULT_CARD).replace(" ", ""))
+    if card is None:
+        raise StripeFailure(
+            "Your card number is not one of the emulator's test cards.",
+            "card",
+            402,
+            "card_error",
+            "invalid_number",
+        )
+    return card
 
 
 @dataclass
@@ -90,32 +161,41 @@ class State:
     sessions: dict[str, Obj] = field(default_factory=dict)
     items: dict[str, list[Obj]] = field(default_factory=dict)  # session id -> line items
     payments: dict[str, Obj] = field(default_factory=dict)  # payment intent id -> charge
+    payment_intents: dict[str, Obj] = field(default_factory=dict)
+    setup_intents: dict[str, Obj] = field(default_factory=dict)
+    payment_methods: dict[str, Obj] = field(default_factory=dict)
+    card_numbers: dict[str, str] = field(default_factory=dict)  # pm id -> test number
     events: list[Obj] = field(default_factory=list)
     idempotency: dict[str, tuple[str, int, Obj]] = field(default_factory=dict)
     deliveries: dict[str, Delivery] = field(default_factory=dict)
 
-    def customer(self, email: str | None = None) -> Obj:
+    def customer(self, email: str | None = None, metadata: Obj | None = None) -> Obj:
         obj: Obj = {
             "id": new_id("cus"),
             "object": "customer",
             "email": email,
             "livemode": False,
             "created": int(time.time()),
-            "metadata": {},
+            "metadata": metadata or {},
         }
         self.customers[obj["id"]] = obj
         return obj
 
     def create_session(self, params: Obj) -> Obj:
-        if params.get("mode", "payment") != "payment":
-            raise StripeFailure("Only mode=payment is emulated.", "mode")
-        items = params.get("line_items")
-        if not isinstance(items, list) or not items:
-            raise StripeFailure("Missing required param: line_items.", "line_items")
-        lines = [self._line(i, item) for i, item in enumerate(items)]
-        currencies = {line["currency"] for line in lines}
-        if len(currencies) != 1:
-            raise StripeFailure("All line items must use the same currency.", "line_items")
+        mode = params.get("mode", "payment")
+        if mode not in ("payment", "setup"):
+            raise StripeFailure("Only mode=payment and mode=setup are emulated.", "mode")
+        if mode == "setup":
+            lines, currency, total = self._setup_terms(params)
+        else:
+            items = params.get("line_items")
+            if not isinstance(items, list) or not items:
+                raise StripeFailure("Missing required param: line_items.", "line_items")
+            lines = [self._line(i, item) for i, item in enumerate(items)]
+            currencies = {line["currency"] for line in lines}
+            if len(currencies) != 1:
+                raise StripeFailure("All line items must use the same currency.", "line_items")
+            currency, total = currencies.pop(), sum(line["amount"] for line in lines)
         for url in ("success_url", "cancel_url"):
             if not str(params.get(url, "")).startswith(("http://", "https://")):
                 raise StripeFailure(f"Missing or invalid param: {url}.", url)
@@ -132,17 +212,16 @@ class State:
                 f"No such customer: '{customer}'", "customer", 400, code="resource_missing"
             )
         session_id = new_id("cs")
-        total = sum(line["amount"] for line in lines)
         session: Obj = {
             "id": session_id,
             "object": "checkout.session",
-            "mode": "payment",
+            "mode": mode,
             "status": "open",
-            "payment_status": "unpaid",
+            "payment_status": "no_payment_required" if mode == "setup" else "unpaid",
             "url": f"{self.public_base_url}/stripe-emulator/pay/{session_id}",
             "amount_subtotal": total,
             "amount_total": total,
-            "currency": currencies.pop(),
+            "currency": currency,
             "client_reference_id": params.get("client_reference_id"),
             "metadata": params.get("metadata") or {},
             "customer": customer,
@@ -150,6 +229,9 @@ class State:
             "customer_email": params.get("customer_email"),
             "payment_intent": None,
             "payment_intent_data": params.get("payment_intent_data") or {},
+            "setup_intent": None,
+            "setup_intent_data": params.get("setup_intent_data") or {},
+            "locale": params.get("locale"),
             "shipping_address_collection": params.get("shipping_address_collection"),
             "success_url": params["success_url"],
             "cancel_url": params["cancel_url"],
@@ -160,6 +242,21 @@ class State:
         self.sessions[session_id] = session
         self.items[session_id] = lines
         return session
+
+    def _setup_terms(self, params: Obj) -> tuple[list[Obj], str | None, None]:
+        if params.get("line_items"):
+            raise StripeFailure("You can not pass `line_items` in `setup` mode.", "line_items")
+        if params.get("customer_creation"):
+            raise StripeFailure(
+                "`customer_creation` can only be used in `payment` mode.", "customer_creation"
+            )
+        if not params.get("currency") and not params.get("payment_method_types"):
+            raise StripeFailure(
+                "You must provide `currency` or `payment_method_types` in `setup` mode.",
+                "payment_method_types",
+            )
+        currency = params.get("currency")
+        return [], str(currency).lower() if currency else None, None
 
     def _line(self, index: int, item: Any) -> Obj:
         param = f"line_items[{index}]"
@@ -206,6 +303,233 @@ class State:
             )
         return charge
 
+    def charge_by_id(self, charge_id: str) -> Obj:
+        for charge in self.payments.values():
+            if charge["id"] == charge_id:
+                return charge
+        raise StripeFailure(
+            f"No such charge: '{charge_id}'", "charge", 404, code="resource_missing"
+        )
+
+    # cards ---------------------------------------------------------------------------------
+
+    def payment_method(self, pm_id: str) -> Obj:
+        return _found(self.payment_methods, pm_id, "PaymentMethod", "payment_method")
+
+    def payment_intent(self, pi_id: str) -> Obj:
+        return _found(self.payment_intents, pi_id, "payment_intent", "intent")
+
+    def setup_intent(self, seti_id: str) -> Obj:
+        return _found(self.setup_intents, seti_id, "setup_intent", "intent")
+
+    def new_payment_method(self, card: EmulatedCard, customer: str | None) -> Obj:
+        pm: Obj = {
+            "id": new_id("pm"),
+            "object": "payment_method",
+            "type": "card",
+            "card": {
+                "brand": card.brand,
+                "last4": card.last4,
+                "exp_month": 12,
+                "exp_year": time.gmtime().tm_year + 3,
+                "country": card.country,
+                "funding": "credit",
+                "fingerprint": hashlib.sha256(card.number.encode()).hexdigest()[:16],
+            },
+            "customer": customer,
+            "billing_details": {"name": None, "email": None, "address": None, "phone": None},
+            "metadata": {},
+            "created": int(time.time()),
+            "livemode": False,
+        }
+        self.payment_methods[pm["id"]] = pm
+        self.card_numbers[pm["id"]] = card.number
+        return pm
+
+    def cards_of(self, customer: str | None) -> list[Obj]:
+        """A customer's attached payment methods, newest first (every one when None)."""
+        found = self.payment_methods.values()
+        return [pm for pm in reversed(found) if customer is None or pm["customer"] == customer]
+
+    def detach(self, pm_id: str) -> Obj:
+        pm = self.payment_method(pm_id)
+        if pm["customer"] is None:
+            raise StripeFailure(
+                "The payment method you provided is not attached to a customer so detachment "
+                "is impossible.",
+                "payment_method",
+            )
+        pm["customer"] = None
+        return pm
+
+    def _new_charge(self, intent: Obj) -> Obj:
+        charge: Obj = {
+            "id": new_id("ch"),
+            "object": "charge",
+            "amount": intent["amount"],
+            "amount_refunded": 0,
+            "refunded": False,
+            "currency": intent["currency"],
+            "customer": intent["customer"],
+            "payment_intent": intent["id"],
+            "payment_method": intent["payment_method"],
+            "metadata": intent["metadata"],
+            "description": intent.get("description"),
+            "paid": True,
+            "status": "succeeded",
+            "created": int(time.time()),
+            "livemode": False,
+        }
+        self.payments[intent["id"]] = charge
+        intent["latest_charge"] = charge["id"]
+        return charge
+
+    def _new_intent(self, params: Obj) -> Obj:
+        intent: Obj = {
+            "id": new_id("pi"),
+            "object": "payment_intent",
+            "amount": params["amount"],
+            "amount_received": 0,
+            "currency": params["currency"],
+            "customer": params.get("customer"),
+            "payment_method": params.get("payment_method"),
+            "payment_method_types": ["card"],
+            "setup_future_usage": params.get("setup_future_usage"),
+            "capture_method": "automatic",
+            "confirmation_method": "automatic",
+            "description": params.get("description"),
+            "metadata": params.get("metadata") or {},
+            "status": "requires_payment_method",
+            "latest_charge": None,
+            "last_payment_error": None,
+            "created": int(time.time()),
+            "livemode": False,
+        }
+        self.payment_intents[intent["id"]] = intent
+        return intent
+
+    def _succeed(self, intent: Obj) -> None:
+        intent.update(status="succeeded", amount_received=intent["amount"])
+        self._new_charge(intent)
+
+    # paying a checkout session -------------------------------------------------------------
+
+    def complete(self, session: Obj, number: str | None) -> list[Obj]:
+        """The buyer pays (or saves a card) on the page; the events Stripe would send.
+        A card declined on the page raises a card error and the session stays open."""
+        card = emulated_card(number)
+        if session["mode"] == "setup":
+            return self._complete_setup(session, card)
+        if card.on_page is not None:
+            raise _card_failure(card.on_page, None, None)
+        customer = session["customer"]
+        if customer is None:  # customer_creation=always, as livebuy asks
+            customer = self.customer(session.get("customer_email"))["id"]
+        data = session.get("payment_intent_data") or {}
+        saving = data.get("setup_future_usage") in ("off_session", "on_session")
+        # Every payment has a payment method; only a saved one is attached to the customer.
+        pm = self.new_payment_method(card, customer if saving else None)
+        intent = self._new_intent(
+            {
+                "amount": session["amount_total"],
+                "currency": session["currency"],
+                "customer": customer,
+                "payment_method": pm["id"],
+                "setup_future_usage": data.get("setup_future_usage"),
+                "description": data.get("description"),
+                "metadata": data.get("metadata") or {},
+            }
+        )
+        self._succeed(intent)
+        session.update(
+            status="complete",
+            payment_status="paid",
+            customer=customer,
+            payment_intent=intent["id"],
+        )
+        return [
+            self.event("checkout.session.completed", session),
+            self.event("payment_intent.succeeded", intent),
+        ]
+
+    def _complete_setup(self, session: Obj, card: EmulatedCard) -> list[Obj]:
+        customer = session["customer"]
+        pm = self.new_payment_method(card, customer)
+        data = session.get("setup_intent_data") or {}
+        setup: Obj = {
+            "id": new_id("seti"),
+            "object": "setup_intent",
+            "status": "succeeded",
+            "usage": "off_session",
+            "customer": customer,
+            "payment_method": pm["id"],
+            "payment_method_types": ["card"],
+            "description": data.get("description"),
+            "metadata": data.get("metadata") or {},
+            "last_setup_error": None,
+            "created": int(time.time()),
+            "livemode": False,
+        }
+        self.setup_intents[setup["id"]] = setup
+        session.update(status="complete", setup_intent=setup["id"])
+        return [
+            self.event("checkout.session.completed", session),
+            self.event("setup_intent.succeeded", setup),
+        ]
+
+    # charging a saved card -----------------------------------------------------------------
+
+    def create_intent(self, params: Obj) -> tuple[Obj, list[Obj], StripeFailure | None]:
+        """POST /v1/payment_intents: the intent, the events to send, and the card error to
+        answer with (HTTP 402) when an off-session confirmation fails."""
+        amount = _int(params.get("amount"), "amount")
+        if amount < 1:
+            raise StripeFailure("This value must be greater than or equal to 1.", "amount")
+        currency = str(params.get("currency", "")).lower()
+        if len(currency) != 3:
+            raise StripeFailure("Invalid currency.", "currency")
+        customer = params.get("customer")
+        if customer is not None and customer not in self.customers:
+            raise StripeFailure(
+                f"No such customer: '{customer}'", "customer", code="resource_missing"
+            )
+        pm_id = params.get("payment_method")
+        confirm = _bool(params.get("confirm"))
+        if pm_id is not None:
+            pm = self.payment_method(str(pm_id))
+            if pm["customer"] is None and _bool(params.get("off_session")):
+                raise StripeFailure(
+                    "The provided PaymentMethod was previously used with a PaymentIntent "
+                    "without Customer attachment, shared with a connected account without "
+                    "Customer attachment, or was detached from a Customer. It may not be used "
+                    "again. To use a PaymentMethod multiple times, you must attach it to a "
+                    "Customer first.",
+                    "payment_method",
+                )
+            if pm["customer"] is not None and pm["customer"] != customer:
+                raise StripeFailure(
+                    "The provided PaymentMethod belongs to another Customer.", "payment_method"
+                )
+        elif confirm:
+            raise StripeFailure(
+                "You cannot confirm this PaymentIntent because it's missing a payment method.",
+                "payment_method",
+            )
+        intent = self._new_intent(params | {"amount": amount, "currency": currency})
+        if not confirm:
+            if pm_id is not None:
+                intent["status"] = "requires_confirmation"
+            return intent, [], None
+        card = TEST_CARDS[self.card_numbers[str(pm_id)]]
+        decline = card.off_session if _bool(params.get("off_session")) else card.on_page
+        if decline is None:
+            self._succeed(intent)
+            return intent, [self.event("payment_intent.succeeded", intent)], None
+        failure = _card_failure(decline, None, self.payment_methods[str(pm_id)])
+        intent["last_payment_error"] = json.loads(json.dumps(failure.body["error"]))
+        failure.body["error"]["payment_intent"] = json.loads(json.dumps(intent))
+        return intent, [self.event("payment_intent.payment_failed", intent)], failure
+
     def event(self, type_: str, obj: Obj) -> Obj:
         event = {
             "id": new_id("evt"),
@@ -219,6 +543,26 @@ class State:
         }
         self.events.append(event)
         return event
+
+
+def _card_failure(decline: Decline, intent: Obj | None, pm: Obj | None) -> StripeFailure:
+    extra: Obj = {"decline_code": decline.decline_code}
+    if intent is not None:
+        extra["payment_intent"] = json.loads(json.dumps(intent))
+    if pm is not None:
+        extra["payment_method"] = json.loads(json.dumps(pm))
+    return StripeFailure(decline.message, None, 402, "card_error", decline.code, extra)
+
+
+def _found(objects: dict[str, Obj], id_: str, name: str, param: str) -> Obj:
+    obj = objects.get(id_)
+    if obj is None:
+        raise StripeFailure(f"No such {name}: '{id_}'", param, 404, code="resource_missing")
+    return obj
+
+
+def _bool(value: Any) -> bool:
+    return str(value).lower() == "true"
 
 
 def _int(value: Any, param: str) -> int:

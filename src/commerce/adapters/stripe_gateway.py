@@ -1,4 +1,4 @@
-"""StripePaymentGateway: the only module that calls Stripe (Checkout, refunds).
+"""StripePaymentGateway: the only module that calls Stripe (Checkout, saved cards, refunds).
 
 It uses the official library's async client over aiohttp, pointed at `STRIPE_API_BASE`, so
 the real API, the built-in emulator and test servers are all spoken to the same way.
@@ -12,9 +12,13 @@ import stripe
 
 from commerce.domain.money import Money
 from commerce.service_layer.ports import (
+    Charge,
+    ChargeRequest,
+    ChargeStatus,
     CheckoutRequest,
     CheckoutSession,
     PaymentError,
+    SavedCard,
     SessionState,
 )
 
@@ -73,6 +77,9 @@ class StripePaymentGateway:
             params["customer"] = request.customer
         else:
             params["customer_creation"] = "always"
+        if request.save_card:
+            # The card stays on the customer for off-session charges (one-message buys).
+            params["payment_intent_data"]["setup_future_usage"] = "off_session"
         if request.collect_shipping:
             params["shipping_address_collection"] = {"allowed_countries": SHIPPING_COUNTRIES}
         # One session per order, however often this is retried.
@@ -95,7 +102,9 @@ class StripePaymentGateway:
             raise PaymentError(_message(exc)) from None
 
     async def refund(self, payment_intent: str, amount: Money | None, key: str) -> str:
-        params: Any = {"payment_intent": payment_intent}
+        # A charge id (Telegram's native payments give one) is refunded as a charge.
+        by = "charge" if payment_intent.startswith("ch_") else "payment_intent"
+        params: Any = {by: payment_intent}
         if amount is not None:
             params["amount"] = amount.minor
         options: Any = {"idempotency_key": key}
@@ -114,6 +123,106 @@ class StripePaymentGateway:
             currency=getattr(session, "currency", None),
         )
 
+    async def open_card_setup(
+        self, identity: str, customer: str | None, locale: str = "en"
+    ) -> CheckoutSession:
+        if customer is None:
+            created = await self._call(
+                self._client.v1.customers.create_async(
+                    {"metadata": {"identity": identity}},
+                    {"idempotency_key": f"customer-{identity}"},
+                )
+            )
+            customer = str(created.id)
+        metadata = {"identity": identity, "purpose": "card_setup"}
+        params: Any = {
+            "mode": "setup",
+            "customer": customer,
+            "payment_method_types": ["card"],
+            "metadata": metadata,
+            "setup_intent_data": {"metadata": metadata},
+            "success_url": f"{self._public}/checkout/done?card=1",
+            "cancel_url": f"{self._public}/checkout/cancelled?card=1",
+            "locale": locale if locale in CHECKOUT_LOCALES else "auto",
+        }
+        session = await self._call(self._client.v1.checkout.sessions.create_async(params))
+        return CheckoutSession(
+            id=session.id,
+            url=str(session.url),
+            expires_at=datetime.fromtimestamp(session.expires_at, UTC),
+            customer=_id(getattr(session, "customer", None)) or customer,
+        )
+
+    async def saved_card(
+        self, payment_intent: str | None = None, setup_intent: str | None = None
+    ) -> SavedCard | None:
+        if (payment_intent is None) == (setup_intent is None):
+            raise ValueError("saved_card needs exactly one of payment_intent, setup_intent")
+        params: Any = {"expand": ["payment_method"]}
+        if payment_intent is not None:
+            intent = await self._call(
+                self._client.v1.payment_intents.retrieve_async(payment_intent, params)
+            )
+            if getattr(intent, "setup_future_usage", None) != "off_session":
+                return None  # paid, but the buyer's card was not kept
+        else:
+            intent = await self._call(
+                self._client.v1.setup_intents.retrieve_async(str(setup_intent), params)
+            )
+            if getattr(intent, "status", None) != "succeeded":
+                return None
+        method = getattr(intent, "payment_method", None)
+        card = getattr(method, "card", None)
+        customer = _id(getattr(method, "customer", None))
+        if method is None or isinstance(method, str) or card is None or customer is None:
+            return None  # no card, or one not attached to a customer: it cannot be reused
+        return SavedCard(customer, str(method.id), str(card.brand), str(card.last4))
+
+    async def charge_card(self, request: ChargeRequest) -> Charge:
+        params: Any = {
+            "amount": request.amount.minor,
+            "currency": request.amount.currency,
+            "customer": request.card.payment_customer,
+            "payment_method": request.card.payment_method,
+            "off_session": True,
+            "confirm": True,
+            "description": request.description,
+            "metadata": {
+                "order_ref": request.order_ref,
+                "drop": request.drop_code,
+                "chat": request.chat,
+                "one_message": "1",
+            },
+        }
+        # One charge per order, however often this is retried (a replay answers the same,
+        # a decline included).
+        options: Any = {"idempotency_key": f"charge-{request.order_ref}"}
+        try:
+            intent = await self._client.v1.payment_intents.create_async(params, options)
+        except stripe.CardError as exc:
+            status = (
+                ChargeStatus.AUTHENTICATION_REQUIRED
+                if exc.code == "authentication_required"
+                else ChargeStatus.DECLINED
+            )
+            return Charge(status, _id(getattr(exc.error, "payment_intent", None)), _decline(exc))
+        except stripe.InvalidRequestError as exc:
+            if exc.param == "payment_method":  # detached or unknown: this card is gone
+                return Charge(ChargeStatus.DECLINED, None, _message(exc))
+            raise PaymentError(_message(exc)) from None
+        except stripe.StripeError as exc:
+            raise PaymentError(_message(exc)) from None
+        return Charge(INTENT_STATUSES.get(str(intent.status), ChargeStatus.PROCESSING), intent.id)
+
+    async def detach_card(self, payment_method: str) -> None:
+        try:
+            await self._client.v1.payment_methods.detach_async(payment_method)
+        except stripe.InvalidRequestError as exc:
+            # Already detached (or never known): it cannot be charged either way.
+            log.info("card %s not detached: %s", payment_method, exc.user_message)
+        except stripe.StripeError as exc:
+            raise PaymentError(_message(exc)) from None
+
     async def _call(self, request: Any) -> Any:
         try:
             return await request
@@ -130,6 +239,12 @@ def _message(exc: stripe.StripeError) -> str:
     return (exc.user_message or "the payment provider refused the request")[:200]
 
 
+def _decline(exc: stripe.CardError) -> str:
+    """Why a card was declined, in Stripe's words for the buyer."""
+    reason = exc.user_message or getattr(exc.error, "decline_code", None) or "card declined"
+    return str(reason)[:200]
+
+
 def _id(value: Any) -> str | None:
     if isinstance(value, str):
         return value
@@ -138,3 +253,21 @@ def _id(value: Any) -> str | None:
 
 # Where physical goods may be shipped; a shop that ships elsewhere extends this list.
 SHIPPING_COUNTRIES = ["AT", "BE", "CH", "DE", "ES", "FR", "GB", "IE", "IT", "LU", "NL", "PT", "US"]
+
+INTENT_STATUSES = {
+    "succeeded": ChargeStatus.SUCCEEDED,
+    "processing": ChargeStatus.PROCESSING,
+    "requires_action": ChargeStatus.AUTHENTICATION_REQUIRED,
+    "requires_confirmation": ChargeStatus.AUTHENTICATION_REQUIRED,
+    "requires_payment_method": ChargeStatus.DECLINED,
+    "canceled": ChargeStatus.DECLINED,
+}
+
+# The languages Stripe Checkout speaks; any other is sent as "auto" (the browser's).
+# fmt: off
+CHECKOUT_LOCALES = frozenset({
+    "bg", "cs", "da", "de", "el", "en", "en-GB", "es", "es-419", "et", "fi", "fil", "fr",
+    "fr-CA", "hr", "hu", "id", "it", "ja", "ko", "lt", "lv", "ms", "mt", "nb", "nl", "pl", "pt",
+    "pt-BR", "ro", "ru", "sk", "sl", "sv", "th", "tr", "vi", "zh", "zh-HK", "zh-TW",
+})
+# fmt: on
