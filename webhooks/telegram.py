@@ -35,7 +35,7 @@ from webhooks.metrics import METRICS
 log = logging.getLogger(__name__)
 PATH = "/webhooks/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
-UPDATES = ["message", "channel_post", "callback_query"]
+UPDATES = ["message", "channel_post", "callback_query", "pre_checkout_query"]
 POLL_LEASE = "telegram-poller"
 REDELIVERY = timedelta(days=2)  # update ids older than this are never delivered again
 
@@ -161,9 +161,9 @@ async def _run_bot(
     async def blocked(chat: str) -> None:
         await contacts.stopped("telegram", f"telegram:{chat}")
 
-    courier = Courier(
-        app[OUTBOX], TelegramSender(bot, blocked), clock, per_second=options.per_second
-    )
+    provider = settings.telegram_payment_provider_token  # Telegram Payments: invoices
+    sender = TelegramSender(bot, blocked, provider.get_secret_value() if provider else None)
+    courier = Courier(app[OUTBOX], sender, clock, per_second=options.per_second)
     adapter.bot, adapter.wake = bot, courier.wake
     app[METRICS].couriers.append(courier)  # its 429 count goes to /metrics
     adapter.started(bot.username, bool(bot.can_read_all_group_messages))

@@ -15,14 +15,15 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from telegram import Bot, CallbackQuery, Message, Update, User
+from telegram import Bot, CallbackQuery, Message, PreCheckoutQuery, Update, User
 from telegram.constants import ChatMemberStatus, ChatType, MessageEntityType
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bots.rendering import Renderer, Reply, plus_five
+from bots.telegram import invoices
 from commerce.domain import grammar
-from commerce.domain.commands import ChatMessage, ListOrders
+from commerce.domain.commands import ChatMessage, CheckInvoice, InvoicePaid, ListOrders
 from commerce.domain.errors import CommerceError
 from commerce.domain.orders import OrderStatus
 from commerce.service_layer import chat
@@ -56,6 +57,8 @@ ADMINS = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR}
 PAY = "pay-"  # deep-link payload prefix: /start pay-<order ref>
 BUYERS_SHOWN = 5
 HELD = (OrderStatus.RESERVED, OrderStatus.CHECKOUT_OPEN)
+PRE_CHECKOUT_BUDGET = 6.0  # seconds to decide; Telegram gives up on the payment after 10
+PAYMENT_RETRIES = (0.5, 2.0, 5.0)  # a successful_payment is never delivered again: retry
 
 
 @dataclass
@@ -137,7 +140,13 @@ class TelegramAdapter:
         if update.callback_query is not None:
             await self._button(update.callback_query)
             return
+        if update.pre_checkout_query is not None:
+            await self._pre_checkout(update.pre_checkout_query)
+            return
         message = update.message or update.channel_post
+        if message is not None and message.successful_payment is not None:
+            await self._paid(message)
+            return
         if message is None or not (message.text or message.caption):
             return
         if message.chat.type == ChatType.PRIVATE:
@@ -179,8 +188,8 @@ class TelegramAdapter:
         renderer = self.renderer(sender.language)
         if len(words) > 1 and words[0].split("@")[0].lower() == "/start":
             if words[1].startswith(PAY):
-                link = await self._payment_link(words[1][len(PAY) :], sender, renderer)
-                await self._put([Outgoing(PLATFORM, str(user.id), link)])
+                ref = words[1][len(PAY) :]
+                await self._put(await self._payment_link(ref, sender, renderer))
                 return
             text = "/start"
         command = ChatMessage(
@@ -195,7 +204,7 @@ class TelegramAdapter:
         if isinstance(outcome, chat.Ignored):
             outcome = chat.HelpAsked(seller=False)  # a private chat always gets an answer
         reply = renderer.outcome(outcome, sender.who)
-        out = [
+        out = self._invoice_for(outcome, str(user.id), sender.language) or [
             Outgoing(PLATFORM, str(user.id), text)
             for text in (reply.public, reply.private)
             if text
@@ -212,18 +221,117 @@ class TelegramAdapter:
                     return str(order.chat)
         return f"{PLATFORM}:{sender.user_id}"
 
-    async def _payment_link(self, ref: str, sender: Sender, renderer: Renderer) -> str:
-        """The deep link's payload: the buyer's own order, with its payment link."""
+    async def _payment_link(self, ref: str, sender: Sender, renderer: Renderer) -> list[Outgoing]:
+        """The deep link's payload: the buyer's own order, with its payment link (or its
+        invoice)."""
+        private_chat = str(sender.user_id)
         try:
             order = await self.bus().deps.store.order(ref.upper())
         except CommerceError:
             order = None
         if order is None or order.identity != sender.identity:
-            return renderer.t("not_your_link")
+            return [Outgoing(PLATFORM, private_chat, renderer.t("not_your_link"))]
+        won = ClaimResult(ClaimOutcome.WON, order=order)
+        invoice = self._invoice_for(chat.Claimed(won), private_chat, sender.language)
+        if invoice:
+            return invoice
         if order.status in HELD:
-            won = ClaimResult(ClaimOutcome.WON, order=order)
-            return renderer.claim(won, sender.who).private or ""
-        return renderer.outcome(chat.OrderList((order,)), sender.who).private or ""
+            text = renderer.claim(won, sender.who).private or ""
+        else:
+            text = renderer.outcome(chat.OrderList((order,)), sender.who).private or ""
+        return [Outgoing(PLATFORM, private_chat, text)]
+
+    # --- Telegram Payments -----------------------------------------------------------
+
+    @property
+    def invoices(self) -> bool:
+        """Buyers pay with Telegram's invoices (a payment provider token is set)."""
+        return PLATFORM in self.bus().deps.invoice_platforms
+
+    def _invoice_for(
+        self, outcome: chat.ChatOutcome, chat_id: str, language: str, kind: str = "won"
+    ) -> list[Outgoing]:
+        """With invoices on, a won claim still held: a short text and its invoice."""
+        if not self.invoices or not isinstance(outcome, chat.Claimed):
+            return []
+        result = outcome.result
+        order = result.order
+        if result.outcome is not ClaimOutcome.WON or order is None or order.status not in HELD:
+            return []
+        if order.hold_expires_at is None:
+            return []  # a delayed payment is under way for it already
+        return invoices.pay_messages(order, chat_id, language, self.clock.now(), kind)
+
+    def _invoice_to(self, order: OrderView, kind: str) -> list[Outgoing]:
+        """The invoice in a buyer's private chat (they started the bot)."""
+        claimed = chat.Claimed(ClaimResult(ClaimOutcome.WON, order=order))
+        language = self.languages.get(order.identity, self.locale)
+        return self._invoice_for(claimed, order.identity.partition(":")[2], language, kind)
+
+    async def _pre_checkout(self, query: PreCheckoutQuery) -> None:
+        """Answered here, not through the outbox: Telegram waits 10 seconds at most."""
+        sender = self._user(query.from_user)
+        check = CheckInvoice(
+            order_ref=query.invoice_payload,
+            identity=sender.identity,
+            amount_minor=query.total_amount,
+            currency=query.currency.lower(),
+        )
+        try:
+            reason = await asyncio.wait_for(self.bus().handle(check), PRE_CHECKOUT_BUDGET)
+            error = None if reason is None else invoices.refusal(reason, sender.language)
+        except TimeoutError:
+            log.warning("pre-checkout of order %s took too long: refused", check.order_ref)
+            error = invoices.busy(sender.language)
+        except Exception:
+            log.exception("pre-checkout of order %s failed: refused", check.order_ref)
+            error = invoices.busy(sender.language)
+        try:
+            await query.answer(ok=error is None, error_message=error)
+        except TelegramError as exc:
+            log.warning("answerPreCheckoutQuery for order %s failed: %s", check.order_ref, exc)
+
+    async def _paid(self, message: Message) -> None:
+        """An invoice was paid. Telegram reports it once: the core is asked again a few times
+        if it cannot record it at once (it settles idempotently)."""
+        payment = message.successful_payment
+        user = message.from_user
+        if payment is None or user is None or message.chat.type != ChatType.PRIVATE:
+            return
+        sender = self._user(user)
+        paid = InvoicePaid(
+            order_ref=payment.invoice_payload,
+            identity=sender.identity,
+            amount_minor=payment.total_amount,
+            currency=payment.currency.lower(),
+            provider_charge_id=payment.provider_payment_charge_id,
+            telegram_charge_id=payment.telegram_payment_charge_id,
+        )
+        for wait in (*PAYMENT_RETRIES, None):
+            try:
+                await self.bus().handle(paid)
+                return
+            except CommerceError as exc:  # no such order: asking again will not help
+                log.error(
+                    "payment for order %s cannot be applied (charge %s, telegram %s): %s",
+                    paid.order_ref,
+                    paid.provider_charge_id,
+                    paid.telegram_charge_id,
+                    exc,
+                )
+                return
+            except Exception:
+                if wait is None:
+                    # Reconcile by hand: the charge ids are in the log, no card data.
+                    log.exception(
+                        "payment of order %s could not be recorded (charge %s, telegram %s)",
+                        paid.order_ref,
+                        paid.provider_charge_id,
+                        paid.telegram_charge_id,
+                    )
+                    raise
+                log.warning("payment of order %s not recorded yet; retrying", paid.order_ref)
+                await asyncio.sleep(wait)
 
     async def _button(self, query: CallbackQuery) -> None:
         data = query.data or ""
@@ -250,8 +358,9 @@ class TelegramAdapter:
         out = await self._boards_for(outcome)
         url = None
         if started:
-            out += [
-                Outgoing(PLATFORM, str(query.from_user.id), text)
+            private_chat = str(query.from_user.id)
+            out += self._invoice_for(outcome, private_chat, sender.language) or [
+                Outgoing(PLATFORM, private_chat, text)
                 for text in (reply.private or reply.public,)
                 if text
             ]
@@ -284,7 +393,8 @@ class TelegramAdapter:
             # A busy drop must not flood the group: the board shows the claim publicly.
             if isinstance(outcome, chat.Claimed):
                 text = reply.private or reply.public
-                out += [Outgoing(PLATFORM, private_chat, text)] if text else []
+                invoice = self._invoice_for(outcome, private_chat, sender.language)
+                out += invoice or ([Outgoing(PLATFORM, private_chat, text)] if text else [])
             else:
                 if reply.public:
                     out.append(Outgoing(PLATFORM, chat_id, reply.public, reply_to=reply_to))
@@ -501,6 +611,8 @@ class TelegramAdapter:
                 if claim.drop is not None:
                     self._note_buyer(claim.drop, claim.order)
                     self.board_changed(claim.drop)
+            case CheckoutReady(order=order) if self.invoices:
+                pass  # the buyer got the order's invoice when it was won
             case CheckoutReady(order=order) | OrderRefunded(order=order):
                 out += await self._to_buyer(order.identity, notice)
             case WaitlistClosed(identity=identity):
@@ -548,7 +660,10 @@ class TelegramAdapter:
         if not order.identity.startswith(f"{PLATFORM}:"):
             return []
         if await self.contacts.has_started(PLATFORM, order.identity):
-            return await self._to_buyer(order.identity, notice)
+            kind = "promoted"
+            if isinstance(notice, AuctionWon):
+                kind = "second_chance" if notice.second_chance else "auction_won"
+            return self._invoice_to(order, kind) or await self._to_buyer(order.identity, notice)
         if not order.chat.startswith(f"{PLATFORM}:"):
             return []
         r = self.renderer(self.languages.get(order.identity, self.locale))

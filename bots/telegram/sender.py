@@ -7,6 +7,7 @@ from telegram import (
     Bot,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    LabeledPrice,
     LinkPreviewOptions,
     ReplyParameters,
 )
@@ -19,7 +20,7 @@ from telegram.error import (
     TelegramError,
 )
 
-from commerce.service_layer.outbox import Button, Outgoing, RetryLater, Undeliverable
+from commerce.service_layer.outbox import Button, Invoice, Outgoing, RetryLater, Undeliverable
 
 PRIVATE_INTERVAL = 1.0  # Telegram: about one message a second to a chat
 GROUP_INTERVAL = 3.0  # and about 20 a minute to a group
@@ -29,12 +30,18 @@ class TelegramSender:
     platform = "telegram"
 
     def __init__(
-        self, bot: Bot, on_blocked: Callable[[str], Awaitable[None]] | None = None
+        self,
+        bot: Bot,
+        on_blocked: Callable[[str], Awaitable[None]] | None = None,
+        provider_token: str | None = None,
     ) -> None:
         self.bot = bot
         self.on_blocked = on_blocked  # a private chat blocked the bot (its user id)
+        self.provider_token = provider_token  # Telegram Payments (never logged)
 
     async def send(self, message: Outgoing) -> str:
+        if message.invoice is not None:
+            return await self._send_invoice(message, message.invoice)
         reply = None
         if message.reply_to is not None:
             reply = ReplyParameters(int(message.reply_to), allow_sending_without_reply=True)
@@ -45,6 +52,25 @@ class TelegramSender:
                 reply_markup=markup(message.buttons),
                 reply_parameters=reply,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        except TelegramError as exc:
+            raise await self._translate(exc, message.chat) from exc
+        return str(sent.message_id)
+
+    async def _send_invoice(self, message: Outgoing, invoice: Invoice) -> str:
+        if not self.provider_token:  # the token was removed since the invoice was queued
+            raise Undeliverable("no TELEGRAM_PAYMENT_PROVIDER_TOKEN: invoice not sent")
+        try:
+            sent = await self.bot.send_invoice(
+                chat_id=int(message.chat),
+                title=invoice.title,
+                description=invoice.description,
+                payload=invoice.payload,
+                currency=invoice.currency.upper(),
+                prices=[LabeledPrice(label, amount) for label, amount in invoice.prices],
+                provider_token=self.provider_token,
+                need_shipping_address=invoice.need_shipping_address or None,
+                need_name=invoice.need_shipping_address or None,
             )
         except TelegramError as exc:
             raise await self._translate(exc, message.chat) from exc

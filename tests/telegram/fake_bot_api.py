@@ -28,6 +28,8 @@ JSON_PARAMS = {
     "allowed_updates",
     "commands",
     "scope",
+    "prices",
+    "suggested_tip_amounts",
 }
 
 
@@ -92,6 +94,8 @@ class FakeBotApi:
     blocked: set[int] = field(default_factory=set)  # users who blocked the bot
     faults: list[Fault] = field(default_factory=list)
     webhook: dict[str, Any] | None = None
+    invoices: list[dict[str, Any]] = field(default_factory=list)  # sendInvoice params
+    pre_checkout_answers: dict[str, dict[str, Any]] = field(default_factory=dict)  # by query id
 
     def __post_init__(self) -> None:
         self.pending: list[dict[str, Any]] = []
@@ -218,6 +222,45 @@ class FakeBotApi:
         posted.edits += 1
         return self._message(posted)
 
+    async def api_sendInvoice(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = int(params["chat_id"])
+        if chat_id in self.blocked:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        if not params.get("provider_token"):
+            raise ApiError(400, "Bad Request: PAYMENT_PROVIDER_INVALID")
+        prices = params["prices"]
+        if not prices or any(int(p["amount"]) <= 0 for p in prices):
+            raise ApiError(400, "Bad Request: CURRENCY_TOTAL_AMOUNT_INVALID")
+        self.invoices.append(params)
+        ids = self.message_ids.setdefault(chat_id, itertools.count(1))
+        return {
+            "message_id": next(ids),
+            "date": int(time.time()),
+            "chat": _chat(chat_id),
+            "from": {"id": BOT_ID, "is_bot": True, "first_name": "LiveBuy"},
+            "invoice": {
+                "title": params["title"],
+                "description": params["description"],
+                "start_parameter": params.get("start_parameter", ""),
+                "currency": params["currency"],
+                "total_amount": sum(int(p["amount"]) for p in prices),
+            },
+        }
+
+    async def api_answerPreCheckoutQuery(self, params: dict[str, Any]) -> bool:
+        query_id = params["pre_checkout_query_id"]
+        if query_id in self.pre_checkout_answers:
+            raise ApiError(400, "Bad Request: query is too old and response timeout expired")
+        ok = str(params["ok"]).lower() == "true"
+        if not ok and not params.get("error_message"):
+            raise ApiError(400, "Bad Request: error_message is required when ok is false")
+        self.pre_checkout_answers[query_id] = {
+            "ok": ok,
+            "error_message": params.get("error_message"),
+            "at": time.monotonic(),
+        }
+        return True
+
     def _message(self, posted: Posted) -> dict[str, Any]:
         message: dict[str, Any] = {
             "message_id": posted.message_id,
@@ -267,6 +310,60 @@ class FakeBotApi:
             "message": self._message(board),
         }
         return {"update_id": next(self.update_ids), "callback_query": query}
+
+    def pre_checkout(
+        self, user: FakeUser, payload: str, total_amount: int, currency: str = "EUR"
+    ) -> dict[str, Any]:
+        """An update with a pre_checkout_query: the buyer pressed Pay on an invoice."""
+        query = {
+            "id": f"pcq{next(self.update_ids)}",
+            "from": user.json(),
+            "currency": currency,
+            "total_amount": total_amount,
+            "invoice_payload": payload,
+        }
+        return {"update_id": next(self.update_ids), "pre_checkout_query": query}
+
+    def successful_payment(
+        self,
+        user: FakeUser,
+        payload: str,
+        total_amount: int,
+        currency: str = "EUR",
+        *,
+        provider_charge_id: str = "ch_test_1",
+        telegram_charge_id: str = "tg_charge_1",
+        shipping: bool = True,
+    ) -> dict[str, Any]:
+        """An update with the service message Telegram sends once an invoice is paid."""
+        payment: dict[str, Any] = {
+            "currency": currency,
+            "total_amount": total_amount,
+            "invoice_payload": payload,
+            "telegram_payment_charge_id": telegram_charge_id,
+            "provider_payment_charge_id": provider_charge_id,
+        }
+        if shipping:
+            payment["order_info"] = {
+                "name": user.first_name,
+                "shipping_address": {
+                    "country_code": "DE",
+                    "state": "",
+                    "city": "Berlin",
+                    "street_line1": "Street 1",
+                    "street_line2": "",
+                    "post_code": "10115",
+                },
+            }
+        ids = self.message_ids.setdefault(user.id, itertools.count(1))
+        message = {
+            "message_id": next(ids),
+            "date": int(time.time()),
+            "chat": _chat(user.id, user),
+            "from": user.json(),
+            "successful_payment": payment,
+        }
+        return {"update_id": next(self.update_ids), "message": message}
 
     def flood(
         self,

@@ -11,17 +11,17 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from commerce.adapters.sql import sql, utc
-from commerce.service_layer.outbox import Button, OutboxCounts, Outgoing, Queued
+from commerce.service_layer.outbox import Button, Invoice, OutboxCounts, Outgoing, Queued
 
 # A worker that dies mid-send gives its messages back after this (a send takes a second at
 # most; discord.py waits out short 429s itself, up to 5 s).
 LEASE = timedelta(seconds=20)
 
 INSERT = sql(
-    "INSERT INTO outbox (platform, chat, text, buttons, board, reply_to, status, attempts,"
-    " not_before, edit, error, created_at)"
-    " VALUES (:platform, :chat, :text, :buttons, :board, :reply_to, 'pending', 0, :at, false,"
-    " '', :now)"
+    "INSERT INTO outbox (platform, chat, text, buttons, board, reply_to, invoice, status,"
+    " attempts, not_before, edit, error, created_at)"
+    " VALUES (:platform, :chat, :text, :buttons, :board, :reply_to, :invoice, 'pending', 0,"
+    " :at, false, '', :now)"
 )
 # A board text waiting to go out (not leased) is replaced by the newer one: coalescing. Into
 # the newest such row: an older one (sent, refused with a 429 and waiting again) goes out
@@ -39,7 +39,8 @@ LAST_BOARD_EDIT = sql(
 # A chat's messages leave in the order they were put: one that waits (paced, retried later or
 # under way) holds back the chat's newer ones, and a round takes them oldest first.
 DUE = """
-    SELECT o.id, o.chat, o.text, o.buttons, o.board, o.reply_to, o.attempts, b.message_ref
+    SELECT o.id, o.chat, o.text, o.buttons, o.board, o.reply_to, o.invoice, o.attempts,
+      b.message_ref
     FROM outbox o LEFT JOIN board_message b
       ON b.platform = o.platform AND b.chat = o.chat AND b.board = o.board
     LEFT JOIN chat_pace c ON c.platform = o.platform AND c.chat = o.chat
@@ -112,6 +113,7 @@ class SqlOutbox:
             "buttons": json.dumps([_button_json(b) for b in message.buttons]),
             "board": message.board,
             "reply_to": message.reply_to,
+            "invoice": json.dumps(message.invoice.json()) if message.invoice else None,
             "now": now,
             "at": now,
         }
@@ -149,6 +151,7 @@ class SqlOutbox:
                     buttons=tuple(Button(**b) for b in json.loads(row.buttons)),
                     board=row.board,
                     reply_to=row.reply_to,
+                    invoice=Invoice.from_json(json.loads(row.invoice)) if row.invoice else None,
                 )
                 taken.append(Queued(row.id, message, row.attempts, row.message_ref))
         return taken

@@ -11,7 +11,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from commerce.service_layer.ports import Clock
 
@@ -28,13 +28,47 @@ class Button:
 
 
 @dataclass(frozen=True, slots=True)
+class Invoice:
+    """A platform's native invoice (Telegram's sendInvoice) for one order."""
+
+    title: str
+    description: str
+    payload: str  # the order ref: comes back with the pre-checkout query and the payment
+    currency: str  # ISO code, lower case
+    prices: tuple[tuple[str, int], ...]  # (label, amount in minor units)
+    need_shipping_address: bool = False  # goods to ship (not digital)
+
+    def json(self) -> dict[str, object]:
+        return {
+            "title": self.title,
+            "description": self.description,
+            "payload": self.payload,
+            "currency": self.currency,
+            "prices": [list(p) for p in self.prices],
+            "need_shipping_address": self.need_shipping_address,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Invoice":
+        return cls(
+            title=data["title"],
+            description=data["description"],
+            payload=data["payload"],
+            currency=data["currency"],
+            prices=tuple((str(label), int(amount)) for label, amount in data["prices"]),
+            need_shipping_address=bool(data.get("need_shipping_address")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Outgoing:
     platform: str  # "telegram", "discord"
     chat: str  # the platform's chat (or private chat) id, as text
-    text: str
+    text: str  # an invoice's: for the log and platforms without invoices
     buttons: tuple[Button, ...] = ()
     board: str | None = None  # e.g. "drop:12": one message per (platform, chat, board)
     reply_to: str | None = None  # a platform message id to answer
+    invoice: Invoice | None = None  # sent as the platform's invoice instead of a text
 
 
 @dataclass(frozen=True, slots=True)

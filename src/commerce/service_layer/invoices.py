@@ -1,0 +1,83 @@
+"""Native invoices: a chat platform takes the money itself (Telegram Payments with a Stripe
+provider token) instead of a Checkout link.
+
+The platform asks first (`CheckInvoice`, answered within seconds) and then says the invoice
+was paid (`InvoicePaid`): the payment settles the order like a Checkout payment would, and
+the provider's charge id is kept on the order for refunds. Every answer may come twice.
+"""
+
+from commerce.domain import commands as c
+from commerce.domain.errors import CommerceError, InvalidInput
+from commerce.domain.identity import Identity
+from commerce.domain.orders import HOLDING, OrderStatus
+from commerce.service_layer.deps import Deps
+from commerce.service_layer.handlers import settle_payment
+from commerce.service_layer.results import OrderView, Settlement
+
+S = OrderStatus
+PAID_ALREADY = frozenset({S.PAID, S.FULFILLED, S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED})
+
+EXPIRED = "This hold has expired; type #buy again while the drop is live"
+UNKNOWN = "This order does not exist"
+NOT_YOURS = "This order belongs to someone else"
+ALREADY_PAID = "This order is paid already"
+UNDER_WAY = "A payment for this order is under way already"
+OUTDATED = "This invoice is out of date; open your order again with /orders"
+
+
+async def check_invoice(cmd: c.CheckInvoice, deps: Deps) -> str | None:
+    """None when the order can still be paid with this invoice, else why not (for the
+    buyer). Only reads: the hold itself is kept until the payment comes or it expires."""
+    try:
+        order = await deps.store.order(cmd.order_ref)
+    except CommerceError:
+        return UNKNOWN
+    if not await _same_buyer(order, cmd.identity, deps):
+        return NOT_YOURS
+    if order.status in PAID_ALREADY:
+        return ALREADY_PAID
+    if order.status not in HOLDING:
+        return EXPIRED
+    if order.hold_expires_at is None:
+        return UNDER_WAY  # a delayed payment (bank transfer) was started for it
+    if order.hold_expires_at <= deps.clock.now():
+        return EXPIRED  # the sweeper has not come by yet
+    if not _same_amount(order, cmd.amount_minor, cmd.currency):
+        return OUTDATED
+    return None
+
+
+async def invoice_paid(cmd: c.InvoicePaid, deps: Deps) -> Settlement | None:
+    """Settles the order the invoice was for; None when the amount paid is not the order's
+    (the order then needs review, as with a Checkout payment of the wrong amount)."""
+    order = await deps.store.order(cmd.order_ref)
+    cause = f"telegram:{cmd.telegram_charge_id}"
+    if not _same_amount(order, cmd.amount_minor, cmd.currency):
+        if deps.ledger is None:
+            raise InvalidInput("payments are not configured")
+        # The charge id goes into the order's history: whoever reviews it can refund it.
+        mismatch = f"{cause}:amount_mismatch:{cmd.provider_charge_id}"
+        await deps.ledger.transition(order.ref, S.NEEDS_REVIEW, mismatch, deps.clock.now())
+        return None
+    # A second payment of a paid order (another invoice, a Checkout link) is refunded by
+    # settle_payment; the same payment reported again changes nothing.
+    return await settle_payment(c.SettlePayment(order.ref, cmd.provider_charge_id, cause), deps)
+
+
+async def _same_buyer(order: OrderView, identity: str, deps: Deps) -> bool:
+    """The order's buyer, or another identity linked to the same customer."""
+    try:
+        identity = str(Identity.parse(identity))
+    except InvalidInput:
+        return False
+    if identity == order.identity:
+        return True
+    customer = await deps.store.customer_id(identity)
+    return customer is not None and customer == await deps.store.order_customer(order.ref)
+
+
+def _same_amount(order: OrderView, amount_minor: int, currency: str) -> bool:
+    return (amount_minor, currency.strip().lower()) == (
+        order.amount.minor,
+        order.amount.currency.lower(),
+    )
