@@ -25,6 +25,8 @@ def page(title: str, body: str, refresh: bool = False, status: int = 200) -> web
 
 @routes.get("/checkout/done")
 async def done(request: web.Request) -> web.Response:
+    if request.query.get("card"):  # a card saved with /card (its webhook tells the chat)
+        return page("Card saved", "Back in the chat, buy with #buy and one confirm.")
     ref = request.query.get("order", "")
     try:
         order = await request.app[BUS].deps.store.order(ref)
@@ -43,6 +45,8 @@ async def done(request: web.Request) -> web.Response:
 
 @routes.get("/checkout/cancelled")
 async def cancelled(request: web.Request) -> web.Response:
+    if request.query.get("card"):
+        return page("No card saved", "Nothing changed; type /card in the chat to try again.")
     ref = request.query.get("order", "")[:20]
     return page(
         "Checkout cancelled",

@@ -37,6 +37,7 @@ from commerce.domain.drops import (
 )
 from commerce.domain.errors import CommerceError
 from commerce.domain.money import Money, parse_amount
+from commerce.domain.one_message import ConfirmRule
 from commerce.domain.orders import OrderStatus
 from commerce.domain.products import ProductSpec, normalise_sku, parse_variants
 from commerce.service_layer.messagebus import MessageBus
@@ -452,6 +453,7 @@ def drop_row(d: DropView) -> dict[str, Any]:
         "waitlist": d.waitlist,
         "limit": d.per_buyer_limit,
         "policy": d.policy,
+        "confirm": "promo" if d.promo else d.confirm,
         "hold": format_duration_s(d.hold_seconds),
         "ends_at": d.ends_at.isoformat(timespec="seconds") if d.ends_at else None,
         "channels": ",".join(d.channels) or "all",
@@ -472,6 +474,7 @@ DROP_COLUMNS = [
     "waitlist",
     "limit",
     "policy",
+    "confirm",
     "hold",
     "ends_at",
     "channels",
@@ -498,20 +501,38 @@ def drop_start(
         str | None, typer.Option("--hold", help="How long a claim holds stock; LIVEBUY_HOLD.")
     ] = None,
     code: Annotated[str | None, typer.Option("--code", help="Code buyers type; the SKU.")] = None,
+    confirm: Annotated[
+        str,
+        typer.Option(
+            "--confirm",
+            help="Buyers with a saved card confirm: always, trusted (not repeat buyers)"
+            " or 'above 30' (only above that amount).",
+        ),
+    ] = "always",
+    promo: Annotated[
+        bool, typer.Option("--promo", help="Free, one per person: paid with a public #buy.")
+    ] = False,
 ) -> None:
     """Start a drop: buyers claim it with #buy in its chats."""
     config = settings()
 
     async def start(bus: MessageBus) -> DropView:
         product = await bus.deps.store.product(sku)
+        currency = product.price.currency
         terms = DropTerms(
             sku=product.sku,
             quantity=qty,
-            price=Money.parse(price, product.price.currency) if price else product.price,
+            price=Money(0, currency)
+            if promo
+            else Money.parse(price, currency)
+            if price
+            else product.price,
             duration=parse_duration(duration) if duration else None,
-            per_buyer_limit=limit,
+            per_buyer_limit=1 if promo else limit,
             policy=policy,
             hold=parse_duration(hold) if hold else config.hold,
+            confirm=str(ConfirmRule.parse(confirm, currency)),
+            promo=promo,
         )
         result: DropView = await bus.handle(c.StartDrop(terms, tuple(channel or ()), code))
         return result

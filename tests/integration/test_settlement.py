@@ -166,3 +166,30 @@ async def test_a_failed_refund_is_asked_again_when_the_payment_is_reported_again
     retried = await bus.handle(pay(second.order.ref, "pi_b", "evt_b"))
     assert retried.outcome is SettlementOutcome.UNCHANGED
     assert payments.refunds == [("pi_b", None, f"refund-unfilled-{second.order.ref}")]
+
+
+async def test_a_second_payment_of_a_paid_order_is_refunded(
+    bus: MessageBus, notifier: FakeNotifier
+) -> None:
+    """Paid through the link and again by another way (a saved card, a Telegram invoice):
+    the second payment is recorded on the order and refunded, the order paid once."""
+    await add_product(bus)
+    await start_drop(bus, quantity=2)
+    payments = FakePaymentGateway()
+    bus.deps.payments = payments
+    won = await buy(bus, "web:anna")
+    assert won.order is not None
+    assert (await bus.handle(pay(won.order.ref, "pi_link"))).outcome is SettlementOutcome.PAID
+    twice = await bus.handle(pay(won.order.ref, "ch_invoice", "telegram:tg_1"))
+    assert twice.outcome is SettlementOutcome.PAID_TWICE
+    assert twice.order.status is OrderStatus.PAID and twice.order.payment_ref == "pi_link"
+    assert payments.refunds == [("ch_invoice", None, "refund-twice-ch_invoice")]
+    # The same payment reported again is not a third one, and a session id is no payment.
+    same = await bus.handle(pay(won.order.ref, "pi_link", "evt_again"))
+    assert same.outcome is SettlementOutcome.UNCHANGED
+    by_session = await bus.handle(pay(won.order.ref, "cs_test_1", "reconcile"))
+    assert by_session.outcome is SettlementOutcome.UNCHANGED
+    assert len(payments.refunds) == 1
+    assert len([n for n in notifier.notices if isinstance(n, OrderPaid)]) == 1
+    causes = [e.cause for e in await bus.deps.store.history(won.order.ref)]
+    assert causes[-1] == "telegram:tg_1:paid_twice"

@@ -1,0 +1,346 @@
+"""One-message buying end to end: the real app, the real stripe library and the built-in
+Stripe emulator (Customers, PaymentMethods, setup-mode Checkout, off-session PaymentIntents
+with Stripe's test cards), on SQLite and PostgreSQL."""
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from aiohttp import ClientSession
+from aiohttp.test_utils import TestServer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bots.rendering import Renderer
+from commerce.adapters.stripe_events import to_payment_event
+from commerce.domain import commands as c
+from commerce.domain.drops import DropPolicy, DropTerms
+from commerce.domain.money import Money
+from commerce.domain.orders import OrderStatus
+from commerce.service_layer import chat
+from commerce.service_layer.messagebus import MessageBus
+from commerce.service_layer.results import (
+    CardSaved,
+    OrderPaid,
+    OrderView,
+    PaymentFellBack,
+    PaymentOutcome,
+    RefusalReason,
+)
+from tests.conftest import test_settings
+from tests.e2e.test_local_loop import free_port
+from tests.fakes import FakeClock, FakeNotifier
+from tests.integration.helpers import add_product
+from webhooks.app import create_app
+from webhooks.keys import BUS
+
+OK, DECLINES, NEEDS_3DS = "4242424242424242", "4000000000000341", "4000002760003184"
+SELLER = "web:seller"
+STRIPE_AUTH = {"Authorization": "Bearer sk_test_livebuy"}
+
+
+@dataclass
+class Shop:
+    bus: MessageBus
+    http: ClientSession
+    base: str
+    notifier: FakeNotifier
+    clock: FakeClock
+    messages: int = 0
+
+    async def say(
+        self, who: str, text: str, chat_ref: str = "web:demo", private: bool = False
+    ) -> Any:
+        self.messages += 1
+        key = f"{chat_ref}:{self.messages}"
+        name = who.rpartition(":")[2]
+        return await self.bus.handle(c.ChatMessage(key, chat_ref, who, text, name, private))
+
+    async def drop(self, sku: str = "TEE", limit: int | None = None, **terms: Any) -> None:
+        drop = DropTerms(
+            sku,
+            20,
+            Money(terms.pop("price", 2500), "eur"),
+            None,
+            limit,
+            DropPolicy.HOLD,
+            timedelta(minutes=10),
+            **terms,
+        )
+        await self.bus.handle(c.StartDrop(drop))  # every chat
+
+    async def end(self, sku: str = "TEE") -> None:
+        await self.bus.handle(c.EndDrop(sku))
+
+    async def pay(self, order: OrderView, card: str = OK) -> OrderView:
+        """Pays the order's checkout with a test card, as a buyer on the page would."""
+        assert order.checkout_session is not None
+        url = f"{self.base}/stripe-emulator/_test/pay/{order.checkout_session}"
+        async with self.http.post(url, data={"card": card}) as answer:
+            assert answer.status == 200, await answer.text()
+        return await self.until(order.ref, OrderStatus.PAID)
+
+    async def until(self, ref: str, status: OrderStatus) -> OrderView:
+        for _ in range(200):  # webhooks arrive in the background
+            order = await self.bus.deps.store.order(ref)
+            if order.status is status:
+                return order
+            await asyncio.sleep(0.025)
+        raise AssertionError(f"order {ref} is {order.status}, not {status}")
+
+    async def settled(self) -> None:
+        """Every webhook the emulator sent so far was delivered."""
+        for _ in range(200):
+            async with self.http.get(f"{self.base}/stripe-emulator/_test/deliveries") as got:
+                deliveries = await got.json()
+            if all(d["delivered"] for d in deliveries):
+                return
+            await asyncio.sleep(0.025)
+        raise AssertionError("webhooks not delivered")
+
+    async def events(self, type_: str) -> list[dict[str, Any]]:
+        url = f"{self.base}/stripe-emulator/v1/events?limit=100"
+        async with self.http.get(url, headers=STRIPE_AUTH) as got:
+            data = (await got.json())["data"]
+        return [e for e in data if e["type"] == type_]
+
+    async def saved_card_for(self, who: str, card: str = OK) -> None:
+        """A first purchase through the link, which keeps the card."""
+        await self.drop("FIRST")
+        first = (await self.say(who, "#buy FIRST")).result.order
+        await self.pay(first, card)
+        await self.end("FIRST")
+        await self.settled()
+        assert await self.bus.deps.cards.card(who) is not None  # type: ignore[union-attr]
+
+
+@pytest.fixture
+async def shop(database_url: str, engine: AsyncEngine) -> AsyncIterator[Shop]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    notifier, clock = FakeNotifier(), FakeClock()
+    settings = test_settings(database_url, public_base_url=base, livebuy_sellers=SELLER)
+    app = create_app(settings, engine=engine, notifier=notifier, clock=clock, sweep_every=3600)
+    async with TestServer(app, host="127.0.0.1", port=port) as server, ClientSession() as http:
+        bus = server.app[BUS]
+        for sku in ("TEE", "FIRST", "CAP"):
+            await add_product(bus, sku, stock=50)
+        yield Shop(bus, http, base, notifier, clock)
+
+
+def paid_notices(shop: Shop, ref: str) -> int:
+    return sum(1 for n in shop.notifier.of(OrderPaid) if n.order.ref == ref)  # type: ignore[attr-defined]
+
+
+async def test_first_checkout_keeps_the_card_and_the_next_buy_takes_one_message(
+    shop: Shop,
+) -> None:
+    await shop.drop("FIRST")
+    first = await shop.say("web:anna", "#buy FIRST")
+    assert first.result.order.checkout_url is not None  # a new buyer: the link
+    await shop.pay(first.result.order)
+    await shop.settled()
+    saved = shop.notifier.of(CardSaved)
+    assert [(n.identity, str(n.card)) for n in saved] == [("web:anna", "Visa •••• 4242")]  # type: ignore[attr-defined]
+
+    await shop.drop()
+    claimed = await shop.say("web:anna", "want it #buy TEE")
+    assert isinstance(claimed, chat.Claimed) and claimed.result.confirm is not None
+    order = claimed.result.order
+    assert (
+        order is not None and order.checkout_url is None and order.status is OrderStatus.RESERVED
+    )
+    assert order.confirm_until is not None
+    reply = Renderer("en").outcome(claimed, "@anna")
+    assert reply.private is not None and "€25.00 with Visa •••• 4242" in reply.private
+    assert reply.actions == (("Confirm", f"confirm:{order.ref}"),)
+
+    confirmed = await shop.say("web:anna", "#confirm", private=True)
+    assert isinstance(confirmed, chat.CardPaid)
+    assert confirmed.result.outcome is PaymentOutcome.PAID
+    assert confirmed.result.order.status is OrderStatus.PAID
+    await shop.settled()  # payment_intent.succeeded arrives as well: paid once
+    assert paid_notices(shop, order.ref) == 1
+    history = await shop.bus.deps.store.history(order.ref)
+    assert [e.to_status for e in history] == ["reserved", "reserved", "paid"]
+    assert history[1].cause == "confirm:asked" and history[2].cause.startswith("charge:pi_")
+    assert len(await shop.events("payment_intent.succeeded")) == 2  # the link's and the card's
+
+
+async def test_a_confirm_that_times_out_gives_the_units_back(shop: Shop) -> None:
+    await shop.saved_card_for("web:anna")
+    await shop.drop()
+    claimed = await shop.say("web:anna", "#buy")
+    order = claimed.result.order
+    assert order.hold_expires_at == order.confirm_until  # the confirm window is the hold
+    shop.clock.advance(minutes=5, seconds=1)
+    await shop.bus.handle(c.ExpireHolds())
+    assert (await shop.bus.deps.store.order(order.ref)).status is OrderStatus.EXPIRED
+    late = await shop.say("web:anna", "#confirm", private=True)
+    assert isinstance(late, chat.Failed) and "confirm" in late.reason
+    drop = (await shop.bus.deps.store.drops())[0]
+    assert drop.remaining == drop.quantity
+
+
+@pytest.mark.parametrize(("card", "reason"), [(DECLINES, "declined"), (NEEDS_3DS, "auth")])
+async def test_a_card_that_cannot_pay_falls_back_to_the_link(
+    shop: Shop, card: str, reason: str
+) -> None:
+    await shop.saved_card_for("web:anna", card)
+    await shop.drop()
+    order = (await shop.say("web:anna", "#buy")).result.order
+    confirmed = await shop.say("web:anna", "/confirm", private=True)
+    assert isinstance(confirmed, chat.CardPaid)
+    result = confirmed.result
+    assert result.outcome is PaymentOutcome.FALLBACK
+    assert (
+        result.order.checkout_url is not None and result.order.status is OrderStatus.CHECKOUT_OPEN
+    )
+    # The link gets the drop's full hold again, not what was left of the confirm window.
+    assert result.order.hold_expires_at >= shop.clock.now() + timedelta(minutes=10)
+    text = Renderer("en").payment(result)
+    assert result.order.checkout_url in text and "could not pay" in text
+    await shop.settled()  # payment_intent.payment_failed came too: no second link
+    assert shop.notifier.of(PaymentFellBack) == []
+    assert len(await shop.events("payment_intent.payment_failed")) == 1
+    paid = await shop.pay(result.order)  # the same held units, paid through the link
+    assert paid.ref == order.ref and paid_notices(shop, order.ref) == 1
+
+
+async def test_a_double_tap_charges_once(shop: Shop) -> None:
+    await shop.saved_card_for("web:anna")
+    await shop.drop()
+    order = (await shop.say("web:anna", "#buy")).result.order
+    taps = await asyncio.gather(
+        *(shop.say("web:anna", "#confirm", private=True) for _ in range(5))
+    )
+    paid = [t for t in taps if isinstance(t, chat.CardPaid)]
+    refused = [t for t in taps if isinstance(t, chat.Failed)]
+    assert len(paid) == 1 and len(refused) == 4
+    assert all("being paid already" in t.reason or "nothing waits" in t.reason for t in refused)
+    await shop.settled()
+    charges = [
+        e
+        for e in await shop.events("payment_intent.succeeded")
+        if e["data"]["object"]["metadata"].get("order_ref") == order.ref
+    ]
+    assert len(charges) == 1 and paid_notices(shop, order.ref) == 1
+
+
+async def test_the_webhook_and_the_answer_race_and_the_order_is_paid_once(shop: Shop) -> None:
+    """Ten buyers confirm at once; each payment is reported by the API answer and by
+    payment_intent.succeeded (delivered twice here), in whatever order they land."""
+    buyers = [f"web:b{i}" for i in range(10)]
+    for who in buyers:
+        await shop.saved_card_for(who)
+    await shop.drop()
+    orders = [(await shop.say(who, "#buy")).result.order for who in buyers]
+    await asyncio.gather(*(shop.say(who, "#confirm", private=True) for who in buyers))
+    await shop.settled()
+    for event in await shop.events("payment_intent.succeeded"):  # Stripe may resend
+        await shop.bus.handle(c.ApplyPaymentEvent(to_payment_event(event)))
+    for order in orders:
+        assert (await shop.bus.deps.store.order(order.ref)).status is OrderStatus.PAID
+        assert paid_notices(shop, order.ref) == 1
+        moves = [e.to_status for e in await shop.bus.deps.store.history(order.ref)]
+        assert moves.count("paid") == 1
+
+
+async def test_linked_identities_share_card_orders_and_limit(shop: Shop) -> None:
+    tg, dc = "telegram:1001", "discord:2002"
+    await shop.saved_card_for(tg)
+    issued = await shop.say(tg, "/link", "telegram:1001", private=True)
+    assert isinstance(issued, chat.LinkCodeIssued) and re.fullmatch(r"[A-Z2-9]{8}", issued.code)
+    refused = await shop.say(tg, f"/link {issued.code}", "telegram:1001", private=True)
+    assert isinstance(refused, chat.Failed)  # the own platform: nothing to join
+    linked = await shop.say(dc, f"/link {issued.code}", "discord:dm", private=True)
+    assert isinstance(linked, chat.IdentitiesLinked)
+    assert set(linked.identities) == {tg, dc} and str(linked.card) == "Visa •••• 4242"
+    again = await shop.say("web:mallory", f"/link {issued.code}", private=True)
+    assert isinstance(again, chat.Failed) and "used" in again.reason
+
+    await shop.drop(limit=1)
+    on_telegram = await shop.say(tg, "#buy", "telegram:-100")
+    assert on_telegram.result.confirm is not None  # the shared card
+    on_discord = await shop.say(dc, "#buy", "discord:55")
+    assert on_discord.result.reason is RefusalReason.LIMIT_REACHED  # one limit for both
+    orders = await shop.say(dc, "/orders", "discord:dm", private=True)
+    assert {o.identity for o in orders.orders} == {tg}  # one order list
+
+
+async def test_link_codes_expire(shop: Shop) -> None:
+    issued = await shop.say("telegram:1", "/link", "telegram:1", private=True)
+    shop.clock.advance(minutes=10, seconds=1)
+    late = await shop.say("discord:2", f"/link {issued.code}", "discord:dm", private=True)
+    assert isinstance(late, chat.Failed) and "expired" in late.reason
+    public = await shop.say("telegram:1", "/link", "telegram:-100")
+    assert isinstance(public, chat.PrivateOnly)
+
+
+async def test_unlink_detaches_the_card_and_links_come_back(shop: Shop) -> None:
+    await shop.saved_card_for("web:anna")
+    card = await shop.bus.deps.cards.card("web:anna")  # type: ignore[union-attr]
+    shown = await shop.say("web:anna", "/card", private=True)
+    assert isinstance(shown, chat.CardShown) and str(shown.card) == "Visa •••• 4242"
+    assert "/stripe-emulator/pay/" in shown.setup_url
+    gone = await shop.say("web:anna", "/unlink", private=True)
+    assert isinstance(gone, chat.CardUnlinked) and str(gone.card) == "Visa •••• 4242"
+    async with shop.http.get(
+        f"{shop.base}/stripe-emulator/v1/payment_methods/{card.payment_method}",  # type: ignore[union-attr]
+        headers=STRIPE_AUTH,
+    ) as got:
+        assert (await got.json())["customer"] is None  # detached at Stripe
+    await shop.drop()
+    claimed = await shop.say("web:anna", "#buy")
+    assert claimed.result.confirm is None and claimed.result.order.checkout_url is not None
+
+
+async def test_card_setup_saves_a_card_without_buying(shop: Shop) -> None:
+    shown = await shop.say("web:zoe", "/card", private=True)
+    assert isinstance(shown, chat.CardShown) and shown.card is None
+    session = shown.setup_url.rsplit("/", 1)[1]
+    url = f"{shop.base}/stripe-emulator/_test/pay/{session}"
+    async with shop.http.post(url, data={"card": NEEDS_3DS}) as answer:
+        assert answer.status == 200, await answer.text()
+    await shop.settled()
+    card = await shop.bus.deps.cards.card("web:zoe")  # type: ignore[union-attr]
+    assert card is not None and card.last4 == "3184"
+    assert [n.identity for n in shop.notifier.of(CardSaved)] == ["web:zoe"]  # type: ignore[attr-defined]
+
+
+async def test_confirm_rules_per_drop(shop: Shop) -> None:
+    await shop.saved_card_for("web:anna")  # a paid order: trusted from now on
+    await shop.drop(confirm="trusted")
+    trusted = await shop.say("web:anna", "#buy")
+    assert trusted.result.confirm is None
+    assert trusted.result.payment.outcome is PaymentOutcome.PAID
+    await shop.end()
+    await shop.drop("CAP", confirm="above:3000")  # 25.00 € is below: no confirm
+    small = await shop.say("web:anna", "#buy CAP 1")
+    assert small.result.payment.outcome is PaymentOutcome.PAID
+    big = await shop.say("web:anna", "#buy CAP 2")  # 50.00 € asks
+    assert big.result.confirm is not None and big.result.payment is None
+
+
+async def test_seller_starts_a_confirm_rule_and_a_promo_from_chat(shop: Shop) -> None:
+    opened = await shop.say(SELLER, "/drop TEE 5 25 confirm above 30")
+    assert isinstance(opened, chat.DropOpened) and opened.drop.confirm == "above:3000"
+    await shop.say(SELLER, "/end TEE")
+    promo = await shop.say(SELLER, "/drop CAP 2 free")
+    assert isinstance(promo, chat.DropOpened) and promo.drop.promo
+    assert promo.drop.per_buyer_limit == 1
+    assert "one per person" in (Renderer("en").outcome(promo, "@seller").public or "")
+
+    won = await shop.say("web:anna", "sharing this #buy")
+    assert won.result.payment.outcome is PaymentOutcome.FREE
+    assert won.result.order.status is OrderStatus.PAID and won.result.order.amount.minor == 0
+    assert "thanks" in (Renderer("en").outcome(won, "@anna").public or "")
+    again = await shop.say("web:anna", "#buy")
+    assert again.result.reason is RefusalReason.LIMIT_REACHED
+    secret = await shop.say("web:bo", "#buy", "web:demo", private=True)
+    assert isinstance(secret, chat.Failed) and "public" in secret.reason
+    assert (await shop.bus.deps.store.drops())[0].remaining == 1  # bo's unit went back
+    assert await shop.events("checkout.session.completed") == []  # no Stripe at all
