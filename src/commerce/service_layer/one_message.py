@@ -16,7 +16,7 @@ from commerce.domain.errors import InvalidInput, NotAllowed, NotFound
 from commerce.domain.identity import Identity
 from commerce.domain.one_message import ConfirmRule
 from commerce.domain.orders import OrderStatus
-from commerce.service_layer.checkout import open_checkout, with_checkout
+from commerce.service_layer.checkout import by_invoice, open_checkout, with_checkout
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.handlers import release_order, settle_payment, take_units
 from commerce.service_layer.ports import (
@@ -164,7 +164,7 @@ async def _link_instead(order: OrderView, payment: str | None, deps: Deps) -> Or
     # The confirm window may have shortened the hold: the link gets the drop's hold again.
     until = max(_hold(order), now + deps.hold)
     held = await cards.charge_failed(order.ref, payment, until, "charge:failed", now)
-    if held is not None and held.status is S.RESERVED:
+    if held is not None and held.status is S.RESERVED and not by_invoice(held, deps):
         # On a failure the sweeper opens it later and sends the link (CheckoutReady).
         with contextlib.suppress(PaymentError):
             held = await open_checkout(held, deps)
