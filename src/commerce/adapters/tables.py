@@ -320,6 +320,61 @@ class LinkCode(SQLModel, table=True):
     used_by: str | None = Field(default=None, max_length=80)
 
 
+class Show(SQLModel, table=True):
+    """A show: a run sheet of lots announced in its chats, run with /next by a seller."""
+
+    __tablename__ = "show"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)  # what sellers type: SUNDAY-CARDS
+    title: str = Field(max_length=120)
+    status: str = Field(max_length=16)  # scheduled | live | paused | ended
+    starts_at: datetime = Field(sa_column=_utc())
+    announced_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    reminded_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    opened_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    ended_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    created_by: str = Field(max_length=80)
+    created_at: datetime = Field(sa_column=_utc())
+
+
+class ShowChannel(SQLModel, table=True):
+    __tablename__ = "show_channel"
+    show_id: int = Field(foreign_key="show.id", primary_key=True)
+    chat: str = Field(max_length=80, primary_key=True, index=True)
+
+
+class Lot(SQLModel, table=True):
+    """One item of a show's run sheet; going live makes it a drop, an auction or a
+    giveaway, whose id it keeps."""
+
+    __tablename__ = "lot"
+    __table_args__ = (UniqueConstraint("show_id", "position"),)
+    id: int | None = Field(default=None, primary_key=True)
+    show_id: int = Field(foreign_key="show.id")
+    position: int
+    sku: str = Field(max_length=32)
+    mode: str = Field(max_length=16)  # auction | fixed | giveaway
+    price_minor: int | None = Field(default=None, sa_type=BigInteger)  # start or fixed price
+    quantity: int = Field(default=1)
+    duration_seconds: int | None = None
+    close: str | None = Field(default=None, max_length=8)  # soft | sudden (auctions)
+    status: str = Field(max_length=16)  # pending | live | done | skipped
+    drop_id: int | None = Field(default=None, foreign_key="drops.id")
+    auction_id: int | None = Field(default=None, foreign_key="auction.id")
+    giveaway_id: int | None = None
+    started_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    ended_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+class ShowChatter(SQLModel, table=True):
+    """Who wrote in a show's chats while it was live (for the report's engagement)."""
+
+    __tablename__ = "show_chatter"
+    show_id: int = Field(foreign_key="show.id", primary_key=True)
+    identity: str = Field(max_length=80, primary_key=True)
+    first_at: datetime = Field(sa_column=_utc())
+
+
 class BotContact(SQLModel, table=True):
     """Users who opened a private chat with the bot (Telegram's /start): only they can be
     messaged privately; the others get a deep link that opens that chat."""
