@@ -2,7 +2,9 @@
 
 Each browser gets a random viewer id in a cookie: its identity is `web:<id>` and its chat is
 `web:<room>`. Public replies go to the whole room; checkout links and other private replies go
-only to the streams of the viewer they concern.
+only to the streams of the viewer they concern, with their buttons (a one-message buy's
+Confirm). Since the page has a private lane, the personal commands (`/card`, `/unlink`,
+`/link`, `/confirm`) are private here: neither they nor their answers reach the room.
 """
 
 import asyncio
@@ -17,6 +19,7 @@ from aiohttp import web
 from bots.rendering import Renderer, Reply, plus_five
 from bots.web.hub import HEARTBEAT, ChatHub, Viewer
 from bots.web.page import render_page
+from commerce.domain import grammar as g
 from commerce.domain.commands import ChatMessage
 from commerce.service_layer import chat
 from commerce.service_layer.messagebus import MessageBus
@@ -25,6 +28,7 @@ from commerce.service_layer.results import (
     AuctionUpdated,
     AuctionView,
     AuctionWon,
+    CardSaved,
     CheckoutReady,
     DropEnded,
     DropStarted,
@@ -34,6 +38,7 @@ from commerce.service_layer.results import (
     OrderPaid,
     OrderRefunded,
     Outbid,
+    PaymentFellBack,
     PromotedFromWaitlist,
     WaitlistClosed,
 )
@@ -41,6 +46,11 @@ from commerce.service_layer.results import (
 COOKIE = "livebuy_viewer"
 ROOM = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 MAX_TEXT = 500
+# What a button under a private message may send: the server turns it into a command of the
+# viewer's own (the identity comes from the cookie, never from the button).
+ACTION = re.compile(r"^confirm:([A-Za-z0-9]{4,32})$")
+# Commands that show or create something personal: answered in the viewer's private lane.
+PRIVATE_COMMANDS = (g.Card, g.Unlink, g.Link, g.Confirm)
 
 
 def board_event(drop: DropView) -> dict[str, Any]:
@@ -139,16 +149,45 @@ def create_web_chat(
             return web.json_response({"error": f"at most {MAX_TEXT} characters"}, status=400)
         identity = f"web:{viewer_id}"
         hub.name(identity, name)
-        hub.to_room(room, {"type": "message", "name": name, "text": text})
+        private = isinstance(g.parse(text, bus().deps.keywords), PRIVATE_COMMANDS)
+        said = {"type": "message", "name": name, "text": text}
+        if private:  # a link code or a card is nobody else's business
+            hub.to_identity(identity, {**said, "room": room})
+        else:
+            hub.to_room(room, said)
+        await handle(room, identity, name, text, private)
+        return web.json_response({"ok": True})
+
+    @routes.post("/{room}/actions")
+    async def act(request: web.Request) -> web.Response:
+        """A button under a private message (Confirm): the viewer's own command."""
+        room, viewer_id = room_of(request), _viewer_id(request)
+        if not viewer_id:
+            return web.json_response({"error": "open the chat page first"}, status=403)
+        form = await request.post()
+        action = ACTION.match(str(form.get("action", "")))
+        if action is None:
+            return web.json_response({"error": "no such action"}, status=400)
+        identity = f"web:{viewer_id}"
+        name = hub.names.get(identity, "")
+        await handle(room, identity, name, f"/confirm {action[1]}", private=True)
+        return web.json_response({"ok": True})
+
+    async def handle(room: str, identity: str, name: str, text: str, private: bool) -> None:
         message = ChatMessage(
-            f"web:{room}:{uuid.uuid4().hex}", f"web:{room}", identity, text, name
+            f"web:{room}:{uuid.uuid4().hex}",
+            f"web:{room}",
+            identity,
+            text,
+            name,
+            private=private,
         )
         outcome = await bus().handle(message)
-        deliver(hub, room, identity, renderer.outcome(outcome, f"@{name}"))
+        reply = renderer.outcome(outcome, f"@{name or 'you'}")
+        deliver(hub, room, identity, reply, private)
         drop = _drop_of(outcome)
         if drop is not None:
             hub.to_room(room, board_event(drop))
-        return web.json_response({"ok": True})
 
     async def end_streams(app: web.Application) -> None:
         hub.close()
@@ -159,11 +198,27 @@ def create_web_chat(
     return app
 
 
-def deliver(hub: ChatHub, room: str | None, identity: str | None, reply: Reply) -> None:
+def deliver(
+    hub: ChatHub, room: str | None, identity: str | None, reply: Reply, private: bool = False
+) -> None:
+    """A reply's public part to the room, its private part (and buttons) to the viewer; the
+    answer to a private command goes to the viewer alone, both parts."""
+    if private and identity:
+        text = "\n".join(p for p in (reply.public, reply.private) if p)
+        if text:
+            hub.to_identity(identity, private_event(text, reply.actions))
+        return
     if reply.public and room:
         hub.to_room(room, {"type": "bot", "text": reply.public})
     if reply.private and identity:
-        hub.to_identity(identity, {"type": "private", "text": reply.private})
+        hub.to_identity(identity, private_event(reply.private, reply.actions))
+
+
+def private_event(text: str, actions: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
+    event: dict[str, Any] = {"type": "private", "text": text}
+    if actions:
+        event["actions"] = [{"label": label, "action": action} for label, action in actions]
+    return event
 
 
 def _viewer_id(request: web.Request) -> str | None:
@@ -198,7 +253,7 @@ class WebNotifier:
         who = f"@{self.hub.names.get(buyer or '', 'buyer')}"
         reply = self.renderer.notice(notice, who)
         if buyer is not None and buyer.startswith("web:") and reply.private:
-            self.hub.to_identity(buyer, {"type": "private", "text": reply.private})
+            self.hub.to_identity(buyer, private_event(reply.private, reply.actions))
         for room in rooms:
             if reply.public:
                 self.hub.to_room(room, {"type": "bot", "text": reply.public})
@@ -217,8 +272,10 @@ class WebNotifier:
                 HoldExpired(order=order) | CheckoutReady(order=order) | OrderRefunded(order=order)
             ):
                 return order.identity, [], None
-            case WaitlistClosed(identity=identity):
+            case WaitlistClosed(identity=identity) | CardSaved(identity=identity):
                 return identity, [], None
+            case PaymentFellBack(result=result):
+                return result.order.identity, [], None
             case DropEnded(drop=drop) | DropStarted(drop=drop):
                 return None, self._showing(drop), drop
             case AuctionUpdated(auction=auction) | AuctionEnded(auction=auction):

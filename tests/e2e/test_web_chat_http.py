@@ -1,5 +1,6 @@
 """The web chat over plain HTTP: cookies, bad input, and notices reaching the room."""
 
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -10,6 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bots.web.chat import WebNotifier, board_event
 from bots.web.hub import ChatHub, Viewer
 from commerce.domain import commands as c
+from commerce.domain.money import Money
+from commerce.domain.orders import OrderStatus
+from commerce.service_layer.results import (
+    CardSaved,
+    CardView,
+    OrderView,
+    PaymentFellBack,
+    PaymentOutcome,
+    PaymentResult,
+)
 from tests.conftest import test_settings
 from tests.fakes import FakeClock
 from tests.integration.helpers import add_product, buy, start_drop
@@ -78,3 +89,27 @@ async def test_a_viewer_that_stops_reading_is_let_go() -> None:
             hub.to_room("demo", {"type": "message", "name": "x", "text": str(i)})
         assert slow not in hub.rooms["demo"]
         assert slow.queue.qsize() == 1 and slow.queue.get_nowait() is None
+
+
+async def test_card_notices_reach_the_buyer_alone(clock: FakeClock) -> None:
+    hub = ChatHub()
+    notifier = WebNotifier(hub)
+    anna, ben = Viewer("web:anna", "anna"), Viewer("web:ben", "ben")
+    async with hub.join("demo", anna), hub.join("demo", ben):
+        await notifier.notify(CardSaved("web:anna", CardView("visa", "4242")))
+        now = clock.now()
+        order = OrderView(
+            "K7P2QX9M", "TEE", "TEE", "Tee", "", "web:anna", "web:demo", 1, Money(2500, "eur"),
+            OrderStatus.CHECKOUT_OPEN, now + timedelta(minutes=10), now,
+            checkout_url="https://checkout.test/K7P2QX9M",
+        )  # fmt: skip
+        fell = PaymentResult(PaymentOutcome.FALLBACK, order, reason="Your card was declined.")
+        await notifier.notify(PaymentFellBack(fell))
+        await notifier.notify(CardSaved("telegram:7", CardView("visa", "1111")))
+        seen = [json.loads(anna.queue.get_nowait() or "") for _ in range(anna.queue.qsize())]
+        assert ben.queue.empty()
+    assert [e["type"] for e in seen] == ["private", "private"]
+    seen = [e["text"] for e in seen]
+    assert "Visa •••• 4242 is saved" in seen[0]
+    assert "Your card could not pay (Your card was declined.)" in seen[1]
+    assert "https://checkout.test/K7P2QX9M" in seen[1]
