@@ -28,6 +28,7 @@ from commerce.service_layer.results import (
     DropStarted,
     DropView,
     HoldExpired,
+    LotView,
     Notice,
     OrderPaid,
     OrderRefunded,
@@ -38,6 +39,9 @@ from commerce.service_layer.results import (
     PaymentResult,
     PromotedFromWaitlist,
     RefusalReason,
+    ShowAnnounced,
+    ShowUpdated,
+    ShowView,
     WaitlistClosed,
 )
 
@@ -175,6 +179,19 @@ TEXTS: dict[str, dict[str, str]] = {
         "limit per drop.",
         "help_cards": "/card saves a card for one-message buys, /link joins your accounts on "
         "other platforms.",
+        "show_announced": "📅 {title} starts {when} here, {lots} lots. See you there!",
+        "show_reminder": "⏰ {title} starts in {minutes} min here!",
+        "show_live": "🔴 {title} · lot {pos}/{total}: {lot}. Next: {next}. Sold: {sold} "
+        "({revenue}).",
+        "show_between": "🔴 {title} is live. Next: {next}. Sold: {sold} ({revenue}).",
+        "show_paused": "⏸ {title} takes a break. Next: {next}. Sold: {sold} ({revenue}).",
+        "show_scheduled": "📅 {title} starts {when}, {lots} lots.",
+        "show_ended": "🏁 {title} has ended: {sold} sold ({revenue}). Thank you!",
+        "lot_auction": "{item}, auction from {price} for {duration}{sudden}",
+        "lot_sudden": ", sudden death",
+        "lot_fixed": "{qty} × {item} at {price}",
+        "lot_giveaway": "{item}, giveaway",
+        "lot_none": "nothing more",
     },
     "de": {
         "won": "{who}: {qty} × {item} gehört dir für {amount}. Schau in deine Nachrichten.",
@@ -303,6 +320,19 @@ TEXTS: dict[str, dict[str, str]] = {
         "Bestellliste und einem Limit pro Drop.",
         "help_cards": "/card speichert eine Karte für Käufe mit einer Nachricht, /link verknüpft "
         "deine Konten.",
+        "show_announced": "📅 {title} beginnt {when} hier, {lots} Lose. Bis dann!",
+        "show_reminder": "⏰ {title} beginnt in {minutes} Min. hier!",
+        "show_live": "🔴 {title} · Los {pos}/{total}: {lot}. Danach: {next}. Verkauft: {sold} "
+        "({revenue}).",
+        "show_between": "🔴 {title} läuft. Danach: {next}. Verkauft: {sold} ({revenue}).",
+        "show_paused": "⏸ {title} macht Pause. Danach: {next}. Verkauft: {sold} ({revenue}).",
+        "show_scheduled": "📅 {title} beginnt {when}, {lots} Lose.",
+        "show_ended": "🏁 {title} ist vorbei: {sold} verkauft ({revenue}). Danke!",
+        "lot_auction": "{item}, Auktion ab {price} für {duration}{sudden}",
+        "lot_sudden": ", Sudden Death",
+        "lot_fixed": "{qty} × {item} zu {price}",
+        "lot_giveaway": "{item}, Verlosung",
+        "lot_none": "nichts mehr",
     },
     "fr": {
         "won": "{who} : {qty} × {item} est à toi pour {amount}. Regarde tes messages pour payer.",
@@ -430,6 +460,19 @@ TEXTS: dict[str, dict[str, str]] = {
         "une liste de commandes et une limite par drop.",
         "help_cards": "/card enregistre une carte pour acheter en un message, /link relie tes "
         "comptes.",
+        "show_announced": "📅 {title} commence {when} ici, {lots} lots. À tout à l'heure !",
+        "show_reminder": "⏰ {title} commence dans {minutes} min ici !",
+        "show_live": "🔴 {title} · lot {pos}/{total} : {lot}. Ensuite : {next}. Vendus : {sold} "
+        "({revenue}).",
+        "show_between": "🔴 {title} est en direct. Ensuite : {next}. Vendus : {sold} ({revenue}).",
+        "show_paused": "⏸ {title} fait une pause. Ensuite : {next}. Vendus : {sold} ({revenue}).",
+        "show_scheduled": "📅 {title} commence {when}, {lots} lots.",
+        "show_ended": "🏁 {title} est terminé : {sold} vendus ({revenue}). Merci !",
+        "lot_auction": "{item}, enchère dès {price} pendant {duration}{sudden}",
+        "lot_sudden": ", mort subite",
+        "lot_fixed": "{qty} × {item} à {price}",
+        "lot_giveaway": "{item}, tirage au sort",
+        "lot_none": "plus rien",
     },
     "es": {
         "won": "{who}: {qty} × {item} es tuyo por {amount}. Mira tus mensajes para pagar.",
@@ -554,6 +597,20 @@ TEXTS: dict[str, dict[str, str]] = {
         "pedidos y un límite por drop.",
         "help_cards": "/card guarda una tarjeta para comprar con un mensaje, /link vincula tus "
         "cuentas.",
+        "show_announced": "📅 {title} empieza {when} aquí, {lots} lotes. ¡Nos vemos!",
+        "show_reminder": "⏰ ¡{title} empieza en {minutes} min aquí!",
+        "show_live": "🔴 {title} · lote {pos}/{total}: {lot}. Después: {next}. Vendidos: {sold} "
+        "({revenue}).",
+        "show_between": "🔴 {title} está en directo. Después: {next}. Vendidos: {sold} "
+        "({revenue}).",
+        "show_paused": "⏸ {title} hace una pausa. Después: {next}. Vendidos: {sold} ({revenue}).",
+        "show_scheduled": "📅 {title} empieza {when}, {lots} lotes.",
+        "show_ended": "🏁 {title} ha terminado: {sold} vendidos ({revenue}). ¡Gracias!",
+        "lot_auction": "{item}, subasta desde {price} durante {duration}{sudden}",
+        "lot_sudden": ", muerte súbita",
+        "lot_fixed": "{qty} × {item} a {price}",
+        "lot_giveaway": "{item}, sorteo",
+        "lot_none": "nada más",
     },
 }
 
@@ -650,7 +707,45 @@ class Renderer:
                 return Reply(private=self.t("linked", identities=", ".join(identities)))
             case chat.PrivateOnly(command=command):
                 return Reply(public=self.t("private_only", who=who, command=command))
+            case chat.ShowChanged(show=show):
+                return Reply(public=self.show_board(show))
         return Reply()  # pragma: no cover - every outcome is matched above
+
+    def show_board(self, show: ShowView) -> str:
+        """The show's board: what is live, what comes next, the totals."""
+        values = self._show_values(show)
+        current = show.current
+        if show.status == "ended":
+            return self.t("show_ended", **values)
+        if show.status == "scheduled":
+            return self.t("show_scheduled", **values)
+        if show.status == "paused":
+            return self.t("show_paused", **values)
+        if current is None:
+            return self.t("show_between", **values)
+        return self.t("show_live", pos=current.position, lot=self.lot(current), **values)
+
+    def lot(self, lot: LotView) -> str:
+        price = lot.price or ""
+        if lot.mode == "fixed":
+            return self.t("lot_fixed", qty=lot.quantity, item=lot.name, price=price)
+        if lot.mode == "giveaway":
+            return self.t("lot_giveaway", item=lot.name)
+        duration = format_duration(timedelta(seconds=lot.duration_seconds or 50))
+        sudden = self.t("lot_sudden") if lot.close == "sudden" else ""
+        return self.t("lot_auction", item=lot.name, price=price, duration=duration, sudden=sudden)
+
+    def _show_values(self, show: ShowView) -> dict[str, object]:
+        upcoming = show.next
+        return {
+            "title": show.title,
+            "when": show.starts_at.strftime("%Y-%m-%d %H:%M UTC"),
+            "lots": len(show.lots),
+            "total": len(show.lots),
+            "next": self.lot(upcoming) if upcoming else self.t("lot_none"),
+            "sold": show.sold,
+            "revenue": show.revenue or "0",
+        }
 
     def payment(self, result: PaymentResult) -> str:
         """A saved card charged (or not) for an order, told privately to the buyer."""
@@ -799,6 +894,12 @@ class Renderer:
                     public=self.t("sold_to", item=order.description, who=who),
                     private=self.t(key, **self._order_values(order)),
                 )
+            case ShowAnnounced(show=show, minutes=int() as minutes) if minutes:
+                return Reply(public=self.t("show_reminder", title=show.title, minutes=minutes))
+            case ShowAnnounced(show=show):
+                return Reply(public=self.t("show_announced", **self._show_values(show)))
+            case ShowUpdated(show=show):
+                return Reply(public=self.show_board(show))
             case CardSaved(card=card):
                 return Reply(private=self.t("card_saved", card=card))
             case PaymentFellBack(result=result):

@@ -19,7 +19,7 @@ from commerce.adapters.outbox import SqlOutbox
 from commerce.adapters.relay import PgRelay
 from commerce.bootstrap import bootstrap
 from commerce.config import Settings
-from commerce.domain.commands import ExpireHolds, Reconcile
+from commerce.domain.commands import ExpireHolds, Reconcile, TickShows
 from commerce.service_layer.ports import Clock, Notifier, PaymentGateway
 from commerce.service_layer.results import Notice
 from webhooks import checkout_pages, health, platforms, stripe
@@ -123,6 +123,8 @@ def create_app(
             forever(
                 "hold sweeper", duty("sweeper", lambda: bus.handle(ExpireHolds())), sweep_every
             ),
+            # Show reminders and openings are the sweeper's too (one worker at a time).
+            forever("shows", duty("sweeper", lambda: bus.handle(TickShows())), 5 * sweep_every),
             forever(
                 "stored payment events",
                 duty("reprocess", lambda: stripe.reprocess(bus)),

@@ -877,3 +877,9 @@ def main() -> None:
     except Exception as exc:  # a bug: still one line for the operator, never a traceback
         typer.echo(f"error: unexpected {type(exc).__name__}: {str(exc)[:200]}", err=True)
         sys.exit(1)
+
+
+# `livebuy show …` lives in its own module, which uses the helpers above.
+from webhooks.show_cli import show_app  # noqa: E402
+
+app.add_typer(show_app, name="show")

@@ -8,6 +8,7 @@ from commerce.adapters.clock import LogNotifier, SystemClock
 from commerce.adapters.db import create_engine
 from commerce.adapters.ledger import SqlLedger
 from commerce.adapters.repository import SqlStore
+from commerce.adapters.shows import SqlShows
 from commerce.config import Settings
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.messagebus import MessageBus
@@ -34,6 +35,7 @@ def bootstrap(
         auctions=SqlAuctions(engine),
         invoice_platforms=invoice_platforms(settings),
         cards=SqlCards(engine),
+        shows=SqlShows(engine),
         confirm_window=settings.confirm_window,
     )
     return MessageBus(deps)

@@ -14,7 +14,8 @@ from commerce.domain.errors import InvalidInput, NotAllowed
 from commerce.domain.money import Money
 from commerce.domain.payments import PaymentEvent, PaymentEventKind
 from commerce.domain.products import ProductSpec
-from commerce.service_layer import auctions, chat, handlers, invoices, one_message, payments
+from commerce.domain.shows import LotSpec
+from commerce.service_layer import auctions, chat, handlers, invoices, one_message, payments, shows
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.messagebus import HANDLERS, MessageBus
 from commerce.service_layer.results import ClaimOutcome, ClaimResult, ProductView, VariantView
@@ -310,6 +311,13 @@ EXPECTED_HANDLERS = {
     c.CheckInvoice: invoices.check_invoice,
     c.InvoicePaid: invoices.invoice_paid,
     c.ConfirmPurchase: one_message.confirm,
+    c.CreateShow: shows.create_show,
+    c.AddLot: shows.add_lot,
+    c.NextLot: shows.next_lot,
+    c.PauseShow: shows.pause_show,
+    c.SkipLot: shows.skip_lot,
+    c.EndShow: shows.end_show,
+    c.TickShows: shows.tick_shows,
 }
 
 SAMPLES: list[Any] = [
@@ -338,11 +346,18 @@ SAMPLES: list[Any] = [
     c.CheckInvoice("A1", "telegram:1", 2500, "eur"),
     c.InvoicePaid("A1", "telegram:1", 2500, "eur", "ch_1", "tg_1"),
     c.ConfirmPurchase("web:anna"),
+    c.CreateShow("Sunday cards", datetime(2026, 12, 6, 20, tzinfo=UTC), ("web:live",)),
+    c.AddLot("SUNDAY-CARDS", LotSpec("CARD")),
+    c.NextLot("web:live"),
+    c.PauseShow("web:live"),
+    c.SkipLot("web:live"),
+    c.EndShow("web:live"),
+    c.TickShows(),
 ]
 
 
 def test_every_command_has_a_handler() -> None:
-    assert len(COMMAND_TYPES) == 23
+    assert len(COMMAND_TYPES) == len(EXPECTED_HANDLERS)
     assert set(HANDLERS) == COMMAND_TYPES
 
 

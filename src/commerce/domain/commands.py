@@ -9,6 +9,7 @@ from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
 from commerce.domain.payments import PaymentEvent
 from commerce.domain.products import ProductSpec
+from commerce.domain.shows import LotSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,11 +177,119 @@ class CloseDueAuctions:
 
 
 @dataclass(frozen=True, slots=True)
+class CreateShow:
+    title: str
+    starts_at: datetime
+    channels: tuple[str, ...]
+    code: str | None = None  # from the title by default: SUNDAY-CARDS
+    actor: str = "operator"
+    lots: tuple[LotSpec, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AddLot:
+    show: str
+    spec: LotSpec
+
+
+@dataclass(frozen=True, slots=True)
+class NextLot:
+    """`/next`: the show's next lot goes live (the show opens if it has not)."""
+
+    chat: str | None = None  # the show running in this chat ...
+    show: str | None = None  # ... or this one
+    actor: str = "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class PauseShow:
+    chat: str | None = None
+    show: str | None = None
+    actor: str = "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class SkipLot:
+    chat: str | None = None
+    show: str | None = None
+    actor: str = "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class EndShow:
+    chat: str | None = None
+    show: str | None = None
+    actor: str = "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class TickShows:
+    """Reminders shortly before shows, and shows opened at their start."""
+
+
+@dataclass(frozen=True, slots=True)
 class ConfirmPurchase:
     """`#confirm [ORDER]`: charge the saved card for the buyer's held order."""
 
     identity: str
     ref: str | None = None  # None: the order that waits for a confirm
+
+
+@dataclass(frozen=True, slots=True)
+class StartGiveaway:
+    """One unit of a product given to an entrant drawn when the time is up (a show passes
+    its chats and its id)."""
+
+    sku: str
+    duration: timedelta | None = None  # 60 seconds by default
+    channels: tuple[str, ...] = ()  # none: every chat
+    actor: str = "operator"
+    show_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EnterGiveaway:
+    """`#enter` in `chat`, or the Enter button of giveaway `giveaway_id`."""
+
+    chat: str
+    identity: str
+    display_name: str = ""
+    giveaway_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DrawDueGiveaways:
+    """The sweeper's pass: giveaways whose time is up are drawn, winners get their order."""
+
+
+@dataclass(frozen=True, slots=True)
+class StartPoll:
+    """A question with 2 to 6 options; it closes the poll live in the same chats."""
+
+    question: str
+    options: tuple[str, ...]
+    channels: tuple[str, ...] = ()  # none: every chat
+    actor: str = "operator"
+    show_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CastVote:
+    """`#2` in `chat`, or the button of option 2 of poll `poll_id`."""
+
+    chat: str
+    identity: str
+    option: int
+    poll_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EndPoll:
+    """`/poll end`: the poll live in `chat` (or poll `poll_id`) closes."""
+
+    chat: str | None = None
+    poll_id: int | None = None
+    actor: str = "operator"
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +348,19 @@ Command = (
     | EndAuction
     | CloseDueAuctions
     | ConfirmPurchase
+    | CreateShow
+    | AddLot
+    | NextLot
+    | PauseShow
+    | SkipLot
+    | EndShow
+    | TickShows
+    | StartGiveaway
+    | EnterGiveaway
+    | DrawDueGiveaways
+    | StartPoll
+    | CastVote
+    | EndPoll
     | ListOrders
     | AddSeller
     | CheckInvoice

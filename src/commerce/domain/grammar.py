@@ -81,6 +81,28 @@ class StartDrop:
 
 
 @dataclass(frozen=True, slots=True)
+class Next:
+    """`/next`: the show's next lot goes live."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """`/pause`: a break in the show."""
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """`/skip`: leave out the show's next lot."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShowInfo:
+    """`/show`: the show's board here; `/show end` (sellers) closes the show."""
+
+    end: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Card:
     """`/card`: show the saved card and a link to add or replace it (private chat)."""
 
@@ -130,6 +152,39 @@ class Refund:
     amount: Decimal | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class StartGiveaway:
+    """`/giveaway SKU [for 60s]`: one unit given to a drawn entrant."""
+
+    sku: str
+    duration: timedelta | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Enter:
+    """`#enter`: join the giveaway live in this chat."""
+
+
+@dataclass(frozen=True, slots=True)
+class StartPoll:
+    """`/poll "Cards or sneakers next?" cards sneakers`: 2 to 6 options."""
+
+    question: str
+    options: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EndPoll:
+    """`/poll end`: close the poll live in this chat."""
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    """`#1` ... `#6`: a vote for that option of the poll live in this chat."""
+
+    option: int
+
+
 Command = (
     Buy
     | Bid
@@ -145,12 +200,26 @@ Command = (
     | EndDrop
     | Stats
     | Refund
+    | Next
+    | Pause
+    | Skip
+    | ShowInfo
     | Card
     | Unlink
     | Link
     | Confirm
+    | StartGiveaway
+    | Enter
+    | StartPoll
+    | EndPoll
+    | Vote
 )
-SELLER_COMMANDS: frozenset[type] = frozenset({StartDrop, StartAuction, EndDrop, Stats, Refund})
+SELLER_COMMANDS: frozenset[type] = frozenset(
+    {StartDrop, StartAuction, EndDrop, Stats, Refund, Next, Pause, Skip}
+)
+
+# Giveaways and polls are the sellers' too.
+SELLER_COMMANDS |= {StartGiveaway, StartPoll, EndPoll}
 
 
 class ParseErrorKind(StrEnum):
@@ -165,6 +234,7 @@ class ParseErrorKind(StrEnum):
     BAD_AMOUNT = "bad_amount"
     MISSING_ORDER = "missing_order"
     UNKNOWN_OPTION = "unknown_option"
+    BAD_POLL = "bad_poll"  # no question, an unclosed quote, or not 2 to 6 options
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,10 +279,17 @@ DEFAULT_KEYWORDS = Keywords(
         "end": frozenset({"end"}),
         "stats": frozenset({"stats"}),
         "refund": frozenset({"refund"}),
+        "next": frozenset({"next", "weiter", "suivant", "siguiente"}),
+        "pause": frozenset({"pause", "pausa"}),
+        "skip": frozenset({"skip"}),
+        "show": frozenset({"show"}),
         "card": frozenset({"card", "karte", "carte", "tarjeta"}),
         "unlink": frozenset({"unlink"}),
         "link": frozenset({"link", "verknüpfen", "lier", "vincular"}),
         "confirm": frozenset({"confirm", "bestätigen", "confirmer", "confirmar"}),
+        "giveaway": frozenset({"giveaway", "verlosung", "concours", "sorteo"}),
+        "enter": frozenset({"enter", "teilnehmen", "participer", "participar"}),
+        "poll": frozenset({"poll", "umfrage", "sondage", "encuesta"}),
     }
 )
 
@@ -225,6 +302,9 @@ _MONEY = re.compile(r"[€$£]?([0-9]{1,7})(?:[.,]([0-9]{1,2}))?[€$£]?")
 _INT = re.compile(r"[0-9]{1,7}")
 MAX_QUANTITY = 999
 MAX_DROP_QUANTITY = 100_000
+MAX_VOTE = 6  # a poll's options: #1 ... #6
+_OPEN_QUOTES = "\"“„«"
+_CLOSE_QUOTES = "\"”“»"
 
 
 def parse(text: str, keywords: Keywords = DEFAULT_KEYWORDS) -> Command | ParseError | None:
@@ -242,9 +322,21 @@ def parse(text: str, keywords: Keywords = DEFAULT_KEYWORDS) -> Command | ParseEr
     for words in lines:
         for index, word in enumerate(words):
             verb = _command_verb(word, keywords)
+            if verb == "poll":  # the question keeps its words and punctuation
+                return _poll(words[index + 1 :])
             if verb is not None:
                 return _ARGUMENTS[verb](_arguments(words[index + 1 :], keywords))
+            if (vote := _vote(word)) is not None:
+                return vote
     return None
+
+
+def _vote(word: str) -> Vote | None:
+    """'#2', '#2!' -> Vote(2); '#12', '#2nd', '#7' are chatter."""
+    word = word.lstrip(_LEAD)
+    if len(word) < 2 or word[0] != "#" or not "1" <= word[1] <= str(MAX_VOTE):
+        return None
+    return None if any(ch.isalnum() for ch in word[2:]) else Vote(int(word[1]))
 
 
 def _command_verb(word: str, keywords: Keywords) -> str | None:
@@ -409,6 +501,64 @@ def _auction(args: list[str]) -> StartAuction | ParseError:
     return StartAuction(sku, start, **found)  # type: ignore[arg-type]
 
 
+def _giveaway(args: list[str]) -> StartGiveaway | ParseError:
+    if not args or not _CODE.fullmatch(args[0]):
+        return ParseError(ParseErrorKind.MISSING_SKU, "giveaway", args[0] if args else "")
+    duration, rest = None, args[1:]
+    if rest and rest[0].casefold() == "for":
+        if len(rest) < 2 or (duration := _duration(rest[1])) is None:
+            return ParseError(ParseErrorKind.BAD_DURATION, "giveaway", " ".join(rest[:2]))
+        rest = rest[2:]
+    elif rest and (duration := _duration(rest[0])) is not None:
+        rest = rest[1:]
+    if rest:
+        return ParseError(ParseErrorKind.UNKNOWN_OPTION, "giveaway", rest[0])
+    return StartGiveaway(args[0].upper(), duration)
+
+
+def _phrase(words: list[str], start: int) -> tuple[str, int, bool] | None:
+    """The text at `words[start]`: a phrase in quotes ("..." or “...”) or one word; the
+    index after it; whether it was quoted. None when the quote is never closed."""
+    if words[start][0] not in _OPEN_QUOTES:
+        return words[start], start + 1, False
+    for end in range(start, len(words)):
+        last = words[end].rstrip(",;:")
+        if len(last) > (1 if end == start else 0) and last[-1] in _CLOSE_QUOTES:
+            text = " ".join([*words[start:end], last])
+            return text[1:-1].strip(), end + 1, True
+    return None
+
+
+def _poll(words: list[str]) -> StartPoll | EndPoll | ParseError:
+    """`/poll "question" a b c`, `/poll Question? a b`, or `/poll end`."""
+    bad = ParseError(ParseErrorKind.BAD_POLL, "poll")
+    if not words:
+        return bad
+    if _clean(words[0]).casefold() == "end":
+        return EndPoll()
+    found = _phrase(words, 0)
+    if found is None:
+        return bad
+    question, index, quoted = found
+    if not quoted:  # unquoted, the question runs up to the word that ends with "?"
+        end = next((i for i, w in enumerate(words) if w.endswith(("?", "？"))), None)
+        if end is None:
+            return bad
+        question, index = " ".join(words[: end + 1]), end + 1
+    options: list[str] = []
+    while index < len(words) and len(options) <= MAX_VOTE:
+        found = _phrase(words, index)
+        if found is None:
+            return bad
+        option, index, quoted = found
+        option = option if quoted else _clean(option.lstrip(_LEAD))
+        if option:
+            options.append(option)
+    if not question or not 2 <= len(options) <= MAX_VOTE:
+        return ParseError(ParseErrorKind.BAD_POLL, "poll", str(len(options)))
+    return StartPoll(question, tuple(options))
+
+
 def _refund(args: list[str]) -> Refund | ParseError:
     if not args:
         return ParseError(ParseErrorKind.MISSING_ORDER, "refund")
@@ -446,6 +596,12 @@ _ARGUMENTS: dict[str, Callable[[list[str]], Command | ParseError]] = {
     "end": _optional(EndDrop),
     "stats": _optional(Stats),
     "refund": _refund,
+    "giveaway": _giveaway,
+    "enter": lambda _: Enter(),
+    "next": lambda _: Next(),
+    "pause": lambda _: Pause(),
+    "skip": lambda _: Skip(),
+    "show": lambda args: ShowInfo(bool(args) and args[0].casefold() == "end"),
     "card": lambda _: Card(),
     "unlink": lambda _: Unlink(),
     "link": _optional(Link),
@@ -484,6 +640,14 @@ def format_command(cmd: Command) -> str:
                 f"limit {limit}" if limit is not None else None,
                 f"confirm {cmd.confirm}" if cmd.confirm else None,
             )
+        case Next():
+            return "/next"
+        case Pause():
+            return "/pause"
+        case Skip():
+            return "/skip"
+        case ShowInfo(end=end):
+            return "/show end" if end else "/show"
         case Card():
             return "/card"
         case Unlink():
@@ -509,8 +673,24 @@ def format_command(cmd: Command) -> str:
             return _join("/stats", code)
         case Refund(order=order, amount=amount):
             return _join("/refund", order, str(amount) if amount is not None else None)
+        case StartGiveaway(sku=sku, duration=duration):
+            return _join("/giveaway", sku, f"for {format_duration(duration)}" if duration else None)
+        case Enter():
+            return "#enter"
+        case StartPoll(question=question, options=options):
+            return _join("/poll", f'"{question}"', *(_quote(o) for o in options))
+        case EndPoll():
+            return "/poll end"
+        case Vote(option=option):
+            return f"#{option}"
     raise TypeError(f"not a command: {cmd!r}")  # pragma: no cover
 
 
 def _join(*parts: str | None) -> str:
     return " ".join(p for p in parts if p)
+
+
+def _quote(option: str) -> str:
+    """A poll option as typed: in quotes when one bare word would not read back the same."""
+    plain = len(option.split()) == 1 and _clean(option.lstrip(_LEAD)) == option
+    return option if plain and option[0] not in _OPEN_QUOTES else f'"{option}"'

@@ -13,7 +13,7 @@ from commerce.domain.drops import DropPolicy, DropTerms
 from commerce.domain.errors import CommerceError, NotAllowed, NotFound
 from commerce.domain.money import Money
 from commerce.domain.one_message import ALWAYS, ConfirmRule
-from commerce.service_layer import auctions, handlers, one_message
+from commerce.service_layer import auctions, handlers, one_message, shows
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.payments import refund_order
 from commerce.service_layer.ports import PaymentError
@@ -26,6 +26,7 @@ from commerce.service_layer.results import (
     OrderView,
     PaymentResult,
     Release,
+    ShowView,
 )
 
 
@@ -140,6 +141,14 @@ class IdentitiesLinked:
 
 
 @dataclass(frozen=True, slots=True)
+class ShowChanged:
+    """`/next`, `/pause`, `/skip`, `/show [end]`: the show as it is now (the board)."""
+
+    show: ShowView
+    action: str  # next | pause | skip | end | info
+
+
+@dataclass(frozen=True, slots=True)
 class PrivateOnly:
     """A command that shows or creates something personal: only in a private chat."""
 
@@ -175,6 +184,7 @@ ChatOutcome = (
     | LinkCodeIssued
     | IdentitiesLinked
     | PrivateOnly
+    | ShowChanged
     | NotAvailable
 )
 
@@ -184,6 +194,8 @@ CHAT_ADMIN_COMMANDS: frozenset[type] = frozenset({g.StartDrop, g.StartAuction, g
 
 
 async def handle_chat_message(cmd: c.ChatMessage, deps: Deps) -> ChatOutcome:
+    if deps.shows is not None and not cmd.private:  # who takes part, for the show report
+        await deps.shows.chatted(cmd.chat, cmd.identity, deps.clock.now())
     parsed = g.parse(cmd.text, deps.keywords)
     if parsed is None:
         return Ignored()
@@ -194,6 +206,9 @@ async def handle_chat_message(cmd: c.ChatMessage, deps: Deps) -> ChatOutcome:
         chat_admin = cmd.chat_admin and type(parsed) in CHAT_ADMIN_COMMANDS
         if type(parsed) in g.SELLER_COMMANDS and not chat_admin:
             await handlers.require_seller(cmd.identity, deps)
+        # Co-hosts run the show; refunds and prices stay with the shop's owners.
+        if isinstance(parsed, g.Refund):
+            await handlers.require_owner(cmd.identity, deps)
         return await _dispatch(parsed, cmd, deps)
     except NotAllowed as exc:
         return Failed(name, str(exc), not_allowed=True)
@@ -295,6 +310,24 @@ async def _dispatch(parsed: g.Command, cmd: c.ChatMessage, deps: Deps) -> ChatOu
                 actor=cmd.identity,
             )
             return AuctionOpened(await auctions.start_auction(start, deps))
+        case g.Next():
+            next_lot = c.NextLot(cmd.chat, None, cmd.identity)
+            return ShowChanged(await shows.next_lot(next_lot, deps), "next")
+        case g.Pause():
+            pause = c.PauseShow(cmd.chat, None, cmd.identity)
+            return ShowChanged(await shows.pause_show(pause, deps), "pause")
+        case g.Skip():
+            skip = c.SkipLot(cmd.chat, None, cmd.identity)
+            return ShowChanged(await shows.skip_lot(skip, deps), "skip")
+        case g.ShowInfo(end=True):
+            await handlers.require_seller(cmd.identity, deps)
+            closing = c.EndShow(cmd.chat, None, cmd.identity)
+            return ShowChanged(await shows.end_show(closing, deps), "end")
+        case g.ShowInfo():
+            here = await shows.show_store(deps).show_in_chat(cmd.chat)
+            if here is None:
+                raise NotFound("no show here")
+            return ShowChanged(here, "info")
         case _:  # auctions without an auction store (a core built without one)
             return NotAvailable(type(parsed).__name__)
 
@@ -302,11 +335,14 @@ async def _dispatch(parsed: g.Command, cmd: c.ChatMessage, deps: Deps) -> ChatOu
 async def _start_drop(parsed: g.StartDrop, cmd: c.ChatMessage, deps: Deps) -> DropView:
     product = await deps.store.product(parsed.sku)
     currency = product.price.currency
+    price = Money.parse(Decimal(parsed.price), currency)
+    if price != product.price and not parsed.promo:
+        await handlers.require_owner(cmd.identity, deps)  # co-hosts sell at the shop's price
     confirm = ConfirmRule.parse(parsed.confirm, currency) if parsed.confirm else ALWAYS
     terms = DropTerms(
         sku=product.sku,
         quantity=parsed.quantity,
-        price=Money.parse(Decimal(parsed.price), currency),
+        price=price,
         duration=parsed.duration,
         # A promo is one per person (across their linked identities).
         per_buyer_limit=1 if parsed.promo else parsed.limit,

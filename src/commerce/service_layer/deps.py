@@ -8,9 +8,11 @@ from commerce.service_layer.ports import (
     AuctionStore,
     Cards,
     Clock,
+    GiveawayStore,
     Ledger,
     Notifier,
     PaymentGateway,
+    ShowStore,
     Store,
 )
 from commerce.service_layer.ratelimit import RateLimit
@@ -32,6 +34,8 @@ class Deps:
     # Platforms whose buyers pay with the platform's own invoice (Telegram with a payment
     # provider token): their orders get no Checkout link, the adapter sends an invoice.
     invoice_platforms: frozenset[str] = field(default_factory=frozenset)
+    shows: ShowStore | None = None  # None: /next and friends answer "not available"
     cards: Cards | None = None  # None: no one-message buying (every buyer gets a link)
     confirm_window: timedelta = timedelta(minutes=5)  # LIVEBUY_CONFIRM_WINDOW
     link_ttl: timedelta = timedelta(minutes=10)
+    giveaways: GiveawayStore | None = None  # None: giveaways and polls answer "not available"

@@ -201,13 +201,26 @@ async def add_seller(cmd: c.AddSeller, deps: Deps) -> None:
 
 async def is_seller(identity: str, deps: Deps) -> bool:
     """Configured in LIVEBUY_SELLERS or added with `livebuy seller add`."""
+    return await seller_role(identity, deps) is not None
+
+
+async def seller_role(identity: str, deps: Deps) -> str | None:
+    """owner (LIVEBUY_SELLERS, `seller add`), cohost (`seller add --role cohost`) or None."""
     try:
         identity = str(Identity.parse(identity))
     except InvalidInput:
-        return False
+        return None
     if identity in deps.sellers:
-        return True
-    return await deps.store.seller_role(identity) is not None
+        return "owner"
+    return await deps.store.seller_role(identity)
+
+
+async def require_owner(identity: str, deps: Deps) -> None:
+    role = await seller_role(identity, deps)
+    if role == "cohost":
+        raise NotAllowed("co-hosts run the show; refunds and prices are for the shop's owner")
+    if role is None:
+        raise NotAllowed("only sellers can do that")
 
 
 async def require_seller(identity: str, deps: Deps) -> None:

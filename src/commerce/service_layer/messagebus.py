@@ -4,7 +4,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from commerce.domain import commands as c
-from commerce.service_layer import auctions, chat, handlers, invoices, one_message, payments
+from commerce.service_layer import auctions, chat, handlers, invoices, one_message, payments, shows
 from commerce.service_layer.deps import Deps
 
 Handler = Callable[[Any, Deps], Awaitable[Any]]
@@ -33,6 +33,13 @@ HANDLERS: dict[type, Handler] = {
     c.CheckInvoice: invoices.check_invoice,
     c.InvoicePaid: invoices.invoice_paid,
     c.ConfirmPurchase: one_message.confirm,
+    c.CreateShow: shows.create_show,
+    c.AddLot: shows.add_lot,
+    c.NextLot: shows.next_lot,
+    c.PauseShow: shows.pause_show,
+    c.SkipLot: shows.skip_lot,
+    c.EndShow: shows.end_show,
+    c.TickShows: shows.tick_shows,
 }
 
 

@@ -11,18 +11,26 @@ from commerce.domain.drops import DropStatus, DropTerms
 from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
 from commerce.domain.products import ProductSpec
+from commerce.domain.shows import LotSpec
 from commerce.service_layer.results import (
     AuctionOffer,
     AuctionView,
     BidResult,
     ClaimResult,
     DropView,
+    EntryResult,
+    GiveawayDraw,
+    GiveawayRecord,
+    GiveawayView,
     Notice,
     OrderEventView,
     OrderView,
+    PollView,
     ProductView,
     Release,
     Settlement,
+    ShowView,
+    VoteResult,
 )
 
 
@@ -313,6 +321,96 @@ class Cards(Protocol):
     ) -> OrderView | None:
         """The charge under way failed: the order holds its units until `hold` for the link.
         None when it was handled already (the API answer and the webhook both report it)."""
+        ...
+
+
+class ShowStore(Protocol):
+    """Shows and their run sheets; which lot is live is decided under the show's lock."""
+
+    async def create_show(
+        self,
+        title: str,
+        code: str,
+        starts_at: datetime,
+        channels: tuple[str, ...],
+        actor: str,
+        now: datetime,
+    ) -> ShowView: ...
+    async def add_lot(self, code: str, spec: LotSpec, price_minor: int | None) -> ShowView: ...
+    async def show(self, code: str) -> ShowView: ...
+    async def show_in_chat(self, chat: str) -> ShowView | None:
+        """The show running (or else the next scheduled) in this chat."""
+        ...
+
+    async def shows(self, status: str | None = None) -> list[ShowView]: ...
+    async def set_status(self, show_id: int, status: str, now: datetime) -> ShowView: ...
+    async def lot_started(
+        self, show_id: int, position: int, ref: tuple[str, int], now: datetime
+    ) -> ShowView:
+        """`ref`: ('drop', id), ('auction', id) or ('giveaway', id)."""
+        ...
+
+    async def lot_ended(
+        self, show_id: int, position: int, status: str, now: datetime
+    ) -> ShowView: ...
+    async def due(self, now: datetime) -> tuple[list[ShowView], list[ShowView]]:
+        """Shows to remind (starting soon) and shows to open (their time has come)."""
+        ...
+
+    async def reminded(self, show_id: int, now: datetime) -> None: ...
+    async def chatted(self, chat: str, identity: str, now: datetime) -> None:
+        """Counts a chatter of the show running in this chat, if any."""
+        ...
+
+
+class GiveawayStore(Protocol):
+    """Giveaways and polls: entries and votes are one per customer, decided in the database."""
+
+    async def start_giveaway(
+        self,
+        sku: str,
+        channels: tuple[str, ...],
+        actor: str,
+        show_id: int | None,
+        seed: str,
+        ends_at: datetime,
+        now: datetime,
+    ) -> GiveawayView: ...
+    async def enter(
+        self, chat: str, identity: str, name: str, giveaway_id: int | None, now: datetime
+    ) -> EntryResult | None:
+        """The entry (the first one of this person, linked identities included); None when
+        no giveaway takes entries in this chat."""
+        ...
+
+    async def draw_due(self, now: datetime) -> list[GiveawayDraw]:
+        """Draws the giveaways whose time is up: the winner's unit taken, an order of 0."""
+        ...
+
+    async def unsettled(self) -> list[tuple[int, str]]:
+        """(giveaway id, order ref) of winners' orders not marked paid yet."""
+        ...
+
+    async def giveaway(self, giveaway_id: int) -> GiveawayRecord: ...
+    async def start_poll(
+        self,
+        question: str,
+        options: tuple[str, ...],
+        channels: tuple[str, ...],
+        actor: str,
+        show_id: int | None,
+        now: datetime,
+    ) -> tuple[PollView, list[PollView]]:
+        """The new poll, and the polls it closed (live in one of its chats)."""
+        ...
+
+    async def vote(
+        self, chat: str, identity: str, option: int, poll_id: int | None, now: datetime
+    ) -> VoteResult | None:
+        """None when no poll is live here or it has no such option."""
+        ...
+
+    async def end_poll(self, chat: str | None, poll_id: int | None, now: datetime) -> PollView:
         ...
 
 

@@ -321,6 +321,182 @@ class AuctionWon:
 
 
 @dataclass(frozen=True, slots=True)
+class LotView:
+    position: int
+    sku: str
+    name: str
+    mode: str  # auction | fixed | giveaway
+    price: Money | None  # auction: start; fixed: unit price
+    quantity: int
+    duration_seconds: int | None
+    close: str | None
+    status: str  # pending | live | done | skipped
+    # What the lot became once live, and whether that is still running (bids, stock, entries).
+    drop_id: int | None = None
+    auction_id: int | None = None
+    giveaway_id: int | None = None
+    running: bool = False
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ShowView:
+    id: int
+    code: str
+    title: str
+    status: str  # scheduled | live | paused | ended
+    starts_at: datetime
+    channels: tuple[str, ...]
+    lots: tuple[LotView, ...]
+    sold: int = 0  # paid orders of the show's lots
+    revenue: Money | None = None
+
+    @property
+    def current(self) -> LotView | None:
+        live = [lot for lot in self.lots if lot.status == "live"]
+        return live[-1] if live else None
+
+    @property
+    def next(self) -> LotView | None:
+        return next((lot for lot in self.lots if lot.status == "pending"), None)
+
+
+@dataclass(frozen=True, slots=True)
+class ShowAnnounced:
+    """A show was scheduled (or starts soon, `reminder`): its chats are told ahead."""
+
+    show: ShowView
+    minutes: int = 0  # a reminder: the show starts in this many minutes
+
+
+@dataclass(frozen=True, slots=True)
+class ShowUpdated:
+    """The show's board in each of its chats: current lot, what is next, totals."""
+
+    show: ShowView
+
+
+@dataclass(frozen=True, slots=True)
+class GiveawayView:
+    """A giveaway as chats show it; the seed only once drawn (`commitment` = its SHA-256)."""
+
+    id: int
+    code: str
+    sku: str
+    name: str
+    commitment: str
+    status: str  # live | drawn
+    outcome: str  # once drawn: won | no_entries | no_stock
+    entries: int
+    channels: tuple[str, ...]
+    starts_at: datetime
+    ends_at: datetime
+    show_id: int | None = None
+    seed: str | None = None
+    winner_number: int | None = None
+    winner_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EntryResult:
+    """`#enter`: the entry's number (`already`: the person had entered before)."""
+
+    giveaway: GiveawayView
+    number: int
+    already: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class GiveawayDraw:
+    """A drawn giveaway and the winner's order (None: no entries, or no unit left)."""
+
+    giveaway: GiveawayView
+    order: OrderView | None = None
+    winner_identity: str | None = None
+    winner_chat: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GiveawayRecord:
+    """Everything anyone needs to recompute the draw: the entries as published."""
+
+    giveaway: GiveawayView
+    entries: tuple[tuple[int, str], ...]  # (number, name)
+
+
+@dataclass(frozen=True, slots=True)
+class PollOptionView:
+    number: int  # 1 ... 6: what voters type after '#'
+    label: str
+    votes: int
+
+
+@dataclass(frozen=True, slots=True)
+class PollView:
+    id: int
+    question: str
+    options: tuple[PollOptionView, ...]
+    status: str  # live | closed
+    channels: tuple[str, ...]
+    started_at: datetime
+    closed_at: datetime | None = None
+    show_id: int | None = None
+
+    @property
+    def votes(self) -> int:
+        return sum(o.votes for o in self.options)
+
+
+@dataclass(frozen=True, slots=True)
+class VoteResult:
+    """A vote counted, or (`already`) the person's earlier vote, which stays."""
+
+    poll: PollView
+    option: int
+    already: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class GiveawayStarted:
+    """A giveaway began: its board in each chat (item, commitment, end, entries)."""
+
+    giveaway: GiveawayView
+
+
+@dataclass(frozen=True, slots=True)
+class GiveawayUpdated:
+    """Someone entered: the board's entry count."""
+
+    giveaway: GiveawayView
+
+
+@dataclass(frozen=True, slots=True)
+class GiveawayDrawn:
+    """The draw: the seed published, the winner named; `winner_identity` (in `winner_chat`)
+    gets a private message. No winner when nobody entered or no unit was left."""
+
+    giveaway: GiveawayView
+    winner_identity: str | None = None
+    winner_chat: str | None = None
+    order: OrderView | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PollUpdated:
+    """A poll began or got a vote: its board with the counts."""
+
+    poll: PollView
+
+
+@dataclass(frozen=True, slots=True)
+class PollClosed:
+    """A poll ended (`/poll end`, or a new poll in its chat): the final counts."""
+
+    poll: PollView
+
+
+@dataclass(frozen=True, slots=True)
 class CardSaved:
     """A buyer's card was kept for one-message buys (after a payment or /card)."""
 
@@ -336,7 +512,9 @@ class PaymentFellBack:
 
 
 Notice = (
-    CardSaved
+    ShowAnnounced
+    | ShowUpdated
+    | CardSaved
     | PaymentFellBack
     | HoldExpired
     | PromotedFromWaitlist
@@ -351,4 +529,9 @@ Notice = (
     | Outbid
     | AuctionEnded
     | AuctionWon
+    | GiveawayStarted
+    | GiveawayUpdated
+    | GiveawayDrawn
+    | PollUpdated
+    | PollClosed
 )

@@ -1,0 +1,241 @@
+"""SqlShows: shows, their run sheets and who chatted while they ran.
+
+A lot's "running" is read from what it became (the auction still live, the drop still live
+with units left, the giveaway not drawn), so /next never needs a timer of its own.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from commerce.adapters.sql import maybe_utc, sql, utc
+from commerce.domain.errors import Conflict, InvalidInput, NotFound
+from commerce.domain.money import Money
+from commerce.domain.shows import MAX_LOTS, REMIND_BEFORE, LotSpec, LotStatus, ShowStatus
+from commerce.service_layer.results import LotView, ShowView
+
+INSERT_SHOW = sql(
+    "INSERT INTO show (code, title, status, starts_at, announced_at, created_by, created_at)"
+    " VALUES (:code, :title, 'scheduled', :at, :now, :actor, :now) RETURNING id"
+)
+INSERT_CHANNEL = sql("INSERT INTO show_channel (show_id, chat) VALUES (:show_id, :chat)")
+SHOW_BY_CODE = sql("SELECT * FROM show WHERE code = :code")
+SHOW_BY_ID = sql("SELECT * FROM show WHERE id = :id")
+CHANNELS = sql("SELECT chat FROM show_channel WHERE show_id = :id ORDER BY chat")
+# Running first (live, paused), else the next scheduled one; never an ended show.
+IN_CHAT = sql(
+    "SELECT s.id FROM show s JOIN show_channel c ON c.show_id = s.id WHERE c.chat = :chat"
+    " AND s.status <> 'ended' ORDER BY CASE WHEN s.status = 'scheduled' THEN 1 ELSE 0 END,"
+    " s.starts_at LIMIT 1"
+)
+ALL_SHOWS = sql(
+    "SELECT id FROM show WHERE (:status IS NULL OR status = :status) ORDER BY starts_at DESC"
+)
+LOTS = sql(
+    "SELECT l.*, p.name, p.currency, a.status AS auction_status, d.status AS drop_status,"
+    " d.remaining AS drop_remaining FROM lot l JOIN product p ON p.sku = l.sku"
+    " LEFT JOIN auction a ON a.id = l.auction_id LEFT JOIN drops d ON d.id = l.drop_id"
+    " WHERE l.show_id = :id ORDER BY l.position"
+)
+# Paid orders of the show's drops and of its auctions' sales.
+TOTALS = sql(
+    "SELECT o.currency, COUNT(*) AS sold, SUM(o.amount_minor) AS revenue FROM orders o"
+    " WHERE o.status IN ('paid', 'fulfilled') AND o.drop_id IN ("
+    "  SELECT drop_id FROM lot WHERE show_id = :id AND drop_id IS NOT NULL"
+    "  UNION SELECT a.drop_id FROM lot l JOIN auction a ON a.id = l.auction_id"
+    "  WHERE l.show_id = :id AND a.drop_id IS NOT NULL)"
+    " GROUP BY o.currency ORDER BY COUNT(*) DESC"
+)
+PRODUCT = sql("SELECT id FROM product WHERE sku = :sku")
+LOT_COUNT = sql("SELECT COUNT(*) FROM lot WHERE show_id = :id")
+INSERT_LOT = sql(
+    "INSERT INTO lot (show_id, position, sku, mode, price_minor, quantity, duration_seconds,"
+    " close, status) VALUES (:show_id, :position, :sku, :mode, :price, :quantity, :duration,"
+    " :close, 'pending')"
+)
+LOCK_SHOW = sql("UPDATE show SET status = status WHERE id = :id")
+SET_STATUS = {
+    ShowStatus.LIVE: sql(
+        "UPDATE show SET status = 'live', opened_at = COALESCE(opened_at, :now) WHERE id = :id"
+    ),
+    ShowStatus.PAUSED: sql("UPDATE show SET status = 'paused' WHERE id = :id"),
+    ShowStatus.ENDED: sql("UPDATE show SET status = 'ended', ended_at = :now WHERE id = :id"),
+}
+START_LOT = {
+    kind: sql(
+        f"UPDATE lot SET status = 'live', {kind}_id = :target, started_at = :now"
+        " WHERE show_id = :show_id AND position = :position AND status = 'pending'"
+    )
+    for kind in ("drop", "auction", "giveaway")
+}
+END_LOT = sql(
+    "UPDATE lot SET status = :status, ended_at = :now WHERE show_id = :show_id"
+    " AND position = :position AND status IN ('pending', 'live')"
+)
+TO_REMIND = sql(
+    "SELECT id FROM show WHERE status = 'scheduled' AND reminded_at IS NULL"
+    " AND starts_at <= :soon AND starts_at > :now"
+)
+TO_OPEN = sql("SELECT id FROM show WHERE status = 'scheduled' AND starts_at <= :now")
+REMINDED = sql("UPDATE show SET reminded_at = :now WHERE id = :id")
+CHATTED = sql(
+    "INSERT INTO show_chatter (show_id, identity, first_at)"
+    " SELECT s.id, :identity, :now FROM show s JOIN show_channel c ON c.show_id = s.id"
+    " WHERE c.chat = :chat AND s.status IN ('live', 'paused')"
+    " ON CONFLICT (show_id, identity) DO NOTHING"
+)
+
+
+class SqlShows:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def create_show(
+        self,
+        title: str,
+        code: str,
+        starts_at: datetime,
+        channels: tuple[str, ...],
+        actor: str,
+        now: datetime,
+    ) -> ShowView:
+        values = {"code": code, "title": title, "at": starts_at, "now": now, "actor": actor}
+        try:
+            async with self.engine.begin() as conn:
+                show_id = (await conn.execute(INSERT_SHOW, values)).scalar_one()
+                for chat in sorted(set(channels)):
+                    await conn.execute(INSERT_CHANNEL, {"show_id": show_id, "chat": chat})
+                return await _view(conn, show_id)
+        except IntegrityError:
+            raise Conflict(f"a show {code} exists already; give this one another --code") from None
+
+    async def add_lot(self, code: str, spec: LotSpec, price_minor: int | None) -> ShowView:
+        async with self.engine.begin() as conn:
+            show = await _by_code(conn, code)
+            await conn.execute(LOCK_SHOW, {"id": show.id})  # positions are counted under it
+            if show.status == ShowStatus.ENDED:
+                raise InvalidInput(f"show {show.code} has ended")
+            if (await conn.execute(PRODUCT, {"sku": spec.sku})).first() is None:
+                raise NotFound(f"no product {spec.sku}")
+            count = (await conn.execute(LOT_COUNT, {"id": show.id})).scalar_one()
+            if count >= MAX_LOTS:
+                raise InvalidInput(f"a show has at most {MAX_LOTS} lots")
+            await conn.execute(
+                INSERT_LOT,
+                {
+                    "show_id": show.id,
+                    "position": count + 1,
+                    "sku": spec.sku,
+                    "mode": spec.mode.value,
+                    "price": price_minor,
+                    "quantity": spec.quantity,
+                    "duration": int(spec.duration.total_seconds()) if spec.duration else None,
+                    "close": spec.close,
+                },
+            )
+            return await _view(conn, show.id)
+
+    async def show(self, code: str) -> ShowView:
+        async with self.engine.connect() as conn:
+            return await _view(conn, (await _by_code(conn, code)).id)
+
+    async def show_in_chat(self, chat: str) -> ShowView | None:
+        async with self.engine.connect() as conn:
+            show_id = (await conn.execute(IN_CHAT, {"chat": chat})).scalar()
+            return None if show_id is None else await _view(conn, show_id)
+
+    async def shows(self, status: str | None = None) -> list[ShowView]:
+        async with self.engine.connect() as conn:
+            ids = (await conn.execute(ALL_SHOWS, {"status": status})).scalars().all()
+            return [await _view(conn, show_id) for show_id in ids]
+
+    async def set_status(self, show_id: int, status: str, now: datetime) -> ShowView:
+        async with self.engine.begin() as conn:
+            await conn.execute(SET_STATUS[ShowStatus(status)], {"id": show_id, "now": now})
+            return await _view(conn, show_id)
+
+    async def lot_started(
+        self, show_id: int, position: int, ref: tuple[str, int], now: datetime
+    ) -> ShowView:
+        kind, ref_id = ref
+        keys = {"show_id": show_id, "position": position, "target": ref_id, "now": now}
+        async with self.engine.begin() as conn:
+            if (await conn.execute(START_LOT[kind], keys)).rowcount != 1:
+                raise Conflict(f"lot {position} was started already")
+            return await _view(conn, show_id)
+
+    async def lot_ended(self, show_id: int, position: int, status: str, now: datetime) -> ShowView:
+        keys = {"show_id": show_id, "position": position, "status": status, "now": now}
+        async with self.engine.begin() as conn:
+            await conn.execute(END_LOT, keys)
+            return await _view(conn, show_id)
+
+    async def due(self, now: datetime) -> tuple[list[ShowView], list[ShowView]]:
+        async with self.engine.connect() as conn:
+            keys = {"now": now, "soon": now + REMIND_BEFORE}
+            remind = (await conn.execute(TO_REMIND, keys)).scalars().all()
+            opening = (await conn.execute(TO_OPEN, {"now": now})).scalars().all()
+            return (
+                [await _view(conn, i) for i in remind],
+                [await _view(conn, i) for i in opening],
+            )
+
+    async def reminded(self, show_id: int, now: datetime) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(REMINDED, {"id": show_id, "now": now})
+
+    async def chatted(self, chat: str, identity: str, now: datetime) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(CHATTED, {"chat": chat, "identity": identity, "now": now})
+
+
+async def _by_code(conn: AsyncConnection, code: str) -> Any:
+    row = (await conn.execute(SHOW_BY_CODE, {"code": code.strip().upper()})).first()
+    if row is None:
+        raise NotFound(f"no show {code.strip().upper()}")
+    return row
+
+
+async def _view(conn: AsyncConnection, show_id: int) -> ShowView:
+    show = (await conn.execute(SHOW_BY_ID, {"id": show_id})).one()
+    channels = (await conn.execute(CHANNELS, {"id": show_id})).scalars().all()
+    lots = [_lot(row) for row in (await conn.execute(LOTS, {"id": show_id})).all()]
+    totals = (await conn.execute(TOTALS, {"id": show_id})).first()
+    return ShowView(
+        id=show.id,
+        code=show.code,
+        title=show.title,
+        status=show.status,
+        starts_at=utc(show.starts_at),
+        channels=tuple(channels),
+        lots=tuple(lots),
+        sold=int(totals.sold) if totals else 0,
+        revenue=Money(int(totals.revenue), totals.currency) if totals else None,
+    )
+
+
+def _lot(row: Any) -> LotView:
+    running = row.status == LotStatus.LIVE and (
+        row.auction_status == "live"
+        or (row.drop_status == "live" and (row.drop_remaining or 0) > 0)
+        or row.giveaway_id is not None  # a giveaway runs until the lead says it was drawn
+    )
+    return LotView(
+        position=row.position,
+        sku=row.sku,
+        name=row.name,
+        mode=row.mode,
+        price=None if row.price_minor is None else Money(row.price_minor, row.currency),
+        quantity=row.quantity,
+        duration_seconds=row.duration_seconds,
+        close=row.close,
+        status=row.status,
+        drop_id=row.drop_id,
+        auction_id=row.auction_id,
+        giveaway_id=row.giveaway_id,
+        running=bool(running),
+        started_at=maybe_utc(row.started_at),
+        ended_at=maybe_utc(row.ended_at),
+    )

@@ -1,0 +1,187 @@
+"""Shows: prepare a run sheet, announce it, then put one lot after the other live.
+
+A lot going live becomes what the shop already knows how to sell: an auction, a drop, or a
+giveaway, in every chat of the show. The show only remembers which lot is live and what
+comes next; the boards of its chats show that with the show's totals.
+"""
+
+from datetime import timedelta
+
+from commerce.domain import commands as c
+from commerce.domain.drops import DropPolicy, DropTerms
+from commerce.domain.errors import InvalidInput, NotAllowed, NotFound
+from commerce.domain.identity import ChatRef
+from commerce.domain.money import Money
+from commerce.domain.shows import PDD_START, LotMode, LotStatus, ShowStatus, show_code
+from commerce.service_layer import auctions, handlers
+from commerce.service_layer.deps import Deps
+from commerce.service_layer.ports import ShowStore
+from commerce.service_layer.results import LotView, ShowAnnounced, ShowUpdated, ShowView
+
+MAX_TITLE = 120
+
+
+def show_store(deps: Deps) -> ShowStore:
+    if deps.shows is None:
+        raise NotAllowed("shows are not available here")
+    return deps.shows
+
+
+async def create_show(cmd: c.CreateShow, deps: Deps) -> ShowView:
+    shows = show_store(deps)
+    title = " ".join(cmd.title.split())
+    if not 1 <= len(title) <= MAX_TITLE:
+        raise InvalidInput(f"a show needs a title of at most {MAX_TITLE} characters")
+    if not cmd.channels:
+        raise InvalidInput("name the chats the show runs in, e.g. telegram:-100123,web:live")
+    channels = tuple(str(ChatRef.parse(ch)) for ch in cmd.channels)
+    now = deps.clock.now()
+    if cmd.starts_at < now - timedelta(minutes=1):
+        raise InvalidInput("the show's start is in the past")
+    for spec in cmd.lots:  # every product exists, or nothing is created
+        await deps.store.product(spec.sku)
+    code = show_code(cmd.code or title)
+    show = await shows.create_show(title, code, cmd.starts_at, channels, cmd.actor, now)
+    for spec in cmd.lots:
+        show = await add_lot(c.AddLot(show.code, spec), deps)
+    await deps.notifier.notify(ShowAnnounced(show))
+    return show
+
+
+async def add_lot(cmd: c.AddLot, deps: Deps) -> ShowView:
+    """A lot at the end of the run sheet; its price in the product's currency."""
+    product = await deps.store.product(cmd.spec.sku)
+    price = cmd.spec.price
+    if cmd.spec.mode is LotMode.FIXED and price is None:
+        price_minor: int | None = product.price.minor
+    elif cmd.spec.mode is LotMode.AUCTION and price is None:
+        price_minor = Money.parse(PDD_START, product.price.currency).minor
+    else:
+        price_minor = None if price is None else Money.parse(price, product.price.currency).minor
+    if cmd.spec.mode is LotMode.FIXED and not price_minor:
+        raise InvalidInput("a fixed-price lot needs a price above zero")
+    return await show_store(deps).add_lot(cmd.show, cmd.spec, price_minor)
+
+
+async def next_lot(cmd: c.NextLot, deps: Deps) -> ShowView:
+    """`/next`: the show opens if it has not, and the next lot goes live in its chats."""
+    shows = show_store(deps)
+    show = await _running(cmd.show, cmd.chat, deps)
+    now = deps.clock.now()
+    current = show.current
+    if current is not None:
+        if current.running and current.mode != LotMode.FIXED:
+            raise InvalidInput(
+                f"lot {current.position} ({current.sku}) is still live: wait for it, or /end it"
+            )
+        if current.running:  # a fixed-price lot ends when the seller moves on
+            await handlers.end_drop(c.EndDrop(current.sku, actor=cmd.actor), deps)
+        show = await shows.lot_ended(show.id, current.position, LotStatus.DONE, now)
+    lot = show.next
+    if lot is None:
+        raise NotFound("that was the last lot; /show end closes the show")
+    if show.status != ShowStatus.LIVE:
+        show = await shows.set_status(show.id, ShowStatus.LIVE, now)
+    ref = await _go_live(lot, show, cmd.actor, deps)
+    show = await shows.lot_started(show.id, lot.position, ref, now)
+    await deps.notifier.notify(ShowUpdated(show))
+    return show
+
+
+async def _go_live(lot: LotView, show: ShowView, actor: str, deps: Deps) -> tuple[str, int]:
+    duration = timedelta(seconds=lot.duration_seconds) if lot.duration_seconds else None
+    if lot.mode == LotMode.AUCTION:
+        assert lot.price is not None  # set when the lot was added
+        start = lot.price.decimal()
+        auction = await auctions.start_auction(
+            c.StartAuction(
+                sku=lot.sku,
+                start=start,
+                duration=duration,
+                close=lot.close,
+                channels=show.channels,
+                actor=actor,
+            ),
+            deps,
+        )
+        return "auction", auction.id
+    if lot.mode == LotMode.FIXED:
+        assert lot.price is not None
+        terms = DropTerms(
+            sku=lot.sku,
+            quantity=lot.quantity,
+            price=lot.price,
+            duration=duration,
+            per_buyer_limit=None,
+            policy=DropPolicy.HOLD,
+            hold=deps.hold,
+        )
+        drop = await handlers.start_drop(c.StartDrop(terms, show.channels, actor=actor), deps)
+        return "drop", drop.id
+    raise NotAllowed("giveaways are not available here yet")
+
+
+async def pause_show(cmd: c.PauseShow, deps: Deps) -> ShowView:
+    """`/pause`: a break; the live lot runs out, /next carries on."""
+    show = await _running(cmd.show, cmd.chat, deps)
+    if show.status != ShowStatus.LIVE:
+        raise InvalidInput(f"show {show.code} is {show.status}")
+    show = await show_store(deps).set_status(show.id, ShowStatus.PAUSED, deps.clock.now())
+    await deps.notifier.notify(ShowUpdated(show))
+    return show
+
+
+async def skip_lot(cmd: c.SkipLot, deps: Deps) -> ShowView:
+    """`/skip`: the next lot is left out (it stays on the run sheet, marked skipped)."""
+    shows = show_store(deps)
+    show = await _running(cmd.show, cmd.chat, deps)
+    lot = show.next
+    if lot is None:
+        raise NotFound("no lot left to skip")
+    show = await shows.lot_ended(show.id, lot.position, LotStatus.SKIPPED, deps.clock.now())
+    await deps.notifier.notify(ShowUpdated(show))
+    return show
+
+
+async def end_show(cmd: c.EndShow, deps: Deps) -> ShowView:
+    """`/show end`: the live lot closes as /end would (an auction's highest bid wins)."""
+    shows = show_store(deps)
+    show = await _running(cmd.show, cmd.chat, deps)
+    now = deps.clock.now()
+    current = show.current
+    if current is not None:
+        if current.running and current.mode == LotMode.AUCTION:
+            await auctions.end_auction(c.EndAuction(current.sku, actor=cmd.actor), deps)
+        elif current.running and current.mode == LotMode.FIXED:
+            await handlers.end_drop(c.EndDrop(current.sku, actor=cmd.actor), deps)
+        await shows.lot_ended(show.id, current.position, LotStatus.DONE, now)
+    show = await shows.set_status(show.id, ShowStatus.ENDED, now)
+    await deps.notifier.notify(ShowUpdated(show))
+    return show
+
+
+async def tick_shows(cmd: c.TickShows, deps: Deps) -> None:
+    """The sweeper's pass: a reminder shortly before, and the show opens at its start."""
+    if deps.shows is None:
+        return
+    now = deps.clock.now()
+    remind, opening = await deps.shows.due(now)
+    for show in remind:
+        await deps.shows.reminded(show.id, now)
+        minutes = max(1, round((show.starts_at - now).total_seconds() / 60))
+        await deps.notifier.notify(ShowAnnounced(show, minutes))
+    for show in opening:
+        opened = await deps.shows.set_status(show.id, ShowStatus.LIVE, now)
+        await deps.notifier.notify(ShowUpdated(opened))
+
+
+async def _running(code: str | None, chat: str | None, deps: Deps) -> ShowView:
+    shows = show_store(deps)
+    show = await shows.show(code) if code else None
+    if show is None and chat is not None:
+        show = await shows.show_in_chat(chat)
+    if show is None:
+        raise NotFound("no show here; sellers create one with `livebuy show create`")
+    if show.status == ShowStatus.ENDED:
+        raise InvalidInput(f"show {show.code} has ended")
+    return show

@@ -1,0 +1,213 @@
+"""`livebuy show …`: prepare a show (run sheet from the command line or a CSV), run it, list it.
+
+Registered on the main `livebuy` command by webhooks/cli.py.
+"""
+
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from commerce.domain import commands as c
+from commerce.domain.drops import format_duration, parse_duration
+from commerce.domain.errors import InvalidInput
+from commerce.domain.shows import LotSpec, parse_lots_csv, parse_start
+from commerce.service_layer.messagebus import MessageBus
+from commerce.service_layer.results import ShowView
+from webhooks.cli import Format, emit, fail, with_bus
+
+show_app = typer.Typer(
+    help="Shows: a run sheet of lots (PDD auctions, fixed-price drops, giveaways) run with /next.",
+    no_args_is_help=True,
+)
+
+SHOW_COLUMNS = ["code", "title", "status", "starts_at", "channels", "lots", "live", "next", "sold"]
+LOT_COLUMNS = ["position", "sku", "mode", "price", "quantity", "duration", "close", "status"]
+
+
+def show_row(show: ShowView) -> dict[str, Any]:
+    return {
+        "code": show.code,
+        "title": show.title,
+        "status": show.status,
+        "starts_at": show.starts_at.isoformat(timespec="minutes"),
+        "channels": ",".join(show.channels),
+        "lots": len(show.lots),
+        "live": show.current.sku if show.current else "",
+        "next": show.next.sku if show.next else "",
+        "sold": show.sold,
+    }
+
+
+def lot_rows(show: ShowView) -> list[dict[str, Any]]:
+    return [
+        {
+            "position": lot.position,
+            "sku": lot.sku,
+            "mode": lot.mode,
+            "price": str(lot.price.decimal()) if lot.price else "",
+            "quantity": lot.quantity,
+            "duration": format_duration(timedelta(seconds=lot.duration_seconds))
+            if lot.duration_seconds
+            else "",
+            "close": lot.close or "",
+            "status": lot.status,
+        }
+        for lot in show.lots
+    ]
+
+
+def _lots_file(path: Path | None) -> tuple[LotSpec, ...]:
+    if path is None:
+        return ()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot read {path}: {exc.__class__.__name__}") from None
+    try:
+        return tuple(parse_lots_csv(text))
+    except InvalidInput as exc:
+        raise fail(f"{path}: {exc}") from None
+
+
+@show_app.command("create")
+def show_create(
+    title: Annotated[str, typer.Argument(help='The show\'s name, e.g. "Sunday cards".')],
+    at: Annotated[str, typer.Option("--at", help="Start, e.g. '2026-12-06 20:00' (UTC).")],
+    channels: Annotated[
+        str,
+        typer.Option("--channels", help="Its chats: telegram:-100123,discord:456,web:live"),
+    ],
+    code: Annotated[
+        str | None, typer.Option("--code", help="What sellers type; from the title.")
+    ] = None,
+    lots: Annotated[
+        Path | None,
+        typer.Option("--lots", help="A CSV run sheet: sku,mode,price,duration,close,quantity"),
+    ] = None,
+) -> None:
+    """Schedule a show: its chats are told now, reminded shortly before, and it opens at its
+    start; /next puts lot after lot live."""
+    try:
+        starts_at = parse_start(at)
+    except InvalidInput as exc:
+        raise fail(str(exc)) from None
+    specs = _lots_file(lots)
+    chats = tuple(ch.strip() for ch in channels.split(",") if ch.strip())
+
+    async def create(bus: MessageBus) -> ShowView:
+        show: ShowView = await bus.handle(c.CreateShow(title, starts_at, chats, code, lots=specs))
+        return show
+
+    show = with_bus(create)
+    emit([show_row(show)], Format.TABLE, SHOW_COLUMNS)
+
+
+@show_app.command("lot")
+def show_lot(
+    show: Annotated[str, typer.Argument(help="The show's code.")],
+    sku: Annotated[str, typer.Argument(help="The product.")],
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode", help="pdd (auction from 1 for 50 s, sudden), auction, fixed, giveaway."
+        ),
+    ] = "pdd",
+    price: Annotated[
+        str | None, typer.Option("--price", help="Start price (auction) or unit price (fixed).")
+    ] = None,
+    quantity: Annotated[int | None, typer.Option("--qty", help="Units (fixed).")] = None,
+    duration: Annotated[str | None, typer.Option("--for", help="e.g. 50s, 2m.")] = None,
+    close: Annotated[
+        str | None, typer.Option("--close", help="soft or sudden (auctions).")
+    ] = None,
+) -> None:
+    """Add a lot at the end of a show's run sheet."""
+    try:
+        spec = LotSpec.preset(
+            sku,
+            mode,
+            price=Decimal(price.replace(",", ".")) if price else None,
+            quantity=quantity,
+            duration=parse_duration(duration) if duration else None,
+            close=close,
+        )
+    except (InvalidInput, ArithmeticError) as exc:
+        raise fail(str(exc) or f"{price!r} is not a price") from None
+
+    async def add(bus: MessageBus) -> ShowView:
+        result: ShowView = await bus.handle(c.AddLot(show, spec))
+        return result
+
+    emit(lot_rows(with_bus(add)), Format.TABLE, LOT_COLUMNS)
+
+
+@show_app.command("import")
+def show_import(
+    show: Annotated[str, typer.Argument(help="The show's code.")],
+    path: Annotated[Path, typer.Argument(help="CSV: sku,mode,price,duration,close,quantity")],
+) -> None:
+    """Add every lot of a CSV run sheet (checked whole before anything is added)."""
+    specs = _lots_file(path)
+
+    async def add(bus: MessageBus) -> ShowView:
+        for spec in specs:  # every product exists, or nothing is added
+            await bus.deps.store.product(spec.sku)
+        result: ShowView | None = None
+        for spec in specs:
+            result = await bus.handle(c.AddLot(show, spec))
+        assert result is not None
+        return result
+
+    emit(lot_rows(with_bus(add)), Format.TABLE, LOT_COLUMNS)
+
+
+@show_app.command("list")
+def show_list(
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+) -> None:
+    """Shows, the latest start first."""
+
+    async def shows(bus: MessageBus) -> list[ShowView]:
+        assert bus.deps.shows is not None
+        return await bus.deps.shows.shows()
+
+    emit([show_row(s) for s in with_bus(shows)], fmt, SHOW_COLUMNS)
+
+
+@show_app.command("lots")
+def show_lots(
+    show: Annotated[str, typer.Argument(help="The show's code.")],
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+) -> None:
+    """A show's run sheet."""
+
+    async def one(bus: MessageBus) -> ShowView:
+        assert bus.deps.shows is not None
+        return await bus.deps.shows.show(show)
+
+    emit(lot_rows(with_bus(one)), fmt, LOT_COLUMNS)
+
+
+@show_app.command("next")
+def show_next(show: Annotated[str, typer.Argument(help="The show's code.")]) -> None:
+    """Put the show's next lot live (as /next in its chats)."""
+
+    async def go(bus: MessageBus) -> ShowView:
+        result: ShowView = await bus.handle(c.NextLot(show=show))
+        return result
+
+    emit([show_row(with_bus(go))], Format.TABLE, SHOW_COLUMNS)
+
+
+@show_app.command("end")
+def show_end(show: Annotated[str, typer.Argument(help="The show's code.")]) -> None:
+    """End the show (the live lot closes as /end would)."""
+
+    async def end(bus: MessageBus) -> ShowView:
+        result: ShowView = await bus.handle(c.EndShow(show=show))
+        return result
+
+    emit([show_row(with_bus(end))], Format.TABLE, SHOW_COLUMNS)
