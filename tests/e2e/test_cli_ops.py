@@ -8,33 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.e2e.conftest import closed_port
 from webhooks.cli import app
 
 runner = CliRunner()
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def cli(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.chdir(tmp_path)  # no developer .env is read
-    env = {
-        "DATABASE_URL": database_url,
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{closed_port()}",  # no emulator is running
-    }
-
-    def run(*args: str, ok: bool = True, **extra: str) -> str:
-        result = runner.invoke(app, list(args), env=env | extra)
-        output = result.output
-        assert "Traceback" not in output
-        assert (result.exit_code == 0) is ok, output
-        return output
-
-    return run
 
 
 def test_products_and_stock(cli) -> None:  # type: ignore[no-untyped-def]
@@ -220,7 +197,6 @@ def test_demo_refuses_what_it_cannot_show(cli) -> None:  # type: ignore[no-untyp
 
 
 def test_demo_says_when_the_port_is_taken(cli) -> None:  # type: ignore[no-untyped-def]
-    import socket
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
