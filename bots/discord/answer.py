@@ -1,18 +1,31 @@
-"""Interactions: acknowledged at once (Discord allows 3 seconds), then answered ephemerally."""
+"""Interactions: acknowledged at once (Discord allows 3 seconds), then answered ephemerally;
+the Confirm button of a one-message buy."""
 
 import logging
+import re
+from typing import Any
 
 import discord
 
-from bots.discord.core import Core
+from bots.discord.core import BUY_PREFIX, Core
 
 log = logging.getLogger(__name__)
 
 
-async def answer(core: Core, interaction: discord.Interaction, words: str) -> None:
+def core_of(client: discord.Client) -> Core:
+    core = getattr(client, "livebuy_core", None)
+    if not isinstance(core, Core):  # pragma: no cover (only our bot registers the buttons)
+        raise RuntimeError("livebuy's buttons need the livebuy bot")
+    return core
+
+
+async def answer(
+    core: Core, interaction: discord.Interaction, words: str, private: bool | None = None
+) -> None:
     """Hands an interaction to the core as grammar text (`/buy TEE 2 M`) and follows up
     ephemerally: a checkout link is for the buyer's eyes only. Drop boards change through
-    the outbox."""
+    the outbox. `private`: the core may answer personal things (an ephemeral reply is
+    private); by default only in a DM with the bot."""
     await interaction.response.defer(ephemeral=True, thinking=True)
     if not await core.first_time(interaction.id):
         log.info("interaction %s delivered again; answered before", interaction.id)
@@ -26,7 +39,7 @@ async def answer(core: Core, interaction: discord.Interaction, words: str) -> No
             user.id,
             words,
             user.display_name,
-            private=interaction.guild_id is None,
+            private=interaction.guild_id is None if private is None else private,
         )
     except Exception:
         # Never leave the buyer looking at "thinking..." until the token runs out.
@@ -34,9 +47,53 @@ async def answer(core: Core, interaction: discord.Interaction, words: str) -> No
         await interaction.followup.send(core.t("error"), ephemeral=True)
         return
     reply = core.renderer.outcome(outcome, user.mention)
-    parts = [p for p in (reply.public, reply.private) if p]
-    await interaction.followup.send("\n".join(parts) or core.t("done"), ephemeral=True)
+    # A question with buttons (a one-message buy's confirm) is the whole answer: "check your
+    # messages" is for the channel, and this is the message.
+    parts = [reply.private] if reply.actions else [reply.public, reply.private]
+    text = "\n".join(p for p in parts if p) or core.t("done")
+    view = buttons(reply.actions)
+    if view is None:
+        await interaction.followup.send(text, ephemeral=True)
+    else:
+        await interaction.followup.send(text, ephemeral=True, view=view)
     await core.show(outcome)
+
+
+def buttons(actions: tuple[tuple[str, str], ...]) -> discord.ui.View | None:
+    """A reply's actions as buttons: Confirm (the only one so far)."""
+    view = discord.ui.View(timeout=None)
+    for label, action in actions:
+        if action.startswith("confirm:"):
+            view.add_item(ConfirmButton(action.removeprefix("confirm:"), label))
+    return view if view.children else None
+
+
+class ConfirmButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=re.escape(BUY_PREFIX) + r"confirm:(?P<ref>[A-Za-z0-9]{1,32})",
+):
+    """Confirm under a one-message buy's question (ephemeral, or a DM): the presser's own
+    `/confirm ORDER`, answered ephemerally. Persistent: it works after a restart too."""
+
+    def __init__(self, ref: str, label: str = "Confirm") -> None:
+        button: discord.ui.Button[discord.ui.View] = discord.ui.Button(
+            label=label, style=discord.ButtonStyle.success, custom_id=f"{BUY_PREFIX}confirm:{ref}"
+        )
+        super().__init__(button)
+        self.ref = ref
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction,
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+    ) -> "ConfirmButton":
+        return cls(match["ref"], getattr(item, "label", None) or "Confirm")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        # The presser is the buyer or nobody: the core only confirms the presser's own order.
+        await answer(core_of(interaction.client), interaction, f"/confirm {self.ref}", True)
 
 
 async def admit_seller(core: Core, interaction: discord.Interaction) -> None:

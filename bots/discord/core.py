@@ -58,6 +58,11 @@ def dm(user_id: int | str, fallback_channel: int | str | None = None) -> str:
     return f"dm:{user_id}" + (f":{fallback_channel}" if fallback_channel is not None else "")
 
 
+def buttons(actions: tuple[tuple[str, str], ...]) -> tuple[Button, ...]:
+    """A reply's actions (Confirm) as the outbox's buttons (`livebuy:confirm:REF` on Discord)."""
+    return tuple(Button(label, action=action) for label, action in actions)
+
+
 def discord_id(address: str) -> int | None:
     """'discord:123' -> 123 (an identity or a chat of this platform), else None."""
     platform, _, local = address.partition(":")

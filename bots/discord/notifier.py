@@ -1,17 +1,19 @@
 """The core's notices for Discord users and channels, through the outbox: payment
-confirmations and links by DM, drop boards edited in place, and role perks."""
+confirmations and links by DM (a card kept for one-message buys, a one-message payment that
+fell back to a link too), drop boards edited in place, and role perks."""
 
 import logging
 
 import discord
 
-from bots.discord.core import PLATFORM, Core, discord_id, dm
+from bots.discord.core import PLATFORM, Core, buttons, discord_id, dm
 from commerce.domain.orders import OrderStatus
 from commerce.service_layer.outbox import Outgoing
 from commerce.service_layer.results import (
     AuctionEnded,
     AuctionUpdated,
     AuctionWon,
+    CardSaved,
     CheckoutReady,
     DropEnded,
     DropStarted,
@@ -23,6 +25,7 @@ from commerce.service_layer.results import (
     OrderRefunded,
     OrderView,
     Outbid,
+    PaymentFellBack,
     PromotedFromWaitlist,
     WaitlistClosed,
 )
@@ -46,7 +49,8 @@ class DiscordNotifier:
         if user_id is not None:
             reply = core.renderer.notice(notice, f"<@{user_id}>")
             if reply.private:
-                await core.put(Outgoing(PLATFORM, dm(user_id, channel_id), reply.private))
+                address = dm(user_id, channel_id)
+                await core.put(Outgoing(PLATFORM, address, reply.private, buttons(reply.actions)))
         if drop is not None:
             await core.show_board(drop)
         match notice:
@@ -94,6 +98,10 @@ def _addresses(notice: Notice) -> tuple[str | None, str | None, DropView | None]
             return (won.identity, won.chat, claim.drop) if won else (None, None, claim.drop)
         case WaitlistClosed(identity=identity, chat=chat):
             return identity, chat, None
+        case CardSaved(identity=identity):
+            return identity, None, None
+        case PaymentFellBack(result=result):
+            return result.order.identity, result.order.chat, None
         case DropEnded(drop=drop) | DropStarted(drop=drop):
             return None, None, drop
         case Outbid(identity=identity, chat=chat):

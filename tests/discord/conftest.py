@@ -78,6 +78,19 @@ class Shop:
         )
         await self._webhook(body)
 
+    async def charge_failed(self, order_ref: str) -> None:
+        """Stripe's signed webhook: an off-session charge (one-message buy) was declined."""
+        intent = {
+            "id": f"pi_{order_ref}",
+            "object": "payment_intent",
+            "status": "requires_payment_method",
+            "amount": 2500,
+            "currency": "eur",
+            "metadata": {"order_ref": order_ref},
+        }
+        body = event_body(f"evt_failed_{order_ref}", "payment_intent.payment_failed", intent)
+        await self._webhook(body)
+
     async def _webhook(self, body: bytes) -> None:
         headers = {"Content-Type": "application/json", "Stripe-Signature": sign(body)}
         response = await self.client.post("/webhooks/stripe", data=body, headers=headers)

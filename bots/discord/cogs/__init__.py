@@ -1,2 +1,3 @@
 """One cog per feature: buying (/buy, the Buy button, /orders, /cancel, /pass, /help),
-selling (/drop, /end, /stats, /refund, /perk) and `#buy` typed as text."""
+selling (/drop, /end, /stats, /refund, /perk), cards (/card, /unlink, /link, /confirm) and
+`#buy` typed as text."""

@@ -8,16 +8,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bots.discord.answer import admit_seller, answer
+from bots.discord.answer import admit_seller, answer, core_of
 from bots.discord.core import BUY_PREFIX, Core
 from commerce.domain.drops import DropStatus
-
-
-def core_of(client: discord.Client) -> Core:
-    core = getattr(client, "livebuy_core", None)
-    if not isinstance(core, Core):  # pragma: no cover (only our bot registers the button)
-        raise RuntimeError("the Buy button needs the livebuy bot")
-    return core
 
 
 class BuyButton(

@@ -1,12 +1,13 @@
 """`#buy` typed as text (needs the privileged message-content intent): a short public reply
-in the channel, the checkout link by DM, both through the outbox."""
+in the channel, the checkout link (or a one-message buy's question with its Confirm button) by
+DM, both through the outbox. `#confirm` works the same way."""
 
 import logging
 
 import discord
 from discord.ext import commands
 
-from bots.discord.core import PLATFORM, Core, dm
+from bots.discord.core import PLATFORM, Core, buttons, dm
 from commerce.service_layer import chat
 from commerce.service_layer.outbox import Outgoing
 
@@ -32,14 +33,15 @@ class TextBuying(commands.Cog):
             return
         reply = self.core.renderer.outcome(outcome, user.mention)
         out: list[Outgoing] = []
+        actions = buttons(reply.actions)  # a one-message buy's Confirm, under its question
         if private:  # a DM with the bot: everything is private already
             text = "\n".join(p for p in (reply.public, reply.private) if p)
-            out.append(Outgoing(PLATFORM, dm(user.id), text))
+            out.append(Outgoing(PLATFORM, dm(user.id), text, actions))
         else:
             if reply.public:
                 ref = str(message.id)
                 out.append(Outgoing(PLATFORM, str(channel_id), reply.public, reply_to=ref))
             if reply.private:
-                out.append(Outgoing(PLATFORM, dm(user.id, channel_id), reply.private))
+                out.append(Outgoing(PLATFORM, dm(user.id, channel_id), reply.private, actions))
         await self.core.put(*out)
         await self.core.show(outcome)
