@@ -112,8 +112,10 @@ class Core:
         wanted = self.options.seller_role.casefold()
         by_role = bool(wanted) and any(r.casefold() == wanted for r in roles)
         identity = f"{PLATFORM}:{user_id}"
+        # They run the server's shop: owners (co-hosts are named with `livebuy seller add
+        # --role cohost`, and may not refund or change prices).
         if (manages_server or by_role) and not await handlers.is_seller(identity, self.bus.deps):
-            await self.bus.handle(AddSeller(identity, "cohost"))
+            await self.bus.handle(AddSeller(identity, "owner"))
 
     async def put(self, *messages: Outgoing) -> None:
         await self.outbox.put(list(messages), self.bus.deps.clock.now())
