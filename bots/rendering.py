@@ -27,6 +27,10 @@ from commerce.service_layer.results import (
     DropEnded,
     DropStarted,
     DropView,
+    GiveawayDrawn,
+    GiveawayStarted,
+    GiveawayUpdated,
+    GiveawayView,
     HoldExpired,
     LotView,
     Notice,
@@ -37,6 +41,9 @@ from commerce.service_layer.results import (
     PaymentFellBack,
     PaymentOutcome,
     PaymentResult,
+    PollClosed,
+    PollUpdated,
+    PollView,
     PromotedFromWaitlist,
     RefusalReason,
     ShowAnnounced,
@@ -179,6 +186,27 @@ TEXTS: dict[str, dict[str, str]] = {
         "limit per drop.",
         "help_cards": "/card saves a card for one-message buys, /link joins your accounts on "
         "other platforms.",
+        "giveaway_started": "🎁 Giveaway: {item}, free! Type #enter within {duration}. Fair "
+        "draw, commitment {commitment}",
+        "giveaway_board": "🎁 {item}: {entries} entered, until {time} UTC. Type #enter! "
+        "Commitment {commitment}",
+        "giveaway_entered": "You're in: entry {number} for {item}.",
+        "giveaway_already": "You're in already (entry {number}).",
+        "giveaway_won": "🎉 {item} goes to {winner} (entry {number} of {entries}). Seed {seed}: "
+        "anyone can check the draw.",
+        "giveaway_no_entries": "🎁 {item}: nobody entered, no winner.",
+        "giveaway_no_stock": "🎁 {item}: none left to give, no winner. Seed {seed}",
+        "giveaway_you_won": "You won the giveaway: {item} is yours, order {ref}. Nothing to pay.",
+        "no_live_giveaway": "No giveaway is running here. Sellers start one with /giveaway",
+        "enter_button": "Enter",
+        "poll_board": "📊 {question}\n{lines}\nVote with #1 to #{last}",
+        "poll_line": "#{number} {label}: {votes}",
+        "poll_closed": "📊 Poll closed: {question}\n{lines}",
+        "poll_voted": "Your vote for {label} counts.",
+        "poll_already": "You voted already ({label}).",
+        "no_live_poll": "No poll is running here. Sellers start one with /poll",
+        "bad_poll": 'Try /poll "Cards or sneakers next?" cards sneakers (2 to 6 options)',
+        "bad_giveaway": "Which product? Try /giveaway CARD for 60s",
         "show_announced": "📅 {title} starts {when} here, {lots} lots. See you there!",
         "show_reminder": "⏰ {title} starts in {minutes} min here!",
         "show_live": "🔴 {title} · lot {pos}/{total}: {lot}. Next: {next}. Sold: {sold} "
@@ -320,6 +348,28 @@ TEXTS: dict[str, dict[str, str]] = {
         "Bestellliste und einem Limit pro Drop.",
         "help_cards": "/card speichert eine Karte für Käufe mit einer Nachricht, /link verknüpft "
         "deine Konten.",
+        "giveaway_started": "🎁 Verlosung: {item}, gratis! Schreib #enter innerhalb {duration}. "
+        "Faire Ziehung, Commitment {commitment}",
+        "giveaway_board": "🎁 {item}: {entries} dabei, bis {time} UTC. Schreib #enter! "
+        "Commitment {commitment}",
+        "giveaway_entered": "Du bist dabei: Los {number} für {item}.",
+        "giveaway_already": "Du bist schon dabei (Los {number}).",
+        "giveaway_won": "🎉 {item} geht an {winner} (Los {number} von {entries}). Seed {seed}: "
+        "jeder kann die Ziehung prüfen.",
+        "giveaway_no_entries": "🎁 {item}: niemand hat mitgemacht, kein Gewinner.",
+        "giveaway_no_stock": "🎁 {item}: nichts mehr übrig, kein Gewinner. Seed {seed}",
+        "giveaway_you_won": "Du hast gewonnen: {item} gehört dir, Bestellung {ref}. Nichts zu "
+        "zahlen.",
+        "no_live_giveaway": "Hier läuft keine Verlosung. Verkäufer starten eine mit /giveaway",
+        "enter_button": "Mitmachen",
+        "poll_board": "📊 {question}\n{lines}\nStimme ab mit #1 bis #{last}",
+        "poll_line": "#{number} {label}: {votes}",
+        "poll_closed": "📊 Umfrage beendet: {question}\n{lines}",
+        "poll_voted": "Deine Stimme für {label} zählt.",
+        "poll_already": "Du hast schon abgestimmt ({label}).",
+        "no_live_poll": "Hier läuft keine Umfrage. Verkäufer starten eine mit /poll",
+        "bad_poll": 'Versuch /poll "Karten oder Sneaker?" karten sneaker (2 bis 6 Optionen)',
+        "bad_giveaway": "Welches Produkt? Versuch /giveaway CARD for 60s",
         "show_announced": "📅 {title} beginnt {when} hier, {lots} Lose. Bis dann!",
         "show_reminder": "⏰ {title} beginnt in {minutes} Min. hier!",
         "show_live": "🔴 {title} · Los {pos}/{total}: {lot}. Danach: {next}. Verkauft: {sold} "
@@ -460,6 +510,29 @@ TEXTS: dict[str, dict[str, str]] = {
         "une liste de commandes et une limite par drop.",
         "help_cards": "/card enregistre une carte pour acheter en un message, /link relie tes "
         "comptes.",
+        "giveaway_started": "🎁 Concours : {item}, gratuit ! Écris #enter d'ici {duration}. "
+        "Tirage vérifiable, engagement {commitment}",
+        "giveaway_board": "🎁 {item} : {entries} inscrits, jusqu'à {time} UTC. Écris #enter ! "
+        "Engagement {commitment}",
+        "giveaway_entered": "Tu participes : ticket {number} pour {item}.",
+        "giveaway_already": "Tu participes déjà (ticket {number}).",
+        "giveaway_won": "🎉 {item} va à {winner} (ticket {number} sur {entries}). Graine {seed} : "
+        "chacun peut vérifier le tirage.",
+        "giveaway_no_entries": "🎁 {item} : aucun participant, pas de gagnant.",
+        "giveaway_no_stock": "🎁 {item} : plus rien à donner, pas de gagnant. Graine {seed}",
+        "giveaway_you_won": "Tu as gagné le concours : {item} est à toi, commande {ref}. Rien à "
+        "payer.",
+        "no_live_giveaway": "Aucun concours en cours ici. Les vendeurs en lancent un avec "
+        "/giveaway",
+        "enter_button": "Participer",
+        "poll_board": "📊 {question}\n{lines}\nVote avec #1 à #{last}",
+        "poll_line": "#{number} {label} : {votes}",
+        "poll_closed": "📊 Sondage terminé : {question}\n{lines}",
+        "poll_voted": "Ton vote pour {label} compte.",
+        "poll_already": "Tu as déjà voté ({label}).",
+        "no_live_poll": "Aucun sondage en cours ici. Les vendeurs en lancent un avec /poll",
+        "bad_poll": 'Essaie /poll "Cartes ou baskets ?" cartes baskets (2 à 6 options)',
+        "bad_giveaway": "Quel produit ? Essaie /giveaway CARD for 60s",
         "show_announced": "📅 {title} commence {when} ici, {lots} lots. À tout à l'heure !",
         "show_reminder": "⏰ {title} commence dans {minutes} min ici !",
         "show_live": "🔴 {title} · lot {pos}/{total} : {lot}. Ensuite : {next}. Vendus : {sold} "
@@ -597,6 +670,27 @@ TEXTS: dict[str, dict[str, str]] = {
         "pedidos y un límite por drop.",
         "help_cards": "/card guarda una tarjeta para comprar con un mensaje, /link vincula tus "
         "cuentas.",
+        "giveaway_started": "🎁 Sorteo: {item}, ¡gratis! Escribe #enter en {duration}. Sorteo "
+        "verificable, compromiso {commitment}",
+        "giveaway_board": "🎁 {item}: {entries} participan, hasta las {time} UTC. ¡Escribe "
+        "#enter! Compromiso {commitment}",
+        "giveaway_entered": "Estás dentro: participación {number} para {item}.",
+        "giveaway_already": "Ya estás dentro (participación {number}).",
+        "giveaway_won": "🎉 {item} es para {winner} (participación {number} de {entries}). "
+        "Semilla {seed}: cualquiera puede comprobar el sorteo.",
+        "giveaway_no_entries": "🎁 {item}: nadie participó, no hay ganador.",
+        "giveaway_no_stock": "🎁 {item}: no queda nada, no hay ganador. Semilla {seed}",
+        "giveaway_you_won": "Ganaste el sorteo: {item} es tuyo, pedido {ref}. Nada que pagar.",
+        "no_live_giveaway": "No hay ningún sorteo aquí. Los vendedores inician uno con /giveaway",
+        "enter_button": "Participar",
+        "poll_board": "📊 {question}\n{lines}\nVota con #1 a #{last}",
+        "poll_line": "#{number} {label}: {votes}",
+        "poll_closed": "📊 Encuesta cerrada: {question}\n{lines}",
+        "poll_voted": "Tu voto por {label} cuenta.",
+        "poll_already": "Ya votaste ({label}).",
+        "no_live_poll": "No hay ninguna encuesta aquí. Los vendedores inician una con /poll",
+        "bad_poll": 'Prueba /poll "¿Cartas o zapatillas?" cartas zapatillas (de 2 a 6 opciones)',
+        "bad_giveaway": "¿Qué producto? Prueba /giveaway CARD for 60s",
         "show_announced": "📅 {title} empieza {when} aquí, {lots} lotes. ¡Nos vemos!",
         "show_reminder": "⏰ ¡{title} empieza en {minutes} min aquí!",
         "show_live": "🔴 {title} · lote {pos}/{total}: {lot}. Después: {next}. Vendidos: {sold} "
@@ -626,6 +720,7 @@ _PARSE_KEYS = {
     ParseErrorKind.BAD_AMOUNT: "bad_amount",
     ParseErrorKind.MISSING_ORDER: "bad_order",
     ParseErrorKind.UNKNOWN_OPTION: "bad_option",
+    ParseErrorKind.BAD_POLL: "bad_poll",
 }
 
 
@@ -707,6 +802,21 @@ class Renderer:
                 return Reply(private=self.t("linked", identities=", ".join(identities)))
             case chat.PrivateOnly(command=command):
                 return Reply(public=self.t("private_only", who=who, command=command))
+            case chat.GiveawayOpened(giveaway=giveaway):
+                return self.giveaway_started(giveaway)
+            case chat.Entered(giveaway=giveaway, number=number, already=already):
+                key = "giveaway_already" if already else "giveaway_entered"
+                return Reply(private=self.t(key, number=number, item=giveaway.name))
+            case chat.PollOpened(poll=poll):
+                return self.poll_board(poll)
+            case chat.Voted(poll=poll, option=option, already=already):
+                label = next((o.label for o in poll.options if o.number == option), option)
+                key = "poll_already" if already else "poll_voted"
+                return Reply(private=self.t(key, label=label))
+            case chat.PollEnded(poll=poll):
+                return Reply(public=self.poll_closed(poll))
+            case chat.NothingLive(kind=kind):
+                return Reply(public=self.t(f"no_live_{kind}"))
             case chat.ShowChanged(show=show):
                 return Reply(public=self.show_board(show))
         return Reply()  # pragma: no cover - every outcome is matched above
@@ -934,7 +1044,79 @@ class Renderer:
             case AuctionWon(order=order, second_chance=second):
                 key = "second_chance" if second else "auction_won"
                 return Reply(private=self._pay_text(key, "auction_won_no_link", order))
+            case GiveawayStarted(giveaway=giveaway):
+                return self.giveaway_started(giveaway)
+            case GiveawayUpdated(giveaway=giveaway):
+                return self.giveaway_board(giveaway)
+            case GiveawayDrawn(giveaway=giveaway, order=order):
+                private = None
+                if order is not None:
+                    private = self.t("giveaway_you_won", item=order.description, ref=order.ref)
+                return Reply(public=self.giveaway_result(giveaway), private=private)
+            case PollUpdated(poll=poll):
+                return self.poll_board(poll)
+            case PollClosed(poll=poll):
+                return Reply(public=self.poll_closed(poll))
         return Reply()
+
+    def giveaway_started(self, giveaway: GiveawayView) -> Reply:
+        """The announcement (and first board) of a giveaway, with its Enter button."""
+        text = self.t(
+            "giveaway_started",
+            item=giveaway.name,
+            duration=format_duration(giveaway.ends_at - giveaway.starts_at),
+            commitment=giveaway.commitment,
+        )
+        return Reply(public=text, actions=self._enter_action(giveaway))
+
+    def giveaway_board(self, giveaway: GiveawayView) -> Reply:
+        text = self.t(
+            "giveaway_board",
+            item=giveaway.name,
+            entries=giveaway.entries,
+            time=giveaway.ends_at.strftime("%H:%M:%S"),
+            commitment=giveaway.commitment,
+        )
+        return Reply(public=text, actions=self._enter_action(giveaway))
+
+    def giveaway_result(self, giveaway: GiveawayView) -> str:
+        """The draw, in public: the winner's name and the seed anyone can check."""
+        values = {"item": giveaway.name, "seed": giveaway.seed, "entries": giveaway.entries}
+        if giveaway.outcome == "won":
+            return self.t(
+                "giveaway_won",
+                winner=giveaway.winner_name,
+                number=giveaway.winner_number,
+                **values,
+            )
+        if giveaway.outcome == "no_stock":
+            return self.t("giveaway_no_stock", **values)
+        return self.t("giveaway_no_entries", **values)
+
+    def _enter_action(self, giveaway: GiveawayView) -> tuple[tuple[str, str], ...]:
+        return ((self.t("enter_button"), f"enter:{giveaway.id}"),)
+
+    def poll_board(self, poll: PollView) -> Reply:
+        """A live poll with its counts, and a button per option (action vote:<poll>:<n>)."""
+        text = self.t(
+            "poll_board",
+            question=poll.question,
+            lines=self._poll_lines(poll),
+            last=len(poll.options),
+        )
+        actions = tuple(
+            (f"{o.number} · {o.label}", f"vote:{poll.id}:{o.number}") for o in poll.options
+        )
+        return Reply(public=text, actions=actions)
+
+    def poll_closed(self, poll: PollView) -> str:
+        return self.t("poll_closed", question=poll.question, lines=self._poll_lines(poll))
+
+    def _poll_lines(self, poll: PollView) -> str:
+        return "\n".join(
+            self.t("poll_line", number=o.number, label=o.label, votes=o.votes)
+            for o in poll.options
+        )
 
     def _pay_text(self, with_link: str, without: str, order: OrderView, reason: str = "") -> str:
         values = {**self._order_values(order), "reason": reason}
@@ -976,6 +1158,8 @@ class Renderer:
 
     def _parse_error(self, error: ParseError) -> str:
         key = _PARSE_KEYS.get(error.kind, "bad_option")
+        if error.command == "giveaway" and error.kind is ParseErrorKind.MISSING_SKU:
+            key = "bad_giveaway"
         return self.t(key, detail=error.detail, command=error.command)
 
 

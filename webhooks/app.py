@@ -22,7 +22,7 @@ from commerce.config import Settings
 from commerce.domain.commands import ExpireHolds, Reconcile, TickShows
 from commerce.service_layer.ports import Clock, Notifier, PaymentGateway
 from commerce.service_layer.results import Notice
-from webhooks import checkout_pages, health, platforms, stripe
+from webhooks import checkout_pages, giveaways, health, platforms, stripe
 from webhooks.dashboard import create_dashboard
 from webhooks.duties import RENEW_EVERY
 from webhooks.emulator import create_emulator
@@ -155,6 +155,7 @@ def create_app(
     app.add_routes(health.routes)
     app.add_routes(stripe.routes)
     app.add_routes(checkout_pages.routes)
+    app.add_routes(giveaways.routes)
     app.router.add_get("/metrics", metrics_page)
     return app
 

@@ -6,6 +6,7 @@ from commerce.adapters.auctions import SqlAuctions
 from commerce.adapters.cards import SqlCards
 from commerce.adapters.clock import LogNotifier, SystemClock
 from commerce.adapters.db import create_engine
+from commerce.adapters.giveaways import SqlGiveaways
 from commerce.adapters.ledger import SqlLedger
 from commerce.adapters.repository import SqlStore
 from commerce.adapters.shows import SqlShows
@@ -37,6 +38,7 @@ def bootstrap(
         cards=SqlCards(engine),
         shows=SqlShows(engine),
         confirm_window=settings.confirm_window,
+        giveaways=SqlGiveaways(engine),
     )
     return MessageBus(deps)
 

@@ -17,6 +17,8 @@ from commerce.domain.grammar import (
     Command,
     Confirm,
     EndDrop,
+    EndPoll,
+    Enter,
     Help,
     Link,
     MaxBid,
@@ -29,8 +31,11 @@ from commerce.domain.grammar import (
     Start,
     StartAuction,
     StartDrop,
+    StartGiveaway,
+    StartPoll,
     Stats,
     Unlink,
+    Vote,
     format_command,
     parse,
 )
@@ -160,6 +165,40 @@ CASES: list[tuple[str, Command | ParseError | None]] = [
     ("/refund #K7P2 5.00", Refund("K7P2", D("5.00"))),
     ("/refund", ParseError(E.MISSING_ORDER, "refund")),
     ("/refund K7P2 some", ParseError(E.BAD_AMOUNT, "refund", "some")),
+    ("/giveaway card", StartGiveaway("CARD")),
+    ("/giveaway CARD for 60s", StartGiveaway("CARD", timedelta(seconds=60))),
+    ("/verlosung CARD 2m", StartGiveaway("CARD", timedelta(minutes=2))),
+    ("/giveaway", ParseError(E.MISSING_SKU, "giveaway")),
+    ("/giveaway CARD for ever", ParseError(E.BAD_DURATION, "giveaway", "for ever")),
+    ("/giveaway CARD now", ParseError(E.UNKNOWN_OPTION, "giveaway", "now")),
+    ("#enter", Enter()),
+    ("me me me /enter!", Enter()),
+    ("#participar", Enter()),
+    (
+        '/poll "Cards or sneakers next?" cards sneakers',
+        StartPoll("Cards or sneakers next?", ("cards", "sneakers")),
+    ),
+    (
+        "/poll “Cards  or sneakers?” cards, sneakers",
+        StartPoll("Cards or sneakers?", ("cards", "sneakers")),
+    ),
+    ("/poll Best set ever? a b c", StartPoll("Best set ever?", ("a", "b", "c"))),
+    ('/poll "Which?" "red one" blue', StartPoll("Which?", ("red one", "blue"))),
+    ("/poll end", EndPoll()),
+    ("/poll END now", EndPoll()),
+    ("/poll", ParseError(E.BAD_POLL, "poll")),
+    ("/poll no question mark a b", ParseError(E.BAD_POLL, "poll")),
+    ('/poll "never closed a b', ParseError(E.BAD_POLL, "poll")),
+    ('/poll "Q?" a', ParseError(E.BAD_POLL, "poll", "1")),
+    ('/poll "Q?" a b c d e f g', ParseError(E.BAD_POLL, "poll", "7")),
+    ("#1", Vote(1)),
+    ("def #2!", Vote(2)),
+    ("(#6)", Vote(6)),
+    ("#7", None),
+    ("#0", None),
+    ("#12", None),
+    ("#1st place", None),
+    ("1", None),
 ]
 
 
@@ -202,6 +241,13 @@ FRAGMENTS = st.sampled_from(
         "\x00",
         "size:M",
         "/refund",
+        "/giveaway",
+        "#enter",
+        "/poll",
+        '"',
+        "“",
+        "#1",
+        "#2",
     ]
 )
 
@@ -264,6 +310,18 @@ COMMANDS: st.SearchStrategy[Command] = st.one_of(
     st.builds(Link, st.none() | REFS),
     st.just(Card()),
     st.just(Unlink()),
+    st.builds(StartGiveaway, CODES, st.none() | DURATIONS),
+    st.just(Enter()),
+    st.builds(
+        StartPoll,
+        st.lists(WORDS, min_size=1, max_size=6).map(" ".join)
+        | st.lists(WORDS, min_size=1, max_size=6).map(lambda w: " ".join(w) + "?"),
+        st.lists(
+            WORDS | st.lists(WORDS, min_size=2, max_size=3).map(" ".join), min_size=2, max_size=6
+        ).map(tuple),
+    ),
+    st.just(EndPoll()),
+    st.builds(Vote, st.integers(1, 6)),
 )
 CHATTER = st.text(
     st.characters(

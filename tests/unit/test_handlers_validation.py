@@ -16,6 +16,7 @@ from commerce.domain.payments import PaymentEvent, PaymentEventKind
 from commerce.domain.products import ProductSpec
 from commerce.domain.shows import LotSpec
 from commerce.service_layer import auctions, chat, handlers, invoices, one_message, payments, shows
+from commerce.service_layer import giveaways as engage
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.messagebus import HANDLERS, MessageBus
 from commerce.service_layer.results import ClaimOutcome, ClaimResult, ProductView, VariantView
@@ -318,6 +319,12 @@ EXPECTED_HANDLERS = {
     c.SkipLot: shows.skip_lot,
     c.EndShow: shows.end_show,
     c.TickShows: shows.tick_shows,
+    c.StartGiveaway: engage.start_giveaway,
+    c.EnterGiveaway: engage.enter_giveaway,
+    c.DrawDueGiveaways: engage.draw_due_giveaways,
+    c.StartPoll: engage.start_poll,
+    c.CastVote: engage.cast_vote,
+    c.EndPoll: engage.end_poll,
 }
 
 SAMPLES: list[Any] = [
@@ -353,6 +360,12 @@ SAMPLES: list[Any] = [
     c.SkipLot("web:live"),
     c.EndShow("web:live"),
     c.TickShows(),
+    c.StartGiveaway("CARD"),
+    c.EnterGiveaway("web:demo", "web:anna"),
+    c.DrawDueGiveaways(),
+    c.StartPoll("Next?", ("cards", "sneakers")),
+    c.CastVote("web:demo", "web:anna", 1),
+    c.EndPoll("web:demo"),
 ]
 
 

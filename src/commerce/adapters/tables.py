@@ -477,3 +477,87 @@ class Worker(SQLModel, table=True):
     pid: int
     started_at: datetime = Field(sa_column=_utc())
     seen_at: datetime = Field(sa_column=_utc())
+
+
+class Giveaway(SQLModel, table=True):
+    """One unit of a product given to an entrant drawn when `ends_at` passes. The seed is
+    secret until the draw; `commitment` (its SHA-256) is public from the start."""
+
+    __tablename__ = "giveaway"
+    __table_args__ = (Index("ix_giveaway_status_ends", "status", "ends_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32)
+    product_id: int = Field(foreign_key="product.id")
+    seed: str = Field(max_length=64)
+    commitment: str = Field(max_length=64)
+    status: str = Field(max_length=16)  # live | drawn
+    outcome: str = Field(default="", max_length=20)  # won | no_entries | no_stock
+    entries: int = Field(default=0)  # entries are numbered 1..entries in arrival order
+    winner_number: int | None = None
+    winner_name: str = Field(default="", max_length=40)
+    winner_identity: str = Field(default="", max_length=80)
+    winner_chat: str = Field(default="", max_length=80)
+    drop_id: int | None = Field(default=None, foreign_key="drops.id")  # the winner's "sale"
+    order_id: int | None = Field(default=None, foreign_key="orders.id")
+    show_id: int | None = Field(default=None, foreign_key="show.id")
+    started_by: str = Field(default="", max_length=80)
+    starts_at: datetime = Field(sa_column=_utc())
+    ends_at: datetime = Field(sa_column=_utc())
+    drawn_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+class GiveawayChannel(SQLModel, table=True):
+    __tablename__ = "giveaway_channel"
+    giveaway_id: int = Field(foreign_key="giveaway.id", primary_key=True)
+    chat: str = Field(max_length=80, primary_key=True, index=True)
+
+
+class GiveawayEntry(SQLModel, table=True):
+    """One entry per customer. `customer_id` has no foreign key: linking identities later
+    merges customers, and the entry keeps the customer it was made by (the draw looks the
+    winner's customer up by `identity`)."""
+
+    __tablename__ = "giveaway_entry"
+    __table_args__ = (UniqueConstraint("giveaway_id", "customer_id"),)
+    giveaway_id: int = Field(foreign_key="giveaway.id", primary_key=True)
+    number: int = Field(primary_key=True)
+    customer_id: int
+    identity: str = Field(max_length=80)  # never published
+    chat: str = Field(max_length=80)
+    name: str = Field(max_length=40)  # published: a display name or a random tag
+    created_at: datetime = Field(sa_column=_utc())
+
+
+class Poll(SQLModel, table=True):
+    __tablename__ = "poll"
+    id: int | None = Field(default=None, primary_key=True)
+    question: str = Field(max_length=200)
+    status: str = Field(max_length=16, index=True)  # live | closed
+    show_id: int | None = Field(default=None, foreign_key="show.id")
+    started_by: str = Field(default="", max_length=80)
+    started_at: datetime = Field(sa_column=_utc())
+    closed_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+class PollOption(SQLModel, table=True):
+    __tablename__ = "poll_option"
+    poll_id: int = Field(foreign_key="poll.id", primary_key=True)
+    number: int = Field(primary_key=True)  # 1 ... 6: voters type '#number'
+    label: str = Field(max_length=40)
+
+
+class PollChannel(SQLModel, table=True):
+    __tablename__ = "poll_channel"
+    poll_id: int = Field(foreign_key="poll.id", primary_key=True)
+    chat: str = Field(max_length=80, primary_key=True, index=True)
+
+
+class PollVote(SQLModel, table=True):
+    """One vote per customer (no foreign key on it, as for giveaway entries)."""
+
+    __tablename__ = "poll_vote"
+    poll_id: int = Field(foreign_key="poll.id", primary_key=True)
+    customer_id: int = Field(primary_key=True)
+    identity: str = Field(max_length=80)
+    choice: int
+    created_at: datetime = Field(sa_column=_utc())

@@ -303,8 +303,8 @@ _INT = re.compile(r"[0-9]{1,7}")
 MAX_QUANTITY = 999
 MAX_DROP_QUANTITY = 100_000
 MAX_VOTE = 6  # a poll's options: #1 ... #6
-_OPEN_QUOTES = "\"“„«"
-_CLOSE_QUOTES = "\"”“»"
+_OPEN_QUOTES = '"“„«'
+_CLOSE_QUOTES = '"”“»'
 
 
 def parse(text: str, keywords: Keywords = DEFAULT_KEYWORDS) -> Command | ParseError | None:
@@ -674,7 +674,8 @@ def format_command(cmd: Command) -> str:
         case Refund(order=order, amount=amount):
             return _join("/refund", order, str(amount) if amount is not None else None)
         case StartGiveaway(sku=sku, duration=duration):
-            return _join("/giveaway", sku, f"for {format_duration(duration)}" if duration else None)
+            period = f"for {format_duration(duration)}" if duration else None
+            return _join("/giveaway", sku, period)
         case Enter():
             return "#enter"
         case StartPoll(question=question, options=options):

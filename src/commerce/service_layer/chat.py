@@ -14,6 +14,7 @@ from commerce.domain.errors import CommerceError, NotAllowed, NotFound
 from commerce.domain.money import Money
 from commerce.domain.one_message import ALWAYS, ConfirmRule
 from commerce.service_layer import auctions, handlers, one_message, shows
+from commerce.service_layer import giveaways as engage
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.payments import refund_order
 from commerce.service_layer.ports import PaymentError
@@ -23,8 +24,10 @@ from commerce.service_layer.results import (
     CardView,
     ClaimResult,
     DropView,
+    GiveawayView,
     OrderView,
     PaymentResult,
+    PollView,
     Release,
     ShowView,
 )
@@ -149,6 +152,50 @@ class ShowChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class GiveawayOpened:
+    """`/giveaway SKU`: the giveaway runs here; the reply carries the commitment."""
+
+    giveaway: GiveawayView
+
+
+@dataclass(frozen=True, slots=True)
+class Entered:
+    """`#enter`: the person's entry number (`already`: they had entered before)."""
+
+    giveaway: GiveawayView
+    number: int
+    already: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PollOpened:
+    poll: PollView
+
+
+@dataclass(frozen=True, slots=True)
+class Voted:
+    """`#2`: the vote counted, or (`already`) the person's first vote, which stays."""
+
+    poll: PollView
+    option: int
+    already: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PollEnded:
+    """`/poll end`: the final counts."""
+
+    poll: PollView
+
+
+@dataclass(frozen=True, slots=True)
+class NothingLive:
+    """`#enter` with no giveaway here, `/poll end` with no poll: `kind` giveaway | poll."""
+
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
 class PrivateOnly:
     """A command that shows or creates something personal: only in a private chat."""
 
@@ -184,13 +231,21 @@ ChatOutcome = (
     | LinkCodeIssued
     | IdentitiesLinked
     | PrivateOnly
+    | GiveawayOpened
+    | Entered
+    | PollOpened
+    | Voted
+    | PollEnded
+    | NothingLive
     | ShowChanged
     | NotAvailable
 )
 
 
 # What a chat's administrators may do there without being a seller (ChatMessage.chat_admin).
-CHAT_ADMIN_COMMANDS: frozenset[type] = frozenset({g.StartDrop, g.StartAuction, g.EndDrop})
+CHAT_ADMIN_COMMANDS: frozenset[type] = frozenset(
+    {g.StartDrop, g.StartAuction, g.EndDrop, g.StartGiveaway, g.StartPoll, g.EndPoll}
+)
 
 
 async def handle_chat_message(cmd: c.ChatMessage, deps: Deps) -> ChatOutcome:
@@ -328,6 +383,31 @@ async def _dispatch(parsed: g.Command, cmd: c.ChatMessage, deps: Deps) -> ChatOu
             if here is None:
                 raise NotFound("no show here")
             return ShowChanged(here, "info")
+        case g.Vote(option=option):
+            if deps.giveaways is None:  # '#1' is ordinary chat then
+                return Ignored()
+            vote = await engage.cast_vote(c.CastVote(cmd.chat, cmd.identity, option), deps)
+            if vote is None:  # no poll here, or no such option: ordinary chat too
+                return Ignored()
+            return Voted(vote.poll, vote.option, vote.already)
+        case g.StartGiveaway(sku=sku, duration=duration) if deps.giveaways is not None:
+            giveaway = c.StartGiveaway(sku, duration, (cmd.chat,), cmd.identity)
+            return GiveawayOpened(await engage.start_giveaway(giveaway, deps))
+        case g.Enter() if deps.giveaways is not None:
+            enter = c.EnterGiveaway(cmd.chat, cmd.identity, cmd.display_name)
+            entry = await engage.enter_giveaway(enter, deps)
+            if entry is None:
+                return NothingLive("giveaway")
+            return Entered(entry.giveaway, entry.number, entry.already)
+        case g.StartPoll(question=question, options=options) if deps.giveaways is not None:
+            poll = c.StartPoll(question, options, (cmd.chat,), cmd.identity)
+            return PollOpened(await engage.start_poll(poll, deps))
+        case g.EndPoll() if deps.giveaways is not None:
+            try:
+                ended = await engage.end_poll(c.EndPoll(cmd.chat, actor=cmd.identity), deps)
+            except NotFound:
+                return NothingLive("poll")
+            return PollEnded(ended)
         case _:  # auctions without an auction store (a core built without one)
             return NotAvailable(type(parsed).__name__)
 

@@ -7,6 +7,7 @@ from commerce.domain.errors import InvalidInput, NotAllowed, NotFound
 from commerce.domain.identity import ChatRef, Identity
 from commerce.domain.orders import OrderStatus
 from commerce.domain.products import normalise_sku
+from commerce.service_layer import giveaways
 from commerce.service_layer.auctions import close_due_auctions
 from commerce.service_layer.checkout import expire_checkout, retry_checkouts, with_checkout
 from commerce.service_layer.deps import Deps
@@ -157,6 +158,8 @@ async def expire_holds(cmd: c.ExpireHolds, deps: Deps) -> list[Release]:
         await _after_release(release, deps)
     # Auctions due now close, and unpaid wins whose hold just expired go to the runner-up.
     await close_due_auctions(c.CloseDueAuctions(), deps)
+    # Giveaways due now are drawn; the winner's order of 0 is paid at once.
+    await giveaways.draw_due_giveaways(c.DrawDueGiveaways(), deps)
     await retry_checkouts(deps)
     return releases
 

@@ -5,6 +5,7 @@ from typing import Any
 
 from commerce.domain import commands as c
 from commerce.service_layer import auctions, chat, handlers, invoices, one_message, payments, shows
+from commerce.service_layer import giveaways as engage
 from commerce.service_layer.deps import Deps
 
 Handler = Callable[[Any, Deps], Awaitable[Any]]
@@ -33,6 +34,12 @@ HANDLERS: dict[type, Handler] = {
     c.CheckInvoice: invoices.check_invoice,
     c.InvoicePaid: invoices.invoice_paid,
     c.ConfirmPurchase: one_message.confirm,
+    c.StartGiveaway: engage.start_giveaway,
+    c.EnterGiveaway: engage.enter_giveaway,
+    c.DrawDueGiveaways: engage.draw_due_giveaways,
+    c.StartPoll: engage.start_poll,
+    c.CastVote: engage.cast_vote,
+    c.EndPoll: engage.end_poll,
     c.CreateShow: shows.create_show,
     c.AddLot: shows.add_lot,
     c.NextLot: shows.next_lot,

@@ -377,10 +377,16 @@ class GiveawayStore(Protocol):
         now: datetime,
     ) -> GiveawayView: ...
     async def enter(
-        self, chat: str, identity: str, name: str, giveaway_id: int | None, now: datetime
+        self,
+        chat: str,
+        identity: str,
+        display_name: str,
+        name: str,
+        giveaway_id: int | None,
+        now: datetime,
     ) -> EntryResult | None:
-        """The entry (the first one of this person, linked identities included); None when
-        no giveaway takes entries in this chat."""
+        """The entry (the first one of this person, linked identities included) under its
+        public `name`; None when no giveaway takes entries in this chat."""
         ...
 
     async def draw_due(self, now: datetime) -> list[GiveawayDraw]:
@@ -411,6 +417,7 @@ class GiveawayStore(Protocol):
         ...
 
     async def end_poll(self, chat: str | None, poll_id: int | None, now: datetime) -> PollView:
+        """Closes the poll live in the chat (or `poll_id`); NotFound when there is none."""
         ...
 
 

@@ -1,0 +1,225 @@
+"""Giveaways on both databases: one entry per person across chats and linked identities, a
+draw anyone can recompute from the published seed and entries, the winner's order of 0."""
+
+import hashlib
+from datetime import timedelta
+from itertools import count
+
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bots.rendering import LOCALES, Renderer
+from commerce.adapters.cards import SqlCards
+from commerce.domain import commands as c
+from commerce.domain.orders import OrderStatus
+from commerce.service_layer import chat
+from commerce.service_layer.giveaways import giveaway_record
+from commerce.service_layer.messagebus import MessageBus
+from commerce.service_layer.results import (
+    GiveawayDrawn,
+    GiveawayStarted,
+    GiveawayUpdated,
+    GiveawayView,
+    OrderPaid,
+)
+from tests.conftest import test_settings
+from tests.fakes import FakeClock, FakeNotifier
+from tests.integration.helpers import add_product
+from webhooks.app import create_app
+from webhooks.keys import BUS
+
+SELLER = "telegram:99"
+TG, DC = "telegram:-100", "discord:200"
+_n = count(1)
+
+
+async def say(
+    bus: MessageBus, text: str, who: str, chat_id: str, name: str = ""
+) -> chat.ChatOutcome:
+    message = c.ChatMessage(f"{chat_id}:{next(_n)}", chat_id, who, text, name)
+    outcome: chat.ChatOutcome = await bus.handle(message)
+    return outcome
+
+
+def recompute(seed: str, entries: list[tuple[int, str]]) -> int:
+    """The published algorithm, written out again: the winner's entry number."""
+    lines = "\n".join(f"{number}:{name}" for number, name in entries)
+    digest = hashlib.sha256((seed + "\n" + lines).encode()).hexdigest()
+    return entries[int(digest, 16) % len(entries)][0]
+
+
+async def start(bus: MessageBus, sku: str = "CARD") -> GiveawayView:
+    view: GiveawayView = await bus.handle(
+        c.StartGiveaway(sku, timedelta(seconds=60), (TG, DC), SELLER)
+    )
+    return view
+
+
+async def test_a_verifiable_giveaway_across_chats_and_linked_identities(
+    bus: MessageBus, engine: AsyncEngine, clock: FakeClock, notifier: FakeNotifier
+) -> None:
+    await add_product(bus, "CARD", stock=3)
+    cards = SqlCards(engine)  # anna's Telegram and Discord accounts are one customer
+    code = await cards.issue_code("telegram:1", clock.now(), timedelta(minutes=10))
+    await cards.redeem_code("discord:1", code, clock.now())
+
+    view = await start(bus)
+    [started] = notifier.of(GiveawayStarted)
+    assert isinstance(started, GiveawayStarted) and started.giveaway == view
+    assert view.seed is None and len(view.commitment) == 64
+    assert view.channels == (DC, TG) and view.ends_at == clock.now() + timedelta(seconds=60)
+
+    entered = [
+        await say(bus, "#enter", "telegram:1", TG, "anna"),
+        await say(bus, "me! /enter", "discord:2", DC, "bob"),
+        await say(bus, "#enter", "discord:1", DC, "anna_dc"),  # anna again, linked
+        await say(bus, "#ENTER pls", "telegram:3", TG, ""),  # no display name
+        await say(bus, "#teilnehmen", "discord:4", DC, "dora"),
+        await say(bus, "#enter", "telegram:2", "telegram:-999", "eve"),  # not its chat
+    ]
+    numbers = [(o.number, o.already) for o in entered[:5] if isinstance(o, chat.Entered)]
+    assert numbers == [(1, False), (2, False), (1, True), (3, False), (4, False)]
+    assert entered[5] == chat.NothingLive("giveaway")
+    assert Renderer().outcome(entered[2], "@anna").private == "You're in already (entry 1)."
+    assert len(notifier.of(GiveawayUpdated)) == 4  # one board update per new entry
+
+    record = await giveaway_record(view.id, bus.deps)
+    names = [name for _, name in record.entries]
+    assert names[:2] == ["anna", "bob"] and names[3] == "dora"
+    assert names[2].startswith("viewer-") and len(names[2]) == len("viewer-") + 6
+    assert not any("telegram" in n or "discord" in n for n in names)
+
+    clock.advance(seconds=59)
+    await bus.handle(c.ExpireHolds())
+    assert notifier.of(GiveawayDrawn) == []  # not due yet
+    clock.advance(seconds=1)
+    await bus.handle(c.ExpireHolds())
+    await bus.handle(c.ExpireHolds())  # drawn once
+    [drawn] = notifier.of(GiveawayDrawn)
+    assert isinstance(drawn, GiveawayDrawn)
+    giveaway = drawn.giveaway
+    assert giveaway.status == "drawn" and giveaway.outcome == "won" and giveaway.entries == 4
+    assert giveaway.seed is not None
+    assert hashlib.sha256(giveaway.seed.encode()).hexdigest() == view.commitment
+    assert giveaway.winner_number == recompute(giveaway.seed, list(record.entries))
+    who = {1: "telegram:1", 2: "discord:2", 3: "telegram:3", 4: "discord:4"}
+    assert drawn.winner_identity == who[giveaway.winner_number]
+    assert giveaway.winner_name == names[giveaway.winner_number - 1]
+
+    assert drawn.order is not None
+    order = await bus.deps.store.order(drawn.order.ref)
+    assert order.status is OrderStatus.PAID and order.amount.minor == 0
+    assert order.payment_ref == "giveaway" and order.identity == drawn.winner_identity
+    history = await bus.deps.store.history(order.ref)
+    assert [e.cause for e in history] == [f"giveaway:{view.id}"] * 2
+    paid = [n.order.ref for n in notifier.of(OrderPaid) if isinstance(n, OrderPaid)]
+    assert paid == [order.ref]
+    assert (await bus.deps.store.product("CARD")).stock == 2
+
+    reply = Renderer().notice(drawn, "@winner")
+    assert reply.public is not None and giveaway.seed in reply.public
+    assert giveaway.winner_name in reply.public
+    assert reply.private == (
+        f"You won the giveaway: CARD product is yours, order {order.ref}. Nothing to pay."
+    )
+    late = await say(bus, "#enter", "telegram:5", TG, "late")
+    assert late == chat.NothingLive("giveaway")
+
+
+async def test_a_giveaway_without_entries_has_no_winner(
+    bus: MessageBus, clock: FakeClock, notifier: FakeNotifier
+) -> None:
+    await add_product(bus, "CARD", stock=1)
+    view = await start(bus)
+    clock.advance(seconds=61)
+    await bus.handle(c.ExpireHolds())
+    [drawn] = notifier.of(GiveawayDrawn)
+    assert isinstance(drawn, GiveawayDrawn)
+    assert drawn.giveaway.outcome == "no_entries" and drawn.order is None
+    assert drawn.winner_identity is None and drawn.giveaway.winner_number is None
+    assert drawn.giveaway.seed is not None and drawn.giveaway.commitment == view.commitment
+    assert Renderer().notice(drawn, "").public == "🎁 CARD product: nobody entered, no winner."
+    assert await bus.deps.store.orders(None, None) == []
+    assert (await bus.deps.store.product("CARD")).stock == 1
+
+
+async def test_no_unit_left_means_no_winner(
+    bus: MessageBus, clock: FakeClock, notifier: FakeNotifier
+) -> None:
+    await add_product(bus, "CARD", stock=1)
+    await start(bus)
+    await say(bus, "#enter", "telegram:1", TG, "anna")
+    await bus.handle(c.SetStock("CARD", 0))
+    clock.advance(seconds=61)
+    await bus.handle(c.ExpireHolds())
+    [drawn] = notifier.of(GiveawayDrawn)
+    assert isinstance(drawn, GiveawayDrawn)
+    assert drawn.giveaway.outcome == "no_stock" and drawn.order is None
+    assert await bus.deps.store.orders(None, None) == []
+    assert "none left to give" in (Renderer().notice(drawn, "").public or "")
+
+
+async def test_sellers_start_giveaways_from_the_chat(
+    bus: MessageBus, notifier: FakeNotifier
+) -> None:
+    bus.deps.sellers = frozenset({SELLER})
+    await add_product(bus, "CARD", stock=1)
+    refused = await say(bus, "/giveaway CARD", "telegram:1", TG, "anna")
+    assert isinstance(refused, chat.Failed) and refused.not_allowed
+    assert notifier.of(GiveawayStarted) == []
+    bad = await say(bus, "/giveaway", SELLER, TG, "seller")
+    assert isinstance(bad, chat.Misunderstood)
+    assert Renderer().outcome(bad, "@s").public == "Which product? Try /giveaway CARD for 60s"
+    opened = await say(bus, "/giveaway card for 2m", SELLER, TG, "seller")
+    assert isinstance(opened, chat.GiveawayOpened)
+    giveaway = opened.giveaway
+    assert giveaway.channels == (TG,) and giveaway.ends_at - giveaway.starts_at == timedelta(
+        minutes=2
+    )
+    again = await say(bus, "/giveaway CARD", SELLER, TG, "seller")
+    assert isinstance(again, chat.Failed) and "running here already" in again.reason
+    for locale in LOCALES:
+        reply = Renderer(locale).outcome(opened, "@s")
+        assert reply.public is not None and giveaway.commitment in reply.public
+        assert reply.actions[0][1] == f"enter:{giveaway.id}"
+    assert Renderer().outcome(opened, "@s").public == (
+        f"🎁 Giveaway: CARD product, free! Type #enter within 2m. Fair draw, commitment "
+        f"{giveaway.commitment}"
+    )
+    # The Enter button: the adapter hands the core the giveaway's id.
+    entry = await bus.handle(c.EnterGiveaway("discord:9", "discord:7", "", giveaway.id))
+    assert entry is not None and entry.number == 1
+
+
+async def test_the_public_record_over_http(
+    database_url: str, engine: AsyncEngine, clock: FakeClock, notifier: FakeNotifier
+) -> None:
+    app = create_app(
+        test_settings(database_url),
+        engine=engine,
+        clock=clock,
+        notifier=notifier,
+        webhook_secret="whsec_test",
+        sweep_every=3600,
+    )
+    async with TestClient(TestServer(app)) as client:
+        bus = client.app[BUS]
+        await add_product(bus, "CARD", stock=1)
+        view = await start(bus)
+        await say(bus, "#enter", "telegram:1", TG, "anna")
+        await say(bus, "#enter", "discord:2", DC, "bob")
+        response = await client.get(f"/giveaways/{view.id}")
+        assert response.status == 200
+        body = await response.json()
+        assert body["commitment"] == view.commitment and body["status"] == "live"
+        assert body["entries"] == [[1, "anna"], [2, "bob"]]
+        assert body["seed"] is None and body["winner"] is None
+        assert "sha256" in body["algorithm"] and body["item"] == "CARD product"
+        clock.advance(seconds=61)
+        await bus.handle(c.ExpireHolds())
+        body = await (await client.get(f"/giveaways/{view.id}")).json()
+        assert body["status"] == "drawn" and body["outcome"] == "won"
+        assert hashlib.sha256(body["seed"].encode()).hexdigest() == body["commitment"]
+        assert body["winner"] == recompute(body["seed"], [tuple(e) for e in body["entries"]])
+        assert "telegram:1" not in await (await client.get(f"/giveaways/{view.id}")).text()
+        assert (await client.get("/giveaways/999")).status == 404
