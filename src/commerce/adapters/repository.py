@@ -592,6 +592,8 @@ class SqlStore:
             row = (await conn.execute(FIND_ORDER_BY_REF, {"ref": ref.upper()})).one()
             keys = {"drop_id": row.drop_id, "variant_id": row.variant_id, "q": row.quantity}
             await conn.execute(LOCK_DROP, keys)
+            # On record: the show report counts a refund whose units came back as a return.
+            await record_transition(conn, row.id, row.status, row.status, "restock", now)
             drop = (await conn.execute(SELECT_DROP, {"id": row.drop_id})).one()
             if drop.status != DropStatus.LIVE:
                 await conn.execute(GIVE_TO_VARIANT, keys)
