@@ -3,20 +3,27 @@
 Registered on the main `livebuy` command by webhooks/cli.py.
 """
 
-from datetime import timedelta
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from commerce.adapters.show_report import ShowReport, SqlShowReport
 from commerce.domain import commands as c
 from commerce.domain.drops import format_duration, parse_duration
 from commerce.domain.errors import InvalidInput
+from commerce.domain.money import Money
 from commerce.domain.shows import LotSpec, parse_lots_csv, parse_start
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.results import ShowView
-from webhooks.cli import Format, emit, fail, with_bus
+from webhooks.cli import Format, emit, fail, with_bus, with_engine
 
 show_app = typer.Typer(
     help="Shows: a run sheet of lots (PDD auctions, fixed-price drops, giveaways) run with /next.",
@@ -211,3 +218,191 @@ def show_end(show: Annotated[str, typer.Argument(help="The show's code.")]) -> N
         return result
 
     emit([show_row(with_bus(end))], Format.TABLE, SHOW_COLUMNS)
+
+
+# the report -------------------------------------------------------------------------------
+
+REPORT_COLUMNS = [
+    "position", "sku", "name", "mode", "status", "result", "price", "quantity", "sold",
+    "revenue", "buyers", "seconds_to_sell", "started_at",
+]  # fmt: skip
+
+
+class ReportFormat(StrEnum):
+    MD = "md"
+    CSV = "csv"
+    JSON = "json"
+
+
+def report_rows(report: ShowReport) -> list[dict[str, Any]]:
+    """The per-lot table: amounts as decimals in the show's currency, buyers joined by '; '."""
+    return [
+        {
+            "position": lot.position,
+            "sku": lot.sku,
+            "name": lot.name,
+            "mode": lot.mode,
+            "status": lot.status,
+            "result": lot.result,
+            "price": _decimal(report, lot.price_minor),
+            "quantity": lot.quantity,
+            "sold": lot.sold,
+            "revenue": _decimal(report, lot.revenue_minor),
+            "buyers": "; ".join(lot.buyers),
+            "seconds_to_sell": _seconds(lot.seconds_to_sell),
+            "started_at": lot.started_at.isoformat() if lot.started_at else "",
+        }
+        for lot in report.lots
+    ]
+
+
+def _decimal(report: ShowReport, minor: int | None) -> str:
+    return "" if minor is None else str(Money(minor, report.currency).decimal())
+
+
+def _seconds(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f} %" if whole else "–"
+
+
+def report_csv(report: ShowReport) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=REPORT_COLUMNS)
+    writer.writeheader()
+    writer.writerows(report_rows(report))
+    return out.getvalue()
+
+
+def _md_table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    def line(cells: list[Any]) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+    return [line(header), "|" + "|".join(" --- " for _ in header) + "|", *map(line, rows)]
+
+
+def report_markdown(report: ShowReport) -> str:
+    """A readable report: totals, lots, sales per minute (peaks marked), platforms, funnel,
+    unpaid wins, refunds."""
+    money = report.money
+    f = report.funnel
+    when = report.opened_at or report.starts_at
+    lines = [
+        f"# {report.title} ({report.code})",
+        "",
+        f"Status: {report.status} · opened {when:%Y-%m-%d %H:%M} UTC"
+        + (f" · ended {report.ended_at:%H:%M} UTC" if report.ended_at else "")
+        + f" · chats: {', '.join(report.channels)}",
+        "",
+        f"**Revenue {money(report.revenue_minor)}** ({report.paid_orders} paid orders, "
+        f"{report.items_sold} items) · refunded {money(report.refunds.refunded_minor)} · "
+        f"net {money(report.net_minor)}",
+        "",
+        "## Lots",
+        "",
+        *_md_table(
+            ["#", "SKU", "Mode", "Result", "Price", "Buyers", "Seconds to sell"],
+            [
+                [
+                    lot.position,
+                    lot.sku,
+                    lot.mode,
+                    lot.result,
+                    money(lot.price_minor),
+                    ", ".join(lot.buyers),
+                    _seconds(lot.seconds_to_sell),
+                ]
+                for lot in report.lots
+            ],
+        ),
+        "",
+        "## Sales per minute",
+        "",
+    ]
+    busy = [m for m in report.minutes if m.orders or m.peak]
+    if busy:
+        lines += _md_table(
+            ["Minute (UTC)", "Orders", "Paid", "Revenue", "Peak"],
+            [
+                [f"{m.minute:%H:%M}", m.orders, m.paid, money(m.revenue_minor),
+                 "▲ peak" if m.peak else ""]
+                for m in busy
+            ],
+        )  # fmt: skip
+        quiet = len(report.minutes) - len(busy)
+        lines += ["", f"{len(report.minutes)} minutes, {quiet} without orders."]
+    else:
+        lines.append("No orders.")
+    platforms = sorted(set(report.chatters) | set(report.buyers))
+    lines += [
+        "",
+        "## Platforms",
+        "",
+        *_md_table(
+            ["Platform", "Chatters", "Buyers"],
+            [[p, report.chatters.get(p, 0), report.buyers.get(p, 0)] for p in platforms],
+        ),
+        "",
+        "## Conversion",
+        "",
+        *_md_table(
+            ["Step", "Count", "Of the step before"],
+            [
+                ["Claims (won #buy and auction wins)", f.claims, ""],
+                ["Checkouts", f.checkouts, _percent(f.checkouts, f.claims)],
+                ["Paid", f.paid, _percent(f.paid, f.checkouts)],
+            ],
+        ),
+        "",
+        "Every #buy of the fixed-price lots: "
+        + (", ".join(f"{n} {s}" for s, n in report.claims_by_status.items()) or "none"),
+        "",
+        "## Unpaid wins",
+        "",
+    ]
+    if report.unpaid:
+        lines += _md_table(
+            ["#", "SKU", "Winner", "Amount", "Status"],
+            [[u.position, u.sku, u.buyer, money(u.amount_minor), u.status]
+             for u in report.unpaid],
+        )  # fmt: skip
+    else:
+        lines.append("None.")
+    r = report.refunds
+    lines += [
+        "",
+        "## Refunds and returns",
+        "",
+        f"{r.orders} refunded orders ({money(r.refunded_minor)}); {r.returns} returns "
+        f"({r.returned_units} units back in stock).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def load_report(code: str) -> ShowReport:
+    async def work(engine: AsyncEngine) -> ShowReport:
+        return await SqlShowReport(engine).report(code, datetime.now(UTC))
+
+    return with_engine(work)
+
+
+@show_app.command("report")
+def show_report(
+    show: Annotated[str, typer.Argument(help="The show's code.")],
+    fmt: Annotated[
+        ReportFormat,
+        typer.Option("--format", help="md: readable; csv: one row per lot; json: everything."),
+    ] = ReportFormat.MD,
+) -> None:
+    """How the show went: lots, sales per minute with peaks, chatters and buyers per
+    platform, claims → checkouts → paid, unpaid wins, refunds and returns."""
+    report = load_report(show)
+    if fmt is ReportFormat.JSON:
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+    elif fmt is ReportFormat.CSV:
+        typer.echo(report_csv(report), nl=False)
+    else:
+        typer.echo(report_markdown(report))
