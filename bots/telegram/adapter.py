@@ -4,7 +4,9 @@ Group messages and the Buy button become `ChatMessage`s for the core; what the c
 goes through the outbox: the drop's board (one message, edited in place), short public
 replies, and private messages to buyers who have started the bot. A buyer who has not gets a
 deep link (`https://t.me/<bot>?start=pay-<order>`) that opens the private chat, where
-`/start pay-<order>` delivers the payment link.
+`/start pay-<order>` delivers the payment link (or, for a buyer with a saved card, the
+confirm question). One-message buying: the confirm question comes with a Confirm button whose
+press is `/confirm <order>` in the buyer's private chat.
 """
 
 import asyncio
@@ -21,12 +23,12 @@ from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bots.rendering import Renderer, Reply, plus_five
-from bots.telegram import invoices
+from bots.telegram import invoices, toasts
 from commerce.domain import grammar
 from commerce.domain.commands import ChatMessage, CheckInvoice, InvoicePaid, ListOrders
 from commerce.domain.errors import CommerceError
 from commerce.domain.orders import OrderStatus
-from commerce.service_layer import chat
+from commerce.service_layer import chat, one_message
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.outbox import Button, Outbox, Outgoing
 from commerce.service_layer.ports import Clock, Contacts, Inbound
@@ -34,6 +36,7 @@ from commerce.service_layer.results import (
     AuctionEnded,
     AuctionUpdated,
     AuctionWon,
+    CardSaved,
     CheckoutReady,
     ClaimOutcome,
     ClaimResult,
@@ -46,6 +49,9 @@ from commerce.service_layer.results import (
     OrderRefunded,
     OrderView,
     Outbid,
+    PaymentFellBack,
+    PaymentOutcome,
+    PaymentResult,
     PromotedFromWaitlist,
     WaitlistClosed,
 )
@@ -55,6 +61,8 @@ PLATFORM = "telegram"
 ADMIN_TTL = 60.0  # seconds a getChatMember answer is trusted
 ADMINS = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR}
 PAY = "pay-"  # deep-link payload prefix: /start pay-<order ref>
+CONFIRM = "confirm:"  # callback data of a Confirm button: confirm:<order ref>
+CALLBACK_MAX = 64  # bytes of callback data Telegram accepts
 BUYERS_SHOWN = 5
 HELD = (OrderStatus.RESERVED, OrderStatus.CHECKOUT_OPEN)
 PRE_CHECKOUT_BUDGET = 6.0  # seconds to decide; Telegram gives up on the payment after 10
@@ -204,11 +212,7 @@ class TelegramAdapter:
         if isinstance(outcome, chat.Ignored):
             outcome = chat.HelpAsked(seller=False)  # a private chat always gets an answer
         reply = renderer.outcome(outcome, sender.who)
-        out = self._invoice_for(outcome, str(user.id), sender.language) or [
-            Outgoing(PLATFORM, str(user.id), text)
-            for text in (reply.public, reply.private)
-            if text
-        ]
+        out = self._privately(outcome, reply, str(user.id), sender.language, both=True)
         await self._put(out + await self._boards_for(outcome))
 
     async def _private_chat_of(self, text: str, sender: Sender) -> str:
@@ -231,6 +235,9 @@ class TelegramAdapter:
             order = None
         if order is None or order.identity != sender.identity:
             return [Outgoing(PLATFORM, private_chat, renderer.t("not_your_link"))]
+        asked = await self._confirm_question(order, renderer)
+        if asked is not None:
+            return [Outgoing(PLATFORM, private_chat, asked.private or "", _buttons(asked.actions))]
         won = ClaimResult(ClaimOutcome.WON, order=order)
         invoice = self._invoice_for(chat.Claimed(won), private_chat, sender.language)
         if invoice:
@@ -240,6 +247,65 @@ class TelegramAdapter:
         else:
             text = renderer.outcome(chat.OrderList((order,)), sender.who).private or ""
         return [Outgoing(PLATFORM, private_chat, text)]
+
+    async def _confirm_question(self, order: OrderView, renderer: Renderer) -> Reply | None:
+        """A one-message buy still waiting for its confirm (claimed in a group before the
+        buyer started the bot): the question and its Confirm button."""
+        cards, until = self.bus().deps.cards, order.confirm_until
+        if order.status is not OrderStatus.RESERVED or cards is None or until is None:
+            return None
+        if until <= self.clock.now():
+            return None  # too late: the hold has run out with it
+        card = await cards.card(order.identity)
+        if card is None:
+            return None
+        return renderer.confirm(
+            ClaimResult(ClaimOutcome.WON, order=order, confirm=one_message.view(card))
+        )
+
+    def _privately(
+        self,
+        outcome: chat.ChatOutcome,
+        reply: Reply,
+        chat_id: str,
+        language: str,
+        *,
+        both: bool = False,
+    ) -> list[Outgoing]:
+        """What the sender gets in their private chat: the order's invoice (invoices on), or
+        the reply (`both`: its public text too, unless it asks a confirm), its buttons under
+        the private text."""
+        invoice = self._invoice_for(outcome, chat_id, language)
+        if invoice:
+            return invoice
+        if both and not reply.actions:
+            texts = [t for t in (reply.public, reply.private) if t]
+        else:
+            texts = [t for t in (reply.private or reply.public,) if t]
+        buttons = _buttons(reply.actions) if reply.private else ()
+        last = len(texts) - 1
+        return [
+            Outgoing(PLATFORM, chat_id, text, buttons if i == last else ())
+            for i, text in enumerate(texts)
+        ]
+
+    async def _confirm_pressed(self, query: CallbackQuery, ref: str) -> None:
+        """A Confirm button: `/confirm <order>` in the presser's private chat; the result
+        privately, a short toast on the button."""
+        sender = self._user(query.from_user)
+        private_chat = str(query.from_user.id)
+        command = ChatMessage(
+            key=f"{PLATFORM}:{private_chat}:cb:{query.id}",
+            chat=f"{PLATFORM}:{private_chat}",
+            identity=sender.identity,
+            text=f"/confirm {ref}",
+            display_name=sender.name,
+            private=True,
+        )
+        outcome = await self.bus().handle(command)
+        reply = self.renderer(sender.language).outcome(outcome, sender.who)
+        await self._put(self._privately(outcome, reply, private_chat, sender.language))
+        await _answer_query(query, toasts.toast(outcome, sender.language))
 
     # --- Telegram Payments -----------------------------------------------------------
 
@@ -251,16 +317,33 @@ class TelegramAdapter:
     def _invoice_for(
         self, outcome: chat.ChatOutcome, chat_id: str, language: str, kind: str = "won"
     ) -> list[Outgoing]:
-        """With invoices on, a won claim still held: a short text and its invoice."""
-        if not self.invoices or not isinstance(outcome, chat.Claimed):
+        """With invoices on, a won claim still held, or a saved card's charge that fell back:
+        a short text and its invoice. Not for a claim that asks a confirm or was charged."""
+        if not self.invoices:
             return []
-        result = outcome.result
-        order = result.order
-        if result.outcome is not ClaimOutcome.WON or order is None or order.status not in HELD:
+        reason = ""
+        match outcome:
+            case chat.Claimed(result=result) if (
+                result.outcome is ClaimOutcome.WON and result.confirm is None
+            ):
+                order = result.order
+                if result.payment is not None:
+                    if result.payment.outcome is not PaymentOutcome.FALLBACK:
+                        return []
+                    order, kind, reason = (
+                        result.payment.order,
+                        "card_fallback",
+                        result.payment.reason,
+                    )
+            case chat.CardPaid(result=payment) if payment.outcome is PaymentOutcome.FALLBACK:
+                order, kind, reason = payment.order, "card_fallback", payment.reason
+            case _:
+                return []
+        if order is None or order.status not in HELD:
             return []
-        if order.hold_expires_at is None:
-            return []  # a delayed payment is under way for it already
-        return invoices.pay_messages(order, chat_id, language, self.clock.now(), kind)
+        if order.hold_expires_at is None or order.payment_ref is not None:
+            return []  # a delayed payment (or a card's charge) is under way for it already
+        return invoices.pay_messages(order, chat_id, language, self.clock.now(), kind, reason)
 
     def _invoice_to(self, order: OrderView, kind: str) -> list[Outgoing]:
         """The invoice in a buyer's private chat (they started the bot)."""
@@ -336,6 +419,9 @@ class TelegramAdapter:
     async def _button(self, query: CallbackQuery) -> None:
         data = query.data or ""
         message = query.message
+        if data.startswith(CONFIRM):
+            await self._confirm_pressed(query, data[len(CONFIRM) :])
+            return
         if not data.startswith(("buy:", "bid:")) or message is None:
             await _answer_query(query)
             return
@@ -358,12 +444,7 @@ class TelegramAdapter:
         out = await self._boards_for(outcome)
         url = None
         if started:
-            private_chat = str(query.from_user.id)
-            out += self._invoice_for(outcome, private_chat, sender.language) or [
-                Outgoing(PLATFORM, private_chat, text)
-                for text in (reply.private or reply.public,)
-                if text
-            ]
+            out += self._privately(outcome, reply, str(query.from_user.id), sender.language)
         else:
             url = self.deep_link(_pay_payload(outcome))
         await self._put(out)
@@ -392,9 +473,7 @@ class TelegramAdapter:
         if started:
             # A busy drop must not flood the group: the board shows the claim publicly.
             if isinstance(outcome, chat.Claimed):
-                text = reply.private or reply.public
-                invoice = self._invoice_for(outcome, private_chat, sender.language)
-                out += invoice or ([Outgoing(PLATFORM, private_chat, text)] if text else [])
+                out += self._privately(outcome, reply, private_chat, sender.language)
             else:
                 if reply.public:
                     out.append(Outgoing(PLATFORM, chat_id, reply.public, reply_to=reply_to))
@@ -611,6 +690,10 @@ class TelegramAdapter:
                 if claim.drop is not None:
                     self._note_buyer(claim.drop, claim.order)
                     self.board_changed(claim.drop)
+            case CardSaved(identity=identity):
+                out += await self._to_buyer(identity, notice)
+            case PaymentFellBack(result=result):
+                out += await self._fell_back(notice, result)
             case CheckoutReady(order=order) if self.invoices:
                 pass  # the buyer got the order's invoice when it was won
             case CheckoutReady(order=order) | OrderRefunded(order=order):
@@ -656,6 +739,18 @@ class TelegramAdapter:
         text = self.renderer(language).notice(notice, "").private
         return [Outgoing(PLATFORM, identity.partition(":")[2], text)] if text else []
 
+    async def _fell_back(self, notice: Notice, result: PaymentResult) -> list[Outgoing]:
+        """A saved card's charge declined later (webhook): the link, or the invoice."""
+        identity = result.order.identity
+        if not identity.startswith(f"{PLATFORM}:"):
+            return []
+        if not await self.contacts.has_started(PLATFORM, identity):
+            return []
+        language = self.languages.get(identity, self.locale)
+        chat_id = identity.partition(":")[2]
+        invoice = self._invoice_for(chat.CardPaid(result), chat_id, language)
+        return invoice or await self._to_buyer(identity, notice)
+
     async def _promoted(self, notice: Notice, order: OrderView) -> list[Outgoing]:
         if not order.identity.startswith(f"{PLATFORM}:"):
             return []
@@ -687,6 +782,16 @@ def _user_sender(user: User) -> Sender:
     who = f"@{user.username}" if user.username else user.full_name
     language = (user.language_code or "").split("-")[0].lower()
     return Sender(f"{PLATFORM}:{user.id}", who, user.full_name, language, user.id)
+
+
+def _buttons(actions: tuple[tuple[str, str], ...]) -> tuple[Button, ...]:
+    """A reply's actions as inline buttons. Telegram refuses callback data over 64 bytes: such
+    an action is left out (the text says what to type instead)."""
+    return tuple(
+        Button(label, action=action)
+        for label, action in actions
+        if len(action.encode()) <= CALLBACK_MAX
+    )
 
 
 def _pay_payload(outcome: chat.ChatOutcome) -> str | None:

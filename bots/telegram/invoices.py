@@ -19,6 +19,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "auction_won": "You won {item} for {amount}. Pay with the invoice below within {hold}.",
         "second_chance": "Second chance: {item} is yours for {amount}, your last bid. Pay with "
         "the invoice below within {hold}.",
+        "card_fallback": "Your card could not pay{reason}. Pay {qty} × {item} ({amount}) with "
+        "the invoice below within {hold}.",
         "description": "Order {ref}: {qty} × {item}",
         "invoice": "Invoice for order {ref}: {qty} × {item}, {amount}",
         invoices.EXPIRED: "This hold has expired; type #buy again while the drop is live.",
@@ -38,6 +40,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "der Rechnung unten.",
         "second_chance": "Zweite Chance: {item} gehört dir für {amount}, dein letztes Gebot. "
         "Bezahle innerhalb {hold} mit der Rechnung unten.",
+        "card_fallback": "Deine Karte konnte nicht zahlen{reason}. Bezahle {qty} × {item} "
+        "({amount}) innerhalb {hold} mit der Rechnung unten.",
         "description": "Bestellung {ref}: {qty} × {item}",
         "invoice": "Rechnung für Bestellung {ref}: {qty} × {item}, {amount}",
         invoices.EXPIRED: "Deine Reservierung ist abgelaufen; schreib #buy, solange der Drop "
@@ -59,6 +63,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "dans les {hold}.",
         "second_chance": "Seconde chance : {item} est à toi pour {amount}, ta dernière offre. "
         "Paie avec la facture ci-dessous dans les {hold}.",
+        "card_fallback": "Ta carte n'a pas pu payer{reason}. Paie {qty} × {item} ({amount}) "
+        "avec la facture ci-dessous dans les {hold}.",
         "description": "Commande {ref} : {qty} × {item}",
         "invoice": "Facture de la commande {ref} : {qty} × {item}, {amount}",
         invoices.EXPIRED: "Ta réservation a expiré ; tape #buy à nouveau tant que le drop est "
@@ -77,6 +83,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "auction_won": "Has ganado {item} por {amount}. Paga con la factura de abajo en {hold}.",
         "second_chance": "Segunda oportunidad: {item} es tuyo por {amount}, tu última puja. "
         "Paga con la factura de abajo en {hold}.",
+        "card_fallback": "Tu tarjeta no pudo pagar{reason}. Paga {qty} × {item} ({amount}) "
+        "con la factura de abajo en {hold}.",
         "description": "Pedido {ref}: {qty} × {item}",
         "invoice": "Factura del pedido {ref}: {qty} × {item}, {amount}",
         invoices.EXPIRED: "Tu reserva ha caducado; escribe #buy otra vez mientras el drop siga "
@@ -96,10 +104,16 @@ def _texts(language: str) -> dict[str, str]:
 
 
 def pay_messages(
-    order: OrderView, chat_id: str, language: str, now: datetime, kind: str = "won"
+    order: OrderView,
+    chat_id: str,
+    language: str,
+    now: datetime,
+    kind: str = "won",
+    reason: str = "",
 ) -> list[Outgoing]:
     """A short text and the order's invoice, for the buyer's private chat. `kind`: won,
-    promoted, auction_won or second_chance."""
+    promoted, auction_won, second_chance or card_fallback (a saved card could not pay:
+    `reason` is the provider's)."""
     texts = _texts(language)
     left = (order.hold_expires_at or now) - now
     hold = format_duration(timedelta(minutes=max(1, round(left.total_seconds() / 60))))
@@ -109,6 +123,7 @@ def pay_messages(
         "amount": order.amount,
         "ref": order.ref,
         "hold": hold,
+        "reason": f" ({reason})" if reason else "",
     }
     invoice = Invoice(
         title=_cut(order.name, TITLE_MAX),

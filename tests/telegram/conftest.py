@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -121,24 +122,33 @@ async def shop_factory(
     clients: list[TestClient] = []  # type: ignore[type-arg]
 
     async def start(
-        options: TelegramOptions | None = None, ready: bool = True, **overrides: Any
+        options: TelegramOptions | None = None,
+        ready: bool = True,
+        emulator: bool = False,
+        **overrides: Any,
     ) -> Shop:
+        """`emulator`: payments through the built-in Stripe emulator (saved cards,
+        off-session charges) at the app's own address, instead of a fake gateway."""
         if api.server is None and ready:
             await api.start()
         clock = ShiftedClock()
         payments = FakePaymentGateway()
         telegram = {"telegram_bot_token": api.token, "telegram_api_base_url": api.url}
+        port = None
+        if emulator:
+            port = _free_port()
+            telegram["public_base_url"] = f"http://127.0.0.1:{port}"
         settings = test_settings(database_url, **{**telegram, **overrides})
         app = create_app(
             settings,
             engine=engine,
             clock=clock,
-            payments=payments,
+            payments=None if emulator else payments,
             webhook_secret=SECRET,
             sweep_every=3600,
         )
         app[TELEGRAM_OPTIONS] = options or TelegramOptions(per_second=1000)
-        client = TestClient(TestServer(app))
+        client = TestClient(TestServer(app, host="127.0.0.1", port=port))
         await client.start_server()
         clients.append(client)
         shop = Shop(client, api, clock, payments)
@@ -149,3 +159,9 @@ async def shop_factory(
     yield start
     for client in clients:
         await client.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -36,10 +36,16 @@ async def test_start_up_registers_commands_and_polls(shop_factory: ShopFactory) 
     # Polling (which first removes any webhook) starts once this worker holds the poller's
     # lease: at once, with no other worker.
     await until(lambda: len(api.of("deleteWebhook")) == 1, what="the poller's lease")
-    await until(lambda: len(api.of("setMyCommands")) == 8, what="the command menus")
+    await until(lambda: len(api.of("setMyCommands")) == 12, what="the command menus")
     commands = api.of("setMyCommands")
     assert {c.params.get("language_code") for c in commands} == {None, "de", "fr", "es"}
-    assert len(commands) == 8  # buyers everywhere, sellers for chat admins; four languages
+    # Buyers everywhere, the card commands in private chats, sellers for chat admins; four
+    # languages.
+    assert len(commands) == 12
+    scopes = {c.params["scope"]["type"] for c in commands}
+    assert scopes == {"default", "all_private_chats", "all_chat_administrators"}
+    private = [c for c in commands if c.params["scope"]["type"] == "all_private_chats"]
+    assert "confirm" in [command["command"] for command in private[0].params["commands"]]
     await until(lambda: bool(api.of("getUpdates")), what="long polling")
 
 
