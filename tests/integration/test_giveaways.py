@@ -223,3 +223,28 @@ async def test_the_public_record_over_http(
         assert body["winner"] == recompute(body["seed"], [tuple(e) for e in body["entries"]])
         assert "telegram:1" not in await (await client.get(f"/giveaways/{view.id}")).text()
         assert (await client.get("/giveaways/999")).status == 404
+
+
+async def test_linking_after_entering_twice_leaves_one_entry_and_one_vote(
+    bus: MessageBus, engine: AsyncEngine, clock: FakeClock
+) -> None:
+    """Enter (and vote) with both accounts, then link them: still one person, one chance."""
+    await add_product(bus, "CARD", stock=3)
+    await start(bus)
+    await bus.handle(c.StartPoll("Next?", ("cards", "shoes"), (TG, DC), SELLER))
+    for who, where in (("telegram:5", TG), ("discord:5", DC), ("telegram:6", TG)):
+        assert isinstance(await say(bus, "#enter", who, where, who), chat.Entered)
+        assert isinstance(await say(bus, "#1", who, where, who), chat.Voted)
+    cards = SqlCards(engine)
+    code = await cards.issue_code("telegram:5", clock.now(), timedelta(minutes=10))
+    await cards.redeem_code("discord:5", code, clock.now())
+
+    again = await say(bus, "#enter", "discord:5", DC, "x")
+    assert isinstance(again, chat.Entered) and again.already and again.number == 1
+    clock.advance(seconds=61)
+    await bus.handle(c.ExpireHolds())
+    record = await giveaway_record(1, bus.deps)
+    assert [number for number, _ in record.entries] == [1, 3]  # discord:5's entry 2 is gone
+    assert record.giveaway.winner_number in (1, 3)
+    poll = await bus.handle(c.EndPoll(chat=TG, actor=SELLER))
+    assert poll.votes == 2 and poll.options[0].votes == 2

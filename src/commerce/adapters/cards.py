@@ -92,6 +92,26 @@ MERGE = [
     sql("UPDATE strike SET customer_id = :a WHERE customer_id = :b"),
     sql("UPDATE auction SET leader_customer_id = :a WHERE leader_customer_id = :b"),
     sql("UPDATE link_code SET customer_id = :a WHERE customer_id = :b"),
+    # One entry and one vote per person: someone who entered a live giveaway (or voted)
+    # with both identities keeps the first identity's; drawn giveaways keep their record.
+    sql(
+        "DELETE FROM giveaway_entry WHERE customer_id = :b AND giveaway_id IN ("
+        " SELECT e.giveaway_id FROM giveaway_entry e JOIN giveaway g ON g.id = e.giveaway_id"
+        " WHERE e.customer_id = :a AND g.status = 'live')"
+    ),
+    sql(
+        "UPDATE giveaway_entry SET customer_id = :a WHERE customer_id = :b AND giveaway_id"
+        " NOT IN (SELECT giveaway_id FROM giveaway_entry WHERE customer_id = :a)"
+    ),
+    sql(
+        "DELETE FROM poll_vote WHERE customer_id = :b AND poll_id IN ("
+        " SELECT v.poll_id FROM poll_vote v JOIN poll p ON p.id = v.poll_id"
+        " WHERE v.customer_id = :a AND p.status = 'live')"
+    ),
+    sql(
+        "UPDATE poll_vote SET customer_id = :a WHERE customer_id = :b"
+        " AND poll_id NOT IN (SELECT poll_id FROM poll_vote WHERE customer_id = :a)"
+    ),
     # The card of the code's owner wins; the other's is kept only if they had none.
     sql(
         "UPDATE saved_card SET customer_id = :a WHERE customer_id = :b"

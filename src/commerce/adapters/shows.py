@@ -1,7 +1,7 @@
 """SqlShows: shows, their run sheets and who chatted while they ran.
 
 A lot's "running" is read from what it became (the auction still live, the drop still live
-with units left, the giveaway not drawn), so /next never needs a timer of its own.
+with units left, the giveaway not drawn yet), so /next never needs a timer of its own.
 """
 
 from datetime import datetime
@@ -35,8 +35,9 @@ ALL_SHOWS = sql(
 )
 LOTS = sql(
     "SELECT l.*, p.name, p.currency, a.status AS auction_status, d.status AS drop_status,"
-    " d.remaining AS drop_remaining FROM lot l JOIN product p ON p.sku = l.sku"
-    " LEFT JOIN auction a ON a.id = l.auction_id LEFT JOIN drops d ON d.id = l.drop_id"
+    " d.remaining AS drop_remaining, g.status AS giveaway_status FROM lot l"
+    " JOIN product p ON p.sku = l.sku LEFT JOIN auction a ON a.id = l.auction_id"
+    " LEFT JOIN drops d ON d.id = l.drop_id LEFT JOIN giveaway g ON g.id = l.giveaway_id"
     " WHERE l.show_id = :id ORDER BY l.position"
 )
 # Paid orders of the show's drops and of its auctions' sales.
@@ -220,7 +221,7 @@ def _lot(row: Any) -> LotView:
     running = row.status == LotStatus.LIVE and (
         row.auction_status == "live"
         or (row.drop_status == "live" and (row.drop_remaining or 0) > 0)
-        or row.giveaway_id is not None  # a giveaway runs until the lead says it was drawn
+        or row.giveaway_status == "live"  # until the sweeper draws it
     )
     return LotView(
         position=row.position,

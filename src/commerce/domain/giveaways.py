@@ -20,7 +20,8 @@ MAX_DURATION = timedelta(days=1)
 NAME_LENGTH = 40
 
 ALGORITHM = (
-    "winner = entry number 1 + (int(sha256(seed + '\\n' + lines).hexdigest(), 16) % n), where"
+    "the winner is the entry at 0-based position int(sha256(seed + '\\n' + lines)"
+    ".hexdigest(), 16) % n of the list, where"
     " lines are the entries as 'number:name', joined by '\\n' in number order, n the number of"
     " entries, and sha256(seed) equals the commitment published at the start"
 )

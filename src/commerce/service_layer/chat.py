@@ -391,7 +391,8 @@ async def _dispatch(parsed: g.Command, cmd: c.ChatMessage, deps: Deps) -> ChatOu
                 return Ignored()
             return Voted(vote.poll, vote.option, vote.already)
         case g.StartGiveaway(sku=sku, duration=duration) if deps.giveaways is not None:
-            giveaway = c.StartGiveaway(sku, duration, (cmd.chat,), cmd.identity)
+            chats, show_id = await _audience(cmd.chat, deps)
+            giveaway = c.StartGiveaway(sku, duration, chats, cmd.identity, show_id)
             return GiveawayOpened(await engage.start_giveaway(giveaway, deps))
         case g.Enter() if deps.giveaways is not None:
             enter = c.EnterGiveaway(cmd.chat, cmd.identity, cmd.display_name)
@@ -400,7 +401,8 @@ async def _dispatch(parsed: g.Command, cmd: c.ChatMessage, deps: Deps) -> ChatOu
                 return NothingLive("giveaway")
             return Entered(entry.giveaway, entry.number, entry.already)
         case g.StartPoll(question=question, options=options) if deps.giveaways is not None:
-            poll = c.StartPoll(question, options, (cmd.chat,), cmd.identity)
+            chats, show_id = await _audience(cmd.chat, deps)
+            poll = c.StartPoll(question, options, chats, cmd.identity, show_id)
             return PollOpened(await engage.start_poll(poll, deps))
         case g.EndPoll() if deps.giveaways is not None:
             try:
@@ -410,6 +412,15 @@ async def _dispatch(parsed: g.Command, cmd: c.ChatMessage, deps: Deps) -> ChatOu
             return PollEnded(ended)
         case _:  # auctions without an auction store (a core built without one)
             return NotAvailable(type(parsed).__name__)
+
+
+async def _audience(chat: str, deps: Deps) -> tuple[tuple[str, ...], int | None]:
+    """A giveaway or poll started in a chat of a running show runs in all its chats."""
+    if deps.shows is not None:
+        show = await deps.shows.show_in_chat(chat)
+        if show is not None and show.status in ("live", "paused"):
+            return show.channels, show.id
+    return (chat,), None
 
 
 async def _start_drop(parsed: g.StartDrop, cmd: c.ChatMessage, deps: Deps) -> DropView:

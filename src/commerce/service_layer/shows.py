@@ -13,7 +13,7 @@ from commerce.domain.errors import InvalidInput, NotAllowed, NotFound
 from commerce.domain.identity import ChatRef
 from commerce.domain.money import Money
 from commerce.domain.shows import PDD_START, LotMode, LotStatus, ShowStatus, show_code
-from commerce.service_layer import auctions, handlers
+from commerce.service_layer import auctions, giveaways, handlers
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.ports import ShowStore
 from commerce.service_layer.results import LotView, ShowAnnounced, ShowUpdated, ShowView
@@ -118,7 +118,10 @@ async def _go_live(lot: LotView, show: ShowView, actor: str, deps: Deps) -> tupl
         )
         drop = await handlers.start_drop(c.StartDrop(terms, show.channels, actor=actor), deps)
         return "drop", drop.id
-    raise NotAllowed("giveaways are not available here yet")
+    giveaway = await giveaways.start_giveaway(
+        c.StartGiveaway(lot.sku, duration, show.channels, actor, show.id), deps
+    )
+    return "giveaway", giveaway.id
 
 
 async def pause_show(cmd: c.PauseShow, deps: Deps) -> ShowView:
