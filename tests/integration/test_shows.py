@@ -14,7 +14,6 @@ from bots.rendering import LOCALES, Renderer
 from commerce.bootstrap import bootstrap
 from commerce.domain import commands as c
 from commerce.domain.errors import InvalidInput, NotFound
-from commerce.domain.orders import OrderStatus
 from commerce.domain.shows import LotMode, LotSpec, parse_lots_csv
 from commerce.service_layer import chat
 from commerce.service_layer.messagebus import MessageBus
