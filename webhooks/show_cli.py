@@ -15,11 +15,10 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from commerce.adapters.show_report import ShowReport, SqlShowReport
+from commerce.adapters.show_report import REPORT_COLUMNS, ShowReport, SqlShowReport, seconds
 from commerce.domain import commands as c
 from commerce.domain.drops import format_duration, parse_duration
 from commerce.domain.errors import InvalidInput
-from commerce.domain.money import Money
 from commerce.domain.shows import LotSpec, parse_lots_csv, parse_start
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.results import ShowView
@@ -222,46 +221,11 @@ def show_end(show: Annotated[str, typer.Argument(help="The show's code.")]) -> N
 
 # the report -------------------------------------------------------------------------------
 
-REPORT_COLUMNS = [
-    "position", "sku", "name", "mode", "status", "result", "price", "quantity", "sold",
-    "revenue", "buyers", "seconds_to_sell", "started_at",
-]  # fmt: skip
-
 
 class ReportFormat(StrEnum):
     MD = "md"
     CSV = "csv"
     JSON = "json"
-
-
-def report_rows(report: ShowReport) -> list[dict[str, Any]]:
-    """The per-lot table: amounts as decimals in the show's currency, buyers joined by '; '."""
-    return [
-        {
-            "position": lot.position,
-            "sku": lot.sku,
-            "name": lot.name,
-            "mode": lot.mode,
-            "status": lot.status,
-            "result": lot.result,
-            "price": _decimal(report, lot.price_minor),
-            "quantity": lot.quantity,
-            "sold": lot.sold,
-            "revenue": _decimal(report, lot.revenue_minor),
-            "buyers": "; ".join(lot.buyers),
-            "seconds_to_sell": _seconds(lot.seconds_to_sell),
-            "started_at": lot.started_at.isoformat() if lot.started_at else "",
-        }
-        for lot in report.lots
-    ]
-
-
-def _decimal(report: ShowReport, minor: int | None) -> str:
-    return "" if minor is None else str(Money(minor, report.currency).decimal())
-
-
-def _seconds(value: float | None) -> str:
-    return "" if value is None else f"{value:g}"
 
 
 def _percent(part: int, whole: int) -> str:
@@ -272,7 +236,7 @@ def report_csv(report: ShowReport) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=REPORT_COLUMNS)
     writer.writeheader()
-    writer.writerows(report_rows(report))
+    writer.writerows(report.rows())
     return out.getvalue()
 
 
@@ -312,7 +276,7 @@ def report_markdown(report: ShowReport) -> str:
                     lot.result,
                     money(lot.price_minor),
                     ", ".join(lot.buyers),
-                    _seconds(lot.seconds_to_sell),
+                    seconds(lot.seconds_to_sell),
                 ]
                 for lot in report.lots
             ],

@@ -24,7 +24,7 @@ from aiohttp import web
 from commerce.adapters.reports import SqlReports
 from commerce.domain.orders import OrderStatus
 from commerce.service_layer.results import AuctionView, DropView, OrderView, ProductView
-from webhooks.dashboard import auth, forms
+from webhooks.dashboard import auth, forms, shows
 from webhooks.dashboard.replies import bus_of, refuse, wants_json
 from webhooks.keys import ADMIN_TOKEN, ENGINE, SETTINGS
 
@@ -57,6 +57,7 @@ def create_dashboard(poll: float = 1.0) -> web.Application:
     )
     app.add_routes(routes)
     app.add_routes(forms.routes)
+    app.add_routes(shows.routes)
     app.router.add_static("/static", HERE / "static")
     return app
 

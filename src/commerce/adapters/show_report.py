@@ -88,6 +88,10 @@ CHATTERS = sql("SELECT identity FROM show_chatter WHERE show_id = :id")
 GIVEAWAY = sql(
     "SELECT status, outcome, winner_name, winner_identity, drawn_at FROM giveaway WHERE id = :id"
 )
+REPORT_COLUMNS = [
+    "position", "sku", "name", "mode", "status", "result", "price", "quantity", "sold",
+    "revenue", "buyers", "seconds_to_sell", "started_at",
+]  # fmt: skip
 LAPSED = ("expired", "cancelled")
 REFUNDED = ("refunded", "partially_refunded")
 
@@ -180,6 +184,31 @@ class ShowReport:
     def money(self, minor: int | None) -> str:
         return "" if minor is None else str(Money(minor, self.currency))
 
+    def decimal(self, minor: int | None) -> str:
+        return "" if minor is None else str(Money(minor, self.currency).decimal())
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The per-lot table (REPORT_COLUMNS) as text: amounts as decimals in the show's
+        currency, buyers joined by '; ', empty cells for what does not apply."""
+        return [
+            {
+                "position": lot.position,
+                "sku": lot.sku,
+                "name": lot.name,
+                "mode": lot.mode,
+                "status": lot.status,
+                "result": lot.result,
+                "price": self.decimal(lot.price_minor),
+                "quantity": lot.quantity,
+                "sold": lot.sold,
+                "revenue": self.decimal(lot.revenue_minor),
+                "buyers": "; ".join(lot.buyers),
+                "seconds_to_sell": seconds(lot.seconds_to_sell),
+                "started_at": lot.started_at.isoformat() if lot.started_at else "",
+            }
+            for lot in self.lots
+        ]
+
     def as_dict(self) -> dict[str, Any]:
         """Everything, with times in ISO 8601 and amounts in minor units."""
         data = asdict(self)
@@ -203,6 +232,10 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
     return value
+
+
+def seconds(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
 
 
 def platform(identity: str) -> str:
