@@ -89,6 +89,18 @@ async def _saved_card(shop: Shop, user: FakeUser, card: str = OK) -> None:
     await _end(shop)
 
 
+async def _delivered(shop: Shop) -> None:
+    """Every webhook the emulator sent so far reached the app (none runs into teardown)."""
+    url = f"http://127.0.0.1:{shop.client.server.port}/stripe-emulator/_test/deliveries"
+
+    async def done() -> bool:
+        async with ClientSession() as http, http.get(url) as got:
+            return all(d["delivered"] for d in await got.json())
+
+    await until(done, what="the emulator's webhooks")
+    await shop.settle()
+
+
 def _nudge(shop: Shop) -> bool:
     courier = shop.runtime.courier
     assert courier is not None
@@ -149,6 +161,7 @@ async def test_first_checkout_saves_the_card_then_a_group_buy_takes_one_tap(
     assert api.of("answerCallbackQuery")[-1].params["text"] == "Not charged: see my message"
     assert "nothing waits for your confirm" in api.texts_to(ANNA.id)[-1]
     assert (await shop.bus.deps.store.order(order.ref)).status is OrderStatus.PAID
+    await _delivered(shop)
 
 
 async def test_buy_and_confirm_typed_in_the_private_chat(
@@ -172,6 +185,7 @@ async def test_buy_and_confirm_typed_in_the_private_chat(
     await _until_status(shop, order.ref, OrderStatus.PAID)
     await shop.settle()
     assert "€25.00 von Visa •••• 4242 abgebucht für 1 × TEE product." in api.texts_to(BOB.id)
+    await _delivered(shop)
 
 
 async def test_a_card_that_declines_off_session_falls_back_to_the_link(
@@ -305,3 +319,4 @@ async def test_a_buyer_the_bot_cannot_message_gets_the_question_through_the_deep
     assert question.buttons == [{"text": "Confirm", "callback_data": f"confirm:{order.ref}"}]
     await shop.processed(api.press(question, ANNA))
     await _until_status(shop, order.ref, OrderStatus.PAID)
+    await _delivered(shop)
