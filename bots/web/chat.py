@@ -20,7 +20,8 @@ from bots.rendering import Renderer, Reply, plus_five
 from bots.web.hub import HEARTBEAT, ChatHub, Viewer
 from bots.web.page import render_page
 from commerce.domain import grammar as g
-from commerce.domain.commands import ChatMessage
+from commerce.domain.commands import CastVote, ChatMessage, EnterGiveaway
+from commerce.domain.errors import CommerceError
 from commerce.service_layer import chat
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.results import (
@@ -33,22 +34,35 @@ from commerce.service_layer.results import (
     DropEnded,
     DropStarted,
     DropView,
+    GiveawayDrawn,
+    GiveawayStarted,
+    GiveawayUpdated,
+    GiveawayView,
     HoldExpired,
     Notice,
     OrderPaid,
     OrderRefunded,
     Outbid,
     PaymentFellBack,
+    PollClosed,
+    PollUpdated,
+    PollView,
     PromotedFromWaitlist,
+    ShowAnnounced,
+    ShowUpdated,
+    ShowView,
     WaitlistClosed,
 )
 
 COOKIE = "livebuy_viewer"
 ROOM = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 MAX_TEXT = 500
-# What a button under a private message may send: the server turns it into a command of the
-# viewer's own (the identity comes from the cookie, never from the button).
-ACTION = re.compile(r"^confirm:([A-Za-z0-9]{4,32})$")
+# What a button may send: Confirm under a private message, Enter on a giveaway's card, an
+# option on a poll's card. The server turns it into a command of the viewer's own (the
+# identity comes from the cookie, never from the button).
+ACTION = re.compile(
+    r"^(?:confirm:([A-Za-z0-9]{4,32})|enter:([0-9]{1,12})|vote:([0-9]{1,12}):([1-6]))$"
+)
 # Commands that show or create something personal: answered in the viewer's private lane.
 PRIVATE_COMMANDS = (g.Card, g.Unlink, g.Link, g.Confirm)
 
@@ -83,6 +97,75 @@ def auction_event(auction: AuctionView, seconds_left: int) -> dict[str, Any]:
         "bids": auction.bids,
         "left": seconds_left,
         "status": auction.status,
+    }
+
+
+def show_event(show: ShowView, renderer: Renderer) -> dict[str, Any]:
+    """The show's card: status, the live lot, what comes next, sold and revenue."""
+    current, upcoming = show.current, show.next
+    return {
+        "type": "show",
+        "key": f"show:{show.id}",
+        "code": show.code,
+        "title": show.title,
+        "status": show.status,
+        "position": current.position if current else None,
+        "total": len(show.lots),
+        "current": renderer.lot(current) if current else "",
+        "next": renderer.lot(upcoming) if upcoming else renderer.t("lot_none"),
+        "sold": show.sold,
+        "revenue": str(show.revenue or "0"),
+        "text": renderer.show_board(show),
+    }
+
+
+def giveaway_event(giveaway: GiveawayView, renderer: Renderer) -> dict[str, Any]:
+    """The giveaway's card: item, commitment, entries, end; the seed and winner once drawn."""
+    live = giveaway.status == "live"
+    if live:
+        reply = renderer.giveaway_board(giveaway)
+        text, actions = reply.public or "", reply.actions
+    else:
+        text, actions = renderer.giveaway_result(giveaway), ()
+    return {
+        "type": "giveaway",
+        "key": f"giveaway:{giveaway.id}",
+        "id": giveaway.id,
+        "name": giveaway.name,
+        "status": giveaway.status,
+        "outcome": giveaway.outcome,
+        "entries": giveaway.entries,
+        "commitment": giveaway.commitment,
+        "until": giveaway.ends_at.strftime("%H:%M:%S UTC"),
+        "seed": giveaway.seed or "",
+        "winner": giveaway.winner_name,
+        "link": f"/giveaways/{giveaway.id}",
+        "text": text,
+        "actions": [{"label": label, "action": action} for label, action in actions],
+    }
+
+
+def poll_event(poll: PollView, renderer: Renderer) -> dict[str, Any]:
+    """The poll's card: the question and each option's live count (a button while it runs)."""
+    live = poll.status == "live"
+    actions = dict((action, label) for label, action in renderer.poll_board(poll).actions)
+    return {
+        "type": "poll",
+        "key": f"poll:{poll.id}",
+        "id": poll.id,
+        "question": poll.question,
+        "status": poll.status,
+        "votes": poll.votes,
+        "options": [
+            {
+                "number": o.number,
+                "label": o.label,
+                "votes": o.votes,
+                "action": f"vote:{poll.id}:{o.number}" if live else "",
+                "button": actions.get(f"vote:{poll.id}:{o.number}", o.label),
+            }
+            for o in poll.options
+        ],
     }
 
 
@@ -169,9 +252,41 @@ def create_web_chat(
         if action is None:
             return web.json_response({"error": "no such action"}, status=400)
         identity = f"web:{viewer_id}"
-        name = hub.names.get(identity, "")
-        await handle(room, identity, name, f"/confirm {action[1]}", private=True)
+        name = str(form.get("name", "")).strip()[:32]  # the page's name box, if filled in
+        if name:
+            hub.name(identity, name)
+        name = name or hub.names.get(identity, "")
+        if action[1] is not None:
+            await handle(room, identity, name, f"/confirm {action[1]}", private=True)
+        else:
+            await press(room, identity, name, action)
         return web.json_response({"ok": True})
+
+    async def press(room: str, identity: str, name: str, action: re.Match[str]) -> None:
+        """Enter or a vote on a card: the viewer's own entry or vote, confirmed privately."""
+        where = f"web:{room}"
+        outcome: chat.ChatOutcome
+        try:
+            if action[2] is not None:
+                enter = EnterGiveaway(where, identity, name, giveaway_id=int(action[2]))
+                entry = await bus().handle(enter)
+                outcome = (
+                    chat.NothingLive("giveaway")
+                    if entry is None
+                    else chat.Entered(entry.giveaway, entry.number, entry.already)
+                )
+            else:
+                vote = CastVote(where, identity, int(action[4]), poll_id=int(action[3]))
+                voted = await bus().handle(vote)
+                outcome = (
+                    chat.NothingLive("poll")
+                    if voted is None
+                    else chat.Voted(voted.poll, voted.option, voted.already)
+                )
+        except CommerceError as exc:
+            outcome = chat.Failed("press", str(exc))
+        reply = renderer.outcome(outcome, f"@{name or 'you'}")
+        deliver(hub, room, identity, reply, private=True)
 
     async def handle(room: str, identity: str, name: str, text: str, private: bool) -> None:
         message = ChatMessage(
@@ -184,6 +299,14 @@ def create_web_chat(
         )
         outcome = await bus().handle(message)
         reply = renderer.outcome(outcome, f"@{name or 'you'}")
+        match outcome:
+            # Shows, giveaways and polls reach every room they run in as notices (cards and
+            # announcements): the reply here would only repeat them.
+            case chat.GiveawayOpened() | chat.PollOpened() | chat.PollEnded():
+                reply = Reply(private=reply.private)
+            case chat.ShowChanged(show=show):
+                reply = Reply(private=reply.private)
+                hub.to_room(room, show_event(show, renderer))
         deliver(hub, room, identity, reply, private)
         drop = _drop_of(outcome)
         if drop is not None:
@@ -243,6 +366,12 @@ class WebNotifier:
         self.renderer = Renderer(locale)
 
     async def notify(self, notice: Notice) -> None:
+        if isinstance(notice, ShowAnnounced | ShowUpdated | PollUpdated | PollClosed):
+            self._engage(notice)
+            return
+        if isinstance(notice, GiveawayStarted | GiveawayUpdated | GiveawayDrawn):
+            self._giveaway(notice)
+            return
         buyer, rooms, drop = self._addresses(notice)
         if isinstance(notice, AuctionUpdated | AuctionEnded):  # the card, redrawn in place
             left = notice.seconds_left if isinstance(notice, AuctionUpdated) else 0
@@ -259,6 +388,40 @@ class WebNotifier:
                 self.hub.to_room(room, {"type": "bot", "text": reply.public})
             if drop is not None:
                 self.hub.to_room(room, board_event(drop))
+
+    def _engage(self, notice: ShowAnnounced | ShowUpdated | PollUpdated | PollClosed) -> None:
+        """Shows and polls: announcements as bot lines, boards as cards redrawn in place."""
+        r = self.renderer
+        match notice:
+            case ShowAnnounced(show=show):
+                for room in _web_rooms(show.channels):
+                    self.hub.to_room(room, {"type": "bot", "text": r.notice(notice, "").public})
+            case ShowUpdated(show=show):
+                for room in _web_rooms(show.channels):
+                    self.hub.to_room(room, show_event(show, r))
+            case PollUpdated(poll=poll):
+                for room in _web_rooms(poll.channels):
+                    self.hub.to_room(room, poll_event(poll, r))
+            case PollClosed(poll=poll):
+                for room in _web_rooms(poll.channels):
+                    self.hub.to_room(room, poll_event(poll, r))
+                    self.hub.to_room(room, {"type": "bot", "text": r.poll_closed(poll)})
+
+    def _giveaway(self, notice: GiveawayStarted | GiveawayUpdated | GiveawayDrawn) -> None:
+        """The giveaway's card in each room; its start and its draw (with the seed and the
+        public record to check it) as bot lines; the winner told privately."""
+        r, giveaway = self.renderer, notice.giveaway
+        reply = r.notice(notice, "")
+        for room in _web_rooms(giveaway.channels):
+            self.hub.to_room(room, giveaway_event(giveaway, r))
+            if isinstance(notice, GiveawayStarted) and reply.public:
+                self.hub.to_room(room, {"type": "bot", "text": reply.public})
+            if isinstance(notice, GiveawayDrawn) and reply.public:
+                link = f"/giveaways/{giveaway.id}"
+                self.hub.to_room(room, {"type": "bot", "text": reply.public, "link": link})
+        winner = notice.winner_identity if isinstance(notice, GiveawayDrawn) else None
+        if winner is not None and winner.startswith("web:") and reply.private:
+            self.hub.to_identity(winner, private_event(reply.private))
 
     def _addresses(self, notice: Notice) -> tuple[str | None, list[str], DropView | None]:
         """The buyer a notice is for, the web rooms that see it, and the drop to show."""

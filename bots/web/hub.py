@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+CARDS = ("show", "giveaway", "poll")  # cards redrawn in place, by their "key"
+MAX_CARDS = 10  # the latest cards of a room, shown to whoever joins later
 MAX_QUEUE = 500  # a viewer that stops reading is dropped rather than slowing the room
 HEARTBEAT = 15.0  # seconds between keep-alive comments on an idle stream
 
@@ -32,6 +34,7 @@ class ChatHub:
     def __init__(self, publish: Callable[[Relayed], None] | None = None) -> None:
         self.rooms: dict[str, set[Viewer]] = {}
         self.boards: dict[str, dict[str, Any]] = {}  # room -> the last board shown there
+        self.cards: dict[str, dict[str, dict[str, Any]]] = {}  # room -> key -> latest card
         self.names: dict[str, str] = {}  # identity -> the name it last chatted under
         self.publish = publish or self.receive
 
@@ -40,6 +43,8 @@ class ChatHub:
         self.rooms.setdefault(room, set()).add(viewer)
         if room in self.boards:
             self._put(viewer, {"type": "board", **self.boards[room]})
+        for card in self.cards.get(room, {}).values():
+            self._put(viewer, card)
         try:
             yield viewer
         finally:
@@ -73,6 +78,12 @@ class ChatHub:
             room = str(message["room"])
             if event.get("type") == "board":
                 self.boards[room] = {k: v for k, v in event.items() if k != "type"}
+            elif event.get("type") in CARDS:
+                cards = self.cards.setdefault(room, {})
+                cards.pop(str(event.get("key")), None)  # the latest last
+                cards[str(event.get("key"))] = event
+                while len(cards) > MAX_CARDS:
+                    del cards[next(iter(cards))]
             for viewer in list(self.rooms.get(room, ())):
                 self._put(viewer, event)
         elif "identity" in message and isinstance(event, dict):
