@@ -5,6 +5,7 @@ giveaway, in every chat of the show. The show only remembers which lot is live a
 comes next; the boards of its chats show that with the show's totals.
 """
 
+import contextlib
 from datetime import timedelta
 
 from commerce.domain import commands as c
@@ -74,8 +75,7 @@ async def next_lot(cmd: c.NextLot, deps: Deps) -> ShowView:
             raise InvalidInput(
                 f"lot {current.position} ({current.sku}) is still live: wait for it, or /end it"
             )
-        if current.running:  # a fixed-price lot ends when the seller moves on
-            await handlers.end_drop(c.EndDrop(current.sku, actor=cmd.actor), deps)
+        await _end_sale(current, cmd.actor, deps)
         show = await shows.lot_ended(show.id, current.position, LotStatus.DONE, now)
     lot = show.next
     if lot is None:
@@ -124,6 +124,15 @@ async def _go_live(lot: LotView, show: ShowView, actor: str, deps: Deps) -> tupl
     return "giveaway", giveaway.id
 
 
+async def _end_sale(lot: LotView, actor: str, deps: Deps) -> None:
+    """A fixed-price lot's drop ends when the show moves on, sold out or not (its waitlist
+    is told), so nothing of it sells after its turn."""
+    if lot.mode != LotMode.FIXED or lot.drop_id is None:
+        return
+    with contextlib.suppress(NotFound):  # ended already (its time ran out, or /end)
+        await handlers.end_drop(c.EndDrop(lot.sku, actor=actor), deps)
+
+
 async def pause_show(cmd: c.PauseShow, deps: Deps) -> ShowView:
     """`/pause`: a break; the live lot runs out, /next carries on."""
     show = await _running(cmd.show, cmd.chat, deps)
@@ -155,8 +164,7 @@ async def end_show(cmd: c.EndShow, deps: Deps) -> ShowView:
     if current is not None:
         if current.running and current.mode == LotMode.AUCTION:
             await auctions.end_auction(c.EndAuction(current.sku, actor=cmd.actor), deps)
-        elif current.running and current.mode == LotMode.FIXED:
-            await handlers.end_drop(c.EndDrop(current.sku, actor=cmd.actor), deps)
+        await _end_sale(current, cmd.actor, deps)
         await shows.lot_ended(show.id, current.position, LotStatus.DONE, now)
     show = await shows.set_status(show.id, ShowStatus.ENDED, now)
     await deps.notifier.notify(ShowUpdated(show))
