@@ -8,6 +8,9 @@ from typing import Any
 import discord
 
 from bots.discord.core import BUY_PREFIX, Core
+from commerce.domain.commands import CastVote, EnterGiveaway
+from commerce.domain.errors import CommerceError
+from commerce.service_layer import chat
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +52,9 @@ async def answer(
     reply = core.renderer.outcome(outcome, user.mention)
     # A question with buttons (a one-message buy's confirm) is the whole answer: "check your
     # messages" is for the channel, and this is the message.
-    parts = [reply.private] if reply.actions else [reply.public, reply.private]
-    text = "\n".join(p for p in parts if p) or core.t("done")
     view = buttons(reply.actions)
+    parts = [reply.private] if view is not None else [reply.public, reply.private]
+    text = "\n".join(p for p in parts if p) or core.t("done")
     if view is None:
         await interaction.followup.send(text, ephemeral=True)
     else:
@@ -101,3 +104,39 @@ async def admit_seller(core: Core, interaction: discord.Interaction) -> None:
     user = interaction.user
     roles = [r.name for r in user.roles] if isinstance(user, discord.Member) else []
     await core.admit_seller(user.id, interaction.permissions.manage_guild, roles)
+
+
+async def press(
+    core: Core, interaction: discord.Interaction, command: EnterGiveaway | CastVote
+) -> None:
+    """Enter on a giveaway's board, or an option on a poll's: the presser's own entry or
+    vote (the identity is Discord's, never the button's), confirmed ephemerally, once per
+    interaction id."""
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    if not await core.first_time(interaction.id):
+        log.info("interaction %s delivered again; answered before", interaction.id)
+        return
+    outcome: chat.ChatOutcome
+    try:
+        result = await core.bus.handle(command)
+        if isinstance(command, EnterGiveaway):
+            outcome = (
+                chat.NothingLive("giveaway")
+                if result is None
+                else chat.Entered(result.giveaway, result.number, result.already)
+            )
+        else:
+            outcome = (
+                chat.NothingLive("poll")
+                if result is None
+                else chat.Voted(result.poll, result.option, result.already)
+            )
+    except CommerceError as exc:
+        outcome = chat.Failed("press", str(exc))
+    except Exception:
+        log.exception("interaction %s (%s) failed", interaction.id, command)
+        await interaction.followup.send(core.t("error"), ephemeral=True)
+        return
+    reply = core.renderer.outcome(outcome, interaction.user.mention)
+    text = "\n".join(p for p in (reply.public, reply.private) if p) or core.t("done")
+    await interaction.followup.send(text, ephemeral=True)

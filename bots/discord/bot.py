@@ -12,6 +12,7 @@ from bots.discord.answer import ConfirmButton
 from bots.discord.cogs.buying import BuyButton, Buying
 from bots.discord.cogs.cards import Cards
 from bots.discord.cogs.selling import Selling
+from bots.discord.cogs.shows import EnterButton, Shows, VoteButton
 from bots.discord.cogs.text import TextBuying
 from bots.discord.core import Core, Options
 
@@ -35,9 +36,10 @@ class LivebuyBot(commands.Bot):
         await self.add_cog(Buying(self.livebuy_core))
         await self.add_cog(Selling(self.livebuy_core))
         await self.add_cog(Cards(self.livebuy_core))
+        await self.add_cog(Shows(self.livebuy_core))
         if self.message_content:
             await self.add_cog(TextBuying(self.livebuy_core))
-        self.add_dynamic_items(BuyButton, ConfirmButton)
+        self.add_dynamic_items(BuyButton, ConfirmButton, EnterButton, VoteButton)
         await self.sync_commands()
 
     async def sync_commands(self) -> None:

@@ -162,3 +162,8 @@ class Core:
                 await self.show_board(drop)
             case chat.AuctionOpened(auction=auction):
                 await self.show_auction(auction, self.renderer.auction_started(auction))
+            case chat.ShowChanged(show=show, action="info"):  # the others come as notices
+                board = f"show:{show.id}"
+                text = self.renderer.show_board(show)
+                channels = [c for c in map(discord_id, show.channels) if c is not None]
+                await self.put(*(Outgoing(PLATFORM, str(c), text, board=board) for c in channels))

@@ -18,6 +18,9 @@ from commerce.service_layer.results import (
     DropEnded,
     DropStarted,
     DropView,
+    GiveawayDrawn,
+    GiveawayStarted,
+    GiveawayUpdated,
     HoldExpired,
     Notice,
     OrderDisputed,
@@ -26,7 +29,11 @@ from commerce.service_layer.results import (
     OrderView,
     Outbid,
     PaymentFellBack,
+    PollClosed,
+    PollUpdated,
     PromotedFromWaitlist,
+    ShowAnnounced,
+    ShowUpdated,
     WaitlistClosed,
 )
 
@@ -42,6 +49,9 @@ class DiscordNotifier:
     async def notify(self, notice: Notice) -> None:
         core = self.core
         if core is None:
+            return
+        if isinstance(notice, ENGAGEMENT):
+            await core.put(*engagement(core, notice))
             return
         buyer, chat, drop = _addresses(notice)
         user_id = discord_id(buyer) if buyer else None
@@ -84,6 +94,75 @@ class DiscordNotifier:
                 await core.roles.remove_role(guild_id, user_id, role_id, reason)
         except discord.HTTPException as exc:
             log.warning("Discord: role %s for %s not changed: %s", role_id, user_id, exc)
+
+
+ENGAGEMENT = (
+    ShowAnnounced,
+    ShowUpdated,
+    GiveawayStarted,
+    GiveawayUpdated,
+    GiveawayDrawn,
+    PollUpdated,
+    PollClosed,
+)
+
+
+def engagement(
+    core: Core,
+    notice: ShowAnnounced
+    | ShowUpdated
+    | GiveawayStarted
+    | GiveawayUpdated
+    | GiveawayDrawn
+    | PollUpdated
+    | PollClosed,
+) -> list[Outgoing]:
+    """Shows, giveaways and polls in the Discord channels they run in: one board each
+    (`show:<id>`, `giveaway:<id>`, `poll:<id>`) edited in place, with Enter and vote buttons
+    while they run; announcements and the draw as messages; the winner told by DM."""
+    r = core.renderer
+    match notice:
+        case ShowAnnounced(show=show):
+            text = r.notice(notice, "").public or ""
+            return [Outgoing(PLATFORM, str(c), text) for c in _channels(show.channels)]
+        case ShowUpdated(show=show):
+            return _boards(show.channels, r.show_board(show), (), f"show:{show.id}")
+        case GiveawayStarted(giveaway=giveaway):
+            reply = r.giveaway_started(giveaway)
+            board = f"giveaway:{giveaway.id}"
+            return _boards(giveaway.channels, reply.public or "", reply.actions, board)
+        case GiveawayUpdated(giveaway=giveaway):
+            reply = r.giveaway_board(giveaway)
+            board = f"giveaway:{giveaway.id}"
+            return _boards(giveaway.channels, reply.public or "", reply.actions, board)
+        case GiveawayDrawn(giveaway=giveaway, winner_identity=winner, winner_chat=chat):
+            result = r.giveaway_result(giveaway)
+            # The board shows the result (its Enter button gone); a message says it aloud.
+            out = _boards(giveaway.channels, result, (), f"giveaway:{giveaway.id}")
+            out += [Outgoing(PLATFORM, str(c), result) for c in _channels(giveaway.channels)]
+            user_id = discord_id(winner) if winner else None
+            private = r.notice(notice, f"<@{user_id}>").private
+            if user_id is not None and private:
+                out.append(Outgoing(PLATFORM, dm(user_id, discord_id(chat or "")), private))
+            return out
+        case PollUpdated(poll=poll) if poll.status == "live":
+            reply = r.poll_board(poll)
+            return _boards(poll.channels, reply.public or "", reply.actions, f"poll:{poll.id}")
+        case PollUpdated(poll=poll) | PollClosed(poll=poll):
+            return _boards(poll.channels, r.poll_closed(poll), (), f"poll:{poll.id}")
+    return []  # pragma: no cover (every notice is matched above)
+
+
+def _channels(chats: tuple[str, ...]) -> list[int]:
+    return [c for c in map(discord_id, chats) if c is not None]
+
+
+def _boards(
+    chats: tuple[str, ...], text: str, actions: tuple[tuple[str, str], ...], board: str
+) -> list[Outgoing]:
+    return [
+        Outgoing(PLATFORM, str(c), text, buttons(actions), board=board) for c in _channels(chats)
+    ]
 
 
 def _addresses(notice: Notice) -> tuple[str | None, str | None, DropView | None]:

@@ -8,10 +8,13 @@ import discord
 from discord.ext import commands
 
 from bots.discord.core import PLATFORM, Core, buttons, dm
+from bots.rendering import Reply
 from commerce.service_layer import chat
 from commerce.service_layer.outbox import Outgoing
 
 log = logging.getLogger(__name__)
+# Outcomes whose news the channel gets as a board (shows, giveaways, polls): no echo.
+BOARDED = (chat.ShowChanged, chat.GiveawayOpened, chat.PollOpened, chat.PollEnded)
 
 
 class TextBuying(commands.Cog):
@@ -32,6 +35,8 @@ class TextBuying(commands.Cog):
         if isinstance(outcome, chat.Ignored):
             return
         reply = self.core.renderer.outcome(outcome, user.mention)
+        if isinstance(outcome, BOARDED):  # the board (and its buttons) says it in the channel
+            reply = Reply(private=reply.private)
         out: list[Outgoing] = []
         actions = buttons(reply.actions)  # a one-message buy's Confirm, under its question
         if private:  # a DM with the bot: everything is private already
