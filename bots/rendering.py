@@ -196,6 +196,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "anyone can check the draw.",
         "giveaway_no_entries": "🎁 {item}: nobody entered, no winner.",
         "giveaway_no_stock": "🎁 {item}: none left to give, no winner. Seed {seed}",
+        "giveaway_won_start": "{who}: you won {item}! Tap the button for your order.",
         "giveaway_you_won": "You won the giveaway: {item} is yours, order {ref}. Nothing to pay.",
         "no_live_giveaway": "No giveaway is running here. Sellers start one with /giveaway",
         "enter_button": "Enter",
@@ -358,6 +359,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "jeder kann die Ziehung prüfen.",
         "giveaway_no_entries": "🎁 {item}: niemand hat mitgemacht, kein Gewinner.",
         "giveaway_no_stock": "🎁 {item}: nichts mehr übrig, kein Gewinner. Seed {seed}",
+        "giveaway_won_start": "{who}: du hast {item} gewonnen! Tippe auf den Knopf für deine "
+        "Bestellung.",
         "giveaway_you_won": "Du hast gewonnen: {item} gehört dir, Bestellung {ref}. Nichts zu "
         "zahlen.",
         "no_live_giveaway": "Hier läuft keine Verlosung. Verkäufer starten eine mit /giveaway",
@@ -520,6 +523,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "chacun peut vérifier le tirage.",
         "giveaway_no_entries": "🎁 {item} : aucun participant, pas de gagnant.",
         "giveaway_no_stock": "🎁 {item} : plus rien à donner, pas de gagnant. Graine {seed}",
+        "giveaway_won_start": "{who} : tu as gagné {item} ! Touche le bouton pour ta commande.",
         "giveaway_you_won": "Tu as gagné le concours : {item} est à toi, commande {ref}. Rien à "
         "payer.",
         "no_live_giveaway": "Aucun concours en cours ici. Les vendeurs en lancent un avec "
@@ -680,6 +684,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "Semilla {seed}: cualquiera puede comprobar el sorteo.",
         "giveaway_no_entries": "🎁 {item}: nadie participó, no hay ganador.",
         "giveaway_no_stock": "🎁 {item}: no queda nada, no hay ganador. Semilla {seed}",
+        "giveaway_won_start": "{who}: ¡has ganado {item}! Toca el botón para tu pedido.",
         "giveaway_you_won": "Ganaste el sorteo: {item} es tuyo, pedido {ref}. Nada que pagar.",
         "no_live_giveaway": "No hay ningún sorteo aquí. Los vendedores inician uno con /giveaway",
         "enter_button": "Participar",

@@ -25,7 +25,14 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 from bots.rendering import Renderer, Reply, plus_five
 from bots.telegram import invoices, toasts
 from commerce.domain import grammar
-from commerce.domain.commands import ChatMessage, CheckInvoice, InvoicePaid, ListOrders
+from commerce.domain.commands import (
+    CastVote,
+    ChatMessage,
+    CheckInvoice,
+    EnterGiveaway,
+    InvoicePaid,
+    ListOrders,
+)
 from commerce.domain.errors import CommerceError
 from commerce.domain.orders import OrderStatus
 from commerce.service_layer import chat, one_message
@@ -43,6 +50,9 @@ from commerce.service_layer.results import (
     DropEnded,
     DropStarted,
     DropView,
+    GiveawayDrawn,
+    GiveawayStarted,
+    GiveawayUpdated,
     HoldExpired,
     Notice,
     OrderPaid,
@@ -52,7 +62,12 @@ from commerce.service_layer.results import (
     PaymentFellBack,
     PaymentOutcome,
     PaymentResult,
+    PollClosed,
+    PollUpdated,
     PromotedFromWaitlist,
+    ShowAnnounced,
+    ShowUpdated,
+    ShowView,
     WaitlistClosed,
 )
 
@@ -63,6 +78,9 @@ ADMINS = {ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR}
 PAY = "pay-"  # deep-link payload prefix: /start pay-<order ref>
 CONFIRM = "confirm:"  # callback data of a Confirm button: confirm:<order ref>
 CALLBACK_MAX = 64  # bytes of callback data Telegram accepts
+ENTER, VOTE = "enter:", "vote:"  # a giveaway's Enter (enter:<id>), a poll's option (vote:<id>:<n>)
+# Outcomes whose news the group gets on a board (shows, giveaways, polls): no echo of them.
+BOARDED = (chat.ShowChanged, chat.GiveawayOpened, chat.PollOpened, chat.PollEnded)
 BUYERS_SHOWN = 5
 HELD = (OrderStatus.RESERVED, OrderStatus.CHECKOUT_OPEN)
 PRE_CHECKOUT_BUDGET = 6.0  # seconds to decide; Telegram gives up on the payment after 10
@@ -307,6 +325,37 @@ class TelegramAdapter:
         await self._put(self._privately(outcome, reply, private_chat, sender.language))
         await _answer_query(query, toasts.toast(outcome, sender.language))
 
+    async def _engage_pressed(self, query: CallbackQuery, data: str, chat_id: int) -> None:
+        """Enter on a giveaway's board, or an option on a poll's: the presser's own entry or
+        vote, told in a toast (nothing in the group; the board's count changes)."""
+        sender = self._user(query.from_user)
+        where = f"{PLATFORM}:{chat_id}"
+        kind, _, value = data.partition(":")
+        outcome: chat.ChatOutcome
+        try:
+            if kind == "enter":
+                enter = EnterGiveaway(where, sender.identity, sender.name, int(value))
+                entry = await self.bus().handle(enter)
+                outcome = (
+                    chat.NothingLive("giveaway")
+                    if entry is None
+                    else chat.Entered(entry.giveaway, entry.number, entry.already)
+                )
+            else:
+                poll, _, option = value.partition(":")
+                vote = CastVote(where, sender.identity, int(option), poll_id=int(poll))
+                voted = await self.bus().handle(vote)
+                outcome = (
+                    chat.NothingLive("poll")
+                    if voted is None
+                    else chat.Voted(voted.poll, voted.option, voted.already)
+                )
+        except (CommerceError, ValueError) as exc:
+            outcome = chat.Failed("press", str(exc))
+        reply = self.renderer(sender.language).outcome(outcome, sender.who)
+        toast = reply.private or reply.public or ""
+        await _answer_query(query, toast[:200] or None)
+
     # --- Telegram Payments -----------------------------------------------------------
 
     @property
@@ -422,6 +471,9 @@ class TelegramAdapter:
         if data.startswith(CONFIRM):
             await self._confirm_pressed(query, data[len(CONFIRM) :])
             return
+        if data.startswith((ENTER, VOTE)) and message is not None:
+            await self._engage_pressed(query, data, message.chat.id)
+            return
         if not data.startswith(("buy:", "bid:")) or message is None:
             await _answer_query(query)
             return
@@ -457,6 +509,8 @@ class TelegramAdapter:
         renderer = self.renderer(sender.language)
         reply = renderer.outcome(outcome, sender.who)
         out = await self._boards_for(outcome)
+        if isinstance(outcome, BOARDED):  # the board says it; only a private part is left
+            reply = Reply(private=reply.private)
         match outcome:
             case chat.Ignored():
                 return
@@ -585,6 +639,8 @@ class TelegramAdapter:
                 return self.boards(drop)
             case chat.DropClosed(drop=drop):
                 self.board_changed(drop)
+            case chat.ShowChanged(show=show, action="info"):  # the others come as notices
+                return self._show_boards(show)
         return []
 
     def board_changed(self, drop: DropView) -> None:
@@ -711,7 +767,62 @@ class TelegramAdapter:
             case AuctionWon(order=order):
                 # Privately, or (never started the bot) in the chat with a deep link.
                 out += await self._promoted(notice, order)
+            case ShowAnnounced(show=show):
+                text = self.renderer(self.locale).notice(notice, "").public or ""
+                out += [Outgoing(PLATFORM, c, text) for c in _chats(show.channels)]
+            case ShowUpdated(show=show):
+                out += self._show_boards(show)
+            case GiveawayStarted() | GiveawayUpdated() | GiveawayDrawn():
+                out += await self._giveaway(notice)
+            case PollUpdated(poll=poll) | PollClosed(poll=poll):
+                r = self.renderer(self.locale)
+                if isinstance(notice, PollUpdated) and poll.status == "live":
+                    reply = r.poll_board(poll)
+                    text, buttons = reply.public or "", _buttons(reply.actions)
+                else:
+                    text, buttons = r.poll_closed(poll), ()
+                board = f"poll:{poll.id}"
+                out += [
+                    Outgoing(PLATFORM, c, text, buttons, board=board)
+                    for c in _chats(poll.channels)
+                ]
         await self._put(out)
+
+    def _show_boards(self, show: ShowView) -> list[Outgoing]:
+        """The show's board (live lot, next, totals) in each Telegram chat, edited in place."""
+        text = self.renderer(self.locale).show_board(show)
+        board = f"show:{show.id}"
+        return [Outgoing(PLATFORM, c, text, board=board) for c in _chats(show.channels)]
+
+    async def _giveaway(
+        self, notice: GiveawayStarted | GiveawayUpdated | GiveawayDrawn
+    ) -> list[Outgoing]:
+        """The giveaway's board with its Enter button while it runs; at the draw the board
+        shows the result, a message says it with the seed, and the winner is told privately
+        (or, never having started the bot, in the chat with a deep link)."""
+        r, giveaway = self.renderer(self.locale), notice.giveaway
+        chats, board = _chats(giveaway.channels), f"giveaway:{giveaway.id}"
+        if not isinstance(notice, GiveawayDrawn):
+            reply = r.notice(notice, "")
+            buttons = _buttons(reply.actions)
+            text = reply.public or ""
+            return [Outgoing(PLATFORM, c, text, buttons, board=board) for c in chats]
+        result = r.giveaway_result(giveaway)
+        out = [Outgoing(PLATFORM, c, result, board=board) for c in chats]
+        out += [Outgoing(PLATFORM, c, result) for c in chats]
+        winner, order = notice.winner_identity, notice.order
+        if winner is None or order is None or not winner.startswith(f"{PLATFORM}:"):
+            return out
+        if await self.contacts.has_started(PLATFORM, winner):
+            return out + await self._to_buyer(winner, notice)
+        where = notice.winner_chat or ""
+        if where.startswith(f"{PLATFORM}:"):
+            lr = self.renderer(self.languages.get(winner, self.locale))
+            who = self.names.get(winner, giveaway.winner_name)
+            text = lr.t("giveaway_won_start", who=who, item=giveaway.name)
+            button = Button(lr.t("private_button"), url=self.deep_link(f"{PAY}{order.ref}"))
+            out.append(Outgoing(PLATFORM, where.partition(":")[2], text, (button,)))
+        return out
 
     def _auction_boards(self, notice: AuctionUpdated | AuctionEnded) -> list[Outgoing]:
         """The auction's board in each Telegram chat it runs in: price, leader, time left
@@ -792,6 +903,11 @@ def _buttons(actions: tuple[tuple[str, str], ...]) -> tuple[Button, ...]:
         for label, action in actions
         if len(action.encode()) <= CALLBACK_MAX
     )
+
+
+def _chats(channels: tuple[str, ...]) -> list[str]:
+    """The Telegram chat ids among a show's (giveaway's, poll's) channels."""
+    return [c.partition(":")[2] for c in channels if c.startswith(f"{PLATFORM}:")]
 
 
 def _pay_payload(outcome: chat.ChatOutcome) -> str | None:
