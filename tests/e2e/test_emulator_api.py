@@ -80,6 +80,10 @@ async def stripe() -> AsyncIterator[Stripe]:
         await gateway.close()
 
 
+# One value for the whole module: a retry must ask for exactly the same session.
+EXPIRES = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+
+
 def request(ref: str = "ORDER1", **changes: Any) -> CheckoutRequest:
     values: dict[str, Any] = {
         "order_ref": ref,
@@ -88,7 +92,7 @@ def request(ref: str = "ORDER1", **changes: Any) -> CheckoutRequest:
         "description": "Logo tee (M)",
         "unit_amount": Money(2500, "eur"),
         "quantity": 2,
-        "expires_at": datetime.now(UTC) + timedelta(hours=1),
+        "expires_at": EXPIRES,
     }
     return CheckoutRequest(**(values | changes))
 

@@ -5,6 +5,7 @@ the real API, the built-in emulator and test servers are all spoken to the same 
 """
 
 import logging
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 # Stripe refuses a Checkout Session that expires sooner than 30 minutes from its creation.
 MIN_SESSION = timedelta(minutes=30, seconds=30)
 MAX_SESSION = timedelta(hours=23, minutes=59)
+STRIPE_MINIMUM = timedelta(minutes=30, seconds=5)
+RETRY_STEP = timedelta(minutes=10)
 
 
 class StripePaymentGateway:
@@ -46,8 +49,7 @@ class StripePaymentGateway:
         await self._http.close_async()  # type: ignore[no-untyped-call]
 
     async def open_checkout(self, request: CheckoutRequest) -> CheckoutSession:
-        now = datetime.now(UTC)
-        expires_at = min(max(request.expires_at, now + MIN_SESSION), now + MAX_SESSION)
+        expires_at = session_expiry(request, datetime.now(UTC))
         metadata = {
             "order_ref": request.order_ref,
             "drop": request.drop_code,
@@ -228,6 +230,23 @@ class StripePaymentGateway:
             return await request
         except stripe.StripeError as exc:
             raise PaymentError(_message(exc)) from None
+
+
+def session_expiry(request: CheckoutRequest, now: datetime) -> datetime:
+    """When the session ends: the hold's end, but at least Stripe's 30 minutes.
+
+    Counted from when the order was made, not from now, so that a retry for the same order
+    asks for the same session (Stripe refuses an idempotency key reused with other
+    parameters). A retry too late for that moves the end on in whole steps, so retries close
+    together still agree.
+    """
+    anchor = (request.ordered_at or now).replace(microsecond=0)
+    # Ten minutes of headroom: every retry in the first ten minutes finds it long enough.
+    expires_at = max(request.expires_at.replace(microsecond=0), anchor + MIN_SESSION + RETRY_STEP)
+    if expires_at < now + STRIPE_MINIMUM:
+        steps = math.ceil((now + STRIPE_MINIMUM - expires_at) / RETRY_STEP)
+        expires_at += steps * RETRY_STEP
+    return min(expires_at, anchor + MAX_SESSION, now + MAX_SESSION)
 
 
 def _message(exc: stripe.StripeError) -> str:

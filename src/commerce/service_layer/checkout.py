@@ -39,6 +39,7 @@ async def open_checkout(order: OrderView, deps: Deps) -> OrderView:
             customer=await ledger.payment_customer(order.identity),
             collect_shipping=not order.digital,
             save_card=save_card,
+            ordered_at=order.created_at,
         )
     )
     return await ledger.checkout_opened(

@@ -60,6 +60,7 @@ class CheckoutRequest:
     # Keep the card for one-message buys (Stripe: setup_future_usage=off_session); the page
     # tells the buyer so, and /unlink forgets it.
     save_card: bool = False
+    ordered_at: datetime | None = None  # when the order was made (keeps retries identical)
 
 
 @dataclass(frozen=True, slots=True)
