@@ -86,7 +86,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "help": "Buy with #buy (or #buy CODE 2 M). /pass gives back a hold, /cancel an unpaid "
         "order, /orders lists yours.",
         "help_seller": "Sellers: /drop SKU QTY PRICE [for 10m] [limit 1], /end, /stats, "
-        "/refund ORDER.",
+        "/refund ORDER. Shows: /next, /pause, /skip, /show end, /giveaway SKU, "
+        '/poll "question?" a b.',
         "drop_started": "{item}: {qty} at {amount}{until}. Type #buy {code} to get one!",
         "until": " for {duration}",
         "limit_note": " (max {limit} per buyer)",
@@ -185,7 +186,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "linked": "Linked: {identities} buy as one now, with one card, one order list and one "
         "limit per drop.",
         "help_cards": "/card saves a card for one-message buys, /link joins your accounts on "
-        "other platforms.",
+        "other platforms. #enter joins a giveaway, #1 or #2 votes in a poll.",
         "giveaway_started": "🎁 Giveaway: {item}, free! Type #enter within {duration}. Fair "
         "draw, commitment {commitment}",
         "giveaway_board": "🎁 {item}: {entries} entered, until {time} UTC. Type #enter! "
@@ -243,7 +244,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "help": "Kaufen mit #buy (oder #buy CODE 2 M). /pass gibt eine Reservierung zurück, "
         "/cancel storniert, /orders zeigt deine Bestellungen.",
         "help_seller": "Verkäufer: /drop SKU MENGE PREIS [for 10m] [limit 1], /end, /stats, "
-        "/refund BESTELLUNG.",
+        "/refund BESTELLUNG. Shows: /next, /pause, /skip, /show end, /giveaway SKU, "
+        '/poll "Frage?" a b.',
         "drop_started": "{item}: {qty} Stück zu {amount}{until}. Schreib #buy {code}!",
         "until": " für {duration}",
         "limit_note": " (max. {limit} pro Käufer)",
@@ -348,7 +350,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "linked": "Verknüpft: {identities} kaufen jetzt als eins, mit einer Karte, einer "
         "Bestellliste und einem Limit pro Drop.",
         "help_cards": "/card speichert eine Karte für Käufe mit einer Nachricht, /link verknüpft "
-        "deine Konten.",
+        "deine Konten. #enter nimmt an einer Verlosung teil, #1 oder #2 stimmt ab.",
         "giveaway_started": "🎁 Verlosung: {item}, gratis! Schreib #enter innerhalb {duration}. "
         "Faire Ziehung, Commitment {commitment}",
         "giveaway_board": "🎁 {item}: {entries} dabei, bis {time} UTC. Schreib #enter! "
@@ -408,7 +410,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "help": "Achète avec #buy (ou #buy CODE 2 M). /pass rend une réservation, /cancel "
         "annule, /orders liste tes commandes.",
         "help_seller": "Vendeurs : /drop SKU QTÉ PRIX [for 10m] [limit 1], /end, /stats, "
-        "/refund COMMANDE.",
+        "/refund COMMANDE. Shows : /next, /pause, /skip, /show end, /giveaway SKU, "
+        '/poll "question ?" a b.',
         "drop_started": "{item} : {qty} à {amount}{until}. Écris #buy {code} !",
         "until": " pendant {duration}",
         "limit_note": " (max {limit} par acheteur)",
@@ -512,7 +515,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "linked": "Liés : {identities} achètent maintenant comme un seul compte, avec une carte, "
         "une liste de commandes et une limite par drop.",
         "help_cards": "/card enregistre une carte pour acheter en un message, /link relie tes "
-        "comptes.",
+        "comptes. #enter participe à un tirage, #1 ou #2 vote dans un sondage.",
         "giveaway_started": "🎁 Concours : {item}, gratuit ! Écris #enter d'ici {duration}. "
         "Tirage vérifiable, engagement {commitment}",
         "giveaway_board": "🎁 {item} : {entries} inscrits, jusqu'à {time} UTC. Écris #enter ! "
@@ -572,7 +575,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "help": "Compra con #buy (o #buy CODE 2 M). /pass devuelve una reserva, /cancel "
         "cancela, /orders muestra tus pedidos.",
         "help_seller": "Vendedores: /drop SKU CANT PRECIO [for 10m] [limit 1], /end, /stats, "
-        "/refund PEDIDO.",
+        "/refund PEDIDO. Shows: /next, /pause, /skip, /show end, /giveaway SKU, "
+        '/poll "¿pregunta?" a b.',
         "drop_started": "{item}: {qty} a {amount}{until}. ¡Escribe #buy {code}!",
         "until": " durante {duration}",
         "limit_note": " (máx. {limit} por comprador)",
@@ -673,7 +677,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "linked": "Vinculados: {identities} compran ahora como uno, con una tarjeta, una lista de "
         "pedidos y un límite por drop.",
         "help_cards": "/card guarda una tarjeta para comprar con un mensaje, /link vincula tus "
-        "cuentas.",
+        "cuentas. #enter participa en un sorteo, #1 o #2 vota en una encuesta.",
         "giveaway_started": "🎁 Sorteo: {item}, ¡gratis! Escribe #enter en {duration}. Sorteo "
         "verificable, compromiso {commitment}",
         "giveaway_board": "🎁 {item}: {entries} participan, hasta las {time} UTC. ¡Escribe "
