@@ -246,7 +246,7 @@ def session_expiry(request: CheckoutRequest, now: datetime) -> datetime:
     if expires_at < now + STRIPE_MINIMUM:
         steps = math.ceil((now + STRIPE_MINIMUM - expires_at) / RETRY_STEP)
         expires_at += steps * RETRY_STEP
-    return min(expires_at, anchor + MAX_SESSION, now + MAX_SESSION)
+    return min(expires_at, now + MAX_SESSION)
 
 
 def _message(exc: stripe.StripeError) -> str:
