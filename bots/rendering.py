@@ -222,6 +222,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "lot_fixed": "{qty} × {item} at {price}",
         "lot_giveaway": "{item}, giveaway",
         "lot_none": "nothing more",
+        "card_refunded": "{card} was charged {amount}, but {item} was gone by then: the charge is "
+        "refunded.",
     },
     "de": {
         "won": "{who}: {qty} × {item} gehört dir für {amount}. Schau in deine Nachrichten.",
@@ -388,6 +390,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "lot_fixed": "{qty} × {item} zu {price}",
         "lot_giveaway": "{item}, Verlosung",
         "lot_none": "nichts mehr",
+        "card_refunded": "{card} wurde mit {amount} belastet, aber {item} war da schon weg: die "
+        "Zahlung wird erstattet.",
     },
     "fr": {
         "won": "{who} : {qty} × {item} est à toi pour {amount}. Regarde tes messages pour payer.",
@@ -553,6 +557,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "lot_fixed": "{qty} × {item} à {price}",
         "lot_giveaway": "{item}, tirage au sort",
         "lot_none": "plus rien",
+        "card_refunded": "{card} a été débitée de {amount}, mais {item} n'était plus là : le "
+        "paiement est remboursé.",
     },
     "es": {
         "won": "{who}: {qty} × {item} es tuyo por {amount}. Mira tus mensajes para pagar.",
@@ -714,6 +720,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "lot_fixed": "{qty} × {item} a {price}",
         "lot_giveaway": "{item}, sorteo",
         "lot_none": "nada más",
+        "card_refunded": "Se cobró {amount} a {card}, pero {item} ya no estaba: el cobro se "
+        "reembolsa.",
     },
 }
 
@@ -876,6 +884,8 @@ class Renderer:
                 return self.t("card_processing", **values)
             case PaymentOutcome.FREE:
                 return self.t("promo_paid", **values)
+            case PaymentOutcome.REFUNDED:
+                return self.t("card_refunded", **values)
         reason = f" ({result.reason})" if result.reason else ""
         return self._pay_text("card_fallback", "card_fallback_no_link", result.order, reason)
 

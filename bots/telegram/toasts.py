@@ -10,24 +10,28 @@ TOASTS: dict[str, dict[str, str]] = {
         "processing": "Payment under way",
         "fallback": "Your card could not pay: see my message",
         "refused": "Not charged: see my message",
+        "refunded": "Sold out meanwhile: refunded, see my message",
     },
     "de": {
         "paid": "Bezahlt ✓",
         "processing": "Zahlung läuft",
         "fallback": "Deine Karte konnte nicht zahlen: siehe meine Nachricht",
         "refused": "Nicht belastet: siehe meine Nachricht",
+        "refunded": "Inzwischen ausverkauft: erstattet, siehe Nachricht",
     },
     "fr": {
         "paid": "Payé ✓",
         "processing": "Paiement en cours",
         "fallback": "Ta carte n'a pas pu payer : vois mon message",
         "refused": "Rien n'a été débité : vois mon message",
+        "refunded": "Épuisé entre-temps : remboursé, vois mon message",
     },
     "es": {
         "paid": "Pagado ✓",
         "processing": "Pago en curso",
         "fallback": "Tu tarjeta no pudo pagar: mira mi mensaje",
         "refused": "No se cobró nada: mira mi mensaje",
+        "refunded": "Agotado mientras tanto: reembolsado, mira mi mensaje",
     },
 }
 
@@ -41,5 +45,7 @@ def toast(outcome: chat.ChatOutcome, language: str) -> str:
                 return texts["paid"]
             case PaymentOutcome.PROCESSING:
                 return texts["processing"]
+            case PaymentOutcome.REFUNDED:
+                return texts["refunded"]
         return texts["fallback"]
     return texts["refused"]

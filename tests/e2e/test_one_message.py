@@ -22,6 +22,7 @@ from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
 from commerce.service_layer import chat
 from commerce.service_layer.messagebus import MessageBus
+from commerce.service_layer.ports import PaymentError
 from commerce.service_layer.results import (
     CardSaved,
     OrderPaid,
@@ -344,3 +345,62 @@ async def test_seller_starts_a_confirm_rule_and_a_promo_from_chat(shop: Shop) ->
     assert isinstance(secret, chat.Failed) and "public" in secret.reason
     assert (await shop.bus.deps.store.drops())[0].remaining == 1  # bo's unit went back
     assert await shop.events("checkout.session.completed") == []  # no Stripe at all
+
+
+async def test_the_sweeper_keeps_the_units_while_a_confirmed_charge_is_answered(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Confirmed at the last second: Stripe answers after the confirm window, and the sweeper
+    runs meanwhile. The units stay the buyer's, who is charged once and gets the order."""
+    await shop.saved_card_for("web:anna")
+    await shop.drop()
+    order = (await shop.say("web:anna", "#buy")).result.order
+    gateway = shop.bus.deps.payments
+    assert gateway is not None
+    charge = gateway.charge_card
+
+    async def slow(request: Any) -> Any:
+        shop.clock.advance(minutes=1)  # the confirm window (5 minutes) has passed now
+        await shop.bus.handle(c.ExpireHolds())
+        return await charge(request)
+
+    shop.clock.advance(minutes=4, seconds=50)
+    monkeypatch.setattr(gateway, "charge_card", slow)
+    confirmed = await shop.say("web:anna", "#confirm", private=True)
+    assert confirmed.result.outcome is PaymentOutcome.PAID
+    assert (await shop.bus.deps.store.order(order.ref)).status is OrderStatus.PAID
+    moves = [e.to_status for e in await shop.bus.deps.store.history(order.ref)]
+    assert "expired" not in moves
+
+
+async def test_a_provider_outage_at_an_immediate_charge_asks_for_a_confirm(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trusted buyer is charged at once; Stripe cannot be reached: the answer asks to
+    confirm (the same, idempotent charge) instead of failing the #buy."""
+    await shop.saved_card_for("web:anna")
+    await shop.drop(confirm="trusted")
+    gateway = shop.bus.deps.payments
+    assert gateway is not None
+    charge = gateway.charge_card
+
+    async def down(request: Any) -> Any:
+        raise PaymentError("the payment provider cannot be reached; try again shortly")
+
+    monkeypatch.setattr(gateway, "charge_card", down)
+    claimed = await shop.say("web:anna", "#buy")
+    assert isinstance(claimed, chat.Claimed) and claimed.result.confirm is not None
+    assert claimed.result.order.status is OrderStatus.RESERVED
+    monkeypatch.setattr(gateway, "charge_card", charge)
+    confirmed = await shop.say("web:anna", "#confirm", private=True)
+    assert confirmed.result.outcome is PaymentOutcome.PAID
+    await shop.settled()
+    assert paid_notices(shop, claimed.result.order.ref) == 1
+
+
+async def test_no_native_invoice_while_the_card_is_asked_or_charged(shop: Shop) -> None:
+    await shop.saved_card_for("web:anna")
+    await shop.drop()
+    order = (await shop.say("web:anna", "#buy")).result.order
+    check = c.CheckInvoice(order.ref, "web:anna", order.amount.minor, order.amount.currency)
+    assert await shop.bus.handle(check) is not None  # a confirm is pending: refused

@@ -9,12 +9,14 @@ import pytest
 from commerce.domain import commands as c
 from commerce.domain.drops import DropPolicy
 from commerce.domain.orders import OrderStatus
+from commerce.domain.payments import PaymentEvent, PaymentEventKind
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.ports import PaymentError
 from commerce.service_layer.results import (
     ClaimOutcome,
     DropStarted,
     OrderPaid,
+    OrderRefunded,
     RefusalReason,
     SettlementOutcome,
 )
@@ -193,3 +195,41 @@ async def test_a_second_payment_of_a_paid_order_is_refunded(
     assert len([n for n in notifier.notices if isinstance(n, OrderPaid)]) == 1
     causes = [e.cause for e in await bus.deps.store.history(won.order.ref)]
     assert causes[-1] == "telegram:tg_1:paid_twice"
+
+
+async def test_the_refund_of_a_second_payment_leaves_the_order_paid(
+    bus: MessageBus, notifier: FakeNotifier
+) -> None:
+    """Stripe reports the refund livebuy asked for the second payment (its metadata names
+    the order): the order keeps the first payment and stays paid."""
+    await add_product(bus)
+    await start_drop(bus, quantity=2)
+    bus.deps.payments = payments = FakePaymentGateway()
+    won = await buy(bus, "web:anna")
+    assert won.order is not None
+    await bus.handle(pay(won.order.ref, "pi_link"))
+    await bus.handle(pay(won.order.ref, "ch_invoice", "telegram:tg_1"))
+    refund_of_second = PaymentEvent(
+        "evt_refund", PaymentEventKind.CHARGE_REFUNDED, "charge.refunded",
+        order_ref=won.order.ref, payment_ref=None, charge_ref="ch_invoice",
+        amount=2500, amount_refunded=2500,
+    )  # fmt: skip
+    outcome = await bus.handle(c.ApplyPaymentEvent(refund_of_second))
+    assert "second payment" in outcome
+    order = await bus.deps.store.order(won.order.ref)
+    assert order.status is OrderStatus.PAID and (
+        order.refunded is None or not order.refunded.minor
+    )
+    assert not [n for n in notifier.notices if isinstance(n, OrderRefunded)]
+    # The refund of the payment the order was paid with still counts.
+    own = PaymentEvent(
+        "evt_refund_own", PaymentEventKind.CHARGE_REFUNDED, "charge.refunded",
+        order_ref=won.order.ref, payment_ref="pi_link", charge_ref="ch_link",
+        amount=2500, amount_refunded=2500,
+    )  # fmt: skip
+    await bus.handle(c.ApplyPaymentEvent(own))
+    assert (await bus.deps.store.order(won.order.ref)).status is OrderStatus.REFUNDED
+    # A payment arriving for the refunded order is refunded too, keyed by that payment.
+    late = await bus.handle(pay(won.order.ref, "pi_late", "evt_late"))
+    assert late.outcome is SettlementOutcome.PAID_TWICE
+    assert payments.refunds[-1] == ("pi_late", None, "refund-twice-pi_late")

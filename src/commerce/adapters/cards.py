@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from commerce.adapters.claims import LOCK_DROP
 from commerce.adapters.sql import (
     ORDER_COLUMNS,
     ORDER_FROM,
@@ -27,6 +28,8 @@ from commerce.service_layer.results import OrderView
 # No 0/O, 1/I/L: codes are read on one screen and typed on another.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
+# Longer than the gateway's timeout with its retries: the hold outlives the charge's answer.
+CHARGE_TIME = timedelta(minutes=3)
 
 CUSTOMER_OF = sql("SELECT customer_id FROM identity WHERE key = :identity")
 NEW_CUSTOMER = sql(
@@ -71,6 +74,9 @@ FIND_CODE = sql(
 USE_CODE = sql("UPDATE link_code SET used_by = :identity WHERE code = :code AND used_by IS NULL")
 IDENTITIES = sql("SELECT key FROM identity WHERE customer_id = :customer_id ORDER BY key")
 
+DROPS_OF = sql(
+    "SELECT DISTINCT drop_id FROM drop_buyer WHERE customer_id IN (:a, :b) ORDER BY drop_id"
+)
 # Everything of customer :b becomes customer :a's. Per-drop unit counts add up, so a
 # per-buyer limit counts what both identities bought.
 MERGE = [
@@ -139,7 +145,9 @@ AWAITING_CONFIRM = sql(
 )
 # A double tap, or a confirm racing a timeout: one caller takes the charge.
 START_CHARGE = sql(
-    "UPDATE orders SET charge_attempt = 'pending', confirm_until = NULL, updated_at = :now"
+    "UPDATE orders SET charge_attempt = 'pending', confirm_until = NULL, updated_at = :now,"
+    # The sweeper must not give the units away while Stripe answers (retries included).
+    " hold_expires_at = CASE WHEN hold_expires_at < :until THEN :until ELSE hold_expires_at END"
     " WHERE ref = :ref AND status = 'reserved' AND charge_attempt IS NULL"
     " AND checkout_session IS NULL AND hold_expires_at > :now"
 )
@@ -220,6 +228,10 @@ class SqlCards:
             owner = int(found.customer_id)
             mine = await _customer(conn, identity, now)
             if mine != owner:
+                # Claims of either customer wait (drops locked in id order, as the claim
+                # writer does): a limit counts both once merged, never one while merging.
+                for drop_id in (await conn.execute(DROPS_OF, {"a": owner, "b": mine})).scalars():
+                    await conn.execute(LOCK_DROP, {"drop_id": drop_id})
                 for statement in MERGE:
                     await conn.execute(statement, {"a": owner, "b": mine})
             keys = {"customer_id": owner}
@@ -244,7 +256,8 @@ class SqlCards:
 
     async def start_charge(self, ref: str, now: datetime) -> bool:
         async with self.engine.begin() as conn:
-            result = await conn.execute(START_CHARGE, {"ref": ref, "now": now})
+            keys = {"ref": ref, "now": now, "until": now + CHARGE_TIME}
+            result = await conn.execute(START_CHARGE, keys)
         return bool(result.rowcount == 1)
 
     async def charge_started(self, ref: str, payment: str, now: datetime) -> None:

@@ -625,11 +625,22 @@ def _label(labels: list[str], wanted: str, sku: str) -> str:
     raise InvalidInput(f"{sku} has no variant '{wanted}'; it has {', '.join(labels) or 'none'}")
 
 
+# The states of an order that has been paid (or whose payment is being refunded).
+PAID_BEFORE = (
+    PAID,
+    OrderStatus.FULFILLED,
+    OrderStatus.REFUNDED,
+    OrderStatus.PARTIALLY_REFUNDED,
+    OrderStatus.DISPUTED,
+    OrderStatus.NEEDS_REVIEW,
+)
+
+
 def _second_payment(status: OrderStatus, paid_with: str | None, payment_ref: str) -> bool:
     """Another payment (not the same one reported again) for an order that is paid."""
     payments = ("pi_", "ch_")  # a session id stands in for a payment only when none is known
     return (
-        status in (PAID, OrderStatus.FULFILLED)
+        status in PAID_BEFORE
         and paid_with is not None
         and paid_with != payment_ref
         and paid_with.startswith(payments)

@@ -91,6 +91,7 @@ def to_payment_event(event: dict[str, Any]) -> PaymentEvent:
             **base,
             order_ref=_str(metadata.get("order_ref")),
             payment_ref=_id(obj.get("payment_intent")),
+            charge_ref=_str(obj.get("id")),
             amount=_int(obj.get("amount")),
             amount_refunded=_int(obj.get("amount_refunded")),
         )

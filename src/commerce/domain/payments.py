@@ -26,6 +26,7 @@ class PaymentEvent:
     order_ref: str | None = None
     session_id: str | None = None
     payment_ref: str | None = None  # the payment (Stripe: payment intent)
+    charge_ref: str | None = None  # the charge a refund is of (Stripe: ch_...)
     paid: bool = False
     amount: int | None = None  # minor units of the payment
     amount_refunded: int | None = None  # total refunded so far, minor units

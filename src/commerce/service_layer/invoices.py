@@ -38,8 +38,9 @@ async def check_invoice(cmd: c.CheckInvoice, deps: Deps) -> str | None:
         return ALREADY_PAID
     if order.status not in HOLDING:
         return EXPIRED
-    if order.hold_expires_at is None:
-        return UNDER_WAY  # a delayed payment (bank transfer) was started for it
+    if order.hold_expires_at is None or order.charging or order.confirm_until is not None:
+        # A delayed payment, or the buyer's saved card (charged, or waiting for a confirm).
+        return UNDER_WAY
     if order.hold_expires_at <= deps.clock.now():
         return EXPIRED  # the sweeper has not come by yet
     if not _same_amount(order, cmd.amount_minor, cmd.currency):

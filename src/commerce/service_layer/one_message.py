@@ -83,7 +83,11 @@ async def pay_for_claim(result: ClaimResult, private: bool, deps: Deps) -> Claim
         return replace(result, order=asked, confirm=view(card))
     if not await deps.cards.start_charge(order.ref, now):
         return result
-    payment = await _charge(order, card, deps)
+    try:
+        payment = await _charge(order, card, deps)
+    except PaymentError:
+        # Nothing is known yet: the buyer confirms (the same charge) rather than buying again.
+        return replace(result, order=await deps.store.order(order.ref), confirm=view(card))
     return replace(result, order=payment.order, payment=payment)
 
 
@@ -137,9 +141,12 @@ async def _charge(order: OrderView, card: SavedCard, deps: Deps) -> PaymentResul
             c.SettlePayment(order.ref, charge.payment_intent, cause), deps
         )
         paid = settled.order.status in (S.PAID, S.FULFILLED)
-        outcome = PaymentOutcome.PAID if paid else PaymentOutcome.FALLBACK
+        outcome = PaymentOutcome.PAID if paid else PaymentOutcome.REFUNDED
         return PaymentResult(outcome, settled.order, view(card))
-    if charge.status is ChargeStatus.PROCESSING:
+    if charge.status is ChargeStatus.PROCESSING and charge.payment_intent is not None:
+        # The webhook ends it: until then the hold must not expire (as a delayed payment).
+        if deps.ledger is not None:
+            await deps.ledger.await_async_payment(order.ref, charge.payment_intent, _now(deps))
         return PaymentResult(PaymentOutcome.PROCESSING, order, view(card))
     return await _fall_back(order, charge.payment_intent, charge.message, deps, card)
 
@@ -181,6 +188,10 @@ async def payment_failed(order: OrderView, payment: str | None, deps: Deps) -> s
         return "ignored: not a charge under way"
     await deps.notifier.notify(PaymentFellBack(PaymentResult(PaymentOutcome.FALLBACK, held)))
     return "charge failed: checkout link sent"
+
+
+def _now(deps: Deps) -> datetime:
+    return deps.clock.now()
 
 
 def _hold(order: OrderView) -> datetime:

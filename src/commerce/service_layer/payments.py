@@ -56,6 +56,10 @@ async def apply_payment_event(cmd: c.ApplyPaymentEvent, deps: Deps) -> str:
             return f"ignored: order {order.status}"
         return "payment failed: hold released" if failed else "checkout expired: hold released"
     if event.kind is K.CHARGE_REFUNDED:
+        if _another_payment(order, event):
+            # The refund of a second payment (paid twice, refunded by settle_payment): the
+            # order keeps the payment it was paid with.
+            return f"refund of a second payment: order {order.status} unchanged"
         updated = await ledger.record_refund(
             order.ref, event.amount_refunded or 0, event.payment_ref, cause, now
         )
@@ -89,6 +93,13 @@ async def _paid(
     )
     updated = await ledger.apply_pending(order.ref, cause, now)
     return f"{settlement.outcome.value}: order {updated.status}"
+
+
+def _another_payment(order: OrderView, event: PaymentEvent) -> bool:
+    paid_with = order.payment_ref
+    if paid_with is None or not paid_with.startswith(("pi_", "ch_")):
+        return False  # not paid yet (a refund may come first), or paid without Stripe ids
+    return paid_with not in (event.payment_ref, event.charge_ref)
 
 
 async def _keep_card(order: OrderView, payment: str | None, deps: Deps) -> None:

@@ -71,6 +71,7 @@ class OrderView:
     buyer_disputes: int = 0  # chargebacks the buyer opened, on any order
     digital: bool = False  # nothing to ship
     confirm_until: datetime | None = None  # a one-message buy waiting for the buyer's confirm
+    charging: bool = False  # a saved card's charge is under way for it
 
     @property
     def description(self) -> str:
@@ -137,6 +138,7 @@ class PaymentOutcome(StrEnum):
     PROCESSING = "processing"  # the provider answers later (webhook)
     FALLBACK = "fallback"  # declined or needs the buyer: pay through the link instead
     FREE = "free"  # a promo drop, paid with the message
+    REFUNDED = "refunded"  # charged, but the units were gone by then: the charge is refunded
 
 
 @dataclass(frozen=True, slots=True)
