@@ -159,12 +159,7 @@ def show_import(
     specs = _lots_file(path)
 
     async def add(bus: MessageBus) -> ShowView:
-        for spec in specs:  # every product exists, or nothing is added
-            await bus.deps.store.product(spec.sku)
-        result: ShowView | None = None
-        for spec in specs:
-            result = await bus.handle(c.AddLot(show, spec))
-        assert result is not None
+        result: ShowView = await bus.handle(c.AddLots(show, specs))
         return result
 
     emit(lot_rows(with_bus(add)), Format.TABLE, LOT_COLUMNS)

@@ -119,6 +119,7 @@ async def test_a_show_announced_and_its_card_redrawn_on_next(room: Room, clock: 
     assert first[-1]["status"] == "live" and first[-1]["position"] == 1
     assert first[-1]["next"] == "PIN product, giveaway" and first[-1]["sold"] == 0
 
+    clock.advance(seconds=10)
     await room.say("sam", "/next")
     cards = await seen(room.events["anna"], "show", '"position": 2')
     assert {card["key"] for card in cards} == {cards[0]["key"]}  # one card, redrawn

@@ -76,7 +76,8 @@ async def say(bus: MessageBus, who: str, text: str, where: str = TG) -> Any:
     return await bus.handle(c.ChatMessage(f"{where}:{next(_n)}", where, who, text, name))
 
 
-async def next_lot(bus: MessageBus, sku: str) -> ShowView:
+async def next_lot(bus: MessageBus, clock: FakeClock, sku: str) -> ShowView:
+    clock.advance(seconds=5)  # a co-host's pace (a /next right after the last is a double)
     moved = await say(bus, COHOST, "/next", WEB)
     assert isinstance(moved, chat.ShowChanged), moved
     assert moved.show.current is not None and moved.show.current.sku == sku
@@ -109,7 +110,7 @@ async def test_a_scripted_show_of_ten_lots(
         return orders[-1]
 
     # 1. PDD CARD1: bids from both chats, the highest wins.
-    await next_lot(bus, "CARD1")
+    await next_lot(bus, clock, "CARD1")
     await say(bus, "telegram:10", "#bid 2")
     await say(bus, "web:ann", "#bid 6", WEB)
     await say(bus, "telegram:11", "#bid 4")  # too low by now
@@ -134,14 +135,14 @@ async def test_a_scripted_show_of_ten_lots(
     assert [(o.label, o.votes) for o in poll.options] == [("cards", 2), ("sneakers", 1)]
 
     # 2. PDD CARD2: one bid.
-    await next_lot(bus, "CARD2")
+    await next_lot(bus, clock, "CARD2")
     await say(bus, "telegram:12", "#bid 1")
     await close(bus, clock, 50)
     won["CARD2"] = winner_of("CARD2")
     await pay(bus, won["CARD2"])
 
     # 3. Fixed TEE, 3 at €20 (the lot's price): three buyers, a fourth is waitlisted.
-    await next_lot(bus, "TEE")
+    await next_lot(bus, clock, "TEE")
     tee = [
         await say(bus, who, "#buy", where)
         for who, where in (
@@ -161,7 +162,7 @@ async def test_a_scripted_show_of_ten_lots(
     assert isinstance(refund, chat.Failed) and refund.not_allowed
 
     # 4. Giveaway STICKER: entries from both chats, one per person.
-    await next_lot(bus, "STICKER")
+    await next_lot(bus, clock, "STICKER")
     [started] = notifier.of(GiveawayStarted)
     commitment = started.giveaway.commitment  # type: ignore[attr-defined]
     for who, where in (("telegram:10", TG), ("web:ann", WEB), ("telegram:13", TG)):
@@ -178,7 +179,7 @@ async def test_a_scripted_show_of_ten_lots(
     assert gift.status is OrderStatus.PAID and gift.amount.minor == 0
 
     # 5. CARD3 from €5, soft close: a late bid extends it.
-    await next_lot(bus, "CARD3")
+    await next_lot(bus, clock, "CARD3")
     await say(bus, "web:bo", "#bid 5", WEB)
     clock.advance(seconds=25)
     late = await say(bus, "telegram:13", "#bid 7")
@@ -191,17 +192,17 @@ async def test_a_scripted_show_of_ten_lots(
     await pay(bus, won["CARD3"])
 
     # 6. PDD CARD4 without bids: no sale.
-    await next_lot(bus, "CARD4")
+    await next_lot(bus, clock, "CARD4")
     await close(bus, clock, 50)
     assert not [n for n in notifier.of(AuctionWon) if n.order.sku == "CARD4"]  # type: ignore[attr-defined]
 
     # 7. Fixed CAP at the product's price: one buyer, then the show moves on (it ends).
-    await next_lot(bus, "CAP")
+    await next_lot(bus, clock, "CAP")
     cap = await say(bus, "web:cy", "#buy", WEB)
     await pay(bus, cap.result.order)
 
     # 8. PDD CARD5: the winner never pays (a strike; the runner-up gets a second chance).
-    await next_lot(bus, "CARD5")
+    await next_lot(bus, clock, "CARD5")
     await say(bus, "telegram:14", "#bid 1")
     await say(bus, "telegram:15", "#bid 3")
     await close(bus, clock, 50)
@@ -215,7 +216,7 @@ async def test_a_scripted_show_of_ten_lots(
     # 9. /skip leaves out CARD6; 10. HAT, then the show ends.
     skipped = await say(bus, COHOST, "/skip", WEB)
     assert [lot.status for lot in skipped.show.lots][8] == "skipped"
-    await next_lot(bus, "HAT")
+    await next_lot(bus, clock, "HAT")
     hat = await say(bus, "telegram:16", "#buy")
     ended = await say(bus, COHOST, "/show end", WEB)
     assert isinstance(ended, chat.ShowChanged) and ended.show.status == "ended"

@@ -2,6 +2,7 @@
 sweeper, run with /next by a co-host (who may not refund or change prices), PDD auctions and a
 fixed-price lot, /skip, /pause and /show end, on a deterministic clock."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
@@ -127,6 +128,8 @@ async def test_a_cohost_runs_the_show_from_chat(
 
     second = await say(shop, COHOST, "/next", TG)
     assert second.show.current.sku == "TEE" and second.show.lots[0].status == "done"
+    twice = await say(shop, OWNER, "/next", WEB)  # typed at the same time: the show moves once
+    assert isinstance(twice, chat.Failed) and "just gone live" in twice.reason
     bought = await say(shop, "telegram:11", "#buy", TG)
     assert isinstance(bought, chat.Claimed) and bought.result.order is not None
     assert str(bought.result.order.amount) == "€20.00"  # the lot's price, not the product's
@@ -134,6 +137,13 @@ async def test_a_cohost_runs_the_show_from_chat(
     # Co-hosts run lots; prices and refunds stay with the owner.
     priced = await say(shop, COHOST, "/drop CARD3 1 99", TG)
     assert isinstance(priced, chat.Failed) and priced.not_allowed
+    for text in ("/drop CARD3 100 free", "/auction CARD3 0.01"):
+        refused = await say(shop, COHOST, text, TG)
+        assert isinstance(refused, chat.Failed) and refused.not_allowed, text
+    admin = c.ChatMessage(
+        f"{TG}:{next(_n)}", TG, "telegram:77", "/giveaway CARD3", chat_admin=True
+    )
+    assert isinstance(await shop.handle(admin), chat.Failed)  # a group admin gives nothing away
     refund = await say(shop, COHOST, f"/refund {bought.result.order.ref}", TG)
     assert isinstance(refund, chat.Failed) and refund.not_allowed
     assert isinstance(await say(shop, OWNER, "/show", TG), chat.ShowChanged)
@@ -143,6 +153,7 @@ async def test_a_cohost_runs_the_show_from_chat(
     paused = await say(shop, COHOST, "/pause", TG)
     assert paused.show.status == "paused"
     assert "takes a break" in Renderer("en").show_board(paused.show)
+    clock.advance(seconds=30)
     third = await say(shop, COHOST, "/next", TG)  # the fixed lot ends when the show moves on
     assert third.show.status == "live" and third.show.current.sku == "CARD3"
     assert (await shop.deps.store.drops())[0].status == "ended"
@@ -189,7 +200,31 @@ async def test_bad_run_sheets_are_refused_whole(shop: MessageBus, clock: FakeClo
             c.CreateShow("Bad", clock.now(), (TG,), lots=(LotSpec("NOPE"), LotSpec("CARD1")))
         )
     assert await shop.deps.shows.shows() == []  # type: ignore[union-attr]
+    free = (LotSpec("CARD1"), LotSpec("TEE", LotMode.FIXED, Decimal(0), quantity=2))
+    with pytest.raises(InvalidInput, match="above zero"):
+        await shop.handle(c.CreateShow("Half", clock.now(), (TG,), lots=free))
+    assert await shop.deps.shows.shows() == []  # type: ignore[union-attr]
+    show = await shop.handle(c.CreateShow("Whole", clock.now(), (TG,), lots=(LotSpec("CARD1"),)))
+    with pytest.raises(InvalidInput):
+        await shop.handle(c.AddLots(show.code, (LotSpec("CARD2"), *free[1:])))
+    assert len((await shop.deps.shows.show(show.code)).lots) == 1  # type: ignore[union-attr]
     with pytest.raises(InvalidInput):
         await shop.handle(c.CreateShow("Past", clock.now() - timedelta(hours=1), (TG,)))
     with pytest.raises(InvalidInput):
         LotSpec("CARD1", LotMode.AUCTION, Decimal(1), quantity=2)
+
+
+async def test_six_next_at_once_put_one_lot_live(shop: MessageBus, clock: FakeClock) -> None:
+    """Co-hosts in two chats press /next together: one lot goes live, once, and a /skip
+    racing them never leaves a sale off the run sheet."""
+    await scheduled(shop, clock)
+    presses = [say(shop, (OWNER, COHOST)[i % 2], "/next", (TG, WEB)[i % 2]) for i in range(6)]
+    results = await asyncio.gather(*presses, say(shop, COHOST, "/skip", WEB))
+    moved = [r for r in results[:6] if isinstance(r, chat.ShowChanged)]
+    assert len(moved) == 1
+    assert all(isinstance(r, chat.Failed) for r in results[:6] if r not in moved)
+    show = await shop.deps.shows.show("SUNDAY-CARDS")  # type: ignore[union-attr]
+    live = [lot for lot in show.lots if lot.status == "live"]
+    assert len(live) == 1 and live[0].auction_id is not None
+    auctions = await shop.deps.auctions.auctions("live")  # type: ignore[union-attr]
+    assert [a.id for a in auctions] == [live[0].auction_id]  # no sale off the run sheet

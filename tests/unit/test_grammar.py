@@ -192,6 +192,10 @@ CASES: list[tuple[str, Command | ParseError | None]] = [
     ('/poll "Q?" a', ParseError(E.BAD_POLL, "poll", "1")),
     ('/poll "Q?" a b c d e f g', ParseError(E.BAD_POLL, "poll", "7")),
     ("#1", Vote(1)),
+    ("Lot #2 looks great #bid 5", Bid(Decimal(5))),  # a command wins over a vote
+    ("#3: #buy TEE 2", Buy("TEE", 2)),
+    ("#5€", None),
+    ("#1-", None),
     ("def #2!", Vote(2)),
     ("(#6)", Vote(6)),
     ("#7", None),

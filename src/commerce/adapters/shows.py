@@ -4,6 +4,7 @@ A lot's "running" is read from what it became (the auction still live, the drop 
 with units left, the giveaway not drawn yet), so /next never needs a timer of its own.
 """
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,8 @@ from commerce.domain.errors import Conflict, InvalidInput, NotFound
 from commerce.domain.money import Money
 from commerce.domain.shows import MAX_LOTS, REMIND_BEFORE, LotSpec, LotStatus, ShowStatus
 from commerce.service_layer.results import LotView, ShowView
+
+LIVE_CHATS_TTL = 5.0  # seconds a worker trusts its list of chats with a running show
 
 INSERT_SHOW = sql(
     "INSERT INTO show (code, title, status, starts_at, announced_at, created_by, created_at)"
@@ -57,30 +60,50 @@ INSERT_LOT = sql(
     " :close, 'pending')"
 )
 LOCK_SHOW = sql("UPDATE show SET status = status WHERE id = :id")
+# Each change of a show's state names the states it may come from: two co-hosts, or the
+# sweeper and a co-host, never undo each other.
 SET_STATUS = {
     ShowStatus.LIVE: sql(
-        "UPDATE show SET status = 'live', opened_at = COALESCE(opened_at, :now) WHERE id = :id"
+        "UPDATE show SET status = 'live', opened_at = COALESCE(opened_at, :now)"
+        " WHERE id = :id AND status IN ('scheduled', 'paused', 'live')"
     ),
-    ShowStatus.PAUSED: sql("UPDATE show SET status = 'paused' WHERE id = :id"),
-    ShowStatus.ENDED: sql("UPDATE show SET status = 'ended', ended_at = :now WHERE id = :id"),
+    ShowStatus.PAUSED: sql("UPDATE show SET status = 'paused' WHERE id = :id AND status = 'live'"),
+    ShowStatus.ENDED: sql(
+        "UPDATE show SET status = 'ended', ended_at = :now WHERE id = :id AND status <> 'ended'"
+    ),
 }
+OPEN_DUE = sql(
+    "UPDATE show SET status = 'live', opened_at = :now WHERE id = :id AND status = 'scheduled'"
+)
+# The lot on stage (live, or being started by another /next right now).
+ON_STAGE = sql(
+    "SELECT position FROM lot WHERE show_id = :show_id AND status IN ('live', 'starting')"
+)
+FIRST_PENDING = sql(
+    "SELECT MIN(position) FROM lot WHERE show_id = :show_id AND status = 'pending'"
+)
+SET_LOT = sql(
+    "UPDATE lot SET status = CAST(:to AS VARCHAR(16)), ended_at = CASE WHEN"
+    " CAST(:to AS VARCHAR(16)) IN ('done', 'skipped') THEN :now ELSE ended_at END"
+    " WHERE show_id = :show_id AND position = :position AND status = :from"
+)
 START_LOT = {
     kind: sql(
         f"UPDATE lot SET status = 'live', {kind}_id = :target, started_at = :now"
-        " WHERE show_id = :show_id AND position = :position AND status = 'pending'"
+        " WHERE show_id = :show_id AND position = :position AND status = 'starting'"
     )
     for kind in ("drop", "auction", "giveaway")
 }
-END_LOT = sql(
-    "UPDATE lot SET status = :status, ended_at = :now WHERE show_id = :show_id"
-    " AND position = :position AND status IN ('pending', 'live')"
-)
 TO_REMIND = sql(
     "SELECT id FROM show WHERE status = 'scheduled' AND reminded_at IS NULL"
     " AND starts_at <= :soon AND starts_at > :now"
 )
 TO_OPEN = sql("SELECT id FROM show WHERE status = 'scheduled' AND starts_at <= :now")
-REMINDED = sql("UPDATE show SET reminded_at = :now WHERE id = :id")
+REMINDED = sql("UPDATE show SET reminded_at = :now WHERE id = :id AND reminded_at IS NULL")
+LIVE_CHATS = sql(
+    "SELECT c.chat FROM show_channel c JOIN show s ON s.id = c.show_id"
+    " WHERE s.status IN ('live', 'paused')"
+)
 CHATTED = sql(
     "INSERT INTO show_chatter (show_id, identity, first_at)"
     " SELECT s.id, :identity, :now FROM show s JOIN show_channel c ON c.show_id = s.id"
@@ -92,6 +115,8 @@ CHATTED = sql(
 class SqlShows:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._live: frozenset[str] = frozenset()
+        self._chats_read_at: float | None = None  # monotonic; None: read at the next message
 
     async def create_show(
         self,
@@ -154,8 +179,38 @@ class SqlShows:
 
     async def set_status(self, show_id: int, status: str, now: datetime) -> ShowView:
         async with self.engine.begin() as conn:
-            await conn.execute(SET_STATUS[ShowStatus(status)], {"id": show_id, "now": now})
-            return await _view(conn, show_id)
+            result = await conn.execute(
+                SET_STATUS[ShowStatus(status)], {"id": show_id, "now": now}
+            )
+            view = await _view(conn, show_id)
+        self._chats_read_at = None
+        if result.rowcount != 1:
+            raise InvalidInput(f"show {view.code} is {view.status}")
+        return view
+
+    async def take_next(self, show_id: int, on_stage: int | None, now: datetime) -> LotView:
+        """Under the show's lock: the lot on stage is still `on_stage` (else another /next
+        or /skip came first), it is done, and the next pending lot is being started."""
+        keys = {"show_id": show_id, "now": now}
+        async with self.engine.begin() as conn:
+            await conn.execute(LOCK_SHOW, {"id": show_id})
+            stage = (await conn.execute(ON_STAGE, keys)).scalars().all()
+            if list(stage) != ([] if on_stage is None else [on_stage]):
+                raise Conflict("the show has just moved on; look at its board")
+            if on_stage is not None:
+                await conn.execute(
+                    SET_LOT, {**keys, "position": on_stage, "from": "live", "to": "done"}
+                )
+            position = (await conn.execute(FIRST_PENDING, keys)).scalar()
+            if position is None:
+                raise NotFound("that was the last lot; /show end closes the show")
+            await conn.execute(
+                SET_LOT, {**keys, "position": position, "from": "pending", "to": "starting"}
+            )
+            await conn.execute(SET_STATUS[ShowStatus.LIVE], {"id": show_id, "now": now})
+            view = await _view(conn, show_id)
+        self._chats_read_at = None
+        return next(lot for lot in view.lots if lot.position == position)
 
     async def lot_started(
         self, show_id: int, position: int, ref: tuple[str, int], now: datetime
@@ -163,15 +218,33 @@ class SqlShows:
         kind, ref_id = ref
         keys = {"show_id": show_id, "position": position, "target": ref_id, "now": now}
         async with self.engine.begin() as conn:
-            if (await conn.execute(START_LOT[kind], keys)).rowcount != 1:
-                raise Conflict(f"lot {position} was started already")
+            await conn.execute(START_LOT[kind], keys)
             return await _view(conn, show_id)
 
-    async def lot_ended(self, show_id: int, position: int, status: str, now: datetime) -> ShowView:
-        keys = {"show_id": show_id, "position": position, "status": status, "now": now}
+    async def lot_not_started(self, show_id: int, position: int, now: datetime) -> None:
+        """Its sale could not start (no stock, ...): back on the run sheet."""
+        keys = {"show_id": show_id, "position": position, "now": now}
         async with self.engine.begin() as conn:
-            await conn.execute(END_LOT, keys)
+            await conn.execute(SET_LOT, {**keys, "from": "starting", "to": "pending"})
+
+    async def lot_ended(self, show_id: int, position: int, status: str, now: datetime) -> ShowView:
+        """A live lot done (/show end), or a pending one skipped: only from that state."""
+        keys = {"show_id": show_id, "position": position, "now": now, "to": status}
+        came_from = "pending" if status == LotStatus.SKIPPED else "live"
+        async with self.engine.begin() as conn:
+            await conn.execute(LOCK_SHOW, {"id": show_id})
+            result = await conn.execute(SET_LOT, {**keys, "from": came_from})
+            if result.rowcount != 1:
+                raise Conflict("the show has just moved on; look at its board")
             return await _view(conn, show_id)
+
+    async def open_due(self, show_id: int, now: datetime) -> ShowView | None:
+        """The sweeper opens a show at its start, unless someone did (or ended it) first."""
+        async with self.engine.begin() as conn:
+            opened = (await conn.execute(OPEN_DUE, {"id": show_id, "now": now})).rowcount
+            view = await _view(conn, show_id) if opened == 1 else None
+        self._chats_read_at = None
+        return view
 
     async def due(self, now: datetime) -> tuple[list[ShowView], list[ShowView]]:
         async with self.engine.connect() as conn:
@@ -183,13 +256,25 @@ class SqlShows:
                 [await _view(conn, i) for i in opening],
             )
 
-    async def reminded(self, show_id: int, now: datetime) -> None:
+    async def reminded(self, show_id: int, now: datetime) -> bool:
         async with self.engine.begin() as conn:
-            await conn.execute(REMINDED, {"id": show_id, "now": now})
+            return bool((await conn.execute(REMINDED, {"id": show_id, "now": now})).rowcount == 1)
 
     async def chatted(self, chat: str, identity: str, now: datetime) -> None:
+        # Most messages are in chats without a running show: they cost no write (the list
+        # of show chats is read again every few seconds, by each worker).
+        if chat not in await self._live_chats(now):
+            return
         async with self.engine.begin() as conn:
             await conn.execute(CHATTED, {"chat": chat, "identity": identity, "now": now})
+
+    async def _live_chats(self, now: datetime) -> frozenset[str]:
+        read_at = self._chats_read_at
+        if read_at is None or time.monotonic() - read_at > LIVE_CHATS_TTL:
+            async with self.engine.connect() as conn:
+                chats = (await conn.execute(LIVE_CHATS)).scalars().all()
+            self._live, self._chats_read_at = frozenset(chats), time.monotonic()
+        return self._live
 
 
 async def _by_code(conn: AsyncConnection, code: str) -> Any:

@@ -193,6 +193,14 @@ class AddLot:
 
 
 @dataclass(frozen=True, slots=True)
+class AddLots:
+    """A CSV run sheet's lots, added all or none."""
+
+    show: str
+    specs: tuple[LotSpec, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class NextLot:
     """`/next`: the show's next lot goes live (the show opens if it has not)."""
 
@@ -350,6 +358,7 @@ Command = (
     | ConfirmPurchase
     | CreateShow
     | AddLot
+    | AddLots
     | NextLot
     | PauseShow
     | SkipLot

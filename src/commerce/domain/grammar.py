@@ -319,6 +319,7 @@ def parse(text: str, keywords: Keywords = DEFAULT_KEYWORDS) -> Command | ParseEr
         and _clean(first_line[1] if len(first_line) > 1 else "").casefold() != "out"
     ):
         return _ARGUMENTS["buy"](_arguments(first_line[1:], keywords))
+    vote: Vote | None = None
     for words in lines:
         for index, word in enumerate(words):
             verb = _command_verb(word, keywords)
@@ -326,17 +327,17 @@ def parse(text: str, keywords: Keywords = DEFAULT_KEYWORDS) -> Command | ParseEr
                 return _poll(words[index + 1 :])
             if verb is not None:
                 return _ARGUMENTS[verb](_arguments(words[index + 1 :], keywords))
-            if (vote := _vote(word)) is not None:
-                return vote
-    return None
+            vote = vote or _vote(word)
+    # A vote only when the message holds no command: "Lot #2 looks great #bid 5" is a bid.
+    return vote
 
 
 def _vote(word: str) -> Vote | None:
-    """'#2', '#2!' -> Vote(2); '#12', '#2nd', '#7' are chatter."""
+    """'#2', '#2!' -> Vote(2); '#12', '#2nd', '#7', '#5€', '#1-' are chatter."""
     word = word.lstrip(_LEAD)
     if len(word) < 2 or word[0] != "#" or not "1" <= word[1] <= str(MAX_VOTE):
         return None
-    return None if any(ch.isalnum() for ch in word[2:]) else Vote(int(word[1]))
+    return Vote(int(word[1])) if all(ch in _TRIM for ch in word[2:]) else None
 
 
 def _command_verb(word: str, keywords: Keywords) -> str | None:

@@ -33,6 +33,7 @@ class LotMode(StrEnum):
 
 class LotStatus(StrEnum):
     PENDING = "pending"
+    STARTING = "starting"  # claimed by a /next whose sale is being started
     LIVE = "live"
     DONE = "done"
     SKIPPED = "skipped"

@@ -243,8 +243,9 @@ ChatOutcome = (
 
 
 # What a chat's administrators may do there without being a seller (ChatMessage.chat_admin).
+# Giving stock away (a giveaway) is the shop's own decision.
 CHAT_ADMIN_COMMANDS: frozenset[type] = frozenset(
-    {g.StartDrop, g.StartAuction, g.EndDrop, g.StartGiveaway, g.StartPoll, g.EndPoll}
+    {g.StartDrop, g.StartAuction, g.EndDrop, g.StartPoll, g.EndPoll}
 )
 
 
@@ -261,9 +262,10 @@ async def handle_chat_message(cmd: c.ChatMessage, deps: Deps) -> ChatOutcome:
         chat_admin = cmd.chat_admin and type(parsed) in CHAT_ADMIN_COMMANDS
         if type(parsed) in g.SELLER_COMMANDS and not chat_admin:
             await handlers.require_seller(cmd.identity, deps)
-        # Co-hosts run the show; refunds and prices stay with the shop's owners.
-        if isinstance(parsed, g.Refund):
-            await handlers.require_owner(cmd.identity, deps)
+        # Co-hosts run the show's lots; refunds and prices (an auction's start, a drop at
+        # another price, a free drop) stay with the shop's owners.
+        if isinstance(parsed, g.Refund | g.StartAuction):
+            await handlers.refuse_cohost(cmd.identity, deps)
         return await _dispatch(parsed, cmd, deps)
     except NotAllowed as exc:
         return Failed(name, str(exc), not_allowed=True)
@@ -427,8 +429,8 @@ async def _start_drop(parsed: g.StartDrop, cmd: c.ChatMessage, deps: Deps) -> Dr
     product = await deps.store.product(parsed.sku)
     currency = product.price.currency
     price = Money.parse(Decimal(parsed.price), currency)
-    if price != product.price and not parsed.promo:
-        await handlers.require_owner(cmd.identity, deps)  # co-hosts sell at the shop's price
+    if price != product.price:
+        await handlers.refuse_cohost(cmd.identity, deps)  # co-hosts sell at the shop's price
     confirm = ConfirmRule.parse(parsed.confirm, currency) if parsed.confirm else ALWAYS
     terms = DropTerms(
         sku=product.sku,

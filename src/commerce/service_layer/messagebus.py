@@ -42,6 +42,7 @@ HANDLERS: dict[type, Handler] = {
     c.EndPoll: engage.end_poll,
     c.CreateShow: shows.create_show,
     c.AddLot: shows.add_lot,
+    c.AddLots: shows.add_lots,
     c.NextLot: shows.next_lot,
     c.PauseShow: shows.pause_show,
     c.SkipLot: shows.skip_lot,

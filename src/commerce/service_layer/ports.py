@@ -22,6 +22,7 @@ from commerce.service_layer.results import (
     GiveawayDraw,
     GiveawayRecord,
     GiveawayView,
+    LotView,
     Notice,
     OrderEventView,
     OrderView,
@@ -344,13 +345,24 @@ class ShowStore(Protocol):
         ...
 
     async def shows(self, status: str | None = None) -> list[ShowView]: ...
-    async def set_status(self, show_id: int, status: str, now: datetime) -> ShowView: ...
+    async def set_status(self, show_id: int, status: str, now: datetime) -> ShowView:
+        """Live (from scheduled or paused), paused (from live) or ended; InvalidInput when
+        the show is not in a state it can come from."""
+        ...
+
+    async def take_next(self, show_id: int, on_stage: int | None, now: datetime) -> LotView:
+        """Under the show's lock: the lot on stage is still `on_stage` (Conflict when another
+        /next or /skip came first), it is done, and the next pending lot is being started
+        (NotFound when none is left)."""
+        ...
+
     async def lot_started(
         self, show_id: int, position: int, ref: tuple[str, int], now: datetime
     ) -> ShowView:
         """`ref`: ('drop', id), ('auction', id) or ('giveaway', id)."""
         ...
 
+    async def lot_not_started(self, show_id: int, position: int, now: datetime) -> None: ...
     async def lot_ended(
         self, show_id: int, position: int, status: str, now: datetime
     ) -> ShowView: ...
@@ -358,7 +370,11 @@ class ShowStore(Protocol):
         """Shows to remind (starting soon) and shows to open (their time has come)."""
         ...
 
-    async def reminded(self, show_id: int, now: datetime) -> None: ...
+    async def reminded(self, show_id: int, now: datetime) -> bool:
+        """True for the one caller that records the reminder (it then sends it)."""
+        ...
+
+    async def open_due(self, show_id: int, now: datetime) -> ShowView | None: ...
     async def chatted(self, chat: str, identity: str, now: datetime) -> None:
         """Counts a chatter of the show running in this chat, if any."""
         ...

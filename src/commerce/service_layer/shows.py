@@ -13,13 +13,22 @@ from commerce.domain.drops import DropPolicy, DropTerms
 from commerce.domain.errors import InvalidInput, NotAllowed, NotFound
 from commerce.domain.identity import ChatRef
 from commerce.domain.money import Money
-from commerce.domain.shows import PDD_START, LotMode, LotStatus, ShowStatus, show_code
+from commerce.domain.shows import (
+    MAX_LOTS,
+    PDD_START,
+    LotMode,
+    LotSpec,
+    LotStatus,
+    ShowStatus,
+    show_code,
+)
 from commerce.service_layer import auctions, giveaways, handlers
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.ports import ShowStore
 from commerce.service_layer.results import LotView, ShowAnnounced, ShowUpdated, ShowView
 
 MAX_TITLE = 120
+JUST_STARTED = timedelta(seconds=3)
 
 
 def show_store(deps: Deps) -> ShowStore:
@@ -39,29 +48,45 @@ async def create_show(cmd: c.CreateShow, deps: Deps) -> ShowView:
     now = deps.clock.now()
     if cmd.starts_at < now - timedelta(minutes=1):
         raise InvalidInput("the show's start is in the past")
-    for spec in cmd.lots:  # every product exists, or nothing is created
-        await deps.store.product(spec.sku)
+    # Every lot is checked (its product, its price) before anything is written.
+    priced = [(spec, await _lot_price(spec, deps)) for spec in cmd.lots]
     code = show_code(cmd.code or title)
     show = await shows.create_show(title, code, cmd.starts_at, channels, cmd.actor, now)
-    for spec in cmd.lots:
-        show = await add_lot(c.AddLot(show.code, spec), deps)
+    for spec, price in priced:
+        show = await shows.add_lot(show.code, spec, price)
     await deps.notifier.notify(ShowAnnounced(show))
     return show
 
 
 async def add_lot(cmd: c.AddLot, deps: Deps) -> ShowView:
-    """A lot at the end of the run sheet; its price in the product's currency."""
-    product = await deps.store.product(cmd.spec.sku)
-    price = cmd.spec.price
-    if cmd.spec.mode is LotMode.FIXED and price is None:
-        price_minor: int | None = product.price.minor
-    elif cmd.spec.mode is LotMode.AUCTION and price is None:
-        price_minor = Money.parse(PDD_START, product.price.currency).minor
-    else:
-        price_minor = None if price is None else Money.parse(price, product.price.currency).minor
-    if cmd.spec.mode is LotMode.FIXED and not price_minor:
-        raise InvalidInput("a fixed-price lot needs a price above zero")
-    return await show_store(deps).add_lot(cmd.show, cmd.spec, price_minor)
+    """A lot at the end of the run sheet."""
+    return await show_store(deps).add_lot(cmd.show, cmd.spec, await _lot_price(cmd.spec, deps))
+
+
+async def add_lots(cmd: c.AddLots, deps: Deps) -> ShowView:
+    """Lots of a CSV run sheet: all checked before the first is added."""
+    shows = show_store(deps)
+    show = await shows.show(cmd.show)
+    if len(show.lots) + len(cmd.specs) > MAX_LOTS:
+        raise InvalidInput(f"a show has at most {MAX_LOTS} lots")
+    priced = [(spec, await _lot_price(spec, deps)) for spec in cmd.specs]
+    for spec, price in priced:
+        show = await shows.add_lot(show.code, spec, price)
+    return show
+
+
+async def _lot_price(spec: LotSpec, deps: Deps) -> int | None:
+    """The lot's price in minor units of its product's currency (auction: the start)."""
+    product = await deps.store.product(spec.sku)
+    currency = product.price.currency
+    if spec.mode is LotMode.FIXED:
+        price = product.price if spec.price is None else Money.parse(spec.price, currency)
+        if price.minor <= 0:
+            raise InvalidInput(f"{spec.sku}: a fixed-price lot needs a price above zero")
+        return price.minor
+    if spec.mode is LotMode.AUCTION:
+        return Money.parse(PDD_START if spec.price is None else spec.price, currency).minor
+    return None  # a giveaway is free
 
 
 async def next_lot(cmd: c.NextLot, deps: Deps) -> ShowView:
@@ -75,14 +100,18 @@ async def next_lot(cmd: c.NextLot, deps: Deps) -> ShowView:
             raise InvalidInput(
                 f"lot {current.position} ({current.sku}) is still live: wait for it, or /end it"
             )
+        if current.started_at is not None and now - current.started_at < JUST_STARTED:
+            # Two /next typed at once (or one sent twice) move the show on once.
+            raise InvalidInput(f"lot {current.position} ({current.sku}) has just gone live")
+    # The compare-and-set: only one /next takes the stage from this lot.
+    lot = await shows.take_next(show.id, current.position if current else None, now)
+    if current is not None:
         await _end_sale(current, cmd.actor, deps)
-        show = await shows.lot_ended(show.id, current.position, LotStatus.DONE, now)
-    lot = show.next
-    if lot is None:
-        raise NotFound("that was the last lot; /show end closes the show")
-    if show.status != ShowStatus.LIVE:
-        show = await shows.set_status(show.id, ShowStatus.LIVE, now)
-    ref = await _go_live(lot, show, cmd.actor, deps)
+    try:
+        ref = await _go_live(lot, show, cmd.actor, deps)
+    except Exception:
+        await shows.lot_not_started(show.id, lot.position, now)
+        raise
     show = await shows.lot_started(show.id, lot.position, ref, now)
     await deps.notifier.notify(ShowUpdated(show))
     return show
@@ -178,12 +207,13 @@ async def tick_shows(cmd: c.TickShows, deps: Deps) -> None:
     now = deps.clock.now()
     remind, opening = await deps.shows.due(now)
     for show in remind:
-        await deps.shows.reminded(show.id, now)
-        minutes = max(1, round((show.starts_at - now).total_seconds() / 60))
-        await deps.notifier.notify(ShowAnnounced(show, minutes))
+        if await deps.shows.reminded(show.id, now):
+            minutes = max(1, round((show.starts_at - now).total_seconds() / 60))
+            await deps.notifier.notify(ShowAnnounced(show, minutes))
     for show in opening:
-        opened = await deps.shows.set_status(show.id, ShowStatus.LIVE, now)
-        await deps.notifier.notify(ShowUpdated(opened))
+        opened = await deps.shows.open_due(show.id, now)
+        if opened is not None:
+            await deps.notifier.notify(ShowUpdated(opened))
 
 
 async def _running(code: str | None, chat: str | None, deps: Deps) -> ShowView:
