@@ -185,10 +185,16 @@ class TelegramAdapter:
         sender = self._sender(message)
         if sender is None or self._for_another_bot(message):
             return
-        parsed = grammar.parse(text, self.bus().deps.keywords)
-        if parsed is None:
-            return  # chatter: no database work
+        deps = self.bus().deps
+        parsed = grammar.parse(text, deps.keywords)
         chat_id = message.chat.id
+        if parsed is None:
+            # Chatter: counted for a running show's report (no database work otherwise).
+            if deps.shows is not None:
+                await deps.shows.chatted(
+                    f"{PLATFORM}:{chat_id}", sender.identity, self.clock.now()
+                )
+            return
         admin = False
         if type(parsed) in chat.CHAT_ADMIN_COMMANDS:
             admin = sender.user_id is None or await self.is_admin(chat_id, sender.user_id)

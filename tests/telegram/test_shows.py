@@ -6,6 +6,9 @@ deep link."""
 from datetime import timedelta
 from decimal import Decimal
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from commerce.adapters.show_report import SqlShowReport
 from commerce.domain import commands as c
 from commerce.domain.shows import LotMode, LotSpec
 from tests.integration.helpers import add_product
@@ -31,7 +34,7 @@ async def seller(shop: Shop, api: FakeBotApi) -> None:
 
 
 async def test_a_show_announced_and_its_board_edited_on_next(
-    shop_factory: ShopFactory, api: FakeBotApi
+    shop_factory: ShopFactory, api: FakeBotApi, engine: AsyncEngine
 ) -> None:
     shop = await shop_factory()
     await seller(shop, api)
@@ -50,6 +53,11 @@ async def test_a_show_announced_and_its_board_edited_on_next(
     await shop.settle()
     (board,) = posted(api, "🔴 Sunday cards")
     assert "lot 1/2" in board.text and "Next: 1 × PIN product at €3.00" in board.text
+    # Plain chatter during the show counts for the report, without being answered.
+    await shop.processed(api.message(GROUP, ANNA, "hello everyone 👋"))
+    await shop.processed(api.message(GROUP, BOB, "nice cards"))
+    report = await SqlShowReport(engine).report("SUNDAY-CARDS", shop.clock.now())
+    assert report.chatters == {"telegram": 2}  # Anna and Bob (the show opened with /next)
 
     await shop.processed(api.message(GROUP, SELLER, "/next"))
     await shop.settle()
