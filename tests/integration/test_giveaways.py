@@ -245,6 +245,7 @@ async def test_linking_after_entering_twice_leaves_one_entry_and_one_vote(
     await bus.handle(c.ExpireHolds())
     record = await giveaway_record(1, bus.deps)
     assert [number for number, _ in record.entries] == [1, 3]  # discord:5's entry 2 is gone
+    assert record.giveaway.entries == 2  # and the board counts the entries there are
     assert record.giveaway.winner_number in (1, 3)
     poll = await bus.handle(c.EndPoll(chat=TG, actor=SELLER))
     assert poll.votes == 2 and poll.options[0].votes == 2

@@ -58,8 +58,11 @@ INSERT_GIVEAWAY_CHANNEL = sql(
     "INSERT INTO giveaway_channel (giveaway_id, chat) VALUES (:id, :chat)"
 )
 LOCK_GIVEAWAY = sql("UPDATE giveaway SET entries = entries WHERE id = :id")
+# `entries` counts the entries there are: the column numbers them, and an entry can leave
+# (its person linked this identity to one that had entered already).
 GIVEAWAY_COLUMNS = (
-    "g.id, g.code, g.seed, g.commitment, g.status, g.outcome, g.entries, g.winner_number,"
+    "g.id, g.code, g.seed, g.commitment, g.status, g.outcome, (SELECT COUNT(*) FROM"
+    " giveaway_entry e WHERE e.giveaway_id = g.id) AS entries, g.winner_number,"
     " g.winner_name, g.show_id, g.starts_at, g.ends_at, g.product_id, g.started_by,"
     " p.sku, p.name, p.currency"
 )
