@@ -224,6 +224,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "lot_none": "nothing more",
         "card_refunded": "{card} was charged {amount}, but {item} was gone by then: the charge is "
         "refunded.",
+        "giveaway_record": " Entries and seed: {url}",
     },
     "de": {
         "won": "{who}: {qty} × {item} gehört dir für {amount}. Schau in deine Nachrichten.",
@@ -392,6 +393,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "lot_none": "nichts mehr",
         "card_refunded": "{card} wurde mit {amount} belastet, aber {item} war da schon weg: die "
         "Zahlung wird erstattet.",
+        "giveaway_record": " Teilnehmer und Seed: {url}",
     },
     "fr": {
         "won": "{who} : {qty} × {item} est à toi pour {amount}. Regarde tes messages pour payer.",
@@ -559,6 +561,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "lot_none": "plus rien",
         "card_refunded": "{card} a été débitée de {amount}, mais {item} n'était plus là : le "
         "paiement est remboursé.",
+        "giveaway_record": " Participants et graine : {url}",
     },
     "es": {
         "won": "{who}: {qty} × {item} es tuyo por {amount}. Mira tus mensajes para pagar.",
@@ -722,6 +725,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "lot_none": "nada más",
         "card_refunded": "Se cobró {amount} a {card}, pero {item} ya no estaba: el cobro se "
         "reembolsa.",
+        "giveaway_record": " Participantes y semilla: {url}",
     },
 }
 
@@ -1101,15 +1105,17 @@ class Renderer:
     def giveaway_result(self, giveaway: GiveawayView) -> str:
         """The draw, in public: the winner's name and the seed anyone can check."""
         values = {"item": giveaway.name, "seed": giveaway.seed, "entries": giveaway.entries}
+        record = self.t("giveaway_record", url=giveaway.record_url) if giveaway.record_url else ""
         if giveaway.outcome == "won":
-            return self.t(
+            won = self.t(
                 "giveaway_won",
                 winner=giveaway.winner_name,
                 number=giveaway.winner_number,
                 **values,
             )
+            return won + record
         if giveaway.outcome == "no_stock":
-            return self.t("giveaway_no_stock", **values)
+            return self.t("giveaway_no_stock", **values) + record
         return self.t("giveaway_no_entries", **values)
 
     def _enter_action(self, giveaway: GiveawayView) -> tuple[tuple[str, str], ...]:

@@ -37,6 +37,7 @@ def bootstrap(
         invoice_platforms=invoice_platforms(settings),
         cards=SqlCards(engine),
         shows=SqlShows(engine),
+        public_url=settings.public_base_url.rstrip("/"),
         confirm_window=settings.confirm_window,
         giveaways=SqlGiveaways(engine),
     )

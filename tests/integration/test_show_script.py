@@ -171,6 +171,9 @@ async def test_a_scripted_show_of_ten_lots(
     assert again.already
     await close(bus, clock, 46)
     [drawn] = notifier.of(GiveawayDrawn)
+    record_url = drawn.giveaway.record_url  # type: ignore[attr-defined]
+    assert record_url == f"http://127.0.0.1:8080/giveaways/{drawn.giveaway.id}"  # type: ignore[attr-defined]
+    assert record_url in (Renderer("de").notice(drawn, "").public or "")
     record = await giveaway_record(started.giveaway.id, bus.deps)  # type: ignore[attr-defined]
     seed = record.giveaway.seed
     assert seed is not None and hashlib.sha256(seed.encode()).hexdigest() == commitment

@@ -38,4 +38,5 @@ class Deps:
     cards: Cards | None = None  # None: no one-message buying (every buyer gets a link)
     confirm_window: timedelta = timedelta(minutes=5)  # LIVEBUY_CONFIRM_WINDOW
     link_ttl: timedelta = timedelta(minutes=10)
+    public_url: str = ""  # PUBLIC_BASE_URL: public records (a giveaway's entries) link there
     giveaways: GiveawayStore | None = None  # None: giveaways and polls answer "not available"

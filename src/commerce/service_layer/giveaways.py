@@ -9,6 +9,8 @@ A poll asks a question with 2 to 6 options; each person (linked identities count
 votes once, and the board shows the counts live.
 """
 
+from dataclasses import replace
+
 from commerce.domain import commands as c
 from commerce.domain.errors import InvalidInput, NotAllowed
 from commerce.domain.giveaways import (
@@ -67,6 +69,7 @@ async def start_giveaway(cmd: c.StartGiveaway, deps: Deps) -> GiveawayView:
         now + duration,
         now,
     )
+    view = _with_record(view, deps)
     await deps.notifier.notify(GiveawayStarted(view))
     return view
 
@@ -92,7 +95,10 @@ async def draw_due_giveaways(cmd: c.DrawDueGiveaways, deps: Deps) -> list[Giveaw
     draws = await deps.giveaways.draw_due(deps.clock.now())
     for drawn in draws:
         notice = GiveawayDrawn(
-            drawn.giveaway, drawn.winner_identity, drawn.winner_chat, drawn.order
+            _with_record(drawn.giveaway, deps),
+            drawn.winner_identity,
+            drawn.winner_chat,
+            drawn.order,
         )
         await deps.notifier.notify(notice)
     for giveaway_id, ref in await deps.giveaways.unsettled():
@@ -138,3 +144,10 @@ async def end_poll(cmd: c.EndPoll, deps: Deps) -> PollView:
     poll = await store.end_poll(chat, cmd.poll_id, deps.clock.now())
     await deps.notifier.notify(PollClosed(poll))
     return poll
+
+
+def _with_record(giveaway: GiveawayView, deps: Deps) -> GiveawayView:
+    """The public record's address, for chats that cannot link it themselves."""
+    if not deps.public_url:
+        return giveaway
+    return replace(giveaway, record_url=f"{deps.public_url}/giveaways/{giveaway.id}")

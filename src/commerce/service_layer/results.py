@@ -398,6 +398,7 @@ class GiveawayView:
     seed: str | None = None
     winner_number: int | None = None
     winner_name: str = ""
+    record_url: str = ""  # where anyone reads the entries and the seed (GET /giveaways/<id>)
 
 
 @dataclass(frozen=True, slots=True)
