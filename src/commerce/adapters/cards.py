@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from commerce.adapters.claim_batch import resolve_customers
 from commerce.adapters.claims import LOCK_DROP
 from commerce.adapters.sql import (
     ORDER_COLUMNS,
@@ -32,15 +33,6 @@ CODE_LENGTH = 8
 CHARGE_TIME = timedelta(minutes=3)
 
 CUSTOMER_OF = sql("SELECT customer_id FROM identity WHERE key = :identity")
-NEW_CUSTOMER = sql(
-    "INSERT INTO customer (origin_key, display_name, disputes, created_at)"
-    " VALUES (:identity, '', 0, :now) ON CONFLICT (origin_key) DO NOTHING"
-)
-CUSTOMER_BY_ORIGIN = sql("SELECT id FROM customer WHERE origin_key = :identity")
-NEW_IDENTITY = sql(
-    "INSERT INTO identity (key, customer_id) VALUES (:identity, :customer_id)"
-    " ON CONFLICT (key) DO NOTHING"
-)
 CARD_OF = sql(
     "SELECT s.payment_customer, s.payment_method, s.brand, s.last4 FROM saved_card s"
     " JOIN identity i ON i.customer_id = s.customer_id WHERE i.key = :identity"
@@ -277,14 +269,8 @@ class SqlCards:
 
 
 async def _customer(conn: AsyncConnection, identity: str, now: datetime) -> int:
-    """The identity's customer, created as the claim writer would for a new buyer."""
-    found = (await conn.execute(CUSTOMER_OF, {"identity": identity})).scalar()
-    if found is not None:
-        return int(found)
-    await conn.execute(NEW_CUSTOMER, {"identity": identity, "now": now})
-    origin = (await conn.execute(CUSTOMER_BY_ORIGIN, {"identity": identity})).scalar_one()
-    await conn.execute(NEW_IDENTITY, {"identity": identity, "customer_id": origin})
-    return int((await conn.execute(CUSTOMER_OF, {"identity": identity})).scalar_one())
+    """The identity's customer, created as the claim writer creates a new buyer's."""
+    return (await resolve_customers(conn, {identity: ""}, now))[identity]
 
 
 def _card(row: Any) -> SavedCard | None:
