@@ -1,7 +1,6 @@
 """The web chat in a real browser: #buy, the private checkout link, paying on the emulator
 page, the confirmation in the chat, and a second viewer who never sees the first one's link."""
 
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,17 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from commerce.domain.orders import OrderStatus
 from commerce.service_layer.messagebus import MessageBus
 from tests.conftest import test_settings
+from tests.e2e.conftest import free_port
 from tests.integration.helpers import add_product, start_drop
 from webhooks.app import create_app
 from webhooks.keys import BUS
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / ".artifacts"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

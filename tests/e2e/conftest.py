@@ -1,17 +1,33 @@
-"""The `cli` fixture: the `livebuy` command in-process (typer's runner) on the test database."""
+"""Shared by the end-to-end tests: a free port, the `livebuy` command in-process (typer's
+runner) on the test database (`cli`), and the built-in Stripe emulator on its own server with
+the real gateway pointed at it and a receiver verifying its webhooks (`stripe`)."""
 
+import asyncio
 import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp import ClientSession, web
+from aiohttp.test_utils import TestServer
 from typer.testing import CliRunner
 
+from commerce.adapters.stripe_events import verify
+from commerce.adapters.stripe_gateway import StripePaymentGateway
 from webhooks.cli import app
+from webhooks.emulator import create_emulator
 
 runner = CliRunner()
 
 
-def closed_port() -> int:
+SECRET = "whsec_emulator_test"
+KEY = "sk_test_gateway"
+
+
+def free_port() -> int:
+    """A port nothing listens on (until a test serves on it)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -22,7 +38,7 @@ def cli(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # 
     monkeypatch.chdir(tmp_path)  # no developer .env is read
     env = {
         "DATABASE_URL": database_url,
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{closed_port()}",  # no emulator is running
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{free_port()}",  # no emulator is running
     }
 
     def run(*args: str, ok: bool = True, **extra: str) -> str:
@@ -33,3 +49,55 @@ def cli(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # 
         return output
 
     return run
+
+
+@dataclass
+class Receiver:
+    """Our side of the webhooks: verifies each delivery like /webhooks/stripe does."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    fail_first: int = 0
+    calls: int = 0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.calls += 1
+        if self.fail_first:
+            self.fail_first -= 1
+            return web.Response(status=503)
+        body = await request.read()
+        self.events.append(verify(body, request.headers.get("Stripe-Signature"), SECRET))
+        return web.json_response({"received": True})
+
+    async def wait_for(self, count: int) -> list[dict[str, Any]]:
+        for _ in range(200):
+            if len(self.events) >= count:
+                break
+            await asyncio.sleep(0.025)
+        return self.events
+
+
+@dataclass
+class Stripe:
+    base: str
+    gateway: StripePaymentGateway
+    receiver: Receiver
+    http: ClientSession
+
+
+@pytest.fixture
+async def stripe() -> AsyncIterator[Stripe]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    receiver = Receiver()
+    app = web.Application()
+    app.router.add_post("/webhooks/stripe", receiver.handle)
+    app.add_subapp(
+        "/stripe-emulator",
+        create_emulator(
+            public_base_url=base, webhook_url=f"{base}/webhooks/stripe", webhook_secret=SECRET
+        ),
+    )
+    async with TestServer(app, host="127.0.0.1", port=port), ClientSession() as http:
+        gateway = StripePaymentGateway(KEY, f"{base}/stripe-emulator", base, network_retries=0)
+        yield Stripe(base, gateway, receiver, http)
+        await gateway.close()

@@ -16,7 +16,7 @@ from commerce.domain import commands as c
 from commerce.domain.orders import OrderStatus
 from commerce.service_layer.results import AuctionWon
 from tests.conftest import test_settings
-from tests.e2e.test_local_loop import free_port
+from tests.e2e.conftest import free_port
 from tests.fakes import FakeClock, FakeNotifier
 from tests.integration.helpers import add_product
 from webhooks.app import create_app

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.e2e.conftest import closed_port
+from tests.e2e.conftest import free_port
 from webhooks.cli import app
 
 runner = CliRunner()
@@ -145,7 +145,7 @@ def test_configuration_and_database_errors(cli, tmp_path: Path) -> None:  # type
         "product",
         "list",
         ok=False,
-        DATABASE_URL=f"postgresql://postgres@127.0.0.1:{closed_port()}/x",
+        DATABASE_URL=f"postgresql://postgres@127.0.0.1:{free_port()}/x",
     )
     assert unreachable.startswith("error: cannot reach the database")
     assert "must be sqlite:// or postgresql://" in cli(
@@ -155,7 +155,7 @@ def test_configuration_and_database_errors(cli, tmp_path: Path) -> None:  # type
         "db",
         "upgrade",
         ok=False,
-        DATABASE_URL=f"postgresql://postgres@127.0.0.1:{closed_port()}/x",
+        DATABASE_URL=f"postgresql://postgres@127.0.0.1:{free_port()}/x",
     )
     with_keys = cli("refund", "X", ok=False, STRIPE_SECRET_KEY="sk_test_x")
     assert "STRIPE_WEBHOOK_SECRET must be set" in with_keys

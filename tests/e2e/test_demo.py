@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from commerce.adapters.reports import SqlReports
 from commerce.domain.orders import OrderStatus
 from tests.conftest import test_settings
-from tests.e2e.test_local_loop import free_port
+from tests.e2e.conftest import free_port
 from webhooks.app import create_app
 from webhooks.demo import SKU, UNITS, show
 from webhooks.keys import BUS

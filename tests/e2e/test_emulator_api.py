@@ -1,84 +1,16 @@
 """The StripePaymentGateway (real stripe library) against the built-in emulator, over HTTP."""
 
-import asyncio
-import socket
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiohttp import ClientSession, web
-from aiohttp.test_utils import TestServer
 
 from commerce.adapters.stripe_events import SignatureError, to_payment_event, verify
 from commerce.adapters.stripe_gateway import StripePaymentGateway
 from commerce.domain.money import Money
 from commerce.domain.payments import PaymentEventKind
 from commerce.service_layer.ports import CheckoutRequest, PaymentError
-from webhooks.emulator import create_emulator
-
-SECRET = "whsec_emulator_test"
-KEY = "sk_test_gateway"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Receiver:
-    """Our side of the webhooks: verifies each delivery like /webhooks/stripe does."""
-
-    events: list[dict[str, Any]] = field(default_factory=list)
-    fail_first: int = 0
-    calls: int = 0
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.calls += 1
-        if self.fail_first:
-            self.fail_first -= 1
-            return web.Response(status=503)
-        body = await request.read()
-        self.events.append(verify(body, request.headers.get("Stripe-Signature"), SECRET))
-        return web.json_response({"received": True})
-
-    async def wait_for(self, count: int) -> list[dict[str, Any]]:
-        for _ in range(200):
-            if len(self.events) >= count:
-                break
-            await asyncio.sleep(0.025)
-        return self.events
-
-
-@dataclass
-class Stripe:
-    base: str
-    gateway: StripePaymentGateway
-    receiver: Receiver
-    http: ClientSession
-
-
-@pytest.fixture
-async def stripe() -> AsyncIterator[Stripe]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    receiver = Receiver()
-    app = web.Application()
-    app.router.add_post("/webhooks/stripe", receiver.handle)
-    app.add_subapp(
-        "/stripe-emulator",
-        create_emulator(
-            public_base_url=base, webhook_url=f"{base}/webhooks/stripe", webhook_secret=SECRET
-        ),
-    )
-    async with TestServer(app, host="127.0.0.1", port=port), ClientSession() as http:
-        gateway = StripePaymentGateway(KEY, f"{base}/stripe-emulator", base, network_retries=0)
-        yield Stripe(base, gateway, receiver, http)
-        await gateway.close()
-
+from tests.e2e.conftest import KEY, SECRET, Stripe, free_port
 
 # One value for the whole module: a retry must ask for exactly the same session.
 EXPIRES = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)

@@ -2,12 +2,9 @@
 stripe library) against the built-in emulator, over HTTP, with Stripe's own test cards."""
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp import ClientSession, web
-from aiohttp.test_utils import TestServer
 
 from commerce.adapters.stripe_gateway import StripePaymentGateway
 from commerce.domain.money import Money
@@ -17,8 +14,8 @@ from commerce.service_layer.ports import (
     PaymentError,
     SavedCard,
 )
-from tests.e2e.test_emulator_api import KEY, SECRET, Receiver, Stripe, free_port, request
-from webhooks.emulator import create_emulator
+from tests.e2e.conftest import KEY, Stripe, free_port
+from tests.e2e.test_emulator_api import request
 
 VISA = "4242424242424242"
 DECLINES_LATER = "4000000000000341"
@@ -26,25 +23,6 @@ NO_FUNDS = "4000000000009995"
 NEEDS_BUYER = "4000002760003184"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 REMEMBERED = "Your card will be remembered for one-message buys. Type /unlink to forget it."
-
-
-@pytest.fixture
-async def stripe() -> AsyncIterator[Stripe]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    receiver = Receiver()
-    app = web.Application()
-    app.router.add_post("/webhooks/stripe", receiver.handle)
-    app.add_subapp(
-        "/stripe-emulator",
-        create_emulator(
-            public_base_url=base, webhook_url=f"{base}/webhooks/stripe", webhook_secret=SECRET
-        ),
-    )
-    async with TestServer(app, host="127.0.0.1", port=port), ClientSession() as http:
-        gateway = StripePaymentGateway(KEY, f"{base}/stripe-emulator", base, network_retries=0)
-        yield Stripe(base, gateway, receiver, http)
-        await gateway.close()
 
 
 async def api(stripe: Stripe, path: str) -> Any:

@@ -2,7 +2,6 @@
 its page -> signed webhook -> order paid -> notification, with the real stripe library."""
 
 import asyncio
-import socket
 
 from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
@@ -14,17 +13,12 @@ from commerce.domain.orders import OrderStatus
 from commerce.service_layer import chat
 from commerce.service_layer.results import OrderPaid
 from tests.conftest import test_settings
+from tests.e2e.conftest import free_port
 from tests.fakes import FakeNotifier
 from tests.integration.helpers import add_product, start_drop
 from webhooks.app import create_app
 from webhooks.emulator import create_emulator
 from webhooks.keys import BUS
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_buy_pay_and_confirm_through_the_emulator(

@@ -32,7 +32,7 @@ from commerce.service_layer.results import (
     RefusalReason,
 )
 from tests.conftest import test_settings
-from tests.e2e.test_local_loop import free_port
+from tests.e2e.conftest import free_port
 from tests.fakes import FakeClock, FakeNotifier
 from tests.integration.helpers import add_product
 from webhooks.app import create_app

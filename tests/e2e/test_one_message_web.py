@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from commerce.domain.orders import OrderStatus
 from commerce.service_layer.messagebus import MessageBus
 from tests.conftest import test_settings
+from tests.e2e.conftest import free_port
 from tests.e2e.test_auction_web_chat import _read
-from tests.e2e.test_local_loop import free_port
 from tests.integration.helpers import add_product, start_drop
 from webhooks.app import create_app
 from webhooks.keys import BUS

@@ -10,13 +10,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tests.e2e.conftest import free_port
+
 LIVEBUY = Path(sys.executable).parent / "livebuy"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def get(url: str) -> tuple[int, dict[str, str]]:

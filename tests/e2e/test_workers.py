@@ -21,8 +21,8 @@ from commerce.adapters.outbox import SqlOutbox
 from commerce.bootstrap import bootstrap
 from commerce.service_layer.outbox import Outgoing
 from tests.conftest import test_settings
+from tests.e2e.conftest import free_port
 from tests.e2e.stripe_signing import event_body, session, sign
-from tests.e2e.test_run import free_port
 from tests.integration.helpers import add_product, start_drop
 from tests.telegram.fake_bot_api import FakeBotApi
 from webhooks.emulator import create_emulator
