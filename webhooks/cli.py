@@ -37,7 +37,6 @@ from commerce.domain.drops import (
 )
 from commerce.domain.errors import CommerceError
 from commerce.domain.money import Money, parse_amount
-from commerce.domain.one_message import ConfirmRule
 from commerce.domain.orders import OrderStatus
 from commerce.domain.products import ProductSpec, normalise_sku, parse_variants
 from commerce.service_layer.messagebus import MessageBus
@@ -518,20 +517,16 @@ def drop_start(
 
     async def start(bus: MessageBus) -> DropView:
         product = await bus.deps.store.product(sku)
-        currency = product.price.currency
-        terms = DropTerms(
+        terms = DropTerms.as_typed(
             sku=product.sku,
             quantity=qty,
-            price=Money(0, currency)
-            if promo
-            else Money.parse(price, currency)
-            if price
-            else product.price,
+            list_price=product.price,
+            price=price,
             duration=parse_duration(duration) if duration else None,
-            per_buyer_limit=1 if promo else limit,
+            limit=limit,
             policy=policy,
             hold=parse_duration(hold) if hold else config.hold,
-            confirm=str(ConfirmRule.parse(confirm, currency)),
+            confirm=confirm,
             promo=promo,
         )
         result: DropView = await bus.handle(c.StartDrop(terms, tuple(channel or ()), code))

@@ -10,7 +10,6 @@ from commerce.domain.drops import DropPolicy, DropTerms, parse_duration
 from commerce.domain.errors import CommerceError, InvalidInput, NotFound
 from commerce.domain.identity import ChatRef
 from commerce.domain.money import Money, parse_amount
-from commerce.domain.one_message import ConfirmRule
 from commerce.domain.products import ProductSpec, normalise_sku, parse_variants
 from commerce.service_layer.ports import PaymentError
 from webhooks.dashboard.replies import bus_of, done, refuse
@@ -91,25 +90,20 @@ async def start_drop(request: web.Request) -> web.Response:
         chat = str(ChatRef.parse(field(form, "chat")))
         price = form.get("price")
         hold = form.get("hold")
-        currency = product.price.currency
-        promo = form.get("promo") == "on"  # free, one per person, paid with a public #buy
         confirm = form.get("confirm") or "always"
         if confirm == "above":
             confirm = f"above {field(form, 'confirm_above')}"
-        terms = DropTerms(
+        terms = DropTerms.as_typed(
             sku=product.sku,
             quantity=number(form, "quantity") or 0,
-            price=Money(0, currency)
-            if promo
-            else Money.parse(price, currency)
-            if price
-            else product.price,
+            list_price=product.price,
+            price=price,
             duration=parse_duration(form["duration"]) if form.get("duration") else None,
-            per_buyer_limit=1 if promo else number(form, "limit"),
+            limit=number(form, "limit"),
             policy=policy_of(form.get("policy") or DropPolicy.HOLD.value),
             hold=parse_duration(hold) if hold else bus.deps.hold,
-            confirm=str(ConfirmRule.parse(confirm, currency)),
-            promo=promo,
+            confirm=confirm,
+            promo=form.get("promo") == "on",
         )
         drop = await bus.handle(c.StartDrop(terms, (chat,), actor="dashboard"))
         return f"Drop {drop.code} is live in {chat}."

@@ -3,6 +3,7 @@
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from enum import StrEnum
 
 from commerce.domain.errors import InvalidInput
@@ -77,3 +78,29 @@ class DropTerms:
             raise InvalidInput("limit must be at least 1")
         if self.hold <= timedelta(0):
             raise InvalidInput("hold must be longer than zero")
+
+    @classmethod
+    def as_typed(
+        cls,
+        sku: str,
+        quantity: int,
+        list_price: Money,
+        price: str | Decimal | None,
+        duration: timedelta | None,
+        limit: int | None,
+        policy: DropPolicy,
+        hold: timedelta,
+        confirm: str | None = None,
+        promo: bool = False,
+    ) -> "DropTerms":
+        """Terms as a seller gives them (chat, CLI, dashboard): the product's price unless
+        another is typed, a promo free and one per person, a confirm rule as typed ("above
+        30", in the product's currency)."""
+        currency = list_price.currency
+        if promo:
+            unit = Money(0, currency)
+        else:
+            unit = Money.parse(price, currency) if price not in (None, "") else list_price
+        rule = str(ConfirmRule.parse(confirm, currency)) if confirm else "always"
+        limit = 1 if promo else limit
+        return cls(sku, quantity, unit, duration, limit, policy, hold, rule, promo)

@@ -5,14 +5,12 @@ Adapters (Telegram, Discord, the web chat, the console) turn platform input into
 """
 
 from dataclasses import dataclass
-from decimal import Decimal
 
 from commerce.domain import commands as c
 from commerce.domain import grammar as g
 from commerce.domain.drops import DropPolicy, DropTerms
 from commerce.domain.errors import CommerceError, NotAllowed, NotFound
 from commerce.domain.money import Money
-from commerce.domain.one_message import ALWAYS, ConfirmRule
 from commerce.service_layer import auctions, handlers, one_message, shows
 from commerce.service_layer import giveaways as engage
 from commerce.service_layer.deps import Deps
@@ -427,23 +425,20 @@ async def _audience(chat: str, deps: Deps) -> tuple[tuple[str, ...], int | None]
 
 async def _start_drop(parsed: g.StartDrop, cmd: c.ChatMessage, deps: Deps) -> DropView:
     product = await deps.store.product(parsed.sku)
-    currency = product.price.currency
-    price = Money.parse(Decimal(parsed.price), currency)
-    if price != product.price:
-        await handlers.refuse_cohost(cmd.identity, deps)  # co-hosts sell at the shop's price
-    confirm = ConfirmRule.parse(parsed.confirm, currency) if parsed.confirm else ALWAYS
-    terms = DropTerms(
+    terms = DropTerms.as_typed(
         sku=product.sku,
         quantity=parsed.quantity,
-        price=price,
+        list_price=product.price,
+        price=parsed.price,
         duration=parsed.duration,
-        # A promo is one per person (across their linked identities).
-        per_buyer_limit=1 if parsed.promo else parsed.limit,
+        limit=parsed.limit,
         policy=DropPolicy.HOLD,
         hold=deps.hold,
-        confirm=str(confirm),
+        confirm=parsed.confirm,
         promo=parsed.promo,
     )
+    if terms.price != product.price:
+        await handlers.refuse_cohost(cmd.identity, deps)  # co-hosts sell at the shop's price
     # The seller's chat sees the drop in the reply to /drop, so no announcement is sent.
     command = c.StartDrop(terms, (cmd.chat,), actor=cmd.identity, announce=False)
     return await handlers.start_drop(command, deps)
