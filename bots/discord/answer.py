@@ -9,7 +9,6 @@ import discord
 
 from bots.discord.core import BUY_PREFIX, Core
 from commerce.domain.commands import CastVote, EnterGiveaway
-from commerce.domain.errors import CommerceError
 from commerce.service_layer import chat
 
 log = logging.getLogger(__name__)
@@ -116,23 +115,8 @@ async def press(
     if not await core.first_time(interaction.id):
         log.info("interaction %s delivered again; answered before", interaction.id)
         return
-    outcome: chat.ChatOutcome
     try:
-        result = await core.bus.handle(command)
-        if isinstance(command, EnterGiveaway):
-            outcome = (
-                chat.NothingLive("giveaway")
-                if result is None
-                else chat.Entered(result.giveaway, result.number, result.already)
-            )
-        else:
-            outcome = (
-                chat.NothingLive("poll")
-                if result is None
-                else chat.Voted(result.poll, result.option, result.already)
-            )
-    except CommerceError as exc:
-        outcome = chat.Failed("press", str(exc))
+        outcome = await chat.press(command, core.bus.deps)
     except Exception:
         log.exception("interaction %s (%s) failed", interaction.id, command)
         await interaction.followup.send(core.t("error"), ephemeral=True)

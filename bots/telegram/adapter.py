@@ -339,25 +339,16 @@ class TelegramAdapter:
         kind, _, value = data.partition(":")
         outcome: chat.ChatOutcome
         try:
+            command: EnterGiveaway | CastVote
             if kind == "enter":
-                enter = EnterGiveaway(where, sender.identity, sender.name, int(value))
-                entry = await self.bus().handle(enter)
-                outcome = (
-                    chat.NothingLive("giveaway")
-                    if entry is None
-                    else chat.Entered(entry.giveaway, entry.number, entry.already)
-                )
+                command = EnterGiveaway(where, sender.identity, sender.name, int(value))
             else:
                 poll, _, option = value.partition(":")
-                vote = CastVote(where, sender.identity, int(option), poll_id=int(poll))
-                voted = await self.bus().handle(vote)
-                outcome = (
-                    chat.NothingLive("poll")
-                    if voted is None
-                    else chat.Voted(voted.poll, voted.option, voted.already)
-                )
-        except (CommerceError, ValueError) as exc:
+                command = CastVote(where, sender.identity, int(option), poll_id=int(poll))
+        except ValueError as exc:  # callback data that is not ours
             outcome = chat.Failed("press", str(exc))
+        else:
+            outcome = await chat.press(command, self.bus().deps)
         reply = self.renderer(sender.language).outcome(outcome, sender.who)
         toast = reply.private or reply.public or ""
         await _answer_query(query, toast[:200] or None)

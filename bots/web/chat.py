@@ -21,7 +21,6 @@ from bots.web.hub import HEARTBEAT, ChatHub, Viewer
 from bots.web.page import render_page
 from commerce.domain import grammar as g
 from commerce.domain.commands import CastVote, ChatMessage, EnterGiveaway
-from commerce.domain.errors import CommerceError
 from commerce.service_layer import chat
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.results import (
@@ -265,26 +264,12 @@ def create_web_chat(
     async def press(room: str, identity: str, name: str, action: re.Match[str]) -> None:
         """Enter or a vote on a card: the viewer's own entry or vote, confirmed privately."""
         where = f"web:{room}"
-        outcome: chat.ChatOutcome
-        try:
-            if action[2] is not None:
-                enter = EnterGiveaway(where, identity, name, giveaway_id=int(action[2]))
-                entry = await bus().handle(enter)
-                outcome = (
-                    chat.NothingLive("giveaway")
-                    if entry is None
-                    else chat.Entered(entry.giveaway, entry.number, entry.already)
-                )
-            else:
-                vote = CastVote(where, identity, int(action[4]), poll_id=int(action[3]))
-                voted = await bus().handle(vote)
-                outcome = (
-                    chat.NothingLive("poll")
-                    if voted is None
-                    else chat.Voted(voted.poll, voted.option, voted.already)
-                )
-        except CommerceError as exc:
-            outcome = chat.Failed("press", str(exc))
+        command: EnterGiveaway | CastVote
+        if action[2] is not None:
+            command = EnterGiveaway(where, identity, name, giveaway_id=int(action[2]))
+        else:
+            command = CastVote(where, identity, int(action[4]), poll_id=int(action[3]))
+        outcome = await chat.press(command, bus().deps)
         reply = renderer.outcome(outcome, f"@{name or 'you'}")
         deliver(hub, room, identity, reply, private=True)
 

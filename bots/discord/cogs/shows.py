@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bots.discord.answer import admit_seller, answer, press
+from bots.discord.answer import admit_seller, answer, core_of, press
 from bots.discord.core import BUY_PREFIX, PLATFORM, Core
 from commerce.domain.commands import CastVote, EnterGiveaway
 
@@ -39,7 +39,7 @@ class EnterButton(
         return cls(int(match["id"]), getattr(item, "label", None) or "Enter")
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        core = core_of(interaction)
+        core = core_of(interaction.client)
         user = interaction.user
         chat = f"{PLATFORM}:{interaction.channel_id or user.id}"
         enter = EnterGiveaway(chat, f"{PLATFORM}:{user.id}", user.display_name, self.giveaway_id)
@@ -70,18 +70,11 @@ class VoteButton(
         return cls(int(match["poll"]), int(match["option"]), label)
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        core = core_of(interaction)
+        core = core_of(interaction.client)
         user = interaction.user
         chat = f"{PLATFORM}:{interaction.channel_id or user.id}"
         vote = CastVote(chat, f"{PLATFORM}:{user.id}", self.option, poll_id=self.poll_id)
         await press(core, interaction, vote)
-
-
-def core_of(interaction: discord.Interaction) -> Core:
-    core = getattr(interaction.client, "livebuy_core", None)
-    if not isinstance(core, Core):  # pragma: no cover (only our bot registers the buttons)
-        raise RuntimeError("livebuy's buttons need the livebuy bot")
-    return core
 
 
 class Shows(commands.Cog):

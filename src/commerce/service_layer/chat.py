@@ -395,11 +395,7 @@ async def _dispatch(parsed: g.Command, cmd: c.ChatMessage, deps: Deps) -> ChatOu
             giveaway = c.StartGiveaway(sku, duration, chats, cmd.identity, show_id)
             return GiveawayOpened(await engage.start_giveaway(giveaway, deps))
         case g.Enter() if deps.giveaways is not None:
-            enter = c.EnterGiveaway(cmd.chat, cmd.identity, cmd.display_name)
-            entry = await engage.enter_giveaway(enter, deps)
-            if entry is None:
-                return NothingLive("giveaway")
-            return Entered(entry.giveaway, entry.number, entry.already)
+            return await press(c.EnterGiveaway(cmd.chat, cmd.identity, cmd.display_name), deps)
         case g.StartPoll(question=question, options=options) if deps.giveaways is not None:
             chats, show_id = await _audience(cmd.chat, deps)
             poll = c.StartPoll(question, options, chats, cmd.identity, show_id)
@@ -412,6 +408,23 @@ async def _dispatch(parsed: g.Command, cmd: c.ChatMessage, deps: Deps) -> ChatOu
             return PollEnded(ended)
         case _:  # auctions without an auction store (a core built without one)
             return NotAvailable(type(parsed).__name__)
+
+
+async def press(command: c.EnterGiveaway | c.CastVote, deps: Deps) -> ChatOutcome:
+    """A board's Enter or vote button (or `#enter`): the entry or vote as a chat outcome,
+    whichever platform it came from."""
+    try:
+        if isinstance(command, c.EnterGiveaway):
+            entry = await engage.enter_giveaway(command, deps)
+            if entry is None:
+                return NothingLive("giveaway")
+            return Entered(entry.giveaway, entry.number, entry.already)
+        vote = await engage.cast_vote(command, deps)
+        if vote is None:
+            return NothingLive("poll")
+        return Voted(vote.poll, vote.option, vote.already)
+    except CommerceError as exc:
+        return Failed("press", str(exc))
 
 
 async def _audience(chat: str, deps: Deps) -> tuple[tuple[str, ...], int | None]:
