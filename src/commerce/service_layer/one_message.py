@@ -146,7 +146,9 @@ async def _charge(order: OrderView, card: SavedCard, deps: Deps) -> PaymentResul
     if charge.status is ChargeStatus.PROCESSING and charge.payment_intent is not None:
         # The webhook ends it: until then the hold must not expire (as a delayed payment).
         if deps.ledger is not None:
-            await deps.ledger.await_async_payment(order.ref, charge.payment_intent, _now(deps))
+            await deps.ledger.await_async_payment(
+                order.ref, charge.payment_intent, deps.clock.now()
+            )
         return PaymentResult(PaymentOutcome.PROCESSING, order, view(card))
     return await _fall_back(order, charge.payment_intent, charge.message, deps, card)
 
@@ -188,10 +190,6 @@ async def payment_failed(order: OrderView, payment: str | None, deps: Deps) -> s
         return "ignored: not a charge under way"
     await deps.notifier.notify(PaymentFellBack(PaymentResult(PaymentOutcome.FALLBACK, held)))
     return "charge failed: checkout link sent"
-
-
-def _now(deps: Deps) -> datetime:
-    return deps.clock.now()
 
 
 def _hold(order: OrderView) -> datetime:
