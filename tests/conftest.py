@@ -9,9 +9,12 @@ summary say so loudly; under CI (CI=true) an unreachable PostgreSQL fails the ru
 import asyncio
 import os
 import shutil
+import sys
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from types import FrameType
 
 import asyncpg
 import pytest
@@ -59,6 +62,50 @@ def pytest_report_header() -> str:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if PG_PROBLEM:
         terminalreporter.write_sep("!", "PostgreSQL was UNREACHABLE: its tests were SKIPPED")
+
+
+# pytest-timeout (180 s) shows the threads' stacks, where a hung asyncio test only shows its
+# event loop waiting; a little earlier this prints what every task of that loop awaits.
+HANG_DUMP_AFTER = float(os.environ.get("LIVEBUY_HANG_DUMP_AFTER", "150"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    timer = threading.Timer(HANG_DUMP_AFTER, _print_tasks, args=(item.nodeid,))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def _print_tasks(nodeid: str) -> None:
+    out = sys.__stderr__
+    frame: FrameType | None = sys._current_frames().get(threading.main_thread().ident or 0)
+    while frame is not None and not isinstance(frame.f_locals.get("self"), asyncio.BaseEventLoop):
+        frame = frame.f_back
+    print(f"\n!!! {nodeid} still runs after {HANG_DUMP_AFTER:.0f} s; its tasks:", file=out)
+    if frame is None:
+        print("(no event loop in the main thread)", file=out)
+        return
+    for _ in range(3):  # the loop goes on meanwhile: its task set may change under us
+        try:
+            tasks = list(asyncio.all_tasks(frame.f_locals["self"]))
+            break
+        except RuntimeError:
+            continue
+    else:
+        return
+    for task in tasks:
+        print(f"- {task.get_name()}:", file=out)
+        awaiting: object = task.get_coro()
+        while awaiting is not None:  # down the chain of awaits, coroutine by coroutine
+            code_frame = getattr(awaiting, "cr_frame", None) or getattr(awaiting, "ag_frame", None)
+            if code_frame is not None:
+                code = code_frame.f_code
+                print(f"    {code.co_filename}:{code_frame.f_lineno} {code.co_name}", file=out)
+            awaiting = getattr(awaiting, "cr_await", None) or getattr(awaiting, "ag_await", None)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -407,7 +407,8 @@ class TelegramAdapter:
             currency=query.currency.lower(),
         )
         try:
-            reason = await asyncio.wait_for(self.bus().handle(check), PRE_CHECKOUT_BUDGET)
+            async with asyncio.timeout(PRE_CHECKOUT_BUDGET):
+                reason = await self.bus().handle(check)
             error = None if reason is None else invoices.refusal(reason, sender.language)
         except TimeoutError:
             log.warning("pre-checkout of order %s took too long: refused", check.order_ref)

@@ -207,7 +207,8 @@ def create_web_chat(
         async with hub.join(room, Viewer(f"web:{viewer_id}", "")) as viewer:
             while True:
                 try:
-                    data = await asyncio.wait_for(viewer.queue.get(), HEARTBEAT)
+                    async with asyncio.timeout(HEARTBEAT):  # (not wait_for: see Courier.run)
+                        data = await viewer.queue.get()
                 except TimeoutError:
                     # A comment line: keeps proxies from closing an idle stream, and a write
                     # to a browser that left fails here, which ends this handler.

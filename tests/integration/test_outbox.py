@@ -165,6 +165,7 @@ async def test_a_running_courier_delivers_when_woken(engine: AsyncEngine) -> Non
         assert sender.calls == [("send", "1", "hi")]
     finally:
         task.cancel()
+        await asyncio.gather(task, return_exceptions=True)  # off the engine before it closes
 
 
 async def test_a_message_that_keeps_failing_is_given_up_and_recorded(
@@ -226,3 +227,35 @@ async def test_a_429_holds_the_chat_back_in_every_worker(database_url: str) -> N
     finally:
         for e in engines:
             await e.dispose()
+
+
+async def test_a_courier_stops_when_cancelled_just_after_a_wake(engine: AsyncEngine) -> None:
+    """A message put right before the shutdown wakes the courier as it is cancelled; the
+    cancel must still end it (Python 3.11's wait_for swallowed it, and a worker's shutdown
+    then waited forever for its courier)."""
+    clock, sender = FakeClock(), RecordingSender()
+    for spins in range(4):  # the wake-up a few steps ahead of the cancel, or with it
+        running = courier(engine, clock, sender)
+        task = asyncio.create_task(running.run(poll=30))
+        for _ in range(500):  # until it sleeps in its poll
+            if _waiting(task):
+                break
+            await asyncio.sleep(0.01)
+        running.wake()
+        for _ in range(spins):
+            await asyncio.sleep(0)
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=5)
+        if not done:
+            task.cancel()  # (no wake-up this time) not to outlive the test
+        assert done == {task}, f"the courier ran on after its cancel ({spins} steps)"
+        assert task.cancelled()
+
+
+def _waiting(task: asyncio.Task[None]) -> bool:
+    """The courier sleeps in its poll (not in a round of the outbox)."""
+    names, awaiting = [], task.get_coro()
+    while awaiting is not None:
+        names.append(getattr(awaiting, "cr_code", None) and awaiting.cr_code.co_name)
+        awaiting = getattr(awaiting, "cr_await", None)
+    return len(names) > 1 and "deliver_due" not in names

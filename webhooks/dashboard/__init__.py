@@ -149,8 +149,9 @@ async def events(request: web.Request) -> web.StreamResponse:
         # A write to a browser that left fails here, which ends this handler.
         await stream.write(f"data: {data}\n\n".encode() if data != last else b": ping\n\n")
         last = data
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(closing.wait(), request.app[POLL])
+        with contextlib.suppress(TimeoutError):  # (asyncio.timeout: see Courier.run)
+            async with asyncio.timeout(request.app[POLL]):
+                await closing.wait()
     return stream
 
 

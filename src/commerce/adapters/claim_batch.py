@@ -481,8 +481,7 @@ class ClaimWriter:
         # (their messages are redelivered or retried; the same key makes them one claim).
         while not self._queue.empty():
             _, _, future = self._queue.get_nowait()
-            if not future.done():
-                future.set_exception(RuntimeError("the claim writer was stopped"))
+            answer(future, RuntimeError("the claim writer was stopped"))
 
     async def _run(self) -> None:
         while True:
@@ -499,12 +498,10 @@ class ClaimWriter:
                 continue
             except Exception as exc:  # the callers must hear about it, not hang
                 for _, _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
+                    answer(future, exc)
                 continue
             for (_, _, future), result in zip(batch, results, strict=True):
-                if not future.done():
-                    future.set_result(result)
+                answer(future, result)
 
     async def _decide(self, batch: list[tuple[Claim, datetime]]) -> list[ClaimResult]:
         # Customers are created in a transaction of their own, in sorted order: inside the
@@ -525,12 +522,23 @@ class ClaimWriter:
             for attempt in range(5):
                 try:
                     [result] = await self._decide([(claim, now)])
-                    future.set_result(result)
+                    answer(future, result)
                     break
                 except (IntegrityError, DBAPIError, GuardFailed) as exc:
                     if attempt == 4:
-                        future.set_exception(exc)
+                        answer(future, exc)
                     await asyncio.sleep(0.01 * (attempt + 1))
                 except Exception as exc:
-                    future.set_exception(exc)
+                    answer(future, exc)
                     break
+
+
+def answer(future: asyncio.Future[ClaimResult], outcome: ClaimResult | Exception) -> None:
+    """A caller that gave up (its request was cancelled) has no future left to answer; the
+    writer goes on with the others instead of dying on it."""
+    if future.done():
+        return
+    if isinstance(outcome, Exception):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)

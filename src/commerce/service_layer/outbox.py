@@ -185,8 +185,12 @@ class Courier:
             if delivered:
                 continue
             self.woken.clear()
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
+            # comes with the wake-up (a message put just before the shutdown), and the
+            # courier would then never stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.woken.wait(), poll)
+                async with asyncio.timeout(poll):
+                    await self.woken.wait()
 
     async def deliver_due(self) -> int:
         """One round: takes the due messages and sends them; returns how many went out."""
