@@ -199,6 +199,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "giveaway_no_stock": "🎁 {item}: none left to give, no winner. Seed {seed}",
         "giveaway_won_start": "{who}: you won {item}! Tap the button for your order.",
         "giveaway_you_won": "You won the giveaway: {item} is yours, order {ref}. Nothing to pay.",
+        "giveaway_you_won_shipping": "You won the giveaway: {item} is yours, order {ref}. "
+        "Only the shipping is to pay, {amount}, within {hold}: {url}",
+        "giveaway_you_won_shipping_no_link": "You won the giveaway: {item} is yours, order {ref}."
+        " Only the shipping is to pay, {amount}: your payment link follows shortly.",
         "no_live_giveaway": "No giveaway is running here. Sellers start one with /giveaway",
         "enter_button": "Enter",
         "poll_board": "📊 {question}\n{lines}\nVote with #1 to #{last}",
@@ -368,6 +372,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "Bestellung.",
         "giveaway_you_won": "Du hast gewonnen: {item} gehört dir, Bestellung {ref}. Nichts zu "
         "zahlen.",
+        "giveaway_you_won_shipping": "Du hast gewonnen: {item} gehört dir, Bestellung {ref}. "
+        "Nur der Versand ist zu zahlen, {amount}, innerhalb von {hold}: {url}",
+        "giveaway_you_won_shipping_no_link": "Du hast gewonnen: {item} gehört dir, Bestellung "
+        "{ref}. Nur der Versand ist zu zahlen, {amount}: dein Zahlungslink folgt gleich.",
         "no_live_giveaway": "Hier läuft keine Verlosung. Verkäufer starten eine mit /giveaway",
         "enter_button": "Mitmachen",
         "poll_board": "📊 {question}\n{lines}\nStimme ab mit #1 bis #{last}",
@@ -535,6 +543,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "giveaway_won_start": "{who} : tu as gagné {item} ! Touche le bouton pour ta commande.",
         "giveaway_you_won": "Tu as gagné le concours : {item} est à toi, commande {ref}. Rien à "
         "payer.",
+        "giveaway_you_won_shipping": "Tu as gagné le concours : {item} est à toi, commande "
+        "{ref}. Seule la livraison est à payer, {amount}, dans les {hold} : {url}",
+        "giveaway_you_won_shipping_no_link": "Tu as gagné le concours : {item} est à toi, "
+        "commande {ref}. Seule la livraison est à payer, {amount} : ton lien de paiement arrive.",
         "no_live_giveaway": "Aucun concours en cours ici. Les vendeurs en lancent un avec "
         "/giveaway",
         "enter_button": "Participer",
@@ -699,6 +711,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "giveaway_no_stock": "🎁 {item}: no queda nada, no hay ganador. Semilla {seed}",
         "giveaway_won_start": "{who}: ¡has ganado {item}! Toca el botón para tu pedido.",
         "giveaway_you_won": "Ganaste el sorteo: {item} es tuyo, pedido {ref}. Nada que pagar.",
+        "giveaway_you_won_shipping": "Ganaste el sorteo: {item} es tuyo, pedido {ref}. Solo "
+        "pagas el envío, {amount}, en {hold}: {url}",
+        "giveaway_you_won_shipping_no_link": "Ganaste el sorteo: {item} es tuyo, pedido {ref}. "
+        "Solo pagas el envío, {amount}: tu enlace de pago llega enseguida.",
         "no_live_giveaway": "No hay ningún sorteo aquí. Los vendedores inician uno con /giveaway",
         "enter_button": "Participar",
         "poll_board": "📊 {question}\n{lines}\nVota con #1 a #{last}",
@@ -1073,7 +1089,11 @@ class Renderer:
                 return self.giveaway_board(giveaway)
             case GiveawayDrawn(giveaway=giveaway, order=order):
                 private = None
-                if order is not None:
+                if order is not None and order.amount.minor > 0:
+                    private = self._pay_text(
+                        "giveaway_you_won_shipping", "giveaway_you_won_shipping_no_link", order
+                    )
+                elif order is not None:
                     private = self.t("giveaway_you_won", item=order.description, ref=order.ref)
                 return Reply(public=self.giveaway_result(giveaway), private=private)
             case PollUpdated(poll=poll):

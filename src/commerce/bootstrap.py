@@ -40,6 +40,7 @@ def bootstrap(
         public_url=settings.public_base_url.rstrip("/"),
         confirm_window=settings.confirm_window,
         giveaways=SqlGiveaways(engine),
+        giveaway_shipping=settings.giveaway_shipping,
     )
     return MessageBus(deps)
 

@@ -5,6 +5,7 @@ these (a test checks it).
 """
 
 from datetime import timedelta
+from decimal import Decimal
 
 from pydantic import PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -12,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from commerce.domain.drops import parse_duration
 from commerce.domain.errors import InvalidInput
 from commerce.domain.identity import Identity
-from commerce.domain.money import normalise_currency
+from commerce.domain.money import Money, normalise_currency, parse_amount
 
 LOCALES = ("en", "de", "fr", "es")
 
@@ -50,6 +51,8 @@ class Settings(BaseSettings):
     # How long a buyer with a saved card has to confirm a one-message buy (the hold ends then).
     livebuy_confirm_window: str = "5m"
     livebuy_strikes: int = 3  # unpaid holds or wins after which a buyer pays first; 0: never
+    # What a giveaway's winner pays for shipping (shop currency); empty or 0: prizes are free.
+    livebuy_giveaway_shipping: str = ""
 
     _public_url_derived: bool = PrivateAttr(default=False)
 
@@ -82,6 +85,15 @@ class Settings(BaseSettings):
             return normalise_currency(value)
         except InvalidInput as exc:
             raise ValueError(str(exc)) from None
+
+    @model_validator(mode="after")
+    def _giveaway_shipping(self) -> "Settings":
+        if self.livebuy_giveaway_shipping.strip():
+            try:
+                Money.parse(self.livebuy_giveaway_shipping, self.livebuy_currency)
+            except InvalidInput as exc:
+                raise ValueError(f"LIVEBUY_GIVEAWAY_SHIPPING: {exc}") from None
+        return self
 
     @field_validator("livebuy_locale")
     @classmethod
@@ -116,6 +128,12 @@ class Settings(BaseSettings):
     @property
     def confirm_window(self) -> timedelta:
         return parse_duration(self.livebuy_confirm_window)
+
+    @property
+    def giveaway_shipping(self) -> Decimal | None:
+        """None: a giveaway's prize costs its winner nothing."""
+        typed = self.livebuy_giveaway_shipping.strip()
+        return (parse_amount(typed) or None) if typed else None
 
     @property
     def sellers(self) -> frozenset[str]:

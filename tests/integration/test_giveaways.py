@@ -10,8 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bots.rendering import LOCALES, Renderer
 from commerce.adapters.cards import SqlCards
+from commerce.bootstrap import bootstrap
 from commerce.domain import commands as c
+from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
+from commerce.domain.products import ProductSpec
 from commerce.service_layer import chat
 from commerce.service_layer.giveaways import giveaway_record
 from commerce.service_layer.messagebus import MessageBus
@@ -23,7 +26,7 @@ from commerce.service_layer.results import (
     OrderPaid,
 )
 from tests.conftest import test_settings
-from tests.fakes import FakeClock, FakeNotifier
+from tests.fakes import FakeClock, FakeNotifier, FakePaymentGateway
 from tests.integration.helpers import add_product
 from webhooks.app import create_app
 from webhooks.keys import BUS
@@ -249,3 +252,56 @@ async def test_linking_after_entering_twice_leaves_one_entry_and_one_vote(
     assert record.giveaway.winner_number in (1, 3)
     poll = await bus.handle(c.EndPoll(chat=TG, actor=SELLER))
     assert poll.votes == 2 and poll.options[0].votes == 2
+
+
+async def test_a_prize_that_ships_costs_its_winner_the_shipping_only(
+    database_url: str, engine: AsyncEngine, clock: FakeClock, notifier: FakeNotifier
+) -> None:
+    """LIVEBUY_GIVEAWAY_SHIPPING: the winner of a product that ships gets an order of the
+    shipping and its checkout link; unpaid for a day, the unit goes back. A digital prize
+    stays free."""
+    payments = FakePaymentGateway()
+    settings = test_settings(database_url, livebuy_giveaway_shipping="4.90")
+    bus = bootstrap(settings, engine, clock=clock, notifier=notifier, payments=payments)
+    await add_product(bus, "CARD", stock=2)
+    ebook = ProductSpec("EBOOK", "EBOOK product", Money(900, "eur"), "", (), digital=True)
+    await bus.handle(c.AddProduct(ebook, 5))
+
+    async def win(sku: str, who: str) -> GiveawayDrawn:
+        await start(bus, sku)
+        await say(bus, "#enter", who, TG, who)
+        clock.advance(seconds=61)
+        await bus.handle(c.ExpireHolds())
+        drawn = notifier.of(GiveawayDrawn)[-1]
+        assert isinstance(drawn, GiveawayDrawn) and drawn.order is not None
+        return drawn
+
+    drawn = await win("CARD", "telegram:1")
+    order = drawn.order
+    assert order is not None and order.status is OrderStatus.CHECKOUT_OPEN
+    assert order.amount == Money(490, "eur") and order.checkout_url
+    [request] = payments.opened
+    assert request.order_ref == order.ref and request.unit_amount == Money(490, "eur")
+    assert request.collect_shipping  # the address is what the shipping is paid for
+    assert Renderer().notice(drawn, "").private == (
+        f"You won the giveaway: CARD product is yours, order {order.ref}. Only the shipping"
+        f" is to pay, €4.90, within 1d: {order.checkout_url}"
+    )
+    clock.advance(seconds=30)
+    await bus.handle(c.ExpireHolds())  # the sweeper pays free prizes only
+    assert (await bus.deps.store.order(order.ref)).status is OrderStatus.CHECKOUT_OPEN
+    await bus.handle(c.SettlePayment(order.ref, "pi_ship", "evt_ship"))
+    assert (await bus.deps.store.order(order.ref)).status is OrderStatus.PAID
+
+    unpaid = (await win("CARD", "telegram:2")).order
+    assert unpaid is not None and unpaid.amount == Money(490, "eur")
+    assert (await bus.deps.store.product("CARD")).stock == 0
+    clock.advance(days=1, seconds=1)
+    await bus.handle(c.ExpireHolds())
+    assert (await bus.deps.store.order(unpaid.ref)).status is OrderStatus.EXPIRED
+    assert (await bus.deps.store.product("CARD")).stock == 1
+
+    free = (await win("EBOOK", "telegram:3")).order
+    assert free is not None and free.amount.minor == 0
+    assert (await bus.deps.store.order(free.ref)).status is OrderStatus.PAID
+    assert len(payments.opened) == 2  # the two shipping links, none for the e-book

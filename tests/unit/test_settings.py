@@ -2,6 +2,7 @@
 
 import re
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,18 @@ def test_public_url_follows_the_address_unless_set(monkeypatch: pytest.MonkeyPat
     assert moved.livebuy_port == 9001
     assert moved.stripe_secret_key is not None
     assert moved.stripe_secret_key.get_secret_value() == "sk_test_x"
+
+
+def test_giveaway_shipping_is_an_amount_in_the_shop_currency() -> None:
+    def shipping(value: str, currency: str = "eur") -> object:
+        return Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            livebuy_giveaway_shipping=value,
+            livebuy_currency=currency,
+        ).giveaway_shipping
+
+    assert shipping("") is None and shipping("0") is None  # prizes are free
+    assert shipping("4,90") == Decimal("4.90")
+    for bad, currency in (("abc", "eur"), ("-1", "eur"), ("4.905", "eur"), ("4.5", "jpy")):
+        with pytest.raises(ValidationError, match="LIVEBUY_GIVEAWAY_SHIPPING"):
+            shipping(bad, currency)

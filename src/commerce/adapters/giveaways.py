@@ -9,6 +9,7 @@ the primary key (`ON CONFLICT DO NOTHING`). The draw is computed by the pure rul
 """
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -18,6 +19,7 @@ from commerce.adapters.claims import INSERT_ORDER, new_order_ref, take_units
 from commerce.adapters.sql import maybe_utc, order_view, record_transition, sql, utc
 from commerce.domain.errors import Conflict, NotFound
 from commerce.domain.giveaways import commitment, draw
+from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
 from commerce.service_layer.results import (
     EntryResult,
@@ -29,8 +31,9 @@ from commerce.service_layer.results import (
     VoteResult,
 )
 
-# How long a winner's order of 0 waits to be marked paid (the sweeper does it at once; this
-# only matters if it crashed in between, and then the next pass settles it).
+# How long a winner's order holds the prize: an order of 0 is marked paid by the sweeper at
+# once (this only matters if it crashed in between); the shipping has a day to be paid, as
+# a checkout link allows at most (Stripe's 24 hours), then the unit goes back to stock.
 WINNER_HOLD = timedelta(days=1)
 
 GIVEAWAY_PRODUCT = sql(
@@ -64,7 +67,7 @@ GIVEAWAY_COLUMNS = (
     "g.id, g.code, g.seed, g.commitment, g.status, g.outcome, (SELECT COUNT(*) FROM"
     " giveaway_entry e WHERE e.giveaway_id = g.id) AS entries, g.winner_number,"
     " g.winner_name, g.show_id, g.starts_at, g.ends_at, g.product_id, g.started_by,"
-    " p.sku, p.name, p.currency"
+    " p.sku, p.name, p.currency, p.digital"
 )
 SELECT_GIVEAWAY = sql(
     f"SELECT {GIVEAWAY_COLUMNS} FROM giveaway g JOIN product p ON p.id = g.product_id"
@@ -90,7 +93,7 @@ DUE = sql(
 VARIANT_IN_STOCK = sql(
     "SELECT id FROM variant WHERE product_id = :product_id AND stock >= 1 ORDER BY id LIMIT 1"
 )
-# The winner's unit, as a sale that has ended already (a promo: no checkout is ever opened).
+# The winner's unit, as a free sale that has ended already.
 INSERT_PRIZE = sql(
     "INSERT INTO drops (code, product_id, price_minor, currency, quantity, remaining,"
     " per_buyer_limit, policy, hold_seconds, status, waitlist_len, started_by, starts_at,"
@@ -106,7 +109,8 @@ DRAWN = sql(
 )
 UNSETTLED = sql(
     "SELECT g.id, o.ref FROM giveaway g JOIN orders o ON o.id = g.order_id"
-    " WHERE g.status = 'drawn' AND o.status = 'reserved' ORDER BY g.id LIMIT 100"
+    " WHERE g.status = 'drawn' AND o.status = 'reserved' AND o.amount_minor = 0"
+    " ORDER BY g.id LIMIT 100"
 )
 
 LIVE_POLLS_IN_CHAT = sql(
@@ -270,7 +274,7 @@ class SqlGiveaways:
             )
             return EntryResult(await giveaway_view(conn, live), number)
 
-    async def draw_due(self, now: datetime) -> list[GiveawayDraw]:
+    async def draw_due(self, now: datetime, shipping: Decimal | None) -> list[GiveawayDraw]:
         async with self.engine.connect() as conn:
             due = (await conn.execute(DUE, {"now": now})).scalars().all()
         draws = []
@@ -280,16 +284,21 @@ class SqlGiveaways:
                 row = (await conn.execute(SELECT_GIVEAWAY, {"id": giveaway_id})).one()
                 if row.status != "live" or utc(row.ends_at) > now:
                     continue  # pragma: no cover (another sweeper came first)
-                draws.append(await self._draw(conn, row, now))
+                draws.append(await self._draw(conn, row, shipping, now))
         return draws
 
-    async def _draw(self, conn: AsyncConnection, row: Any, now: datetime) -> GiveawayDraw:
+    async def _draw(
+        self, conn: AsyncConnection, row: Any, shipping: Decimal | None, now: datetime
+    ) -> GiveawayDraw:
         entries = (await conn.execute(ENTRIES, {"id": row.id})).all()
         index = draw(row.seed, [(e.number, e.name) for e in entries])
         outcome, order_id, drop_id, winner = "no_entries", None, None, None
         if index is not None:
             winner = entries[index]
-            order_id, drop_id = await self._prize(conn, row, winner, now)
+            # What the winner pays: shipping (if the shop asks for it and there is
+            # something to ship), else nothing.
+            to_pay = Money.parse(shipping, row.currency) if shipping and not row.digital else None
+            order_id, drop_id = await self._prize(conn, row, winner, to_pay, now)
             outcome = "won" if order_id is not None else "no_stock"
         won = order_id is not None and winner is not None
         await conn.execute(
@@ -313,9 +322,10 @@ class SqlGiveaways:
         return GiveawayDraw(view, order, winner.identity, winner.chat)
 
     async def _prize(
-        self, conn: AsyncConnection, row: Any, winner: Any, now: datetime
+        self, conn: AsyncConnection, row: Any, winner: Any, to_pay: Money | None, now: datetime
     ) -> tuple[int | None, int | None]:
-        """The winner's unit: an ended sale of one, and an order of 0 that holds it."""
+        """The winner's unit: an ended sale of one, and an order of 0 (or of the shipping)
+        that holds it."""
         variant_id = (
             await conn.execute(VARIANT_IN_STOCK, {"product_id": row.product_id})
         ).scalar()
@@ -333,7 +343,8 @@ class SqlGiveaways:
                     "actor": row.started_by,
                     "starts_at": utc(row.starts_at),
                     "now": now,
-                    "promo": True,
+                    # A promo never gets a checkout (the sweeper pays it); the shipping does.
+                    "promo": to_pay is None,
                 },
             )
         ).scalar_one()
@@ -352,8 +363,8 @@ class SqlGiveaways:
                     "identity": winner.identity,
                     "chat": winner.chat,
                     "q": 1,
-                    "price": 0,
-                    "amount": 0,
+                    "price": to_pay.minor if to_pay else 0,
+                    "amount": to_pay.minor if to_pay else 0,
                     "currency": row.currency,
                     "holds": True,
                     "hold_expires_at": now + WINNER_HOLD,

@@ -14,9 +14,9 @@ from commerce.domain.errors import InvalidInput, NotAllowed
 from commerce.domain.identity import ChatRef
 from commerce.domain.money import Money
 from commerce.domain.products import normalise_sku
-from commerce.service_layer.checkout import open_checkout
+from commerce.service_layer.checkout import checkout_or_later
 from commerce.service_layer.deps import Deps
-from commerce.service_layer.ports import AuctionStore, PaymentError
+from commerce.service_layer.ports import AuctionStore
 from commerce.service_layer.results import (
     AuctionEnded,
     AuctionOffer,
@@ -25,7 +25,6 @@ from commerce.service_layer.results import (
     AuctionWon,
     BidResult,
     BidStatus,
-    OrderView,
     Outbid,
 )
 
@@ -110,16 +109,6 @@ async def close_due_auctions(cmd: c.CloseDueAuctions, deps: Deps) -> list[Auctio
         if not offer.second_chance:
             await deps.notifier.notify(AuctionEnded(offer.auction))
         if offer.order is not None:
-            order = await _with_link(offer.order, deps)
+            order = await checkout_or_later(offer.order, deps)
             await deps.notifier.notify(AuctionWon(offer.auction, order, offer.second_chance))
     return offers
-
-
-async def _with_link(order: OrderView, deps: Deps) -> OrderView:
-    """The checkout of a won auction; if the provider fails, the sweeper retries it."""
-    if deps.payments is None:
-        return order
-    try:
-        return await open_checkout(order, deps)
-    except PaymentError:
-        return order

@@ -47,6 +47,17 @@ async def open_checkout(order: OrderView, deps: Deps) -> OrderView:
     )
 
 
+async def checkout_or_later(order: OrderView, deps: Deps) -> OrderView:
+    """The checkout of a won auction or a prize's shipping; if the provider fails, the
+    sweeper opens it later (retry_checkouts) and sends the link."""
+    if deps.payments is None:
+        return order
+    try:
+        return await open_checkout(order, deps)
+    except PaymentError:
+        return order
+
+
 async def with_checkout(result: ClaimResult, deps: Deps) -> ClaimResult:
     """A won claim with its checkout link; on a provider failure the sweeper retries."""
     if result.outcome is not ClaimOutcome.WON or result.order is None or deps.payments is None:

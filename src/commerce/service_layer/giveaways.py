@@ -3,7 +3,8 @@
 A giveaway gives one unit of a product to an entrant drawn when its time is up. The draw is
 verifiable: the start notice carries the commitment (SHA-256 of a secret seed), the draw
 publishes the seed, and anyone can recompute the winner from the public entry list with
-`commerce.domain.giveaways.draw`. The winner's order costs nothing and is paid at once.
+`commerce.domain.giveaways.draw`. The winner's order costs nothing and is paid at once, or
+costs the shop's shipping (LIVEBUY_GIVEAWAY_SHIPPING), paid with a checkout link.
 
 A poll asks a question with 2 to 6 options; each person (linked identities count as one)
 votes once, and the board shows the counts live.
@@ -23,6 +24,7 @@ from commerce.domain.identity import ChatRef, Identity
 from commerce.domain.polls import check_poll
 from commerce.domain.products import normalise_sku
 from commerce.service_layer import handlers
+from commerce.service_layer.checkout import checkout_or_later
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.ports import GiveawayStore
 from commerce.service_layer.results import (
@@ -89,16 +91,19 @@ async def enter_giveaway(cmd: c.EnterGiveaway, deps: Deps) -> EntryResult | None
 
 async def draw_due_giveaways(cmd: c.DrawDueGiveaways, deps: Deps) -> list[GiveawayDraw]:
     """The sweeper's pass: due giveaways drawn, the seed published, the winner's order of 0
-    paid at once (and any winner's order a crash left unpaid)."""
+    paid at once (and any such order a crash left unpaid), or the shipping's link sent."""
     if deps.giveaways is None:
         return []
-    draws = await deps.giveaways.draw_due(deps.clock.now())
+    draws = await deps.giveaways.draw_due(deps.clock.now(), deps.giveaway_shipping)
     for drawn in draws:
+        order = drawn.order
+        if order is not None and order.amount.minor > 0:  # the shipping: a link to pay it
+            order = await checkout_or_later(order, deps)
         notice = GiveawayDrawn(
             _with_record(drawn.giveaway, deps),
             drawn.winner_identity,
             drawn.winner_chat,
-            drawn.order,
+            order,
         )
         await deps.notifier.notify(notice)
     for giveaway_id, ref in await deps.giveaways.unsettled():

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
@@ -406,12 +407,13 @@ class GiveawayStore(Protocol):
         public `name`; None when no giveaway takes entries in this chat."""
         ...
 
-    async def draw_due(self, now: datetime) -> list[GiveawayDraw]:
-        """Draws the giveaways whose time is up: the winner's unit taken, an order of 0."""
+    async def draw_due(self, now: datetime, shipping: Decimal | None) -> list[GiveawayDraw]:
+        """Draws the giveaways whose time is up: the winner's unit taken, an order of 0, or
+        of `shipping` (in the giveaway's currency) for a product that ships."""
         ...
 
     async def unsettled(self) -> list[tuple[int, str]]:
-        """(giveaway id, order ref) of winners' orders not marked paid yet."""
+        """(giveaway id, order ref) of free winners' orders not marked paid yet."""
         ...
 
     async def giveaway(self, giveaway_id: int) -> GiveawayRecord: ...
