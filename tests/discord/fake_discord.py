@@ -355,9 +355,9 @@ class FakeDiscord:
                 message = self.messages.get(message_id)
                 if message is None or message["channel_id"] != channel_id:
                     return _json({"message": "Unknown Message", "code": 10008}, 404)
-                for key in ("content", "embeds", "components"):
-                    if key in body:
-                        message[key] = body[key]
+                for key, cleared in (("content", ""), ("embeds", []), ("components", [])):
+                    if key in body:  # null clears it: Discord then shows "" or []
+                        message[key] = cleared if body[key] is None else body[key]
                 message["edited_timestamp"] = _now()
                 message["edits"] = message.get("edits", 0) + 1
                 return _json(message)
