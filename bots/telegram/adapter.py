@@ -330,6 +330,11 @@ class TelegramAdapter:
         reply = self.renderer(sender.language).outcome(outcome, sender.who)
         await self._put(self._privately(outcome, reply, private_chat, sender.language))
         await _answer_query(query, toasts.toast(outcome, sender.language))
+        if isinstance(outcome, chat.CardPaid):
+            # The question is answered (charged, or a link instead): its button goes. Kept
+            # after a refusal that asks to try again (the provider unreachable).
+            with contextlib.suppress(TelegramError):
+                await query.edit_message_reply_markup(reply_markup=None)
 
     async def _engage_pressed(self, query: CallbackQuery, data: str, chat_id: int) -> None:
         """Enter on a giveaway's board, or an option on a poll's: the presser's own entry or

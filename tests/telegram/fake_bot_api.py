@@ -222,6 +222,18 @@ class FakeBotApi:
         posted.edits += 1
         return self._message(posted)
 
+    async def api_editMessageReplyMarkup(self, params: dict[str, Any]) -> dict[str, Any]:
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        posted = self.posted.get(key)
+        if posted is None:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        markup = params.get("reply_markup")
+        if posted.reply_markup == markup or (not posted.buttons and not markup):
+            raise ApiError(400, "Bad Request: message is not modified")
+        posted.reply_markup = markup
+        posted.edits += 1
+        return self._message(posted)
+
     async def api_sendInvoice(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = int(params["chat_id"])
         if chat_id in self.blocked:

@@ -154,9 +154,11 @@ async def test_first_checkout_saves_the_card_then_a_group_buy_takes_one_tap(
     assert toast.params["text"] == "Paid ✓"
     assert "Charged €25.00 to Visa •••• 4242 for 1 × TEE product." in api.texts_to(ANNA.id)
     assert board.text.endswith("Last buyers: @anna ✓")
+    assert question.buttons == []  # a confirm is used once: its button went
 
-    # A second press finds nothing to confirm: nothing is charged twice.
-    await shop.processed(api.press(question, ANNA))
+    # A second press (an app that had not refreshed) finds nothing to confirm: nothing is
+    # charged twice.
+    await shop.processed(api.press(question, ANNA, f"confirm:{order.ref}"))
     await shop.settle()
     assert api.of("answerCallbackQuery")[-1].params["text"] == "Not charged: see my message"
     assert "nothing waits for your confirm" in api.texts_to(ANNA.id)[-1]
