@@ -671,6 +671,7 @@ def order_row(o: OrderView) -> dict[str, Any]:
         "hold_expires_at": o.hold_expires_at.isoformat(timespec="seconds")
         if o.hold_expires_at
         else None,
+        "ship_to": o.ship_to,
     }
 
 
@@ -688,7 +689,11 @@ ORDER_COLUMNS = [
     "chat",
     "created_at",
     "hold_expires_at",
+    "ship_to",
 ]
+# The table stays one short line per order: the address is in json and csv, and under
+# `livebuy order REF`.
+ORDER_TABLE_COLUMNS = ORDER_COLUMNS[:-1]
 
 
 @app.command()
@@ -701,7 +706,8 @@ def orders(
 ) -> None:
     """List orders, newest first."""
     found = with_bus(lambda bus: bus.handle(c.ListOrders(status, buyer)))
-    emit([order_row(o) for o in found], fmt, ORDER_COLUMNS)
+    columns = ORDER_TABLE_COLUMNS if fmt is Format.TABLE else ORDER_COLUMNS
+    emit([order_row(o) for o in found], fmt, columns)
 
 
 @app.command()
@@ -712,7 +718,9 @@ def order(ref: Annotated[str, typer.Argument(help="The order reference.")]) -> N
         return await bus.deps.store.order(ref), await bus.deps.store.history(ref)
 
     found, history = with_bus(show)
-    emit([order_row(found)], Format.TABLE, ORDER_COLUMNS)
+    emit([order_row(found)], Format.TABLE, ORDER_TABLE_COLUMNS)
+    if found.ship_to:
+        typer.echo(f"ship to: {found.ship_to}")
     typer.echo("")
     emit(
         [

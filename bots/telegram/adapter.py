@@ -441,6 +441,7 @@ class TelegramAdapter:
             currency=payment.currency.lower(),
             provider_charge_id=payment.provider_payment_charge_id,
             telegram_charge_id=payment.telegram_payment_charge_id,
+            ship_to=invoices.ship_to(payment),
         )
         for wait in (*PAYMENT_RETRIES, None):
             try:

@@ -3,7 +3,10 @@ Checkout link (on when TELEGRAM_PAYMENT_PROVIDER_TOKEN is set), in the buyer's l
 
 from datetime import datetime, timedelta
 
+from telegram import SuccessfulPayment
+
 from commerce.domain.drops import format_duration
+from commerce.domain.shipping import ship_to as one_line
 from commerce.service_layer import invoices
 from commerce.service_layer.outbox import Invoice, Outgoing
 from commerce.service_layer.results import OrderView
@@ -142,6 +145,24 @@ def pay_messages(
 def refusal(reason: str, language: str) -> str:
     """The core's reason for refusing a pre-checkout, in the buyer's language."""
     return _texts(language).get(reason, reason)
+
+
+def ship_to(payment: SuccessfulPayment) -> str | None:
+    """Where the buyer wants it, from what they typed on the invoice; Telegram gives it to
+    the bot only (need_shipping_address), so it is kept on the order for the seller."""
+    info = payment.order_info
+    address = info.shipping_address if info else None
+    if info is None or address is None:
+        return None
+    return one_line(
+        info.name,
+        address.street_line1,
+        address.street_line2,
+        address.post_code,
+        address.city,
+        address.state,
+        address.country_code,
+    )
 
 
 def busy(language: str) -> str:

@@ -1,13 +1,17 @@
 """The `livebuy` CLI in-process (typer's runner), on SQLite and PostgreSQL: what operators
 type, what they see, and one-line errors without tracebacks."""
 
+import asyncio
 import json
 import socket
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from commerce.adapters.db import create_engine
+from commerce.adapters.ledger import SqlLedger
 from tests.e2e.conftest import free_port
 from webhooks.cli import app
 
@@ -120,6 +124,30 @@ def test_drops_orders_and_the_console(cli) -> None:  # type: ignore[no-untyped-d
     assert "ended" in ended
     assert "no live drop" in cli("drop", "end", ok=False)
     assert "ended" in cli("drop", "list", "--status", "ended")
+
+
+def test_where_an_order_ships_to(cli, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    cli("product", "add", "TEE", "--name", "Logo tee", "--price", "25.00", "--stock", "3")
+    cli("drop", "start", "TEE", "--qty", "2", "--channel", "telegram:-100123")
+    cli("say", "--chat", "telegram:-100123", "--as", "telegram:42", "#buy")
+    [order] = json.loads(cli("orders", "--format", "json"))
+    assert order["ship_to"] is None
+    assert "ship to" not in cli("order", order["ref"])
+
+    async def typed_at_payment() -> None:  # as a payment page reports it
+        engine = create_engine(database_url)
+        line = "Jenny Rosen, Teststraße 1, 10115 Berlin, DE"
+        await SqlLedger(engine).record_ship_to(order["ref"], line, datetime.now(UTC))
+        await engine.dispose()
+
+    asyncio.run(typed_at_payment())
+    assert "ship to: Jenny Rosen, Teststraße 1, 10115 Berlin, DE\n" in cli("order", order["ref"])
+    [shown] = json.loads(cli("orders", "--format", "json"))
+    assert shown["ship_to"] == "Jenny Rosen, Teststraße 1, 10115 Berlin, DE"
+    header, row = cli("orders", "--format", "csv").splitlines()
+    assert header.endswith(",hold_expires_at,ship_to")
+    assert row.endswith(',"Jenny Rosen, Teststraße 1, 10115 Berlin, DE"')
+    assert "Jenny" not in cli("orders")  # the table stays one short line per order
 
 
 def test_sellers_reconcile_and_upgrade(cli) -> None:  # type: ignore[no-untyped-def]

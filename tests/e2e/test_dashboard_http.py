@@ -114,8 +114,14 @@ async def test_a_whole_show_from_the_dashboard(
     result = await buy(bus, "telegram:2", chat="telegram:-100123", variant=("S",))
     assert result.order is not None
     await bus.handle(c.SettlePayment(result.order.ref, "pi_1", "test"))
+    where = "Jenny Rosen, Teststraße 1, 10115 Berlin, DE"
+    await bus.deps.ledger.record_ship_to(result.order.ref, where, bus.deps.clock.now())  # type: ignore[union-attr]
 
     state = await (await client.get("/dashboard/state", headers=JSON)).json()
+    assert {o["buyer"]: o["ship_to"] for o in state["orders"]} == {
+        "telegram:1": "",
+        "telegram:2": where,
+    }
     assert [d["remaining"] for d in state["drops"]] == [0]
     assert {o["buyer"]: o["status"] for o in state["orders"]} == {
         "telegram:1": "checkout_open",
@@ -148,6 +154,7 @@ async def test_a_whole_show_from_the_dashboard(
     rows = list(csv.DictReader(io.StringIO(await export.text())))
     assert sorted(r["status"] for r in rows) == ["checkout_open", "paid"]
     assert {r["amount"] for r in rows} == {"27.50"}
+    assert sorted(r["ship_to"] for r in rows) == ["", where]
 
 
 async def test_bad_input_is_a_4xx_that_says_why(

@@ -56,12 +56,63 @@ async def test_buy_pay_and_confirm_through_the_emulator(
                 break
             await asyncio.sleep(0.05)
         assert current.status is OrderStatus.PAID
+        # The page asked for the address (a tee ships) and sent its test address.
+        assert current.ship_to == "Jenny Rosen, Teststraße 1, 10115 Berlin, DE"
         assert [n.order.ref for n in notifier.of(OrderPaid)] == [order.ref]  # type: ignore[union-attr]
         done = await http.get(paid.headers["Location"])
         assert "Thank you" in await done.text()
         history = await bus.deps.store.history(order.ref)
         assert [e.to_status for e in history] == ["reserved", "checkout_open", "paid"]
         assert history[-1].cause.startswith("stripe:evt_")
+
+
+async def test_the_address_typed_on_the_emulator_page_ends_on_the_order(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    settings = test_settings(database_url, public_base_url=base)
+    app = create_app(settings, engine=engine, sweep_every=3600)
+    async with TestServer(app, host="127.0.0.1", port=port) as server, ClientSession() as http:
+        bus = server.app[BUS]
+        await add_product(bus)
+        await start_drop(bus, quantity=1)
+        message = ChatMessage("web:demo:2", "web:demo", "web:bea", "#buy", "bea")
+        outcome = await bus.handle(message)
+        assert isinstance(outcome, chat.Claimed) and outcome.result.order is not None
+        order = outcome.result.order
+        assert order.checkout_url is not None
+
+        page = await (await http.get(order.checkout_url)).text()
+        assert "<legend>Shipping address</legend>" in page
+        assert 'name="line1" autocomplete="shipping address-line1" value="Teststraße 1"' in page
+        typed = {
+            "card": "4242424242424242",
+            "name": "Bea  Buyer",
+            "line1": "12 Rue de la Paix",
+            "line2": "",
+            "postal_code": "75002",
+            "city": "Paris",
+            "state": "",
+            "country": "fr",
+        }
+        # A required field left empty: the page says so, keeps what was typed, stays open.
+        refused = await http.post(order.checkout_url, data=typed | {"line1": " "})
+        assert refused.status == 400
+        text = await refused.text()
+        assert "Enter the shipping address (line1)." in text and 'value="Paris"' in text
+        # A country the shop does not ship to (not in allowed_countries) is refused too.
+        assert (await http.post(order.checkout_url, data=typed | {"country": "JP"})).status == 400
+
+        paid = await http.post(order.checkout_url, data=typed, allow_redirects=False)
+        assert paid.status == 303
+        for _ in range(100):  # the emulator delivers the webhook in the background
+            current = await bus.deps.store.order(order.ref)
+            if current.status is OrderStatus.PAID:
+                break
+            await asyncio.sleep(0.05)
+        assert current.status is OrderStatus.PAID
+        assert current.ship_to == "Bea Buyer, 12 Rue de la Paix, 75002 Paris, FR"
 
 
 async def test_with_stripe_keys_the_product_talks_to_that_server(

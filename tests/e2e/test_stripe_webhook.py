@@ -234,3 +234,42 @@ async def test_one_event_delivered_twice_at_once_is_processed_once(
     assert sorted(bool(reply.get("duplicate")) for _, reply in replies) == [False, True]
     assert await status(client, order) is S.PAID
     assert [n.order.ref for n in flaky.of(OrderPaid)] == [order.ref]  # type: ignore[attr-defined]
+
+
+def shipped_to(order: OrderView, event_id: str, details: object) -> bytes:
+    """A completed checkout that asked for the address (shipping_address_collection)."""
+    obj = session(order.ref, f"cs_{order.ref}") | {"shipping_details": details}
+    return event_body(event_id, "checkout.session.completed", obj)
+
+
+async def test_the_address_typed_at_checkout_is_kept_with_the_order(
+    client: TestClient,  # type: ignore[type-arg]
+    order: OrderView,
+) -> None:
+    details = {
+        "name": "Jenny Rosen",
+        "address": {"line1": "Teststraße 1", "line2": None, "city": "Berlin",
+                    "state": None, "postal_code": "10115", "country": "DE"},
+    }  # fmt: skip
+    body = shipped_to(order, "evt_ship_1", details)
+    assert [(await post(client, body, sign(body)))[0] for _ in range(2)] == [200, 200]
+    paid = await bus_of(client).deps.store.order(order.ref)
+    assert paid.status is S.PAID
+    assert paid.ship_to == "Jenny Rosen, Teststraße 1, 10115 Berlin, DE"
+    # Another report of the order's payment with another address: the first one stays.
+    moved = details | {"name": "Someone Else"}
+    again = shipped_to(order, "evt_ship_2", moved)
+    assert (await post(client, again, sign(again)))[0] == 200
+    assert (await bus_of(client).deps.store.order(order.ref)).ship_to == paid.ship_to
+
+
+@pytest.mark.parametrize("details", ["Teststraße 1", {"address": ["x"]}, 7])
+async def test_a_malformed_address_is_ignored_and_the_order_still_paid(
+    client: TestClient,  # type: ignore[type-arg]
+    order: OrderView,
+    details: object,
+) -> None:
+    body = shipped_to(order, "evt_ship_bad", details)
+    assert (await post(client, body, sign(body))) == (200, {"received": True})
+    paid = await bus_of(client).deps.store.order(order.ref)
+    assert (paid.status, paid.ship_to) == (S.PAID, None)

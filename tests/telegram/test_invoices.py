@@ -94,6 +94,9 @@ async def test_a_claim_gets_an_invoice_and_is_paid_in_telegram(
     order = await shop.bus.deps.store.order(ref)
     assert order.status is OrderStatus.PAID
     assert order.payment_ref == "ch_3Abc"  # refunds go through Stripe with the charge id
+    # What Anna typed on the invoice (order_info), which only the bot is told: kept for the
+    # seller, in one line.
+    assert order.ship_to == "Anna, Street 1, 10115 Berlin, DE"
     paid_texts = [t for t in api.texts_to(ANNA.id) if t.startswith("Zahlung erhalten")]
     assert paid_texts == [f"Zahlung erhalten: Bestellung {ref}, 1 × TEE product. Danke!"]
     board = api.board(GROUP)
@@ -164,7 +167,9 @@ async def test_pre_checkout_refuses_other_amounts_and_other_buyers(
 
     # A payment of another amount than the order's is left for a human to review.
     await shop.processed(api.successful_payment(BOB, ref, 100, currency="EUR"))
-    assert (await shop.bus.deps.store.order(ref)).status is OrderStatus.NEEDS_REVIEW
+    reviewed = await shop.bus.deps.store.order(ref)
+    assert reviewed.status is OrderStatus.NEEDS_REVIEW
+    assert reviewed.ship_to == "Bob, Street 1, 10115 Berlin, DE"  # sorting it out needs it
 
 
 async def test_a_buyer_who_never_started_the_bot_gets_the_invoice_from_the_deep_link(

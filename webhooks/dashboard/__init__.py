@@ -235,6 +235,7 @@ def order_json(o: OrderView) -> dict[str, Any]:
         "status": o.status.value,
         "buyer": o.identity,
         "chat": o.chat,
+        "ship_to": o.ship_to or "",
         "refundable": o.status in REFUNDABLE,
     }
 
@@ -246,14 +247,14 @@ async def orders_csv(request: web.Request) -> web.Response:
     writer = csv.writer(out)
     writer.writerow(
         ["ref", "created_at", "drop", "sku", "item", "variant", "quantity", "amount",
-         "currency", "status", "buyer", "chat", "payment_ref", "refunded"]
+         "currency", "status", "buyer", "chat", "payment_ref", "refunded", "ship_to"]
     )  # fmt: skip
     for o in orders:
         writer.writerow(
             [o.ref, o.created_at.isoformat(), o.drop_code, o.sku, o.name, o.variant,
              o.quantity, o.amount.decimal(), o.amount.currency.upper(), o.status.value,
              o.identity, o.chat, o.payment_ref or "",
-             o.refunded.decimal() if o.refunded else ""]
+             o.refunded.decimal() if o.refunded else "", o.ship_to or ""]
         )  # fmt: skip
     return web.Response(
         text=out.getvalue(),

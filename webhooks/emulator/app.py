@@ -6,14 +6,16 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from html import escape
+from typing import Any
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
 from commerce.domain.money import Money
 from webhooks.emulator.state import (
     DEFAULT_CARD,
+    TEST_ADDRESS,
     TEST_CARDS,
     Delivery,
     Obj,
@@ -249,9 +251,10 @@ class Emulator:
 
     # paying ----------------------------------------------------------------------------------
 
-    def pay(self, session: Obj, card: str | None) -> None:
-        """Completes the session with a test card (a card error leaves it open)."""
-        self.send(*self.state.complete(session, card))
+    def pay(self, session: Obj, card: str | None, address: Mapping[str, Any]) -> None:
+        """Completes the session with a test card and the shipping address typed (a card
+        error or a missing address leaves it open)."""
+        self.send(*self.state.complete(session, card, address))
 
     async def page(self, request: web.Request) -> web.Response:
         session = self.state.sessions.get(request.match_info["id"])
@@ -263,7 +266,12 @@ class Emulator:
         return self.checkout_page(session)
 
     def checkout_page(
-        self, session: Obj, chosen: str = DEFAULT_CARD, error: str = "", status: int = 200
+        self,
+        session: Obj,
+        chosen: str = DEFAULT_CARD,
+        error: str = "",
+        status: int = 200,
+        typed: Mapping[str, Any] | None = None,
     ) -> web.Response:
         setup = session["mode"] == "setup"
         saving = setup or bool(
@@ -292,10 +300,10 @@ class Emulator:
             "this.querySelector('button').textContent=this.dataset.verb+' with test card '+"
             "this.card.value.slice(-4)"
         )
-        body += (
-            f'<form method="post" data-verb="{verb}" onchange="{escape(script)}">'
-            f"<fieldset><legend>Test card</legend>{choices}</fieldset>"
-        )
+        body += f'<form method="post" data-verb="{verb}" onchange="{escape(script)}">'
+        if session.get("shipping_address_collection"):
+            body += _address_fields(typed or {})
+        body += f"<fieldset><legend>Test card</legend>{choices}</fieldset>"
         if saving:
             body += (
                 '<p class="save">Your card will be remembered for one-message buys. '
@@ -317,13 +325,14 @@ class Emulator:
             return _page(f"Already {done}", f"<p>This checkout is {done} already.</p>", 409)
         if session["status"] != "open":
             return _page("Checkout expired", "<p>This checkout has expired.</p>", 410)
-        card = str((await request.post()).get("card") or DEFAULT_CARD)
+        form = await request.post()
+        card = str(form.get("card") or DEFAULT_CARD)
         try:
-            self.pay(session, card)
+            self.pay(session, card, form)
         except StripeFailure as failure:
             message = str(failure.body["error"]["message"])
             chosen = card if card in TEST_CARDS else DEFAULT_CARD
-            return self.checkout_page(session, chosen, message, failure.status)
+            return self.checkout_page(session, chosen, message, failure.status, form)
         target = session["success_url"].replace("{CHECKOUT_SESSION_ID}", session["id"])
         raise web.HTTPSeeOther(target)
 
@@ -331,8 +340,9 @@ class Emulator:
         session = self.expire_if_due(self.state.session(request.match_info["id"]))
         if session["status"] != "open":
             raise StripeFailure(f"The session is {session['status']}.", "session", 409)
-        card = (await request.post()).get("card")
-        self.pay(session, str(card) if card else None)
+        form = await request.post()
+        card = form.get("card")
+        self.pay(session, str(card) if card else None, form)
         return web.json_response(session)
 
     # refunds, disputes, events ---------------------------------------------------------------
@@ -443,6 +453,28 @@ class Emulator:
             if delay is None:
                 return
             await asyncio.sleep(delay)
+
+
+# The shipping address inputs: Stripe's field name -> label, autocomplete token.
+ADDRESS_INPUTS = {
+    "name": ("Name", "name"),
+    "line1": ("Address line 1", "address-line1"),
+    "line2": ("Address line 2", "address-line2"),
+    "postal_code": ("Postal code", "postal-code"),
+    "city": ("City", "address-level2"),
+    "state": ("State", "address-level1"),
+    "country": ("Country (two letters)", "country"),
+}
+
+
+def _address_fields(typed: Mapping[str, Any]) -> str:
+    """The shipping address inputs, holding what was typed or else the test address."""
+    inputs = "".join(
+        f'<label>{label} <input name="{name}" autocomplete="shipping {token}" '
+        f'value="{escape(str(typed.get(name, TEST_ADDRESS[name])))}"></label>'
+        for name, (label, token) in ADDRESS_INPUTS.items()
+    )
+    return f"<fieldset><legend>Shipping address</legend>{inputs}</fieldset>"
 
 
 def _list(data: list[Obj], has_more: bool, url: str) -> Obj:

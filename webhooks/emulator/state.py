@@ -13,6 +13,7 @@ import json
 import re
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,6 +134,37 @@ TEST_CARDS = {
 DEFAULT_CARD = "4242424242424242"
 
 
+# What the page's shipping address fields hold at first (Stripe's field names), so a test
+# that only presses Pay still sends an address; the buyer may type another.
+TEST_ADDRESS = {
+    "name": "Jenny Rosen",
+    "line1": "Teststraße 1",
+    "line2": "",
+    "postal_code": "10115",
+    "city": "Berlin",
+    "state": "",
+    "country": "DE",
+}
+
+
+def shipping_details(session: Obj, typed: Mapping[str, Any]) -> Obj | None:
+    """The session's shipping_details from the page's address fields (one not sent keeps
+    the test address); None when the session does not collect an address."""
+    collection = session.get("shipping_address_collection")
+    if not collection:
+        return None
+    fields = {k: " ".join(str(typed.get(k, v)).split()) for k, v in TEST_ADDRESS.items()}
+    fields["country"] = fields["country"].upper()
+    missing = [k for k in ("name", "line1", "city", "country") if not fields[k]]
+    if missing:
+        raise StripeFailure(f"Enter the shipping address ({', '.join(missing)}).", "shipping")
+    allowed = collection.get("allowed_countries") if isinstance(collection, dict) else None
+    if allowed and fields["country"] not in allowed:
+        raise StripeFailure(f"This shop does not ship to {fields['country']}.", "shipping")
+    name = fields.pop("name")
+    return {"name": name, "address": {k: v or None for k, v in fields.items()}}
+
+
 def emulated_card(number: str | None) -> EmulatedCard:
     card = TEST_CARDS.get((number or DEFAULT_CARD).replace(" ", ""))
     if card is None:
@@ -233,6 +265,7 @@ class State:
             "setup_intent_data": params.get("setup_intent_data") or {},
             "locale": params.get("locale"),
             "shipping_address_collection": params.get("shipping_address_collection"),
+            "shipping_details": None,  # what the buyer types, once paid
             "success_url": params["success_url"],
             "cancel_url": params["cancel_url"],
             "created": now,
@@ -414,12 +447,16 @@ class State:
 
     # paying a checkout session -------------------------------------------------------------
 
-    def complete(self, session: Obj, number: str | None) -> list[Obj]:
+    def complete(
+        self, session: Obj, number: str | None, address: Mapping[str, Any] | None = None
+    ) -> list[Obj]:
         """The buyer pays (or saves a card) on the page; the events Stripe would send.
-        A card declined on the page raises a card error and the session stays open."""
+        A card declined on the page, or a missing address, raises an error and the session
+        stays open. `address`: what was typed in the page's shipping fields."""
         card = emulated_card(number)
         if session["mode"] == "setup":
             return self._complete_setup(session, card)
+        shipping = shipping_details(session, address or {})
         if card.on_page is not None:
             raise _card_failure(card.on_page, None, None)
         customer = session["customer"]
@@ -446,6 +483,7 @@ class State:
             payment_status="paid",
             customer=customer,
             payment_intent=intent["id"],
+            shipping_details=shipping,
         )
         return [
             self.event("checkout.session.completed", session),

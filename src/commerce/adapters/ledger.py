@@ -57,6 +57,9 @@ SET_REFUNDED = sql(
 )
 FLAG_BUYER = sql("UPDATE customer SET disputes = disputes + 1 WHERE id = :id")
 SET_DISPUTE = sql("UPDATE orders SET dispute = :dispute WHERE id = :id")
+SET_SHIP_TO = sql(
+    "UPDATE orders SET ship_to = :ship_to, updated_at = :now WHERE ref = :ref AND ship_to IS NULL"
+)
 AWAIT_ASYNC = sql(
     "UPDATE orders SET hold_expires_at = NULL, payment_ref = COALESCE(payment_ref, :payment)"
     " WHERE id = :id"
@@ -203,6 +206,13 @@ class SqlLedger:
                 return None
             await self._move(conn, row, to, cause, now)
             return await order_view(conn, row.id)
+
+    async def record_ship_to(self, ref: str, ship_to: str, now: datetime) -> None:
+        """The first address wins: one conditional update, so a redelivered webhook or a
+        concurrent one never replaces it."""
+        async with self.engine.begin() as conn:
+            params = {"ref": ref.upper(), "ship_to": ship_to, "now": now}
+            await conn.execute(SET_SHIP_TO, params)
 
     async def to_reconcile(self, since: datetime) -> list[OrderView]:
         async with self.engine.connect() as conn:

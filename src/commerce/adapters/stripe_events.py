@@ -11,6 +11,7 @@ import stripe
 
 from commerce.domain.errors import InvalidInput
 from commerce.domain.payments import PaymentEvent, PaymentEventKind
+from commerce.domain.shipping import ship_to
 
 TOLERANCE_SECONDS = 300
 
@@ -85,6 +86,7 @@ def to_payment_event(event: dict[str, Any]) -> PaymentEvent:
             paid=obj.get("payment_status") == "paid",
             amount=_int(obj.get("amount_total")),
             payment_customer=_id(obj.get("customer")),
+            ship_to=_ship_to(obj),
         )
     if kind is PaymentEventKind.CHARGE_REFUNDED:
         return PaymentEvent(
@@ -103,6 +105,29 @@ def to_payment_event(event: dict[str, Any]) -> PaymentEvent:
         amount=_int(obj.get("amount")),
         dispute_outcome=status if status in ("won", "lost") else None,
     )
+
+
+def _ship_to(session: dict[str, Any]) -> str | None:
+    """The address the buyer typed on the Checkout page (shipping_address_collection):
+    `shipping_details` in older API versions, `collected_information.shipping_details` in
+    newer ones. Anything malformed gives no address rather than an error."""
+    collected = session.get("collected_information")
+    for details in (
+        collected.get("shipping_details") if isinstance(collected, dict) else None,
+        session.get("shipping_details"),
+    ):
+        address = details.get("address") if isinstance(details, dict) else None
+        if isinstance(details, dict) and isinstance(address, dict):
+            return ship_to(
+                details.get("name"),
+                address.get("line1"),
+                address.get("line2"),
+                address.get("postal_code"),
+                address.get("city"),
+                address.get("state"),
+                address.get("country"),
+            )
+    return None
 
 
 def _str(value: Any) -> str | None:

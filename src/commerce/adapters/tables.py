@@ -14,6 +14,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Index,
+    Text,
     TypeDecorator,
     UniqueConstraint,
 )
@@ -193,6 +194,9 @@ class Order(SQLModel, table=True):
     # then; `charge_attempt` is the off-session payment under way (cleared when it fails).
     confirm_until: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     charge_attempt: str | None = Field(default=None, max_length=80)
+    # Where a paid order goes, as the buyer typed it on the payment page (one line); the
+    # first address recorded stays.
+    ship_to: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = Field(sa_column=_utc())
     updated_at: datetime = Field(sa_column=_utc())
 

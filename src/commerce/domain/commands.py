@@ -334,6 +334,7 @@ class InvoicePaid:
     currency: str
     provider_charge_id: str  # the payment provider's charge (Stripe: ch_...), for refunds
     telegram_charge_id: str  # the platform's own id of the payment
+    ship_to: str | None = None  # the address typed on the invoice (domain.shipping.ship_to)
 
 
 Command = (

@@ -34,3 +34,4 @@ class PaymentEvent:
     payment_customer: str | None = None
     setup_ref: str | None = None  # the setup (Stripe: setup intent) that saved a card
     identity: str | None = None  # whose card it is, from the setup's metadata
+    ship_to: str | None = None  # the address typed on a checkout (domain.shipping.ship_to)

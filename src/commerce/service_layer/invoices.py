@@ -59,10 +59,17 @@ async def invoice_paid(cmd: c.InvoicePaid, deps: Deps) -> Settlement | None:
         # The charge id goes into the order's history: whoever reviews it can refund it.
         mismatch = f"{cause}:amount_mismatch:{cmd.provider_charge_id}"
         await deps.ledger.transition(order.ref, S.NEEDS_REVIEW, mismatch, deps.clock.now())
-        return None
-    # A second payment of a paid order (another invoice, a Checkout link) is refunded by
-    # settle_payment; the same payment reported again changes nothing.
-    return await settle_payment(c.SettlePayment(order.ref, cmd.provider_charge_id, cause), deps)
+        settlement = None
+    else:
+        # A second payment of a paid order (another invoice, a Checkout link) is refunded
+        # by settle_payment; the same payment reported again changes nothing.
+        pay = c.SettlePayment(order.ref, cmd.provider_charge_id, cause)
+        settlement = await settle_payment(pay, deps)
+    if cmd.ship_to and deps.ledger is not None:
+        # Telegram tells only the bot where the buyer wants it: kept whatever the settlement
+        # was (a refund or a review still needs the address to be sorted out).
+        await deps.ledger.record_ship_to(order.ref, cmd.ship_to, deps.clock.now())
+    return settlement
 
 
 async def _same_buyer(order: OrderView, identity: str, deps: Deps) -> bool:

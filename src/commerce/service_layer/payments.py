@@ -81,6 +81,10 @@ async def _paid(
     now = deps.clock.now()
     if event.payment_customer:
         await ledger.remember_payment_customer(order.ref, event.payment_customer)
+    if event.ship_to:
+        # Stripe keeps the address the Checkout page asked for; the seller needs it with the
+        # order, even one that goes to review or whose money is still on its way.
+        await ledger.record_ship_to(order.ref, event.ship_to, now)
     if event.amount is not None and event.amount != order.amount.minor:
         # We created the session with the order's amount: anything else is for a human.
         await ledger.transition(order.ref, S.NEEDS_REVIEW, f"{cause}:amount_mismatch", now)

@@ -196,6 +196,11 @@ class Ledger(Protocol):
     async def transition(
         self, ref: str, to: OrderStatus, cause: str, now: datetime
     ) -> OrderView | None: ...
+    async def record_ship_to(self, ref: str, ship_to: str, now: datetime) -> None:
+        """Keeps where the order ships to; the first address recorded stays (a payment
+        reported again, or a second payment of the order, changes nothing)."""
+        ...
+
     async def to_reconcile(self, since: datetime) -> list[OrderView]: ...
 
 

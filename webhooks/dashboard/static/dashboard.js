@@ -67,6 +67,7 @@
       cell(row, o.amount, "num");
       cell(row, o.status, "status " + o.status);
       cell(row, o.name ? `${o.name} (${o.buyer})` : o.buyer);
+      cell(row, o.ship_to, "ship-to");
       const td = cell(row, "");
       if (o.refundable) {
         button(td, "Refund", `/dashboard/orders/${o.ref}/refund`, `Refund order ${o.ref}?`);
