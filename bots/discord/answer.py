@@ -1,6 +1,7 @@
 """Interactions: acknowledged at once (Discord allows 3 seconds), then answered ephemerally;
 the Confirm button of a one-message buy."""
 
+import contextlib
 import logging
 import re
 from typing import Any
@@ -22,13 +23,23 @@ def core_of(client: discord.Client) -> Core:
 
 
 async def answer(
-    core: Core, interaction: discord.Interaction, words: str, private: bool | None = None
+    core: Core,
+    interaction: discord.Interaction,
+    words: str,
+    private: bool | None = None,
+    pressed_confirm: bool = False,
 ) -> None:
     """Hands an interaction to the core as grammar text (`/buy TEE 2 M`) and follows up
     ephemerally: a checkout link is for the buyer's eyes only. Drop boards change through
     the outbox. `private`: the core may answer personal things (an ephemeral reply is
-    private); by default only in a DM with the bot."""
-    await interaction.response.defer(ephemeral=True, thinking=True)
+    private); by default only in a DM with the bot. `pressed_confirm`: the interaction is
+    a press of a question's Confirm button, which goes once the question is answered."""
+    if pressed_confirm:
+        # Deferred as an update of the question's message (not "thinking" in a new one),
+        # so that its button can be taken away below.
+        await interaction.response.defer()
+    else:
+        await interaction.response.defer(ephemeral=True, thinking=True)
     if not await core.first_time(interaction.id):
         log.info("interaction %s delivered again; answered before", interaction.id)
         return
@@ -48,6 +59,11 @@ async def answer(
         log.exception("interaction %s (%s) failed", interaction.id, words)
         await interaction.followup.send(core.t("error"), ephemeral=True)
         return
+    if pressed_confirm and isinstance(outcome, chat.CardPaid):
+        # Charged, or a link instead: the question is answered. Kept after a refusal that
+        # asks to try again (the provider unreachable).
+        with contextlib.suppress(discord.HTTPException):
+            await interaction.edit_original_response(view=None)
     reply = core.renderer.outcome(outcome, user.mention)
     # A question with buttons (a one-message buy's confirm) is the whole answer: "check your
     # messages" is for the channel, and this is the message.
@@ -95,7 +111,8 @@ class ConfirmButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         # The presser is the buyer or nobody: the core only confirms the presser's own order.
-        await answer(core_of(interaction.client), interaction, f"/confirm {self.ref}", True)
+        core = core_of(interaction.client)
+        await answer(core, interaction, f"/confirm {self.ref}", True, pressed_confirm=True)
 
 
 async def admit_seller(core: Core, interaction: discord.Interaction) -> None:

@@ -14,6 +14,7 @@ chunking, permission overwrites, message history, voice, attachments, and the 3-
 
 import asyncio
 import contextlib
+import copy
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -72,6 +73,9 @@ class FakeDiscord:
         self.ids = itertools.count(1)
         self.seq = 0
         self.events: list[dict[str, Any]] = []  # every dispatched event, for RESUME
+        # A component interaction deferred as an update (type 6): its token's "@original"
+        # is the message the component is on.
+        self.updates: dict[str, str] = {}  # token -> message id
         self.ws: web.WebSocketResponse | None = None
         self.ready = asyncio.Event()
         self.runner: web.AppRunner | None = None
@@ -251,7 +255,8 @@ class FakeDiscord:
     async def click(self, user_id: str, message_id: str, custom_id: str) -> str:
         """A member presses a button on a message; returns the interaction token."""
         data = {"custom_id": custom_id, "component_type": 2}
-        interaction = self.interaction(user_id, 3, data, self.messages[message_id])
+        # The message as it is now (a later edit does not change a press already made).
+        interaction = self.interaction(user_id, 3, data, copy.deepcopy(self.messages[message_id]))
         await self.dispatch("INTERACTION_CREATE", interaction)
         return str(interaction["token"])
 
@@ -361,7 +366,12 @@ class FakeDiscord:
                 message["edited_timestamp"] = _now()
                 message["edits"] = message.get("edits", 0) + 1
                 return _json(message)
-            case "POST", ["interactions", _, _, "callback"]:
+            case "POST", ["interactions", interaction_id, token, "callback"]:
+                if body["type"] == 6:
+                    pressed = next(
+                        e["d"] for e in reversed(self.events) if e["d"].get("id") == interaction_id
+                    )
+                    self.updates[token] = str(pressed["message"]["id"])
                 data = body.get("data") or {}
                 flags = data.get("flags", 0)
                 callback = {
@@ -375,6 +385,13 @@ class FakeDiscord:
                 message = self._message(CHANNEL_ID, body.get("content") or "", body=body)
                 message["webhook_id"] = APP_ID
                 message["interaction_token"] = token
+                return _json(message)
+            case "PATCH", ["webhooks", _, token, "messages", "@original"] if token in self.updates:
+                message = self.messages[self.updates[token]]
+                for key in ("content", "embeds", "components"):
+                    if key in body:
+                        message[key] = body[key] or ("" if key == "content" else [])
+                message["edits"] = message.get("edits", 0) + 1
                 return _json(message)
             case "PATCH", ["webhooks", _, token, "messages", _]:
                 message = self._message(CHANNEL_ID, body.get("content") or "", body=body)

@@ -42,6 +42,18 @@ async def answered(shop: Shop, token: str) -> tuple[str, dict[str, Any]]:
     return text, message
 
 
+async def pressed_confirm(shop: Shop, token: str) -> str:
+    """A Confirm press is deferred as an update of the question's message (its button can
+    go), then answered by an ephemeral follow-up."""
+    followups = await until(
+        lambda: [r for r in shop.fake.responses(token) if "content" in r], what="the answer"
+    )
+    callback = shop.fake.responses(token)[0]
+    assert callback["type"] == 6  # deferred update of the question's message
+    assert followups[-1]["flags"] & EPHEMERAL
+    return str(followups[-1]["content"])
+
+
 async def status(shop: Shop, ref: str, wanted: OrderStatus) -> None:
     async def reached() -> bool:
         return (await shop.bus.deps.store.order(ref)).status is wanted
@@ -79,17 +91,20 @@ async def test_the_first_payment_keeps_the_card_then_buy_and_confirm(
         assert not shop.payments.charges  # nothing is charged before the confirm
 
         # Bo cannot confirm anna's order (the core only confirms the presser's own).
-        refused = await ephemeral_answer(shop, await fake.click(bo, message["id"], custom_id))
+        refused = await pressed_confirm(shop, await fake.click(bo, message["id"], custom_id))
         assert "nothing waits for your confirm" in refused
+        assert message["components"], "a refused press leaves the button"
         token = await fake.click(anna, message["id"], custom_id)
-        paid = await ephemeral_answer(shop, token)
+        paid = await pressed_confirm(shop, token)
         assert "Charged €25.00 to Visa •••• 4242 for 1 × TEE product" in paid
         await status(shop, ref[1], OrderStatus.PAID)
+        assert message["components"] == []  # the question is answered: its button went
         # The same press delivered again (a resumed gateway) is answered once, charged once.
+        answers = len(fake.responses(token))  # deferred, the button taken away, answered
         await fake.dispatch("INTERACTION_CREATE", fake.events[-1]["d"])
-        await until(lambda: len(fake.responses(token)) >= 3, what="the replayed callback")
+        await until(lambda: len(fake.responses(token)) > answers, what="the replayed callback")
         await asyncio.sleep(0.2)
-        assert len(fake.responses(token)) == 3  # deferred twice, answered once
+        assert len(fake.responses(token)) == answers + 1  # deferred again, nothing more
         assert [c.order_ref for c in shop.payments.charges] == [ref[1]]
         await until(
             lambda: sum("Payment received" in m["content"] for m in fake.dms_to(anna)) == 2,
@@ -158,10 +173,9 @@ async def test_typed_buy_asks_by_dm_and_a_declined_card_sends_the_link(
 
         # The card is declined later (a processing charge, then the webhook): link by DM.
         shop.payments.outcomes[f"pm_{anna}"] = ChargeStatus.PROCESSING
-        pressed = await ephemeral_answer(
-            shop, await fake.click(anna, dm["id"], confirm_button(dm))
-        )
+        pressed = await pressed_confirm(shop, await fake.click(anna, dm["id"], confirm_button(dm)))
         assert "under way" in pressed
+        assert fake.messages[dm["id"]]["components"] == []  # a DM's button goes too
         await shop.charge_failed(ref[1])
         fell = await until(
             lambda: [m for m in fake.dms_to(anna) if "could not pay" in m["content"]],
