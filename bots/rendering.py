@@ -21,6 +21,7 @@ from commerce.service_layer.results import (
     BidResult,
     BidStatus,
     CardSaved,
+    CardView,
     CheckoutReady,
     ClaimOutcome,
     ClaimResult,
@@ -164,6 +165,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "confirm_ask": "{qty} × {item} for {amount} with {card}: confirm? Tap Confirm or type "
         "#confirm within {minutes} min.",
         "confirm_button": "Confirm",
+        "ships_to": "Ships to: {ship_to}.",
         "card_charged": "Charged {amount} to {card} for {qty} × {item}.",
         "card_processing": "Your payment of {amount} with {card} is under way; a confirmation "
         "follows.",
@@ -334,6 +336,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "confirm_ask": "{qty} × {item} für {amount} mit {card}: bestätigen? Tippe auf Bestätigen "
         "oder schreib #confirm innerhalb von {minutes} Min.",
         "confirm_button": "Bestätigen",
+        "ships_to": "Lieferung an: {ship_to}.",
         "card_charged": "{amount} von {card} abgebucht für {qty} × {item}.",
         "card_processing": "Deine Zahlung von {amount} mit {card} läuft; die Bestätigung folgt.",
         "card_fallback": "Deine Karte konnte nicht zahlen{reason}. Zahle stattdessen innerhalb "
@@ -506,6 +509,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "confirm_ask": "{qty} × {item} pour {amount} avec {card} : confirmer ? Touche Confirmer "
         "ou écris #confirm d'ici {minutes} min.",
         "confirm_button": "Confirmer",
+        "ships_to": "Livraison à : {ship_to}.",
         "card_charged": "{amount} débités sur {card} pour {qty} × {item}.",
         "card_processing": "Ton paiement de {amount} avec {card} est en cours ; une confirmation "
         "suit.",
@@ -676,6 +680,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "confirm_ask": "{qty} × {item} por {amount} con {card}: ¿confirmar? Toca Confirmar o "
         "escribe #confirm en {minutes} min.",
         "confirm_button": "Confirmar",
+        "ships_to": "Envío a: {ship_to}.",
         "card_charged": "Cobrado {amount} a {card} por {qty} × {item}.",
         "card_processing": "Tu pago de {amount} con {card} está en curso; sigue una confirmación.",
         "card_fallback": "Tu tarjeta no pudo pagar{reason}. Paga aquí en {hold}: {url}",
@@ -828,7 +833,9 @@ class Renderer:
             case chat.CardShown(card=card, setup_url=url):
                 if card is None:
                     return Reply(private=self.t("card_none", url=url))
-                return Reply(private=self.t("card_shown", card=card, url=url))
+                return Reply(
+                    private=self._ships_to(self.t("card_shown", card=card, url=url), card)
+                )
             case chat.CardUnlinked(card=card):
                 if card is None:
                     return Reply(private=self.t("card_unlinked_none"))
@@ -918,7 +925,12 @@ class Renderer:
             left = (order.hold_expires_at - order.created_at).total_seconds()
             minutes = max(1, round(left / 60))
         text = self.t("confirm_ask", card=card, minutes=minutes, **self._order_values(order))
+        text = self._ships_to(text, card)
         return Reply(private=text, actions=((self.t("confirm_button"), f"confirm:{order.ref}"),))
+
+    def _ships_to(self, text: str, card: CardView) -> str:
+        """The address a one-message buy ships to, under its question (and `/card`)."""
+        return f"{text}\n{self.t('ships_to', ship_to=card.ship_to)}" if card.ship_to else text
 
     def auction_started(self, auction: AuctionView) -> str:
         return self.t(

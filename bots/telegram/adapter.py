@@ -283,9 +283,9 @@ class TelegramAdapter:
         card = await cards.card(order.identity)
         if card is None:
             return None
-        return renderer.confirm(
-            ClaimResult(ClaimOutcome.WON, order=order, confirm=one_message.view(card))
-        )
+        address = await one_message.ship_to(order, self.bus().deps)
+        confirm = one_message.view(card, address)
+        return renderer.confirm(ClaimResult(ClaimOutcome.WON, order=order, confirm=confirm))
 
     def _privately(
         self,

@@ -16,7 +16,7 @@ from commerce.service_layer.ports import ChargeStatus, SavedCard
 from tests.discord.conftest import Shop, ShopFactory, until
 from tests.discord.fake_discord import CHANNEL_ID, EPHEMERAL
 from tests.discord.test_drop import LINK, board, buy_button, ephemeral_answer
-from tests.integration.helpers import add_product, start_drop
+from tests.integration.helpers import ADDRESS, add_product, give_address, start_drop
 from webhooks.keys import ENGINE
 
 DISCORD_CHAT = f"discord:{CHANNEL_ID}"
@@ -153,10 +153,12 @@ async def test_typed_buy_asks_by_dm_and_a_declined_card_sends_the_link(
         anna = fake.add_member("anna")
         cards = SqlCards(shop.client.server.app[ENGINE])
         await cards.save_card(f"discord:{anna}", card(anna), shop.bus.deps.clock.now())
+        await give_address(shop.client.server.app[ENGINE], f"discord:{anna}")
 
         await fake.post_message(anna, "#buy TEE")
         [dm] = await until(lambda: fake.dms_to(anna), what="the question by DM")
         assert "with Visa •••• 4242: confirm?" in dm["content"]
+        assert dm["content"].endswith(f"Ships to: {ADDRESS}.")
         ref = CONFIRM.fullmatch(confirm_button(dm))
         assert ref is not None
         held = await until(

@@ -41,6 +41,12 @@ def session(order_ref: str, session_id: str, paid: bool = True) -> dict[str, Any
         "amount_total": 2500,
         "currency": "eur",
         "customer": "cus_test",
+        # The address Checkout asked for (the shop's products ship).
+        "shipping_details": {
+            "name": "Anna Buyer",
+            "address": {"line1": "Street 1", "postal_code": "10115", "city": "Berlin"}
+            | {"country": "DE", "line2": None, "state": None},
+        },
     }
 
 

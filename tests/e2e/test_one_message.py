@@ -20,6 +20,7 @@ from commerce.domain import commands as c
 from commerce.domain.drops import DropPolicy, DropTerms
 from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
+from commerce.domain.products import ProductSpec
 from commerce.service_layer import chat
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.ports import PaymentError
@@ -204,6 +205,7 @@ async def test_a_card_that_cannot_pay_falls_back_to_the_link(
     assert result.order.hold_expires_at >= shop.clock.now() + timedelta(minutes=10)
     text = Renderer("en").payment(result)
     assert result.order.checkout_url in text and "could not pay" in text
+    assert result.order.ship_to is None  # the link's page asks where it goes
     await shop.settled()  # payment_intent.payment_failed came too: no second link
     assert shop.notifier.of(PaymentFellBack) == []
     assert len(await shop.events("payment_intent.payment_failed")) == 1
@@ -260,6 +262,8 @@ async def test_linked_identities_share_card_orders_and_limit(shop: Shop) -> None
     linked = await shop.say(dc, f"/link {issued.code}", "discord:dm", private=True)
     assert isinstance(linked, chat.IdentitiesLinked)
     assert set(linked.identities) == {tg, dc} and str(linked.card) == "Visa •••• 4242"
+    cards = shop.bus.deps.cards
+    assert cards is not None and await cards.ship_to(dc) == await cards.ship_to(tg) is not None
     again = await shop.say("web:mallory", f"/link {issued.code}", private=True)
     assert isinstance(again, chat.Failed) and "used" in again.reason
 
@@ -310,6 +314,37 @@ async def test_card_setup_saves_a_card_without_buying(shop: Shop) -> None:
     card = await shop.bus.deps.cards.card("web:zoe")  # type: ignore[union-attr]
     assert card is not None and card.last4 == "3184"
     assert [n.identity for n in shop.notifier.of(CardSaved)] == ["web:zoe"]  # type: ignore[attr-defined]
+
+
+async def test_one_message_buys_ship_to_the_last_checkout_address(shop: Shop) -> None:
+    """A card saved with /card alone (a setup page asks no address): the first buy of a
+    product that ships is a link, whose page asks the address; from then on one message,
+    and the question says where it goes. A digital product needs no address."""
+    shown = await shop.say("web:zoe", "/card", private=True)
+    url = f"{shop.base}/stripe-emulator/_test/pay/{shown.setup_url.rsplit('/', 1)[1]}"
+    async with shop.http.post(url, data={"card": OK}) as answer:
+        assert answer.status == 200, await answer.text()
+    await shop.settled()
+    ebook = ProductSpec("EBOOK", "EBOOK product", Money(900, "eur"), "", (), digital=True)
+    await shop.bus.handle(c.AddProduct(ebook, 50))
+    await shop.drop("EBOOK", price=900)
+    digital = (await shop.say("web:zoe", "#buy EBOOK")).result
+    assert digital.confirm is not None and digital.confirm.ship_to is None
+
+    await shop.drop()
+    first = (await shop.say("web:zoe", "#buy TEE")).result
+    assert first.confirm is None and first.order.checkout_url is not None  # no address yet
+    paid = await shop.pay(first.order)  # with the address the page asks for
+    assert paid.ship_to == "Jenny Rosen, Teststraße 1, 10115 Berlin, DE"
+    await shop.settled()
+
+    second = await shop.say("web:zoe", "#buy TEE")
+    assert second.result.confirm is not None and second.result.confirm.ship_to == paid.ship_to
+    question = Renderer("en").outcome(second, "@zoe").private
+    assert question is not None and question.endswith(f"\nShips to: {paid.ship_to}.")
+    confirmed = await shop.say("web:zoe", "#confirm", private=True)
+    assert confirmed.result.order.status is OrderStatus.PAID
+    assert confirmed.result.order.ship_to == paid.ship_to  # the seller sees where it goes
 
 
 async def test_confirm_rules_per_drop(shop: Shop) -> None:

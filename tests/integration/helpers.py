@@ -3,6 +3,9 @@
 from datetime import timedelta
 from itertools import count
 
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from commerce.domain import commands as c
 from commerce.domain.drops import DropPolicy, DropTerms
 from commerce.domain.money import Money
@@ -58,3 +61,18 @@ async def buy(
     )
     result: ClaimResult = await bus.handle(claim)
     return result
+
+
+ADDRESS = "Anna Buyer, Street 1, 10115 Berlin, DE"
+
+
+async def give_address(engine: AsyncEngine, identity: str, ship_to: str = ADDRESS) -> None:
+    """What a buyer's paid checkout leaves behind: where their one-message buys ship to."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE customer SET ship_to = :ship_to"
+                " WHERE id = (SELECT customer_id FROM identity WHERE key = :identity)"
+            ),
+            {"ship_to": ship_to, "identity": identity},
+        )

@@ -18,9 +18,10 @@ from commerce.service_layer.results import (
     PaymentOutcome,
     PaymentResult,
 )
-from tests.integration.helpers import add_product
+from tests.integration.helpers import add_product, give_address
 from tests.telegram.conftest import GROUP, Shop, ShopFactory, until
 from tests.telegram.fake_bot_api import FakeBotApi, FakeUser, Posted
+from webhooks.keys import ENGINE
 
 OK, DECLINES = "4242424242424242", "4000000000000341"
 PROVIDER_TOKEN = "284685063:TEST:provider-token"
@@ -142,13 +143,16 @@ async def test_first_checkout_saves_the_card_then_a_group_buy_takes_one_tap(
     question = _last_to(api, ANNA)
     assert question.text == (
         "1 × TEE product for €25.00 with Visa •••• 4242: confirm? Tap Confirm or type "
-        "#confirm within 5 min."
+        "#confirm within 5 min.\n"
+        # Where the first checkout's page said it ships to.
+        "Ships to: Jenny Rosen, Teststraße 1, 10115 Berlin, DE."
     )
     assert question.buttons == [{"text": "Confirm", "callback_data": f"confirm:{order.ref}"}]
 
     await shop.processed(api.press(question, ANNA))
     paid = await _until_status(shop, order.ref, OrderStatus.PAID)
     assert paid.payment_ref is not None and paid.payment_ref.startswith("pi_")
+    assert paid.ship_to == "Jenny Rosen, Teststraße 1, 10115 Berlin, DE"  # for the seller
     await shop.settle()
     (toast,) = api.of("answerCallbackQuery")
     assert toast.params["text"] == "Paid ✓"
@@ -240,6 +244,8 @@ async def test_a_declined_card_gets_the_invoice_when_invoices_are_on(
         what="the card-saved message",
     )
 
+    # (A setup page asks for no address: an earlier paid order's is where TEE goes.)
+    await give_address(shop.client.server.app[ENGINE], f"telegram:{ANNA.id}")
     await _drop(shop, "TEE")
     await shop.processed(api.message(GROUP, ANNA, "#buy"))
     await shop.settle()
@@ -269,7 +275,8 @@ async def test_link_and_card_commands(shop_factory: ShopFactory, api: FakeBotApi
     await shop.settle()
     shown = api.texts_to(ANNA.id)[-1]
     assert shown.startswith("Your card: Visa •••• 4242.")
-    assert re.search(r"Replace it here: http://127\.0\.0\.1:\d+/stripe-emulator/\S+$", shown)
+    assert re.search(r"Replace it here: http://127\.0\.0\.1:\d+/stripe-emulator/\S+\n", shown)
+    assert shown.endswith("\nShips to: Jenny Rosen, Teststraße 1, 10115 Berlin, DE.")
 
     # /link gives a code privately; the web chat redeems it.
     await shop.processed(api.message(ANNA.id, ANNA, "/link"))

@@ -52,6 +52,10 @@ REMEMBER_CUSTOMER = sql(
     "UPDATE customer SET payment_customer = :payment_customer WHERE id = :customer_id"
 )
 FORGET_CARD = sql("DELETE FROM saved_card WHERE customer_id = :customer_id")
+SHIP_TO_OF = sql(
+    "SELECT c.ship_to FROM customer c JOIN identity i ON i.customer_id = c.id"
+    " WHERE i.key = :identity"
+)
 TRUSTED = sql(
     "SELECT 1 FROM orders o JOIN identity i ON i.customer_id = o.customer_id"
     " WHERE i.key = :identity AND o.status IN ('paid', 'fulfilled') LIMIT 1"
@@ -119,7 +123,9 @@ MERGE = [
     sql(
         "UPDATE customer SET disputes = disputes + (SELECT c.disputes FROM customer c"
         " WHERE c.id = :b), payment_customer = COALESCE(payment_customer,"
-        " (SELECT c.payment_customer FROM customer c WHERE c.id = :b)) WHERE id = :a"
+        " (SELECT c.payment_customer FROM customer c WHERE c.id = :b)),"
+        " ship_to = COALESCE(ship_to, (SELECT c.ship_to FROM customer c WHERE c.id = :b))"
+        " WHERE id = :a"
     ),
     sql("DELETE FROM customer WHERE id = :b"),
 ]
@@ -138,6 +144,7 @@ AWAITING_CONFIRM = sql(
 # A double tap, or a confirm racing a timeout: one caller takes the charge.
 START_CHARGE = sql(
     "UPDATE orders SET charge_attempt = 'pending', confirm_until = NULL, updated_at = :now,"
+    " ship_to = :ship_to,"  # the buyer's address goes with the charge
     # The sweeper must not give the units away while Stripe answers (retries included).
     " hold_expires_at = CASE WHEN hold_expires_at < :until THEN :until ELSE hold_expires_at END"
     " WHERE ref = :ref AND status = 'reserved' AND charge_attempt IS NULL"
@@ -149,7 +156,9 @@ CHARGE_STARTED = sql(
 )
 # The provider's answer and its webhook may both report a failure: the first one counts.
 CHARGE_FAILED = sql(
+    # The link's Checkout page asks for the address again.
     "UPDATE orders SET charge_attempt = NULL, confirm_until = NULL, payment_ref = NULL,"
+    " ship_to = NULL,"
     " hold_expires_at = :until, updated_at = :now WHERE ref = :ref AND status = 'reserved'"
     " AND charge_attempt IN ('pending', :payment) RETURNING id"
 )
@@ -246,9 +255,14 @@ class SqlCards:
             row = (await conn.execute(AWAITING_CONFIRM, keys)).first()
         return None if row is None else to_order_view(row)
 
-    async def start_charge(self, ref: str, now: datetime) -> bool:
+    async def ship_to(self, identity: str) -> str | None:
+        async with self.engine.connect() as conn:
+            found = (await conn.execute(SHIP_TO_OF, {"identity": identity})).scalar()
+        return str(found) if found else None
+
+    async def start_charge(self, ref: str, now: datetime, ship_to: str | None = None) -> bool:
         async with self.engine.begin() as conn:
-            keys = {"ref": ref, "now": now, "until": now + CHARGE_TIME}
+            keys = {"ref": ref, "now": now, "until": now + CHARGE_TIME, "ship_to": ship_to}
             result = await conn.execute(START_CHARGE, keys)
         return bool(result.rowcount == 1)
 

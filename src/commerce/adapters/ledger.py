@@ -60,6 +60,11 @@ SET_DISPUTE = sql("UPDATE orders SET dispute = :dispute WHERE id = :id")
 SET_SHIP_TO = sql(
     "UPDATE orders SET ship_to = :ship_to, updated_at = :now WHERE ref = :ref AND ship_to IS NULL"
 )
+# The latest address a buyer typed is where their next one-message buy goes.
+REMEMBER_SHIP_TO = sql(
+    "UPDATE customer SET ship_to = :ship_to"
+    " WHERE id = (SELECT customer_id FROM orders WHERE ref = :ref)"
+)
 AWAIT_ASYNC = sql(
     "UPDATE orders SET hold_expires_at = NULL, payment_ref = COALESCE(payment_ref, :payment)"
     " WHERE id = :id"
@@ -212,7 +217,8 @@ class SqlLedger:
         concurrent one never replaces it."""
         async with self.engine.begin() as conn:
             params = {"ref": ref.upper(), "ship_to": ship_to, "now": now}
-            await conn.execute(SET_SHIP_TO, params)
+            if (await conn.execute(SET_SHIP_TO, params)).rowcount == 1:
+                await conn.execute(REMEMBER_SHIP_TO, params)
 
     async def to_reconcile(self, since: datetime) -> list[OrderView]:
         async with self.engine.connect() as conn:

@@ -122,6 +122,8 @@ class Customer(SQLModel, table=True):
     payment_customer: str | None = Field(default=None, max_length=80)
     # Chargebacks this customer opened: sellers see the flag on every later order.
     disputes: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # Where the buyer's last paid order shipped to: one-message buys ship there too.
+    ship_to: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = Field(sa_column=_utc())
 
 

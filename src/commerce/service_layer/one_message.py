@@ -47,8 +47,16 @@ def card_ports(deps: Deps) -> tuple[Cards, PaymentGateway]:
     return deps.cards, deps.payments
 
 
-def view(card: SavedCard) -> CardView:
-    return CardView(card.brand, card.last4)
+def view(card: SavedCard, ship_to: str | None = None) -> CardView:
+    return CardView(card.brand, card.last4, ship_to)
+
+
+async def ship_to(order: OrderView, deps: Deps) -> str | None:
+    """Where a one-message buy of this order goes: the buyer's last address, for a product
+    that ships (None for a digital one, or a buyer whose address is not known yet)."""
+    if order.digital or deps.cards is None:
+        return None
+    return await deps.cards.ship_to(order.identity)
 
 
 async def buy(cmd: c.Claim, private: bool, deps: Deps) -> ClaimResult:
@@ -74,20 +82,24 @@ async def pay_for_claim(result: ClaimResult, private: bool, deps: Deps) -> Claim
     card = await deps.cards.card(order.identity)
     if card is None:
         return result
+    address = await ship_to(order, deps)
+    if address is None and not order.digital:
+        return result  # a link: its Checkout page asks where it goes (and remembers it)
     now = deps.clock.now()
     rule = ConfirmRule.parse(drop.confirm)
     trusted = rule.kind == "trusted" and await deps.cards.trusted(order.identity)
     if rule.asks(order.amount, trusted):
         until = min(order.hold_expires_at, now + deps.confirm_window)
         asked = await deps.cards.ask_confirm(order.ref, until, now)
-        return replace(result, order=asked, confirm=view(card))
-    if not await deps.cards.start_charge(order.ref, now):
+        return replace(result, order=asked, confirm=view(card, address))
+    if not await deps.cards.start_charge(order.ref, now, address):
         return result
     try:
         payment = await _charge(order, card, deps)
     except PaymentError:
         # Nothing is known yet: the buyer confirms (the same charge) rather than buying again.
-        return replace(result, order=await deps.store.order(order.ref), confirm=view(card))
+        order = await deps.store.order(order.ref)
+        return replace(result, order=order, confirm=view(card, address))
     return replace(result, order=payment.order, payment=payment)
 
 
@@ -108,7 +120,7 @@ async def confirm(cmd: c.ConfirmPurchase, deps: Deps) -> PaymentResult:
     order = await cards.awaiting_confirm(str(Identity.parse(cmd.identity)), cmd.ref)
     if order is None or order.confirm_until is None or order.confirm_until <= now:
         raise NotFound("nothing waits for your confirm (a confirm is valid for a few minutes)")
-    if not await cards.start_charge(order.ref, now):
+    if not await cards.start_charge(order.ref, now, await ship_to(order, deps)):
         raise InvalidInput(f"order {order.ref} is being paid already")
     card = await cards.card(order.identity)
     if card is None:  # unlinked since: the link it is
@@ -208,7 +220,7 @@ async def show_card(identity: str, deps: Deps) -> tuple[CardView | None, str]:
     if customer is None and deps.ledger is not None:
         customer = await deps.ledger.payment_customer(identity)
     session = await payments.open_card_setup(identity, customer)
-    return (view(card) if card else None), session.url
+    return (view(card, await cards.ship_to(identity)) if card else None), session.url
 
 
 async def card_saved(identity: str, card: SavedCard, deps: Deps) -> CardView:

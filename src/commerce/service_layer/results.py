@@ -129,6 +129,7 @@ class CardView:
 
     brand: str
     last4: str
+    ship_to: str | None = None  # where a one-message buy of something to ship goes
 
     def __str__(self) -> str:
         return f"{self.brand.title()} •••• {self.last4}"
