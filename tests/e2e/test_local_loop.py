@@ -11,7 +11,8 @@ from bots.rendering import Renderer
 from commerce.domain.commands import ChatMessage
 from commerce.domain.orders import OrderStatus
 from commerce.service_layer import chat
-from commerce.service_layer.results import OrderPaid
+from commerce.service_layer.messagebus import MessageBus
+from commerce.service_layer.results import OrderPaid, OrderView
 from tests.conftest import test_settings
 from tests.e2e.conftest import free_port
 from tests.fakes import FakeNotifier
@@ -50,12 +51,7 @@ async def test_buy_pay_and_confirm_through_the_emulator(
         assert paid.status == 303
         assert paid.headers["Location"].startswith(f"{base}/checkout/done?order={order.ref}")
 
-        for _ in range(100):  # the emulator delivers the webhook in the background
-            current = await bus.deps.store.order(order.ref)
-            if current.status is OrderStatus.PAID:
-                break
-            await asyncio.sleep(0.05)
-        assert current.status is OrderStatus.PAID
+        current = await paid(bus, order.ref)
         # The page asked for the address (a tee ships) and sent its test address.
         assert current.ship_to == "Jenny Rosen, Teststraße 1, 10115 Berlin, DE"
         assert [n.order.ref for n in notifier.of(OrderPaid)] == [order.ref]  # type: ignore[union-attr]
@@ -106,12 +102,7 @@ async def test_the_address_typed_on_the_emulator_page_ends_on_the_order(
 
         paid = await http.post(order.checkout_url, data=typed, allow_redirects=False)
         assert paid.status == 303
-        for _ in range(100):  # the emulator delivers the webhook in the background
-            current = await bus.deps.store.order(order.ref)
-            if current.status is OrderStatus.PAID:
-                break
-            await asyncio.sleep(0.05)
-        assert current.status is OrderStatus.PAID
+        current = await paid(bus, order.ref)
         assert current.ship_to == "Bea Buyer, 12 Rue de la Paix, 75002 Paris, FR"
 
 
@@ -159,3 +150,13 @@ async def test_with_stripe_keys_the_product_talks_to_that_server(
                 break
             await asyncio.sleep(0.05)
         assert order.status is OrderStatus.PAID
+
+
+async def paid(bus: MessageBus, ref: str) -> OrderView:
+    """The order once the emulator's webhook (delivered in the background) has paid it."""
+    for _ in range(100):
+        current = await bus.deps.store.order(ref)
+        if current.status is OrderStatus.PAID:
+            return current
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"order {ref} is {current.status}, not paid")
