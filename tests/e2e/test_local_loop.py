@@ -51,7 +51,7 @@ async def test_buy_pay_and_confirm_through_the_emulator(
         assert paid.status == 303
         assert paid.headers["Location"].startswith(f"{base}/checkout/done?order={order.ref}")
 
-        current = await paid(bus, order.ref)
+        current = await until_paid(bus, order.ref)
         # The page asked for the address (a tee ships) and sent its test address.
         assert current.ship_to == "Jenny Rosen, Teststraße 1, 10115 Berlin, DE"
         assert [n.order.ref for n in notifier.of(OrderPaid)] == [order.ref]  # type: ignore[union-attr]
@@ -102,7 +102,7 @@ async def test_the_address_typed_on_the_emulator_page_ends_on_the_order(
 
         paid = await http.post(order.checkout_url, data=typed, allow_redirects=False)
         assert paid.status == 303
-        current = await paid(bus, order.ref)
+        current = await until_paid(bus, order.ref)
         assert current.ship_to == "Bea Buyer, 12 Rue de la Paix, 75002 Paris, FR"
 
 
@@ -152,7 +152,7 @@ async def test_with_stripe_keys_the_product_talks_to_that_server(
         assert order.status is OrderStatus.PAID
 
 
-async def paid(bus: MessageBus, ref: str) -> OrderView:
+async def until_paid(bus: MessageBus, ref: str) -> OrderView:
     """The order once the emulator's webhook (delivered in the background) has paid it."""
     for _ in range(100):
         current = await bus.deps.store.order(ref)
