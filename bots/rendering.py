@@ -82,6 +82,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "passed": "{who} passed; {item} goes back.",
         "cancelled": "Order {ref} cancelled.",
         "promoted": "Your turn: {qty} × {item} for {amount}. Pay within {hold}: {url}",
+        "your_turn": "Your turn!",
         "orders_none": "You have no orders yet. Buy with #buy while a drop is live.",
         "orders": "Your orders:\n{lines}",
         "help": "Buy with #buy (or #buy CODE 2 M). /pass gives back a hold, /cancel an unpaid "
@@ -248,6 +249,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "passed": "{who} verzichtet; {item} ist wieder frei.",
         "cancelled": "Bestellung {ref} storniert.",
         "promoted": "Du bist dran: {qty} × {item} für {amount}. Zahle innerhalb {hold}: {url}",
+        "your_turn": "Du bist dran!",
         "orders_none": "Du hast noch keine Bestellungen. Kaufe mit #buy während eines Drops.",
         "orders": "Deine Bestellungen:\n{lines}",
         "help": "Kaufen mit #buy (oder #buy CODE 2 M). /pass gibt eine Reservierung zurück, "
@@ -422,6 +424,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "passed": "{who} passe ; {item} est de nouveau libre.",
         "cancelled": "Commande {ref} annulée.",
         "promoted": "À toi : {qty} × {item} pour {amount}. Paie dans les {hold} : {url}",
+        "your_turn": "À toi !",
         "orders_none": "Tu n'as pas encore de commande. Achète avec #buy pendant un drop.",
         "orders": "Tes commandes :\n{lines}",
         "help": "Achète avec #buy (ou #buy CODE 2 M). /pass rend une réservation, /cancel "
@@ -595,6 +598,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "passed": "{who} pasa; {item} vuelve a estar libre.",
         "cancelled": "Pedido {ref} cancelado.",
         "promoted": "Te toca: {qty} × {item} por {amount}. Paga en {hold}: {url}",
+        "your_turn": "¡Te toca!",
         "orders_none": "Aún no tienes pedidos. Compra con #buy durante un drop.",
         "orders": "Tus pedidos:\n{lines}",
         "help": "Compra con #buy (o #buy CODE 2 M). /pass devuelve una reserva, /cancel "
@@ -1068,6 +1072,11 @@ class Renderer:
             case HoldExpired(order=order, sold_out=sold_out):
                 key = "sold_to_first_payers" if sold_out else "expired"
                 return Reply(private=self.t(key, **self._order_values(order)))
+            case PromotedFromWaitlist(claim=claim) if claim.confirm is not None:
+                ask = self.confirm(claim)  # a saved card: one tap, as for a `#buy`
+                return Reply(private=f"{self.t('your_turn')} {ask.private}", actions=ask.actions)
+            case PromotedFromWaitlist(claim=ClaimResult(payment=PaymentResult() as paid)):
+                return Reply(private=f"{self.t('your_turn')} {self.payment(paid)}")
             case PromotedFromWaitlist(claim=claim) if claim.order is not None:
                 text = self._pay_text("promoted", "won_no_link", claim.order)
                 return Reply(private=text)

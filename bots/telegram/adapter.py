@@ -851,8 +851,12 @@ class TelegramAdapter:
         if not await self.contacts.has_started(PLATFORM, identity):
             return []  # they get their link through the deep link; nothing else to say
         language = self.languages.get(identity, self.locale)
-        text = self.renderer(language).notice(notice, "").private
-        return [Outgoing(PLATFORM, identity.partition(":")[2], text)] if text else []
+        reply = self.renderer(language).notice(notice, "")
+        if not reply.private:
+            return []
+        return [
+            Outgoing(PLATFORM, identity.partition(":")[2], reply.private, _buttons(reply.actions))
+        ]
 
     async def _fell_back(self, notice: Notice, result: PaymentResult) -> list[Outgoing]:
         """A saved card's charge declined later (webhook): the link, or the invoice."""
@@ -873,6 +877,10 @@ class TelegramAdapter:
             kind = "promoted"
             if isinstance(notice, AuctionWon):
                 kind = "second_chance" if notice.second_chance else "auction_won"
+            elif isinstance(notice, PromotedFromWaitlist) and (
+                notice.claim.confirm or notice.claim.payment
+            ):  # a saved card's question (or charge), not an invoice
+                return await self._to_buyer(order.identity, notice)
             return self._invoice_to(order, kind) or await self._to_buyer(order.identity, notice)
         if not order.chat.startswith(f"{PLATFORM}:"):
             return []

@@ -26,10 +26,12 @@ from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.ports import PaymentError
 from commerce.service_layer.results import (
     CardSaved,
+    ClaimOutcome,
     OrderPaid,
     OrderView,
     PaymentFellBack,
     PaymentOutcome,
+    PromotedFromWaitlist,
     RefusalReason,
 )
 from tests.conftest import test_settings
@@ -61,10 +63,12 @@ class Shop:
         name = who.rpartition(":")[2]
         return await self.bus.handle(c.ChatMessage(key, chat_ref, who, text, name, private))
 
-    async def drop(self, sku: str = "TEE", limit: int | None = None, **terms: Any) -> None:
+    async def drop(
+        self, sku: str = "TEE", limit: int | None = None, quantity: int = 20, **terms: Any
+    ) -> None:
         drop = DropTerms(
             sku,
-            20,
+            quantity,
             Money(terms.pop("price", 2500), "eur"),
             None,
             limit,
@@ -345,6 +349,36 @@ async def test_one_message_buys_ship_to_the_last_checkout_address(shop: Shop) ->
     confirmed = await shop.say("web:zoe", "#confirm", private=True)
     assert confirmed.result.order.status is OrderStatus.PAID
     assert confirmed.result.order.ship_to == paid.ship_to  # the seller sees where it goes
+
+
+async def test_a_waitlisted_card_holder_is_asked_to_confirm_when_a_unit_frees_up(
+    shop: Shop,
+) -> None:
+    """A waitlisted `#buy` is a claim too: when its units come, a card holder gets the
+    question and its Confirm button (one tap), not a link."""
+    await shop.saved_card_for("web:bo")
+    await shop.drop(quantity=1)
+    first = (await shop.say("web:anna", "#buy")).result
+    assert first.outcome is ClaimOutcome.WON and first.order.checkout_url is not None
+    waiting = (await shop.say("web:bo", "#buy")).result
+    assert waiting.outcome is ClaimOutcome.WAITLISTED
+
+    await shop.say("web:anna", "/pass")
+    [promoted] = shop.notifier.of(PromotedFromWaitlist)
+    assert isinstance(promoted, PromotedFromWaitlist)
+    order = promoted.claim.order
+    assert promoted.claim.confirm is not None and order is not None
+    assert order.checkout_url is None and order.confirm_until is not None
+    reply = Renderer("en").notice(promoted, "@bo")
+    assert reply.private is not None and reply.private.startswith(
+        "Your turn! 1 × TEE product for €25.00 with Visa •••• 4242: confirm?"
+    )
+    assert reply.actions == (("Confirm", f"confirm:{order.ref}"),)
+    confirmed = await shop.say("web:bo", "#confirm", private=True)
+    assert (
+        confirmed.result.order.status is OrderStatus.PAID
+        and confirmed.result.order.ref == order.ref
+    )
 
 
 async def test_confirm_rules_per_drop(shop: Shop) -> None:

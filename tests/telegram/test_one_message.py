@@ -329,3 +329,30 @@ async def test_a_buyer_the_bot_cannot_message_gets_the_question_through_the_deep
     await shop.processed(api.press(question, ANNA))
     await _until_status(shop, order.ref, OrderStatus.PAID)
     await _delivered(shop)
+
+
+async def test_a_waitlisted_card_holder_gets_the_question_when_a_unit_frees_up(
+    shop_factory: ShopFactory, api: FakeBotApi
+) -> None:
+    shop = await _shop(shop_factory)
+    await _saved_card(shop, ANNA)
+    await shop.processed(api.message(GROUP, SELLER, "/drop TEE 1 25"))
+    await shop.processed(api.message(GROUP, BOB, "#buy"))
+    await shop.processed(api.message(GROUP, ANNA, "#buy"))  # sold out: anna waits
+    await shop.settle()
+    await shop.processed(api.message(GROUP, BOB, "/pass"))
+    await shop.settle()
+    order = await _order(shop, ANNA, "TEE")
+    await until(
+        lambda: _last_to(api, ANNA).text.startswith("Your turn!") or _nudge(shop),
+        what="anna's turn",
+    )
+    question = _last_to(api, ANNA)
+    assert question.text.startswith(
+        "Your turn! 1 × TEE product for €25.00 with Visa •••• 4242: confirm?"
+    )
+    assert question.buttons == [{"text": "Confirm", "callback_data": f"confirm:{order.ref}"}]
+    assert api.invoices == [] and order.checkout_url is None  # one tap, no link
+    await shop.processed(api.press(question, ANNA))
+    await _until_status(shop, order.ref, OrderStatus.PAID)
+    await _delivered(shop)

@@ -137,10 +137,15 @@ async def release_order(
 
 
 async def _after_release(release: Release, deps: Deps, close_checkout: bool = True) -> None:
+    # One-message buying decides how a promoted buyer pays, as for a `#buy`; it is built on
+    # this module (it takes units and settles through it), hence imported only here.
+    from commerce.service_layer.one_message import pay_won
+
     if close_checkout:
         await expire_checkout(release.order, deps)
     for promoted in release.promoted:
-        await deps.notifier.notify(PromotedFromWaitlist(await with_checkout(promoted, deps)))
+        # Counted as a public `#buy` (most are; a promo gives them its unit).
+        await deps.notifier.notify(PromotedFromWaitlist(await pay_won(promoted, False, deps)))
 
 
 async def expire_holds(cmd: c.ExpireHolds, deps: Deps) -> list[Release]:

@@ -61,7 +61,13 @@ async def ship_to(order: OrderView, deps: Deps) -> str | None:
 
 async def buy(cmd: c.Claim, private: bool, deps: Deps) -> ClaimResult:
     """A chat's `#buy`: the units, then the saved card's confirm, the free promo, or a link."""
-    result = await pay_for_claim(await take_units(cmd, deps), private, deps)
+    return await pay_won(await take_units(cmd, deps), private, deps)
+
+
+async def pay_won(result: ClaimResult, private: bool, deps: Deps) -> ClaimResult:
+    """How a won claim is paid, at once or when a waitlisted one gets its units: the saved
+    card's confirm (or charge), free for a promo, else the Checkout link."""
+    result = await pay_for_claim(result, private, deps)
     if result.confirm is None and result.payment is None:
         result = await with_checkout(result, deps)
     return result

@@ -10,7 +10,7 @@ from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
 from commerce.domain.payments import PaymentEvent, PaymentEventKind
 from commerce.service_layer import one_message
-from commerce.service_layer.checkout import money_ports, with_checkout
+from commerce.service_layer.checkout import money_ports
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.handlers import release_order, settle_payment
 from commerce.service_layer.ports import Ledger, PaymentError
@@ -159,7 +159,8 @@ async def refund_order(cmd: c.RefundOrder, deps: Deps) -> str:
     refund_id = await payments.refund(order.payment_ref, amount, key)
     if cmd.restock:
         for promoted in await deps.store.restock(order.ref, deps.clock.now()):
-            await deps.notifier.notify(PromotedFromWaitlist(await with_checkout(promoted, deps)))
+            promoted = await one_message.pay_won(promoted, False, deps)
+            await deps.notifier.notify(PromotedFromWaitlist(promoted))
     return refund_id
 
 
