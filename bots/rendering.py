@@ -1053,11 +1053,11 @@ class Renderer:
     def notice(self, notice: Notice, who: str) -> Reply:
         """What a buyer (privately) and the chat (publicly) learn outside a direct reply."""
         match notice:
-            case OrderPaid(order=order):
+            case OrderPaid(order=order, tell_buyer=tell_buyer):
                 key = "paid" if order.amount.minor else "promo_paid"
                 return Reply(
                     public=self.t("sold_to", item=order.description, who=who),
-                    private=self.t(key, **self._order_values(order)),
+                    private=self.t(key, **self._order_values(order)) if tell_buyer else None,
                 )
             case ShowAnnounced(show=show, minutes=int() as minutes) if minutes:
                 return Reply(public=self.t("show_reminder", title=show.title, minutes=minutes))

@@ -117,6 +117,9 @@ async def test_a_verifiable_giveaway_across_chats_and_linked_identities(
     assert [e.cause for e in history] == [f"giveaway:{view.id}"] * 2
     paid = [n.order.ref for n in notifier.of(OrderPaid) if isinstance(n, OrderPaid)]
     assert paid == [order.ref]
+    # The chat sees the sale; the winner hears it once, from the draw.
+    sold = Renderer().notice(notifier.of(OrderPaid)[0], "@winner")
+    assert sold.public is not None and sold.private is None
     assert (await bus.deps.store.product("CARD")).stock == 2
 
     reply = Renderer().notice(drawn, "@winner")

@@ -157,6 +157,8 @@ async def test_first_checkout_saves_the_card_then_a_group_buy_takes_one_tap(
     (toast,) = api.of("answerCallbackQuery")
     assert toast.params["text"] == "Paid ✓"
     assert "Charged €25.00 to Visa •••• 4242 for 1 × TEE product." in api.texts_to(ANNA.id)
+    # The link's payment was told "Payment received"; the charge's answer is its only word.
+    assert sum("Payment received" in t for t in api.texts_to(ANNA.id)) == 1
     assert board.text.endswith("Last buyers: @anna ✓")
     assert question.buttons == []  # a confirm is used once: its button went
 

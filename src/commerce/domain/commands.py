@@ -104,6 +104,9 @@ class SettlePayment:
     order_ref: str
     payment_ref: str
     cause: str
+    # The buyer hears of the payment in the answer to their own action (a confirm charged,
+    # a promo's post, a giveaway won): the paid notice then tells only the chat.
+    answered: bool = False
 
 
 @dataclass(frozen=True, slots=True)

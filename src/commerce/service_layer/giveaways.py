@@ -107,7 +107,8 @@ async def draw_due_giveaways(cmd: c.DrawDueGiveaways, deps: Deps) -> list[Giveaw
         )
         await deps.notifier.notify(notice)
     for giveaway_id, ref in await deps.giveaways.unsettled():
-        settle = c.SettlePayment(ref, GIVEAWAY_PAYMENT, f"giveaway:{giveaway_id}")
+        # The draw's notice tells the winner (answered): not a second "it's yours".
+        settle = c.SettlePayment(ref, GIVEAWAY_PAYMENT, f"giveaway:{giveaway_id}", answered=True)
         await handlers.settle_payment(settle, deps)
     return draws
 

@@ -176,7 +176,7 @@ async def settle_payment(cmd: c.SettlePayment, deps: Deps) -> Settlement:
     )
     order = settlement.order
     if settlement.outcome is SettlementOutcome.PAID:
-        await deps.notifier.notify(OrderPaid(order))
+        await deps.notifier.notify(OrderPaid(order, tell_buyer=not cmd.answered))
     # A payment that found no units is refunded. If asking for the refund fails, the error
     # reaches the webhook (500, Stripe retries) and the retry lands here again as
     # "unchanged" on an order still in needs_review with nothing refunded: ask again. The

@@ -113,7 +113,8 @@ async def _free(result: ClaimResult, order: OrderView, private: bool, deps: Deps
     if private:  # the public post is the price: a private message pays nothing
         await release_order(order.ref, S.CANCELLED, "promo:private", deps)
         raise InvalidInput("a promo is claimed with a public message in the drop's chat")
-    settled = await settle_payment(c.SettlePayment(order.ref, "promo", "promo:message"), deps)
+    paid = c.SettlePayment(order.ref, "promo", "promo:message", answered=True)
+    settled = await settle_payment(paid, deps)
     return replace(
         result, order=settled.order, payment=PaymentResult(PaymentOutcome.FREE, settled.order)
     )
@@ -156,7 +157,7 @@ async def _charge(order: OrderView, card: SavedCard, deps: Deps) -> PaymentResul
     if charge.status is ChargeStatus.SUCCEEDED and charge.payment_intent is not None:
         cause = f"charge:{charge.payment_intent}"
         settled = await settle_payment(
-            c.SettlePayment(order.ref, charge.payment_intent, cause), deps
+            c.SettlePayment(order.ref, charge.payment_intent, cause, answered=True), deps
         )
         paid = settled.order.status in (S.PAID, S.FULFILLED)
         outcome = PaymentOutcome.PAID if paid else PaymentOutcome.REFUNDED

@@ -220,6 +220,7 @@ class DropEnded:
 @dataclass(frozen=True, slots=True)
 class OrderPaid:
     order: OrderView
+    tell_buyer: bool = True  # False: the buyer was told in the answer to their action
 
 
 @dataclass(frozen=True, slots=True)
