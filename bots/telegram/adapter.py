@@ -870,18 +870,22 @@ class TelegramAdapter:
         invoice = self._invoice_for(chat.CardPaid(result), chat_id, language)
         return invoice or await self._to_buyer(identity, notice)
 
-    async def _promoted(self, notice: Notice, order: OrderView) -> list[Outgoing]:
+    async def _promoted(
+        self, notice: PromotedFromWaitlist | AuctionWon, order: OrderView
+    ) -> list[Outgoing]:
         if not order.identity.startswith(f"{PLATFORM}:"):
             return []
         if await self.contacts.has_started(PLATFORM, order.identity):
-            kind = "promoted"
             if isinstance(notice, AuctionWon):
                 kind = "second_chance" if notice.second_chance else "auction_won"
-            elif isinstance(notice, PromotedFromWaitlist) and (
-                notice.claim.confirm or notice.claim.payment
-            ):  # a saved card's question (or charge), not an invoice
-                return await self._to_buyer(order.identity, notice)
-            return self._invoice_to(order, kind) or await self._to_buyer(order.identity, notice)
+                invoice = self._invoice_to(order, kind)
+            else:  # promoted: as a won claim (a saved card's question or charge, no invoice;
+                # the invoice for a charge that fell back)
+                language = self.languages.get(order.identity, self.locale)
+                chat_id = order.identity.partition(":")[2]
+                claimed = chat.Claimed(notice.claim)
+                invoice = self._invoice_for(claimed, chat_id, language, "promoted")
+            return invoice or await self._to_buyer(order.identity, notice)
         if not order.chat.startswith(f"{PLATFORM}:"):
             return []
         r = self.renderer(self.languages.get(order.identity, self.locale))

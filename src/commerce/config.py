@@ -5,7 +5,6 @@ these (a test checks it).
 """
 
 from datetime import timedelta
-from decimal import Decimal
 
 from pydantic import PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -130,10 +129,12 @@ class Settings(BaseSettings):
         return parse_duration(self.livebuy_confirm_window)
 
     @property
-    def giveaway_shipping(self) -> Decimal | None:
-        """None: a giveaway's prize costs its winner nothing."""
+    def giveaway_shipping(self) -> Money | None:
+        """What a prize's shipping costs, in the shop's currency; None: prizes are free."""
         typed = self.livebuy_giveaway_shipping.strip()
-        return (parse_amount(typed) or None) if typed else None
+        if not typed or not parse_amount(typed):
+            return None
+        return Money.parse(typed, self.livebuy_currency)
 
     @property
     def sellers(self) -> frozenset[str]:

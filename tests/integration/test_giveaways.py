@@ -307,4 +307,11 @@ async def test_a_prize_that_ships_costs_its_winner_the_shipping_only(
     free = (await win("EBOOK", "telegram:3")).order
     assert free is not None and free.amount.minor == 0
     assert (await bus.deps.store.order(free.ref)).status is OrderStatus.PAID
-    assert len(payments.opened) == 2  # the two shipping links, none for the e-book
+    # A product priced in another currency than the shop's is given free, not charged €4.90
+    # as if it were dollars.
+    cap = ProductSpec("CAP", "CAP product", Money(1500, "usd"), "", ())
+    await bus.handle(c.AddProduct(cap, 5))
+    other = (await win("CAP", "telegram:4")).order
+    assert other is not None and other.amount == Money(0, "usd")
+    assert (await bus.deps.store.order(other.ref)).status is OrderStatus.PAID
+    assert len(payments.opened) == 2  # the two shipping links, none for the e-book or the cap

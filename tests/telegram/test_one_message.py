@@ -358,3 +358,35 @@ async def test_a_waitlisted_card_holder_gets_the_question_when_a_unit_frees_up(
     await shop.processed(api.press(question, ANNA))
     await _until_status(shop, order.ref, OrderStatus.PAID)
     await _delivered(shop)
+
+
+async def test_a_promoted_card_holder_whose_card_declines_gets_the_invoice(
+    shop_factory: ShopFactory, api: FakeBotApi
+) -> None:
+    """Invoices on, a drop that charges without a confirm (above €100 only): the promoted
+    buyer's card is charged at once, declines, and the invoice for the held unit follows."""
+    shop = await _shop(shop_factory, telegram_payment_provider_token=PROVIDER_TOKEN)
+    await shop.processed(api.message(ANNA.id, ANNA, "/card"))
+    await shop.settle()
+    setup = re.search(r"(http://\S+)$", api.texts_to(ANNA.id)[-1])
+    assert setup is not None
+    await _emulator_pay(shop, setup.group(1).rsplit("/", 1)[1], DECLINES)
+    await until(
+        lambda: api.texts_to(ANNA.id)[-1].startswith("Visa •••• 0341 is saved") or _nudge(shop),
+        what="the card-saved message",
+    )
+    await give_address(shop.client.server.app[ENGINE], f"telegram:{ANNA.id}")
+    await shop.processed(api.message(GROUP, SELLER, "/drop TEE 1 25 confirm above 100"))
+    await shop.processed(api.message(GROUP, BOB, "#buy"))
+    await shop.processed(api.message(GROUP, ANNA, "#buy"))  # sold out: anna waits
+    await shop.settle()
+    await shop.processed(api.message(GROUP, BOB, "/pass"))
+    await shop.settle()
+    order = await _order(shop, ANNA, "TEE")
+    await until(lambda: bool(api.invoices) or _nudge(shop), what="anna's invoice")
+    (invoice,) = api.invoices
+    assert invoice["payload"] == order.ref and int(invoice["chat_id"]) == ANNA.id
+    assert any(t.startswith("Your card could not pay (") for t in api.texts_to(ANNA.id))
+    held = await shop.bus.deps.store.order(order.ref)
+    assert held.status is OrderStatus.RESERVED and held.checkout_url is None
+    await _delivered(shop)

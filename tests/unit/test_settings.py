@@ -2,13 +2,13 @@
 
 import re
 import subprocess
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from commerce.config import Settings
+from commerce.domain.money import Money
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -97,7 +97,8 @@ def test_giveaway_shipping_is_an_amount_in_the_shop_currency() -> None:
         ).giveaway_shipping
 
     assert shipping("") is None and shipping("0") is None  # prizes are free
-    assert shipping("4,90") == Decimal("4.90")
+    assert shipping("4,90") == Money(490, "eur")
+    assert shipping("500", "jpy") == Money(500, "jpy")
     for bad, currency in (("abc", "eur"), ("-1", "eur"), ("4.905", "eur"), ("4.5", "jpy")):
         with pytest.raises(ValidationError, match="LIVEBUY_GIVEAWAY_SHIPPING"):
             shipping(bad, currency)

@@ -9,7 +9,6 @@ the primary key (`ON CONFLICT DO NOTHING`). The draw is computed by the pure rul
 """
 
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -274,7 +273,7 @@ class SqlGiveaways:
             )
             return EntryResult(await giveaway_view(conn, live), number)
 
-    async def draw_due(self, now: datetime, shipping: Decimal | None) -> list[GiveawayDraw]:
+    async def draw_due(self, now: datetime, shipping: Money | None) -> list[GiveawayDraw]:
         async with self.engine.connect() as conn:
             due = (await conn.execute(DUE, {"now": now})).scalars().all()
         draws = []
@@ -288,16 +287,19 @@ class SqlGiveaways:
         return draws
 
     async def _draw(
-        self, conn: AsyncConnection, row: Any, shipping: Decimal | None, now: datetime
+        self, conn: AsyncConnection, row: Any, shipping: Money | None, now: datetime
     ) -> GiveawayDraw:
         entries = (await conn.execute(ENTRIES, {"id": row.id})).all()
         index = draw(row.seed, [(e.number, e.name) for e in entries])
         outcome, order_id, drop_id, winner = "no_entries", None, None, None
         if index is not None:
             winner = entries[index]
-            # What the winner pays: shipping (if the shop asks for it and there is
-            # something to ship), else nothing.
-            to_pay = Money.parse(shipping, row.currency) if shipping and not row.digital else None
+            # What the winner pays: the shipping, if the shop asks for it and there is
+            # something to ship (priced in the shop's currency: a product in another one
+            # is given free rather than charged a wrong amount), else nothing.
+            to_pay = shipping
+            if shipping is None or row.digital or shipping.currency != row.currency:
+                to_pay = None
             order_id, drop_id = await self._prize(conn, row, winner, to_pay, now)
             outcome = "won" if order_id is not None else "no_stock"
         won = order_id is not None and winner is not None

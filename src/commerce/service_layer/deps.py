@@ -2,9 +2,9 @@
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import Decimal
 
 from commerce.domain.grammar import DEFAULT_KEYWORDS, Keywords
+from commerce.domain.money import Money
 from commerce.service_layer.ports import (
     AuctionStore,
     Cards,
@@ -41,4 +41,4 @@ class Deps:
     link_ttl: timedelta = timedelta(minutes=10)
     public_url: str = ""  # PUBLIC_BASE_URL: public records (a giveaway's entries) link there
     giveaways: GiveawayStore | None = None  # None: giveaways and polls answer "not available"
-    giveaway_shipping: Decimal | None = None  # LIVEBUY_GIVEAWAY_SHIPPING; None: prizes free
+    giveaway_shipping: Money | None = None  # LIVEBUY_GIVEAWAY_SHIPPING; None: prizes free

@@ -2,7 +2,6 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
@@ -416,9 +415,9 @@ class GiveawayStore(Protocol):
         public `name`; None when no giveaway takes entries in this chat."""
         ...
 
-    async def draw_due(self, now: datetime, shipping: Decimal | None) -> list[GiveawayDraw]:
+    async def draw_due(self, now: datetime, shipping: Money | None) -> list[GiveawayDraw]:
         """Draws the giveaways whose time is up: the winner's unit taken, an order of 0, or
-        of `shipping` (in the giveaway's currency) for a product that ships."""
+        of `shipping` for a product that ships and is priced in the same currency."""
         ...
 
     async def unsettled(self) -> list[tuple[int, str]]:
