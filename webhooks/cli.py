@@ -42,7 +42,7 @@ from commerce.domain.products import ProductSpec, normalise_sku, parse_variants
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.ports import PaymentError
 from commerce.service_layer.results import AuctionView, DropView, OrderView, ProductView
-from webhooks import demo, logs
+from webhooks import demo, logs, spreadsheet
 from webhooks.app import create_app
 from webhooks.payments import EMULATOR_PREFIX, payment_setup
 from webhooks.status import status_report
@@ -156,7 +156,7 @@ def emit(rows: list[dict[str, Any]], fmt: Format, columns: list[str]) -> None:
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(spreadsheet.row(r) for r in rows)
         typer.echo(out.getvalue(), nl=False)
     elif not rows:
         typer.echo("(none)")

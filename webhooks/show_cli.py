@@ -22,6 +22,7 @@ from commerce.domain.errors import InvalidInput
 from commerce.domain.shows import LotSpec, parse_lots_csv, parse_start
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.results import ShowView
+from webhooks import spreadsheet
 from webhooks.cli import Format, emit, fail, with_bus, with_engine
 
 show_app = typer.Typer(
@@ -231,7 +232,7 @@ def report_csv(report: ShowReport) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=REPORT_COLUMNS)
     writer.writeheader()
-    writer.writerows(report.rows())
+    writer.writerows(spreadsheet.row(r) for r in report.rows())
     return out.getvalue()
 
 

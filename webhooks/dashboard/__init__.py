@@ -24,6 +24,7 @@ from aiohttp import web
 from commerce.adapters.reports import SqlReports
 from commerce.domain.orders import OrderStatus
 from commerce.service_layer.results import AuctionView, DropView, OrderView, ProductView
+from webhooks import spreadsheet
 from webhooks.dashboard import auth, forms, shows
 from webhooks.dashboard.replies import bus_of, refuse, wants_json
 from webhooks.keys import ADMIN_TOKEN, ENGINE, SETTINGS
@@ -250,12 +251,12 @@ async def orders_csv(request: web.Request) -> web.Response:
          "currency", "status", "buyer", "chat", "payment_ref", "refunded", "ship_to"]
     )  # fmt: skip
     for o in orders:
-        writer.writerow(
+        writer.writerow(map(spreadsheet.cell,
             [o.ref, o.created_at.isoformat(), o.drop_code, o.sku, o.name, o.variant,
              o.quantity, o.amount.decimal(), o.amount.currency.upper(), o.status.value,
              o.identity, o.chat, o.payment_ref or "",
              o.refunded.decimal() if o.refunded else "", o.ship_to or ""]
-        )  # fmt: skip
+        ))  # fmt: skip
     return web.Response(
         text=out.getvalue(),
         content_type="text/csv",
