@@ -6,6 +6,7 @@ from datetime import timedelta
 from itertools import count
 
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bots.rendering import LOCALES, Renderer
@@ -303,6 +304,8 @@ async def test_a_prize_that_ships_costs_its_winner_the_shipping_only(
     await bus.handle(c.ExpireHolds())
     assert (await bus.deps.store.order(unpaid.ref)).status is OrderStatus.EXPIRED
     assert (await bus.deps.store.product("CARD")).stock == 1
+    async with engine.connect() as conn:  # a gift turned down is no unpaid hold: no strike
+        assert (await conn.execute(text("SELECT COUNT(*) FROM strike"))).scalar() == 0
 
     free = (await win("EBOOK", "telegram:3")).order
     assert free is not None and free.amount.minor == 0

@@ -164,7 +164,9 @@ ORDER_HISTORY = sql(
 SELECT_CUSTOMER = sql("SELECT customer_id FROM identity WHERE key = :key")
 STRIKE = sql(
     "INSERT INTO strike (customer_id, order_id, cause, created_at)"
-    " SELECT customer_id, id, 'hold_expired', :now FROM orders WHERE id = :id"
+    " SELECT o.customer_id, o.id, 'hold_expired', :now FROM orders o WHERE o.id = :id"
+    # A giveaway's winner who lets the shipping go unpaid turned a gift down: no strike.
+    " AND NOT EXISTS (SELECT 1 FROM giveaway g WHERE g.order_id = o.id)"
     " ON CONFLICT (order_id) DO NOTHING"
 )
 # A place in a waitlist is counted now (the ones ahead may have left it), not kept.
