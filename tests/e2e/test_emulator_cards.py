@@ -70,8 +70,11 @@ async def test_a_checkout_that_saves_the_card(stripe: Stripe) -> None:
     assert REMEMBERED in html
     assert html.count('type="radio"') == 4 and f'value="{VISA}" checked' in html
     assert (await pay(stripe, session.id))[0] == 200
-    intent = (await stripe.gateway.session_state(session.id)).payment_intent
+    state = await stripe.gateway.session_state(session.id)
+    intent = state.payment_intent
     assert intent is not None
+    # What reconciliation reads when the webhook was lost: the address the page asked for.
+    assert state.ship_to == "Jenny Rosen, Teststraße 1, 10115 Berlin, DE"
 
     card = await stripe.gateway.saved_card(payment_intent=intent)
     [completed] = await events(stripe, "checkout.session.completed")

@@ -257,7 +257,10 @@ async def test_reconcile_repairs_lost_webhooks(
 
     def state(o: OrderView, status: str, payment: str) -> SessionState:
         assert o.checkout_session is not None
-        return SessionState(o.checkout_session, o.ref, status, payment, "pi_" + o.ref, 2500, "eur")
+        address = "Anna, Street 1, 10115 Berlin, DE" if payment == "paid" else None
+        return SessionState(
+            o.checkout_session, o.ref, status, payment, "pi_" + o.ref, 2500, "eur", address
+        )
 
     payments.states = {
         s.id: s
@@ -273,6 +276,9 @@ async def test_reconcile_repairs_lost_webhooks(
         f"{expired.ref}: checkout expired -> expired",
     ]
     assert await bus.handle(c.Reconcile()) == []  # nothing left to repair
+    # The lost webhook's address came with the repair: the seller knows where it goes.
+    assert (await bus.deps.store.order(paid.ref)).ship_to == "Anna, Street 1, 10115 Berlin, DE"
+    assert (await bus.deps.store.order(expired.ref)).ship_to is None
     payments.down = True
     errors = await bus.handle(c.Reconcile())
     # Expired orders are asked about too: a payment may still have come for them.

@@ -86,7 +86,7 @@ def to_payment_event(event: dict[str, Any]) -> PaymentEvent:
             paid=obj.get("payment_status") == "paid",
             amount=_int(obj.get("amount_total")),
             payment_customer=_id(obj.get("customer")),
-            ship_to=_ship_to(obj),
+            ship_to=session_ship_to(obj),
         )
     if kind is PaymentEventKind.CHARGE_REFUNDED:
         return PaymentEvent(
@@ -107,7 +107,7 @@ def to_payment_event(event: dict[str, Any]) -> PaymentEvent:
     )
 
 
-def _ship_to(session: dict[str, Any]) -> str | None:
+def session_ship_to(session: dict[str, Any]) -> str | None:
     """The address the buyer typed on the Checkout page (shipping_address_collection):
     `shipping_details` in older API versions, `collected_information.shipping_details` in
     newer ones. Anything malformed gives no address rather than an error."""

@@ -11,6 +11,7 @@ from typing import Any
 
 import stripe
 
+from commerce.adapters.stripe_events import session_ship_to
 from commerce.domain.money import Money
 from commerce.service_layer.ports import (
     Charge,
@@ -123,6 +124,7 @@ class StripePaymentGateway:
             payment_intent=_id(getattr(session, "payment_intent", None)),
             amount_total=getattr(session, "amount_total", None),
             currency=getattr(session, "currency", None),
+            ship_to=session_ship_to(session.to_dict()),
         )
 
     async def open_card_setup(

@@ -176,6 +176,8 @@ async def reconcile(cmd: c.Reconcile, deps: Deps) -> list[str]:
             changes.append(f"{order.ref}: could not ask the payment provider ({exc})")
             continue
         if state.status == "complete" and state.payment_status == "paid":
+            if state.ship_to:  # the lost webhook would have brought it (first one wins)
+                await ledger.record_ship_to(order.ref, state.ship_to, deps.clock.now())
             if order.status in (S.PAID, S.FULFILLED):
                 continue
             settlement = await settle_payment(

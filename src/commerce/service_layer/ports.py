@@ -83,6 +83,7 @@ class SessionState:
     payment_intent: str | None
     amount_total: int | None
     currency: str | None
+    ship_to: str | None = None  # the address the page asked for, in one line
 
 
 @dataclass(frozen=True, slots=True)
