@@ -818,6 +818,12 @@ class TelegramAdapter:
         if winner is None or order is None or not winner.startswith(f"{PLATFORM}:"):
             return out
         if await self.contacts.has_started(PLATFORM, winner):
+            if order.amount.minor and order.checkout_url is None:
+                # The shipping's link could not be opened (and no sweeper opens one for an
+                # invoice buyer): with invoices on, the invoice is how it is paid.
+                invoice = self._invoice_to(order, "won")
+                if invoice:
+                    return out + invoice
             return out + await self._to_buyer(winner, notice)
         where = notice.winner_chat or ""
         if where.startswith(f"{PLATFORM}:"):

@@ -132,3 +132,27 @@ async def test_a_giveaway_by_button_and_typing_drawn_with_the_seed(
         (deep,) = posted(api, "@bob: you won PIN product!")
         assert deep.buttons[0]["url"] == f"https://t.me/livebuy_bot?start=pay-{draw.order.ref}"
         assert not any("You won" in t for t in api.texts_to(ANNA.id))
+
+
+async def test_a_prize_s_shipping_is_paid_by_invoice_when_no_link_could_be_opened(
+    shop_factory: ShopFactory, api: FakeBotApi
+) -> None:
+    """Invoices on, shipping charged for prizes, and the provider down at the draw: the
+    winner gets the invoice (no sweeper would ever send an invoice buyer a link)."""
+    shop = await shop_factory(
+        livebuy_giveaway_shipping="4.90",
+        telegram_payment_provider_token="284685063:TEST:provider-token",
+    )
+    await seller(shop, api)
+    await add_product(shop.bus, "PIN", stock=2)
+    await shop.processed(api.message(ANNA.id, ANNA, "/start"))
+    await shop.processed(api.message(GROUP, SELLER, "/giveaway PIN for 60s"))
+    await shop.processed(api.message(GROUP, ANNA, "#enter"))
+    await shop.later(seconds=61)
+    shop.payments.down = True
+    (draw,) = await shop.bus.handle(c.DrawDueGiveaways())
+    await shop.settle()
+    assert draw.order is not None and draw.order.checkout_url is None
+    (invoice,) = api.invoices
+    assert invoice["payload"] == draw.order.ref and int(invoice["chat_id"]) == ANNA.id
+    assert [p["amount"] for p in invoice["prices"]] == [490]
