@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from commerce.adapters.claim_batch import resolve_customers
 from commerce.adapters.claims import LOCK_DROP
+from commerce.adapters.ledger import NEWEST_SHIP_TO
 from commerce.adapters.sql import (
     ORDER_COLUMNS,
     ORDER_FROM,
@@ -124,7 +125,9 @@ MERGE = [
         "UPDATE customer SET disputes = disputes + (SELECT c.disputes FROM customer c"
         " WHERE c.id = :b), payment_customer = COALESCE(payment_customer,"
         " (SELECT c.payment_customer FROM customer c WHERE c.id = :b)),"
-        " ship_to = COALESCE(ship_to, (SELECT c.ship_to FROM customer c WHERE c.id = :b))"
+        # Both buyers' orders are :a's now: the newest one's address, as if one buyer.
+        f" ship_to = COALESCE(({NEWEST_SHIP_TO.format(customer=':a')}), ship_to,"
+        " (SELECT c.ship_to FROM customer c WHERE c.id = :b))"
         " WHERE id = :a"
     ),
     sql("DELETE FROM customer WHERE id = :b"),

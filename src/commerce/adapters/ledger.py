@@ -57,12 +57,18 @@ SET_REFUNDED = sql(
 )
 FLAG_BUYER = sql("UPDATE customer SET disputes = disputes + 1 WHERE id = :id")
 SET_DISPUTE = sql("UPDATE orders SET dispute = :dispute WHERE id = :id")
+NEWEST_SHIP_TO = (
+    "SELECT o.ship_to FROM orders o WHERE o.customer_id = {customer} AND o.ship_to IS NOT NULL"
+    " ORDER BY o.created_at DESC, o.id DESC LIMIT 1"
+)
 SET_SHIP_TO = sql(
     "UPDATE orders SET ship_to = :ship_to, updated_at = :now WHERE ref = :ref AND ship_to IS NULL"
 )
-# The latest address a buyer typed is where their next one-message buy goes.
+# The address of the buyer's newest order that has one is where their next one-message buy
+# goes: by when the orders were made, not when their webhooks came (a late redelivery of an
+# older one does not bring an old address back).
 REMEMBER_SHIP_TO = sql(
-    "UPDATE customer SET ship_to = :ship_to"
+    f"UPDATE customer SET ship_to = ({NEWEST_SHIP_TO.format(customer='customer.id')})"
     " WHERE id = (SELECT customer_id FROM orders WHERE ref = :ref)"
 )
 AWAIT_ASYNC = sql(
