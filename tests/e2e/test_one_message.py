@@ -412,7 +412,13 @@ async def test_seller_starts_a_confirm_rule_and_a_promo_from_chat(shop: Shop) ->
     assert again.result.reason is RefusalReason.LIMIT_REACHED
     secret = await shop.say("web:bo", "#buy", "web:demo", private=True)
     assert isinstance(secret, chat.Failed) and "public" in secret.reason
-    assert (await shop.bus.deps.store.drops())[0].remaining == 1  # bo's unit went back
+    assert (await shop.bus.deps.store.drops())[0].remaining == 1
+    assert not [o for o in await shop.bus.deps.store.orders(None, None) if o.identity == "web:bo"]
+    # Sold out, a private `#buy` is refused the same (it joined the waitlist, and a unit
+    # freed later would have been given for no public post).
+    assert (await shop.say("web:cy", "#buy")).result.payment.outcome is PaymentOutcome.FREE
+    late = await shop.say("web:dee", "#buy", "web:demo", private=True)
+    assert isinstance(late, chat.Failed) and "public" in late.reason
     assert await shop.events("checkout.session.completed") == []  # no Stripe at all
 
 

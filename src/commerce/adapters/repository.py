@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from commerce.adapters.claim_batch import ClaimWriter
 from commerce.adapters.claims import (
+    FIND_LIVE_DROP,
     GIVE_TO_VARIANT,
     LEAVE_WAITLIST,
     LOCK_DROP,
@@ -364,6 +365,12 @@ class SqlStore:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(LIST_DROPS, {"status": status})).all()
             return [await drop_view(conn, row.id) for row in rows]
+
+    async def live_drop(self, chat: str, code: str | None) -> DropView | None:
+        """The drop a `#buy` in this chat (naming `code`, or not) would claim from."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(FIND_LIVE_DROP, {"code": code, "chat": chat})).first()
+            return None if row is None else await drop_view(conn, row.id)
 
     # claims and holds -----------------------------------------------------------------
 

@@ -13,9 +13,10 @@ from datetime import datetime
 
 from commerce.domain import commands as c
 from commerce.domain.errors import InvalidInput, NotAllowed, NotFound
-from commerce.domain.identity import Identity
+from commerce.domain.identity import ChatRef, Identity
 from commerce.domain.one_message import ConfirmRule
 from commerce.domain.orders import OrderStatus
+from commerce.domain.products import normalise_sku
 from commerce.service_layer.checkout import by_invoice, open_checkout, with_checkout
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.handlers import release_order, settle_payment, take_units
@@ -39,6 +40,7 @@ from commerce.service_layer.results import (
 )
 
 S = OrderStatus
+PROMO_IN_PUBLIC = "a promo is claimed with a public message in the drop's chat"
 
 
 def card_ports(deps: Deps) -> tuple[Cards, PaymentGateway]:
@@ -61,6 +63,11 @@ async def ship_to(order: OrderView, deps: Deps) -> str | None:
 
 async def buy(cmd: c.Claim, private: bool, deps: Deps) -> ClaimResult:
     """A chat's `#buy`: the units, then the saved card's confirm, the free promo, or a link."""
+    if private:  # refused before any unit is taken (or a place in its waitlist)
+        code = normalise_sku(cmd.code) if cmd.code else None
+        drop = await deps.store.live_drop(str(ChatRef.parse(cmd.chat)), code)
+        if drop is not None and drop.promo:
+            raise InvalidInput(PROMO_IN_PUBLIC)
     return await pay_won(await take_units(cmd, deps), private, deps)
 
 
@@ -112,7 +119,7 @@ async def pay_for_claim(result: ClaimResult, private: bool, deps: Deps) -> Claim
 async def _free(result: ClaimResult, order: OrderView, private: bool, deps: Deps) -> ClaimResult:
     if private:  # the public post is the price: a private message pays nothing
         await release_order(order.ref, S.CANCELLED, "promo:private", deps)
-        raise InvalidInput("a promo is claimed with a public message in the drop's chat")
+        raise InvalidInput(PROMO_IN_PUBLIC)
     paid = c.SettlePayment(order.ref, "promo", "promo:message", answered=True)
     settled = await settle_payment(paid, deps)
     return replace(
