@@ -130,6 +130,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "auction_unsold": "{code}: not sold.",
         "auction_won": "You won {item} for {amount}. Pay within {hold}: {url}",
         "auction_won_no_link": "You won {item} for {amount}. Your payment link follows shortly.",
+        "auction_won_ask": "You won {item}!",
+        "second_chance_ask": "Second chance: {item} is yours at your last bid.",
         "second_chance": "Second chance: {item} is yours for {amount}, your last bid. "
         "Pay within {hold}: {url}",
         "paid": "Payment received: order {ref}, {qty} × {item}. Thank you!",
@@ -301,6 +303,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "{url}",
         "auction_won_no_link": "Du hast {item} für {amount} ersteigert. Dein Zahlungslink "
         "kommt gleich.",
+        "auction_won_ask": "Du hast {item} ersteigert!",
+        "second_chance_ask": "Zweite Chance: {item} gehört dir zu deinem letzten Gebot.",
         "second_chance": "Zweite Chance: {item} gehört dir für {amount}, dein letztes Gebot. "
         "Bezahle innerhalb von {hold}: {url}",
         "paid": "Zahlung erhalten: Bestellung {ref}, {qty} × {item}. Danke!",
@@ -476,6 +480,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "auction_unsold": "{code} : non vendu.",
         "auction_won": "Tu as remporté {item} pour {amount}. Paie dans les {hold} : {url}",
         "auction_won_no_link": "Tu as remporté {item} pour {amount}. Ton lien de paiement arrive.",
+        "auction_won_ask": "Tu as remporté {item} !",
+        "second_chance_ask": "Seconde chance : {item} est à toi à ta dernière offre.",
         "second_chance": "Seconde chance : {item} est à toi pour {amount}, ta dernière offre. "
         "Paie dans les {hold} : {url}",
         "paid": "Paiement reçu : commande {ref}, {qty} × {item}. Merci !",
@@ -648,6 +654,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "auction_won": "Has ganado {item} por {amount}. Paga en {hold}: {url}",
         "auction_won_no_link": "Has ganado {item} por {amount}. Tu enlace de pago llega "
         "enseguida.",
+        "auction_won_ask": "¡Has ganado {item}!",
+        "second_chance_ask": "Segunda oportunidad: {item} es tuyo por tu última puja.",
         "second_chance": "Segunda oportunidad: {item} es tuyo por {amount}, tu última puja. "
         "Paga en {hold}: {url}",
         "paid": "Pago recibido: pedido {ref}, {qty} × {item}. ¡Gracias!",
@@ -1101,6 +1109,11 @@ class Renderer:
                 return Reply(private=self.t("outbid", **self._auction_values(auction)))
             case AuctionEnded(auction=auction):
                 return Reply(public=self.auction_result(auction))
+            case AuctionWon(order=order, second_chance=second, confirm=CardView() as card):
+                ask = self.confirm(ClaimResult(ClaimOutcome.WON, order=order, confirm=card))
+                key = "second_chance_ask" if second else "auction_won_ask"
+                text = f"{self.t(key, item=order.description)} {ask.private}"
+                return Reply(private=text, actions=ask.actions)
             case AuctionWon(order=order, second_chance=second):
                 key = "second_chance" if second else "auction_won"
                 return Reply(private=self._pay_text(key, "auction_won_no_link", order))

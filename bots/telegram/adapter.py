@@ -35,7 +35,7 @@ from commerce.domain.commands import (
 )
 from commerce.domain.errors import CommerceError
 from commerce.domain.orders import OrderStatus
-from commerce.service_layer import chat, one_message
+from commerce.service_layer import chat, saved_cards
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.outbox import Button, Outbox, Outgoing
 from commerce.service_layer.ports import Clock, Contacts, Inbound
@@ -283,8 +283,8 @@ class TelegramAdapter:
         card = await cards.card(order.identity)
         if card is None:
             return None
-        address = await one_message.ship_to(order, self.bus().deps)
-        confirm = one_message.view(card, address)
+        address = await saved_cards.ship_to(order, self.bus().deps)
+        confirm = saved_cards.view(card, address)
         return renderer.confirm(ClaimResult(ClaimOutcome.WON, order=order, confirm=confirm))
 
     def _privately(
@@ -884,7 +884,8 @@ class TelegramAdapter:
         if await self.contacts.has_started(PLATFORM, order.identity):
             if isinstance(notice, AuctionWon):
                 kind = "second_chance" if notice.second_chance else "auction_won"
-                invoice = self._invoice_to(order, kind)
+                # A saved card's confirm is the one tap: no invoice besides it.
+                invoice = [] if notice.confirm else self._invoice_to(order, kind)
             else:  # promoted: as a won claim (a saved card's question or charge, no invoice;
                 # the invoice for a charge that fell back)
                 language = self.languages.get(order.identity, self.locale)

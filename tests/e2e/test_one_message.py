@@ -7,6 +7,7 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from commerce.service_layer import chat
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.ports import PaymentError
 from commerce.service_layer.results import (
+    AuctionWon,
     CardSaved,
     ClaimOutcome,
     OrderPaid,
@@ -379,6 +381,36 @@ async def test_a_waitlisted_card_holder_is_asked_to_confirm_when_a_unit_frees_up
         confirmed.result.order.status is OrderStatus.PAID
         and confirmed.result.order.ref == order.ref
     )
+
+
+async def test_an_auction_won_by_a_card_holder_is_paid_with_one_tap(shop: Shop) -> None:
+    """The bid was the decision: the winner with a saved card gets the confirm (within the
+    win's time to pay) instead of a link; a winner without one still gets the link."""
+    await shop.saved_card_for("web:anna")
+    await shop.bus.handle(c.StartAuction("TEE", Decimal("1"), timedelta(seconds=30)))
+    await shop.say("web:bo", "#bid 3")
+    await shop.say("web:anna", "#bid 5")
+    shop.clock.advance(seconds=31)
+    await shop.bus.handle(c.ExpireHolds())
+    [won] = shop.notifier.of(AuctionWon)
+    assert isinstance(won, AuctionWon) and won.confirm is not None
+    assert won.order.checkout_url is None and won.order.confirm_until == won.order.hold_expires_at
+    reply = Renderer("en").notice(won, "")
+    assert reply.private is not None and reply.private.startswith(
+        "You won TEE product! 1 × TEE product for €5.00 with Visa •••• 4242: confirm?"
+    )
+    assert reply.actions == (("Confirm", f"confirm:{won.order.ref}"),)
+    confirmed = await shop.say("web:anna", f"/confirm {won.order.ref}", private=True)
+    assert confirmed.result.order.status is OrderStatus.PAID
+    assert confirmed.result.order.amount == Money(500, "eur")
+
+    await shop.bus.handle(c.StartAuction("TEE", Decimal("1"), timedelta(seconds=30)))
+    await shop.say("web:bo", "#bid 2")  # bo has no saved card: the link, as before
+    shop.clock.advance(seconds=31)
+    await shop.bus.handle(c.ExpireHolds())
+    later = shop.notifier.of(AuctionWon)[-1]
+    assert isinstance(later, AuctionWon) and later.confirm is None
+    assert later.order.checkout_url is not None
 
 
 async def test_confirm_rules_per_drop(shop: Shop) -> None:

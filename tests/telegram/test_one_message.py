@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from aiohttp import ClientSession
 
-from commerce.domain.commands import ChatMessage, StartDrop
+from commerce.domain.commands import ChatMessage, ExpireHolds, StartDrop
 from commerce.domain.drops import DropPolicy, DropTerms
 from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
@@ -389,4 +389,41 @@ async def test_a_promoted_card_holder_whose_card_declines_gets_the_invoice(
     assert any(t.startswith("Your card could not pay (") for t in api.texts_to(ANNA.id))
     held = await shop.bus.deps.store.order(order.ref)
     assert held.status is OrderStatus.RESERVED and held.checkout_url is None
+    await _delivered(shop)
+
+
+async def test_an_auction_won_by_a_card_holder_takes_one_tap(
+    shop_factory: ShopFactory, api: FakeBotApi
+) -> None:
+    """Invoices on: the winner with a saved card (and an address) gets the confirm, not an
+    invoice."""
+    shop = await _shop(shop_factory, telegram_payment_provider_token=PROVIDER_TOKEN)
+    await shop.processed(api.message(ANNA.id, ANNA, "/card"))
+    await shop.settle()
+    setup = re.search(r"(http://\S+)$", api.texts_to(ANNA.id)[-1])
+    assert setup is not None
+    await _emulator_pay(shop, setup.group(1).rsplit("/", 1)[1], OK)
+    await until(
+        lambda: api.texts_to(ANNA.id)[-1].startswith("Visa •••• 4242 is saved") or _nudge(shop),
+        what="the card-saved message",
+    )
+    await give_address(shop.client.server.app[ENGINE], f"telegram:{ANNA.id}")
+    await shop.processed(api.message(GROUP, SELLER, "/auction TEE 1 30s"))
+    await shop.processed(api.message(GROUP, ANNA, "#bid 4"))
+    await shop.settle()
+    await shop.later(seconds=31)
+    await shop.bus.handle(ExpireHolds())
+    await shop.settle()
+    won = [o for o in await shop.bus.deps.store.orders(None, None) if o.amount.minor == 400]
+    assert len(won) == 1
+    await until(
+        lambda: _last_to(api, ANNA).text.startswith("You won TEE product!") or _nudge(shop),
+        what="anna's win",
+    )
+    question = _last_to(api, ANNA)
+    assert "€4.00 with Visa •••• 4242: confirm?" in question.text
+    assert question.buttons == [{"text": "Confirm", "callback_data": f"confirm:{won[0].ref}"}]
+    assert api.invoices == []
+    await shop.processed(api.press(question, ANNA))
+    await _until_status(shop, won[0].ref, OrderStatus.PAID)
     await _delivered(shop)

@@ -14,7 +14,6 @@ from commerce.domain.errors import InvalidInput, NotAllowed
 from commerce.domain.identity import ChatRef
 from commerce.domain.money import Money
 from commerce.domain.products import normalise_sku
-from commerce.service_layer.checkout import checkout_or_later
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.ports import AuctionStore
 from commerce.service_layer.results import (
@@ -27,6 +26,7 @@ from commerce.service_layer.results import (
     BidStatus,
     Outbid,
 )
+from commerce.service_layer.saved_cards import pay_for_win
 
 
 def auction_store(deps: Deps) -> AuctionStore:
@@ -98,8 +98,8 @@ async def end_auction(cmd: c.EndAuction, deps: Deps) -> AuctionView:
 
 
 async def close_due_auctions(cmd: c.CloseDueAuctions, deps: Deps) -> list[AuctionOffer]:
-    """The sweeper's pass: due auctions closed (winner's order and link at once), unpaid
-    wins offered to the runner-up at their last bid."""
+    """The sweeper's pass: due auctions closed (the winner's order, and its link or a saved
+    card's confirm, at once), unpaid wins offered to the runner-up at their last bid."""
     if deps.auctions is None:
         return []
     now = deps.clock.now()
@@ -109,6 +109,7 @@ async def close_due_auctions(cmd: c.CloseDueAuctions, deps: Deps) -> list[Auctio
         if not offer.second_chance:
             await deps.notifier.notify(AuctionEnded(offer.auction))
         if offer.order is not None:
-            order = await checkout_or_later(offer.order, deps)
-            await deps.notifier.notify(AuctionWon(offer.auction, order, offer.second_chance))
+            order, card = await pay_for_win(offer.order, deps)
+            won = AuctionWon(offer.auction, order, offer.second_chance, confirm=card)
+            await deps.notifier.notify(won)
     return offers

@@ -11,7 +11,7 @@ from commerce.domain import grammar as g
 from commerce.domain.drops import DropPolicy, DropTerms
 from commerce.domain.errors import CommerceError, NotAllowed, NotFound
 from commerce.domain.money import Money
-from commerce.service_layer import auctions, handlers, one_message, shows
+from commerce.service_layer import auctions, handlers, one_message, saved_cards, shows
 from commerce.service_layer import giveaways as engage
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.payments import refund_order
@@ -299,7 +299,7 @@ async def _dispatch(parsed: g.Command, cmd: c.ChatMessage, deps: Deps) -> ChatOu
             return LinkCodeIssued(code, max(1, int(deps.link_ttl.total_seconds() // 60)))
         case g.Link(code=str() as code):
             linked = await one_message.link(cmd.identity, code, deps)
-            card = one_message.view(linked.card) if linked.card else None
+            card = saved_cards.view(linked.card) if linked.card else None
             return IdentitiesLinked(linked.identities, card)
         case g.Pass(code=code):
             release = await handlers.pass_hold(c.PassHold(cmd.identity, cmd.chat, code), deps)

@@ -21,12 +21,10 @@ from commerce.service_layer.checkout import by_invoice, open_checkout, with_chec
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.handlers import release_order, settle_payment, take_units
 from commerce.service_layer.ports import (
-    Cards,
     ChargeRequest,
     ChargeStatus,
     Linked,
     PaymentError,
-    PaymentGateway,
     SavedCard,
 )
 from commerce.service_layer.results import (
@@ -38,27 +36,10 @@ from commerce.service_layer.results import (
     PaymentOutcome,
     PaymentResult,
 )
+from commerce.service_layer.saved_cards import card_ports, ship_to, usable_card, view
 
 S = OrderStatus
 PROMO_IN_PUBLIC = "a promo is claimed with a public message in the drop's chat"
-
-
-def card_ports(deps: Deps) -> tuple[Cards, PaymentGateway]:
-    if deps.cards is None or deps.payments is None:
-        raise NotAllowed("one-message buying is not set up in this shop")
-    return deps.cards, deps.payments
-
-
-def view(card: SavedCard, ship_to: str | None = None) -> CardView:
-    return CardView(card.brand, card.last4, ship_to)
-
-
-async def ship_to(order: OrderView, deps: Deps) -> str | None:
-    """Where a one-message buy of this order goes: the buyer's last address, for a product
-    that ships (None for a digital one, or a buyer whose address is not known yet)."""
-    if order.digital or deps.cards is None:
-        return None
-    return await deps.cards.ship_to(order.identity)
 
 
 async def buy(cmd: c.Claim, private: bool, deps: Deps) -> ClaimResult:
@@ -90,14 +71,10 @@ async def pay_for_claim(result: ClaimResult, private: bool, deps: Deps) -> Claim
         return result  # a redelivered message: it was answered the first time
     if drop.promo:
         return await _free(result, order, private, deps)
-    if deps.cards is None or deps.payments is None:
-        return result
-    card = await deps.cards.card(order.identity)
-    if card is None:
-        return result
-    address = await ship_to(order, deps)
-    if address is None and not order.digital:
-        return result  # a link: its Checkout page asks where it goes (and remembers it)
+    usable = await usable_card(order, deps)
+    if usable is None or deps.cards is None:
+        return result  # no card, or no address yet for a product that ships: a link
+    card, address = usable
     now = deps.clock.now()
     rule = ConfirmRule.parse(drop.confirm)
     trusted = rule.kind == "trusted" and await deps.cards.trusted(order.identity)

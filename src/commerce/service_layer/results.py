@@ -318,11 +318,12 @@ class AuctionEnded:
 
 @dataclass(frozen=True, slots=True)
 class AuctionWon:
-    """The winner's (or runner-up's) order and payment link."""
+    """The winner's (or runner-up's) order and payment link, or their saved card's confirm."""
 
     auction: AuctionView
     order: OrderView
     second_chance: bool = False
+    confirm: CardView | None = None  # a saved card: one tap pays (`/confirm`)
 
 
 @dataclass(frozen=True, slots=True)
