@@ -90,6 +90,24 @@ async def _saved_card(shop: Shop, user: FakeUser, card: str = OK) -> None:
     await _end(shop)
 
 
+async def _card_by_setup(shop: Shop, user: FakeUser, card: str) -> None:
+    """/card, the setup page paid with `card` (it asks for no address), and the address an
+    earlier paid order would have left: what a buyer with invoices on has before a buy."""
+    api = shop.api
+    await shop.processed(api.message(user.id, user, "/card"))
+    await shop.settle()
+    text = api.texts_to(user.id)[-1]
+    setup = re.search(r"(http://\S+)$", text)
+    assert text.startswith("You have no saved card.") and setup is not None
+    await _emulator_pay(shop, setup.group(1).rsplit("/", 1)[1], card)
+    saved = f"Visa •••• {card[-4:]} is saved"
+    await until(
+        lambda: api.texts_to(user.id)[-1].startswith(saved) or _nudge(shop),
+        what="the card-saved message",
+    )
+    await give_address(shop.client.server.app[ENGINE], f"telegram:{user.id}")
+
+
 async def _delivered(shop: Shop) -> None:
     """Every webhook the emulator sent so far reached the app (none runs into teardown)."""
     url = f"http://127.0.0.1:{shop.client.server.port}/stripe-emulator/_test/deliveries"
@@ -235,19 +253,7 @@ async def test_a_declined_card_gets_the_invoice_when_invoices_are_on(
 ) -> None:
     shop = await _shop(shop_factory, telegram_payment_provider_token=PROVIDER_TOKEN)
     # Invoices pay inside Telegram and keep no card: /card saves one (a setup checkout).
-    await shop.processed(api.message(ANNA.id, ANNA, "/card"))
-    await shop.settle()
-    text = api.texts_to(ANNA.id)[-1]
-    match = re.search(r"(http://\S+)$", text)
-    assert text.startswith("You have no saved card.") and match is not None
-    await _emulator_pay(shop, match.group(1).rsplit("/", 1)[1], DECLINES)
-    await until(
-        lambda: api.texts_to(ANNA.id)[-1].startswith("Visa •••• 0341 is saved") or _nudge(shop),
-        what="the card-saved message",
-    )
-
-    # (A setup page asks for no address: an earlier paid order's is where TEE goes.)
-    await give_address(shop.client.server.app[ENGINE], f"telegram:{ANNA.id}")
+    await _card_by_setup(shop, ANNA, DECLINES)
     await _drop(shop, "TEE")
     await shop.processed(api.message(GROUP, ANNA, "#buy"))
     await shop.settle()
@@ -366,16 +372,7 @@ async def test_a_promoted_card_holder_whose_card_declines_gets_the_invoice(
     """Invoices on, a drop that charges without a confirm (above €100 only): the promoted
     buyer's card is charged at once, declines, and the invoice for the held unit follows."""
     shop = await _shop(shop_factory, telegram_payment_provider_token=PROVIDER_TOKEN)
-    await shop.processed(api.message(ANNA.id, ANNA, "/card"))
-    await shop.settle()
-    setup = re.search(r"(http://\S+)$", api.texts_to(ANNA.id)[-1])
-    assert setup is not None
-    await _emulator_pay(shop, setup.group(1).rsplit("/", 1)[1], DECLINES)
-    await until(
-        lambda: api.texts_to(ANNA.id)[-1].startswith("Visa •••• 0341 is saved") or _nudge(shop),
-        what="the card-saved message",
-    )
-    await give_address(shop.client.server.app[ENGINE], f"telegram:{ANNA.id}")
+    await _card_by_setup(shop, ANNA, DECLINES)
     await shop.processed(api.message(GROUP, SELLER, "/drop TEE 1 25 confirm above 100"))
     await shop.processed(api.message(GROUP, BOB, "#buy"))
     await shop.processed(api.message(GROUP, ANNA, "#buy"))  # sold out: anna waits
@@ -398,16 +395,7 @@ async def test_an_auction_won_by_a_card_holder_takes_one_tap(
     """Invoices on: the winner with a saved card (and an address) gets the confirm, not an
     invoice."""
     shop = await _shop(shop_factory, telegram_payment_provider_token=PROVIDER_TOKEN)
-    await shop.processed(api.message(ANNA.id, ANNA, "/card"))
-    await shop.settle()
-    setup = re.search(r"(http://\S+)$", api.texts_to(ANNA.id)[-1])
-    assert setup is not None
-    await _emulator_pay(shop, setup.group(1).rsplit("/", 1)[1], OK)
-    await until(
-        lambda: api.texts_to(ANNA.id)[-1].startswith("Visa •••• 4242 is saved") or _nudge(shop),
-        what="the card-saved message",
-    )
-    await give_address(shop.client.server.app[ENGINE], f"telegram:{ANNA.id}")
+    await _card_by_setup(shop, ANNA, OK)
     await shop.processed(api.message(GROUP, SELLER, "/auction TEE 1 30s"))
     await shop.processed(api.message(GROUP, ANNA, "#bid 4"))
     await shop.settle()
