@@ -259,3 +259,18 @@ def _waiting(task: asyncio.Task[None]) -> bool:
         names.append(getattr(awaiting, "cr_code", None) and awaiting.cr_code.co_name)
         awaiting = getattr(awaiting, "cr_await", None)
     return len(names) > 1 and "deliver_due" not in names
+
+
+async def test_a_message_that_fails_is_not_overtaken_by_the_next_one(engine: AsyncEngine) -> None:
+    """Both taken in one round: the first fails for a moment (a connection reset), so the
+    second waits for it instead of reaching the chat first."""
+    clock, sender = FakeClock(), RecordingSender()
+    sender.faults["1"] = [RetryLater(0, "connection reset")]
+    outbox = SqlOutbox(engine)
+    await outbox.put([text("1", "first"), text("1", "second")], clock.now())
+    run = courier(engine, clock, sender)
+    assert await run.deliver_due() == 0 and sender.calls == []
+    for _ in range(3):
+        clock.advance(seconds=2)
+        await run.deliver_due()
+    assert sender.calls == [("send", "1", "first"), ("send", "1", "second")]

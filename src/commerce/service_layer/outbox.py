@@ -217,8 +217,10 @@ class Courier:
             wait = max(exc.seconds, _backoff(item.attempts))
             at = self.clock.now() + timedelta(seconds=wait)
             if exc.seconds:  # a 429 speaks for the whole chat, not just this message
-                self.next_at[chat] = at
                 self.throttled += 1
+            # Either way the chat's newer messages taken in this round wait behind this one:
+            # they must not overtake it.
+            self.next_at[chat] = at
             if item.attempts + 1 >= MAX_ATTEMPTS:
                 log.error("giving up on outbox message %s to %s: %s", item.id, chat, exc)
                 await self.outbox.undeliverable(item, f"gave up: {exc}")
