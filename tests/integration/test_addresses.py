@@ -52,3 +52,21 @@ async def test_linking_keeps_the_newest_address_of_both(
     code = await cards.issue_code("telegram:1", clock.now(), timedelta(minutes=10))
     await cards.redeem_code("discord:1", code, clock.now())  # telegram's customer stays
     assert await cards.ship_to("telegram:1") == await cards.ship_to("discord:1") == NEW
+
+
+async def test_an_address_copied_by_a_card_charge_does_not_outrank_a_typed_one(
+    bus: MessageBus, engine: AsyncEngine, clock: FakeClock
+) -> None:
+    """Anna's link for one order is still open when she buys again with her saved card (its
+    order carries her address on record); then she pays the link with a new address."""
+    await add_product(bus, stock=10)
+    await start_drop(bus, quantity=5)
+    ledger, cards = bus.deps.ledger, SqlCards(engine)
+    assert ledger is not None
+    await ledger.record_ship_to(await order_of(bus, "web:anna", 1), OLD, clock.now())
+    by_link = await order_of(bus, "web:anna", 2)
+    clock.advance(seconds=5)
+    by_card = await order_of(bus, "web:anna", 3)
+    assert await cards.start_charge(by_card, clock.now(), OLD)  # newer, with the old address
+    await ledger.record_ship_to(by_link, NEW, clock.now())  # typed on the link's page
+    assert await cards.ship_to("web:anna") == NEW

@@ -176,12 +176,16 @@ async def test_a_message_that_keeps_failing_is_given_up_and_recorded(
     outbox = SqlOutbox(engine)
     run = courier(engine, clock, sender)
     await outbox.put([text("1", "hi")], clock.now())
-    for _ in range(20):
-        await run.deliver_due()
+    for _ in range(12):
         clock.advance(minutes=11)  # past the longest backoff
+        await run.deliver_due()
     counts = await outbox.counts()
     assert (counts.pending, counts.sent, counts.undeliverable) == (0, 0, 1)
     assert len(sender.faults["1"]) == 20 - 12  # MAX_ATTEMPTS tries, then no more
+    # Given up on, it holds nothing back: the chat's next message goes out at once.
+    sender.faults["1"].clear()
+    await outbox.put([text("1", "next")], clock.now())
+    assert await run.deliver_due() == 1 and sender.calls == [("send", "1", "next")]
 
 
 async def test_two_workers_keep_one_chats_pace(database_url: str) -> None:

@@ -57,9 +57,18 @@ SET_REFUNDED = sql(
 )
 FLAG_BUYER = sql("UPDATE customer SET disputes = disputes + 1 WHERE id = :id")
 SET_DISPUTE = sql("UPDATE orders SET dispute = :dispute WHERE id = :id")
+# Only addresses the buyer typed (a Checkout page, an invoice) count; a saved card's charge
+# copies the customer's address onto its order (charge_attempt set) and must not outrank a
+# newer one typed on an older order's page.
 NEWEST_SHIP_TO = (
     "SELECT o.ship_to FROM orders o WHERE o.customer_id = {customer} AND o.ship_to IS NOT NULL"
-    " ORDER BY o.created_at DESC, o.id DESC LIMIT 1"
+    " AND o.charge_attempt IS NULL ORDER BY o.created_at DESC, o.id DESC LIMIT 1"
+)
+# Two addresses of one buyer recorded at once: the second waits here, so that its choice of
+# the newest sees the first (PostgreSQL; SQLite runs one writer at a time anyway).
+LOCK_CUSTOMER_OF = sql(
+    "SELECT id FROM customer WHERE id = (SELECT customer_id FROM orders WHERE ref = :ref)"
+    " FOR UPDATE"
 )
 SET_SHIP_TO = sql(
     "UPDATE orders SET ship_to = :ship_to, updated_at = :now WHERE ref = :ref AND ship_to IS NULL"
@@ -223,6 +232,8 @@ class SqlLedger:
         concurrent one never replaces it."""
         async with self.engine.begin() as conn:
             params = {"ref": ref.upper(), "ship_to": ship_to, "now": now}
+            if self.engine.dialect.name == "postgresql":
+                await conn.execute(LOCK_CUSTOMER_OF, params)
             if (await conn.execute(SET_SHIP_TO, params)).rowcount == 1:
                 await conn.execute(REMEMBER_SHIP_TO, params)
 

@@ -218,13 +218,15 @@ class Courier:
             at = self.clock.now() + timedelta(seconds=wait)
             if exc.seconds:  # a 429 speaks for the whole chat, not just this message
                 self.throttled += 1
-            # Either way the chat's newer messages taken in this round wait behind this one:
-            # they must not overtake it.
-            self.next_at[chat] = at
             if item.attempts + 1 >= MAX_ATTEMPTS:
                 log.error("giving up on outbox message %s to %s: %s", item.id, chat, exc)
                 await self.outbox.undeliverable(item, f"gave up: {exc}")
+                if not exc.seconds:
+                    self.next_at.pop(chat, None)  # nothing waits for it any more
             else:
+                # Either way the chat's newer messages taken in this round wait behind this
+                # one: they must not overtake it.
+                self.next_at[chat] = at
                 await self.outbox.retry(item, at, str(exc), pace=bool(exc.seconds))
             return 0
         except Undeliverable as exc:

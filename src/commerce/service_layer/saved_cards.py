@@ -4,7 +4,7 @@ Kept apart from `one_message` (which claims and settles through the handlers) so
 auctions, which the handlers run, can offer a saved card too without an import cycle.
 """
 
-from commerce.domain.errors import NotAllowed
+from commerce.domain.errors import NotAllowed, NotFound
 from commerce.service_layer.checkout import checkout_or_later
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.ports import Cards, PaymentGateway, SavedCard
@@ -50,5 +50,8 @@ async def pay_for_win(order: OrderView, deps: Deps) -> tuple[OrderView, CardView
     usable = await usable_card(order, deps)
     if usable is None or deps.cards is None or order.hold_expires_at is None:
         return await checkout_or_later(order, deps), None
-    asked = await deps.cards.ask_confirm(order.ref, order.hold_expires_at, deps.clock.now())
+    try:
+        asked = await deps.cards.ask_confirm(order.ref, order.hold_expires_at, deps.clock.now())
+    except NotFound:  # no longer waiting for a payment (cancelled meanwhile): nothing to ask
+        return order, None
     return asked, view(*usable)
