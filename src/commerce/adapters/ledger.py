@@ -65,10 +65,10 @@ NEWEST_SHIP_TO = (
     " AND o.charge_attempt IS NULL ORDER BY o.created_at DESC, o.id DESC LIMIT 1"
 )
 # Two addresses of one buyer recorded at once: the second waits here, so that its choice of
-# the newest sees the first (PostgreSQL; SQLite runs one writer at a time anyway).
+# the newest sees the first. A no-op update locks the row on both databases (as LOCK_DROP).
 LOCK_CUSTOMER_OF = sql(
-    "SELECT id FROM customer WHERE id = (SELECT customer_id FROM orders WHERE ref = :ref)"
-    " FOR UPDATE"
+    "UPDATE customer SET ship_to = ship_to"
+    " WHERE id = (SELECT customer_id FROM orders WHERE ref = :ref)"
 )
 SET_SHIP_TO = sql(
     "UPDATE orders SET ship_to = :ship_to, updated_at = :now WHERE ref = :ref AND ship_to IS NULL"
@@ -232,8 +232,7 @@ class SqlLedger:
         concurrent one never replaces it."""
         async with self.engine.begin() as conn:
             params = {"ref": ref.upper(), "ship_to": ship_to, "now": now}
-            if self.engine.dialect.name == "postgresql":
-                await conn.execute(LOCK_CUSTOMER_OF, params)
+            await conn.execute(LOCK_CUSTOMER_OF, params)
             if (await conn.execute(SET_SHIP_TO, params)).rowcount == 1:
                 await conn.execute(REMEMBER_SHIP_TO, params)
 
