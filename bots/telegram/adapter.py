@@ -396,9 +396,12 @@ class TelegramAdapter:
             return []  # a delayed payment (or a card's charge) is under way for it already
         return invoices.pay_messages(order, chat_id, language, self.clock.now(), kind, reason)
 
-    def _invoice_to(self, order: OrderView, kind: str) -> list[Outgoing]:
-        """The invoice in a buyer's private chat (they started the bot)."""
-        claimed = chat.Claimed(ClaimResult(ClaimOutcome.WON, order=order))
+    def _invoice_to(
+        self, order: OrderView, kind: str, claim: ClaimResult | None = None
+    ) -> list[Outgoing]:
+        """The invoice in a buyer's private chat (they started the bot), unless the won
+        `claim` is paid otherwise (a saved card's question or charge)."""
+        claimed = chat.Claimed(claim or ClaimResult(ClaimOutcome.WON, order=order))
         language = self.languages.get(order.identity, self.locale)
         return self._invoice_for(claimed, order.identity.partition(":")[2], language, kind)
 
@@ -888,10 +891,7 @@ class TelegramAdapter:
                 invoice = [] if notice.confirm else self._invoice_to(order, kind)
             else:  # promoted: as a won claim (a saved card's question or charge, no invoice;
                 # the invoice for a charge that fell back)
-                language = self.languages.get(order.identity, self.locale)
-                chat_id = order.identity.partition(":")[2]
-                claimed = chat.Claimed(notice.claim)
-                invoice = self._invoice_for(claimed, chat_id, language, "promoted")
+                invoice = self._invoice_to(order, "promoted", notice.claim)
             return invoice or await self._to_buyer(order.identity, notice)
         if not order.chat.startswith(f"{PLATFORM}:"):
             return []
