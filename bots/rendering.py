@@ -928,8 +928,9 @@ class Renderer:
         reason = f" ({result.reason})" if result.reason else ""
         return self._pay_text("card_fallback", "card_fallback_no_link", result.order, reason)
 
-    def confirm(self, result: ClaimResult) -> Reply:
-        """The private question of a one-message buy, with its Confirm button."""
+    def confirm(self, result: ClaimResult, lead: str = "") -> Reply:
+        """The private question of a one-message buy, with its Confirm button; `lead` says
+        first why it is asked (a unit freed up, an auction won)."""
         order, card = result.order, result.confirm
         assert order is not None and card is not None
         minutes = 1
@@ -937,7 +938,7 @@ class Renderer:
             left = (order.hold_expires_at - order.created_at).total_seconds()
             minutes = max(1, round(left / 60))
         text = self.t("confirm_ask", card=card, minutes=minutes, **self._order_values(order))
-        text = self._ships_to(text, card)
+        text = self._ships_to(f"{lead} {text}" if lead else text, card)
         return Reply(private=text, actions=((self.t("confirm_button"), f"confirm:{order.ref}"),))
 
     def _ships_to(self, text: str, card: CardView) -> str:
@@ -1081,8 +1082,7 @@ class Renderer:
                 key = "sold_to_first_payers" if sold_out else "expired"
                 return Reply(private=self.t(key, **self._order_values(order)))
             case PromotedFromWaitlist(claim=claim) if claim.confirm is not None:
-                ask = self.confirm(claim)  # a saved card: one tap, as for a `#buy`
-                return Reply(private=f"{self.t('your_turn')} {ask.private}", actions=ask.actions)
+                return self.confirm(claim, self.t("your_turn"))  # one tap, as for a `#buy`
             case PromotedFromWaitlist(claim=ClaimResult(payment=PaymentResult() as paid)):
                 return Reply(private=f"{self.t('your_turn')} {self.payment(paid)}")
             case PromotedFromWaitlist(claim=claim) if claim.order is not None:
@@ -1110,10 +1110,9 @@ class Renderer:
             case AuctionEnded(auction=auction):
                 return Reply(public=self.auction_result(auction))
             case AuctionWon(order=order, second_chance=second, confirm=CardView() as card):
-                ask = self.confirm(ClaimResult(ClaimOutcome.WON, order=order, confirm=card))
+                won = ClaimResult(ClaimOutcome.WON, order=order, confirm=card)
                 key = "second_chance_ask" if second else "auction_won_ask"
-                text = f"{self.t(key, item=order.description)} {ask.private}"
-                return Reply(private=text, actions=ask.actions)
+                return self.confirm(won, self.t(key, item=order.description))
             case AuctionWon(order=order, second_chance=second):
                 key = "second_chance" if second else "auction_won"
                 return Reply(private=self._pay_text(key, "auction_won_no_link", order))
