@@ -3,12 +3,8 @@ the board's Buy button, or `#buy` typed) and one press of Confirm; /card, /unlin
 are ephemeral; a card declined later sends the link by DM; /link joins a web chat viewer."""
 
 import asyncio
-import contextlib
-import json
 import re
 from typing import Any
-
-from aiohttp import ClientResponse
 
 from commerce.adapters.cards import SqlCards
 from commerce.domain.orders import OrderStatus
@@ -17,6 +13,7 @@ from tests.discord.conftest import Shop, ShopFactory, until
 from tests.discord.fake_discord import CHANNEL_ID, EPHEMERAL
 from tests.discord.test_drop import LINK, board, buy_button, ephemeral_answer
 from tests.integration.helpers import ADDRESS, add_product, give_address, start_drop
+from tests.live_events import read_events
 from webhooks.keys import ENGINE, OUTBOX
 
 DISCORD_CHAT = f"discord:{CHANNEL_ID}"
@@ -209,13 +206,6 @@ async def test_typed_buy_asks_by_dm_and_a_declined_card_sends_the_link(
         await status(shop, second[1], OrderStatus.PAID)
 
 
-async def _read(stream: ClientResponse, into: list[dict[str, Any]]) -> None:
-    with contextlib.suppress(RuntimeError, asyncio.CancelledError):
-        async for line in stream.content:
-            if line.startswith(b"data: "):
-                into.append(json.loads(line[6:]))
-
-
 async def test_link_a_web_viewer_and_share_one_limit(open_shop: ShopFactory) -> None:
     async with open_shop() as shop:
         fake, web = shop.fake, shop.client
@@ -225,7 +215,7 @@ async def test_link_a_web_viewer_and_share_one_limit(open_shop: ShopFactory) -> 
 
         assert (await web.get("/chat/demo")).status == 200
         seen: list[dict[str, Any]] = []
-        reader = asyncio.create_task(_read(await web.get("/chat/demo/events"), seen))
+        reader = asyncio.create_task(read_events(await web.get("/chat/demo/events"), seen))
         try:
             said = await web.post("/chat/demo/messages", data={"name": "anna", "text": "/link"})
             assert said.status == 200

@@ -4,10 +4,9 @@ payment link), and the winner paying on the built-in Stripe emulator."""
 
 import asyncio
 import contextlib
-import json
 from typing import Any
 
-from aiohttp import ClientResponse, ClientSession, CookieJar
+from aiohttp import ClientSession, CookieJar
 from aiohttp.test_utils import TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 from yarl import URL
@@ -19,15 +18,9 @@ from tests.conftest import test_settings
 from tests.e2e.conftest import free_port
 from tests.fakes import FakeClock, FakeNotifier
 from tests.integration.helpers import add_product
+from tests.live_events import read_events
 from webhooks.app import create_app
 from webhooks.keys import BUS
-
-
-async def _read(stream: ClientResponse, into: list[dict[str, Any]]) -> None:
-    with contextlib.suppress(RuntimeError):  # the server closes the stream at the end
-        async for line in stream.content:
-            if line.startswith(b"data: "):
-                into.append(json.loads(line[6:]))
 
 
 async def _texts(events: list[dict[str, Any]], kind: str, wanted: str) -> list[str]:
@@ -62,7 +55,7 @@ async def test_an_auction_in_the_web_chat_paid_on_the_emulator(
             assert (await http.get(f"{base}/chat/show")).status == 200
             stream = await http.get(f"{base}/chat/show/events")
             seen[name] = []
-            readers.append(asyncio.create_task(_read(stream, seen[name])))
+            readers.append(asyncio.create_task(read_events(stream, seen[name])))
         cookie = people["sam"].cookie_jar.filter_cookies(URL(f"{base}/chat"))["livebuy_viewer"]
         await bus.handle(c.AddSeller(f"web:{cookie.value}"))
 

@@ -18,8 +18,8 @@ from commerce.domain.orders import OrderStatus
 from commerce.service_layer.messagebus import MessageBus
 from tests.conftest import test_settings
 from tests.e2e.conftest import free_port
-from tests.e2e.test_auction_web_chat import _read
 from tests.integration.helpers import add_product, start_drop
+from tests.live_events import read_events
 from webhooks.app import create_app
 from webhooks.keys import BUS
 
@@ -70,7 +70,7 @@ class Shop:
         assert (await http.get(f"{self.base}/chat/{ROOM}")).status == 200
         viewer = Viewer(self.base, name, http)
         stream = await http.get(f"{self.base}/chat/{ROOM}/events")
-        self.readers.append(asyncio.create_task(_read(stream, viewer.seen)))
+        self.readers.append(asyncio.create_task(read_events(stream, viewer.seen)))
         return viewer
 
     async def order(self, ref: str, status: OrderStatus) -> None:

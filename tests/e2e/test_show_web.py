@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from aiohttp import ClientResponse, ClientSession, CookieJar
+from aiohttp import ClientSession, CookieJar
 from aiohttp.test_utils import TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 from yarl import URL
@@ -25,17 +25,11 @@ from tests.conftest import test_settings
 from tests.e2e.conftest import free_port
 from tests.fakes import FakeClock
 from tests.integration.helpers import add_product
+from tests.live_events import read_events
 from webhooks.app import create_app
 from webhooks.keys import BUS
 
 ROOM = "live"
-
-
-async def _read(stream: ClientResponse, into: list[dict[str, Any]]) -> None:
-    with contextlib.suppress(RuntimeError):  # the server closes the stream at the end
-        async for line in stream.content:
-            if line.startswith(b"data: "):
-                into.append(json.loads(line[6:]))
 
 
 async def seen(events: list[dict[str, Any]], kind: str, wanted: str = "") -> list[dict[str, Any]]:
@@ -87,7 +81,7 @@ async def room(database_url: str, engine: AsyncEngine, clock: FakeClock) -> Asyn
             assert (await http.get(f"{base}/chat/{ROOM}")).status == 200
             stream = await http.get(f"{base}/chat/{ROOM}/events")
             events[name] = []
-            readers.append(asyncio.create_task(_read(stream, events[name])))
+            readers.append(asyncio.create_task(read_events(stream, events[name])))
         shop = Room(base, server.app[BUS], people, events)
         await shop.bus.handle(c.AddSeller(shop.identity("sam")))
         try:
