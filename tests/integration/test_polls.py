@@ -1,6 +1,7 @@
 """Polls on both databases: votes by #1/#2 (or buttons), one per person across linked
 identities, live counts on the board, /poll end, a new poll closing the old one."""
 
+import asyncio
 from datetime import timedelta
 from itertools import count
 
@@ -114,3 +115,17 @@ async def test_a_poll_needs_two_to_six_options(bus: MessageBus) -> None:
     )
     same = await say(bus, '/poll "Cards?" cards Cards', SELLER)
     assert isinstance(same, chat.Failed) and same.reason == "the options must differ"
+
+
+async def test_votes_at_the_same_moment_each_count_all_before_them(
+    bus: MessageBus, notifier: FakeNotifier
+) -> None:
+    """Five viewers press at once: every board update counts the votes before it, so the
+    last one shows all five (each vote counted in its own snapshot, two boards said 1)."""
+    await bus.handle(c.StartPoll("Next?", ("cards", "pins"), (TG,)))
+    voted = await asyncio.gather(
+        *(bus.handle(c.CastVote(TG, f"telegram:{n}", 2)) for n in range(1, 6))
+    )
+    assert sorted(v.poll.votes for v in voted) == [1, 2, 3, 4, 5]
+    boards = [n.poll for n in notifier.of(PollUpdated) if isinstance(n, PollUpdated)]
+    assert max(counts(b)[1] for b in boards) == 5

@@ -60,6 +60,10 @@ INSERT_GIVEAWAY_CHANNEL = sql(
     "INSERT INTO giveaway_channel (giveaway_id, chat) VALUES (:id, :chat)"
 )
 LOCK_GIVEAWAY = sql("UPDATE giveaway SET entries = entries WHERE id = :id")
+# Votes of one poll one at a time (as entries): each vote's counts then include every vote
+# before it. Concurrent votes each counted in their own snapshot on PostgreSQL, and the
+# board could show 1 after two votes.
+LOCK_POLL = sql("UPDATE poll SET status = status WHERE id = :id")
 # `entries` counts the entries there are: the column numbers them, and an entry can leave
 # (its person linked this identity to one that had entered already).
 GIVEAWAY_COLUMNS = (
@@ -433,6 +437,9 @@ class SqlGiveaways:
             live = await self._live_poll(conn, chat, poll_id)
             if live is None:
                 return None
+            await conn.execute(LOCK_POLL, {"id": live})
+            if await self._live_poll(conn, None, live) is None:
+                return None  # pragma: no cover (closed while this vote waited for the lock)
             if (await conn.execute(HAS_OPTION, {"id": live, "number": option})).first() is None:
                 return None
             keys = {"id": live, "customer_id": customer_id}
