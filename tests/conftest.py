@@ -34,7 +34,7 @@ TABLES = (
     " variant, product, seller, payment_event, outbox, board_message, inbound_update, app_setting,"
     " lease, worker, chat_pace, bot_contact, bid, auction_channel, strike, auction, saved_card,"
     " link_code, giveaway_entry, giveaway_channel, giveaway, poll_vote, poll_option,"
-    " poll_channel, poll, show_chatter, lot, show_channel, show"
+    " poll_channel, poll, show_chatter, lot, show_channel, show, dashboard_session"
 )
 
 

@@ -302,6 +302,18 @@ class AppSetting(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=_utc())
 
 
+class DashboardSession(SQLModel, table=True):
+    """A signed-in dashboard browser. Only the sha256 of the random session id is kept, so a
+    database dump gives no live session; deleting the row ends the session."""
+
+    __tablename__ = "dashboard_session"
+    id_hash: str = Field(max_length=64, primary_key=True)
+    created_at: datetime = Field(sa_column=_utc())
+    last_seen_at: datetime = Field(sa_column=_utc())
+    ip: str = Field(default="", max_length=64)
+    user_agent: str = Field(default="", max_length=200)
+
+
 class SavedCard(SQLModel, table=True):
     """The card a customer (all their linked identities) buys with in one message: the
     provider's ids plus brand and last four digits, never a card number."""
