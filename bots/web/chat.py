@@ -8,6 +8,7 @@ Confirm). Since the page has a private lane, the personal commands (`/card`, `/u
 """
 
 import asyncio
+import logging
 import re
 import secrets
 import uuid
@@ -53,6 +54,7 @@ from commerce.service_layer.results import (
     WaitlistClosed,
 )
 
+log = logging.getLogger(__name__)
 COOKIE = "livebuy_viewer"
 ROOM = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 MAX_TEXT = 500
@@ -205,18 +207,22 @@ def create_web_chat(
         )
         await stream.prepare(request)
         async with hub.join(room, Viewer(f"web:{viewer_id}", "")) as viewer:
-            while True:
-                try:
-                    async with asyncio.timeout(HEARTBEAT):  # (not wait_for: see Courier.run)
-                        data = await viewer.queue.get()
-                except TimeoutError:
-                    # A comment line: keeps proxies from closing an idle stream, and a write
-                    # to a browser that left fails here, which ends this handler.
-                    await stream.write(b": ping\n\n")
-                    continue
-                if data is None:
-                    return stream
-                await stream.write(f"data: {data}\n\n".encode())
+            try:
+                while True:
+                    try:
+                        async with asyncio.timeout(HEARTBEAT):  # (not wait_for: Courier.run)
+                            data = await viewer.queue.get()
+                    except TimeoutError:
+                        # A comment line: keeps proxies from closing an idle stream, and a
+                        # write to a browser that left fails here, which ends this handler.
+                        await stream.write(b": ping\n\n")
+                        continue
+                    if data is None:
+                        return stream
+                    await stream.write(f"data: {data}\n\n".encode())
+            except ConnectionError:  # a closed tab: normal, not an error
+                log.debug("a viewer left the live stream of room %s", room)
+                return stream
 
     @routes.post("/{room}/messages")
     async def post(request: web.Request) -> web.Response:

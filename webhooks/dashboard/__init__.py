@@ -13,6 +13,7 @@ import contextlib
 import csv
 import io
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from webhooks.dashboard import auth, forms, shows
 from webhooks.dashboard.replies import bus_of, refuse, wants_json
 from webhooks.keys import ADMIN_TOKEN, ENGINE, SETTINGS
 
+log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 POLL = web.AppKey("dashboard_poll", float)  # seconds between two looks at the database
 CLOSING = web.AppKey("dashboard_closing", asyncio.Event)  # set at shutdown: streams end
@@ -147,8 +149,11 @@ async def events(request: web.Request) -> web.StreamResponse:
     last, closing = "", request.app[CLOSING]
     while not closing.is_set():
         data = json.dumps(await snapshot(request))
-        # A write to a browser that left fails here, which ends this handler.
-        await stream.write(f"data: {data}\n\n".encode() if data != last else b": ping\n\n")
+        try:  # a write to a browser that left fails here, which ends this handler
+            await stream.write(f"data: {data}\n\n".encode() if data != last else b": ping\n\n")
+        except ConnectionError:  # a closed tab: normal, not an error
+            log.debug("a seller left the live stream of the dashboard")
+            return stream
         last = data
         with contextlib.suppress(TimeoutError):  # (asyncio.timeout: see Courier.run)
             async with asyncio.timeout(request.app[POLL]):
