@@ -22,7 +22,7 @@ from commerce.config import Settings
 from commerce.domain.commands import ExpireHolds, Reconcile, TickShows
 from commerce.service_layer.ports import Clock, Notifier, PaymentGateway
 from commerce.service_layer.results import Notice
-from webhooks import checkout_pages, giveaways, health, platforms, stripe
+from webhooks import checkout_pages, giveaways, headers, health, platforms, stripe
 from webhooks.dashboard import create_dashboard
 from webhooks.duties import RENEW_EVERY
 from webhooks.emulator import create_emulator
@@ -58,6 +58,7 @@ def create_app(
     app = web.Application(client_max_size=MAX_BODY)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
+    headers.install(app)
     # With PostgreSQL, several workers may serve one shop: live events go through the
     # database, so a viewer sees what any worker did. SQLite means one process: no relay.
     relay = (

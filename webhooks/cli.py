@@ -886,3 +886,7 @@ def main() -> None:
 from webhooks.show_cli import show_app  # noqa: E402
 
 app.add_typer(show_app, name="show")
+
+from webhooks.admin_cli import admin_app  # noqa: E402
+
+app.add_typer(admin_app, name="admin")

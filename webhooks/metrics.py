@@ -6,6 +6,7 @@ process measured (webhook and checkout latency, 429s per platform), per worker a
 expects. Each app has its own registry: no global state, so tests can run several apps.
 """
 
+import hmac
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -29,7 +30,8 @@ from commerce.service_layer.ports import (
     SavedCard,
     SessionState,
 )
-from webhooks.keys import BUS, ENGINE
+from webhooks.keys import BUS, ENGINE, SETTINGS
+from webhooks.peers import from_loopback
 
 CONTENT_TYPE = "text/plain; version=0.0.4"
 
@@ -139,7 +141,29 @@ class _Snapshot(Collector):
         yield from self.families
 
 
+def refusal(request: web.Request) -> web.Response | None:
+    """None when the caller may read the metrics: the bearer LIVEBUY_METRICS_TOKEN, or a
+    client on this machine. The figures name workers and show the business."""
+    token = request.app[SETTINGS].livebuy_metrics_token
+    if token is not None:
+        given = request.headers.get("Authorization", "").encode()
+        if hmac.compare_digest(given, f"Bearer {token.get_secret_value()}".encode()):
+            return None
+    if from_loopback(request):
+        return None
+    if token is not None:
+        return web.Response(
+            status=401,
+            text="metrics need Authorization: Bearer LIVEBUY_METRICS_TOKEN",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return web.Response(status=403, text="metrics are read from this machine only")
+
+
 async def metrics_page(request: web.Request) -> web.Response:
+    refused = refusal(request)
+    if refused is not None:
+        return refused
     metrics = request.app[METRICS]
     now = request.app[BUS].deps.clock.now()
     throttled = GaugeMetricFamily(

@@ -13,6 +13,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -56,6 +57,7 @@ from commerce.service_layer.results import (
 
 log = logging.getLogger(__name__)
 COOKIE = "livebuy_viewer"
+SCRIPT = Path(__file__).parent / "static" / "chat.js"  # the page's script (no inline code)
 ROOM = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 MAX_TEXT = 500
 # What a button may send: Confirm under a private message, Enter on a giveaway's card, an
@@ -182,6 +184,10 @@ def create_web_chat(
         if not ROOM.match(room):
             raise web.HTTPNotFound(text="rooms are named with a-z, 0-9 and '-'")
         return room
+
+    @routes.get("/chat.js")  # before /{room}: a room has no '.' in its name
+    async def script(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(SCRIPT, headers={"Content-Type": "text/javascript"})
 
     @routes.get("/{room}")
     async def page(request: web.Request) -> web.Response:

@@ -4,6 +4,7 @@ Field names are the environment variable names in lower case; `.env.example` lis
 these (a test checks it).
 """
 
+import ipaddress
 from datetime import timedelta
 
 from pydantic import PrivateAttr, SecretStr, field_validator, model_validator
@@ -15,6 +16,7 @@ from commerce.domain.identity import Identity
 from commerce.domain.money import Money, normalise_currency, parse_amount
 
 LOCALES = ("en", "de", "fr", "es")
+MIN_ADMIN_TOKEN = 24  # characters: long enough that guessing it over HTTP is hopeless
 
 
 class Settings(BaseSettings):
@@ -25,6 +27,12 @@ class Settings(BaseSettings):
     livebuy_port: int = 8080
     public_base_url: str = ""  # empty: http://LIVEBUY_HOST:LIVEBUY_PORT
     livebuy_admin_token: SecretStr | None = None
+    # A dashboard session ends after this long without a request (and 7 days after sign-in).
+    livebuy_session_idle: str = "12h"
+    # Reverse proxies (comma-separated IPs or networks) whose X-Forwarded-For names the client.
+    livebuy_trusted_proxies: str = ""
+    # Bearer token for GET /metrics; without it only loopback peers may read the metrics.
+    livebuy_metrics_token: SecretStr | None = None
 
     stripe_secret_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
@@ -101,7 +109,27 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of {', '.join(LOCALES)}")
         return value.lower()
 
-    @field_validator("livebuy_hold", "livebuy_confirm_window")
+    @field_validator("livebuy_admin_token")
+    @classmethod
+    def _admin_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < MIN_ADMIN_TOKEN:
+            raise ValueError(
+                f"the admin token must be at least {MIN_ADMIN_TOKEN} characters"
+                " (unset it to have one generated)"
+            )
+        return value
+
+    @field_validator("livebuy_trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        for item in filter(None, (v.strip() for v in value.split(","))):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"'{item[:40]}' is not an IP address or network") from None
+        return value
+
+    @field_validator("livebuy_hold", "livebuy_confirm_window", "livebuy_session_idle")
     @classmethod
     def _hold(cls, value: str) -> str:
         try:
@@ -131,6 +159,23 @@ class Settings(BaseSettings):
     @property
     def giveaway_shipping(self) -> Money | None:
         """What a prize's shipping costs, in the shop's currency; None: prizes are free."""
+    @property
+    def session_idle(self) -> timedelta:
+        return parse_duration(self.livebuy_session_idle)
+
+    @property
+    def trusted_proxies(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(
+            ipaddress.ip_network(v.strip(), strict=False)
+            for v in self.livebuy_trusted_proxies.split(",")
+            if v.strip()
+        )
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Behind TLS (an https PUBLIC_BASE_URL) cookies are sent over https only."""
+        return self.public_base_url.lower().startswith("https://")
+
         typed = self.livebuy_giveaway_shipping.strip()
         if not typed or not parse_amount(typed):
             return None

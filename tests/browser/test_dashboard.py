@@ -15,7 +15,7 @@ from tests.conftest import test_settings
 from webhooks.app import create_app
 from webhooks.keys import BUS
 
-TOKEN = "browser-admin-token"
+TOKEN = "browser-admin-token-0123456789"
 
 
 @pytest.fixture

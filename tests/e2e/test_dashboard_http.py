@@ -31,7 +31,7 @@ def gateway() -> FakePaymentGateway:
 async def client(
     database_url: str, engine: AsyncEngine, clock: FakeClock, gateway: FakePaymentGateway
 ) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
-    settings = test_settings(database_url, livebuy_admin_token="s3cret-admin")
+    settings = test_settings(database_url, livebuy_admin_token="s3cret-admin-0123456789abc")
     app = create_app(
         settings,
         engine=engine,
@@ -46,9 +46,9 @@ async def client(
 
 async def sign_in(client: TestClient) -> str:  # type: ignore[type-arg]
     """Signs in and returns the CSRF token of the session."""
-    response = await client.post("/dashboard/login", data={"token": "s3cret-admin"})
+    response = await client.post("/dashboard/login", data={"token": "s3cret-admin-0123456789abc"})
     assert response.status == 200 and str(response.url).endswith("/dashboard")
-    match = re.search(r"window.CSRF = \"([0-9a-f]+)\"", await response.text())
+    match = re.search(r'data-csrf="([0-9a-f]+)"', await response.text())
     assert match is not None
     return match.group(1)
 

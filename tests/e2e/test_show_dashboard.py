@@ -31,7 +31,7 @@ def gateway() -> FakePaymentGateway:
 async def client(
     database_url: str, engine: AsyncEngine, clock: FakeClock, gateway: FakePaymentGateway
 ) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
-    settings = test_settings(database_url, livebuy_admin_token="s3cret-admin")
+    settings = test_settings(database_url, livebuy_admin_token="s3cret-admin-0123456789abc")
     app = create_app(settings, engine=engine, clock=clock, payments=gateway,
                      webhook_secret="whsec_test", sweep_every=3600)  # fmt: skip
     async with TestClient(TestServer(app)) as client:
@@ -39,7 +39,7 @@ async def client(
 
 
 async def sign_in(client: TestClient) -> str:  # type: ignore[type-arg]
-    response = await client.post("/dashboard/login", data={"token": "s3cret-admin"})
+    response = await client.post("/dashboard/login", data={"token": "s3cret-admin-0123456789abc"})
     assert response.status == 200
     page = await (await client.get("/dashboard/shows")).text()
     match = re.search(r'name="csrf" value="([0-9a-f]+)"', page)

@@ -43,7 +43,8 @@ async def test_pages_cookies_and_bad_input(client: TestClient) -> None:  # type:
     assert no_cookie.status == 403
     assert (await client.get("/chat/demo/events")).status == 403
     page = await client.get("/chat/demo")
-    assert page.status == 200 and "EventSource" in await page.text()
+    assert page.status == 200 and '<script src="/chat/chat.js">' in await page.text()
+    assert "EventSource" in await (await client.get("/chat/chat.js")).text()
     assert "livebuy_viewer" in page.cookies
     for form, status in (
         ({"name": "", "text": "hi"}, 400),

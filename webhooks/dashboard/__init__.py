@@ -15,6 +15,7 @@ import io
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +23,22 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from commerce.adapters.dashboard_sessions import MAX_LIFE, SqlSessions
 from commerce.adapters.reports import SqlReports
 from commerce.domain.orders import OrderStatus
 from commerce.service_layer.results import AuctionView, DropView, OrderView, ProductView
 from webhooks import spreadsheet
 from webhooks.dashboard import auth, forms, shows
 from webhooks.dashboard.replies import bus_of, refuse, wants_json
-from webhooks.keys import ADMIN_TOKEN, ENGINE, SETTINGS
+from webhooks.keys import ADMIN_TOKEN, BUS, ENGINE, SETTINGS
+from webhooks.peers import client_ip
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 POLL = web.AppKey("dashboard_poll", float)  # seconds between two looks at the database
 CLOSING = web.AppKey("dashboard_closing", asyncio.Event)  # set at shutdown: streams end
-NONCE = web.RequestKey("dashboard_session", str)  # set by `signed_in`
+THROTTLE = web.AppKey("dashboard_login_throttle", auth.LoginThrottle)
+NONCE = web.RequestKey("dashboard_session", str)  # the session id, set by `signed_in`
 REFUNDABLE = {OrderStatus.PAID, OrderStatus.FULFILLED, OrderStatus.PARTIALLY_REFUNDED}
 ORDER_ROWS = 50  # the live table; the CSV has them all
 PUBLIC = {"/dashboard/login", "/dashboard/static"}
@@ -48,6 +52,7 @@ def create_dashboard(poll: float = 1.0) -> web.Application:
     app = web.Application(middlewares=[signed_in])
     app[POLL] = poll
     app[CLOSING] = asyncio.Event()
+    app[THROTTLE] = auth.LoginThrottle()
 
     async def end_streams(app: web.Application) -> None:
         app[CLOSING].set()
@@ -65,14 +70,22 @@ def create_dashboard(poll: float = 1.0) -> web.Application:
     return app
 
 
+def sessions_of(request: web.Request) -> SqlSessions:
+    return SqlSessions(request.config_dict[ENGINE], request.config_dict[SETTINGS].session_idle)
+
+
+def now_of(request: web.Request) -> datetime:
+    return request.config_dict[BUS].deps.clock.now()
+
+
 @web.middleware
 async def signed_in(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every page but the sign-in needs the session; every POST also the CSRF token."""
+    """Every page but the sign-in needs a live session; every POST also the CSRF token."""
     if any(request.path.startswith(p) for p in PUBLIC):
         return await handler(request)
     token = request.config_dict[ADMIN_TOKEN]
-    nonce = auth.session_of(request, token)
-    if nonce is None:
+    nonce = auth.session_id_of(request)
+    if nonce is None or not await sessions_of(request).seen(nonce, now_of(request)):
         if request.method == "GET" and not wants_json(request):
             raise web.HTTPSeeOther("/dashboard/login")
         return refuse(request, "sign in with the admin token first", 401)
@@ -95,25 +108,39 @@ async def login_page(request: web.Request) -> web.Response:
 
 @routes.post("/login")
 async def login(request: web.Request) -> web.Response:
+    ip, throttle = client_ip(request), request.app[THROTTLE]
+    wait = throttle.retry_after(ip)
+    if wait:
+        context = {"error": f"Too many wrong tokens from here: try again in {wait} s."}
+        response = aiohttp_jinja2.render_template("login.html", request, context, status=429)
+        response.headers["Retry-After"] = str(wait)
+        return response
     form = await request.post()
     token = request.config_dict[ADMIN_TOKEN]
     if not auth.right_token(token, str(form.get("token", "")).strip()):
+        throttle.failed(ip)
         context = {"error": "That is not the admin token. It is printed when livebuy starts."}
         return aiohttp_jinja2.render_template("login.html", request, context, status=403)
+    throttle.succeeded(ip)
+    session_id = await sessions_of(request).start(
+        now_of(request), ip, request.headers.get("User-Agent", "")
+    )
     response = web.HTTPSeeOther("/dashboard")
     response.set_cookie(
         auth.COOKIE,
-        auth.new_session(token),
+        session_id,
         httponly=True,
         samesite="Strict",
         path="/dashboard",
-        max_age=7 * 86400,
+        max_age=int(MAX_LIFE.total_seconds()),
+        secure=request.config_dict[SETTINGS].secure_cookies,
     )
     raise response
 
 
 @routes.post("/logout")
 async def logout(request: web.Request) -> web.Response:
+    await sessions_of(request).end(request[NONCE])
     response = web.HTTPSeeOther("/dashboard/login")
     response.del_cookie(auth.COOKIE, path="/dashboard")
     raise response
@@ -146,8 +173,9 @@ async def events(request: web.Request) -> web.StreamResponse:
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
     )
     await stream.prepare(request)
-    last, closing = "", request.app[CLOSING]
-    while not closing.is_set():
+    last, closing, sessions = "", request.app[CLOSING], sessions_of(request)
+    # A session signed out, revoked or timed out elsewhere ends its open streams too.
+    while not closing.is_set() and await sessions.alive(request[NONCE], now_of(request)):
         data = json.dumps(await snapshot(request))
         try:  # a write to a browser that left fails here, which ends this handler
             await stream.write(f"data: {data}\n\n".encode() if data != last else b": ping\n\n")

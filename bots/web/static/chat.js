@@ -1,0 +1,152 @@
+// The web chat room's page: the live stream, the board, the cards, sending messages.
+// Served as a file (no inline script: the page's CSP allows scripts from this server only).
+const room = document.body.dataset.room;
+const log = document.getElementById("log");
+const nameBox = document.getElementById("name");
+nameBox.value = localStorage.getItem("livebuy-name") || "";
+let boardCode = null;
+const URL_RE = /https?:\/\/[^\s<>"]+[^\s<>".,;:!?)\]]/g;
+function line(cls, who, text, actions, link) {
+  const li = document.createElement("li");
+  li.className = cls;
+  const words = (who ? who + ": " : "") + text;
+  let at = 0;
+  for (const url of words.matchAll(URL_RE)) {  // every link is clickable
+    li.append(words.slice(at, url.index));
+    const a = document.createElement("a");
+    a.href = url[0]; a.textContent = url[0]; a.target = "_blank"; a.rel = "noopener";
+    li.append(a);
+    at = url.index + url[0].length;
+  }
+  li.append(words.slice(at));
+  if (link) {  // e.g. a giveaway's public record, to check its draw
+    const a = document.createElement("a");
+    a.href = link; a.textContent = link; a.target = "_blank"; a.rel = "noopener";
+    li.append(" ", a);
+  }
+  for (const act of actions || []) {  // e.g. Confirm under a one-message buy's question
+    const button = document.createElement("button");
+    button.type = "button"; button.textContent = act.label; button.dataset.action = act.action;
+    button.onclick = () => { button.disabled = true; action(act.action); };
+    li.append(button);
+  }
+  log.append(li);
+  log.scrollTop = log.scrollHeight;
+}
+function board(b) {
+  const box = document.getElementById("board");
+  boardCode = b.code;
+  box.style.display = "block";
+  box.className = b.status === "live" ? "" : "ended";
+  document.getElementById("board-title").textContent = b.name + " · " + b.price;
+  const waiting = b.waitlist ? ", " + b.waitlist + " waiting" : "";
+  const live = b.status === "live";
+  const left = live ? b.remaining + " of " + b.quantity + " left" + waiting : "ended";
+  document.getElementById("board-info").textContent = left;
+  document.getElementById("buy").disabled = !live;
+}
+function card(m) {  // a show, giveaway or poll card, redrawn in place (one per key)
+  const id = "card-" + m.key.replace(":", "-");
+  let box = document.getElementById(id);
+  if (!box) {
+    box = document.createElement("article");
+    box.id = id;
+    document.getElementById("cards").prepend(box);
+  }
+  box.replaceChildren();
+  const live = m.status === "live";
+  box.className = m.type + (live ? "" : " ended");
+  box.dataset.status = m.status;
+  const h2 = document.createElement("h2"), p = document.createElement("p");
+  box.append(h2, p);
+  const buttons = [];
+  if (m.type === "show") {
+    h2.textContent = m.title + " · " + m.status;
+    const parts = [];
+    if (m.current) parts.push("Lot " + m.position + "/" + m.total + ": " + m.current);
+    parts.push("Next: " + m.next, "Sold: " + m.sold + " (" + m.revenue + ")");
+    p.textContent = parts.join(" · ");
+  } else if (m.type === "giveaway") {
+    h2.textContent = "🎁 " + m.name;
+    p.textContent = live
+      ? m.entries + " entered · until " + m.until + " · commitment " + m.commitment
+      : m.text;
+    if (!live) {
+      const a = document.createElement("a");
+      a.href = m.link; a.textContent = "check the draw"; a.target = "_blank";
+      box.append(a);
+    }
+    for (const act of live ? m.actions : []) buttons.push([act.label, act.action]);
+  } else if (m.type === "poll") {
+    h2.textContent = "📊 " + m.question + (live ? "" : " (closed)");
+    p.textContent = m.votes + " votes";
+    for (const o of m.options) {
+      const row = document.createElement("p");
+      row.className = "option"; row.dataset.number = o.number;
+      row.textContent = "#" + o.number + " " + o.label + ": " + o.votes;
+      box.append(row);
+      if (o.action) buttons.push([o.button, o.action]);
+    }
+  }
+  for (const [label, act] of buttons) {
+    const button = document.createElement("button");
+    button.type = "button"; button.textContent = label; button.dataset.action = act;
+    button.onclick = () => action(act);
+    box.append(button);
+  }
+}
+let auctionEnd = 0, auctionLive = false, auctionInfo = "";
+function auction(a) {
+  const box = document.getElementById("auction");
+  box.style.display = "block";
+  auctionLive = a.status === "live";
+  box.className = auctionLive ? "" : "ended";
+  document.getElementById("auction-title").textContent = a.name + " · " + a.price;
+  auctionInfo = (a.leader ? a.leader + " leads, " : "") + a.bids + " bids";
+  auctionEnd = Date.now() + a.left * 1000;
+  const bid = document.getElementById("bid"), bid5 = document.getElementById("bid5");
+  bid.textContent = "Bid " + a.minimum;
+  bid.onclick = () => send("#bid " + a.minimum_plain);
+  bid5.textContent = "Bid " + a.plus5;
+  bid5.onclick = () => send("#bid " + a.plus5_plain);
+  bid.disabled = bid5.disabled = !auctionLive;
+  tick();
+}
+function tick() {
+  const left = Math.max(0, Math.ceil((auctionEnd - Date.now()) / 1000));
+  const when = auctionLive ? ", " + left + "s left" : ", ended";
+  document.getElementById("auction-info").textContent = auctionInfo + when;
+}
+setInterval(tick, 1000);
+async function send(text) {
+  const name = nameBox.value.trim();
+  if (!name) { nameBox.focus(); return; }
+  localStorage.setItem("livebuy-name", name);
+  const body = new URLSearchParams({name, text});
+  const r = await fetch("/chat/" + room + "/messages", {method: "POST", body});
+  if (!r.ok) line("bot", "", (await r.json()).error || "could not send");
+}
+async function action(act) {
+  const body = new URLSearchParams({action: act, name: nameBox.value.trim()});
+  const r = await fetch("/chat/" + room + "/actions", {method: "POST", body});
+  if (!r.ok) line("bot", "", (await r.json()).error || "could not send");
+}
+document.getElementById("send").addEventListener("submit", e => {
+  e.preventDefault();
+  const box = document.getElementById("text");
+  send(box.value); box.value = "";
+});
+document.getElementById("buy").addEventListener("click", () => send("#buy " + boardCode));
+const events = new EventSource("/chat/" + room + "/events");
+events.onopen = () => document.getElementById("status").textContent = "live";
+events.onerror = () => document.getElementById("status").textContent = "reconnecting…";
+events.onmessage = e => {
+  const m = JSON.parse(e.data);
+  if (m.room && m.room !== room) return;  // your own private command, in another room
+  if (m.type === "message") line("", m.name, m.text);
+  else if (m.type === "bot") line("bot", "livebuy", m.text, null, m.link);
+  else if (m.type === "private") line("private", "", m.text, m.actions);
+  else if (m.type === "board") board(m);
+  else if (m.type === "auction") auction(m);
+  else if (m.type === "show" || m.type === "giveaway" || m.type === "poll") card(m);
+};
