@@ -157,9 +157,6 @@ class Settings(BaseSettings):
         return parse_duration(self.livebuy_confirm_window)
 
     @property
-    def giveaway_shipping(self) -> Money | None:
-        """What a prize's shipping costs, in the shop's currency; None: prizes are free."""
-    @property
     def session_idle(self) -> timedelta:
         return parse_duration(self.livebuy_session_idle)
 
@@ -176,6 +173,9 @@ class Settings(BaseSettings):
         """Behind TLS (an https PUBLIC_BASE_URL) cookies are sent over https only."""
         return self.public_base_url.lower().startswith("https://")
 
+    @property
+    def giveaway_shipping(self) -> Money | None:
+        """What a prize's shipping costs, in the shop's currency; None: prizes are free."""
         typed = self.livebuy_giveaway_shipping.strip()
         if not typed or not parse_amount(typed):
             return None
