@@ -79,12 +79,15 @@ def create_app(
             public_base_url=base,
             webhook_url=f"{base}/webhooks/stripe",
             webhook_secret=setup.webhook_secret,
+            api_key=lambda: setup.key(app[ENGINE]),  # asked once core has the engine
+            public=settings.livebuy_emulator_public,
         )
         app.add_subapp(EMULATOR_PREFIX, emulator)
 
     async def core(app: web.Application) -> AsyncIterator[None]:
         app[ENGINE] = engine or create_engine(settings.database_url)
-        gateway = setup.gateway if setup else payments
+        stripe_gateway = await setup.gateway(app[ENGINE]) if setup else None
+        gateway = stripe_gateway or payments
         if gateway is not None:
             gateway = TimedGateway(gateway, app[METRICS])
         app[BUS] = bootstrap(
@@ -100,8 +103,8 @@ def create_app(
         )
         yield
         await app[BUS].deps.store.close()
-        if setup is not None:
-            await setup.gateway.close()
+        if stripe_gateway is not None:
+            await stripe_gateway.close()
         if engine is None:  # a caller's engine is the caller's to dispose
             await app[ENGINE].dispose()
 

@@ -103,14 +103,14 @@ def with_bus(work: Callable[[MessageBus], Awaitable[T]], payments: bool = False)
     config = settings()
 
     async def run(engine: AsyncEngine) -> T:
-        setup = payment_setup(config) if payments else None
-        bus = bootstrap(config, engine, payments=setup.gateway if setup else None)
+        gateway = await payment_setup(config).gateway(engine) if payments else None
+        bus = bootstrap(config, engine, payments=gateway)
         try:
             return await work(bus)
         finally:
             await bus.deps.store.close()
-            if setup is not None:
-                await setup.gateway.close()
+            if gateway is not None:
+                await gateway.close()
 
     return with_engine(run, config)
 
@@ -305,11 +305,19 @@ def banner(
         f"      {me} drop start TEE --qty 5 --for 10m --limit 1",
         f"      {me} say --chat web:demo --as alice '#buy TEE'   (prints the checkout link)",
     ]
-    if config.stripe_emulated and host not in ("127.0.0.1", "localhost", "::1"):
+    if config.stripe_emulated and config.livebuy_emulator_public:
         # The emulator marks orders paid without money: it is for a laptop, not the internet.
         lines.append(
-            "WARNING: the Stripe test emulator is on and this server listens beyond loopback;"
-            " anyone who reaches it can 'pay'. Set STRIPE_SECRET_KEY for a real shop."
+            "WARNING: LIVEBUY_EMULATOR_PUBLIC=1: the Stripe test emulator answers ANYONE who"
+            " reaches this server: anyone can 'pay' without money and read buyers' addresses."
+            " Set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET for a real shop."
+        )
+    elif config.stripe_emulated and host not in ("127.0.0.1", "localhost", "::1"):
+        lines.append(
+            "NOTE: this server listens beyond loopback, but the Stripe test emulator (its"
+            " checkout pages too) answers this machine only. Other machines: set"
+            " STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET (Stripe test keys), or"
+            " LIVEBUY_EMULATOR_PUBLIC=1 on a network you trust."
         )
     return "\n".join(lines)
 

@@ -2,21 +2,34 @@
 
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from commerce.adapters.app_settings import emulator_key
 from commerce.adapters.stripe_gateway import StripePaymentGateway
 from commerce.config import Settings
 from commerce.domain.errors import InvalidInput
 
-# The emulator accepts any sk_test_ key; this one names itself in logs and dashboards.
-EMULATOR_KEY = "sk_test_livebuy_local_emulator"
 EMULATOR_PREFIX = "/stripe-emulator"
 
 
 @dataclass(frozen=True)
 class PaymentSetup:
-    gateway: StripePaymentGateway
     webhook_secret: str
     emulated: bool
+    api_base: str
+    public_base_url: str
+    api_key: str | None = None  # None in local mode: the emulator's key, in the database
+
+    async def key(self, engine: AsyncEngine) -> str:
+        """STRIPE_SECRET_KEY, or the key the local emulator accepts (made on the first run and
+        kept in the database, so every process of this shop and the CLI agree on it)."""
+        return self.api_key or await emulator_key(engine, datetime.now(UTC))
+
+    async def gateway(self, engine: AsyncEngine) -> StripePaymentGateway:
+        """A gateway with the key (close it when done)."""
+        return StripePaymentGateway(await self.key(engine), self.api_base, self.public_base_url)
 
 
 def payment_setup(settings: Settings) -> PaymentSetup:
@@ -24,11 +37,10 @@ def payment_setup(settings: Settings) -> PaymentSetup:
     base = settings.public_base_url.rstrip("/")
     if settings.stripe_secret_key is None:
         # The emulator signs and this process verifies: a fresh secret per process is enough.
-        gateway = StripePaymentGateway(EMULATOR_KEY, base + EMULATOR_PREFIX, base)
-        return PaymentSetup(gateway, "whsec_" + secrets.token_hex(24), emulated=True)
+        secret = "whsec_" + secrets.token_hex(24)
+        return PaymentSetup(secret, True, base + EMULATOR_PREFIX, base)
     if settings.stripe_webhook_secret is None:
         raise InvalidInput("STRIPE_WEBHOOK_SECRET must be set when STRIPE_SECRET_KEY is")
-    gateway = StripePaymentGateway(
-        settings.stripe_secret_key.get_secret_value(), settings.stripe_api_base, base
-    )
-    return PaymentSetup(gateway, settings.stripe_webhook_secret.get_secret_value(), False)
+    secret = settings.stripe_webhook_secret.get_secret_value()
+    key = settings.stripe_secret_key.get_secret_value()
+    return PaymentSetup(secret, False, settings.stripe_api_base, base, key)

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     stripe_secret_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
     stripe_api_base: str = "https://api.stripe.com"
+    # Local mode: the Stripe test emulator answers anyone who reaches the server, not only
+    # this machine (loopback). Anyone could then "pay" without money.
+    livebuy_emulator_public: bool = False
 
     telegram_bot_token: SecretStr | None = None
     telegram_webhook_secret: SecretStr | None = None

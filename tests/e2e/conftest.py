@@ -6,14 +6,17 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
+from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
+from commerce.adapters.app_settings import emulator_key
 from commerce.adapters.stripe_events import verify
 from commerce.adapters.stripe_gateway import StripePaymentGateway
 from webhooks.cli import app
@@ -24,6 +27,12 @@ runner = CliRunner()
 
 SECRET = "whsec_emulator_test"
 KEY = "sk_test_gateway"
+
+
+async def emulator_auth(engine: AsyncEngine) -> dict[str, str]:
+    """The header the local emulator of an app on this database takes: the key the server
+    generated for it, kept in the database (as the `livebuy` commands read it)."""
+    return {"Authorization": f"Bearer {await emulator_key(engine, datetime.now(UTC))}"}
 
 
 def free_port() -> int:
@@ -94,7 +103,10 @@ async def stripe() -> AsyncIterator[Stripe]:
     app.add_subapp(
         "/stripe-emulator",
         create_emulator(
-            public_base_url=base, webhook_url=f"{base}/webhooks/stripe", webhook_secret=SECRET
+            public_base_url=base,
+            webhook_url=f"{base}/webhooks/stripe",
+            webhook_secret=SECRET,
+            api_key=KEY,
         ),
     )
     async with TestServer(app, host="127.0.0.1", port=port), ClientSession() as http:

@@ -208,13 +208,29 @@ def test_help_lists_the_contract_options(command: list[str], options: list[str])
         assert option in result.output
 
 
-def test_the_banner_warns_when_the_emulator_faces_the_network() -> None:
+def test_the_banner_says_whom_the_emulator_answers() -> None:
     from commerce.config import Settings
     from webhooks.cli import banner
 
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    assert "WARNING" not in banner(settings, "127.0.0.1", 8080)
-    assert "WARNING: the Stripe test emulator is on" in banner(settings, "0.0.0.0", 8080)  # noqa: S104
+    local = banner(settings, "127.0.0.1", 8080)
+    assert "WARNING" not in local and "NOTE" not in local
+    facing = banner(settings, "0.0.0.0", 8080)  # noqa: S104
+    assert "WARNING" not in facing
+    assert "the Stripe test emulator (its checkout pages too) answers this machine only" in facing
+    public = Settings(_env_file=None, livebuy_emulator_public=True)  # type: ignore[call-arg]
+    for host in ("127.0.0.1", "0.0.0.0"):  # noqa: S104
+        assert (
+            "WARNING: LIVEBUY_EMULATOR_PUBLIC=1: the Stripe test emulator answers ANYONE"
+            in banner(public, host, 8080)
+        )
+    keys = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        livebuy_emulator_public=True,
+        stripe_secret_key="sk_test_x",
+        stripe_webhook_secret="whsec_x",
+    )
+    assert "WARNING" not in banner(keys, "0.0.0.0", 8080)  # noqa: S104 (no emulator at all)
 
 
 def test_demo_refuses_what_it_cannot_show(cli) -> None:  # type: ignore[no-untyped-def]

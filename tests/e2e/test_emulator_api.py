@@ -173,7 +173,9 @@ async def test_deliveries_are_retried_and_signed(stripe: Stripe) -> None:
         "payment_intent.succeeded",
     )
     assert stripe.receiver.calls == 4
-    log = await (await stripe.http.get(f"{stripe.base}/stripe-emulator/_test/deliveries")).json()
+    deliveries = f"{stripe.base}/stripe-emulator/_test/deliveries"
+    auth = {"Authorization": f"Bearer {KEY}"}
+    log = await (await stripe.http.get(deliveries, headers=auth)).json()
     assert log == [
         {"event_id": event["id"], "attempts": 3, "last_status": 200, "delivered": True},
         {"event_id": succeeded["id"], "attempts": 1, "last_status": 200, "delivered": True},

@@ -119,7 +119,10 @@ async def test_with_stripe_keys_the_product_talks_to_that_server(
     fake_stripe.add_subapp(
         "/stripe-emulator",
         create_emulator(
-            public_base_url=stripe, webhook_url=f"{shop}/webhooks/stripe", webhook_secret=secret
+            public_base_url=stripe,
+            webhook_url=f"{shop}/webhooks/stripe",
+            webhook_secret=secret,
+            api_key="sk_test_configured",
         ),
     )
     settings = test_settings(

@@ -37,7 +37,7 @@ from commerce.service_layer.results import (
     RefusalReason,
 )
 from tests.conftest import test_settings
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import emulator_auth, free_port
 from tests.fakes import FakeClock, FakeNotifier
 from tests.integration.helpers import add_product
 from webhooks.app import create_app
@@ -45,7 +45,6 @@ from webhooks.keys import BUS
 
 OK, DECLINES, NEEDS_3DS = "4242424242424242", "4000000000000341", "4000002760003184"
 SELLER = "web:seller"
-STRIPE_AUTH = {"Authorization": "Bearer sk_test_livebuy"}
 
 
 @dataclass
@@ -111,7 +110,7 @@ class Shop:
 
     async def events(self, type_: str) -> list[dict[str, Any]]:
         url = f"{self.base}/stripe-emulator/v1/events?limit=100"
-        async with self.http.get(url, headers=STRIPE_AUTH) as got:
+        async with self.http.get(url) as got:
             data = (await got.json())["data"]
         return [e for e in data if e["type"] == type_]
 
@@ -132,7 +131,11 @@ async def shop(database_url: str, engine: AsyncEngine) -> AsyncIterator[Shop]:
     notifier, clock = FakeNotifier(), FakeClock()
     settings = test_settings(database_url, public_base_url=base, livebuy_sellers=SELLER)
     app = create_app(settings, engine=engine, notifier=notifier, clock=clock, sweep_every=3600)
-    async with TestServer(app, host="127.0.0.1", port=port) as server, ClientSession() as http:
+    async with (
+        TestServer(app, host="127.0.0.1", port=port) as server,
+        # The shop's scripts (paying, reading events) carry the emulator's key.
+        ClientSession(headers=await emulator_auth(engine)) as http,
+    ):
         bus = server.app[BUS]
         for sku in ("TEE", "FIRST", "CAP"):
             await add_product(bus, sku, stock=50)
@@ -301,7 +304,6 @@ async def test_unlink_detaches_the_card_and_links_come_back(shop: Shop) -> None:
     assert isinstance(gone, chat.CardUnlinked) and str(gone.card) == "Visa •••• 4242"
     async with shop.http.get(
         f"{shop.base}/stripe-emulator/v1/payment_methods/{card.payment_method}",  # type: ignore[union-attr]
-        headers=STRIPE_AUTH,
     ) as got:
         assert (await got.json())["customer"] is None  # detached at Stripe
     await shop.drop()

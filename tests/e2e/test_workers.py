@@ -121,6 +121,7 @@ async def test_three_workers_share_a_drop_and_a_dead_ones_duties(
             public_base_url=f"http://127.0.0.1:{stripe_port}",
             webhook_url=f"{workers[0][0]}/webhooks/stripe",
             webhook_secret=SECRET,
+            api_key="sk_test_workers",  # the workers' STRIPE_SECRET_KEY
         ),
     )
     engine = create_engine(pg_url)

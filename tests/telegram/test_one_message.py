@@ -18,6 +18,7 @@ from commerce.service_layer.results import (
     PaymentOutcome,
     PaymentResult,
 )
+from tests.e2e.conftest import emulator_auth
 from tests.integration.helpers import add_product, give_address
 from tests.telegram.conftest import GROUP, Shop, ShopFactory, until
 from tests.telegram.fake_bot_api import FakeBotApi, FakeUser, Posted
@@ -56,7 +57,8 @@ async def _until_status(shop: Shop, ref: str, status: OrderStatus) -> OrderView:
 async def _emulator_pay(shop: Shop, session: str, card: str) -> None:
     """A buyer pays a Checkout session (payment or setup) on the emulator's page."""
     url = f"http://127.0.0.1:{shop.client.server.port}/stripe-emulator/_test/pay/{session}"
-    async with ClientSession() as http, http.post(url, data={"card": card}) as got:
+    auth = await emulator_auth(shop.client.server.app[ENGINE])
+    async with ClientSession(headers=auth) as http, http.post(url, data={"card": card}) as got:
         assert got.status == 200, await got.text()
 
 
@@ -112,8 +114,10 @@ async def _delivered(shop: Shop) -> None:
     """Every webhook the emulator sent so far reached the app (none runs into teardown)."""
     url = f"http://127.0.0.1:{shop.client.server.port}/stripe-emulator/_test/deliveries"
 
+    auth = await emulator_auth(shop.client.server.app[ENGINE])
+
     async def done() -> bool:
-        async with ClientSession() as http, http.get(url) as got:
+        async with ClientSession(headers=auth) as http, http.get(url) as got:
             return all(d["delivered"] for d in await got.json())
 
     await until(done, what="the emulator's webhooks")

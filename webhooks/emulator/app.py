@@ -1,10 +1,13 @@
 """The emulator's routes: /v1/... (Stripe's API), /pay/{id} (checkout page), /_test/...."""
 
 import asyncio
+import base64
 import contextlib
 import hashlib
+import ipaddress
 import json
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from html import escape
@@ -32,22 +35,54 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def create_emulator(
-    *, public_base_url: str, webhook_url: str, webhook_secret: str
+    *,
+    public_base_url: str,
+    webhook_url: str,
+    webhook_secret: str,
+    api_key: str | Callable[[], Awaitable[str]],
+    public: bool = False,
 ) -> web.Application:
-    """The emulator as a sub-application, to mount at /stripe-emulator."""
-    return Emulator(public_base_url, webhook_url, webhook_secret).app()
+    """The emulator as a sub-application, to mount at /stripe-emulator.
+
+    Its API and its `_test/` routes take `api_key` only (or the key the callable gives at
+    start-up). Unless `public`, it answers this machine only (loopback peers); anybody else
+    is told how to use real Stripe test keys instead."""
+    return Emulator(public_base_url, webhook_url, webhook_secret, api_key, public).app()
+
+
+# What a client that is not this machine reads instead of the emulator.
+NOT_LOCAL = (
+    "livebuy's Stripe test emulator answers this machine only (loopback), as anyone who "
+    "reaches it could 'pay' without money and read buyers' addresses. To take test payments "
+    "from other machines, set real Stripe test keys: STRIPE_SECRET_KEY (sk_test_..., from "
+    "https://dashboard.stripe.com/test/apikeys) and STRIPE_WEBHOOK_SECRET (whsec_..., of a "
+    "webhook endpoint at PUBLIC_BASE_URL/webhooks/stripe). Or, on a network you trust, set "
+    "LIVEBUY_EMULATOR_PUBLIC=1.\n"
+)
+# Headers a reverse proxy adds: its loopback connection carries someone else's request.
+FORWARDED = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
 
 
 class Emulator:
-    def __init__(self, public_base_url: str, webhook_url: str, webhook_secret: str) -> None:
+    def __init__(
+        self,
+        public_base_url: str,
+        webhook_url: str,
+        webhook_secret: str,
+        api_key: str | Callable[[], Awaitable[str]],
+        public: bool = False,
+    ) -> None:
         self.state = State(public_base_url.rstrip("/"))
         self.webhook_url = webhook_url
         self.secret = webhook_secret
+        self.api_key = api_key
+        self.key: str | None = api_key if isinstance(api_key, str) else None
+        self.public = public
         self.tasks: set[asyncio.Task[None]] = set()
         self.http: ClientSession | None = None
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self.api_middleware])
+        app = web.Application(middlewares=[self.local_only, self.api_middleware])
         app.cleanup_ctx.append(self.lifetime)
         app.add_routes(
             [
@@ -79,6 +114,8 @@ class Emulator:
         return app
 
     async def lifetime(self, app: web.Application) -> AsyncIterator[None]:
+        if not isinstance(self.api_key, str):
+            self.key = await self.api_key()
         self.http = ClientSession(timeout=ClientTimeout(total=10))
         yield
         for task in list(self.tasks):
@@ -88,26 +125,45 @@ class Emulator:
                 await task
         await self.http.close()
 
+    # who may ask: this machine, with the key -----------------------------------------------
+
+    @web.middleware
+    async def local_only(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Everything (API, checkout page, `_test/`) for loopback peers only, unless public."""
+        if self.public or from_loopback(request):
+            return await handler(request)
+        if _route(request).startswith("/v1/"):
+            return _error(403, NOT_LOCAL.strip())
+        return web.Response(text=NOT_LOCAL, status=403)
+
+    def refused_key(self, request: web.Request) -> web.Response | None:
+        """Stripe's 401 when the request does not carry the emulator's key, else None."""
+        given = _api_key(request.headers.get("Authorization", ""))
+        if not given:
+            return _error(
+                401,
+                "You did not provide an API key. You need to provide your API key in the "
+                "Authorization header, using Bearer auth (e.g. 'Authorization: Bearer "
+                "YOUR_SECRET_KEY').",
+            )
+        if self.key is None or not secrets.compare_digest(given.encode(), self.key.encode()):
+            return _error(401, f"Invalid API Key provided: {_masked(given)}")
+        return None
+
     # the API's envelope: auth, idempotency, errors --------------------------------------
 
     @web.middleware
     async def api_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not request.path.split("/stripe-emulator", 1)[-1].startswith("/v1/"):
+        route = _route(request)
+        if route.startswith(("/v1/", "/_test/")):  # not the checkout page (a buyer's browser)
+            refused = self.refused_key(request)
+            if refused is not None:
+                return refused
+        if not route.startswith("/v1/"):
             try:
                 return await handler(request)
             except StripeFailure as failure:
                 return web.json_response(failure.body, status=failure.status)
-        auth = request.headers.get("Authorization", "")
-        if not auth.startswith("Bearer sk_test_"):
-            return web.json_response(
-                {
-                    "error": {
-                        "type": "invalid_request_error",
-                        "message": "Invalid API Key provided (the emulator takes sk_test_ keys).",
-                    }
-                },
-                status=401,
-            )
         key = request.headers.get("Idempotency-Key")
         fingerprint = ""
         if request.method == "POST" and key:
@@ -475,6 +531,57 @@ def _address_fields(typed: Mapping[str, Any]) -> str:
         for name, (label, token) in ADDRESS_INPUTS.items()
     )
     return f"<fieldset><legend>Shipping address</legend>{inputs}</fieldset>"
+
+
+def from_loopback(request: web.Request) -> bool:
+    """The TCP peer is this machine (127.0.0.0/8, ::1) and relays nobody else's request."""
+    if any(name in request.headers for name in FORWARDED):
+        return False
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    if not isinstance(peer, tuple) or not peer:
+        return False
+    try:
+        address = ipaddress.ip_address(str(peer[0]).split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def _route(request: web.Request) -> str:
+    """The path inside the emulator: /v1/..., /pay/..., /_test/...."""
+    return request.path.split("/stripe-emulator", 1)[-1]
+
+
+def _api_key(authorization: str) -> str:
+    """The key of `Authorization: Bearer KEY` or of Basic auth (`curl -u KEY:`, as Stripe
+    also takes it)."""
+    scheme, _, value = authorization.strip().partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip()
+    if scheme.lower() == "basic":
+        try:
+            return base64.b64decode(value.strip(), validate=True).decode().partition(":")[0]
+        except (ValueError, UnicodeDecodeError):
+            return ""
+    return ""
+
+
+def _masked(key: str) -> str:
+    """A key as Stripe shows a wrong one: its kind, stars, and its last four characters."""
+    kind = next(
+        (p for p in ("sk_test_", "sk_live_", "rk_test_", "rk_live_") if key.startswith(p)), ""
+    )
+    rest = key[len(kind) :]
+    tail = rest[-4:] if len(rest) > 8 else ""
+    return kind + "*" * min(len(rest) - len(tail), 32) + tail
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response(
+        {"error": {"type": "invalid_request_error", "message": message}}, status=status
+    )
 
 
 def _list(data: list[Obj], has_more: bool, url: str) -> Obj:

@@ -1,4 +1,5 @@
-"""Values the service generates once and keeps in the database (the dashboard's admin token)."""
+"""Values the service generates once and keeps in the database (the dashboard's admin token,
+the local Stripe emulator's API key)."""
 
 import secrets
 from datetime import datetime
@@ -8,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from commerce.adapters.sql import sql
 
 ADMIN_TOKEN = "admin_token"  # noqa: S105 (the key it is stored under)
+EMULATOR_KEY = "stripe_emulator_key"
 KEEP = sql(
     "INSERT INTO app_setting (key, value, updated_at) VALUES (:key, :value, :now)"
     " ON CONFLICT (key) DO NOTHING"
@@ -25,4 +27,15 @@ async def admin_token(engine: AsyncEngine, configured: str | None, now: datetime
             KEEP, {"key": ADMIN_TOKEN, "value": secrets.token_urlsafe(18), "now": now}
         )
         value = (await conn.execute(READ, {"key": ADMIN_TOKEN})).scalar_one()
+    return str(value)
+
+
+async def emulator_key(engine: AsyncEngine, now: datetime) -> str:
+    """The API key of the local Stripe emulator (local mode), made on the first run. The
+    server's emulator accepts no other, and the `livebuy` commands that reach it read it
+    here; it is never printed or logged."""
+    async with engine.begin() as conn:
+        made = "sk_test_" + secrets.token_hex(24)
+        await conn.execute(KEEP, {"key": EMULATOR_KEY, "value": made, "now": now})
+        value = (await conn.execute(READ, {"key": EMULATOR_KEY})).scalar_one()
     return str(value)
