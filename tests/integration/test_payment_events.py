@@ -36,6 +36,8 @@ def event(kind: K, order: OrderView, **fields: object) -> c.ApplyPaymentEvent:
         "order_ref": order.ref,
         "session_id": order.checkout_session,
         "payment_ref": "pi_" + order.ref,
+        "amount": order.amount.minor,  # what the checkout asked for, as Stripe reports it
+        "currency": order.amount.currency,
     }
     return c.ApplyPaymentEvent(
         PaymentEvent(id=f"evt_{next(_ids)}", kind=kind, type=kind.value, **(defaults | fields))  # type: ignore[arg-type]
@@ -284,6 +286,36 @@ async def test_reconcile_repairs_lost_webhooks(
     # Expired orders are asked about too: a payment may still have come for them.
     why = "could not ask the payment provider (the payment provider is unreachable)"
     assert errors == [f"{expired.ref}: {why}", f"{untouched.ref}: {why}"]
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "reason"),
+    [(2500, "jpy", "currency mismatch"), (None, "eur", "amount missing")],
+)
+async def test_reconcile_never_pays_a_payment_that_is_not_the_orders(
+    bus: MessageBus,
+    payments: FakePaymentGateway,
+    order: OrderView,
+    amount: int | None,
+    currency: str,
+    reason: str,
+) -> None:
+    """A lost webhook's repair checks what the provider took as the webhook would have."""
+    assert order.checkout_session is not None
+    payments.states = {
+        order.checkout_session: SessionState(
+            order.checkout_session, order.ref, "complete", "paid", "pi_" + order.ref,
+            amount, currency,
+        )
+    }  # fmt: skip
+    assert await bus.handle(c.Reconcile()) == [
+        f"{order.ref}: paid at the provider, {reason}: order needs review"
+    ]
+    assert await bus.handle(c.Reconcile()) == []  # in review: left to the seller
+    assert await status(bus, order) is S.NEEDS_REVIEW
+    history = await bus.deps.store.history(order.ref)
+    cause = f"reconcile:{order.checkout_session}:{reason.replace(' ', '_')}"
+    assert (history[-1].to_status, history[-1].cause) == ("needs_review", cause)
 
 
 async def test_a_dispute_flags_the_buyer_on_every_order(bus: MessageBus, order: OrderView) -> None:

@@ -1,5 +1,6 @@
 """SqlLedger: the payment side of orders (checkouts, webhook events, refunds, disputes)."""
 
+import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,6 +24,13 @@ S = OrderStatus
 INSERT_EVENT = sql(
     "INSERT INTO payment_event (id, type, payload, received_at, outcome, attempts)"
     " VALUES (:id, :type, :payload, :now, '', 0) ON CONFLICT (id) DO NOTHING"
+)
+# A signed body that is no readable event: kept for inspection, processed at once (never
+# applied). Its own id may be missing or unusable: it is kept under a digest of the body, so
+# that a redelivery of the same body is one row.
+INSERT_MALFORMED = sql(
+    "INSERT INTO payment_event (id, type, payload, received_at, processed_at, outcome, attempts)"
+    " VALUES (:id, 'malformed', :payload, :now, :now, :outcome, 0) ON CONFLICT (id) DO NOTHING"
 )
 CLAIM_EVENT = sql(
     "UPDATE payment_event SET claimed_until = :until WHERE id = :id AND processed_at IS NULL"
@@ -120,6 +128,17 @@ class SqlLedger:
                 INSERT_EVENT, {"id": event_id, "type": type_, "payload": payload, "now": now}
             )
         return not await self.claim_event(event_id, now)
+
+    async def store_malformed(self, payload: bytes, reason: str, now: datetime) -> str:
+        """Keeps a signed body that is not a readable event; returns the key it is kept
+        under ("malformed_" and a digest of the body)."""
+        key = "malformed_" + hashlib.sha256(payload).hexdigest()[:40]
+        # A signed body is UTF-8 (verified), but PostgreSQL's text takes no NUL character.
+        text = payload.decode("utf-8", "replace").replace("\x00", "\ufffd")
+        params = {"id": key, "payload": text, "now": now, "outcome": f"malformed: {reason}"[:200]}
+        async with self.engine.begin() as conn:
+            await conn.execute(INSERT_MALFORMED, params)
+        return key
 
     async def claim_event(self, event_id: str, now: datetime) -> bool:
         """Takes an unprocessed event for processing, unless another delivery holds it."""

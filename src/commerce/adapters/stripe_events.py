@@ -1,19 +1,35 @@
 """Incoming Stripe webhooks: signature check and translation into `PaymentEvent`s.
 
 Verification uses the stripe library's own `WebhookSignature` (HMAC-SHA256 over
-"{timestamp}.{body}", compared in constant time, stale timestamps refused).
+"{timestamp}.{body}", compared in constant time, stale timestamps refused); a timestamp as
+far in the future is refused here too, which the library does not check.
+
+A signed body that is not an event of Stripe's published shapes (the data, the object or its
+metadata of another type, an id of the wrong kind, ...) raises `MalformedEvent`: the webhook
+answers 400 and keeps the body for inspection, and nothing of it is applied. An amount or a
+currency that is missing or malformed is not a malformed shape: the event is read, and the
+payment goes to review because it does not match its order.
 """
 
 import json
+import re
+import time
 from typing import Any
 
 import stripe
 
 from commerce.domain.errors import InvalidInput
+from commerce.domain.identity import Identity
 from commerce.domain.payments import PaymentEvent, PaymentEventKind
 from commerce.domain.shipping import ship_to
 
 TOLERANCE_SECONDS = 300
+# Stripe's ids (evt_..., cs_..., pi_..., ch_..., cus_...) and livebuy's order refs; longer
+# or other text would not fit the columns they are kept in.
+ID = re.compile(r"[A-Za-z0-9_-]{1,80}")
+TYPE = re.compile(r"[a-z0-9_.]{1,80}")
+# The largest amount read as one (minor units); Stripe's own limit is far below.
+MAX_AMOUNT = 10**12
 
 KINDS = {
     "checkout.session.completed": PaymentEventKind.CHECKOUT_COMPLETED,
@@ -26,13 +42,27 @@ KINDS = {
     "payment_intent.succeeded": PaymentEventKind.PAYMENT_SUCCEEDED,
     "payment_intent.payment_failed": PaymentEventKind.PAYMENT_FAILED,
 }
+# The object each event type carries (its `object` field, when it has one).
+OBJECTS = {
+    "checkout.session.": "checkout.session",
+    "payment_intent.": "payment_intent",
+    "charge.dispute.": "dispute",
+    "charge.": "charge",
+}
 
 
 class SignatureError(Exception):
-    """The body was not signed with our webhook secret, or the signature is too old."""
+    """The body was not signed with our webhook secret, or its timestamp is out of bounds."""
 
 
-def verify(payload: bytes, header: str | None, secret: str) -> dict[str, Any]:
+class MalformedEvent(InvalidInput):
+    """A signed body that is not a Stripe event livebuy can read: refused and kept, not
+    applied."""
+
+
+def verify(
+    payload: bytes, header: str | None, secret: str, now: float | None = None
+) -> dict[str, Any]:
     """The event as JSON once its signature is proven; nothing is parsed before that."""
     if not header:
         raise SignatureError("missing Stripe-Signature header")
@@ -41,69 +71,119 @@ def verify(payload: bytes, header: str | None, secret: str) -> dict[str, Any]:
         stripe.WebhookSignature.verify_header(text, header, secret, TOLERANCE_SECONDS)
     except (UnicodeDecodeError, stripe.SignatureVerificationError) as exc:
         raise SignatureError(str(exc).splitlines()[0][:200]) from None
+    # The library refuses a timestamp too old; one too far ahead is as suspicious (a
+    # signature made to be replayed later, or a signer's clock gone wrong).
+    if signed_at(header) > (time.time() if now is None else now) + TOLERANCE_SECONDS:
+        raise SignatureError("timestamp outside the tolerance zone (in the future)")
     try:
         event = json.loads(text)
-    except json.JSONDecodeError:
-        raise InvalidInput("the webhook body is not JSON") from None
-    if not isinstance(event, dict) or not isinstance(event.get("id"), str):
-        raise InvalidInput("the webhook body is not a Stripe event")
+    except (ValueError, RecursionError):  # not JSON, too deep, a number too long
+        raise MalformedEvent("the webhook body is not JSON") from None
+    if not isinstance(event, dict):
+        raise MalformedEvent("the webhook body is not a Stripe event")
     return event
 
 
-def to_payment_event(event: dict[str, Any]) -> PaymentEvent:
-    """Reads what the core needs from a Stripe event; unknown types become OTHER."""
-    kind = KINDS.get(str(event.get("type")), PaymentEventKind.OTHER)
-    obj = (event.get("data") or {}).get("object") or {}
+def signed_at(header: str) -> int:
+    """The header's timestamp, read as the stripe library reads it (the first `t=`)."""
+    for item in header.split(","):
+        key, *values = item.split("=", 2)
+        if key == "t" and values:
+            return int(values[0])
+    raise SignatureError("no timestamp in the Stripe-Signature header")  # pragma: no cover
+
+
+def to_payment_event(event: Any) -> PaymentEvent:
+    """Reads what the core needs from a Stripe event; unknown types become OTHER.
+    Raises MalformedEvent when the event is not of Stripe's shapes."""
+    if not isinstance(event, dict):
+        raise MalformedEvent("the webhook body is not a Stripe event")
+    event_id, type_ = event.get("id"), event.get("type")
+    if not isinstance(event_id, str) or not ID.fullmatch(event_id):
+        raise MalformedEvent("the event has no valid id")
+    if not isinstance(type_, str) or not TYPE.fullmatch(type_):
+        raise MalformedEvent("the event has no valid type")
+    data = event.get("data")
+    if not isinstance(data, dict):
+        raise MalformedEvent("the event's data is not an object")
+    obj = data.get("object")
     if not isinstance(obj, dict):
-        raise InvalidInput("the event has no data.object")
-    metadata = obj.get("metadata") or {}
-    base: dict[str, Any] = {"id": event["id"], "kind": kind, "type": str(event.get("type"))}
+        raise MalformedEvent("the event has no data.object")
+    kind = KINDS.get(type_, PaymentEventKind.OTHER)
+    base: dict[str, Any] = {"id": event_id, "kind": kind, "type": type_}
     if kind is PaymentEventKind.OTHER:
         return PaymentEvent(**base)
-    if kind is PaymentEventKind.CHECKOUT_COMPLETED and obj.get("mode") == "setup":
-        return PaymentEvent(
-            **{**base, "kind": PaymentEventKind.CARD_SAVED},
-            session_id=_str(obj.get("id")),
-            setup_ref=_id(obj.get("setup_intent")),
-            identity=_str(metadata.get("identity")),
-            payment_customer=_id(obj.get("customer")),
-        )
-    if str(event.get("type")).startswith("payment_intent."):
-        return PaymentEvent(
-            **base,
-            order_ref=_str(metadata.get("order_ref")),
-            payment_ref=_str(obj.get("id")),
-            paid=obj.get("status") == "succeeded",
-            amount=_int(obj.get("amount")),
-            payment_customer=_id(obj.get("customer")),
-        )
-    if str(event.get("type")).startswith("checkout.session."):
+    expected = next(name for prefix, name in OBJECTS.items() if type_.startswith(prefix))
+    if obj.get("object", expected) != expected:
+        raise MalformedEvent(f"{type_} does not carry a {expected}")
+    metadata = obj.get("metadata")
+    if metadata is None:
+        metadata = {}
+    if not isinstance(metadata, dict):
+        raise MalformedEvent("the object's metadata is not an object")
+    if type_.startswith("checkout.session."):
+        return _session_event(base, obj, metadata)
+    if type_.startswith("payment_intent."):
         return PaymentEvent(
             **base,
-            order_ref=_str(obj.get("client_reference_id")) or _str(metadata.get("order_ref")),
-            session_id=_str(obj.get("id")),
-            payment_ref=_id(obj.get("payment_intent")),
-            paid=obj.get("payment_status") == "paid",
-            amount=_int(obj.get("amount_total")),
-            payment_customer=_id(obj.get("customer")),
-            ship_to=session_ship_to(obj),
+            order_ref=_ref(metadata, "order_ref"),
+            payment_ref=_ref(obj, "id"),
+            paid=_text(obj, "status") == "succeeded",
+            amount=_amount(obj.get("amount")),
+            currency=_currency(obj.get("currency")),
+            payment_customer=_ref(obj, "customer"),
         )
     if kind is PaymentEventKind.CHARGE_REFUNDED:
+        refunded = _amount(obj.get("amount_refunded"))
+        if refunded is None or refunded < 0:
+            raise MalformedEvent("the charge has no valid amount_refunded")
         return PaymentEvent(
             **base,
-            order_ref=_str(metadata.get("order_ref")),
-            payment_ref=_id(obj.get("payment_intent")),
-            charge_ref=_str(obj.get("id")),
-            amount=_int(obj.get("amount")),
-            amount_refunded=_int(obj.get("amount_refunded")),
+            order_ref=_ref(metadata, "order_ref"),
+            payment_ref=_ref(obj, "payment_intent"),
+            charge_ref=_ref(obj, "id"),
+            amount=_amount(obj.get("amount")),
+            currency=_currency(obj.get("currency")),
+            amount_refunded=refunded,
         )
-    status = _str(obj.get("status"))
+    status = _text(obj, "status")
     return PaymentEvent(  # disputes
         **base,
-        order_ref=_str(metadata.get("order_ref")),
-        payment_ref=_id(obj.get("payment_intent")),
-        amount=_int(obj.get("amount")),
+        order_ref=_ref(metadata, "order_ref"),
+        payment_ref=_ref(obj, "payment_intent"),
+        amount=_amount(obj.get("amount")),
+        currency=_currency(obj.get("currency")),
         dispute_outcome=status if status in ("won", "lost") else None,
+    )
+
+
+def _session_event(
+    base: dict[str, Any], obj: dict[str, Any], metadata: dict[str, Any]
+) -> PaymentEvent:
+    if base["kind"] is PaymentEventKind.CHECKOUT_COMPLETED and _text(obj, "mode") == "setup":
+        identity = _text(metadata, "identity")
+        if identity is not None:
+            try:
+                identity = str(Identity.parse(identity))
+            except InvalidInput:
+                raise MalformedEvent("the setup's metadata names no identity") from None
+        return PaymentEvent(
+            **{**base, "kind": PaymentEventKind.CARD_SAVED},
+            session_id=_ref(obj, "id"),
+            setup_ref=_ref(obj, "setup_intent"),
+            identity=identity,
+            payment_customer=_ref(obj, "customer"),
+        )
+    return PaymentEvent(
+        **base,
+        order_ref=_ref(obj, "client_reference_id") or _ref(metadata, "order_ref"),
+        session_id=_ref(obj, "id"),
+        payment_ref=_ref(obj, "payment_intent"),
+        paid=_text(obj, "payment_status") == "paid",
+        amount=_amount(obj.get("amount_total")),
+        currency=_currency(obj.get("currency")),
+        payment_customer=_ref(obj, "customer"),
+        ship_to=session_ship_to(obj),
     )
 
 
@@ -130,16 +210,42 @@ def session_ship_to(session: dict[str, Any]) -> str | None:
     return None
 
 
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+EXPANDABLE = frozenset({"payment_intent", "customer", "setup_intent"})
 
 
-def _id(value: Any) -> str | None:
-    """Stripe sends either an id or the expanded object."""
-    if isinstance(value, dict):
-        return _str(value.get("id"))
-    return _str(value)
+def _ref(obj: dict[str, Any], key: str) -> str | None:
+    """An id (of an expandable field, Stripe sends either the id or the expanded object):
+    None when absent, and malformed when it is there but not an id."""
+    value = obj.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, dict) and key in EXPANDABLE:
+        value = value.get("id")
+    if isinstance(value, str) and ID.fullmatch(value):
+        return value
+    raise MalformedEvent(f"{key} is not an id")
 
 
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+def _text(obj: dict[str, Any], key: str) -> str | None:
+    """A word such as a status: None when absent, malformed when not text."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise MalformedEvent(f"{key} is not text")
+    return value
+
+
+def _amount(value: Any) -> int | None:
+    """An amount in minor units; None when missing or malformed (never a number guessed
+    from text, a float or a boolean)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_AMOUNT:
+        return value
+    return None
+
+
+def _currency(value: Any) -> str | None:
+    """A three-letter ISO code, lower case as Stripe sends it; None when malformed."""
+    if isinstance(value, str) and len(value) == 3 and value.isascii() and value.isalpha():
+        return value.lower()
+    return None

@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 from enum import StrEnum
 
+from commerce.domain.money import Money
+
 
 class PaymentEventKind(StrEnum):
     CHECKOUT_COMPLETED = "checkout_completed"
@@ -28,10 +30,26 @@ class PaymentEvent:
     payment_ref: str | None = None  # the payment (Stripe: payment intent)
     charge_ref: str | None = None  # the charge a refund is of (Stripe: ch_...)
     paid: bool = False
-    amount: int | None = None  # minor units of the payment
+    amount: int | None = None  # minor units of the payment; None when missing or malformed
     amount_refunded: int | None = None  # total refunded so far, minor units
     dispute_outcome: str | None = None  # "won" or "lost" when a dispute closes
     payment_customer: str | None = None
     setup_ref: str | None = None  # the setup (Stripe: setup intent) that saved a card
     identity: str | None = None  # whose card it is, from the setup's metadata
     ship_to: str | None = None  # the address typed on a checkout (domain.shipping.ship_to)
+    currency: str | None = None  # ISO code of `amount`, lower case; None when missing or malformed
+
+
+def payment_mismatch(expected: Money, amount: object, currency: object) -> str | None:
+    """Why a reported payment does not pay `expected` (for the order's history), or None
+    when it does. A missing or malformed amount or currency is a mismatch: a payment is
+    only taken as the order's when both say so."""
+    if not isinstance(currency, str) or not currency:
+        return "currency_missing"
+    if currency.lower() != expected.currency.lower():
+        return "currency_mismatch"
+    if not isinstance(amount, int) or isinstance(amount, bool):
+        return "amount_missing"
+    if amount != expected.minor:
+        return "amount_mismatch"
+    return None

@@ -4,11 +4,13 @@ Money never lost: a payment always ends as a paid order or as a refund that was 
 and every event may come more than once, late or out of order.
 """
 
+from datetime import datetime
+
 from commerce.domain import commands as c
 from commerce.domain.errors import InvalidInput
 from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
-from commerce.domain.payments import PaymentEvent, PaymentEventKind
+from commerce.domain.payments import PaymentEvent, PaymentEventKind, payment_mismatch
 from commerce.service_layer import one_message
 from commerce.service_layer.checkout import money_ports
 from commerce.service_layer.deps import Deps
@@ -41,8 +43,9 @@ async def apply_payment_event(cmd: c.ApplyPaymentEvent, deps: Deps) -> str:
     cause = f"stripe:{event.id}"
     now = deps.clock.now()
     if event.kind in (K.CHECKOUT_COMPLETED, K.ASYNC_PAYMENT_SUCCEEDED, K.PAYMENT_SUCCEEDED):
-        outcome = await _paid(event, order, cause, deps, ledger)
-        if event.kind is K.CHECKOUT_COMPLETED and event.paid:
+        mismatch = payment_mismatch(order.amount, event.amount, event.currency)
+        outcome = await _paid(event, order, cause, mismatch, deps, ledger)
+        if event.kind is K.CHECKOUT_COMPLETED and event.paid and mismatch is None:
             await _keep_card(order, event.payment_ref, deps)
         return outcome
     if event.kind is K.PAYMENT_FAILED:
@@ -76,7 +79,12 @@ async def apply_payment_event(cmd: c.ApplyPaymentEvent, deps: Deps) -> str:
 
 
 async def _paid(
-    event: PaymentEvent, order: OrderView, cause: str, deps: Deps, ledger: Ledger
+    event: PaymentEvent,
+    order: OrderView,
+    cause: str,
+    mismatch: str | None,
+    deps: Deps,
+    ledger: Ledger,
 ) -> str:
     now = deps.clock.now()
     if event.payment_customer:
@@ -85,10 +93,11 @@ async def _paid(
         # Stripe keeps the address the Checkout page asked for; the seller needs it with the
         # order, even one that goes to review or whose money is still on its way.
         await ledger.record_ship_to(order.ref, event.ship_to, now)
-    if event.amount is not None and event.amount != order.amount.minor:
-        # We created the session with the order's amount: anything else is for a human.
-        await ledger.transition(order.ref, S.NEEDS_REVIEW, f"{cause}:amount_mismatch", now)
-        return "amount mismatch: order needs review"
+    if mismatch is not None:
+        # We asked for the order's amount in its currency: anything else, or a report that
+        # does not say, is for a human. Never paid; the payment stays on record (this event
+        # is stored, its id in the order's history) for the seller to refund or accept.
+        return await _to_review(order, f"{cause}:{mismatch}", mismatch, now, ledger)
     if not event.paid:  # a delayed method: the money comes with async_payment_succeeded
         await ledger.await_async_payment(order.ref, event.payment_ref, now)
         return "completed, payment pending"
@@ -97,6 +106,15 @@ async def _paid(
     )
     updated = await ledger.apply_pending(order.ref, cause, now)
     return f"{settlement.outcome.value}: order {updated.status}"
+
+
+async def _to_review(
+    order: OrderView, cause: str, mismatch: str, now: datetime, ledger: Ledger
+) -> str:
+    what = mismatch.replace("_", " ")
+    if await ledger.transition(order.ref, S.NEEDS_REVIEW, cause, now) is None:
+        return f"{what}: order {order.status} unchanged"  # e.g. fulfilled, or in review
+    return f"{what}: order needs review"
 
 
 def _another_payment(order: OrderView, event: PaymentEvent) -> bool:
@@ -179,6 +197,14 @@ async def reconcile(cmd: c.Reconcile, deps: Deps) -> list[str]:
             if state.ship_to:  # the lost webhook would have brought it (first one wins)
                 await ledger.record_ship_to(order.ref, state.ship_to, deps.clock.now())
             if order.status in (S.PAID, S.FULFILLED):
+                continue
+            mismatch = payment_mismatch(order.amount, state.amount_total, state.currency)
+            if mismatch is not None:  # as with the webhook: never paid, a human looks at it
+                if order.status is not S.NEEDS_REVIEW:
+                    cause = f"reconcile:{state.id}:{mismatch}"
+                    now = deps.clock.now()
+                    outcome = await _to_review(order, cause, mismatch, now, ledger)
+                    changes.append(f"{order.ref}: paid at the provider, {outcome}")
                 continue
             settlement = await settle_payment(
                 c.SettlePayment(order.ref, state.payment_intent or state.id, "reconcile"), deps
