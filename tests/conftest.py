@@ -31,7 +31,8 @@ PG_HOST = os.environ.get("LIVEBUY_TEST_PG", "postgresql://postgres@127.0.0.1:543
 PG_ADMIN_DB = "test"
 TABLES = (
     "order_event, claim, orders, drop_buyer, drop_channel, identity, customer, drops,"
-    " variant, product, seller, payment_event, outbox, board_message, inbound_update, app_setting,"
+    " variant, product, seller, payment_event, outbox, board_message, chat_inbox,"
+    " app_setting,"
     " lease, worker, chat_pace, bot_contact, bid, auction_channel, strike, auction, saved_card,"
     " link_code, giveaway_entry, giveaway_channel, giveaway, poll_vote, poll_option,"
     " poll_channel, poll, show_chatter, lot, show_channel, show, dashboard_session"

@@ -14,13 +14,14 @@ from bots.discord.core import Core, Options
 from bots.discord.endpoints import use_endpoints
 from bots.discord.notifier import DiscordNotifier
 from bots.discord.sender import DiscordSender
-from commerce.adapters.inbound import SqlInbound
+from commerce.adapters.chat_inbox import SqlChatInbox
 from commerce.adapters.perks import SqlPerks
 from commerce.config import Settings
+from commerce.service_layer.inbox import InboxRunner
 from commerce.service_layer.outbox import Courier
 from commerce.service_layer.ports import Notifier
 from webhooks.duties import while_holding
-from webhooks.keys import BUS, ENGINE, OUTBOX, SETTINGS
+from webhooks.keys import BUS, ENGINE, LEASES, OUTBOX, SETTINGS
 from webhooks.metrics import METRICS
 
 log = logging.getLogger(__name__)
@@ -41,21 +42,24 @@ def options(settings: Settings) -> Options:
     )
 
 
-async def gateway_duty(app: web.Application, service: DiscordService, courier: Courier) -> None:
+async def gateway_duty(
+    app: web.Application, service: DiscordService, courier: Courier, runner: InboxRunner
+) -> None:
     """One worker at a time holds the Discord gateway (a bot token allows one session per
-    shard) and delivers the outbox; when it stops or dies, another takes over."""
-    delivering: asyncio.Task[None] | None = None
+    shard), processes the stored interactions and messages (those a dead holder left too)
+    and delivers the outbox; when it stops or dies, another takes over."""
+    tasks: list[asyncio.Task[None]] = []
 
     async def start() -> None:
-        nonlocal delivering
         service.start()
-        delivering = asyncio.create_task(courier.run())
+        tasks.extend((asyncio.create_task(courier.run()), asyncio.create_task(runner.run())))
 
     async def stop() -> None:
-        if delivering is not None:
-            delivering.cancel()
+        for task in tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await delivering
+                await task
+        tasks.clear()
         await service.stop()
 
     await while_holding(app, LEASE, start, stop, "Discord gateway")
@@ -73,15 +77,17 @@ def install(app: web.Application, add_notifier: Callable[[Notifier], None]) -> N
         bus, outbox = app[BUS], app[OUTBOX]
         engine = app[ENGINE]
         config = options(settings)
-        core = Core(bus, outbox, SqlInbound(engine), SqlPerks(engine), config)
+        inbox = SqlChatInbox(engine, app[LEASES].holder)
+        core = Core(bus, outbox, inbox, SqlPerks(engine), config)
         service = DiscordService(core, config)
         sender = DiscordSender(lambda: service.bot, config.locale)
         courier = Courier(outbox, sender, bus.deps.clock)
-        core.wake = courier.wake
+        runner = InboxRunner(inbox, "discord", core.process, bus.deps.clock, joins=core.joins)
+        core.wake, core.wake_inbox = courier.wake, runner.wake
         app[METRICS].couriers.append(courier)  # its 429 count goes to /metrics
         notifier.core = core  # every worker puts into the outbox; the gateway's holder sends
         app[DISCORD], app[COURIER] = service, courier
-        duty = asyncio.create_task(gateway_duty(app, service, courier))
+        duty = asyncio.create_task(gateway_duty(app, service, courier, runner))
         yield
         notifier.core = None
         duty.cancel()

@@ -2,8 +2,10 @@
 
 Long polling by default; webhook mode when PUBLIC_BASE_URL is https and
 TELEGRAM_WEBHOOK_SECRET is set: Telegram then POSTs updates to /webhooks/telegram with the
-secret in `X-Telegram-Bot-Api-Secret-Token`. Either way the updates go to one
-python-telegram-bot `Application`, and a `Courier` delivers the outbox's Telegram messages.
+secret in `X-Telegram-Bot-Api-Secret-Token`. Either way an update is stored in the chat inbox
+before Telegram learns it arrived (polling: before the next getUpdates offset confirms it;
+webhook: before the 200), and every worker's `InboxRunner` processes the stored updates, one
+chat's in order (commerce.service_layer.inbox). A `Courier` delivers the outbox's messages.
 """
 
 import asyncio
@@ -16,20 +18,22 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from aiohttp import web
-from telegram import Update
-from telegram.error import InvalidToken, TelegramError
-from telegram.ext import Application, ContextTypes, TypeHandler
+from telegram import Bot, Update
+from telegram.error import InvalidToken, RetryAfter, TelegramError
+from telegram.ext import Application
 
 from bots.telegram.adapter import TelegramAdapter
 from bots.telegram.commands import register_commands
 from bots.telegram.sender import TelegramSender
-from commerce.adapters.inbound import SqlContacts, SqlInbound
+from commerce.adapters.chat_inbox import SqlChatInbox
+from commerce.adapters.inbound import SqlContacts
 from commerce.config import Settings
+from commerce.service_layer.inbox import InboxRunner
 from commerce.service_layer.outbox import Courier
 from commerce.service_layer.ports import Notifier
 from commerce.service_layer.results import Notice
 from webhooks.duties import while_holding
-from webhooks.keys import BUS, ENGINE, OUTBOX, SETTINGS
+from webhooks.keys import BUS, ENGINE, LEASES, OUTBOX, SETTINGS
 from webhooks.metrics import METRICS
 
 log = logging.getLogger(__name__)
@@ -37,7 +41,7 @@ PATH = "/webhooks/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 UPDATES = ["message", "channel_post", "callback_query", "pre_checkout_query"]
 POLL_LEASE = "telegram-poller"
-REDELIVERY = timedelta(days=2)  # update ids older than this are never delivered again
+POLL_TIMEOUT = 10  # seconds a getUpdates waits for news
 
 
 @dataclass
@@ -53,6 +57,8 @@ class TelegramRuntime:
     adapter: TelegramAdapter | None = None
     application: Application | None = None  # type: ignore[type-arg]
     courier: Courier | None = None
+    runner: InboxRunner | None = None  # processes the stored updates (every worker)
+    polling: bool = False  # this worker holds the poller's lease and polls
     webhook: bool = False
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -105,7 +111,7 @@ async def _serve(app: web.Application, runtime: TelegramRuntime) -> None:
     options = app.get(TELEGRAM_OPTIONS) or TelegramOptions()
     api = settings.telegram_api_base_url.rstrip("/")
     bus, outbox = app[BUS], app[OUTBOX]
-    contacts, inbound = SqlContacts(app[ENGINE]), SqlInbound(app[ENGINE])
+    contacts, inbox = SqlContacts(app[ENGINE]), SqlChatInbox(app[ENGINE], app[LEASES].holder)
     # The adapter takes the core's notices into the outbox even while the Bot API cannot be
     # reached yet; the courier delivers them once it can.
     adapter = TelegramAdapter(
@@ -113,13 +119,12 @@ async def _serve(app: web.Application, runtime: TelegramRuntime) -> None:
         lambda: app[BUS],
         outbox,
         contacts,
-        inbound,
+        inbox,
         bus.deps.clock,
         locale=settings.livebuy_locale,
     )
     runtime.adapter = adapter
     try:
-        await inbound.forget("telegram", bus.deps.clock.now() - REDELIVERY)
         application = await _initialized(settings, api, options)
         if application is not None:
             await _run_bot(app, runtime, adapter, application, options)
@@ -167,13 +172,11 @@ async def _run_bot(
     adapter.bot, adapter.wake = bot, courier.wake
     app[METRICS].couriers.append(courier)  # its 429 count goes to /metrics
     adapter.started(bot.username, bool(bot.can_read_all_group_messages))
-    application.add_handler(TypeHandler(Update, adapter.dedupe), group=-1)
-    application.add_handler(TypeHandler(Update, adapter.on_update), group=0)
-    application.add_error_handler(_log_error)
+    runner = InboxRunner(adapter.inbox, "telegram", adapter.process, clock, joins=adapter.joins)
     delivering = asyncio.create_task(courier.run())
+    processing = asyncio.create_task(runner.run())
     polling: asyncio.Task[None] | None = None
     try:
-        await application.start()
         while True:
             try:
                 await _receive_updates(application, runtime, settings)
@@ -181,8 +184,9 @@ async def _run_bot(
             except TelegramError as exc:
                 log.warning("could not start receiving Telegram updates (%s); retrying", exc)
                 await asyncio.sleep(options.retry_start_every)
-        polling = None if runtime.webhook else asyncio.create_task(_polling_duty(app, application))
-        runtime.application, runtime.courier = application, courier
+        if not runtime.webhook:
+            polling = asyncio.create_task(_polling_duty(app, runtime, adapter, bot))
+        runtime.application, runtime.courier, runtime.runner = application, courier, runner
         runtime.ready.set()
         mode = "webhook" if runtime.webhook else "long polling"
         log.info("Telegram bot @%s is up (%s)", bot.username, mode)
@@ -198,9 +202,10 @@ async def _run_bot(
             with contextlib.suppress(asyncio.CancelledError):
                 await polling
         await _stop(application)
-        delivering.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await delivering
+        for task in (processing, delivering):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def _build(settings: Settings, api: str) -> Application:  # type: ignore[type-arg]
@@ -211,7 +216,7 @@ def _build(settings: Settings, api: str) -> Application:  # type: ignore[type-ar
         .token(token.get_secret_value())
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
-        .concurrent_updates(64)  # claims are answered concurrently (the core batches them)
+        .updater(None)  # updates come through the chat inbox (_poll, receive)
         .get_updates_connection_pool_size(2)  # a long poll and the one that ends it
         .build()
     )
@@ -234,19 +239,60 @@ async def _receive_updates(
         )
 
 
-async def _polling_duty(app: web.Application, application: Application) -> None:  # type: ignore[type-arg]
+async def _polling_duty(
+    app: web.Application, runtime: TelegramRuntime, adapter: TelegramAdapter, bot: Bot
+) -> None:
     """Telegram serves one getUpdates poller per bot: one worker at a time holds the lease
     and polls (which also removes a webhook set before); when it stops or dies, another
-    takes over. Every worker still sends from the outbox."""
-    updater = application.updater
-    assert updater is not None
+    takes over. Every worker processes the stored updates and sends from the outbox."""
+    poller: asyncio.Task[None] | None = None
 
-    async def poll() -> None:
-        await updater.start_polling(allowed_updates=UPDATES)
+    async def start() -> None:
+        nonlocal poller
+        await bot.delete_webhook()
+        poller = asyncio.create_task(_poll(adapter, bot, runtime))
+        runtime.polling = True
 
-    await while_holding(
-        app, POLL_LEASE, poll, updater.stop, "Telegram polling", retried=(TelegramError,)
-    )
+    async def stop() -> None:
+        runtime.polling = False
+        if poller is not None:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+
+    await while_holding(app, POLL_LEASE, start, stop, "Telegram polling", retried=(TelegramError,))
+
+
+async def _poll(adapter: TelegramAdapter, bot: Bot, runtime: TelegramRuntime) -> None:
+    """The getUpdates loop: a batch is stored before the next request's offset confirms it
+    to Telegram, so a crash in between makes Telegram deliver it again (stored once)."""
+    offset: int | None = None
+    pause = 0.0
+    while True:
+        try:
+            updates = await bot.get_updates(
+                offset=offset, timeout=POLL_TIMEOUT, allowed_updates=UPDATES
+            )
+            pause = 0.0
+        except RetryAfter as exc:
+            await asyncio.sleep(_seconds(exc.retry_after))
+            continue
+        except TelegramError as exc:  # a network hiccup, a 5xx: again, a little later
+            pause = min(max(pause * 2, 0.5), 30.0)
+            log.warning("getUpdates failed (%s); retrying in %.1f s", exc, pause)
+            await asyncio.sleep(pause)
+            continue
+        if not updates:
+            continue
+        await adapter.intake(list(updates))
+        offset = updates[-1].update_id + 1
+        if runtime.runner is not None:
+            runtime.runner.wake()
+
+
+def _seconds(value: object) -> float:
+    """RetryAfter.retry_after is an int or a timedelta (python-telegram-bot's PTB_TIMEDELTA)."""
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)  # type: ignore[arg-type]
 
 
 async def _stop(application: Application) -> None:  # type: ignore[type-arg]
@@ -260,12 +306,9 @@ async def _stop(application: Application) -> None:  # type: ignore[type-arg]
         log.exception("stopping the Telegram bot failed")
 
 
-async def _log_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    log.error("Telegram update %s failed", update, exc_info=context.error)
-
-
 async def receive(request: web.Request) -> web.Response:
-    """POST /webhooks/telegram: the secret checked in constant time, the update queued."""
+    """POST /webhooks/telegram: the secret checked in constant time, the update stored
+    (Telegram gets its 200 only then), the inbox runner woken."""
     app = request.app
     secret = app[SETTINGS].telegram_webhook_secret
     expected = secret.get_secret_value().encode() if secret else b""
@@ -273,8 +316,8 @@ async def receive(request: web.Request) -> web.Response:
     if not expected or not hmac.compare_digest(given, expected):
         raise web.HTTPForbidden(text="wrong secret")
     runtime = app[TELEGRAM]
-    application = runtime.application
-    if application is None or not runtime.ready.is_set():
+    application, adapter = runtime.application, runtime.adapter
+    if application is None or adapter is None or not runtime.ready.is_set():
         raise web.HTTPServiceUnavailable(text="the bot is starting")  # Telegram retries
     try:
         data = json.loads(await request.read())
@@ -283,5 +326,7 @@ async def receive(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="not an update") from exc
     if update is None:
         raise web.HTTPBadRequest(text="not an update")
-    await application.update_queue.put(update)
+    await adapter.intake([update])
+    if runtime.runner is not None:
+        runtime.runner.wake()
     return web.Response(text="ok")

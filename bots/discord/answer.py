@@ -1,14 +1,17 @@
 """Interactions: acknowledged at once (Discord allows 3 seconds), then answered ephemerally;
 the Confirm button of a one-message buy."""
 
+import asyncio
 import contextlib
+import dataclasses
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
 
-from bots.discord.core import BUY_PREFIX, Core
+from bots.discord.core import BUY_PREFIX, Core, Work
 from commerce.domain.commands import CastVote, EnterGiveaway
 from commerce.service_layer import chat
 
@@ -33,48 +36,106 @@ async def answer(
     ephemerally: a checkout link is for the buyer's eyes only. Drop boards change through
     the outbox. `private`: the core may answer personal things (an ephemeral reply is
     private); by default only in a DM with the bot. `pressed_confirm`: the interaction is
-    a press of a question's Confirm button, which goes once the question is answered."""
-    if pressed_confirm:
-        # Deferred as an update of the question's message (not "thinking" in a new one),
-        # so that its button can be taken away below.
-        await interaction.response.defer()
-    else:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-    if not await core.first_time(interaction.id):
-        log.info("interaction %s delivered again; answered before", interaction.id)
-        return
-    channel_id = interaction.channel_id or interaction.user.id
-    user = interaction.user
+    a press of a question's Confirm button, which goes once the question is answered.
+
+    The interaction is stored first and acknowledged at once (Discord allows 3 seconds);
+    the core decides it in its channel's turn (commerce.service_layer.inbox)."""
+    private = interaction.guild_id is None if private is None else private
+    payload = _payload(interaction, kind="words", words=words, private=private)
+
+    async def work() -> None:
+        async def send(text: str, view: discord.ui.View | None) -> None:
+            if view is None:
+                await interaction.followup.send(text, ephemeral=True)
+            else:
+                await interaction.followup.send(text, ephemeral=True, view=view)
+
+        outcome = await decide(core, interaction.id, payload, send)
+        if pressed_confirm and isinstance(outcome, chat.CardPaid):
+            # Charged, or a link instead: the question is answered. Kept after a refusal that
+            # asks to try again (the provider unreachable).
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.edit_original_response(view=None)
+
+    async def deferred() -> None:
+        if pressed_confirm:
+            # Deferred as an update of the question's message (not "thinking" in a new one),
+            # so that its button can be taken away once answered.
+            await interaction.response.defer()
+        else:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+
+    await _take(core, interaction, payload, work, deferred)
+
+
+async def decide(
+    core: Core,
+    update_id: int,
+    payload: dict[str, Any],
+    send: Callable[[str, discord.ui.View | None], Awaitable[None]],
+) -> chat.ChatOutcome | None:
+    """Stored words (`answer`) decided by the core and answered by `send`."""
     try:
         outcome = await core.handle(
-            interaction.id,
-            channel_id,
-            user.id,
-            words,
-            user.display_name,
-            private=interaction.guild_id is None if private is None else private,
+            update_id,
+            int(payload["channel"]),
+            int(payload["user"]),
+            str(payload["words"]),
+            str(payload["name"]),
+            private=bool(payload["private"]),
         )
     except Exception:
         # Never leave the buyer looking at "thinking..." until the token runs out.
-        log.exception("interaction %s (%s) failed", interaction.id, words)
-        await interaction.followup.send(core.t("error"), ephemeral=True)
-        return
-    if pressed_confirm and isinstance(outcome, chat.CardPaid):
-        # Charged, or a link instead: the question is answered. Kept after a refusal that
-        # asks to try again (the provider unreachable).
-        with contextlib.suppress(discord.HTTPException):
-            await interaction.edit_original_response(view=None)
-    reply = core.renderer.outcome(outcome, user.mention)
+        log.exception("interaction %s (%s) failed", update_id, payload["words"])
+        await send(core.t("error"), None)
+        return None
+    reply = core.renderer.outcome(outcome, str(payload["mention"]))
     # A question with buttons (a one-message buy's confirm) is the whole answer: "check your
     # messages" is for the channel, and this is the message.
     view = buttons(reply.actions)
     parts = [reply.private] if view is not None else [reply.public, reply.private]
-    text = "\n".join(p for p in parts if p) or core.t("done")
-    if view is None:
-        await interaction.followup.send(text, ephemeral=True)
-    else:
-        await interaction.followup.send(text, ephemeral=True, view=view)
+    await send("\n".join(p for p in parts if p) or core.t("done"), view)
     await core.show(outcome)
+    return outcome
+
+
+def _payload(interaction: discord.Interaction, **values: object) -> dict[str, Any]:
+    """What processing needs of an interaction, stored: also without it (a worker taking
+    over answers by the interaction's token, valid 15 minutes)."""
+    user = interaction.user
+    return {
+        "channel": interaction.channel_id or user.id,
+        "user": user.id,
+        "name": user.display_name,
+        "mention": user.mention,
+        "application": interaction.application_id,
+        "token": interaction.token,
+        **values,
+    }
+
+
+async def _take(
+    core: Core,
+    interaction: discord.Interaction,
+    payload: dict[str, Any],
+    work: Work,
+    defer: Work,
+) -> None:
+    """Stores the interaction, acknowledges it, and lets the inbox runner process it once
+    the acknowledgement went out (a follow-up needs it)."""
+    acknowledged = asyncio.Event()
+
+    async def when_acknowledged() -> None:
+        await acknowledged.wait()
+        await work()
+
+    new = await core.receive(interaction.id, int(payload["channel"]), payload, when_acknowledged)
+    try:
+        await defer()
+    finally:
+        acknowledged.set()
+    if new:
+        core.wake_inbox()
 
 
 def buttons(actions: tuple[tuple[str, str], ...]) -> discord.ui.View | None:
@@ -128,16 +189,30 @@ async def press(
     """Enter on a giveaway's board, or an option on a poll's: the presser's own entry or
     vote (the identity is Discord's, never the button's), confirmed ephemerally, once per
     interaction id."""
-    await interaction.response.defer(ephemeral=True, thinking=True)
-    if not await core.first_time(interaction.id):
-        log.info("interaction %s delivered again; answered before", interaction.id)
-        return
+    kind = "enter" if isinstance(command, EnterGiveaway) else "vote"
+    payload = _payload(interaction, kind=kind, command=dataclasses.asdict(command))
+
+    async def work() -> None:
+        await pressed(core, interaction.id, payload, interaction.followup.send)
+
+    async def deferred() -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+
+    await _take(core, interaction, payload, work, deferred)
+
+
+async def pressed(
+    core: Core, update_id: int, payload: dict[str, Any], send: Callable[..., Awaitable[object]]
+) -> None:
+    """A stored press (`press`) decided by the core and confirmed by `send`."""
+    fields = payload["command"]
+    command = EnterGiveaway(**fields) if payload["kind"] == "enter" else CastVote(**fields)
     try:
         outcome = await chat.press(command, core.bus.deps)
     except Exception:
-        log.exception("interaction %s (%s) failed", interaction.id, command)
-        await interaction.followup.send(core.t("error"), ephemeral=True)
+        log.exception("interaction %s (%s) failed", update_id, command)
+        await send(core.t("error"), ephemeral=True)
         return
-    reply = core.renderer.outcome(outcome, interaction.user.mention)
+    reply = core.renderer.outcome(outcome, str(payload["mention"]))
     text = "\n".join(p for p in (reply.public, reply.private) if p) or core.t("done")
-    await interaction.followup.send(text, ephemeral=True)
+    await send(text, ephemeral=True)

@@ -3,18 +3,20 @@
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 import aiohttp
 import discord
 from discord.ext import commands
 
-from bots.discord.answer import ConfirmButton
+from bots.discord.answer import ConfirmButton, decide, pressed
 from bots.discord.cogs.buying import BuyButton, Buying
 from bots.discord.cogs.cards import Cards
 from bots.discord.cogs.selling import Selling
 from bots.discord.cogs.shows import EnterButton, Shows, VoteButton
-from bots.discord.cogs.text import TextBuying
+from bots.discord.cogs.text import TextBuying, said
 from bots.discord.core import Core, Options
+from commerce.service_layer.inbox import InboxItem
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,32 @@ class DiscordService:
         self.task: asyncio.Task[None] | None = None
         self.message_content = options.message_content
         self.retry_every = 5.0
+        core.replay = self.replay
+
+    async def replay(self, item: InboxItem, payload: dict[str, Any]) -> None:
+        """A stored update whose worker died before processing it: decided now, and an
+        interaction answered through its token (valid 15 minutes), as its worker would have."""
+        update_id = int(item.update_id)
+        if payload["kind"] == "text":
+            await said(self.core, update_id, payload)
+            return
+        if self.bot is None:  # pragma: no cover (the runner runs while the bot does)
+            raise RuntimeError("the Discord bot is not running")
+        followup = discord.Webhook.partial(
+            int(payload["application"]), str(payload["token"]), client=self.bot
+        )
+        followup.type = discord.WebhookType.application  # an interaction's: ephemeral works
+        if payload["kind"] == "words":
+
+            async def send(text: str, view: discord.ui.View | None) -> None:
+                if view is None:
+                    await followup.send(text, ephemeral=True)
+                else:
+                    await followup.send(text, ephemeral=True, view=view)
+
+            await decide(self.core, update_id, payload, send)
+        else:
+            await pressed(self.core, update_id, payload, followup.send)
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._run())

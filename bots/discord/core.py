@@ -5,8 +5,10 @@ Addresses in `Outgoing.chat` for Discord: a channel id ("123"), or a direct mess
 sender mentions them in that channel instead, without the private text).
 """
 
+import contextvars
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -16,9 +18,9 @@ from bots.rendering import Renderer
 from commerce.domain.commands import AddSeller, ChatMessage
 from commerce.domain.drops import DropStatus
 from commerce.service_layer import chat, handlers
+from commerce.service_layer.inbox import ChatInbox, InboxItem
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.outbox import Button, Outbox, Outgoing
-from commerce.service_layer.ports import Inbound
 from commerce.service_layer.results import AuctionView, ClaimResult, DropView
 
 log = logging.getLogger(__name__)
@@ -69,22 +71,68 @@ def discord_id(address: str) -> int | None:
     return int(local) if platform == PLATFORM and local.isdigit() else None
 
 
+# The stored update being processed: the messages it causes mark it done in their own
+# transaction, so a worker dying after they were put never answers it twice.
+PROCESSING: contextvars.ContextVar[InboxItem | None] = contextvars.ContextVar(
+    "discord_update", default=None
+)
+Work = Callable[[], Awaitable[None]]
+Replay = Callable[[InboxItem, dict[str, object]], Awaitable[None]]
+
+
 class Core:
     def __init__(
-        self, bus: MessageBus, outbox: Outbox, inbound: Inbound, perks: Perks, options: Options
+        self, bus: MessageBus, outbox: Outbox, inbox: ChatInbox, perks: Perks, options: Options
     ) -> None:
-        self.bus, self.outbox, self.inbound, self.perks = bus, outbox, inbound, perks
+        self.bus, self.outbox, self.inbox, self.perks = bus, outbox, inbox, perks
         self.options = options
         self.renderer = Renderer(options.locale)
         self.wake: Callable[[], None] = lambda: None  # the courier's, once it runs
+        self.wake_inbox: Callable[[], None] = lambda: None  # the inbox runner's, once it runs
         self.roles: Roles | None = None  # the bot's, once it is logged in
+        # Updates received here, by id: how to process them with their live interaction.
+        self.live: dict[str, Work] = {}
+        # How to process a stored update without its interaction (this worker took over
+        # from one that died): set by the bot, which can answer by the interaction's token.
+        self.replay: Replay | None = None
 
     def t(self, key: str, **values: object) -> str:
         return text(self.options.locale, key, **values)
 
-    async def first_time(self, update_id: int) -> bool:
-        """Discord may deliver an interaction or a message again (a resumed gateway)."""
-        return await self.inbound.first_time(PLATFORM, str(update_id), self.bus.deps.clock.now())
+    async def receive(
+        self, update_id: int, channel_id: int, payload: dict[str, object], work: Work
+    ) -> bool:
+        """Stores an interaction or a message (before Discord is answered) to be processed in
+        its channel's turn by `work`; False when it was stored before (Discord delivered it
+        again, e.g. on a resumed gateway)."""
+        row = (str(update_id), str(channel_id), update_id, json.dumps(payload))
+        self.live[str(update_id)] = work  # before the row exists: the runner may be quick
+        if not await self.inbox.store(PLATFORM, [row], self.bus.deps.clock.now()):
+            del self.live[str(update_id)]
+            log.info("discord update %s delivered again; processed before", update_id)
+            return False
+        return True
+
+    def joins(self, item: InboxItem) -> bool:
+        """Whether a stored update may share its channel's turn with its neighbours: a claim
+        or a bid (commerce.service_layer.inbox)."""
+        payload = json.loads(item.payload)
+        words = payload.get("words") or payload.get("text")
+        return isinstance(words, str) and chat.side_by_side(words, self.bus.deps.keywords)
+
+    async def process(self, item: InboxItem) -> None:
+        """One stored update, in its channel's turn (commerce.service_layer.inbox)."""
+        work = self.live.pop(item.update_id, None)
+        token = PROCESSING.set(item)
+        try:
+            if work is not None:
+                await work()
+            elif self.replay is not None:
+                await self.replay(item, json.loads(item.payload))
+            else:  # pragma: no cover (the runner only runs while the bot does)
+                raise RuntimeError("no Discord bot to answer this update")
+        finally:
+            PROCESSING.reset(token)
 
     async def handle(
         self,
@@ -118,7 +166,7 @@ class Core:
             await self.bus.handle(AddSeller(identity, "owner"))
 
     async def put(self, *messages: Outgoing) -> None:
-        await self.outbox.put(list(messages), self.bus.deps.clock.now())
+        await self.outbox.put(list(messages), self.bus.deps.clock.now(), done=PROCESSING.get())
         self.wake()
 
     def board(self, drop: DropView, channel_id: int) -> Outgoing:

@@ -11,6 +11,8 @@ press is `/confirm <order>` in the buyer's private chat.
 
 import asyncio
 import contextlib
+import contextvars
+import json
 import logging
 import time
 from collections import deque
@@ -20,7 +22,6 @@ from dataclasses import dataclass
 from telegram import Bot, CallbackQuery, Message, PreCheckoutQuery, Update, User
 from telegram.constants import ChatMemberStatus, ChatType, MessageEntityType
 from telegram.error import TelegramError
-from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bots.rendering import Renderer, Reply, plus_five
 from bots.telegram import invoices, toasts
@@ -36,9 +37,10 @@ from commerce.domain.commands import (
 from commerce.domain.errors import CommerceError
 from commerce.domain.orders import OrderStatus
 from commerce.service_layer import chat, saved_cards
+from commerce.service_layer.inbox import ChatInbox, InboxItem
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.outbox import Button, Outbox, Outgoing
-from commerce.service_layer.ports import Clock, Contacts, Inbound
+from commerce.service_layer.ports import Clock, Contacts
 from commerce.service_layer.results import (
     AuctionEnded,
     AuctionUpdated,
@@ -85,6 +87,11 @@ BUYERS_SHOWN = 5
 HELD = (OrderStatus.RESERVED, OrderStatus.CHECKOUT_OPEN)
 PRE_CHECKOUT_BUDGET = 6.0  # seconds to decide; Telegram gives up on the payment after 10
 PAYMENT_RETRIES = (0.5, 2.0, 5.0)  # a successful_payment is never delivered again: retry
+# The stored update being processed: the replies it causes mark it done in their own
+# transaction, so a crash after they were put never answers it twice.
+PROCESSING: contextvars.ContextVar[InboxItem | None] = contextvars.ContextVar(
+    "telegram_update", default=None
+)
 
 
 @dataclass
@@ -112,14 +119,14 @@ class TelegramAdapter:
         bus: Callable[[], MessageBus],
         outbox: Outbox,
         contacts: Contacts,
-        inbound: Inbound,
+        inbox: ChatInbox,
         clock: Clock,
         *,
         locale: str = "en",
         wake: Callable[[], None] = lambda: None,
     ) -> None:
         self.bot, self.bus, self.outbox = bot, bus, outbox
-        self.contacts, self.inbound, self.clock = contacts, inbound, clock
+        self.contacts, self.inbox, self.clock = contacts, inbox, clock
         self.locale, self.wake = locale, wake
         self.username = ""
         self.privacy = False  # privacy mode on: ordinary group messages never reach the bot
@@ -149,17 +156,37 @@ class TelegramAdapter:
 
     # --- updates ---------------------------------------------------------------------
 
-    async def dedupe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Group -1: an update id seen before (a redelivery) goes no further."""
-        if not await self.inbound.first_time(PLATFORM, str(update.update_id), self.clock.now()):
-            log.info("telegram update %s was delivered again: skipped", update.update_id)
-            self.finished += 1
-            raise ApplicationHandlerStop
+    async def intake(self, updates: list[Update]) -> int:
+        """Stores updates as they arrive (before Telegram is told so); returns how many were
+        new. A redelivered update is stored once and processed once."""
+        rows = [
+            (str(u.update_id), _chat_of(u), u.update_id, json.dumps(u.to_dict())) for u in updates
+        ]
+        new = await self.inbox.store(PLATFORM, rows, self.clock.now())
+        if new < len(rows):
+            log.info("%d telegram updates were delivered again: skipped", len(rows) - new)
+            self.finished += len(rows) - new
+        return new
 
-    async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    def joins(self, item: InboxItem) -> bool:
+        """Whether a stored update may share its chat's turn with its neighbours: a claim or
+        a bid in a group, typed or by button (commerce.service_layer.inbox)."""
+        data = json.loads(item.payload)
+        message = data.get("message") or data.get("channel_post")
+        if message is not None and message.get("chat", {}).get("type") != ChatType.PRIVATE:
+            text = message.get("text") or message.get("caption") or ""
+            return chat.side_by_side(text, self.bus().deps.keywords)
+        query = data.get("callback_query")
+        return query is not None and str(query.get("data", "")).startswith(("buy:", "bid:"))
+
+    async def process(self, item: InboxItem) -> None:
+        """One stored update, in its chat's turn (commerce.service_layer.inbox)."""
+        update = Update.de_json(json.loads(item.payload), self.bot)
+        token = PROCESSING.set(item)
         try:
             await self._on_update(update)
         finally:
+            PROCESSING.reset(token)
             self.finished += 1
 
     async def _on_update(self, update: Update) -> None:
@@ -661,7 +688,10 @@ class TelegramAdapter:
             return
         self.dirty.add(drop.id)
         if drop.id not in self.refreshing:
-            self.refreshing[drop.id] = asyncio.create_task(self._refresh(drop.id))
+            # A context of its own: the redraw belongs to no update (see PROCESSING).
+            self.refreshing[drop.id] = asyncio.create_task(
+                self._refresh(drop.id), context=contextvars.Context()
+            )
 
     async def _refresh(self, drop_id: int) -> None:
         try:
@@ -908,7 +938,7 @@ class TelegramAdapter:
 
     async def _put(self, messages: list[Outgoing]) -> None:
         if messages:
-            await self.outbox.put(messages, self.clock.now())
+            await self.outbox.put(messages, self.clock.now(), done=PROCESSING.get())
             self.wake()
 
 
@@ -952,3 +982,10 @@ async def _answer_query(
         await query.answer(text=text, url=url)
     except TelegramError as exc:  # the button press was handled; only the toast is lost
         log.warning("answerCallbackQuery failed: %s", exc)
+
+
+def _chat_of(update: Update) -> str:
+    """The chat whose updates are processed in order: a group's messages and its buttons'
+    presses together; a private chat's (payments included) together."""
+    where = update.effective_chat or update.effective_user
+    return str(where.id) if where is not None else "-"

@@ -76,6 +76,8 @@ class FakeDiscord:
         # A component interaction deferred as an update (type 6): its token's "@original"
         # is the message the component is on.
         self.updates: dict[str, str] = {}  # token -> message id
+        self.held: dict[str, asyncio.Event] = {}  # commands acknowledged only once set
+        self.waiting = 0  # acknowledgements that waited on `held`
         self.ws: web.WebSocketResponse | None = None
         self.ready = asyncio.Event()
         self.runner: web.AppRunner | None = None
@@ -104,6 +106,8 @@ class FakeDiscord:
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
 
     async def stop(self) -> None:
+        for gate in self.held.values():
+            gate.set()
         if self.ws is not None:
             await self.ws.close()
         if self.runner is not None:
@@ -150,6 +154,11 @@ class FakeDiscord:
             "flags": 0,
             "permissions": str(member.permissions),
         }
+
+    def hold(self, command: str) -> asyncio.Event:
+        """Acknowledgements (interaction callbacks) of `command` wait until the event is set."""
+        gate = self.held[command] = asyncio.Event()
+        return gate
 
     def rate_limit_next(self, method: str, path_prefix: str, seconds: float = 0.3) -> None:
         self.rate_limits.append((method, path_prefix, seconds))
@@ -367,6 +376,13 @@ class FakeDiscord:
                 message["edits"] = message.get("edits", 0) + 1
                 return _json(message)
             case "POST", ["interactions", interaction_id, token, "callback"]:
+                asked = next(
+                    e["d"] for e in reversed(self.events) if e["d"].get("id") == interaction_id
+                )
+                gate = self.held.get(asked["data"].get("name", ""))
+                if gate is not None:  # the acknowledgement of this command is slow
+                    self.waiting += 1
+                    await gate.wait()
                 if body["type"] == 6:
                     pressed = next(
                         e["d"] for e in reversed(self.events) if e["d"].get("id") == interaction_id

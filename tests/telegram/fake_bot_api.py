@@ -99,6 +99,8 @@ class FakeBotApi:
 
     def __post_init__(self) -> None:
         self.pending: list[dict[str, Any]] = []
+        self.confirmed = 0  # the highest getUpdates offset asked for: updates below it are done
+        self.gates: dict[str, asyncio.Event] = {}  # methods that answer only once set
         self.arrived = asyncio.Event()
         self.update_ids = itertools.count(1000)
         self.message_ids: dict[int, itertools.count[int]] = {}
@@ -116,6 +118,8 @@ class FakeBotApi:
 
     async def close(self) -> None:
         self.arrived.set()
+        for gate in self.gates.values():
+            gate.set()
         if self.server is not None:
             await self.server.close()
 
@@ -129,6 +133,9 @@ class FakeBotApi:
         method = request.match_info["method"]
         params = await _params(request)
         self.calls.append(Call(method, params))
+        gate = self.gates.get(method)
+        if gate is not None:
+            await gate.wait()
         fault = self._fault(method)
         if fault is not None:
             extra = {"retry_after": fault.retry_after} if fault.retry_after is not None else None
@@ -166,6 +173,7 @@ class FakeBotApi:
 
     async def api_getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         offset = int(params.get("offset") or 0)
+        self.confirmed = max(self.confirmed, offset)
         self.pending = [u for u in self.pending if u["update_id"] >= offset]
         if not self.pending:
             self.arrived.clear()
@@ -376,6 +384,11 @@ class FakeBotApi:
             "successful_payment": payment,
         }
         return {"update_id": next(self.update_ids), "message": message}
+
+    def hold(self, method: str) -> asyncio.Event:
+        """Calls of `method` wait (the server answers nothing) until the event is set."""
+        gate = self.gates[method] = asyncio.Event()
+        return gate
 
     def flood(
         self,

@@ -4,7 +4,6 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from commerce.adapters.inbound import SqlInbound
 from commerce.adapters.outbox import SqlOutbox
 from commerce.service_layer.outbox import Outgoing
 
@@ -37,16 +36,6 @@ async def test_a_board_text_coalesced_into_a_send_under_way_is_not_lost(
     assert (again.message.text, again.message_ref) == ("2 left", "77")  # an edit, next
     counts = await outbox.counts("telegram")
     assert (counts.pending, counts.sent) == (1, 0)
-
-
-async def test_old_update_ids_are_forgotten(engine: AsyncEngine) -> None:
-    inbound = SqlInbound(engine)
-    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-    assert await inbound.first_time("telegram", "1", now - timedelta(days=3))
-    assert await inbound.first_time("telegram", "2", now)
-    assert not await inbound.first_time("telegram", "2", now)
-    assert await inbound.forget("telegram", now - timedelta(days=2)) == 1
-    assert await inbound.first_time("telegram", "1", now)
 
 
 async def test_the_last_board_edit_shows_the_latest_text(engine: AsyncEngine) -> None:

@@ -10,7 +10,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from commerce.adapters.chat_inbox import DONE
 from commerce.adapters.sql import sql, utc
+from commerce.service_layer.inbox import InboxItem
 from commerce.service_layer.outbox import Button, Invoice, OutboxCounts, Outgoing, Queued
 
 # A worker that dies mid-send gives its messages back after this (a send takes a second at
@@ -98,12 +100,16 @@ class SqlOutbox:
         self.board_every = board_every  # at most one board edit per chat this often
         self.postgres = engine.dialect.name == "postgresql"
 
-    async def put(self, messages: list[Outgoing], now: datetime) -> None:
+    async def put(
+        self, messages: list[Outgoing], now: datetime, done: InboxItem | None = None
+    ) -> None:
         if not messages:
             return
         async with self.engine.begin() as conn:
             for message in messages:
                 await self._put(conn, message, now)
+            if done is not None:  # the chat update these answer: finished with them
+                await conn.execute(DONE, {"platform": done.platform, "update_id": done.update_id})
 
     async def _put(self, conn: AsyncConnection, message: Outgoing, now: datetime) -> None:
         row: dict[str, Any] = {

@@ -22,7 +22,7 @@ from commerce.service_layer.results import DropView, OrderView
 # that may be NULL (`:code IS NULL OR ...`) need a type PostgreSQL can infer.
 _PARAM_TYPES: dict[str, Callable[[], TypeEngine[Any]]] = {
     **dict.fromkeys(
-        ("now", "at", "lease", "until", "before", "hold_expires_at", "ends_at", "since"),
+        ("now", "at", "lease", "until", "before", "hold_expires_at", "ends_at", "since", "stale"),
         UTCDateTime,
     ),
     **dict.fromkeys(("code", "chat", "status", "ref"), String),

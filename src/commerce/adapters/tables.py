@@ -283,14 +283,27 @@ class ChatPace(SQLModel, table=True):
     next_at: datetime = Field(sa_column=_utc())
 
 
-class InboundUpdate(SQLModel, table=True):
-    """Platform updates already taken (Telegram update ids, Discord interaction ids), so a
-    redelivery is processed once."""
+class ChatInbox(SQLModel, table=True):
+    """Chat updates stored before the platform is told they arrived (commerce.adapters
+    .chat_inbox): one chat's are processed in the platform's order, one at a time, by any
+    worker; a row taken by a worker that died is taken again."""
 
-    __tablename__ = "inbound_update"
+    __tablename__ = "chat_inbox"
+    __table_args__ = (
+        Index("ix_chat_inbox_pending", "platform", "done", "chat", "seq"),
+        Index("ix_chat_inbox_received", "received_at"),
+    )
     platform: str = Field(max_length=16, primary_key=True)
     update_id: str = Field(max_length=64, primary_key=True)
+    chat: str = Field(max_length=64)  # one chat's updates run in `seq` order, one at a time
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))  # the platform's numbering
+    payload: str = Field(sa_column=Column(Text, nullable=False))  # the update, as received
+    done: bool = Field(default=False)
+    taken_by: str | None = Field(default=None, max_length=120)  # a worker id (table worker)
+    attempts: int = Field(default=0)
+    not_before: datetime = Field(sa_column=_utc())  # a failed attempt is retried later
     received_at: datetime = Field(sa_column=_utc())
+    error: str = Field(default="", max_length=300)
 
 
 class AppSetting(SQLModel, table=True):

@@ -245,6 +245,14 @@ ChatOutcome = (
 CHAT_ADMIN_COMMANDS: frozenset[type] = frozenset(
     {g.StartDrop, g.StartAuction, g.EndDrop, g.StartPoll, g.EndPoll}
 )
+# Buyers' claims and bids may be decided side by side with their neighbours in a chat's inbox
+# (the claim writer and the auction keep their own arrival order); any other message changes
+# what the next ones mean (a /drop, an /end) and is decided alone, in its place.
+SIDE_BY_SIDE: frozenset[type] = frozenset({g.Buy, g.Bid})
+
+
+def side_by_side(text: str, keywords: g.Keywords) -> bool:
+    return type(g.parse(text, keywords)) in SIDE_BY_SIDE
 
 
 async def handle_chat_message(cmd: c.ChatMessage, deps: Deps) -> ChatOutcome:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from commerce.service_layer.inbox import InboxItem
 from commerce.service_layer.ports import Clock
 
 log = logging.getLogger(__name__)
@@ -90,9 +91,12 @@ class OutboxCounts:
 
 
 class Outbox(Protocol):
-    async def put(self, messages: list[Outgoing], now: datetime) -> None:
+    async def put(
+        self, messages: list[Outgoing], now: datetime, done: InboxItem | None = None
+    ) -> None:
         """Stores the messages (in one transaction). A board text replaces the pending one
-        for the same board; a new one waits until `board_every` after the last edit."""
+        for the same board; a new one waits until `board_every` after the last edit. `done`:
+        the stored chat update they answer, marked processed in the same transaction."""
         ...
 
     async def take(self, platform: str, now: datetime, limit: int) -> list[Queued]:

@@ -454,12 +454,6 @@ class GiveawayStore(Protocol):
         ...
 
 
-class Inbound(Protocol):
-    """Update ids a platform delivered (it may deliver one twice): each is processed once."""
-
-    async def first_time(self, platform: str, update_id: str, now: datetime) -> bool: ...
-
-
 class Contacts(Protocol):
     """Who opened a private chat with the bot: only they can be messaged privately."""
 
