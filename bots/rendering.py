@@ -11,6 +11,7 @@ from datetime import timedelta
 from commerce.domain.drops import format_duration
 from commerce.domain.grammar import ParseError, ParseErrorKind
 from commerce.domain.money import Money
+from commerce.domain.orders import OrderStatus
 from commerce.service_layer import chat
 from commerce.service_layer.results import (
     AuctionEnded,
@@ -41,7 +42,9 @@ from commerce.service_layer.results import (
     Outbid,
     PaymentFellBack,
     PaymentOutcome,
+    PaymentProblem,
     PaymentResult,
+    PaymentStopped,
     PollClosed,
     PollUpdated,
     PollView,
@@ -137,6 +140,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "paid": "Payment received: order {ref}, {qty} × {item}. Thank you!",
         "sold_to": "{item} sold to {who}.",
         "expired": "Your hold on {item} (order {ref}) has expired.",
+        "payment_failed": "Your payment for {item} (order {ref}) did not go through, so the "
+        "order is cancelled and nothing was charged. Type #buy to try again while stock lasts.",
+        "payment_timed_out": "Your payment for {item} (order {ref}) has not arrived in time, "
+        "so the order is cancelled. If the money still comes, it is refunded or the order "
+        "honoured.",
+        "payment_in_review": "Something went wrong with the payment for {item} (order {ref}). "
+        "Your item is kept for you and the shop will get back to you.",
         "sold_to_first_payers": "{item} sold out: others paid first. Order {ref} is closed, "
         "nothing was charged.",
         "waitlist_closed": "Drop {code} has ended before your turn came. Maybe next time!",
@@ -310,6 +320,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "paid": "Zahlung erhalten: Bestellung {ref}, {qty} × {item}. Danke!",
         "sold_to": "{item} verkauft an {who}.",
         "expired": "Deine Reservierung für {item} (Bestellung {ref}) ist abgelaufen.",
+        "payment_failed": "Deine Zahlung für {item} (Bestellung {ref}) ist nicht durchgegangen: "
+        "die Bestellung ist storniert, nichts wurde abgebucht. Mit #buy versuchst du es erneut, "
+        "solange der Vorrat reicht.",
+        "payment_timed_out": "Deine Zahlung für {item} (Bestellung {ref}) ist nicht rechtzeitig "
+        "angekommen: die Bestellung ist storniert. Kommt das Geld noch, wird es erstattet oder "
+        "die Bestellung erfüllt.",
+        "payment_in_review": "Bei der Zahlung für {item} (Bestellung {ref}) ist etwas "
+        "schiefgegangen. Dein Artikel bleibt für dich reserviert, der Shop meldet sich bei dir.",
         "sold_to_first_payers": "{item} ist ausverkauft: andere haben zuerst bezahlt. "
         "Bestellung {ref} ist geschlossen, nichts wurde abgebucht.",
         "waitlist_closed": "Drop {code} ist vorbei, bevor du dran warst. Vielleicht nächstes Mal!",
@@ -487,6 +505,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "paid": "Paiement reçu : commande {ref}, {qty} × {item}. Merci !",
         "sold_to": "{item} vendu à {who}.",
         "expired": "Ta réservation de {item} (commande {ref}) a expiré.",
+        "payment_failed": "Ton paiement pour {item} (commande {ref}) n'est pas passé : la "
+        "commande est annulée et rien n'a été débité. Tape #buy pour réessayer tant qu'il en "
+        "reste.",
+        "payment_timed_out": "Ton paiement pour {item} (commande {ref}) n'est pas arrivé à "
+        "temps : la commande est annulée. Si l'argent arrive quand même, il est remboursé ou la "
+        "commande honorée.",
+        "payment_in_review": "Un problème est survenu avec le paiement de {item} (commande "
+        "{ref}). Ton article reste réservé et la boutique va revenir vers toi.",
         "sold_to_first_payers": "{item} est épuisé : d'autres ont payé avant. La commande {ref} "
         "est fermée, rien n'a été débité.",
         "waitlist_closed": "Le drop {code} s'est terminé avant ton tour. La prochaine fois !",
@@ -661,6 +687,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "paid": "Pago recibido: pedido {ref}, {qty} × {item}. ¡Gracias!",
         "sold_to": "{item} vendido a {who}.",
         "expired": "Tu reserva de {item} (pedido {ref}) ha caducado.",
+        "payment_failed": "Tu pago de {item} (pedido {ref}) no se completó: el pedido queda "
+        "cancelado y no se cobró nada. Escribe #buy para intentarlo de nuevo mientras quede.",
+        "payment_timed_out": "Tu pago de {item} (pedido {ref}) no llegó a tiempo: el pedido "
+        "queda cancelado. Si el dinero llega, se reembolsa o se atiende el pedido.",
+        "payment_in_review": "Algo falló con el pago de {item} (pedido {ref}). Guardamos tu "
+        "artículo y la tienda se pondrá en contacto contigo.",
         "sold_to_first_payers": "{item} agotado: otros pagaron antes. El pedido {ref} está "
         "cerrado, no se cobró nada.",
         "waitlist_closed": "El drop {code} terminó antes de tu turno. ¡La próxima vez!",
@@ -760,6 +792,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "reembolsa.",
         "giveaway_record": " Participantes y semilla: {url}",
     },
+}
+
+# What a buyer is told when their payment will not complete by itself.
+PAYMENT_PROBLEMS = {
+    PaymentProblem.FAILED: "payment_failed",
+    PaymentProblem.TIMED_OUT: "payment_timed_out",
+    PaymentProblem.REVIEW: "payment_in_review",
 }
 
 _PARSE_KEYS = {
@@ -1081,6 +1120,9 @@ class Renderer:
             case HoldExpired(order=order, sold_out=sold_out):
                 key = "sold_to_first_payers" if sold_out else "expired"
                 return Reply(private=self.t(key, **self._order_values(order)))
+            case PaymentStopped(order=order, problem=problem):
+                key = PAYMENT_PROBLEMS[problem]
+                return Reply(private=self.t(key, item=order.description, ref=order.ref))
             case PromotedFromWaitlist(claim=claim) if claim.confirm is not None:
                 return self.confirm(claim, self.t("your_turn"))  # one tap, as for a `#buy`
             case PromotedFromWaitlist(claim=ClaimResult(payment=PaymentResult() as paid)):
@@ -1197,6 +1239,8 @@ class Renderer:
         )
 
     def _pay_text(self, with_link: str, without: str, order: OrderView, reason: str = "") -> str:
+        if order.status is OrderStatus.NEEDS_REVIEW:  # the provider refused: the shop looks
+            return self.t("payment_in_review", item=order.description, ref=order.ref)
         values = {**self._order_values(order), "reason": reason}
         return self.t(with_link if order.checkout_url else without, **values)
 

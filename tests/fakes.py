@@ -11,6 +11,7 @@ from commerce.service_layer.ports import (
     CheckoutRequest,
     CheckoutSession,
     PaymentError,
+    PaymentState,
     SavedCard,
     SessionState,
 )
@@ -53,10 +54,14 @@ class FakePaymentGateway:
     # How a payment method's off-session charges end (SUCCEEDED when not listed).
     outcomes: dict[str, ChargeStatus] = field(default_factory=dict)
     detached: list[str] = field(default_factory=list)
+    intents: dict[str, PaymentState] = field(default_factory=dict)  # what payment_state says
+    failure: PaymentError | None = None  # every call fails so (a refusal, a 429, ...)
 
     def _check(self) -> None:
         if self.down:
             raise PaymentError("the payment provider is unreachable")
+        if self.failure is not None:
+            raise self.failure
 
     async def open_checkout(self, request: CheckoutRequest) -> CheckoutSession:
         self._check()
@@ -76,6 +81,10 @@ class FakePaymentGateway:
     async def session_state(self, session_id: str) -> SessionState:
         self._check()
         return self.states[session_id]
+
+    async def payment_state(self, payment_intent: str) -> PaymentState:
+        self._check()
+        return self.intents[payment_intent]
 
     async def open_card_setup(
         self, identity: str, customer: str | None, locale: str = "en"

@@ -27,6 +27,7 @@ from commerce.service_layer.ports import (
     CheckoutRequest,
     CheckoutSession,
     PaymentGateway,
+    PaymentState,
     SavedCard,
     SessionState,
 )
@@ -78,6 +79,9 @@ class TimedGateway:
 
     async def session_state(self, session_id: str) -> SessionState:
         return await self.inner.session_state(session_id)
+
+    async def payment_state(self, payment_intent: str) -> PaymentState:
+        return await self.inner.payment_state(payment_intent)
 
     async def open_card_setup(
         self, identity: str, customer: str | None, locale: str = "en"

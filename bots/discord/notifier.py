@@ -29,6 +29,7 @@ from commerce.service_layer.results import (
     OrderView,
     Outbid,
     PaymentFellBack,
+    PaymentStopped,
     PollClosed,
     PollUpdated,
     PromotedFromWaitlist,
@@ -171,6 +172,8 @@ def _addresses(notice: Notice) -> tuple[str | None, str | None, DropView | None]
         case OrderPaid(order=order) | HoldExpired(order=order) | CheckoutReady(order=order):
             return order.identity, order.chat, None
         case OrderRefunded(order=order) | OrderDisputed(order=order):
+            return order.identity, order.chat, None
+        case PaymentStopped(order=order):
             return order.identity, order.chat, None
         case PromotedFromWaitlist(claim=claim):
             won = claim.order

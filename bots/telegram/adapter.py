@@ -64,6 +64,7 @@ from commerce.service_layer.results import (
     PaymentFellBack,
     PaymentOutcome,
     PaymentResult,
+    PaymentStopped,
     PollClosed,
     PollUpdated,
     PromotedFromWaitlist,
@@ -787,6 +788,13 @@ class TelegramAdapter:
                 out += await self._to_buyer(identity, notice)
             case PaymentFellBack(result=result):
                 out += await self._fell_back(notice, result)
+            case PaymentStopped(order=order):
+                drop = await self._drop(order.drop_code)
+                if order.status is not OrderStatus.NEEDS_REVIEW:  # released: the board changes
+                    self._forget_buyer(drop.id if drop else 0, order.identity)
+                    if drop is not None:
+                        self.board_changed(drop)
+                out += await self._to_buyer(order.identity, notice)
             case CheckoutReady(order=order) if self.invoices:
                 pass  # the buyer got the order's invoice when it was won
             case CheckoutReady(order=order) | OrderRefunded(order=order):

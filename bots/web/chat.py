@@ -45,6 +45,7 @@ from commerce.service_layer.results import (
     OrderRefunded,
     Outbid,
     PaymentFellBack,
+    PaymentStopped,
     PollClosed,
     PollUpdated,
     PollView,
@@ -437,6 +438,8 @@ class WebNotifier:
                 return identity, [], None
             case PaymentFellBack(result=result):
                 return result.order.identity, [], None
+            case PaymentStopped(order=order):
+                return order.identity, [], None
             case DropEnded(drop=drop) | DropStarted(drop=drop):
                 return None, self._showing(drop), drop
             case AuctionUpdated(auction=auction) | AuctionEnded(auction=auction):

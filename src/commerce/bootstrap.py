@@ -39,6 +39,7 @@ def bootstrap(
         shows=SqlShows(engine),
         public_url=settings.public_base_url.rstrip("/"),
         confirm_window=settings.confirm_window,
+        async_payment_wait=settings.async_payment_wait,
         giveaways=SqlGiveaways(engine),
         giveaway_shipping=settings.giveaway_shipping,
     )

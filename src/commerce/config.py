@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     livebuy_hold: str = "10m"
     # How long a buyer with a saved card has to confirm a one-message buy (the hold ends then).
     livebuy_confirm_window: str = "5m"
+    # How long a delayed payment (SEPA, ...) may stay processing before reconciliation gives
+    # the order up (the buyer told); the provider is asked about it until then.
+    livebuy_async_payment_wait: str = "3d"
     livebuy_strikes: int = 3  # unpaid holds or wins after which a buyer pays first; 0: never
     # What a giveaway's winner pays for shipping (shop currency); empty or 0: prizes are free.
     livebuy_giveaway_shipping: str = ""
@@ -132,7 +135,12 @@ class Settings(BaseSettings):
                 raise ValueError(f"'{item[:40]}' is not an IP address or network") from None
         return value
 
-    @field_validator("livebuy_hold", "livebuy_confirm_window", "livebuy_session_idle")
+    @field_validator(
+        "livebuy_hold",
+        "livebuy_confirm_window",
+        "livebuy_session_idle",
+        "livebuy_async_payment_wait",
+    )
     @classmethod
     def _hold(cls, value: str) -> str:
         try:
@@ -158,6 +166,10 @@ class Settings(BaseSettings):
     @property
     def confirm_window(self) -> timedelta:
         return parse_duration(self.livebuy_confirm_window)
+
+    @property
+    def async_payment_wait(self) -> timedelta:
+        return parse_duration(self.livebuy_async_payment_wait)
 
     @property
     def session_idle(self) -> timedelta:

@@ -106,6 +106,7 @@ class Emulator:
                 web.get("/pay/{id}", self.page),
                 web.post("/pay/{id}", self.pay_from_page),
                 web.post("/_test/pay/{id}", self.pay_for_scripts),
+                web.post("/_test/payment_intents/{id}/settle", self.settle_intent),
                 web.post("/_test/disputes/{pi}", self.open_dispute),
                 web.post("/_test/disputes/{pi}/close", self.close_dispute),
                 web.get("/_test/deliveries", self.deliveries),
@@ -400,6 +401,18 @@ class Emulator:
         card = form.get("card")
         self.pay(session, str(card) if card else None, form)
         return web.json_response(session)
+
+    async def settle_intent(self, request: web.Request) -> web.Response:
+        """Ends a processing payment: `outcome=succeeded|failed`; `webhook=0` keeps its event
+        from being delivered (listed by /v1/events, as a delivery that never arrived)."""
+        form = await request.post()
+        outcome = form.get("outcome", "succeeded")
+        if outcome not in ("succeeded", "failed"):
+            raise StripeFailure("outcome is succeeded or failed.", "outcome")
+        event = self.state.settle(request.match_info["id"], outcome == "succeeded")
+        if form.get("webhook", "1") != "0":
+            self.send(event)
+        return web.json_response(event["data"]["object"])
 
     # refunds, disputes, events ---------------------------------------------------------------
 

@@ -107,6 +107,9 @@ class EmulatedCard:
     off_session: Decline | None = None  # a later off-session charge fails so
     brand: str = "visa"
     country: str = "US"
+    # Later off-session charges answer `processing` and stay so (as a SEPA Direct Debit does)
+    # until POST /_test/payment_intents/<id>/settle ends them.
+    delayed: bool = False
 
     @property
     def last4(self) -> str:
@@ -127,6 +130,13 @@ TEST_CARDS = {
             "authenticates here, later charges need the buyer (3-D Secure)",
             None,
             AUTHENTICATE,
+            country="DE",
+        ),
+        # Not one of Stripe's numbers: its cards are never delayed, SEPA debits are.
+        EmulatedCard(
+            "4000000000006009",
+            "emulator only: later charges stay processing, as a SEPA debit does",
+            delayed=True,
             country="DE",
         ),
     )
@@ -560,6 +570,9 @@ class State:
             return intent, [], None
         card = TEST_CARDS[self.card_numbers[str(pm_id)]]
         decline = card.off_session if _bool(params.get("off_session")) else card.on_page
+        if card.delayed and _bool(params.get("off_session")):
+            intent["status"] = "processing"
+            return intent, [self.event("payment_intent.processing", intent)], None
         if decline is None:
             self._succeed(intent)
             return intent, [self.event("payment_intent.succeeded", intent)], None
@@ -567,6 +580,25 @@ class State:
         intent["last_payment_error"] = json.loads(json.dumps(failure.body["error"]))
         failure.body["error"]["payment_intent"] = json.loads(json.dumps(intent))
         return intent, [self.event("payment_intent.payment_failed", intent)], failure
+
+    def settle(self, pi_id: str, succeeded: bool) -> Obj:
+        """A processing payment ends: the money came, or the debit failed. The event Stripe
+        would send."""
+        intent = self.payment_intent(pi_id)
+        if intent["status"] != "processing":
+            raise StripeFailure(
+                f"The payment_intent is {intent['status']}, not processing.", "intent", 409
+            )
+        if succeeded:
+            self._succeed(intent)
+            return self.event("payment_intent.succeeded", intent)
+        intent["status"] = "requires_payment_method"
+        intent["last_payment_error"] = {
+            "type": "card_error",
+            "code": "payment_method_provider_decline",
+            "message": "The payment was declined by the bank.",
+        }
+        return self.event("payment_intent.payment_failed", intent)
 
     def event(self, type_: str, obj: Obj) -> Obj:
         event = {

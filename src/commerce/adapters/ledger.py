@@ -1,6 +1,7 @@
 """SqlLedger: the payment side of orders (checkouts, webhook events, refunds, disputes)."""
 
 import hashlib
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from commerce.adapters.sql import (
     to_order_view,
 )
 from commerce.domain.errors import NotFound
-from commerce.domain.orders import OrderStatus, can_move
+from commerce.domain.orders import HOLDING, OrderStatus, can_move
 from commerce.service_layer.results import OrderView
 
 S = OrderStatus
@@ -89,8 +90,8 @@ REMEMBER_SHIP_TO = sql(
     " WHERE id = (SELECT customer_id FROM orders WHERE ref = :ref)"
 )
 AWAIT_ASYNC = sql(
-    "UPDATE orders SET hold_expires_at = NULL, payment_ref = COALESCE(payment_ref, :payment)"
-    " WHERE id = :id"
+    "UPDATE orders SET hold_expires_at = NULL, payment_ref = COALESCE(payment_ref, :payment),"
+    " payment_pending_since = COALESCE(payment_pending_since, :now) WHERE id = :id"
 )
 PAYMENT_CUSTOMER = sql(
     "SELECT c.payment_customer FROM customer c JOIN identity i ON i.customer_id = c.id"
@@ -100,10 +101,14 @@ SET_PAYMENT_CUSTOMER = sql(
     "UPDATE customer SET payment_customer = :customer WHERE payment_customer IS NULL"
     " AND id = (SELECT customer_id FROM orders WHERE id = :id)"
 )
+# Recent checkouts, and every delayed payment still under way however old (until its wait
+# ends); none whose last question to the provider failed and waits for its next try.
 TO_RECONCILE = sql(
-    f"SELECT {ORDER_COLUMNS} {ORDER_FROM} WHERE o.checkout_session IS NOT NULL"
+    f"SELECT {ORDER_COLUMNS} {ORDER_FROM} WHERE ("
+    " o.checkout_session IS NOT NULL AND o.created_at >= :since"
     " AND o.status IN ('reserved', 'checkout_open', 'expired', 'cancelled', 'needs_review')"
-    " AND o.created_at >= :since ORDER BY o.id"
+    " OR o.payment_pending_since IS NOT NULL AND o.status IN ('reserved', 'checkout_open'))"
+    " AND (o.payment_retry_at IS NULL OR o.payment_retry_at <= :at) ORDER BY o.id"
 )
 AWAITING_CHECKOUT = sql(
     f"SELECT {ORDER_COLUMNS} {ORDER_FROM} WHERE o.status = 'reserved'"
@@ -111,6 +116,16 @@ AWAITING_CHECKOUT = sql(
     # one-message buys are confirmed and charged, promo drops paid by the message
     " AND o.confirm_until IS NULL AND o.charge_attempt IS NULL AND NOT d.promo"
     " ORDER BY o.id LIMIT 50"
+)
+
+CALL_FAILED = sql(
+    "UPDATE orders SET payment_attempts = payment_attempts + 1 WHERE id = :id"
+    " RETURNING payment_attempts"
+)
+RETRY_AT = sql("UPDATE orders SET payment_retry_at = :at WHERE id = :id")
+CALL_OK = sql(
+    "UPDATE orders SET payment_attempts = 0, payment_retry_at = NULL"
+    " WHERE ref = :ref AND (payment_attempts > 0 OR payment_retry_at IS NOT NULL)"
 )
 
 
@@ -185,10 +200,46 @@ class SqlLedger:
         return [to_order_view(r) for r in rows]
 
     async def await_async_payment(self, ref: str, payment: str | None, now: datetime) -> None:
-        """A delayed payment method (SEPA, ...) is under way: the hold must not expire."""
+        """A delayed payment method (SEPA, ...) is under way: the hold must not expire; the
+        wait for it counts from its first report."""
         async with self.engine.begin() as conn:
             row = await self._locked(conn, ref, now)
-            await conn.execute(AWAIT_ASYNC, {"id": row.id, "payment": payment})
+            await conn.execute(AWAIT_ASYNC, {"id": row.id, "payment": payment, "now": now})
+
+    # background calls to the provider: backoff and give-up, per order --------------------
+
+    async def payment_call_failed(
+        self, ref: str, now: datetime, delay: Callable[[int], timedelta]
+    ) -> int:
+        """Counts a failed call for the order and keeps every worker from calling again
+        before `now + delay(attempts)`; returns the attempts so far."""
+        async with self.engine.begin() as conn:
+            row = await self._locked(conn, ref, now)
+            attempts = int((await conn.execute(CALL_FAILED, {"id": row.id})).scalar_one())
+            await conn.execute(RETRY_AT, {"id": row.id, "at": now + delay(attempts)})
+            return attempts
+
+    async def payment_call_ok(self, ref: str) -> None:
+        """A call for the order went through: the next failure starts the backoff anew."""
+        async with self.engine.begin() as conn:
+            await conn.execute(CALL_OK, {"ref": ref.upper()})
+
+    async def give_up_payment_call(
+        self, ref: str, cause: str, now: datetime, until: datetime
+    ) -> OrderView | None:
+        """The provider refused a call for good: no worker makes it again before `until`,
+        the refusal goes into the order's history, and an order still open goes to review
+        (returned; None when the order was closed already and stays as it is)."""
+        async with self.engine.begin() as conn:
+            row = await self._locked(conn, ref, now)
+            await conn.execute(CALL_FAILED, {"id": row.id})
+            await conn.execute(RETRY_AT, {"id": row.id, "at": until})
+            status = S(row.status)
+            if status in HOLDING and can_move(status, S.NEEDS_REVIEW):
+                await self._move(conn, row, S.NEEDS_REVIEW, cause, now)
+                return await order_view(conn, row.id)
+            await record_transition(conn, row.id, row.status, row.status, cause, now)
+            return None
 
     async def payment_customer(self, identity: str) -> str | None:
         async with self.engine.connect() as conn:
@@ -255,9 +306,12 @@ class SqlLedger:
             if (await conn.execute(SET_SHIP_TO, params)).rowcount == 1:
                 await conn.execute(REMEMBER_SHIP_TO, params)
 
-    async def to_reconcile(self, since: datetime) -> list[OrderView]:
+    async def to_reconcile(self, since: datetime, now: datetime | None = None) -> list[OrderView]:
+        """Checkouts made since `since` and delayed payments under way, except those whose
+        last question to the provider failed and waits beyond `now` for its next try."""
+        params = {"since": since, "at": now or since}
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(TO_RECONCILE, {"since": since})).all()
+            rows = (await conn.execute(TO_RECONCILE, params)).all()
         return [to_order_view(r) for r in rows]
 
     # internals ----------------------------------------------------------------------------

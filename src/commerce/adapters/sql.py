@@ -63,7 +63,8 @@ ORDER_COLUMNS = """
     o.amount_minor, o.currency, o.status, o.hold_expires_at, o.created_at, o.drop_id,
     o.variant_id, o.customer_id, o.holds_stock, o.checkout_session, o.checkout_url,
     o.payment_ref, o.refunded_minor, o.dispute, o.unit_price_minor, c.disputes AS buyer_disputes,
-    p.digital, o.confirm_until, o.charge_attempt, o.ship_to
+    p.digital, o.confirm_until, o.charge_attempt, o.ship_to, o.payment_pending_since,
+    o.payment_attempts
 """
 ORDER_FROM = """
     FROM orders o JOIN drops d ON d.id = o.drop_id JOIN product p ON p.id = o.product_id
@@ -133,6 +134,8 @@ def to_order_view(row: Any) -> OrderView:
         confirm_until=maybe_utc(row.confirm_until),
         charging=row.charge_attempt is not None,
         ship_to=row.ship_to,
+        payment_pending_since=maybe_utc(row.payment_pending_since),
+        payment_attempts=row.payment_attempts,
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import stripe
 
 from commerce.adapters.stripe_events import session_ship_to
+from commerce.domain.backoff import retry_after_seconds, should_retry_header
 from commerce.domain.money import Money
 from commerce.service_layer.ports import (
     Charge,
@@ -20,6 +21,7 @@ from commerce.service_layer.ports import (
     CheckoutRequest,
     CheckoutSession,
     PaymentError,
+    PaymentState,
     SavedCard,
     SessionState,
 )
@@ -102,7 +104,7 @@ class StripePaymentGateway:
             # Already complete or expired: there is nothing left to close.
             log.info("checkout %s not expired: %s", session_id, exc.user_message)
         except stripe.StripeError as exc:
-            raise PaymentError(_message(exc)) from None
+            raise _error(exc) from None
 
     async def refund(self, payment_intent: str, amount: Money | None, key: str) -> str:
         # A charge id (Telegram's native payments give one) is refunded as a charge.
@@ -125,6 +127,20 @@ class StripePaymentGateway:
             amount_total=getattr(session, "amount_total", None),
             currency=getattr(session, "currency", None),
             ship_to=session_ship_to(session.to_dict()),
+        )
+
+    async def payment_state(self, payment_intent: str) -> PaymentState:
+        intent = await self._call(self._client.v1.payment_intents.retrieve_async(payment_intent))
+        metadata = getattr(intent, "metadata", None)
+        order_ref = metadata.to_dict().get("order_ref") if metadata is not None else None
+        amount = getattr(intent, "amount", None)
+        currency = getattr(intent, "currency", None)
+        return PaymentState(
+            id=str(intent.id),
+            status=str(intent.status),
+            amount=amount if isinstance(amount, int) else None,
+            currency=currency if isinstance(currency, str) else None,
+            order_ref=order_ref if isinstance(order_ref, str) else None,
         )
 
     async def open_card_setup(
@@ -213,9 +229,9 @@ class StripePaymentGateway:
         except stripe.InvalidRequestError as exc:
             if exc.param == "payment_method":  # detached or unknown: this card is gone
                 return Charge(ChargeStatus.DECLINED, None, _message(exc))
-            raise PaymentError(_message(exc)) from None
+            raise _error(exc) from None
         except stripe.StripeError as exc:
-            raise PaymentError(_message(exc)) from None
+            raise _error(exc) from None
         return Charge(INTENT_STATUSES.get(str(intent.status), ChargeStatus.PROCESSING), intent.id)
 
     async def detach_card(self, payment_method: str) -> None:
@@ -225,13 +241,13 @@ class StripePaymentGateway:
             # Already detached (or never known): it cannot be charged either way.
             log.info("card %s not detached: %s", payment_method, exc.user_message)
         except stripe.StripeError as exc:
-            raise PaymentError(_message(exc)) from None
+            raise _error(exc) from None
 
     async def _call(self, request: Any) -> Any:
         try:
             return await request
         except stripe.StripeError as exc:
-            raise PaymentError(_message(exc)) from None
+            raise _error(exc) from None
 
 
 def session_expiry(request: CheckoutRequest, now: datetime) -> datetime:
@@ -249,6 +265,18 @@ def session_expiry(request: CheckoutRequest, now: datetime) -> datetime:
         steps = math.ceil((now + STRIPE_MINIMUM - expires_at) / RETRY_STEP)
         expires_at += steps * RETRY_STEP
     return min(expires_at, now + MAX_SESSION)
+
+
+def _error(exc: stripe.StripeError) -> PaymentError:
+    """Stripe's refusal as the core's error: its message, status and retry advice."""
+    headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+    status = None if isinstance(exc, stripe.APIConnectionError) else exc.http_status
+    return PaymentError(
+        _message(exc),
+        status=status,
+        retry_after=retry_after_seconds(headers.get("retry-after"), datetime.now(UTC)),
+        should_retry=should_retry_header(headers.get("stripe-should-retry")),
+    )
 
 
 def _message(exc: stripe.StripeError) -> str:

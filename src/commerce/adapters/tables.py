@@ -201,6 +201,15 @@ class Order(SQLModel, table=True):
     ship_to: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = Field(sa_column=_utc())
     updated_at: datetime = Field(sa_column=_utc())
+    # A delayed payment (SEPA, or an off-session charge that answered `processing`) is under
+    # way since then: reconciliation asks the provider about it, and once
+    # LIVEBUY_ASYNC_PAYMENT_WAIT has passed the order is paid or released.
+    payment_pending_since: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    # Calls to the provider made in the background for this order (its checkout, asking where
+    # its payment stands) that failed in a row; none is made again before payment_retry_at
+    # (domain/backoff.py), whichever worker sweeps.
+    payment_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    payment_retry_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
 
 
 class OrderEvent(SQLModel, table=True):

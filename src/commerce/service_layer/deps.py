@@ -38,6 +38,8 @@ class Deps:
     shows: ShowStore | None = None  # None: /next and friends answer "not available"
     cards: Cards | None = None  # None: no one-message buying (every buyer gets a link)
     confirm_window: timedelta = timedelta(minutes=5)  # LIVEBUY_CONFIRM_WINDOW
+    # A delayed payment still processing after this long is given up (LIVEBUY_ASYNC_PAYMENT_WAIT).
+    async_payment_wait: timedelta = timedelta(days=3)
     link_ttl: timedelta = timedelta(minutes=10)
     public_url: str = ""  # PUBLIC_BASE_URL: public records (a giveaway's entries) link there
     giveaways: GiveawayStore | None = None  # None: giveaways and polls answer "not available"

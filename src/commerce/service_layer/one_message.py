@@ -17,6 +17,7 @@ from commerce.domain.identity import ChatRef, Identity
 from commerce.domain.one_message import ConfirmRule
 from commerce.domain.orders import OrderStatus
 from commerce.domain.products import normalise_sku
+from commerce.service_layer import retries
 from commerce.service_layer.checkout import by_invoice, open_checkout, with_checkout
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.handlers import release_order, settle_payment, take_units
@@ -86,7 +87,12 @@ async def pay_for_claim(result: ClaimResult, private: bool, deps: Deps) -> Claim
         return result
     try:
         payment = await _charge(order, card, deps)
-    except PaymentError:
+    except PaymentError as exc:
+        if retries.refused(exc):
+            # The same charge would be refused again, confirmed or not: the shop looks at it
+            # (the buyer's answer says so).
+            await retries.call_failed(order, exc, "charge", deps, tell=False)
+            return replace(result, order=await deps.store.order(order.ref))
         # Nothing is known yet: the buyer confirms (the same charge) rather than buying again.
         order = await deps.store.order(order.ref)
         return replace(result, order=order, confirm=view(card, address))

@@ -11,16 +11,18 @@ from commerce.domain.errors import InvalidInput
 from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
 from commerce.domain.payments import PaymentEvent, PaymentEventKind, payment_mismatch
-from commerce.service_layer import one_message
+from commerce.service_layer import one_message, retries
 from commerce.service_layer.checkout import money_ports
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.handlers import release_order, settle_payment
-from commerce.service_layer.ports import Ledger, PaymentError
+from commerce.service_layer.ports import Ledger, PaymentError, PaymentGateway
 from commerce.service_layer.results import (
     CardSaved,
     OrderDisputed,
     OrderRefunded,
     OrderView,
+    PaymentProblem,
+    PaymentStopped,
     PromotedFromWaitlist,
 )
 
@@ -183,35 +185,103 @@ async def refund_order(cmd: c.RefundOrder, deps: Deps) -> str:
 
 
 async def reconcile(cmd: c.Reconcile, deps: Deps) -> list[str]:
-    """Repairs what lost webhooks left behind; returns one line per change."""
+    """Repairs what lost webhooks left behind; returns one line per change.
+
+    Recent checkouts are asked about by session; a delayed payment under way (a one-message
+    charge that answered `processing`, a Checkout paid by SEPA) by its payment, however old,
+    until LIVEBUY_ASYNC_PAYMENT_WAIT has passed: then it is asked one last time and the
+    order paid, or released with the buyer told. A failed question is asked again later
+    (retries.py), a refused one never."""
     payments, ledger = money_ports(deps)
     changes = []
-    for order in await ledger.to_reconcile(deps.clock.now() - cmd.since):
-        assert order.checkout_session is not None
+    now = deps.clock.now()
+    for order in await ledger.to_reconcile(now - cmd.since, now):
         try:
-            state = await payments.session_state(order.checkout_session)
+            if order.payment_pending_since is not None and order.payment_ref is not None:
+                change = await _reconcile_payment(order, order.payment_ref, payments, deps)
+            else:
+                change = await _reconcile_session(order, payments, ledger, deps)
         except PaymentError as exc:
-            changes.append(f"{order.ref}: could not ask the payment provider ({exc})")
+            if retries.refused(exc):
+                outcome = await retries.call_failed(order, exc, "reconcile", deps)
+                changes.append(f"{order.ref}: {outcome}")
+            else:
+                await retries.call_failed(order, exc, "reconcile", deps)
+                changes.append(f"{order.ref}: could not ask the payment provider ({exc})")
             continue
-        if state.status == "complete" and state.payment_status == "paid":
-            if state.ship_to:  # the lost webhook would have brought it (first one wins)
-                await ledger.record_ship_to(order.ref, state.ship_to, deps.clock.now())
-            if order.status in (S.PAID, S.FULFILLED):
-                continue
-            mismatch = payment_mismatch(order.amount, state.amount_total, state.currency)
-            if mismatch is not None:  # as with the webhook: never paid, a human looks at it
-                if order.status is not S.NEEDS_REVIEW:
-                    cause = f"reconcile:{state.id}:{mismatch}"
-                    now = deps.clock.now()
-                    outcome = await _to_review(order, cause, mismatch, now, ledger)
-                    changes.append(f"{order.ref}: paid at the provider, {outcome}")
-                continue
-            settlement = await settle_payment(
-                c.SettlePayment(order.ref, state.payment_intent or state.id, "reconcile"), deps
-            )
-            changes.append(f"{order.ref}: paid at the provider -> {settlement.order.status}")
-        elif state.status == "expired" and order.status in (S.RESERVED, S.CHECKOUT_OPEN):
-            release = await deps.store.release(order.ref, S.EXPIRED, "reconcile", deps.clock.now())
-            if release is not None:
-                changes.append(f"{order.ref}: checkout expired -> expired")
+        await retries.call_ok(order, deps)
+        if change:
+            changes.append(f"{order.ref}: {change}")
     return changes
+
+
+async def _reconcile_session(
+    order: OrderView, payments: PaymentGateway, ledger: Ledger, deps: Deps
+) -> str | None:
+    assert order.checkout_session is not None
+    state = await payments.session_state(order.checkout_session)
+    if state.status == "complete" and state.payment_status == "paid":
+        if state.ship_to:  # the lost webhook would have brought it (first one wins)
+            await ledger.record_ship_to(order.ref, state.ship_to, deps.clock.now())
+        if order.status in (S.PAID, S.FULFILLED):
+            return None
+        mismatch = payment_mismatch(order.amount, state.amount_total, state.currency)
+        if mismatch is not None:  # as with the webhook: never paid, a human looks at it
+            if order.status is S.NEEDS_REVIEW:
+                return None
+            cause = f"reconcile:{state.id}:{mismatch}"
+            outcome = await _to_review(order, cause, mismatch, deps.clock.now(), ledger)
+            return f"paid at the provider, {outcome}"
+        settlement = await settle_payment(
+            c.SettlePayment(order.ref, state.payment_intent or state.id, "reconcile"), deps
+        )
+        return f"paid at the provider -> {settlement.order.status}"
+    if state.status == "expired" and order.status in (S.RESERVED, S.CHECKOUT_OPEN):
+        release = await deps.store.release(order.ref, S.EXPIRED, "reconcile", deps.clock.now())
+        if release is not None:
+            return "checkout expired -> expired"
+    return None
+
+
+async def _reconcile_payment(
+    order: OrderView, payment: str, payments: PaymentGateway, deps: Deps
+) -> str | None:
+    """A delayed payment under way: paid, failed, or still processing (until its wait)."""
+    state = await payments.payment_state(payment)
+    now = deps.clock.now()
+    if state.status == "succeeded":
+        mismatch = payment_mismatch(order.amount, state.amount, state.currency)
+        if mismatch is not None:  # as the webhook does: never paid, a human looks at it
+            assert deps.ledger is not None
+            cause = f"reconcile:{state.id}:{mismatch}"
+            outcome = await _to_review(order, cause, mismatch, now, deps.ledger)
+            return f"paid at the provider, {outcome}"
+        cause = f"reconcile:{state.id}"
+        settlement = await settle_payment(c.SettlePayment(order.ref, state.id, cause), deps)
+        if deps.ledger is not None:  # refunds and disputes reported before it
+            await deps.ledger.apply_pending(order.ref, cause, now)
+        return f"paid at the provider -> {settlement.order.status}"
+    if state.status in FAILED_PAYMENT:
+        return await _give_back(order, f"reconcile:{state.id}:failed", PaymentProblem.FAILED, deps)
+    assert order.payment_pending_since is not None
+    if now < order.payment_pending_since + deps.async_payment_wait:
+        return None  # still under way: asked again next time
+    cause = f"reconcile:{state.id}:{state.status}_too_long"
+    return await _give_back(order, cause, PaymentProblem.TIMED_OUT, deps)
+
+
+async def _give_back(
+    order: OrderView, cause: str, problem: PaymentProblem, deps: Deps
+) -> str | None:
+    """The payment will not come: units back (the waitlist promoted), the buyer told. A
+    payment that still arrives is honoured or refunded (settle_payment)."""
+    release = await release_order(order.ref, S.CANCELLED, cause, deps, close_checkout=False)
+    if release is None:
+        return None
+    await deps.notifier.notify(PaymentStopped(release.order, problem))
+    what = "failed" if problem is PaymentProblem.FAILED else "did not complete in time"
+    return f"payment {what} at the provider -> {release.order.status}"
+
+
+# A PaymentIntent that went back to these will not be paid without the buyer.
+FAILED_PAYMENT = frozenset({"requires_payment_method", "canceled"})

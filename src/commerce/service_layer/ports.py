@@ -1,5 +1,6 @@
 """The ports the core needs from the outside world, as Protocols (fakes live in tests/)."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -123,8 +124,37 @@ class Charge:
     message: str = ""  # the provider's short, safe reason for a decline
 
 
+@dataclass(frozen=True, slots=True)
+class PaymentState:
+    """A payment (Stripe: PaymentIntent) as the provider sees it now (for reconciliation)."""
+
+    id: str
+    # succeeded | processing | requires_payment_method | canceled | requires_action | ...
+    status: str
+    amount: int | None
+    currency: str | None
+    order_ref: str | None = None  # from the payment's metadata
+
+
 class PaymentError(Exception):
-    """The payment provider refused or could not be reached; the message is safe to show."""
+    """The payment provider refused or could not be reached; the message is safe to show.
+
+    `status` is the provider's HTTP status (None: no answer at all), `retry_after` its
+    Retry-After in seconds and `should_retry` its own advice (Stripe-Should-Retry), when
+    given: domain.backoff decides from them whether a background call is tried again."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        should_retry: bool | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+        self.should_retry = should_retry
 
 
 class PaymentGateway(Protocol):
@@ -143,6 +173,10 @@ class PaymentGateway(Protocol):
         ...
 
     async def session_state(self, session_id: str) -> SessionState: ...
+
+    async def payment_state(self, payment_intent: str) -> PaymentState:
+        """Where a payment stands (an off-session charge, a delayed method's payment)."""
+        ...
 
     async def open_card_setup(
         self, identity: str, customer: str | None, locale: str = "en"
@@ -202,7 +236,26 @@ class Ledger(Protocol):
         reported again, or a second payment of the order, changes nothing)."""
         ...
 
-    async def to_reconcile(self, since: datetime) -> list[OrderView]: ...
+    async def to_reconcile(self, since: datetime, now: datetime | None = None) -> list[OrderView]:
+        """Checkouts made since `since` and delayed payments under way, except orders whose
+        last background call failed and waits beyond `now` for its next try."""
+        ...
+
+    async def payment_call_failed(
+        self, ref: str, now: datetime, delay: Callable[[int], timedelta]
+    ) -> int:
+        """Counts a failed background call of the order's; none again before
+        `now + delay(attempts so far)`. Returns the attempts so far."""
+        ...
+
+    async def payment_call_ok(self, ref: str) -> None: ...
+
+    async def give_up_payment_call(
+        self, ref: str, cause: str, now: datetime, until: datetime
+    ) -> OrderView | None:
+        """No background call for the order before `until`; the cause goes into its history
+        and an open order to review (returned, else None)."""
+        ...
 
 
 class Store(Protocol):

@@ -73,6 +73,9 @@ class OrderView:
     confirm_until: datetime | None = None  # a one-message buy waiting for the buyer's confirm
     charging: bool = False  # a saved card's charge is under way for it
     ship_to: str | None = None  # the shipping address typed at payment, one line
+    # A delayed payment is under way since then (its hold no longer runs out).
+    payment_pending_since: datetime | None = None
+    payment_attempts: int = 0  # background calls to the provider failed in a row
 
     @property
     def description(self) -> str:
@@ -518,8 +521,24 @@ class PaymentFellBack:
     result: PaymentResult
 
 
+class PaymentProblem(StrEnum):
+    FAILED = "failed"  # a delayed payment failed at the provider: the order is released
+    TIMED_OUT = "timed_out"  # it never completed in time: the order is released
+    REVIEW = "review"  # the provider refused a call for the order: the shop looks at it
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentStopped:
+    """The buyer's payment will not complete by itself (a lost webhook repaired by
+    reconciliation, or a provider refusal): what became of the order."""
+
+    order: OrderView
+    problem: PaymentProblem
+
+
 Notice = (
     ShowAnnounced
+    | PaymentStopped
     | ShowUpdated
     | CardSaved
     | PaymentFellBack
