@@ -26,6 +26,7 @@ from commerce.bootstrap import bootstrap
 from commerce.config import Settings
 from commerce.service_layer.messagebus import MessageBus
 from tests.fakes import FakeClock, FakeNotifier
+from tests.stripe_contract import stripe_requests  # noqa: F401  (autouse: every test)
 
 PG_HOST = os.environ.get("LIVEBUY_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 PG_ADMIN_DB = "test"

@@ -21,6 +21,7 @@ class PaymentSetup:
     api_base: str
     public_base_url: str
     api_key: str | None = None  # None in local mode: the emulator's key, in the database
+    currency: str = "eur"  # the shop's (LIVEBUY_CURRENCY)
 
     async def key(self, engine: AsyncEngine) -> str:
         """STRIPE_SECRET_KEY, or the key the local emulator accepts (made on the first run and
@@ -29,7 +30,9 @@ class PaymentSetup:
 
     async def gateway(self, engine: AsyncEngine) -> StripePaymentGateway:
         """A gateway with the key (close it when done)."""
-        return StripePaymentGateway(await self.key(engine), self.api_base, self.public_base_url)
+        return StripePaymentGateway(
+            await self.key(engine), self.api_base, self.public_base_url, currency=self.currency
+        )
 
 
 def payment_setup(settings: Settings) -> PaymentSetup:
@@ -38,9 +41,13 @@ def payment_setup(settings: Settings) -> PaymentSetup:
     if settings.stripe_secret_key is None:
         # The emulator signs and this process verifies: a fresh secret per process is enough.
         secret = "whsec_" + secrets.token_hex(24)
-        return PaymentSetup(secret, True, base + EMULATOR_PREFIX, base)
+        return PaymentSetup(
+            secret, True, base + EMULATOR_PREFIX, base, currency=settings.livebuy_currency
+        )
     if settings.stripe_webhook_secret is None:
         raise InvalidInput("STRIPE_WEBHOOK_SECRET must be set when STRIPE_SECRET_KEY is")
     secret = settings.stripe_webhook_secret.get_secret_value()
     key = settings.stripe_secret_key.get_secret_value()
-    return PaymentSetup(secret, False, settings.stripe_api_base, base, key)
+    return PaymentSetup(
+        secret, False, settings.stripe_api_base, base, key, settings.livebuy_currency
+    )

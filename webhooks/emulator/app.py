@@ -10,12 +10,15 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from html import escape
 from typing import Any
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
+from commerce.adapters.stripe_version import API_VERSION
 from commerce.domain.money import Money
+from webhooks.emulator.params import ROUTES, unknown_parameter
 from webhooks.emulator.state import (
     DEFAULT_CARD,
     TEST_ADDRESS,
@@ -32,6 +35,23 @@ from webhooks.emulator.state import (
 log = logging.getLogger(__name__)
 RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)  # five attempts in all
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    """One request to the emulated API, as a watcher sees it once it is answered."""
+
+    method: str
+    route: str  # the route's pattern, e.g. /v1/checkout/sessions/{id}
+    params: Obj  # the form body or the query string, decoded (values are text)
+    version: str | None  # the Stripe-Version header
+    status: int
+    client: str  # the User-Agent header (the stripe library's: "Stripe/v1 PythonBindings/...")
+
+
+# Called with every request to /v1/ (rejected ones included); the test suite checks each
+# against the stripe library's typed parameters.
+WATCHERS: list[Callable[[ApiRequest], None]] = []
 
 
 def create_emulator(
@@ -165,6 +185,52 @@ class Emulator:
                 return await handler(request)
             except StripeFailure as failure:
                 return web.json_response(failure.body, status=failure.status)
+        pattern = _pattern(request)
+        params: Obj = {}
+        try:
+            params = await self.request_params(request)
+            self.check_request(request, pattern, params)
+            response = await self.api_call(request, handler)
+        except StripeFailure as failure:
+            response = web.json_response(failure.body, status=failure.status)
+        response.headers["Stripe-Version"] = API_VERSION
+        seen = ApiRequest(
+            request.method,
+            pattern,
+            params,
+            request.headers.get("Stripe-Version"),
+            response.status,
+            request.headers.get("User-Agent", ""),
+        )
+        for watch in WATCHERS:
+            watch(seen)
+        return response
+
+    async def request_params(self, request: web.Request) -> Obj:
+        """The parameters: the form body of a POST, the query string otherwise."""
+        form = await request.post() if request.method == "POST" else request.query
+        try:
+            return decode_form(form)
+        except ValueError as exc:
+            raise StripeFailure(str(exc)) from None
+
+    def check_request(self, request: web.Request, pattern: str, params: Obj) -> None:
+        """Refuses what Stripe refuses before it begins: another API version than the one
+        emulated, and parameters that version does not know (nothing is kept for the
+        idempotency key then, as at Stripe)."""
+        asked = request.headers.get("Stripe-Version")
+        if asked is not None and asked != API_VERSION:
+            raise StripeFailure(
+                f"This emulator speaks Stripe API version {API_VERSION} only (the version "
+                f"livebuy pins), not {asked}."
+            )
+        typed = ROUTES.get((request.method, pattern))
+        unknown = unknown_parameter(params, typed) if typed is not None else None
+        if unknown is not None:
+            raise StripeFailure(f"Received unknown parameter: {unknown}", unknown)
+
+    async def api_call(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """The handler's answer, or the one kept for a repeated idempotency key."""
         key = request.headers.get("Idempotency-Key")
         fingerprint = ""
         if request.method == "POST" and key:
@@ -331,9 +397,8 @@ class Emulator:
         typed: Mapping[str, Any] | None = None,
     ) -> web.Response:
         setup = session["mode"] == "setup"
-        saving = setup or bool(
-            (session.get("payment_intent_data") or {}).get("setup_future_usage")
-        )
+        terms = self.state.session_terms[session["id"]]
+        saving = setup or bool(terms["payment_intent_data"].get("setup_future_usage"))
         verb = "Save" if setup else "Pay"
         body = ""
         if not setup:
@@ -458,13 +523,14 @@ class Emulator:
             "metadata": charge["metadata"],
             "reason": "fraudulent",
         }
-        charge["dispute"] = dispute
+        charge["disputed"] = True
+        self.state.disputes[charge["payment_intent"]] = dispute
         self.send(self.state.event("charge.dispute.created", dispute))
         return web.json_response(dispute)
 
     async def close_dispute(self, request: web.Request) -> web.Response:
         charge = self.state.charge(request.match_info["pi"])
-        dispute = charge.get("dispute")
+        dispute = self.state.disputes.get(charge["payment_intent"])
         status = request.query.get("status", "won")
         if dispute is None or status not in ("won", "lost"):
             raise StripeFailure("No open dispute, or status is not won|lost.", "status")
@@ -565,6 +631,14 @@ def from_loopback(request: web.Request) -> bool:
 def _route(request: web.Request) -> str:
     """The path inside the emulator: /v1/..., /pay/..., /_test/...."""
     return request.path.split("/stripe-emulator", 1)[-1]
+
+
+def _pattern(request: web.Request) -> str:
+    """The matched route's pattern from /v1/ on (/v1/customers/{id}); the path when no route
+    matched."""
+    resource = request.match_info.route.resource
+    path = resource.canonical if resource is not None else request.path
+    return path[path.find("/v1/") :] if "/v1/" in path else path
 
 
 def _api_key(authorization: str) -> str:

@@ -17,7 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from multidict import MultiDictProxy
+from multidict import MultiMapping
+
+from commerce.adapters.stripe_version import API_VERSION
 
 Obj = dict[str, Any]
 
@@ -26,7 +28,7 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_test_{secrets.token_hex(12)}"
 
 
-def decode_form(form: MultiDictProxy[Any]) -> Obj:
+def decode_form(form: MultiMapping[Any]) -> Obj:
     """Stripe's nested form encoding: `line_items[0][price_data][currency]=eur`."""
     root: Obj = {}
     for key, value in form.items():
@@ -201,8 +203,12 @@ class State:
     public_base_url: str
     customers: dict[str, Obj] = field(default_factory=dict)
     sessions: dict[str, Obj] = field(default_factory=dict)
+    # What a session was created with that its object does not show (payment_intent_data,
+    # setup_intent_data), by session id.
+    session_terms: dict[str, Obj] = field(default_factory=dict)
     items: dict[str, list[Obj]] = field(default_factory=dict)  # session id -> line items
     payments: dict[str, Obj] = field(default_factory=dict)  # payment intent id -> charge
+    disputes: dict[str, Obj] = field(default_factory=dict)  # payment intent id -> dispute
     payment_intents: dict[str, Obj] = field(default_factory=dict)
     setup_intents: dict[str, Obj] = field(default_factory=dict)
     payment_methods: dict[str, Obj] = field(default_factory=dict)
@@ -270,12 +276,13 @@ class State:
             "customer_creation": params.get("customer_creation"),
             "customer_email": params.get("customer_email"),
             "payment_intent": None,
-            "payment_intent_data": params.get("payment_intent_data") or {},
+            "payment_method_types": ["card"],
             "setup_intent": None,
-            "setup_intent_data": params.get("setup_intent_data") or {},
             "locale": params.get("locale"),
             "shipping_address_collection": params.get("shipping_address_collection"),
-            "shipping_details": None,  # what the buyer types, once paid
+            # What the buyer typed (the address), once paid; `shipping_details` at the top
+            # in API versions before 2025-03-31.basil.
+            "collected_information": None,
             "success_url": params["success_url"],
             "cancel_url": params["cancel_url"],
             "created": now,
@@ -283,6 +290,10 @@ class State:
             "livemode": False,
         }
         self.sessions[session_id] = session
+        self.session_terms[session_id] = {
+            "payment_intent_data": params.get("payment_intent_data") or {},
+            "setup_intent_data": params.get("setup_intent_data") or {},
+        }
         self.items[session_id] = lines
         return session
 
@@ -293,10 +304,17 @@ class State:
             raise StripeFailure(
                 "`customer_creation` can only be used in `payment` mode.", "customer_creation"
             )
-        if not params.get("currency") and not params.get("payment_method_types"):
+        allowed = params.get("allowed_payment_method_types")
+        if not params.get("currency") and not allowed:
             raise StripeFailure(
-                "You must provide `currency` or `payment_method_types` in `setup` mode.",
-                "payment_method_types",
+                "`currency` is required in `setup` mode when `allowed_payment_method_types` "
+                "is not set.",
+                "currency",
+            )
+        if allowed and "card" not in allowed:
+            raise StripeFailure(
+                "Only cards are emulated: `allowed_payment_method_types` must include card.",
+                "allowed_payment_method_types",
             )
         currency = params.get("currency")
         return [], str(currency).lower() if currency else None, None
@@ -412,6 +430,7 @@ class State:
             "amount": intent["amount"],
             "amount_refunded": 0,
             "refunded": False,
+            "disputed": False,
             "currency": intent["currency"],
             "customer": intent["customer"],
             "payment_intent": intent["id"],
@@ -472,7 +491,7 @@ class State:
         customer = session["customer"]
         if customer is None:  # customer_creation=always, as livebuy asks
             customer = self.customer(session.get("customer_email"))["id"]
-        data = session.get("payment_intent_data") or {}
+        data = self.session_terms[session["id"]]["payment_intent_data"]
         saving = data.get("setup_future_usage") in ("off_session", "on_session")
         # Every payment has a payment method; only a saved one is attached to the customer.
         pm = self.new_payment_method(card, customer if saving else None)
@@ -493,7 +512,11 @@ class State:
             payment_status="paid",
             customer=customer,
             payment_intent=intent["id"],
-            shipping_details=shipping,
+            collected_information={
+                "business_name": None,
+                "individual_name": None,
+                "shipping_details": shipping,
+            },
         )
         return [
             self.event("checkout.session.completed", session),
@@ -503,7 +526,7 @@ class State:
     def _complete_setup(self, session: Obj, card: EmulatedCard) -> list[Obj]:
         customer = session["customer"]
         pm = self.new_payment_method(card, customer)
-        data = session.get("setup_intent_data") or {}
+        data = self.session_terms[session["id"]]["setup_intent_data"]
         setup: Obj = {
             "id": new_id("seti"),
             "object": "setup_intent",
@@ -605,7 +628,7 @@ class State:
             "id": new_id("evt"),
             "object": "event",
             "type": type_,
-            "api_version": "2024-06-20",
+            "api_version": API_VERSION,
             "created": int(time.time()),
             "livemode": False,
             "pending_webhooks": 1,

@@ -12,6 +12,7 @@ from typing import Any
 import stripe
 
 from commerce.adapters.stripe_events import session_ship_to
+from commerce.adapters.stripe_version import API_VERSION
 from commerce.domain.backoff import retry_after_seconds, should_retry_header
 from commerce.domain.money import Money
 from commerce.service_layer.ports import (
@@ -37,7 +38,12 @@ RETRY_STEP = timedelta(minutes=10)
 
 class StripePaymentGateway:
     def __init__(
-        self, api_key: str, api_base: str, public_base_url: str, network_retries: int = 2
+        self,
+        api_key: str,
+        api_base: str,
+        public_base_url: str,
+        network_retries: int = 2,
+        currency: str = "eur",
     ) -> None:
         self._http = stripe.AIOHTTPClient(timeout=20)
         self._client = stripe.StripeClient(
@@ -45,8 +51,11 @@ class StripePaymentGateway:
             base_addresses={"api": api_base.rstrip("/")},
             http_client=self._http,
             max_network_retries=network_retries,
+            # Every request names the version its parameters and the objects read are of.
+            stripe_version=API_VERSION,
         )
         self._public = public_base_url.rstrip("/")
+        self._currency = currency  # the shop's: a saved card is later charged in it
 
     async def close(self) -> None:
         await self._http.close_async()  # type: ignore[no-untyped-call]
@@ -158,7 +167,10 @@ class StripePaymentGateway:
         params: Any = {
             "mode": "setup",
             "customer": customer,
-            "payment_method_types": ["card"],
+            # Cards only: a one-message buy charges the saved card off-session.
+            # (`payment_method_types` is gone from Checkout at the pinned API version.)
+            "allowed_payment_method_types": ["card"],
+            "currency": self._currency,
             "metadata": metadata,
             "setup_intent_data": {"metadata": metadata},
             "success_url": f"{self._public}/checkout/done?card=1",
