@@ -67,7 +67,13 @@ class FakePaymentGateway:
         self._check()
         self.opened.append(request)
         ref = request.order_ref
-        return CheckoutSession(f"cs_{ref}", f"https://checkout.test/{ref}", request.expires_at)
+        session = f"cs_{ref}" + (f"_{len(self.opened)}" if request.replaces else "")
+        url = f"https://checkout.test/{ref}"
+        # Open until a test says otherwise (states), as Stripe's session is.
+        self.states.setdefault(
+            session, SessionState(session, ref, "open", "unpaid", None, None, None, url=url)
+        )
+        return CheckoutSession(session, url, request.expires_at)
 
     async def expire_checkout(self, session_id: str) -> None:
         self._check()

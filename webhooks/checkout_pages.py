@@ -1,11 +1,14 @@
-"""Where Stripe Checkout sends buyers back: a short page about their order."""
+"""The buyer's pay link (`/pay/<order>`), which opens Stripe Checkout, and where Checkout sends
+buyers back: a short page about their order."""
 
 from html import escape
 
 from aiohttp import web
 
+from commerce.domain.commands import OpenPayment
 from commerce.domain.errors import NotFound
 from commerce.domain.orders import OrderStatus
+from commerce.service_layer.results import PageKind, PaymentPage
 from webhooks.keys import BUS
 
 routes = web.RouteTableDef()
@@ -21,6 +24,45 @@ def page(title: str, body: str, refresh: bool = False, status: int = 200) -> web
     meta = '<meta http-equiv="refresh" content="2">' if refresh else ""
     html = PAGE.format(title=escape(title), body=escape(body), refresh=meta)
     return web.Response(text=html, content_type="text/html", status=status)
+
+
+@routes.get("/pay/{ref}")
+async def pay(request: web.Request) -> web.Response:
+    """The link a buyer got for an order: on to Stripe's page (made now, the first time), or
+    what happened instead."""
+    ref, token = request.match_info["ref"][:20], request.query.get("t", "")[:40]
+    result: PaymentPage = await request.app[BUS].handle(OpenPayment(ref, token))
+    order = result.order
+    if result.kind is PageKind.PAY and result.url is not None:
+        raise web.HTTPSeeOther(result.url)
+    if order is None:
+        return page("Unknown link", "This payment link is not valid.", status=404)
+    if result.kind is PageKind.PAID:
+        return page(f"Order {order.ref}", f"Order {order.ref} is paid already.")
+    if result.kind is PageKind.CONFIRMING:
+        return page("Confirming your payment…", f"Order {order.ref}: one moment.", refresh=True)
+    if result.kind is PageKind.REVIEW:
+        return page(
+            f"Order {order.ref}",
+            f"Order {order.ref} could not be paid here: the shop looks into it and will get "
+            "back to you. Nothing was charged.",
+            status=409,
+        )
+    if result.kind is PageKind.ENDED:
+        return page(
+            "This hold has ended",
+            f"Order {order.ref} was not paid in time, and its units went back. Type "
+            f"#buy {order.drop_code} in the chat to try again while units are left.",
+            status=410,
+        )
+    response = page(
+        "Payment page unavailable",
+        f"The payment page for order {order.ref} could not be opened just now. Your hold "
+        "still runs: open this link again in a minute.",
+        status=503,
+    )
+    response.headers["Retry-After"] = "60"
+    return response
 
 
 @routes.get("/checkout/done")

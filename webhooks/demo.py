@@ -145,7 +145,12 @@ async def _holders(
 async def _pay(bus: MessageBus, viewer: Viewer) -> None:
     order = await _order_of(bus, viewer)
     assert order is not None and order.checkout_url is not None
-    async with viewer.http.post(order.checkout_url, allow_redirects=False) as response:
+    # The pay link opens Stripe's page (here the emulator's), where the viewer pays.
+    async with viewer.http.get(order.checkout_url, allow_redirects=False) as response:
+        if response.status != 303:
+            raise RuntimeError(f"{viewer.name} could not open the pay link: {response.status}")
+        checkout = response.headers["Location"]
+    async with viewer.http.post(checkout, allow_redirects=False) as response:
         if response.status != 303:
             raise RuntimeError(f"{viewer.name} could not pay: HTTP {response.status}")
     await _until(lambda: _status_is(bus, viewer, {OrderStatus.PAID}), 10)

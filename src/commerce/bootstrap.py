@@ -2,6 +2,7 @@
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from commerce.adapters.app_settings import SqlPayLinks
 from commerce.adapters.auctions import SqlAuctions
 from commerce.adapters.cards import SqlCards
 from commerce.adapters.clock import LogNotifier, SystemClock
@@ -42,6 +43,7 @@ def bootstrap(
         async_payment_wait=settings.async_payment_wait,
         giveaways=SqlGiveaways(engine),
         giveaway_shipping=settings.giveaway_shipping,
+        pay_links=SqlPayLinks(engine, settings.public_base_url),
     )
     return MessageBus(deps)
 

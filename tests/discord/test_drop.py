@@ -8,7 +8,7 @@ from tests.discord.conftest import Shop, ShopFactory, until
 from tests.discord.fake_discord import CHANNEL_ID, EPHEMERAL, OWNER_ID
 from tests.integration.helpers import add_product, start_drop
 
-LINK = re.compile(r"https://checkout\.test/(\S+)")
+LINK = re.compile(r"https?://\S+/pay/(\w+)\?t=\S+")  # a pay link: group 1 the order
 
 
 def board(shop: Shop) -> dict[str, Any] | None:
@@ -66,7 +66,7 @@ async def test_drop_buy_by_button_and_slash_pay_and_end(open_shop: ShopFactory) 
         assert bo_link is not None and bo_link[1] != anna_link[1]
         # The links were only ever in ephemeral follow-ups, never in the channel.
         assert not any(
-            "checkout.test" in m["content"]
+            "/pay/" in m["content"]
             for m in fake.channel_messages()
             if not m.get("interaction_token")
         )

@@ -35,6 +35,13 @@ async def emulator_auth(engine: AsyncEngine) -> dict[str, str]:
     return {"Authorization": f"Bearer {await emulator_key(engine, datetime.now(UTC))}"}
 
 
+async def checkout_page(http: ClientSession, pay_link: str) -> str:
+    """Opens a buyer's pay link as a browser does: the Checkout page it leads to."""
+    async with http.get(pay_link, allow_redirects=False) as response:
+        assert response.status == 303, f"{pay_link}: {response.status} {await response.text()}"
+        return response.headers["Location"]
+
+
 def free_port() -> int:
     """A port nothing listens on (until a test serves on it)."""
     with socket.socket() as s:

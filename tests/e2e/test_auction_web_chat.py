@@ -15,7 +15,7 @@ from commerce.domain import commands as c
 from commerce.domain.orders import OrderStatus
 from commerce.service_layer.results import AuctionWon
 from tests.conftest import test_settings
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import checkout_page, free_port
 from tests.fakes import FakeClock, FakeNotifier
 from tests.integration.helpers import add_product
 from tests.live_events import read_events
@@ -86,8 +86,10 @@ async def test_an_auction_in_the_web_chat_paid_on_the_emulator(
         [notice] = notifier.of(AuctionWon)
         assert isinstance(notice, AuctionWon)
         url = notice.order.checkout_url
-        assert url is not None and url.startswith(f"{base}/stripe-emulator/") and url in won[-1]
-        paid = await people["anna"].post(url, allow_redirects=False)
+        assert url is not None and url.startswith(f"{base}/pay/") and url in won[-1]
+        checkout = await checkout_page(people["anna"], url)
+        assert checkout.startswith(f"{base}/stripe-emulator/")
+        paid = await people["anna"].post(checkout, allow_redirects=False)
         assert paid.status == 303
         for _ in range(100):  # the emulator delivers the webhook in the background
             order = await bus.deps.store.order(notice.order.ref)

@@ -97,7 +97,8 @@ def test_drops_orders_and_the_console(cli) -> None:  # type: ignore[no-untyped-d
 
     said = cli("say", "--chat", "telegram:-100123", "--as", "telegram:42", "omg #buy")
     assert "[chat] @42: 1 × Logo tee is yours for €19.99" in said
-    assert "[private] You have 1 × Logo tee for €19.99. Your payment link follows" in said
+    assert "[private] You have 1 × Logo tee for €19.99. Pay within 10m: http://" in said
+    assert "/pay/" in said  # the shop's own link: the checkout is made when it is opened
     assert "limit is 1" in cli("say", "--chat", "telegram:-100123", "--as", "telegram:42", "#buy")
     assert "(no reply" in cli("say", "--chat", "telegram:-100123", "--as", "bob", "hi all")
     assert "is not a chat" in cli("say", "--chat", "nowhere", "#buy", ok=False)
@@ -106,8 +107,8 @@ def test_drops_orders_and_the_console(cli) -> None:  # type: ignore[no-untyped-d
 
     orders = json.loads(cli("orders", "--format", "json"))
     assert [(o["buyer"], o["status"], o["amount"]) for o in orders] == [
-        ("telegram:ben", "reserved", "19.99"),
-        ("telegram:42", "reserved", "19.99"),
+        ("telegram:ben", "checkout_open", "19.99"),  # their pay links handed out
+        ("telegram:42", "checkout_open", "19.99"),
     ]
     assert json.loads(cli("orders", "--status", "paid", "--format", "json")) == []
     mine = json.loads(cli("orders", "--buyer", "telegram:42", "--format", "json"))
@@ -257,8 +258,9 @@ def test_the_banner_shows_the_dashboard_and_its_token() -> None:
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     text = banner(settings, "127.0.0.1", 8080, token="tok123")
     assert "http://127.0.0.1:8080/dashboard   admin token: tok123" in text
-    configured = Settings(_env_file=None, livebuy_admin_token="secret!")  # type: ignore[call-arg]
-    assert "secret!" not in banner(configured, "127.0.0.1", 8080)
+    token = "secret!-configured-and-long-enough"
+    configured = Settings(_env_file=None, livebuy_admin_token=token)  # type: ignore[call-arg]
+    assert token not in banner(configured, "127.0.0.1", 8080)
 
 
 def test_status_on_a_quiet_shop(cli) -> None:  # type: ignore[no-untyped-def]

@@ -19,7 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from commerce.service_layer import chat
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.results import OrderView
 from tests.conftest import test_settings
-from tests.e2e.conftest import emulator_auth, free_port
+from tests.e2e.conftest import checkout_page, emulator_auth, free_port
 from tests.integration.helpers import add_product, start_drop
 from webhooks.app import create_app
 from webhooks.keys import BUS
@@ -69,10 +69,13 @@ class Shop:
             ChatMessage(f"web:demo:{who}", "web:demo", f"web:{who}", "#buy", who)
         )
         assert isinstance(outcome, chat.Claimed) and outcome.result.order is not None
-        order = outcome.result.order
-        assert order.checkout_url is not None and order.checkout_session is not None
-        assert order.checkout_url.startswith(f"{self.local}/stripe-emulator/pay/")
-        return order
+        link = outcome.result.order.checkout_url
+        assert link is not None and link.startswith(f"{self.local}/pay/")
+        page = await checkout_page(self.http, link)  # the buyer opens it: the session is made
+        assert page.startswith(f"{self.local}/stripe-emulator/pay/")
+        order = await self.bus.deps.store.order(outcome.result.order.ref)
+        assert order.checkout_session is not None
+        return replace(order, checkout_url=page)  # here: the Checkout page the link led to
 
     def auth(self, key: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {key or self.key}"}
@@ -309,9 +312,24 @@ def buy_with_the_cli(tmp_path: Path, port: int, who: str) -> tuple[str, str]:
         check=False,
     )
     assert said.returncode == 0, said.stdout + said.stderr
-    link = re.search(r"http://127\.0\.0\.1:\d+/stripe-emulator/pay/\S+", said.stdout)
-    assert link is not None, said.stdout
-    return link.group(), said.stdout + said.stderr
+    link = re.search(r"http://127\.0\.0\.1:\d+/pay/\S+", said.stdout)
+    assert link is not None, said.stdout + said.stderr
+    return checkout_of(link.group()), said.stdout + said.stderr
+
+
+class _Stay(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # the redirect is the answer wanted
+
+
+def checkout_of(pay_link: str) -> str:
+    """The Checkout page a buyer's pay link leads to (opened from this machine)."""
+    try:
+        urllib.request.build_opener(_Stay).open(pay_link, timeout=5)
+    except urllib.error.HTTPError as moved:
+        assert moved.code == 303, moved.read().decode()
+        return str(moved.headers["Location"])
+    raise AssertionError(f"{pay_link} did not lead to a Checkout page")
 
 
 @needs_outside

@@ -14,7 +14,7 @@ from commerce.service_layer import chat
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.results import OrderPaid, OrderView
 from tests.conftest import test_settings
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import checkout_page, free_port
 from tests.fakes import FakeNotifier
 from tests.integration.helpers import add_product, start_drop
 from webhooks.app import create_app
@@ -39,15 +39,17 @@ async def test_buy_pay_and_confirm_through_the_emulator(
         assert isinstance(outcome, chat.Claimed)
         order = outcome.result.order
         assert order is not None and order.checkout_url is not None
-        assert order.checkout_url.startswith(f"{base}/stripe-emulator/")
+        assert order.checkout_url.startswith(f"{base}/pay/{order.ref}?t=")
         reply = Renderer("en").outcome(outcome, "@alice")
         assert reply.public is not None and "@alice" in reply.public
         assert reply.private is not None and order.checkout_url in reply.private
 
-        page = await http.get(order.checkout_url)
+        checkout = await checkout_page(http, order.checkout_url)
+        assert checkout.startswith(f"{base}/stripe-emulator/")
+        page = await http.get(checkout)
         assert page.status == 200
         assert "TEST MODE" in await page.text()
-        paid = await http.post(order.checkout_url, allow_redirects=False)
+        paid = await http.post(checkout, allow_redirects=False)
         assert paid.status == 303
         assert paid.headers["Location"].startswith(f"{base}/checkout/done?order={order.ref}")
 
@@ -78,8 +80,9 @@ async def test_the_address_typed_on_the_emulator_page_ends_on_the_order(
         assert isinstance(outcome, chat.Claimed) and outcome.result.order is not None
         order = outcome.result.order
         assert order.checkout_url is not None
+        checkout = await checkout_page(http, order.checkout_url)
 
-        page = await (await http.get(order.checkout_url)).text()
+        page = await (await http.get(checkout)).text()
         assert "<legend>Shipping address</legend>" in page
         assert 'name="line1" autocomplete="shipping address-line1" value="Teststraße 1"' in page
         typed = {
@@ -93,14 +96,14 @@ async def test_the_address_typed_on_the_emulator_page_ends_on_the_order(
             "country": "fr",
         }
         # A required field left empty: the page says so, keeps what was typed, stays open.
-        refused = await http.post(order.checkout_url, data=typed | {"line1": " "})
+        refused = await http.post(checkout, data=typed | {"line1": " "})
         assert refused.status == 400
         text = await refused.text()
         assert "Enter the shipping address (line1)." in text and 'value="Paris"' in text
         # A country the shop does not ship to (not in allowed_countries) is refused too.
-        assert (await http.post(order.checkout_url, data=typed | {"country": "JP"})).status == 400
+        assert (await http.post(checkout, data=typed | {"country": "JP"})).status == 400
 
-        paid = await http.post(order.checkout_url, data=typed, allow_redirects=False)
+        paid = await http.post(checkout, data=typed, allow_redirects=False)
         assert paid.status == 303
         current = await until_paid(bus, order.ref)
         assert current.ship_to == "Bea Buyer, 12 Rue de la Paix, 75002 Paris, FR"
@@ -144,8 +147,9 @@ async def test_with_stripe_keys_the_product_talks_to_that_server(
         await start_drop(bus, quantity=1)
         outcome = await bus.handle(ChatMessage("web:demo:9", "web:demo", "web:bo", "#buy", "bo"))
         assert isinstance(outcome, chat.Claimed) and outcome.result.order is not None
-        url = outcome.result.order.checkout_url
-        assert url is not None and url.startswith(f"{stripe}/stripe-emulator/pay/")
+        assert outcome.result.order.checkout_url is not None
+        url = await checkout_page(http, outcome.result.order.checkout_url)
+        assert url.startswith(f"{stripe}/stripe-emulator/pay/")
         assert (await http.post(url, allow_redirects=False)).status == 303
         for _ in range(100):
             order = await bus.deps.store.order(outcome.result.order.ref)

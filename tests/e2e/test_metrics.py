@@ -2,6 +2,7 @@
 
 import asyncio
 import re
+from urllib.parse import urlsplit
 
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -38,7 +39,10 @@ async def test_metrics_reflect_claims_orders_webhooks_and_duties(
         await start_drop(bus, quantity=1)
         paid = await buy(bus, "web:anna")
         await buy(bus, "web:ben")  # waitlisted
-        assert paid.order is not None
+        assert paid.order is not None and paid.order.checkout_url is not None
+        link = urlsplit(paid.order.checkout_url)  # the buyer opens the pay link: Checkout
+        opened = await client.get(f"{link.path}?{link.query}", allow_redirects=False)
+        assert opened.status == 303
         body = event_body("evt_1", "checkout.session.completed", session(paid.order.ref, "cs_1"))
         response = await client.post("/webhooks/stripe", data=body,
                                      headers={"Stripe-Signature": sign(body)})  # fmt: skip
@@ -54,6 +58,6 @@ async def test_metrics_reflect_claims_orders_webhooks_and_duties(
     assert value(page, 'livebuy_claims{result="waitlisted"}') == 1
     assert value(page, 'livebuy_orders{state="paid"}') == 1
     assert value(page, "livebuy_webhook_seconds_count") == 1
-    assert value(page, "livebuy_checkout_seconds_count") == 1
+    assert value(page, "livebuy_checkout_seconds_count") == 1  # one link opened
     assert re.search(r'^livebuy_singleton_holder\{duty="sweeper",worker="[^"]+"\} 1\.0$', page,
                      re.MULTILINE)  # fmt: skip

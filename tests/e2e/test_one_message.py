@@ -37,7 +37,7 @@ from commerce.service_layer.results import (
     RefusalReason,
 )
 from tests.conftest import test_settings
-from tests.e2e.conftest import emulator_auth, free_port
+from tests.e2e.conftest import checkout_page, emulator_auth, free_port
 from tests.fakes import FakeClock, FakeNotifier
 from tests.integration.helpers import add_product
 from webhooks.app import create_app
@@ -84,6 +84,10 @@ class Shop:
 
     async def pay(self, order: OrderView, card: str = OK) -> OrderView:
         """Pays the order's checkout with a test card, as a buyer on the page would."""
+        if order.checkout_session is None:  # the buyer opens the pay link: the session is made
+            assert order.checkout_url is not None
+            await checkout_page(self.http, order.checkout_url)
+            order = await self.bus.deps.store.order(order.ref)
         assert order.checkout_session is not None
         url = f"{self.base}/stripe-emulator/_test/pay/{order.checkout_session}"
         async with self.http.post(url, data={"card": card}) as answer:

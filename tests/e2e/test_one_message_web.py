@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from commerce.domain.orders import OrderStatus
 from commerce.service_layer.messagebus import MessageBus
 from tests.conftest import test_settings
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import checkout_page, free_port
 from tests.integration.helpers import add_product, start_drop
 from tests.live_events import read_events
 from webhooks.app import create_app
@@ -110,8 +110,10 @@ async def test_the_second_buy_is_one_message_and_a_confirm(shop: Shop) -> None:
     await anna.say("#buy")
     first = await anna.event("private", "Pay within")
     url = re.search(r"https?://\S+", first["text"])
-    assert url is not None and "/stripe-emulator/" in url[0] and "actions" not in first
-    assert (await anna.http.post(url[0], allow_redirects=False)).status == 303
+    assert url is not None and "/pay/" in url[0] and "actions" not in first
+    checkout = await checkout_page(anna.http, url[0])
+    assert "/stripe-emulator/" in checkout
+    assert (await anna.http.post(checkout, allow_redirects=False)).status == 303
     await anna.event("private", "Payment received")
     saved = await anna.event("private", "Visa •••• 4242 is saved")
     assert "/unlink" in saved["text"]

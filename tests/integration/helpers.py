@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 from itertools import count
+from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -11,9 +12,18 @@ from commerce.domain.drops import DropPolicy, DropTerms
 from commerce.domain.money import Money
 from commerce.domain.products import ProductSpec
 from commerce.service_layer.messagebus import MessageBus
-from commerce.service_layer.results import ClaimResult, DropView
+from commerce.service_layer.results import ClaimResult, DropView, OrderView, PaymentPage
 
 _messages = count(1)
+
+
+async def open_link(bus: MessageBus, order: OrderView) -> PaymentPage:
+    """The buyer opens the pay link the order was given (what /pay/<ref> does)."""
+    assert order.checkout_url is not None, f"order {order.ref} has no pay link"
+    link = urlsplit(order.checkout_url)
+    assert link.path == f"/pay/{order.ref}", order.checkout_url
+    page: PaymentPage = await bus.handle(c.OpenPayment(order.ref, parse_qs(link.query)["t"][0]))
+    return page
 
 
 async def add_product(

@@ -3,6 +3,7 @@
 import asyncio
 import itertools
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -15,9 +16,14 @@ from commerce.domain.payments import PaymentEvent, PaymentEventKind
 from commerce.domain.products import ProductSpec
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.ports import SessionState
-from commerce.service_layer.results import CheckoutReady, OrderView, PromotedFromWaitlist
+from commerce.service_layer.results import (
+    CheckoutReady,
+    OrderView,
+    PageKind,
+    PromotedFromWaitlist,
+)
 from tests.fakes import FakeClock, FakeNotifier, FakePaymentGateway
-from tests.integration.helpers import add_product, buy, start_drop
+from tests.integration.helpers import add_product, buy, open_link, start_drop
 
 K = PaymentEventKind
 S = OrderStatus
@@ -53,9 +59,11 @@ def refunded(order: OrderView, amount: int) -> c.ApplyPaymentEvent:
 
 
 async def won_order(bus: MessageBus, who: str = "web:anna", quantity: int = 1) -> OrderView:
+    """A won claim whose buyer opened the pay link: its checkout session exists."""
     result = await buy(bus, who, quantity=quantity)
     assert result.order is not None
-    return result.order
+    assert (await open_link(bus, result.order)).kind is PageKind.PAY
+    return await bus.deps.store.order(result.order.ref)
 
 
 @pytest.fixture
@@ -73,7 +81,8 @@ async def test_won_claim_opens_a_checkout_from_database_prices(
     bus: MessageBus, payments: FakePaymentGateway, order: OrderView, clock: FakeClock
 ) -> None:
     assert order.status is S.CHECKOUT_OPEN
-    assert order.checkout_url == f"https://checkout.test/{order.ref}"
+    assert order.checkout_url is not None and f"/pay/{order.ref}?t=" in order.checkout_url
+    assert order.checkout_session == f"cs_{order.ref}"
     [request] = payments.opened
     assert (request.order_ref, request.quantity, request.unit_amount) == (
         order.ref,
@@ -228,24 +237,59 @@ async def test_refund_requests(
     assert await status(bus, order) is S.REFUNDED
 
 
-async def test_checkout_failure_is_retried_by_the_sweeper(
+async def test_a_claim_gets_its_link_while_the_provider_is_down(
     bus: MessageBus, payments: FakePaymentGateway, notifier: FakeNotifier, clock: FakeClock
 ) -> None:
+    """The pay link is the shop's own: a claim is answered with it whatever the provider does,
+    and the page it opens says to try again until the provider is back."""
     await add_product(bus)
     await start_drop(bus, quantity=1)
     payments.down = True
     result = await buy(bus, "web:anna")
-    assert result.order is not None and result.order.status is S.RESERVED
-    assert result.checkout_error == "the payment provider is unreachable"
-    await bus.handle(c.ExpireHolds())
-    assert notifier.of(CheckoutReady) == []
+    assert result.order is not None and result.order.status is S.CHECKOUT_OPEN
+    assert result.checkout_error is None and result.order.checkout_url is not None
+    page = await open_link(bus, result.order)
+    assert page.kind is PageKind.UNAVAILABLE and "unreachable" in page.error
     payments.down = False
-    await bus.handle(c.ExpireHolds())
-    assert notifier.of(CheckoutReady) == []  # too young: its own reply may still be under way
     clock.advance(seconds=16)
     await bus.handle(c.ExpireHolds())
-    [ready] = notifier.of(CheckoutReady)
-    assert ready.order.status is S.CHECKOUT_OPEN  # type: ignore[union-attr]
+    assert notifier.of(CheckoutReady) == []  # it had its link: nothing to send again
+    page = await open_link(bus, result.order)
+    assert page.kind is PageKind.PAY and page.url == f"https://checkout.test/{result.order.ref}"
+
+
+async def test_opening_a_link_twice_makes_one_session_and_an_expired_one_a_successor(
+    bus: MessageBus, payments: FakePaymentGateway, clock: FakeClock
+) -> None:
+    await add_product(bus)
+    await start_drop(bus, quantity=2)
+    result = await buy(bus, "web:anna")
+    assert result.order is not None
+    first, again = [await open_link(bus, result.order) for _ in range(2)]
+    assert first.url == again.url and len(payments.opened) == 1
+    # Both at once (a double tap): still one session.
+    other = await buy(bus, "web:bo")
+    assert other.order is not None
+    pages = await asyncio.gather(*(open_link(bus, other.order) for _ in range(5)))
+    assert {p.url for p in pages} == {f"https://checkout.test/{other.order.ref}"}
+    assert {r.order_ref for r in payments.opened} == {result.order.ref, other.order.ref}
+    assert all(r.replaces is None for r in payments.opened)  # one idempotency key per order
+    # Anna's session ran out while her hold still runs: the link makes its successor.
+    session = f"cs_{result.order.ref}"
+    payments.states[session] = replace(payments.states[session], status="expired")
+    successor = await open_link(bus, result.order)
+    assert successor.kind is PageKind.PAY and payments.opened[-1].replaces == session
+    order = await bus.deps.store.order(result.order.ref)
+    assert order.checkout_session != session and order.checkout_session is not None
+    # Paid: the link says so; the hold ended: it says how to try again.
+    await bus.handle(c.SettlePayment(order.ref, "pi_1", "evt_1"))
+    assert (await open_link(bus, order)).kind is PageKind.PAID
+    clock.advance(minutes=11)
+    await bus.handle(c.ExpireHolds())
+    assert (await open_link(bus, other.order)).kind is PageKind.ENDED
+    calls = len(payments.opened)
+    forged = await bus.handle(c.OpenPayment(order.ref, "not-the-token"))
+    assert forged.kind is PageKind.UNKNOWN and len(payments.opened) == calls
 
 
 async def test_reconcile_repairs_lost_webhooks(
@@ -337,6 +381,7 @@ async def test_returning_buyers_reuse_their_payment_customer(
     await bus.deps.store.link("telegram:9", "web:anna")  # type: ignore[attr-defined]
     result = await buy(bus, "telegram:9", chat="web:demo")
     assert result.order is not None
+    await open_link(bus, result.order)
     assert payments.opened[-1].customer == "cus_1"
 
 
@@ -352,6 +397,9 @@ async def test_digital_products_need_no_shipping_address(
     tee = await buy(bus, "web:b", code="TEE")
     assert key.order is not None and key.order.digital
     assert tee.order is not None and not tee.order.digital
+    assert payments.opened == []  # links handed out: no provider call yet
+    for opened in (key.order, tee.order):
+        await open_link(bus, opened)
     assert [(r.order_ref, r.collect_shipping) for r in payments.opened] == [
         (key.order.ref, False),
         (tee.order.ref, True),

@@ -178,8 +178,8 @@ async def run_show(bus: MessageBus, clock: FakeClock, gateway: FakePaymentGatewa
     await run.pay(cy.ref)
     clock.advance(seconds=35)
 
-    # Lot 3, a PDD auction won by telegram:10, whose checkout cannot open (the provider is
-    # down) and who never pays: the sweeper lets the win lapse.
+    # Lot 3, a PDD auction won by telegram:10, who never opens the pay link (the provider is
+    # down besides) and never pays: the sweeper lets the win lapse.
     await run.next(3)
     clock.advance(seconds=5)
     await run.say("telegram:10", "#bid 2")
@@ -309,7 +309,7 @@ def check(report: ShowReport, run: Script) -> None:
     assert report.funnel.claims == run.won_claims + len(auction_wins)
     assert report.funnel.checkouts == sum(1 for s in sales if s.checkout or s.paid)
     assert report.funnel.paid == len(paid)
-    assert report.funnel.checkouts < report.funnel.claims  # the provider was down once
+    assert report.funnel.checkouts < report.funnel.claims  # one winner never went to pay
     assert report.claims_by_status.get("won") == run.won_claims
 
     # Unpaid wins, refunds and returns, totals.

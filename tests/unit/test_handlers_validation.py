@@ -15,7 +15,16 @@ from commerce.domain.money import Money
 from commerce.domain.payments import PaymentEvent, PaymentEventKind
 from commerce.domain.products import ProductSpec
 from commerce.domain.shows import LotSpec
-from commerce.service_layer import auctions, chat, handlers, invoices, one_message, payments, shows
+from commerce.service_layer import (
+    auctions,
+    chat,
+    checkout,
+    handlers,
+    invoices,
+    one_message,
+    payments,
+    shows,
+)
 from commerce.service_layer import giveaways as engage
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.messagebus import HANDLERS, MessageBus
@@ -326,6 +335,7 @@ EXPECTED_HANDLERS = {
     c.StartPoll: engage.start_poll,
     c.CastVote: engage.cast_vote,
     c.EndPoll: engage.end_poll,
+    c.OpenPayment: checkout.open_payment,
 }
 
 SAMPLES: list[Any] = [
@@ -368,6 +378,7 @@ SAMPLES: list[Any] = [
     c.StartPoll("Next?", ("cards", "sneakers")),
     c.CastVote("web:demo", "web:anna", 1),
     c.EndPoll("web:demo"),
+    c.OpenPayment("A1", "token"),
 ]
 
 

@@ -1,5 +1,5 @@
 """Values the service generates once and keeps in the database (the dashboard's admin token,
-the local Stripe emulator's API key)."""
+the local Stripe emulator's API key, the key that signs pay links)."""
 
 import secrets
 from datetime import datetime
@@ -7,9 +7,11 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from commerce.adapters.sql import sql
+from commerce.domain import pay_links
 
 ADMIN_TOKEN = "admin_token"  # noqa: S105 (the key it is stored under)
 EMULATOR_KEY = "stripe_emulator_key"
+PAY_LINK_KEY = "pay_link_key"
 KEEP = sql(
     "INSERT INTO app_setting (key, value, updated_at) VALUES (:key, :value, :now)"
     " ON CONFLICT (key) DO NOTHING"
@@ -39,3 +41,27 @@ async def emulator_key(engine: AsyncEngine, now: datetime) -> str:
         await conn.execute(KEEP, {"key": EMULATOR_KEY, "value": made, "now": now})
         value = (await conn.execute(READ, {"key": EMULATOR_KEY})).scalar_one()
     return str(value)
+
+
+class SqlPayLinks:
+    """Pay links signed with a key made on the first run and kept in the database, so every
+    worker (and every restart) makes and accepts the same links."""
+
+    def __init__(self, engine: AsyncEngine, public_url: str) -> None:
+        self.engine, self.public_url = engine, public_url
+        self._key: bytes | None = None
+
+    async def url(self, ref: str, now: datetime) -> str:
+        return pay_links.url(self.public_url, await self._known(now), ref)
+
+    async def genuine(self, ref: str, token: str, now: datetime) -> bool:
+        return pay_links.genuine(await self._known(now), ref, token)
+
+    async def _known(self, now: datetime) -> bytes:
+        if self._key is None:
+            async with self.engine.begin() as conn:
+                made = secrets.token_hex(32)
+                await conn.execute(KEEP, {"key": PAY_LINK_KEY, "value": made, "now": now})
+                value = (await conn.execute(READ, {"key": PAY_LINK_KEY})).scalar_one()
+            self._key = bytes.fromhex(str(value))
+        return self._key

@@ -55,9 +55,9 @@ FIND_ORDER = sql(
     " OR payment_ref = :payment ORDER BY id LIMIT 1"
 )
 LOCK_ORDER = sql("UPDATE orders SET updated_at = :now WHERE id = :id")
-SET_CHECKOUT = sql(
-    "UPDATE orders SET checkout_session = :session, checkout_url = :url, updated_at = :now"
-    " WHERE id = :id"
+SET_LINK = sql("UPDATE orders SET checkout_url = :url, updated_at = :now WHERE id = :id")
+SET_SESSION = sql(
+    "UPDATE orders SET checkout_session = :session, updated_at = :now WHERE id = :id"
 )
 SET_STATUS = sql("UPDATE orders SET status = :to_status, updated_at = :now WHERE id = :id")
 SET_REFUNDED = sql(
@@ -181,17 +181,18 @@ class SqlLedger:
             order_id = (await conn.execute(FIND_ORDER, params)).scalar()
             return None if order_id is None else await order_view(conn, order_id)
 
-    async def checkout_opened(
-        self, ref: str, session: str, url: str, cause: str, now: datetime
-    ) -> OrderView:
-        """Records the order's checkout; a reserved order becomes checkout_open."""
+    async def link_handed_out(self, ref: str, url: str, cause: str, now: datetime) -> OrderView:
         async with self.engine.begin() as conn:
             row = await self._locked(conn, ref, now)
-            await conn.execute(
-                SET_CHECKOUT, {"id": row.id, "session": session, "url": url, "now": now}
-            )
+            await conn.execute(SET_LINK, {"id": row.id, "url": url, "now": now})
             if row.status == S.RESERVED:
                 await self._move(conn, row, S.CHECKOUT_OPEN, cause, now)
+            return await order_view(conn, row.id)
+
+    async def session_opened(self, ref: str, session: str, now: datetime) -> OrderView:
+        async with self.engine.begin() as conn:
+            row = await self._locked(conn, ref, now)
+            await conn.execute(SET_SESSION, {"id": row.id, "session": session, "now": now})
             return await order_view(conn, row.id)
 
     async def awaiting_checkout(self, created_before: datetime) -> list[OrderView]:

@@ -21,7 +21,8 @@ CLAIMS = sql(
 )
 ORDERS = sql(
     f"SELECT d.code, {PLATFORM.format(col='o.identity')} AS platform,"
-    " SUM(CASE WHEN o.checkout_session IS NOT NULL THEN 1 ELSE 0 END),"
+    # A checkout: the buyer opened the pay link (a session was made), or paid another way.
+    " SUM(CASE WHEN o.checkout_session IS NOT NULL OR o.paid_at IS NOT NULL THEN 1 ELSE 0 END),"
     " SUM(CASE WHEN o.paid_at IS NOT NULL THEN 1 ELSE 0 END),"
     " SUM(CASE WHEN o.refunded_minor > 0 OR o.status = 'refunded' THEN 1 ELSE 0 END)"
     " FROM orders o JOIN drops d ON d.id = o.drop_id GROUP BY d.code, platform"

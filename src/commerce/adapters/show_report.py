@@ -32,9 +32,10 @@ computed from the rows in Python (a show has at most 500 lots). Definitions:
   (`show_chatter`); **buyers per platform**: distinct identities with a paid order. The
   platform is the identity's prefix (`telegram:123` → telegram).
 - **Conversion**: claims = won claims of the fixed lots' drops plus auction wins (every order
-  an auction offered); checkouts = those orders that reached a checkout (`checkout_open`, a
-  Checkout session), were charged with a saved card (an order event with cause `charge:…`)
-  or were paid (e.g. by a Telegram invoice); paid = those paid.
+  an auction offered); checkouts = those orders whose buyer opened the checkout (its pay link
+  made a Checkout session; a link handed out and never opened is no checkout), were charged
+  with a saved card (an order event with cause `charge:…`) or were paid (e.g. by a Telegram
+  invoice); paid = those paid.
 - **Unpaid wins**: auction orders that expired or were cancelled.
 - **Refunds**: orders now `refunded` or `partially_refunded`, how many and the amount refunded;
   **returns** among them: the units went back to stock (`RefundOrder(restock=True)` records
@@ -72,7 +73,7 @@ ORDERS = sql(
     "SELECT l.position, l.mode, o.id, o.identity, o.quantity, o.amount_minor, o.status,"
     " o.created_at, o.paid_at, o.refunded_minor, o.checkout_session, c.display_name,"
     " EXISTS (SELECT 1 FROM order_event e WHERE e.order_id = o.id"
-    "  AND (e.to_status = 'checkout_open' OR e.cause LIKE 'charge:%')) AS checkout,"
+    "  AND e.cause LIKE 'charge:%') AS checkout,"
     " EXISTS (SELECT 1 FROM order_event e WHERE e.order_id = o.id AND e.cause = 'restock')"
     "  AS returned"
     " FROM lot l LEFT JOIN auction a ON a.id = l.auction_id"

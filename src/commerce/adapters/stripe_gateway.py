@@ -96,8 +96,11 @@ class StripePaymentGateway:
             params["payment_intent_data"]["setup_future_usage"] = "off_session"
         if request.collect_shipping:
             params["shipping_address_collection"] = {"allowed_countries": SHIPPING_COUNTRIES}
-        # One session per order, however often this is retried.
-        options: Any = {"idempotency_key": f"checkout-{request.order_ref}"}
+        # One session per order (and one successor per expired one), however often asked.
+        key = f"checkout-{request.order_ref}"
+        options: Any = {
+            "idempotency_key": f"{key}-after-{request.replaces}" if request.replaces else key
+        }
         session = await self._call(self._client.v1.checkout.sessions.create_async(params, options))
         return CheckoutSession(
             id=session.id,
@@ -136,6 +139,7 @@ class StripePaymentGateway:
             amount_total=getattr(session, "amount_total", None),
             currency=getattr(session, "currency", None),
             ship_to=session_ship_to(session.to_dict()),
+            url=getattr(session, "url", None),
         )
 
     async def payment_state(self, payment_intent: str) -> PaymentState:

@@ -259,6 +259,14 @@ class StartGiveaway:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenPayment:
+    """A buyer opened the pay link of order `ref` (`token` from the link)."""
+
+    ref: str
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
 class EnterGiveaway:
     """`#enter` in `chat`, or the Enter button of giveaway `giveaway_id`."""
 
@@ -378,4 +386,5 @@ Command = (
     | AddSeller
     | CheckInvoice
     | InvoicePaid
+    | OpenPayment
 )

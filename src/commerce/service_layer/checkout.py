@@ -1,16 +1,34 @@
-"""Checkouts: a won claim gets a payment link; a hold that ends closes its session."""
+"""Checkouts: a won claim gets the shop's pay link; opening it makes the provider's checkout;
+a hold that ends closes its session."""
 
 import contextlib
 from dataclasses import replace
 from datetime import timedelta
 
-from commerce.domain.errors import InvalidInput, NotAllowed
+from commerce.domain.commands import OpenPayment
+from commerce.domain.errors import InvalidInput, NotAllowed, NotFound
 from commerce.domain.orders import OrderStatus
+from commerce.service_layer import retries
 from commerce.service_layer.deps import Deps
-from commerce.service_layer.ports import CheckoutRequest, Ledger, PaymentError, PaymentGateway
-from commerce.service_layer.results import CheckoutReady, ClaimOutcome, ClaimResult, OrderView
+from commerce.service_layer.ports import (
+    CheckoutRequest,
+    Ledger,
+    PayLinks,
+    PaymentError,
+    PaymentGateway,
+)
+from commerce.service_layer.results import (
+    CheckoutReady,
+    ClaimOutcome,
+    ClaimResult,
+    OrderView,
+    PageKind,
+    PaymentPage,
+)
 
 S = OrderStatus
+# What a pay link says of an order past paying (any other: paid already).
+PAGES = {S.EXPIRED: PageKind.ENDED, S.CANCELLED: PageKind.ENDED, S.NEEDS_REVIEW: PageKind.REVIEW}
 CHECKOUT_GRACE = timedelta(seconds=15)
 
 
@@ -21,45 +39,90 @@ def money_ports(deps: Deps) -> tuple[PaymentGateway, Ledger]:
 
 
 async def open_checkout(order: OrderView, deps: Deps) -> OrderView:
-    """Opens (idempotently) the order's checkout and records it on the order."""
-    payments, ledger = money_ports(deps)
+    """Hands out the order's pay link, the shop's own (no provider call): the provider's
+    checkout is made when the buyer opens it (`open_payment`)."""
+    _, ledger = money_ports(deps)
     if order.hold_expires_at is None or order.unit_price is None:
         raise InvalidInput(f"order {order.ref} cannot be paid any more")
+    now = deps.clock.now()
+    url = await links(deps).url(order.ref, now)
+    return await ledger.link_handed_out(order.ref, url, f"link:{order.ref}", now)
+
+
+def links(deps: Deps) -> PayLinks:
+    if deps.pay_links is None:
+        raise NotAllowed("payments are not configured")
+    return deps.pay_links
+
+
+async def open_payment(cmd: OpenPayment, deps: Deps) -> PaymentPage:
+    """A buyer opened their pay link: the provider's checkout for the order (made now, once
+    per order: reused while open, a successor when it expired and the hold still runs), or
+    what became of the order instead. Never a dead end."""
+    payments, ledger = money_ports(deps)
+    now = deps.clock.now()
+    if not await links(deps).genuine(cmd.ref, cmd.token, now):
+        return PaymentPage(PageKind.UNKNOWN)
+    try:
+        order = await deps.store.order(cmd.ref.upper())
+    except NotFound:
+        return PaymentPage(PageKind.UNKNOWN)
+    if order.status not in (S.RESERVED, S.CHECKOUT_OPEN):
+        return PaymentPage(PAGES.get(order.status, PageKind.PAID), order)
+    if order.hold_expires_at is None:  # a delayed payment is under way: nothing to pay
+        return PaymentPage(PageKind.CONFIRMING, order)
+    if order.hold_expires_at <= now:
+        return PaymentPage(PageKind.ENDED, order)
+    replaces = None
+    try:
+        if order.checkout_session is not None:
+            state = await payments.session_state(order.checkout_session)
+            if state.status == "open" and state.url:
+                return PaymentPage(PageKind.PAY, order, state.url)
+            if state.status == "complete":
+                return PaymentPage(PageKind.CONFIRMING, order)
+            replaces = order.checkout_session
+        session = await payments.open_checkout(await _checkout_request(order, deps, replaces))
+    except PaymentError as exc:
+        if not retries.refused(exc):
+            return PaymentPage(PageKind.UNAVAILABLE, order, error=str(exc))
+        # Refused (a 4xx): asked again it would be refused again. The shop looks into it.
+        await retries.call_failed(order, exc, "checkout", deps, tell=False)
+        return PaymentPage(PageKind.REVIEW, order, error=str(exc))
+    await ledger.session_opened(order.ref, session.id, now)
+    return PaymentPage(PageKind.PAY, order, session.url)
+
+
+async def _checkout_request(order: OrderView, deps: Deps, replaces: str | None) -> CheckoutRequest:
+    _, ledger = money_ports(deps)
+    assert order.hold_expires_at is not None and order.unit_price is not None
     # A buyer without a saved card is offered to keep this one for one-message buys.
     save_card = deps.cards is not None and await deps.cards.card(order.identity) is None
-    session = await payments.open_checkout(
-        CheckoutRequest(
-            order_ref=order.ref,
-            drop_code=order.drop_code,
-            chat=order.chat,
-            description=order.description,
-            unit_amount=order.unit_price,
-            quantity=order.quantity,
-            expires_at=order.hold_expires_at,
-            customer=await ledger.payment_customer(order.identity),
-            collect_shipping=not order.digital,
-            save_card=save_card,
-            ordered_at=order.created_at,
-        )
-    )
-    return await ledger.checkout_opened(
-        order.ref, session.id, session.url, f"checkout:{session.id}", deps.clock.now()
+    return CheckoutRequest(
+        order_ref=order.ref,
+        drop_code=order.drop_code,
+        chat=order.chat,
+        description=order.description,
+        unit_amount=order.unit_price,
+        quantity=order.quantity,
+        expires_at=order.hold_expires_at,
+        customer=await ledger.payment_customer(order.identity),
+        collect_shipping=not order.digital,
+        save_card=save_card,
+        ordered_at=order.created_at,
+        replaces=replaces,
     )
 
 
 async def checkout_or_later(order: OrderView, deps: Deps) -> OrderView:
-    """The checkout of a won auction or a prize's shipping; if the provider fails, the
-    sweeper opens it later (retry_checkouts) and sends the link."""
+    """The pay link of a won auction or a prize's shipping (when payments are on)."""
     if deps.payments is None:
         return order
-    try:
-        return await open_checkout(order, deps)
-    except PaymentError:
-        return order
+    return await open_checkout(order, deps)
 
 
 async def with_checkout(result: ClaimResult, deps: Deps) -> ClaimResult:
-    """A won claim with its checkout link; on a provider failure the sweeper retries."""
+    """A won claim with its pay link."""
     if result.outcome is not ClaimOutcome.WON or result.order is None or deps.payments is None:
         return result
     if result.order.status not in (S.RESERVED, S.CHECKOUT_OPEN):
@@ -68,27 +131,22 @@ async def with_checkout(result: ClaimResult, deps: Deps) -> ClaimResult:
         return result  # a delayed payment is under way for it already
     if by_invoice(result.order, deps):
         return result  # the chat's adapter sends its own invoice
-    try:
-        return replace(result, order=await open_checkout(result.order, deps))
-    except PaymentError as exc:
-        return replace(result, checkout_error=str(exc))
+    return replace(result, order=await open_checkout(result.order, deps))
 
 
 async def retry_checkouts(deps: Deps) -> list[OrderView]:
-    """The sweeper's pass over won claims whose checkout could not be opened at once."""
+    """The sweeper's pass over won claims answered without their pay link (the database
+    failed between the claim and the link): the link now, by a notice."""
     if deps.payments is None or deps.ledger is None:
         return []
     opened = []
     # Only claims older than a grace period: a younger one is still being answered, and
-    # opening its checkout here too would send the buyer the link twice.
+    # handing out its link here too would send the buyer the link twice.
     created_before = deps.clock.now() - CHECKOUT_GRACE
     for order in await deps.ledger.awaiting_checkout(created_before):
         if by_invoice(order, deps):
             continue
-        try:
-            ready = await open_checkout(order, deps)
-        except PaymentError:
-            continue  # still down: the next pass tries again
+        ready = await open_checkout(order, deps)
         await deps.notifier.notify(CheckoutReady(ready))
         opened.append(ready)
     return opened

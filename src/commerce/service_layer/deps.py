@@ -12,6 +12,7 @@ from commerce.service_layer.ports import (
     GiveawayStore,
     Ledger,
     Notifier,
+    PayLinks,
     PaymentGateway,
     ShowStore,
     Store,
@@ -44,3 +45,4 @@ class Deps:
     public_url: str = ""  # PUBLIC_BASE_URL: public records (a giveaway's entries) link there
     giveaways: GiveawayStore | None = None  # None: giveaways and polls answer "not available"
     giveaway_shipping: Money | None = None  # LIVEBUY_GIVEAWAY_SHIPPING; None: prizes free
+    pay_links: PayLinks | None = None  # None: no pay links (payments not configured)

@@ -4,7 +4,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from commerce.domain import commands as c
-from commerce.service_layer import auctions, chat, handlers, invoices, one_message, payments, shows
+from commerce.service_layer import (
+    auctions,
+    chat,
+    checkout,
+    handlers,
+    invoices,
+    one_message,
+    payments,
+    shows,
+)
 from commerce.service_layer import giveaways as engage
 from commerce.service_layer.deps import Deps
 
@@ -48,6 +57,7 @@ HANDLERS: dict[type, Handler] = {
     c.SkipLot: shows.skip_lot,
     c.EndShow: shows.end_show,
     c.TickShows: shows.tick_shows,
+    c.OpenPayment: checkout.open_payment,
 }
 
 

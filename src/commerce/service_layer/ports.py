@@ -63,6 +63,7 @@ class CheckoutRequest:
     # tells the buyer so, and /unlink forgets it.
     save_card: bool = False
     ordered_at: datetime | None = None  # when the order was made (keeps retries identical)
+    replaces: str | None = None  # an expired session of the same order: this is its successor
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,7 @@ class SessionState:
     amount_total: int | None
     currency: str | None
     ship_to: str | None = None  # the address the page asked for, in one line
+    url: str | None = None  # the page to pay on, while the session is open
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,9 +216,14 @@ class Ledger(Protocol):
     async def find_order(
         self, ref: str | None, session: str | None, payment: str | None
     ) -> OrderView | None: ...
-    async def checkout_opened(
-        self, ref: str, session: str, url: str, cause: str, now: datetime
-    ) -> OrderView: ...
+    async def link_handed_out(self, ref: str, url: str, cause: str, now: datetime) -> OrderView:
+        """The buyer got the order's pay link: a reserved order becomes checkout_open."""
+        ...
+
+    async def session_opened(self, ref: str, session: str, now: datetime) -> OrderView:
+        """The buyer opened the link: the provider's checkout session made for it."""
+        ...
+
     async def awaiting_checkout(self, created_before: datetime) -> list[OrderView]: ...
     async def await_async_payment(self, ref: str, payment: str | None, now: datetime) -> None: ...
     async def payment_customer(self, identity: str) -> str | None: ...
@@ -505,6 +512,13 @@ class GiveawayStore(Protocol):
     async def end_poll(self, chat: str | None, poll_id: int | None, now: datetime) -> PollView:
         """Closes the poll live in the chat (or `poll_id`); NotFound when there is none."""
         ...
+
+
+class PayLinks(Protocol):
+    """The shop's own pay links (commerce.domain.pay_links), signed with the shop's key."""
+
+    async def url(self, ref: str, now: datetime) -> str: ...
+    async def genuine(self, ref: str, token: str, now: datetime) -> bool: ...
 
 
 class Contacts(Protocol):

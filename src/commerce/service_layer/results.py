@@ -226,6 +226,26 @@ class OrderPaid:
     tell_buyer: bool = True  # False: the buyer was told in the answer to their action
 
 
+class PageKind(StrEnum):
+    """What a buyer's pay link leads to."""
+
+    PAY = "pay"  # the provider's checkout: `url`
+    PAID = "paid"  # paid already (or refunded, disputed: past paying)
+    CONFIRMING = "confirming"  # paid, the provider's word on its way
+    ENDED = "ended"  # the hold ended (expired, cancelled): a new #buy
+    UNAVAILABLE = "unavailable"  # the provider failed just now: try again
+    REVIEW = "review"  # the shop looks into the order (the provider refused it)
+    UNKNOWN = "unknown"  # no such order, or not this link's
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentPage:
+    kind: PageKind
+    order: OrderView | None = None
+    url: str | None = None
+    error: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class CheckoutReady:
     """A checkout link the buyer did not get with the reply (opened on a retry)."""
