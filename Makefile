@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint typecheck imports browser pytest bench clean
+.PHONY: run test lint typecheck imports browser pytest reliability bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ imports: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest
+
+# The reliability catalogue's cases only (docs/reliability.md says which test proves each).
+reliability: $(STAMP)
+	$(BIN)/pytest -m reliability
 
 # The figures of docs/benchmarks.md: the product next to the raw database limit.
 bench: $(STAMP)
