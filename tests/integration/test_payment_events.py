@@ -2,11 +2,12 @@
 
 import asyncio
 import itertools
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from commerce.domain import commands as c
 from commerce.domain.errors import InvalidInput
@@ -15,15 +16,23 @@ from commerce.domain.orders import OrderStatus
 from commerce.domain.payments import PaymentEvent, PaymentEventKind
 from commerce.domain.products import ProductSpec
 from commerce.service_layer.messagebus import MessageBus
-from commerce.service_layer.ports import SessionState
+from commerce.service_layer.ports import (
+    Charge,
+    ChargeRequest,
+    ChargeStatus,
+    SavedCard,
+    SessionState,
+)
 from commerce.service_layer.results import (
     CheckoutReady,
     OrderView,
     PageKind,
+    PaymentFellBack,
+    PaymentOutcome,
     PromotedFromWaitlist,
 )
 from tests.fakes import FakeClock, FakeNotifier, FakePaymentGateway
-from tests.integration.helpers import add_product, buy, open_link, start_drop
+from tests.integration.helpers import add_product, buy, give_address, open_link, start_drop
 
 K = PaymentEventKind
 S = OrderStatus
@@ -413,3 +422,50 @@ async def test_a_payment_of_another_amount_needs_review(bus: MessageBus, order: 
     assert await status(bus, order) is S.NEEDS_REVIEW
     history = await bus.deps.store.history(order.ref)
     assert history[-1].cause.endswith(":amount_mismatch")
+
+
+@dataclass
+class RacingGateway(FakePaymentGateway):
+    """A saved card's charge whose failure webhook arrives before the charge's answer."""
+
+    webhook: Callable[[], Awaitable[object]] | None = None
+    racing: "asyncio.Future[object] | None" = None
+
+    async def charge_card(self, request: ChargeRequest) -> Charge:
+        charge = await super().charge_card(request)
+        if self.webhook is not None:
+            self.racing = asyncio.ensure_future(self.webhook())
+            await asyncio.sleep(0.2)  # the webhook is processed meanwhile
+        return charge
+
+
+async def test_a_decline_whose_webhook_comes_first_is_told_once(
+    bus: MessageBus, engine: AsyncEngine, notifier: FakeNotifier
+) -> None:
+    payments = RacingGateway()
+    bus.deps.payments = payments
+    await add_product(bus, stock=5)
+    await start_drop(bus, quantity=5)
+    first = await won_order(bus, "web:anna")
+    payments.cards[f"pi_{first.ref}"] = SavedCard("cus_1", "pm_anna", "visa", "4242")
+    await bus.handle(completed(first))  # paid; the card is kept for one-message buys
+    await give_address(engine, "web:anna")
+    said = await bus.handle(c.ChatMessage("web:demo:race", "web:demo", "web:anna", "#buy", "anna"))
+    second = said.result
+    assert second.order is not None and second.confirm is not None  # one tap asked
+    payments.outcomes["pm_anna"] = ChargeStatus.DECLINED
+    outcomes: list[object] = []
+
+    async def webhook() -> None:
+        assert second.order is not None
+        failed = event(K.PAYMENT_FAILED, second.order, session_id=None)
+        outcomes.append(await bus.handle(failed))
+
+    payments.webhook = webhook
+    result = await bus.handle(c.ConfirmPurchase("web:anna"))
+    assert payments.racing is not None
+    await payments.racing
+    assert result.outcome is PaymentOutcome.FALLBACK and result.reason == "Your card was declined."
+    assert result.order.checkout_url is not None  # the link instead, told by this answer
+    assert outcomes == ["ignored: not a charge under way"]  # the webhook waited for it
+    assert notifier.of(PaymentFellBack) == []  # so the buyer hears it once

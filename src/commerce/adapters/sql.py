@@ -133,6 +133,7 @@ def to_order_view(row: Any) -> OrderView:
         digital=bool(row.digital),
         confirm_until=maybe_utc(row.confirm_until),
         charging=row.charge_attempt is not None,
+        charge_pending=row.charge_attempt == "pending",
         ship_to=row.ship_to,
         payment_pending_since=maybe_utc(row.payment_pending_since),
         payment_attempts=row.payment_attempts,

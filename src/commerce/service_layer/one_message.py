@@ -7,6 +7,7 @@ idempotent). A decline, or a card that needs its owner present, falls back to a 
 for the same held units. Promo drops are paid with the public message itself.
 """
 
+import asyncio
 import contextlib
 from dataclasses import replace
 from datetime import datetime
@@ -41,6 +42,9 @@ from commerce.service_layer.saved_cards import card_ports, ship_to, usable_card,
 
 S = OrderStatus
 PROMO_IN_PUBLIC = "a promo is claimed with a public message in the drop's chat"
+
+# Seconds a charge's failure webhook waits for the charge's own answer (see payment_failed).
+ANSWER_WAIT = 10.0
 
 
 async def buy(cmd: c.Claim, private: bool, deps: Deps) -> ClaimResult:
@@ -142,7 +146,10 @@ async def _charge(order: OrderView, card: SavedCard, deps: Deps) -> PaymentResul
         # idempotency key is the order's), and a webhook settles it if it went through.
         await cards.ask_confirm(order.ref, _hold(order), deps.clock.now())
         raise
-    if charge.payment_intent is not None:
+    # A decline stays "pending" until _fall_back records it: the charge's webhook, which may
+    # come first, then waits for this answer (payment_failed) instead of telling the buyer too.
+    declined = charge.status not in (ChargeStatus.SUCCEEDED, ChargeStatus.PROCESSING)
+    if charge.payment_intent is not None and not declined:
         await cards.charge_started(order.ref, charge.payment_intent, deps.clock.now())
     if charge.status is ChargeStatus.SUCCEEDED and charge.payment_intent is not None:
         cause = f"charge:{charge.payment_intent}"
@@ -194,11 +201,24 @@ async def payment_failed(order: OrderView, payment: str | None, deps: Deps) -> s
     unless the provider's answer to the charge did that already."""
     if deps.cards is None or deps.payments is None or payment is None:
         return "ignored: not a one-message charge"
-    held = await _link_instead(order, payment, deps)
+    held = await _link_instead(await _after_the_answer(order, deps), payment, deps)
     if held is None:
         return "ignored: not a charge under way"
     await deps.notifier.notify(PaymentFellBack(PaymentResult(PaymentOutcome.FALLBACK, held)))
     return "charge failed: checkout link sent"
+
+
+async def _after_the_answer(order: OrderView, deps: Deps) -> OrderView:
+    """The order once the provider's answer to its charge was handled: that answer tells the
+    buyer, so a webhook arriving first waits for it, for a while (a worker that died while
+    waiting for the answer leaves it to the webhook). Wall-clock time, not the clock port:
+    this waits for another task, not for the shop's time to pass."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + ANSWER_WAIT
+    while order.charge_pending and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+        order = await deps.store.order(order.ref)
+    return order
 
 
 def _hold(order: OrderView) -> datetime:

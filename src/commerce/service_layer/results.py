@@ -72,6 +72,7 @@ class OrderView:
     digital: bool = False  # nothing to ship
     confirm_until: datetime | None = None  # a one-message buy waiting for the buyer's confirm
     charging: bool = False  # a saved card's charge is under way for it
+    charge_pending: bool = False  # ... and the provider's answer to it is still awaited
     ship_to: str | None = None  # the shipping address typed at payment, one line
     # A delayed payment is under way since then (its hold no longer runs out).
     payment_pending_since: datetime | None = None
