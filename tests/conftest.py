@@ -26,6 +26,7 @@ from commerce.bootstrap import bootstrap
 from commerce.config import Settings
 from commerce.service_layer.messagebus import MessageBus
 from tests.fakes import FakeClock, FakeNotifier
+from tests.network_guard import GUARD
 from tests.stripe_contract import stripe_requests  # noqa: F401  (autouse: every test)
 
 PG_HOST = os.environ.get("LIVEBUY_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
@@ -113,6 +114,19 @@ def _print_tasks(nodeid: str) -> None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     if PG_PROBLEM and os.environ.get("CI"):
         raise pytest.UsageError(f"CI expects PostgreSQL at {PG_HOST}: {PG_PROBLEM}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    GUARD.install()  # no test leaves this machine (tests/network_guard.py)
+
+
+@pytest.fixture(autouse=True)
+def offline() -> Iterator[None]:
+    """Fails a test that connected (or tried to) to an address off this machine."""
+    GUARD.take()
+    yield
+    if left := GUARD.take():
+        pytest.fail("tests run offline, but this one tried: " + "; ".join(left), pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bots.web.chat import WebNotifier, create_web_chat
 from bots.web.hub import ChatHub
-from commerce.adapters.app_settings import admin_token
+from commerce.adapters.app_settings import admin_token, duty_done
 from commerce.adapters.clock import LogNotifier
 from commerce.adapters.db import async_url, create_engine
 from commerce.adapters.leases import SqlLeases, worker_id
@@ -119,6 +119,8 @@ def create_app(
             async def run() -> None:
                 if await leases.hold(name, clock.now()):
                     await work()
+                    if name == "reconcile":  # when it last ran: /healthz/backlog
+                        await duty_done(app[ENGINE], name, clock.now())
 
             return run
 

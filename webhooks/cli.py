@@ -86,12 +86,15 @@ def fail(message: str) -> typer.Exit:
 
 def settings() -> Settings:
     try:
-        return Settings()
+        config = Settings()
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
         )
         raise fail(f"bad configuration: {problems}") from None
+    if problem := config.live_key_problem():
+        raise fail(f"bad configuration: {problem}")
+    return config
 
 
 def with_bus(work: Callable[[MessageBus], Awaitable[T]], payments: bool = False) -> T:

@@ -108,6 +108,26 @@ class Settings(BaseSettings):
                 raise ValueError(f"LIVEBUY_GIVEAWAY_SHIPPING: {exc}") from None
         return self
 
+    def live_key_problem(self) -> str | None:
+        """Why a live Stripe key (sk_live_/rk_live_) must not be used with these settings,
+        or None. A live key only talks to Stripe itself (never an emulator or a proxy that
+        would learn it), with a webhook secret to verify what Stripe sends, behind an https
+        PUBLIC_BASE_URL (Stripe delivers live events only to https), and never next to a
+        public emulator. Test keys may run anywhere."""
+        key = self.stripe_secret_key.get_secret_value() if self.stripe_secret_key else ""
+        if not key.startswith(("sk_live_", "rk_live_")):
+            return None
+        if self.stripe_api_base.rstrip("/") != "https://api.stripe.com":
+            return "STRIPE_API_BASE must be https://api.stripe.com for a live STRIPE_SECRET_KEY"
+        secret = self.stripe_webhook_secret
+        if secret is None or not secret.get_secret_value():
+            return "a live STRIPE_SECRET_KEY needs STRIPE_WEBHOOK_SECRET (the live endpoint's)"
+        if not self.public_base_url.lower().startswith("https://"):
+            return "a live STRIPE_SECRET_KEY needs an https:// PUBLIC_BASE_URL"
+        if self.livebuy_emulator_public:
+            return "a live STRIPE_SECRET_KEY cannot run with LIVEBUY_EMULATOR_PUBLIC"
+        return None
+
     @field_validator("livebuy_locale")
     @classmethod
     def _locale(cls, value: str) -> str:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from commerce.adapters.sql import sql
+from commerce.adapters.sql import maybe_utc, sql
 from commerce.domain import pay_links
 
 ADMIN_TOKEN = "admin_token"  # noqa: S105 (the key it is stored under)
@@ -65,3 +65,25 @@ class SqlPayLinks:
                 value = (await conn.execute(READ, {"key": PAY_LINK_KEY})).scalar_one()
             self._key = bytes.fromhex(str(value))
         return self._key
+
+
+# When each singleton duty last finished a run (the health report's "last reconciliation").
+DUTY_DONE = "duty_done:"
+MARK = sql(
+    "INSERT INTO app_setting (key, value, updated_at) VALUES (:key, '', :now)"
+    " ON CONFLICT (key) DO UPDATE SET updated_at = excluded.updated_at"
+)
+LAST = sql("SELECT updated_at FROM app_setting WHERE key = :key")
+
+
+async def duty_done(engine: AsyncEngine, duty: str, now: datetime) -> None:
+    """Records that `duty` (e.g. "reconcile") just finished a run."""
+    async with engine.begin() as conn:
+        await conn.execute(MARK, {"key": DUTY_DONE + duty, "now": now})
+
+
+async def duty_last_done(engine: AsyncEngine, duty: str) -> datetime | None:
+    """When `duty` last finished a run, on any worker; None when never."""
+    async with engine.connect() as conn:
+        value = (await conn.execute(LAST, {"key": DUTY_DONE + duty})).scalar()
+    return maybe_utc(value)
