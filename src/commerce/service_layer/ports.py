@@ -229,32 +229,13 @@ class Ledger(Protocol):
     async def payment_customer(self, identity: str) -> str | None: ...
     async def remember_payment_customer(self, ref: str, customer: str) -> None: ...
     async def record_refund(
-        self,
-        ref: str,
-        refunded_total: int,
-        payment: str | None,
-        cause: str,
-        now: datetime,
-        refunds: tuple[tuple[str, int, str], ...] = (),
+        self, ref: str, refunded_total: int, payment: str | None, cause: str, now: datetime
     ) -> OrderView: ...
     async def record_dispute(
         self, ref: str, state: str, cause: str, now: datetime
     ) -> OrderView: ...
     async def apply_pending(self, ref: str, cause: str, now: datetime) -> OrderView: ...
     async def transition(
-    async def refund_changed(
-        self,
-        ref: str,
-        refund_id: str,
-        amount: int,
-        status: str,
-        payment: str | None,
-        cause: str,
-        now: datetime,
-    ) -> tuple[OrderView, bool]:
-        """One refund by its id; True when this report is its failure (taken back once)."""
-        ...
-
         self, ref: str, to: OrderStatus, cause: str, now: datetime
     ) -> OrderView | None: ...
     async def record_ship_to(self, ref: str, ship_to: str, now: datetime) -> None:
