@@ -17,7 +17,8 @@ from commerce.adapters.sql import (
     to_order_view,
 )
 from commerce.domain.errors import NotFound
-from commerce.domain.orders import HOLDING, OrderStatus, can_move
+from commerce.domain.orders import HOLDING, REFUND_REVERTS, OrderStatus, can_move
+from commerce.domain.payments import FAILED_REFUND
 from commerce.service_layer.results import OrderView
 
 S = OrderStatus
@@ -64,6 +65,21 @@ SET_REFUNDED = sql(
     "UPDATE orders SET refunded_minor = :refunded, payment_ref = COALESCE(payment_ref, :payment)"
     " WHERE id = :id"
 )
+# Each refund once, by its id; a failed one stays failed whatever is reported after.
+UPSERT_REFUND = sql(
+    "INSERT INTO payment_refund (id, order_id, amount_minor, status, updated_at)"
+    " VALUES (:id, :order_id, :amount, :status, :now) ON CONFLICT (id) DO UPDATE"
+    " SET amount_minor = excluded.amount_minor, status = excluded.status,"
+    " updated_at = excluded.updated_at WHERE payment_refund.status NOT IN ('failed', 'canceled')"
+)
+REFUND_STATUS = sql("SELECT status FROM payment_refund WHERE id = :id")
+REFUND_SUMS = sql(
+    "SELECT COALESCE(SUM(CASE WHEN status IN ('failed', 'canceled') THEN 0"
+    " ELSE amount_minor END), 0) AS live, COALESCE(SUM(CASE WHEN status IN ('failed',"
+    " 'canceled') THEN amount_minor ELSE 0 END), 0) AS failed"
+    " FROM payment_refund WHERE order_id = :order_id"
+)
+SET_REFUNDED_TOTAL = sql("UPDATE orders SET refunded_minor = :refunded WHERE id = :id")
 FLAG_BUYER = sql("UPDATE customer SET disputes = disputes + 1 WHERE id = :id")
 SET_DISPUTE = sql("UPDATE orders SET dispute = :dispute WHERE id = :id")
 # Only addresses the buyer typed (a Checkout page, an invoice) count; a saved card's charge
@@ -256,16 +272,84 @@ class SqlLedger:
                 await conn.execute(SET_PAYMENT_CUSTOMER, {"id": row.id, "customer": customer})
 
     async def record_refund(
-        self, ref: str, refunded_total: int, payment: str | None, cause: str, now: datetime
+        self,
+        ref: str,
+        refunded_total: int,
+        payment: str | None,
+        cause: str,
+        now: datetime,
+        refunds: tuple[tuple[str, int, str], ...] = (),
     ) -> OrderView:
         """Keeps the highest refunded total seen (events repeat and reorder) and moves a paid
-        order to refunded or partially_refunded; an unpaid one keeps it for later."""
+        order to refunded or partially_refunded; an unpaid one keeps it for later. Refunds
+        known to have failed never count again (a report from before the failure)."""
         async with self.engine.begin() as conn:
             row = await self._locked(conn, ref, now)
-            total = max(row.refunded_minor, refunded_total)
+            for refund_id, amount, status in refunds:
+                await self._upsert_refund(conn, row.id, refund_id, amount, status, now)
+            sums = (await conn.execute(REFUND_SUMS, {"order_id": row.id})).one()
+            total = max(row.refunded_minor, refunded_total - sums.failed, sums.live)
             await conn.execute(SET_REFUNDED, {"id": row.id, "refunded": total, "payment": payment})
             await self._apply_refund(conn, row.id, cause, now, total > row.refunded_minor)
             return await order_view(conn, row.id)
+
+    async def refund_changed(
+        self,
+        ref: str,
+        refund_id: str,
+        amount: int,
+        status: str,
+        payment: str | None,
+        cause: str,
+        now: datetime,
+    ) -> tuple[OrderView, bool]:
+        """One refund reported by its id (counted once, however many events report it). A
+        refund that failed is taken back once: the refunded total shrinks by it and a
+        refunded order is paid again (partially_refunded by what the others left); the
+        second value says whether this report was that failure."""
+        async with self.engine.begin() as conn:
+            row = await self._locked(conn, ref, now)
+            before = (await conn.execute(REFUND_STATUS, {"id": refund_id})).scalar()
+            await self._upsert_refund(conn, row.id, refund_id, amount, status, now)
+            if status not in FAILED_REFUND:
+                sums = (await conn.execute(REFUND_SUMS, {"order_id": row.id})).one()
+                total = max(row.refunded_minor, sums.live)
+                await conn.execute(
+                    SET_REFUNDED, {"id": row.id, "refunded": total, "payment": payment}
+                )
+                await self._apply_refund(conn, row.id, cause, now, total > row.refunded_minor)
+                return await order_view(conn, row.id), False
+            if before in FAILED_REFUND:
+                return await order_view(conn, row.id), False  # its failure is known already
+            total = max(0, row.refunded_minor - amount)
+            await conn.execute(SET_REFUNDED_TOTAL, {"id": row.id, "refunded": total})
+            current = S(row.status)
+            back = S.PAID if total == 0 else S.PARTIALLY_REFUNDED
+            if back in REFUND_REVERTS.get(current, frozenset()):
+                await self._move(conn, row, back, f"{cause}:refund_failed", now)
+            else:  # not refunded yet (or disputed, ...): the failure is on record all the same
+                await record_transition(
+                    conn, row.id, current, current, f"{cause}:refund_failed", now
+                )
+            return await order_view(conn, row.id), True
+
+    async def _upsert_refund(
+        self,
+        conn: AsyncConnection,
+        order_id: int,
+        refund_id: str,
+        amount: int,
+        status: str,
+        now: datetime,
+    ) -> None:
+        params = {
+            "id": refund_id,
+            "order_id": order_id,
+            "amount": amount,
+            "status": status[:20],
+            "now": now,
+        }
+        await conn.execute(UPSERT_REFUND, params)
 
     async def record_dispute(self, ref: str, state: str, cause: str, now: datetime) -> OrderView:
         """`state`: open, won or lost. Applied at once to a paid order, else once paid."""

@@ -41,12 +41,21 @@ KINDS = {
     "charge.dispute.closed": PaymentEventKind.DISPUTE_CLOSED,
     "payment_intent.succeeded": PaymentEventKind.PAYMENT_SUCCEEDED,
     "payment_intent.payment_failed": PaymentEventKind.PAYMENT_FAILED,
+    # One refund's life (its failure above all); charge.refunded carries the totals.
+    "refund.created": PaymentEventKind.REFUND_UPDATED,
+    "refund.updated": PaymentEventKind.REFUND_UPDATED,
+    "refund.failed": PaymentEventKind.REFUND_UPDATED,
+    "charge.refund.updated": PaymentEventKind.REFUND_UPDATED,
 }
+# A Checkout Session's payment_status that means the order is paid for.
+PAID_STATUSES = frozenset({"paid", "no_payment_required"})
 # The object each event type carries (its `object` field, when it has one).
 OBJECTS = {
     "checkout.session.": "checkout.session",
     "payment_intent.": "payment_intent",
     "charge.dispute.": "dispute",
+    "charge.refund.": "refund",
+    "refund.": "refund",
     "charge.": "charge",
 }
 
@@ -145,6 +154,20 @@ def to_payment_event(event: Any) -> PaymentEvent:
             amount=_amount(obj.get("amount")),
             currency=_currency(obj.get("currency")),
             amount_refunded=refunded,
+            refunds=_listed_refunds(obj.get("refunds")),
+        )
+    if kind is PaymentEventKind.REFUND_UPDATED:
+        # refund.failed says it in its type; the others in the refund's status.
+        status = "failed" if type_ == "refund.failed" else _text(obj, "status")
+        return PaymentEvent(
+            **base,
+            order_ref=_ref(metadata, "order_ref"),
+            payment_ref=_ref(obj, "payment_intent"),
+            charge_ref=_ref(obj, "charge"),
+            amount=_amount(obj.get("amount")),
+            currency=_currency(obj.get("currency")),
+            refund_ref=_ref(obj, "id"),
+            refund_status=status,
         )
     status = _text(obj, "status")
     return PaymentEvent(  # disputes
@@ -155,6 +178,23 @@ def to_payment_event(event: Any) -> PaymentEvent:
         currency=_currency(obj.get("currency")),
         dispute_outcome=status if status in ("won", "lost") else None,
     )
+
+
+def _listed_refunds(refunds: Any) -> tuple[tuple[str, int, str], ...]:
+    """The refunds a charge embeds (older API versions: `refunds.data`); none when it does
+    not (newer ones), and then the charge's `amount_refunded` is what counts."""
+    if refunds is None:
+        return ()
+    data = refunds.get("data") if isinstance(refunds, dict) else None
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise MalformedEvent("the charge's refunds are not a list of refunds")
+    listed = []
+    for refund in data:
+        refund_id, amount = _ref(refund, "id"), _amount(refund.get("amount"))
+        if refund_id is None or amount is None or amount < 0:
+            raise MalformedEvent("a refund of the charge has no id or amount")
+        listed.append((refund_id, amount, _text(refund, "status") or "succeeded"))
+    return tuple(listed)
 
 
 def _session_event(
@@ -179,12 +219,22 @@ def _session_event(
         order_ref=_ref(obj, "client_reference_id") or _ref(metadata, "order_ref"),
         session_id=_ref(obj, "id"),
         payment_ref=_ref(obj, "payment_intent"),
-        paid=_text(obj, "payment_status") == "paid",
-        amount=_amount(obj.get("amount_total")),
+        paid=_text(obj, "payment_status") in PAID_STATUSES,
+        amount=session_amount(obj),
         currency=_currency(obj.get("currency")),
         payment_customer=_ref(obj, "customer"),
         ship_to=session_ship_to(obj),
     )
+
+
+def session_amount(session: dict[str, Any]) -> int | None:
+    """What the session asked for, to be checked against the order. A free order (the
+    shop's 100 % discount: `no_payment_required`, nothing charged) is checked by what it
+    cost before the discount, which only the shop's own coupon can take to zero."""
+    total = _amount(session.get("amount_total"))
+    if session.get("payment_status") == "no_payment_required" and total == 0:
+        return _amount(session.get("amount_subtotal"))
+    return total
 
 
 def session_ship_to(session: dict[str, Any]) -> str | None:
@@ -210,7 +260,7 @@ def session_ship_to(session: dict[str, Any]) -> str | None:
     return None
 
 
-EXPANDABLE = frozenset({"payment_intent", "customer", "setup_intent"})
+EXPANDABLE = frozenset({"payment_intent", "customer", "setup_intent", "charge"})
 
 
 def _ref(obj: dict[str, Any], key: str) -> str | None:

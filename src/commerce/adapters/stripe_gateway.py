@@ -11,7 +11,7 @@ from typing import Any
 
 import stripe
 
-from commerce.adapters.stripe_events import session_ship_to
+from commerce.adapters.stripe_events import session_amount, session_ship_to
 from commerce.adapters.stripe_version import API_VERSION
 from commerce.domain.backoff import retry_after_seconds, should_retry_header
 from commerce.domain.money import Money
@@ -136,7 +136,7 @@ class StripePaymentGateway:
             status=str(session.status),
             payment_status=str(session.payment_status),
             payment_intent=_id(getattr(session, "payment_intent", None)),
-            amount_total=getattr(session, "amount_total", None),
+            amount_total=session_amount(session.to_dict()),
             currency=getattr(session, "currency", None),
             ship_to=session_ship_to(session.to_dict()),
             url=getattr(session, "url", None),

@@ -224,6 +224,18 @@ class OrderEvent(SQLModel, table=True):
     at: datetime = Field(sa_column=_utc())
 
 
+class PaymentRefund(SQLModel, table=True):
+    """Each refund of an order's payment, by the provider's id: reported by several events
+    (charge.refunded, refund.updated, ...) it is counted once; one that failed stays failed."""
+
+    __tablename__ = "payment_refund"
+    id: str = Field(max_length=80, primary_key=True)  # Stripe: re_...
+    order_id: int = Field(foreign_key="orders.id", index=True)
+    amount_minor: int
+    status: str = Field(max_length=20)  # pending, succeeded, failed, canceled, ...
+    updated_at: datetime = Field(sa_column=_utc())
+
+
 class Seller(SQLModel, table=True):
     __tablename__ = "seller"
     identity: str = Field(max_length=80, primary_key=True)

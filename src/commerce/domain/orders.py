@@ -38,6 +38,14 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.REFUNDED: frozenset(),
 }
 
+# The only way back from a refund: it failed (the money never left), and the order is paid
+# again, in full or for what the other refunds left. Kept out of TRANSITIONS so that nothing
+# else (a late payment report) ever reopens a refunded order.
+REFUND_REVERTS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.REFUNDED: frozenset({S.PAID, S.PARTIALLY_REFUNDED}),
+    S.PARTIALLY_REFUNDED: frozenset({S.PAID, S.PARTIALLY_REFUNDED}),
+}
+
 # States in which an order keeps units of a drop out of stock without having paid for them.
 HOLDING = frozenset({S.RESERVED, S.CHECKOUT_OPEN})
 # States in which the buyer may still release the order with /pass or /cancel.

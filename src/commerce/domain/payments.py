@@ -17,6 +17,7 @@ class PaymentEventKind(StrEnum):
     PAYMENT_SUCCEEDED = "payment_succeeded"  # a payment intent, e.g. a saved card charged
     PAYMENT_FAILED = "payment_failed"
     CARD_SAVED = "card_saved"  # a setup-mode checkout completed (/card)
+    REFUND_UPDATED = "refund_updated"  # one refund created, updated, or failed
     OTHER = "other"  # stored, acknowledged, ignored
 
 
@@ -38,6 +39,14 @@ class PaymentEvent:
     identity: str | None = None  # whose card it is, from the setup's metadata
     ship_to: str | None = None  # the address typed on a checkout (domain.shipping.ship_to)
     currency: str | None = None  # ISO code of `amount`, lower case; None when missing or malformed
+    refund_ref: str | None = None  # the one refund a refund event is about (Stripe: re_...)
+    refund_status: str | None = None  # its status: pending, succeeded, failed, canceled, ...
+    # The refunds a charge lists (id, amount, status), when its API version embeds them.
+    refunds: tuple[tuple[str, int, str], ...] = ()
+
+
+# A refund in one of these states gave no money back: it no longer counts.
+FAILED_REFUND = frozenset({"failed", "canceled"})
 
 
 def payment_mismatch(expected: Money, amount: object, currency: object) -> str | None:

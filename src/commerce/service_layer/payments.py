@@ -4,13 +4,19 @@ Money never lost: a payment always ends as a paid order or as a refund that was 
 and every event may come more than once, late or out of order.
 """
 
+import logging
 from datetime import datetime
 
 from commerce.domain import commands as c
 from commerce.domain.errors import InvalidInput
 from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
-from commerce.domain.payments import PaymentEvent, PaymentEventKind, payment_mismatch
+from commerce.domain.payments import (
+    FAILED_REFUND,
+    PaymentEvent,
+    PaymentEventKind,
+    payment_mismatch,
+)
 from commerce.service_layer import one_message, retries
 from commerce.service_layer.checkout import money_ports
 from commerce.service_layer.deps import Deps
@@ -24,8 +30,10 @@ from commerce.service_layer.results import (
     PaymentProblem,
     PaymentStopped,
     PromotedFromWaitlist,
+    RefundFailed,
 )
 
+log = logging.getLogger(__name__)
 K = PaymentEventKind
 S = OrderStatus
 
@@ -66,11 +74,13 @@ async def apply_payment_event(cmd: c.ApplyPaymentEvent, deps: Deps) -> str:
             # order keeps the payment it was paid with.
             return f"refund of a second payment: order {order.status} unchanged"
         updated = await ledger.record_refund(
-            order.ref, event.amount_refunded or 0, event.payment_ref, cause, now
+            order.ref, event.amount_refunded or 0, event.payment_ref, cause, now, event.refunds
         )
         if updated.status in (S.REFUNDED, S.PARTIALLY_REFUNDED):
             await deps.notifier.notify(OrderRefunded(updated))
         return f"refund recorded: order {updated.status}"
+    if event.kind is K.REFUND_UPDATED:
+        return await _refund_updated(event, order, cause, deps, ledger)
     # A closed dispute that was not lost (won, or an inquiry closed with a warning) leaves
     # the money with the seller.
     closed = "lost" if event.dispute_outcome == "lost" else "won"
@@ -78,6 +88,33 @@ async def apply_payment_event(cmd: c.ApplyPaymentEvent, deps: Deps) -> str:
     updated = await ledger.record_dispute(order.ref, state, cause, now)
     await deps.notifier.notify(OrderDisputed(updated, state))
     return f"dispute {state}: order {updated.status}"
+
+
+async def _refund_updated(
+    event: PaymentEvent, order: OrderView, cause: str, deps: Deps, ledger: Ledger
+) -> str:
+    """One refund's news, by its id: counted once (charge.refunded reports it too); one
+    that failed is taken back, and the operator alerted, once."""
+    if event.refund_ref is None or event.amount is None or event.amount < 0:
+        return "ignored: a refund without its id or amount"
+    if _another_payment(order, event):
+        return f"refund of a second payment: order {order.status} unchanged"
+    status = event.refund_status or "pending"
+    updated, failed = await ledger.refund_changed(
+        order.ref, event.refund_ref, event.amount, status, event.payment_ref, cause,
+        deps.clock.now(),
+    )  # fmt: skip
+    if not failed:
+        if status in FAILED_REFUND:
+            return f"refund {event.refund_ref} failed before: order {updated.status}"
+        return f"refund {event.refund_ref} {status}: order {updated.status}"
+    amount = Money(event.amount, order.amount.currency)
+    log.error(
+        "refund %s of order %s (%s) failed: the money did not go back; order %s",
+        event.refund_ref, order.ref, amount, updated.status,
+    )  # fmt: skip
+    await deps.notifier.notify(RefundFailed(updated, event.refund_ref, amount))
+    return f"refund {event.refund_ref} failed: order {updated.status}"
 
 
 async def _paid(
@@ -220,7 +257,7 @@ async def _reconcile_session(
 ) -> str | None:
     assert order.checkout_session is not None
     state = await payments.session_state(order.checkout_session)
-    if state.status == "complete" and state.payment_status == "paid":
+    if state.status == "complete" and state.payment_status in ("paid", "no_payment_required"):
         if state.ship_to:  # the lost webhook would have brought it (first one wins)
             await ledger.record_ship_to(order.ref, state.ship_to, deps.clock.now())
         if order.status in (S.PAID, S.FULFILLED):

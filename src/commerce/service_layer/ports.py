@@ -229,8 +229,27 @@ class Ledger(Protocol):
     async def payment_customer(self, identity: str) -> str | None: ...
     async def remember_payment_customer(self, ref: str, customer: str) -> None: ...
     async def record_refund(
-        self, ref: str, refunded_total: int, payment: str | None, cause: str, now: datetime
+        self,
+        ref: str,
+        refunded_total: int,
+        payment: str | None,
+        cause: str,
+        now: datetime,
+        refunds: tuple[tuple[str, int, str], ...] = (),
     ) -> OrderView: ...
+    async def refund_changed(
+        self,
+        ref: str,
+        refund_id: str,
+        amount: int,
+        status: str,
+        payment: str | None,
+        cause: str,
+        now: datetime,
+    ) -> tuple[OrderView, bool]:
+        """One refund by its id; True when this report is its failure (taken back once)."""
+        ...
+
     async def record_dispute(
         self, ref: str, state: str, cause: str, now: datetime
     ) -> OrderView: ...

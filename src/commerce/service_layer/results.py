@@ -557,8 +557,19 @@ class PaymentStopped:
     problem: PaymentProblem
 
 
+@dataclass(frozen=True, slots=True)
+class RefundFailed:
+    """A refund the provider could not make (the money never went back): the order counts
+    it no more, and the shop's operator is told so the buyer can be refunded another way."""
+
+    order: OrderView
+    refund_ref: str
+    amount: Money
+
+
 Notice = (
-    ShowAnnounced
+    RefundFailed
+    | ShowAnnounced
     | PaymentStopped
     | ShowUpdated
     | CardSaved
