@@ -7,13 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from aiohttp import ClientConnectionError, ClientSession
+from aiohttp import ClientSession
 from sqlalchemy import text
 
 from commerce.adapters.chat_inbox import SqlChatInbox
@@ -22,6 +21,7 @@ from commerce.adapters.inbound import SqlContacts
 from commerce.bootstrap import bootstrap
 from tests.conftest import test_settings
 from tests.e2e.conftest import free_port
+from tests.e2e.test_workers import ready
 from tests.integration.helpers import add_product
 from tests.telegram.conftest import GROUP, WEBHOOK_SECRET, ShopFactory, until
 from tests.telegram.fake_bot_api import FakeBotApi, FakeUser
@@ -99,20 +99,6 @@ def _start(env: dict[str, str], cwd: Path, log: Path) -> tuple[str, "subprocess.
     return base, process
 
 
-async def _ready(http: ClientSession, base: str, process: "subprocess.Popen[bytes]") -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            async with http.get(f"{base}/readyz") as response:
-                if response.status == 200:
-                    return
-        except ClientConnectionError:
-            pass
-        assert process.poll() is None, f"{base} exited: see its log in the test's tmp_path"
-        assert time.monotonic() < deadline, f"{base} did not come up"
-        await asyncio.sleep(0.2)
-
-
 @pytest.mark.slow
 async def test_a_worker_killed_after_the_updates_were_confirmed_loses_none(
     database_url: str, tmp_path: Path, workers_env: dict[str, str]
@@ -135,7 +121,7 @@ async def test_a_worker_killed_after_the_updates_were_confirmed_loses_none(
             for i in range(count):  # one after another: local mode seeds its demo once
                 base, process = _start(env, tmp_path, tmp_path / f"worker{i}.log")
                 processes.append(process)
-                await _ready(http, base, process)
+                await ready(http, base, process)
             engine = create_engine(database_url)
             bus = bootstrap(test_settings(database_url), engine)
             try:
@@ -164,7 +150,7 @@ async def test_a_worker_killed_after_the_updates_were_confirmed_loses_none(
                 if not several:  # the shop starts again, on the same database
                     base, process = _start(env, tmp_path, tmp_path / "restarted.log")
                     processes.append(process)
-                    await _ready(http, base, process)
+                    await ready(http, base, process)
 
                 def answered() -> bool:
                     return all(api.texts_to(b.id) for b in BUYERS)
