@@ -1,0 +1,85 @@
+"""I. Telegram (catalogue cases 68-76): the whole app against the fake Bot API server, the
+outbox and the chat inbox on SQLite and PostgreSQL. Each test runs the scenario of the test
+that first proved it, with the same fixtures."""
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.fakes import FakeClock
+from tests.integration import test_chat_inbox as inbox
+from tests.integration import test_outbox as outbox
+from tests.telegram import conftest as telegram
+from tests.telegram import test_chats as chats
+from tests.telegram import test_inbox as telegram_inbox
+from tests.telegram import test_modes as modes
+from tests.telegram.fake_bot_api import FakeBotApi
+
+pytestmark = pytest.mark.reliability
+
+api = telegram.api
+shop_factory = telegram.shop_factory
+ShopFactory = telegram.ShopFactory
+
+
+async def test_c068_a_webhook_without_the_right_secret_token_is_refused_with_403(
+    shop_factory: ShopFactory, api: FakeBotApi
+) -> None:
+    await modes.test_webhook_mode(shop_factory, api)
+
+
+async def test_c069_an_update_delivered_twice_is_handled_once(
+    shop_factory: ShopFactory, api: FakeBotApi
+) -> None:
+    await modes.test_duplicate_updates_are_processed_once(shop_factory, api)
+
+
+async def test_c070_the_webhook_answers_once_the_update_is_stored(
+    shop_factory: ShopFactory, api: FakeBotApi
+) -> None:
+    await telegram_inbox.test_a_webhook_update_is_stored_before_telegram_gets_its_answer(
+        shop_factory, api
+    )
+
+
+async def test_c071_retry_after_postpones_the_message_and_loses_nothing(
+    engine: AsyncEngine,
+) -> None:
+    await outbox.test_retry_after_postpones_the_chat_and_loses_nothing(engine)
+
+
+async def test_c072_two_workers_keep_one_chats_pace(database_url: str) -> None:
+    await outbox.test_two_workers_keep_one_chats_pace(database_url)
+
+
+async def test_c072_a_429_holds_the_chat_back_in_every_worker(database_url: str) -> None:
+    await outbox.test_a_429_holds_the_chat_back_in_every_worker(database_url)
+
+
+async def test_c074_a_blocked_bot_marks_the_message_undeliverable_and_goes_on(
+    shop_factory: ShopFactory, api: FakeBotApi
+) -> None:
+    await chats.test_a_blocked_private_chat_is_recorded_and_does_not_stall(shop_factory, api)
+
+
+async def test_c075_only_one_worker_polls_and_another_takes_over(
+    shop_factory: ShopFactory,
+) -> None:
+    await modes.test_one_worker_polls_and_another_takes_over(shop_factory)
+
+
+async def test_c076_an_update_is_stored_once_whatever_is_redelivered(
+    engine: AsyncEngine, clock: FakeClock
+) -> None:
+    await inbox.test_an_update_is_stored_once(engine, clock)
+
+
+async def test_c076_a_dead_workers_update_is_taken_again(
+    engine: AsyncEngine, clock: FakeClock
+) -> None:
+    await inbox.test_a_dead_workers_update_is_taken_again_and_its_chat_waits(engine, clock)
+
+
+async def test_c076_a_restart_loses_no_queued_message(
+    shop_factory: ShopFactory, api: FakeBotApi
+) -> None:
+    await chats.test_a_restart_loses_no_queued_message(shop_factory, api)
