@@ -66,6 +66,7 @@ class FakeDiscord:
         self.messages: dict[str, dict[str, Any]] = {}  # every message posted, by id
         self.dm_channels: dict[str, str] = {}  # DM channel id -> user id
         self.closed_dms: set[str] = set()  # users whose DMs are closed to the bot
+        self.failures: list[tuple[str, str, int]] = []  # fail_next: (method, path, status)
         self.rate_limits: list[tuple[str, str, float]] = []  # (method, path prefix, seconds)
         self.identified: list[dict[str, Any]] = []
         self.resumed = 0
@@ -162,6 +163,11 @@ class FakeDiscord:
 
     def rate_limit_next(self, method: str, path_prefix: str, seconds: float = 0.3) -> None:
         self.rate_limits.append((method, path_prefix, seconds))
+
+    def fail_next(self, method: str, path_prefix: str, status: int, times: int = 1) -> None:
+        """The next `times` requests matching answer `status` (401 a bad token, 403 a missing
+        permission, 404 an unknown channel or webhook) with Discord's error body."""
+        self.failures += [(method, path_prefix, status)] * times
 
     def calls_to(self, method: str, path_prefix: str) -> list[Call]:
         return [c for c in self.calls if c.method == method and c.path.startswith(path_prefix)]
@@ -291,11 +297,25 @@ class FakeDiscord:
                 body = json.loads(text)
             elif text:
                 body = text
-        response = self._rate_limited(request.method, path) or await self._route(
-            request, path, body
+        response = (
+            self._failed(request.method, path)
+            or self._rate_limited(request.method, path)
+            or await self._route(request, path, body)
         )
         self.calls.append(Call(request.method, path, body, response.status))
         return response
+
+    def _failed(self, method: str, path: str) -> web.Response | None:
+        for failure in self.failures:
+            if failure[0] == method and path.startswith(failure[1]):
+                self.failures.remove(failure)
+                status = failure[2]
+                message = {401: "401: Unauthorized", 403: "Missing Permissions"}.get(
+                    status, "Unknown Webhook"
+                )
+                code = {401: 0, 403: 50013}.get(status, 10015)
+                return _json({"message": message, "code": code}, status=status)
+        return None
 
     def _rate_limited(self, method: str, path: str) -> web.Response | None:
         for limit in self.rate_limits:

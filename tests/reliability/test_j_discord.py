@@ -1,0 +1,103 @@
+"""J. Discord (catalogue cases 77-83): the whole app against the fake Discord (REST v10 and
+the gateway), on SQLite and PostgreSQL. Most tests run the scenario of the test that first
+proved the case, with the same fixtures."""
+
+import logging
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bots.discord.sender import DiscordSender
+from commerce.adapters.outbox import SqlOutbox
+from commerce.service_layer.outbox import Courier, Outgoing, Undeliverable
+from tests.discord import conftest as discord
+from tests.discord import test_buyers as buyers
+from tests.discord import test_drop as drop
+from tests.discord import test_inbox as inbox
+from tests.discord import test_resilience as resilience
+from tests.discord import test_text_and_dms as text_and_dms
+from tests.discord.fake_discord import CHANNEL_ID
+from tests.fakes import FakeClock
+
+pytestmark = pytest.mark.reliability
+
+open_shop = discord.open_shop
+ShopFactory = discord.ShopFactory
+
+
+async def test_c077_an_interaction_is_deferred_at_once_and_decided_in_order(
+    open_shop: ShopFactory,
+) -> None:
+    await inbox.test_a_buy_while_the_drop_is_acknowledged_is_decided_after_it(open_shop)
+
+
+async def test_c077_an_interaction_left_by_a_stopped_worker_is_answered(
+    open_shop: ShopFactory,
+) -> None:
+    await inbox.test_an_interaction_left_by_a_stopped_worker_is_answered_by_the_next(open_shop)
+
+
+async def test_c079_a_429_is_waited_out_and_nothing_is_lost_or_doubled(
+    open_shop: ShopFactory,
+) -> None:
+    await resilience.test_a_429_is_waited_out_and_nothing_is_lost_or_doubled(open_shop)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+async def test_c080_a_401_or_403_is_not_retried_and_is_counted(
+    open_shop: ShopFactory,
+    engine: AsyncEngine,
+    status: int,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A send Discord refuses (a bad token, a missing permission) is tried once: the message
+    is marked undeliverable at once, counted, and logged; the next message still goes out.
+    Each refused message costs one request, far from Discord's 10,000 invalid requests in
+    ten minutes."""
+    async with open_shop() as shop:
+        fake = shop.fake
+        sender = DiscordSender(lambda: shop.service.bot)
+        path = f"/channels/{CHANNEL_ID}/messages"
+        fake.fail_next("POST", path, status)
+        with pytest.raises(Undeliverable):
+            await sender.send(Outgoing("discord", CHANNEL_ID, "refused"))
+        assert [c.status for c in fake.calls_to("POST", path)] == [status]
+
+        clock, outbox = FakeClock(), SqlOutbox(engine)
+        courier = Courier(outbox, sender, clock, per_second=10_000)
+        await outbox.put(
+            [Outgoing("discord", CHANNEL_ID, "first"), Outgoing("discord", CHANNEL_ID, "second")],
+            clock.now(),
+        )
+        fake.fail_next("POST", path, status)
+        before = (await outbox.counts("discord")).undeliverable
+        with caplog.at_level(logging.WARNING):
+            delivered = 0
+            for _ in range(3):
+                delivered += await courier.deliver_due()
+                clock.advance(seconds=5)
+        counts = await outbox.counts("discord")
+        assert (counts.undeliverable - before, counts.pending) == (1, 0)
+        assert delivered == 1
+        assert [c.status for c in fake.calls_to("POST", path)][1:] == [status, 200]
+        assert any("cannot be reached" in r.getMessage() for r in caplog.records)
+
+
+async def test_c081_an_interaction_delivered_twice_claims_once(open_shop: ShopFactory) -> None:
+    await resilience.test_a_reconnect_in_the_middle_of_a_drop_loses_no_buyer(open_shop)
+
+
+async def test_c082_the_app_command_path_buy_by_button_and_slash(open_shop: ShopFactory) -> None:
+    await drop.test_drop_buy_by_button_and_slash_pay_and_end(open_shop)
+
+
+async def test_c082_the_typed_path_buy_as_text(open_shop: ShopFactory) -> None:
+    await text_and_dms.test_buy_typed_as_text_replies_in_the_channel_and_sends_the_link_by_dm(
+        open_shop
+    )
+
+
+async def test_c083_closed_dms_fall_back_to_a_mention_or_are_recorded(
+    open_shop: ShopFactory,
+) -> None:
+    await buyers.test_the_sender_turns_discord_errors_into_the_couriers(open_shop)
