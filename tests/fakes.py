@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from commerce.domain.money import Money
+from commerce.domain.payments import PaymentEvent
 from commerce.service_layer.ports import (
     Charge,
     ChargeRequest,
@@ -56,6 +57,10 @@ class FakePaymentGateway:
     detached: list[str] = field(default_factory=list)
     intents: dict[str, PaymentState] = field(default_factory=dict)  # what payment_state says
     failure: PaymentError | None = None  # every call fails so (a refusal, a 429, ...)
+    # What missed_events lists (event, payload, created) and completed_sessions (id, created).
+    undelivered: list[tuple[PaymentEvent, str, datetime]] = field(default_factory=list)
+    completed: list[tuple[str, datetime]] = field(default_factory=list)
+    listed_since: list[datetime] = field(default_factory=list)  # every listing's start
 
     def _check(self) -> None:
         if self.down:
@@ -91,6 +96,16 @@ class FakePaymentGateway:
     async def payment_state(self, payment_intent: str) -> PaymentState:
         self._check()
         return self.intents[payment_intent]
+
+    async def missed_events(self, since: datetime) -> list[tuple[PaymentEvent, str]]:
+        self._check()
+        self.listed_since.append(since)
+        return [(e, payload) for e, payload, at in self.undelivered if at >= since]
+
+    async def completed_sessions(self, since: datetime) -> list[str]:
+        self._check()
+        self.listed_since.append(since)
+        return [session for session, at in self.completed if at >= since]
 
     async def open_card_setup(
         self, identity: str, customer: str | None, locale: str = "en"

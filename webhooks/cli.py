@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import os
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -812,13 +813,19 @@ def status() -> None:
 
 @app.command()
 def reconcile(
-    since: Annotated[str, typer.Option("--since", help="How far back, e.g. 24h.")] = "24h",
+    since: Annotated[
+        str, typer.Option("--since", help="How far back, e.g. 24h, or days: 45d.")
+    ] = "24h",
 ) -> None:
-    """Ask Stripe about recent open orders and repair what lost webhooks left behind."""
+    """Ask Stripe about recent open orders and missed events, and repair what lost webhooks
+    left behind. Beyond 30 days (Stripe's event history) completed checkouts are listed."""
+    days = re.fullmatch(r"\s*(\d{1,3})\s*d\s*", since)
     try:
-        window = parse_duration(since)
+        window = timedelta(days=int(days[1])) if days else parse_duration(since)
     except CommerceError as exc:
         raise fail(str(exc)) from None
+    if not timedelta(0) < window <= timedelta(days=400):
+        raise fail(f"'{since}' must be between 1s and 400 days")
     changes: list[str] = with_bus(lambda bus: bus.handle(c.Reconcile(window)), payments=True)
     for line in changes or ["nothing to repair"]:
         typer.echo(line)

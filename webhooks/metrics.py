@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from commerce.adapters.sql import utc
 from commerce.domain.money import Money
+from commerce.domain.payments import PaymentEvent
 from commerce.service_layer.outbox import Courier
 from commerce.service_layer.ports import (
     Charge,
@@ -82,6 +83,12 @@ class TimedGateway:
 
     async def payment_state(self, payment_intent: str) -> PaymentState:
         return await self.inner.payment_state(payment_intent)
+
+    async def missed_events(self, since: datetime) -> list[tuple[PaymentEvent, str]]:
+        return await self.inner.missed_events(since)
+
+    async def completed_sessions(self, since: datetime) -> list[str]:
+        return await self.inner.completed_sessions(since)
 
     async def open_card_setup(
         self, identity: str, customer: str | None, locale: str = "en"

@@ -344,11 +344,17 @@ class Emulator:
     async def list_sessions(self, request: web.Request) -> web.Response:
         since = int(request.query.get("created[gte]", "0") or 0)
         limit = min(int(request.query.get("limit", "10") or 10), 100)
+        status = request.query.get("status")
         found = [
             self.expire_if_due(s)
             for s in reversed(self.state.sessions.values())
             if s["created"] >= since
         ]
+        found = [s for s in found if status is None or s["status"] == status]
+        after = request.query.get("starting_after")
+        if after:
+            ids = [s["id"] for s in found]
+            found = found[ids.index(after) + 1 :] if after in ids else []
         return web.json_response(_list(found[:limit], len(found) > limit, "/v1/checkout/sessions"))
 
     async def expire_session(self, request: web.Request) -> web.Response:
@@ -539,9 +545,28 @@ class Emulator:
         return web.json_response(dispute)
 
     async def list_events(self, request: web.Request) -> web.Response:
-        kind = request.query.get("type")
-        limit = min(int(request.query.get("limit", "10") or 10), 100)
-        found = [e for e in reversed(self.state.events) if kind is None or e["type"] == kind]
+        """Newest first: `type` or `types[]`, `created[gte]`, `delivery_success` (false: the
+        events whose webhook never got a 2xx), paged by `starting_after`."""
+        query = await self.request_params(request)
+        kinds = query.get("types") or ([query["type"]] if query.get("type") else None)
+        since = int((query.get("created") or {}).get("gte", 0) or 0)
+        delivered = query.get("delivery_success")
+        limit = min(int(query.get("limit", "10") or 10), 100)
+
+        def wanted(event: Obj) -> bool:
+            delivery = self.state.deliveries.get(event["id"])
+            ok = delivery is not None and delivery.delivered
+            return (
+                (kinds is None or event["type"] in kinds)
+                and event["created"] >= since
+                and (delivered is None or ok == (delivered == "true"))
+            )
+
+        found = [e for e in reversed(self.state.events) if wanted(e)]
+        after = query.get("starting_after")
+        if after:
+            ids = [e["id"] for e in found]
+            found = found[ids.index(after) + 1 :] if after in ids else []
         return web.json_response(_list(found[:limit], len(found) > limit, "/v1/events"))
 
     async def get_event(self, request: web.Request) -> web.Response:

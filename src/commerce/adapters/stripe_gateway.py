@@ -4,6 +4,7 @@ It uses the official library's async client over aiohttp, pointed at `STRIPE_API
 the real API, the built-in emulator and test servers are all spoken to the same way.
 """
 
+import json
 import logging
 import math
 from datetime import UTC, datetime, timedelta
@@ -11,10 +12,17 @@ from typing import Any
 
 import stripe
 
-from commerce.adapters.stripe_events import session_amount, session_ship_to
+from commerce.adapters.stripe_events import (
+    KINDS,
+    MalformedEvent,
+    session_amount,
+    session_ship_to,
+    to_payment_event,
+)
 from commerce.adapters.stripe_version import API_VERSION
 from commerce.domain.backoff import retry_after_seconds, should_retry_header
 from commerce.domain.money import Money
+from commerce.domain.payments import PaymentEvent
 from commerce.service_layer.ports import (
     Charge,
     ChargeRequest,
@@ -37,6 +45,8 @@ RETRY_STEP = timedelta(minutes=10)
 
 
 class StripePaymentGateway:
+    page_size = 100  # of the listings (Stripe's largest page)
+
     def __init__(
         self,
         api_key: str,
@@ -155,6 +165,39 @@ class StripePaymentGateway:
             currency=currency if isinstance(currency, str) else None,
             order_ref=order_ref if isinstance(order_ref, str) else None,
         )
+
+    async def missed_events(self, since: datetime) -> list[tuple[PaymentEvent, str]]:
+        # Stripe lists newest first: the pages are read until one reaches back to `since`
+        # (Stripe keeps 30 days of events).
+        params: Any = {"types": sorted(KINDS), "delivery_success": False}
+        params["limit"] = self.page_size
+        found: list[tuple[PaymentEvent, str]] = []
+        while True:
+            page = await self._call(self._client.v1.events.list_async(params))
+            for listed in page.data:
+                if listed.created < since.timestamp():
+                    return found
+                raw = listed.to_dict()
+                try:
+                    found.append((to_payment_event(raw), json.dumps(raw)))
+                except MalformedEvent as exc:
+                    log.warning("listed event %s not read: %s", listed.id, exc)
+            if not page.has_more or not page.data:
+                return found
+            params["starting_after"] = page.data[-1].id
+
+    async def completed_sessions(self, since: datetime) -> list[str]:
+        params: Any = {"status": "complete", "limit": self.page_size}
+        found: list[str] = []
+        while True:  # newest first, until one is older than `since`
+            page = await self._call(self._client.v1.checkout.sessions.list_async(params))
+            for session in page.data:
+                if session.created < since.timestamp():
+                    return found
+                found.append(str(session.id))
+            if not page.has_more or not page.data:
+                return found
+            params["starting_after"] = page.data[-1].id
 
     async def open_card_setup(
         self, identity: str, customer: str | None, locale: str = "en"

@@ -5,7 +5,7 @@ and every event may come more than once, late or out of order.
 """
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from commerce.domain import commands as c
 from commerce.domain.errors import InvalidInput
@@ -249,7 +249,57 @@ async def reconcile(cmd: c.Reconcile, deps: Deps) -> list[str]:
         await retries.call_ok(order, deps)
         if change:
             changes.append(f"{order.ref}: {change}")
+    return changes + await _missed_events(cmd.since, payments, ledger, deps)
+
+
+# How far back the provider lists events (Stripe: 30 days); older gaps are found by their
+# completed checkout sessions.
+EVENT_HISTORY = timedelta(days=30)
+
+
+async def _missed_events(
+    since: timedelta, payments: PaymentGateway, ledger: Ledger, deps: Deps
+) -> list[str]:
+    """Events whose delivery failed (an endpoint down or disabled): stored and applied as
+    the webhook would, each once (an event already stored is left to the webhook's own
+    re-processing). A window beyond the provider's event history also asks for every
+    checkout completed in it, and repairs its order as reconciliation does."""
+    now = deps.clock.now()
+    changes = []
+    try:
+        missed = await payments.missed_events(now - min(since, EVENT_HISTORY))
+        sessions = await payments.completed_sessions(now - since) if since > EVENT_HISTORY else []
+    except PaymentError as exc:
+        log.warning("could not list missed payment events: %s", exc)
+        return []
+    for event, payload in reversed(missed):  # listed newest first: applied in their order
+        if await ledger.store_event(event.id, event.type, payload, now):
+            continue  # delivered after all, or stored and being processed
+        try:
+            outcome = await apply_payment_event(c.ApplyPaymentEvent(event), deps)
+        except Exception as exc:  # kept for the webhook's re-processing pass
+            log.exception("missed payment event %s (%s) failed", event.id, event.type)
+            await ledger.mark_event(event.id, f"error: {type(exc).__name__}", now, False)
+            continue
+        await ledger.mark_event(event.id, outcome, now, True)
+        if not outcome.startswith(("ignored", "unchanged")):  # a change, not a no-op
+            changes.append(f"{event.id} (missed {event.type}): {outcome}")
+    for session in sessions:
+        order = await ledger.find_order(None, session, None)
+        if order is None or order.status not in RECONCILABLE:
+            continue
+        try:
+            change = await _reconcile_session(order, payments, ledger, deps)
+        except PaymentError as exc:
+            changes.append(f"{order.ref}: could not ask the payment provider ({exc})")
+            continue
+        if change:
+            changes.append(f"{order.ref}: {change}")
     return changes
+
+
+# An order a completed session may still have to pay (the others are paid or beyond it).
+RECONCILABLE = frozenset({S.RESERVED, S.CHECKOUT_OPEN, S.EXPIRED, S.CANCELLED})
 
 
 async def _reconcile_session(

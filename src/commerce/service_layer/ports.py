@@ -11,6 +11,7 @@ from commerce.domain.commands import Claim, PlaceBid
 from commerce.domain.drops import DropStatus, DropTerms
 from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
+from commerce.domain.payments import PaymentEvent
 from commerce.domain.products import ProductSpec
 from commerce.domain.shows import LotSpec
 from commerce.service_layer.results import (
@@ -178,6 +179,15 @@ class PaymentGateway(Protocol):
 
     async def payment_state(self, payment_intent: str) -> PaymentState:
         """Where a payment stands (an off-session charge, a delayed method's payment)."""
+        ...
+
+    async def missed_events(self, since: datetime) -> list[tuple[PaymentEvent, str]]:
+        """Events of the kinds livebuy uses since `since` whose delivery failed (the
+        provider keeps 30 days of them), each with its JSON payload to be stored."""
+        ...
+
+    async def completed_sessions(self, since: datetime) -> list[str]:
+        """The ids of checkout sessions completed since `since` (however long ago)."""
         ...
 
     async def open_card_setup(
