@@ -11,9 +11,11 @@ from typing import Any
 
 import discord
 
-from bots.discord.core import BUY_PREFIX, Core, Work
+from bots.discord.core import BUY_PREFIX, PLATFORM, Core, Work, dm
+from bots.discord.core import buttons as outbox_buttons
 from commerce.domain.commands import CastVote, EnterGiveaway
 from commerce.service_layer import chat
+from commerce.service_layer.outbox import Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -87,16 +89,52 @@ async def decide(
     except Exception:
         # Never leave the buyer looking at "thinking..." until the token runs out.
         log.exception("interaction %s (%s) failed", update_id, payload["words"])
-        await send(core.t("error"), None)
+        await follow_up(core, update_id, payload, send, core.t("error"))
         return None
     reply = core.renderer.outcome(outcome, str(payload["mention"]))
     # A question with buttons (a one-message buy's confirm) is the whole answer: "check your
     # messages" is for the channel, and this is the message.
     view = buttons(reply.actions)
     parts = [reply.private] if view is not None else [reply.public, reply.private]
-    await send("\n".join(p for p in parts if p) or core.t("done"), view)
+    answer = "\n".join(p for p in parts if p) or core.t("done")
+    await follow_up(core, update_id, payload, send, answer, view, reply.actions)
     await core.show(outcome)
     return outcome
+
+
+# Discord's answers to a follow-up whose interaction token ran out (15 minutes after the
+# interaction): 401 "Invalid Webhook Token", 404 "Unknown Webhook".
+EXPIRED_TOKEN = (401, 404)
+
+
+async def follow_up(
+    core: Core,
+    update_id: int,
+    payload: dict[str, Any],
+    send: Callable[[str, discord.ui.View | None], Awaitable[None]],
+    text: str,
+    view: discord.ui.View | None = None,
+    actions: tuple[tuple[str, str], ...] = (),
+) -> None:
+    """Answers an interaction by its token; once the token expired (the update waited over
+    15 minutes, e.g. behind a stopped worker), by a direct message through the outbox
+    instead, or a mention in the interaction's channel when the buyer's DMs are closed."""
+    try:
+        await send(text, view)
+    except discord.HTTPException as exc:
+        if exc.status not in EXPIRED_TOKEN:
+            raise
+        log.warning(
+            "interaction %s: its token expired (%s %s); answered by direct message instead",
+            update_id,
+            exc.status,
+            exc.text,
+        )
+        await core.put(
+            Outgoing(
+                PLATFORM, dm(payload["user"], payload["channel"]), text, outbox_buttons(actions)
+            )
+        )
 
 
 def _payload(interaction: discord.Interaction, **values: object) -> dict[str, Any]:
@@ -211,8 +249,12 @@ async def pressed(
         outcome = await chat.press(command, core.bus.deps)
     except Exception:
         log.exception("interaction %s (%s) failed", update_id, command)
-        await send(core.t("error"), ephemeral=True)
-        return
-    reply = core.renderer.outcome(outcome, str(payload["mention"]))
-    text = "\n".join(p for p in (reply.public, reply.private) if p) or core.t("done")
-    await send(text, ephemeral=True)
+        text = core.t("error")
+    else:
+        reply = core.renderer.outcome(outcome, str(payload["mention"]))
+        text = "\n".join(p for p in (reply.public, reply.private) if p) or core.t("done")
+
+    async def confirm(words: str, view: discord.ui.View | None) -> None:
+        await send(words, ephemeral=True)
+
+    await follow_up(core, update_id, payload, confirm, text)

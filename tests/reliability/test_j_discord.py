@@ -16,8 +16,11 @@ from tests.discord import test_drop as drop
 from tests.discord import test_inbox as inbox
 from tests.discord import test_resilience as resilience
 from tests.discord import test_text_and_dms as text_and_dms
-from tests.discord.fake_discord import CHANNEL_ID
+from tests.discord.conftest import until
+from tests.discord.fake_discord import CHANNEL_ID, OWNER_ID
+from tests.discord.test_drop import ephemeral_answer
 from tests.fakes import FakeClock
+from tests.integration.helpers import add_product
 
 pytestmark = pytest.mark.reliability
 
@@ -35,6 +38,31 @@ async def test_c077_an_interaction_left_by_a_stopped_worker_is_answered(
     open_shop: ShopFactory,
 ) -> None:
     await inbox.test_an_interaction_left_by_a_stopped_worker_is_answered_by_the_next(open_shop)
+
+
+@pytest.mark.parametrize("status", [401, 404])
+async def test_c078_an_expired_interaction_token_is_answered_by_dm(
+    open_shop: ShopFactory, status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Discord refuses a follow-up once the interaction's token is 15 minutes old (401
+    Invalid Webhook Token, 404 Unknown Webhook): the answer goes by DM through the outbox,
+    and the claim it reports stands."""
+    async with open_shop() as shop:
+        fake = shop.fake
+        await add_product(shop.bus, stock=5)
+        board = await fake.slash(OWNER_ID, "drop", sku="TEE", quantity=2, price="25.00")
+        await ephemeral_answer(shop, board)
+        anna = fake.add_member("anna")
+        fake.fail_next("POST", "/webhooks/", status)
+        with caplog.at_level(logging.WARNING):
+            await fake.slash(anna, "buy", sku="TEE")
+            dms = await until(lambda: fake.dms_to(anna), what="the answer by DM")
+        assert "/pay/" in dms[0]["content"]
+        orders = await shop.bus.deps.store.orders(None, None)
+        assert [o.identity for o in orders] == [f"discord:{anna}"]
+        assert any("token expired" in r.getMessage() for r in caplog.records)
+        refused = [c for c in fake.calls if c.path.startswith("/webhooks/") and c.status >= 400]
+        assert [c.status for c in refused] == [status]  # tried once, not again
 
 
 async def test_c079_a_429_is_waited_out_and_nothing_is_lost_or_doubled(
