@@ -20,6 +20,7 @@ from commerce.adapters.relay import PgRelay
 from commerce.bootstrap import bootstrap
 from commerce.config import Settings
 from commerce.domain.commands import ExpireHolds, Reconcile, TickShows
+from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.ports import Clock, Notifier, PaymentGateway
 from commerce.service_layer.results import Notice
 from webhooks import checkout_pages, giveaways, headers, health, platforms, stripe
@@ -140,7 +141,7 @@ def create_app(
             # yet) and looks two hours back: older gaps are `livebuy reconcile --since`'s.
             forever(
                 "reconciliation",
-                duty("reconcile", lambda: bus.handle(RECENT)),
+                duty("reconcile", lambda: reconcile(bus)),
                 600 * sweep_every,
                 True,
             ),
@@ -164,6 +165,12 @@ def create_app(
     app.add_routes(giveaways.routes)
     app.router.add_get("/metrics", metrics_page)
     return app
+
+
+async def reconcile(bus: MessageBus, recent: Reconcile = RECENT) -> list[str]:
+    """Repairs what lost webhooks left behind: orders asked about at Stripe, then events
+    kept as dead letters (their order was unknown for too long) applied if it exists now."""
+    return [*await bus.handle(recent), *await stripe.retry_dead_letters(bus)]
 
 
 class FanOut:

@@ -45,6 +45,7 @@ from commerce.service_layer.ports import PaymentError
 from commerce.service_layer.results import AuctionView, DropView, OrderView, ProductView
 from webhooks import demo, logs, spreadsheet
 from webhooks.app import create_app
+from webhooks.app import reconcile as repair
 from webhooks.payments import EMULATOR_PREFIX, payment_setup
 from webhooks.status import status_report
 from webhooks.telegram import webhook_mode
@@ -190,6 +191,10 @@ def run(
 ) -> None:
     """Migrate the database and serve webhooks, pages and background work until stopped."""
     config = settings()
+    try:
+        payment_setup(config)  # e.g. Stripe keys without a webhook secret: refuse to start
+    except CommerceError as exc:
+        raise fail(str(exc)) from None
     as_json = log is LogFormat.JSON or (log is LogFormat.AUTO and not sys.stderr.isatty())
     logs.configure(config, as_json)
     upgrade_schema(config.database_url)
@@ -826,7 +831,7 @@ def reconcile(
         raise fail(str(exc)) from None
     if not timedelta(0) < window <= timedelta(days=400):
         raise fail(f"'{since}' must be between 1s and 400 days")
-    changes: list[str] = with_bus(lambda bus: bus.handle(c.Reconcile(window)), payments=True)
+    changes: list[str] = with_bus(lambda bus: repair(bus, c.Reconcile(window)), payments=True)
     for line in changes or ["nothing to repair"]:
         typer.echo(line)
 

@@ -44,9 +44,10 @@ def payment_setup(settings: Settings) -> PaymentSetup:
         return PaymentSetup(
             secret, True, base + EMULATOR_PREFIX, base, currency=settings.livebuy_currency
         )
-    if settings.stripe_webhook_secret is None:
+    # Never fail open: with real keys and no secret no webhook could be verified.
+    secret = settings.webhook_secrets
+    if not secret:
         raise InvalidInput("STRIPE_WEBHOOK_SECRET must be set when STRIPE_SECRET_KEY is")
-    secret = settings.stripe_webhook_secret.get_secret_value()
     key = settings.stripe_secret_key.get_secret_value()
     return PaymentSetup(
         secret, False, settings.stripe_api_base, base, key, settings.livebuy_currency

@@ -4,12 +4,17 @@ Stripe gets a 2xx only once the event is durably stored. A signed body that is n
 of Stripe's shapes answers 400 and is kept (type "malformed") without being applied. A
 processing error answers 500 so that Stripe retries, and the stored event is also picked up
 again by `reprocess`, after a crash or a restart, so an event is never lost between storing
-and processing.
+and processing. An event naming an order of this shop that is not in the database (yet)
+answers 5xx for WAIT_FOR_ORDER after its first delivery, then is acknowledged and kept as a
+dead letter that reconciliation retries. An event of the other Stripe mode (livemode against
+the secret key) is acknowledged, kept and logged as a misconfiguration, never applied; a
+database that cannot store an event answers 503, never 2xx.
 """
 
 import json
 import logging
 from datetime import timedelta
+from typing import Any
 
 from aiohttp import web
 
@@ -19,14 +24,19 @@ from commerce.adapters.stripe_events import (
     to_payment_event,
     verify,
 )
+from commerce.config import Settings
 from commerce.domain.commands import ApplyPaymentEvent
 from commerce.domain.payments import PaymentEvent
 from commerce.service_layer.messagebus import MessageBus
-from webhooks.keys import BUS, STRIPE_WEBHOOK_SECRET
+from commerce.service_layer.payments import OrderNotKnownYet
+from webhooks.keys import BUS, SETTINGS, STRIPE_WEBHOOK_SECRET
 from webhooks.metrics import METRICS
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
+# How long an event naming an unknown order is answered 5xx (its order may be committing
+# still) before it is acknowledged and kept as a dead letter that reconciliation retries.
+WAIT_FOR_ORDER = timedelta(minutes=10)
 
 
 @routes.post("/webhooks/stripe")
@@ -54,11 +64,39 @@ async def receive(request: web.Request) -> web.Response:
         key = await ledger.store_malformed(body, str(exc), bus.deps.clock.now())
         log.warning("stripe webhook malformed (kept as %s): %s", key, exc)
         return web.json_response({"error": str(exc)}, status=400)
-    if await ledger.store_event(event.id, event.type, body.decode(), bus.deps.clock.now()):
+    try:
+        duplicate = await ledger.store_event(
+            event.id, event.type, body.decode(), bus.deps.clock.now()
+        )
+    except Exception:  # the database is down or locked: Stripe must retry, never 2xx
+        log.exception("stripe webhook %s not stored", event.id, extra=_context(event))
+        return web.json_response({"error": "not stored, retry later"}, status=503)
+    if duplicate:
         return web.json_response({"received": True, "duplicate": True})
+    wrong_mode = _wrong_mode(request.app[SETTINGS], data)
+    if wrong_mode:
+        # Test events at a live shop (or live ones at a test shop): the endpoint is
+        # registered in the wrong Stripe mode. Acknowledged, kept, applied to nothing.
+        log.error("stripe webhook %s: %s", event.id, wrong_mode, extra=_context(event))
+        await ledger.mark_event(event.id, f"ignored: {wrong_mode}", bus.deps.clock.now(), True)
+        return web.json_response({"received": True, "ignored": wrong_mode})
     if not await process(bus, event):
         return web.json_response({"error": "processing failed, retry later"}, status=500)
     return web.json_response({"received": True})
+
+
+def _wrong_mode(settings: Settings, data: dict[str, Any]) -> str | None:
+    """Why the event's mode is not the shop's (livemode against the secret key; the
+    emulator is test mode); None when it is, or when the event does not say."""
+    livemode = data.get("livemode")
+    if not isinstance(livemode, bool):
+        return None
+    key = settings.stripe_secret_key
+    live = key is not None and key.get_secret_value().startswith(("sk_live_", "rk_live_"))
+    if livemode == live:
+        return None
+    said, ours = ("live", "test") if livemode else ("test", "live")
+    return f"misconfiguration: a {said}-mode event at a {ours}-mode shop"
 
 
 async def process(bus: MessageBus, event: PaymentEvent) -> bool:
@@ -67,11 +105,27 @@ async def process(bus: MessageBus, event: PaymentEvent) -> bool:
     assert ledger is not None
     try:
         outcome = await bus.handle(ApplyPaymentEvent(event))
+    except OrderNotKnownYet as exc:
+        # Its order may still be committing: Stripe retries a 5xx, and so does `reprocess`,
+        # for a while; then it is kept as a dead letter that reconciliation retries.
+        now = bus.deps.clock.now()
+        if await ledger.wait_for_order(event.id, f"waiting: {exc}", now - WAIT_FOR_ORDER):
+            log.warning("payment event %s: %s; retried later", event.id, exc)
+            return False
+        log.error(
+            "payment event %s (%s): %s after %s; kept as a dead letter for reconciliation",
+            event.id,
+            event.type,
+            exc,
+            WAIT_FOR_ORDER,
+            extra=_context(event),
+        )
+        await ledger.dead_letter(event.id, str(exc), now)
+        return True
     except Exception as exc:
         log.exception("payment event %s (%s) failed", event.id, event.type, extra=_context(event))
-        await ledger.mark_event(
-            event.id, f"error: {type(exc).__name__}", bus.deps.clock.now(), False
-        )
+        error = f"error: {type(exc).__name__}: {exc}"
+        await ledger.mark_event(event.id, error, bus.deps.clock.now(), False)
         return False
     log.info("payment event %s (%s): %s", event.id, event.type, outcome, extra=_context(event))
     await ledger.mark_event(event.id, outcome, bus.deps.clock.now(), True)
@@ -99,3 +153,25 @@ async def reprocess(bus: MessageBus, older_than: timedelta = timedelta(seconds=3
                 continue
             done += await process(bus, event)
     return done
+
+
+async def retry_dead_letters(bus: MessageBus, since: timedelta = timedelta(days=30)) -> list[str]:
+    """Reconciliation's part of the webhook: events whose order was unknown for longer than
+    the retry window are applied now that it exists; one line per event applied."""
+    ledger = bus.deps.ledger
+    assert ledger is not None
+    applied = []
+    now = bus.deps.clock.now()
+    for event_id, payload in await ledger.dead_letters(now - since):
+        event = to_payment_event(json.loads(payload))  # read once before, when received
+        try:
+            outcome = await bus.handle(ApplyPaymentEvent(event))
+        except OrderNotKnownYet:
+            continue  # still unknown: kept, tried again by the next reconciliation
+        except Exception:
+            log.exception("dead letter %s (%s) failed", event_id, event.type)
+            continue
+        log.info("dead letter %s (%s): %s", event_id, event.type, outcome, extra=_context(event))
+        await ledger.mark_event(event_id, outcome, now, True)
+        applied.append(f"{event.order_ref or event_id}: {event.type} applied ({outcome})")
+    return applied

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     livebuy_metrics_token: SecretStr | None = None
 
     stripe_secret_key: SecretStr | None = None
+    # Several secrets, comma-separated, while a webhook secret is rolled.
     stripe_webhook_secret: SecretStr | None = None
     stripe_api_base: str = "https://api.stripe.com"
     # Local mode: the Stripe test emulator answers anyone who reaches the server, not only
@@ -221,6 +222,13 @@ class Settings(BaseSettings):
         return frozenset(
             str(Identity.parse(v)) for v in self.livebuy_sellers.split(",") if v.strip()
         )
+
+    @property
+    def webhook_secrets(self) -> str:
+        """STRIPE_WEBHOOK_SECRET's secrets, comma-separated ("" when none): several while a
+        secret is rolled, a signature by any of them is accepted."""
+        typed = self.stripe_webhook_secret.get_secret_value() if self.stripe_webhook_secret else ""
+        return ",".join(s.strip() for s in typed.split(",") if s.strip())
 
     @property
     def stripe_emulated(self) -> bool:

@@ -16,6 +16,7 @@ from commerce.domain.orders import OrderStatus
 from commerce.domain.payments import PaymentEvent, PaymentEventKind
 from commerce.domain.products import ProductSpec
 from commerce.service_layer.messagebus import MessageBus
+from commerce.service_layer.payments import OrderNotKnownYet
 from commerce.service_layer.ports import (
     Charge,
     ChargeRequest,
@@ -213,9 +214,15 @@ async def test_expired_checkout_releases_and_promotes_with_a_link(
 
 async def test_events_for_unknown_orders_and_types_are_ignored(bus: MessageBus) -> None:
     stranger = c.ApplyPaymentEvent(
-        PaymentEvent("evt_x", K.CHECKOUT_COMPLETED, "checkout.session.completed", "NOPE")
+        PaymentEvent("evt_x", K.CHECKOUT_COMPLETED, "checkout.session.completed", None, "cs_x")
     )
     assert await bus.handle(stranger) == "ignored: no order of ours"
+    # An order of ours that is not in the database (yet): retried, never dropped.
+    racing = c.ApplyPaymentEvent(
+        PaymentEvent("evt_z", K.CHECKOUT_COMPLETED, "checkout.session.completed", "NOPE")
+    )
+    with pytest.raises(OrderNotKnownYet, match="NOPE"):
+        await bus.handle(racing)
     other = c.ApplyPaymentEvent(PaymentEvent("evt_y", K.OTHER, "customer.created"))
     assert (await bus.handle(other)).startswith("ignored")
 

@@ -74,13 +74,13 @@ class Shop:
     def runtime(self) -> TelegramRuntime:
         return self.client.server.app[TELEGRAM]
 
-    async def processed(self, *updates: dict[str, Any]) -> None:
+    async def processed(self, *updates: dict[str, Any], within: float = 10.0) -> None:
         """Feeds updates through getUpdates and waits until each one was handled."""
         adapter = self.runtime.adapter
         assert adapter is not None
         target = adapter.finished + len(updates)
         self.api.push(*updates)
-        await until(lambda: adapter.finished >= target, what=f"{len(updates)} updates")
+        await until(lambda: adapter.finished >= target, within, f"{len(updates)} updates")
 
     async def later(self, **delta: float) -> None:
         """Jumps the clock once everything queued went out (a jump while a message is being

@@ -39,7 +39,7 @@ async def test_a_200_claim_drop_through_a_429_storm(
             updates.append(api.message(GROUP, buyer, "/buy"))
         else:
             updates.append(api.message(GROUP, buyer, "want one #buy"))
-    await shop.processed(*updates)
+    await shop.processed(*updates, within=40)  # a busy machine (CI) takes its time
     await shop.settle(within=40)
 
     assert storm.remaining < 80  # the storm happened

@@ -50,6 +50,17 @@ PENDING_EVENTS = sql(
     "SELECT id, payload FROM payment_event WHERE processed_at IS NULL AND received_at <= :now"
     " AND attempts < 20 ORDER BY received_at LIMIT 100"
 )
+# An event naming an order not (yet) in the database: told to wait (Stripe retries, the
+# re-processing pass too) while its first delivery is recent, without counting an attempt.
+WAIT_FOR_ORDER = sql(
+    "UPDATE payment_event SET outcome = :outcome, claimed_until = NULL"
+    " WHERE id = :id AND received_at > :since"
+)
+DEAD_LETTER = "dead letter: "  # the outcome of an event kept for reconciliation to retry
+DEAD_LETTERS = sql(
+    "SELECT id, payload FROM payment_event WHERE outcome LIKE 'dead letter: %'"
+    " AND received_at >= :since ORDER BY received_at LIMIT 100"
+)
 EVENT_CLAIM = timedelta(seconds=60)  # longer than any processing; a dead worker's runs out
 FIND_ORDER = sql(
     "SELECT id FROM orders WHERE ref = :ref OR checkout_session = :session"
@@ -181,6 +192,22 @@ class SqlLedger:
         async with self.engine.begin() as conn:
             statement = MARK_EVENT if done else COUNT_ATTEMPT
             await conn.execute(statement, {"id": event_id, "outcome": outcome[:200], "now": now})
+
+    async def wait_for_order(self, event_id: str, outcome: str, received_since: datetime) -> bool:
+        """Leaves an event for a retry while it was first received after `received_since`;
+        False once that window has passed."""
+        params = {"id": event_id, "outcome": outcome[:200], "since": received_since}
+        async with self.engine.begin() as conn:
+            return bool((await conn.execute(WAIT_FOR_ORDER, params)).rowcount)
+
+    async def dead_letter(self, event_id: str, reason: str, now: datetime) -> None:
+        """Done with for now (answered 2xx), kept for reconciliation to retry."""
+        await self.mark_event(event_id, DEAD_LETTER + reason, now, True)
+
+    async def dead_letters(self, received_since: datetime) -> list[tuple[str, str]]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(DEAD_LETTERS, {"since": received_since})).all()
+        return [(r.id, r.payload) for r in rows]
 
     async def pending_events(self, received_before: datetime) -> list[tuple[str, str]]:
         async with self.engine.connect() as conn:

@@ -69,17 +69,35 @@ class MalformedEvent(InvalidInput):
     applied."""
 
 
+def webhook_secrets(configured: str) -> list[str]:
+    """The signing secrets of STRIPE_WEBHOOK_SECRET: one, or several comma-separated while
+    a secret is rolled (Stripe signs with the old and the new one for a while)."""
+    return [secret.strip() for secret in configured.split(",") if secret.strip()]
+
+
 def verify(
     payload: bytes, header: str | None, secret: str, now: float | None = None
 ) -> dict[str, Any]:
-    """The event as JSON once its signature is proven; nothing is parsed before that."""
+    """The event as JSON once its signature is proven; nothing is parsed before that.
+    `secret` may list several secrets, comma-separated: a signature by any of them counts."""
+    secrets = webhook_secrets(secret)
+    if not secrets:  # never fail open: without a secret nothing is authentic
+        raise SignatureError("no webhook signing secret is configured")
     if not header:
         raise SignatureError("missing Stripe-Signature header")
     try:
         text = payload.decode("utf-8")
-        stripe.WebhookSignature.verify_header(text, header, secret, TOLERANCE_SECONDS)
-    except (UnicodeDecodeError, stripe.SignatureVerificationError) as exc:
-        raise SignatureError(str(exc).splitlines()[0][:200]) from None
+    except UnicodeDecodeError:
+        raise SignatureError("the body is not UTF-8 text") from None
+    problem = ""
+    for candidate in secrets:
+        try:
+            stripe.WebhookSignature.verify_header(text, header, candidate, TOLERANCE_SECONDS)
+            break
+        except stripe.SignatureVerificationError as exc:
+            problem = problem or str(exc).splitlines()[0][:200]
+    else:
+        raise SignatureError(problem)
     # The library refuses a timestamp too old; one too far ahead is as suspicious (a
     # signature made to be replayed later, or a signer's clock gone wrong).
     if signed_at(header) > (time.time() if now is None else now) + TOLERANCE_SECONDS:
@@ -107,6 +125,10 @@ def to_payment_event(event: Any) -> PaymentEvent:
     Raises MalformedEvent when the event is not of Stripe's shapes."""
     if not isinstance(event, dict):
         raise MalformedEvent("the webhook body is not a Stripe event")
+    if event.get("object") == "v2.core.event":
+        # A thin event (Stripe's event destinations): no data.object to act on. This
+        # endpoint takes snapshot events; point a snapshot destination at it.
+        raise MalformedEvent("a thin event (v2.core.event): this endpoint takes snapshot events")
     event_id, type_ = event.get("id"), event.get("type")
     if not isinstance(event_id, str) or not ID.fullmatch(event_id):
         raise MalformedEvent("the event has no valid id")

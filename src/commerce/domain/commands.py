@@ -132,6 +132,14 @@ class Reconcile:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckPayment:
+    """The buyer is back from the payment page: the provider is asked about the order's
+    checkout, and a payment it reports is settled as its webhook would settle it."""
+
+    ref: str
+
+
+@dataclass(frozen=True, slots=True)
 class ExpireHolds:
     pass
 
@@ -362,6 +370,7 @@ Command = (
     | ApplyPaymentEvent
     | RefundOrder
     | Reconcile
+    | CheckPayment
     | ExpireHolds
     | StartAuction
     | PlaceBid

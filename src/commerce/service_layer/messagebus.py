@@ -33,6 +33,7 @@ HANDLERS: dict[type, Handler] = {
     c.ApplyPaymentEvent: payments.apply_payment_event,
     c.RefundOrder: payments.refund_order,
     c.Reconcile: payments.reconcile,
+    c.CheckPayment: payments.check_payment,
     c.ExpireHolds: handlers.expire_holds,
     c.StartAuction: auctions.start_auction,
     c.PlaceBid: auctions.place_bid,

@@ -8,7 +8,7 @@ import logging
 from datetime import datetime, timedelta
 
 from commerce.domain import commands as c
-from commerce.domain.errors import InvalidInput
+from commerce.domain.errors import InvalidInput, NotFound
 from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
 from commerce.domain.payments import (
@@ -38,6 +38,11 @@ K = PaymentEventKind
 S = OrderStatus
 
 
+class OrderNotKnownYet(NotFound):
+    """A payment event names an order of this shop that is not in the database (yet): its
+    order may still be committing. The event is retried, not dropped."""
+
+
 async def apply_payment_event(cmd: c.ApplyPaymentEvent, deps: Deps) -> str:
     """Applies a stored payment event to its order; returns what happened, for the log."""
     event = cmd.event
@@ -49,7 +54,9 @@ async def apply_payment_event(cmd: c.ApplyPaymentEvent, deps: Deps) -> str:
     assert ledger is not None, "payment events need the ledger"
     order = await ledger.find_order(event.order_ref, event.session_id, event.payment_ref)
     if order is None:
-        return "ignored: no order of ours"
+        if event.order_ref is None:  # made outside this shop: names no order of ours
+            return "ignored: no order of ours"
+        raise OrderNotKnownYet(f"no order {event.order_ref.upper()} (yet)")
     cause = f"stripe:{event.id}"
     now = deps.clock.now()
     if event.kind in (K.CHECKOUT_COMPLETED, K.ASYNC_PAYMENT_SUCCEEDED, K.PAYMENT_SUCCEEDED):
@@ -300,6 +307,25 @@ async def _missed_events(
 
 # An order a completed session may still have to pay (the others are paid or beyond it).
 RECONCILABLE = frozenset({S.RESERVED, S.CHECKOUT_OPEN, S.EXPIRED, S.CANCELLED})
+
+
+async def check_payment(cmd: c.CheckPayment, deps: Deps) -> OrderView:
+    """The buyer's return from Checkout: an open order whose session the provider reports
+    paid is settled now, as its webhook would; both at once settle it once. The order as
+    it is then (unchanged when the provider cannot be asked: the webhook will tell)."""
+    order = await deps.store.order(cmd.ref)
+    if (
+        order.status not in (S.RESERVED, S.CHECKOUT_OPEN)
+        or order.checkout_session is None
+        or deps.payments is None
+        or deps.ledger is None
+    ):
+        return order
+    try:
+        await _reconcile_session(order, deps.payments, deps.ledger, deps)
+    except PaymentError:
+        return order
+    return await deps.store.order(cmd.ref)
 
 
 async def _reconcile_session(
