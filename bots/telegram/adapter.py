@@ -198,6 +198,9 @@ class TelegramAdapter:
             await self._pre_checkout(update.pre_checkout_query)
             return
         message = update.message or update.channel_post
+        if message is not None and (message.migrate_to_chat_id or message.migrate_from_chat_id):
+            await self._migrated(message)
+            return
         if message is not None and message.successful_payment is not None:
             await self._paid(message)
             return
@@ -207,6 +210,17 @@ class TelegramAdapter:
             await self._private(message)
         else:
             await self._group(message)
+
+    async def _migrated(self, message: Message) -> None:
+        """The group became a supergroup with a new id (Telegram says so in both: the old
+        group's last message names the new id, the supergroup's first the old one): drops,
+        shows, auctions, giveaways, polls and waiting messages follow it."""
+        if message.migrate_to_chat_id:
+            old, new = message.chat.id, message.migrate_to_chat_id
+        else:
+            old, new = message.migrate_from_chat_id or 0, message.chat.id
+        moved = await self.outbox.move_chat(PLATFORM, str(old), str(new))
+        log.info("telegram chat %s is now %s (%d rows follow it)", old, new, moved)
 
     async def _group(self, message: Message) -> None:
         text = message.text or message.caption or ""

@@ -20,7 +20,14 @@ from telegram.error import (
     TelegramError,
 )
 
-from commerce.service_layer.outbox import Button, Invoice, Outgoing, RetryLater, Undeliverable
+from commerce.service_layer.outbox import (
+    Button,
+    ChatMoved,
+    Invoice,
+    Outgoing,
+    RetryLater,
+    Undeliverable,
+)
 
 PRIVATE_INTERVAL = 1.0  # Telegram: about one message a second to a chat
 GROUP_INTERVAL = 3.0  # and about 20 a minute to a group
@@ -101,8 +108,10 @@ class TelegramSender:
             wait = exc.retry_after
             seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
             return RetryLater(seconds, f"429: retry after {seconds:g}s")
-        if isinstance(exc, Forbidden | ChatMigrated):
-            if isinstance(exc, Forbidden) and not chat.startswith("-") and self.on_blocked:
+        if isinstance(exc, ChatMigrated):  # 400 with parameters.migrate_to_chat_id
+            return ChatMoved(str(exc.new_chat_id))
+        if isinstance(exc, Forbidden):
+            if not chat.startswith("-") and self.on_blocked:
                 await self.on_blocked(chat)
             return Undeliverable(f"{type(exc).__name__}: {exc.message}")
         if isinstance(exc, BadRequest):  # chat not found, message to edit not found, ...

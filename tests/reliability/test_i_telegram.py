@@ -3,8 +3,10 @@ outbox and the chat inbox on SQLite and PostgreSQL. Each test runs the scenario 
 that first proved it, with the same fixtures."""
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from commerce.service_layer.outbox import Outgoing
 from tests.fakes import FakeClock
 from tests.integration import test_chat_inbox as inbox
 from tests.integration import test_outbox as outbox
@@ -12,7 +14,9 @@ from tests.telegram import conftest as telegram
 from tests.telegram import test_chats as chats
 from tests.telegram import test_inbox as telegram_inbox
 from tests.telegram import test_modes as modes
+from tests.telegram.conftest import GROUP
 from tests.telegram.fake_bot_api import FakeBotApi
+from webhooks.keys import ENGINE, OUTBOX
 
 pytestmark = pytest.mark.reliability
 
@@ -53,6 +57,56 @@ async def test_c072_two_workers_keep_one_chats_pace(database_url: str) -> None:
 
 async def test_c072_a_429_holds_the_chat_back_in_every_worker(database_url: str) -> None:
     await outbox.test_a_429_holds_the_chat_back_in_every_worker(database_url)
+
+
+NEW_GROUP = -1009988776655  # the supergroup the shop's group became
+
+
+async def drop_channels(shop: telegram.Shop) -> list[str]:
+    async with shop.client.server.app[ENGINE].connect() as conn:
+        return list((await conn.execute(text("SELECT chat FROM drop_channel"))).scalars())
+
+
+async def test_c073_a_group_upgraded_to_a_supergroup_takes_its_drop_along(
+    shop_factory: ShopFactory, api: FakeBotApi
+) -> None:
+    """Telegram's service message (`migrate_to_chat_id`) moves the live drop, its board and
+    waiting messages to the new id: a buyer there claims, and the board is posted there."""
+    shop = await shop_factory()
+    await chats.drop(shop, api, "/drop TEE 2 25")
+    assert await drop_channels(shop) == [f"telegram:{GROUP}"]
+    await shop.processed(api.migrate(GROUP, NEW_GROUP))
+    assert await drop_channels(shop) == [f"telegram:{NEW_GROUP}"]
+    await shop.processed(api.message(NEW_GROUP, chats.ANNA, "#buy"))
+    await shop.settle()
+    orders = await shop.bus.deps.store.orders(None, None)
+    assert [(o.identity, o.chat) for o in orders] == [
+        (f"telegram:{chats.ANNA.id}", f"telegram:{NEW_GROUP}")
+    ]
+    board = api.board(NEW_GROUP)
+    assert board is not None and "1 of 2 left" in board.text
+
+
+async def test_c073_a_send_refused_for_a_migrated_group_goes_to_the_new_id(
+    shop_factory: ShopFactory, api: FakeBotApi
+) -> None:
+    """Without the service message, the 400 "group chat was upgraded to a supergroup chat"
+    (parameters.migrate_to_chat_id) of sendMessage moves the chat: the message is sent again
+    to the new id, and the drop follows."""
+    shop = await shop_factory()
+    await chats.drop(shop, api, "/drop TEE 2 25")
+    api.migrated[GROUP] = NEW_GROUP
+    outbox = shop.client.server.app[OUTBOX]
+    await outbox.put(
+        [Outgoing("telegram", str(GROUP), "Doors open in 5 minutes")], shop.clock.now()
+    )
+    await shop.settle()
+    refused = [c for c in api.of("sendMessage") if int(c.params["chat_id"]) == GROUP]
+    assert refused and refused[-1].params["text"] == "Doors open in 5 minutes"
+    assert "Doors open in 5 minutes" in api.texts_to(NEW_GROUP)
+    assert await drop_channels(shop) == [f"telegram:{NEW_GROUP}"]
+    counts = await outbox.counts("telegram")
+    assert (counts.pending, counts.undeliverable) == (0, 0)
 
 
 async def test_c074_a_blocked_bot_marks_the_message_undeliverable_and_goes_on(

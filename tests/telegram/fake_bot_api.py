@@ -96,6 +96,8 @@ class FakeBotApi:
     webhook: dict[str, Any] | None = None
     invoices: list[dict[str, Any]] = field(default_factory=list)  # sendInvoice params
     pre_checkout_answers: dict[str, dict[str, Any]] = field(default_factory=dict)  # by query id
+    # Groups upgraded to supergroups: old id -> new id (sends to the old id answer 400).
+    migrated: dict[int, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.pending: list[dict[str, Any]] = []
@@ -143,6 +145,10 @@ class FakeBotApi:
         handler = getattr(self, f"api_{method}", None)
         if handler is None:
             return _error(404, "Not Found: method not found")
+        moved = self.migrated.get(_int(params.get("chat_id")))
+        if moved is not None:
+            description = "Bad Request: group chat was upgraded to a supergroup chat"
+            return _error(400, description, {"migrate_to_chat_id": moved})
         try:
             result = await handler(params)
         except ApiError as exc:
@@ -318,6 +324,19 @@ class FakeBotApi:
             message["entities"] = entities
         return {"update_id": next(self.update_ids), "message": message}
 
+    def migrate(self, old: int, new: int) -> dict[str, Any]:
+        """The group `old` is upgraded to the supergroup `new`: from now on the Bot API
+        refuses sends to `old` naming `new`; returns the service message the old group gets
+        (an update with `migrate_to_chat_id`)."""
+        self.migrated[old] = new
+        message = {
+            "message_id": next(self.message_ids.setdefault(old, itertools.count(1))),
+            "date": int(time.time()),
+            "chat": {"id": old, "type": "group", "title": "Shop chat"},
+            "migrate_to_chat_id": new,
+        }
+        return {"update_id": next(self.update_ids), "message": message}
+
     def press(self, board: Posted, user: FakeUser, data: str | None = None) -> dict[str, Any]:
         """An update for a press on the board's (first) inline button."""
         if data is None:
@@ -463,6 +482,13 @@ def _chat(chat_id: int, user: FakeUser | None = None) -> dict[str, Any]:
         name = user.first_name if user is not None and user.id == chat_id else f"u{chat_id}"
         return {"id": chat_id, "type": "private", "first_name": name}
     return {"id": chat_id, "type": "supergroup", "title": "Shop chat"}
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _free_port() -> int:

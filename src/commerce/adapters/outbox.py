@@ -63,6 +63,25 @@ MARK_SENT = sql(
     "UPDATE outbox SET status = 'sent', message_ref = :ref, edit = :edit, sent_at = :now,"
     " lease_until = NULL WHERE id = :id AND text = :text AND buttons = :buttons"
 )
+# A chat with a new id (Telegram: a group upgraded to a supergroup).
+MOVE_OUTBOX = sql(
+    "UPDATE outbox SET chat = :new WHERE platform = :platform AND chat = :old"
+    " AND status = 'pending'"
+)
+FORGET_BOARDS = sql("DELETE FROM board_message WHERE platform = :platform AND chat = :old")
+FORGET_PACE = sql("DELETE FROM chat_pace WHERE platform = :platform AND chat = :old")
+# The tables naming the chats a drop, show, auction, giveaway or poll runs in ("platform:id").
+CHANNEL_TABLES = (
+    ("drop_channel", "drop_id"),
+    ("show_channel", "show_id"),
+    ("auction_channel", "auction_id"),
+    ("giveaway_channel", "giveaway_id"),
+    ("poll_channel", "poll_id"),
+)
+MOVE_CHANNEL = (
+    "UPDATE {t} SET chat = :new WHERE chat = :old AND NOT EXISTS"
+    " (SELECT 1 FROM {t} n WHERE n.{k} = {t}.{k} AND n.chat = :new)"
+)
 RELEASE_LEASE = sql("UPDATE outbox SET lease_until = NULL WHERE id = :id")
 UPSERT_BOARD = sql(
     "INSERT INTO board_message (platform, chat, board, message_ref, last_sent_at)"
@@ -207,6 +226,22 @@ class SqlOutbox:
 
     async def _pace(self, conn: AsyncConnection, message: Outgoing, until: datetime) -> None:
         await conn.execute(PACE, {"platform": message.platform, "chat": message.chat, "at": until})
+
+    async def move_chat(self, platform: str, old: str, new: str) -> int:
+        """See `Outbox.move_chat`; one transaction, harmless when repeated."""
+        params = {"platform": platform, "old": old, "new": new}
+        scoped = {"old": f"{platform}:{old}", "new": f"{platform}:{new}"}
+        moved = 0
+        async with self.engine.begin() as conn:
+            moved += (await conn.execute(MOVE_OUTBOX, params)).rowcount
+            await conn.execute(FORGET_BOARDS, params)
+            await conn.execute(FORGET_PACE, params)
+            for table, key in CHANNEL_TABLES:
+                moved += (
+                    await conn.execute(sql(MOVE_CHANNEL.format(t=table, k=key)), scoped)
+                ).rowcount
+                await conn.execute(sql(f"DELETE FROM {table} WHERE chat = :old"), scoped)
+        return int(moved)
 
     async def undeliverable(self, item: Queued, error: str) -> None:
         async with self.engine.begin() as conn:

@@ -118,6 +118,11 @@ class Outbox(Protocol):
         `pace`: the whole chat waits until `at` (a 429), in every worker."""
         ...
 
+    async def move_chat(self, platform: str, old: str, new: str) -> int:
+        """A chat got a new id: its waiting messages, drops, shows, auctions, giveaways
+        and polls follow it; its boards are posted anew (the old messages stay behind)."""
+        ...
+
     async def undeliverable(self, item: Queued, error: str) -> None:
         """The chat is gone or blocked the bot: recorded, never retried."""
         ...
@@ -135,6 +140,15 @@ class RetryLater(Exception):
 
 class Undeliverable(Exception):
     """The chat will never take this message (bot removed, user blocked the bot)."""
+
+
+class ChatMoved(Exception):
+    """The chat has a new id (a Telegram group upgraded to a supergroup): the message, and
+    everything else kept for the chat, goes to `new_chat` instead."""
+
+    def __init__(self, new_chat: str) -> None:
+        super().__init__(f"the chat moved to {new_chat}")
+        self.new_chat = new_chat
 
 
 class Sender(Protocol):
@@ -232,6 +246,12 @@ class Courier:
                 # one: they must not overtake it.
                 self.next_at[chat] = at
                 await self.outbox.retry(item, at, str(exc), pace=bool(exc.seconds))
+            return 0
+        except ChatMoved as exc:
+            moved = await self.outbox.move_chat(self.sender.platform, chat, exc.new_chat)
+            log.warning("chat %s moved to %s (%d rows follow it)", chat, exc.new_chat, moved)
+            self.next_at.pop(chat, None)
+            await self.outbox.retry(item, self.clock.now(), str(exc), attempt=False)
             return 0
         except Undeliverable as exc:
             log.warning("chat %s cannot be reached (%s); message %s dropped", chat, exc, item.id)
