@@ -45,6 +45,7 @@ class DiscordSender:
             sent = await self._post(channel, message, reference)
             return str(sent.id)
         except Exception as exc:
+            _alert(exc, message.chat)
             raise _translated(exc) from exc
 
     async def edit(self, message: Outgoing, message_ref: str) -> None:
@@ -54,6 +55,7 @@ class DiscordSender:
         try:
             await partial.edit(**self._content(message))
         except Exception as exc:
+            _alert(exc, message.chat)
             raise _translated(exc) from exc
 
     def _client(self) -> discord.Client:
@@ -113,6 +115,25 @@ def _view(buttons: tuple[Button, ...]) -> discord.ui.View | None:
                 discord.ui.Button(label=button.label, custom_id=BUY_PREFIX + button.action)
             )
     return view
+
+
+def _alert(exc: Exception, chat: str) -> None:
+    """An error the operator must fix, logged as one: Discord refused the bot's token (401)
+    or a permission in a channel (403; a buyer's closed DMs are not the operator's). Such a
+    message is not tried again (`_translated`: undeliverable), so a missing permission costs
+    one request per message, far below Discord's limit of invalid requests."""
+    if not isinstance(exc, discord.HTTPException):
+        return
+    if exc.status == 401:
+        log.error(
+            "Discord refused the bot's token (401) sending to %s: check DISCORD_BOT_TOKEN", chat
+        )
+    elif exc.status == 403 and exc.code != CLOSED_DMS and not chat.startswith("dm:"):
+        log.error(
+            "Discord refused a permission (403 %s) in channel %s: check the bot's role there",
+            exc.text,
+            chat,
+        )
 
 
 def _translated(exc: Exception) -> Exception:

@@ -109,6 +109,9 @@ async def test_c080_a_401_or_403_is_not_retried_and_is_counted(
         assert delivered == 1
         assert [c.status for c in fake.calls_to("POST", path)][1:] == [status, 200]
         assert any("cannot be reached" in r.getMessage() for r in caplog.records)
+        # The operator is alerted: an error naming the token or the permission.
+        alerts = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+        assert alerts and all(f"({status}" in a for a in alerts)
 
 
 async def test_c081_an_interaction_delivered_twice_claims_once(open_shop: ShopFactory) -> None:
