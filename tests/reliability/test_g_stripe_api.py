@@ -88,7 +88,9 @@ async def stripe() -> AsyncIterator[Stripe]:
 
 
 def checkout(ref: str = "ORDER001") -> CheckoutRequest:
-    now = datetime.now(UTC)
+    """A checkout for an order made now (the same request object asks for the same
+    session; a new one a second later would be other parameters under the same key)."""
+    now = datetime.now(UTC).replace(microsecond=0)
     return CheckoutRequest(
         ref, "TEE", "web:demo", "Tee", Money(2500, "eur"), 1, now + timedelta(minutes=10),
         ordered_at=now,
@@ -107,11 +109,12 @@ async def test_c057_a_500_then_200_is_retried_with_the_same_key_into_one_session
     gateway = stripe.gateway(retries=2)
     try:
         stripe.flaky.failures = [(500, {})]
-        session = await gateway.open_checkout(checkout())
+        request = checkout()
+        session = await gateway.open_checkout(request)
         keys = creates(stripe)
         assert len(keys) == 2 and keys[0] == keys[1] == "checkout-ORDER001"
         # Asked again for the same order (a caller's retry): the same session, not a second.
-        again = await gateway.open_checkout(checkout())
+        again = await gateway.open_checkout(request)
         assert again.id == session.id
     finally:
         await gateway.close()
