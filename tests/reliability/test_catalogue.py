@@ -20,3 +20,9 @@ def test_docs_reliability_page_matches_the_tests() -> None:
     actual = catalogue.PAGE.read_text(encoding="utf-8")
     stale = "docs/reliability.md is stale: run python -m tests.reliability.catalogue"
     assert actual == expected, stale
+
+
+def test_every_case_has_a_test() -> None:
+    proven = catalogue.proofs()
+    missing = [n for n in range(1, catalogue.CASES + 1) if not proven.get(n)]
+    assert missing == [], f"cases without a test: {missing}"
