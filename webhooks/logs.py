@@ -12,7 +12,7 @@ from typing import Any
 from commerce.config import Settings
 
 # Context that handlers pass with `extra=`; they show up as JSON fields.
-CONTEXT = ("drop", "order", "event", "chat", "platform", "worker")
+CONTEXT = ("drop", "order", "event", "session", "chat", "platform", "worker")
 BOT_TOKEN = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}\b")  # Telegram's shape, even unconfigured
 
 

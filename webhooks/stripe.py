@@ -133,8 +133,9 @@ async def process(bus: MessageBus, event: PaymentEvent) -> bool:
 
 
 def _context(event: PaymentEvent) -> dict[str, str]:
-    """Fields for JSON log lines (`livebuy run --log json`): which event, which order."""
-    return {"event": event.id, "order": event.order_ref or ""}
+    """Fields for JSON log lines (`livebuy run --log json`): which event, which order, which
+    Checkout Session (never the buyer's address or card)."""
+    return {"event": event.id, "order": event.order_ref or "", "session": event.session_id or ""}
 
 
 async def reprocess(bus: MessageBus, older_than: timedelta = timedelta(seconds=30)) -> int:

@@ -19,7 +19,7 @@ from datetime import timedelta
 
 from aiohttp import web
 from telegram import Bot, Update
-from telegram.error import InvalidToken, RetryAfter, TelegramError
+from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application
 
 from bots.telegram.adapter import TelegramAdapter
@@ -59,6 +59,7 @@ class TelegramRuntime:
     courier: Courier | None = None
     runner: InboxRunner | None = None  # processes the stored updates (every worker)
     polling: bool = False  # this worker holds the poller's lease and polls
+    conflicts: int = 0  # getUpdates refused with 409: another process polls this bot
     webhook: bool = False
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -276,6 +277,20 @@ async def _poll(adapter: TelegramAdapter, bot: Bot, runtime: TelegramRuntime) ->
             pause = 0.0
         except RetryAfter as exc:
             await asyncio.sleep(_seconds(exc.retry_after))
+            continue
+        except Conflict as exc:
+            # Telegram serves one poller per bot: another deployment (another database, so
+            # no shared lease) polls it, or a webhook is set. Said loudly; polled again
+            # with backoff, so this worker takes over once the other stops.
+            runtime.conflicts += 1
+            pause = min(max(pause * 2, 0.5), 30.0)
+            log.error(
+                "Telegram: another process is receiving this bot's updates (%s); only one may"
+                " poll. Stop the other instance; retrying in %.1f s",
+                exc,
+                pause,
+            )
+            await asyncio.sleep(pause)
             continue
         except TelegramError as exc:  # a network hiccup, a 5xx: again, a little later
             pause = min(max(pause * 2, 0.5), 30.0)

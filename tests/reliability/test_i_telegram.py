@@ -2,6 +2,8 @@
 outbox and the chat inbox on SQLite and PostgreSQL. Each test runs the scenario of the test
 that first proved it, with the same fixtures."""
 
+import logging
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,7 +17,7 @@ from tests.telegram import test_chats as chats
 from tests.telegram import test_inbox as telegram_inbox
 from tests.telegram import test_modes as modes
 from tests.telegram.conftest import GROUP
-from tests.telegram.fake_bot_api import FakeBotApi
+from tests.telegram.fake_bot_api import FakeBotApi, Fault
 from webhooks.keys import ENGINE, OUTBOX
 
 pytestmark = pytest.mark.reliability
@@ -119,6 +121,25 @@ async def test_c075_only_one_worker_polls_and_another_takes_over(
     shop_factory: ShopFactory,
 ) -> None:
     await modes.test_one_worker_polls_and_another_takes_over(shop_factory)
+
+
+async def test_c075_a_second_poller_elsewhere_is_reported_and_polling_resumes(
+    shop_factory: ShopFactory, api: FakeBotApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another deployment (no shared lease) polling the same bot: Telegram answers 409
+    Conflict. It is logged as an error and counted; polling goes on with backoff and takes
+    the updates once the other stops."""
+    shop = await shop_factory()
+    conflict = "Conflict: terminated by other getUpdates request; make sure that only one bot"
+    api.faults.append(
+        Fault(frozenset({"getUpdates"}), remaining=2, status=409, description=conflict)
+    )
+    with caplog.at_level(logging.WARNING):
+        await shop.processed(api.message(chats.ANNA.id, chats.ANNA, "/help"))
+        await shop.processed(api.message(chats.ANNA.id, chats.ANNA, "/help"))
+    assert shop.runtime.conflicts == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 2 and all("only one may poll" in e for e in errors)
 
 
 async def test_c076_an_update_is_stored_once_whatever_is_redelivered(

@@ -182,6 +182,7 @@ async def test_c087_a_processed_event_and_its_transition_are_traceable_without_p
     processed = [r for r in caplog.records if getattr(r, "event", None) == event_id]
     assert processed, "no log line names the event"
     assert all(getattr(r, "order", None) == order.ref for r in processed)
+    assert all(getattr(r, "session", None) == f"cs_{order.ref}" for r in processed)
     assert any(event_id in r.getMessage() for r in processed)
     # The line says what the event did to the order (the transition).
     assert any("order paid" in r.getMessage() for r in processed)
