@@ -102,6 +102,7 @@ async def test_c066_migrations_make_the_schema_with_its_unique_keys_and_one_head
         uniques = await conn.run_sync(_uniques)
     assert ("id",) in uniques["payment_event"]  # a Stripe event is stored once
     assert ("ref",) in uniques["orders"]
+    assert ("checkout_session",) in uniques["orders"]  # a session pays one order
     assert ("platform", "update_id") in uniques["chat_inbox"]  # a chat update once
     script = ScriptDirectory.from_config(alembic_config(database_url))
     assert len(script.get_heads()) == 1, script.get_heads()

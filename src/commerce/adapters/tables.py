@@ -186,7 +186,7 @@ class Order(SQLModel, table=True):
     hold_expires_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     payment_ref: str | None = Field(default=None, max_length=80, index=True)  # payment intent
     paid_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
-    checkout_session: str | None = Field(default=None, max_length=80, index=True)
+    checkout_session: str | None = Field(default=None, max_length=80, index=True, unique=True)
     checkout_url: str | None = Field(default=None, max_length=500)
     # Refunds and disputes may be reported before the payment itself (webhooks come in any
     # order): they are kept here and applied once the order is paid.
