@@ -152,9 +152,3 @@ async def test_c076_a_dead_workers_update_is_taken_again(
     engine: AsyncEngine, clock: FakeClock
 ) -> None:
     await inbox.test_a_dead_workers_update_is_taken_again_and_its_chat_waits(engine, clock)
-
-
-async def test_c076_a_restart_loses_no_queued_message(
-    shop_factory: ShopFactory, api: FakeBotApi
-) -> None:
-    await chats.test_a_restart_loses_no_queued_message(shop_factory, api)

@@ -16,7 +16,6 @@ from commerce.adapters.chat_inbox import SqlChatInbox
 from commerce.config import Settings
 from commerce.service_layer.results import OrderView
 from tests.conftest import test_settings
-from tests.e2e import test_run
 from tests.e2e import test_stripe_webhook as webhook
 from tests.e2e.stripe_signing import sign
 from tests.fakes import FakeClock, FakePaymentGateway
@@ -82,12 +81,6 @@ def test_c084_live_keys_set_up_right_and_test_keys_anywhere_are_accepted() -> No
     )
     assert settings(**test_key).live_key_problem() is None
     assert settings().live_key_problem() is None  # local mode: the emulator
-
-
-def test_c085_sigterm_stops_the_server_cleanly(tmp_path: Path) -> None:
-    """`livebuy run` serves, and SIGTERM ends it with status 0 (aiohttp's graceful shutdown:
-    requests under way finish, background work is cancelled, leases are given back)."""
-    test_run.test_run_serves_health_and_stops_on_sigterm(tmp_path)
 
 
 async def test_c085_a_webhook_in_flight_at_shutdown_is_answered_or_kept(
