@@ -1,5 +1,31 @@
 """The reliability catalogue's tests (docs/reliability-catalogue.md, `make reliability`).
 
 Fixtures shared by every section live in tests/conftest.py (`database_url`, the Stripe
-contract); a section's own fixtures live in its test file.
+contract); those of several sections here; a section's own ones in its test file.
 """
+
+from datetime import timedelta
+
+import pytest
+
+from commerce.service_layer.messagebus import MessageBus
+from commerce.service_layer.results import OrderView
+from tests.e2e.conftest import stripe  # noqa: F401 (the built-in emulator on its own server)
+from tests.fakes import FakePaymentGateway
+from tests.integration.helpers import add_product, start_drop
+from tests.integration.test_payment_events import won_order
+
+
+@pytest.fixture
+def payments(bus: MessageBus) -> FakePaymentGateway:
+    gateway = FakePaymentGateway()
+    bus.deps.payments = gateway
+    return gateway
+
+
+@pytest.fixture
+async def order(bus: MessageBus, payments: FakePaymentGateway) -> OrderView:
+    """Two tees (50.00 EUR) of a drop of three, their pay link opened: a session exists."""
+    await add_product(bus)
+    await start_drop(bus, quantity=3, hold=timedelta(minutes=5))
+    return await won_order(bus, quantity=2)

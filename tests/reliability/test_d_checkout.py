@@ -20,7 +20,6 @@ from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.ports import PaymentError
 from commerce.service_layer.results import OrderPaid, OrderView
 from tests.conftest import test_settings
-from tests.e2e import conftest as e2e
 from tests.e2e.conftest import Stripe
 from tests.e2e.stripe_signing import SECRET, event_body, session, sign
 from tests.e2e.test_emulator_api import pay, request
@@ -35,22 +34,6 @@ pytestmark = pytest.mark.reliability
 
 S = OrderStatus
 K = PaymentEventKind
-stripe = e2e.stripe  # the built-in emulator on its own server, the real gateway at it
-
-
-@pytest.fixture
-def payments(bus: MessageBus) -> FakePaymentGateway:
-    gateway = FakePaymentGateway()
-    bus.deps.payments = gateway
-    return gateway
-
-
-@pytest.fixture
-async def order(bus: MessageBus, payments: FakePaymentGateway) -> OrderView:
-    """Two tees (50.00 EUR) of a drop of three, their pay link opened: a session exists."""
-    await add_product(bus)
-    await start_drop(bus, quantity=3, hold=timedelta(minutes=5))
-    return await events.won_order(bus, quantity=2)
 
 
 def stripe_event(type_: str, obj: dict[str, Any], n: str = "1") -> c.ApplyPaymentEvent:

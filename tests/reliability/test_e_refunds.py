@@ -20,7 +20,6 @@ from commerce.service_layer.results import (
     OrderView,
     RefundFailed,
 )
-from tests.e2e import conftest as e2e
 from tests.e2e.conftest import Stripe
 from tests.e2e.test_emulator_api import pay, request
 from tests.fakes import FakeNotifier, FakePaymentGateway
@@ -30,15 +29,7 @@ from tests.integration.test_payment_events import completed, event, refunded, wo
 pytestmark = pytest.mark.reliability
 
 S = OrderStatus
-stripe = e2e.stripe  # the built-in emulator on its own server, the real gateway at it
 _ids = itertools.count(1)
-
-
-@pytest.fixture
-def payments(bus: MessageBus) -> FakePaymentGateway:
-    gateway = FakePaymentGateway()
-    bus.deps.payments = gateway
-    return gateway
 
 
 @pytest.fixture

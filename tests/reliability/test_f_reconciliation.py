@@ -22,7 +22,6 @@ from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.ports import SessionState
 from commerce.service_layer.results import OrderView
 from tests.conftest import test_settings
-from tests.e2e import conftest as e2e
 from tests.e2e.conftest import Stripe
 from tests.e2e.stripe_signing import SECRET, event_body, sign
 from tests.e2e.test_emulator_api import pay
@@ -35,21 +34,6 @@ from webhooks.app import create_app
 pytestmark = pytest.mark.reliability
 
 S = OrderStatus
-stripe = e2e.stripe  # the built-in emulator on its own server, the real gateway at it
-
-
-@pytest.fixture
-def payments(bus: MessageBus) -> FakePaymentGateway:
-    gateway = FakePaymentGateway()
-    bus.deps.payments = gateway
-    return gateway
-
-
-@pytest.fixture
-async def order(bus: MessageBus, payments: FakePaymentGateway) -> OrderView:
-    await add_product(bus)
-    await start_drop(bus, quantity=3, hold=timedelta(minutes=5))
-    return await events.won_order(bus, quantity=2)
 
 
 def paid_session(order: OrderView) -> SessionState:
