@@ -55,6 +55,7 @@ async def gateway_duty(
         tasks.extend((asyncio.create_task(courier.run()), asyncio.create_task(runner.run())))
 
     async def stop() -> None:
+        await runner.stop()  # updates under way finish; then the tasks end
         for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -202,6 +202,7 @@ async def _run_bot(
             polling.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await polling
+        await runner.stop()  # updates under way finish; then the tasks end
         await _stop(application)
         for task in (processing, delivering):
             task.cancel()

@@ -90,15 +90,26 @@ class InboxRunner:
         self.woken = asyncio.Event()
         self.processed = 0  # updates finished here, failed or not (tests wait on it)
         self.forgot_at: datetime | None = None
+        self.stopping = False
 
     def wake(self) -> None:
         """New updates were stored (or a chat's turn ended): look again now."""
         self.woken.set()
 
+    async def stop(self, grace: float = 5.0) -> None:
+        """Ends the runner's work without cutting an update short: no new update is taken and
+        those under way finish (for `grace` seconds at most). A cancel in the middle of a
+        transaction can leave SQLite's write lock with a connection nobody uses any more."""
+        self.stopping = True
+        self.wake()
+        under_way = list(self.running.values())
+        if under_way:
+            await asyncio.wait(under_way, timeout=grace)
+
     async def run(self) -> None:
-        released = False
+        released, self.stopping = False, False
         try:
-            while True:
+            while not self.stopping:
                 self.woken.clear()
                 try:
                     if not released:  # what an earlier run here left taken and unfinished
@@ -108,6 +119,8 @@ class InboxRunner:
                     await self._start_chats()
                 except Exception:
                     log.exception("%s inbox: the next updates could not be taken", self.platform)
+                if self.stopping:
+                    break
                 # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel
                 # that arrives with the wake-up, and the runner would never stop.
                 with contextlib.suppress(TimeoutError):
@@ -128,7 +141,7 @@ class InboxRunner:
 
     async def _start_chats(self) -> None:
         spare = self.chats - len(self.running)
-        if spare <= 0:
+        if spare <= 0 or self.stopping:
             return
         for item in await self.inbox.heads(self.platform, self.clock.now(), spare):
             self.running[item.chat] = asyncio.create_task(self._chat(item))
@@ -145,6 +158,8 @@ class InboxRunner:
                     turn += await self.inbox.followers(item, now, most, self.joins)
                 if not all(await asyncio.gather(*(self._one(i) for i in turn))):
                     return  # one failed: the chat waits for its retry
+                if self.stopping:
+                    return
                 item = await self.inbox.next(self.platform, chat, self.clock.now())
         except Exception:
             log.exception(
