@@ -52,12 +52,14 @@ async def answer(
             else:
                 await interaction.followup.send(text, ephemeral=True, view=view)
 
-        outcome = await decide(core, interaction.id, payload, send)
-        if pressed_confirm and isinstance(outcome, chat.CardPaid):
-            # Charged, or a link instead: the question is answered. Kept after a refusal that
-            # asks to try again (the provider unreachable).
-            with contextlib.suppress(discord.HTTPException):
-                await interaction.edit_original_response(view=None)
+        async def answered(outcome: chat.ChatOutcome) -> None:
+            if pressed_confirm and isinstance(outcome, chat.CardPaid):
+                # Charged, or a link instead: the question is answered, before the answer
+                # shows. Kept after a refusal that asks to try again (the provider down).
+                with contextlib.suppress(discord.HTTPException):
+                    await interaction.edit_original_response(view=None)
+
+        await decide(core, interaction.id, payload, send, answered)
 
     async def deferred() -> None:
         if pressed_confirm:
@@ -75,8 +77,9 @@ async def decide(
     update_id: int,
     payload: dict[str, Any],
     send: Callable[[str, discord.ui.View | None], Awaitable[None]],
+    first: Callable[[chat.ChatOutcome], Awaitable[None]] | None = None,
 ) -> chat.ChatOutcome | None:
-    """Stored words (`answer`) decided by the core and answered by `send`."""
+    """Stored words (`answer`) decided by the core and answered by `send` (after `first`)."""
     try:
         outcome = await core.handle(
             update_id,
@@ -91,6 +94,8 @@ async def decide(
         log.exception("interaction %s (%s) failed", update_id, payload["words"])
         await follow_up(core, update_id, payload, send, core.t("error"))
         return None
+    if first is not None:
+        await first(outcome)
     reply = core.renderer.outcome(outcome, str(payload["mention"]))
     # A question with buttons (a one-message buy's confirm) is the whole answer: "check your
     # messages" is for the channel, and this is the message.
