@@ -15,7 +15,6 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from aiohttp import web
 from telegram import Bot, Update
@@ -24,7 +23,7 @@ from telegram.ext import Application
 
 from bots.telegram.adapter import TelegramAdapter
 from bots.telegram.commands import register_commands
-from bots.telegram.sender import TelegramSender
+from bots.telegram.sender import TelegramSender, retry_seconds
 from commerce.adapters.chat_inbox import SqlChatInbox
 from commerce.adapters.inbound import SqlContacts
 from commerce.config import Settings
@@ -277,7 +276,7 @@ async def _poll(adapter: TelegramAdapter, bot: Bot, runtime: TelegramRuntime) ->
             )
             pause = 0.0
         except RetryAfter as exc:
-            await asyncio.sleep(_seconds(exc.retry_after))
+            await asyncio.sleep(retry_seconds(exc))
             continue
         except Conflict as exc:
             # Telegram serves one poller per bot: another deployment (another database, so
@@ -304,11 +303,6 @@ async def _poll(adapter: TelegramAdapter, bot: Bot, runtime: TelegramRuntime) ->
         offset = updates[-1].update_id + 1
         if runtime.runner is not None:
             runtime.runner.wake()
-
-
-def _seconds(value: object) -> float:
-    """RetryAfter.retry_after is an int or a timedelta (python-telegram-bot's PTB_TIMEDELTA)."""
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)  # type: ignore[arg-type]
 
 
 async def _stop(application: Application) -> None:  # type: ignore[type-arg]

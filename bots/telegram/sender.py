@@ -33,6 +33,12 @@ PRIVATE_INTERVAL = 1.0  # Telegram: about one message a second to a chat
 GROUP_INTERVAL = 3.0  # and about 20 a minute to a group
 
 
+def retry_seconds(exc: RetryAfter) -> float:
+    """RetryAfter.retry_after is an int or a timedelta (python-telegram-bot's PTB_TIMEDELTA)."""
+    wait = exc.retry_after
+    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+
+
 class TelegramSender:
     platform = "telegram"
 
@@ -105,8 +111,7 @@ class TelegramSender:
     async def _translate(self, exc: TelegramError, chat: str) -> Exception:
         """The Bot API's error as the courier's: wait, retry, or give up on this chat."""
         if isinstance(exc, RetryAfter):
-            wait = exc.retry_after
-            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            seconds = retry_seconds(exc)
             return RetryLater(seconds, f"429: retry after {seconds:g}s")
         if isinstance(exc, ChatMigrated):  # 400 with parameters.migrate_to_chat_id
             return ChatMoved(str(exc.new_chat_id))

@@ -38,7 +38,7 @@ def money_ports(deps: Deps) -> tuple[PaymentGateway, Ledger]:
     return deps.payments, deps.ledger
 
 
-async def open_checkout(order: OrderView, deps: Deps) -> OrderView:
+async def hand_out_link(order: OrderView, deps: Deps) -> OrderView:
     """Hands out the order's pay link, the shop's own (no provider call): the provider's
     checkout is made when the buyer opens it (`open_payment`)."""
     _, ledger = money_ports(deps)
@@ -114,11 +114,11 @@ async def _checkout_request(order: OrderView, deps: Deps, replaces: str | None) 
     )
 
 
-async def checkout_or_later(order: OrderView, deps: Deps) -> OrderView:
+async def link_if_paying(order: OrderView, deps: Deps) -> OrderView:
     """The pay link of a won auction or a prize's shipping (when payments are on)."""
     if deps.payments is None:
         return order
-    return await open_checkout(order, deps)
+    return await hand_out_link(order, deps)
 
 
 async def with_checkout(result: ClaimResult, deps: Deps) -> ClaimResult:
@@ -131,7 +131,7 @@ async def with_checkout(result: ClaimResult, deps: Deps) -> ClaimResult:
         return result  # a delayed payment is under way for it already
     if by_invoice(result.order, deps):
         return result  # the chat's adapter sends its own invoice
-    return replace(result, order=await open_checkout(result.order, deps))
+    return replace(result, order=await hand_out_link(result.order, deps))
 
 
 async def retry_checkouts(deps: Deps) -> list[OrderView]:
@@ -146,7 +146,7 @@ async def retry_checkouts(deps: Deps) -> list[OrderView]:
     for order in await deps.ledger.awaiting_checkout(created_before):
         if by_invoice(order, deps):
             continue
-        ready = await open_checkout(order, deps)
+        ready = await hand_out_link(order, deps)
         await deps.notifier.notify(CheckoutReady(ready))
         opened.append(ready)
     return opened

@@ -24,7 +24,7 @@ from commerce.domain.identity import ChatRef, Identity
 from commerce.domain.polls import check_poll
 from commerce.domain.products import normalise_sku
 from commerce.service_layer import handlers
-from commerce.service_layer.checkout import by_invoice, checkout_or_later
+from commerce.service_layer.checkout import by_invoice, link_if_paying
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.ports import GiveawayStore
 from commerce.service_layer.results import (
@@ -98,7 +98,7 @@ async def draw_due_giveaways(cmd: c.DrawDueGiveaways, deps: Deps) -> list[Giveaw
     for drawn in draws:
         order = drawn.order
         if order is not None and order.amount.minor > 0 and not by_invoice(order, deps):
-            order = await checkout_or_later(order, deps)  # the shipping: a link to pay it
+            order = await link_if_paying(order, deps)  # the shipping: a link to pay it
         notice = GiveawayDrawn(
             _with_record(drawn.giveaway, deps),
             drawn.winner_identity,

@@ -8,7 +8,6 @@ for the same held units. Promo drops are paid with the public message itself.
 """
 
 import asyncio
-import contextlib
 from dataclasses import replace
 from datetime import datetime
 
@@ -19,7 +18,7 @@ from commerce.domain.one_message import ConfirmRule
 from commerce.domain.orders import OrderStatus
 from commerce.domain.products import normalise_sku
 from commerce.service_layer import retries
-from commerce.service_layer.checkout import by_invoice, open_checkout, with_checkout
+from commerce.service_layer.checkout import by_invoice, hand_out_link, with_checkout
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.handlers import release_order, settle_payment, take_units
 from commerce.service_layer.ports import (
@@ -190,9 +189,7 @@ async def _link_instead(order: OrderView, payment: str | None, deps: Deps) -> Or
     until = max(_hold(order), now + deps.hold)
     held = await cards.charge_failed(order.ref, payment, until, "charge:failed", now)
     if held is not None and held.status is S.RESERVED and not by_invoice(held, deps):
-        # On a failure the sweeper opens it later and sends the link (CheckoutReady).
-        with contextlib.suppress(PaymentError):
-            held = await open_checkout(held, deps)
+        held = await hand_out_link(held, deps)  # the shop's own link: no provider call
     return held
 
 

@@ -5,7 +5,7 @@ auctions, which the handlers run, can offer a saved card too without an import c
 """
 
 from commerce.domain.errors import NotAllowed, NotFound
-from commerce.service_layer.checkout import checkout_or_later
+from commerce.service_layer.checkout import link_if_paying
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.ports import Cards, PaymentGateway, SavedCard
 from commerce.service_layer.results import CardView, OrderView
@@ -49,7 +49,7 @@ async def pay_for_win(order: OrderView, deps: Deps) -> tuple[OrderView, CardView
     else gets the Checkout link."""
     usable = await usable_card(order, deps)
     if usable is None or deps.cards is None or order.hold_expires_at is None:
-        return await checkout_or_later(order, deps), None
+        return await link_if_paying(order, deps), None
     try:
         asked = await deps.cards.ask_confirm(order.ref, order.hold_expires_at, deps.clock.now())
     except NotFound:  # no longer waiting for a payment (cancelled meanwhile): nothing to ask
