@@ -3,13 +3,11 @@ SQLite and PostgreSQL with the fake gateway, the real gateway against the built-
 and the whole app for the webhook and the buyer's return page."""
 
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy.ext.asyncio import AsyncEngine
+from aiohttp.test_utils import TestClient
 
 from commerce.adapters.stripe_events import to_payment_event
 from commerce.adapters.stripe_gateway import MAX_SESSION, STRIPE_MINIMUM, session_expiry
@@ -19,14 +17,12 @@ from commerce.domain.payments import PaymentEventKind
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.ports import PaymentError
 from commerce.service_layer.results import OrderPaid, OrderView
-from tests.conftest import test_settings
 from tests.e2e.conftest import Stripe
-from tests.e2e.stripe_signing import SECRET, event_body, session, sign
+from tests.e2e.stripe_signing import event_body, session, sign
 from tests.e2e.test_emulator_api import pay, request
 from tests.fakes import FakeClock, FakeNotifier, FakePaymentGateway
 from tests.integration import test_payment_events as events
 from tests.integration.helpers import add_product, buy, start_drop
-from webhooks.app import create_app
 from webhooks.emulator.app import ApiRequest
 from webhooks.keys import BUS
 
@@ -207,23 +203,6 @@ async def test_c039_expiring_a_session_that_just_completed_is_harmless(stripe: S
     await stripe.gateway.expire_checkout(made.id)  # Stripe refuses: not open; no error here
     state = await stripe.gateway.session_state(made.id)
     assert (state.status, state.payment_status) == ("complete", "paid")
-
-
-@pytest.fixture
-async def shop(
-    database_url: str, engine: AsyncEngine, clock: FakeClock, notifier: FakeNotifier
-) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
-    app = create_app(
-        test_settings(database_url),
-        engine=engine,
-        clock=clock,
-        notifier=notifier,
-        payments=FakePaymentGateway(),
-        webhook_secret=SECRET,
-        sweep_every=3600,
-    )
-    async with TestClient(TestServer(app)) as client:
-        yield client
 
 
 async def test_c040_a_forged_or_foreign_session_on_the_return_page_grants_nothing(

@@ -5,12 +5,11 @@ against the built-in emulator (its webhook endpoint failing, as a disabled one d
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -21,15 +20,13 @@ from commerce.domain.payments import PaymentEvent
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.ports import SessionState
 from commerce.service_layer.results import OrderView
-from tests.conftest import test_settings
 from tests.e2e.conftest import Stripe
-from tests.e2e.stripe_signing import SECRET, event_body, sign
+from tests.e2e.stripe_signing import event_body, sign
 from tests.e2e.test_emulator_api import pay
-from tests.fakes import FakeClock, FakeNotifier, FakePaymentGateway
+from tests.fakes import FakeClock, FakePaymentGateway
 from tests.integration import test_payment_events as events
 from tests.integration.helpers import add_product, start_drop
 from webhooks import stripe as webhook
-from webhooks.app import create_app
 
 pytestmark = pytest.mark.reliability
 
@@ -138,23 +135,6 @@ async def test_c055_reconciler_and_webhook_at_once_apply_one_event_once(
     )
     assert (await bus.deps.store.order(order.ref)).status is S.PAID
     assert await paid_moves(bus, order) == 1
-
-
-@pytest.fixture
-async def shop(
-    database_url: str, engine: AsyncEngine, clock: FakeClock, notifier: FakeNotifier
-) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
-    app = create_app(
-        test_settings(database_url),
-        engine=engine,
-        clock=clock,
-        notifier=notifier,
-        payments=FakePaymentGateway(),
-        webhook_secret=SECRET,
-        sweep_every=3600,
-    )
-    async with TestClient(TestServer(app)) as client:
-        yield client
 
 
 async def test_c056_an_unknown_event_type_is_acknowledged_stored_and_logged(
