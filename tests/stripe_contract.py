@@ -20,7 +20,7 @@ from stripe import params as sp
 from typing_extensions import is_typeddict
 
 from commerce.adapters.stripe_version import API_VERSION
-from webhooks.emulator import app as emulator
+from webhooks.devtools.emulator import app as emulator
 
 # Which typed parameters each endpoint takes (the library's own names for them).
 ENDPOINTS: dict[tuple[str, str], type] = {

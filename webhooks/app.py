@@ -25,8 +25,8 @@ from commerce.service_layer.ports import Clock, Notifier, PaymentGateway
 from commerce.service_layer.results import Notice
 from webhooks import checkout_pages, giveaways, headers, health, platforms, stripe
 from webhooks.dashboard import create_dashboard
+from webhooks.devtools.emulator import create_emulator
 from webhooks.duties import RENEW_EVERY
-from webhooks.emulator import create_emulator
 from webhooks.keys import (
     ADMIN_TOKEN,
     BUS,

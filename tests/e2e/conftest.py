@@ -20,7 +20,7 @@ from commerce.adapters.app_settings import emulator_key
 from commerce.adapters.stripe_events import verify
 from commerce.adapters.stripe_gateway import StripePaymentGateway
 from webhooks.cli import app
-from webhooks.emulator import create_emulator
+from webhooks.devtools.emulator import create_emulator
 
 runner = CliRunner()
 

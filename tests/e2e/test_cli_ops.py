@@ -211,7 +211,7 @@ def test_help_lists_the_contract_options(command: list[str], options: list[str])
 
 def test_the_banner_says_whom_the_emulator_answers() -> None:
     from commerce.config import Settings
-    from webhooks.cli import banner
+    from webhooks.cli.serve import banner
 
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     local = banner(settings, "127.0.0.1", 8080)
@@ -253,7 +253,7 @@ def test_demo_says_when_the_port_is_taken(cli) -> None:  # type: ignore[no-untyp
 
 def test_the_banner_shows_the_dashboard_and_its_token() -> None:
     from commerce.config import Settings
-    from webhooks.cli import banner
+    from webhooks.cli.serve import banner
 
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     text = banner(settings, "127.0.0.1", 8080, token="tok123")
@@ -288,7 +288,7 @@ def test_auctions_from_the_cli(cli) -> None:  # type: ignore[no-untyped-def]
 
 def test_the_banner_says_which_chat_platforms_run_and_how() -> None:
     from commerce.config import Settings
-    from webhooks.cli import banner
+    from webhooks.cli.serve import banner
 
     polling = Settings(_env_file=None, telegram_bot_token="1:x", discord_bot_token="d")  # type: ignore[call-arg]
     text = banner(polling, "127.0.0.1", 8080)

@@ -9,7 +9,7 @@ from commerce.domain.orders import OrderStatus
 from tests.conftest import test_settings
 from tests.e2e.conftest import free_port
 from webhooks.app import create_app
-from webhooks.demo import SKU, UNITS, show
+from webhooks.devtools.demo import SKU, UNITS, show
 from webhooks.keys import BUS
 
 

@@ -18,7 +18,7 @@ from tests.e2e.conftest import checkout_page, free_port
 from tests.fakes import FakeNotifier
 from tests.integration.helpers import add_product, start_drop
 from webhooks.app import create_app
-from webhooks.emulator import create_emulator
+from webhooks.devtools.emulator import create_emulator
 from webhooks.keys import BUS
 
 

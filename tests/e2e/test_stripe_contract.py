@@ -20,7 +20,7 @@ from commerce.service_layer.ports import ChargeRequest, ChargeStatus, SavedCard
 from tests.e2e.conftest import KEY, Stripe
 from tests.e2e.test_emulator_api import request
 from tests.stripe_contract import ENDPOINTS, request_violations, violations
-from webhooks.emulator.app import ApiRequest
+from webhooks.devtools.emulator.app import ApiRequest
 
 AUTH = {"Authorization": f"Bearer {KEY}"}
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +65,7 @@ def test_one_api_version_pinned_in_one_place() -> None:
     # Nobody names a version of their own (the emulator and the gateway import this one).
     stripe_code = [
         *(ROOT / "src/commerce/adapters").glob("stripe_*.py"),
-        *(ROOT / "webhooks/emulator").glob("*.py"),
+        *(ROOT / "webhooks/devtools/emulator").glob("*.py"),
         ROOT / "webhooks/stripe.py",
     ]
     version = re.compile(r"['\"]\d{4}-\d\d-\d\d(\.[a-z]+)?['\"]")

@@ -25,7 +25,7 @@ from tests.e2e.conftest import free_port
 from tests.e2e.stripe_signing import event_body, session, sign
 from tests.integration.helpers import add_product, start_drop
 from tests.telegram.fake_bot_api import FakeBotApi
-from webhooks.emulator import create_emulator
+from webhooks.devtools.emulator import create_emulator
 
 LIVEBUY = Path(sys.executable).parent / "livebuy"
 WORKERS, CLAIMS, UNITS, CHATS = 3, 500, 100, 100

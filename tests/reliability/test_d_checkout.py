@@ -23,7 +23,7 @@ from tests.e2e.test_emulator_api import pay, request
 from tests.fakes import FakeClock, FakeNotifier, FakePaymentGateway
 from tests.integration import test_payment_events as events
 from tests.integration.helpers import add_product, buy, start_drop
-from webhooks.emulator.app import ApiRequest
+from webhooks.devtools.emulator.app import ApiRequest
 from webhooks.keys import BUS
 
 pytestmark = pytest.mark.reliability

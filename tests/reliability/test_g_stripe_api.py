@@ -29,7 +29,7 @@ from tests.integration import test_stripe_backoff as backoff
 from tests.integration.helpers import add_product, buy, start_drop
 from webhooks import logs
 from webhooks.app import create_app
-from webhooks.emulator import create_emulator
+from webhooks.devtools.emulator import create_emulator
 from webhooks.keys import BUS
 
 pytestmark = pytest.mark.reliability

@@ -1,6 +1,6 @@
 """`livebuy show …`: prepare a show (run sheet from the command line or a CSV), run it, list it.
 
-Registered on the main `livebuy` command by webhooks/cli.py.
+Registered on the main `livebuy` command by webhooks/cli/__init__.py.
 """
 
 import csv
@@ -23,7 +23,7 @@ from commerce.domain.shows import LotSpec, parse_lots_csv, parse_start
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.results import ShowView
 from webhooks import spreadsheet
-from webhooks.cli import Format, emit, fail, with_bus, with_engine
+from webhooks.cli.common import Format, emit, fail, with_bus, with_engine
 
 show_app = typer.Typer(
     help="Shows: a run sheet of lots (PDD auctions, fixed-price drops, giveaways) run with /next.",

@@ -1,6 +1,6 @@
 """`livebuy admin …`: who is signed in to the dashboard, and ending their sessions.
 
-Registered on the main `livebuy` command by webhooks/cli.py.
+Registered on the main `livebuy` command by webhooks/cli/__init__.py.
 """
 
 from datetime import UTC, datetime
@@ -10,7 +10,7 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from commerce.adapters.dashboard_sessions import SqlSessions
-from webhooks.cli import Format, emit, fail, settings, with_engine
+from webhooks.cli.common import Format, emit, fail, settings, with_engine
 
 admin_app: typer.Typer = typer.Typer(
     help="Administration of the service itself.", no_args_is_help=True

@@ -3,6 +3,6 @@ page, served by livebuy itself in local mode (no STRIPE_SECRET_KEY). The product
 path runs unchanged against it: the stripe library, form-encoded requests, idempotency keys,
 and webhooks signed exactly like Stripe's. Never mounted when real keys are set."""
 
-from webhooks.emulator.app import create_emulator
+from webhooks.devtools.emulator.app import create_emulator
 
 __all__ = ["create_emulator"]

@@ -18,8 +18,8 @@ from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
 from commerce.adapters.stripe_version import API_VERSION
 from commerce.domain.money import Money
-from webhooks.emulator.params import ROUTES, unknown_parameter
-from webhooks.emulator.state import (
+from webhooks.devtools.emulator.params import ROUTES, unknown_parameter
+from webhooks.devtools.emulator.state import (
     DEFAULT_CARD,
     TEST_ADDRESS,
     TEST_CARDS,

@@ -1,0 +1,94 @@
+"""`livebuy bench …`: benchmarks, next to the raw limit of the database."""
+
+import asyncio
+import json
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Annotated
+
+import asyncpg
+import typer
+from aiohttp import web
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bench import flash_drop
+from bench import webhook as webhook_bench
+from commerce.config import Settings
+from commerce.service_layer.messagebus import MessageBus
+from webhooks.app import create_app
+from webhooks.cli.common import fail, first_line
+from webhooks.keys import BUS
+
+bench_app = typer.Typer(
+    help="Benchmarks, next to the raw limit of the database.", no_args_is_help=True
+)
+
+
+class BenchDatabase(StrEnum):
+    SQLITE = "sqlite"
+    POSTGRES = "postgres"
+
+
+@bench_app.command("flash-drop")
+def bench_flash_drop(
+    claims: Annotated[int, typer.Option("--claims", min=1, help="How many #buy.")] = 10_000,
+    units: Annotated[int, typer.Option("--units", min=1, help="Units in the drop.")] = 100,
+    buyers: Annotated[int, typer.Option("--buyers", min=1, help="Distinct buyers.")] = 5_000,
+    db: Annotated[BenchDatabase, typer.Option("--db")] = BenchDatabase.SQLITE,
+    pg_url: Annotated[
+        str, typer.Option("--pg-url", help="PostgreSQL server (a scratch database is made).")
+    ] = "postgresql://postgres@127.0.0.1:5432/postgres",
+    within: Annotated[
+        float, typer.Option("--within", min=0.0, help="Seconds over which the claims arrive.")
+    ] = 1.0,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="All figures as one JSON object.")
+    ] = False,
+) -> None:
+    """A flash drop through the real claim path, with the raw database limit beside it."""
+    try:
+        run = flash_drop.flash_drop(claims, units, buyers, db.value, pg_url, within)
+        figures = asyncio.run(run)
+    except (OSError, DBAPIError, asyncpg.PostgresError) as exc:
+        raise fail(f"cannot run the benchmark ({first_line(exc)})") from None
+    typer.echo(json.dumps(figures, indent=2) if as_json else flash_drop.report(figures))
+    if not figures["product"]["correct"]:
+        raise typer.Exit(code=1)
+
+
+def webhook_app(
+    settings: Settings, engine: AsyncEngine
+) -> tuple[web.Application, Callable[[], MessageBus]]:
+    """The real web app the webhook benchmark posts to (no sweeps during the measurement), and
+    its bus once the app has started."""
+    app = create_app(settings, engine=engine, sweep_every=3600)
+    return app, lambda: app[BUS]
+
+
+@bench_app.command("webhook")
+def bench_webhook(
+    events: Annotated[
+        int, typer.Option("--events", min=1, help="Orders paid by webhook.")
+    ] = 1_000,
+    duplicates: Annotated[
+        float, typer.Option("--duplicates", min=0.0, max=1.0, help="Share delivered twice.")
+    ] = 0.1,
+    db: Annotated[BenchDatabase, typer.Option("--db")] = BenchDatabase.SQLITE,
+    pg_url: Annotated[
+        str, typer.Option("--pg-url", help="PostgreSQL server (a scratch database is made).")
+    ] = "postgresql://postgres@127.0.0.1:5432/postgres",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="All figures as one JSON object.")
+    ] = False,
+) -> None:
+    """Signed Stripe webhooks against the app, next to a bare verify-and-parse handler."""
+    try:
+        figures = asyncio.run(
+            webhook_bench.webhook(webhook_app, events, duplicates, db.value, pg_url)
+        )
+    except (OSError, DBAPIError, asyncpg.PostgresError) as exc:
+        raise fail(f"cannot run the benchmark ({first_line(exc)})") from None
+    typer.echo(json.dumps(figures, indent=2) if as_json else webhook_bench.report(figures))
+    if not figures["correct"]:
+        raise typer.Exit(code=1)

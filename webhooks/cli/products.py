@@ -1,0 +1,104 @@
+"""`livebuy product …`: products and stock."""
+
+from typing import Annotated, Any
+
+import typer
+
+from commerce.domain import commands as c
+from commerce.domain.errors import CommerceError
+from commerce.domain.money import Money
+from commerce.domain.products import ProductSpec, normalise_sku, parse_variants
+from commerce.service_layer.messagebus import MessageBus
+from commerce.service_layer.results import ProductView
+from webhooks.cli.common import Format, emit, fail, money, settings, with_bus
+
+product_app = typer.Typer(help="Products and stock.", no_args_is_help=True)
+
+
+def product_row(p: ProductView) -> dict[str, Any]:
+    variants = ", ".join(f"{v.label}:{v.stock}" for v in p.variants if v.label)
+    return {
+        "sku": p.sku,
+        "name": p.name,
+        "price": str(p.price.decimal()),
+        "currency": p.price.currency,
+        "stock": p.stock,
+        "variants": variants,
+        "digital": p.digital,
+    }
+
+
+PRODUCT_COLUMNS = ["sku", "name", "price", "currency", "stock", "variants", "digital"]
+
+
+@product_app.command("add")
+def product_add(
+    sku: Annotated[str, typer.Argument(help="Short code buyers type, e.g. TEE.")],
+    name: Annotated[str, typer.Option("--name", help="What buyers see.")],
+    price: Annotated[str, typer.Option("--price", help="Unit price, e.g. 25.00.")],
+    currency: Annotated[str, typer.Option("--currency", help="ISO code; LIVEBUY_CURRENCY.")] = "",
+    stock: Annotated[int, typer.Option("--stock", help="Units in stock (per variant).")] = 0,
+    variant: Annotated[
+        str | None, typer.Option("--variant", help="Variants, e.g. size=S,M,L.")
+    ] = None,
+    digital: Annotated[
+        bool, typer.Option("--digital", help="Nothing to ship: checkout asks no address.")
+    ] = False,
+) -> None:
+    """Add a product."""
+    config = settings()
+    try:
+        option, labels = parse_variants(variant)
+        spec = ProductSpec(
+            normalise_sku(sku),
+            name,
+            money(price, currency or config.livebuy_currency),
+            option,
+            tuple(labels),
+            digital,
+        )
+    except CommerceError as exc:
+        raise fail(str(exc)) from None
+    product: ProductView = with_bus(lambda bus: bus.handle(c.AddProduct(spec, stock)))
+    emit([product_row(product)], Format.TABLE, PRODUCT_COLUMNS)
+
+
+@product_app.command("edit")
+def product_edit(
+    sku: Annotated[str, typer.Argument(help="The product's SKU.")],
+    name: Annotated[str | None, typer.Option("--name", help="New name.")] = None,
+    price: Annotated[
+        str | None, typer.Option("--price", help="New unit price; live drops keep theirs.")
+    ] = None,
+) -> None:
+    """Rename or reprice a product."""
+
+    async def edit(bus: MessageBus) -> ProductView:
+        current = await bus.deps.store.product(sku)
+        new_price = Money.parse(price, current.price.currency) if price else None
+        result: ProductView = await bus.handle(c.UpdateProduct(sku, name, new_price))
+        return result
+
+    emit([product_row(with_bus(edit))], Format.TABLE, PRODUCT_COLUMNS)
+
+
+@product_app.command("list")
+def product_list(
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
+) -> None:
+    """List products with their stock."""
+    products = with_bus(lambda bus: bus.deps.store.products())
+    emit([product_row(p) for p in products], fmt, PRODUCT_COLUMNS)
+
+
+@product_app.command("stock")
+def product_stock(
+    sku: Annotated[str, typer.Argument(help="The product's SKU.")],
+    quantity: Annotated[int, typer.Argument(help="Units now in stock.")],
+    variant: Annotated[
+        str | None, typer.Option("--variant", help="Which variant, e.g. M.")
+    ] = None,
+) -> None:
+    """Set a product's stock (of one variant)."""
+    product = with_bus(lambda bus: bus.handle(c.SetStock(sku, quantity, variant)))
+    emit([product_row(product)], Format.TABLE, PRODUCT_COLUMNS)
