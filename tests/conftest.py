@@ -37,7 +37,8 @@ TABLES = (
     " app_setting,"
     " lease, worker, chat_pace, bot_contact, bid, auction_channel, strike, auction, saved_card,"
     " link_code, giveaway_entry, giveaway_channel, giveaway, poll_vote, poll_option,"
-    " poll_channel, poll, show_chatter, lot, show_channel, show, dashboard_session"
+    " poll_channel, poll, show_chatter, lot, show_channel, show, dashboard_session,"
+    " shipping_zones, bundles"
 )
 
 

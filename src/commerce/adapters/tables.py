@@ -56,6 +56,9 @@ class Product(SQLModel, table=True):
     currency: str = Field(max_length=3)
     option: str = Field(default="", max_length=32)  # the variant dimension, e.g. "size"
     digital: bool = Field(default=False)  # nothing to ship
+    # The units one piece counts as in a package (a hoodie may count 2): see
+    # domain/shipping.py ship_units. Digital products never ship, whatever this says.
+    ship_units: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     created_at: datetime = Field(sa_column=_utc())
 
 
@@ -199,6 +202,16 @@ class Order(SQLModel, table=True):
     # Where a paid order goes, as the buyer typed it on the payment page (one line); the
     # first address recorded stays.
     ship_to: str | None = Field(default=None, sa_type=Text)
+    # The package the order ships in (None: nothing to ship, or no zone charged it yet), and
+    # what the buyer pays on top of amount_minor: shipping (the order's share of its bundle's,
+    # domain/shipping.py increment) and tax (as the provider computed it). Minor units.
+    bundle_id: int | None = Field(default=None, foreign_key="bundles.id", index=True)
+    shipping_amount: int = Field(
+        default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"}
+    )
+    tax_amount: int = Field(
+        default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"}
+    )
     created_at: datetime = Field(sa_column=_utc())
     updated_at: datetime = Field(sa_column=_utc())
     # A delayed payment (SEPA, or an off-session charge that answered `processing`) is under
@@ -387,6 +400,11 @@ class Show(SQLModel, table=True):
     ended_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     created_by: str = Field(max_length=80)
     created_at: datetime = Field(sa_column=_utc())
+    # Who pays the shipping of the show's packages: buyer | free | cap:<minor units>
+    # (domain/shipping.py ShippingPolicy).
+    shipping: str = Field(
+        default="buyer", max_length=32, sa_column_kwargs={"server_default": "buyer"}
+    )
 
 
 class ShowChannel(SQLModel, table=True):
@@ -613,3 +631,50 @@ class PollVote(SQLModel, table=True):
     identity: str = Field(max_length=80)
     choice: int
     created_at: datetime = Field(sa_column=_utc())
+
+
+class ShippingZone(SQLModel, table=True):
+    """Where the shop ships and what a package costs there (domain/shipping.py Zone):
+    countries as 'AT,DE', or '*' for every country no other zone names."""
+
+    __tablename__ = "shipping_zones"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=40, unique=True)
+    countries: str = Field(sa_type=Text)
+    currency: str = Field(max_length=3)
+    first_minor: int = Field(sa_type=BigInteger)  # the package's first unit
+    each_minor: int = Field(sa_type=BigInteger)  # every further unit
+    cap_minor: int | None = Field(default=None, sa_type=BigInteger)  # per package, if any
+    created_at: datetime = Field(sa_column=_utc())
+
+
+class Bundle(SQLModel, table=True):
+    """One package: a customer's orders that ship to one address within one show (or,
+    outside shows, within LIVEBUY_BUNDLE_WINDOW of `window_start`). Its zone's rates and the
+    show's policy are copied in when it opens, so that editing a zone later does not change
+    what the package's later orders pay.
+
+    `lock_key` names the slot the bundle fills (customer, address, show or window): unique,
+    so two first orders paid at once cannot open two bundles. Every order added to or taken
+    out of the bundle first bumps `version`, which takes the row's lock (PostgreSQL) or the
+    database's (SQLite): units and charge are read and changed under it, so two orders
+    cannot both pay the package's first unit."""
+
+    __tablename__ = "bundles"
+    id: int | None = Field(default=None, primary_key=True)
+    lock_key: str = Field(max_length=160, unique=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    ship_to: str = Field(sa_type=Text)  # the address, one line (domain/shipping.py ship_to)
+    show_id: int | None = Field(default=None, foreign_key="show.id", index=True)
+    window_start: datetime = Field(sa_column=_utc())  # the bundle's first order
+    zone: str | None = Field(default=None, max_length=40)  # None: no zone ships there
+    currency: str = Field(max_length=3)
+    policy: str = Field(default="buyer", max_length=32)  # the show's, or buyer
+    first_minor: int = Field(default=0, sa_type=BigInteger)
+    each_minor: int = Field(default=0, sa_type=BigInteger)
+    cap_minor: int | None = Field(default=None, sa_type=BigInteger)
+    units: int = Field(default=0)  # of the orders in it (awaiting payment or paid)
+    charged_minor: int = Field(default=0, sa_type=BigInteger)  # their shipping_amount, summed
+    version: int = Field(default=0)
+    created_at: datetime = Field(sa_column=_utc())
+    updated_at: datetime = Field(sa_column=_utc())
