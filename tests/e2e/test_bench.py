@@ -22,6 +22,8 @@ def test_flash_drop_bench_is_correct(db: str) -> None:
         "20",
         "--buyers",
         "150",
+        "--repeats",
+        "0.05",
         "--db",
         db,
         "--pg-url",
@@ -33,8 +35,35 @@ def test_flash_drop_bench_is_correct(db: str) -> None:
     figures = json.loads(result.output)
     product = figures["product"]
     assert (product["won"], product["correct"], product["problems"]) == (20, True, [])
-    assert product["won"] + product["waitlisted"] + product["refused"] == 300
+    assert product["repeats"] > 0
+    assert product["won"] + product["waitlisted"] + product["refused"] + product["repeats"] == 300
     assert figures["raw_claims_per_second"] > 0 and figures["ratio"] > 0
+    # The raw baseline did the same work: the same answers, and, read back from its own
+    # database, the same claim rows (key, outcome, reason, waitlist place, buyer), the same
+    # drop state and as many orders, history rows, buyer counts and customers.
+    raw = figures["raw"]
+    assert {k: raw[k] for k in ("won", "waitlisted", "refused", "repeats")} == {
+        k: product[k] for k in ("won", "waitlisted", "refused", "repeats")
+    }
+    assert figures["same_decisions"] is True
+    assert figures["rows"] == figures["raw_rows"]
+    assert figures["rows"]["claim"] == 300 - product["repeats"]
+    assert figures["rows"]["orders"] == figures["rows"]["order_event"] == 20
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgres"])
+def test_raw_baseline_decides_as_the_product_when_buyers_are_fewer_than_units(db: str) -> None:
+    """Every buyer wins once and then hits the limit, on both sides alike."""
+    if db == "postgres" and PG_PROBLEM:
+        pytest.skip(f"PostgreSQL unreachable: {PG_PROBLEM}")
+    args = ["bench", "flash-drop", "--claims", "200", "--units", "200", "--buyers", "40"]
+    args += ["--within", "0", "--db", db, "--pg-url", f"{PG_HOST}/test", "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    assert (figures["product"]["won"], figures["product"]["refused"]) == (40, 160)
+    assert figures["same_decisions"] is True
+    assert figures["rows"] == figures["raw_rows"]
 
 
 def test_flash_drop_report_reads_well() -> None:
@@ -60,7 +89,7 @@ def test_flash_drop_report_reads_well() -> None:
     )
     assert lines[1].lstrip().startswith("livebuy") and "p99" in lines[1]
     assert lines[2].lstrip().startswith("raw limit")
-    assert lines[4].endswith("correct")
+    assert lines[4].endswith("correct, same decisions as the raw baseline")
 
 
 @pytest.mark.parametrize("db", ["sqlite", "postgres"])

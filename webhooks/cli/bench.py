@@ -34,7 +34,7 @@ class BenchDatabase(StrEnum):
 def bench_flash_drop(
     claims: Annotated[int, typer.Option("--claims", min=1, help="How many #buy.")] = 10_000,
     units: Annotated[int, typer.Option("--units", min=1, help="Units in the drop.")] = 100,
-    buyers: Annotated[int, typer.Option("--buyers", min=1, help="Distinct buyers.")] = 5_000,
+    buyers: Annotated[int, typer.Option("--buyers", min=1, help="Distinct buyers.")] = 2_000,
     db: Annotated[BenchDatabase, typer.Option("--db")] = BenchDatabase.SQLITE,
     pg_url: Annotated[
         str, typer.Option("--pg-url", help="PostgreSQL server (a scratch database is made).")
@@ -42,13 +42,17 @@ def bench_flash_drop(
     within: Annotated[
         float, typer.Option("--within", min=0.0, help="Seconds over which the claims arrive.")
     ] = 1.0,
+    repeats: Annotated[
+        float,
+        typer.Option("--repeats", min=0.0, max=1.0, help="Share of messages delivered again."),
+    ] = 0.0,
     as_json: Annotated[
         bool, typer.Option("--json", help="All figures as one JSON object.")
     ] = False,
 ) -> None:
-    """A flash drop through the real claim path, with the raw database limit beside it."""
+    """A flash drop through the real claim path, with the same-work raw baseline beside it."""
     try:
-        run = flash_drop.flash_drop(claims, units, buyers, db.value, pg_url, within)
+        run = flash_drop.flash_drop(claims, units, buyers, db.value, pg_url, within, repeats)
         figures = asyncio.run(run)
     except (OSError, DBAPIError, asyncpg.PostgresError) as exc:
         raise fail(f"cannot run the benchmark ({first_line(exc)})") from None

@@ -151,7 +151,11 @@ class Claim(SQLModel, table=True):
     """One buy message. Its id is the arrival order; its key makes redelivery harmless."""
 
     __tablename__ = "claim"
-    __table_args__ = (Index("ix_claim_waitlist", "drop_id", "status", "id"),)
+    __table_args__ = (
+        Index("ix_claim_waitlist", "drop_id", "status", "id"),
+        # Whether a buyer already waits in a drop, asked for every sold-out claim.
+        Index("ix_claim_buyer", "drop_id", "customer_id", "status"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=200, unique=True)  # platform + chat + message id
     drop_id: int | None = Field(default=None, foreign_key="drops.id")
