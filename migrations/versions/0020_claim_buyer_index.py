@@ -1,7 +1,7 @@
 """a buyer's claims in a drop are found by index (the waitlist check of each claim)
 
 Revision ID: 0020
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-07 14:30:00.000000
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0020"
-down_revision: str | None = "0016"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
