@@ -259,6 +259,7 @@ class Emulator:
         if fingerprint and isinstance(response, web.Response) and response.status < 500:
             body = json.loads(response.text or "{}")
             self.state.idempotency[key or ""] = (fingerprint, response.status, body)
+            self.state.forget()
         return response
 
     async def params(self, request: web.Request) -> Obj:

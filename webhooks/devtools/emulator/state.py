@@ -1,7 +1,10 @@
 """The emulator's memory: Stripe-shaped objects, form decoding, and signed events.
 
 Everything lives in this process's memory: a restart forgets every session, payment and
-event. That is what a local test mode needs, and the real Stripe is never involved.
+event. That is what a local test mode needs, and the real Stripe is never involved. Memory
+stays flat however long the server runs: sessions older than a day (the longest a Checkout
+Session can stay open) are forgotten, and so is the oldest of any kind of object past `keep`
+of them (State.forget).
 
 Cards are Stripe's own test numbers (TEST_CARDS); an object never carries the number, only
 the brand and the last four digits, as Stripe's do.
@@ -13,6 +16,7 @@ import json
 import re
 import secrets
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -198,9 +202,15 @@ class Delivery:
     delivered: bool = False
 
 
+KEEP = 1_000  # objects of each kind kept (sessions, payments, events, ...): a laptop's demo
+DAY = 86_400  # seconds: no Checkout Session outlives a day
+FORGET_EVERY = 60  # seconds between passes over the sessions' ages
+
+
 @dataclass
 class State:
     public_base_url: str
+    keep: int = KEEP
     customers: dict[str, Obj] = field(default_factory=dict)
     sessions: dict[str, Obj] = field(default_factory=dict)
     # What a session was created with that its object does not show (payment_intent_data,
@@ -213,9 +223,48 @@ class State:
     setup_intents: dict[str, Obj] = field(default_factory=dict)
     payment_methods: dict[str, Obj] = field(default_factory=dict)
     card_numbers: dict[str, str] = field(default_factory=dict)  # pm id -> test number
-    events: list[Obj] = field(default_factory=list)
+    events: deque[Obj] = field(default_factory=deque)
     idempotency: dict[str, tuple[str, int, Obj]] = field(default_factory=dict)
     deliveries: dict[str, Delivery] = field(default_factory=dict)
+    forgot_at: float = 0.0  # when the sessions' ages were last looked at
+
+    def forget(self, now: float | None = None) -> None:
+        """Drops sessions older than a day, and the oldest objects past `keep` of a kind.
+
+        Every kind is kept in creation order (dicts keep insertion order), so the oldest are
+        first: a pass costs what it drops. A buyer who opens a link that was forgotten gets
+        the emulator's 404, as an expired session's link would give at Stripe."""
+        now = time.time() if now is None else now
+        if now - self.forgot_at >= FORGET_EVERY:
+            self.forgot_at = now
+            while self.sessions:
+                oldest = next(iter(self.sessions.values()))
+                if oldest["created"] > now - DAY:
+                    break
+                self._drop_session(oldest["id"])
+        while len(self.sessions) > self.keep:
+            self._drop_session(next(iter(self.sessions)))
+        for kind in (
+            self.customers,
+            self.payments,
+            self.disputes,
+            self.payment_intents,
+            self.setup_intents,
+            self.idempotency,
+            self.deliveries,
+        ):
+            _trim(kind, self.keep)
+        while len(self.payment_methods) > self.keep:
+            pm_id = next(iter(self.payment_methods))
+            del self.payment_methods[pm_id]
+            self.card_numbers.pop(pm_id, None)
+        while len(self.events) > self.keep:
+            self.events.popleft()
+
+    def _drop_session(self, session_id: str) -> None:
+        del self.sessions[session_id]
+        self.session_terms.pop(session_id, None)
+        self.items.pop(session_id, None)
 
     def customer(self, email: str | None = None, metadata: Obj | None = None) -> Obj:
         obj: Obj = {
@@ -295,6 +344,7 @@ class State:
             "setup_intent_data": params.get("setup_intent_data") or {},
         }
         self.items[session_id] = lines
+        self.forget()
         return session
 
     def _setup_terms(self, params: Obj) -> tuple[list[Obj], str | None, None]:
@@ -635,7 +685,13 @@ class State:
             "data": {"object": json.loads(json.dumps(obj))},  # a snapshot, as Stripe sends
         }
         self.events.append(event)
+        self.forget()
         return event
+
+
+def _trim(objects: dict[str, Any], keep: int) -> None:
+    while len(objects) > keep:
+        del objects[next(iter(objects))]
 
 
 def _card_failure(decline: Decline, intent: Obj | None, pm: Obj | None) -> StripeFailure:
