@@ -13,6 +13,7 @@ from commerce.domain.grammar import ParseError, ParseErrorKind
 from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
 from commerce.service_layer import chat
+from commerce.service_layer.packages import BuyerNews, OrderCancelled, OrderShipped
 from commerce.service_layer.results import (
     AuctionEnded,
     AuctionUpdated,
@@ -84,6 +85,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "variant_sold_out": "{who}: that variant is sold out. Try another: {choices}",
         "passed": "{who} passed; {item} goes back.",
         "cancelled": "Order {ref} cancelled.",
+        "shipped": "Shipped: {items} (order {refs}). Tracking: {tracking}{carrier}",
+        "cancelled_by_seller": "The seller cancelled order {ref} ({item}){reason}. Nothing was"
+        " charged.",
         "promoted": "Your turn: {qty} × {item} for {amount}. Pay within {hold}: {url}",
         "your_turn": "Your turn!",
         "orders_none": "You have no orders yet. Buy with #buy while a drop is live.",
@@ -260,6 +264,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "variant_sold_out": "{who}: diese Variante ist ausverkauft. Andere: {choices}",
         "passed": "{who} verzichtet; {item} ist wieder frei.",
         "cancelled": "Bestellung {ref} storniert.",
+        "shipped": "Verschickt: {items} (Bestellung {refs}). Sendungsnummer: {tracking}{carrier}",
+        "cancelled_by_seller": "Der Verkäufer hat die Bestellung {ref} ({item}) storniert"
+        "{reason}. Es wurde nichts berechnet.",
         "promoted": "Du bist dran: {qty} × {item} für {amount}. Zahle innerhalb {hold}: {url}",
         "your_turn": "Du bist dran!",
         "orders_none": "Du hast noch keine Bestellungen. Kaufe mit #buy während eines Drops.",
@@ -445,6 +452,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "variant_sold_out": "{who} : cette variante est épuisée. Autres : {choices}",
         "passed": "{who} passe ; {item} est de nouveau libre.",
         "cancelled": "Commande {ref} annulée.",
+        "shipped": "Expédié : {items} (commande {refs}). Suivi : {tracking}{carrier}",
+        "cancelled_by_seller": "Le vendeur a annulé la commande {ref} ({item}){reason}. Rien"
+        " n'a été débité.",
         "promoted": "À toi : {qty} × {item} pour {amount}. Paie dans les {hold} : {url}",
         "your_turn": "À toi !",
         "orders_none": "Tu n'as pas encore de commande. Achète avec #buy pendant un drop.",
@@ -629,6 +639,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "variant_sold_out": "{who}: esa variante está agotada. Otras: {choices}",
         "passed": "{who} pasa; {item} vuelve a estar libre.",
         "cancelled": "Pedido {ref} cancelado.",
+        "shipped": "Enviado: {items} (pedido {refs}). Seguimiento: {tracking}{carrier}",
+        "cancelled_by_seller": "El vendedor canceló el pedido {ref} ({item}){reason}. No se"
+        " cobró nada.",
         "promoted": "Te toca: {qty} × {item} por {amount}. Paga en {hold}: {url}",
         "your_turn": "¡Te toca!",
         "orders_none": "Aún no tienes pedidos. Compra con #buy durante un drop.",
@@ -1243,6 +1256,27 @@ class Renderer:
             return self.t("payment_in_review", item=order.description, ref=order.ref)
         values = {**self._order_values(order), "reason": reason}
         return self.t(with_link if order.checkout_url else without, **values)
+
+    def buyer_news(self, news: BuyerNews) -> str:
+        """A private message about the buyer's order after the sale (shipped, cancelled)."""
+        match news:
+            case OrderShipped(orders=orders, tracking=tracking, carrier=carrier, link=link):
+                text = self.t(
+                    "shipped",
+                    items=", ".join(f"{o.quantity} × {o.description}" for o in orders),
+                    refs=", ".join(o.ref for o in orders),
+                    tracking=tracking,
+                    carrier=f" ({carrier})" if carrier else "",
+                )
+                return f"{text}\n{link}" if link else text
+            case OrderCancelled(order=order, reason=reason):
+                return self.t(
+                    "cancelled_by_seller",
+                    ref=order.ref,
+                    item=order.description,
+                    reason=f": {reason}" if reason else "",
+                )
+        return ""  # pragma: no cover (every news is matched above)
 
     def _order_values(self, order: OrderView) -> dict[str, object]:
         hold = ""

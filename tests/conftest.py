@@ -32,7 +32,7 @@ from tests.stripe_contract import stripe_requests  # noqa: F401  (autouse: every
 PG_HOST = os.environ.get("LIVEBUY_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 PG_ADMIN_DB = "test"
 TABLES = (
-    "order_event, claim, orders, drop_buyer, drop_channel, identity, customer, drops,"
+    "order_event, claim, orders, shipment, drop_buyer, drop_channel, identity, customer, drops,"
     " variant, product, seller, payment_event, outbox, board_message, chat_inbox,"
     " app_setting,"
     " lease, worker, chat_pace, bot_contact, bid, auction_channel, strike, auction, saved_card,"

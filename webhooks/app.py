@@ -9,8 +9,10 @@ from datetime import timedelta
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bots.letters import PlatformLetters
 from bots.web.chat import WebNotifier, create_web_chat
 from bots.web.hub import ChatHub
+from bots.web.sender import WebSender
 from commerce.adapters.app_settings import admin_token, duty_done
 from commerce.adapters.clock import LogNotifier
 from commerce.adapters.db import async_url, create_engine
@@ -21,6 +23,7 @@ from commerce.bootstrap import bootstrap
 from commerce.config import Settings
 from commerce.domain.commands import ExpireHolds, Reconcile, TickShows
 from commerce.service_layer.messagebus import MessageBus
+from commerce.service_layer.outbox import Courier
 from commerce.service_layer.ports import Clock, Notifier, PaymentGateway
 from commerce.service_layer.results import Notice
 from webhooks import checkout_pages, giveaways, headers, health, platforms, stripe
@@ -92,7 +95,12 @@ def create_app(
         if gateway is not None:
             gateway = TimedGateway(gateway, app[METRICS])
         app[BUS] = bootstrap(
-            settings, app[ENGINE], clock=clock, notifier=notices, payments=gateway
+            settings,
+            app[ENGINE],
+            clock=clock,
+            notifier=notices,
+            payments=gateway,
+            letters=PlatformLetters(settings.livebuy_locale),
         )
         app[OUTBOX] = SqlOutbox(app[ENGINE])
         app[LEASES] = SqlLeases(app[ENGINE], worker_id())
@@ -146,6 +154,8 @@ def create_app(
                 True,
             ),
         ]
+        # Private messages the core stored for web chat viewers (a package shipped).
+        tasks.append(Courier(app[OUTBOX], WebSender(hub), clock, per_second=200).run())
         if relay is not None:
             tasks.append(relay.run())
         running = [asyncio.create_task(t) for t in tasks]

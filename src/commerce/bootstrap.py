@@ -10,10 +10,12 @@ from commerce.adapters.db import create_engine
 from commerce.adapters.giveaways import SqlGiveaways
 from commerce.adapters.ledger import SqlLedger
 from commerce.adapters.repository import SqlStore
+from commerce.adapters.shipments import SqlShipments
 from commerce.adapters.shows import SqlShows
 from commerce.config import Settings
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.messagebus import MessageBus
+from commerce.service_layer.packages import Letters
 from commerce.service_layer.ports import Clock, Notifier, PaymentGateway
 
 
@@ -23,8 +25,11 @@ def bootstrap(
     clock: Clock | None = None,
     notifier: Notifier | None = None,
     payments: PaymentGateway | None = None,
+    letters: Letters | None = None,
 ) -> MessageBus:
-    """The bus with real adapters; tests pass fakes for the ports they want to watch."""
+    """The bus with real adapters; tests pass fakes for the ports they want to watch.
+    `letters` (from the composition root: they render in the chat platforms' words) turns
+    news for a buyer into outbox messages; without it buyers are not told."""
     engine = engine or create_engine(settings.database_url)
     deps = Deps(
         store=SqlStore(engine, strikes=settings.livebuy_strikes),
@@ -44,6 +49,9 @@ def bootstrap(
         giveaways=SqlGiveaways(engine),
         giveaway_shipping=settings.giveaway_shipping,
         pay_links=SqlPayLinks(engine, settings.public_base_url),
+        shipments=SqlShipments(engine),
+        letters=letters,
+        ship_within=settings.livebuy_ship_within,
     )
     return MessageBus(deps)
 

@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     # the order up (the buyer told); the provider is asked about it until then.
     livebuy_async_payment_wait: str = "3d"
     livebuy_strikes: int = 3  # unpaid holds or wins after which a buyer pays first; 0: never
+    # Business days (Monday to Friday) a paid package may wait; later it is marked overdue.
+    livebuy_ship_within: int = 2
     # What a giveaway's winner pays for shipping (shop currency); empty or 0: prizes are free.
     livebuy_giveaway_shipping: str = ""
 
@@ -91,6 +93,13 @@ class Settings(BaseSettings):
         if self._public_url_derived:
             update["public_base_url"] = ""
         return type(self).model_validate(self.model_dump() | update)
+
+    @field_validator("livebuy_ship_within")
+    @classmethod
+    def _ship_within(cls, value: int) -> int:
+        if not 0 <= value <= 60:
+            raise ValueError("LIVEBUY_SHIP_WITHIN: business days between 0 and 60")
+        return value
 
     @field_validator("livebuy_currency")
     @classmethod

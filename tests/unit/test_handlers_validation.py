@@ -19,6 +19,7 @@ from commerce.service_layer import (
     auctions,
     chat,
     checkout,
+    fulfilment,
     handlers,
     invoices,
     one_message,
@@ -337,6 +338,9 @@ EXPECTED_HANDLERS = {
     c.CastVote: engage.cast_vote,
     c.EndPoll: engage.end_poll,
     c.OpenPayment: checkout.open_payment,
+    c.ShipOrders: fulfilment.ship_orders,
+    c.ListToShip: fulfilment.list_to_ship,
+    c.PackingList: fulfilment.packing_list,
 }
 
 SAMPLES: list[Any] = [
@@ -381,6 +385,9 @@ SAMPLES: list[Any] = [
     c.CastVote("web:demo", "web:anna", 1),
     c.EndPoll("web:demo"),
     c.OpenPayment("A1", "token"),
+    c.ShipOrders((c.Parcel(("A1",), "TRACK1234"),)),
+    c.ListToShip(),
+    c.PackingList(show="SUNDAY-CARDS"),
 ]
 
 

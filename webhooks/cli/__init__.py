@@ -15,6 +15,7 @@ from webhooks.cli import (
     chat,
     db,
     drops,
+    fulfilment,
     operations,
     orders,
     products,
@@ -35,6 +36,9 @@ app.command()(orders.orders)
 app.command()(orders.order)
 app.command()(chat.say)
 app.command()(orders.refund)
+app.command()(fulfilment.cancel)
+app.command()(fulfilment.ship)
+app.command("packing-list")(fulfilment.packing_list)
 app.command()(operations.status)
 app.command()(operations.reconcile)
 app.add_typer(db.db_app, name="db")

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bots.letters import PlatformLetters
 from commerce.adapters import migrate
 from commerce.adapters.db import create_engine
 from commerce.bootstrap import bootstrap
@@ -63,7 +64,8 @@ def with_bus(work: Callable[[MessageBus], Awaitable[T]], payments: bool = False)
 
     async def run(engine: AsyncEngine) -> T:
         gateway = await payment_setup(config).gateway(engine) if payments else None
-        bus = bootstrap(config, engine, payments=gateway)
+        letters = PlatformLetters(config.livebuy_locale)
+        bus = bootstrap(config, engine, payments=gateway, letters=letters)
         try:
             return await work(bus)
         finally:

@@ -131,27 +131,7 @@ class SqlOutbox:
                 await conn.execute(DONE, {"platform": done.platform, "update_id": done.update_id})
 
     async def _put(self, conn: AsyncConnection, message: Outgoing, now: datetime) -> None:
-        row: dict[str, Any] = {
-            "platform": message.platform,
-            "chat": message.chat,
-            "text": message.text,
-            "buttons": json.dumps([_button_json(b) for b in message.buttons]),
-            "board": message.board,
-            "reply_to": message.reply_to,
-            "invoice": json.dumps(message.invoice.json()) if message.invoice else None,
-            "now": now,
-            "at": now,
-        }
-        if message.board is not None:
-            if (await conn.execute(COALESCE, row)).rowcount:
-                return
-            last = (await conn.execute(LAST_BOARD_EDIT, row)).scalar()
-            if last is not None:
-                row["at"] = max(now, utc(last) + self.board_every)
-        paced = (await conn.execute(PACED_UNTIL, row)).scalar()
-        if paced is not None:
-            row["at"] = max(row["at"], utc(paced))
-        await conn.execute(INSERT, row)
+        await put_message(conn, message, now, self.board_every)
 
     async def take(self, platform: str, now: datetime, limit: int) -> list[Queued]:
         taken: list[Queued] = []
@@ -256,3 +236,34 @@ class SqlOutbox:
 
 def _button_json(button: Button) -> dict[str, str | None]:
     return {"label": button.label, "url": button.url, "action": button.action}
+
+
+async def put_message(
+    conn: AsyncConnection,
+    message: Outgoing,
+    now: datetime,
+    board_every: timedelta = timedelta(seconds=3),
+) -> None:
+    """Stores one message in the caller's transaction: a use case's messages commit with
+    the change they tell of (see SqlOutbox.put for boards and pacing)."""
+    row: dict[str, Any] = {
+        "platform": message.platform,
+        "chat": message.chat,
+        "text": message.text,
+        "buttons": json.dumps([_button_json(b) for b in message.buttons]),
+        "board": message.board,
+        "reply_to": message.reply_to,
+        "invoice": json.dumps(message.invoice.json()) if message.invoice else None,
+        "now": now,
+        "at": now,
+    }
+    if message.board is not None:
+        if (await conn.execute(COALESCE, row)).rowcount:
+            return
+        last = (await conn.execute(LAST_BOARD_EDIT, row)).scalar()
+        if last is not None:
+            row["at"] = max(now, utc(last) + board_every)
+    paced = (await conn.execute(PACED_UNTIL, row)).scalar()
+    if paced is not None:
+        row["at"] = max(row["at"], utc(paced))
+    await conn.execute(INSERT, row)

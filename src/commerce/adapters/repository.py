@@ -1,5 +1,6 @@
 """SqlStore: the persistence port on SQLite or PostgreSQL (see service_layer/ports.py)."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from commerce.adapters.claims import (
     give_units,
     take_units,
 )
+from commerce.adapters.outbox import put_message
 from commerce.adapters.sql import (
     DROP_COLUMNS,
     ORDER_COLUMNS,
@@ -37,6 +39,7 @@ from commerce.domain.errors import Conflict, InvalidInput, NotFound
 from commerce.domain.money import Money
 from commerce.domain.orders import CANCELLABLE, HOLDING, OrderStatus, can_move, sources
 from commerce.domain.products import DEFAULT_VARIANT, ProductSpec, normalise_sku
+from commerce.service_layer.outbox import Outgoing
 from commerce.service_layer.results import (
     ClaimOutcome,
     ClaimResult,
@@ -378,14 +381,24 @@ class SqlStore:
         return await self.claims.submit(claim, now)
 
     async def release(
-        self, order_ref: str, to_status: OrderStatus, cause: str, now: datetime
+        self,
+        order_ref: str,
+        to_status: OrderStatus,
+        cause: str,
+        now: datetime,
+        letters: Sequence[Outgoing] = (),
     ) -> Release | None:
-        """Gives a held order's units back and promotes the waitlist; None if not held."""
+        """Gives a held order's units back and promotes the waitlist; None if not held.
+        `letters` (the buyer told) are stored with the release, or not at all."""
         async with self.engine.begin() as conn:
             row = (await conn.execute(FIND_ORDER_BY_REF, {"ref": order_ref})).first()
             if row is None:
                 return None
-            return await self._release(conn, row.id, to_status, cause, now)
+            release = await self._release(conn, row.id, to_status, cause, now)
+            if release is not None:
+                for letter in letters:
+                    await put_message(conn, letter, now)
+            return release
 
     async def _release(
         self, conn: AsyncConnection, order_id: int, to_status: OrderStatus, cause: str, now: Any

@@ -13,7 +13,9 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    ForeignKey,
     Index,
+    Integer,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -173,7 +175,10 @@ class Claim(SQLModel, table=True):
 
 class Order(SQLModel, table=True):
     __tablename__ = "orders"
-    __table_args__ = (Index("ix_orders_status_hold", "status", "hold_expires_at"),)
+    __table_args__ = (
+        Index("ix_orders_status_hold", "status", "hold_expires_at"),
+        Index("ix_orders_shipment_id", "shipment_id"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     ref: str = Field(max_length=12, unique=True)  # what buyers type: /cancel K7P2QX9M
     drop_id: int = Field(foreign_key="drops.id", index=True)
@@ -227,6 +232,24 @@ class Order(SQLModel, table=True):
     # (domain/backoff.py), whichever worker sweeps.
     payment_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     payment_retry_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    # The package it left in (`livebuy ship`): tracking code and carrier; None: not shipped.
+    shipment_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("shipment.id", name="fk_orders_shipment"), nullable=True
+        ),
+    )
+
+
+class Shipment(SQLModel, table=True):
+    """A package that left: its orders point here (orders.shipment_id)."""
+
+    __tablename__ = "shipment"
+    id: int | None = Field(default=None, primary_key=True)
+    tracking: str = Field(max_length=64)
+    carrier: str = Field(max_length=40)  # as the seller named it; "" when not given
+    shipped_by: str = Field(max_length=80)  # cli, dashboard, csv:<file>
+    shipped_at: datetime = Field(sa_column=_utc())
 
 
 class OrderEvent(SQLModel, table=True):

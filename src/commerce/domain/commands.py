@@ -95,6 +95,7 @@ class CancelOrder:
     identity: str | None  # None: an operator cancels any order
     ref: str | None = None  # None: the buyer's most recent unpaid order
     cause: str = ""
+    reason: str = ""  # an operator's word for the buyer, who is told
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +123,9 @@ class RefundOrder:
     amount: Money | None = None  # None: whatever is left to refund
     restock: bool = False  # put the units back in stock
     actor: str = "operator"
+    # Part of the amount as typed (e.g. "5.00"), in the order's currency; for callers that do
+    # not know it (the dashboard). `amount` wins when both are given.
+    part: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,6 +331,41 @@ class ListOrders:
 
 
 @dataclass(frozen=True, slots=True)
+class Parcel:
+    """Orders that leave in one package with one tracking code. An order of a bundle
+    takes its whole bundle along."""
+
+    refs: tuple[str, ...]
+    tracking: str
+    carrier: str = ""
+    line: int | None = None  # the line of a tracking file it came from, for errors
+
+
+@dataclass(frozen=True, slots=True)
+class ShipOrders:
+    """Parcels handed to the carrier: their orders become fulfilled, buyers are told."""
+
+    parcels: tuple[Parcel, ...]
+    actor: str = "operator"  # cli, dashboard, csv:<file>
+
+
+@dataclass(frozen=True, slots=True)
+class ListToShip:
+    """Paid packages not shipped yet, oldest payment first."""
+
+    limit: int = 500
+
+
+@dataclass(frozen=True, slots=True)
+class PackingList:
+    """What to pack: the paid packages of one show, or paid in [since, until)."""
+
+    show: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AddSeller:
     identity: str
     role: str = "owner"
@@ -392,6 +431,9 @@ Command = (
     | CastVote
     | EndPoll
     | ListOrders
+    | ShipOrders
+    | ListToShip
+    | PackingList
     | AddSeller
     | CheckInvoice
     | InvoicePaid

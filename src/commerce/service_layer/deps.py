@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from commerce.domain.grammar import DEFAULT_KEYWORDS, Keywords
 from commerce.domain.money import Money
+from commerce.service_layer.packages import Letters, Shipments
 from commerce.service_layer.ports import (
     AuctionStore,
     Cards,
@@ -46,3 +47,7 @@ class Deps:
     giveaways: GiveawayStore | None = None  # None: giveaways and polls answer "not available"
     giveaway_shipping: Money | None = None  # LIVEBUY_GIVEAWAY_SHIPPING; None: prizes free
     pay_links: PayLinks | None = None  # None: no pay links (payments not configured)
+    shipments: Shipments | None = None  # None: `ship` and packing lists are not available
+    # Private news for buyers (shipped, cancelled), stored with the change; None: none sent.
+    letters: Letters | None = None
+    ship_within: int = 2  # LIVEBUY_SHIP_WITHIN, business days: later is overdue

@@ -1,16 +1,19 @@
 """One async function per command: the use cases of the shop."""
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from commerce.domain import commands as c
 from commerce.domain.errors import InvalidInput, NotAllowed, NotFound
 from commerce.domain.identity import ChatRef, Identity
-from commerce.domain.orders import OrderStatus
+from commerce.domain.orders import CANCELLABLE, OrderStatus
 from commerce.domain.products import normalise_sku
 from commerce.service_layer import giveaways
 from commerce.service_layer.auctions import close_due_auctions
 from commerce.service_layer.checkout import expire_checkout, retry_checkouts, with_checkout
 from commerce.service_layer.deps import Deps
+from commerce.service_layer.outbox import Outgoing
+from commerce.service_layer.packages import OrderCancelled
 from commerce.service_layer.results import (
     ClaimResult,
     DropEnded,
@@ -28,6 +31,10 @@ from commerce.service_layer.results import (
 )
 
 SELLER_ROLES = ("owner", "cohost")
+# Paid orders are refunded, never cancelled.
+PAID_STATES = frozenset(
+    {OrderStatus.PAID, OrderStatus.FULFILLED, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.DISPUTED}
+)
 
 
 def _check_stock(stock: int) -> None:
@@ -97,11 +104,16 @@ async def pass_hold(cmd: c.PassHold, deps: Deps) -> Release:
 
 
 async def cancel_order(cmd: c.CancelOrder, deps: Deps) -> Release:
-    if cmd.identity is None:  # an operator
+    if cmd.identity is None:  # an operator: the buyer is told, with the reason
         if not cmd.ref:
             raise InvalidInput("name the order to cancel")
         order = await deps.store.order(cmd.ref)
+        if order.status not in CANCELLABLE:
+            raise InvalidInput(_not_cancellable(order))
+        reason = " ".join(cmd.reason.split())[:200]
         cause = cmd.cause or "operator"
+        letters = deps.letters.write(OrderCancelled(order, reason)) if deps.letters else []
+        return await _release(order, OrderStatus.CANCELLED, cause, deps, letters)
     else:
         customer = await deps.store.customer_id(cmd.identity)
         if cmd.ref:
@@ -119,18 +131,36 @@ async def cancel_order(cmd: c.CancelOrder, deps: Deps) -> Release:
     return await _release(order, OrderStatus.CANCELLED, cause, deps)
 
 
-async def _release(order: OrderView, to: OrderStatus, cause: str, deps: Deps) -> Release:
-    release = await release_order(order.ref, to, cause, deps)
+def _not_cancellable(order: OrderView) -> str:
+    if order.status in PAID_STATES:
+        return f"order {order.ref} is paid: refund it instead (`livebuy refund {order.ref}`)"
+    return f"order {order.ref} is {order.status.value}: only unpaid orders can be cancelled"
+
+
+async def _release(
+    order: OrderView,
+    to: OrderStatus,
+    cause: str,
+    deps: Deps,
+    letters: Sequence[Outgoing] = (),
+) -> Release:
+    release = await release_order(order.ref, to, cause, deps, letters=letters)
     if release is None:
         raise InvalidInput(f"order {order.ref} is {order.status.value} and cannot be released")
     return release
 
 
 async def release_order(
-    ref: str, to: OrderStatus, cause: str, deps: Deps, close_checkout: bool = True
+    ref: str,
+    to: OrderStatus,
+    cause: str,
+    deps: Deps,
+    close_checkout: bool = True,
+    letters: Sequence[Outgoing] = (),
 ) -> Release | None:
-    """Ends a hold: units back, waitlist promoted (with links); None if it held nothing."""
-    release = await deps.store.release(ref, to, cause, deps.clock.now())
+    """Ends a hold: units back, waitlist promoted (with links); None if it held nothing.
+    `letters` tell the buyer, in the release's transaction."""
+    release = await deps.store.release(ref, to, cause, deps.clock.now(), letters)
     if release is not None:
         await _after_release(release, deps, close_checkout)
     return release

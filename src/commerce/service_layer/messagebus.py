@@ -8,6 +8,7 @@ from commerce.service_layer import (
     auctions,
     chat,
     checkout,
+    fulfilment,
     handlers,
     invoices,
     one_message,
@@ -59,6 +60,9 @@ HANDLERS: dict[type, Handler] = {
     c.EndShow: shows.end_show,
     c.TickShows: shows.tick_shows,
     c.OpenPayment: checkout.open_payment,
+    c.ShipOrders: fulfilment.ship_orders,
+    c.ListToShip: fulfilment.list_to_ship,
+    c.PackingList: fulfilment.packing_list,
 }
 
 

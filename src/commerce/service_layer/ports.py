@@ -1,10 +1,10 @@
 """The ports the core needs from the outside world, as Protocols (fakes live in tests/)."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from commerce.domain.auctions import AuctionTerms
 from commerce.domain.commands import Claim, PlaceBid
@@ -35,6 +35,9 @@ from commerce.service_layer.results import (
     ShowView,
     VoteResult,
 )
+
+if TYPE_CHECKING:  # the outbox module imports this one (Clock)
+    from commerce.service_layer.outbox import Outgoing
 
 
 class Clock(Protocol):
@@ -331,8 +334,17 @@ class Store(Protocol):
 
     async def claim(self, claim: Claim, now: datetime) -> ClaimResult: ...
     async def release(
-        self, order_ref: str, to_status: OrderStatus, cause: str, now: datetime
-    ) -> Release | None: ...
+        self,
+        order_ref: str,
+        to_status: OrderStatus,
+        cause: str,
+        now: datetime,
+        letters: "Sequence[Outgoing]" = (),
+    ) -> Release | None:
+        """Gives a held order's units back (the waitlist promoted); `letters` are stored
+        in the same transaction, when it released something."""
+        ...
+
     async def expire_due(self, now: datetime) -> list[Release]: ...
     async def expire_unfillable(self, now: datetime) -> list[Release]: ...
     async def settle(

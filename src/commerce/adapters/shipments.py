@@ -1,0 +1,153 @@
+"""SqlShipments: packages, shipments and packing lists (see service_layer/packages.py).
+
+A package is an order of its own; shipping one is a conditional update per order (still
+paid, not shipped), so two sellers shipping the same package at once ship it once: the
+second finds the order changed and its whole command rolls back.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Integer, bindparam, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from commerce.adapters.outbox import put_message
+from commerce.adapters.sql import (
+    ORDER_COLUMNS,
+    ORDER_FROM,
+    record_transition,
+    sql,
+    to_order_view,
+    utc,
+)
+from commerce.domain.errors import Conflict, NotFound
+from commerce.domain.orders import OrderStatus
+from commerce.service_layer.packages import SHIPPABLE, Package, ShipmentPlan, ShipmentView
+
+STATES = ", ".join(f"'{s.value}'" for s in sorted(SHIPPABLE))  # constants, never user input
+COLUMNS = (
+    f"{ORDER_COLUMNS}, COALESCE(o.paid_at, o.created_at) AS paid, o.shipment_id,"
+    " c.display_name AS buyer_name"
+)
+BY_REFS = text(f"SELECT {COLUMNS} {ORDER_FROM} WHERE o.ref IN :refs ORDER BY o.id").bindparams(
+    bindparam("refs", expanding=True)
+)
+# Paid, something to send (digital goods never ship), nothing sent yet.
+UNSHIPPED = (
+    f"SELECT {COLUMNS} {ORDER_FROM} WHERE o.status IN ({STATES}) AND o.shipment_id IS NULL"
+    " AND p.digital = :false"
+)
+TO_SHIP = sql(f"{UNSHIPPED} ORDER BY paid, o.id LIMIT :limit")
+SHOW_ID = sql("SELECT id FROM show WHERE code = :code")
+# The drops a show sold through: its fixed-price lots, its auctions' winning orders, and
+# its giveaways' prizes.
+OF_SHOW = (
+    " AND o.drop_id IN (SELECT l.drop_id FROM lot l WHERE l.show_id = :show_id"
+    " AND l.drop_id IS NOT NULL UNION SELECT a.drop_id FROM lot l JOIN auction a"
+    " ON a.id = l.auction_id WHERE l.show_id = :show_id AND a.drop_id IS NOT NULL"
+    " UNION SELECT g.drop_id FROM giveaway g WHERE g.show_id = :show_id"
+    " AND g.drop_id IS NOT NULL)"
+)
+INSERT_SHIPMENT = sql(
+    "INSERT INTO shipment (tracking, carrier, shipped_by, shipped_at)"
+    " VALUES (:tracking, :carrier, :actor, :now) RETURNING id"
+)
+ORDER_STATE = sql("SELECT id, status FROM orders WHERE ref = :ref")
+FULFIL = sql(
+    "UPDATE orders SET status = 'fulfilled', shipment_id = :shipment_id, updated_at = :now"
+    " WHERE id = :id AND status = :status AND shipment_id IS NULL"
+)
+
+
+class SqlShipments:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def packages(self, refs: Sequence[str]) -> list[Package]:
+        wanted = [r.upper() for r in refs]
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(BY_REFS, {"refs": wanted})).all()
+        found = {r.ref for r in rows}
+        for ref in wanted:
+            if ref not in found:
+                raise NotFound(f"no order {ref}")
+        return _packages(rows)
+
+    async def ship(
+        self, plans: Sequence[ShipmentPlan], actor: str, now: datetime
+    ) -> list[ShipmentView]:
+        shipped = []
+        async with self.engine.begin() as conn:
+            for plan in plans:
+                values = {"tracking": plan.tracking, "carrier": plan.carrier, "actor": actor}
+                shipment_id = (
+                    await conn.execute(INSERT_SHIPMENT, {**values, "now": now})
+                ).scalar_one()
+                cause = f"ship:{actor} tracking {plan.tracking}"
+                cause += f" ({plan.carrier})" if plan.carrier else ""
+                for ref in plan.refs:
+                    order = (await conn.execute(ORDER_STATE, {"ref": ref})).one()
+                    keys = {"id": order.id, "status": order.status, "now": now}
+                    changed = await conn.execute(FULFIL, {**keys, "shipment_id": shipment_id})
+                    if not changed.rowcount:  # shipped, refunded or disputed meanwhile
+                        raise Conflict(f"order {ref} changed meanwhile: nothing was shipped")
+                    await record_transition(
+                        conn, order.id, order.status, OrderStatus.FULFILLED, cause, now
+                    )
+                for letter in plan.letters:
+                    await put_message(conn, letter, now)
+                shipped.append(ShipmentView(plan.refs, plan.tracking, plan.carrier, plan.link))
+        return shipped
+
+    async def to_ship(self, limit: int) -> list[Package]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(TO_SHIP, {"false": False, "limit": limit})).all()
+        return _packages(rows)
+
+    async def packing_list(
+        self, show: str | None, since: datetime | None, until: datetime | None
+    ) -> list[Package]:
+        statement = UNSHIPPED
+        values: dict[str, Any] = {"false": False}
+        code = ""
+        async with self.engine.connect() as conn:
+            if show is not None:
+                code = show.strip().upper()
+                show_id = (await conn.execute(SHOW_ID, {"code": code})).scalar()
+                if show_id is None:
+                    raise NotFound(f"no show {code}")
+                statement += OF_SHOW
+                values["show_id"] = show_id
+            if since is not None:
+                statement += " AND COALESCE(o.paid_at, o.created_at) >= :since"
+                values["since"] = since
+            if until is not None:
+                statement += " AND COALESCE(o.paid_at, o.created_at) < :until"
+                values["until"] = until
+            query = sql(statement + " ORDER BY paid, o.id")
+            if show is not None:
+                query = query.bindparams(bindparam("show_id", type_=Integer()))
+            rows = (await conn.execute(query, values)).all()
+        packages = _packages(rows)
+        return [_with_show(p, code) for p in packages] if code else packages
+
+
+def _with_show(package: Package, code: str) -> Package:
+    return Package(package.key, package.orders, package.buyer, package.paid_at, show=code)
+
+
+def _packages(rows: Sequence[Any]) -> list[Package]:
+    """Rows (ordered) grouped by package, in the order of each package's first row."""
+    groups: dict[str, list[Any]] = {}
+    for row in rows:
+        groups.setdefault(row.ref, []).append(row)
+    return [
+        Package(
+            key=key,
+            orders=tuple(to_order_view(r) for r in group),
+            buyer=group[0].buyer_name or "",
+            paid_at=min(utc(r.paid) for r in group),
+        )
+        for key, group in groups.items()
+    ]
