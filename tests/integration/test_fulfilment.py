@@ -21,7 +21,7 @@ from commerce.domain.orders import OrderStatus
 from commerce.domain.products import ProductSpec
 from commerce.service_layer.messagebus import MessageBus
 from tests.conftest import test_settings
-from tests.fakes import FakeClock, FakeNotifier
+from tests.fakes import FakeClock, FakeNotifier, FakePaymentGateway
 from tests.integration.helpers import add_product, buy, start_drop
 
 S = OrderStatus
@@ -219,3 +219,105 @@ async def test_the_seller_cancels_unpaid_orders_only(
         await shop.handle(c.CancelOrder(None, "NOPE1234", cause="cancel:cli"))
     assert await status(shop, promoted.ref) is S.PAID
     assert len(await letters(engine)) == before + 1
+
+
+async def bundle(engine: AsyncEngine, refs: list[str], shipping: list[int]) -> int:
+    """What the shipping side leaves behind: the orders in one bundle, each with its share
+    of the package's shipping (first, then each)."""
+    async with engine.begin() as conn:
+        customer = (
+            await conn.execute(
+                text("SELECT customer_id FROM orders WHERE ref = :ref"), {"ref": refs[0]}
+            )
+        ).scalar_one()
+        bundle_id = (
+            await conn.execute(
+                text(
+                    "INSERT INTO bundles (lock_key, customer_id, ship_to, window_start,"
+                    " currency, policy, first_minor, each_minor, units, charged_minor, version,"
+                    " created_at, updated_at) VALUES (:key, :customer, 'Anna, Berlin, DE',"
+                    " CURRENT_TIMESTAMP, 'eur', 'buyer', 490, 100, :units, :charged, 1,"
+                    " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP) RETURNING id"
+                ),
+                {
+                    "key": f"test:{refs[0]}",
+                    "customer": customer,
+                    "units": len(refs),
+                    "charged": sum(shipping),
+                },
+            )
+        ).scalar_one()
+        for ref, minor in zip(refs, shipping, strict=True):
+            await conn.execute(
+                text("UPDATE orders SET bundle_id = :b, shipping_amount = :s WHERE ref = :ref"),
+                {"b": bundle_id, "s": minor, "ref": ref},
+            )
+    return int(bundle_id)
+
+
+async def test_a_bundle_ships_as_one_package(shop: MessageBus, engine: AsyncEngine) -> None:
+    await add_product(shop)
+    await start_drop(shop, channels=())
+    first = await paid(shop, "telegram:1", "telegram:-1001")
+    second = await paid(shop, "telegram:1", "telegram:-1001")
+    alone = await paid(shop, "telegram:2", "telegram:-1001")
+    bundle_id = await bundle(engine, [first, second], [490, 100])
+
+    packages = await shop.handle(c.ListToShip())
+    assert [(p.key, [o.ref for o in p.orders]) for p in packages] == [
+        (f"B{bundle_id}", [first, second]),
+        (alone, [alone]),
+    ]
+    before = len(await letters(engine))
+    # Any order of the bundle ships the whole package, with one message for it.
+    shipped = await shop.handle(c.ShipOrders((c.Parcel((second,), "TRACK0001", "UPS"),), "cli"))
+    assert shipped[0].refs == (first, second)
+    assert {await status(shop, r) for r in (first, second)} == {S.FULFILLED}
+    told = (await letters(engine))[before:]
+    assert len(told) == 1 and f"(order {first}, {second})" in told[0][2]
+    assert told[0][2].startswith("Shipped: 1 × TEE product, 1 × TEE product")
+    assert [p.key for p in await shop.handle(c.ListToShip())] == [alone]
+
+
+async def test_refunds_of_a_bundle_and_of_one_item(
+    database_url: str, engine: AsyncEngine, clock: FakeClock, notifier: FakeNotifier
+) -> None:
+    gateway = FakePaymentGateway()
+    bus = bootstrap(
+        test_settings(database_url), engine, clock=clock, notifier=notifier, payments=gateway
+    )
+    try:
+        await add_product(bus)
+        await start_drop(bus, channels=())
+        one, two, three, single = [
+            await paid(bus, who, "telegram:-1001")
+            for who in ("telegram:1", "telegram:1", "telegram:1", "telegram:2")
+        ]
+        await bundle(engine, [one, two, three], [490, 100, 100])
+        await bundle(engine, [single], [490])
+
+        # One item of a bundle whose other items still ship: the item, not the shipping.
+        await bus.handle(c.RefundOrder(two, actor="cli"))
+        # A part, typed as on the dashboard, in the order's currency.
+        await bus.handle(c.RefundOrder(three, actor="dashboard", part="5.00"))
+        with pytest.raises(InvalidInput, match=r"has €25\.00 left to refund"):
+            await bus.handle(c.RefundOrder(three, actor="dashboard", part="26.00"))
+        with pytest.raises(InvalidInput, match="not an amount"):
+            await bus.handle(c.RefundOrder(three, actor="dashboard", part="five"))
+        # A package of one order: refunding it refunds the whole package, shipping too.
+        await bus.handle(c.RefundOrder(single, actor="cli"))
+        # The whole bundle: every order in full, with its shipping.
+        with pytest.raises(InvalidInput, match="refunded in full"):
+            await bus.handle(c.RefundOrder(one, part="1.00", bundle=True))
+        ids = await bus.handle(c.RefundOrder(two, actor="cli", bundle=True))
+        assert ids == "re_4, re_5, re_6"
+        assert [(p, m.minor if m else None) for p, m, _ in gateway.refunds] == [
+            (f"pi_{two}", 2500),
+            (f"pi_{three}", 500),
+            (f"pi_{single}", 2990),
+            (f"pi_{two}", 2600),  # the order named first, then the others
+            (f"pi_{one}", 2990),
+            (f"pi_{three}", 2600),
+        ]
+    finally:
+        await bus.deps.store.close()

@@ -5,7 +5,6 @@ from typing import Annotated, Any
 import typer
 
 from commerce.domain import commands as c
-from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.results import OrderView
@@ -101,14 +100,14 @@ def refund(
     restock: Annotated[
         bool, typer.Option("--restock", help="Put the units back in stock.")
     ] = False,
+    bundle: Annotated[
+        bool,
+        typer.Option("--bundle", help="Every order of its bundle, in full with the shipping."),
+    ] = False,
 ) -> None:
-    """Refund an order (all or part); the order moves when Stripe confirms."""
-
-    async def ask(bus: MessageBus) -> str:
-        order = await bus.deps.store.order(ref)
-        money = Money.parse(amount, order.amount.currency) if amount else None
-        result: str = await bus.handle(c.RefundOrder(ref, money, restock, actor="cli"))
-        return result
-
-    refund_id = with_bus(ask, payments=True)
-    typer.echo(f"refund {refund_id} requested for order {ref.upper()}")
+    """Refund an order (all or part); the order moves when Stripe confirms. An order of a
+    bundle whose other items still ship keeps the shipping; --bundle refunds it all."""
+    command = c.RefundOrder(ref, None, restock, actor="cli", part=amount, bundle=bundle)
+    refund_id = with_bus(lambda bus: bus.handle(command), payments=True)
+    whose = "the bundle of order" if bundle else "order"
+    typer.echo(f"refund {refund_id} requested for {whose} {ref.upper()}")

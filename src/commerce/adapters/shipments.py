@@ -1,8 +1,9 @@
 """SqlShipments: packages, shipments and packing lists (see service_layer/packages.py).
 
-A package is an order of its own; shipping one is a conditional update per order (still
-paid, not shipped), so two sellers shipping the same package at once ship it once: the
-second finds the order changed and its whole command rolls back.
+A package is a bundle (orders.bundle_id: a buyer's orders of one show or window to one
+address), or an order without one. Shipping is a conditional update per order (still paid,
+not shipped), so two sellers shipping the same package at once ship it once: the second
+finds an order changed and its whole command rolls back.
 """
 
 from collections.abc import Sequence
@@ -23,31 +24,46 @@ from commerce.adapters.sql import (
 )
 from commerce.domain.errors import Conflict, NotFound
 from commerce.domain.orders import OrderStatus
-from commerce.service_layer.packages import SHIPPABLE, Package, ShipmentPlan, ShipmentView
+from commerce.service_layer.packages import (
+    SHIPPABLE,
+    Charge,
+    Package,
+    ShipmentPlan,
+    ShipmentView,
+)
 
 STATES = ", ".join(f"'{s.value}'" for s in sorted(SHIPPABLE))  # constants, never user input
 COLUMNS = (
     f"{ORDER_COLUMNS}, COALESCE(o.paid_at, o.created_at) AS paid, o.shipment_id,"
-    " c.display_name AS buyer_name"
+    " o.bundle_id, c.display_name AS buyer_name"
 )
-BY_REFS = text(f"SELECT {COLUMNS} {ORDER_FROM} WHERE o.ref IN :refs ORDER BY o.id").bindparams(
-    bindparam("refs", expanding=True)
-)
+# The named orders and every other order of their bundles.
+BY_REFS = text(
+    f"SELECT {COLUMNS} {ORDER_FROM} WHERE o.ref IN :refs OR o.bundle_id IN"
+    " (SELECT b.bundle_id FROM orders b WHERE b.ref IN :bundled AND b.bundle_id IS NOT NULL)"
+    " ORDER BY o.id"
+).bindparams(bindparam("refs", expanding=True), bindparam("bundled", expanding=True))
 # Paid, something to send (digital goods never ship), nothing sent yet.
 UNSHIPPED = (
     f"SELECT {COLUMNS} {ORDER_FROM} WHERE o.status IN ({STATES}) AND o.shipment_id IS NULL"
     " AND p.digital = :false"
 )
 TO_SHIP = sql(f"{UNSHIPPED} ORDER BY paid, o.id LIMIT :limit")
+CHARGES = sql(
+    "SELECT o.ref, o.status, o.payment_ref, o.currency, o.amount_minor, o.shipping_amount,"
+    " o.tax_amount, o.refunded_minor FROM orders o WHERE o.ref = :ref OR o.bundle_id ="
+    " (SELECT b.bundle_id FROM orders b WHERE b.ref = :ref) ORDER BY o.ref <> :ref, o.id"
+)
 SHOW_ID = sql("SELECT id FROM show WHERE code = :code")
-# The drops a show sold through: its fixed-price lots, its auctions' winning orders, and
-# its giveaways' prizes.
+# A show's packages: its bundles, and the orders of the drops it sold through (its
+# fixed-price lots, its auctions' wins, its giveaways' prizes).
 OF_SHOW = (
-    " AND o.drop_id IN (SELECT l.drop_id FROM lot l WHERE l.show_id = :show_id"
+    " AND (o.bundle_id IN (SELECT id FROM bundles WHERE show_id = :show_id)"
+    " OR o.drop_id IN (SELECT l.drop_id FROM lot l WHERE l.show_id = :show_id"
     " AND l.drop_id IS NOT NULL UNION SELECT a.drop_id FROM lot l JOIN auction a"
     " ON a.id = l.auction_id WHERE l.show_id = :show_id AND a.drop_id IS NOT NULL"
     " UNION SELECT g.drop_id FROM giveaway g WHERE g.show_id = :show_id"
-    " AND g.drop_id IS NOT NULL)"
+    " AND g.drop_id IS NOT NULL))"
 )
 INSERT_SHIPMENT = sql(
     "INSERT INTO shipment (tracking, carrier, shipped_by, shipped_at)"
@@ -67,7 +83,7 @@ class SqlShipments:
     async def packages(self, refs: Sequence[str]) -> list[Package]:
         wanted = [r.upper() for r in refs]
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(BY_REFS, {"refs": wanted})).all()
+            rows = (await conn.execute(BY_REFS, {"refs": wanted, "bundled": wanted})).all()
         found = {r.ref for r in rows}
         for ref in wanted:
             if ref not in found:
@@ -99,6 +115,25 @@ class SqlShipments:
                     await put_message(conn, letter, now)
                 shipped.append(ShipmentView(plan.refs, plan.tracking, plan.carrier, plan.link))
         return shipped
+
+    async def charges(self, ref: str) -> list[Charge]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(CHARGES, {"ref": ref.upper()})).all()
+        if not rows:
+            raise NotFound(f"no order {ref.upper()}")
+        return [
+            Charge(
+                r.ref,
+                OrderStatus(r.status),
+                r.payment_ref,
+                r.currency,
+                int(r.amount_minor),
+                int(r.shipping_amount),
+                int(r.tax_amount),
+                int(r.refunded_minor),
+            )
+            for r in rows
+        ]
 
     async def to_ship(self, limit: int) -> list[Package]:
         async with self.engine.connect() as conn:
@@ -141,7 +176,8 @@ def _packages(rows: Sequence[Any]) -> list[Package]:
     """Rows (ordered) grouped by package, in the order of each package's first row."""
     groups: dict[str, list[Any]] = {}
     for row in rows:
-        groups.setdefault(row.ref, []).append(row)
+        key = f"B{row.bundle_id}" if row.bundle_id is not None else row.ref
+        groups.setdefault(key, []).append(row)
     return [
         Package(
             key=key,

@@ -126,6 +126,8 @@ class RefundOrder:
     # Part of the amount as typed (e.g. "5.00"), in the order's currency; for callers that do
     # not know it (the dashboard). `amount` wins when both are given.
     part: str | None = None
+    # Every order of the order's bundle, each in full with its shipping and tax.
+    bundle: bool = False
 
 
 @dataclass(frozen=True, slots=True)

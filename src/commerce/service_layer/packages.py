@@ -43,6 +43,24 @@ class Package:
 
 
 @dataclass(frozen=True, slots=True)
+class Charge:
+    """What one order of a package was charged (minor units) and how much went back."""
+
+    ref: str
+    status: OrderStatus
+    payment_ref: str | None
+    currency: str
+    items: int  # the order's amount
+    shipping: int  # its share of the package's shipping
+    tax: int
+    refunded: int
+
+    @property
+    def paid(self) -> int:
+        return self.items + self.shipping + self.tax
+
+
+@dataclass(frozen=True, slots=True)
 class ShipmentPlan:
     """What one shipment does, decided before its transaction: these orders become
     fulfilled, and these letters go out, together or not at all."""
@@ -100,6 +118,10 @@ class Shipments(Protocol):
     ) -> list[ShipmentView]:
         """One transaction: a shipment per plan, its orders fulfilled (each still
         shippable, else Conflict and nothing changed), the audit trail, the letters."""
+        ...
+
+    async def charges(self, ref: str) -> list[Charge]:
+        """Every order of the package this order ships in (itself first)."""
         ...
 
     async def to_ship(self, limit: int) -> list[Package]:

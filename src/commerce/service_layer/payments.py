@@ -21,6 +21,7 @@ from commerce.service_layer import one_message, retries
 from commerce.service_layer.checkout import money_ports
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.handlers import release_order, settle_payment
+from commerce.service_layer.packages import Charge
 from commerce.service_layer.ports import Ledger, PaymentError, PaymentGateway
 from commerce.service_layer.results import (
     CardSaved,
@@ -197,35 +198,83 @@ async def _card_saved(event: PaymentEvent, deps: Deps) -> str:
     return f"card saved for {event.identity}"
 
 
+# Orders whose money may be given back (an order in review: its payment is kept on hold).
+REFUNDABLE = frozenset({S.PAID, S.FULFILLED, S.PARTIALLY_REFUNDED, S.NEEDS_REVIEW})
+# Orders of a package that still go out (or went): while one does, the package's shipping
+# stays with the seller.
+SENT = frozenset({S.PAID, S.FULFILLED, S.PARTIALLY_REFUNDED, S.DISPUTED, S.NEEDS_REVIEW})
+
+
 async def refund_order(cmd: c.RefundOrder, deps: Deps) -> str:
-    """Asks the provider for a refund; the order moves when its webhook confirms it."""
+    """Asks the provider for a refund; the order moves when its webhook confirms it.
+
+    An order is refunded with its tax; its share of the package's shipping too when it is
+    the package's last order still going out (the whole package is refunded then), not
+    when other items of its bundle still ship. `bundle`: every order of the bundle, each in
+    full with its shipping."""
     payments, _ = money_ports(deps)
     order = await deps.store.order(cmd.ref)
-    if order.payment_ref is None or order.status not in (
-        S.PAID,
-        S.FULFILLED,
-        S.PARTIALLY_REFUNDED,
-        S.NEEDS_REVIEW,
-    ):
+    charges = await _charges(order, deps)
+    if cmd.bundle:
+        if cmd.amount is not None or cmd.part:
+            raise InvalidInput("a whole bundle is refunded in full: leave out the amount")
+        return await _refund_package(order, charges, cmd.restock, payments, deps)
+    mine, others = charges[0], charges[1:]
+    if order.payment_ref is None or order.status not in REFUNDABLE:
         raise InvalidInput(f"order {order.ref} is {order.status.value}: nothing to refund")
-    refunded = order.refunded.minor if order.refunded else 0
-    left = order.amount.minor - refunded
-    amount = cmd.amount or Money(left, order.amount.currency)
-    if amount.currency != order.amount.currency:
-        raise InvalidInput(f"order {order.ref} was paid in {order.amount.currency.upper()}")
+    alone = not any(o.status in SENT for o in others)
+    left = mine.items + mine.tax + (mine.shipping if alone else 0) - mine.refunded
+    currency = order.amount.currency
+    amount = cmd.amount or (Money.parse(cmd.part, currency) if cmd.part else None)
+    amount = amount or Money(left, currency)
+    if amount.currency != currency:
+        raise InvalidInput(f"order {order.ref} was paid in {currency.upper()}")
     if not 0 < amount.minor <= left:
-        raise InvalidInput(
-            f"order {order.ref} has {Money(left, order.amount.currency)} left to refund"
-        )
+        raise InvalidInput(f"order {order.ref} has {Money(max(left, 0), currency)} left to refund")
+    refund_id = await _refund(mine, amount.minor, payments)
+    if cmd.restock:
+        await _restock(order.ref, deps)
+    return refund_id
+
+
+async def _charges(order: OrderView, deps: Deps) -> list[Charge]:
+    if deps.shipments is None:  # no package store: the order alone, as it was charged
+        refunded = order.refunded.minor if order.refunded else 0
+        return [
+            Charge(order.ref, order.status, order.payment_ref, order.amount.currency,
+                   order.amount.minor, 0, 0, refunded)
+        ]  # fmt: skip
+    return await deps.shipments.charges(order.ref)
+
+
+async def _refund_package(
+    order: OrderView, charges: list[Charge], restock: bool, payments: PaymentGateway, deps: Deps
+) -> str:
+    due = [
+        ch for ch in charges
+        if ch.status in REFUNDABLE and ch.payment_ref is not None and ch.paid > ch.refunded
+    ]  # fmt: skip
+    if not due:
+        raise InvalidInput(f"the bundle of order {order.ref} has nothing left to refund")
+    ids = [await _refund(ch, ch.paid - ch.refunded, payments) for ch in due]
+    if restock:
+        for ch in due:
+            await _restock(ch.ref, deps)
+    return ", ".join(ids)
+
+
+async def _refund(charge: Charge, minor: int, payments: PaymentGateway) -> str:
+    assert charge.payment_ref is not None
     # The key names the state the refund was asked from: a retry is the same refund, a
     # second partial refund a new one.
-    key = f"refund-{order.ref}-{refunded}-{amount.minor}"
-    refund_id = await payments.refund(order.payment_ref, amount, key)
-    if cmd.restock:
-        for promoted in await deps.store.restock(order.ref, deps.clock.now()):
-            promoted = await one_message.pay_won(promoted, False, deps)
-            await deps.notifier.notify(PromotedFromWaitlist(promoted))
-    return refund_id
+    key = f"refund-{charge.ref}-{charge.refunded}-{minor}"
+    return await payments.refund(charge.payment_ref, Money(minor, charge.currency), key)
+
+
+async def _restock(ref: str, deps: Deps) -> None:
+    for promoted in await deps.store.restock(ref, deps.clock.now()):
+        promoted = await one_message.pay_won(promoted, False, deps)
+        await deps.notifier.notify(PromotedFromWaitlist(promoted))
 
 
 async def reconcile(cmd: c.Reconcile, deps: Deps) -> list[str]:
