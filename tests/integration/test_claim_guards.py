@@ -2,13 +2,16 @@
 batch that trips a guard is retried claim by claim."""
 
 import asyncio
+import sqlite3
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from commerce.adapters.claim_batch import ClaimWriter, DropState, GuardFailed, _write
+from commerce.adapters import claim_sqlite
+from commerce.adapters.claim_batch import DropState, GuardFailed, _write
+from commerce.adapters.claim_writer import ClaimWriter
 from commerce.adapters.sql import SELECT_DROP
 from commerce.domain.commands import Claim
 from commerce.service_layer.messagebus import MessageBus
@@ -76,3 +79,86 @@ async def test_claims_queued_at_shutdown_are_answered(engine: AsyncEngine) -> No
     await writer.close()
     with pytest.raises(RuntimeError, match="stopped"):
         await future
+
+
+# SQLite runs a batch with plain sqlite3 (claim_sqlite.py): the same guards, and the whole
+# batch, new customers included, is one transaction. (PostgreSQL's batches are the
+# SQLAlchemy path the tests above run on both databases.)
+
+
+def sqlite_file(engine: AsyncEngine) -> str:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the plain-sqlite3 batch runs on SQLite only")
+    path = engine.url.database
+    assert path is not None
+    return path
+
+
+async def test_the_sqlite_batch_guard_refuses_more_units_than_are_left(
+    bus: MessageBus, engine: AsyncEngine
+) -> None:
+    path = sqlite_file(engine)
+    await add_product(bus)
+    drop = await start_drop(bus, quantity=2)
+    async with engine.connect() as conn:
+        row = (await conn.execute(SELECT_DROP, {"id": drop.id})).one()
+    state = DropState(row, (), {}, {}, {}, remaining=5, taken=3)
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        with pytest.raises(GuardFailed):
+            claim_sqlite._write(db, [state], [], claim_sqlite.Stamps())
+        db.execute("ROLLBACK")
+    finally:
+        db.close()
+    assert (await bus.deps.store.drops())[0].remaining == 2
+
+
+async def test_a_failed_sqlite_batch_leaves_nothing_behind(
+    bus: MessageBus, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = sqlite_file(engine)
+    await add_product(bus)
+    await start_drop(bus, quantity=2)
+    # The drop's guard finds the drop changed: after the batch created its customers.
+    never = "UPDATE drops SET remaining = remaining WHERE 0 AND ? AND ? AND ? AND ? RETURNING 1"
+    monkeypatch.setattr(claim_sqlite, "TAKE_BATCH", never)
+    now = datetime.now(UTC)
+    batch = [(Claim(f"web:demo:{i}", "web:demo", f"web:b{i}"), now) for i in range(3)]
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        with pytest.raises(GuardFailed):
+            claim_sqlite.decide_sqlite(db, batch)
+        counts = [db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in TABLES]
+        assert not db.in_transaction
+    finally:
+        db.close()
+    assert counts == [0, 0, 0, 0, 0]
+
+
+TABLES = ("customer", "identity", "claim", "orders", "drop_buyer")
+
+
+async def test_a_sqlite_batch_is_one_transaction_and_answers_repeats(
+    bus: MessageBus, engine: AsyncEngine
+) -> None:
+    sqlite_file(engine)
+    await add_product(bus)
+    await start_drop(bus, quantity=1)
+    writer = ClaimWriter(engine)
+    now = datetime.now(UTC)
+    claims = [Claim(f"web:demo:{i}", "web:demo", f"web:b{i}") for i in range(3)]
+    first = await asyncio.gather(*(writer.submit(c, now) for c in claims + claims[:1]))
+    again = await writer.submit(claims[1], now)  # redelivered in a later batch
+    await writer.close()
+    assert [r.outcome for r in first] == [
+        ClaimOutcome.WON,
+        ClaimOutcome.WAITLISTED,
+        ClaimOutcome.WAITLISTED,
+        ClaimOutcome.WON,
+    ]
+    assert first[3].duplicate and first[3].order == first[0].order
+    assert again.duplicate and (again.outcome, again.position) == (ClaimOutcome.WAITLISTED, 1)
+    assert writer.batches == 2
+    assert first[0].order is not None and len(first[0].order.ref) == 8
+    assert first[0].drop is not None and first[0].drop.remaining == 0

@@ -10,18 +10,15 @@ variant's with `WHERE stock >= :taken`; a guard that does not hold aborts the ba
 claims are retried one by one), so stock never goes negative whatever the code above decided.
 """
 
-import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import TextClause, bindparam
-from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from commerce.adapters.claims import FIND_LIVE_DROP, LOCK_DROP, new_order_ref, replay
+from commerce.adapters.claims import FIND_LIVE_DROP, LOCK_DROP, new_order_refs, replay
 from commerce.adapters.sql import SELECT_CHANNELS, SELECT_DROP, sql, to_drop_view, utc
 from commerce.domain.commands import Claim
 from commerce.domain.drops import DropPolicy, DropStatus
@@ -145,11 +142,23 @@ class DropState:
     variant_taken: dict[int, int] = field(default_factory=dict)
     buyers_changed: set[int] = field(default_factory=set)
     pay_first: set[int] = field(default_factory=set)  # buyers with too many unpaid holds
+    # The drop as each claim left it, made once per (remaining, waitlist): every refusal
+    # after a sell-out shares one view, and the batch builds the drop's view once.
+    _views: dict[tuple[int, int], DropView] = field(default_factory=dict)
 
     def view(self) -> DropView:
         """The drop as this claim left it."""
-        drop = to_drop_view(self.row, self.channels)
-        return replace(drop, remaining=self.remaining, waitlist=self.waitlist)
+        seen = (self.remaining, self.waitlist)
+        drop = self._views.get(seen)
+        if drop is None:
+            if not self._views:
+                drop = to_drop_view(self.row, self.channels)
+                drop = replace(drop, remaining=self.remaining, waitlist=self.waitlist)
+            else:
+                any_view = next(iter(self._views.values()))
+                drop = replace(any_view, remaining=self.remaining, waitlist=self.waitlist)
+            self._views[seen] = drop
+        return drop
 
     def decide(self, claim: Claim, customer_id: int, now: datetime) -> Decision:
         row, q = self.row, claim.quantity
@@ -189,7 +198,7 @@ class DropState:
         self.units[customer_id] = held + q
         self.buyers_changed.add(customer_id)
         order = {
-            "ref": new_order_ref(),
+            "ref": "",  # given to the batch's orders at once (give_refs)
             "drop_id": row.id,
             "product_id": row.product_id,
             "variant_id": variant_id,
@@ -238,6 +247,13 @@ class DropState:
             return labels[DEFAULT_VARIANT]
         label = match_variant(list(labels), words, "")
         return None if label is None else labels[label]
+
+
+def give_refs(made: list[Decision]) -> None:
+    """The batch's new orders their references, from one call for randomness."""
+    orders = [d.order for d in made if d.order is not None]
+    for order, ref in zip(orders, new_order_refs(len(orders)), strict=True):
+        order["ref"] = ref
 
 
 async def resolve_customers(
@@ -293,6 +309,7 @@ async def decide_batch(
     made = [d for d in decisions if isinstance(d, Decision)]
     # Several (chat, code) pairs may name the same drop: write each drop's state once.
     states = {id(state): state for state in drops.values() if state is not None}
+    give_refs(made)
     order_ids = await _write(conn, list(states.values()), made)
     claim_ids: dict[str, int] = dict((await conn.execute(CLAIM_IDS, {"keys": keys})).all())
     disputes = await _disputes(conn, made)
@@ -303,7 +320,7 @@ async def decide_batch(
         elif isinstance(entry, int):
             results.append(replace(results[entry], duplicate=True))
         else:
-            results.append(_result(entry, claim_ids, order_ids, disputes))
+            results.append(result_of(entry, claim_ids, order_ids, disputes))
     return results
 
 
@@ -411,7 +428,7 @@ async def _disputes(conn: AsyncConnection, made: list[Decision]) -> dict[int, in
     return dict((await conn.execute(DISPUTES, {"ids": winners})).all())
 
 
-def _result(
+def result_of(
     d: Decision, claim_ids: dict[str, int], order_ids: dict[str, int], disputes: dict[int, int]
 ) -> ClaimResult:
     order = None
@@ -446,99 +463,3 @@ def _result(
         claim_id=claim_ids.get(d.claim.key),
         order_id=order_ids.get(d.order["ref"]) if d.order else None,
     )
-
-
-class ClaimWriter:
-    """Runs the claims that arrive together in one transaction and answers in arrival order.
-
-    One writer per process: callers `await submit(claim)`; a single task drains the queue.
-    """
-
-    def __init__(self, engine: AsyncEngine, max_batch: int = 500, strikes: int = 0) -> None:
-        self._engine = engine
-        self._max_batch = max_batch
-        self._strikes = strikes  # unpaid holds after which a buyer pays first (0: never)
-        self._queue: asyncio.Queue[tuple[Claim, datetime, asyncio.Future[ClaimResult]]] = (
-            asyncio.Queue()
-        )
-        self._task: asyncio.Task[None] | None = None
-        self.batches = 0  # for tests and metrics: how many transactions served the claims
-
-    async def submit(self, claim: Claim, now: datetime) -> ClaimResult:
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="claim-writer")
-        future: asyncio.Future[ClaimResult] = asyncio.get_running_loop().create_future()
-        await self._queue.put((claim, now, future))
-        return await future
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        # Nobody waits forever: claims still queued at shutdown are answered with an error
-        # (their messages are redelivered or retried; the same key makes them one claim).
-        while not self._queue.empty():
-            _, _, future = self._queue.get_nowait()
-            answer(future, RuntimeError("the claim writer was stopped"))
-
-    async def _run(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self._max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            try:
-                results = await self._decide([(claim, now) for claim, now, _ in batch])
-            except (IntegrityError, DBAPIError, GuardFailed) as exc:
-                # A duplicate key racing in from another worker, a deadlock or a guard that
-                # did not hold rolls back the whole batch: each claim then runs on its own.
-                log.warning("claim batch of %d retried one by one: %s", len(batch), exc)
-                await self._one_by_one(batch)
-                continue
-            except Exception as exc:  # the callers must hear about it, not hang
-                for _, _, future in batch:
-                    answer(future, exc)
-                continue
-            for (_, _, future), result in zip(batch, results, strict=True):
-                answer(future, result)
-
-    async def _decide(self, batch: list[tuple[Claim, datetime]]) -> list[ClaimResult]:
-        # Customers are created in a transaction of their own, in sorted order: inside the
-        # claim transaction their rows would be locked in an order that could deadlock with
-        # another process's batch.
-        names = {claim.identity: claim.display_name for claim, _ in batch}
-        async with self._engine.begin() as conn:
-            customers = await resolve_customers(conn, names, batch[0][1])
-        async with self._engine.begin() as conn:
-            results = await decide_batch(conn, batch, customers, self._strikes)
-        self.batches += 1
-        return results
-
-    async def _one_by_one(
-        self, batch: list[tuple[Claim, datetime, asyncio.Future[ClaimResult]]]
-    ) -> None:
-        for claim, now, future in batch:
-            for attempt in range(5):
-                try:
-                    [result] = await self._decide([(claim, now)])
-                    answer(future, result)
-                    break
-                except (IntegrityError, DBAPIError, GuardFailed) as exc:
-                    if attempt == 4:
-                        answer(future, exc)
-                    await asyncio.sleep(0.01 * (attempt + 1))
-                except Exception as exc:
-                    answer(future, exc)
-                    break
-
-
-def answer(future: asyncio.Future[ClaimResult], outcome: ClaimResult | Exception) -> None:
-    """A caller that gave up (its request was cancelled) has no future left to answer; the
-    writer goes on with the others instead of dying on it."""
-    if future.done():
-        return
-    if isinstance(outcome, Exception):
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)

@@ -32,8 +32,15 @@ log = logging.getLogger(__name__)
 _REF_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: refs are typed by hand
 
 
+def new_order_refs(n: int) -> list[str]:
+    """n order references from one call for randomness: 8 characters of 5 random bits each
+    (the alphabet has 32 characters, so `byte & 31` picks each one evenly)."""
+    raw = secrets.token_bytes(8 * n)
+    return ["".join([_REF_ALPHABET[b & 31] for b in raw[i : i + 8]]) for i in range(0, 8 * n, 8)]
+
+
 def new_order_ref() -> str:
-    return "".join(secrets.choice(_REF_ALPHABET) for _ in range(8))
+    return new_order_refs(1)[0]
 
 
 SELECT_CLAIM_BY_KEY = sql(

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from commerce.adapters.claim_batch import ClaimWriter
+from commerce.adapters.claim_writer import ClaimWriter
 from commerce.adapters.claims import (
     FIND_LIVE_DROP,
     GIVE_TO_VARIANT,

@@ -1,0 +1,140 @@
+"""The claim writer: one task per process that runs the claims arriving together as one
+batch (claim_batch.py decides them) and answers each caller in arrival order.
+
+On SQLite a batch runs in the database connection's own thread with plain sqlite3
+(claim_sqlite.py): one thread hop per batch. On PostgreSQL it runs through SQLAlchemy on
+asyncpg (claim_batch.decide_batch).
+"""
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from commerce.adapters.claim_batch import GuardFailed, decide_batch, resolve_customers
+from commerce.adapters.claim_sqlite import decide_sqlite
+from commerce.adapters.claims import replay
+from commerce.domain.commands import Claim
+from commerce.service_layer.results import ClaimResult
+
+log = logging.getLogger(__name__)
+
+# What rolls a batch back and is worth retrying claim by claim: a duplicate key racing in
+# from another worker, a deadlock or a lock timeout, a guard that did not hold.
+RETRIED = (IntegrityError, DBAPIError, GuardFailed, sqlite3.Error)
+
+
+class ClaimWriter:
+    """Runs the claims that arrive together in one transaction and answers in arrival order.
+
+    One writer per process: callers `await submit(claim)`; a single task drains the queue.
+    """
+
+    def __init__(self, engine: AsyncEngine, max_batch: int = 500, strikes: int = 0) -> None:
+        self._engine = engine
+        self._max_batch = max_batch
+        self._strikes = strikes  # unpaid holds after which a buyer pays first (0: never)
+        self._queue: asyncio.Queue[tuple[Claim, datetime, asyncio.Future[ClaimResult]]] = (
+            asyncio.Queue()
+        )
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0  # for tests and metrics: how many transactions served the claims
+
+    async def submit(self, claim: Claim, now: datetime) -> ClaimResult:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="claim-writer")
+        future: asyncio.Future[ClaimResult] = asyncio.get_running_loop().create_future()
+        await self._queue.put((claim, now, future))
+        return await future
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        # Nobody waits forever: claims still queued at shutdown are answered with an error
+        # (their messages are redelivered or retried; the same key makes them one claim).
+        while not self._queue.empty():
+            _, _, future = self._queue.get_nowait()
+            answer(future, RuntimeError("the claim writer was stopped"))
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                results = await self._decide([(claim, now) for claim, now, _ in batch])
+            except RETRIED as exc:
+                # A duplicate key racing in from another worker, a deadlock or a guard that
+                # did not hold rolls back the whole batch: each claim then runs on its own.
+                log.warning("claim batch of %d retried one by one: %s", len(batch), exc)
+                await self._one_by_one(batch)
+                continue
+            except Exception as exc:  # the callers must hear about it, not hang
+                for _, _, future in batch:
+                    answer(future, exc)
+                continue
+            for (_, _, future), result in zip(batch, results, strict=True):
+                answer(future, result)
+
+    async def _decide(self, batch: list[tuple[Claim, datetime]]) -> list[ClaimResult]:
+        if self._engine.dialect.name == "sqlite":
+            return await self._decide_sqlite(batch)
+        # Customers are created in a transaction of their own, in sorted order: inside the
+        # claim transaction their rows would be locked in an order that could deadlock with
+        # another process's batch.
+        names = {claim.identity: claim.display_name for claim, _ in batch}
+        async with self._engine.begin() as conn:
+            customers = await resolve_customers(conn, names, batch[0][1])
+        async with self._engine.begin() as conn:
+            results = await decide_batch(conn, batch, customers, self._strikes)
+        self.batches += 1
+        return results
+
+    async def _decide_sqlite(self, batch: list[tuple[Claim, datetime]]) -> list[ClaimResult]:
+        async with self._engine.connect() as conn:
+            pooled: Any = await conn.get_raw_connection()
+            driver = pooled.driver_connection  # the aiosqlite connection of the pool
+            # The whole batch as one call in aiosqlite's own thread, where its sqlite3
+            # connection lives (aiosqlite runs each statement there the same way).
+            answers = await driver._execute(decide_sqlite, driver._conn, batch, self._strikes)
+            self.batches += 1
+            return [
+                answer if isinstance(answer, ClaimResult) else await replay(conn, answer)
+                for answer in answers
+            ]
+
+    async def _one_by_one(
+        self, batch: list[tuple[Claim, datetime, asyncio.Future[ClaimResult]]]
+    ) -> None:
+        for claim, now, future in batch:
+            for attempt in range(5):
+                try:
+                    [result] = await self._decide([(claim, now)])
+                    answer(future, result)
+                    break
+                except RETRIED as exc:
+                    if attempt == 4:
+                        answer(future, exc)
+                    await asyncio.sleep(0.01 * (attempt + 1))
+                except Exception as exc:
+                    answer(future, exc)
+                    break
+
+
+def answer(future: asyncio.Future[ClaimResult], outcome: ClaimResult | Exception) -> None:
+    """A caller that gave up (its request was cancelled) has no future left to answer; the
+    writer goes on with the others instead of dying on it."""
+    if future.done():
+        return
+    if isinstance(outcome, Exception):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
