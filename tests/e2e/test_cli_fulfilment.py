@@ -7,12 +7,15 @@ import json
 from pathlib import Path
 
 from sqlalchemy import text
+from typer.testing import CliRunner
 
 from commerce.adapters.db import create_engine
 from commerce.bootstrap import bootstrap
 from commerce.domain import commands as c
 from tests.conftest import test_settings
+from tests.e2e.conftest import free_port
 from tests.integration.helpers import add_product, buy, start_drop
+from webhooks.cli import app
 
 
 def orders(database_url: str) -> tuple[str, str, str]:
@@ -146,3 +149,12 @@ def test_packing_list_and_cancel(cli, database_url: str) -> None:  # type: ignor
     assert out == f"order {unpaid} cancelled; its units went back to stock\n"
     assert "cancel:cli (sold elsewhere)" in cli("order", unpaid)
     assert "only unpaid orders" in cli("cancel", unpaid, ok=False)
+
+
+async def livebuy(database_url: str, *args: str) -> str:
+    """The CLI in a terminal next to the running service: its own thread and event loop,
+    the same database. Its messages reach buyers through the service's couriers."""
+    env = {"DATABASE_URL": database_url, "PUBLIC_BASE_URL": f"http://127.0.0.1:{free_port()}"}
+    result = await asyncio.to_thread(CliRunner().invoke, app, list(args), env=env)
+    assert result.exit_code == 0, result.output
+    return result.output
