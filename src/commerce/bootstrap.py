@@ -11,6 +11,7 @@ from commerce.adapters.giveaways import SqlGiveaways
 from commerce.adapters.ledger import SqlLedger
 from commerce.adapters.repository import SqlStore
 from commerce.adapters.shipments import SqlShipments
+from commerce.adapters.shipping import SqlShipping
 from commerce.adapters.shows import SqlShows
 from commerce.config import Settings
 from commerce.service_layer.deps import Deps
@@ -52,6 +53,9 @@ def bootstrap(
         shipments=SqlShipments(engine),
         letters=letters,
         ship_within=settings.livebuy_ship_within,
+        shipping=SqlShipping(engine),
+        bundle_window=settings.bundle_window,
+        stripe_tax=settings.livebuy_stripe_tax,
     )
     return MessageBus(deps)
 

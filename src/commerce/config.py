@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     livebuy_ship_within: int = 2
     # What a giveaway's winner pays for shipping (shop currency); empty or 0: prizes are free.
     livebuy_giveaway_shipping: str = ""
+    # A buyer's paid orders to one address outside shows share one package (shipping paid
+    # once) within this long of the package's first order.
+    livebuy_bundle_window: str = "24h"
+    # Stripe Tax computes and adds tax in Checkout (automatic_tax); off: prices include it.
+    livebuy_stripe_tax: bool = False
 
     _public_url_derived: bool = PrivateAttr(default=False)
 
@@ -170,6 +175,7 @@ class Settings(BaseSettings):
         "livebuy_confirm_window",
         "livebuy_session_idle",
         "livebuy_async_payment_wait",
+        "livebuy_bundle_window",
     )
     @classmethod
     def _hold(cls, value: str) -> str:
@@ -200,6 +206,10 @@ class Settings(BaseSettings):
     @property
     def async_payment_wait(self) -> timedelta:
         return parse_duration(self.livebuy_async_payment_wait)
+
+    @property
+    def bundle_window(self) -> timedelta:
+        return parse_duration(self.livebuy_bundle_window)
 
     @property
     def session_idle(self) -> timedelta:

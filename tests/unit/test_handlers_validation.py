@@ -14,6 +14,7 @@ from commerce.domain.errors import InvalidInput, NotAllowed
 from commerce.domain.money import Money
 from commerce.domain.payments import PaymentEvent, PaymentEventKind
 from commerce.domain.products import ProductSpec
+from commerce.domain.shipping import Zone
 from commerce.domain.shows import LotSpec
 from commerce.service_layer import (
     auctions,
@@ -24,6 +25,7 @@ from commerce.service_layer import (
     invoices,
     one_message,
     payments,
+    shipping,
     shows,
 )
 from commerce.service_layer import giveaways as engage
@@ -341,6 +343,9 @@ EXPECTED_HANDLERS = {
     c.ShipOrders: fulfilment.ship_orders,
     c.ListToShip: fulfilment.list_to_ship,
     c.PackingList: fulfilment.packing_list,
+    c.AddZone: shipping.add_zone,
+    c.RemoveZone: shipping.remove_zone,
+    c.ListZones: shipping.list_zones,
 }
 
 SAMPLES: list[Any] = [
@@ -388,6 +393,9 @@ SAMPLES: list[Any] = [
     c.ShipOrders((c.Parcel(("A1",), "TRACK1234"),)),
     c.ListToShip(),
     c.PackingList(show="SUNDAY-CARDS"),
+    c.AddZone(Zone.parse("EU", "DE", "4.90", "1.00", None, "eur")),
+    c.RemoveZone("EU"),
+    c.ListZones(),
 ]
 
 

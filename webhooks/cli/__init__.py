@@ -21,6 +21,7 @@ from webhooks.cli import (
     products,
     sellers,
     serve,
+    shipping,
     shows,
 )
 
@@ -48,6 +49,7 @@ app.add_typer(auctions.auction_app, name="auction")
 app.add_typer(sellers.seller_app, name="seller")
 app.add_typer(bench.bench_app, name="bench")
 app.add_typer(shows.show_app, name="show")
+app.add_typer(shipping.shipping_app, name="shipping")
 app.add_typer(admin.admin_app, name="admin")
 
 

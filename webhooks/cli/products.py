@@ -8,6 +8,7 @@ from commerce.domain import commands as c
 from commerce.domain.errors import CommerceError
 from commerce.domain.money import Money
 from commerce.domain.products import ProductSpec, normalise_sku, parse_variants
+from commerce.domain.shipping import parse_size
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.results import ProductView
 from webhooks.cli.common import Format, emit, fail, money, settings, with_bus
@@ -25,10 +26,14 @@ def product_row(p: ProductView) -> dict[str, Any]:
         "stock": p.stock,
         "variants": variants,
         "digital": p.digital,
+        "ship_units": 0 if p.digital else p.ship_units,
     }
 
 
-PRODUCT_COLUMNS = ["sku", "name", "price", "currency", "stock", "variants", "digital"]
+PRODUCT_COLUMNS = [
+    "sku", "name", "price", "currency", "stock", "variants", "digital", "ship_units",
+]  # fmt: skip
+SHIP_UNITS_HELP = "Units one piece counts as in a package (1-100; a hoodie may count 2)."
 
 
 @product_app.command("add")
@@ -44,6 +49,7 @@ def product_add(
     digital: Annotated[
         bool, typer.Option("--digital", help="Nothing to ship: checkout asks no address.")
     ] = False,
+    ship_units: Annotated[str, typer.Option("--ship-units", help=SHIP_UNITS_HELP)] = "1",
 ) -> None:
     """Add a product."""
     config = settings()
@@ -56,6 +62,7 @@ def product_add(
             option,
             tuple(labels),
             digital,
+            parse_size(ship_units),
         )
     except CommerceError as exc:
         raise fail(str(exc)) from None
@@ -70,13 +77,18 @@ def product_edit(
     price: Annotated[
         str | None, typer.Option("--price", help="New unit price; live drops keep theirs.")
     ] = None,
+    ship_units: Annotated[str | None, typer.Option("--ship-units", help=SHIP_UNITS_HELP)] = None,
 ) -> None:
-    """Rename or reprice a product."""
+    """Rename, reprice or resize a product."""
+    try:
+        size = parse_size(ship_units) if ship_units is not None else None
+    except CommerceError as exc:
+        raise fail(str(exc)) from None
 
     async def edit(bus: MessageBus) -> ProductView:
         current = await bus.deps.store.product(sku)
         new_price = Money.parse(price, current.price.currency) if price else None
-        result: ProductView = await bus.handle(c.UpdateProduct(sku, name, new_price))
+        result: ProductView = await bus.handle(c.UpdateProduct(sku, name, new_price, size))
         return result
 
     emit([product_row(with_bus(edit))], Format.TABLE, PRODUCT_COLUMNS)

@@ -19,18 +19,22 @@ from commerce.adapters.show_report import REPORT_COLUMNS, ShowReport, SqlShowRep
 from commerce.domain import commands as c
 from commerce.domain.drops import format_duration, parse_duration
 from commerce.domain.errors import InvalidInput
+from commerce.domain.money import Money
+from commerce.domain.shipping import ShippingPolicy
 from commerce.domain.shows import LotSpec, parse_lots_csv, parse_start
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.results import ShowView
 from webhooks import spreadsheet
-from webhooks.cli.common import Format, emit, fail, with_bus, with_engine
+from webhooks.cli.common import Format, emit, fail, settings, with_bus, with_engine
 
 show_app = typer.Typer(
     help="Shows: a run sheet of lots (PDD auctions, fixed-price drops, giveaways) run with /next.",
     no_args_is_help=True,
 )
 
-SHOW_COLUMNS = ["code", "title", "status", "starts_at", "channels", "lots", "live", "next", "sold"]
+SHOW_COLUMNS = [
+    "code", "title", "status", "starts_at", "channels", "lots", "live", "next", "sold", "shipping",
+]  # fmt: skip
 LOT_COLUMNS = ["position", "sku", "mode", "price", "quantity", "duration", "close", "status"]
 
 
@@ -45,7 +49,16 @@ def show_row(show: ShowView) -> dict[str, Any]:
         "live": show.current.sku if show.current else "",
         "next": show.next.sku if show.next else "",
         "sold": show.sold,
+        "shipping": policy_text(show.shipping),
     }
+
+
+def policy_text(stored: str) -> str:
+    """A show's shipping policy as sellers type it: buyer, free or cap:9.90."""
+    policy = ShippingPolicy.from_stored(stored)
+    if policy.cap is None:
+        return policy.kind.value
+    return f"cap:{Money(policy.cap, settings().livebuy_currency).decimal()}"
 
 
 def lot_rows(show: ShowView) -> list[dict[str, Any]]:
@@ -94,18 +107,26 @@ def show_create(
         Path | None,
         typer.Option("--lots", help="A CSV run sheet: sku,mode,price,duration,close,quantity"),
     ] = None,
+    shipping: Annotated[
+        str,
+        typer.Option(
+            "--shipping", help="Who pays shipping: buyer, free, or cap:9.90 per package."
+        ),
+    ] = "buyer",
 ) -> None:
     """Schedule a show: its chats are told now, reminded shortly before, and it opens at its
     start; /next puts lot after lot live."""
     try:
         starts_at = parse_start(at)
+        policy = ShippingPolicy.parse(shipping, settings().livebuy_currency)
     except InvalidInput as exc:
         raise fail(str(exc)) from None
     specs = _lots_file(lots)
     chats = tuple(ch.strip() for ch in channels.split(",") if ch.strip())
 
     async def create(bus: MessageBus) -> ShowView:
-        show: ShowView = await bus.handle(c.CreateShow(title, starts_at, chats, code, lots=specs))
+        command = c.CreateShow(title, starts_at, chats, code, lots=specs, shipping=policy)
+        show: ShowView = await bus.handle(command)
         return show
 
     show = with_bus(create)

@@ -20,6 +20,7 @@ from commerce.adapters.claims import (
     take_units,
 )
 from commerce.adapters.outbox import put_message
+from commerce.adapters.shipping import leave_bundle
 from commerce.adapters.sql import (
     DROP_COLUMNS,
     ORDER_COLUMNS,
@@ -62,19 +63,25 @@ def _in(states: frozenset[OrderStatus]) -> str:
     return ", ".join(f"'{s.value}'" for s in sorted(states))
 
 
-SELECT_PRODUCT = sql("SELECT id, sku, name, price_minor, currency, option, digital FROM product")
+SELECT_PRODUCT = sql(
+    "SELECT id, sku, name, price_minor, currency, option, digital, ship_units FROM product"
+)
 SELECT_PRODUCT_BY_SKU = sql(
     "SELECT id, sku, name, price_minor, currency, option FROM product WHERE sku = :sku"
 )
 SELECT_STOCK = sql("SELECT product_id, label, stock FROM variant ORDER BY id")
 INSERT_PRODUCT = sql(
-    "INSERT INTO product (sku, name, price_minor, currency, option, digital, created_at)"
-    " VALUES (:sku, :name, :price, :currency, :option, :digital, :now) RETURNING id"
+    "INSERT INTO product (sku, name, price_minor, currency, option, digital, ship_units,"
+    " created_at) VALUES (:sku, :name, :price, :currency, :option, :digital, :ship_units,"
+    " :now) RETURNING id"
 )
 INSERT_VARIANT = sql(
     "INSERT INTO variant (product_id, label, stock) VALUES (:product_id, :label, :stock)"
 )
-UPDATE_PRODUCT = sql("UPDATE product SET name = :name, price_minor = :price WHERE sku = :sku")
+UPDATE_PRODUCT = sql(
+    "UPDATE product SET name = :name, price_minor = :price, ship_units = :ship_units"
+    " WHERE sku = :sku"
+)
 SET_VARIANT_STOCK = sql(
     "UPDATE variant SET stock = :stock WHERE product_id = :product_id AND label = :label"
     " RETURNING id"
@@ -223,6 +230,7 @@ class SqlStore:
                             "currency": spec.price.currency,
                             "option": spec.option,
                             "digital": spec.digital,
+                            "ship_units": spec.ship_units,
                             "now": now,
                         },
                     )
@@ -254,7 +262,9 @@ class SqlStore:
                 return product
         raise NotFound(f"no product with SKU {code}; `livebuy product list` shows them")
 
-    async def update_product(self, sku: str, name: str | None, price: Money | None) -> ProductView:
+    async def update_product(
+        self, sku: str, name: str | None, price: Money | None, ship_units: int | None = None
+    ) -> ProductView:
         product = await self.product(sku)
         if price is not None and price.currency != product.price.currency:
             raise InvalidInput(
@@ -268,6 +278,7 @@ class SqlStore:
                     "sku": product.sku,
                     "name": name.strip() if name else product.name,
                     "price": price.minor if price else product.price.minor,
+                    "ship_units": ship_units or product.ship_units,
                 },
             )
         return await self.product(sku)
@@ -418,6 +429,7 @@ class SqlStore:
         if row.holds_stock:  # a first-paid order never took any
             await give_units(conn, keys)
         await conn.execute(SUB_BUYER_UNITS, {**keys, "customer_id": row.customer_id})
+        await leave_bundle(conn, order_id, now)
         await record_transition(conn, order_id, row.status, to_status, cause, now)
         promoted = await self._promote(conn, row.drop_id, now)
         return Release(await order_view(conn, order_id), tuple(promoted))
@@ -637,6 +649,7 @@ def _product_view(row: Any, variants: list[VariantView]) -> ProductView:
         option=row.option,
         variants=tuple(variants),
         digital=bool(row.digital),
+        ship_units=row.ship_units,
     )
 
 

@@ -20,8 +20,9 @@ from commerce.service_layer.results import LotView, ShowView
 LIVE_CHATS_TTL = 5.0  # seconds a worker trusts its list of chats with a running show
 
 INSERT_SHOW = sql(
-    "INSERT INTO show (code, title, status, starts_at, announced_at, created_by, created_at)"
-    " VALUES (:code, :title, 'scheduled', :at, :now, :actor, :now) RETURNING id"
+    "INSERT INTO show (code, title, status, starts_at, announced_at, created_by, created_at,"
+    " shipping) VALUES (:code, :title, 'scheduled', :at, :now, :actor, :now, :shipping)"
+    " RETURNING id"
 )
 INSERT_CHANNEL = sql("INSERT INTO show_channel (show_id, chat) VALUES (:show_id, :chat)")
 SHOW_BY_CODE = sql("SELECT * FROM show WHERE code = :code")
@@ -126,8 +127,10 @@ class SqlShows:
         channels: tuple[str, ...],
         actor: str,
         now: datetime,
+        shipping: str = "buyer",
     ) -> ShowView:
         values = {"code": code, "title": title, "at": starts_at, "now": now, "actor": actor}
+        values["shipping"] = shipping
         try:
             async with self.engine.begin() as conn:
                 show_id = (await conn.execute(INSERT_SHOW, values)).scalar_one()
@@ -293,6 +296,7 @@ async def _view(conn: AsyncConnection, show_id: int) -> ShowView:
         id=show.id,
         code=show.code,
         title=show.title,
+        shipping=show.shipping,
         status=show.status,
         starts_at=utc(show.starts_at),
         channels=tuple(channels),

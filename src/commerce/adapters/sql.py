@@ -64,7 +64,7 @@ ORDER_COLUMNS = """
     o.variant_id, o.customer_id, o.holds_stock, o.checkout_session, o.checkout_url,
     o.payment_ref, o.refunded_minor, o.dispute, o.unit_price_minor, c.disputes AS buyer_disputes,
     p.digital, o.confirm_until, o.charge_attempt, o.ship_to, o.payment_pending_since,
-    o.payment_attempts
+    o.payment_attempts, o.shipping_amount, o.tax_amount, o.bundle_id
 """
 ORDER_FROM = """
     FROM orders o JOIN drops d ON d.id = o.drop_id JOIN product p ON p.id = o.product_id
@@ -137,6 +137,9 @@ def to_order_view(row: Any) -> OrderView:
         ship_to=row.ship_to,
         payment_pending_since=maybe_utc(row.payment_pending_since),
         payment_attempts=row.payment_attempts,
+        shipping_amount=row.shipping_amount,
+        tax_amount=row.tax_amount,
+        bundle_id=row.bundle_id,
     )
 
 

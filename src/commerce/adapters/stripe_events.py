@@ -246,6 +246,8 @@ def _session_event(
         currency=_currency(obj.get("currency")),
         payment_customer=_ref(obj, "customer"),
         ship_to=session_ship_to(obj),
+        shipping=session_shipping(obj),
+        tax=session_tax(obj),
     )
 
 
@@ -257,6 +259,19 @@ def session_amount(session: dict[str, Any]) -> int | None:
     if session.get("payment_status") == "no_payment_required" and total == 0:
         return _amount(session.get("amount_subtotal"))
     return total
+
+
+def session_shipping(session: dict[str, Any]) -> int | None:
+    """The shipping option the buyer paid, before tax (`shipping_cost.amount_subtotal`);
+    None when the session offered none."""
+    cost = session.get("shipping_cost")
+    return _amount(cost.get("amount_subtotal")) if isinstance(cost, dict) else None
+
+
+def session_tax(session: dict[str, Any]) -> int | None:
+    """The tax Stripe added (automatic tax), items and shipping together."""
+    details = session.get("total_details")
+    return _amount(details.get("amount_tax")) if isinstance(details, dict) else None
 
 
 def session_ship_to(session: dict[str, Any]) -> str | None:

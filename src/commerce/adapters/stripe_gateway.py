@@ -7,16 +7,20 @@ the real API, the built-in emulator and test servers are all spoken to the same 
 import json
 import logging
 import math
+import typing
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import stripe
+from stripe.params.checkout import SessionCreateParamsShippingAddressCollection
 
 from commerce.adapters.stripe_events import (
     KINDS,
     MalformedEvent,
     session_amount,
     session_ship_to,
+    session_shipping,
+    session_tax,
     to_payment_event,
 )
 from commerce.adapters.stripe_version import API_VERSION
@@ -33,6 +37,7 @@ from commerce.service_layer.ports import (
     PaymentState,
     SavedCard,
     SessionState,
+    ShippingOption,
 )
 
 log = logging.getLogger(__name__)
@@ -105,7 +110,18 @@ class StripePaymentGateway:
             # The card stays on the customer for off-session charges (one-message buys).
             params["payment_intent_data"]["setup_future_usage"] = "off_session"
         if request.collect_shipping:
-            params["shipping_address_collection"] = {"allowed_countries": SHIPPING_COUNTRIES}
+            countries = stripe_countries(request.ship_countries) or SHIPPING_COUNTRIES
+            params["shipping_address_collection"] = {"allowed_countries": countries}
+        if request.shipping_options:
+            params["shipping_options"] = [
+                {"shipping_rate_data": _shipping_rate(option, request.automatic_tax)}
+                for option in request.shipping_options
+            ]
+        if request.automatic_tax:
+            # Stripe Tax adds the tax on top of the prices (exclusive), items and shipping.
+            params["automatic_tax"] = {"enabled": True}
+            for item in params["line_items"]:
+                item["price_data"]["tax_behavior"] = "exclusive"
         # One session per order (and one successor per expired one), however often asked.
         key = f"checkout-{request.order_ref}"
         options: Any = {
@@ -150,6 +166,8 @@ class StripePaymentGateway:
             currency=getattr(session, "currency", None),
             ship_to=session_ship_to(session.to_dict()),
             url=getattr(session, "url", None),
+            shipping=session_shipping(session.to_dict()),
+            tax=session_tax(session.to_dict()),
         )
 
     async def payment_state(self, payment_intent: str) -> PaymentState:
@@ -309,6 +327,23 @@ class StripePaymentGateway:
             raise _error(exc) from None
 
 
+def _shipping_rate(option: ShippingOption, taxed: bool) -> dict[str, Any]:
+    rate: dict[str, Any] = {
+        "type": "fixed_amount",
+        "fixed_amount": {"amount": option.amount.minor, "currency": option.amount.currency},
+        "display_name": option.name[:100],
+    }
+    if taxed:
+        rate["tax_behavior"] = "exclusive"
+    return rate
+
+
+def stripe_countries(countries: tuple[str, ...]) -> list[str]:
+    """The countries Checkout can collect an address in (Stripe's own list, read from the
+    library's typed parameters: a few ISO codes such as CU or KP are not among them)."""
+    return sorted(set(countries) & STRIPE_COUNTRIES)
+
+
 def session_expiry(request: CheckoutRequest, now: datetime) -> datetime:
     """When the session ends: the hold's end, but at least Stripe's 30 minutes.
 
@@ -359,7 +394,16 @@ def _id(value: Any) -> str | None:
     return getattr(value, "id", None) if value else None
 
 
-# Where physical goods may be shipped; a shop that ships elsewhere extends this list.
+def _stripe_countries() -> frozenset[str]:
+    hints = typing.get_type_hints(SessionCreateParamsShippingAddressCollection)
+    (allowed,) = typing.get_args(hints["allowed_countries"])  # List[Literal[...] | str]
+    literal = next(a for a in typing.get_args(allowed) if typing.get_origin(a) is Literal)
+    return frozenset(str(code) for code in typing.get_args(literal)) - {"ZZ"}
+
+
+STRIPE_COUNTRIES = _stripe_countries()
+
+# Where physical goods may be shipped when the shop has no shipping zones.
 SHIPPING_COUNTRIES = ["AT", "BE", "CH", "DE", "ES", "FR", "GB", "IE", "IT", "LU", "NL", "PT", "US"]
 
 INTENT_STATUSES = {

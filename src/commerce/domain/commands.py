@@ -9,6 +9,7 @@ from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
 from commerce.domain.payments import PaymentEvent
 from commerce.domain.products import ProductSpec
+from commerce.domain.shipping import ShippingPolicy, Zone
 from commerce.domain.shows import LotSpec
 
 
@@ -25,6 +26,7 @@ class UpdateProduct:
     sku: str
     name: str | None = None
     price: Money | None = None
+    ship_units: int | None = None  # the units one piece counts as in a package
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +203,7 @@ class CreateShow:
     code: str | None = None  # from the title by default: SUNDAY-CARDS
     actor: str = "operator"
     lots: tuple[LotSpec, ...] = ()
+    shipping: ShippingPolicy | None = None  # who pays its packages' shipping; None: buyer
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,6 +400,21 @@ class InvoicePaid:
     ship_to: str | None = None  # the address typed on the invoice (domain.shipping.ship_to)
 
 
+@dataclass(frozen=True, slots=True)
+class AddZone:
+    zone: Zone
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveZone:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListZones:
+    """The shop's shipping zones, in the order they were added."""
+
+
 Command = (
     AddProduct
     | UpdateProduct
@@ -440,4 +458,7 @@ Command = (
     | CheckInvoice
     | InvoicePaid
     | OpenPayment
+    | AddZone
+    | RemoveZone
+    | ListZones
 )

@@ -43,6 +43,10 @@ class PaymentEvent:
     refund_status: str | None = None  # its status: pending, succeeded, failed, canceled, ...
     # The refunds a charge lists (id, amount, status), when its API version embeds them.
     refunds: tuple[tuple[str, int, str], ...] = ()
+    # A checkout's shipping (the option paid, before tax) and the tax added: both in
+    # `amount`; None when the payment reports none.
+    shipping: int | None = None
+    tax: int | None = None
 
 
 # A refund in one of these states gave no money back: it no longer counts.

@@ -46,12 +46,15 @@ class ProductSpec:
     option: str
     variants: tuple[str, ...]
     digital: bool = False  # nothing to ship: checkout asks for no address
+    ship_units: int = 1  # the units one piece counts as in a package (a hoodie may count 2)
 
     def __post_init__(self) -> None:
         if not self.name.strip():
             raise InvalidInput("a product needs a name")
         if self.price.minor <= 0:
             raise InvalidInput("price must be above zero")
+        if not 1 <= self.ship_units <= 100:
+            raise InvalidInput(f"size class {self.ship_units}: use 1 to 100 units")
 
 
 def match_variant(labels: list[str], words: tuple[str, ...], option: str) -> str | None:

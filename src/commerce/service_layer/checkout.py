@@ -8,7 +8,7 @@ from datetime import timedelta
 from commerce.domain.commands import OpenPayment
 from commerce.domain.errors import InvalidInput, NotAllowed, NotFound
 from commerce.domain.orders import OrderStatus
-from commerce.service_layer import retries
+from commerce.service_layer import retries, shipping
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.ports import (
     CheckoutRequest,
@@ -98,6 +98,7 @@ async def _checkout_request(order: OrderView, deps: Deps, replaces: str | None) 
     assert order.hold_expires_at is not None and order.unit_price is not None
     # A buyer without a saved card is offered to keep this one for one-message buys.
     save_card = deps.cards is not None and await deps.cards.card(order.identity) is None
+    options, countries = await shipping.checkout_shipping(order, deps)
     return CheckoutRequest(
         order_ref=order.ref,
         drop_code=order.drop_code,
@@ -111,6 +112,9 @@ async def _checkout_request(order: OrderView, deps: Deps, replaces: str | None) 
         save_card=save_card,
         ordered_at=order.created_at,
         replaces=replaces,
+        shipping_options=options,
+        ship_countries=countries,
+        automatic_tax=deps.stripe_tax,
     )
 
 

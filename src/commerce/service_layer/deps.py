@@ -15,6 +15,7 @@ from commerce.service_layer.ports import (
     Notifier,
     PayLinks,
     PaymentGateway,
+    ShippingStore,
     ShowStore,
     Store,
 )
@@ -51,3 +52,6 @@ class Deps:
     # Private news for buyers (shipped, cancelled), stored with the change; None: none sent.
     letters: Letters | None = None
     ship_within: int = 2  # LIVEBUY_SHIP_WITHIN, business days: later is overdue
+    shipping: ShippingStore | None = None  # None: no shipping charged (no zones either)
+    bundle_window: timedelta = timedelta(hours=24)  # LIVEBUY_BUNDLE_WINDOW
+    stripe_tax: bool = False  # LIVEBUY_STRIPE_TAX: Checkout adds tax (automatic_tax)

@@ -52,7 +52,9 @@ async def update_product(cmd: c.UpdateProduct, deps: Deps) -> ProductView:
         raise InvalidInput("a product needs a name")
     if cmd.price is not None and cmd.price.minor <= 0:
         raise InvalidInput("price must be above zero")
-    return await deps.store.update_product(cmd.sku, cmd.name, cmd.price)
+    if cmd.ship_units is not None and not 1 <= cmd.ship_units <= 100:
+        raise InvalidInput(f"size class {cmd.ship_units}: use 1 to 100 units")
+    return await deps.store.update_product(cmd.sku, cmd.name, cmd.price, cmd.ship_units)
 
 
 async def set_stock(cmd: c.SetStock, deps: Deps) -> ProductView:

@@ -13,6 +13,7 @@ from commerce.service_layer import (
     invoices,
     one_message,
     payments,
+    shipping,
     shows,
 )
 from commerce.service_layer import giveaways as engage
@@ -63,6 +64,9 @@ HANDLERS: dict[type, Handler] = {
     c.ShipOrders: fulfilment.ship_orders,
     c.ListToShip: fulfilment.list_to_ship,
     c.PackingList: fulfilment.packing_list,
+    c.AddZone: shipping.add_zone,
+    c.RemoveZone: shipping.remove_zone,
+    c.ListZones: shipping.list_zones,
 }
 
 

@@ -17,7 +17,7 @@ from commerce.domain.payments import (
     PaymentEventKind,
     payment_mismatch,
 )
-from commerce.service_layer import one_message, retries
+from commerce.service_layer import one_message, retries, shipping
 from commerce.service_layer.checkout import money_ports
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.handlers import release_order, settle_payment
@@ -61,7 +61,12 @@ async def apply_payment_event(cmd: c.ApplyPaymentEvent, deps: Deps) -> str:
     cause = f"stripe:{event.id}"
     now = deps.clock.now()
     if event.kind in (K.CHECKOUT_COMPLETED, K.ASYNC_PAYMENT_SUCCEEDED, K.PAYMENT_SUCCEEDED):
-        mismatch = payment_mismatch(order.amount, event.amount, event.currency)
+        expected = expected_payment(order, event.shipping, event.tax)
+        mismatch = payment_mismatch(expected, event.amount, event.currency)
+        if mismatch and _split_by_checkout(event, order, expected):
+            # A Checkout's payment with shipping or tax only its session tells apart: the
+            # session's own event (or reconciliation, asking for the session) settles it.
+            return "deferred: the checkout's session event settles it"
         outcome = await _paid(event, order, cause, mismatch, deps, ledger)
         if event.kind is K.CHECKOUT_COMPLETED and event.paid and mismatch is None:
             await _keep_card(order, event.payment_ref, deps)
@@ -145,6 +150,10 @@ async def _paid(
         # does not say, is for a human. Never paid; the payment stays on record (this event
         # is stored, its id in the order's history) for the seller to refund or accept.
         return await _to_review(order, f"{cause}:{mismatch}", mismatch, now, ledger)
+    problem = await shipping.check_paid_shipping(order, event.ship_to, event.shipping,
+                                                 event.tax, deps)  # fmt: skip
+    if problem is not None:  # never silently under-charged: a human decides
+        return await _to_review(order, f"{cause}:{problem}", problem, now, ledger)
     if not event.paid:  # a delayed method: the money comes with async_payment_succeeded
         await ledger.await_async_payment(order.ref, event.payment_ref, now)
         return "completed, payment pending"
@@ -153,6 +162,26 @@ async def _paid(
     )
     updated = await ledger.apply_pending(order.ref, cause, now)
     return f"{settlement.outcome.value}: order {updated.status}"
+
+
+def expected_payment(order: OrderView, shipping: int | None, tax: int | None) -> Money:
+    """What a payment of the order must come to: its items, the shipping the payment says
+    it paid (else the order's own, charged with it) and the tax the provider added."""
+    shipped = order.shipping_amount if shipping is None else shipping
+    return Money(order.amount.minor + shipped + (tax or 0), order.amount.currency)
+
+
+def _split_by_checkout(event: PaymentEvent, order: OrderView, expected: Money) -> bool:
+    """A payment_intent.succeeded of an order paid on a Checkout page, for more than the
+    order knows of: the session's shipping option and tax make the difference."""
+    return (
+        event.kind is K.PAYMENT_SUCCEEDED
+        and event.shipping is None
+        and order.checkout_session is not None
+        and not order.charging
+        and isinstance(event.amount, int)
+        and event.amount > expected.minor
+    )
 
 
 async def _to_review(
@@ -387,7 +416,12 @@ async def _reconcile_session(
             await ledger.record_ship_to(order.ref, state.ship_to, deps.clock.now())
         if order.status in (S.PAID, S.FULFILLED):
             return None
-        mismatch = payment_mismatch(order.amount, state.amount_total, state.currency)
+        expected = expected_payment(order, state.shipping, state.tax)
+        mismatch = payment_mismatch(expected, state.amount_total, state.currency)
+        if mismatch is None:
+            mismatch = await shipping.check_paid_shipping(
+                order, state.ship_to, state.shipping, state.tax, deps
+            )
         if mismatch is not None:  # as with the webhook: never paid, a human looks at it
             if order.status is S.NEEDS_REVIEW:
                 return None
@@ -412,7 +446,8 @@ async def _reconcile_payment(
     state = await payments.payment_state(payment)
     now = deps.clock.now()
     if state.status == "succeeded":
-        mismatch = payment_mismatch(order.amount, state.amount, state.currency)
+        mismatch = payment_mismatch(expected_payment(order, None, None), state.amount,
+                                    state.currency)  # fmt: skip
         if mismatch is not None:  # as the webhook does: never paid, a human looks at it
             assert deps.ledger is not None
             cause = f"reconcile:{state.id}:{mismatch}"

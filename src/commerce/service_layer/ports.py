@@ -13,6 +13,7 @@ from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
 from commerce.domain.payments import PaymentEvent
 from commerce.domain.products import ProductSpec
+from commerce.domain.shipping import Zone
 from commerce.domain.shows import LotSpec
 from commerce.service_layer.results import (
     AuctionOffer,
@@ -27,11 +28,13 @@ from commerce.service_layer.results import (
     LotView,
     Notice,
     OrderEventView,
+    OrderShipping,
     OrderView,
     PollView,
     ProductView,
     Release,
     Settlement,
+    ShippingShare,
     ShowView,
     VoteResult,
 )
@@ -48,6 +51,14 @@ class Clock(Protocol):
 
 class Notifier(Protocol):
     async def notify(self, notice: Notice) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ShippingOption:
+    """One shipping price a checkout page offers (Stripe: a fixed-amount shipping rate)."""
+
+    name: str  # "Shipping, EU", or "Shipping (bundled with order K7P2QX9M)"
+    amount: Money
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +79,11 @@ class CheckoutRequest:
     save_card: bool = False
     ordered_at: datetime | None = None  # when the order was made (keeps retries identical)
     replaces: str | None = None  # an expired session of the same order: this is its successor
+    # Shipping charged on the page: one option (the buyer's address is known) or one per
+    # zone; `ship_countries` are where they ship (empty: the gateway's own default list).
+    shipping_options: tuple[ShippingOption, ...] = ()
+    ship_countries: tuple[str, ...] = ()
+    automatic_tax: bool = False  # the provider computes and adds tax (LIVEBUY_STRIPE_TAX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +107,8 @@ class SessionState:
     currency: str | None
     ship_to: str | None = None  # the address the page asked for, in one line
     url: str | None = None  # the page to pay on, while the session is open
+    shipping: int | None = None  # the shipping option paid (before tax); None: none offered
+    tax: int | None = None  # the tax the provider added
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,7 +330,7 @@ class Store(Protocol):
     async def products(self) -> list[ProductView]: ...
     async def product(self, sku: str) -> ProductView: ...
     async def update_product(
-        self, sku: str, name: str | None, price: Money | None
+        self, sku: str, name: str | None, price: Money | None, ship_units: int | None = None
     ) -> ProductView: ...
     async def set_stock(self, sku: str, stock: int, variant: str | None) -> ProductView: ...
     async def start_drop(
@@ -458,6 +476,7 @@ class ShowStore(Protocol):
         channels: tuple[str, ...],
         actor: str,
         now: datetime,
+        shipping: str = "buyer",
     ) -> ShowView: ...
     async def add_lot(self, code: str, spec: LotSpec, price_minor: int | None) -> ShowView: ...
     async def show(self, code: str) -> ShowView: ...
@@ -575,3 +594,27 @@ class Contacts(Protocol):
     async def stopped(self, platform: str, identity: str) -> None:
         """The user blocked the bot: back to deep links."""
         ...
+
+
+class ShippingStore(Protocol):
+    """Shipping zones and bundles: which package an order ships in, and what it pays for
+    it, is decided under the bundle's lock (two orders at once never both pay `first`)."""
+
+    async def add_zone(self, zone: Zone, now: datetime) -> Zone:
+        """Conflict when the name is taken, a country is in another zone already, or a
+        second rest-of-the-world zone is added."""
+        ...
+
+    async def zones(self) -> list[Zone]: ...
+    async def remove_zone(self, name: str) -> Zone: ...
+    async def order_shipping(self, ref: str) -> OrderShipping: ...
+    async def join_bundle(
+        self, ref: str, ship_to: str, paid: int | None, window: timedelta, now: datetime
+    ) -> ShippingShare | None:
+        """The order's share of the package it ships in to `ship_to` (opened for it when
+        none is open): the order's own share when it has one already; None when nothing
+        ships (digital goods) or no zone ships there. `paid`: what the buyer paid already
+        (a page with one price per zone), recorded as the order's charge."""
+        ...
+
+    async def set_tax(self, ref: str, tax: int) -> None: ...

@@ -22,6 +22,7 @@ class ProductView:
     option: str
     variants: tuple[VariantView, ...]
     digital: bool = False
+    ship_units: int = 1  # the units one piece counts as in a package
 
     @property
     def stock(self) -> int:
@@ -77,6 +78,26 @@ class OrderView:
     # A delayed payment is under way since then (its hold no longer runs out).
     payment_pending_since: datetime | None = None
     payment_attempts: int = 0  # background calls to the provider failed in a row
+    # Paid on top of `amount` (minor units of its currency): the order's share of its
+    # package's shipping, and the tax the provider added.
+    shipping_amount: int = 0
+    tax_amount: int = 0
+    bundle_id: int | None = None  # the package it ships in
+
+    @property
+    def shipping(self) -> Money:
+        return Money(self.shipping_amount, self.amount.currency)
+
+    @property
+    def tax(self) -> Money:
+        return Money(self.tax_amount, self.amount.currency)
+
+    @property
+    def total(self) -> Money:
+        """What the buyer pays: items, shipping and tax."""
+        return Money(
+            self.amount.minor + self.shipping_amount + self.tax_amount, self.amount.currency
+        )
 
     @property
     def description(self) -> str:
@@ -381,6 +402,7 @@ class ShowView:
     lots: tuple[LotView, ...]
     sold: int = 0  # paid orders of the show's lots
     revenue: Money | None = None
+    shipping: str = "buyer"  # who pays its packages' shipping (ShippingPolicy.stored())
 
     @property
     def current(self) -> LotView | None:
@@ -593,3 +615,39 @@ Notice = (
     | PollUpdated
     | PollClosed
 )
+
+
+@dataclass(frozen=True, slots=True)
+class OrderShipping:
+    """What an order ships as: its units in a package (0: nothing ships), the shipping
+    policy of its show (`buyer` outside shows) and, once decided, its package's share."""
+
+    ref: str
+    units: int
+    policy: str  # domain.shipping.ShippingPolicy.stored()
+    currency: str
+    bundle_id: int | None = None
+    shipping: int = 0  # minor units: what the order pays (or paid) for shipping
+    tax: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ShippingShare:
+    """An order's place in its package (bundle), decided under the bundle's lock: `due` is
+    what takes the package's charge to its total (domain.shipping.increment), `charged`
+    what the order pays (`due`, or what the buyer already paid on a page that offered one
+    price per zone)."""
+
+    bundle_id: int
+    zone: str
+    currency: str
+    due: int
+    charged: int
+    units: int  # the package's, this order's included
+    first: bool  # the order opened the package
+    with_order: str | None = None  # the package's first order, when another one
+
+    @property
+    def short(self) -> int:
+        """What the buyer paid under the package's price (0 when nothing is missing)."""
+        return max(0, self.due - self.charged)

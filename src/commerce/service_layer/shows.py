@@ -13,6 +13,7 @@ from commerce.domain.drops import DropPolicy, DropTerms
 from commerce.domain.errors import InvalidInput, NotAllowed, NotFound
 from commerce.domain.identity import ChatRef
 from commerce.domain.money import Money
+from commerce.domain.shipping import ShippingPolicy
 from commerce.domain.shows import (
     MAX_LOTS,
     PDD_START,
@@ -51,7 +52,8 @@ async def create_show(cmd: c.CreateShow, deps: Deps) -> ShowView:
     # Every lot is checked (its product, its price) before anything is written.
     priced = [(spec, await _lot_price(spec, deps)) for spec in cmd.lots]
     code = show_code(cmd.code or title)
-    show = await shows.create_show(title, code, cmd.starts_at, channels, cmd.actor, now)
+    policy = (cmd.shipping or ShippingPolicy()).stored()
+    show = await shows.create_show(title, code, cmd.starts_at, channels, cmd.actor, now, policy)
     for spec, price in priced:
         show = await shows.add_lot(show.code, spec, price)
     await deps.notifier.notify(ShowAnnounced(show))

@@ -414,6 +414,11 @@ class Emulator:
                 f"<td>{Money(line['amount'], line['currency'])}</td></tr>"
                 for line in self.state.items[session["id"]]
             )
+            details = session["total_details"]
+            for label, key in (("Shipping", "amount_shipping"), ("Tax (test rate)", "amount_tax")):
+                if details[key] or (key == "amount_shipping" and session["shipping_cost"]):
+                    amount = Money(details[key], session["currency"])
+                    lines += f'<tr class="{key}"><td>{label}</td><td>{amount}</td></tr>'
             total = Money(session["amount_total"], session["currency"])
             body += f"<table>{lines}<tr><th>Total</th><th>{total}</th></tr></table>"
         if error:
@@ -432,6 +437,7 @@ class Emulator:
         body += f'<form method="post" data-verb="{verb}" onchange="{escape(script)}">'
         if session.get("shipping_address_collection"):
             body += _address_fields(typed or {})
+        body += self._rate_choices(session, typed or {})
         body += f"<fieldset><legend>Test card</legend>{choices}</fieldset>"
         if saving:
             body += (
@@ -443,6 +449,21 @@ class Emulator:
             f'<p><a href="{escape(session["cancel_url"])}">Cancel</a></p>'
         )
         return _page("Save card" if setup else "Checkout", body, status)
+
+    def _rate_choices(self, session: Obj, typed: Mapping[str, Any]) -> str:
+        """The shipping options as radio buttons, the chosen one checked."""
+        rates = self.state.shipping_rates(session)
+        if not rates:
+            return ""
+        cost = session["shipping_cost"]
+        chosen = str(typed.get("shipping_rate") or (cost["shipping_rate"] if cost else ""))
+        choices = "".join(
+            f'<label><input type="radio" name="shipping_rate" value="{rate["id"]}"'
+            f"{' checked' if rate['id'] == chosen else ''}> {escape(rate['display_name'])}: "
+            f"{Money(rate['amount'], session['currency'])}</label>"
+            for rate in rates
+        )
+        return f"<fieldset><legend>Shipping</legend>{choices}</fieldset>"
 
     async def pay_from_page(self, request: web.Request) -> web.Response:
         session = self.state.sessions.get(request.match_info["id"])

@@ -181,6 +181,69 @@ def shipping_details(session: Obj, typed: Mapping[str, Any]) -> Obj | None:
     return {"name": name, "address": {k: v or None for k, v in fields.items()}}
 
 
+# The fixed test rate the emulator's "Stripe Tax" charges on items and shipping (tax
+# exclusive) when a session asks for automatic_tax: enough to see tax go through the loop.
+TEST_TAX_PERCENT = 10
+MAX_SHIPPING_OPTIONS = 5  # Stripe's own limit
+
+
+def _shipping_rates(options: Any, currency: str | None) -> list[Obj]:
+    """`shipping_options[n][shipping_rate_data]` of fixed amounts, as Stripe checks them."""
+    if options in (None, ""):
+        return []
+    if not isinstance(options, list) or len(options) > MAX_SHIPPING_OPTIONS:
+        raise StripeFailure("Pass at most 5 shipping options.", "shipping_options")
+    rates = []
+    for index, option in enumerate(options):
+        param = f"shipping_options[{index}][shipping_rate_data]"
+        data = option.get("shipping_rate_data") if isinstance(option, dict) else None
+        if not isinstance(data, dict) or data.get("type", "fixed_amount") != "fixed_amount":
+            raise StripeFailure("Only fixed_amount shipping_rate_data is emulated.", param)
+        fixed = data.get("fixed_amount")
+        if not isinstance(fixed, dict):
+            raise StripeFailure("Missing required param: fixed_amount.", f"{param}[fixed_amount]")
+        amount = _int(fixed.get("amount"), f"{param}[fixed_amount][amount]")
+        if amount < 0:
+            raise StripeFailure("Shipping amounts cannot be negative.", param)
+        if str(fixed.get("currency", "")).lower() != currency:
+            raise StripeFailure(
+                "The shipping rate's currency must be the session's.", f"{param}[fixed_amount]"
+            )
+        if not data.get("display_name"):
+            raise StripeFailure("Missing required param: display_name.", param)
+        name = str(data["display_name"])
+        rates.append({"id": new_id("shr"), "display_name": name, "amount": amount})
+    return rates
+
+
+def price_session(session: Obj, rate: Obj | None) -> None:
+    """The session's totals with this shipping option (and the test tax rate when the
+    session asked for automatic tax), as Stripe reports them."""
+    items = session["amount_subtotal"]
+    shipping = rate["amount"] if rate else 0
+    taxed = session["automatic_tax"]["enabled"]
+    percent = TEST_TAX_PERCENT if taxed else 0
+    item_tax = (items * percent + 50) // 100
+    shipping_tax = (shipping * percent + 50) // 100
+    session["total_details"] = {
+        "amount_discount": 0,
+        "amount_shipping": shipping,
+        "amount_tax": item_tax + shipping_tax,
+    }
+    session["automatic_tax"]["status"] = "complete" if taxed else None
+    session["shipping_cost"] = (
+        {
+            "amount_subtotal": shipping,
+            "amount_tax": shipping_tax,
+            "amount_total": shipping + shipping_tax,
+            "shipping_rate": rate["id"],
+        }
+        if rate
+        else None
+    )
+    session["amount_total"] = items + shipping + item_tax + shipping_tax
+
+
 def emulated_card(number: str | None) -> EmulatedCard:
     card = TEST_CARDS.get((number or DEFAULT_CARD).replace(" ", ""))
     if card is None:
@@ -308,6 +371,10 @@ class State:
             raise StripeFailure(
                 f"No such customer: '{customer}'", "customer", 400, code="resource_missing"
             )
+        rates = (
+            _shipping_rates(params.get("shipping_options"), currency) if mode == "payment" else []
+        )
+        taxed = str((params.get("automatic_tax") or {}).get("enabled", "")).lower() == "true"
         session_id = new_id("cs")
         session: Obj = {
             "id": session_id,
@@ -329,6 +396,12 @@ class State:
             "setup_intent": None,
             "locale": params.get("locale"),
             "shipping_address_collection": params.get("shipping_address_collection"),
+            "shipping_options": [
+                {"shipping_amount": rate["amount"], "shipping_rate": rate["id"]} for rate in rates
+            ],
+            "shipping_cost": None,
+            "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+            "automatic_tax": {"enabled": taxed, "liability": None, "status": None},
             # What the buyer typed (the address), once paid; `shipping_details` at the top
             # in API versions before 2025-03-31.basil.
             "collected_information": None,
@@ -342,10 +415,32 @@ class State:
         self.session_terms[session_id] = {
             "payment_intent_data": params.get("payment_intent_data") or {},
             "setup_intent_data": params.get("setup_intent_data") or {},
+            "shipping_rates": rates,
         }
         self.items[session_id] = lines
         self.forget()
+        if mode == "payment":
+            # As Stripe does, the first shipping option is chosen until the buyer picks one.
+            price_session(session, rates[0] if rates else None)
         return session
+
+    def shipping_rates(self, session: Obj) -> list[Obj]:
+        """The session's shipping options: id, display_name, amount (as created)."""
+        rates: list[Obj] = self.session_terms[session["id"]].get("shipping_rates", [])
+        return rates
+
+    def choose_rate(self, session: Obj, rate_id: Any) -> None:
+        """The buyer's choice of shipping option (none sent: the one chosen already)."""
+        rates = self.shipping_rates(session)
+        if not rates:
+            return
+        if not rate_id:
+            chosen = session["shipping_cost"]["shipping_rate"] if session["shipping_cost"] else ""
+            rate_id = chosen or rates[0]["id"]
+        rate = next((r for r in rates if r["id"] == rate_id), None)
+        if rate is None:
+            raise StripeFailure("Choose one of the shipping options.", "shipping_rate")
+        price_session(session, rate)
 
     def _setup_terms(self, params: Obj) -> tuple[list[Obj], str | None, None]:
         if params.get("line_items"):
@@ -536,6 +631,7 @@ class State:
         if session["mode"] == "setup":
             return self._complete_setup(session, card)
         shipping = shipping_details(session, address or {})
+        self.choose_rate(session, (address or {}).get("shipping_rate"))
         if card.on_page is not None:
             raise _card_failure(card.on_page, None, None)
         customer = session["customer"]
