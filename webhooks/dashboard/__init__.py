@@ -25,10 +25,10 @@ from aiohttp import web
 
 from commerce.adapters.dashboard_sessions import MAX_LIFE, SqlSessions
 from commerce.adapters.reports import SqlReports
-from commerce.domain.orders import OrderStatus
+from commerce.domain.orders import CANCELLABLE, OrderStatus
 from commerce.service_layer.results import AuctionView, DropView, OrderView, ProductView
 from webhooks import spreadsheet
-from webhooks.dashboard import auth, forms, shows
+from webhooks.dashboard import auth, forms, shipping, shows
 from webhooks.dashboard.replies import bus_of, refuse, wants_json
 from webhooks.keys import ADMIN_TOKEN, BUS, ENGINE, SETTINGS
 from webhooks.peers import client_ip
@@ -66,6 +66,7 @@ def create_dashboard(poll: float = 1.0) -> web.Application:
     app.add_routes(routes)
     app.add_routes(forms.routes)
     app.add_routes(shows.routes)
+    app.add_routes(shipping.routes)
     app.router.add_static("/static", HERE / "static")
     return app
 
@@ -271,6 +272,7 @@ def order_json(o: OrderView) -> dict[str, Any]:
         "chat": o.chat,
         "ship_to": o.ship_to or "",
         "refundable": o.status in REFUNDABLE,
+        "cancellable": o.status in CANCELLABLE,
     }
 
 

@@ -155,9 +155,17 @@ async def end_drop(request: web.Request) -> web.Response:
 
 @routes.post("/orders/{ref}/refund")
 async def refund(request: web.Request) -> web.Response:
+    """All that is left, or part of it (`amount`, in the order's currency); `restock` puts
+    the units back, as `livebuy refund --amount --restock` does."""
+
     async def work(form: dict[str, str]) -> str:
         ref = request.match_info["ref"]
-        await bus_of(request).handle(c.RefundOrder(ref, actor="dashboard"))
-        return f"Refund of order {ref} requested."
+        part = form.get("amount") or None
+        restock = form.get("restock") in ("on", "1", "true")
+        await bus_of(request).handle(
+            c.RefundOrder(ref, actor="dashboard", part=part, restock=restock)
+        )
+        what = f"{part} of order {ref}" if part else f"order {ref}"
+        return f"Refund of {what} requested" + (", units back in stock." if restock else ".")
 
     return await act(request, work)

@@ -33,6 +33,25 @@
     td.append(form);
   }
 
+  // Refund: all, or an amount (part of the order), optionally with the units back in stock.
+  function refundForm(td, o) {
+    button(td, "Refund", `/dashboard/orders/${o.ref}/refund`, `Refund order ${o.ref}?`);
+    const form = td.lastChild;
+    form.className = "refund";
+    const amount = document.createElement("input");
+    amount.name = "amount";
+    amount.inputMode = "decimal";
+    amount.placeholder = "all";
+    amount.size = 6;
+    amount.setAttribute("aria-label", `amount to refund of ${o.ref}`);
+    const label = document.createElement("label");
+    const restock = document.createElement("input");
+    restock.type = "checkbox";
+    restock.name = "restock";
+    label.append(restock, " restock");
+    form.prepend(amount, label);
+  }
+
   function options(select, values) {
     const keep = select.value;
     select.replaceChildren(...values.map((v) => new Option(v, v)));
@@ -58,8 +77,14 @@
       `${total} paid order${total === 1 ? "" : "s"} in the last 30 minutes`;
   }
 
+  // A seller typing a refund's amount keeps it: the orders wait for the next state.
+  function typingIn(table) {
+    const active = document.activeElement;
+    return active && active.tagName === "INPUT" && active.closest(table) !== null;
+  }
+
   function render(state) {
-    fill("#orders", state.orders, (row, o) => {
+    if (!typingIn("#orders")) fill("#orders", state.orders, (row, o) => {
       row.dataset.ref = o.ref;
       cell(row, o.ref, "mono");
       cell(row, o.created_at);
@@ -71,8 +96,10 @@
       cell(row, o.name ? `${o.name} (${o.buyer})` : o.buyer);
       cell(row, o.ship_to, "ship-to");
       const td = cell(row, "");
-      if (o.refundable) {
-        button(td, "Refund", `/dashboard/orders/${o.ref}/refund`, `Refund order ${o.ref}?`);
+      if (o.refundable) refundForm(td, o);
+      if (o.cancellable) {
+        button(td, "Cancel", `/dashboard/orders/${o.ref}/cancel`,
+          `Cancel unpaid order ${o.ref}? Its units go back and the buyer is told.`);
       }
     });
     $("#no-orders").hidden = state.orders.length > 0;
