@@ -22,7 +22,8 @@ from commerce.domain.products import ProductSpec
 from commerce.service_layer.messagebus import MessageBus
 from tests.conftest import test_settings
 from tests.fakes import FakeClock, FakeNotifier, FakePaymentGateway
-from tests.integration.helpers import add_product, buy, start_drop
+from tests.integration.helpers import ADDRESS, add_product, buy, start_drop
+from tests.integration.test_shipping import show_lot, zones
 
 S = OrderStatus
 DHL = "https://www.dhl.com/global-en/home/tracking.html?tracking-id=00340434161094042557"
@@ -318,6 +319,60 @@ async def test_refunds_of_a_bundle_and_of_one_item(
             (f"pi_{two}", 2600),  # the order named first, then the others
             (f"pi_{one}", 2990),
             (f"pi_{three}", 2600),
+        ]
+    finally:
+        await bus.deps.store.close()
+
+
+async def test_a_shows_three_wins_ship_and_refund_as_one_package(
+    database_url: str, engine: AsyncEngine, clock: FakeClock, notifier: FakeNotifier
+) -> None:
+    """The shipping side's real bundles: three orders of one show to one address join one
+    package (paying 4.90, 1.00, 1.00); it is packed, shipped and refunded as one."""
+    gateway = FakePaymentGateway()
+    bus = bootstrap(
+        test_settings(database_url),
+        engine,
+        clock=clock,
+        notifier=notifier,
+        payments=gateway,
+        letters=PlatformLetters("en"),
+    )
+    try:
+        store = await zones(bus)
+        await add_product(bus, stock=20)
+        drop = await start_drop(bus, quantity=10, channels=())
+        show = await show_lot(bus, engine, drop.id, None, "one")
+        refs = []
+        for _ in range(3):
+            won = await buy(bus, "telegram:5", "telegram:-1001")
+            assert won.order is not None
+            await store.join_bundle(won.order.ref, ADDRESS, None, timedelta(hours=24), clock.now())
+            await bus.handle(c.SettlePayment(won.order.ref, f"pi_{won.order.ref}", "evt"))
+            refs.append(won.order.ref)
+        other = await paid(bus, "telegram:6", "telegram:-1001")  # no zone joined: alone
+
+        (package, alone) = await bus.handle(c.ListToShip())
+        assert [o.ref for o in package.orders] == refs and package.key.startswith("B")
+        assert [o.ref for o in alone.orders] == [other]
+        # The show's packing list: the bundle, and the other buyer's order of its lot.
+        packed = await bus.handle(c.PackingList(show=show.code))
+        assert [(p.key, p.show) for p in packed] == [
+            (package.key, show.code),
+            (other, show.code),
+        ]
+
+        # One item refunded while the others still ship: its price, not its shipping.
+        await bus.handle(c.RefundOrder(refs[1], actor="cli"))
+        shipped = await bus.handle(c.ShipOrders((c.Parcel((refs[2],), "TRACK0003"),), "cli"))
+        assert shipped[0].refs == tuple(refs)  # a refund is recorded when Stripe confirms
+        ids = await bus.handle(c.RefundOrder(refs[0], actor="cli", bundle=True))
+        assert len(ids.split(", ")) == 3
+        assert [(p, m.minor if m else None) for p, m, _ in gateway.refunds] == [
+            (f"pi_{refs[1]}", 2500),
+            (f"pi_{refs[0]}", 2500 + 490),
+            (f"pi_{refs[1]}", 2500 + 100),
+            (f"pi_{refs[2]}", 2500 + 100),
         ]
     finally:
         await bus.deps.store.close()
