@@ -19,7 +19,7 @@ from commerce.adapters.db import async_url, create_engine
 from commerce.adapters.leases import SqlLeases, worker_id
 from commerce.adapters.outbox import SqlOutbox
 from commerce.adapters.relay import PgRelay
-from commerce.bootstrap import bootstrap
+from commerce.bootstrap import bootstrap, freeze_startup_heap
 from commerce.config import Settings
 from commerce.domain.commands import ExpireHolds, Reconcile, TickShows
 from commerce.service_layer.messagebus import MessageBus
@@ -102,6 +102,7 @@ def create_app(
             payments=gateway,
             letters=PlatformLetters(settings.livebuy_locale),
         )
+        freeze_startup_heap()
         app[OUTBOX] = SqlOutbox(app[ENGINE])
         app[LEASES] = SqlLeases(app[ENGINE], worker_id())
         configured = settings.livebuy_admin_token

@@ -49,7 +49,7 @@ class ClaimWriter:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="claim-writer")
         future: asyncio.Future[ClaimResult] = asyncio.get_running_loop().create_future()
-        await self._queue.put((claim, now, future))
+        self._queue.put_nowait((claim, now, future))  # unbounded: never waits
         return await future
 
     async def close(self) -> None:
