@@ -143,6 +143,7 @@ def test_packing_list_and_cancel(cli, database_url: str) -> None:  # type: ignor
     assert "is not a duration" in cli("packing-list", "--since", "yesterday", ok=False)
     assert "Invalid value" in cli("packing-list", "--format", "pdf", ok=False)
 
+    assert "refunded in full" in cli("refund", one, "--bundle", "--amount", "1", ok=False)
     assert "refund it instead" in cli("cancel", one, ok=False)
     assert "no order NOPE1234" in cli("cancel", "NOPE1234", ok=False)
     out = cli("cancel", unpaid, "--reason", "sold elsewhere")

@@ -35,11 +35,17 @@ async def test_to_ship_ship_packing_list_and_cancel(
             {"ref": mallory.order.ref},
         )
     paid, unpaid = mallory.order.ref, held.order.ref
+    day = clock.now().strftime("%Y-%m-%d")  # the day it was paid
 
     assert (await client.get("/dashboard/shipping", allow_redirects=False)).status == 303
     csrf = await sign_in(client)
     page = await (await client.get("/dashboard/shipping")).text()
     assert f'data-package="{paid}"' in page and f'data-package="{unpaid}"' not in page
+    assert 'class="overdue"' not in page
+    clock.advance(days=2, minutes=1)  # paid on a Tuesday evening: Thursday evening is late
+    csrf = await sign_in(client)  # the idle session ended meanwhile
+    page = await (await client.get("/dashboard/shipping")).text()
+    assert f'<tr data-package="{paid}" class="overdue">' in page and "1 overdue" in page
     # No CSRF token: refused.
     forged = await client.post(f"/dashboard/packages/{paid}/ship", data={"tracking": "AB1234"})
     assert forged.status == 403
@@ -56,7 +62,6 @@ async def test_to_ship_ship_packing_list_and_cancel(
     # The packing list: refused without a show or a day; a bad day; an unknown show.
     for query, status in (("", 400), ("?day=12/06/2026", 400), ("?show=NOSHOW", 404)):
         assert (await client.get(f"/dashboard/packing{query}", headers=JSON)).status == status
-    day = clock.now().strftime("%Y-%m-%d")  # the day it was paid
     listing = await client.get(f"/dashboard/packing?day={day}&format=csv")
     assert listing.status == 200 and listing.content_type == "text/csv"
     body = await listing.text()
