@@ -11,6 +11,7 @@ $(BIN)/python:
 
 # Reinstalls whenever pyproject.toml changes (the stamp carries its checksum).
 $(STAMP): pyproject.toml | $(BIN)/python
+	@echo "installing livebuy and its dependencies into $(VENV) (about a minute, once) ..."
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	rm -f $(VENV)/.installed-*

@@ -6,6 +6,7 @@ these (a test checks it).
 
 import ipaddress
 from datetime import timedelta
+from decimal import Decimal
 
 from pydantic import PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -74,6 +75,9 @@ class Settings(BaseSettings):
     livebuy_bundle_window: str = "24h"
     # Stripe Tax computes and adds tax in Checkout (automatic_tax); off: prices include it.
     livebuy_stripe_tax: bool = False
+    # A price typed on the CLI above this (in the price's currency) needs --yes: a typo such
+    # as 1e9 would otherwise put a €1,000,000,000 drop live in every chat.
+    livebuy_max_price: Decimal = Decimal(10_000)
 
     _public_url_derived: bool = PrivateAttr(default=False)
 
@@ -113,6 +117,13 @@ class Settings(BaseSettings):
             return normalise_currency(value)
         except InvalidInput as exc:
             raise ValueError(str(exc)) from None
+
+    @field_validator("livebuy_max_price")
+    @classmethod
+    def _max_price(cls, value: Decimal) -> Decimal:
+        if not value.is_finite() or value <= 0:
+            raise ValueError("must be a positive amount, e.g. 10000")
+        return value
 
     @model_validator(mode="after")
     def _giveaway_shipping(self) -> "Settings":

@@ -57,8 +57,8 @@ def cli(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # 
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{free_port()}",  # no emulator is running
     }
 
-    def run(*args: str, ok: bool = True, **extra: str) -> str:
-        result = runner.invoke(app, list(args), env=env | extra)
+    def run(*args: str, ok: bool = True, input: str | None = None, **extra: str) -> str:
+        result = runner.invoke(app, list(args), env=env | extra, input=input)
         output = result.output
         assert "Traceback" not in output
         assert (result.exit_code == 0) is ok, output

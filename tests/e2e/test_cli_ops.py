@@ -34,7 +34,18 @@ def test_products_and_stock(cli) -> None:  # type: ignore[no-untyped-def]
     )
     assert "TEE" in out and "S:10, M:10, L:10" in out
     cli(
-        "product", "add", "CAP", "--name", "Cap", "--price", "12", "--currency", "usd", "--digital"
+        "product",
+        "add",
+        "CAP",
+        "--name",
+        "Cap",
+        "--price",
+        "12",
+        "--currency",
+        "usd",
+        "--digital",
+        "--stock",
+        "0",
     )
     listed = json.loads(cli("product", "list", "--format", "json"))
     assert [(p["sku"], p["price"], p["currency"], p["stock"], p["digital"]) for p in listed] == [
@@ -53,11 +64,30 @@ def test_products_and_stock(cli) -> None:  # type: ignore[no-untyped-def]
     edited = cli("product", "edit", "CAP", "--name", "Snapback", "--price", "14.50")
     assert "Snapback" in edited and "14.50" in edited
     assert "exists already" in cli(
-        "product", "add", "CAP", "--name", "x", "--price", "1", ok=False
+        "product", "add", "CAP", "--name", "x", "--price", "1", "--stock", "1", ok=False
     )
-    assert "not an amount" in cli("product", "add", "X", "--name", "x", "--price", "abc", ok=False)
+    assert "not an amount" in cli(
+        "product", "add", "X", "--name", "x", "--price", "abc", "--stock", "1", ok=False
+    )
     assert "is not a SKU" in cli(
-        "product", "add", "no way", "--name", "x", "--price", "1", ok=False
+        "product", "add", "no way", "--name", "x", "--price", "1", "--stock", "1", ok=False
+    )
+    # Stock is said, never assumed (a product of 0 units made by omission sold nothing).
+    assert "Missing option '--stock'" in cli(
+        "product", "add", "MUG", "--name", "Mug", "--price", "9", ok=False
+    )
+    # A typo such as 1e9 is not a price anyone means: it needs --yes.
+    big = cli(
+        "product", "add", "GOLD", "--name", "Gold", "--price", "1e9", "--stock", "1", ok=False
+    )
+    assert "--price 1,000,000,000.00 is above LIVEBUY_MAX_PRICE (10,000): add --yes" in big
+    assert "GOLD" not in cli("product", "list")
+    cli("product", "add", "GOLD", "--name", "Gold", "--price", "12000", "--stock", "1", "--yes")
+    assert "above LIVEBUY_MAX_PRICE (20,000)" in cli(
+        "product", "edit", "GOLD", "--price", "25000", ok=False, LIVEBUY_MAX_PRICE="20000"
+    )
+    assert "bad configuration: LIVEBUY_MAX_PRICE" in cli(
+        "product", "list", ok=False, LIVEBUY_MAX_PRICE="-5"
     )
 
 
@@ -86,10 +116,22 @@ def test_drops_orders_and_the_console(cli) -> None:  # type: ignore[no-untyped-d
         1,
         "10m",
     )
-    assert "is live already" in cli("drop", "start", "TEE", "--qty", "1", ok=False)
-    assert "only 3 units" in cli("drop", "start", "TEE", "--qty", "9", "--code", "X", ok=False)
+    assert "is live already" in cli("drop", "start", "TEE", "--qty", "1", "--all-chats", ok=False)
+    assert "only 3 units" in cli(
+        "drop", "start", "TEE", "--qty", "9", "--code", "X", "--all-chats", ok=False
+    )
     assert "not a duration" in cli(
-        "drop", "start", "TEE", "--qty", "1", "--for", "10 parsecs", "--code", "Y", ok=False
+        "drop",
+        "start",
+        "TEE",
+        "--qty",
+        "1",
+        "--for",
+        "10 parsecs",
+        "--code",
+        "Y",
+        "--all-chats",
+        ok=False,
     )
     assert "not a chat" in cli(
         "drop", "start", "TEE", "--qty", "1", "--channel", "irc:foo", "--code", "Z", ok=False

@@ -52,8 +52,20 @@ def test_bad_zones_are_one_line_and_change_nothing(cli, args: tuple[str, ...], e
 
 
 def test_size_class_and_show_policy(cli) -> None:  # type: ignore[no-untyped-def]
-    cli("product", "add", "HOODIE", "--name", "Hoodie", "--price", "40", "--ship-units", "2")
-    cli("product", "add", "CODE", "--name", "Code", "--price", "5", "--digital")
+    cli(
+        "product",
+        "add",
+        "HOODIE",
+        "--name",
+        "Hoodie",
+        "--price",
+        "40",
+        "--ship-units",
+        "2",
+        "--stock",
+        "0",
+    )
+    cli("product", "add", "CODE", "--name", "Code", "--price", "5", "--digital", "--stock", "0")
     products = {p["sku"]: p for p in json.loads(cli("product", "list", "--format", "json"))}
     assert (products["HOODIE"]["ship_units"], products["CODE"]["ship_units"]) == (2, 0)
     assert "use 1 to 100" in cli("product", "edit", "HOODIE", "--ship-units", "0", ok=False)

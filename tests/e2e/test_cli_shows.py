@@ -8,16 +8,26 @@ from pathlib import Path
 def test_drop_options_for_saved_cards_and_promos(cli) -> None:  # type: ignore[no-untyped-def]
     cli("product", "add", "TEE", "--name", "Tee", "--price", "25", "--stock", "10")
     cli("product", "add", "SAMPLE", "--name", "Sample", "--price", "5", "--stock", "50")
-    out = cli("drop", "start", "TEE", "--qty", "5", "--confirm", "above 30")
+    out = cli("drop", "start", "TEE", "--qty", "5", "--confirm", "above 30", "--all-chats")
     assert "above:3000" in out
     promo = json.loads(cli("drop", "list", "--format", "json"))
     assert promo[0]["confirm"] == "above:3000"
-    out = cli("drop", "start", "SAMPLE", "--qty", "20", "--promo")
+    out = cli("drop", "start", "SAMPLE", "--qty", "20", "--promo", "--all-chats")
     assert "promo" in out
     listed = {d["code"]: d for d in json.loads(cli("drop", "list", "--format", "json"))}
     assert listed["SAMPLE"]["price"] == "0.00" and listed["SAMPLE"]["limit"] == 1
     bad = cli(
-        "drop", "start", "TEE", "--qty", "1", "--code", "T2", "--confirm", "sometimes", ok=False
+        "drop",
+        "start",
+        "TEE",
+        "--qty",
+        "1",
+        "--code",
+        "T2",
+        "--confirm",
+        "sometimes",
+        "--all-chats",
+        ok=False,
     )
     assert "confirm must be" in bad
 

@@ -11,7 +11,7 @@ from commerce.domain.errors import CommerceError
 from commerce.domain.money import parse_amount
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.results import AuctionView
-from webhooks.cli.common import Format, emit, fail, with_bus
+from webhooks.cli.common import Format, emit, fail, price_allowed, with_bus
 
 auction_app = typer.Typer(help="Auctions: one unit, the highest bid wins.", no_args_is_help=True)
 
@@ -62,8 +62,14 @@ def auction_start(
         typer.Option("--channel", help="Chat it runs in, e.g. telegram:-100123 (repeatable)."),
     ] = None,
     code: Annotated[str | None, typer.Option("--code", help="Code bidders see; the SKU.")] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Allow a price above LIVEBUY_MAX_PRICE.")
+    ] = False,
 ) -> None:
     """Start an auction: bidders type #bid 15 (or /maxbid 40 in private) in its chats."""
+    price_allowed(start, yes, "--start")
+    if reserve is not None:
+        price_allowed(reserve, yes, "--reserve")
     try:
         command = c.StartAuction(
             sku,

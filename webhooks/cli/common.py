@@ -5,6 +5,7 @@ import asyncio
 import csv
 import io
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -20,7 +21,7 @@ from commerce.adapters.db import create_engine
 from commerce.bootstrap import bootstrap
 from commerce.config import Settings
 from commerce.domain.errors import CommerceError
-from commerce.domain.money import Money
+from commerce.domain.money import Money, parse_amount
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.ports import PaymentError
 from webhooks import spreadsheet
@@ -108,6 +109,41 @@ def money(amount: str, currency: str) -> Money:
         return Money.parse(amount, currency)
     except CommerceError as exc:
         raise fail(str(exc)) from None
+
+
+def price_allowed(amount: str | Money, yes: bool, option: str = "--price") -> None:
+    """Refuses a price above LIVEBUY_MAX_PRICE unless --yes says it is meant (a typo such as
+    1e9 would put a €1,000,000,000 drop live). A typed amount that is not one is left to the
+    command, which says why."""
+    if isinstance(amount, Money):
+        value = amount.decimal()
+    else:
+        try:
+            value = parse_amount(amount)
+        except CommerceError:
+            return
+    ceiling = settings().livebuy_max_price
+    if value > ceiling and not yes:
+        raise fail(
+            f"{option} {value:,f} is above LIVEBUY_MAX_PRICE ({ceiling:,f}): "
+            "add --yes if you mean it"
+        )
+
+
+def interactive() -> bool:
+    """A person at a terminal, who can be asked; a script is told what to pass instead."""
+    return sys.stdin.isatty()
+
+
+def all_chats_allowed(what: str, channels: list[str] | None, all_chats: bool) -> None:
+    """A sale without --channel goes live in every chat the shop sells in: asked on a
+    terminal, and spelled out with --all-chats in scripts."""
+    if channels or all_chats:
+        return
+    if not interactive():
+        raise fail(f"say where {what} runs: --channel CHAT (repeatable), or --all-chats")
+    if not typer.confirm(f"No --channel: start {what} in every chat the shop sells in?"):
+        raise fail("nothing started")
 
 
 def emit(rows: list[dict[str, Any]], fmt: Format, columns: list[str]) -> None:

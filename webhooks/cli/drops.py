@@ -15,7 +15,16 @@ from commerce.domain.drops import (
 )
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.results import DropView
-from webhooks.cli.common import Format, emit, settings, with_bus
+from webhooks.cli.common import (
+    Format,
+    all_chats_allowed,
+    emit,
+    fail,
+    interactive,
+    price_allowed,
+    settings,
+    with_bus,
+)
 
 drop_app = typer.Typer(help="Drops: a quantity of a product sold in chats.", no_args_is_help=True)
 
@@ -91,9 +100,18 @@ def drop_start(
     promo: Annotated[
         bool, typer.Option("--promo", help="Free, one per person: paid with a public #buy.")
     ] = False,
+    all_chats: Annotated[
+        bool, typer.Option("--all-chats", help="Live in every chat (no --channel needed).")
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Allow a price above LIVEBUY_MAX_PRICE.")
+    ] = False,
 ) -> None:
     """Start a drop: buyers claim it with #buy in its chats."""
     config = settings()
+    if price is not None:
+        price_allowed(price, yes)
+    all_chats_allowed(f"the drop of {sku.upper()}", channel, all_chats)
 
     async def start(bus: MessageBus) -> DropView:
         product = await bus.deps.store.product(sku)
@@ -125,8 +143,28 @@ def drop_end(
     ] = None,
 ) -> None:
     """End a live drop (held orders stay payable until their hold ends)."""
+    if code is None:
+        code = _the_one_live(channel)
     drop = with_bus(lambda bus: bus.handle(c.EndDrop(code, channel)))
     emit([drop_row(drop)], Format.TABLE, DROP_COLUMNS)
+
+
+def _the_one_live(channel: str | None) -> str | None:
+    """Without a code: the only live drop (of the chat), or the operator chooses; a script
+    that names none while several are live is told which ones are."""
+    live = with_bus(lambda bus: bus.deps.store.drops(DropStatus.LIVE))
+    if channel is not None:
+        live = [d for d in live if not d.channels or channel.lower() in d.channels]
+    codes = [d.code for d in live]
+    if len(codes) < 2:
+        return None  # the core ends that one, or says none is live
+    if not interactive():
+        raise fail(f"{len(codes)} drops are live ({', '.join(codes)}): name one to end")
+    typed: str = typer.prompt(f"{len(codes)} drops are live ({', '.join(codes)}); end which one")
+    chosen = typed.strip().upper()
+    if chosen not in codes:
+        raise fail(f"{typed!r} is not one of {', '.join(codes)}")
+    return chosen
 
 
 @drop_app.command("list")

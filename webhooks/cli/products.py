@@ -11,7 +11,7 @@ from commerce.domain.products import ProductSpec, normalise_sku, parse_variants
 from commerce.domain.shipping import parse_size
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.results import ProductView
-from webhooks.cli.common import Format, emit, fail, money, settings, with_bus
+from webhooks.cli.common import Format, emit, fail, money, price_allowed, settings, with_bus
 
 product_app = typer.Typer(help="Products and stock.", no_args_is_help=True)
 
@@ -41,8 +41,10 @@ def product_add(
     sku: Annotated[str, typer.Argument(help="Short code buyers type, e.g. TEE.")],
     name: Annotated[str, typer.Option("--name", help="What buyers see.")],
     price: Annotated[str, typer.Option("--price", help="Unit price, e.g. 25.00.")],
+    stock: Annotated[
+        int, typer.Option("--stock", help="Units in stock (per variant); 0 is allowed.")
+    ],
     currency: Annotated[str, typer.Option("--currency", help="ISO code; LIVEBUY_CURRENCY.")] = "",
-    stock: Annotated[int, typer.Option("--stock", help="Units in stock (per variant).")] = 0,
     variant: Annotated[
         str | None, typer.Option("--variant", help="Variants, e.g. size=S,M,L.")
     ] = None,
@@ -50,6 +52,9 @@ def product_add(
         bool, typer.Option("--digital", help="Nothing to ship: checkout asks no address.")
     ] = False,
     ship_units: Annotated[str, typer.Option("--ship-units", help=SHIP_UNITS_HELP)] = "1",
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Allow a price above LIVEBUY_MAX_PRICE.")
+    ] = False,
 ) -> None:
     """Add a product."""
     config = settings()
@@ -66,6 +71,7 @@ def product_add(
         )
     except CommerceError as exc:
         raise fail(str(exc)) from None
+    price_allowed(spec.price, yes)
     product: ProductView = with_bus(lambda bus: bus.handle(c.AddProduct(spec, stock)))
     emit([product_row(product)], Format.TABLE, PRODUCT_COLUMNS)
 
@@ -78,6 +84,9 @@ def product_edit(
         str | None, typer.Option("--price", help="New unit price; live drops keep theirs.")
     ] = None,
     ship_units: Annotated[str | None, typer.Option("--ship-units", help=SHIP_UNITS_HELP)] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Allow a price above LIVEBUY_MAX_PRICE.")
+    ] = False,
 ) -> None:
     """Rename, reprice or resize a product."""
     try:
@@ -88,6 +97,8 @@ def product_edit(
     async def edit(bus: MessageBus) -> ProductView:
         current = await bus.deps.store.product(sku)
         new_price = Money.parse(price, current.price.currency) if price else None
+        if new_price is not None:
+            price_allowed(new_price, yes)
         result: ProductView = await bus.handle(c.UpdateProduct(sku, name, new_price, size))
         return result
 

@@ -2,7 +2,9 @@
 
 import asyncio
 import os
+import socket
 import sys
+import tempfile
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
@@ -45,13 +47,15 @@ def run(
         payment_setup(config)  # e.g. Stripe keys without a webhook secret: refuse to start
     except CommerceError as exc:
         raise fail(str(exc)) from None
+    config = config.serving(host, port)
+    host, port = config.livebuy_host, config.livebuy_port
+    listenable(host, port)
     as_json = log is LogFormat.JSON or (log is LogFormat.AUTO and not sys.stderr.isatty())
     logs.configure(config, as_json)
     upgrade_schema(config.database_url)
-    config = config.serving(host, port)
-    host, port = config.livebuy_host, config.livebuy_port
     seeded = config.stripe_emulated and with_bus(lambda bus: seed_demo(bus, config))
-    typer.echo(banner(config, host, port, seeded, generated_admin_token(config)))
+    sku = with_bus(free_sku)
+    typer.echo(banner(config, host, port, seeded, generated_admin_token(config), sku))
     try:
         web.run_app(create_app(config), host=host, port=port, print=None)
     except OSError as exc:
@@ -64,9 +68,14 @@ def demo_show(
     viewers: Annotated[int, typer.Option(help="Simulated viewers (at least 6).")] = 8,
     hold: Annotated[str, typer.Option(help="How long a claim holds a cap.")] = "30s",
     pace: Annotated[float, typer.Option(help="Seconds between the viewers' moves.")] = 1.0,
+    database: Annotated[
+        str | None,
+        typer.Option(help="Run the demo on this database; a temporary one by default."),
+    ] = None,
 ) -> None:
     """Serve the local service and run a scripted show in /chat/show: a seller starts a drop,
-    viewers claim, some pay on the Stripe emulator, one passes, one hold expires."""
+    viewers claim, some pay on the Stripe emulator, one passes, one hold expires. It runs on a
+    temporary database of its own unless --database names one."""
     config = settings()
     if not config.stripe_emulated:
         raise fail("the demo pays on the built-in Stripe emulator: unset STRIPE_SECRET_KEY")
@@ -78,21 +87,59 @@ def demo_show(
         parse_duration(hold)
     except CommerceError as exc:
         raise fail(f"--hold: {exc}") from None
-    upgrade_schema(config.database_url)
     config = config.serving(host, port)
-    config = type(config).model_validate(config.model_dump() | {"livebuy_hold": hold})
     host, port = config.livebuy_host, config.livebuy_port
-    typer.echo(banner(config, host, port, token=generated_admin_token(config)))
-    typer.echo(f"The show starts in {config.public_base_url}/chat/{demo.ROOM} …")
-    try:
-        asyncio.run(demo.serve_with_show(create_app(config), host, port, viewers, pace))
-    except KeyboardInterrupt:  # pragma: no cover (Ctrl-C)
-        pass
-    except demo.CannotListen as exc:
-        raise fail(f"{exc}; is `make run` running? Stop it or pass --port") from None
+    listenable(host, port)
+    with tempfile.TemporaryDirectory(prefix="livebuy-demo-") as scratch:
+        # The demo's fake buyers and its drop never land in the shop's own database.
+        database_url = database or f"sqlite:///{scratch}/demo.db"
+        update = {"livebuy_hold": hold, "database_url": database_url}
+        config = type(config).model_validate(config.model_dump() | update)
+        upgrade_schema(config.database_url)
+        typer.echo(banner(config, host, port, token=generated_admin_token(config)))
+        where = (
+            f"the database {_redacted(database)}"
+            if database
+            else "a temporary database (removed when it stops): your shop's data is untouched"
+        )
+        typer.echo(f"The demo runs on {where}.")
+        typer.echo(f"The show starts in {config.public_base_url}/chat/{demo.ROOM} …")
+        try:
+            asyncio.run(demo.serve_with_show(create_app(config), host, port, viewers, pace))
+        except KeyboardInterrupt:  # pragma: no cover (Ctrl-C)
+            pass
+        except demo.CannotListen as exc:
+            raise fail(f"{exc}; is `make run` running? Stop it or pass --port") from None
 
 
 DEMO_CHAT = "web:demo"
+# The banner's "Try:" product: the first of these that is not a product yet, so that its hints
+# work on a fresh database and on one the seller has used.
+TRY_SKUS = ("MUG", "CAP", "HAT", "BAG", "PIN", "SOCKS", "SCARF", "POSTER")
+
+
+def listenable(host: str, port: int) -> None:
+    """A port in use is reported before anything is printed or written (the banner would
+    otherwise promise a server that never starts)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise fail(f"cannot listen on {host}:{port} ({exc.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise fail(
+                f"cannot listen on {host}:{port} ({exc.strerror}); is livebuy running already?"
+                " Stop it or pass --port"
+            ) from None
+
+
+async def free_sku(bus: MessageBus) -> str:
+    taken = {p.sku for p in await bus.deps.store.products()}
+    return next((sku for sku in TRY_SKUS if sku not in taken), f"TRY{len(taken) + 1}")
 
 
 async def seed_demo(bus: MessageBus, config: Settings) -> bool:
@@ -117,7 +164,12 @@ def generated_admin_token(config: Settings) -> str | None:
 
 
 def banner(
-    config: Settings, host: str, port: int, seeded: bool = False, token: str | None = None
+    config: Settings,
+    host: str,
+    port: int,
+    seeded: bool = False,
+    token: str | None = None,
+    sku: str = TRY_SKUS[0],
 ) -> str:
     """Says what runs and why the rest does not, so nobody has to guess."""
 
@@ -159,9 +211,9 @@ def banner(
             if config.stripe_emulated
             else f"on ({config.stripe_api_base})"
         ),
-        f"Try:  {me} product add TEE --name 'Tee' --price 25.00 --stock 10",
-        f"      {me} drop start TEE --qty 5 --for 10m --limit 1",
-        f"      {me} say --chat web:demo --as alice '#buy TEE'   (prints the checkout link)",
+        f"Try:  {me} product add {sku} --name '{sku.title()}' --price 12.00 --stock 10",
+        f"      {me} drop start {sku} --qty 5 --for 10m --limit 1 --channel web:demo",
+        f"      {me} say --chat web:demo --as alice '#buy {sku}'   (prints the checkout link)",
     ]
     if config.stripe_emulated and config.livebuy_emulator_public:
         # The emulator marks orders paid without money: it is for a laptop, not the internet.

@@ -25,7 +25,15 @@ from commerce.domain.shows import LotSpec, parse_lots_csv, parse_start
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.results import ShowView
 from webhooks import spreadsheet
-from webhooks.cli.common import Format, emit, fail, settings, with_bus, with_engine
+from webhooks.cli.common import (
+    Format,
+    emit,
+    fail,
+    price_allowed,
+    settings,
+    with_bus,
+    with_engine,
+)
 
 show_app = typer.Typer(
     help="Shows: a run sheet of lots (PDD auctions, fixed-price drops, giveaways) run with /next.",
@@ -151,8 +159,13 @@ def show_lot(
     close: Annotated[
         str | None, typer.Option("--close", help="soft or sudden (auctions).")
     ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Allow a price above LIVEBUY_MAX_PRICE.")
+    ] = False,
 ) -> None:
     """Add a lot at the end of a show's run sheet."""
+    if price is not None:
+        price_allowed(price, yes)
     try:
         spec = LotSpec.preset(
             sku,

@@ -300,6 +300,7 @@ _QUANTITY = re.compile(r"(?:x?([0-9]{1,6})|([0-9]{1,6})x)", re.IGNORECASE)
 _CODE = re.compile(r"[^\W_][\w-]{0,31}")
 _MONEY = re.compile(r"[€$£]?([0-9]{1,7})(?:[.,]([0-9]{1,2}))?[€$£]?")
 _INT = re.compile(r"[0-9]{1,7}")
+_NEGATIVE = re.compile(r"[-−][0-9]+")
 MAX_QUANTITY = 999
 MAX_DROP_QUANTITY = 100_000
 MAX_VOTE = 6  # a poll's options: #1 ... #6
@@ -394,6 +395,8 @@ def _buy(args: list[str]) -> Buy | ParseError:
     if args and _quantity(args[0]) is None and _CODE.fullmatch(args[0]):
         code, args = args[0].upper(), args[1:]
     quantity = 1
+    if args and _NEGATIVE.fullmatch(args[0]):  # "-1" is refused as "0" is, not read as a size
+        return ParseError(ParseErrorKind.BAD_QUANTITY, "buy", args[0])
     if args and (found := _quantity(args[0])) is not None:
         if not 1 <= found <= MAX_QUANTITY:
             return ParseError(ParseErrorKind.BAD_QUANTITY, "buy", args[0])
