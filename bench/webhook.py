@@ -1,24 +1,29 @@
 """`livebuy bench webhook`: signed Stripe webhooks posted over loopback to the real app, next
-to a bare aiohttp handler that only verifies the signature and parses the JSON, in the same
-run. Every order must end paid exactly once, duplicates included."""
+to the raw baseline of the same run (bench/raw_webhook.py: a bare aiohttp handler that
+verifies the signature and, in one transaction, stores the event once and pays the order) on
+a second database of the same kind. Every order must end paid exactly once, duplicates
+included, and both databases must hold as many paid orders, events and history rows."""
 
 import asyncio
 import hashlib
 import hmac
 import json
 import socket
+import sqlite3
 import statistics
 import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import stripe
+import asyncpg
 from aiohttp import ClientSession, TCPConnector, web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.flash_drop import scratch_database
+from bench.raw_webhook import raw_app
 from commerce.adapters.db import create_engine
+from commerce.bootstrap import bootstrap
 from commerce.config import Settings
 from commerce.domain import commands as c
 from commerce.domain.drops import DropPolicy, DropTerms
@@ -109,22 +114,6 @@ async def _load(url: str, deliveries: list[tuple[bytes, str]], concurrency: int)
     }
 
 
-def bare_app() -> web.Application:
-    """The raw limit: verify the signature and parse the JSON, nothing else."""
-
-    async def handler(request: web.Request) -> web.Response:
-        body = await request.read()
-        stripe.WebhookSignature.verify_header(
-            body.decode(), request.headers.get("Stripe-Signature"), SECRET, 300
-        )
-        json.loads(body)
-        return web.json_response({"received": True})
-
-    app = web.Application()
-    app.router.add_post("/webhooks/stripe", handler)
-    return app
-
-
 async def _orders(bus: MessageBus, count: int) -> list[str]:
     await bus.handle(
         c.AddProduct(ProductSpec("BENCH", "Bench tee", Money(500, "eur"), "", ()), count)
@@ -139,6 +128,39 @@ async def _orders(bus: MessageBus, count: int) -> list[str]:
     return [r.order.ref for r in results if r.order is not None]
 
 
+async def _paid_rows(url: str) -> dict[str, int]:
+    """What the payments left in a database: paid orders, stored events, history rows."""
+    counted = {
+        "paid_orders": "SELECT COUNT(*) FROM orders WHERE status = 'paid'",
+        "payment_events": "SELECT COUNT(*) FROM payment_event",
+        "paid_history": "SELECT COUNT(*) FROM order_event WHERE to_status = 'paid'",
+    }
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
+            return {k: db.execute(q).fetchone()[0] for k, q in counted.items()}
+    conn = await asyncpg.connect(url)
+    try:
+        return {k: await conn.fetchval(q) for k, q in counted.items()}
+    finally:
+        await conn.close()
+
+
+async def _raw_orders(url: str, count: int) -> list[str]:
+    """The same orders on the raw baseline's database, made through the core."""
+    engine = create_engine(url)
+    bus = bootstrap(Settings(_env_file=None, database_url=url), engine)
+    try:
+        return await _orders(bus, count)
+    finally:
+        await bus.deps.store.close()
+        await engine.dispose()
+
+
+def _deliveries(refs: list[str], duplicates: float) -> list[tuple[bytes, str]]:
+    deliveries = [_signed(_completed(ref, n)) for n, ref in enumerate(refs)]
+    return deliveries + deliveries[: int(len(deliveries) * duplicates)]
+
+
 async def webhook(
     serve: ServeApp,
     events: int,
@@ -147,7 +169,10 @@ async def webhook(
     admin_url: str,
     concurrency: int = 20,
 ) -> dict[str, Any]:
-    async with scratch_database(db, admin_url) as url:
+    async with (
+        scratch_database(db, admin_url) as url,
+        scratch_database(db, admin_url) as raw_url,
+    ):
         settings = Settings(
             _env_file=None,
             database_url=url,
@@ -162,35 +187,40 @@ async def webhook(
             bus = started_bus()
             bus.deps.payments = None  # the claims need no checkout for this measurement
             refs = await _orders(bus, events)
-            deliveries = [_signed(_completed(ref, n)) for n, ref in enumerate(refs)]
-            extra = deliveries[: int(len(deliveries) * duplicates)]
-            product = await _load(f"{base}/webhooks/stripe", deliveries + extra, concurrency)
+            deliveries = _deliveries(refs, duplicates)
+            product = await _load(f"{base}/webhooks/stripe", deliveries, concurrency)
             paid = await bus.deps.store.orders(OrderStatus.PAID, None, events + 1)
             histories = await asyncio.gather(*(bus.deps.store.history(r) for r in refs[:50]))
         finally:
             await runner.cleanup()
             await engine.dispose()
-        bare_runner, bare_base = await _serve(bare_app())
+        raw_deliveries = _deliveries(await _raw_orders(raw_url, events), duplicates)
+        raw_runner, raw_base = await _serve(raw_app(raw_url, SECRET))
         try:
-            raw = await _load(f"{bare_base}/webhooks/stripe", deliveries + extra, concurrency)
+            raw = await _load(f"{raw_base}/webhooks/stripe", raw_deliveries, concurrency)
         finally:
-            await bare_runner.cleanup()
+            await raw_runner.cleanup()
+        rows, raw_rows = await _paid_rows(url), await _paid_rows(raw_url)
     once = all([e.to_status for e in h].count("paid") == 1 for h in histories)
     correct = (
         len(paid) == len(refs)
         and once
-        and product["statuses"] == {200: len(deliveries) + len(extra)}
+        and product["statuses"] == {200: len(deliveries)}
+        and rows == raw_rows
     )
     return {
         "benchmark": "webhook",
         "db": db,
-        "events": len(deliveries),
-        "duplicates": len(extra),
+        "events": len(refs),
+        "duplicates": len(deliveries) - len(refs),
+        "concurrency": concurrency,
         "product": product,
         "raw": raw,
         "ratio": product["events_per_second"] / raw["events_per_second"],
         "correct": correct,
         "paid": len(paid),
+        "rows": rows,
+        "raw_rows": raw_rows,
     }
 
 
@@ -203,7 +233,7 @@ def report(f: dict[str, Any]) -> str:
             f"  livebuy   {p['events_per_second']:>8,.0f} events/s   p50 {p['p50_ms']:.1f} ms"
             f"   p99 {p['p99_ms']:.1f} ms",
             f"  raw limit {r['events_per_second']:>8,.0f} events/s"
-            "   (bare aiohttp: verify + parse)",
+            "   (bare aiohttp: verify, store once and pay in one transaction)",
             f"  ratio     {f['ratio']:.3f}",
             f"  result    {f['paid']} orders paid: " + ("correct" if f["correct"] else "WRONG"),
         ]

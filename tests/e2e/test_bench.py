@@ -116,3 +116,8 @@ def test_webhook_bench_pays_every_order_once(db: str) -> None:
     assert figures["correct"] is True
     assert figures["product"]["statuses"] == {"200": 60}
     assert figures["raw"]["events_per_second"] > 0
+    assert figures["raw"]["statuses"] == {"200": 60}
+    # The raw handler did the same work: each event stored once, each order paid once with
+    # its history row, in a database of its own.
+    paid = {"paid_orders": 40, "payment_events": 40, "paid_history": 40}
+    assert figures["rows"] == figures["raw_rows"] == paid
