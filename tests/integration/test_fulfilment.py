@@ -111,11 +111,17 @@ async def test_a_wrong_order_ships_nothing(shop: MessageBus, engine: AsyncEngine
     good = await paid(shop, "telegram:1", "telegram:-1001")
     unpaid = await buy(shop, "telegram:2", "telegram:-1001")
     assert unpaid.order is not None
+    refunded = await paid(shop, "telegram:3", "telegram:-1001")
+    async with engine.begin() as conn:  # as the refund's webhook leaves it
+        await conn.execute(
+            text("UPDATE orders SET status = 'refunded' WHERE ref = :ref"), {"ref": refunded}
+        )
     before = (len(await letters(engine)), await count(engine, "shipment"))
 
     cases: list[tuple[tuple[c.Parcel, ...], type[CommerceError], str]] = [
         ((c.Parcel((good, unpaid.order.ref), "TRACK1234"),), InvalidInput, "not paid yet"),
         ((c.Parcel((good, "NOPE1234"), "TRACK1234"),), NotFound, "no order NOPE1234"),
+        ((c.Parcel((good, refunded), "TRACK1234"),), InvalidInput, "is refunded: only paid"),
         ((c.Parcel((good,), "no"),), InvalidInput, "is not a tracking code"),
         ((c.Parcel((good,), "TRACK1234", "=cmd|calc"),), InvalidInput, "not a carrier"),
         ((c.Parcel((), "TRACK1234"),), InvalidInput, "name the order"),
