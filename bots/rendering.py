@@ -1291,7 +1291,7 @@ class Renderer:
         return {
             "qty": order.quantity,
             "item": order.description,
-            "amount": order.amount,
+            "amount": order.total,  # items, and the shipping and tax charged with them
             "ref": order.ref,
             "url": order.checkout_url or "",
             "hold": hold,

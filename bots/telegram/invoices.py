@@ -25,6 +25,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "card_fallback": "Your card could not pay{reason}. Pay {qty} × {item} ({amount}) with "
         "the invoice below within {hold}.",
         "description": "Order {ref}: {qty} × {item}",
+        "shipping": "Shipping",
         "invoice": "Invoice for order {ref}: {qty} × {item}, {amount}",
         invoices.EXPIRED: "This hold has expired; type #buy again while the drop is live.",
         invoices.UNKNOWN: "This order does not exist.",
@@ -46,6 +47,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "card_fallback": "Deine Karte konnte nicht zahlen{reason}. Bezahle {qty} × {item} "
         "({amount}) innerhalb {hold} mit der Rechnung unten.",
         "description": "Bestellung {ref}: {qty} × {item}",
+        "shipping": "Versand",
         "invoice": "Rechnung für Bestellung {ref}: {qty} × {item}, {amount}",
         invoices.EXPIRED: "Deine Reservierung ist abgelaufen; schreib #buy, solange der Drop "
         "läuft.",
@@ -69,6 +71,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "card_fallback": "Ta carte n'a pas pu payer{reason}. Paie {qty} × {item} ({amount}) "
         "avec la facture ci-dessous dans les {hold}.",
         "description": "Commande {ref} : {qty} × {item}",
+        "shipping": "Livraison",
         "invoice": "Facture de la commande {ref} : {qty} × {item}, {amount}",
         invoices.EXPIRED: "Ta réservation a expiré ; tape #buy à nouveau tant que le drop est "
         "en cours.",
@@ -89,6 +92,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "card_fallback": "Tu tarjeta no pudo pagar{reason}. Paga {qty} × {item} ({amount}) "
         "con la factura de abajo en {hold}.",
         "description": "Pedido {ref}: {qty} × {item}",
+        "shipping": "Envío",
         "invoice": "Factura del pedido {ref}: {qty} × {item}, {amount}",
         invoices.EXPIRED: "Tu reserva ha caducado; escribe #buy otra vez mientras el drop siga "
         "en curso.",
@@ -123,7 +127,7 @@ def pay_messages(
     values = {
         "qty": order.quantity,
         "item": order.description,
-        "amount": order.amount,
+        "amount": order.total,  # items and shipping
         "ref": order.ref,
         "hold": hold,
         "reason": f" ({reason})" if reason else "",
@@ -133,13 +137,21 @@ def pay_messages(
         description=_cut(texts["description"].format(**values), DESCRIPTION_MAX),
         payload=order.ref,
         currency=order.amount.currency.lower(),
-        prices=((_cut(f"{order.quantity} × {order.description}", LABEL_MAX), order.amount.minor),),
+        prices=_prices(order, texts),
         need_shipping_address=not order.digital,
     )
     return [
         Outgoing(PLATFORM, chat_id, texts[kind].format(**values)),
         Outgoing(PLATFORM, chat_id, texts["invoice"].format(**values), invoice=invoice),
     ]
+
+
+def _prices(order: OrderView, texts: dict[str, str]) -> tuple[tuple[str, int], ...]:
+    """The invoice's LabeledPrices: the items, and the order's shipping when it pays any."""
+    items = (_cut(f"{order.quantity} × {order.description}", LABEL_MAX), order.amount.minor)
+    if not order.shipping_amount:
+        return (items,)
+    return items, (_cut(texts.get("shipping", "Shipping"), LABEL_MAX), order.shipping_amount)
 
 
 def refusal(reason: str, language: str) -> str:

@@ -16,7 +16,7 @@ import stripe
 from commerce.adapters.stripe_gateway import StripePaymentGateway
 from commerce.adapters.stripe_version import API_VERSION
 from commerce.domain.money import Money
-from commerce.service_layer.ports import ChargeRequest, ChargeStatus, SavedCard
+from commerce.service_layer.ports import ChargeRequest, ChargeStatus, SavedCard, ShippingOption
 from tests.e2e.conftest import KEY, Stripe
 from tests.e2e.test_emulator_api import request
 from tests.stripe_contract import ENDPOINTS, request_violations, violations
@@ -316,3 +316,60 @@ def _form(params: dict[str, Any], at: str = "") -> dict[str, str]:
         else:
             form[name] = str(value)
     return form
+
+
+async def test_checkout_with_shipping_options_and_automatic_tax_is_in_the_contract(
+    stripe: Stripe, stripe_requests: list[ApiRequest]
+) -> None:
+    """The Checkout Session livebuy sends for goods that ship with zones and Stripe Tax on:
+    every parameter (shipping_options with fixed-amount shipping_rate_data, automatic_tax,
+    tax_behavior, allowed_countries) is one the pinned version's typed parameters define,
+    the session comes back in that version's shape, and the buyer's choice of option and
+    the test tax add up to what is paid."""
+    options = (
+        ShippingOption("Shipping, EU", Money(490, "eur")),
+        ShippingOption("Shipping, World", Money(990, "eur")),
+    )
+    countries = ("AT", "DE", "CU", "US")  # CU: an ISO code Checkout cannot collect
+    opened = await stripe.gateway.open_checkout(
+        request("TAX1", shipping_options=options, ship_countries=countries, automatic_tax=True)
+    )
+    (sent,) = [r for r in stripe_requests if r.params.get("client_reference_id") == "TAX1"]
+    assert request_violations(sent) == []
+    params = sent.params
+    assert params["automatic_tax"] == {"enabled": "true"}
+    assert params["shipping_address_collection"]["allowed_countries"] == ["AT", "DE", "US"]
+    assert params["shipping_options"][1]["shipping_rate_data"] == {
+        "type": "fixed_amount",
+        "fixed_amount": {"amount": "990", "currency": "eur"},
+        "display_name": "Shipping, World",
+        "tax_behavior": "exclusive",
+    }
+    assert params["line_items"][0]["price_data"]["tax_behavior"] == "exclusive"
+    session = await api(stripe, f"/v1/checkout/sessions/{opened.id}")
+    assert shape_violations(session) == []
+    world = session["shipping_options"][1]["shipping_rate"]
+    paid = await stripe.http.post(
+        f"{stripe.base}/stripe-emulator/_test/pay/{opened.id}",
+        data={"shipping_rate": world, "country": "US", "city": "New York", "postal_code": "1"},
+        headers=AUTH,
+    )
+    assert paid.status == 200, await paid.text()
+    session = await api(stripe, f"/v1/checkout/sessions/{opened.id}")
+    assert shape_violations(session) == []
+    # 2 x 25.00 + 9.90 shipping, and the emulator's 10 % test tax on both.
+    assert session["total_details"] == {
+        "amount_discount": 0, "amount_shipping": 990, "amount_tax": 500 + 99,
+    }  # fmt: skip
+    assert session["amount_total"] == 5000 + 990 + 599
+    state = await stripe.gateway.session_state(opened.id)
+    assert (state.shipping, state.tax, state.amount_total) == (990, 599, 6589)
+    assert state.ship_to is not None and state.ship_to.endswith("US")
+    wrong = await stripe.http.post(
+        f"{stripe.base}/stripe-emulator/_test/pay/"
+        + (await stripe.gateway.open_checkout(request("TAX2", shipping_options=options,
+                                                      ship_countries=countries))).id,
+        data={"shipping_rate": "shr_unknown"},
+        headers=AUTH,
+    )  # fmt: skip
+    assert wrong.status == 400

@@ -96,6 +96,7 @@ FIRST_ORDER = sql(
     "SELECT ref FROM orders WHERE bundle_id = :bundle_id AND id <> :id ORDER BY id LIMIT 1"
 )
 SET_TAX = sql("UPDATE orders SET tax_amount = :tax WHERE ref = :ref")
+QUOTE = sql("UPDATE orders SET shipping_amount = :amount WHERE ref = :ref AND bundle_id IS NULL")
 
 
 class SqlShipping:
@@ -213,6 +214,10 @@ class SqlShipping:
     async def set_tax(self, ref: str, tax: int) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(SET_TAX, {"ref": ref.upper(), "tax": tax})
+
+    async def quote(self, ref: str, shipping: int) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(QUOTE, {"ref": ref.upper(), "amount": shipping})
 
 
 async def leave_bundle(conn: AsyncConnection, order_id: int, now: datetime) -> None:

@@ -134,7 +134,8 @@ async def with_checkout(result: ClaimResult, deps: Deps) -> ClaimResult:
     if result.order.hold_expires_at is None:
         return result  # a delayed payment is under way for it already
     if by_invoice(result.order, deps):
-        return result  # the chat's adapter sends its own invoice
+        # The chat's adapter sends its own invoice, with the shipping priced here.
+        return replace(result, order=await shipping.price_invoice(result.order, deps))
     return replace(result, order=await hand_out_link(result.order, deps))
 
 

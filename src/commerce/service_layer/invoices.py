@@ -10,6 +10,7 @@ from commerce.domain import commands as c
 from commerce.domain.errors import CommerceError, InvalidInput
 from commerce.domain.identity import Identity
 from commerce.domain.orders import HOLDING, OrderStatus
+from commerce.service_layer import shipping
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.handlers import settle_payment
 from commerce.service_layer.results import OrderView, Settlement
@@ -53,11 +54,18 @@ async def invoice_paid(cmd: c.InvoicePaid, deps: Deps) -> Settlement | None:
     (the order then needs review, as with a Checkout payment of the wrong amount)."""
     order = await deps.store.order(cmd.order_ref)
     cause = f"telegram:{cmd.telegram_charge_id}"
-    if not _same_amount(order, cmd.amount_minor, cmd.currency):
+    problem = None
+    if _same_amount(order, cmd.amount_minor, cmd.currency):
+        # The address comes with the payment: the order joins its package with what the
+        # invoice charged for shipping (short of the package's price: a human looks).
+        problem = await shipping.check_paid_shipping(
+            order, cmd.ship_to, order.shipping_amount, None, deps
+        )
+    if problem is not None or not _same_amount(order, cmd.amount_minor, cmd.currency):
         if deps.ledger is None:
             raise InvalidInput("payments are not configured")
         # The charge id goes into the order's history: whoever reviews it can refund it.
-        mismatch = f"{cause}:amount_mismatch:{cmd.provider_charge_id}"
+        mismatch = f"{cause}:{problem or 'amount_mismatch'}:{cmd.provider_charge_id}"
         await deps.ledger.transition(order.ref, S.NEEDS_REVIEW, mismatch, deps.clock.now())
         settlement = None
     else:
@@ -85,7 +93,8 @@ async def _same_buyer(order: OrderView, identity: str, deps: Deps) -> bool:
 
 
 def _same_amount(order: OrderView, amount_minor: int, currency: str) -> bool:
+    """The invoice's total: the items and the shipping it charged."""
     return (amount_minor, currency.strip().lower()) == (
-        order.amount.minor,
+        order.amount.minor + order.shipping_amount,
         order.amount.currency.lower(),
     )

@@ -14,10 +14,11 @@ from datetime import datetime
 from commerce.domain import commands as c
 from commerce.domain.errors import InvalidInput, NotAllowed, NotFound
 from commerce.domain.identity import ChatRef, Identity
+from commerce.domain.money import Money
 from commerce.domain.one_message import ConfirmRule
 from commerce.domain.orders import OrderStatus
 from commerce.domain.products import normalise_sku
-from commerce.service_layer import retries
+from commerce.service_layer import retries, shipping
 from commerce.service_layer.checkout import by_invoice, hand_out_link, with_checkout
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.handlers import release_order, settle_payment, take_units
@@ -130,12 +131,15 @@ async def confirm(cmd: c.ConfirmPurchase, deps: Deps) -> PaymentResult:
 
 async def _charge(order: OrderView, card: SavedCard, deps: Deps) -> PaymentResult:
     cards, payments = card_ports(deps)
+    # The package's shipping for the buyer's known address, decided under its lock (the
+    # same on a retry: the order keeps its share), charged with the items.
+    postage = await shipping.charge_shipping(order, deps)
     request = ChargeRequest(
         order_ref=order.ref,
         drop_code=order.drop_code,
         chat=order.chat,
         description=order.description,
-        amount=order.amount,
+        amount=Money(order.amount.minor + postage, order.amount.currency),
         card=card,
     )
     try:

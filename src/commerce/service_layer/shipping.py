@@ -4,6 +4,8 @@ was paid for it against the address's zone (never silently under-charged).
 Without any zone nothing here charges anything: an upgraded shop works as before.
 """
 
+from dataclasses import replace
+
 from commerce.domain import commands as c
 from commerce.domain.countries import ISO_COUNTRIES
 from commerce.domain.errors import NotAllowed
@@ -118,6 +120,27 @@ async def charge_shipping(order: OrderView, deps: Deps) -> int:
     return share.charged if share is not None else 0
 
 
+async def price_invoice(order: OrderView, deps: Deps) -> OrderView:
+    """The order with the shipping a platform's own invoice charges (a Telegram invoice
+    has fixed prices): the package's share for the buyer's known address; unknown, the
+    price of a new package in the dearest zone (never less than the address will cost:
+    what it paid over counts towards the package's later orders)."""
+    if deps.shipping is None or order.digital or order.bundle_id is not None:
+        return order
+    postage = await charge_shipping(order, deps)
+    fresh = await deps.store.order(order.ref)
+    if fresh.bundle_id is not None or postage:
+        return replace(order, shipping_amount=fresh.shipping_amount, bundle_id=fresh.bundle_id)
+    zones = [z for z in await deps.shipping.zones() if z.currency == order.amount.currency]
+    info = await deps.shipping.order_shipping(order.ref)
+    if not zones or info.units == 0:
+        return order
+    policy = ShippingPolicy.from_stored(info.policy)
+    dearest = max(package_total(z, policy, info.units) for z in zones)
+    await deps.shipping.quote(order.ref, dearest)
+    return replace(order, shipping_amount=dearest)
+
+
 async def check_paid_shipping(
     order: OrderView, ship_to: str | None, paid: int | None, tax: int | None, deps: Deps
 ) -> str | None:
@@ -141,6 +164,8 @@ async def check_paid_shipping(
         order.ref, ship_to, paid, deps.bundle_window, deps.clock.now()
     )
     if share is None:
+        if paid == 0:
+            return None  # nothing ships, or no zone: nothing was owed
         return f"shipping paid, but no zone ships to {country_of(ship_to) or 'the address'}"
     if share.short:
         return _short(share.short, share.charged, share.due, currency, share.zone)
