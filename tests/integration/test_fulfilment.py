@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bots.letters import PlatformLetters
+from commerce.adapters.shipments import SqlShipments
 from commerce.bootstrap import bootstrap
 from commerce.domain import commands as c
 from commerce.domain.errors import CommerceError, Conflict, InvalidInput, NotFound
@@ -20,6 +21,8 @@ from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
 from commerce.domain.products import ProductSpec
 from commerce.service_layer.messagebus import MessageBus
+from commerce.service_layer.outbox import Outgoing
+from commerce.service_layer.packages import ShipmentPlan
 from tests.conftest import test_settings
 from tests.fakes import FakeClock, FakeNotifier, FakePaymentGateway
 from tests.integration.helpers import ADDRESS, add_product, buy, start_drop
@@ -382,3 +385,24 @@ async def test_a_shows_three_wins_ship_and_refund_as_one_package(
         ]
     finally:
         await bus.deps.store.close()
+
+
+async def test_an_order_refunded_after_the_check_is_not_shipped(
+    shop: MessageBus, engine: AsyncEngine, clock: FakeClock
+) -> None:
+    """The plan is made outside the shipment's transaction: an order refunded in between
+    makes the whole shipment roll back (nothing shipped, no message)."""
+    await add_product(shop)
+    await start_drop(shop, channels=())
+    one = await paid(shop, "telegram:1", "telegram:-1001")
+    two = await paid(shop, "telegram:2", "telegram:-1001")
+    plan = ShipmentPlan((one, two), "TRACK0001", "", None, (Outgoing("telegram", "1", "x"),))
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE orders SET status = 'refunded' WHERE ref = :ref"), {"ref": two}
+        )
+    before = len(await letters(engine))
+    with pytest.raises(Conflict, match=f"order {two} changed meanwhile"):
+        await SqlShipments(engine).ship([plan], "cli", clock.now())
+    assert await status(shop, one) is S.PAID
+    assert (await count(engine, "shipment"), len(await letters(engine))) == (0, before)

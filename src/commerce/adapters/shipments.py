@@ -70,9 +70,10 @@ INSERT_SHIPMENT = sql(
     " VALUES (:tracking, :carrier, :actor, :now) RETURNING id"
 )
 ORDER_STATE = sql("SELECT id, status FROM orders WHERE ref = :ref")
+# Still shippable, and in the state just read (for the audit trail's `from`).
 FULFIL = sql(
     "UPDATE orders SET status = 'fulfilled', shipment_id = :shipment_id, updated_at = :now"
-    " WHERE id = :id AND status = :status AND shipment_id IS NULL"
+    f" WHERE id = :id AND status = :status AND status IN ({STATES}) AND shipment_id IS NULL"
 )
 
 
