@@ -121,3 +121,30 @@ def test_webhook_bench_pays_every_order_once(db: str) -> None:
     # its history row, in a database of its own.
     paid = {"paid_orders": 40, "payment_events": 40, "paid_history": 40}
     assert figures["rows"] == figures["raw_rows"] == paid
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgres"])
+def test_chat_bench_answers_every_claim_privately_and_opens_each_checkout(db: str) -> None:
+    if db == "postgres" and PG_PROBLEM:
+        pytest.skip(f"PostgreSQL unreachable: {PG_PROBLEM}")
+    args = ["bench", "chat", "--claims", "30", "--buyers", "10", "--within", "0.2"]
+    args += ["--db", db, "--pg-url", f"{PG_HOST}/test", "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    # Every message was taken (200) and answered on its buyer's own stream; every winner's
+    # pay link made one Checkout Session on the emulator in its own process (one call each).
+    assert figures["correct"] is True
+    assert (figures["answered"], figures["message_statuses"]) == (30, {"200": 30})
+    assert figures["checkouts"]["statuses"] == {"303": 30}
+    assert figures["stripe_calls"] == {"POST /v1/checkout/sessions": 30}
+    assert figures["claims_per_second"] > 0 and figures["p99_ms"] >= figures["p50_ms"] > 0
+
+
+def test_local_memory_bench_reads_the_servers_memory() -> None:
+    args = ["bench", "local-memory", "--first", "10", "--total", "20", "--buyers", "5"]
+    result = CliRunner().invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    rss = figures["rss_mib"]
+    assert rss["started"] > 10 and rss["10"] > 10 and rss["20"] > 10

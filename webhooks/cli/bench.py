@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import sys
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated
@@ -12,6 +13,7 @@ from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bench import chat as chat_bench
 from bench import flash_drop
 from bench import webhook as webhook_bench
 from commerce.config import Settings
@@ -96,3 +98,73 @@ def bench_webhook(
     typer.echo(json.dumps(figures, indent=2) if as_json else webhook_bench.report(figures))
     if not figures["correct"]:
         raise typer.Exit(code=1)
+
+
+def emulator_command(port: int, webhook_url: str) -> list[str]:
+    """The Stripe emulator in a process of its own (python -m webhooks.devtools.emulator)."""
+    module = "webhooks.devtools.emulator"
+    return [sys.executable, "-m", module, "--port", str(port), "--webhook-url", webhook_url]
+
+
+@bench_app.command("chat")
+def bench_chat(
+    claims: Annotated[int, typer.Option("--claims", min=1, help="How many #buy.")] = 2_000,
+    buyers: Annotated[
+        int, typer.Option("--buyers", min=1, help="Buyers, each with a live stream.")
+    ] = 200,
+    within: Annotated[
+        float, typer.Option("--within", min=0.0, help="Seconds over which the claims arrive.")
+    ] = 0.0,
+    db: Annotated[BenchDatabase, typer.Option("--db")] = BenchDatabase.SQLITE,
+    pg_url: Annotated[
+        str, typer.Option("--pg-url", help="PostgreSQL server (a scratch database is made).")
+    ] = "postgresql://postgres@127.0.0.1:5432/postgres",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="All figures as one JSON object.")
+    ] = False,
+) -> None:
+    """Claims typed into the web chat, answered privately, each winner's Checkout made on a
+    Stripe emulator in a process of its own."""
+    try:
+        run = chat_bench.chat(
+            webhook_app, emulator_command, claims, buyers, within, db.value, pg_url
+        )
+        figures = asyncio.run(run)
+    except (OSError, DBAPIError, asyncpg.PostgresError) as exc:
+        raise fail(f"cannot run the benchmark ({first_line(exc)})") from None
+    typer.echo(json.dumps(figures, indent=2) if as_json else chat_bench.report(figures))
+    if not figures["correct"]:
+        raise typer.Exit(code=1)
+
+
+def serve_command(port: int) -> list[str]:
+    """`livebuy run` in a process of its own."""
+    start = "from webhooks.cli import app; app()"
+    return [sys.executable, "-c", start, "run", "--port", str(port), "--log", "text"]
+
+
+@bench_app.command("local-memory")
+def bench_local_memory(
+    first: Annotated[
+        int, typer.Option("--first", min=1, help="Claims before the first reading.")
+    ] = 1_000,
+    total: Annotated[int, typer.Option("--total", min=2, help="Claims in all.")] = 20_000,
+    buyers: Annotated[int, typer.Option("--buyers", min=1)] = 100,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="All figures as one JSON object.")
+    ] = False,
+) -> None:
+    """Local mode's resident memory (the built-in Stripe emulator included) after a few
+    claims and after many, each claim's Checkout made."""
+    if total <= first:
+        raise fail("--total must be more than --first")
+    try:
+        figures = asyncio.run(chat_bench.local_memory(serve_command, first, total, buyers))
+    except OSError as exc:
+        raise fail(f"cannot run the benchmark ({first_line(exc)})") from None
+    rss = figures["rss_mib"]
+    text = (
+        f"local mode: RSS {rss['started']:.0f} MiB at start, {rss[str(first)]:.0f} MiB after"
+        f" {first} claims, {rss[str(total)]:.0f} MiB after {total} ({figures['growth']:+.1%})"
+    )
+    typer.echo(json.dumps(figures, indent=2) if as_json else text)

@@ -1,0 +1,345 @@
+"""`livebuy bench chat`: claims typed as chat text into the web chat over HTTP, as buyers'
+browsers post them, each answered privately on the buyer's live stream (server-sent
+events) with a pay link; every winner then opens the link, which makes the order's Checkout
+Session on a Stripe emulator running in a process of its own.
+
+Reported: claims/s (from the first message to the last private answer), the time from a
+message to its private answer (p50/p99), the checkouts/s of the pay links and the calls the
+shop made to Stripe for the drop. Every buyer may claim without limit and the drop has a
+unit per claim, so that every claim earns a private answer (in the web chat, a waitlist place
+or a refusal is answered in the room).
+
+`local_memory` runs `livebuy serve` in local mode (the emulator inside the server) and reads
+the server's resident memory after some claims and after many more.
+"""
+
+import asyncio
+import contextlib
+import os
+import re
+import statistics
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bench.flash_drop import scratch_database
+from bench.webhook import ServeApp, _free_port
+from commerce.adapters.db import create_engine
+from commerce.bootstrap import bootstrap, freeze_startup_heap
+from commerce.config import Settings
+from commerce.domain import commands as c
+from commerce.domain.drops import DropPolicy, DropTerms
+from commerce.domain.money import Money
+from commerce.domain.products import ProductSpec
+
+ROOM = "bench"  # where the claims are typed
+ANSWERS = "bench-answers"  # the buyers' streams listen here: private answers, no room chatter
+KEY = "sk_test_bench_chat_" + "k" * 16
+SECRET = "whsec_bench_chat"  # noqa: S105 (a benchmark's own test secret)
+PAY_LINK = re.compile(r"https?://\S+/pay/[A-Za-z0-9]+(?:\?t=[A-Za-z0-9_-]+)?")
+COOKIE = "livebuy_viewer"
+
+# Starts the Stripe emulator in a process of its own: (port, webhook url) -> its command
+# line (handed in by the CLI: the bench does not import the web side).
+EmulatorCommand = Callable[[int, str], list[str]]
+# `livebuy run` on a port (the database comes from DATABASE_URL): its command line.
+ServeCommand = Callable[[int], list[str]]
+
+
+class Buyers:
+    """Buyers with a browser each: a live stream of their private answers, and messages
+    typed into the room. An answer is matched with its buyer's oldest unanswered message."""
+
+    def __init__(self, base: str, count: int) -> None:
+        self.base = base
+        self.ids = [f"benchbuyer{i:06d}" for i in range(count)]
+        self.waiting: dict[str, deque[float]] = {v: deque() for v in self.ids}
+        self.latencies: list[float] = []
+        self.links: list[str] = []
+        self.answered = 0
+        self.last_answer = 0.0
+        self.statuses: dict[int, int] = {}
+        self._streams: list[asyncio.Task[None]] = []
+        self._ready = 0
+        self._all_listening = asyncio.Event()
+        self._expected = 0
+        self._all_answered = asyncio.Event()
+
+    @asynccontextmanager
+    async def connected(self) -> AsyncIterator["Buyers"]:
+        connector = TCPConnector(limit=0)
+        async with ClientSession(connector=connector, timeout=ClientTimeout(total=None)) as http:
+            self.http = http
+            self._streams = [asyncio.create_task(self._listen(v)) for v in self.ids]
+            async with asyncio.timeout(60):
+                await self._all_listening.wait()
+            try:
+                yield self
+            finally:
+                for task in self._streams:
+                    task.cancel()
+                await asyncio.gather(*self._streams, return_exceptions=True)
+
+    async def _listen(self, viewer: str) -> None:
+        url = f"{self.base}/chat/{ANSWERS}/events"
+        async with self.http.get(url, cookies={COOKIE: viewer}) as stream:
+            self._ready += 1
+            if self._ready == len(self.ids):
+                self._all_listening.set()
+            async for line in stream.content:
+                if not line.startswith(b"data: ") or b'"private"' not in line:
+                    continue
+                now = time.perf_counter()
+                sent = self.waiting[viewer]
+                if sent:
+                    self.latencies.append(now - sent.popleft())
+                self.answered += 1
+                self.last_answer = now
+                if self.answered >= self._expected:
+                    self._all_answered.set()
+                self.links.extend(PAY_LINK.findall(line.decode()))
+
+    async def say(self, viewer: str, text: str) -> None:
+        self.waiting[viewer].append(time.perf_counter())
+        form = {"name": viewer[-8:], "text": text}
+        url = f"{self.base}/chat/{ROOM}/messages"
+        async with self.http.post(url, data=form, cookies={COOKIE: viewer}) as r:
+            await r.read()
+            self.statuses[r.status] = self.statuses.get(r.status, 0) + 1
+
+    async def claim_all(self, claims: int, within: float, text: str = "#buy") -> float:
+        """`claims` messages evenly over `within` seconds, buyer after buyer; returns the
+        seconds from the first message to the last private answer."""
+        self._expected = self.answered + claims
+        self._all_answered.clear()
+        started = time.perf_counter()
+
+        async def one(i: int) -> None:
+            wait = started + within * i / claims - time.perf_counter()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            await self.say(self.ids[i % len(self.ids)], text)
+
+        await asyncio.gather(*(one(i) for i in range(claims)))
+        with contextlib.suppress(TimeoutError):  # the missing answers are reported
+            async with asyncio.timeout(60):
+                await self._all_answered.wait()
+        return (self.last_answer or time.perf_counter()) - started
+
+    async def open_links(self, concurrency: int = 20) -> dict[str, Any]:
+        """Every pay link opened once, as a winner's browser does: the shop makes the
+        Checkout Session and sends the browser on to it (303)."""
+        queue = list(self.links)
+        statuses: dict[int, int] = {}
+        latencies: list[float] = []
+
+        async def opener() -> None:
+            while queue:
+                link = queue.pop()
+                began = time.perf_counter()
+                async with self.http.get(link, allow_redirects=False) as r:
+                    await r.read()
+                    statuses[r.status] = statuses.get(r.status, 0) + 1
+                latencies.append(time.perf_counter() - began)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(opener() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+        return {
+            "opened": len(latencies),
+            "checkouts_per_second": len(latencies) / elapsed if elapsed else 0.0,
+            "p50_ms": _ms(latencies, 50),
+            "p99_ms": _ms(latencies, 99),
+            "statuses": statuses,
+        }
+
+
+def _ms(values: list[float], percentile: int) -> float:
+    if not values:
+        return 0.0
+    if len(values) == 1 or percentile == 50:
+        return statistics.median(values) * 1000
+    return statistics.quantiles(values, n=100)[percentile - 1] * 1000
+
+
+async def seed(url: str, units: int) -> None:
+    """A product and its live drop in the bench room: one unit per claim, no limit."""
+    engine = create_engine(url)
+    bus = bootstrap(Settings(_env_file=None, database_url=url), engine)
+    try:
+        spec = ProductSpec("CHAT", "Chat tee", Money(1500, "eur"), "", ())
+        await bus.handle(c.AddProduct(spec, units))
+        terms = DropTerms(
+            "CHAT", units, Money(1500, "eur"), None, None, DropPolicy.HOLD, timedelta(hours=1)
+        )
+        await bus.handle(c.StartDrop(terms, (f"web:{ROOM}",)))
+    finally:
+        await bus.deps.store.close()
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def emulator_process(command: EmulatorCommand, webhook_url: str) -> AsyncIterator[str]:
+    """The Stripe emulator in a process of its own; yields its API base."""
+    port = _free_port()
+    env = {**os.environ, "EMULATOR_API_KEY": KEY, "EMULATOR_WEBHOOK_SECRET": SECRET}
+    process = await asyncio.create_subprocess_exec(*command(port, webhook_url), env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await _wait_until_up(f"{base}/calls", process)
+        yield base
+    finally:
+        await _stop(process)
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.terminate()
+        await process.wait()
+
+
+async def _wait_until_up(url: str, process: asyncio.subprocess.Process) -> None:
+    async with ClientSession() as http:
+        for _ in range(300):
+            if process.returncode is not None:
+                raise OSError(f"{url} exited with code {process.returncode}")
+            try:
+                async with http.get(url) as r:
+                    if r.status < 500:
+                        return
+            except OSError:
+                pass
+            await asyncio.sleep(0.1)
+    raise OSError(f"{url} did not start")
+
+
+async def chat(
+    serve: ServeApp,
+    emulator: EmulatorCommand,
+    claims: int,
+    buyers: int,
+    within: float,
+    db: str,
+    admin_url: str,
+) -> dict[str, Any]:
+    async with scratch_database(db, admin_url) as url:
+        await seed(url, claims)
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}"
+        async with emulator_process(emulator, f"{base}/webhooks/stripe") as stripe_base:
+            settings = Settings(
+                _env_file=None,
+                database_url=url,
+                public_base_url=base,
+                stripe_secret_key=KEY,
+                stripe_webhook_secret=SECRET,
+                stripe_api_base=f"{stripe_base}/stripe-emulator",
+            )
+            engine: AsyncEngine = create_engine(url)
+            app, _ = serve(settings, engine)
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", port).start()
+            try:
+                freeze_startup_heap()
+                async with Buyers(base, buyers).connected() as crowd:
+                    seconds = await crowd.claim_all(claims, within)
+                    checkouts = await crowd.open_links()
+                async with ClientSession() as http, http.get(f"{stripe_base}/calls") as r:
+                    calls: dict[str, int] = await r.json()
+            finally:
+                await runner.cleanup()
+                await engine.dispose()
+    answered_all = crowd.answered == claims and crowd.statuses == {200: claims}
+    opened_all = checkouts["statuses"] == {303: claims}
+    return {
+        "benchmark": "chat",
+        "db": db,
+        "claims": claims,
+        "buyers": buyers,
+        "arrival_seconds": within,
+        "claims_per_second": claims / seconds,
+        "seconds": seconds,
+        "p50_ms": _ms(crowd.latencies, 50),
+        "p99_ms": _ms(crowd.latencies, 99),
+        "answered": crowd.answered,
+        "message_statuses": crowd.statuses,
+        "checkouts": checkouts,
+        "stripe_calls": calls,
+        "stripe_calls_per_drop": sum(calls.values()),
+        "correct": answered_all and opened_all,
+    }
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise OSError("no VmRSS")
+
+
+async def local_memory(serve: ServeCommand, first: int, total: int, buyers: int) -> dict[str, Any]:
+    """`livebuy serve` in local mode on a fresh SQLite database: its resident memory after
+    `first` claims (each with its Checkout Session on the built-in emulator) and after
+    `total`."""
+    async with scratch_database("sqlite", "") as url:
+        await seed(url, total)
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STRIPE_")}
+        env.update(DATABASE_URL=url, PUBLIC_BASE_URL=base)
+        process = await asyncio.create_subprocess_exec(
+            *serve(port),
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        try:
+            await _wait_until_up(f"{base}/healthz", process)
+            rss: dict[str, float] = {"started": _rss_mib(process.pid)}
+            done = 0
+            async with Buyers(base, buyers).connected() as crowd:
+                for upto in (first, total):
+                    started = time.perf_counter()
+                    await crowd.claim_all(upto - done, 0.0)
+                    opened = await crowd.open_links()
+                    crowd.links.clear()
+                    crowd.answered = 0
+                    done = upto
+                    rss[str(upto)] = _rss_mib(process.pid)
+                    rss[f"{upto}_seconds"] = time.perf_counter() - started
+                    if opened["statuses"] != {303: opened["opened"]}:
+                        raise OSError(f"pay links answered {opened['statuses']}")
+        finally:
+            await _stop(process)
+    return {
+        "benchmark": "local-memory",
+        "claims": [first, total],
+        "rss_mib": rss,
+        "growth": rss[str(total)] / rss[str(first)] - 1,
+    }
+
+
+def report(f: dict[str, Any]) -> str:
+    k = f["checkouts"]
+    return "\n".join(
+        [
+            f"chat on {f['db']}: {f['claims']} claims typed by {f['buyers']} buyers in the web"
+            f" chat, arriving within {f['arrival_seconds']}s",
+            f"  claims    {f['claims_per_second']:>8,.0f} claims/s   message -> private answer"
+            f" p50 {f['p50_ms']:.1f} ms   p99 {f['p99_ms']:.1f} ms",
+            f"  checkouts {k['checkouts_per_second']:>8,.0f} pay links/s   p50"
+            f" {k['p50_ms']:.1f} ms   p99 {k['p99_ms']:.1f} ms",
+            f"  stripe    {f['stripe_calls_per_drop']} calls for the drop: "
+            + ", ".join(f"{n} {route}" for route, n in sorted(f["stripe_calls"].items())),
+            f"  result    {f['answered']} private answers, {k['opened']} checkouts: "
+            + ("correct" if f["correct"] else "WRONG"),
+        ]
+    )
