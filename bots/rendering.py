@@ -91,6 +91,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "promoted": "Your turn: {qty} × {item} for {amount}. Pay within {hold}: {url}",
         "your_turn": "Your turn!",
         "orders_none": "You have no orders yet. Buy with #buy while a drop is live.",
+        "whoami": "Your id: {identity} (for LIVEBUY_SELLERS or livebuy seller add)",
+        "whoami_chat": "This chat: {chat} (for livebuy drop start --channel {chat})",
         "orders": "Your orders:\n{lines}",
         "help": "Buy with #buy (or #buy CODE 2 M). /pass gives back a hold, /cancel an unpaid "
         "order, /orders lists yours.",
@@ -270,6 +272,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "promoted": "Du bist dran: {qty} × {item} für {amount}. Zahle innerhalb {hold}: {url}",
         "your_turn": "Du bist dran!",
         "orders_none": "Du hast noch keine Bestellungen. Kaufe mit #buy während eines Drops.",
+        "whoami": "Deine Id: {identity} (für LIVEBUY_SELLERS oder livebuy seller add)",
+        "whoami_chat": "Dieser Chat: {chat} (für livebuy drop start --channel {chat})",
         "orders": "Deine Bestellungen:\n{lines}",
         "help": "Kaufen mit #buy (oder #buy CODE 2 M). /pass gibt eine Reservierung zurück, "
         "/cancel storniert, /orders zeigt deine Bestellungen.",
@@ -458,6 +462,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "promoted": "À toi : {qty} × {item} pour {amount}. Paie dans les {hold} : {url}",
         "your_turn": "À toi !",
         "orders_none": "Tu n'as pas encore de commande. Achète avec #buy pendant un drop.",
+        "whoami": "Ton id : {identity} (pour LIVEBUY_SELLERS ou livebuy seller add)",
+        "whoami_chat": "Ce chat : {chat} (pour livebuy drop start --channel {chat})",
         "orders": "Tes commandes :\n{lines}",
         "help": "Achète avec #buy (ou #buy CODE 2 M). /pass rend une réservation, /cancel "
         "annule, /orders liste tes commandes.",
@@ -645,6 +651,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "promoted": "Te toca: {qty} × {item} por {amount}. Paga en {hold}: {url}",
         "your_turn": "¡Te toca!",
         "orders_none": "Aún no tienes pedidos. Compra con #buy durante un drop.",
+        "whoami": "Tu id: {identity} (para LIVEBUY_SELLERS o livebuy seller add)",
+        "whoami_chat": "Este chat: {chat} (para livebuy drop start --channel {chat})",
         "orders": "Tus pedidos:\n{lines}",
         "help": "Compra con #buy (o #buy CODE 2 M). /pass devuelve una reserva, /cancel "
         "cancela, /orders muestra tus pedidos.",
@@ -852,6 +860,11 @@ class Renderer:
                 if passed:
                     return Reply(public=self.t("passed", who=who, item=order.description))
                 return Reply(private=self.t("cancelled", ref=order.ref))
+            case chat.IdsShown(identity=identity, chat=chat_id):
+                ids = self.t("whoami", identity=identity)
+                if chat_id is not None:
+                    ids += "\n" + self.t("whoami_chat", chat=chat_id)
+                return Reply(private=ids)
             case chat.OrderList(orders=orders):
                 if not orders:
                     return Reply(private=self.t("orders_none"))

@@ -8,7 +8,7 @@ from telegram import (
     BotCommandScopeDefault,
 )
 
-BUYER = ("buy", "orders", "cancel", "pass", "help")
+BUYER = ("buy", "orders", "cancel", "pass", "help", "whoami")
 PRIVATE = ("confirm", "card", "link", "unlink")  # one-message buying: the private chat only
 SELLER = ("drop", "end", "stats", "refund")
 
@@ -19,6 +19,7 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "cancel": "Cancel an unpaid order",
         "pass": "Give back your hold",
         "help": "What I can do",
+        "whoami": "Your id and this chat's (for sellers' settings)",
         "confirm": "Pay your held order with your saved card",
         "card": "Your saved card for one-message buys",
         "link": "Join your accounts on other platforms",
@@ -34,6 +35,7 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "cancel": "Unbezahlte Bestellung stornieren",
         "pass": "Reservierung zurückgeben",
         "help": "Was ich kann",
+        "whoami": "Deine Id und die dieses Chats (für Verkäufer)",
         "confirm": "Reservierte Bestellung mit deiner Karte bezahlen",
         "card": "Deine gespeicherte Karte für Käufe mit einer Nachricht",
         "link": "Deine Konten auf anderen Plattformen verknüpfen",
@@ -49,6 +51,7 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "cancel": "Annuler une commande non payée",
         "pass": "Rendre ta réservation",
         "help": "Ce que je sais faire",
+        "whoami": "Ton id et celle de ce chat (pour les vendeurs)",
         "confirm": "Payer ta réservation avec ta carte enregistrée",
         "card": "Ta carte enregistrée pour acheter en un message",
         "link": "Lier tes comptes sur d'autres plateformes",
@@ -64,6 +67,7 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "cancel": "Cancelar un pedido sin pagar",
         "pass": "Devolver tu reserva",
         "help": "Lo que sé hacer",
+        "whoami": "Tu id y la de este chat (para vendedores)",
         "confirm": "Pagar tu reserva con tu tarjeta guardada",
         "card": "Tu tarjeta guardada para comprar con un mensaje",
         "link": "Vincular tus cuentas en otras plataformas",

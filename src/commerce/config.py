@@ -201,7 +201,7 @@ class Settings(BaseSettings):
     def _sellers(cls, value: str) -> str:
         for item in filter(None, (v.strip() for v in value.split(","))):
             try:
-                Identity.parse(item)
+                Identity.typed(item)
             except InvalidInput as exc:
                 raise ValueError(str(exc)) from None
         return value

@@ -19,6 +19,17 @@ from tests.integration.helpers import add_product, start_drop
 DISCORD_CHAT = (f"discord:{CHANNEL_ID}",)
 
 
+async def test_whoami_tells_a_seller_the_ids_to_configure(open_shop: ShopFactory) -> None:
+    async with open_shop() as shop:
+        anna = shop.fake.add_member("anna")
+        answer = await ephemeral_answer(shop, await shop.fake.slash(anna, "whoami"))
+        assert answer == (
+            f"Your id: discord:{anna} (for LIVEBUY_SELLERS or livebuy seller add)\n"
+            f"This chat: discord:{CHANNEL_ID} (for livebuy drop start"
+            f" --channel discord:{CHANNEL_ID})"
+        )
+
+
 async def test_autocomplete_orders_pass_waitlist_cancel_and_help(open_shop: ShopFactory) -> None:
     async with open_shop() as shop:
         fake = shop.fake

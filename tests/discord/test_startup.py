@@ -13,9 +13,18 @@ async def test_the_bot_logs_in_syncs_commands_to_the_guild_and_connects(
         synced = fake.calls_to("PUT", f"/applications/{APP_ID}/guilds/{GUILD_ID}/commands")
         assert len(synced) == 1
         names = {c["name"] for c in synced[0].body}
-        assert {"buy", "orders", "cancel", "pass", "help", "drop", "end", "stats", "refund"} <= (
-            names
-        )
+        assert {
+            "buy",
+            "orders",
+            "cancel",
+            "pass",
+            "help",
+            "whoami",
+            "drop",
+            "end",
+            "stats",
+            "refund",
+        } <= (names)
         assert not fake.calls_to("PUT", f"/applications/{APP_ID}/commands")
         (identify,) = fake.identified
         assert identify["token"] == "test-token"

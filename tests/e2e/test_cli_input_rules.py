@@ -93,3 +93,21 @@ def test_a_terminal_chooses_which_drop_ends(cli, monkeypatch: pytest.MonkeyPatch
     assert live_codes(cli) == ["MUG", "TEE"]
     cli("drop", "end", input="mug\n")
     assert live_codes(cli) == ["TEE"]
+
+
+def test_ids_are_checked_where_operators_type_them(cli) -> None:  # type: ignore[no-untyped-def]
+    cli("product", "add", "TEE", "--name", "Tee", "--price", "25", "--stock", "10")
+    refused = cli("drop", "start", "TEE", "--qty", "1", "--channel", "telegram:@myshop", ok=False)
+    assert "'telegram:@myshop': a Telegram chat id is a number" in refused and "/whoami" in refused
+    assert "a Discord channel id is a number" in cli(
+        "auction", "start", "TEE", "--start", "1", "--channel", "discord:general", ok=False
+    )
+    assert "a web chat room is a word" in cli(
+        "show", "create", "Sun", "--at", "2030-01-05 20:00", "--channels", "web:x,web:a b",
+        ok=False,
+    )  # fmt: skip
+    assert live_codes(cli) == [] and json.loads(cli("show", "list", "--format", "json")) == []
+    assert "a Telegram user id is a number" in cli("seller", "add", "telegram:anna", ok=False)
+    assert "LIVEBUY_SELLERS" in cli("product", "list", ok=False, LIVEBUY_SELLERS="telegram:@anna")
+    cli("drop", "start", "TEE", "--qty", "1", "--channel", "telegram:-1001234567890")
+    assert live_codes(cli) == ["TEE"]

@@ -64,6 +64,25 @@ async def test_private_chat_commands(shop_factory: ShopFactory, api: FakeBotApi)
     assert api.texts_to(BOB.id) == ["Ese enlace no es para ti. /orders muestra tus pedidos."]
 
 
+async def test_whoami_tells_a_seller_the_ids_to_configure(
+    shop_factory: ShopFactory, api: FakeBotApi
+) -> None:
+    shop = await shop_factory()
+    await shop.processed(api.message(ANNA.id, ANNA, "/start"))
+    await shop.processed(api.message(GROUP, ANNA, "/whoami"))
+    await shop.processed(api.message(ANNA.id, ANNA, "/whoami"))
+    await shop.settle()
+    in_group, in_private = api.texts_to(ANNA.id)[-2:]
+    assert in_group == (
+        f"Your id: telegram:{ANNA.id} (for LIVEBUY_SELLERS or livebuy seller add)\n"
+        f"This chat: telegram:{GROUP} (for livebuy drop start --channel telegram:{GROUP})"
+    )
+    assert in_private == f"Your id: telegram:{ANNA.id} (for LIVEBUY_SELLERS or livebuy seller add)"
+    assert all(f"telegram:{ANNA.id}" not in text for text in api.texts_to(GROUP))
+    menus = [call.params["commands"] for call in api.of("setMyCommands")]
+    assert menus and all("whoami" in str(menu) for menu in menus)
+
+
 async def test_buyers_who_never_started_the_bot(
     shop_factory: ShopFactory, api: FakeBotApi
 ) -> None:

@@ -36,6 +36,7 @@ from commerce.domain.grammar import (
     Stats,
     Unlink,
     Vote,
+    WhoAmI,
     format_command,
     parse,
 )
@@ -74,6 +75,8 @@ CASES: list[tuple[str, Command | ParseError | None]] = [
     ("#buy 0", ParseError(E.BAD_QUANTITY, "buy", "0")),
     ("#buy TEE 1000", ParseError(E.BAD_QUANTITY, "buy", "1000")),
     ("#buy MUG -1", ParseError(E.BAD_QUANTITY, "buy", "-1")),
+    ("/whoami", WhoAmI()),
+    ("/whoami@livebuy_bot", WhoAmI()),
     ("#buy -2", ParseError(E.BAD_QUANTITY, "buy", "-2")),
     ("/buy TEE −3 M", ParseError(E.BAD_QUANTITY, "buy", "−3")),
     ("#buying is fun", None),

@@ -11,7 +11,7 @@ from commerce.domain.errors import CommerceError
 from commerce.domain.money import parse_amount
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.results import AuctionView
-from webhooks.cli.common import Format, emit, fail, price_allowed, with_bus
+from webhooks.cli.common import Format, emit, fail, price_allowed, typed_chats, with_bus
 
 auction_app = typer.Typer(help="Auctions: one unit, the highest bid wins.", no_args_is_help=True)
 
@@ -78,7 +78,7 @@ def auction_start(
             close.value,
             parse_amount(reserve) if reserve else None,
             parse_amount(step) if step else None,
-            tuple(channel or ()),
+            typed_chats(channel),
             code,
             actor="cli",
         )

@@ -21,6 +21,7 @@ from commerce.adapters.db import create_engine
 from commerce.bootstrap import bootstrap
 from commerce.config import Settings
 from commerce.domain.errors import CommerceError
+from commerce.domain.identity import ChatRef
 from commerce.domain.money import Money, parse_amount
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.ports import PaymentError
@@ -128,6 +129,14 @@ def price_allowed(amount: str | Money, yes: bool, option: str = "--price") -> No
             f"{option} {value:,f} is above LIVEBUY_MAX_PRICE ({ceiling:,f}): "
             "add --yes if you mean it"
         )
+
+
+def typed_chats(chats: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+    """The chats an operator named (--channel), each in its platform's form of ids."""
+    try:
+        return tuple(str(ChatRef.typed(chat)) for chat in chats or ())
+    except CommerceError as exc:
+        raise fail(str(exc)) from None
 
 
 def interactive() -> bool:

@@ -23,6 +23,7 @@ from webhooks.cli.common import (
     interactive,
     price_allowed,
     settings,
+    typed_chats,
     with_bus,
 )
 
@@ -111,6 +112,7 @@ def drop_start(
     config = settings()
     if price is not None:
         price_allowed(price, yes)
+    chats = typed_chats(channel)
     all_chats_allowed(f"the drop of {sku.upper()}", channel, all_chats)
 
     async def start(bus: MessageBus) -> DropView:
@@ -127,7 +129,7 @@ def drop_start(
             confirm=confirm,
             promo=promo,
         )
-        result: DropView = await bus.handle(c.StartDrop(terms, tuple(channel or ()), code))
+        result: DropView = await bus.handle(c.StartDrop(terms, chats, code))
         return result
 
     emit([drop_row(with_bus(start))], Format.TABLE, DROP_COLUMNS)

@@ -31,6 +31,7 @@ from webhooks.cli.common import (
     fail,
     price_allowed,
     settings,
+    typed_chats,
     with_bus,
     with_engine,
 )
@@ -130,7 +131,7 @@ def show_create(
     except InvalidInput as exc:
         raise fail(str(exc)) from None
     specs = _lots_file(lots)
-    chats = tuple(ch.strip() for ch in channels.split(",") if ch.strip())
+    chats = typed_chats([ch for ch in channels.split(",") if ch.strip()])
 
     async def create(bus: MessageBus) -> ShowView:
         command = c.CreateShow(title, starts_at, chats, code, lots=specs, shipping=policy)

@@ -87,6 +87,10 @@ class Buying(commands.Cog):
     async def orders(self, interaction: discord.Interaction) -> None:
         await answer(self.core, interaction, "/orders")
 
+    @app_commands.command(name="whoami", description="Your id and this channel's, for sellers")
+    async def whoami(self, interaction: discord.Interaction) -> None:
+        await answer(self.core, interaction, "/whoami")
+
     @app_commands.command(name="cancel", description="Cancel an unpaid order")
     @app_commands.describe(order="The order (your latest unpaid one if left out)")
     async def cancel(self, interaction: discord.Interaction, order: str | None = None) -> None:

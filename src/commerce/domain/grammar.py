@@ -50,6 +50,11 @@ class Orders:
 
 
 @dataclass(frozen=True, slots=True)
+class WhoAmI:
+    """Asks for the sender's id and the chat's, in the form LIVEBUY_SELLERS and --channel take."""
+
+
+@dataclass(frozen=True, slots=True)
 class Queue:
     """`/queue [CODE]`: the buyer's places in waitlists."""
 
@@ -192,6 +197,7 @@ Command = (
     | Pass
     | Cancel
     | Orders
+    | WhoAmI
     | Queue
     | Help
     | Start
@@ -271,6 +277,7 @@ DEFAULT_KEYWORDS = Keywords(
         "pass": frozenset({"pass"}),
         "cancel": frozenset({"cancel", "stornieren", "annuler", "cancelar"}),
         "orders": frozenset({"orders", "bestellungen", "commandes", "pedidos"}),
+        "whoami": frozenset({"whoami"}),
         "queue": frozenset({"queue", "warteliste", "attente", "cola"}),
         "help": frozenset({"help", "hilfe", "aide", "ayuda"}),
         "start": frozenset({"start"}),
@@ -592,6 +599,7 @@ _ARGUMENTS: dict[str, Callable[[list[str]], Command | ParseError]] = {
     "pass": _optional(Pass),
     "cancel": _optional(Cancel, ref=True),
     "orders": lambda _: Orders(),
+    "whoami": lambda _: WhoAmI(),
     "queue": _optional(Queue),
     "help": lambda _: Help(),
     "start": lambda args: Start(" ".join(args) or None),
@@ -628,6 +636,8 @@ def format_command(cmd: Command) -> str:
             return _join("/cancel", order)
         case Orders():
             return "/orders"
+        case WhoAmI():
+            return "/whoami"
         case Queue(code=code):
             return _join("/queue", code)
         case Help():

@@ -1,5 +1,6 @@
 """Platform identities such as 'telegram:123', 'discord:456' or 'web:anna', and chats."""
 
+import re
 from dataclasses import dataclass
 
 from commerce.domain.errors import InvalidInput
@@ -16,6 +17,42 @@ def _split(text: str, example: str) -> tuple[str, str]:
     return platform, local
 
 
+# The form of the ids each platform hands out, for what operators type (`--channel`,
+# `seller add`, LIVEBUY_SELLERS): a username or a typo would otherwise be accepted and then
+# never match anyone. Telegram users are positive numbers and its groups negative ones
+# (-100… for supergroups); Discord ids are snowflakes (numbers); a web room is a word.
+_USER_FORMS = {
+    "telegram": (
+        re.compile(r"[0-9]{1,20}"),
+        "a Telegram user id is a number, e.g. telegram:123456789",
+    ),
+    "discord": (
+        re.compile(r"[0-9]{1,20}"),
+        "a Discord user id is a number, e.g. discord:80351110224678912",
+    ),
+}
+_CHAT_FORMS = {
+    "telegram": (
+        re.compile(r"-?[0-9]{1,20}"),
+        "a Telegram chat id is a number, e.g. telegram:-1001234567890",
+    ),
+    "discord": (
+        re.compile(r"[0-9]{1,20}"),
+        "a Discord channel id is a number, e.g. discord:1150000000000000000",
+    ),
+    "web": (re.compile(r"[\w-]{1,64}"), "a web chat room is a word, e.g. web:demo"),
+}
+_HOW_TO_FIND = ' (send /whoami where you want it, or see "Finding ids" in the README)'
+
+
+def _typed(
+    platform: str, local: str, text: str, forms: dict[str, tuple[re.Pattern[str], str]]
+) -> None:
+    form = forms.get(platform)
+    if form is not None and not form[0].fullmatch(local):
+        raise InvalidInput(f"'{text}': {form[1]}{_HOW_TO_FIND}")
+
+
 @dataclass(frozen=True, slots=True)
 class Identity:
     platform: str
@@ -24,6 +61,13 @@ class Identity:
     @classmethod
     def parse(cls, text: str) -> "Identity":
         return cls(*_split(text, "an identity like telegram:123, discord:456 or web:anna"))
+
+    @classmethod
+    def typed(cls, text: str) -> "Identity":
+        """An identity as an operator types it: also in the form its platform gives ids."""
+        identity = cls.parse(text)
+        _typed(identity.platform, identity.user_id, text.strip(), _USER_FORMS)
+        return identity
 
     def __str__(self) -> str:
         return f"{self.platform}:{self.user_id}"
@@ -39,6 +83,13 @@ class ChatRef:
     @classmethod
     def parse(cls, text: str) -> "ChatRef":
         return cls(*_split(text, "a chat like telegram:-100123 or web:demo"))
+
+    @classmethod
+    def typed(cls, text: str) -> "ChatRef":
+        """A chat as an operator types it: also in the form its platform gives ids."""
+        chat = cls.parse(text)
+        _typed(chat.platform, chat.chat_id, text.strip(), _CHAT_FORMS)
+        return chat
 
     def __str__(self) -> str:
         return f"{self.platform}:{self.chat_id}"

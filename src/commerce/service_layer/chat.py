@@ -10,6 +10,7 @@ from commerce.domain import commands as c
 from commerce.domain import grammar as g
 from commerce.domain.drops import DropPolicy, DropTerms
 from commerce.domain.errors import CommerceError, NotAllowed, NotFound
+from commerce.domain.identity import ChatRef, Identity
 from commerce.domain.money import Money
 from commerce.service_layer import auctions, handlers, one_message, saved_cards, shows
 from commerce.service_layer import giveaways as engage
@@ -64,6 +65,14 @@ class Released:
 @dataclass(frozen=True, slots=True)
 class OrderList:
     orders: tuple[OrderView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IdsShown:
+    """/whoami: the sender's id and, asked in a group or channel, the chat's."""
+
+    identity: str
+    chat: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +223,7 @@ ChatOutcome = (
     | Claimed
     | Released
     | OrderList
+    | IdsShown
     | QueueShown
     | HelpAsked
     | DropOpened
@@ -315,6 +325,9 @@ async def _dispatch(parsed: g.Command, cmd: c.ChatMessage, deps: Deps) -> ChatOu
         case g.Cancel(order=ref):
             release = await handlers.cancel_order(c.CancelOrder(cmd.identity, ref), deps)
             return Released(release, passed=False)
+        case g.WhoAmI():
+            chat = None if cmd.private else str(ChatRef.parse(cmd.chat))
+            return IdsShown(str(Identity.parse(cmd.identity)), chat)
         case g.Orders():
             orders = await handlers.list_orders(
                 c.ListOrders(identity=cmd.identity, limit=10), deps

@@ -235,7 +235,7 @@ async def list_orders(cmd: c.ListOrders, deps: Deps) -> list[OrderView]:
 async def add_seller(cmd: c.AddSeller, deps: Deps) -> None:
     if cmd.role not in SELLER_ROLES:
         raise InvalidInput(f"role must be one of {', '.join(SELLER_ROLES)}")
-    identity = str(Identity.parse(cmd.identity))
+    identity = str(Identity.typed(cmd.identity))
     await deps.store.add_seller(identity, cmd.role, deps.clock.now())
 
 
