@@ -1,11 +1,15 @@
 """`livebuy shipping zone …`, a product's size class and a show's shipping policy, through
 typer's runner on SQLite and PostgreSQL: bad input is one line and changes nothing."""
 
+import asyncio
 import csv
 import io
 import json
 
 import pytest
+from sqlalchemy import text
+
+from commerce.adapters.db import create_engine
 
 
 def test_zones_added_listed_and_removed(cli) -> None:  # type: ignore[no-untyped-def]
@@ -83,3 +87,28 @@ def test_size_class_and_show_policy(cli) -> None:  # type: ignore[no-untyped-def
     assert {code: s["shipping"] for code, s in shows.items()} == {
         "FREE-ONE": "free", "CAPPED": "cap:9.90", "PLAIN": "buyer"
     }  # fmt: skip
+
+
+def test_an_order_shows_items_shipping_and_tax(cli, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    cli("product", "add", "TEE", "--name", "Logo tee", "--price", "25.00", "--stock", "3")
+    cli("drop", "start", "TEE", "--qty", "2", "--channel", "telegram:-100123")
+    cli("say", "--chat", "telegram:-100123", "--as", "telegram:42", "#buy")
+    [order] = json.loads(cli("orders", "--format", "json"))
+
+    async def charged() -> None:  # as a paid checkout with shipping and tax leaves it
+        engine = create_engine(database_url)
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE orders SET shipping_amount = 490, tax_amount = 299 WHERE ref = :r"),
+                {"r": order["ref"]},
+            )
+        await engine.dispose()
+
+    asyncio.run(charged())
+    [shown] = json.loads(cli("orders", "--format", "json"))
+    assert (shown["amount"], shown["shipping"], shown["tax"], shown["total"]) == (
+        "25.00", "4.90", "2.99", "32.89",
+    )  # fmt: skip
+    header = cli("orders", "--format", "csv").splitlines()[0]
+    assert ",amount,shipping,tax,total,currency," in header
+    assert "items €25.00 + shipping €4.90 + tax €2.99 = €32.89" in cli("order", order["ref"])

@@ -7,7 +7,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 from aiohttp import ClientSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from commerce.adapters.reports import SqlReports
+from commerce.adapters.show_report import SqlShowReport
 from commerce.domain import commands as c
 from commerce.domain.orders import OrderStatus
 from commerce.domain.shipping import ShippingPolicy, Zone
@@ -81,7 +84,7 @@ async def _win_and_pay(shop: Shop, api: FakeBotApi, sku: str) -> str:
 
 
 async def test_three_wins_of_a_show_pay_first_each_each(
-    shop_factory: ShopFactory, api: FakeBotApi
+    shop_factory: ShopFactory, api: FakeBotApi, engine: AsyncEngine
 ) -> None:
     shop = await _shop(shop_factory)
     await shop.bus.handle(c.AddSeller(f"telegram:{SELLER.id}"))
@@ -103,10 +106,16 @@ async def test_three_wins_of_a_show_pay_first_each_each(
     assert session["amount_total"] == 2000 + 490
     # The two taps charged the items and the package's share together.
     assert "Charged €21.00 to Visa •••• 4242 for 1 × CARD2 product." in api.texts_to(ANNA.id)
+    # The show's report and the shop's figures split what was paid, and count one package.
+    report = await SqlShowReport(engine).report("SUNDAY-CARDS", shop.clock.now())
+    assert (report.revenue_minor, report.shipping_minor, report.tax_minor) == (6000, 690, 0)
+    assert (report.total_minor, report.packages) == (6690, 1)
+    (revenue,) = await SqlReports(engine).revenue()
+    assert (revenue.items, revenue.shipping, revenue.packages) == (6000, 690, 1)
 
 
 async def test_a_free_shipping_show_charges_none(
-    shop_factory: ShopFactory, api: FakeBotApi
+    shop_factory: ShopFactory, api: FakeBotApi, engine: AsyncEngine
 ) -> None:
     shop = await _shop(shop_factory)
     await shop.bus.handle(c.AddSeller(f"telegram:{SELLER.id}"))
@@ -121,6 +130,8 @@ async def test_a_free_shipping_show_charges_none(
     assert [o.shipping_amount for o in orders] == [0, 0, 0]
     assert all(o.status is OrderStatus.PAID for o in orders)
     assert first_total(await _session(shop, str(orders[0].checkout_session))) == 2000
+    report = await SqlShowReport(engine).report("FREE-FRIDAY", shop.clock.now())
+    assert (report.shipping_minor, report.packages) == (0, 1)
 
 
 def first_total(session: dict[str, object]) -> object:

@@ -19,7 +19,10 @@ def order_row(o: OrderView) -> dict[str, Any]:
         "sku": o.sku,
         "variant": o.variant,
         "quantity": o.quantity,
-        "amount": str(o.amount.decimal()),
+        "amount": str(o.amount.decimal()),  # the items
+        "shipping": str(o.shipping.decimal()),
+        "tax": str(o.tax.decimal()),
+        "total": str(o.total.decimal()),
         "currency": o.amount.currency,
         "buyer": o.identity,
         "flags": f"disputes:{o.buyer_disputes}" if o.buyer_disputes else "",
@@ -40,6 +43,9 @@ ORDER_COLUMNS = [
     "variant",
     "quantity",
     "amount",
+    "shipping",
+    "tax",
+    "total",
     "currency",
     "buyer",
     "flags",
@@ -74,6 +80,11 @@ def order(ref: Annotated[str, typer.Argument(help="The order reference.")]) -> N
 
     found, history = with_bus(show)
     emit([order_row(found)], Format.TABLE, ORDER_TABLE_COLUMNS)
+    package = f" (package {found.bundle_id})" if found.bundle_id is not None else ""
+    typer.echo(
+        f"items {found.amount} + shipping {found.shipping}{package} + tax {found.tax}"
+        f" = {found.total}"
+    )
     if found.ship_to:
         typer.echo(f"ship to: {found.ship_to}")
     typer.echo("")

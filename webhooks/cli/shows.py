@@ -295,6 +295,10 @@ def report_markdown(report: ShowReport) -> str:
         f"{report.items_sold} items) · refunded {money(report.refunds.refunded_minor)} · "
         f"net {money(report.net_minor)}",
         "",
+        f"Paid: items {money(report.revenue_minor)} · shipping {money(report.shipping_minor)}"
+        f" · tax {money(report.tax_minor)} · total {money(report.total_minor)}"
+        f" · {report.packages} package{'' if report.packages == 1 else 's'} to send",
+        "",
         "## Lots",
         "",
         *_md_table(

@@ -24,7 +24,8 @@ import jinja2
 from aiohttp import web
 
 from commerce.adapters.dashboard_sessions import MAX_LIFE, SqlSessions
-from commerce.adapters.reports import SqlReports
+from commerce.adapters.reports import Revenue, SqlReports
+from commerce.domain.money import Money
 from commerce.domain.orders import CANCELLABLE, OrderStatus
 from commerce.service_layer.results import AuctionView, DropView, OrderView, ProductView
 from webhooks import spreadsheet
@@ -211,6 +212,22 @@ async def snapshot(request: web.Request) -> dict[str, Any]:
             {"minute": s.minute.strftime("%H:%M"), "orders": s.orders, "amount": s.amount_minor}
             for s in await reports.sales_per_minute(bus.deps.clock.now())
         ],
+        "revenue": [revenue_json(r) for r in await reports.revenue()],
+    }
+
+
+def revenue_json(r: Revenue) -> dict[str, Any]:
+    def money(minor: int) -> str:
+        return str(Money(minor, r.currency))
+
+    return {
+        "currency": r.currency,
+        "orders": r.orders,
+        "items": money(r.items),
+        "shipping": money(r.shipping),
+        "tax": money(r.tax),
+        "total": money(r.total),
+        "packages": r.packages,
     }
 
 
@@ -267,6 +284,8 @@ def order_json(o: OrderView) -> dict[str, Any]:
         "item": o.description,
         "quantity": o.quantity,
         "amount": str(o.amount),
+        "shipping": str(o.shipping),
+        "tax": str(o.tax),
         "status": o.status.value,
         "buyer": o.identity,
         "chat": o.chat,
@@ -283,12 +302,14 @@ async def orders_csv(request: web.Request) -> web.Response:
     writer = csv.writer(out)
     writer.writerow(
         ["ref", "created_at", "drop", "sku", "item", "variant", "quantity", "amount",
-         "currency", "status", "buyer", "chat", "payment_ref", "refunded", "ship_to"]
+         "shipping", "tax", "total", "currency", "status", "buyer", "chat", "payment_ref",
+         "refunded", "ship_to"]
     )  # fmt: skip
     for o in orders:
         writer.writerow(map(spreadsheet.cell,
             [o.ref, o.created_at.isoformat(), o.drop_code, o.sku, o.name, o.variant,
-             o.quantity, o.amount.decimal(), o.amount.currency.upper(), o.status.value,
+             o.quantity, o.amount.decimal(), o.shipping.decimal(), o.tax.decimal(),
+             o.total.decimal(), o.amount.currency.upper(), o.status.value,
              o.identity, o.chat, o.payment_ref or "",
              o.refunded.decimal() if o.refunded else "", o.ship_to or ""]
         ))  # fmt: skip

@@ -34,6 +34,32 @@ NAMES = sql(
 PAID_SINCE = sql(
     "SELECT paid_at, amount_minor FROM orders WHERE paid_at IS NOT NULL AND paid_at >= :since"
 )
+# Paid orders by currency: items, shipping and tax apart, and the packages they make (one
+# per bundle, one per order that ships without one; digital goods make none).
+REVENUE = sql(
+    "SELECT o.currency, COUNT(*) AS orders, SUM(o.amount_minor) AS items,"
+    " SUM(o.shipping_amount) AS shipping, SUM(o.tax_amount) AS tax,"
+    " COUNT(DISTINCT o.bundle_id)"
+    " + SUM(CASE WHEN o.bundle_id IS NULL AND NOT p.digital THEN 1 ELSE 0 END) AS packages"
+    " FROM orders o JOIN product p ON p.id = o.product_id"
+    " WHERE o.paid_at IS NOT NULL GROUP BY o.currency ORDER BY o.currency"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Revenue:
+    """What paid orders brought in one currency, in minor units."""
+
+    currency: str
+    orders: int
+    items: int
+    shipping: int
+    tax: int
+    packages: int
+
+    @property
+    def total(self) -> int:
+        return self.items + self.shipping + self.tax
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +95,23 @@ class SqlReports:
             row = rows.setdefault((code, platform), {})
             row.update(checkouts=int(checkouts), paid=int(paid), refunded=int(refunded))
         return [FunnelRow(code, platform, **row) for (code, platform), row in sorted(rows.items())]
+
+    async def revenue(self) -> list[Revenue]:
+        """Paid orders' revenue per currency, split into items, shipping and tax, and the
+        packages they make."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(REVENUE)).all()
+        return [
+            Revenue(
+                r.currency,
+                int(r.orders),
+                int(r.items),
+                int(r.shipping),
+                int(r.tax),
+                int(r.packages),
+            )
+            for r in rows
+        ]
 
     async def buyer_names(self, limit: int) -> dict[str, str]:
         """The names buyers chat under, for the latest `limit` orders (by order ref)."""

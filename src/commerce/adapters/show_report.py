@@ -72,6 +72,8 @@ LOTS = sql(
 ORDERS = sql(
     "SELECT l.position, l.mode, o.id, o.identity, o.quantity, o.amount_minor, o.status,"
     " o.created_at, o.paid_at, o.refunded_minor, o.checkout_session, c.display_name,"
+    " o.shipping_amount, o.tax_amount, o.bundle_id,"
+    " (SELECT p.digital FROM product p WHERE p.id = o.product_id) AS digital,"
     " EXISTS (SELECT 1 FROM order_event e WHERE e.order_id = o.id"
     "  AND e.cause LIKE 'charge:%') AS checkout,"
     " EXISTS (SELECT 1 FROM order_event e WHERE e.order_id = o.id AND e.cause = 'restock')"
@@ -172,7 +174,15 @@ class ShowReport:
     orders: int
     paid_orders: int
     items_sold: int
-    revenue_minor: int
+    revenue_minor: int  # the items of paid orders
+    shipping_minor: int = 0  # the shipping they paid
+    tax_minor: int = 0  # the tax the provider added to them
+    packages: int = 0  # to send: a bundle is one, an order that ships without one another
+
+    @property
+    def total_minor(self) -> int:
+        """What buyers paid: items, shipping and tax."""
+        return self.revenue_minor + self.shipping_minor + self.tax_minor
 
     @property
     def net_minor(self) -> int:
@@ -214,6 +224,7 @@ class ShowReport:
         """Everything, with times in ISO 8601 and amounts in minor units."""
         data = asdict(self)
         data["net_minor"] = self.net_minor
+        data["total_minor"] = self.total_minor
         data["peaks"] = [m.minute for m in self.peaks]
         f = self.funnel
         data["funnel"] |= {
@@ -318,7 +329,18 @@ class SqlShowReport:
             paid_orders=len(paid),
             items_sold=sum(o.quantity for o in paid),
             revenue_minor=sum(o.amount_minor for o in paid),
+            shipping_minor=sum(o.shipping_amount for o in paid),
+            tax_minor=sum(o.tax_amount for o in paid),
+            packages=packages(paid),
         )
+
+
+def packages(paid: list[Any]) -> int:
+    """The packages paid orders make: one per bundle, and one per order that ships without
+    one (a shop without shipping zones); digital goods make none."""
+    bundles = {o.bundle_id for o in paid if o.bundle_id is not None}
+    alone = sum(1 for o in paid if o.bundle_id is None and not o.digital)
+    return len(bundles) + alone
 
 
 async def _giveaways(conn: AsyncConnection, ids: list[int | None]) -> dict[int, Any] | None:

@@ -92,6 +92,8 @@
       cell(row, o.item);
       cell(row, o.quantity, "num");
       cell(row, o.amount, "num");
+      cell(row, o.shipping, "num shipping");
+      cell(row, o.tax, "num tax");
       cell(row, o.status, "status " + o.status);
       cell(row, o.name ? `${o.name} (${o.buyer})` : o.buyer);
       cell(row, o.ship_to, "ship-to");
@@ -140,6 +142,10 @@
     options($("#auction-sku"), skus);
     $("#chats").replaceChildren(...state.chats.map((c) => new Option(c)));
     chart(state.sales);
+    // Paid so far, split: items, shipping, tax, and the packages to send.
+    $("#revenue").textContent = (state.revenue || []).map((r) =>
+      `Paid: items ${r.items} · shipping ${r.shipping} · tax ${r.tax} · total ${r.total}` +
+      ` · ${r.packages} package${r.packages === 1 ? "" : "s"}`).join("; ");
   }
 
   function say(text, ok) {
