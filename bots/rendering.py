@@ -77,6 +77,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "waitlisted": "{who}: sold out, you are number {pos} on the waitlist.",
         "already_waitlisted": "{who}: you are already number {pos} on the waitlist.",
         "no_live_drop": "No drop is live here. Sellers start one with /drop",
+        "unknown_code": "No drop {asked} here. Live here: {live}",
         "drop_ended": "{who}: this drop has ended.",
         "limit_reached": "{who}: the limit is {limit} per buyer.",
         "not_enough_left": "{who}: only {left} left. Try #buy {left}",
@@ -258,6 +259,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "waitlisted": "{who}: ausverkauft, du bist Nummer {pos} auf der Warteliste.",
         "already_waitlisted": "{who}: du bist schon Nummer {pos} auf der Warteliste.",
         "no_live_drop": "Hier läuft gerade kein Drop. Verkäufer starten einen mit /drop",
+        "unknown_code": "Kein Drop {asked} hier. Hier läuft: {live}",
         "drop_ended": "{who}: dieser Drop ist vorbei.",
         "limit_reached": "{who}: das Limit ist {limit} pro Käufer.",
         "not_enough_left": "{who}: nur noch {left} übrig. Versuch #buy {left}",
@@ -448,6 +450,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "waitlisted": "{who} : épuisé, tu es numéro {pos} sur la liste d'attente.",
         "already_waitlisted": "{who} : tu es déjà numéro {pos} sur la liste d'attente.",
         "no_live_drop": "Aucun drop en cours ici. Les vendeurs en lancent un avec /drop",
+        "unknown_code": "Pas de drop {asked} ici. En cours ici : {live}",
         "drop_ended": "{who} : ce drop est terminé.",
         "limit_reached": "{who} : la limite est de {limit} par acheteur.",
         "not_enough_left": "{who} : il n'en reste que {left}. Essaie #buy {left}",
@@ -637,6 +640,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "waitlisted": "{who}: agotado, eres el número {pos} en la lista de espera.",
         "already_waitlisted": "{who}: ya eres el número {pos} en la lista de espera.",
         "no_live_drop": "No hay ningún drop aquí. Los vendedores empiezan uno con /drop",
+        "unknown_code": "No hay ningún drop {asked} aquí. En curso aquí: {live}",
         "drop_ended": "{who}: este drop ha terminado.",
         "limit_reached": "{who}: el límite es {limit} por comprador.",
         "not_enough_left": "{who}: solo quedan {left}. Prueba #buy {left}",
@@ -1103,6 +1107,8 @@ class Renderer:
             "code": drop.code if drop else "",
             "first": result.variants[0] if result.variants else "",
             "choices": choices,
+            "asked": result.code or "",
+            "live": ", ".join(result.live),
         }
         return Reply(public=self.t(reason.value, **values))
 

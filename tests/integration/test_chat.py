@@ -18,7 +18,7 @@ from commerce.service_layer.results import (
     WaitlistClosed,
 )
 from tests.fakes import FakeClock, FakeNotifier, FakePaymentGateway
-from tests.integration.helpers import add_product
+from tests.integration.helpers import add_product, start_drop
 
 _n = iter(range(1, 10_000))
 
@@ -135,6 +135,37 @@ async def test_refund_from_the_chat_needs_payments(bus: MessageBus) -> None:
     assert isinstance(won, chat.Claimed) and won.result.order is not None
     outcome = await say(bus, f"/refund {won.result.order.ref}")
     assert isinstance(outcome, chat.Failed) and outcome.not_allowed  # no payments configured
+
+
+async def test_an_unknown_code_names_the_drops_live_in_that_chat(bus: MessageBus) -> None:
+    bus.deps.sellers = frozenset({"telegram:99"})
+    for sku in ("MUG", "CAP", "HAT", "TEE"):
+        await add_product(bus, sku, stock=5)
+    await say(bus, "/drop MUG 2 10", who="telegram:99")
+    await say(bus, "/drop CAP 2 10", who="telegram:99")
+    await say(bus, "/drop HAT 2 10", who="telegram:99", chat_id="telegram:-200")
+    refused = await say(bus, "#buy NOPE")
+    assert isinstance(refused, chat.Claimed)
+    assert refused.result.live == ("MUG", "CAP") and refused.result.code == "NOPE"
+    assert render(refused).public == "No drop NOPE here. Live here: MUG, CAP"
+    # Live in another chat only: not here either.
+    assert render(await say(bus, "#buy HAT")).public == "No drop HAT here. Live here: MUG, CAP"
+    assert render(await say(bus, "#buy NOPE", chat_id="telegram:-200")).public == (
+        "No drop NOPE here. Live here: HAT"
+    )
+    # A drop in every chat is live everywhere; a chat with nothing live says so.
+    await start_drop(bus, "TEE", channels=())
+    assert render(await say(bus, "#buy NOPE", chat_id="telegram:-300")).public == (
+        "No drop NOPE here. Live here: TEE"
+    )
+    await bus.handle(c.EndDrop("TEE", None))
+    assert render(await say(bus, "#buy NOPE", chat_id="telegram:-300")).public == (
+        "No drop is live here. Sellers start one with /drop"
+    )
+    assert isinstance(await say(bus, "#buy CAP"), chat.Claimed)  # a known code still buys
+    for locale in LOCALES:
+        text = render(refused, locale).public or ""
+        assert "NOPE" in text and "MUG, CAP" in text and "{" not in text, locale
 
 
 def test_every_language_has_every_text() -> None:

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from commerce.domain import commands as c
+from commerce.domain.drops import DropStatus
 from commerce.domain.errors import InvalidInput, NotAllowed, NotFound
 from commerce.domain.identity import ChatRef, Identity
 from commerce.domain.orders import CANCELLABLE, OrderStatus
@@ -24,6 +25,7 @@ from commerce.service_layer.results import (
     OrderView,
     ProductView,
     PromotedFromWaitlist,
+    RefusalReason,
     Release,
     Settlement,
     SettlementOutcome,
@@ -91,7 +93,21 @@ async def take_units(cmd: c.Claim, deps: Deps) -> ClaimResult:
     now = cmd.received_at or deps.clock.now()
     # Normalised: 'Telegram:42' is the same buyer as 'telegram:42', in the same chat.
     normalised = replace(cmd, identity=identity, chat=chat, code=code, received_at=now)
-    return await deps.store.claim(normalised, now)
+    result = await deps.store.claim(normalised, now)
+    if code and result.reason is RefusalReason.NO_LIVE_DROP:
+        # A typo ('#buy MUGG') while MUG is live: name what is. Read only after the refusal,
+        # so the claim writer's path stays as it is.
+        live = await live_codes(deps, chat)
+        if live:
+            return replace(result, reason=RefusalReason.UNKNOWN_CODE, code=code, live=live)
+    return result
+
+
+async def live_codes(deps: Deps, chat: str) -> tuple[str, ...]:
+    """The codes of the drops a `#buy` in this chat may claim from, oldest first."""
+    drops = await deps.store.drops(DropStatus.LIVE)
+    shown = (d for d in drops if not d.channels or chat in d.channels)
+    return tuple(dict.fromkeys(d.code for d in sorted(shown, key=lambda d: d.id)))
 
 
 async def pass_hold(cmd: c.PassHold, deps: Deps) -> Release:

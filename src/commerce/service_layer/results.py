@@ -120,6 +120,7 @@ class ClaimOutcome(StrEnum):
 
 class RefusalReason(StrEnum):
     NO_LIVE_DROP = "no_live_drop"
+    UNKNOWN_CODE = "unknown_code"  # no drop by that code here, while others are (`live`)
     DROP_ENDED = "drop_ended"
     LIMIT_REACHED = "limit_reached"
     NOT_ENOUGH_LEFT = "not_enough_left"  # fewer units than asked remain; `remaining` tells
@@ -146,6 +147,8 @@ class ClaimResult:
     # `order.hold_expires_at`), or what charging it at once gave (a drop that needs no confirm).
     confirm: "CardView | None" = None
     payment: "PaymentResult | None" = None
+    code: str | None = None  # the code asked for, for an UNKNOWN_CODE refusal
+    live: tuple[str, ...] = ()  # the codes of the drops live in the chat, for UNKNOWN_CODE
 
 
 @dataclass(frozen=True, slots=True)
