@@ -29,7 +29,7 @@ from commerce.domain.money import Money
 from commerce.domain.orders import CANCELLABLE, OrderStatus
 from commerce.service_layer.results import AuctionView, DropView, OrderView, ProductView
 from webhooks import spreadsheet
-from webhooks.dashboard import auth, forms, shipping, shows
+from webhooks.dashboard import auth, forms, shipping, shows, zones
 from webhooks.dashboard.replies import bus_of, refuse, wants_json
 from webhooks.keys import ADMIN_TOKEN, BUS, ENGINE, SETTINGS
 from webhooks.peers import client_ip
@@ -68,6 +68,7 @@ def create_dashboard(poll: float = 1.0) -> web.Application:
     app.add_routes(forms.routes)
     app.add_routes(shows.routes)
     app.add_routes(shipping.routes)
+    app.add_routes(zones.routes)
     app.router.add_static("/static", HERE / "static")
     return app
 

@@ -19,12 +19,13 @@ from commerce.adapters.show_report import ShowReport, SqlShowReport
 from commerce.domain import commands as c
 from commerce.domain.drops import parse_duration
 from commerce.domain.errors import CommerceError, InvalidInput, NotFound
+from commerce.domain.shipping import ShippingPolicy
 from commerce.domain.shows import MAX_LOTS, LotSpec, parse_lots_csv, parse_start
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.ports import ShowStore
 from webhooks.dashboard import auth
 from webhooks.dashboard.replies import bus_of, refuse, wants_json
-from webhooks.keys import ADMIN_TOKEN, ENGINE
+from webhooks.keys import ADMIN_TOKEN, ENGINE, SETTINGS
 
 routes = web.RouteTableDef()
 MAX_CSV = 256 * 1024  # bytes of a run sheet
@@ -95,9 +96,11 @@ async def create_show(request: web.Request) -> web.Response:
         chats = tuple(ch.strip() for ch in form.get("chats", "").split(",") if ch.strip())
         text = upload or form.get("lots_csv", "")
         lots = tuple(parse_lots_csv(text)) if text.strip() else ()
+        currency = request.config_dict[SETTINGS].livebuy_currency
+        policy = ShippingPolicy.parse(form.get("shipping") or "buyer", currency)
         show = await bus_of(request).handle(
             c.CreateShow(title, starts_at, chats, form.get("code") or None, lots=lots,
-                         actor="dashboard")
+                         actor="dashboard", shipping=policy)
         )  # fmt: skip
     except NotFound as exc:
         return refuse(request, str(exc), 404)
