@@ -1,12 +1,14 @@
 """Set-based claim batches: all the claims that arrived together, decided in one transaction
-with a fixed number of statements, whatever the batch size.
+with a fixed number of statements, whatever the batch size. This module decides; the
+statements are the driver's own, claim_sqlite.py (plain sqlite3) and claim_postgres.py
+(asyncpg).
 
 The transaction first locks the rows of the drops it claims from (ascending ids, so batches in
 several processes never deadlock; on SQLite BEGIN IMMEDIATE locks the database). Under that
 lock no other transaction can change a drop's remaining units, waitlist or buyer counts, so
 the batch reads them once and gives out units in arrival order. The writes are still guarded
-by the database: the drop's units go down with `UPDATE ... WHERE remaining >= :taken` and each
-variant's with `WHERE stock >= :taken`; a guard that does not hold aborts the batch (and its
+by the database: the drop's units go down with `UPDATE ... WHERE remaining >= taken` and each
+variant's with `WHERE stock >= taken`; a guard that does not hold aborts the batch (and its
 claims are retried one by one), so stock never goes negative whatever the code above decided.
 """
 
@@ -18,8 +20,8 @@ from typing import Any
 from sqlalchemy import TextClause, bindparam
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from commerce.adapters.claims import FIND_LIVE_DROP, LOCK_DROP, new_order_refs, replay
-from commerce.adapters.sql import SELECT_CHANNELS, SELECT_DROP, sql, to_drop_view, utc
+from commerce.adapters.claims import new_order_refs
+from commerce.adapters.sql import sql, to_drop_view, utc
 from commerce.domain.commands import Claim
 from commerce.domain.drops import DropPolicy, DropStatus
 from commerce.domain.money import Money
@@ -59,54 +61,6 @@ ADD_IDENTITIES = sql(
     " ON CONFLICT (key) DO NOTHING"
 )
 IDENTITIES = sql_in("SELECT key, customer_id FROM identity WHERE key IN :keys", "keys")
-KNOWN_KEYS = sql_in("SELECT key FROM claim WHERE key IN :keys", "keys")
-CLAIM_IDS = sql_in("SELECT key, id FROM claim WHERE key IN :keys", "keys")
-VARIANTS = sql("SELECT id, label, stock FROM variant WHERE product_id = :product_id ORDER BY id")
-BUYER_UNITS = sql_in(
-    "SELECT customer_id, units FROM drop_buyer WHERE drop_id = :drop_id"
-    " AND customer_id IN :customers",
-    "customers",
-)
-WAITING = sql_in(
-    "SELECT customer_id, MIN(position) AS position FROM claim WHERE drop_id = :drop_id"
-    " AND status = 'waitlisted' AND customer_id IN :customers GROUP BY customer_id",
-    "customers",
-)
-DISPUTES = sql_in("SELECT id, disputes FROM customer WHERE id IN :ids", "ids")
-STRUCK = sql_in(
-    "SELECT customer_id FROM strike WHERE customer_id IN :customers"
-    " GROUP BY customer_id HAVING COUNT(*) >= :strikes",
-    "customers",
-)
-TAKE_BATCH = sql(
-    "UPDATE drops SET remaining = remaining - :taken, waitlist_len = waitlist_len + :joined"
-    " WHERE id = :drop_id AND status = 'live' AND remaining >= :taken RETURNING remaining"
-)
-TAKE_VARIANT = sql(
-    "UPDATE variant SET stock = stock - :taken WHERE id = :variant_id AND stock >= :taken"
-    " RETURNING stock"
-)
-SET_BUYER_UNITS = sql(
-    "INSERT INTO drop_buyer (drop_id, customer_id, units) VALUES (:drop_id, :customer_id, :units)"
-    " ON CONFLICT (drop_id, customer_id) DO UPDATE SET units = excluded.units"
-)
-INSERT_ORDERS = sql(
-    "INSERT INTO orders (ref, drop_id, product_id, variant_id, customer_id, identity, chat,"
-    " quantity, unit_price_minor, amount_minor, currency, status, holds_stock,"
-    " hold_expires_at, refunded_minor, created_at, updated_at)"
-    " VALUES (:ref, :drop_id, :product_id, :variant_id, :customer_id, :identity, :chat,"
-    " :q, :price, :amount, :currency, 'reserved', :holds, :hold_expires_at, 0, :now, :now)"
-)
-ORDER_IDS = sql_in("SELECT ref, id FROM orders WHERE ref IN :refs", "refs")
-INSERT_EVENTS = sql(
-    "INSERT INTO order_event (order_id, from_status, to_status, cause, at)"
-    " VALUES (:order_id, NULL, 'reserved', :cause, :at)"
-)
-INSERT_CLAIMS = sql(
-    "INSERT INTO claim (key, drop_id, customer_id, identity, chat, quantity, variant_id,"
-    " status, reason, position, order_id, created_at) VALUES (:key, :drop_id, :customer_id,"
-    " :identity, :chat, :quantity, :variant_id, :status, :reason, :position, :order_id, :now)"
-)
 
 
 @dataclass
@@ -249,6 +203,56 @@ class DropState:
         return None if label is None else labels[label]
 
 
+Entry = Decision | int | str  # a claim's decision, an earlier claim of the batch, a replay
+
+
+def decide_all(
+    batch: list[tuple[Claim, datetime]],
+    known: set[str],
+    drops: dict[tuple[str, str | None], "DropState | None"],
+    customers: dict[str, int],
+) -> list[Entry]:
+    """Each claim of the batch in arrival order: its decision, or the index of the same
+    message earlier in the batch, or its key when an earlier batch decided it."""
+    entries: list[Entry] = []
+    first: dict[str, int] = {}
+    for index, (claim, now) in enumerate(batch):
+        if claim.key in known:
+            entries.append(claim.key)
+        elif claim.key in first:
+            entries.append(first[claim.key])
+        else:
+            first[claim.key] = index
+            state = drops.get((claim.chat, claim.code))
+            customer_id = customers[claim.identity]
+            entries.append(
+                state.decide(claim, customer_id, now)
+                if state is not None
+                else Decision(claim, now, customer_id, ClaimOutcome.REFUSED, reason=R.NO_LIVE_DROP)
+            )
+    return entries
+
+
+def answers_of(
+    entries: list[Entry],
+    claim_ids: dict[str, int],
+    order_ids: dict[str, int],
+    disputes: dict[int, int],
+) -> list[ClaimResult | str]:
+    """The answers in arrival order; a replay stays its key, for the caller to read back."""
+    answers: list[ClaimResult | str] = []
+    for entry in entries:
+        if isinstance(entry, Decision):
+            answers.append(result_of(entry, claim_ids, order_ids, disputes))
+        elif isinstance(entry, int):
+            earlier = answers[entry]
+            assert isinstance(earlier, ClaimResult)
+            answers.append(replace(earlier, duplicate=True))
+        else:
+            answers.append(entry)
+    return answers
+
+
 def give_refs(made: list[Decision]) -> None:
     """The batch's new orders their references, from one call for randomness."""
     orders = [d.order for d in made if d.order is not None]
@@ -277,155 +281,6 @@ async def resolve_customers(
         await conn.execute(ADD_IDENTITIES, links)
         found = dict((await conn.execute(IDENTITIES, {"keys": keys})).all())
     return found
-
-
-async def decide_batch(
-    conn: AsyncConnection,
-    batch: list[tuple[Claim, datetime]],
-    customers: dict[str, int],
-    strikes: int = 0,
-) -> list[ClaimResult]:
-    """Decides the batch inside the caller's transaction, answers in arrival order."""
-    keys = [claim.key for claim, _ in batch]
-    known = set((await conn.execute(KNOWN_KEYS, {"keys": keys})).scalars().all())
-    fresh = [c for c, _ in batch if c.key not in known]
-    drops = await _lock_drops(conn, fresh, customers, strikes)
-    decisions: list[Decision | int | str] = []  # a decision, a batch duplicate, or a replay
-    first: dict[str, int] = {}
-    for index, (claim, now) in enumerate(batch):
-        if claim.key in known:
-            decisions.append(claim.key)
-        elif claim.key in first:
-            decisions.append(first[claim.key])
-        else:
-            first[claim.key] = index
-            state = drops.get((claim.chat, claim.code))
-            customer_id = customers[claim.identity]
-            decisions.append(
-                state.decide(claim, customer_id, now)
-                if state is not None
-                else Decision(claim, now, customer_id, ClaimOutcome.REFUSED, reason=R.NO_LIVE_DROP)
-            )
-    made = [d for d in decisions if isinstance(d, Decision)]
-    # Several (chat, code) pairs may name the same drop: write each drop's state once.
-    states = {id(state): state for state in drops.values() if state is not None}
-    give_refs(made)
-    order_ids = await _write(conn, list(states.values()), made)
-    claim_ids: dict[str, int] = dict((await conn.execute(CLAIM_IDS, {"keys": keys})).all())
-    disputes = await _disputes(conn, made)
-    results: list[ClaimResult] = []
-    for entry in decisions:
-        if isinstance(entry, str):
-            results.append(await replay(conn, entry))
-        elif isinstance(entry, int):
-            results.append(replace(results[entry], duplicate=True))
-        else:
-            results.append(result_of(entry, claim_ids, order_ids, disputes))
-    return results
-
-
-async def _lock_drops(
-    conn: AsyncConnection, claims: list[Claim], customers: dict[str, int], strikes: int = 0
-) -> dict[tuple[str, str | None], DropState | None]:
-    """Finds each claim's live drop, locks them in id order and reads their state."""
-    targets: dict[tuple[str, str | None], Any] = {}
-    for claim in claims:
-        pair = (claim.chat, claim.code)
-        if pair not in targets:
-            targets[pair] = (
-                await conn.execute(FIND_LIVE_DROP, {"code": claim.code, "chat": claim.chat})
-            ).first()
-    states: dict[int, DropState] = {}
-    pay_first: set[int] = set()
-    if strikes > 0 and claims:
-        everyone = {
-            "customers": sorted({customers[c.identity] for c in claims}),
-            "strikes": strikes,
-        }
-        pay_first = set((await conn.execute(STRUCK, everyone)).scalars())
-    for row in sorted({r.id: r for r in targets.values() if r}.values(), key=lambda r: r.id):
-        await conn.execute(LOCK_DROP, {"drop_id": row.id})
-        # Read again under the lock: another process may have claimed (or ended it) while we
-        # waited for it, and PostgreSQL's earlier read would be stale.
-        row = (await conn.execute(SELECT_DROP, {"id": row.id})).one()
-        buyers = sorted({customers[c.identity] for c in claims})
-        keys = {"drop_id": row.id, "customers": buyers}
-        states[row.id] = DropState(
-            row=row,
-            channels=tuple((await conn.execute(SELECT_CHANNELS, {"id": row.id})).scalars()),
-            variants={
-                v.id: [v.label, v.stock]
-                for v in (await conn.execute(VARIANTS, {"product_id": row.product_id})).all()
-            },
-            units=dict((await conn.execute(BUYER_UNITS, keys)).all()),
-            waiting=dict((await conn.execute(WAITING, keys)).all()),
-            remaining=row.remaining,
-            waitlist=row.waitlist_len,
-            pay_first=pay_first,
-        )
-    return {pair: states[r.id] if r else None for pair, r in targets.items()}
-
-
-async def _write(
-    conn: AsyncConnection, drops: list[DropState], made: list[Decision]
-) -> dict[str, int]:
-    """The batch's writes, a statement per kind; returns the new orders' ids by ref."""
-    for state in drops:
-        guard = {"drop_id": state.row.id, "taken": state.taken, "joined": state.joined}
-        if (await conn.execute(TAKE_BATCH, guard)).first() is None:
-            raise GuardFailed(f"drop {state.row.id} changed under the batch")
-        for variant_id, taken in sorted(state.variant_taken.items()):
-            params = {"variant_id": variant_id, "taken": taken}
-            if (await conn.execute(TAKE_VARIANT, params)).first() is None:
-                raise GuardFailed(f"variant {variant_id} has fewer units than the batch took")
-        buyers = [
-            {"drop_id": state.row.id, "customer_id": c, "units": state.units[c]}
-            for c in sorted(state.buyers_changed)
-        ]
-        if buyers:
-            await conn.execute(SET_BUYER_UNITS, buyers)
-    orders = [d.order for d in made if d.order is not None]
-    order_ids: dict[str, int] = {}
-    if orders:
-        await conn.execute(INSERT_ORDERS, orders)
-        refs = [o["ref"] for o in orders]
-        order_ids = dict((await conn.execute(ORDER_IDS, {"refs": refs})).all())
-        events = [
-            {"order_id": order_ids[d.order["ref"]], "cause": f"claim:{d.claim.key}", "at": d.now}
-            for d in made
-            if d.order is not None
-        ]
-        await conn.execute(INSERT_EVENTS, events)
-    if not made:  # only messages seen before
-        return order_ids
-    await conn.execute(
-        INSERT_CLAIMS,
-        [
-            {
-                "key": d.claim.key,
-                "drop_id": d.drop.id if d.drop else None,
-                "customer_id": d.customer_id,
-                "identity": d.claim.identity,
-                "chat": d.claim.chat,
-                "quantity": d.claim.quantity,
-                "variant_id": d.variant_id,
-                "status": d.outcome.value,
-                "reason": d.reason.value if d.reason else "",
-                "position": d.position,
-                "order_id": order_ids[d.order["ref"]] if d.order else None,
-                "now": d.now,
-            }
-            for d in made
-        ],
-    )
-    return order_ids
-
-
-async def _disputes(conn: AsyncConnection, made: list[Decision]) -> dict[int, int]:
-    winners = sorted({d.customer_id for d in made if d.order is not None})
-    if not winners:
-        return {}
-    return dict((await conn.execute(DISPUTES, {"ids": winners})).all())
 
 
 def result_of(

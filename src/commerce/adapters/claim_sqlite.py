@@ -12,7 +12,6 @@ so nothing read here can change before the commit; the guarded writes still chec
 import json
 import sqlite3
 from collections import namedtuple
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,13 +19,14 @@ from commerce.adapters.claim_batch import (
     Decision,
     DropState,
     GuardFailed,
+    answers_of,
+    decide_all,
     give_refs,
-    result_of,
 )
 from commerce.adapters.claims import FIND_LIVE_DROP
 from commerce.adapters.sql import SELECT_CHANNELS, SELECT_DROP
 from commerce.domain.commands import Claim
-from commerce.service_layer.results import ClaimOutcome, ClaimResult, RefusalReason
+from commerce.service_layer.results import ClaimResult
 
 EACH = "(SELECT value FROM json_each(?))"
 KNOWN_KEYS = f"SELECT key FROM claim WHERE key IN {EACH}"
@@ -116,45 +116,14 @@ def _decide(
     fresh = [claim for claim, _ in batch if claim.key not in known]
     customers = _customers(db, fresh, stamps[batch[0][1]])
     drops = _lock_drops(db, fresh, customers, strikes)
-    entries: list[Decision | int | Replay] = []  # a decision, a batch duplicate or a replay
-    first: dict[str, int] = {}
-    for index, (claim, now) in enumerate(batch):
-        if claim.key in known:
-            entries.append(claim.key)
-        elif claim.key in first:
-            entries.append(first[claim.key])
-        else:
-            first[claim.key] = index
-            state = drops.get((claim.chat, claim.code))
-            customer_id = customers[claim.identity]
-            entries.append(
-                state.decide(claim, customer_id, now)
-                if state is not None
-                else Decision(
-                    claim,
-                    now,
-                    customer_id,
-                    ClaimOutcome.REFUSED,
-                    reason=RefusalReason.NO_LIVE_DROP,
-                )
-            )
+    entries = decide_all(batch, known, drops, customers)
     made = [d for d in entries if isinstance(d, Decision)]
     give_refs(made)
     states = {id(state): state for state in drops.values() if state is not None}
     order_ids, claim_ids = _write(db, list(states.values()), made, stamps)
     winners = json.dumps(sorted({d.customer_id for d in made if d.order is not None}))
     disputes: dict[int, int] = dict(db.execute(DISPUTES, (winners,)).fetchall())
-    answers: list[ClaimResult | Replay] = []
-    for entry in entries:
-        if isinstance(entry, Decision):
-            answers.append(result_of(entry, claim_ids, order_ids, disputes))
-        elif isinstance(entry, int):
-            earlier = answers[entry]
-            assert not isinstance(earlier, str)
-            answers.append(replace(earlier, duplicate=True))
-        else:
-            answers.append(entry)
-    return answers
+    return answers_of(entries, claim_ids, order_ids, disputes)
 
 
 def _customers(db: sqlite3.Connection, claims: list[Claim], now: str) -> dict[str, int]:

@@ -2,8 +2,8 @@
 batch (claim_batch.py decides them) and answers each caller in arrival order.
 
 On SQLite a batch runs in the database connection's own thread with plain sqlite3
-(claim_sqlite.py): one thread hop per batch. On PostgreSQL it runs through SQLAlchemy on
-asyncpg (claim_batch.decide_batch).
+(claim_sqlite.py): one thread hop per batch. On PostgreSQL it runs on asyncpg itself, with
+prepared statements and arrays (claim_postgres.py).
 """
 
 import asyncio
@@ -13,10 +13,12 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from commerce.adapters.claim_batch import GuardFailed, decide_batch, resolve_customers
+from commerce.adapters.claim_batch import GuardFailed
+from commerce.adapters.claim_postgres import decide_postgres
 from commerce.adapters.claim_sqlite import decide_sqlite
 from commerce.adapters.claims import replay
 from commerce.domain.commands import Claim
@@ -26,7 +28,7 @@ log = logging.getLogger(__name__)
 
 # What rolls a batch back and is worth retrying claim by claim: a duplicate key racing in
 # from another worker, a deadlock or a lock timeout, a guard that did not hold.
-RETRIED = (IntegrityError, DBAPIError, GuardFailed, sqlite3.Error)
+RETRIED = (IntegrityError, DBAPIError, GuardFailed, sqlite3.Error, asyncpg.PostgresError)
 
 
 class ClaimWriter:
@@ -87,16 +89,7 @@ class ClaimWriter:
     async def _decide(self, batch: list[tuple[Claim, datetime]]) -> list[ClaimResult]:
         if self._engine.dialect.name == "sqlite":
             return await self._decide_sqlite(batch)
-        # Customers are created in a transaction of their own, in sorted order: inside the
-        # claim transaction their rows would be locked in an order that could deadlock with
-        # another process's batch.
-        names = {claim.identity: claim.display_name for claim, _ in batch}
-        async with self._engine.begin() as conn:
-            customers = await resolve_customers(conn, names, batch[0][1])
-        async with self._engine.begin() as conn:
-            results = await decide_batch(conn, batch, customers, self._strikes)
-        self.batches += 1
-        return results
+        return await self._decide_postgres(batch)  # create_engine's only other: asyncpg
 
     async def _decide_sqlite(self, batch: list[tuple[Claim, datetime]]) -> list[ClaimResult]:
         async with self._engine.connect() as conn:
@@ -105,6 +98,18 @@ class ClaimWriter:
             # The whole batch as one call in aiosqlite's own thread, where its sqlite3
             # connection lives (aiosqlite runs each statement there the same way).
             answers = await driver._execute(decide_sqlite, driver._conn, batch, self._strikes)
+            self.batches += 1
+            return [
+                answer if isinstance(answer, ClaimResult) else await replay(conn, answer)
+                for answer in answers
+            ]
+
+    async def _decide_postgres(self, batch: list[tuple[Claim, datetime]]) -> list[ClaimResult]:
+        async with self._engine.connect() as conn:
+            pooled: Any = await conn.get_raw_connection()
+            # asyncpg itself, under the pool's SQLAlchemy connection: its prepared statements
+            # take plain tuples and arrays.
+            answers = await decide_postgres(pooled.driver_connection, batch, self._strikes)
             self.batches += 1
             return [
                 answer if isinstance(answer, ClaimResult) else await replay(conn, answer)
