@@ -249,3 +249,22 @@ async def test_orders_joining_one_package_at_once_pay_first_exactly_once(
         assert len({s.bundle_id for s in mine}) == 1  # one package per buyer
         assert sorted(s.charged for s in mine) == [100, 100, 490]  # first exactly once
         assert sum(s.first for s in mine) == 1
+
+
+async def test_linked_identities_share_one_package(bus: MessageBus) -> None:
+    """Anna buys on the web chat and on Telegram; once linked, her Telegram order joins the
+    package her web order opened (the merged customer's packages become the other's)."""
+    store = await zones(bus)
+    await add_product(bus, stock=20)
+    await start_drop(bus, quantity=10)
+    (web,) = await orders(bus, "web:anna", 1)
+    (tg,) = await orders(bus, "telegram:11", 1)
+    now = bus.deps.clock.now()
+    opened = await store.join_bundle(tg.ref, ADDRESS, None, WINDOW, now)
+    assert opened is not None and opened.charged == 490
+    assert bus.deps.cards is not None
+    code = await bus.deps.cards.issue_code("web:anna", now, timedelta(minutes=10))
+    await bus.deps.cards.redeem_code("telegram:11", code, now)
+    joined = await store.join_bundle(web.ref, ADDRESS, None, WINDOW, now)
+    assert joined is not None and joined.bundle_id == opened.bundle_id
+    assert joined.charged == 100  # a further unit of the same package

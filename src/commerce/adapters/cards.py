@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from commerce.adapters.claim_batch import resolve_customers
 from commerce.adapters.claims import LOCK_DROP
 from commerce.adapters.ledger import NEWEST_SHIP_TO
+from commerce.adapters.shipping import merge_bundles
 from commerce.adapters.sql import (
     ORDER_COLUMNS,
     ORDER_FROM,
@@ -236,6 +237,8 @@ class SqlCards:
                 # writer does): a limit counts both once merged, never one while merging.
                 for drop_id in (await conn.execute(DROPS_OF, {"a": owner, "b": mine})).scalars():
                     await conn.execute(LOCK_DROP, {"drop_id": drop_id})
+                # Packages first: the merged customer's row goes at the end of MERGE.
+                await merge_bundles(conn, owner, mine)
                 for statement in MERGE:
                     await conn.execute(statement, {"a": owner, "b": mine})
             keys = {"customer_id": owner}

@@ -243,6 +243,22 @@ async def leave_bundle(conn: AsyncConnection, order_id: int, now: datetime) -> N
     await conn.execute(SET_ORDER_SHARE, {"bundle_id": None, "amount": 0, "id": order_id})
 
 
+async def merge_bundles(conn: AsyncConnection, into: int, merged: int) -> None:
+    """Linked identities share packages: the merged customer's packages become the other's,
+    each under the other's slot (a package the other already has for that address and show
+    keeps it, and the merged one takes no more orders). In the link's transaction."""
+    rows = await conn.execute(
+        sql("SELECT id, lock_key FROM bundles WHERE customer_id = :b"), {"b": merged}
+    )
+    for bundle_id, key in rows.all():
+        slot = f"c{into}:{key.split(':', 1)[1]}"
+        taken = await conn.execute(sql("SELECT 1 FROM bundles WHERE lock_key = :k"), {"k": slot})
+        await conn.execute(
+            sql("UPDATE bundles SET customer_id = :a, lock_key = :k WHERE id = :id"),
+            {"a": into, "k": f"{key}:{bundle_id}" if taken.first() else slot, "id": bundle_id},
+        )
+
+
 async def _order(conn: AsyncConnection, ref: str) -> Any:
     order = (await conn.execute(ORDER, {"ref": ref.upper()})).first()
     if order is None:
