@@ -16,6 +16,7 @@ from commerce.domain import commands as c
 from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
 from commerce.domain.products import ProductSpec
+from commerce.domain.shipping import Zone
 from commerce.service_layer import chat
 from commerce.service_layer.giveaways import giveaway_record
 from commerce.service_layer.messagebus import MessageBus
@@ -25,10 +26,11 @@ from commerce.service_layer.results import (
     GiveawayUpdated,
     GiveawayView,
     OrderPaid,
+    OrderView,
 )
 from tests.conftest import test_settings
 from tests.fakes import FakeClock, FakeNotifier, FakePaymentGateway
-from tests.integration.helpers import add_product, open_link
+from tests.integration.helpers import add_product, give_address, open_link
 from webhooks.app import create_app
 from webhooks.keys import BUS
 
@@ -320,3 +322,36 @@ async def test_a_prize_that_ships_costs_its_winner_the_shipping_only(
     assert (await bus.deps.store.order(other.ref)).status is OrderStatus.PAID
     # The two shipping links (one opened), none for the e-book or the cap.
     assert len(payments.opened) == 1 and unpaid.checkout_url and not other.checkout_url
+
+
+async def test_with_shipping_zones_the_winners_zone_prices_the_prize(
+    database_url: str, engine: AsyncEngine, clock: FakeClock, notifier: FakeNotifier
+) -> None:
+    """Shipping zones replace LIVEBUY_GIVEAWAY_SHIPPING (kept for shops without zones): a
+    winner whose address is known pays a package in its zone, one whose address is not yet
+    known the dearest zone's; the prize's checkout offers no second shipping on top."""
+    payments = FakePaymentGateway()
+    settings = test_settings(database_url, livebuy_giveaway_shipping="4.90")
+    bus = bootstrap(settings, engine, clock=clock, notifier=notifier, payments=payments)
+    await bus.handle(c.AddZone(Zone.parse("EU", "DE,AT", "3.50", "1.00", None, "eur")))
+    await bus.handle(c.AddZone(Zone.parse("World", "*", "9.90", "2.00", None, "eur")))
+    await add_product(bus, "CARD", stock=5)
+
+    async def win(who: str, address: bool = False) -> OrderView:
+        await start(bus, "CARD")
+        await say(bus, "#enter", who, TG, who)
+        if address:  # where an earlier paid order of theirs shipped
+            await give_address(engine, who)
+        clock.advance(seconds=61)
+        await bus.handle(c.ExpireHolds())
+        drawn = notifier.of(GiveawayDrawn)[-1]
+        assert isinstance(drawn, GiveawayDrawn) and drawn.order is not None
+        return drawn.order
+
+    known = await win("telegram:1", address=True)
+    assert known.amount == Money(350, "eur")  # the EU package
+    unknown = await win("telegram:2")
+    assert unknown.amount == Money(990, "eur")  # the dearest zone while unknown
+    await open_link(bus, known)
+    (request,) = payments.opened
+    assert request.unit_amount == Money(350, "eur") and request.shipping_options == ()

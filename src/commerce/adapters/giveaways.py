@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from commerce.adapters.claim_batch import resolve_customers
 from commerce.adapters.claims import INSERT_ORDER, new_order_ref, take_units
+from commerce.adapters.shipping import prize_shipping
 from commerce.adapters.sql import maybe_utc, order_view, record_transition, sql, utc
 from commerce.domain.errors import Conflict, NotFound
 from commerce.domain.giveaways import commitment, draw
@@ -301,9 +302,11 @@ class SqlGiveaways:
             # What the winner pays: the shipping, if the shop asks for it and there is
             # something to ship (priced in the shop's currency: a product in another one
             # is given free rather than charged a wrong amount), else nothing.
-            to_pay = shipping
-            if shipping is None or row.digital or shipping.currency != row.currency:
-                to_pay = None
+            # With shipping zones, the zone of the winner's address decides (as any package
+            # of the shop); without any, LIVEBUY_GIVEAWAY_SHIPPING.
+            to_pay = await prize_shipping(
+                conn, row.product_id, row.currency, winner.identity, row.show_id, shipping
+            )
             order_id, drop_id = await self._prize(conn, row, winner, to_pay, now)
             outcome = "won" if order_id is not None else "no_stock"
         won = order_id is not None and winner is not None

@@ -18,12 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from commerce.adapters.sql import sql
 from commerce.domain.errors import Conflict, NotFound
+from commerce.domain.money import Money
 from commerce.domain.shipping import (
     WORLD,
     ShippingPolicy,
     Zone,
     country_of,
     increment,
+    package_total,
     parse_countries,
     ship_units,
     zone_for,
@@ -46,7 +48,9 @@ DELETE_ZONE = sql("DELETE FROM shipping_zones WHERE lower(name) = lower(:name)")
 
 ORDER = sql(
     "SELECT o.id, o.ref, o.customer_id, o.quantity, o.currency, o.drop_id, o.bundle_id,"
-    " o.shipping_amount, o.tax_amount, p.digital, p.ship_units"
+    " o.shipping_amount, o.tax_amount, p.digital, p.ship_units,"
+    # A giveaway's prize: its order's amount is the prize's shipping already.
+    " EXISTS (SELECT 1 FROM giveaway g WHERE g.drop_id = o.drop_id) AS prize"
     " FROM orders o JOIN product p ON p.id = o.product_id WHERE o.ref = :ref"
 )
 # The show an order's drop was a lot of: a fixed-price lot, an auction lot's sale, or a
@@ -94,6 +98,10 @@ SET_ORDER_SHARE = sql(
 )
 FIRST_ORDER = sql(
     "SELECT ref FROM orders WHERE bundle_id = :bundle_id AND id <> :id ORDER BY id LIMIT 1"
+)
+SHIP_TO_OF_IDENTITY = sql(
+    "SELECT c.ship_to FROM customer c JOIN identity i ON i.customer_id = c.id"
+    " WHERE i.key = :identity"
 )
 SET_TAX = sql("UPDATE orders SET tax_amount = :tax WHERE ref = :ref")
 QUOTE = sql("UPDATE orders SET shipping_amount = :amount WHERE ref = :ref AND bundle_id IS NULL")
@@ -150,7 +158,7 @@ class SqlShipping:
             show = (await conn.execute(SHOW_OF_DROP, {"drop_id": order.drop_id})).first()
         return OrderShipping(
             ref=order.ref,
-            units=ship_units(order.quantity, order.ship_units, bool(order.digital)),
+            units=_units(order),
             policy=show.shipping if show is not None else "buyer",
             currency=order.currency,
             bundle_id=order.bundle_id,
@@ -165,7 +173,7 @@ class SqlShipping:
             order = await _order(conn, ref)
             if order.bundle_id is not None:
                 return await _share(conn, order)
-            units = ship_units(order.quantity, order.ship_units, bool(order.digital))
+            units = _units(order)
             zone = zone_for(await _zones(conn), country_of(ship_to))
             if units == 0 or zone is None or zone.currency.lower() != order.currency.lower():
                 return None
@@ -257,6 +265,53 @@ async def merge_bundles(conn: AsyncConnection, into: int, merged: int) -> None:
             sql("UPDATE bundles SET customer_id = :a, lock_key = :k WHERE id = :id"),
             {"a": into, "k": f"{key}:{bundle_id}" if taken.first() else slot, "id": bundle_id},
         )
+
+
+async def prize_shipping(
+    conn: AsyncConnection,
+    product_id: int,
+    currency: str,
+    identity: str,
+    show_id: int | None,
+    fallback: Money | None,
+) -> Money | None:
+    """What a giveaway's winner pays to have the prize shipped: a package of it in the zone
+    of the winner's known address (the dearest zone while it is unknown), under the show's
+    policy; without any zone, `fallback` (LIVEBUY_GIVEAWAY_SHIPPING). None: nothing to pay
+    (digital, a free show, or a price in another currency)."""
+    product = (
+        await conn.execute(
+            sql("SELECT digital, ship_units FROM product WHERE id = :id"), {"id": product_id}
+        )
+    ).one()
+    if product.digital:
+        return None
+    every = await _zones(conn)
+    if not every:
+        return fallback if fallback is not None and fallback.currency == currency else None
+    zones = [z for z in every if z.currency == currency]
+    if not zones:
+        return None
+    address = (await conn.execute(SHIP_TO_OF_IDENTITY, {"identity": identity})).scalar()
+    stored = None
+    if show_id is not None:
+        stored = (await conn.execute(sql("SELECT shipping FROM show WHERE id = :id"),
+                                     {"id": show_id})).scalar()  # fmt: skip
+    policy = ShippingPolicy.from_stored(stored)
+    units = ship_units(1, product.ship_units, False)
+    zone = zone_for(zones, country_of(address))
+    price = (
+        package_total(zone, policy, units)
+        if zone is not None
+        else max(package_total(z, policy, units) for z in zones)
+    )
+    return Money(price, currency) if price > 0 else None
+
+
+def _units(order: Any) -> int:
+    """The units an order adds to its package: none for a prize (its order pays the prize's
+    shipping itself, see prize_shipping) or digital goods."""
+    return 0 if order.prize else ship_units(order.quantity, order.ship_units, bool(order.digital))
 
 
 async def _order(conn: AsyncConnection, ref: str) -> Any:
