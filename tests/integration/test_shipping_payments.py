@@ -14,7 +14,7 @@ from commerce.domain.orders import OrderStatus
 from commerce.domain.payments import PaymentEventKind
 from commerce.domain.shipping import Zone
 from commerce.service_layer.messagebus import MessageBus
-from commerce.service_layer.ports import ShippingOption
+from commerce.service_layer.ports import SessionState, ShippingOption
 from commerce.service_layer.results import OrderView
 from tests.fakes import FakePaymentGateway
 from tests.integration.helpers import ADDRESS, add_product, give_address, start_drop
@@ -103,3 +103,22 @@ async def test_without_zones_nothing_is_offered(bus: MessageBus) -> None:
     assert (gateway.opened[0].shipping_options, gateway.opened[0].ship_countries) == ((), ())
     assert await bus.handle(paid(order, 0, ADDRESS)) == "paid: order paid"
     assert (await bus.deps.store.order(order.ref)).bundle_id is None
+
+
+async def test_reconciliation_reads_the_sessions_shipping_and_tax(
+    bus: MessageBus, shop: FakePaymentGateway
+) -> None:
+    """A lost webhook: reconciliation asks for the session, which says what shipping option
+    was paid and the tax; the order is paid with them, or goes to review when short."""
+    good, short = await won_order(bus), await won_order(bus, "web:bo")
+    for order, shipping, ship_to in ((good, 990, US), (short, 490, US)):
+        assert order.checkout_session is not None
+        shop.states[order.checkout_session] = SessionState(
+            order.checkout_session, order.ref, "complete", "paid", f"pi_{order.ref}",
+            2500 + shipping + 349, "eur", ship_to=ship_to, shipping=shipping, tax=349,
+        )  # fmt: skip
+    changes = await bus.handle(c.Reconcile())
+    assert f"{good.ref}: paid at the provider -> paid" in changes
+    paid = await bus.deps.store.order(good.ref)
+    assert (paid.shipping_amount, paid.tax_amount, paid.bundle_id is not None) == (990, 349, True)
+    assert (await bus.deps.store.order(short.ref)).status is S.NEEDS_REVIEW
