@@ -189,7 +189,7 @@ async def seed(url: str, units: int) -> None:
 async def emulator_process(command: EmulatorCommand, webhook_url: str) -> AsyncIterator[str]:
     """The Stripe emulator in a process of its own; yields its API base."""
     port = _free_port()
-    env = {**os.environ, "EMULATOR_API_KEY": KEY, "EMULATOR_WEBHOOK_SECRET": SECRET}
+    env = {**os.environ, "STRIPE_SECRET_KEY": KEY, "STRIPE_WEBHOOK_SECRET": SECRET}
     process = await asyncio.create_subprocess_exec(*command(port, webhook_url), env=env)
     base = f"http://127.0.0.1:{port}"
     try:
