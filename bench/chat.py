@@ -26,7 +26,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
+from aiohttp import ClientSession, ClientTimeout, DummyCookieJar, TCPConnector, web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.flash_drop import scratch_database
@@ -61,6 +61,7 @@ class Buyers:
         self.base = base
         self.ids = [f"benchbuyer{i:06d}" for i in range(count)]
         self.waiting: dict[str, deque[float]] = {v: deque() for v in self.ids}
+        self.cookies: dict[str, str] = {}  # buyer -> the cookie the server issued
         self.latencies: list[float] = []
         self.links: list[str] = []
         self.answered = 0
@@ -75,7 +76,9 @@ class Buyers:
     @asynccontextmanager
     async def connected(self) -> AsyncIterator["Buyers"]:
         connector = TCPConnector(limit=0)
-        async with ClientSession(connector=connector, timeout=ClientTimeout(total=None)) as http:
+        jar = DummyCookieJar()  # each buyer's own cookie goes with each request
+        timeout = ClientTimeout(total=None)
+        async with ClientSession(connector=connector, timeout=timeout, cookie_jar=jar) as http:
             self.http = http
             self._streams = [asyncio.create_task(self._listen(v)) for v in self.ids]
             async with asyncio.timeout(60):
@@ -88,8 +91,12 @@ class Buyers:
                 await asyncio.gather(*self._streams, return_exceptions=True)
 
     async def _listen(self, viewer: str) -> None:
+        # The server issues each browser its identity: the page first, for the cookie.
+        async with self.http.get(f"{self.base}/chat/{ANSWERS}") as page:
+            page.raise_for_status()
+            self.cookies[viewer] = page.cookies[COOKIE].value
         url = f"{self.base}/chat/{ANSWERS}/events"
-        async with self.http.get(url, cookies={COOKIE: viewer}) as stream:
+        async with self.http.get(url, cookies={COOKIE: self.cookies[viewer]}) as stream:
             self._ready += 1
             if self._ready == len(self.ids):
                 self._all_listening.set()
@@ -110,7 +117,7 @@ class Buyers:
         self.waiting[viewer].append(time.perf_counter())
         form = {"name": viewer[-8:], "text": text}
         url = f"{self.base}/chat/{ROOM}/messages"
-        async with self.http.post(url, data=form, cookies={COOKIE: viewer}) as r:
+        async with self.http.post(url, data=form, cookies={COOKIE: self.cookies[viewer]}) as r:
             await r.read()
             self.statuses[r.status] = self.statuses.get(r.status, 0) + 1
 

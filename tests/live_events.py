@@ -2,9 +2,10 @@
 
 import contextlib
 import json
+import re
 from typing import Any
 
-from aiohttp import ClientResponse
+from aiohttp import ClientResponse, ClientSession
 
 
 async def read_events(stream: ClientResponse, into: list[dict[str, Any]]) -> None:
@@ -18,3 +19,23 @@ async def read_events(stream: ClientResponse, into: list[dict[str, Any]]) -> Non
                     into.append(json.loads(line[6:]))
     finally:
         stream.close()
+
+
+VIEWER = re.compile(r'data-viewer="(web:v_[0-9a-f]+)"')
+
+
+async def enter(http: ClientSession, base: str, room: str) -> str:
+    """Opens the room's page as a browser does (the server issues the cookie) and returns
+    the viewer's public identity, which the page names."""
+    async with http.get(f"{base}/chat/{room}") as page:
+        assert page.status == 200, await page.text()
+        found = VIEWER.search(await page.text())
+    assert found is not None, "the page names its viewer"
+    return found[1]
+
+
+async def issued_cookie(http: ClientSession, base: str, room: str) -> str:
+    """A cookie the server issued, for tests that send it by hand."""
+    async with http.get(f"{base}/chat/{room}") as page:
+        assert page.status == 200
+        return page.cookies["livebuy_viewer"].value

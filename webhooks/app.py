@@ -73,7 +73,9 @@ def create_app(
     hub = ChatHub(relay.publish if relay else None)
     # Notices reach the web chat's viewers, and the caller's notifier (or the log) as well.
     notices = FanOut([WebNotifier(hub, settings.livebuy_locale), notifier or LogNotifier()])
-    app.add_subapp("/chat", create_web_chat(hub, lambda: app[BUS], settings.livebuy_locale))
+    secure = settings.public_base_url.startswith("https://")  # the viewer cookie: https only
+    chat = create_web_chat(hub, lambda: app[BUS], settings.livebuy_locale, secure)
+    app.add_subapp("/chat", chat)
     app.add_subapp("/dashboard", create_dashboard())
     setup = None if payments is not None else payment_setup(settings)
     app[STRIPE_WEBHOOK_SECRET] = setup.webhook_secret if setup else webhook_secret or ""

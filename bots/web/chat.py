@@ -1,16 +1,18 @@
 """The web chat's HTTP side: the page, a server-sent event stream per viewer, and posting.
 
-Each browser gets a random viewer id in a cookie: its identity is `web:<id>` and its chat is
-`web:<room>`. Public replies go to the whole room; checkout links and other private replies go
-only to the streams of the viewer they concern, with their buttons (a one-message buy's
-Confirm). Since the page has a private lane, the personal commands (`/card`, `/unlink`,
-`/link`, `/confirm`) are private here: neither they nor their answers reach the room.
+Each browser gets an identity the server issued: the cookie holds a random secret (signed,
+HttpOnly), the database its hash and a public id; the identity everyone sees is
+`web:v_<public id>`, never the secret. A cookie the server did not issue is replaced by a
+new one. The chat is `web:<room>`. Public replies go to the whole room; checkout links and
+other private replies go only to the streams of the viewer they concern, with their buttons
+(a one-message buy's Confirm). Since the page has a private lane, the personal commands
+(`/card`, `/unlink`, `/link`, `/confirm`) are private here: neither they nor their answers
+reach the room.
 """
 
 import asyncio
 import logging
 import re
-import secrets
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +24,14 @@ from bots.rendering import Renderer, Reply, plus_five
 from bots.web.hub import HEARTBEAT, ChatHub, Viewer
 from bots.web.page import render_page
 from commerce.domain import grammar as g
-from commerce.domain.commands import CastVote, ChatMessage, EnterGiveaway
+from commerce.domain.commands import (
+    AdmitWebLine,
+    CastVote,
+    ChatMessage,
+    EnterGiveaway,
+    IssueWebViewer,
+    RecogniseWebViewer,
+)
 from commerce.service_layer import chat
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.results import (
@@ -174,11 +183,20 @@ def poll_event(poll: PollView, renderer: Renderer) -> dict[str, Any]:
 
 
 def create_web_chat(
-    hub: ChatHub, bus: Callable[[], MessageBus], locale: str = "en"
+    hub: ChatHub, bus: Callable[[], MessageBus], locale: str = "en", secure: bool = False
 ) -> web.Application:
-    """The chat rooms as a sub-application, to mount at /chat."""
+    """The chat rooms as a sub-application, to mount at /chat. `secure`: the cookie is sent
+    over https only (PUBLIC_BASE_URL is https)."""
     renderer = Renderer(locale)
     routes = web.RouteTableDef()
+
+    async def viewer_of(request: web.Request) -> str | None:
+        """The identity of the cookie, if this server issued it."""
+        cookie = request.cookies.get(COOKIE, "")
+        if not cookie:
+            return None
+        identity: str | None = await bus().handle(RecogniseWebViewer(cookie))
+        return identity
 
     def room_of(request: web.Request) -> str:
         room = request.match_info["room"].lower()
@@ -192,13 +210,18 @@ def create_web_chat(
 
     @routes.get("/{room}")
     async def page(request: web.Request) -> web.Response:
-        response = web.Response(text=render_page(room_of(request)), content_type="text/html")
-        if not _viewer_id(request):
+        room = room_of(request)
+        identity, cookie = await viewer_of(request), None
+        if identity is None:  # a new browser, or a cookie this server never issued
+            cookie, identity = await bus().handle(IssueWebViewer())
+        response = web.Response(text=render_page(room, identity), content_type="text/html")
+        if cookie is not None:
             response.set_cookie(
                 COOKIE,
-                secrets.token_urlsafe(12),
+                cookie,
                 httponly=True,
-                samesite="Strict",
+                samesite="Lax",
+                secure=secure,
                 max_age=365 * 86400,
                 path="/chat",
             )
@@ -206,14 +229,14 @@ def create_web_chat(
 
     @routes.get("/{room}/events")
     async def events(request: web.Request) -> web.StreamResponse:
-        room, viewer_id = room_of(request), _viewer_id(request)
-        if not viewer_id:
+        room, identity = room_of(request), await viewer_of(request)
+        if identity is None:
             raise web.HTTPForbidden(text="open the chat page first")
         stream = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
         await stream.prepare(request)
-        async with hub.join(room, Viewer(f"web:{viewer_id}", "")) as viewer:
+        async with hub.join(room, Viewer(identity, "")) as viewer:
             try:
                 while True:
                     try:
@@ -233,8 +256,8 @@ def create_web_chat(
 
     @routes.post("/{room}/messages")
     async def post(request: web.Request) -> web.Response:
-        room, viewer_id = room_of(request), _viewer_id(request)
-        if not viewer_id:
+        room, identity = room_of(request), await viewer_of(request)
+        if identity is None:
             return web.json_response({"error": "open the chat page first"}, status=403)
         form = await request.post()
         name = str(form.get("name", "")).strip()[:32]
@@ -243,10 +266,14 @@ def create_web_chat(
             return web.json_response({"error": "a name and a message, please"}, status=400)
         if len(text) > MAX_TEXT:
             return web.json_response({"error": f"at most {MAX_TEXT} characters"}, status=400)
-        identity = f"web:{viewer_id}"
+        line = await bus().handle(AdmitWebLine(identity, name))
+        if line.refused:
+            return web.json_response({"error": line.refused}, status=400)
         hub.name(identity, name)
         private = isinstance(g.parse(text, bus().deps.keywords), PRIVATE_COMMANDS)
-        said = {"type": "message", "name": name, "text": text}
+        said: dict[str, Any] = {"type": "message", "name": name, "text": text}
+        if line.seller:  # the page marks it: no viewer's name can look like it
+            said["seller"] = True
         if private:  # a link code or a card is nobody else's business
             hub.to_identity(identity, {**said, "room": room})
         else:
@@ -257,15 +284,16 @@ def create_web_chat(
     @routes.post("/{room}/actions")
     async def act(request: web.Request) -> web.Response:
         """A button under a private message (Confirm): the viewer's own command."""
-        room, viewer_id = room_of(request), _viewer_id(request)
-        if not viewer_id:
+        room, identity = room_of(request), await viewer_of(request)
+        if identity is None:
             return web.json_response({"error": "open the chat page first"}, status=403)
         form = await request.post()
         action = ACTION.match(str(form.get("action", "")))
         if action is None:
             return web.json_response({"error": "no such action"}, status=400)
-        identity = f"web:{viewer_id}"
         name = str(form.get("name", "")).strip()[:32]  # the page's name box, if filled in
+        if name and (await bus().handle(AdmitWebLine(identity, name))).refused:
+            name = ""  # a name it may not use: the notices say "you"
         if name:
             hub.name(identity, name)
         name = name or hub.names.get(identity, "")
@@ -341,11 +369,6 @@ def private_event(text: str, actions: tuple[tuple[str, str], ...] = ()) -> dict[
     if actions:
         event["actions"] = [{"label": label, "action": action} for label, action in actions]
     return event
-
-
-def _viewer_id(request: web.Request) -> str | None:
-    value = request.cookies.get(COOKIE, "")
-    return value if re.fullmatch(r"[A-Za-z0-9_-]{8,40}", value) else None
 
 
 def _drop_of(outcome: chat.ChatOutcome) -> DropView | None:

@@ -9,5 +9,6 @@ TEMPLATES = jinja2.Environment(
 )
 
 
-def render_page(room: str) -> str:
-    return TEMPLATES.get_template("chat.html").render(room=room)
+def render_page(room: str, identity: str = "") -> str:
+    """`identity`: the viewer's public id ('web:v_…'), shown as "you are"; never the secret."""
+    return TEMPLATES.get_template("chat.html").render(room=room, identity=identity)

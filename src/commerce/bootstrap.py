@@ -15,6 +15,7 @@ from commerce.adapters.repository import SqlStore
 from commerce.adapters.shipments import SqlShipments
 from commerce.adapters.shipping import SqlShipping
 from commerce.adapters.shows import SqlShows
+from commerce.adapters.web_viewers import SqlWebViewers
 from commerce.config import Settings
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.messagebus import MessageBus
@@ -58,6 +59,7 @@ def bootstrap(
         shipping=SqlShipping(engine),
         bundle_window=settings.bundle_window,
         stripe_tax=settings.livebuy_stripe_tax,
+        web_viewers=SqlWebViewers(engine),
     )
     return MessageBus(deps)
 

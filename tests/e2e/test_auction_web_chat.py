@@ -9,7 +9,6 @@ from typing import Any
 from aiohttp import ClientSession, CookieJar
 from aiohttp.test_utils import TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
-from yarl import URL
 
 from commerce.domain import commands as c
 from commerce.domain.orders import OrderStatus
@@ -18,7 +17,7 @@ from tests.conftest import test_settings
 from tests.e2e.conftest import checkout_page, free_port
 from tests.fakes import FakeClock, FakeNotifier
 from tests.integration.helpers import add_product
-from tests.live_events import read_events
+from tests.live_events import enter, read_events
 from webhooks.app import create_app
 from webhooks.keys import BUS
 
@@ -49,15 +48,15 @@ async def test_an_auction_in_the_web_chat_paid_on_the_emulator(
         people: dict[str, ClientSession] = {}
         seen: dict[str, list[dict[str, Any]]] = {}
         readers = []
+        identities = {}
         for name in names:
             http = ClientSession(cookie_jar=CookieJar(unsafe=True))
             people[name] = await stack.enter_async_context(http)
-            assert (await http.get(f"{base}/chat/show")).status == 200
+            identities[name] = await enter(http, base, "show")
             stream = await http.get(f"{base}/chat/show/events")
             seen[name] = []
             readers.append(asyncio.create_task(read_events(stream, seen[name])))
-        cookie = people["sam"].cookie_jar.filter_cookies(URL(f"{base}/chat"))["livebuy_viewer"]
-        await bus.handle(c.AddSeller(f"web:{cookie.value}"))
+        await bus.handle(c.AddSeller(identities["sam"]))
 
         async def say(name: str, text: str) -> None:
             form = {"name": name, "text": text}

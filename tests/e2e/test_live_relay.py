@@ -5,13 +5,14 @@ import asyncio
 import json
 from typing import Any
 
-from aiohttp import ClientResponse, ClientSession
+from aiohttp import ClientResponse, ClientSession, CookieJar
 from aiohttp.test_utils import TestServer
 
 from commerce.adapters.db import create_engine
 from tests.conftest import test_settings
 from tests.fakes import FakePaymentGateway
 from tests.integration.helpers import add_product, start_drop
+from tests.live_events import enter
 from webhooks.app import create_app
 from webhooks.keys import BUS
 
@@ -37,17 +38,18 @@ async def test_a_viewer_on_one_worker_sees_what_another_worker_did(pg_url: str) 
                    webhook_secret="whsec_x", sweep_every=3600)
         for e in engines
     ]  # fmt: skip
-    cookies = {"livebuy_viewer": "anna-viewer-1"}
     try:
         async with (
             TestServer(apps[0]) as one,
             TestServer(apps[1]) as two,
-            ClientSession(cookies=cookies) as http,
+            ClientSession(cookie_jar=CookieJar(unsafe=True)) as http,
         ):
             bus = two.app[BUS]
             await add_product(bus, stock=3)
             await start_drop(bus, quantity=1, channels=("web:show",))
-            others = ClientSession(cookies={"livebuy_viewer": "ben-viewer-22"})
+            others = ClientSession(cookie_jar=CookieJar(unsafe=True))
+            await enter(http, str(one.make_url("")).rstrip("/"), "show")
+            await enter(others, str(one.make_url("")).rstrip("/"), "show")
             async with others, http.get(one.make_url("/chat/show/events")) as anna_stream, \
                     others.get(one.make_url("/chat/show/events")) as ben_stream:  # fmt: skip
                 await asyncio.sleep(0.5)  # both workers listening

@@ -16,7 +16,6 @@ import pytest
 from aiohttp import ClientSession, CookieJar
 from aiohttp.test_utils import TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
-from yarl import URL
 
 from commerce.domain import commands as c
 from commerce.domain.shows import LotMode, LotSpec
@@ -25,7 +24,7 @@ from tests.conftest import test_settings
 from tests.e2e.conftest import free_port
 from tests.fakes import FakeClock
 from tests.integration.helpers import add_product
-from tests.live_events import read_events
+from tests.live_events import enter, read_events
 from webhooks.app import create_app
 from webhooks.keys import BUS
 
@@ -49,9 +48,10 @@ class Room:
     people: dict[str, ClientSession]
     events: dict[str, list[dict[str, Any]]]
 
+    identities: dict[str, str]
+
     def identity(self, name: str) -> str:
-        cookies = self.people[name].cookie_jar.filter_cookies(URL(f"{self.base}/chat"))
-        return f"web:{cookies['livebuy_viewer'].value}"
+        return self.identities[name]
 
     async def say(self, name: str, text: str) -> None:
         form = {"name": name, "text": text}
@@ -74,15 +74,15 @@ async def room(database_url: str, engine: AsyncEngine, clock: FakeClock) -> Asyn
         server = await stack.enter_async_context(TestServer(app, host="127.0.0.1", port=port))
         people: dict[str, ClientSession] = {}
         events: dict[str, list[dict[str, Any]]] = {}
-        readers = []
+        readers, identities = [], {}
         for name in ("sam", "anna", "ben"):
             http = ClientSession(cookie_jar=CookieJar(unsafe=True))
             people[name] = await stack.enter_async_context(http)
-            assert (await http.get(f"{base}/chat/{ROOM}")).status == 200
+            identities[name] = await enter(http, base, ROOM)
             stream = await http.get(f"{base}/chat/{ROOM}/events")
             events[name] = []
             readers.append(asyncio.create_task(read_events(stream, events[name])))
-        shop = Room(base, server.app[BUS], people, events)
+        shop = Room(base, server.app[BUS], people, events, identities)
         await shop.bus.handle(c.AddSeller(shop.identity("sam")))
         try:
             yield shop

@@ -24,6 +24,7 @@ from tests.conftest import test_settings
 from tests.e2e.conftest import free_port
 from tests.e2e.stripe_signing import event_body, session, sign
 from tests.integration.helpers import add_product, start_drop
+from tests.live_events import issued_cookie
 from tests.telegram.fake_bot_api import FakeBotApi
 from webhooks.devtools.emulator import create_emulator
 
@@ -139,6 +140,11 @@ async def test_three_workers_share_a_drop_and_a_dead_ones_duties(
 
             alive = {base: process for base, process in workers}
             answered: dict[int, int] = {}
+            # Each viewer's cookie, issued by the workers (a cookie they never issued is
+            # a new identity on every page).
+            cookies = await asyncio.gather(
+                *(issued_cookie(http, workers[v % WORKERS][0], "show") for v in range(CLAIMS))
+            )
 
             async def claim(viewer: int) -> None:
                 """Posts `#buy` to a worker; one that is down gets the message no more."""
@@ -148,7 +154,7 @@ async def test_three_workers_share_a_drop_and_a_dead_ones_duties(
                         async with http.post(
                             f"{base}/chat/show/messages",
                             data={"name": f"v{viewer}", "text": "#buy"},
-                            cookies={"livebuy_viewer": f"viewer{viewer:05d}"},
+                            cookies={"livebuy_viewer": cookies[viewer]},
                         ) as response:
                             assert response.status == 200, await response.text()
                             answered[viewer] = answered.get(viewer, 0) + 1

@@ -9,12 +9,12 @@ one lets the hold run out, and the waitlist moves up.
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import ClientSession, CookieJar, web
 
-from bots.web.chat import COOKIE
 from commerce.domain import commands as c
 from commerce.domain.errors import NotFound
 from commerce.domain.money import Money
@@ -30,6 +30,8 @@ ROOM = "show"
 SKU = "CAP"
 UNITS = 4
 CHATTER = ["hi all!", "that colour 😍", "how much is shipping?", "first time here", "go go go"]
+# The page names its viewer by the public id the server issued (never the cookie's secret).
+VIEWER = re.compile(r'data-viewer="(web:v_[0-9a-f]+)"')
 NAMES = ["Anna", "Ben", "Chloé", "Dev", "Emil", "Fatou", "Gus", "Hana", "Ivo", "Jun"]
 
 
@@ -106,8 +108,11 @@ async def show(
 async def _arrive(base: str, name: str, http: ClientSession) -> Viewer:
     async with http.get(f"{base}/chat/{ROOM}") as response:
         response.raise_for_status()
-        cookie = response.cookies[COOKIE].value
-    return Viewer(name, http, f"web:{cookie}")
+        page = await response.text()
+    identity = VIEWER.search(page)
+    if identity is None:
+        raise RuntimeError("the chat page did not name its viewer")
+    return Viewer(name, http, identity[1])
 
 
 async def _prepare(bus: MessageBus, seller: str, currency: str) -> None:

@@ -6,10 +6,23 @@ const nameBox = document.getElementById("name");
 nameBox.value = localStorage.getItem("livebuy-name") || "";
 let boardCode = null;
 const URL_RE = /https?:\/\/[^\s<>"]+[^\s<>".,;:!?)\]]/g;
+// The shop's and a seller's lines carry a badge drawn by the page, outside the text: no
+// viewer's name or message can produce one (the server refuses the shop's and sellers' names).
+const BADGES = {bot: "shop", seller: "seller"};
 function line(cls, who, text, actions, link) {
   const li = document.createElement("li");
   li.className = cls;
-  const words = (who ? who + ": " : "") + text;
+  if (BADGES[cls]) {
+    const badge = document.createElement("span");
+    badge.className = "badge"; badge.textContent = BADGES[cls];
+    li.append(badge);
+  }
+  if (who) {
+    const name = document.createElement("span");
+    name.className = "who"; name.textContent = who + ": ";
+    li.append(name);
+  }
+  const words = text;
   let at = 0;
   for (const url of words.matchAll(URL_RE)) {  // every link is clickable
     li.append(words.slice(at, url.index));
@@ -143,7 +156,7 @@ events.onerror = () => document.getElementById("status").textContent = "reconnec
 events.onmessage = e => {
   const m = JSON.parse(e.data);
   if (m.room && m.room !== room) return;  // your own private command, in another room
-  if (m.type === "message") line("", m.name, m.text);
+  if (m.type === "message") line(m.seller ? "seller" : "", m.name, m.text);
   else if (m.type === "bot") line("bot", "livebuy", m.text, null, m.link);
   else if (m.type === "private") line("private", "", m.text, m.actions);
   else if (m.type === "board") board(m);

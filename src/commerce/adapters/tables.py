@@ -388,6 +388,19 @@ class DashboardSession(SQLModel, table=True):
     user_agent: str = Field(default="", max_length=200)
 
 
+class WebViewer(SQLModel, table=True):
+    """A web chat viewer the server issued an identity to. The browser's cookie holds a
+    random secret; only its sha256 is kept. Everyone else (sellers, exports, logs) sees the
+    public id ('web:v_…'), never the secret."""
+
+    __tablename__ = "web_viewer"
+    secret_hash: str = Field(max_length=64, primary_key=True)
+    public_id: str = Field(max_length=40, unique=True)
+    # A seller's name in the web chat (kept so no viewer can chat under it); '' for buyers.
+    name: str = Field(default="", max_length=32, sa_column_kwargs={"server_default": ""})
+    created_at: datetime = Field(sa_column=_utc())
+
+
 class SavedCard(SQLModel, table=True):
     """The card a customer (all their linked identities) buys with in one message: the
     provider's ids plus brand and last four digits, never a card number."""

@@ -329,6 +329,27 @@ class EndPoll:
 
 
 @dataclass(frozen=True, slots=True)
+class IssueWebViewer:
+    """A browser with no identity this server issued: a new one (its cookie and identity)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecogniseWebViewer:
+    """Whose cookie is this? The identity ('web:v_…'), or None for a value never issued."""
+
+    cookie: str
+
+
+@dataclass(frozen=True, slots=True)
+class AdmitWebLine:
+    """A web viewer is about to chat under `name`: may they, and are they a seller (whose
+    lines the page marks)? The handler answers a WebLine."""
+
+    identity: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class ListOrders:
     status: OrderStatus | None = None
     identity: str | None = None
@@ -461,4 +482,7 @@ Command = (
     | AddZone
     | RemoveZone
     | ListZones
+    | IssueWebViewer
+    | RecogniseWebViewer
+    | AdmitWebLine
 )

@@ -18,6 +18,7 @@ from commerce.service_layer.ports import (
     ShippingStore,
     ShowStore,
     Store,
+    WebViewers,
 )
 from commerce.service_layer.ratelimit import RateLimit
 
@@ -55,3 +56,4 @@ class Deps:
     shipping: ShippingStore | None = None  # None: no shipping charged (no zones either)
     bundle_window: timedelta = timedelta(hours=24)  # LIVEBUY_BUNDLE_WINDOW
     stripe_tax: bool = False  # LIVEBUY_STRIPE_TAX: Checkout adds tax (automatic_tax)
+    web_viewers: WebViewers | None = None  # None: the web chat issues no identities

@@ -15,6 +15,7 @@ from commerce.service_layer import (
     payments,
     shipping,
     shows,
+    web_viewers,
 )
 from commerce.service_layer import giveaways as engage
 from commerce.service_layer.deps import Deps
@@ -67,6 +68,9 @@ HANDLERS: dict[type, Handler] = {
     c.AddZone: shipping.add_zone,
     c.RemoveZone: shipping.remove_zone,
     c.ListZones: shipping.list_zones,
+    c.IssueWebViewer: web_viewers.issue_web_viewer,
+    c.RecogniseWebViewer: web_viewers.recognise_web_viewer,
+    c.AdmitWebLine: web_viewers.admit_web_line,
 }
 
 

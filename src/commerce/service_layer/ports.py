@@ -586,6 +586,26 @@ class PayLinks(Protocol):
     async def genuine(self, ref: str, token: str, now: datetime) -> bool: ...
 
 
+class WebViewers(Protocol):
+    """Identities the server issues to web chat browsers (commerce.adapters.web_viewers)."""
+
+    async def issue(self, now: datetime) -> tuple[str, str]:
+        """A new viewer: (the cookie to set, the identity 'web:v_…')."""
+        ...
+
+    async def recognise(self, cookie: str, now: datetime) -> str | None:
+        """The identity of a cookie this server issued, else None."""
+        ...
+
+    async def seller_names(self, configured: frozenset[str]) -> list[str]:
+        """The display names sellers are known by."""
+        ...
+
+    async def named(self, identity: str, name: str) -> None:
+        """A seller chats under this name in the web chat."""
+        ...
+
+
 class Contacts(Protocol):
     """Who opened a private chat with the bot: only they can be messaged privately."""
 

@@ -1,0 +1,124 @@
+"""Web chat viewers (`web_viewer`): identities the server issues to browsers.
+
+The cookie holds `<secret>.<mac>`: a random secret and its HMAC under a key made on the
+first run and kept in the database (every worker and every restart agree on it). A cookie
+whose MAC is wrong is refused without asking the database; one whose secret the database
+does not know (a deleted viewer, a copied MAC scheme) is refused there. The table keeps only
+the secret's sha256 and the public id, so neither a database dump nor the seller's screens
+give anyone a viewer's session.
+"""
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from datetime import datetime
+
+from sqlalchemy import bindparam
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from commerce.adapters.app_settings import KEEP, READ
+from commerce.adapters.sql import sql
+
+COOKIE_KEY = "web_viewer_key"
+SELLER_NAMES_FOR = 30.0  # seconds the sellers' names are reused before asking again
+MAX_CACHE = 50_000  # recognised cookies kept in memory (a chat message needs no query)
+CREATE = sql(
+    "INSERT INTO web_viewer (secret_hash, public_id, created_at)"
+    " VALUES (:secret_hash, :public_id, :now)"
+)
+FIND = sql("SELECT public_id FROM web_viewer WHERE secret_hash = :secret_hash")
+SELLER_NAMES = sql(
+    "SELECT c.display_name FROM identity i JOIN customer c ON c.id = i.customer_id"
+    " WHERE i.key IN (SELECT identity FROM seller) OR i.key IN :configured"
+    " UNION SELECT name FROM web_viewer WHERE name <> '' AND ("
+    " 'web:' || public_id IN (SELECT identity FROM seller) OR 'web:' || public_id IN :configured)"
+).bindparams(bindparam("configured", expanding=True))
+NAMED = sql("UPDATE web_viewer SET name = :name WHERE public_id = :public_id")
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _mac(key: bytes, secret: str) -> str:
+    mac = hmac.new(key, b"web-viewer:" + secret.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:18]).decode()
+
+
+class SqlWebViewers:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._key: bytes | None = None
+        self._known: dict[str, str] = {}  # cookie -> identity, once the database said so
+        self._sellers: tuple[float, list[str]] | None = None  # (when asked, names)
+        self._names: dict[str, str] = {}  # seller identity -> the name last kept
+
+    async def issue(self, now: datetime) -> tuple[str, str]:
+        """A new viewer: (the cookie to set, its identity 'web:v_…')."""
+        key = await self._cookie_key(now)
+        secret = secrets.token_urlsafe(24)
+        public_id = "v_" + secrets.token_hex(6)
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                CREATE, {"secret_hash": digest(secret), "public_id": public_id, "now": now}
+            )
+        cookie = f"{secret}.{_mac(key, secret)}"
+        identity = f"web:{public_id}"
+        self._remember(cookie, identity)
+        return cookie, identity
+
+    async def recognise(self, cookie: str, now: datetime) -> str | None:
+        """The identity of a cookie this server issued; None for any other value."""
+        known = self._known.get(cookie)
+        if known is not None:
+            return known
+        secret, dot, mac = cookie.partition(".")
+        if not dot or not secret or len(cookie) > 100:
+            return None
+        key = await self._cookie_key(now)
+        if not hmac.compare_digest(_mac(key, secret).encode(), mac.encode()):
+            return None
+        async with self.engine.connect() as conn:
+            public_id = (await conn.execute(FIND, {"secret_hash": digest(secret)})).scalar()
+        if public_id is None:
+            return None
+        identity = f"web:{public_id}"
+        self._remember(cookie, identity)
+        return identity
+
+    async def seller_names(self, configured: frozenset[str]) -> list[str]:
+        """The names sellers chatted under (LIVEBUY_SELLERS and `livebuy seller add`)."""
+        if self._sellers and time.monotonic() - self._sellers[0] < SELLER_NAMES_FOR:
+            return self._sellers[1]
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(SELLER_NAMES, {"configured": sorted(configured) or [""]})
+            names = [str(name) for (name,) in rows if name]
+        self._sellers = (time.monotonic(), names)
+        return names
+
+    async def named(self, identity: str, name: str) -> None:
+        """A seller chats under `name` in the web chat: kept, so no viewer may take it."""
+        if self._names.get(identity) == name:
+            return
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                NAMED, {"name": name[:32], "public_id": identity.removeprefix("web:")}
+            )
+        self._names[identity] = name
+        self._sellers = None  # ask again
+
+    def _remember(self, cookie: str, identity: str) -> None:
+        if len(self._known) >= MAX_CACHE:
+            self._known.clear()  # rare; the database answers again
+        self._known[cookie] = identity
+
+    async def _cookie_key(self, now: datetime) -> bytes:
+        if self._key is None:
+            async with self.engine.begin() as conn:
+                made = secrets.token_urlsafe(32)
+                await conn.execute(KEEP, {"key": COOKIE_KEY, "value": made, "now": now})
+                value = (await conn.execute(READ, {"key": COOKIE_KEY})).scalar_one()
+            self._key = str(value).encode()
+        return self._key
