@@ -26,13 +26,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from aiohttp import ClientSession, ClientTimeout, DummyCookieJar, TCPConnector, web
-from sqlalchemy.ext.asyncio import AsyncEngine
+from aiohttp import ClientSession, ClientTimeout, DummyCookieJar, TCPConnector
 
 from bench.flash_drop import scratch_database
-from bench.webhook import ServeApp, _free_port
+from bench.webhook import _free_port
 from commerce.adapters.db import create_engine
-from commerce.bootstrap import bootstrap, freeze_startup_heap
+from commerce.bootstrap import bootstrap
 from commerce.config import Settings
 from commerce.domain import commands as c
 from commerce.domain.drops import DropPolicy, DropTerms
@@ -227,8 +226,31 @@ async def _wait_until_up(url: str, process: asyncio.subprocess.Process) -> None:
     raise OSError(f"{url} did not start")
 
 
+@asynccontextmanager
+async def server_process(
+    serve: ServeCommand, url: str, port: str = "", **env: str
+) -> AsyncIterator[tuple[str, int]]:
+    """`livebuy run` in a process of its own on the database at `url` (the load the buyers
+    make is this process's, not the server's); yields its base URL and process id."""
+    port = port or str(_free_port())
+    base = f"http://127.0.0.1:{port}"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("STRIPE_")}
+    environment.update(DATABASE_URL=url, PUBLIC_BASE_URL=base, **env)
+    process = await asyncio.create_subprocess_exec(
+        *serve(int(port)),
+        env=environment,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        await _wait_until_up(f"{base}/healthz", process)
+        yield base, process.pid
+    finally:
+        await _stop(process)
+
+
 async def chat(
-    serve: ServeApp,
+    serve: ServeCommand,
     emulator: EmulatorCommand,
     claims: int,
     buyers: int,
@@ -238,32 +260,22 @@ async def chat(
 ) -> dict[str, Any]:
     async with scratch_database(db, admin_url) as url:
         await seed(url, claims)
+        # The server's port is picked before the emulator starts, as the emulator posts the
+        # webhooks there; `server_process` then takes the next free one: it is passed on.
         port = _free_port()
-        base = f"http://127.0.0.1:{port}"
-        async with emulator_process(emulator, f"{base}/webhooks/stripe") as stripe_base:
-            settings = Settings(
-                _env_file=None,
-                database_url=url,
-                public_base_url=base,
-                stripe_secret_key=KEY,
-                stripe_webhook_secret=SECRET,
-                stripe_api_base=f"{stripe_base}/stripe-emulator",
-            )
-            engine: AsyncEngine = create_engine(url)
-            app, _ = serve(settings, engine)
-            runner = web.AppRunner(app, access_log=None)
-            await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", port).start()
-            try:
-                freeze_startup_heap()
+        hooks = f"http://127.0.0.1:{port}/webhooks/stripe"
+        async with emulator_process(emulator, hooks) as stripe_base:
+            stripe = {
+                "STRIPE_SECRET_KEY": KEY,
+                "STRIPE_WEBHOOK_SECRET": SECRET,
+                "STRIPE_API_BASE": f"{stripe_base}/stripe-emulator",
+            }
+            async with server_process(serve, url, port=str(port), **stripe) as (base, _):
                 async with Buyers(base, buyers).connected() as crowd:
                     seconds = await crowd.claim_all(claims, within)
                     checkouts = await crowd.open_links()
                 async with ClientSession() as http, http.get(f"{stripe_base}/calls") as r:
                     calls: dict[str, int] = await r.json()
-            finally:
-                await runner.cleanup()
-                await engine.dispose()
     answered_all = crowd.answered == claims and crowd.statuses == {200: claims}
     opened_all = checkouts["statuses"] == {303: claims}
     return {
@@ -298,19 +310,8 @@ async def local_memory(serve: ServeCommand, first: int, total: int, buyers: int)
     `total`."""
     async with scratch_database("sqlite", "") as url:
         await seed(url, total)
-        port = _free_port()
-        base = f"http://127.0.0.1:{port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STRIPE_")}
-        env.update(DATABASE_URL=url, PUBLIC_BASE_URL=base)
-        process = await asyncio.create_subprocess_exec(
-            *serve(port),
-            env=env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        try:
-            await _wait_until_up(f"{base}/healthz", process)
-            rss: dict[str, float] = {"started": _rss_mib(process.pid)}
+        async with server_process(serve, url) as (base, pid):
+            rss: dict[str, float] = {"started": _rss_mib(pid)}
             statuses: dict[int, int] = {}  # the pay links' answers (303: on to Stripe)
             done = 0
             async with Buyers(base, buyers).connected() as crowd:
@@ -319,14 +320,11 @@ async def local_memory(serve: ServeCommand, first: int, total: int, buyers: int)
                     await crowd.claim_all(upto - done, 0.0)
                     opened = await crowd.open_links()
                     crowd.links.clear()
-                    crowd.answered = 0
                     done = upto
-                    rss[str(upto)] = _rss_mib(process.pid)
+                    rss[str(upto)] = _rss_mib(pid)
                     rss[f"{upto}_seconds"] = time.perf_counter() - started
                     for status, n in opened["statuses"].items():
                         statuses[status] = statuses.get(status, 0) + n
-        finally:
-            await _stop(process)
     return {
         "benchmark": "local-memory",
         "claims": [first, total],

@@ -127,7 +127,7 @@ def bench_chat(
     Stripe emulator in a process of its own."""
     try:
         run = chat_bench.chat(
-            webhook_app, emulator_command, claims, buyers, within, db.value, pg_url
+            serve_command, emulator_command, claims, buyers, within, db.value, pg_url
         )
         figures = asyncio.run(run)
     except (OSError, DBAPIError, asyncpg.PostgresError) as exc:

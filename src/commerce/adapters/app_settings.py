@@ -1,6 +1,7 @@
 """Values the service generates once and keeps in the database (the dashboard's admin token,
 the local Stripe emulator's API key, the key that signs pay links)."""
 
+import asyncio
 import secrets
 from datetime import datetime
 
@@ -50,6 +51,9 @@ class SqlPayLinks:
     def __init__(self, engine: AsyncEngine, public_url: str) -> None:
         self.engine, self.public_url = engine, public_url
         self._key: bytes | None = None
+        # The first burst of claims (a flash drop's) asks for the key all at once: one of
+        # them reads it, the others wait for that read instead of each writing and reading.
+        self._reading = asyncio.Lock()
 
     async def url(self, ref: str, now: datetime) -> str:
         return pay_links.url(self.public_url, await self._known(now), ref)
@@ -59,12 +63,17 @@ class SqlPayLinks:
 
     async def _known(self, now: datetime) -> bytes:
         if self._key is None:
-            async with self.engine.begin() as conn:
-                made = secrets.token_hex(32)
-                await conn.execute(KEEP, {"key": PAY_LINK_KEY, "value": made, "now": now})
-                value = (await conn.execute(READ, {"key": PAY_LINK_KEY})).scalar_one()
-            self._key = bytes.fromhex(str(value))
+            async with self._reading:
+                if self._key is None:
+                    self._key = await self._read(now)
         return self._key
+
+    async def _read(self, now: datetime) -> bytes:
+        async with self.engine.begin() as conn:
+            made = secrets.token_hex(32)
+            await conn.execute(KEEP, {"key": PAY_LINK_KEY, "value": made, "now": now})
+            value = (await conn.execute(READ, {"key": PAY_LINK_KEY})).scalar_one()
+        return bytes.fromhex(str(value))
 
 
 # When each singleton duty last finished a run (the health report's "last reconciliation").
