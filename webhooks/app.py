@@ -111,17 +111,17 @@ def create_app(
         app[ADMIN_TOKEN] = await admin_token(
             app[ENGINE],
             configured.get_secret_value() if configured else None,
-            app[BUS].deps.clock.now(),
+            app[BUS].clock.now(),
         )
         yield
-        await app[BUS].deps.store.close()
+        await app[BUS].close()
         if stripe_gateway is not None:
             await stripe_gateway.close()
         if engine is None:  # a caller's engine is the caller's to dispose
             await app[ENGINE].dispose()
 
     async def background(app: web.Application) -> AsyncIterator[None]:
-        bus, leases, clock = app[BUS], app[LEASES], app[BUS].deps.clock
+        bus, leases, clock = app[BUS], app[LEASES], app[BUS].clock
 
         def duty(
             name: str, work: Callable[[], Awaitable[object]]

@@ -82,8 +82,8 @@ def install(app: web.Application, add_notifier: Callable[[Notifier], None]) -> N
         core = Core(bus, outbox, inbox, SqlPerks(engine), config)
         service = DiscordService(core, config)
         sender = DiscordSender(lambda: service.bot, config.locale)
-        courier = Courier(outbox, sender, bus.deps.clock)
-        runner = InboxRunner(inbox, "discord", core.process, bus.deps.clock, joins=core.joins)
+        courier = Courier(outbox, sender, bus.clock)
+        runner = InboxRunner(inbox, "discord", core.process, bus.clock, joins=core.joins)
         core.wake, core.wake_inbox = courier.wake, runner.wake
         app[METRICS].couriers.append(courier)  # its 429 count goes to /metrics
         notifier.core = core  # every worker puts into the outbox; the gateway's holder sends

@@ -27,7 +27,7 @@ async def while_holding(
     """Starts the work when this worker takes the lease, stops it when another worker holds
     it, renews the lease meanwhile, and stops the work when cancelled (shutdown). Errors of
     the `retried` kinds while starting or stopping are tried again at the next renewal."""
-    leases, clock = app[LEASES], app[BUS].deps.clock
+    leases, clock = app[LEASES], app[BUS].clock
     running = False
     try:
         while True:

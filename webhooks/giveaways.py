@@ -8,7 +8,7 @@ from aiohttp import web
 
 from commerce.domain.errors import NotFound
 from commerce.domain.giveaways import ALGORITHM
-from commerce.service_layer.giveaways import giveaway_record
+from commerce.service_layer import queries
 from webhooks.keys import BUS
 
 routes = web.RouteTableDef()
@@ -17,7 +17,7 @@ routes = web.RouteTableDef()
 @routes.get("/giveaways/{id:[0-9]{1,12}}")
 async def giveaway_page(request: web.Request) -> web.Response:
     try:
-        record = await giveaway_record(int(request.match_info["id"]), request.app[BUS].deps)
+        record = await queries.giveaway(request.app[BUS].reads, int(request.match_info["id"]))
     except NotFound:
         raise web.HTTPNotFound(text="no such giveaway") from None
     giveaway = record.giveaway

@@ -50,7 +50,7 @@ async def backlog(request: web.Request) -> web.Response:
     the oldest's age), each platform's outbox and chat inbox, and when reconciliation last
     ran. 503 "degraded" (and a warning in the log) when a payment event or a chat update has
     waited longer than BACKLOG_ALERT."""
-    engine, now = request.app[ENGINE], request.app[BUS].deps.clock.now()
+    engine, now = request.app[ENGINE], request.app[BUS].clock.now()
     try:
         async with engine.connect() as conn:
             count, oldest = (await conn.execute(UNPROCESSED)).one()

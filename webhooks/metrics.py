@@ -176,7 +176,7 @@ async def metrics_page(request: web.Request) -> web.Response:
     if refused is not None:
         return refused
     metrics = request.app[METRICS]
-    now = request.app[BUS].deps.clock.now()
+    now = request.app[BUS].clock.now()
     throttled = GaugeMetricFamily(
         "livebuy_platform_429", "HTTP 429s from chat platforms (this worker).", labels=["platform"]
     )

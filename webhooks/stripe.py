@@ -25,9 +25,18 @@ from commerce.adapters.stripe_events import (
     verify,
 )
 from commerce.config import Settings
-from commerce.domain.commands import ApplyPaymentEvent
+from commerce.domain.commands import (
+    ApplyPaymentEvent,
+    ClaimPaymentEvent,
+    KeepMalformedEvent,
+    MarkPaymentEvent,
+    ProcessPaymentEvent,
+    StorePaymentEvent,
+)
 from commerce.domain.payments import PaymentEvent
+from commerce.service_layer import queries
 from commerce.service_layer.messagebus import MessageBus
+from commerce.service_layer.payment_events import EventProcessed, Processing
 from commerce.service_layer.payments import OrderNotKnownYet
 from webhooks.keys import BUS, SETTINGS, STRIPE_WEBHOOK_SECRET
 from webhooks.metrics import METRICS
@@ -48,8 +57,6 @@ async def stripe_webhook(request: web.Request) -> web.Response:
 async def receive(request: web.Request) -> web.Response:
     body = await request.read()  # bounded by the app's client_max_size (413 beyond)
     bus = request.app[BUS]
-    ledger = bus.deps.ledger
-    assert ledger is not None
     try:
         data = verify(
             body, request.headers.get("Stripe-Signature"), request.app[STRIPE_WEBHOOK_SECRET]
@@ -61,13 +68,11 @@ async def receive(request: web.Request) -> web.Response:
     except MalformedEvent as exc:
         # Signed by Stripe's secret, yet not an event of its shapes: kept for whoever looks
         # into it, applied to nothing.
-        key = await ledger.store_malformed(body, str(exc), bus.deps.clock.now())
+        key = await bus.handle(KeepMalformedEvent(body, str(exc)))
         log.warning("stripe webhook malformed (kept as %s): %s", key, exc)
         return web.json_response({"error": str(exc)}, status=400)
     try:
-        duplicate = await ledger.store_event(
-            event.id, event.type, body.decode(), bus.deps.clock.now()
-        )
+        duplicate = await bus.handle(StorePaymentEvent(event.id, event.type, body.decode()))
     except Exception:  # the database is down or locked: Stripe must retry, never 2xx
         log.exception("stripe webhook %s not stored", event.id, extra=_context(event))
         return web.json_response({"error": "not stored, retry later"}, status=503)
@@ -78,7 +83,7 @@ async def receive(request: web.Request) -> web.Response:
         # Test events at a live shop (or live ones at a test shop): the endpoint is
         # registered in the wrong Stripe mode. Acknowledged, kept, applied to nothing.
         log.error("stripe webhook %s: %s", event.id, wrong_mode, extra=_context(event))
-        await ledger.mark_event(event.id, f"ignored: {wrong_mode}", bus.deps.clock.now(), True)
+        await bus.handle(MarkPaymentEvent(event.id, f"ignored: {wrong_mode}"))
         return web.json_response({"received": True, "ignored": wrong_mode})
     if not await process(bus, event):
         return web.json_response({"error": "processing failed, retry later"}, status=500)
@@ -101,35 +106,38 @@ def _wrong_mode(settings: Settings, data: dict[str, Any]) -> str | None:
 
 async def process(bus: MessageBus, event: PaymentEvent) -> bool:
     """Applies a stored event; False (and the event left pending) when that fails."""
-    ledger = bus.deps.ledger
-    assert ledger is not None
-    try:
-        outcome = await bus.handle(ApplyPaymentEvent(event))
-    except OrderNotKnownYet as exc:
-        # Its order may still be committing: Stripe retries a 5xx, and so does `reprocess`,
-        # for a while; then it is kept as a dead letter that reconciliation retries.
-        now = bus.deps.clock.now()
-        if await ledger.wait_for_order(event.id, f"waiting: {exc}", now - WAIT_FOR_ORDER):
-            log.warning("payment event %s: %s; retried later", event.id, exc)
-            return False
-        log.error(
-            "payment event %s (%s): %s after %s; kept as a dead letter for reconciliation",
-            event.id,
-            event.type,
-            exc,
-            WAIT_FOR_ORDER,
-            extra=_context(event),
-        )
-        await ledger.dead_letter(event.id, str(exc), now)
-        return True
-    except Exception as exc:
-        log.exception("payment event %s (%s) failed", event.id, event.type, extra=_context(event))
-        error = f"error: {type(exc).__name__}: {exc}"
-        await ledger.mark_event(event.id, error, bus.deps.clock.now(), False)
-        return False
-    log.info("payment event %s (%s): %s", event.id, event.type, outcome, extra=_context(event))
-    await ledger.mark_event(event.id, outcome, bus.deps.clock.now(), True)
-    return True
+    # Its order may still be committing: Stripe retries a 5xx, and so does `reprocess`, for
+    # a while; then it is kept as a dead letter that reconciliation retries.
+    done: EventProcessed = await bus.handle(ProcessPaymentEvent(event, WAIT_FOR_ORDER))
+    match done.status:
+        case Processing.WAITING:
+            log.warning("payment event %s: %s; retried later", event.id, done.error)
+        case Processing.DEAD_LETTER:
+            log.error(
+                "payment event %s (%s): %s after %s; kept as a dead letter for reconciliation",
+                event.id,
+                event.type,
+                done.error,
+                WAIT_FOR_ORDER,
+                extra=_context(event),
+            )
+        case Processing.FAILED:
+            log.error(
+                "payment event %s (%s) failed",
+                event.id,
+                event.type,
+                exc_info=done.error,
+                extra=_context(event),
+            )
+        case Processing.APPLIED:
+            log.info(
+                "payment event %s (%s): %s",
+                event.id,
+                event.type,
+                done.outcome,
+                extra=_context(event),
+            )
+    return done.settled
 
 
 def _context(event: PaymentEvent) -> dict[str, str]:
@@ -140,17 +148,14 @@ def _context(event: PaymentEvent) -> dict[str, str]:
 
 async def reprocess(bus: MessageBus, older_than: timedelta = timedelta(seconds=30)) -> int:
     """Processes stored events that were never processed (crash, restart, failure)."""
-    ledger = bus.deps.ledger
-    assert ledger is not None
     done = 0
-    now = bus.deps.clock.now()
-    for event_id, payload in await ledger.pending_events(now - older_than):
-        if await ledger.claim_event(event_id, now):  # not while a delivery is processing it
+    for event_id, payload in await queries.pending_payment_events(bus.reads, older_than):
+        if await bus.handle(ClaimPaymentEvent(event_id)):  # not while a delivery processes it
             try:
                 event = to_payment_event(json.loads(payload))
             except (MalformedEvent, ValueError, RecursionError) as exc:
                 # Stored before today's checks read it as malformed: never applied.
-                await ledger.mark_event(event_id, f"malformed: {exc}", now, True)
+                await bus.handle(MarkPaymentEvent(event_id, f"malformed: {exc}"))
                 continue
             done += await process(bus, event)
     return done
@@ -159,11 +164,8 @@ async def reprocess(bus: MessageBus, older_than: timedelta = timedelta(seconds=3
 async def retry_dead_letters(bus: MessageBus, since: timedelta = timedelta(days=30)) -> list[str]:
     """Reconciliation's part of the webhook: events whose order was unknown for longer than
     the retry window are applied now that it exists; one line per event applied."""
-    ledger = bus.deps.ledger
-    assert ledger is not None
     applied = []
-    now = bus.deps.clock.now()
-    for event_id, payload in await ledger.dead_letters(now - since):
+    for event_id, payload in await queries.dead_letters(bus.reads, since):
         event = to_payment_event(json.loads(payload))  # read once before, when received
         try:
             outcome = await bus.handle(ApplyPaymentEvent(event))
@@ -173,6 +175,6 @@ async def retry_dead_letters(bus: MessageBus, since: timedelta = timedelta(days=
             log.exception("dead letter %s (%s) failed", event_id, event.type)
             continue
         log.info("dead letter %s (%s): %s", event_id, event.type, outcome, extra=_context(event))
-        await ledger.mark_event(event_id, outcome, now, True)
+        await bus.handle(MarkPaymentEvent(event_id, outcome))
         applied.append(f"{event.order_ref or event_id}: {event.type} applied ({outcome})")
     return applied

@@ -120,7 +120,7 @@ async def _serve(app: web.Application, runtime: TelegramRuntime) -> None:
         outbox,
         contacts,
         inbox,
-        bus.deps.clock,
+        bus.clock,
         locale=settings.livebuy_locale,
     )
     runtime.adapter = adapter
@@ -160,7 +160,7 @@ async def _run_bot(
     application: Application,  # type: ignore[type-arg]
     options: TelegramOptions,
 ) -> None:
-    settings, bot, clock = app[SETTINGS], application.bot, app[BUS].deps.clock
+    settings, bot, clock = app[SETTINGS], application.bot, app[BUS].clock
     contacts = adapter.contacts
 
     async def blocked(chat: str) -> None:

@@ -13,7 +13,7 @@ import discord
 
 from bots.discord.core import BUY_PREFIX, PLATFORM, Core, Work, dm
 from bots.discord.core import buttons as outbox_buttons
-from commerce.domain.commands import CastVote, EnterGiveaway
+from commerce.domain.commands import CastVote, EnterGiveaway, PressButton
 from commerce.service_layer import chat
 from commerce.service_layer.outbox import Outgoing
 
@@ -251,7 +251,7 @@ async def pressed(
     fields = payload["command"]
     command = EnterGiveaway(**fields) if payload["kind"] == "enter" else CastVote(**fields)
     try:
-        outcome = await chat.press(command, core.bus.deps)
+        outcome = await core.bus.handle(PressButton(command))
     except Exception:
         log.exception("interaction %s (%s) failed", update_id, command)
         text = core.t("error")

@@ -17,7 +17,7 @@ from bots.discord.texts import text
 from bots.rendering import Renderer
 from commerce.domain.commands import AddSeller, ChatMessage
 from commerce.domain.drops import DropStatus
-from commerce.service_layer import chat, handlers
+from commerce.service_layer import chat, queries
 from commerce.service_layer.inbox import ChatInbox, InboxItem
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.outbox import Button, Outbox, Outgoing
@@ -107,7 +107,7 @@ class Core:
         again, e.g. on a resumed gateway)."""
         row = (str(update_id), str(channel_id), update_id, json.dumps(payload))
         self.live[str(update_id)] = work  # before the row exists: the runner may be quick
-        if not await self.inbox.store(PLATFORM, [row], self.bus.deps.clock.now()):
+        if not await self.inbox.store(PLATFORM, [row], self.bus.clock.now()):
             del self.live[str(update_id)]
             log.info("discord update %s delivered again; processed before", update_id)
             return False
@@ -118,7 +118,7 @@ class Core:
         or a bid (commerce.service_layer.inbox)."""
         payload = json.loads(item.payload)
         words = payload.get("words") or payload.get("text")
-        return isinstance(words, str) and chat.side_by_side(words, self.bus.deps.keywords)
+        return isinstance(words, str) and queries.side_by_side(self.bus.reads, words)
 
     async def process(self, item: InboxItem) -> None:
         """One stored update, in its channel's turn (commerce.service_layer.inbox)."""
@@ -162,11 +162,11 @@ class Core:
         identity = f"{PLATFORM}:{user_id}"
         # They run the server's shop: owners (co-hosts are named with `livebuy seller add
         # --role cohost`, and may not refund or change prices).
-        if (manages_server or by_role) and not await handlers.is_seller(identity, self.bus.deps):
+        if (manages_server or by_role) and not await queries.is_seller(self.bus.reads, identity):
             await self.bus.handle(AddSeller(identity, "owner"))
 
     async def put(self, *messages: Outgoing) -> None:
-        await self.outbox.put(list(messages), self.bus.deps.clock.now(), done=PROCESSING.get())
+        await self.outbox.put(list(messages), self.bus.clock.now(), done=PROCESSING.get())
         self.wake()
 
     def board(self, drop: DropView, channel_id: int) -> Outgoing:

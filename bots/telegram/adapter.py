@@ -25,18 +25,17 @@ from telegram.error import TelegramError
 
 from bots.rendering import Renderer, Reply, plus_five
 from bots.telegram import invoices, toasts
-from commerce.domain import grammar
 from commerce.domain.commands import (
     CastVote,
     ChatMessage,
     CheckInvoice,
     EnterGiveaway,
     InvoicePaid,
-    ListOrders,
+    PressButton,
 )
 from commerce.domain.errors import CommerceError
 from commerce.domain.orders import OrderStatus
-from commerce.service_layer import chat, saved_cards
+from commerce.service_layer import chat, queries
 from commerce.service_layer.inbox import ChatInbox, InboxItem
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.outbox import Button, Outbox, Outgoing
@@ -176,7 +175,7 @@ class TelegramAdapter:
         message = data.get("message") or data.get("channel_post")
         if message is not None and message.get("chat", {}).get("type") != ChatType.PRIVATE:
             text = message.get("text") or message.get("caption") or ""
-            return chat.side_by_side(text, self.bus().deps.keywords)
+            return queries.side_by_side(self.bus().reads, text)
         query = data.get("callback_query")
         return query is not None and str(query.get("data", "")).startswith(("buy:", "bid:"))
 
@@ -227,26 +226,18 @@ class TelegramAdapter:
         sender = self._sender(message)
         if sender is None or self._for_another_bot(message):
             return
-        deps = self.bus().deps
-        parsed = grammar.parse(text, deps.keywords)
-        chat_id = message.chat.id
-        if parsed is None:
-            # Chatter: counted for a running show's report (no database work otherwise).
-            if deps.shows is not None:
-                await deps.shows.chatted(
-                    f"{PLATFORM}:{chat_id}", sender.identity, self.clock.now()
-                )
-            return
-        admin = False
-        if type(parsed) in chat.CHAT_ADMIN_COMMANDS:
-            admin = sender.user_id is None or await self.is_admin(chat_id, sender.user_id)
+        chat_id, user_id = message.chat.id, sender.user_id
+
+        async def is_admin() -> bool:  # asked by the core for a command admins may run
+            return user_id is None or await self.is_admin(chat_id, user_id)
+
         command = ChatMessage(
             key=f"{PLATFORM}:{chat_id}:{message.message_id}",
             chat=f"{PLATFORM}:{chat_id}",
             identity=sender.identity,
             text=text,
             display_name=sender.name,
-            chat_admin=admin,
+            is_admin=is_admin,
         )
         outcome = await self.bus().handle(command)
         await self._answer(outcome, str(chat_id), sender, str(message.message_id))
@@ -268,7 +259,7 @@ class TelegramAdapter:
             text = "/start"
         command = ChatMessage(
             key=f"{PLATFORM}:{user.id}:{message.message_id}",
-            chat=await self._private_chat_of(text, sender),
+            chat=f"{PLATFORM}:{user.id}",
             identity=sender.identity,
             text=text,
             display_name=sender.name,
@@ -281,25 +272,12 @@ class TelegramAdapter:
         out = self._privately(outcome, reply, str(user.id), sender.language, both=True)
         await self._put(out + await self._boards_for(outcome))
 
-    async def _private_chat_of(self, text: str, sender: Sender) -> str:
-        """The chat a private command is about: /pass gives back the latest hold, which was
-        claimed in a group; everything else is about the private chat itself."""
-        if isinstance(grammar.parse(text, self.bus().deps.keywords), grammar.Pass):
-            orders = await self.bus().handle(ListOrders(identity=sender.identity, limit=20))
-            for order in orders:
-                if order.status in HELD:
-                    return str(order.chat)
-        return f"{PLATFORM}:{sender.user_id}"
-
     async def _payment_link(self, ref: str, sender: Sender, renderer: Renderer) -> list[Outgoing]:
         """The deep link's payload: the buyer's own order, with its payment link (or its
         invoice)."""
         private_chat = str(sender.user_id)
-        try:
-            order = await self.bus().deps.store.order(ref.upper())
-        except CommerceError:
-            order = None
-        if order is None or order.identity != sender.identity:
+        order = await queries.buyers_order(self.bus().reads, ref, sender.identity)
+        if order is None:
             return [Outgoing(PLATFORM, private_chat, renderer.t("not_your_link"))]
         asked = await self._confirm_question(order, renderer)
         if asked is not None:
@@ -317,16 +295,9 @@ class TelegramAdapter:
     async def _confirm_question(self, order: OrderView, renderer: Renderer) -> Reply | None:
         """A one-message buy still waiting for its confirm (claimed in a group before the
         buyer started the bot): the question and its Confirm button."""
-        cards, until = self.bus().deps.cards, order.confirm_until
-        if order.status is not OrderStatus.RESERVED or cards is None or until is None:
+        confirm = await queries.awaiting_confirm(self.bus().reads, order)
+        if confirm is None:
             return None
-        if until <= self.clock.now():
-            return None  # too late: the hold has run out with it
-        card = await cards.card(order.identity)
-        if card is None:
-            return None
-        address = await saved_cards.ship_to(order, self.bus().deps)
-        confirm = saved_cards.view(card, address)
         return renderer.confirm(ClaimResult(ClaimOutcome.WON, order=order, confirm=confirm))
 
     def _privately(
@@ -395,7 +366,7 @@ class TelegramAdapter:
         except ValueError as exc:  # callback data that is not ours
             outcome = chat.Failed("press", str(exc))
         else:
-            outcome = await chat.press(command, self.bus().deps)
+            outcome = await self.bus().handle(PressButton(command))
         reply = self.renderer(sender.language).outcome(outcome, sender.who)
         toast = reply.private or reply.public or ""
         await _answer_query(query, toast[:200] or None)
@@ -405,7 +376,7 @@ class TelegramAdapter:
     @property
     def invoices(self) -> bool:
         """Buyers pay with Telegram's invoices (a payment provider token is set)."""
-        return PLATFORM in self.bus().deps.invoice_platforms
+        return queries.pays_with_invoices(self.bus().reads, PLATFORM)
 
     def _invoice_for(
         self, outcome: chat.ChatOutcome, chat_id: str, language: str, kind: str = "won"
@@ -712,9 +683,9 @@ class TelegramAdapter:
         try:
             while drop_id in self.dirty:
                 self.dirty.discard(drop_id)
-                drops = [d for d in await self.bus().deps.store.drops() if d.id == drop_id]
-                if drops:
-                    await self._put(self.boards(drops[0]))
+                drop = await queries.drop(self.bus().reads, drop_id)
+                if drop is not None:
+                    await self._put(self.boards(drop))
         except Exception:
             log.exception("the board of drop %s could not be redrawn", drop_id)
         finally:
@@ -955,8 +926,7 @@ class TelegramAdapter:
 
     async def _drop(self, code: str) -> DropView | None:
         """The latest drop with this code."""
-        drops = [d for d in await self.bus().deps.store.drops() if d.code == code]
-        return max(drops, key=lambda d: d.id) if drops else None
+        return await queries.latest_drop(self.bus().reads, code)
 
     async def _put(self, messages: list[Outgoing]) -> None:
         if messages:

@@ -23,16 +23,16 @@ from aiohttp import web
 from bots.rendering import Renderer, Reply, plus_five
 from bots.web.hub import HEARTBEAT, ChatHub, Viewer
 from bots.web.page import render_page
-from commerce.domain import grammar as g
 from commerce.domain.commands import (
     AdmitWebLine,
     CastVote,
     ChatMessage,
     EnterGiveaway,
     IssueWebViewer,
+    PressButton,
     RecogniseWebViewer,
 )
-from commerce.service_layer import chat
+from commerce.service_layer import chat, queries
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.results import (
     AuctionEnded,
@@ -76,8 +76,6 @@ MAX_TEXT = 500
 ACTION = re.compile(
     r"^(?:confirm:([A-Za-z0-9]{4,32})|enter:([0-9]{1,12})|vote:([0-9]{1,12}):([1-6]))$"
 )
-# Commands that show or create something personal: answered in the viewer's private lane.
-PRIVATE_COMMANDS = (g.Card, g.Unlink, g.Link, g.Confirm)
 
 
 def board_event(drop: DropView) -> dict[str, Any]:
@@ -270,7 +268,7 @@ def create_web_chat(
         if line.refused:
             return web.json_response({"error": line.refused}, status=400)
         hub.name(identity, name)
-        private = isinstance(g.parse(text, bus().deps.keywords), PRIVATE_COMMANDS)
+        private = queries.personal(bus().reads, text)
         said: dict[str, Any] = {"type": "message", "name": name, "text": text}
         if line.seller:  # the page marks it: no viewer's name can look like it
             said["seller"] = True
@@ -311,7 +309,7 @@ def create_web_chat(
             command = EnterGiveaway(where, identity, name, giveaway_id=int(action[2]))
         else:
             command = CastVote(where, identity, int(action[4]), poll_id=int(action[3]))
-        outcome = await chat.press(command, bus().deps)
+        outcome = await bus().handle(PressButton(command))
         reply = renderer.outcome(outcome, f"@{name or 'you'}")
         deliver(hub, room, identity, reply, private=True)
 

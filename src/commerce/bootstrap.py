@@ -11,6 +11,7 @@ from commerce.adapters.clock import LogNotifier, SystemClock
 from commerce.adapters.db import create_engine
 from commerce.adapters.giveaways import SqlGiveaways
 from commerce.adapters.ledger import SqlLedger
+from commerce.adapters.read_model import SqlReadModel
 from commerce.adapters.repository import SqlStore
 from commerce.adapters.shipments import SqlShipments
 from commerce.adapters.shipping import SqlShipping
@@ -60,6 +61,7 @@ def bootstrap(
         bundle_window=settings.bundle_window,
         stripe_tax=settings.livebuy_stripe_tax,
         web_viewers=SqlWebViewers(engine),
+        views=SqlReadModel(engine),
     )
     return MessageBus(deps)
 

@@ -9,6 +9,7 @@ from commerce.domain import commands as c
 from commerce.domain.drops import parse_duration
 from commerce.domain.errors import CommerceError
 from commerce.domain.money import parse_amount
+from commerce.service_layer import queries
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.results import AuctionView
 from webhooks.cli.common import Format, emit, fail, price_allowed, typed_chats, with_bus
@@ -107,8 +108,6 @@ def auction_list(
     """List auctions, newest first."""
 
     async def auctions(bus: MessageBus) -> list[AuctionView]:
-        if bus.deps.auctions is None:  # pragma: no cover (bootstrap always wires them)
-            return []
-        return sorted(await bus.deps.auctions.auctions(), key=lambda a: -a.id)
+        return await queries.auctions(bus.reads)
 
     emit([auction_row(a) for a in with_bus(auctions)], fmt, AUCTION_COLUMNS)

@@ -71,7 +71,7 @@ def with_bus(work: Callable[[MessageBus], Awaitable[T]], payments: bool = False)
         try:
             return await work(bus)
         finally:
-            await bus.deps.store.close()
+            await bus.close()
             if gateway is not None:
                 await gateway.close()
 

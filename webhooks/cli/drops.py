@@ -13,6 +13,7 @@ from commerce.domain.drops import (
     format_duration,
     parse_duration,
 )
+from commerce.service_layer import queries
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.results import DropView
 from webhooks.cli.common import (
@@ -116,7 +117,7 @@ def drop_start(
     all_chats_allowed(f"the drop of {sku.upper()}", channel, all_chats)
 
     async def start(bus: MessageBus) -> DropView:
-        product = await bus.deps.store.product(sku)
+        product = await queries.product(bus.reads, sku)
         terms = DropTerms.as_typed(
             sku=product.sku,
             quantity=qty,
@@ -154,7 +155,7 @@ def drop_end(
 def _the_one_live(channel: str | None) -> str | None:
     """Without a code: the only live drop (of the chat), or the operator chooses; a script
     that names none while several are live is told which ones are."""
-    live = with_bus(lambda bus: bus.deps.store.drops(DropStatus.LIVE))
+    live = with_bus(lambda bus: queries.live_drops(bus.reads))
     if channel is not None:
         live = [d for d in live if not d.channels or channel.lower() in d.channels]
     codes = [d.code for d in live]
@@ -175,5 +176,5 @@ def drop_list(
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
 ) -> None:
     """List drops, newest first."""
-    drops = with_bus(lambda bus: bus.deps.store.drops(status))
+    drops = with_bus(lambda bus: queries.drops(bus.reads, status))
     emit([drop_row(d) for d in drops], fmt, DROP_COLUMNS)

@@ -6,6 +6,7 @@ import typer
 
 from commerce.domain import commands as c
 from commerce.domain.orders import OrderStatus
+from commerce.service_layer import queries
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.results import OrderView
 from webhooks.cli.common import Format, emit, with_bus
@@ -76,7 +77,7 @@ def order(ref: Annotated[str, typer.Argument(help="The order reference.")]) -> N
     """Show one order and every transition it went through, with its cause."""
 
     async def show(bus: MessageBus) -> tuple[OrderView, list[Any]]:
-        return await bus.deps.store.order(ref), await bus.deps.store.history(ref)
+        return await queries.order_history(bus.reads, ref)
 
     found, history = with_bus(show)
     emit([order_row(found)], Format.TABLE, ORDER_TABLE_COLUMNS)

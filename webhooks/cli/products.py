@@ -9,6 +9,7 @@ from commerce.domain.errors import CommerceError
 from commerce.domain.money import Money
 from commerce.domain.products import ProductSpec, normalise_sku, parse_variants
 from commerce.domain.shipping import parse_size
+from commerce.service_layer import queries
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.results import ProductView
 from webhooks.cli.common import Format, emit, fail, money, price_allowed, settings, with_bus
@@ -95,7 +96,7 @@ def product_edit(
         raise fail(str(exc)) from None
 
     async def edit(bus: MessageBus) -> ProductView:
-        current = await bus.deps.store.product(sku)
+        current = await queries.product(bus.reads, sku)
         new_price = Money.parse(price, current.price.currency) if price else None
         if new_price is not None:
             price_allowed(new_price, yes)
@@ -110,7 +111,7 @@ def product_list(
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.TABLE,
 ) -> None:
     """List products with their stock."""
-    products = with_bus(lambda bus: bus.deps.store.products())
+    products = with_bus(lambda bus: queries.products(bus.reads))
     emit([product_row(p) for p in products], fmt, PRODUCT_COLUMNS)
 
 

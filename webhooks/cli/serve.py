@@ -19,6 +19,7 @@ from commerce.domain.drops import DropPolicy, DropTerms, parse_duration
 from commerce.domain.errors import CommerceError
 from commerce.domain.money import Money
 from commerce.domain.products import ProductSpec
+from commerce.service_layer import queries
 from commerce.service_layer.messagebus import MessageBus
 from webhooks import logs
 from webhooks.app import create_app
@@ -138,14 +139,14 @@ def listenable(host: str, port: int) -> None:
 
 
 async def free_sku(bus: MessageBus) -> str:
-    taken = {p.sku for p in await bus.deps.store.products()}
+    taken = {p.sku for p in await queries.products(bus.reads)}
     return next((sku for sku in TRY_SKUS if sku not in taken), f"TRY{len(taken) + 1}")
 
 
 async def seed_demo(bus: MessageBus, config: Settings) -> bool:
     """Local mode on an empty database: a product and a live drop in the demo room, so that a
     newcomer can buy in the web chat at once. Nothing happens once any product exists."""
-    if await bus.deps.store.products():
+    if await queries.products(bus.reads):
         return False
     price = Money.parse("25", config.livebuy_currency)
     await bus.handle(c.AddProduct(ProductSpec("TEE", "Demo tee", price, "", ()), 50))

@@ -22,6 +22,7 @@ from commerce.domain.errors import InvalidInput
 from commerce.domain.money import Money
 from commerce.domain.shipping import ShippingPolicy
 from commerce.domain.shows import LotSpec, parse_lots_csv, parse_start
+from commerce.service_layer import queries
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.results import ShowView
 from webhooks import spreadsheet
@@ -208,8 +209,7 @@ def show_list(
     """Shows, the latest start first."""
 
     async def shows(bus: MessageBus) -> list[ShowView]:
-        assert bus.deps.shows is not None
-        return await bus.deps.shows.shows()
+        return await queries.shows(bus.reads)
 
     emit([show_row(s) for s in with_bus(shows)], fmt, SHOW_COLUMNS)
 
@@ -222,8 +222,7 @@ def show_lots(
     """A show's run sheet."""
 
     async def one(bus: MessageBus) -> ShowView:
-        assert bus.deps.shows is not None
-        return await bus.deps.shows.show(show)
+        return await queries.show(bus.reads, show)
 
     emit(lot_rows(with_bus(one)), fmt, LOT_COLUMNS)
 

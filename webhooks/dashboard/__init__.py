@@ -27,6 +27,7 @@ from commerce.adapters.dashboard_sessions import MAX_LIFE, SqlSessions
 from commerce.adapters.reports import Revenue, SqlReports
 from commerce.domain.money import Money
 from commerce.domain.orders import CANCELLABLE, OrderStatus
+from commerce.service_layer import queries
 from commerce.service_layer.results import AuctionView, DropView, OrderView, ProductView
 from webhooks import spreadsheet
 from webhooks.dashboard import auth, forms, shipping, shows, zones
@@ -78,7 +79,7 @@ def sessions_of(request: web.Request) -> SqlSessions:
 
 
 def now_of(request: web.Request) -> datetime:
-    return request.config_dict[BUS].deps.clock.now()
+    return request.config_dict[BUS].clock.now()
 
 
 @web.middleware
@@ -195,23 +196,23 @@ async def events(request: web.Request) -> web.StreamResponse:
 async def snapshot(request: web.Request) -> dict[str, Any]:
     bus = bus_of(request)
     reports = SqlReports(request.config_dict[ENGINE])
-    store = bus.deps.store
-    drops = await store.drops()
+    reads = bus.reads
+    drops = await queries.drops(reads, limit=20)
     names = await reports.buyer_names(ORDER_ROWS)
-    auctions = await bus.deps.auctions.auctions() if bus.deps.auctions else []
+    auctions = await queries.auctions(reads)
     return {
-        "products": [product_json(p) for p in await store.products()],
-        "drops": [drop_json(d) for d in sorted(drops, key=lambda d: -d.id)[:20]],
-        "auctions": [auction_json(a) for a in sorted(auctions, key=lambda a: -a.id)[:20]],
-        "chats": sorted({chat for d in drops for chat in d.channels} | {"web:demo"}),
+        "products": [product_json(p) for p in await queries.products(reads)],
+        "drops": [drop_json(d) for d in drops],
+        "auctions": [auction_json(a) for a in auctions[:20]],
+        "chats": sorted({*await queries.drop_chats(reads), "web:demo"}),
         "orders": [
             order_json(o) | {"name": names.get(o.ref, "")}
-            for o in await store.orders(None, None, ORDER_ROWS)
+            for o in await queries.orders(reads, limit=ORDER_ROWS)
         ],
         "funnel": [vars_of(row) for row in await reports.funnel()],
         "sales": [
             {"minute": s.minute.strftime("%H:%M"), "orders": s.orders, "amount": s.amount_minor}
-            for s in await reports.sales_per_minute(bus.deps.clock.now())
+            for s in await reports.sales_per_minute(bus.clock.now())
         ],
         "revenue": [revenue_json(r) for r in await reports.revenue()],
     }
@@ -298,7 +299,7 @@ def order_json(o: OrderView) -> dict[str, Any]:
 
 @routes.get("/orders.csv")
 async def orders_csv(request: web.Request) -> web.Response:
-    orders = await bus_of(request).deps.store.orders(None, None, 1_000_000)
+    orders = await queries.orders(bus_of(request).reads, limit=1_000_000)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(

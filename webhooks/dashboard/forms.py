@@ -11,6 +11,7 @@ from commerce.domain.errors import CommerceError, InvalidInput, NotFound
 from commerce.domain.identity import ChatRef
 from commerce.domain.money import Money, parse_amount
 from commerce.domain.products import ProductSpec, normalise_sku, parse_variants
+from commerce.service_layer import queries
 from commerce.service_layer.ports import PaymentError
 from webhooks.dashboard.replies import bus_of, done, refuse
 from webhooks.keys import SETTINGS
@@ -70,7 +71,7 @@ async def add_product(request: web.Request) -> web.Response:
 async def edit_product(request: web.Request) -> web.Response:
     async def work(form: dict[str, str]) -> str:
         bus = bus_of(request)
-        product = await bus.deps.store.product(request.match_info["sku"])
+        product = await queries.product(bus.reads, request.match_info["sku"])
         price = form.get("price")
         new_price = Money.parse(price, product.price.currency) if price else None
         await bus.handle(c.UpdateProduct(product.sku, form.get("name") or None, new_price))
@@ -86,7 +87,7 @@ async def edit_product(request: web.Request) -> web.Response:
 async def start_drop(request: web.Request) -> web.Response:
     async def work(form: dict[str, str]) -> str:
         bus = bus_of(request)
-        product = await bus.deps.store.product(field(form, "sku"))
+        product = await queries.product(bus.reads, field(form, "sku"))
         chat = str(ChatRef.parse(field(form, "chat")))
         price = form.get("price")
         hold = form.get("hold")
@@ -101,7 +102,7 @@ async def start_drop(request: web.Request) -> web.Response:
             duration=parse_duration(form["duration"]) if form.get("duration") else None,
             limit=number(form, "limit"),
             policy=policy_of(form.get("policy") or DropPolicy.HOLD.value),
-            hold=parse_duration(hold) if hold else bus.deps.hold,
+            hold=parse_duration(hold) if hold else bus.reads.hold,
             confirm=confirm,
             promo=form.get("promo") == "on",
         )
@@ -122,7 +123,7 @@ def policy_of(value: str) -> DropPolicy:
 async def start_auction(request: web.Request) -> web.Response:
     async def work(form: dict[str, str]) -> str:
         bus = bus_of(request)
-        product = await bus.deps.store.product(field(form, "sku"))
+        product = await queries.product(bus.reads, field(form, "sku"))
         chat = str(ChatRef.parse(field(form, "chat")))
         close = form.get("close") or "soft"
         if close not in ("soft", "sudden"):

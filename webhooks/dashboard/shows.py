@@ -21,8 +21,7 @@ from commerce.domain.drops import parse_duration
 from commerce.domain.errors import CommerceError, InvalidInput, NotFound
 from commerce.domain.shipping import ShippingPolicy
 from commerce.domain.shows import MAX_LOTS, LotSpec, parse_lots_csv, parse_start
-from commerce.service_layer.messagebus import MessageBus
-from commerce.service_layer.ports import ShowStore
+from commerce.service_layer import queries
 from webhooks.dashboard import auth
 from webhooks.dashboard.replies import bus_of, refuse, wants_json
 from webhooks.keys import ADMIN_TOKEN, ENGINE, SETTINGS
@@ -31,12 +30,6 @@ routes = web.RouteTableDef()
 MAX_CSV = 256 * 1024  # bytes of a run sheet
 CHART_W, CHART_H = 600, 150  # the sales chart's drawing box (the bars get 120 of the height)
 BAR_H = 120
-
-
-def shows_of(bus: MessageBus) -> ShowStore:
-    if bus.deps.shows is None:
-        raise NotFound("shows are not available here")
-    return bus.deps.shows
 
 
 def csrf_of(request: web.Request) -> str:
@@ -75,7 +68,7 @@ async def form_of(request: web.Request) -> tuple[dict[str, str], str | None]:
 
 @routes.get("/shows")
 async def shows_page(request: web.Request) -> web.Response:
-    shows = await shows_of(bus_of(request)).shows()
+    shows = await queries.shows(bus_of(request).reads)
     context = {
         "csrf": csrf_of(request),
         "message": request.query.get("msg", "")[:200],
@@ -171,10 +164,8 @@ async def show_page(request: web.Request) -> web.Response:
     bus = bus_of(request)
     code = request.match_info["code"].upper()
     try:
-        show = await shows_of(bus).show(code)
-        report = await SqlShowReport(request.config_dict[ENGINE]).report(
-            code, bus.deps.clock.now()
-        )
+        show = await queries.show(bus.reads, code)
+        report = await SqlShowReport(request.config_dict[ENGINE]).report(code, bus.clock.now())
     except NotFound as exc:
         return refuse(request, str(exc), 404)
     if wants_json(request):

@@ -20,6 +20,7 @@ from commerce.domain.errors import NotFound
 from commerce.domain.money import Money
 from commerce.domain.orders import HOLDING, OrderStatus
 from commerce.domain.products import ProductSpec
+from commerce.service_layer import queries
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.results import OrderView
 from webhooks.keys import BUS, SETTINGS
@@ -93,7 +94,7 @@ async def show(
             say(f"{viewer.name} pays on the emulator's checkout page")
             await asyncio.sleep(pace)
         await _until(
-            lambda: _status_is(bus, sleeper, {OrderStatus.EXPIRED}), bus.deps.hold.total_seconds()
+            lambda: _status_is(bus, sleeper, {OrderStatus.EXPIRED}), bus.reads.hold.total_seconds()
         )
         report.expired.append(sleeper.name)
         say(f"{sleeper.name}'s hold expired; the unit went to the next in line")
@@ -119,7 +120,7 @@ async def _prepare(bus: MessageBus, seller: str, currency: str) -> None:
     """The seller may sell; demo caps are in stock; an earlier demo's drop is over."""
     await bus.handle(c.AddSeller(seller))
     try:
-        product = await bus.deps.store.product(SKU)
+        product = await queries.product(bus.reads, SKU)
         await bus.handle(c.SetStock(product.sku, max(product.stock, UNITS * 5)))
     except NotFound:
         spec = ProductSpec(SKU, "Demo cap", Money.parse("15", currency), "", ())
@@ -129,10 +130,7 @@ async def _prepare(bus: MessageBus, seller: str, currency: str) -> None:
 
 
 async def _order_of(bus: MessageBus, viewer: Viewer) -> OrderView | None:
-    customer = await bus.deps.store.customer_id(viewer.identity)
-    if customer is None:
-        return None
-    orders = await bus.deps.store.orders(None, customer, 1)
+    orders = await queries.orders(bus.reads, identity=viewer.identity, limit=1)
     return orders[0] if orders else None
 
 

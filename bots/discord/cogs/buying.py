@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bots.discord.answer import admit_seller, answer, core_of
 from bots.discord.core import BUY_PREFIX, Core
-from commerce.domain.drops import DropStatus
+from commerce.service_layer import queries
 
 
 class BuyButton(
@@ -65,12 +65,11 @@ class Buying(commands.Cog):
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         here = f"discord:{interaction.channel_id}"
-        drops = await self.core.bus.deps.store.drops(DropStatus.LIVE)
+        drops = await queries.live_drops(self.core.bus.reads, here)
         return [
             app_commands.Choice(name=f"{d.code}: {d.name}"[:100], value=d.code)
             for d in drops
-            if (not d.channels or here in d.channels)
-            and d.code.casefold().startswith(current.casefold())
+            if d.code.casefold().startswith(current.casefold())
         ][:25]
 
     @app_commands.command(name="bid", description="Bid in the live auction")

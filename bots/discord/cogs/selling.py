@@ -11,7 +11,7 @@ from discord.ext import commands
 from bots.discord.answer import admit_seller, answer
 from bots.discord.core import PLATFORM, Core
 from commerce.domain.errors import CommerceError
-from commerce.service_layer import handlers
+from commerce.service_layer import queries
 
 
 class Selling(commands.Cog):
@@ -93,18 +93,18 @@ class Selling(commands.Cog):
     async def perk(self, interaction: discord.Interaction, sku: str, role: discord.Role) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         await admit_seller(self.core, interaction)
-        user, deps = interaction.user, self.core.bus.deps
-        if not await handlers.is_seller(f"{PLATFORM}:{user.id}", deps):
+        user, reads = interaction.user, self.core.bus.reads
+        if not await queries.is_seller(reads, f"{PLATFORM}:{user.id}"):
             who = user.mention
             refused = self.core.renderer.t("not_allowed", who=who)
             await interaction.followup.send(refused, ephemeral=True)
             return
         try:
-            product = await deps.store.product(sku)
+            product = await queries.product(reads, sku)
         except CommerceError as exc:
             failed = self.core.renderer.t("failed", who=user.mention, reason=exc)
             await interaction.followup.send(failed, ephemeral=True)
             return
-        await self.core.perks.set_role(product.sku, role.guild.id, role.id, deps.clock.now())
+        await self.core.perks.set_role(product.sku, role.guild.id, role.id, reads.clock.now())
         text = self.core.t("perk_set", sku=product.sku, role=role.mention)
         await interaction.followup.send(text, ephemeral=True)

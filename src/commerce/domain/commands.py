@@ -1,5 +1,6 @@
 """Commands the core accepts, whatever their origin (chat message, CLI, dashboard)."""
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -81,6 +82,9 @@ class ChatMessage:
     # The platform vouches that the sender administers this chat (a Telegram group admin):
     # they may start and end drops there, as sellers do (refunds stay with sellers).
     chat_admin: bool = False
+    # Or the platform's question for it (getChatMember), asked only for a command that a
+    # chat's administrators may run.
+    is_admin: Callable[[], Awaitable[bool]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +92,7 @@ class PassHold:
     """`/pass`: give back the units the buyer holds in this chat's drop."""
 
     identity: str
-    chat: str
+    chat: str | None  # None: the latest hold wherever it was claimed (a private chat's /pass)
     code: str | None = None
 
 
@@ -117,6 +121,49 @@ class ApplyPaymentEvent:
     """A verified, stored payment webhook to apply to its order."""
 
     event: PaymentEvent
+
+
+@dataclass(frozen=True, slots=True)
+class StorePaymentEvent:
+    """A verified webhook kept before it is acknowledged; answers True for a duplicate."""
+
+    event_id: str
+    type: str
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class KeepMalformedEvent:
+    """A signed body that is not an event of the provider's shapes: kept, applied to
+    nothing; answers the key it is kept under."""
+
+    payload: bytes
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class MarkPaymentEvent:
+    """What became of a stored event (`done`: nothing left to try)."""
+
+    event_id: str
+    outcome: str
+    done: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessPaymentEvent:
+    """Applies a stored event and records the outcome (service_layer.payment_events)."""
+
+    event: PaymentEvent
+    wait_for_order: timedelta  # how long an unknown order is waited for, then a dead letter
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimPaymentEvent:
+    """A pending event taken for processing by this worker; answers False while a
+    delivery holds it."""
+
+    event_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,6 +367,13 @@ class CastVote:
 
 
 @dataclass(frozen=True, slots=True)
+class PressButton:
+    """A board's Enter or vote button pressed on any platform: answered as a chat outcome."""
+
+    action: EnterGiveaway | CastVote
+
+
+@dataclass(frozen=True, slots=True)
 class EndPoll:
     """`/poll end`: the poll live in `chat` (or poll `poll_id`) closes."""
 
@@ -448,6 +502,11 @@ Command = (
     | CancelOrder
     | SettlePayment
     | ApplyPaymentEvent
+    | StorePaymentEvent
+    | KeepMalformedEvent
+    | MarkPaymentEvent
+    | ProcessPaymentEvent
+    | ClaimPaymentEvent
     | RefundOrder
     | Reconcile
     | CheckPayment
@@ -470,6 +529,7 @@ Command = (
     | DrawDueGiveaways
     | StartPoll
     | CastVote
+    | PressButton
     | EndPoll
     | ListOrders
     | ShipOrders

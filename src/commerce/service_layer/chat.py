@@ -12,7 +12,7 @@ from commerce.domain.drops import DropPolicy, DropTerms
 from commerce.domain.errors import CommerceError, NotAllowed, NotFound
 from commerce.domain.identity import ChatRef, Identity
 from commerce.domain.money import Money
-from commerce.service_layer import auctions, handlers, one_message, saved_cards, shows
+from commerce.service_layer import auctions, handlers, one_message, reading, saved_cards, shows
 from commerce.service_layer import giveaways as engage
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.payments import refund_order
@@ -255,27 +255,21 @@ ChatOutcome = (
 CHAT_ADMIN_COMMANDS: frozenset[type] = frozenset(
     {g.StartDrop, g.StartAuction, g.EndDrop, g.StartPoll, g.EndPoll}
 )
-# Buyers' claims and bids may be decided side by side with their neighbours in a chat's inbox
-# (the claim writer and the auction keep their own arrival order); any other message changes
-# what the next ones mean (a /drop, an /end) and is decided alone, in its place.
-SIDE_BY_SIDE: frozenset[type] = frozenset({g.Buy, g.Bid})
-
-
-def side_by_side(text: str, keywords: g.Keywords) -> bool:
-    return type(g.parse(text, keywords)) in SIDE_BY_SIDE
 
 
 async def handle_chat_message(cmd: c.ChatMessage, deps: Deps) -> ChatOutcome:
     if deps.shows is not None and not cmd.private:  # who takes part, for the show report
         await deps.shows.chatted(cmd.chat, cmd.identity, deps.clock.now())
-    parsed = g.parse(cmd.text, deps.keywords)
+    parsed = reading.parse(cmd.text, deps.keywords)
     if parsed is None:
         return Ignored()
     if isinstance(parsed, g.ParseError):
         return Misunderstood(parsed)
     name = type(parsed).__name__
     try:
-        chat_admin = cmd.chat_admin and type(parsed) in CHAT_ADMIN_COMMANDS
+        chat_admin = False
+        if type(parsed) in CHAT_ADMIN_COMMANDS:
+            chat_admin = cmd.chat_admin or (cmd.is_admin is not None and await cmd.is_admin())
         if type(parsed) in g.SELLER_COMMANDS and not chat_admin:
             await handlers.require_seller(cmd.identity, deps)
         # Co-hosts run the show's lots; refunds and prices (an auction's start, a drop at
@@ -320,7 +314,9 @@ async def _dispatch(parsed: g.Command, cmd: c.ChatMessage, deps: Deps) -> ChatOu
             card = saved_cards.view(linked.card) if linked.card else None
             return IdentitiesLinked(linked.identities, card)
         case g.Pass(code=code):
-            release = await handlers.pass_hold(c.PassHold(cmd.identity, cmd.chat, code), deps)
+            # In a private chat: the hold claimed in a group (the latest one).
+            where = None if cmd.private else cmd.chat
+            release = await handlers.pass_hold(c.PassHold(cmd.identity, where, code), deps)
             return Released(release, passed=True)
         case g.Cancel(order=ref):
             release = await handlers.cancel_order(c.CancelOrder(cmd.identity, ref), deps)
@@ -429,6 +425,10 @@ async def _dispatch(parsed: g.Command, cmd: c.ChatMessage, deps: Deps) -> ChatOu
             return PollEnded(ended)
         case _:  # auctions without an auction store (a core built without one)
             return NotAvailable(type(parsed).__name__)
+
+
+async def press_button(cmd: c.PressButton, deps: Deps) -> ChatOutcome:
+    return await press(cmd.action, deps)
 
 
 async def press(command: c.EnterGiveaway | c.CastVote, deps: Deps) -> ChatOutcome:

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from commerce.domain.grammar import DEFAULT_KEYWORDS, Keywords
 from commerce.domain.money import Money
@@ -21,6 +22,9 @@ from commerce.service_layer.ports import (
     WebViewers,
 )
 from commerce.service_layer.ratelimit import RateLimit
+
+if TYPE_CHECKING:
+    from commerce.service_layer.queries import ReadModel
 
 
 @dataclass
@@ -57,3 +61,4 @@ class Deps:
     bundle_window: timedelta = timedelta(hours=24)  # LIVEBUY_BUNDLE_WINDOW
     stripe_tax: bool = False  # LIVEBUY_STRIPE_TAX: Checkout adds tax (automatic_tax)
     web_viewers: WebViewers | None = None  # None: the web chat issues no identities
+    views: "ReadModel | None" = None  # the read side (service_layer.queries) reads through it

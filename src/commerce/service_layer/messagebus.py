@@ -12,6 +12,7 @@ from commerce.service_layer import (
     handlers,
     invoices,
     one_message,
+    payment_events,
     payments,
     shipping,
     shows,
@@ -19,6 +20,8 @@ from commerce.service_layer import (
 )
 from commerce.service_layer import giveaways as engage
 from commerce.service_layer.deps import Deps
+from commerce.service_layer.ports import Clock
+from commerce.service_layer.queries import Reads
 
 Handler = Callable[[Any, Deps], Awaitable[Any]]
 
@@ -34,6 +37,11 @@ HANDLERS: dict[type, Handler] = {
     c.CancelOrder: handlers.cancel_order,
     c.SettlePayment: handlers.settle_payment,
     c.ApplyPaymentEvent: payments.apply_payment_event,
+    c.StorePaymentEvent: payment_events.store_event,
+    c.KeepMalformedEvent: payment_events.keep_malformed,
+    c.MarkPaymentEvent: payment_events.mark_event,
+    c.ProcessPaymentEvent: payment_events.process_event,
+    c.ClaimPaymentEvent: payment_events.claim_event,
     c.RefundOrder: payments.refund_order,
     c.Reconcile: payments.reconcile,
     c.CheckPayment: payments.check_payment,
@@ -52,6 +60,7 @@ HANDLERS: dict[type, Handler] = {
     c.DrawDueGiveaways: engage.draw_due_giveaways,
     c.StartPoll: engage.start_poll,
     c.CastVote: engage.cast_vote,
+    c.PressButton: chat.press_button,
     c.EndPoll: engage.end_poll,
     c.CreateShow: shows.create_show,
     c.AddLot: shows.add_lot,
@@ -76,7 +85,16 @@ HANDLERS: dict[type, Handler] = {
 
 class MessageBus:
     def __init__(self, deps: Deps) -> None:
-        self.deps = deps
+        self.deps = deps  # the handlers' (and tests'); adapters and pages use `reads`
+        self.reads = Reads(deps)
+
+    @property
+    def clock(self) -> Clock:
+        return self.deps.clock
+
+    async def close(self) -> None:
+        """Stops what the core runs in the background (the claim writer)."""
+        await self.deps.store.close()
 
     async def handle(self, command: c.Command) -> Any:
         """Runs the command's handler and returns its typed result."""

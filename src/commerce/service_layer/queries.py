@@ -1,0 +1,288 @@
+"""The read side: what chat adapters, pages and the CLI display (as cosmicpython's views.py).
+
+Read-only functions over the read port (`ReadModel`, filtering in SQL); adapters reach them
+through `bus.reads` and never through the ports the handlers use. Nothing here changes state.
+"""
+
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from commerce.domain.drops import DropStatus
+from commerce.domain.errors import InvalidInput, NotFound
+from commerce.domain.grammar import Keywords
+from commerce.domain.identity import Identity
+from commerce.domain.orders import OrderStatus
+from commerce.domain.products import normalise_sku
+from commerce.service_layer import reading
+from commerce.service_layer.deps import Deps
+from commerce.service_layer.ports import Clock, SavedCard
+from commerce.service_layer.results import (
+    AuctionView,
+    CardView,
+    DropView,
+    GiveawayRecord,
+    OrderEventView,
+    OrderView,
+    ProductView,
+    ShowView,
+)
+
+
+class ReadModel(Protocol):
+    """The read port: every filter in the database, nothing written."""
+
+    async def drop(self, drop_id: int) -> DropView | None: ...
+    async def latest_drop(self, code: str) -> DropView | None:
+        """The newest drop with this code (codes repeat across drops of a product)."""
+        ...
+
+    async def drops(
+        self, status: DropStatus | None, chat: str | None, limit: int | None
+    ) -> list[DropView]:
+        """Newest first; with `chat`, the drops a `#buy` there may claim from (those shown
+        in the chat and those shown everywhere)."""
+        ...
+
+    async def drop_chats(self) -> list[str]:
+        """Every chat a drop was ever shown in, sorted."""
+        ...
+
+    async def products(self) -> list[ProductView]: ...
+    async def product(self, sku: str) -> ProductView | None: ...
+    async def order(self, ref: str) -> OrderView | None: ...
+    async def order_history(self, ref: str) -> list[OrderEventView]: ...
+    async def orders(
+        self, status: OrderStatus | None, identity: str | None, limit: int
+    ) -> list[OrderView]:
+        """Newest first; with `identity`, the orders of its customer (linked identities
+        included)."""
+        ...
+
+    async def auctions(self, status: str | None) -> list[AuctionView]: ...
+    async def shows(self) -> list[ShowView]: ...
+    async def show(self, code: str) -> ShowView:
+        """NotFound when there is no such show."""
+        ...
+
+    async def giveaway(self, giveaway_id: int) -> GiveawayRecord:
+        """NotFound when there is no such giveaway."""
+        ...
+
+    async def pending_events(self, received_before: datetime) -> list[tuple[str, str]]:
+        """(id, payload) of stored payment events never processed, oldest first."""
+        ...
+
+    async def dead_letters(self, received_since: datetime) -> list[tuple[str, str]]:
+        """(id, payload) of payment events kept because their order was unknown."""
+        ...
+
+    async def seller_role(self, identity: str) -> str | None: ...
+    async def saved_card(self, identity: str) -> SavedCard | None: ...
+    async def ship_to(self, identity: str) -> str | None:
+        """Where the buyer's last paid order shipped to."""
+        ...
+
+
+class Reads:
+    """What the bus lends to adapters and pages: the read model and the few settings that
+    decide what they show. The ports that change state stay inside the service layer."""
+
+    __slots__ = ("_deps",)
+
+    def __init__(self, deps: Deps) -> None:
+        self._deps = deps
+
+    @property
+    def model(self) -> ReadModel:
+        if self._deps.views is None:  # pragma: no cover (bootstrap always wires it)
+            raise RuntimeError("this core was built without a read model")
+        return self._deps.views
+
+    @property
+    def clock(self) -> Clock:
+        return self._deps.clock
+
+    @property
+    def sellers(self) -> frozenset[str]:
+        return self._deps.sellers
+
+    @property
+    def hold(self) -> timedelta:
+        """How long a drop started without a hold of its own holds a claim."""
+        return self._deps.hold
+
+    @property
+    def keywords(self) -> Keywords:
+        return self._deps.keywords
+
+    @property
+    def invoice_platforms(self) -> frozenset[str]:
+        return self._deps.invoice_platforms
+
+    @property
+    def one_message_buying(self) -> bool:
+        return self._deps.cards is not None
+
+
+# chat messages (parsed once: service_layer.reading) ------------------------------------------
+
+
+def side_by_side(reads: Reads, text: str) -> bool:
+    """A claim or a bid: it may share its chat's turn with its neighbours."""
+    return reading.side_by_side(text, reads.keywords)
+
+
+def personal(reads: Reads, text: str) -> bool:
+    """A command about the sender's own card, link or confirm: answered privately."""
+    return reading.personal(text, reads.keywords)
+
+
+# drops ---------------------------------------------------------------------------------------
+
+
+async def drop(reads: Reads, drop_id: int) -> DropView | None:
+    return await reads.model.drop(drop_id)
+
+
+async def latest_drop(reads: Reads, code: str) -> DropView | None:
+    """The newest drop with this code (an order names its drop by code)."""
+    return await reads.model.latest_drop(code.upper())
+
+
+async def live_drops(reads: Reads, chat: str | None = None) -> list[DropView]:
+    """The live drops, newest first; with `chat`, those a `#buy` there may claim from."""
+    return await reads.model.drops(DropStatus.LIVE, chat, None)
+
+
+async def drops(
+    reads: Reads, status: DropStatus | None = None, limit: int | None = None
+) -> list[DropView]:
+    """Drops newest first (all of them, or the latest `limit`)."""
+    return await reads.model.drops(status, None, limit)
+
+
+async def drop_chats(reads: Reads) -> list[str]:
+    return await reads.model.drop_chats()
+
+
+# products ------------------------------------------------------------------------------------
+
+
+async def products(reads: Reads) -> list[ProductView]:
+    """The catalogue, by SKU."""
+    return await reads.model.products()
+
+
+async def product(reads: Reads, sku: str) -> ProductView:
+    """NotFound (with a hint) when there is no such product; InvalidInput for a word that
+    cannot be a SKU."""
+    code = normalise_sku(sku)
+    found = await reads.model.product(code)
+    if found is None:
+        raise NotFound(f"no product with SKU {code}; `livebuy product list` shows them")
+    return found
+
+
+# orders --------------------------------------------------------------------------------------
+
+
+async def order(reads: Reads, ref: str) -> OrderView:
+    """NotFound when there is no such order."""
+    found = await reads.model.order(ref.upper())
+    if found is None:
+        raise NotFound(f"no order {ref.upper()}")
+    return found
+
+
+async def buyers_order(reads: Reads, ref: str, identity: str) -> OrderView | None:
+    """The order if it is this buyer's own (a deep link names it); None otherwise."""
+    found = await reads.model.order(ref.upper())
+    return found if found is not None and found.identity == identity else None
+
+
+async def order_history(reads: Reads, ref: str) -> tuple[OrderView, list[OrderEventView]]:
+    """The order and its transitions, oldest first (NotFound when there is none)."""
+    return await order(reads, ref), await reads.model.order_history(ref.upper())
+
+
+async def orders(
+    reads: Reads,
+    status: OrderStatus | None = None,
+    identity: str | None = None,
+    limit: int = 1000,
+) -> list[OrderView]:
+    """Orders newest first: all of them, or a buyer's own (`identity`)."""
+    return await reads.model.orders(status, identity, limit)
+
+
+async def awaiting_confirm(reads: Reads, order: OrderView) -> CardView | None:
+    """The saved card a one-message buy still waits a confirm for (with where it ships), or
+    None: not waiting (or too late: its hold ran out with the confirm's time)."""
+    until = order.confirm_until
+    if order.status is not OrderStatus.RESERVED or until is None:
+        return None
+    if not reads.one_message_buying or until <= reads.clock.now():
+        return None
+    card = await reads.model.saved_card(order.identity)
+    if card is None:
+        return None
+    address = None if order.digital else await reads.model.ship_to(order.identity)
+    return CardView(card.brand, card.last4, address)
+
+
+# auctions, shows, giveaways ------------------------------------------------------------------
+
+
+async def auctions(reads: Reads, status: str | None = None) -> list[AuctionView]:
+    """Auctions, newest first."""
+    return sorted(await reads.model.auctions(status), key=lambda a: -a.id)
+
+
+async def shows(reads: Reads) -> list[ShowView]:
+    return await reads.model.shows()
+
+
+async def show(reads: Reads, code: str) -> ShowView:
+    return await reads.model.show(code)
+
+
+async def giveaway(reads: Reads, giveaway_id: int) -> GiveawayRecord:
+    """A giveaway's public record: its commitment, its entries and (once drawn) its seed."""
+    return await reads.model.giveaway(giveaway_id)
+
+
+# payment events ------------------------------------------------------------------------------
+
+
+async def pending_payment_events(reads: Reads, older_than: timedelta) -> list[tuple[str, str]]:
+    """Stored events never processed (a crash, a restart, a failure) received more than
+    `older_than` ago (a younger one's delivery may still be processing it)."""
+    return await reads.model.pending_events(reads.clock.now() - older_than)
+
+
+async def dead_letters(reads: Reads, since: timedelta) -> list[tuple[str, str]]:
+    """Events kept because their order was unknown, received within `since`."""
+    return await reads.model.dead_letters(reads.clock.now() - since)
+
+
+# people --------------------------------------------------------------------------------------
+
+
+async def seller_role(reads: Reads, identity: str) -> str | None:
+    """owner (LIVEBUY_SELLERS, `seller add`), cohost (`seller add --role cohost`) or None."""
+    try:
+        identity = str(Identity.parse(identity))
+    except InvalidInput:
+        return None
+    if identity in reads.sellers:
+        return "owner"
+    return await reads.model.seller_role(identity)
+
+
+async def is_seller(reads: Reads, identity: str) -> bool:
+    return await seller_role(reads, identity) is not None
+
+
+def pays_with_invoices(reads: Reads, platform: str) -> bool:
+    """Buyers of this platform pay with its own invoices (Telegram with a provider token)."""
+    return platform in reads.invoice_platforms
