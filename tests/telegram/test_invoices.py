@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-import bots.telegram.adapter as adapter_module
+import bots.telegram.payments as payments_module
 from commerce.domain.commands import CloseDueAuctions, ExpireHolds
 from commerce.domain.orders import OrderStatus
 from commerce.service_layer.results import OrderView
@@ -265,7 +265,7 @@ async def test_pre_checkout_after_the_hold_ran_out_or_the_order_was_paid(
     )
 
     # A core too slow to answer in time: refused rather than left unanswered.
-    monkeypatch.setattr(adapter_module, "PRE_CHECKOUT_BUDGET", 0.0)
+    monkeypatch.setattr(payments_module, "PRE_CHECKOUT_BUDGET", 0.0)
     slow = api.pre_checkout(BOB, bob, 2500)
     await shop.processed(slow)
     assert (await _answer(api, slow))["error_message"] == (
@@ -291,7 +291,7 @@ async def test_a_payment_is_recorded_after_a_passing_fault(
             raise faults.pop()
         return await real(ref)
 
-    monkeypatch.setattr(adapter_module, "PAYMENT_RETRIES", (0.0,))
+    monkeypatch.setattr(payments_module, "PAYMENT_RETRIES", (0.0,))
     monkeypatch.setattr(store, "order", flaky)
     await shop.processed(api.successful_payment(BOB, ref, 2500, provider_charge_id="ch_9"))
     assert (await real(ref)).status is OrderStatus.PAID
