@@ -108,6 +108,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "stats": "{code}: {sold}/{qty} taken, {left} left, {waiting} waiting ({status})",
         "refund_asked": "Refund of order {ref} requested.",
         "not_allowed": "{who}: only sellers can do that.",
+        "slow_down": "{who}: slow down, please: your messages are coming too fast.",
         "failed": "{who}: {reason}",
         "not_available": "{who}: auctions are not open yet. Buy with #buy while a drop is live.",
         "queue_none": "You are not on any waitlist.",
@@ -290,6 +291,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "stats": "{code}: {sold}/{qty} vergeben, {left} übrig, {waiting} warten ({status})",
         "refund_asked": "Erstattung für Bestellung {ref} angefordert.",
         "not_allowed": "{who}: das dürfen nur Verkäufer.",
+        "slow_down": "{who}: bitte langsamer, deine Nachrichten kommen zu schnell.",
         "failed": "{who}: {reason}",
         "not_available": "{who}: Auktionen gibt es noch nicht. Kaufe mit #buy.",
         "queue_none": "Du stehst auf keiner Warteliste.",
@@ -481,6 +483,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "stats": "{code} : {sold}/{qty} pris, {left} restants, {waiting} en attente ({status})",
         "refund_asked": "Remboursement de la commande {ref} demandé.",
         "not_allowed": "{who} : seuls les vendeurs peuvent faire ça.",
+        "slow_down": "{who} : doucement, tes messages arrivent trop vite.",
         "failed": "{who} : {reason}",
         "not_available": "{who} : les enchères ne sont pas encore ouvertes. Achète avec #buy.",
         "queue_none": "Tu n'es sur aucune liste d'attente.",
@@ -671,6 +674,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "stats": "{code}: {sold}/{qty} tomados, quedan {left}, {waiting} esperando ({status})",
         "refund_asked": "Reembolso del pedido {ref} solicitado.",
         "not_allowed": "{who}: solo los vendedores pueden hacer eso.",
+        "slow_down": "{who}: más despacio, tus mensajes llegan demasiado rápido.",
         "failed": "{who}: {reason}",
         "not_available": "{who}: las subastas aún no están abiertas. Compra con #buy.",
         "queue_none": "No estás en ninguna lista de espera.",
@@ -855,6 +859,8 @@ class Renderer:
         match outcome:
             case chat.Ignored():
                 return Reply()
+            case chat.Throttled(tell=tell):
+                return Reply(public=self.t("slow_down", who=who)) if tell else Reply()
             case chat.Misunderstood(error=error):
                 return Reply(public=self._parse_error(error))
             case chat.Claimed(result=result):

@@ -19,6 +19,7 @@ from commerce.adapters.db import async_url, create_engine
 from commerce.adapters.leases import SqlLeases, worker_id
 from commerce.adapters.outbox import SqlOutbox
 from commerce.adapters.relay import PgRelay
+from commerce.adapters.throttle import MemoryThrottle
 from commerce.bootstrap import bootstrap, freeze_startup_heap
 from commerce.config import Settings
 from commerce.domain.commands import ExpireHolds, Reconcile, TickShows
@@ -41,6 +42,7 @@ from webhooks.keys import (
 )
 from webhooks.metrics import METRICS, Metrics, TimedGateway, metrics_page
 from webhooks.payments import EMULATOR_PREFIX, payment_setup
+from webhooks.peers import client_ip
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024  # webhooks and forms are small; refuse anything larger early
@@ -73,8 +75,15 @@ def create_app(
     hub = ChatHub(relay.publish if relay else None)
     # Notices reach the web chat's viewers, and the caller's notifier (or the log) as well.
     notices = FanOut([WebNotifier(hub, settings.livebuy_locale), notifier or LogNotifier()])
-    secure = settings.public_base_url.startswith("https://")  # the viewer cookie: https only
-    chat = create_web_chat(hub, lambda: app[BUS], settings.livebuy_locale, secure)
+    per_ip = MemoryThrottle(rate) if (rate := settings.rate_per_ip) else None
+    chat = create_web_chat(
+        hub,
+        lambda: app[BUS],
+        settings.livebuy_locale,
+        secure=settings.secure_cookies,
+        per_ip=per_ip,
+        client_ip=client_ip,
+    )
     app.add_subapp("/chat", chat)
     app.add_subapp("/dashboard", create_dashboard())
     setup = None if payments is not None else payment_setup(settings)

@@ -11,6 +11,7 @@ reach the room.
 """
 
 import asyncio
+import ipaddress
 import logging
 import re
 import uuid
@@ -34,6 +35,7 @@ from commerce.domain.commands import (
 )
 from commerce.service_layer import chat, queries
 from commerce.service_layer.messagebus import MessageBus
+from commerce.service_layer.ports import Throttle
 from commerce.service_layer.results import (
     AuctionEnded,
     AuctionUpdated,
@@ -181,12 +183,33 @@ def poll_event(poll: PollView, renderer: Renderer) -> dict[str, Any]:
 
 
 def create_web_chat(
-    hub: ChatHub, bus: Callable[[], MessageBus], locale: str = "en", secure: bool = False
+    hub: ChatHub,
+    bus: Callable[[], MessageBus],
+    locale: str = "en",
+    secure: bool = False,
+    per_ip: Throttle | None = None,
+    client_ip: Callable[[web.Request], str] = lambda request: request.remote or "",
 ) -> web.Application:
     """The chat rooms as a sub-application, to mount at /chat. `secure`: the cookie is sent
-    over https only (PUBLIC_BASE_URL is https)."""
+    over https only (PUBLIC_BASE_URL is https). `per_ip` limits the requests of each client
+    address (`client_ip`, which knows the trusted proxies): messages, buttons and new
+    identities; over it, 429 with Retry-After."""
     renderer = Renderer(locale)
     routes = web.RouteTableDef()
+
+    def flooding(request: web.Request) -> web.Response | None:
+        """429 when this client address is over its rate, else None."""
+        if per_ip is None:
+            return None
+        ip = client_ip(request)
+        # This machine (local mode, or a proxy on it that LIVEBUY_TRUSTED_PROXIES does not
+        # name yet) is not one client: limiting it would limit every viewer at once.
+        if _loopback(ip) or per_ip.allows(ip):
+            return None
+        per_ip.refused(ip, "web")
+        wait = str(per_ip.retry_after(ip))
+        body = {"error": "too many requests from your address: wait a little"}
+        return web.json_response(body, status=429, headers={"Retry-After": wait})
 
     async def viewer_of(request: web.Request) -> str | None:
         """The identity of the cookie, if this server issued it."""
@@ -211,6 +234,11 @@ def create_web_chat(
         room = room_of(request)
         identity, cookie = await viewer_of(request), None
         if identity is None:  # a new browser, or a cookie this server never issued
+            if (too_many := flooding(request)) is not None:
+                raise web.HTTPTooManyRequests(
+                    text="too many new visitors from your address: wait a little",
+                    headers={"Retry-After": too_many.headers["Retry-After"]},
+                )
             cookie, identity = await bus().handle(IssueWebViewer())
         response = web.Response(text=render_page(room, identity), content_type="text/html")
         if cookie is not None:
@@ -254,7 +282,10 @@ def create_web_chat(
 
     @routes.post("/{room}/messages")
     async def post(request: web.Request) -> web.Response:
-        room, identity = room_of(request), await viewer_of(request)
+        room = room_of(request)
+        if (too_many := flooding(request)) is not None:
+            return too_many
+        identity = await viewer_of(request)
         if identity is None:
             return web.json_response({"error": "open the chat page first"}, status=403)
         form = await request.post()
@@ -272,17 +303,16 @@ def create_web_chat(
         said: dict[str, Any] = {"type": "message", "name": name, "text": text}
         if line.seller:  # the page marks it: no viewer's name can look like it
             said["seller"] = True
-        if private:  # a link code or a card is nobody else's business
-            hub.to_identity(identity, {**said, "room": room})
-        else:
-            hub.to_room(room, said)
-        await handle(room, identity, name, text, private)
+        await handle(room, identity, name, text, private, said)
         return web.json_response({"ok": True})
 
     @routes.post("/{room}/actions")
     async def act(request: web.Request) -> web.Response:
         """A button under a private message (Confirm): the viewer's own command."""
-        room, identity = room_of(request), await viewer_of(request)
+        room = room_of(request)
+        if (too_many := flooding(request)) is not None:
+            return too_many
+        identity = await viewer_of(request)
         if identity is None:
             return web.json_response({"error": "open the chat page first"}, status=403)
         form = await request.post()
@@ -313,7 +343,16 @@ def create_web_chat(
         reply = renderer.outcome(outcome, f"@{name or 'you'}")
         deliver(hub, room, identity, reply, private=True)
 
-    async def handle(room: str, identity: str, name: str, text: str, private: bool) -> None:
+    async def handle(
+        room: str,
+        identity: str,
+        name: str,
+        text: str,
+        private: bool,
+        said: dict[str, Any] | None = None,
+    ) -> None:
+        """The core decides first: a message over its sender's rate is not shown to the
+        room (only, once, "slow down" to them); otherwise the line `said`, then the reply."""
         message = ChatMessage(
             f"web:{room}:{uuid.uuid4().hex}",
             f"web:{room}",
@@ -324,6 +363,13 @@ def create_web_chat(
         )
         outcome = await bus().handle(message)
         reply = renderer.outcome(outcome, f"@{name or 'you'}")
+        if isinstance(outcome, chat.Throttled):
+            deliver(hub, room, identity, reply, private=True)
+            return
+        if said is not None and private:  # a link code or a card is nobody else's business
+            hub.to_identity(identity, {**said, "room": room})
+        elif said is not None:
+            hub.to_room(room, said)
         match outcome:
             # Shows, giveaways and polls reach every room they run in as notices (cards and
             # announcements): the reply here would only repeat them.
@@ -367,6 +413,13 @@ def private_event(text: str, actions: tuple[tuple[str, str], ...] = ()) -> dict[
     if actions:
         event["actions"] = [{"label": label, "action": action} for label, action in actions]
     return event
+
+
+def _loopback(ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(ip).is_loopback
+    except ValueError:
+        return False
 
 
 def _drop_of(outcome: chat.ChatOutcome) -> DropView | None:

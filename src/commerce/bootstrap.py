@@ -16,6 +16,7 @@ from commerce.adapters.repository import SqlStore
 from commerce.adapters.shipments import SqlShipments
 from commerce.adapters.shipping import SqlShipping
 from commerce.adapters.shows import SqlShows
+from commerce.adapters.throttle import MemoryThrottle
 from commerce.adapters.web_viewers import SqlWebViewers
 from commerce.config import Settings
 from commerce.service_layer.deps import Deps
@@ -62,6 +63,7 @@ def bootstrap(
         stripe_tax=settings.livebuy_stripe_tax,
         web_viewers=SqlWebViewers(engine),
         views=SqlReadModel(engine),
+        throttle=MemoryThrottle(rate) if (rate := settings.rate_per_buyer) else None,
     )
     return MessageBus(deps)
 

@@ -15,6 +15,7 @@ from commerce.domain.drops import parse_duration
 from commerce.domain.errors import InvalidInput
 from commerce.domain.identity import Identity
 from commerce.domain.money import Money, normalise_currency, parse_amount
+from commerce.domain.pace import Rate, parse_rate
 
 LOCALES = ("en", "de", "fr", "es")
 MIN_ADMIN_TOKEN = 24  # characters: long enough that guessing it over HTTP is hopeless
@@ -75,6 +76,11 @@ class Settings(BaseSettings):
     livebuy_bundle_window: str = "24h"
     # Stripe Tax computes and adds tax in Checkout (automatic_tax); off: prices include it.
     livebuy_stripe_tax: bool = False
+    # Messages one person may send in one chat (commands or not), e.g. 5/10s; over it one
+    # "slow down" answer, then dropped until the rate allows again. Sellers are never slowed.
+    livebuy_rate_per_buyer: str = "5/10s"
+    # Web chat requests (messages, buttons, new identities) per client address; over it: 429.
+    livebuy_rate_per_ip: str = "30/10s"
     # A price typed on the CLI above this (in the price's currency) needs --yes: a typo such
     # as 1e9 would otherwise put a €1,000,000,000 drop live in every chat.
     livebuy_max_price: Decimal = Decimal(10_000)
@@ -196,6 +202,15 @@ class Settings(BaseSettings):
             raise ValueError(str(exc)) from None
         return value
 
+    @field_validator("livebuy_rate_per_buyer", "livebuy_rate_per_ip")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        try:
+            parse_rate(value)
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
     @field_validator("livebuy_sellers")
     @classmethod
     def _sellers(cls, value: str) -> str:
@@ -221,6 +236,14 @@ class Settings(BaseSettings):
     @property
     def bundle_window(self) -> timedelta:
         return parse_duration(self.livebuy_bundle_window)
+
+    @property
+    def rate_per_buyer(self) -> Rate | None:
+        return parse_rate(self.livebuy_rate_per_buyer)
+
+    @property
+    def rate_per_ip(self) -> Rate | None:
+        return parse_rate(self.livebuy_rate_per_ip)
 
     @property
     def session_idle(self) -> timedelta:

@@ -28,6 +28,7 @@ from commerce.service_layer import (
     payments,
     shipping,
     shows,
+    web_viewers,
 )
 from commerce.service_layer import giveaways as engage
 from commerce.service_layer.deps import Deps
@@ -353,6 +354,10 @@ EXPECTED_HANDLERS = {
     c.AddZone: shipping.add_zone,
     c.RemoveZone: shipping.remove_zone,
     c.ListZones: shipping.list_zones,
+    c.CountThrottled: chat.count_throttled,
+    c.IssueWebViewer: web_viewers.issue_web_viewer,
+    c.RecogniseWebViewer: web_viewers.recognise_web_viewer,
+    c.AdmitWebLine: web_viewers.admit_web_line,
 }
 
 SAMPLES: list[Any] = [
@@ -411,6 +416,10 @@ SAMPLES: list[Any] = [
     c.AddZone(Zone.parse("EU", "DE", "4.90", "1.00", None, "eur")),
     c.RemoveZone("EU"),
     c.ListZones(),
+    c.CountThrottled(),
+    c.IssueWebViewer(),
+    c.RecogniseWebViewer("x.y"),
+    c.AdmitWebLine("web:v_1", "Anna"),
 ]
 
 

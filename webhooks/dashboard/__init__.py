@@ -25,6 +25,7 @@ from aiohttp import web
 
 from commerce.adapters.dashboard_sessions import MAX_LIFE, SqlSessions
 from commerce.adapters.reports import Revenue, SqlReports
+from commerce.domain.commands import CountThrottled
 from commerce.domain.money import Money
 from commerce.domain.orders import CANCELLABLE, OrderStatus
 from commerce.service_layer import queries
@@ -210,6 +211,7 @@ async def snapshot(request: web.Request) -> dict[str, Any]:
             for o in await queries.orders(reads, limit=ORDER_ROWS)
         ],
         "funnel": [vars_of(row) for row in await reports.funnel()],
+        "throttled": await bus.handle(CountThrottled()),
         "sales": [
             {"minute": s.minute.strftime("%H:%M"), "orders": s.orders, "amount": s.amount_minor}
             for s in await reports.sales_per_minute(bus.clock.now())

@@ -383,6 +383,11 @@ class EndPoll:
 
 
 @dataclass(frozen=True, slots=True)
+class CountThrottled:
+    """Messages flood control dropped, per platform (the dashboard's funnel)."""
+
+
+@dataclass(frozen=True, slots=True)
 class IssueWebViewer:
     """A browser with no identity this server issued: a new one (its cookie and identity)."""
 
@@ -542,6 +547,7 @@ Command = (
     | AddZone
     | RemoveZone
     | ListZones
+    | CountThrottled
     | IssueWebViewer
     | RecogniseWebViewer
     | AdmitWebLine

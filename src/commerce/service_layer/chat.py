@@ -38,6 +38,14 @@ class Ignored:
 
 
 @dataclass(frozen=True, slots=True)
+class Throttled:
+    """Over LIVEBUY_RATE_PER_BUYER: dropped unread. `tell`: the first time in a while, the
+    sender is asked to slow down; otherwise nobody answers."""
+
+    tell: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Misunderstood:
     error: g.ParseError
 
@@ -218,6 +226,7 @@ class NotAvailable:
 
 ChatOutcome = (
     Ignored
+    | Throttled
     | Misunderstood
     | Failed
     | Claimed
@@ -258,6 +267,9 @@ CHAT_ADMIN_COMMANDS: frozenset[type] = frozenset(
 
 
 async def handle_chat_message(cmd: c.ChatMessage, deps: Deps) -> ChatOutcome:
+    throttled = await _over_rate(cmd, deps)  # first: a flood costs no query
+    if throttled is not None:
+        return throttled
     if deps.shows is not None and not cmd.private:  # who takes part, for the show report
         await deps.shows.chatted(cmd.chat, cmd.identity, deps.clock.now())
     parsed = reading.parse(cmd.text, deps.keywords)
@@ -281,6 +293,23 @@ async def handle_chat_message(cmd: c.ChatMessage, deps: Deps) -> ChatOutcome:
         return Failed(name, str(exc), not_allowed=True)
     except (CommerceError, PaymentError) as exc:
         return Failed(name, str(exc))
+
+
+async def _over_rate(cmd: c.ChatMessage, deps: Deps) -> Throttled | None:
+    """Every message counts against its sender's rate in its chat, on every platform. Over
+    it, a message is dropped (a seller's never: they run the show)."""
+    if deps.throttle is None:
+        return None
+    key = f"{cmd.chat}|{cmd.identity}"
+    if deps.throttle.allows(key) or await handlers.is_seller(cmd.identity, deps):
+        return None
+    platform = cmd.chat.partition(":")[0]
+    return Throttled(tell=deps.throttle.refused(key, platform))
+
+
+async def count_throttled(cmd: c.CountThrottled, deps: Deps) -> dict[str, int]:
+    """Messages dropped by flood control, per platform (this process's count)."""
+    return deps.throttle.dropped() if deps.throttle is not None else {}
 
 
 async def _dispatch(parsed: g.Command, cmd: c.ChatMessage, deps: Deps) -> ChatOutcome:

@@ -19,6 +19,7 @@ from commerce.service_layer.ports import (
     ShippingStore,
     ShowStore,
     Store,
+    Throttle,
     WebViewers,
 )
 from commerce.service_layer.ratelimit import RateLimit
@@ -62,3 +63,5 @@ class Deps:
     stripe_tax: bool = False  # LIVEBUY_STRIPE_TAX: Checkout adds tax (automatic_tax)
     web_viewers: WebViewers | None = None  # None: the web chat issues no identities
     views: "ReadModel | None" = None  # the read side (service_layer.queries) reads through it
+    # LIVEBUY_RATE_PER_BUYER: messages per person and chat; None: no flood control.
+    throttle: Throttle | None = None

@@ -77,6 +77,7 @@ HANDLERS: dict[type, Handler] = {
     c.AddZone: shipping.add_zone,
     c.RemoveZone: shipping.remove_zone,
     c.ListZones: shipping.list_zones,
+    c.CountThrottled: chat.count_throttled,
     c.IssueWebViewer: web_viewers.issue_web_viewer,
     c.RecogniseWebViewer: web_viewers.recognise_web_viewer,
     c.AdmitWebLine: web_viewers.admit_web_line,

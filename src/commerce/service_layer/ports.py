@@ -606,6 +606,26 @@ class WebViewers(Protocol):
         ...
 
 
+class Throttle(Protocol):
+    """Flood control: how many messages a key (a person in a chat) may send."""
+
+    def allows(self, key: str) -> bool:
+        """Counts a message; False once the key is over its rate."""
+        ...
+
+    def retry_after(self, key: str) -> int:
+        """Seconds until the key may send again."""
+        ...
+
+    def refused(self, key: str, platform: str) -> bool:
+        """A message was dropped: True when its sender should be told (once in a while)."""
+        ...
+
+    def dropped(self) -> dict[str, int]:
+        """Messages dropped so far, per platform."""
+        ...
+
+
 class Contacts(Protocol):
     """Who opened a private chat with the bot: only they can be messaged privately."""
 

@@ -110,6 +110,11 @@
         cell(row, v);
       }
     });
+    // Messages flood control dropped before they could become claims, per platform.
+    const throttled = Object.entries(state.throttled || {});
+    $("#throttled").hidden = throttled.length === 0;
+    $("#throttled").textContent = "Throttled (too fast, dropped): " +
+      throttled.map(([platform, n]) => `${platform} ${n}`).join(", ");
     fill("#drops", state.drops, (row, d) => {
       cell(row, d.code, "mono");
       cell(row, d.name);
