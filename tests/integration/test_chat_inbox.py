@@ -166,3 +166,34 @@ async def test_claims_between_two_commands_share_a_turn_and_commands_wait(
     assert events[2:5] == ["start u2", "start u3", "start u4"]  # the claims together, in order
     assert sorted(events[5:8]) == ["end u2", "end u3", "end u4"]
     assert events[8:] == ["start u5", "end u5", "start u6", "end u6"]  # /end waits for them
+
+
+async def test_a_chat_keeps_one_run_while_its_updates_keep_coming(
+    engine: AsyncEngine, clock: FakeClock
+) -> None:
+    """The chat's next update is taken as its turn is marked done, in one transaction: a look
+    for new chats in between (woken by anything) would start a second run of the same chat,
+    and the two runs' bookkeeping failed with a KeyError (seen in CI as replies out of order)."""
+    inbox = SqlChatInbox(engine, "w1")
+    await inbox.store("telegram", rows("c", 1, 30), clock.now())
+    runs: list[asyncio.Task[None] | None] = []
+    seen: list[int] = []
+    runner: InboxRunner
+
+    async def process(item: InboxItem) -> None:
+        runs.append(runner.running.get(item.chat))  # the chat's run
+        seen.append(int(item.update_id[1:]))
+        runner.wake()  # other chats' updates arriving: the runner looks for heads
+        await asyncio.sleep(0.002)
+
+    runner = InboxRunner(inbox, "telegram", process, clock, poll=0.01)
+    task = asyncio.create_task(runner.run())
+    try:
+        await until(lambda: runner.processed == 30, what="30 updates")
+    finally:
+        await runner.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert seen == list(range(1, 31))
+    assert len(set(map(id, runs))) == 1, "the chat was run twice"
+    assert runner.running == {}

@@ -156,8 +156,22 @@ class SqlChatInbox:
         return _item(str(params["platform"]), row, taken=True)
 
     async def done(self, item: InboxItem) -> None:
+        await self.finish([item], None)
+
+    async def finish(self, items: list[InboxItem], now: datetime | None) -> InboxItem | None:
+        """Marks a turn's rows done and, given `now`, takes their chat's next row in the same
+        transaction: between the two the chat's next row would be free, and a look for new
+        chats (here or in another worker) would start a second run of the same chat."""
         async with self.engine.begin() as conn:
-            await conn.execute(DONE, {"platform": item.platform, "update_id": item.update_id})
+            for item in items:
+                await conn.execute(DONE, {"platform": item.platform, "update_id": item.update_id})
+            if now is None or not items:
+                return None
+            head = items[0]
+            params: dict[str, object] = {"platform": head.platform, "chat": head.chat}
+            params |= {"me": self.worker, "now": now, "stale": now - ALIVE_FOR}
+            row = (await conn.execute(self._next, params)).first()
+            return None if row is None else await self._claim(conn, params, row)
 
     async def retry(self, item: InboxItem, at: datetime, error: str) -> None:
         """Gives the row back to be tried again at `at`; the chat's later rows wait for it."""

@@ -61,6 +61,7 @@ class ChatInbox(Protocol):
         self, head: InboxItem, now: datetime, limit: int, joins: Callable[[InboxItem], bool]
     ) -> list[InboxItem]: ...
     async def done(self, item: InboxItem) -> None: ...
+    async def finish(self, items: list[InboxItem], now: datetime | None) -> InboxItem | None: ...
     async def retry(self, item: InboxItem, at: datetime, error: str) -> None: ...
     async def give_up(self, item: InboxItem, error: str) -> None: ...
     async def release(self, platform: str) -> int: ...
@@ -156,17 +157,20 @@ class InboxRunner:
                 if self.joins(item):
                     now, most = self.clock.now(), self.turn - 1
                     turn += await self.inbox.followers(item, now, most, self.joins)
-                if not all(await asyncio.gather(*(self._one(i) for i in turn))):
-                    return  # one failed: the chat waits for its retry
-                if self.stopping:
-                    return
-                item = await self.inbox.next(self.platform, chat, self.clock.now())
+                results = await asyncio.gather(*(self._one(i) for i in turn))
+                finished = [i for i, ok in zip(turn, results, strict=True) if ok]
+                # The chat's next row is taken as its turn is marked done, in one transaction;
+                # none after a failure (the chat waits for its retry) or once stopping.
+                go_on = all(results) and not self.stopping
+                item = await self.inbox.finish(finished, self.clock.now() if go_on else None)
+                self.processed += len(turn)  # done, given up or set to retry: finished here
         except Exception:
             log.exception(
                 "%s inbox: chat %s stopped; it goes on at the next look", self.platform, chat
             )
         finally:
-            del self.running[chat]
+            if self.running.get(chat) is asyncio.current_task():
+                del self.running[chat]
             self.wake()  # a slot is free for another chat
 
     async def _one(self, item: InboxItem) -> bool:
@@ -174,7 +178,6 @@ class InboxRunner:
             await self.process(item)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
-            self.processed += 1
             if item.attempt >= ATTEMPTS:
                 log.exception(
                     "%s update %s failed %d times: given up",
@@ -190,6 +193,4 @@ class InboxRunner:
             later = self.clock.now() + timedelta(seconds=2**item.attempt)
             await self.inbox.retry(item, later, error)
             return False
-        await self.inbox.done(item)
-        self.processed += 1
         return True
