@@ -91,7 +91,8 @@ TEXTS: dict[str, dict[str, str]] = {
         " charged.",
         "promoted": "Your turn: {qty} × {item} for {amount}. Pay within {hold}: {url}",
         "your_turn": "Your turn!",
-        "orders_none": "You have no orders yet. Buy with #buy while a drop is live.",
+        "orders_none": "You have no open orders. Buy with #buy while a drop is live.",
+        "orders_pay": "Pay: {url}",
         "whoami": "Your id: {identity} (for LIVEBUY_SELLERS or livebuy seller add)",
         "whoami_chat": "This chat: {chat} (for livebuy drop start --channel {chat})",
         "orders": "Your orders:\n{lines}",
@@ -274,7 +275,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "{reason}. Es wurde nichts berechnet.",
         "promoted": "Du bist dran: {qty} × {item} für {amount}. Zahle innerhalb {hold}: {url}",
         "your_turn": "Du bist dran!",
-        "orders_none": "Du hast noch keine Bestellungen. Kaufe mit #buy während eines Drops.",
+        "orders_none": "Du hast keine offenen Bestellungen. Kaufe mit #buy während eines Drops.",
+        "orders_pay": "Bezahlen: {url}",
         "whoami": "Deine Id: {identity} (für LIVEBUY_SELLERS oder livebuy seller add)",
         "whoami_chat": "Dieser Chat: {chat} (für livebuy drop start --channel {chat})",
         "orders": "Deine Bestellungen:\n{lines}",
@@ -466,7 +468,8 @@ TEXTS: dict[str, dict[str, str]] = {
         " n'a été débité.",
         "promoted": "À toi : {qty} × {item} pour {amount}. Paie dans les {hold} : {url}",
         "your_turn": "À toi !",
-        "orders_none": "Tu n'as pas encore de commande. Achète avec #buy pendant un drop.",
+        "orders_none": "Tu n'as aucune commande en cours. Achète avec #buy pendant un drop.",
+        "orders_pay": "Payer : {url}",
         "whoami": "Ton id : {identity} (pour LIVEBUY_SELLERS ou livebuy seller add)",
         "whoami_chat": "Ce chat : {chat} (pour livebuy drop start --channel {chat})",
         "orders": "Tes commandes :\n{lines}",
@@ -657,7 +660,8 @@ TEXTS: dict[str, dict[str, str]] = {
         " cobró nada.",
         "promoted": "Te toca: {qty} × {item} por {amount}. Paga en {hold}: {url}",
         "your_turn": "¡Te toca!",
-        "orders_none": "Aún no tienes pedidos. Compra con #buy durante un drop.",
+        "orders_none": "No tienes pedidos abiertos. Compra con #buy durante un drop.",
+        "orders_pay": "Pagar: {url}",
         "whoami": "Tu id: {identity} (para LIVEBUY_SELLERS o livebuy seller add)",
         "whoami_chat": "Este chat: {chat} (para livebuy drop start --channel {chat})",
         "orders": "Tus pedidos:\n{lines}",
@@ -875,10 +879,15 @@ class Renderer:
                 if chat_id is not None:
                     ids += "\n" + self.t("whoami_chat", chat=chat_id)
                 return Reply(private=ids)
-            case chat.OrderList(orders=orders):
+            case chat.OrderList(orders=orders, pay=pay):
                 if not orders:
                     return Reply(private=self.t("orders_none"))
-                lines = "\n".join(self._order_line(o) for o in orders)
+                links = dict(pay)
+                lines = "\n".join(
+                    self._order_line(o)
+                    + (f"\n  {self.t('orders_pay', url=links[o.ref])}" if o.ref in links else "")
+                    for o in orders
+                )
                 return Reply(private=self.t("orders", lines=lines))
             case chat.QueueShown(places=places):
                 if not places:

@@ -9,12 +9,15 @@ orders, may be handled by another. So every event is published to a relay, which
 import asyncio
 import contextlib
 import json
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 CARDS = ("show", "giveaway", "poll")  # cards redrawn in place, by their "key"
 MAX_CARDS = 10  # the latest cards of a room, shown to whoever joins later
+MINE = 30  # a viewer's latest private lines, shown again when they come back (a reload)
+MAX_MINE = 10_000  # viewers whose private lines are kept (the longest unheard-of go first)
 MAX_QUEUE = 500  # a viewer that stops reading is dropped rather than slowing the room
 HEARTBEAT = 15.0  # seconds between keep-alive comments on an idle stream
 
@@ -36,11 +39,16 @@ class ChatHub:
         self.boards: dict[str, dict[str, Any]] = {}  # room -> the last board shown there
         self.cards: dict[str, dict[str, dict[str, Any]]] = {}  # room -> key -> latest card
         self.names: dict[str, str] = {}  # identity -> the name it last chatted under
+        # identity -> its latest private lines: kept per viewer, not per tab, so a reload or
+        # another tab shows a pay link or a Confirm again.
+        self.mine: OrderedDict[str, deque[dict[str, Any]]] = OrderedDict()
         self.publish = publish or self.receive
 
     @contextlib.asynccontextmanager
     async def join(self, room: str, viewer: Viewer) -> AsyncIterator[Viewer]:
         self.rooms.setdefault(room, set()).add(viewer)
+        if self.mine.get(viewer.identity):
+            self._put(viewer, {"type": "mine", "lines": list(self.mine[viewer.identity])})
         if room in self.boards:
             self._put(viewer, {"type": "board", **self.boards[room]})
         for card in self.cards.get(room, {}).values():
@@ -87,10 +95,18 @@ class ChatHub:
             for viewer in list(self.rooms.get(room, ())):
                 self._put(viewer, event)
         elif "identity" in message and isinstance(event, dict):
+            self._keep(str(message["identity"]), event)
             for viewers in self.rooms.values():
                 for viewer in list(viewers):
                     if viewer.identity == message["identity"]:
                         self._put(viewer, event)
+
+    def _keep(self, identity: str, event: dict[str, Any]) -> None:
+        lines = self.mine.pop(identity, None) or deque(maxlen=MINE)
+        lines.append(event)
+        self.mine[identity] = lines  # the latest heard-of last
+        while len(self.mine) > MAX_MINE:
+            self.mine.popitem(last=False)
 
     def _put(self, viewer: Viewer, event: dict[str, Any]) -> None:
         try:

@@ -72,7 +72,7 @@ async def test_a_dm_to_the_bot_is_answered_by_dm(open_shop: ShopFactory) -> None
         answer = await until(
             lambda: [m for m in fake.dms_to(anna) if m["author"]["id"] != anna], what="the DM"
         )
-        assert "no orders yet" in answer[0]["content"]
+        assert "no open orders" in answer[0]["content"]
 
 
 async def test_the_sender_turns_discord_errors_into_the_couriers(open_shop: ShopFactory) -> None:

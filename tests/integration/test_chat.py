@@ -102,7 +102,7 @@ async def test_buyer_commands(bus: MessageBus) -> None:
     assert isinstance(cancelled, chat.Released) and not cancelled.passed
     assert render(cancelled).private == f"Order {promoted.order.ref} cancelled."
     assert render(await say(bus, "/orders", who="telegram:5")).private == (
-        "You have no orders yet. Buy with #buy while a drop is live."
+        "You have no open orders. Buy with #buy while a drop is live."
     )
 
 

@@ -56,7 +56,7 @@ async def test_private_chat_commands(shop_factory: ShopFactory, api: FakeBotApi)
     await shop.settle()
     anna = api.texts_to(ANNA.id)
     assert anna[0].startswith("Buy with #buy")  # chatter in private: the help
-    assert anna[1] == "You have no orders yet. Buy with #buy while a drop is live."
+    assert anna[1] == "You have no open orders. Buy with #buy while a drop is live."
     assert anna[2].startswith("You have 1 × TEE product")  # the claim, answered privately
     assert anna[3].startswith(f"Your orders:\n{ref}")
     assert anna[4] == f"Order {ref} cancelled."

@@ -17,9 +17,9 @@ def test_the_same_parse_for_the_same_keywords_and_another_for_other_keywords() -
 
 
 def test_personal_commands() -> None:
-    for text in ("/card", "/unlink", "/link", "/link AB12CD", "/confirm A1B2C3"):
+    for text in ("/card", "/unlink", "/link", "/link AB12CD", "/confirm A1B2C3", "/orders"):
         assert reading.personal(text, g.DEFAULT_KEYWORDS), text
-    for text in ("#buy", "/orders", "hello"):
+    for text in ("#buy", "/queue", "hello"):
         assert not reading.personal(text, g.DEFAULT_KEYWORDS), text
 
 

@@ -150,11 +150,18 @@ document.getElementById("send").addEventListener("submit", e => {
   send(box.value); box.value = "";
 });
 document.getElementById("buy").addEventListener("click", () => send("#buy " + boardCode));
+document.getElementById("my-orders").addEventListener("click", () => send("/orders"));
 const events = new EventSource("/chat/" + room + "/events");
 events.onopen = () => document.getElementById("status").textContent = "live";
 events.onerror = () => document.getElementById("status").textContent = "reconnecting…";
-events.onmessage = e => {
-  const m = JSON.parse(e.data);
+let mineShown = false;
+events.onmessage = e => show(JSON.parse(e.data));
+function show(m) {
+  if (m.type === "mine") {  // your own private lines, kept for you: once (not on a reconnect)
+    if (!mineShown) for (const said of m.lines) show(said);
+    mineShown = true;
+    return;
+  }
   if (m.room && m.room !== room) return;  // your own private command, in another room
   if (m.type === "message") line(m.seller ? "seller" : "", m.name, m.text);
   else if (m.type === "bot") line("bot", "livebuy", m.text, null, m.link);
@@ -162,4 +169,4 @@ events.onmessage = e => {
   else if (m.type === "board") board(m);
   else if (m.type === "auction") auction(m);
   else if (m.type === "show" || m.type === "giveaway" || m.type === "poll") card(m);
-};
+}

@@ -12,6 +12,7 @@ from commerce.domain.drops import DropPolicy, DropTerms
 from commerce.domain.errors import CommerceError, NotAllowed, NotFound
 from commerce.domain.identity import ChatRef, Identity
 from commerce.domain.money import Money
+from commerce.domain.orders import HOLDING, OrderStatus
 from commerce.service_layer import auctions, handlers, one_message, reading, saved_cards, shows
 from commerce.service_layer import giveaways as engage
 from commerce.service_layer.deps import Deps
@@ -72,7 +73,10 @@ class Released:
 
 @dataclass(frozen=True, slots=True)
 class OrderList:
+    """/orders: the sender's open orders, newest first; `pay` has each unpaid one's link."""
+
     orders: tuple[OrderView, ...]
+    pay: tuple[tuple[str, str], ...] = ()  # (order ref, its pay link)
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,6 +311,25 @@ async def _over_rate(cmd: c.ChatMessage, deps: Deps) -> Throttled | None:
     return Throttled(tell=deps.throttle.refused(key, platform))
 
 
+# What /orders lists: what the buyer may still pay, or waits for (held, paid but not
+# shipped yet, or held for the seller's review). Closed orders stay in the seller's views.
+OPEN_ORDERS = HOLDING | {OrderStatus.PAID, OrderStatus.NEEDS_REVIEW}
+
+
+async def _open_orders(identity: str, deps: Deps) -> OrderList:
+    """The buyer's open orders (at most 10, newest first), each unpaid one with its pay link,
+    so a buyer who lost the message with the link can always pay."""
+    orders = await handlers.list_orders(c.ListOrders(identity=identity, limit=50), deps)
+    mine = tuple(o for o in orders if o.status in OPEN_ORDERS)[:10]
+    links: list[tuple[str, str]] = []
+    if deps.pay_links is not None:
+        now = deps.clock.now()
+        for order in mine:
+            if order.status in HOLDING:
+                links.append((order.ref, await deps.pay_links.url(order.ref, now)))
+    return OrderList(mine, tuple(links))
+
+
 async def count_throttled(cmd: c.CountThrottled, deps: Deps) -> dict[str, int]:
     """Messages dropped by flood control, per platform (this process's count)."""
     return deps.throttle.dropped() if deps.throttle is not None else {}
@@ -354,10 +377,7 @@ async def _dispatch(parsed: g.Command, cmd: c.ChatMessage, deps: Deps) -> ChatOu
             chat = None if cmd.private else str(ChatRef.parse(cmd.chat))
             return IdsShown(str(Identity.parse(cmd.identity)), chat)
         case g.Orders():
-            orders = await handlers.list_orders(
-                c.ListOrders(identity=cmd.identity, limit=10), deps
-            )
-            return OrderList(tuple(orders))
+            return await _open_orders(cmd.identity, deps)
         case g.Queue(code=code):
             customer = await deps.store.customer_id(cmd.identity)
             if customer is None:

@@ -17,9 +17,10 @@ KEPT = 4096  # texts remembered (the messages of a busy drop's last seconds)
 # (the claim writer and the auction keep their own arrival order); any other message changes
 # what the next ones mean (a /drop, an /end) and is decided alone, in its place.
 SIDE_BY_SIDE: frozenset[type] = frozenset({g.Buy, g.Bid})
-# Commands that show or create something personal (a card, a link code, a confirm): a chat
-# that everyone reads answers them in the sender's private lane.
-PERSONAL: frozenset[type] = frozenset({g.Card, g.Unlink, g.Link, g.Confirm})
+# Commands that show or create something personal (a card, a link code, a confirm, one's
+# orders with their pay links): a chat that everyone reads answers them in the sender's
+# private lane.
+PERSONAL: frozenset[type] = frozenset({g.Card, g.Unlink, g.Link, g.Confirm, g.Orders})
 
 
 class _Memo:

@@ -1,0 +1,30 @@
+"""The hub keeps each viewer's latest private lines, for their next page (a reload)."""
+
+import json
+
+import pytest
+
+from bots.web import hub as hub_module
+from bots.web.hub import ChatHub, Viewer
+
+
+async def test_a_viewers_private_lines_come_back_on_the_next_page_and_only_to_them() -> None:
+    hub = ChatHub()
+    for n in range(hub_module.MINE + 5):
+        hub.to_identity("web:v_anna", {"type": "private", "text": f"line {n}"})
+    hub.to_room("demo", {"type": "message", "name": "Ben", "text": "hi"})
+    async with hub.join("demo", Viewer("web:v_anna", "")) as anna:
+        first = json.loads(anna.queue.get_nowait() or "{}")
+    assert first["type"] == "mine"
+    assert first["lines"][0]["text"] == "line 5"  # the latest MINE of them
+    assert len(first["lines"]) == hub_module.MINE
+    async with hub.join("demo", Viewer("web:v_ben", "")) as ben:
+        assert ben.queue.empty()  # nothing of hers
+
+
+def test_the_viewers_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hub_module, "MAX_MINE", 3)
+    hub = ChatHub()
+    for n in range(5):
+        hub.to_identity(f"web:v_{n}", {"type": "private", "text": "x"})
+    assert list(hub.mine) == ["web:v_2", "web:v_3", "web:v_4"]
