@@ -54,7 +54,7 @@ async def _show(shop: Shop, title: str, policy: ShippingPolicy | None) -> None:
     await shop.settle()
 
 
-async def _win_and_pay(shop: Shop, api: FakeBotApi, sku: str) -> str:
+async def _win_and_pay(shop: Shop, api: FakeBotApi, sku: str, expect: str = "") -> str:
     """/next puts the lot live, Anna buys it and pays: the link's page the first time
     (her card is kept), one tap on Confirm after that."""
     await shop.processed(api.message(GROUP, SELLER, "/next"))
@@ -77,6 +77,8 @@ async def _win_and_pay(shop: Shop, api: FakeBotApi, sku: str) -> str:
     else:
         question = api.messages_in(ANNA.id)[-1]
         assert question.buttons, question.text
+        # The question names the items and the package's share: what the tap charges.
+        assert question.text.startswith(f"1 × {sku} product for {expect}"), question.text
         await shop.processed(api.press(question, ANNA))
         await _until_status(shop, order.ref, OrderStatus.PAID)
     await shop.settle()
@@ -94,7 +96,7 @@ async def test_three_wins_of_a_show_pay_first_each_each(
     await shop.processed(api.message(ANNA.id, ANNA, "/start"))
     await _show(shop, "Sunday cards", None)
 
-    refs = [await _win_and_pay(shop, api, sku) for sku in SKUS]
+    refs = [await _win_and_pay(shop, api, sku, "€21.00") for sku in SKUS]
     orders = [await shop.bus.deps.store.order(ref) for ref in refs]
     assert [o.shipping_amount for o in orders] == [490, 100, 100]  # first + each + each
     assert len({o.bundle_id for o in orders}) == 1  # one package
@@ -125,7 +127,7 @@ async def test_a_free_shipping_show_charges_none(
     await shop.processed(api.message(ANNA.id, ANNA, "/start"))
     await _show(shop, "Free friday", ShippingPolicy.parse("free", "eur"))
 
-    refs = [await _win_and_pay(shop, api, sku) for sku in SKUS]
+    refs = [await _win_and_pay(shop, api, sku, "€20.00") for sku in SKUS]
     orders = [await shop.bus.deps.store.order(ref) for ref in refs]
     assert [o.shipping_amount for o in orders] == [0, 0, 0]
     assert all(o.status is OrderStatus.PAID for o in orders)

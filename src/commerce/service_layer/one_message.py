@@ -83,6 +83,8 @@ async def pay_for_claim(result: ClaimResult, private: bool, deps: Deps) -> Claim
     now = deps.clock.now()
     rule = ConfirmRule.parse(drop.confirm)
     trusted = rule.kind == "trusted" and await deps.cards.trusted(order.identity)
+    # The order joins its package now, so the question names what the tap will charge.
+    await shipping.charge_shipping(order, deps)
     if rule.asks(order.amount, trusted):
         until = min(order.hold_expires_at, now + deps.confirm_window)
         asked = await deps.cards.ask_confirm(order.ref, until, now)
