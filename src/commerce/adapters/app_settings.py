@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from commerce.adapters.db import connection, transaction
 from commerce.adapters.sql import maybe_utc, sql
 from commerce.domain import pay_links
 
@@ -25,7 +26,7 @@ async def admin_token(engine: AsyncEngine, configured: str | None, now: datetime
     process and every restart agrees on it, as the first writer wins)."""
     if configured:
         return configured
-    async with engine.begin() as conn:
+    async with transaction(engine) as conn:
         await conn.execute(
             KEEP, {"key": ADMIN_TOKEN, "value": secrets.token_urlsafe(18), "now": now}
         )
@@ -37,7 +38,7 @@ async def emulator_key(engine: AsyncEngine, now: datetime) -> str:
     """The API key of the local Stripe emulator (local mode), made on the first run. The
     server's emulator accepts no other, and the `livebuy` commands that reach it read it
     here; it is never printed or logged."""
-    async with engine.begin() as conn:
+    async with transaction(engine) as conn:
         made = "sk_test_" + secrets.token_hex(24)
         await conn.execute(KEEP, {"key": EMULATOR_KEY, "value": made, "now": now})
         value = (await conn.execute(READ, {"key": EMULATOR_KEY})).scalar_one()
@@ -69,7 +70,7 @@ class SqlPayLinks:
         return self._key
 
     async def _read(self, now: datetime) -> bytes:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             made = secrets.token_hex(32)
             await conn.execute(KEEP, {"key": PAY_LINK_KEY, "value": made, "now": now})
             value = (await conn.execute(READ, {"key": PAY_LINK_KEY})).scalar_one()
@@ -87,12 +88,12 @@ LAST = sql("SELECT updated_at FROM app_setting WHERE key = :key")
 
 async def duty_done(engine: AsyncEngine, duty: str, now: datetime) -> None:
     """Records that `duty` (e.g. "reconcile") just finished a run."""
-    async with engine.begin() as conn:
+    async with transaction(engine) as conn:
         await conn.execute(MARK, {"key": DUTY_DONE + duty, "now": now})
 
 
 async def duty_last_done(engine: AsyncEngine, duty: str) -> datetime | None:
     """When `duty` last finished a run, on any worker; None when never."""
-    async with engine.connect() as conn:
+    async with connection(engine) as conn:
         value = (await conn.execute(LAST, {"key": DUTY_DONE + duty})).scalar()
     return maybe_utc(value)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from commerce.adapters.claim_batch import resolve_customers
 from commerce.adapters.claims import INSERT_ORDER, new_order_ref, take_units
+from commerce.adapters.db import connection, transaction
 from commerce.adapters.sql import order_view, record_transition, sql, utc
 from commerce.adapters.tables import UTCDateTime
 from commerce.domain.auctions import (
@@ -233,7 +234,7 @@ class SqlAuctions:
     ) -> AuctionView:
         sku = normalise_sku(sku)
         auction_code = normalise_sku(code or sku)
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             product = (await conn.execute(PRODUCT_VARIANT, {"code": sku})).first()
             if product is None:
                 raise NotFound(f"no product {sku} in stock to auction")
@@ -265,10 +266,10 @@ class SqlAuctions:
 
     async def place_bid(self, bid: PlaceBid, now: datetime) -> BidResult:
         identity, chat = str(Identity.parse(bid.identity)), str(ChatRef.parse(bid.chat))
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             names = {identity: bid.display_name or identity.partition(":")[2]}
             customer_id = (await resolve_customers(conn, names, now))[identity]
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             known = (await conn.execute(BID_BY_KEY, {"key": bid.key})).first()
             if known is not None:
                 return await _replay(conn, known)
@@ -387,7 +388,7 @@ class SqlAuctions:
             )
 
     async def end_auction(self, code: str | None, chat: str | None, now: datetime) -> int:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             auction_id = (await conn.execute(FIND_TO_END, {"code": code, "chat": chat})).scalar()
             if auction_id is None:
                 raise NotFound(f"no live auction {code or ''} to end".replace("  ", " "))
@@ -395,11 +396,11 @@ class SqlAuctions:
             return int(auction_id)
 
     async def close_due(self, now: datetime) -> list[AuctionOffer]:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             due = (await conn.execute(DUE, {"now": now})).scalars().all()
         closed = []
         for auction_id in due:
-            async with self.engine.begin() as conn:
+            async with transaction(self.engine) as conn:
                 await conn.execute(LOCK_AUCTION, {"id": auction_id})
                 row = (await conn.execute(SELECT_AUCTION, {"id": auction_id})).one()
                 if row.status != "live" or utc(row.ends_at) > now:
@@ -442,11 +443,11 @@ class SqlAuctions:
         return closed
 
     async def second_chances(self, now: datetime) -> list[AuctionOffer]:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             unpaid = (await conn.execute(UNPAID)).scalars().all()
         offers = []
         for auction_id in unpaid:
-            async with self.engine.begin() as conn:
+            async with transaction(self.engine) as conn:
                 await conn.execute(LOCK_AUCTION, {"id": auction_id})
                 row = (await conn.execute(SELECT_AUCTION, {"id": auction_id})).one()
                 if row.order_id is None:  # pragma: no cover (another sweeper was first)
@@ -494,13 +495,13 @@ class SqlAuctions:
         return offers
 
     async def auctions(self, status: str | None = None) -> list[AuctionView]:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             ids = (await conn.execute(LIST_AUCTIONS, {"status": status})).scalars().all()
             return [await auction_view(conn, i) for i in ids]
 
     async def strikes(self, identity: str) -> int:
         """Unpaid wins recorded against the buyer behind `identity`."""
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             customer = (await conn.execute(CUSTOMER_OF, {"key": identity})).scalar()
             if customer is None:
                 return 0

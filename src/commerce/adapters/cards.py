@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from commerce.adapters.claim_batch import resolve_customers
 from commerce.adapters.claims import LOCK_DROP
+from commerce.adapters.db import connection, transaction
 from commerce.adapters.ledger import NEWEST_SHIP_TO
 from commerce.adapters.shipping import merge_bundles
 from commerce.adapters.sql import (
@@ -173,12 +174,12 @@ class SqlCards:
         self.engine = engine
 
     async def card(self, identity: str) -> SavedCard | None:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             row = (await conn.execute(CARD_OF, {"identity": identity})).first()
         return _card(row)
 
     async def save_card(self, identity: str, card: SavedCard, now: datetime) -> None:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             customer_id = await _customer(conn, identity, now)
             await conn.execute(
                 SAVE_CARD,
@@ -195,7 +196,7 @@ class SqlCards:
             await conn.execute(REMEMBER_CUSTOMER, keys)
 
     async def forget_card(self, identity: str) -> SavedCard | None:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             customer_id = (await conn.execute(CUSTOMER_OF, {"identity": identity})).scalar()
             if customer_id is None:
                 return None
@@ -205,11 +206,11 @@ class SqlCards:
         return card
 
     async def trusted(self, identity: str) -> bool:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             return (await conn.execute(TRUSTED, {"identity": identity})).first() is not None
 
     async def issue_code(self, identity: str, now: datetime, ttl: timedelta) -> str:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             customer_id = await _customer(conn, identity, now)
             code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
             keys = {"code": code, "customer_id": customer_id, "identity": identity}
@@ -218,7 +219,7 @@ class SqlCards:
 
     async def redeem_code(self, identity: str, code: str, now: datetime) -> Linked:
         code = code.strip().upper()
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             found = (await conn.execute(FIND_CODE, {"code": code})).first()
             if found is None:
                 raise InvalidInput("no such code; type /link in a private chat to get one")
@@ -247,7 +248,7 @@ class SqlCards:
         return Linked(tuple(identities), card)
 
     async def ask_confirm(self, ref: str, until: datetime, now: datetime) -> OrderView:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             found = await conn.execute(ASK_CONFIRM, {"ref": ref, "until": until, "now": now})
             order_id = found.scalar()
             if order_id is None:
@@ -256,30 +257,30 @@ class SqlCards:
             return await order_view(conn, order_id)
 
     async def awaiting_confirm(self, identity: str, ref: str | None) -> OrderView | None:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             keys = {"identity": identity, "ref": ref.upper() if ref else None}
             row = (await conn.execute(AWAITING_CONFIRM, keys)).first()
         return None if row is None else to_order_view(row)
 
     async def ship_to(self, identity: str) -> str | None:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             found = (await conn.execute(SHIP_TO_OF, {"identity": identity})).scalar()
         return str(found) if found else None
 
     async def start_charge(self, ref: str, now: datetime, ship_to: str | None = None) -> bool:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             keys = {"ref": ref, "now": now, "until": now + CHARGE_TIME, "ship_to": ship_to}
             result = await conn.execute(START_CHARGE, keys)
         return bool(result.rowcount == 1)
 
     async def charge_started(self, ref: str, payment: str, now: datetime) -> None:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(CHARGE_STARTED, {"ref": ref, "payment": payment, "now": now})
 
     async def charge_failed(
         self, ref: str, payment: str | None, hold: datetime, cause: str, now: datetime
     ) -> OrderView | None:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             keys = {"ref": ref, "payment": payment or "pending", "until": hold, "now": now}
             order_id = (await conn.execute(CHARGE_FAILED, keys)).scalar()
             if order_id is None:

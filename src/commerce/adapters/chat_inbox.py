@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Row, TextClause
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from commerce.adapters.db import connection, transaction
 from commerce.adapters.sql import sql, utc
 from commerce.service_layer.inbox import InboxItem, InboxState
 
@@ -100,7 +101,7 @@ class SqlChatInbox:
             for u, c, s, p in updates
         ]
         new = 0
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             for row in rows:  # one by one: rowcount tells the new from the redelivered
                 new += (await conn.execute(STORE, row)).rowcount
         return new
@@ -129,7 +130,7 @@ class SqlChatInbox:
             "stale": now - ALIVE_FOR,
         }
         taken: list[InboxItem] = []
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             for row in (await conn.execute(FOLLOWERS, params)).all():
                 if not row.ready or not joins(_item(head.platform, row)):
                     break
@@ -143,7 +144,7 @@ class SqlChatInbox:
         self, query: TextClause, params: dict[str, object], now: datetime
     ) -> list[InboxItem]:
         params |= {"me": self.worker, "now": now, "stale": now - ALIVE_FOR}
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             rows = (await conn.execute(query, params)).all()
             return [item for row in rows if (item := await self._claim(conn, params, row))]
 
@@ -162,7 +163,7 @@ class SqlChatInbox:
         """Marks a turn's rows done and, given `now`, takes their chat's next row in the same
         transaction: between the two the chat's next row would be free, and a look for new
         chats (here or in another worker) would start a second run of the same chat."""
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             for item in items:
                 await conn.execute(DONE, {"platform": item.platform, "update_id": item.update_id})
             if now is None or not items:
@@ -176,29 +177,29 @@ class SqlChatInbox:
     async def retry(self, item: InboxItem, at: datetime, error: str) -> None:
         """Gives the row back to be tried again at `at`; the chat's later rows wait for it."""
         params = {"platform": item.platform, "update_id": item.update_id, "at": at}
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(RETRY, params | {"error": error[:300]})
 
     async def give_up(self, item: InboxItem, error: str) -> None:
         """Marks the row done unprocessed (it failed every time), so its chat goes on."""
         params = {"platform": item.platform, "update_id": item.update_id, "error": error[:300]}
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(GIVE_UP, params)
 
     async def release(self, platform: str) -> int:
         """Gives back what this worker had taken and not finished (its runner stopped in
         the middle: a lost lease, a reconnect), so that it is taken again."""
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             params = {"platform": platform, "me": self.worker}
             return int((await conn.execute(RELEASE, params)).rowcount)
 
     async def forget(self, before: datetime) -> int:
         """Drops finished rows older than any redelivery."""
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             return int((await conn.execute(FORGET, {"before": before})).rowcount)
 
     async def state(self, platform: str) -> InboxState:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             count, oldest = (await conn.execute(STATE, {"platform": platform})).one()
         return InboxState(int(count), None if oldest is None else utc(oldest))
 

@@ -21,6 +21,7 @@ from commerce.adapters.claim_batch import GuardFailed
 from commerce.adapters.claim_postgres import decide_postgres
 from commerce.adapters.claim_sqlite import decide_sqlite
 from commerce.adapters.claims import replay
+from commerce.adapters.db import connection
 from commerce.domain.commands import Claim
 from commerce.service_layer.results import ClaimResult
 
@@ -92,7 +93,7 @@ class ClaimWriter:
         return await self._decide_postgres(batch)  # create_engine's only other: asyncpg
 
     async def _decide_sqlite(self, batch: list[tuple[Claim, datetime]]) -> list[ClaimResult]:
-        async with self._engine.connect() as conn:
+        async with connection(self._engine) as conn:
             pooled: Any = await conn.get_raw_connection()
             driver = pooled.driver_connection  # the aiosqlite connection of the pool
             # The whole batch as one call in aiosqlite's own thread, where its sqlite3
@@ -105,7 +106,7 @@ class ClaimWriter:
             ]
 
     async def _decide_postgres(self, batch: list[tuple[Claim, datetime]]) -> list[ClaimResult]:
-        async with self._engine.connect() as conn:
+        async with connection(self._engine) as conn:
             pooled: Any = await conn.get_raw_connection()
             # asyncpg itself, under the pool's SQLAlchemy connection: its prepared statements
             # take plain tuples and arrays.

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from commerce.adapters.db import connection, transaction
 from commerce.adapters.sql import sql, utc
 from commerce.domain.errors import InvalidInput, NotFound
 
@@ -72,7 +73,7 @@ class SqlSessions:
         """A new session; returns its id (for the cookie: it is stored only as a hash).
         Sessions that ended by time are cleared on the way."""
         session_id = secrets.token_urlsafe(32)
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(PRUNE, self._limits(now))
             await conn.execute(
                 CREATE,
@@ -87,24 +88,24 @@ class SqlSessions:
 
     async def seen(self, session_id: str, now: datetime) -> bool:
         """True and the idle time starts again when the session is alive; else False."""
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             result = await conn.execute(SEEN, {"id_hash": digest(session_id), **self._limits(now)})
         return bool(result.rowcount)
 
     async def alive(self, session_id: str, now: datetime) -> bool:
         """Whether the session still holds, without counting this as activity (an open
         live stream is no sign that somebody is there)."""
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             row = await conn.execute(ALIVE, {"id_hash": digest(session_id), **self._limits(now)})
             return row.first() is not None
 
     async def end(self, session_id: str) -> None:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(END, {"id_hash": digest(session_id)})
 
     async def sessions(self, now: datetime) -> list[SessionRow]:
         """The sessions that still hold, oldest first."""
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(PRUNE, self._limits(now))
             rows = await conn.execute(LIST)
             return [
@@ -117,7 +118,7 @@ class SqlSessions:
         prefix = session_id.strip().lower()
         if not _HEX.fullmatch(prefix):
             raise InvalidInput(f"'{session_id[:40]}' is not a session id (see `sessions list`)")
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             found = [str(h) for (h,) in await conn.execute(MATCHING, {"prefix": prefix + "%"})]
             if not found:
                 raise NotFound(f"no session {prefix}")
@@ -127,6 +128,6 @@ class SqlSessions:
         return found[0][:PREFIX]
 
     async def revoke_all(self) -> int:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             result = await conn.execute(END_ALL)
         return int(result.rowcount)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from commerce.adapters.claim_batch import resolve_customers
 from commerce.adapters.claims import INSERT_ORDER, new_order_ref, take_units
+from commerce.adapters.db import connection, transaction
 from commerce.adapters.shipping import prize_shipping
 from commerce.adapters.sql import maybe_utc, order_view, record_transition, sql, utc
 from commerce.domain.errors import Conflict, NotFound
@@ -210,7 +211,7 @@ class SqlGiveaways:
         ends_at: datetime,
         now: datetime,
     ) -> GiveawayView:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             product = (await conn.execute(GIVEAWAY_PRODUCT, {"code": sku})).first()
             if product is None:
                 raise NotFound(f"no product {sku} in stock to give away")
@@ -246,10 +247,10 @@ class SqlGiveaways:
         giveaway_id: int | None,
         now: datetime,
     ) -> EntryResult | None:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             names = {identity: display_name or identity.partition(":")[2]}
             customer_id = (await resolve_customers(conn, names, now))[identity]
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             if giveaway_id is not None:
                 found = await conn.execute(OPEN_BY_ID, {"id": giveaway_id, "now": now})
             else:
@@ -279,11 +280,11 @@ class SqlGiveaways:
             return EntryResult(await giveaway_view(conn, live), number)
 
     async def draw_due(self, now: datetime, shipping: Money | None) -> list[GiveawayDraw]:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             due = (await conn.execute(DUE, {"now": now})).scalars().all()
         draws = []
         for giveaway_id in due:
-            async with self.engine.begin() as conn:
+            async with transaction(self.engine) as conn:
                 await conn.execute(LOCK_GIVEAWAY, {"id": giveaway_id})
                 row = (await conn.execute(SELECT_GIVEAWAY, {"id": giveaway_id})).one()
                 if row.status != "live" or utc(row.ends_at) > now:
@@ -386,12 +387,12 @@ class SqlGiveaways:
         return order_id, drop_id
 
     async def unsettled(self) -> list[tuple[int, str]]:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             rows = (await conn.execute(UNSETTLED)).all()
         return [(int(r.id), str(r.ref)) for r in rows]
 
     async def giveaway(self, giveaway_id: int) -> GiveawayRecord:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             if (await conn.execute(SELECT_GIVEAWAY, {"id": giveaway_id})).first() is None:
                 raise NotFound(f"no giveaway {giveaway_id}")
             view = await giveaway_view(conn, giveaway_id)
@@ -409,7 +410,7 @@ class SqlGiveaways:
         show_id: int | None,
         now: datetime,
     ) -> tuple[PollView, list[PollView]]:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             live: set[int] = set()
             if channels:
                 for chat in channels:
@@ -433,10 +434,10 @@ class SqlGiveaways:
     async def vote(
         self, chat: str, identity: str, option: int, poll_id: int | None, now: datetime
     ) -> VoteResult | None:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             names = {identity: identity.partition(":")[2]}
             customer_id = (await resolve_customers(conn, names, now))[identity]
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             live = await self._live_poll(conn, chat, poll_id)
             if live is None:
                 return None
@@ -455,7 +456,7 @@ class SqlGiveaways:
             return VoteResult(await poll_view(conn, live), earlier, already=True)
 
     async def end_poll(self, chat: str | None, poll_id: int | None, now: datetime) -> PollView:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             live = await self._live_poll(conn, chat, poll_id)
             if live is None:
                 raise NotFound("no poll is live here")

@@ -5,6 +5,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from commerce.adapters.db import connection, transaction
 from commerce.adapters.sql import sql
 
 STARTED = sql(
@@ -20,14 +21,14 @@ class SqlContacts:
         self.engine = engine
 
     async def started(self, platform: str, identity: str, now: datetime) -> None:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(STARTED, {"platform": platform, "identity": identity, "now": now})
 
     async def has_started(self, platform: str, identity: str) -> bool:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             row = await conn.execute(HAS_STARTED, {"platform": platform, "identity": identity})
             return row.first() is not None
 
     async def stopped(self, platform: str, identity: str) -> None:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(STOPPED, {"platform": platform, "identity": identity})

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from commerce.adapters.db import connection, transaction
 from commerce.adapters.sql import sql, utc
 
 TAKE = sql(
@@ -70,20 +71,20 @@ class SqlLeases:
     async def hold(self, name: str, now: datetime) -> bool:
         """Takes or renews the lease; False while another live worker holds it."""
         params = {"name": name, "holder": self.holder, "now": now, "until": now + self.ttl}
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             if (await conn.execute(TAKE, params)).rowcount:
                 return True
             return bool((await conn.execute(CREATE, params)).rowcount)
 
     async def release_all(self, now: datetime) -> None:
         """At a graceful shutdown: the others need not wait for the leases to run out."""
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(RELEASE, {"holder": self.holder, "now": now})
             await conn.execute(LEAVE, {"id": self.holder})
 
     async def heartbeat(self, now: datetime) -> None:
         host, pid, _ = self.holder.split(":", 2)
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(
                 BEAT, {"id": self.holder, "host": host, "pid": int(pid), "now": now}
             )
@@ -91,12 +92,12 @@ class SqlLeases:
             await conn.execute(FORGET, {"before": now - timedelta(days=1)})
 
     async def leases(self) -> list[LeaseView]:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             rows = (await conn.execute(LEASES)).all()
         return [LeaseView(r.name, r.holder, utc(r.expires_at), utc(r.taken_at)) for r in rows]
 
     async def workers(self) -> list[WorkerView]:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             rows = (await conn.execute(WORKERS)).all()
         return [
             WorkerView(r.id, r.host, int(r.pid), utc(r.started_at), utc(r.seen_at)) for r in rows

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from commerce.adapters.db import connection, transaction
 from commerce.adapters.sql import (
     ORDER_COLUMNS,
     ORDER_FROM,
@@ -165,7 +166,7 @@ class SqlLedger:
     async def store_event(self, event_id: str, type_: str, payload: str, now: datetime) -> bool:
         """Stores an event once and claims it for processing; True when another delivery
         has it already (processed, or being processed by another worker right now)."""
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(
                 INSERT_EVENT, {"id": event_id, "type": type_, "payload": payload, "now": now}
             )
@@ -178,18 +179,18 @@ class SqlLedger:
         # A signed body is UTF-8 (verified), but PostgreSQL's text takes no NUL character.
         text = payload.decode("utf-8", "replace").replace("\x00", "\ufffd")
         params = {"id": key, "payload": text, "now": now, "outcome": f"malformed: {reason}"[:200]}
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(INSERT_MALFORMED, params)
         return key
 
     async def claim_event(self, event_id: str, now: datetime) -> bool:
         """Takes an unprocessed event for processing, unless another delivery holds it."""
         params = {"id": event_id, "now": now, "until": now + EVENT_CLAIM}
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             return bool((await conn.execute(CLAIM_EVENT, params)).rowcount)
 
     async def mark_event(self, event_id: str, outcome: str, now: datetime, done: bool) -> None:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             statement = MARK_EVENT if done else COUNT_ATTEMPT
             await conn.execute(statement, {"id": event_id, "outcome": outcome[:200], "now": now})
 
@@ -197,7 +198,7 @@ class SqlLedger:
         """Leaves an event for a retry while it was first received after `received_since`;
         False once that window has passed."""
         params = {"id": event_id, "outcome": outcome[:200], "since": received_since}
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             return bool((await conn.execute(WAIT_FOR_ORDER, params)).rowcount)
 
     async def dead_letter(self, event_id: str, reason: str, now: datetime) -> None:
@@ -205,12 +206,12 @@ class SqlLedger:
         await self.mark_event(event_id, DEAD_LETTER + reason, now, True)
 
     async def dead_letters(self, received_since: datetime) -> list[tuple[str, str]]:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             rows = (await conn.execute(DEAD_LETTERS, {"since": received_since})).all()
         return [(r.id, r.payload) for r in rows]
 
     async def pending_events(self, received_before: datetime) -> list[tuple[str, str]]:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             rows = (await conn.execute(PENDING_EVENTS, {"now": received_before})).all()
         return [(r.id, r.payload) for r in rows]
 
@@ -219,13 +220,13 @@ class SqlLedger:
     async def find_order(
         self, ref: str | None, session: str | None, payment: str | None
     ) -> OrderView | None:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             params = {"ref": (ref or "").upper() or None, "session": session, "payment": payment}
             order_id = (await conn.execute(FIND_ORDER, params)).scalar()
             return None if order_id is None else await order_view(conn, order_id)
 
     async def link_handed_out(self, ref: str, url: str, cause: str, now: datetime) -> OrderView:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             row = await self._locked(conn, ref, now)
             await conn.execute(SET_LINK, {"id": row.id, "url": url, "now": now})
             if row.status == S.RESERVED:
@@ -233,20 +234,20 @@ class SqlLedger:
             return await order_view(conn, row.id)
 
     async def session_opened(self, ref: str, session: str, now: datetime) -> OrderView:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             row = await self._locked(conn, ref, now)
             await conn.execute(SET_SESSION, {"id": row.id, "session": session, "now": now})
             return await order_view(conn, row.id)
 
     async def awaiting_checkout(self, created_before: datetime) -> list[OrderView]:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             rows = (await conn.execute(AWAITING_CHECKOUT, {"now": created_before})).all()
         return [to_order_view(r) for r in rows]
 
     async def await_async_payment(self, ref: str, payment: str | None, now: datetime) -> None:
         """A delayed payment method (SEPA, ...) is under way: the hold must not expire; the
         wait for it counts from its first report."""
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             row = await self._locked(conn, ref, now)
             await conn.execute(AWAIT_ASYNC, {"id": row.id, "payment": payment, "now": now})
 
@@ -257,7 +258,7 @@ class SqlLedger:
     ) -> int:
         """Counts a failed call for the order and keeps every worker from calling again
         before `now + delay(attempts)`; returns the attempts so far."""
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             row = await self._locked(conn, ref, now)
             attempts = int((await conn.execute(CALL_FAILED, {"id": row.id})).scalar_one())
             await conn.execute(RETRY_AT, {"id": row.id, "at": now + delay(attempts)})
@@ -265,7 +266,7 @@ class SqlLedger:
 
     async def payment_call_ok(self, ref: str) -> None:
         """A call for the order went through: the next failure starts the backoff anew."""
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(CALL_OK, {"ref": ref.upper()})
 
     async def give_up_payment_call(
@@ -274,7 +275,7 @@ class SqlLedger:
         """The provider refused a call for good: no worker makes it again before `until`,
         the refusal goes into the order's history, and an order still open goes to review
         (returned; None when the order was closed already and stays as it is)."""
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             row = await self._locked(conn, ref, now)
             await conn.execute(CALL_FAILED, {"id": row.id})
             await conn.execute(RETRY_AT, {"id": row.id, "at": until})
@@ -286,12 +287,12 @@ class SqlLedger:
             return None
 
     async def payment_customer(self, identity: str) -> str | None:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             found = (await conn.execute(PAYMENT_CUSTOMER, {"identity": identity})).scalar()
         return None if found is None else str(found)
 
     async def remember_payment_customer(self, ref: str, customer: str) -> None:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             row = (
                 await conn.execute(FIND_ORDER, {"ref": ref, "session": None, "payment": None})
             ).first()
@@ -310,7 +311,7 @@ class SqlLedger:
         """Keeps the highest refunded total seen (events repeat and reorder) and moves a paid
         order to refunded or partially_refunded; an unpaid one keeps it for later. Refunds
         known to have failed never count again (a report from before the failure)."""
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             row = await self._locked(conn, ref, now)
             for refund_id, amount, status in refunds:
                 await self._upsert_refund(conn, row.id, refund_id, amount, status, now)
@@ -334,7 +335,7 @@ class SqlLedger:
         refund that failed is taken back once: the refunded total shrinks by it and a
         refunded order is paid again (partially_refunded by what the others left); the
         second value says whether this report was that failure."""
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             row = await self._locked(conn, ref, now)
             before = (await conn.execute(REFUND_STATUS, {"id": refund_id})).scalar()
             await self._upsert_refund(conn, row.id, refund_id, amount, status, now)
@@ -380,7 +381,7 @@ class SqlLedger:
 
     async def record_dispute(self, ref: str, state: str, cause: str, now: datetime) -> OrderView:
         """`state`: open, won or lost. Applied at once to a paid order, else once paid."""
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             row = await self._locked(conn, ref, now)
             if row.dispute in ("won", "lost") and state == "open":
                 state = row.dispute  # a late "created" never reopens a closed dispute
@@ -392,7 +393,7 @@ class SqlLedger:
 
     async def apply_pending(self, ref: str, cause: str, now: datetime) -> OrderView:
         """After a payment: refunds and disputes that were reported before it take effect."""
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             row = await self._locked(conn, ref, now)
             await self._apply_dispute(conn, row.id, cause, now)
             await self._apply_refund(conn, row.id, cause, now, grew=False)
@@ -402,7 +403,7 @@ class SqlLedger:
         self, ref: str, to: OrderStatus, cause: str, now: datetime
     ) -> OrderView | None:
         """Moves an order if the transition table allows it; None (and no change) if not."""
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             row = await self._locked(conn, ref, now)
             if not can_move(S(row.status), to):
                 return None
@@ -412,7 +413,7 @@ class SqlLedger:
     async def record_ship_to(self, ref: str, ship_to: str, now: datetime) -> None:
         """The first address wins: one conditional update, so a redelivered webhook or a
         concurrent one never replaces it."""
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             params = {"ref": ref.upper(), "ship_to": ship_to, "now": now}
             await conn.execute(LOCK_CUSTOMER_OF, params)
             if (await conn.execute(SET_SHIP_TO, params)).rowcount == 1:
@@ -422,7 +423,7 @@ class SqlLedger:
         """Checkouts made since `since` and delayed payments under way, except those whose
         last question to the provider failed and waits beyond `now` for its next try."""
         params = {"since": since, "at": now or since}
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             rows = (await conn.execute(TO_RECONCILE, params)).all()
         return [to_order_view(r) for r in rows]
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from commerce.adapters.chat_inbox import DONE
+from commerce.adapters.db import connection, transaction
 from commerce.adapters.sql import sql, utc
 from commerce.service_layer.inbox import InboxItem
 from commerce.service_layer.outbox import Button, Invoice, OutboxCounts, Outgoing, Queued
@@ -124,7 +125,7 @@ class SqlOutbox:
     ) -> None:
         if not messages:
             return
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             for message in messages:
                 await self._put(conn, message, now)
             if done is not None:  # the chat update these answer: finished with them
@@ -137,7 +138,7 @@ class SqlOutbox:
         taken: list[Queued] = []
         boards: set[tuple[str, str]] = set()
         statement = TAKE_PG if self.postgres else TAKE_SQLITE
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             rows = await conn.execute(
                 statement, {"platform": platform, "now": now, "limit": limit}
             )
@@ -165,7 +166,7 @@ class SqlOutbox:
         self, item: Queued, message_ref: str, now: datetime, pace_until: datetime | None = None
     ) -> None:
         message = item.message
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             if pace_until is not None:
                 await self._pace(conn, message, pace_until)
             edit = item.message_ref is not None
@@ -197,7 +198,7 @@ class SqlOutbox:
     async def retry(
         self, item: Queued, at: datetime, error: str, attempt: bool = True, pace: bool = False
     ) -> None:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(
                 RETRY, {"id": item.id, "at": at, "error": error[:300], "attempt": int(attempt)}
             )
@@ -212,7 +213,7 @@ class SqlOutbox:
         params = {"platform": platform, "old": old, "new": new}
         scoped = {"old": f"{platform}:{old}", "new": f"{platform}:{new}"}
         moved = 0
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             moved += (await conn.execute(MOVE_OUTBOX, params)).rowcount
             await conn.execute(FORGET_BOARDS, params)
             await conn.execute(FORGET_PACE, params)
@@ -224,12 +225,12 @@ class SqlOutbox:
         return int(moved)
 
     async def undeliverable(self, item: Queued, error: str) -> None:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(GIVE_UP, {"id": item.id, "error": error[:300]})
 
     async def counts(self, platform: str | None = None) -> OutboxCounts:
         where = " WHERE platform = :platform" if platform else ""
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             row = (await conn.execute(sql(COUNTS + where), {"platform": platform})).one()
         return OutboxCounts(*(int(v) for v in row))
 

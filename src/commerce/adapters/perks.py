@@ -5,6 +5,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from commerce.adapters.db import connection, transaction
 from commerce.adapters.sql import sql
 
 PREFIX = "discord.perk."
@@ -20,7 +21,7 @@ class SqlPerks:
         self.engine = engine
 
     async def role_for(self, sku: str) -> tuple[int, int] | None:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             value = (await conn.execute(GET, {"key": PREFIX + sku.upper()})).scalar()
         if value is None:
             return None
@@ -29,5 +30,5 @@ class SqlPerks:
 
     async def set_role(self, sku: str, guild_id: int, role_id: int, now: datetime) -> None:
         row = {"key": PREFIX + sku.upper(), "value": f"{guild_id}:{role_id}", "now": now}
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(PUT, row)

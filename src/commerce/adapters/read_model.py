@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from commerce.adapters.auctions import SqlAuctions
 from commerce.adapters.cards import SqlCards
+from commerce.adapters.db import connection
 from commerce.adapters.giveaways import SqlGiveaways
 from commerce.adapters.ledger import SqlLedger
 from commerce.adapters.repository import (
@@ -88,12 +89,12 @@ class SqlReadModel:
     # drops -----------------------------------------------------------------------------------
 
     async def drop(self, drop_id: int) -> DropView | None:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             row = (await conn.execute(DROP_BY_ID, {"id": drop_id})).first()
             return None if row is None else (await _with_channels(conn, [row]))[0]
 
     async def latest_drop(self, code: str) -> DropView | None:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             row = (await conn.execute(LATEST_DROP, {"code": code})).first()
             return None if row is None else (await _with_channels(conn, [row]))[0]
 
@@ -101,18 +102,18 @@ class SqlReadModel:
         self, status: DropStatus | None, chat: str | None, limit: int | None
     ) -> list[DropView]:
         keys = {"status": status, "chat": chat, "limit": NO_LIMIT if limit is None else limit}
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             rows = (await conn.execute(DROPS, keys)).all()
             return await _with_channels(conn, rows)
 
     async def drop_chats(self) -> list[str]:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             return [str(c) for c in (await conn.execute(DROP_CHATS)).scalars().all()]
 
     # products --------------------------------------------------------------------------------
 
     async def products(self) -> list[ProductView]:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             rows = (await conn.execute(SELECT_PRODUCT)).all()
             stock = (await conn.execute(SELECT_STOCK)).all()
         variants: dict[int, list[VariantView]] = {}
@@ -121,7 +122,7 @@ class SqlReadModel:
         return sorted((product_view(r, variants.get(r.id, [])) for r in rows), key=lambda p: p.sku)
 
     async def product(self, sku: str) -> ProductView | None:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             row = (await conn.execute(PRODUCT_BY_SKU, {"sku": sku})).first()
             if row is None:
                 return None
@@ -131,12 +132,12 @@ class SqlReadModel:
     # orders ----------------------------------------------------------------------------------
 
     async def order(self, ref: str) -> OrderView | None:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             row = (await conn.execute(FIND_ORDER_BY_REF, {"ref": ref})).first()
         return None if row is None else to_order_view(row)
 
     async def order_history(self, ref: str) -> list[OrderEventView]:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             rows = (await conn.execute(ORDER_HISTORY, {"ref": ref})).all()
         return [OrderEventView(r.from_status, r.to_status, r.cause, utc(r.at)) for r in rows]
 
@@ -144,7 +145,7 @@ class SqlReadModel:
         self, status: OrderStatus | None, identity: str | None, limit: int
     ) -> list[OrderView]:
         keys = {"status": status, "identity": identity, "limit": limit}
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             rows = (await conn.execute(ORDERS, keys)).all()
         return [to_order_view(r) for r in rows]
 
@@ -169,7 +170,7 @@ class SqlReadModel:
         return await self._ledger.dead_letters(received_since)
 
     async def seller_role(self, identity: str) -> str | None:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             role = (await conn.execute(SELECT_SELLER, {"identity": identity})).scalar()
         return None if role is None else str(role)
 

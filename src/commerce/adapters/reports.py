@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from commerce.adapters.db import connection
 from commerce.adapters.sql import sql, utc
 
 PLATFORM = """CASE
@@ -85,7 +86,7 @@ class SqlReports:
 
     async def funnel(self) -> list[FunnelRow]:
         """Claims → checkouts opened → paid → refunded, per drop and platform."""
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             claims = (await conn.execute(CLAIMS)).all()
             orders = (await conn.execute(ORDERS)).all()
         rows: dict[tuple[str, str], dict[str, int]] = {}
@@ -99,7 +100,7 @@ class SqlReports:
     async def revenue(self) -> list[Revenue]:
         """Paid orders' revenue per currency, split into items, shipping and tax, and the
         packages they make."""
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             rows = (await conn.execute(REVENUE)).all()
         return [
             Revenue(
@@ -115,14 +116,14 @@ class SqlReports:
 
     async def buyer_names(self, limit: int) -> dict[str, str]:
         """The names buyers chat under, for the latest `limit` orders (by order ref)."""
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             rows = (await conn.execute(NAMES, {"limit": limit})).all()
         return {ref: name for ref, name in rows if name}
 
     async def sales_per_minute(self, now: datetime, minutes: int = 30) -> list[MinuteSales]:
         """Paid orders per minute over the last `minutes` (empty minutes included)."""
         start = now.replace(second=0, microsecond=0) - timedelta(minutes=minutes - 1)
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             paid = (await conn.execute(PAID_SINCE, {"since": start})).all()
         count: Counter[datetime] = Counter()
         amount: Counter[datetime] = Counter()

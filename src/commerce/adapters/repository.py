@@ -19,6 +19,7 @@ from commerce.adapters.claims import (
     give_units,
     take_units,
 )
+from commerce.adapters.db import connection, transaction
 from commerce.adapters.outbox import put_message
 from commerce.adapters.shipping import leave_bundle
 from commerce.adapters.sql import (
@@ -210,7 +211,7 @@ class SqlStore:
         await self.claims.close()
 
     async def ping(self) -> None:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             await conn.execute(sql("SELECT 1"))
 
     # products -------------------------------------------------------------------------
@@ -219,7 +220,7 @@ class SqlStore:
         if stock < 0:
             raise InvalidInput("stock cannot be negative")
         try:
-            async with self.engine.begin() as conn:
+            async with transaction(self.engine) as conn:
                 product_id = (
                     await conn.execute(
                         INSERT_PRODUCT,
@@ -244,7 +245,7 @@ class SqlStore:
         return await self.product(spec.sku)
 
     async def products(self) -> list[ProductView]:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             rows = (await conn.execute(SELECT_PRODUCT)).all()
             stock = (await conn.execute(SELECT_STOCK)).all()
         by_product: dict[int, list[VariantView]] = {}
@@ -271,7 +272,7 @@ class SqlStore:
                 f"{product.sku} is priced in {product.price.currency.upper()},"
                 f" not {price.currency.upper()}"
             )
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(
                 UPDATE_PRODUCT,
                 {
@@ -291,7 +292,7 @@ class SqlStore:
         if variant is None and labels != [DEFAULT_VARIANT]:
             raise InvalidInput(f"{product.sku} has variants: name one of {', '.join(labels)}")
         label = DEFAULT_VARIANT if variant is None else _label(labels, variant, product.sku)
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             row = (await conn.execute(SELECT_PRODUCT_BY_SKU, {"sku": product.sku})).one()
             await conn.execute(
                 SET_VARIANT_STOCK, {"stock": stock, "product_id": row.id, "label": label}
@@ -320,7 +321,7 @@ class SqlStore:
                 f"only {product.stock} units of {product.sku} are in stock;"
                 f" set more with `livebuy product stock {product.sku} N`"
             )
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             if (await conn.execute(LIVE_WITH_CODE, {"code": drop_code})).first() is not None:
                 raise Conflict(f"a drop {drop_code} is live already; end it first")
             row = (await conn.execute(SELECT_PRODUCT_BY_SKU, {"sku": product.sku})).one()
@@ -352,7 +353,7 @@ class SqlStore:
         self, code: str | None, chat: str | None, now: datetime
     ) -> tuple[DropView, list[tuple[str, str]]]:
         """Ends a live drop; returns it and the (identity, chat) of the waitlist let go."""
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             params = {"code": normalise_sku(code) if code else None, "chat": chat}
             drop_id = (await conn.execute(FIND_DROP_TO_END, params)).scalar()
             if drop_id is None:
@@ -370,19 +371,19 @@ class SqlStore:
     async def end_overdue_drops(self, now: datetime) -> list[DropView]:
         """Ends the drops whose time window has passed."""
         ended = []
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             for drop_id in (await conn.execute(OVERDUE_DROPS, {"now": now})).scalars().all():
                 ended.append((await self._end(conn, drop_id, now))[0])
         return ended
 
     async def drops(self, status: DropStatus | None = None) -> list[DropView]:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             rows = (await conn.execute(LIST_DROPS, {"status": status})).all()
             return [await drop_view(conn, row.id) for row in rows]
 
     async def live_drop(self, chat: str, code: str | None) -> DropView | None:
         """The drop a `#buy` in this chat (naming `code`, or not) would claim from."""
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             row = (await conn.execute(FIND_LIVE_DROP, {"code": code, "chat": chat})).first()
             return None if row is None else await drop_view(conn, row.id)
 
@@ -401,7 +402,7 @@ class SqlStore:
     ) -> Release | None:
         """Gives a held order's units back and promotes the waitlist; None if not held.
         `letters` (the buyer told) are stored with the release, or not at all."""
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             row = (await conn.execute(FIND_ORDER_BY_REF, {"ref": order_ref})).first()
             if row is None:
                 return None
@@ -478,11 +479,11 @@ class SqlStore:
 
     async def expire_due(self, now: datetime) -> list[Release]:
         """Expires holds whose time is up, one transaction per hold."""
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             due = (await conn.execute(DUE_HOLDS, {"now": now, "true": True})).scalars().all()
         releases = []
         for order_id in due:
-            async with self.engine.begin() as conn:
+            async with transaction(self.engine) as conn:
                 release = await self._release(
                     conn, order_id, OrderStatus.EXPIRED, "sweeper:hold_expired", now
                 )
@@ -494,12 +495,12 @@ class SqlStore:
 
     async def expire_unfillable(self, now: datetime) -> list[Release]:
         """First-paid orders whose units others paid for: closed (no strike), one by one."""
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             params = {"true": True, "false": False}
             due = (await conn.execute(UNFILLABLE, params)).scalars().all()
         releases = []
         for order_id in due:
-            async with self.engine.begin() as conn:
+            async with transaction(self.engine) as conn:
                 release = await self._release(
                     conn, order_id, OrderStatus.EXPIRED, "sweeper:sold_to_first_payers", now
                 )
@@ -517,7 +518,7 @@ class SqlStore:
         order goes to needs_review and the caller refunds the payment. A payment recorded
         before (webhooks come more than once) changes nothing.
         """
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             found = (await conn.execute(FIND_ORDER_BY_REF, {"ref": order_ref.upper()})).first()
             if found is None:
                 raise NotFound(f"no order {order_ref.upper()}")
@@ -552,14 +553,14 @@ class SqlStore:
     # orders ---------------------------------------------------------------------------
 
     async def customer_id(self, identity: str) -> int | None:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             found = (await conn.execute(SELECT_CUSTOMER, {"key": identity})).scalar()
         return None if found is None else int(found)
 
     async def orders(
         self, status: OrderStatus | None, customer_id: int | None, limit: int = 1000
     ) -> list[OrderView]:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             rows = (
                 await conn.execute(
                     LIST_ORDERS, {"status": status, "customer_id": customer_id, "limit": limit}
@@ -568,7 +569,7 @@ class SqlStore:
         return [to_order_view(r) for r in rows]
 
     async def order(self, ref: str) -> OrderView:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             row = (await conn.execute(FIND_ORDER_BY_REF, {"ref": ref.upper()})).first()
         if row is None:
             raise NotFound(f"no order {ref.upper()}")
@@ -577,7 +578,7 @@ class SqlStore:
     async def latest_cancellable(
         self, customer_id: int, chat: str | None, code: str | None
     ) -> OrderView | None:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             row = (
                 await conn.execute(
                     LATEST_CANCELLABLE, {"customer_id": customer_id, "chat": chat, "code": code}
@@ -587,21 +588,21 @@ class SqlStore:
 
     async def waitlist_places(self, customer_id: int, code: str | None) -> list[tuple[str, int]]:
         """The live drops whose waitlist the customer is in, with their place in each."""
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             rows = (
                 await conn.execute(WAITLIST_PLACES, {"customer_id": customer_id, "code": code})
             ).all()
         return [(r.code, int(r.place)) for r in rows]
 
     async def order_customer(self, ref: str) -> int:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             row = (await conn.execute(FIND_ORDER_BY_REF, {"ref": ref.upper()})).first()
         if row is None:
             raise NotFound(f"no order {ref.upper()}")
         return int(row.customer_id)
 
     async def history(self, ref: str) -> list[OrderEventView]:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             rows = (await conn.execute(ORDER_HISTORY, {"ref": ref.upper()})).all()
         return [OrderEventView(r.from_status, r.to_status, r.cause, utc(r.at)) for r in rows]
 
@@ -612,17 +613,17 @@ class SqlStore:
         target = await self.customer_id(to_identity)
         if target is None:
             raise NotFound(f"{to_identity} has never bought anything")
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(LINK_IDENTITY, {"key": identity, "customer_id": target})
 
     async def add_seller(self, identity: str, role: str, now: datetime) -> None:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(UPSERT_SELLER, {"identity": identity, "role": role, "now": now})
 
     async def restock(self, ref: str, now: datetime) -> list[ClaimResult]:
         """Puts a refunded order's units back on the shelf (the variant's stock); while its
         drop is live they go back to the drop too, and to its waitlist first."""
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             row = (await conn.execute(FIND_ORDER_BY_REF, {"ref": ref.upper()})).one()
             keys = {"drop_id": row.drop_id, "variant_id": row.variant_id, "q": row.quantity}
             await conn.execute(LOCK_DROP, keys)
@@ -636,7 +637,7 @@ class SqlStore:
             return await self._promote(conn, row.drop_id, now)
 
     async def seller_role(self, identity: str) -> str | None:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             role = (await conn.execute(SELECT_SELLER, {"identity": identity})).scalar()
         return None if role is None else str(role)
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Integer, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from commerce.adapters.db import connection, transaction
 from commerce.adapters.outbox import put_message
 from commerce.adapters.sql import (
     ORDER_COLUMNS,
@@ -83,7 +84,7 @@ class SqlShipments:
 
     async def packages(self, refs: Sequence[str]) -> list[Package]:
         wanted = [r.upper() for r in refs]
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             rows = (await conn.execute(BY_REFS, {"refs": wanted, "bundled": wanted})).all()
         found = {r.ref for r in rows}
         for ref in wanted:
@@ -95,7 +96,7 @@ class SqlShipments:
         self, plans: Sequence[ShipmentPlan], actor: str, now: datetime
     ) -> list[ShipmentView]:
         shipped = []
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             for plan in plans:
                 values = {"tracking": plan.tracking, "carrier": plan.carrier, "actor": actor}
                 shipment_id = (
@@ -118,7 +119,7 @@ class SqlShipments:
         return shipped
 
     async def charges(self, ref: str) -> list[Charge]:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             rows = (await conn.execute(CHARGES, {"ref": ref.upper()})).all()
         if not rows:
             raise NotFound(f"no order {ref.upper()}")
@@ -137,7 +138,7 @@ class SqlShipments:
         ]
 
     async def to_ship(self, limit: int) -> list[Package]:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             rows = (await conn.execute(TO_SHIP, {"false": False, "limit": limit})).all()
         return _packages(rows)
 
@@ -147,7 +148,7 @@ class SqlShipments:
         statement = UNSHIPPED
         values: dict[str, Any] = {"false": False}
         code = ""
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             if show is not None:
                 code = show.strip().upper()
                 show_id = (await conn.execute(SHOW_ID, {"code": code})).scalar()

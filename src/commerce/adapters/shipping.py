@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from commerce.adapters.db import connection, transaction
 from commerce.adapters.sql import sql
 from commerce.domain.errors import Conflict, NotFound
 from commerce.domain.money import Money
@@ -113,7 +114,7 @@ class SqlShipping:
 
     async def add_zone(self, zone: Zone, now: datetime) -> Zone:
         try:
-            async with self.engine.begin() as conn:
+            async with transaction(self.engine) as conn:
                 # Zones are few: the overlap is checked on all of them, under the write
                 # that follows (SQLite's lock; on PostgreSQL a concurrent add of the same
                 # country is a seller racing themself, and the name stays unique).
@@ -141,11 +142,11 @@ class SqlShipping:
         return zone
 
     async def zones(self) -> list[Zone]:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             return await _zones(conn)
 
     async def remove_zone(self, name: str) -> Zone:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             row = (await conn.execute(FIND_ZONE, {"name": name.strip()})).first()
             if row is None:
                 raise NotFound(f"no shipping zone {name.strip()}")
@@ -153,7 +154,7 @@ class SqlShipping:
         return _zone(row)
 
     async def order_shipping(self, ref: str) -> OrderShipping:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             order = await _order(conn, ref)
             show = (await conn.execute(SHOW_OF_DROP, {"drop_id": order.drop_id})).first()
         return OrderShipping(
@@ -169,7 +170,7 @@ class SqlShipping:
     async def join_bundle(
         self, ref: str, ship_to: str, paid: int | None, window: timedelta, now: datetime
     ) -> ShippingShare | None:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             order = await _order(conn, ref)
             if order.bundle_id is not None:
                 return await _share(conn, order)
@@ -220,11 +221,11 @@ class SqlShipping:
             )
 
     async def set_tax(self, ref: str, tax: int) -> None:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(SET_TAX, {"ref": ref.upper(), "tax": tax})
 
     async def quote(self, ref: str, shipping: int) -> None:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(QUOTE, {"ref": ref.upper(), "amount": shipping})
 
 

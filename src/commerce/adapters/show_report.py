@@ -52,6 +52,7 @@ from typing import Any
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from commerce.adapters.db import connection
 from commerce.adapters.sql import maybe_utc, sql, utc
 from commerce.domain.errors import NotFound
 from commerce.domain.money import Money
@@ -273,7 +274,7 @@ class SqlShowReport:
         self.engine = engine
 
     async def report(self, code: str, now: datetime) -> ShowReport:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             show = (await conn.execute(SHOW, {"code": code.strip().upper()})).first()
             if show is None:
                 raise NotFound(f"no show {code.strip().upper()}")

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from commerce.adapters.db import connection, transaction
 from commerce.adapters.sql import maybe_utc, sql, utc
 from commerce.domain.errors import Conflict, InvalidInput, NotFound
 from commerce.domain.money import Money
@@ -132,7 +133,7 @@ class SqlShows:
         values = {"code": code, "title": title, "at": starts_at, "now": now, "actor": actor}
         values["shipping"] = shipping
         try:
-            async with self.engine.begin() as conn:
+            async with transaction(self.engine) as conn:
                 show_id = (await conn.execute(INSERT_SHOW, values)).scalar_one()
                 for chat in sorted(set(channels)):
                     await conn.execute(INSERT_CHANNEL, {"show_id": show_id, "chat": chat})
@@ -141,7 +142,7 @@ class SqlShows:
             raise Conflict(f"a show {code} exists already; give this one another --code") from None
 
     async def add_lot(self, code: str, spec: LotSpec, price_minor: int | None) -> ShowView:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             show = await _by_code(conn, code)
             await conn.execute(LOCK_SHOW, {"id": show.id})  # positions are counted under it
             if show.status == ShowStatus.ENDED:
@@ -167,21 +168,21 @@ class SqlShows:
             return await _view(conn, show.id)
 
     async def show(self, code: str) -> ShowView:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             return await _view(conn, (await _by_code(conn, code)).id)
 
     async def show_in_chat(self, chat: str) -> ShowView | None:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             show_id = (await conn.execute(IN_CHAT, {"chat": chat})).scalar()
             return None if show_id is None else await _view(conn, show_id)
 
     async def shows(self, status: str | None = None) -> list[ShowView]:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             ids = (await conn.execute(ALL_SHOWS, {"status": status})).scalars().all()
             return [await _view(conn, show_id) for show_id in ids]
 
     async def set_status(self, show_id: int, status: str, now: datetime) -> ShowView:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             result = await conn.execute(
                 SET_STATUS[ShowStatus(status)], {"id": show_id, "now": now}
             )
@@ -195,7 +196,7 @@ class SqlShows:
         """Under the show's lock: the lot on stage is still `on_stage` (else another /next
         or /skip came first), it is done, and the next pending lot is being started."""
         keys = {"show_id": show_id, "now": now}
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(LOCK_SHOW, {"id": show_id})
             stage = (await conn.execute(ON_STAGE, keys)).scalars().all()
             if list(stage) != ([] if on_stage is None else [on_stage]):
@@ -220,21 +221,21 @@ class SqlShows:
     ) -> ShowView:
         kind, ref_id = ref
         keys = {"show_id": show_id, "position": position, "target": ref_id, "now": now}
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(START_LOT[kind], keys)
             return await _view(conn, show_id)
 
     async def lot_not_started(self, show_id: int, position: int, now: datetime) -> None:
         """Its sale could not start (no stock, ...): back on the run sheet."""
         keys = {"show_id": show_id, "position": position, "now": now}
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(SET_LOT, {**keys, "from": "starting", "to": "pending"})
 
     async def lot_ended(self, show_id: int, position: int, status: str, now: datetime) -> ShowView:
         """A live lot done (/show end), or a pending one skipped: only from that state."""
         keys = {"show_id": show_id, "position": position, "now": now, "to": status}
         came_from = "pending" if status == LotStatus.SKIPPED else "live"
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(LOCK_SHOW, {"id": show_id})
             result = await conn.execute(SET_LOT, {**keys, "from": came_from})
             if result.rowcount != 1:
@@ -243,14 +244,14 @@ class SqlShows:
 
     async def open_due(self, show_id: int, now: datetime) -> ShowView | None:
         """The sweeper opens a show at its start, unless someone did (or ended it) first."""
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             opened = (await conn.execute(OPEN_DUE, {"id": show_id, "now": now})).rowcount
             view = await _view(conn, show_id) if opened == 1 else None
         self._chats_read_at = None
         return view
 
     async def due(self, now: datetime) -> tuple[list[ShowView], list[ShowView]]:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             keys = {"now": now, "soon": now + REMIND_BEFORE}
             remind = (await conn.execute(TO_REMIND, keys)).scalars().all()
             opening = (await conn.execute(TO_OPEN, {"now": now})).scalars().all()
@@ -260,7 +261,7 @@ class SqlShows:
             )
 
     async def reminded(self, show_id: int, now: datetime) -> bool:
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             return bool((await conn.execute(REMINDED, {"id": show_id, "now": now})).rowcount == 1)
 
     async def chatted(self, chat: str, identity: str, now: datetime) -> None:
@@ -268,13 +269,13 @@ class SqlShows:
         # of show chats is read again every few seconds, by each worker).
         if chat not in await self._live_chats(now):
             return
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(CHATTED, {"chat": chat, "identity": identity, "now": now})
 
     async def _live_chats(self, now: datetime) -> frozenset[str]:
         read_at = self._chats_read_at
         if read_at is None or time.monotonic() - read_at > LIVE_CHATS_TTL:
-            async with self.engine.connect() as conn:
+            async with connection(self.engine) as conn:
                 chats = (await conn.execute(LIVE_CHATS)).scalars().all()
             self._live, self._chats_read_at = frozenset(chats), time.monotonic()
         return self._live

@@ -19,6 +19,7 @@ from sqlalchemy import bindparam
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from commerce.adapters.app_settings import KEEP, READ
+from commerce.adapters.db import connection, transaction
 from commerce.adapters.sql import sql
 
 COOKIE_KEY = "web_viewer_key"
@@ -60,7 +61,7 @@ class SqlWebViewers:
         key = await self._cookie_key(now)
         secret = secrets.token_urlsafe(24)
         public_id = "v_" + secrets.token_hex(6)
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(
                 CREATE, {"secret_hash": digest(secret), "public_id": public_id, "now": now}
             )
@@ -80,7 +81,7 @@ class SqlWebViewers:
         key = await self._cookie_key(now)
         if not hmac.compare_digest(_mac(key, secret).encode(), mac.encode()):
             return None
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             public_id = (await conn.execute(FIND, {"secret_hash": digest(secret)})).scalar()
         if public_id is None:
             return None
@@ -92,7 +93,7 @@ class SqlWebViewers:
         """The names sellers chatted under (LIVEBUY_SELLERS and `livebuy seller add`)."""
         if self._sellers and time.monotonic() - self._sellers[0] < SELLER_NAMES_FOR:
             return self._sellers[1]
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             rows = await conn.execute(SELLER_NAMES, {"configured": sorted(configured) or [""]})
             names = [str(name) for (name,) in rows if name]
         self._sellers = (time.monotonic(), names)
@@ -102,7 +103,7 @@ class SqlWebViewers:
         """A seller chats under `name` in the web chat: kept, so no viewer may take it."""
         if self._names.get(identity) == name:
             return
-        async with self.engine.begin() as conn:
+        async with transaction(self.engine) as conn:
             await conn.execute(
                 NAMED, {"name": name[:32], "public_id": identity.removeprefix("web:")}
             )
@@ -116,7 +117,7 @@ class SqlWebViewers:
 
     async def _cookie_key(self, now: datetime) -> bytes:
         if self._key is None:
-            async with self.engine.begin() as conn:
+            async with transaction(self.engine) as conn:
                 made = secrets.token_urlsafe(32)
                 await conn.execute(KEEP, {"key": COOKIE_KEY, "value": made, "now": now})
                 value = (await conn.execute(READ, {"key": COOKIE_KEY})).scalar_one()
