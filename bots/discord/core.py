@@ -22,6 +22,7 @@ from commerce.service_layer.inbox import ChatInbox, InboxItem
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.outbox import Button, Outbox, Outgoing
 from commerce.service_layer.results import AuctionView, ClaimResult, DropView
+from commerce.service_layer.unit_of_work import after_commit
 
 log = logging.getLogger(__name__)
 PLATFORM = "discord"
@@ -167,7 +168,7 @@ class Core:
 
     async def put(self, *messages: Outgoing) -> None:
         await self.outbox.put(list(messages), self.bus.clock.now(), done=PROCESSING.get())
-        self.wake()
+        after_commit(self.wake)  # within a unit of work: the rows are visible after it
 
     def board(self, drop: DropView, channel_id: int) -> Outgoing:
         """The drop's board in one channel: posted once, then edited in place."""

@@ -18,6 +18,7 @@ from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.outbox import Button, Outbox, Outgoing
 from commerce.service_layer.ports import Clock, Contacts
 from commerce.service_layer.results import OrderView
+from commerce.service_layer.unit_of_work import after_commit
 
 log = logging.getLogger(__name__)
 PLATFORM = "telegram"
@@ -69,7 +70,7 @@ class Core:
     async def put(self, messages: list[Outgoing]) -> None:
         if messages:
             await self.outbox.put(messages, self.clock.now(), done=PROCESSING.get())
-            self.wake()
+            after_commit(self.wake)  # within a unit of work: the rows are visible after it
 
     async def is_admin(self, chat_id: int, user_id: int) -> bool:
         """An administrator of the chat (getChatMember, trusted for ADMIN_TTL seconds)."""

@@ -17,12 +17,14 @@ from commerce.adapters.shipments import SqlShipments
 from commerce.adapters.shipping import SqlShipping
 from commerce.adapters.shows import SqlShows
 from commerce.adapters.throttle import MemoryThrottle
+from commerce.adapters.unit_of_work import sql_units
 from commerce.adapters.web_viewers import SqlWebViewers
 from commerce.config import Settings
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.packages import Letters
 from commerce.service_layer.ports import Clock, Notifier, PaymentGateway
+from commerce.service_layer.unit_of_work import CollectingNotifier
 
 
 def bootstrap(
@@ -41,7 +43,7 @@ def bootstrap(
         store=SqlStore(engine, strikes=settings.livebuy_strikes),
         ledger=SqlLedger(engine),
         clock=clock or SystemClock(),
-        notifier=notifier or LogNotifier(),
+        notifier=CollectingNotifier(notifier or LogNotifier()),
         payments=payments,
         sellers=settings.sellers,
         hold=settings.hold,
@@ -64,6 +66,7 @@ def bootstrap(
         web_viewers=SqlWebViewers(engine),
         views=SqlReadModel(engine),
         throttle=MemoryThrottle(rate) if (rate := settings.rate_per_buyer) else None,
+        units=sql_units(engine),
     )
     return MessageBus(deps)
 

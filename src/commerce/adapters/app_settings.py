@@ -7,9 +7,10 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from commerce.adapters.db import connection, transaction
+from commerce.adapters.db import active, connection, transaction
 from commerce.adapters.sql import maybe_utc, sql
 from commerce.domain import pay_links
+from commerce.service_layer.unit_of_work import after_commit
 
 ADMIN_TOKEN = "admin_token"  # noqa: S105 (the key it is stored under)
 EMULATOR_KEY = "stripe_emulator_key"
@@ -63,6 +64,13 @@ class SqlPayLinks:
         return pay_links.genuine(await self._known(now), ref, token)
 
     async def _known(self, now: datetime) -> bytes:
+        if self._key is None and active(self.engine) is not None:
+            # Inside a unit of work: never wait for the lock, whose holder may be waiting for
+            # the unit's connection (SQLite has one). The key is kept once the unit commits
+            # (a key made in a unit that rolls back was never stored).
+            key = await self._read(now)
+            after_commit(lambda: setattr(self, "_key", self._key or key))
+            return key
         if self._key is None:
             async with self._reading:
                 if self._key is None:

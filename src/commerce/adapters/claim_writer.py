@@ -21,7 +21,7 @@ from commerce.adapters.claim_batch import GuardFailed
 from commerce.adapters.claim_postgres import decide_postgres
 from commerce.adapters.claim_sqlite import decide_sqlite
 from commerce.adapters.claims import replay
-from commerce.adapters.db import connection
+from commerce.adapters.db import active, connection
 from commerce.domain.commands import Claim
 from commerce.service_layer.results import ClaimResult
 
@@ -49,6 +49,10 @@ class ClaimWriter:
         self.batches = 0  # for tests and metrics: how many transactions served the claims
 
     async def submit(self, claim: Claim, now: datetime) -> ClaimResult:
+        if active(self._engine) is not None:
+            # The writer's transaction would wait for the unit's (SQLite: its write lock and
+            # the one pooled connection) while the unit waits for the answer: a deadlock.
+            raise RuntimeError("claims are decided by the claim writer, never in a unit of work")
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="claim-writer")
         future: asyncio.Future[ClaimResult] = asyncio.get_running_loop().create_future()

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import stripe
 from stripe.params.checkout import SessionCreateParamsShippingAddressCollection
 
+from commerce.adapters.db import active
 from commerce.adapters.stripe_events import (
     KINDS,
     MalformedEvent,
@@ -136,6 +137,7 @@ class StripePaymentGateway:
         )
 
     async def expire_checkout(self, session_id: str) -> None:
+        outside_unit_of_work()
         try:
             await self._client.v1.checkout.sessions.expire_async(session_id)
         except stripe.InvalidRequestError as exc:
@@ -276,6 +278,7 @@ class StripePaymentGateway:
         return SavedCard(customer, str(method.id), str(card.brand), str(card.last4))
 
     async def charge_card(self, request: ChargeRequest) -> Charge:
+        outside_unit_of_work()
         params: Any = {
             "amount": request.amount.minor,
             "currency": request.amount.currency,
@@ -312,6 +315,7 @@ class StripePaymentGateway:
         return Charge(INTENT_STATUSES.get(str(intent.status), ChargeStatus.PROCESSING), intent.id)
 
     async def detach_card(self, payment_method: str) -> None:
+        outside_unit_of_work()
         try:
             await self._client.v1.payment_methods.detach_async(payment_method)
         except stripe.InvalidRequestError as exc:
@@ -321,6 +325,11 @@ class StripePaymentGateway:
             raise _error(exc) from None
 
     async def _call(self, request: Any) -> Any:
+        try:
+            outside_unit_of_work()
+        except RuntimeError:
+            request.close()  # the request's coroutine, never awaited
+            raise
         try:
             return await request
         except stripe.StripeError as exc:
@@ -342,6 +351,14 @@ def stripe_countries(countries: tuple[str, ...]) -> list[str]:
     """The countries Checkout can collect an address in (Stripe's own list, read from the
     library's typed parameters: a few ISO codes such as CU or KP are not among them)."""
     return sorted(set(countries) & STRIPE_COUNTRIES)
+
+
+def outside_unit_of_work() -> None:
+    """Stripe is never called inside a unit of work: the call (up to Stripe's timeout and
+    retries) would hold the transaction, on SQLite the write lock of every other writer. A
+    use case that calls Stripe commits first and goes on in a unit of its own."""
+    if active() is not None:
+        raise RuntimeError("Stripe is called inside a unit of work")
 
 
 def session_expiry(request: CheckoutRequest, now: datetime) -> datetime:

@@ -23,6 +23,7 @@ from commerce.service_layer.ports import (
     WebViewers,
 )
 from commerce.service_layer.ratelimit import RateLimit
+from commerce.service_layer.unit_of_work import UnitsOfWork
 
 if TYPE_CHECKING:
     from commerce.service_layer.queries import ReadModel
@@ -65,3 +66,6 @@ class Deps:
     views: "ReadModel | None" = None  # the read side (service_layer.queries) reads through it
     # LIVEBUY_RATE_PER_BUYER: messages per person and chat; None: no flood control.
     throttle: Throttle | None = None
+    # A new unit of work per command (messagebus.ONE_UNIT); None: every repository method
+    # commits on its own (tests of a single adapter).
+    units: UnitsOfWork | None = None

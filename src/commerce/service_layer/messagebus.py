@@ -1,4 +1,4 @@
-"""The message bus: hands each command to its handler."""
+"""The message bus: hands each command to its handler, in one unit of work."""
 
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -22,6 +22,7 @@ from commerce.service_layer import giveaways as engage
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.ports import Clock
 from commerce.service_layer.queries import Reads
+from commerce.service_layer.unit_of_work import current
 
 Handler = Callable[[Any, Deps], Awaitable[Any]]
 
@@ -84,6 +85,40 @@ HANDLERS: dict[type, Handler] = {
 }
 
 
+# Commands whose handler runs in exactly one unit of work: its reads, writes and the chat
+# messages it causes commit together or not at all. The others still commit per repository
+# method, because they call Stripe (a checkout, a charge, a refund: never while holding
+# SQLite's write lock) or hand claims to the claim writer (another task that writes: awaiting
+# it inside a unit would deadlock on SQLite); each of them is to become units split around
+# those calls. ListOrders only reads.
+ONE_UNIT: frozenset[type] = frozenset(
+    {
+        c.AddProduct,
+        c.UpdateProduct,
+        c.SetStock,
+        c.StartDrop,
+        c.EndDrop,
+        c.AddSeller,
+        c.StartAuction,
+        c.PlaceBid,
+        c.EndAuction,
+        c.StartGiveaway,
+        c.EnterGiveaway,
+        c.StartPoll,
+        c.CastVote,
+        c.EndPoll,
+        c.CreateShow,
+        c.AddLot,
+        c.AddLots,
+        c.NextLot,
+        c.PauseShow,
+        c.SkipLot,
+        c.EndShow,
+        c.TickShows,
+    }
+)
+
+
 class MessageBus:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps  # the handlers' (and tests'); adapters and pages use `reads`
@@ -99,4 +134,12 @@ class MessageBus:
 
     async def handle(self, command: c.Command) -> Any:
         """Runs the command's handler and returns its typed result."""
-        return await HANDLERS[type(command)](command, self.deps)
+        handler = HANDLERS[type(command)]
+        units = self.deps.units
+        # A command handled inside another's unit (a handler that asks the bus) is part of it.
+        if units is None or type(command) not in ONE_UNIT or current() is not None:
+            return await handler(command, self.deps)
+        async with units() as unit:
+            result = await handler(command, self.deps)
+            await unit.commit()
+        return result

@@ -1,0 +1,78 @@
+"""The SQL unit of work: one connection, one transaction, joined by every repository method
+that runs in the same task (adapters/db.py's `transaction` and `connection`)."""
+
+import asyncio
+from contextvars import Token
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from commerce.adapters.db import ACTIVE, Active, finish
+from commerce.service_layer.unit_of_work import CURRENT, Collected, UnitOfWork, UnitsOfWork
+
+
+class SqlUnitOfWork(Collected):
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__()
+        self.engine = engine
+        self._conn: AsyncConnection | None = None
+        self._tokens: tuple[Token[Active | None], Token[Any]] | None = None
+
+    async def __aenter__(self) -> Self:
+        conn = await self.engine.connect()
+        try:
+            await conn.begin()
+        except BaseException:
+            await finish(conn, commit=False)
+            raise
+        self._conn = conn
+        task = asyncio.current_task()
+        self._tokens = (ACTIVE.set(Active(self.engine, conn, task)), CURRENT.set((self, task)))
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.rollback()  # nothing left to roll back once committed
+
+    async def commit(self) -> None:
+        conn = self._conn
+        if conn is None:
+            raise RuntimeError("the unit of work is not open")
+        try:
+            await self.deliver_notices()  # their outbox rows join this transaction
+        except BaseException:
+            await self.rollback()
+            raise
+        self._close()
+        await finish(conn, commit=True)
+        self.run_callbacks()
+
+    async def rollback(self) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        self._close()
+        self.forget()
+        await finish(conn, commit=False)
+
+    def _close(self) -> None:
+        self._conn = None
+        if self._tokens is not None:
+            active, current = self._tokens
+            ACTIVE.reset(active)
+            CURRENT.reset(current)
+            self._tokens = None
+
+
+def sql_units(engine: AsyncEngine) -> UnitsOfWork:
+    """The factory bootstrap gives the bus: a new unit of work per command."""
+
+    def new() -> UnitOfWork:
+        return SqlUnitOfWork(engine)
+
+    return new

@@ -1,0 +1,135 @@
+"""The unit of work: one transaction per use case (after cosmicpython's unit_of_work.py).
+
+The bus opens one around a command's handler. Inside it the repositories (the ports in
+`Deps`) run their statements in its one transaction, the notices the handler records are
+collected, and nothing is committed unless the handler finishes and the bus commits: any
+exception, cancellation included, rolls everything back and the notices are dropped.
+
+At commit the collected notices are handed to the notifiers while the transaction is still
+open, so the chat messages they put in the outbox are written with the change that caused
+them (a crash cannot lose a notice nor send one for a change that rolled back). What must
+wait for the commit (waking the couriers, a call to another service) is registered with
+`after_commit`.
+
+Inside a unit of work never await another task that writes (the claim writer) nor an outside
+service (Stripe): on SQLite the unit holds the write lock and the one pooled connection, so
+the other task would wait for the unit and the unit for it. A use case that must call Stripe
+is split: one unit, then the call, then another unit.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from types import TracebackType
+from typing import Protocol, Self
+
+from commerce.service_layer.ports import Notifier
+from commerce.service_layer.results import Notice
+
+log = logging.getLogger(__name__)
+
+Deliver = Callable[[Notice], Awaitable[None]]
+
+
+class UnitOfWork(Protocol):
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Rolls back unless committed."""
+        ...
+
+    async def commit(self) -> None:
+        """Hands the collected notices to their notifiers, commits, then runs the
+        `after_commit` callbacks."""
+        ...
+
+    async def rollback(self) -> None: ...
+
+    def record(self, notice: Notice, deliver: Deliver) -> None:
+        """Keeps a notice until commit (dropped on rollback)."""
+        ...
+
+    def after_commit(self, callback: Callable[[], object]) -> None:
+        """Runs `callback` once the unit has committed (never if it rolls back)."""
+        ...
+
+
+UnitsOfWork = Callable[[], UnitOfWork]
+
+# The unit of work running in the current task (set by its __aenter__). A task started inside
+# a unit inherits the variable: `owner` tells it the unit is not its own.
+CURRENT: ContextVar[tuple[UnitOfWork, asyncio.Task[object] | None] | None] = ContextVar(
+    "livebuy_unit_of_work", default=None
+)
+
+
+def current() -> UnitOfWork | None:
+    """The unit of work of this task, if one is open."""
+    found = CURRENT.get()
+    if found is None or found[1] is not asyncio.current_task():
+        return None
+    return found[0]
+
+
+def after_commit(callback: Callable[[], object]) -> None:
+    """Runs `callback` after this task's unit of work commits, or now if there is none
+    (couriers are woken so: a courier woken before the commit finds nothing to send)."""
+    unit = current()
+    if unit is None:
+        callback()
+    else:
+        unit.after_commit(callback)
+
+
+class CollectingNotifier:
+    """The notifier handlers get: inside a unit of work a notice is recorded and delivered at
+    its commit, in its transaction; outside one it is delivered at once."""
+
+    def __init__(self, inner: Notifier) -> None:
+        self.inner = inner
+
+    async def notify(self, notice: Notice) -> None:
+        unit = current()
+        if unit is None:
+            await self.inner.notify(notice)
+        else:
+            unit.record(notice, self.inner.notify)
+
+
+class Collected:
+    """The part of a unit of work every implementation shares: notices and callbacks."""
+
+    def __init__(self) -> None:
+        self.notices: list[tuple[Notice, Deliver]] = []
+        self.callbacks: list[Callable[[], object]] = []
+
+    def record(self, notice: Notice, deliver: Deliver) -> None:
+        self.notices.append((notice, deliver))
+
+    def after_commit(self, callback: Callable[[], object]) -> None:
+        self.callbacks.append(callback)
+
+    async def deliver_notices(self) -> None:
+        # A notifier may record more (a notice about a notice is not a thing today, but a
+        # loop over a list that grows would miss them): taken until none are left.
+        while self.notices:
+            notice, deliver = self.notices.pop(0)
+            await deliver(notice)
+
+    def run_callbacks(self) -> None:
+        callbacks, self.callbacks = self.callbacks, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # the change is committed: a failed wake-up must not undo it
+                log.exception("after-commit callback failed")
+
+    def forget(self) -> None:
+        self.notices.clear()
+        self.callbacks.clear()
