@@ -138,3 +138,26 @@ async def test_a_free_shipping_show_charges_none(
 
 def first_total(session: dict[str, object]) -> object:
     return session["amount_total"]
+
+
+async def test_stripe_tax_is_added_and_kept_apart(
+    shop_factory: ShopFactory, api: FakeBotApi, engine: AsyncEngine
+) -> None:
+    """LIVEBUY_STRIPE_TAX=1: the Checkout asks for automatic tax; the emulator adds its 10 %
+    test rate to items and shipping, and the order keeps the tax apart from both."""
+    shop = await _shop(shop_factory, livebuy_stripe_tax=True)
+    await shop.bus.handle(c.AddSeller(f"telegram:{SELLER.id}"))
+    await shop.bus.handle(c.AddZone(EU))
+    for sku in SKUS:
+        await add_product(shop.bus, sku, stock=5)
+    await shop.processed(api.message(ANNA.id, ANNA, "/start"))
+    await _show(shop, "Taxed", None)
+    ref = await _win_and_pay(shop, api, SKUS[0])
+    order = await shop.bus.deps.store.order(ref)
+    assert (order.amount.minor, order.shipping_amount, order.tax_amount) == (2000, 490, 249)
+    assert order.status is OrderStatus.PAID
+    session = await _session(shop, str(order.checkout_session))
+    assert session["automatic_tax"] == {"enabled": True, "liability": None, "status": "complete"}
+    assert session["amount_total"] == 2000 + 490 + 249
+    report = await SqlShowReport(engine).report("TAXED", shop.clock.now())
+    assert (report.revenue_minor, report.shipping_minor, report.tax_minor) == (2000, 490, 249)

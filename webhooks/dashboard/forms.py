@@ -11,6 +11,7 @@ from commerce.domain.errors import CommerceError, InvalidInput, NotFound
 from commerce.domain.identity import ChatRef
 from commerce.domain.money import Money, parse_amount
 from commerce.domain.products import ProductSpec, normalise_sku, parse_variants
+from commerce.domain.shipping import parse_size
 from commerce.service_layer import queries
 from commerce.service_layer.ports import PaymentError
 from webhooks.dashboard.replies import bus_of, done, refuse
@@ -60,6 +61,7 @@ async def add_product(request: web.Request) -> web.Response:
             option,
             tuple(labels),
             form.get("digital") in ("on", "1", "true"),
+            parse_size(form.get("ship_units") or "1"),
         )
         product = await bus_of(request).handle(c.AddProduct(spec, number(form, "stock", 0) or 0))
         return f"Added {product.sku}."
@@ -74,7 +76,9 @@ async def edit_product(request: web.Request) -> web.Response:
         product = await queries.product(bus.reads, request.match_info["sku"])
         price = form.get("price")
         new_price = Money.parse(price, product.price.currency) if price else None
-        await bus.handle(c.UpdateProduct(product.sku, form.get("name") or None, new_price))
+        size = parse_size(form["ship_units"]) if form.get("ship_units") else None
+        update = c.UpdateProduct(product.sku, form.get("name") or None, new_price, size)
+        await bus.handle(update)
         if form.get("stock"):
             stock = number(form, "stock") or 0
             await bus.handle(c.SetStock(product.sku, stock, form.get("variant") or None))
