@@ -29,6 +29,7 @@ from tests.telegram.test_one_message import (
     _shop,
     _until_status,
 )
+from webhooks.cli.shows import report_markdown
 from webhooks.keys import ENGINE
 
 EU = Zone.parse("EU", "DE,AT", "4.90", "1.00", None, "eur")
@@ -112,6 +113,9 @@ async def test_three_wins_of_a_show_pay_first_each_each(
     report = await SqlShowReport(engine).report("SUNDAY-CARDS", shop.clock.now())
     assert (report.revenue_minor, report.shipping_minor, report.tax_minor) == (6000, 690, 0)
     assert (report.total_minor, report.packages) == (6690, 1)
+    # As the README's worked example says it.
+    line = "Paid: items €60.00 · shipping €6.90 · tax €0.00 · total €66.90 · 1 package to send"
+    assert line in report_markdown(report)
     (revenue,) = await SqlReports(engine).revenue()
     assert (revenue.items, revenue.shipping, revenue.packages) == (6000, 690, 1)
 
