@@ -8,7 +8,8 @@ from aiohttp import web
 from commerce.domain.commands import CheckPayment, OpenPayment
 from commerce.domain.errors import NotFound
 from commerce.domain.orders import OrderStatus
-from commerce.service_layer.results import PageKind, PaymentPage
+from commerce.service_layer import queries
+from commerce.service_layer.results import OrderView, PageKind, PaymentPage
 from webhooks.keys import BUS
 
 routes = web.RouteTableDef()
@@ -16,13 +17,28 @@ routes = web.RouteTableDef()
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">{refresh}
 <title>{title}</title><style>body{{font-family:system-ui,sans-serif;max-width:32rem;
-margin:3rem auto;padding:0 1rem;line-height:1.5}}h1{{font-size:1.4rem}}</style></head>
-<body><h1>{title}</h1><p>{body}</p></body></html>"""
+margin:3rem auto;padding:0 1rem;line-height:1.5;overflow-wrap:anywhere}}
+h1{{font-size:1.4rem}}a.back{{display:inline-block;padding:.5rem 1.2rem;background:#635bff;
+color:#fff;border-radius:.4rem;text-decoration:none;font-weight:600}}</style></head>
+<body><h1>{title}</h1><p>{body}</p>{back}</body></html>"""
 
 
-def page(title: str, body: str, refresh: bool = False, status: int = 200) -> web.Response:
+def page(
+    title: str,
+    body: str,
+    refresh: bool = False,
+    status: int = 200,
+    order: OrderView | None = None,
+) -> web.Response:
+    """A short page; with `order`, a way back to the chat the order came from."""
     meta = '<meta http-equiv="refresh" content="2">' if refresh else ""
-    html = PAGE.format(title=escape(title), body=escape(body), refresh=meta)
+    back = ""
+    if order is not None and order.chat.startswith("web:"):
+        room = order.chat.removeprefix("web:")
+        back = f'<p><a class="back" href="/chat/{escape(room)}">Back to #{escape(room)}</a></p>'
+    elif order is not None:  # Telegram or Discord: the app is where the buyer left it
+        back = "<p>You can close this page and go back to the chat.</p>"
+    html = PAGE.format(title=escape(title), body=escape(body), refresh=meta, back=back)
     return web.Response(text=html, content_type="text/html", status=status)
 
 
@@ -82,8 +98,9 @@ async def done(request: web.Request) -> web.Response:
         return page(
             "Thank you!",
             f"Order {order.ref} is paid: {order.quantity} × {order.description}, {order.amount}.",
+            order=order,
         )
-    return page(f"Order {order.ref}", f"Order {order.ref} is {order.status.value}.")
+    return page(f"Order {order.ref}", f"Order {order.ref} is {order.status.value}.", order=order)
 
 
 @routes.get("/checkout/cancelled")
@@ -91,8 +108,13 @@ async def cancelled(request: web.Request) -> web.Response:
     if request.query.get("card"):
         return page("No card saved", "Nothing changed; type /card in the chat to try again.")
     ref = request.query.get("order", "")[:20]
+    try:
+        order: OrderView | None = await queries.order(request.app[BUS].reads, ref)
+    except NotFound:
+        order = None
     return page(
         "Checkout cancelled",
         f"Nothing was charged for order {ref}. Your hold lasts until it expires; type /pass "
         "in the chat to give it up now.",
+        order=order,
     )

@@ -261,8 +261,9 @@ def create_web_chat(
         stream = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
+        state = await room_state(room)
         await stream.prepare(request)
-        async with hub.join(room, Viewer(identity, "")) as viewer:
+        async with hub.join(room, Viewer(identity, ""), state) as viewer:
             try:
                 while True:
                     try:
@@ -279,6 +280,19 @@ def create_web_chat(
             except ConnectionError:  # a closed tab: normal, not an error
                 log.debug("a viewer left the live stream of room %s", room)
                 return stream
+
+    async def room_state(room: str) -> list[dict[str, Any]]:
+        """The room's live drop, auctions and show, as cards, from the database."""
+        reads = bus().reads
+        state = await queries.room_state(reads, f"web:{room}")
+        now = reads.clock.now()
+        events = [board_event(state.drop)] if state.drop else []
+        for auction in state.auctions:
+            left = max(0, int((auction.ends_at - now).total_seconds()))
+            events.append(auction_event(auction, left))
+        if state.show is not None:
+            events.append(show_event(state.show, renderer))
+        return events
 
     @routes.post("/{room}/messages")
     async def post(request: web.Request) -> web.Response:

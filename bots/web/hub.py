@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,8 @@ CARDS = ("show", "giveaway", "poll")  # cards redrawn in place, by their "key"
 MAX_CARDS = 10  # the latest cards of a room, shown to whoever joins later
 MINE = 30  # a viewer's latest private lines, shown again when they come back (a reload)
 MAX_MINE = 10_000  # viewers whose private lines are kept (the longest unheard-of go first)
+HISTORY = 50  # the latest public lines of a room, shown to whoever joins later
+LINES = ("message", "bot")  # public lines: what people said and the bot's public replies
 MAX_QUEUE = 500  # a viewer that stops reading is dropped rather than slowing the room
 HEARTBEAT = 15.0  # seconds between keep-alive comments on an idle stream
 
@@ -42,14 +44,25 @@ class ChatHub:
         # identity -> its latest private lines: kept per viewer, not per tab, so a reload or
         # another tab shows a pay link or a Confirm again.
         self.mine: OrderedDict[str, deque[dict[str, Any]]] = OrderedDict()
+        self.history: dict[str, deque[dict[str, Any]]] = {}  # room -> its latest public lines
         self.publish = publish or self.receive
 
     @contextlib.asynccontextmanager
-    async def join(self, room: str, viewer: Viewer) -> AsyncIterator[Viewer]:
+    async def join(
+        self, room: str, viewer: Viewer, state: Sequence[dict[str, Any]] = ()
+    ) -> AsyncIterator[Viewer]:
+        """Adds a viewer to the room; it first gets the room's recent public lines and its own
+        private ones, then `state` (the room's live drop, auctions and show as the database
+        has them, so a restart loses nothing), then the cards this worker has seen since."""
         self.rooms.setdefault(room, set()).add(viewer)
+        if self.history.get(room):
+            self._put(viewer, {"type": "history", "lines": list(self.history[room])})
         if self.mine.get(viewer.identity):
             self._put(viewer, {"type": "mine", "lines": list(self.mine[viewer.identity])})
-        if room in self.boards:
+        for event in state:
+            self._put(viewer, event)
+        live_board = any(event.get("type") == "board" for event in state)
+        if room in self.boards and not live_board:  # e.g. the drop that ended last
             self._put(viewer, {"type": "board", **self.boards[room]})
         for card in self.cards.get(room, {}).values():
             self._put(viewer, card)
@@ -86,6 +99,9 @@ class ChatHub:
             room = str(message["room"])
             if event.get("type") == "board":
                 self.boards[room] = {k: v for k, v in event.items() if k != "type"}
+            elif event.get("type") in LINES:
+                lines = self.history.setdefault(room, deque(maxlen=HISTORY))
+                lines.append({k: v for k, v in event.items() if k != "room"})
             elif event.get("type") in CARDS:
                 cards = self.cards.setdefault(room, {})
                 cards.pop(str(event.get("key")), None)  # the latest last

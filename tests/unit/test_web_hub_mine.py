@@ -14,11 +14,14 @@ async def test_a_viewers_private_lines_come_back_on_the_next_page_and_only_to_th
         hub.to_identity("web:v_anna", {"type": "private", "text": f"line {n}"})
     hub.to_room("demo", {"type": "message", "name": "Ben", "text": "hi"})
     async with hub.join("demo", Viewer("web:v_anna", "")) as anna:
+        history = json.loads(anna.queue.get_nowait() or "{}")  # the room's public lines
         first = json.loads(anna.queue.get_nowait() or "{}")
+    assert history["type"] == "history" and history["lines"][0]["text"] == "hi"
     assert first["type"] == "mine"
     assert first["lines"][0]["text"] == "line 5"  # the latest MINE of them
     assert len(first["lines"]) == hub_module.MINE
     async with hub.join("demo", Viewer("web:v_ben", "")) as ben:
+        assert json.loads(ben.queue.get_nowait() or "{}")["type"] == "history"
         assert ben.queue.empty()  # nothing of hers
 
 

@@ -28,6 +28,9 @@ function line(cls, who, text, actions, link) {
     li.append(words.slice(at, url.index));
     const a = document.createElement("a");
     a.href = url[0]; a.textContent = url[0]; a.target = "_blank"; a.rel = "noopener";
+    if (cls === "private" && new URL(url[0]).pathname.startsWith("/pay/")) {
+      a.className = "pay"; a.textContent = "Pay now";  // the buyer's own pay link: a button
+    }
     li.append(a);
     at = url.index + url[0].length;
   }
@@ -154,7 +157,7 @@ document.getElementById("my-orders").addEventListener("click", () => send("/orde
 const events = new EventSource("/chat/" + room + "/events");
 events.onopen = () => document.getElementById("status").textContent = "live";
 events.onerror = () => document.getElementById("status").textContent = "reconnecting…";
-let mineShown = false;
+let mineShown = false, historyShown = false;
 events.onmessage = e => show(JSON.parse(e.data));
 function show(m) {
   if (m.type === "mine") {  // your own private lines, kept for you: once (not on a reconnect)
@@ -163,7 +166,11 @@ function show(m) {
     return;
   }
   if (m.room && m.room !== room) return;  // your own private command, in another room
-  if (m.type === "message") line(m.seller ? "seller" : "", m.name, m.text);
+  if (m.type === "history") {  // the room's latest public lines, once (not on a reconnect)
+    if (!historyShown) for (const said of m.lines) show(said);
+    historyShown = true;
+  }
+  else if (m.type === "message") line(m.seller ? "seller" : "", m.name, m.text);
   else if (m.type === "bot") line("bot", "livebuy", m.text, null, m.link);
   else if (m.type === "private") line("private", "", m.text, m.actions);
   else if (m.type === "board") board(m);

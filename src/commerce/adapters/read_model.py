@@ -160,6 +160,9 @@ class SqlReadModel:
     async def show(self, code: str) -> ShowView:
         return await self._shows.show(code)
 
+    async def show_in_chat(self, chat: str) -> ShowView | None:
+        return await self._shows.show_in_chat(chat)
+
     async def giveaway(self, giveaway_id: int) -> GiveawayRecord:
         return await self._giveaways.giveaway(giveaway_id)
 

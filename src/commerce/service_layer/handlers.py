@@ -4,17 +4,17 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from commerce.domain import commands as c
-from commerce.domain.drops import DropStatus
 from commerce.domain.errors import InvalidInput, NotAllowed, NotFound
 from commerce.domain.identity import ChatRef, Identity
 from commerce.domain.orders import CANCELLABLE, OrderStatus
 from commerce.domain.products import normalise_sku
-from commerce.service_layer import giveaways
+from commerce.service_layer import giveaways, queries
 from commerce.service_layer.auctions import close_due_auctions
 from commerce.service_layer.checkout import expire_checkout, retry_checkouts, with_checkout
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.outbox import Outgoing
 from commerce.service_layer.packages import OrderCancelled
+from commerce.service_layer.queries import Reads
 from commerce.service_layer.results import (
     ClaimResult,
     DropEnded,
@@ -105,9 +105,8 @@ async def take_units(cmd: c.Claim, deps: Deps) -> ClaimResult:
 
 async def live_codes(deps: Deps, chat: str) -> tuple[str, ...]:
     """The codes of the drops a `#buy` in this chat may claim from, oldest first."""
-    drops = await deps.store.drops(DropStatus.LIVE)
-    shown = (d for d in drops if not d.channels or chat in d.channels)
-    return tuple(dict.fromkeys(d.code for d in sorted(shown, key=lambda d: d.id)))
+    drops = await queries.live_drops(Reads(deps), chat)  # newest first
+    return tuple(dict.fromkeys(d.code for d in reversed(drops)))
 
 
 async def pass_hold(cmd: c.PassHold, deps: Deps) -> Release:

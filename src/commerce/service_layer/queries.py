@@ -4,6 +4,7 @@ Read-only functions over the read port (`ReadModel`, filtering in SQL); adapters
 through `bus.reads` and never through the ports the handlers use. Nothing here changes state.
 """
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -60,6 +61,10 @@ class ReadModel(Protocol):
 
     async def auctions(self, status: str | None) -> list[AuctionView]: ...
     async def shows(self) -> list[ShowView]: ...
+    async def show_in_chat(self, chat: str) -> ShowView | None:
+        """The show running (or the next scheduled) in this chat."""
+        ...
+
     async def show(self, code: str) -> ShowView:
         """NotFound when there is no such show."""
         ...
@@ -163,6 +168,45 @@ async def drops(
 
 async def drop_chats(reads: Reads) -> list[str]:
     return await reads.model.drop_chats()
+
+
+@dataclass(frozen=True, slots=True)
+class RoomState:
+    """What a chat room shows whoever opens it: its live drop, auctions and show."""
+
+    drop: DropView | None
+    auctions: tuple[AuctionView, ...]
+    show: ShowView | None
+
+
+def _shown_in(chat: str, channels: tuple[str, ...]) -> bool:
+    return not channels or chat in channels  # no channels: every chat
+
+
+async def room_state(reads: Reads, chat: str) -> RoomState:
+    """A chat's live state, read on every page load (and so after any restart)."""
+    drops = await reads.model.drops(DropStatus.LIVE, chat, 1)
+    auctions = [a for a in await reads.model.auctions("live") if _shown_in(chat, a.channels)]
+    show = await reads.model.show_in_chat(chat)
+    return RoomState(drops[0] if drops else None, tuple(auctions), show)
+
+
+async def live_rooms(reads: Reads, platform: str = "web") -> tuple[list[str], bool]:
+    """The rooms of a platform where something is live (a drop, an auction, a show), sorted,
+    and whether something is live in every chat (a drop or auction without channels)."""
+    prefix = f"{platform}:"
+    drops = await reads.model.drops(DropStatus.LIVE, None, None)
+    auctions = await reads.model.auctions("live")
+    shows = [s for s in await reads.model.shows() if s.status in ("live", "paused")]
+    channels = [d.channels for d in drops] + [a.channels for a in auctions]
+    rooms = {
+        c.removeprefix(prefix)
+        for chats in (*channels, *(s.channels for s in shows))
+        for c in chats
+        if c.startswith(prefix)
+    }
+    everywhere = any(not chats for chats in channels)
+    return sorted(rooms), everywhere
 
 
 # products ------------------------------------------------------------------------------------
