@@ -9,13 +9,16 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, expect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from commerce.domain.commands import SettlePayment
 from commerce.service_layer.messagebus import MessageBus
 from tests.browser.test_web_chat import ARTIFACTS, free_port, join, say
 from tests.conftest import test_settings
+from tests.integration.helpers import add_product, buy, start_drop
 from webhooks.app import create_app
 from webhooks.keys import BUS
 
 TOKEN = "browser-admin-token-0123456789"
+SHOTS = ARTIFACTS / "screenshots"
 
 
 @pytest.fixture
@@ -70,7 +73,10 @@ async def test_a_show_seen_from_the_dashboard(
     # The order appears on the dashboard without a reload.
     await expect(seller.locator("#orders tbody tr")).to_have_count(1)
     await expect(seller.locator("#orders")).to_contain_text("checkout_open")
-    await expect(seller.locator("#orders")).to_contain_text("anna (web:")
+    await expect(seller.locator("#orders td.buyer")).to_have_text("annaweb")  # name, label
+    assert (await seller.locator("#orders td.buyer").get_attribute("title") or "").startswith(
+        "web:"
+    )  # the id on hover
 
     checkout = await anna.context.new_page()
     await checkout.goto(await link.get_attribute("href") or "")
@@ -111,3 +117,44 @@ async def test_the_dashboard_fits_a_phone(browser: Browser, shop: tuple[str, Mes
     overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0
     await page.screenshot(path=str(ARTIFACTS / "dashboard-phone.png"), full_page=True)
+
+
+async def test_the_sellers_money_and_buyers(
+    browser: Browser, shop: tuple[str, MessageBus]
+) -> None:
+    base, bus = shop
+    seller = await sign_in(browser, base)
+    # Before any sale every part says what will appear there.
+    await expect(seller.locator("#money-today .value")).to_have_text("€0.00")
+    await expect(seller.locator("#money-show .detail")).to_contain_text("once one runs")
+    await expect(seller.locator("#no-sales")).to_be_visible()
+    await expect(seller.locator("#no-funnel")).to_be_visible()
+    await expect(seller.locator("#no-drops")).to_be_visible()
+
+    await add_product(bus, "MUG", stock=10)  # €25.00
+    await start_drop(bus, "MUG", quantity=5, channels=())  # every chat
+    for who, quantity in (("web:Q1w2E3r4", 2), ("telegram:4242", 1)):
+        won = await buy(bus, who, quantity=quantity)
+        assert won.order is not None
+        await bus.handle(SettlePayment(won.order.ref, f"pi_{won.order.ref}", "evt_" + who))
+    await expect(seller.locator("#money-today .value")).to_have_text("€75.00")
+    await expect(seller.locator("#money-today .detail")).to_have_text(
+        "2 orders · 3 items sold · average €37.50"
+    )
+    await expect(seller.locator("#money-all .value")).to_have_text("€75.00")
+    await expect(seller.locator("#drops td.chats")).to_have_text("all chats")
+    buyer = seller.locator("#orders td.buyer").first  # newest first: the Telegram buyer
+    await expect(buyer).to_have_text("4242telegram")
+    await expect(buyer).to_have_attribute("title", "telegram:4242")
+    await expect(seller.locator("#orders .platform").last).to_have_text("web")
+    await expect(seller.locator("#chart text", has_text="paid orders/min")).to_have_count(1)
+    await expect(seller.locator("#sales-total")).to_have_text(
+        "2 paid orders in the last 30 minutes"
+    )
+    await expect(seller.locator("#no-sales")).to_be_hidden()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await seller.screenshot(path=str(SHOTS / "dashboard-1280.png"), full_page=True)
+    await seller.set_viewport_size({"width": 390, "height": 844})
+    overflow = await seller.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
+    await seller.screenshot(path=str(SHOTS / "dashboard-390.png"), full_page=True)

@@ -24,7 +24,7 @@ import jinja2
 from aiohttp import web
 
 from commerce.adapters.dashboard_sessions import MAX_LIFE, SqlSessions
-from commerce.adapters.reports import Revenue, SqlReports
+from commerce.adapters.reports import Revenue, Sales, SqlReports
 from commerce.domain.commands import CountThrottled
 from commerce.domain.money import Money
 from commerce.domain.orders import CANCELLABLE, OrderStatus
@@ -217,6 +217,35 @@ async def snapshot(request: web.Request) -> dict[str, Any]:
             for s in await reports.sales_per_minute(bus.clock.now())
         ],
         "revenue": [revenue_json(r) for r in await reports.revenue()],
+        "money": await money_figures(request, reports),
+    }
+
+
+async def money_figures(request: web.Request, reports: SqlReports) -> dict[str, Any]:
+    """Revenue today (UTC), in the running show (or the last one) and all time, in the shop's
+    currency, with the orders, units sold and the average order of each."""
+    bus, currency = bus_of(request), request.config_dict[SETTINGS].livebuy_currency
+    midnight = bus.clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    shows = await queries.shows(bus.reads)  # newest first
+    running = [s for s in shows if s.status in ("live", "paused")]
+    shown = running or [s for s in shows if s.status == "ended"]
+    show = shown[0] if shown else None
+
+    def figures(sales: Sales) -> dict[str, Any]:
+        return {
+            "revenue": str(Money(sales.revenue, sales.currency)),
+            "orders": sales.orders,
+            "items": sales.items,
+            "average": str(Money(sales.average, sales.currency)),
+        }
+
+    return {
+        "today": figures(await reports.sales(currency, since=midnight)),
+        "all": figures(await reports.sales(currency)),
+        "show": None
+        if show is None
+        else figures(await reports.sales(currency, show_id=show.id))
+        | {"title": show.title, "status": show.status},
     }
 
 

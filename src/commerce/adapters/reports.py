@@ -45,6 +45,38 @@ REVENUE = sql(
     " FROM orders o JOIN product p ON p.id = o.product_id"
     " WHERE o.paid_at IS NOT NULL GROUP BY o.currency ORDER BY o.currency"
 )
+# What the seller keeps of paid orders: items, shipping and tax less what was refunded; fully
+# refunded orders count as no sale. `{where}` narrows it to a day or a show.
+SALES = """SELECT o.currency, COUNT(*) AS orders, SUM(o.quantity) AS items,
+ SUM(o.amount_minor + o.shipping_amount + o.tax_amount - o.refunded_minor) AS revenue
+ FROM orders o WHERE o.paid_at IS NOT NULL AND o.status <> 'refunded' {where}
+ GROUP BY o.currency ORDER BY COUNT(*) DESC, o.currency"""
+SALES_ALL = sql(SALES.format(where=""))
+SALES_SINCE = sql(SALES.format(where="AND o.paid_at >= :since"))
+SALES_OF_SHOW = sql(
+    SALES.format(
+        where="AND o.drop_id IN ("
+        " SELECT drop_id FROM lot WHERE show_id = :show_id AND drop_id IS NOT NULL"
+        " UNION SELECT a.drop_id FROM lot l JOIN auction a ON a.id = l.auction_id"
+        " WHERE l.show_id = :show_id AND a.drop_id IS NOT NULL)"
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Sales:
+    """Paid orders in one currency over a period: revenue (refunds taken off) in minor
+    units, the orders, the units sold."""
+
+    currency: str
+    orders: int = 0
+    items: int = 0
+    revenue: int = 0
+
+    @property
+    def average(self) -> int:
+        """The average order, in minor units (rounded down)."""
+        return self.revenue // self.orders if self.orders else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +145,25 @@ class SqlReports:
             )
             for r in rows
         ]
+
+    async def sales(
+        self, currency: str, since: datetime | None = None, show_id: int | None = None
+    ) -> Sales:
+        """Paid orders in the shop's currency: all of them, those paid since `since`, or
+        those of a show's lots."""
+        keys: dict[str, object] = {}
+        if show_id is not None:
+            statement, keys = SALES_OF_SHOW, {"show_id": show_id}
+        elif since is not None:
+            statement, keys = SALES_SINCE, {"since": since}
+        else:
+            statement = SALES_ALL
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(statement, keys)).all()
+        for r in rows:
+            if r.currency == currency.lower():
+                return Sales(r.currency, int(r.orders), int(r.items), int(r.revenue))
+        return Sales(currency.lower())
 
     async def buyer_names(self, limit: int) -> dict[str, str]:
         """The names buyers chat under, for the latest `limit` orders (by order ref)."""

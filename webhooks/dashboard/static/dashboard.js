@@ -58,23 +58,73 @@
     if (values.includes(keep)) select.value = keep;
   }
 
+  // Paid orders per minute: a y axis with its scale (0, half, top) and the minutes under
+  // the x axis every ten minutes, in UTC as every time on the page.
   function chart(sales) {
     const svg = $("#chart");
-    const max = Math.max(1, ...sales.map((s) => s.orders));
-    const w = 300 / sales.length;
-    const bars = sales.map((s, i) => {
-      const h = (s.orders / max) * 90;
-      return `<rect x="${i * w + 1}" y="${95 - h}" width="${w - 2}" height="${h}">` +
-        `<title>${s.minute}: ${s.orders} paid</title></rect>`;
+    const left = 30, right = 316, top = 16, bottom = 108;
+    const peak = Math.max(0, ...sales.map((s) => s.orders));
+    const max = Math.max(2, peak % 2 ? peak + 1 : peak);  // even: the half is a whole number
+    const w = (right - left) / Math.max(1, sales.length);
+    const y = (v) => bottom - (v / max) * (bottom - top);
+    const parts = [];
+    for (const v of [0, max / 2, max]) {
+      parts.push(`<line x1="${left}" x2="${right}" y1="${y(v)}" y2="${y(v)}"></line>`,
+        `<text x="${left - 4}" y="${y(v) + 3}" text-anchor="end">${v}</text>`);
+    }
+    sales.forEach((s, i) => {
+      const h = bottom - y(s.orders);
+      parts.push(`<rect x="${left + i * w + 1}" y="${bottom - h}" width="${Math.max(1, w - 2)}"` +
+        ` height="${h}"><title>${s.minute}: ${s.orders} paid</title></rect>`);
+      const last = i === sales.length - 1;
+      if (i % 10 === 0 || last) {  // the last one ends at the axis' end: never cut off
+        const x = last ? right : left + i * w + w / 2;
+        parts.push(`<text x="${x}" y="${bottom + 11}"` +
+          ` text-anchor="${last ? "end" : "middle"}">${s.minute}</text>`);
+      }
     });
-    const first = sales.length ? sales[0].minute : "";
-    const last = sales.length ? sales[sales.length - 1].minute : "";
-    svg.innerHTML = bars.join("") +
-      `<text x="0" y="108">${first}</text><text x="300" y="108" text-anchor="end">${last}</text>` +
-      `<text x="0" y="10">${max}/min</text>`;
+    parts.push(`<line class="axis" x1="${left}" x2="${left}" y1="${top}" y2="${bottom}"></line>`,
+      `<line class="axis" x1="${left}" x2="${right}" y1="${bottom}" y2="${bottom}"></line>`,
+      `<text x="2" y="${top - 8}">paid orders/min</text>`,
+      `<text x="${right}" y="${bottom + 21}" text-anchor="end">minute (UTC)</text>`);
+    svg.innerHTML = parts.join("");
     const total = sales.reduce((n, s) => n + s.orders, 0);
     $("#sales-total").textContent =
       `${total} paid order${total === 1 ? "" : "s"} in the last 30 minutes`;
+    $("#sales-total").hidden = total === 0;
+    $("#no-sales").hidden = total > 0;
+  }
+
+  function plural(n, word) {
+    return `${n} ${word}${n === 1 ? "" : "s"}`;
+  }
+
+  // Revenue today, in this show and all time: the figure, then orders, units and average.
+  function money(m) {
+    const figure = (id, f, label) => {
+      const box = $(id);
+      if (label) box.querySelector(".label").textContent = label;
+      box.querySelector(".value").textContent = f ? f.revenue : "–";
+      box.querySelector(".detail").textContent = !f
+        ? "A show's takings appear here once one runs (livebuy show create)."
+        : f.orders
+          ? `${plural(f.orders, "order")} · ${plural(f.items, "item")} sold · average ${f.average}`
+          : "No paid orders yet: they count here as buyers pay.";
+    };
+    figure("#money-today", m.today);
+    figure("#money-show", m.show, m.show ? `Show: ${m.show.title} (${m.show.status})` : "This show");
+    figure("#money-all", m.all);
+  }
+
+  // A buyer by the name they chat under, the platform as a label, the id on hover.
+  function buyer(td, o) {
+    const platform = o.buyer.split(":")[0];
+    td.textContent = o.name || o.buyer.split(":").slice(1).join(":");
+    const tag = document.createElement("span");
+    tag.className = "platform";
+    tag.textContent = platform;
+    td.append(tag);
+    td.title = o.buyer;
   }
 
   // A seller typing a refund's amount keeps it: the orders wait for the next state.
@@ -95,7 +145,7 @@
       cell(row, o.shipping, "num shipping");
       cell(row, o.tax, "num tax");
       cell(row, o.status, "status " + o.status);
-      cell(row, o.name ? `${o.name} (${o.buyer})` : o.buyer);
+      buyer(cell(row, "", "buyer"), o);
       cell(row, o.ship_to, "ship-to");
       const td = cell(row, "");
       if (o.refundable) refundForm(td, o);
@@ -105,6 +155,10 @@
       }
     });
     $("#no-orders").hidden = state.orders.length > 0;
+    $("#no-funnel").hidden = state.funnel.length > 0;
+    $("#no-drops").hidden = state.drops.length > 0;
+    $("#no-auctions").hidden = state.auctions.length > 0;
+    $("#no-products").hidden = state.products.length > 0;
     fill("#funnel", state.funnel, (row, f) => {
       for (const v of [f.drop, f.platform, f.claims, f.checkouts, f.paid, f.refunded]) {
         cell(row, v);
@@ -122,7 +176,7 @@
       cell(row, `${d.remaining}/${d.quantity}`, "num");
       cell(row, d.waitlist, "num");
       cell(row, d.status, "status " + d.status);
-      cell(row, d.chats.join(", "));
+      cell(row, d.chats.length ? d.chats.join(", ") : "all chats", "chats");
       const td = cell(row, "");
       if (d.status === "live") button(td, "End", `/dashboard/drops/${d.code}/end`);
     });
@@ -147,6 +201,7 @@
     options($("#auction-sku"), skus);
     $("#chats").replaceChildren(...state.chats.map((c) => new Option(c)));
     chart(state.sales);
+    money(state.money);
     // Paid so far, split: items, shipping, tax, and the packages to send.
     $("#revenue").textContent = (state.revenue || []).map((r) =>
       `Paid: items ${r.items} · shipping ${r.shipping} · tax ${r.tax} · total ${r.total}` +
