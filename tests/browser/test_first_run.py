@@ -79,6 +79,8 @@ async def test_the_demo_card_on_the_first_load_and_after_a_restart(
         await expect(ben.locator("#log")).to_contain_text("@anna: 1 × Demo tee is yours")
         assert await ben.locator("#log li.private").count() == 0
         await expect(ben.locator("#board-info")).to_have_text("19 of 20 left")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        await anna.screenshot(path=str(SHOTS / "web-chat-buyer-1280.png"))  # her Pay button
         for width in (1280, 390):
             page = await join(browser, f"{base}/chat/demo", "cleo")
             await page.set_viewport_size({"width": width, "height": 844})
