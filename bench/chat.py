@@ -178,7 +178,7 @@ def _ms(values: list[float], percentile: int) -> float:
 async def seed(url: str, units: int) -> None:
     """A product and its live drop in the bench room: one unit per claim, no limit."""
     engine = create_engine(url)
-    bus = bootstrap(Settings(_env_file=None, database_url=url), engine)
+    bus = bootstrap(Settings(_env_file=None, database_url=url, livebuy_web_claims="hold"), engine)
     try:
         spec = ProductSpec("CHAT", "Chat tee", Money(1500, "eur"), "", ())
         await bus.handle(c.AddProduct(spec, units))
@@ -236,7 +236,9 @@ async def server_process(
     base = f"http://127.0.0.1:{port}"
     environment = {k: v for k, v in os.environ.items() if not k.startswith("STRIPE_")}
     # A bench buyer stands for many people typing at once, all from this machine.
+    # Its claims hold, as the product's claims on every platform do by default.
     environment.update(LIVEBUY_RATE_PER_BUYER="off", LIVEBUY_RATE_PER_IP="off")
+    environment.update(LIVEBUY_WEB_CLAIMS="hold")
     environment.update(DATABASE_URL=url, PUBLIC_BASE_URL=base, **env)
     process = await asyncio.create_subprocess_exec(
         *serve(int(port)),

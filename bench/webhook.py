@@ -148,7 +148,7 @@ async def _paid_rows(url: str) -> dict[str, int]:
 async def _raw_orders(url: str, count: int) -> list[str]:
     """The same orders on the raw baseline's database, made through the core."""
     engine = create_engine(url)
-    bus = bootstrap(Settings(_env_file=None, database_url=url), engine)
+    bus = bootstrap(Settings(_env_file=None, database_url=url, livebuy_web_claims="hold"), engine)
     try:
         return await _orders(bus, count)
     finally:
@@ -179,6 +179,7 @@ async def webhook(
             stripe_secret_key="sk_test_bench",  # noqa: S106 (never sent anywhere)
             stripe_webhook_secret=SECRET,
             stripe_api_base="http://127.0.0.1:9",
+            livebuy_web_claims="hold",  # the bench's web buyers hold, as the baseline's do
         )
         engine = create_engine(url)
         app, started_bus = serve(settings, engine)

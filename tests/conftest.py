@@ -192,8 +192,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 def test_settings(database_url: str, **overrides: object) -> Settings:
     """Settings that ignore the developer's own .env file. Flood control is off unless a
-    test turns it on (tests type faster than people; tests/e2e/test_flood.py tests it)."""
-    overrides = {"livebuy_rate_per_buyer": "off", "livebuy_rate_per_ip": "off"} | overrides
+    test turns it on (tests type faster than people; tests/e2e/test_flood.py tests it), and
+    web chat claims hold as on the other platforms (tests/e2e/test_web_claims.py tests the
+    other modes)."""
+    quiet = {"livebuy_rate_per_buyer": "off", "livebuy_rate_per_ip": "off"}
+    overrides = quiet | {"livebuy_web_claims": "hold"} | overrides
     return Settings(_env_file=None, database_url=database_url, **overrides)  # type: ignore[call-arg]
 
 

@@ -40,7 +40,11 @@ def bootstrap(
     news for a buyer into outbox messages; without it buyers are not told."""
     engine = engine or create_engine(settings.database_url)
     deps = Deps(
-        store=SqlStore(engine, strikes=settings.livebuy_strikes),
+        store=SqlStore(
+            engine,
+            strikes=settings.livebuy_strikes,
+            web_first_paid=settings.livebuy_web_claims == "first-paid",
+        ),
         ledger=SqlLedger(engine),
         clock=clock or SystemClock(),
         notifier=CollectingNotifier(notifier or LogNotifier()),
@@ -64,6 +68,7 @@ def bootstrap(
         bundle_window=settings.bundle_window,
         stripe_tax=settings.livebuy_stripe_tax,
         web_viewers=SqlWebViewers(engine),
+        web_claims_signed_in=settings.livebuy_web_claims == "signed-in",
         views=SqlReadModel(engine),
         throttle=MemoryThrottle(rate) if (rate := settings.rate_per_buyer) else None,
         units=sql_units(engine),

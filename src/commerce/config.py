@@ -7,6 +7,7 @@ these (a test checks it).
 import ipaddress
 from datetime import timedelta
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -76,6 +77,11 @@ class Settings(BaseSettings):
     livebuy_bundle_window: str = "24h"
     # Stripe Tax computes and adds tax in Checkout (automatic_tax); off: prices include it.
     livebuy_stripe_tax: bool = False
+    # What a web chat viewer's claim does: hold (a unit, as on Telegram and Discord),
+    # first-paid (holds nothing: the first payment takes the unit; a browser is no account,
+    # so fresh cookies cannot hold a drop) or signed-in (refused until the viewer links an
+    # account with /link). Viewers linked to a Telegram or Discord account always hold.
+    livebuy_web_claims: Literal["hold", "first-paid", "signed-in"] = "first-paid"
     # Messages one person may send in one chat (commands or not), e.g. 5/10s; over it one
     # "slow down" answer, then dropped until the rate allows again. Sellers are never slowed.
     livebuy_rate_per_buyer: str = "5/10s"

@@ -94,7 +94,14 @@ def demo_show(
     with tempfile.TemporaryDirectory(prefix="livebuy-demo-") as scratch:
         # The demo's fake buyers and its drop never land in the shop's own database.
         database_url = database or f"sqlite:///{scratch}/demo.db"
-        update = {"livebuy_hold": hold, "database_url": database_url}
+        # Its viewers are actors on one machine: their claims hold (the show needs holds to
+        # pass and expire) and they type as fast as the script says.
+        update = {
+            "livebuy_hold": hold,
+            "database_url": database_url,
+            "livebuy_web_claims": "hold",
+            "livebuy_rate_per_buyer": "off",
+        }
         config = type(config).model_validate(config.model_dump() | update)
         upgrade_schema(config.database_url)
         typer.echo(banner(config, host, port, token=generated_admin_token(config)))

@@ -77,6 +77,11 @@ STRUCK = (
     " GROUP BY s.customer_id HAVING COUNT(*) >= $2"
 )
 DISPUTES = "SELECT c.id, c.disputes FROM customer c JOIN unnest($1::int[]) i ON i = c.id"
+# Buyers linked to an account on a platform (Telegram, Discord): not anonymous web viewers.
+LINKED = (
+    "SELECT DISTINCT i.customer_id FROM identity i JOIN unnest($1::int[]) c"
+    " ON c = i.customer_id WHERE i.key NOT LIKE 'web:%'"
+)
 TAKE_BATCH = (
     "UPDATE drops SET remaining = remaining - $1, waitlist_len = waitlist_len + $2"
     " WHERE id = $3 AND status = 'live' AND remaining >= $1 RETURNING remaining"
@@ -133,7 +138,10 @@ async def resolve_customers(
 
 
 async def decide_postgres(
-    conn: asyncpg.Connection, batch: list[tuple[Claim, datetime]], strikes: int = 0
+    conn: asyncpg.Connection,
+    batch: list[tuple[Claim, datetime]],
+    strikes: int = 0,
+    web_first_paid: bool = False,
 ) -> list[ClaimResult | Replay]:
     """The batch in one transaction (after its new customers' own). A key decided in an
     earlier batch is answered with the key itself: the caller reads its first answer."""
@@ -142,7 +150,7 @@ async def decide_postgres(
     async with conn.transaction():
         known = {r[0] for r in await conn.fetch(KNOWN_KEYS, [c.key for c, _ in batch])}
         fresh = [claim for claim, _ in batch if claim.key not in known]
-        drops = await _lock_drops(conn, fresh, customers, strikes)
+        drops = await _lock_drops(conn, fresh, customers, strikes, web_first_paid)
         entries = decide_all(batch, known, drops, customers)
         made = [d for d in entries if isinstance(d, Decision)]
         give_refs(made)
@@ -154,7 +162,11 @@ async def decide_postgres(
 
 
 async def _lock_drops(
-    conn: asyncpg.Connection, claims: list[Claim], customers: dict[str, int], strikes: int
+    conn: asyncpg.Connection,
+    claims: list[Claim],
+    customers: dict[str, int],
+    strikes: int,
+    web_first_paid: bool = False,
 ) -> dict[tuple[str, str | None], DropState | None]:
     """Finds each claim's live drop, locks them in id order and reads their state."""
     targets: dict[tuple[str, str | None], Any] = {}
@@ -166,6 +178,10 @@ async def _lock_drops(
     pay_first: set[int] = set()
     if strikes > 0 and claims:
         pay_first = {r[0] for r in await conn.fetch(STRUCK, buyers, strikes)}
+    web = {customers[c.identity] for c in claims if c.identity.startswith("web:")}
+    if web_first_paid and web:  # anonymous web viewers pay first (LIVEBUY_WEB_CLAIMS)
+        linked = {r[0] for r in await conn.fetch(LINKED, sorted(web))}
+        pay_first |= web - linked
     states: dict[int, DropState] = {}
     for drop_id in sorted({r["id"] for r in targets.values() if r}):
         await conn.execute(LOCK_DROP, drop_id)

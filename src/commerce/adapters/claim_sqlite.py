@@ -53,6 +53,10 @@ STRUCK = (
     " GROUP BY customer_id HAVING COUNT(*) >= ?"
 )
 DISPUTES = f"SELECT id, disputes FROM customer WHERE id IN {EACH}"
+# Buyers linked to an account on a platform (Telegram, Discord): not anonymous web viewers.
+LINKED = f"SELECT DISTINCT customer_id FROM identity WHERE customer_id IN {EACH}" + (
+    " AND key NOT LIKE 'web:%'"
+)
 TAKE_BATCH = (
     "UPDATE drops SET remaining = remaining - ?, waitlist_len = waitlist_len + ?"
     " WHERE id = ? AND status = 'live' AND remaining >= ? RETURNING remaining"
@@ -92,13 +96,16 @@ class Stamps(dict[datetime, str]):
 
 
 def decide_sqlite(
-    db: sqlite3.Connection, batch: list[tuple[Claim, datetime]], strikes: int = 0
+    db: sqlite3.Connection,
+    batch: list[tuple[Claim, datetime]],
+    strikes: int = 0,
+    web_first_paid: bool = False,
 ) -> list[ClaimResult | Replay]:
     """The batch in one transaction, run in the connection's thread. A key seen in an
     earlier batch is answered with the key itself: the caller reads its first answer."""
     db.execute("BEGIN IMMEDIATE")
     try:
-        answers = _decide(db, batch, strikes)
+        answers = _decide(db, batch, strikes, web_first_paid)
     except BaseException:
         if db.in_transaction:  # (SQLite may have rolled back on its own, e.g. disk full)
             db.execute("ROLLBACK")
@@ -108,14 +115,17 @@ def decide_sqlite(
 
 
 def _decide(
-    db: sqlite3.Connection, batch: list[tuple[Claim, datetime]], strikes: int
+    db: sqlite3.Connection,
+    batch: list[tuple[Claim, datetime]],
+    strikes: int,
+    web_first_paid: bool = False,
 ) -> list[ClaimResult | Replay]:
     stamps = Stamps()
     keys = json.dumps([claim.key for claim, _ in batch])
     known = {key for (key,) in db.execute(KNOWN_KEYS, (keys,))}
     fresh = [claim for claim, _ in batch if claim.key not in known]
     customers = _customers(db, fresh, stamps[batch[0][1]])
-    drops = _lock_drops(db, fresh, customers, strikes)
+    drops = _lock_drops(db, fresh, customers, strikes, web_first_paid)
     entries = decide_all(batch, known, drops, customers)
     made = [d for d in entries if isinstance(d, Decision)]
     give_refs(made)
@@ -141,7 +151,11 @@ def _customers(db: sqlite3.Connection, claims: list[Claim], now: str) -> dict[st
 
 
 def _lock_drops(
-    db: sqlite3.Connection, claims: list[Claim], customers: dict[str, int], strikes: int
+    db: sqlite3.Connection,
+    claims: list[Claim],
+    customers: dict[str, int],
+    strikes: int,
+    web_first_paid: bool = False,
 ) -> dict[tuple[str, str | None], DropState | None]:
     """Each claim's live drop and its state (BEGIN IMMEDIATE already holds the lock)."""
     db.row_factory = _named_rows
@@ -160,6 +174,10 @@ def _lock_drops(
     pay_first: set[int] = set()
     if strikes > 0 and claims:
         pay_first = {c for (c,) in db.execute(STRUCK, (buyers, strikes))}
+    web = {customers[c.identity] for c in claims if c.identity.startswith("web:")}
+    if web_first_paid and web:  # anonymous web viewers pay first (LIVEBUY_WEB_CLAIMS)
+        linked = {c for (c,) in db.execute(LINKED, (json.dumps(sorted(web)),))}
+        pay_first |= web - linked
     states: dict[int, DropState] = {}
     for drop_id, row in rows.items():
         states[drop_id] = DropState(

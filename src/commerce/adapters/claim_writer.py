@@ -38,10 +38,18 @@ class ClaimWriter:
     One writer per process: callers `await submit(claim)`; a single task drains the queue.
     """
 
-    def __init__(self, engine: AsyncEngine, max_batch: int = 500, strikes: int = 0) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        max_batch: int = 500,
+        strikes: int = 0,
+        web_first_paid: bool = False,
+    ) -> None:
         self._engine = engine
         self._max_batch = max_batch
         self._strikes = strikes  # unpaid holds after which a buyer pays first (0: never)
+        # LIVEBUY_WEB_CLAIMS=first-paid: web viewers not linked to an account pay first.
+        self._web_first_paid = web_first_paid
         self._queue: asyncio.Queue[tuple[Claim, datetime, asyncio.Future[ClaimResult]]] = (
             asyncio.Queue()
         )
@@ -102,7 +110,9 @@ class ClaimWriter:
             driver = pooled.driver_connection  # the aiosqlite connection of the pool
             # The whole batch as one call in aiosqlite's own thread, where its sqlite3
             # connection lives (aiosqlite runs each statement there the same way).
-            answers = await driver._execute(decide_sqlite, driver._conn, batch, self._strikes)
+            answers = await driver._execute(
+                decide_sqlite, driver._conn, batch, self._strikes, self._web_first_paid
+            )
             self.batches += 1
             return [
                 answer if isinstance(answer, ClaimResult) else await replay(conn, answer)
@@ -114,7 +124,9 @@ class ClaimWriter:
             pooled: Any = await conn.get_raw_connection()
             # asyncpg itself, under the pool's SQLAlchemy connection: its prepared statements
             # take plain tuples and arrays.
-            answers = await decide_postgres(pooled.driver_connection, batch, self._strikes)
+            answers = await decide_postgres(
+                pooled.driver_connection, batch, self._strikes, self._web_first_paid
+            )
             self.batches += 1
             return [
                 answer if isinstance(answer, ClaimResult) else await replay(conn, answer)

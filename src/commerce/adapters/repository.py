@@ -203,9 +203,11 @@ LINK_IDENTITY = sql(
 class SqlStore:
     """Products, drops, claims, orders and sellers in one SQL database."""
 
-    def __init__(self, engine: AsyncEngine, strikes: int = 0) -> None:
+    def __init__(
+        self, engine: AsyncEngine, strikes: int = 0, web_first_paid: bool = False
+    ) -> None:
         self.engine = engine
-        self.claims = ClaimWriter(engine, strikes=strikes)
+        self.claims = ClaimWriter(engine, strikes=strikes, web_first_paid=web_first_paid)
 
     async def close(self) -> None:
         await self.claims.close()

@@ -36,6 +36,10 @@ SELLER_NAMES = sql(
     " UNION SELECT name FROM web_viewer WHERE name <> '' AND ("
     " 'web:' || public_id IN (SELECT identity FROM seller) OR 'web:' || public_id IN :configured)"
 ).bindparams(bindparam("configured", expanding=True))
+LINKED = sql(
+    "SELECT 1 FROM identity i JOIN identity o ON o.customer_id = i.customer_id"
+    " WHERE i.key = :identity AND o.key NOT LIKE 'web:%'"
+)
 NAMED = sql("UPDATE web_viewer SET name = :name WHERE public_id = :public_id")
 
 
@@ -98,6 +102,10 @@ class SqlWebViewers:
             names = [str(name) for (name,) in rows if name]
         self._sellers = (time.monotonic(), names)
         return names
+
+    async def linked(self, identity: str) -> bool:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(LINKED, {"identity": identity})).first() is not None
 
     async def named(self, identity: str, name: str) -> None:
         """A seller chats under `name` in the web chat: kept, so no viewer may take it."""

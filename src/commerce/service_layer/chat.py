@@ -330,6 +330,13 @@ async def _open_orders(identity: str, deps: Deps) -> OrderList:
     return OrderList(mine, tuple(links))
 
 
+async def _anonymous_refused(identity: str, deps: Deps) -> bool:
+    """LIVEBUY_WEB_CLAIMS=signed-in: a web viewer not linked to an account may not claim."""
+    if not deps.web_claims_signed_in or not identity.startswith("web:"):
+        return False
+    return deps.web_viewers is None or not await deps.web_viewers.linked(identity)
+
+
 async def count_throttled(cmd: c.CountThrottled, deps: Deps) -> dict[str, int]:
     """Messages dropped by flood control, per platform (this process's count)."""
     return deps.throttle.dropped() if deps.throttle is not None else {}
@@ -337,6 +344,11 @@ async def count_throttled(cmd: c.CountThrottled, deps: Deps) -> dict[str, int]:
 
 async def _dispatch(parsed: g.Command, cmd: c.ChatMessage, deps: Deps) -> ChatOutcome:
     match parsed:
+        case g.Buy() if await _anonymous_refused(cmd.identity, deps):
+            raise CommerceError(
+                "claims in this web chat need an account: sign-in is not available yet, so"
+                " link this browser to your Telegram or Discord with /link"
+            )
         case g.Buy(code=code, quantity=quantity, variant=variant):
             claim = c.Claim(
                 key=cmd.key,

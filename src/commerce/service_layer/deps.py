@@ -63,6 +63,8 @@ class Deps:
     bundle_window: timedelta = timedelta(hours=24)  # LIVEBUY_BUNDLE_WINDOW
     stripe_tax: bool = False  # LIVEBUY_STRIPE_TAX: Checkout adds tax (automatic_tax)
     web_viewers: WebViewers | None = None  # None: the web chat issues no identities
+    # LIVEBUY_WEB_CLAIMS=signed-in: web viewers not linked to an account may not claim.
+    web_claims_signed_in: bool = False
     views: "ReadModel | None" = None  # the read side (service_layer.queries) reads through it
     # LIVEBUY_RATE_PER_BUYER: messages per person and chat; None: no flood control.
     throttle: Throttle | None = None

@@ -605,6 +605,10 @@ class WebViewers(Protocol):
         """A seller chats under this name in the web chat."""
         ...
 
+    async def linked(self, identity: str) -> bool:
+        """Whether this web identity is linked (/link) to a Telegram or Discord account."""
+        ...
+
 
 class Throttle(Protocol):
     """Flood control: how many messages a key (a person in a chat) may send."""
