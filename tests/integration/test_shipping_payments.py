@@ -122,3 +122,21 @@ async def test_reconciliation_reads_the_sessions_shipping_and_tax(
     paid = await bus.deps.store.order(good.ref)
     assert (paid.shipping_amount, paid.tax_amount, paid.bundle_id is not None) == (990, 349, True)
     assert (await bus.deps.store.order(short.ref)).status is S.NEEDS_REVIEW
+
+
+async def test_two_pages_paid_before_the_address_was_known_note_the_overpayment(
+    bus: MessageBus, shop: FakePaymentGateway
+) -> None:
+    """A new buyer opens two pay links before paying either: both pages offer a new
+    package's price. Both are paid (nothing is short); the second's history says how much
+    it paid over its share, and the package's later orders pay that much less."""
+    one, two = await won_order(bus), await won_order(bus)
+    assert await bus.handle(paid(one, 490, ADDRESS)) == "paid: order paid"
+    assert await bus.handle(paid(two, 490, ADDRESS)) == "paid: order paid"
+    history = await bus.deps.store.history(two.ref)
+    package = (await bus.deps.store.order(two.ref)).bundle_id
+    note = f"shipping:overpaid €3.90 (its share of package {package} was €1.00)"
+    assert note in [e.cause for e in history]
+    three = await won_order(bus)  # the address is known now: the package's one option
+    assert shop.opened[-1].shipping_options[0].amount == Money(0, "eur")  # 6.90 - 9.80 owed
+    assert three.ref

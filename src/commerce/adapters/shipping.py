@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from commerce.adapters.db import connection, transaction
-from commerce.adapters.sql import sql
+from commerce.adapters.sql import record_transition, sql
 from commerce.domain.errors import Conflict, NotFound
 from commerce.domain.money import Money
 from commerce.domain.shipping import (
@@ -49,7 +49,7 @@ DELETE_ZONE = sql("DELETE FROM shipping_zones WHERE lower(name) = lower(:name)")
 
 ORDER = sql(
     "SELECT o.id, o.ref, o.customer_id, o.quantity, o.currency, o.drop_id, o.bundle_id,"
-    " o.shipping_amount, o.tax_amount, p.digital, p.ship_units,"
+    " o.shipping_amount, o.tax_amount, o.status, p.digital, p.ship_units,"
     # A giveaway's prize: its order's amount is the prize's shipping already.
     " EXISTS (SELECT 1 FROM giveaway g WHERE g.drop_id = o.drop_id) AS prize"
     " FROM orders o JOIN product p ON p.id = o.product_id WHERE o.ref = :ref"
@@ -204,6 +204,14 @@ class SqlShipping:
             policy = ShippingPolicy.from_stored(bundle.policy)
             due = increment(rates, policy, bundle.units, bundle.charged_minor, units)
             charged = due if paid is None else paid
+            if charged > due:
+                # Paid on a page that knew no address (one price per zone, a new package's):
+                # the package's later orders pay that much less; the seller sees it here and
+                # may refund it instead.
+                over = Money(charged - due, bundle.currency)
+                note = (f"shipping:overpaid {over} (its share of package {bundle.id} was"
+                        f" {Money(due, bundle.currency)})")  # fmt: skip
+                await record_transition(conn, order.id, order.status, order.status, note, now)
             await conn.execute(ADD_TO_BUNDLE, {"id": bundle.id, "units": units, "amount": charged})
             await conn.execute(
                 SET_ORDER_SHARE, {"bundle_id": bundle.id, "amount": charged, "id": order.id}
