@@ -127,8 +127,12 @@ async def test_drops_are_found_by_chat_and_code(bus: MessageBus) -> None:
     assert here.drop is not None and here.drop.code == "CAP"  # the newest drop in this chat
     by_code = await buy(bus, chat="telegram:-1", code="tee")
     assert by_code.drop is not None and by_code.drop.code == "TEE"
-    elsewhere = await buy(bus, chat="discord:9", code="TEE")
-    assert (elsewhere.outcome, elsewhere.reason) == (REFUSED, RefusalReason.NO_LIVE_DROP)
+    elsewhere = await buy(bus, chat="discord:9", code="TEE")  # TEE is not live there, CAP is
+    assert (elsewhere.outcome, elsewhere.reason) == (REFUSED, RefusalReason.UNKNOWN_CODE)
+    assert elsewhere.live == ("CAP",)
+    await bus.handle(c.EndDrop("CAP"))
+    nothing = await buy(bus, chat="discord:9", code="TEE")  # nothing live there at all
+    assert (nothing.outcome, nothing.reason) == (REFUSED, RefusalReason.NO_LIVE_DROP)
 
 
 async def test_no_drop_and_ended_drops_are_refused(bus: MessageBus, clock: FakeClock) -> None:
