@@ -30,22 +30,20 @@ from commerce.domain.commands import (
     ClaimPaymentEvent,
     KeepMalformedEvent,
     MarkPaymentEvent,
+    PaymentEventFailed,
     ProcessPaymentEvent,
-    StorePaymentEvent,
+    ReceivePaymentEvent,
 )
 from commerce.domain.payments import PaymentEvent
 from commerce.service_layer import queries
 from commerce.service_layer.messagebus import MessageBus
-from commerce.service_layer.payment_events import EventProcessed, Processing
+from commerce.service_layer.payment_events import WAIT_FOR_ORDER, EventProcessed, Processing
 from commerce.service_layer.payments import OrderNotKnownYet
 from webhooks.keys import BUS, SETTINGS, STRIPE_WEBHOOK_SECRET
 from webhooks.metrics import METRICS
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
-# How long an event naming an unknown order is answered 5xx (its order may be committing
-# still) before it is acknowledged and kept as a dead letter that reconciliation retries.
-WAIT_FOR_ORDER = timedelta(minutes=10)
 
 
 @routes.post("/webhooks/stripe")
@@ -71,22 +69,41 @@ async def receive(request: web.Request) -> web.Response:
         key = await bus.handle(KeepMalformedEvent(body, str(exc)))
         log.warning("stripe webhook malformed (kept as %s): %s", key, exc)
         return web.json_response({"error": str(exc)}, status=400)
-    try:
-        duplicate = await bus.handle(StorePaymentEvent(event.id, event.type, body.decode()))
-    except Exception:  # the database is down or locked: Stripe must retry, never 2xx
-        log.exception("stripe webhook %s not stored", event.id, extra=_context(event))
-        return web.json_response({"error": "not stored, retry later"}, status=503)
-    if duplicate:
-        return web.json_response({"received": True, "duplicate": True})
+    payload = body.decode()
     wrong_mode = _wrong_mode(request.app[SETTINGS], data)
+    try:
+        # Stored once, applied, marked processed: one unit of work (see payment_events).
+        received = await bus.handle(ReceivePaymentEvent(event, payload, wrong_mode))
+    except Exception as exc:
+        log.exception("payment event %s (%s) failed", event.id, event.type, extra=_context(event))
+        try:
+            await bus.handle(PaymentEventFailed(event, payload, f"{type(exc).__name__}: {exc}"))
+        except Exception:  # the database is down or locked: Stripe must retry, never 2xx
+            log.exception("stripe webhook %s not stored", event.id, extra=_context(event))
+            return web.json_response({"error": "not stored, retry later"}, status=503)
+        return web.json_response({"error": "processing failed, retry later"}, status=500)
+    if received.duplicate:
+        return web.json_response({"received": True, "duplicate": True})
     if wrong_mode:
         # Test events at a live shop (or live ones at a test shop): the endpoint is
         # registered in the wrong Stripe mode. Acknowledged, kept, applied to nothing.
         log.error("stripe webhook %s: %s", event.id, wrong_mode, extra=_context(event))
-        await bus.handle(MarkPaymentEvent(event.id, f"ignored: {wrong_mode}"))
         return web.json_response({"received": True, "ignored": wrong_mode})
-    if not await process(bus, event):
+    if received.retry:
+        # Its order may still be committing: Stripe retries a 5xx, and so does `reprocess`,
+        # for a while; then it is kept as a dead letter that reconciliation retries.
+        log.warning("payment event %s: %s; retried later", event.id, received.outcome)
         return web.json_response({"error": "processing failed, retry later"}, status=500)
+    if received.dead_letter:
+        log.error(
+            "payment event %s (%s): %s after %s; kept for reconciliation",
+            event.id, event.type, received.outcome, WAIT_FOR_ORDER, extra=_context(event),
+        )  # fmt: skip
+    else:
+        log.info(
+            "payment event %s (%s): %s", event.id, event.type, received.outcome,
+            extra=_context(event),
+        )  # fmt: skip
     return web.json_response({"received": True})
 
 

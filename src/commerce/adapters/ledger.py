@@ -24,9 +24,9 @@ from commerce.service_layer.results import OrderView
 
 S = OrderStatus
 
-INSERT_EVENT = sql(
-    "INSERT INTO payment_event (id, type, payload, received_at, outcome, attempts)"
-    " VALUES (:id, :type, :payload, :now, '', 0) ON CONFLICT (id) DO NOTHING"
+STORE_EVENT = sql(
+    "INSERT INTO payment_event (id, type, payload, received_at, outcome, attempts, claimed_until)"
+    " VALUES (:id, :type, :payload, :now, '', 0, :until) ON CONFLICT (id) DO NOTHING RETURNING id"
 )
 # A signed body that is no readable event: kept for inspection, processed at once (never
 # applied). Its own id may be missing or unusable: it is kept under a digest of the body, so
@@ -165,12 +165,17 @@ class SqlLedger:
 
     async def store_event(self, event_id: str, type_: str, payload: str, now: datetime) -> bool:
         """Stores an event once and claims it for processing; True when another delivery
-        has it already (processed, or being processed by another worker right now)."""
+        has it already (processed, or being processed by another worker right now). A new
+        event is stored and claimed by one statement; a known one is claimed if nobody
+        holds it and it is not processed yet (a retry after a failure)."""
+        params = {
+            "id": event_id, "type": type_, "payload": payload, "now": now,
+            "until": now + EVENT_CLAIM,
+        }  # fmt: skip
         async with transaction(self.engine) as conn:
-            await conn.execute(
-                INSERT_EVENT, {"id": event_id, "type": type_, "payload": payload, "now": now}
-            )
-        return not await self.claim_event(event_id, now)
+            if (await conn.execute(STORE_EVENT, params)).first() is not None:
+                return False
+            return not (await conn.execute(CLAIM_EVENT, params)).rowcount
 
     async def store_malformed(self, payload: bytes, reason: str, now: datetime) -> str:
         """Keeps a signed body that is not a readable event; returns the key it is kept

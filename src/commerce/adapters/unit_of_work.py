@@ -2,6 +2,8 @@
 that runs in the same task (adapters/db.py's `transaction` and `connection`)."""
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from contextvars import Token
 from types import TracebackType
 from typing import Any, Self
@@ -9,7 +11,13 @@ from typing import Any, Self
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from commerce.adapters.db import ACTIVE, Active, finish
-from commerce.service_layer.unit_of_work import CURRENT, Collected, UnitOfWork, UnitsOfWork
+from commerce.service_layer.unit_of_work import (
+    CURRENT,
+    Collected,
+    Part,
+    UnitOfWork,
+    UnitsOfWork,
+)
 
 
 class SqlUnitOfWork(Collected):
@@ -59,6 +67,25 @@ class SqlUnitOfWork(Collected):
         self._close()
         self.forget()
         await finish(conn, commit=False)
+
+    @asynccontextmanager
+    async def part(self) -> AsyncIterator[Part]:
+        conn = self._conn
+        if conn is None:
+            raise RuntimeError("the unit of work is not open")
+        mark, part = self.mark(), Part()
+        savepoint = await conn.begin_nested()
+        try:
+            yield part
+        except BaseException:
+            if savepoint.is_active:
+                await savepoint.rollback()
+            self.undo(mark)
+            raise
+        finally:
+            self.part_starts = 0
+        await savepoint.commit()  # RELEASE SAVEPOINT: still inside the unit's transaction
+        part.follow_ups = self.take_follow_ups(mark)
 
     def _close(self) -> None:
         self._conn = None

@@ -167,6 +167,25 @@ class ClaimPaymentEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class ReceivePaymentEvent:
+    """A verified payment webhook, just delivered: stored once and applied."""
+
+    event: PaymentEvent
+    payload: str  # the signed body, kept with the event
+    ignore: str | None = None  # why it is kept but never applied (the other Stripe mode)
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentEventFailed:
+    """A delivery that could not be applied: kept (once) with its error, for Stripe's retry
+    and `reprocess`."""
+
+    event: PaymentEvent
+    payload: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
 class RefundOrder:
     ref: str
     amount: Money | None = None  # None: whatever is left to refund
@@ -512,6 +531,8 @@ Command = (
     | MarkPaymentEvent
     | ProcessPaymentEvent
     | ClaimPaymentEvent
+    | ReceivePaymentEvent
+    | PaymentEventFailed
     | RefundOrder
     | Reconcile
     | CheckPayment

@@ -1,8 +1,9 @@
 """What every handler gets: the ports, built once by bootstrap."""
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from commerce.domain.grammar import DEFAULT_KEYWORDS, Keywords
 from commerce.domain.money import Money
@@ -71,3 +72,5 @@ class Deps:
     # A new unit of work per command (messagebus.ONE_UNIT); None: every repository method
     # commits on its own (tests of a single adapter).
     units: UnitsOfWork | None = None
+    # Hands an event (service_layer/events.py) to its handlers; set by the MessageBus.
+    dispatch: Callable[[Any], Awaitable[None]] | None = None

@@ -23,7 +23,6 @@ from commerce.domain.giveaways import (
 from commerce.domain.identity import ChatRef, Identity
 from commerce.domain.polls import check_poll
 from commerce.domain.products import normalise_sku
-from commerce.service_layer import handlers
 from commerce.service_layer.checkout import by_invoice, link_if_paying
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.ports import GiveawayStore
@@ -40,6 +39,7 @@ from commerce.service_layer.results import (
     PollView,
     VoteResult,
 )
+from commerce.service_layer.settlement import settle_payment
 
 GIVEAWAY_PAYMENT = "giveaway"  # the payment_ref of a winner's order: nothing was charged
 
@@ -109,7 +109,7 @@ async def draw_due_giveaways(cmd: c.DrawDueGiveaways, deps: Deps) -> list[Giveaw
     for giveaway_id, ref in await deps.giveaways.unsettled():
         # The draw's notice tells the winner (answered): not a second "it's yours".
         settle = c.SettlePayment(ref, GIVEAWAY_PAYMENT, f"giveaway:{giveaway_id}", answered=True)
-        await handlers.settle_payment(settle, deps)
+        await settle_payment(settle, deps)
     return draws
 
 

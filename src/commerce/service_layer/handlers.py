@@ -10,8 +10,9 @@ from commerce.domain.orders import CANCELLABLE, OrderStatus
 from commerce.domain.products import normalise_sku
 from commerce.service_layer import giveaways, queries
 from commerce.service_layer.auctions import close_due_auctions
-from commerce.service_layer.checkout import expire_checkout, retry_checkouts, with_checkout
+from commerce.service_layer.checkout import retry_checkouts, with_checkout
 from commerce.service_layer.deps import Deps
+from commerce.service_layer.events import HoldReleased, emit
 from commerce.service_layer.outbox import Outgoing
 from commerce.service_layer.packages import OrderCancelled
 from commerce.service_layer.queries import Reads
@@ -21,14 +22,10 @@ from commerce.service_layer.results import (
     DropStarted,
     DropView,
     HoldExpired,
-    OrderPaid,
     OrderView,
     ProductView,
-    PromotedFromWaitlist,
     RefusalReason,
     Release,
-    Settlement,
-    SettlementOutcome,
     WaitlistClosed,
 )
 
@@ -179,20 +176,8 @@ async def release_order(
     `letters` tell the buyer, in the release's transaction."""
     release = await deps.store.release(ref, to, cause, deps.clock.now(), letters)
     if release is not None:
-        await _after_release(release, deps, close_checkout)
+        await emit(HoldReleased(release, close_checkout), deps)
     return release
-
-
-async def _after_release(release: Release, deps: Deps, close_checkout: bool = True) -> None:
-    # One-message buying decides how a promoted buyer pays, as for a `#buy`; it is built on
-    # this module (it takes units and settles through it), hence imported only here.
-    from commerce.service_layer.one_message import pay_won
-
-    if close_checkout:
-        await expire_checkout(release.order, deps)
-    for promoted in release.promoted:
-        # Counted as a public `#buy` (most are; a promo gives them its unit).
-        await deps.notifier.notify(PromotedFromWaitlist(await pay_won(promoted, False, deps)))
 
 
 async def expire_holds(cmd: c.ExpireHolds, deps: Deps) -> list[Release]:
@@ -203,39 +188,17 @@ async def expire_holds(cmd: c.ExpireHolds, deps: Deps) -> list[Release]:
     releases = await deps.store.expire_due(now)
     for release in releases:
         await deps.notifier.notify(HoldExpired(release.order))
-        await _after_release(release, deps)
+        await emit(HoldReleased(release), deps)
     # First-paid: once others paid for the units, the remaining checkouts close, and say so.
     for release in await deps.store.expire_unfillable(now):
         await deps.notifier.notify(HoldExpired(release.order, sold_out=True))
-        await _after_release(release, deps)
+        await emit(HoldReleased(release), deps)
     # Auctions due now close, and unpaid wins whose hold just expired go to the runner-up.
     await close_due_auctions(c.CloseDueAuctions(), deps)
     # Giveaways due now are drawn; the winner's order of 0 is paid at once.
     await giveaways.draw_due_giveaways(c.DrawDueGiveaways(), deps)
     await retry_checkouts(deps)
     return releases
-
-
-async def settle_payment(cmd: c.SettlePayment, deps: Deps) -> Settlement:
-    """Money never lost: a payment ends as a paid order or as a refund that is asked for."""
-    settlement = await deps.store.settle(
-        cmd.order_ref, cmd.payment_ref, cmd.cause, deps.clock.now()
-    )
-    order = settlement.order
-    if settlement.outcome is SettlementOutcome.PAID:
-        await deps.notifier.notify(OrderPaid(order, tell_buyer=not cmd.answered))
-    # A payment that found no units is refunded. If asking for the refund fails, the error
-    # reaches the webhook (500, Stripe retries) and the retry lands here again as
-    # "unchanged" on an order still in needs_review with nothing refunded: ask again. The
-    # key makes it one refund however often the payment is reported.
-    unrefunded = order.status is OrderStatus.NEEDS_REVIEW and not (
-        order.refunded and order.refunded.minor
-    )
-    if unrefunded and deps.payments is not None:
-        await deps.payments.refund(cmd.payment_ref, None, f"refund-unfilled-{order.ref}")
-    if settlement.outcome is SettlementOutcome.PAID_TWICE and deps.payments is not None:
-        await deps.payments.refund(cmd.payment_ref, None, f"refund-twice-{cmd.payment_ref}")
-    return settlement
 
 
 async def list_orders(cmd: c.ListOrders, deps: Deps) -> list[OrderView]:

@@ -12,8 +12,8 @@ from commerce.domain.identity import Identity
 from commerce.domain.orders import HOLDING, OrderStatus
 from commerce.service_layer import shipping
 from commerce.service_layer.deps import Deps
-from commerce.service_layer.handlers import settle_payment
 from commerce.service_layer.results import OrderView, Settlement
+from commerce.service_layer.settlement import settle_payment
 
 S = OrderStatus
 PAID_ALREADY = frozenset({S.PAID, S.FULFILLED, S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED})

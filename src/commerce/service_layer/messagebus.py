@@ -14,12 +14,15 @@ from commerce.service_layer import (
     one_message,
     payment_events,
     payments,
+    settlement,
     shipping,
     shows,
     web_viewers,
 )
 from commerce.service_layer import giveaways as engage
 from commerce.service_layer.deps import Deps
+from commerce.service_layer.events import Event, HoldReleased
+from commerce.service_layer.group_commit import GroupCommit
 from commerce.service_layer.ports import Clock
 from commerce.service_layer.queries import Reads
 from commerce.service_layer.unit_of_work import current
@@ -36,13 +39,15 @@ HANDLERS: dict[type, Handler] = {
     c.ChatMessage: chat.handle_chat_message,
     c.PassHold: handlers.pass_hold,
     c.CancelOrder: handlers.cancel_order,
-    c.SettlePayment: handlers.settle_payment,
+    c.SettlePayment: settlement.settle_payment,
     c.ApplyPaymentEvent: payments.apply_payment_event,
     c.StorePaymentEvent: payment_events.store_event,
     c.KeepMalformedEvent: payment_events.keep_malformed,
     c.MarkPaymentEvent: payment_events.mark_event,
     c.ProcessPaymentEvent: payment_events.process_event,
     c.ClaimPaymentEvent: payment_events.claim_event,
+    c.ReceivePaymentEvent: payment_events.receive_payment_event,
+    c.PaymentEventFailed: payment_events.payment_event_failed,
     c.RefundOrder: payments.refund_order,
     c.Reconcile: payments.reconcile,
     c.CheckPayment: payments.check_payment,
@@ -85,12 +90,18 @@ HANDLERS: dict[type, Handler] = {
 }
 
 
+EVENTS: dict[type, list[Callable[[Any, Deps], Awaitable[None]]]] = {
+    HoldReleased: [one_message.after_release],
+}
+
 # Commands whose handler runs in exactly one unit of work: its reads, writes and the chat
-# messages it causes commit together or not at all. The others still commit per repository
-# method, because they call Stripe (a checkout, a charge, a refund: never while holding
-# SQLite's write lock) or hand claims to the claim writer (another task that writes: awaiting
-# it inside a unit would deadlock on SQLite); each of them is to become units split around
-# those calls. ListOrders only reads.
+# messages it causes commit together or not at all. What must not run inside it (a refund or
+# a checkout closed at Stripe, a waitlisted buyer's payment, a card read from Stripe) is
+# split off with `unit_of_work.later` and follows the commit. The others still commit per
+# repository method: a claim is decided by the claim writer (another task that writes:
+# awaiting it inside a unit would deadlock on SQLite), and opening a checkout, a refund, a
+# charge, reconciling or applying a stored event call Stripe, or wait for another task, in
+# the middle of the use case. Reads (lists, checks) need no unit.
 ONE_UNIT: frozenset[type] = frozenset(
     {
         c.AddProduct,
@@ -115,21 +126,39 @@ ONE_UNIT: frozenset[type] = frozenset(
         c.SkipLot,
         c.EndShow,
         c.TickShows,
+        c.ReceivePaymentEvent,
+        c.PaymentEventFailed,
+        c.SettlePayment,
+        c.PassHold,
+        c.CancelOrder,
+        c.InvoicePaid,
+        c.CloseDueAuctions,
+        c.DrawDueGiveaways,
+        c.ShipOrders,
+        c.AddZone,
+        c.RemoveZone,
     }
 )
+
+# Commands that arrive together share one unit of work (group commit), each in a savepoint.
+GROUPED: frozenset[type] = frozenset({c.ReceivePaymentEvent})
 
 
 class MessageBus:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps  # the handlers' (and tests'); adapters and pages use `reads`
         self.reads = Reads(deps)
+        deps.dispatch = self.dispatch
+        self._groups: dict[type, GroupCommit] = {}
 
     @property
     def clock(self) -> Clock:
         return self.deps.clock
 
     async def close(self) -> None:
-        """Stops what the core runs in the background (the claim writer)."""
+        """Stops what the core runs in the background (the claim writer, group commits)."""
+        for group in self._groups.values():
+            await group.close()
         await self.deps.store.close()
 
     async def handle(self, command: c.Command) -> Any:
@@ -139,7 +168,24 @@ class MessageBus:
         # A command handled inside another's unit (a handler that asks the bus) is part of it.
         if units is None or type(command) not in ONE_UNIT or current() is not None:
             return await handler(command, self.deps)
+        if type(command) in GROUPED:
+            group = self._groups.get(type(command))
+            if group is None:
+                group = self._groups[type(command)] = GroupCommit(
+                    units, lambda cmd: handler(cmd, self.deps)
+                )
+            result, follow_ups = await group.submit(command)
+            for work in follow_ups:  # what the handler split off, in the caller's task
+                await work()
+            return result
         async with units() as unit:
             result = await handler(command, self.deps)
             await unit.commit()
+        await unit.follow_up()  # what was split off: Stripe calls, events' handlers
         return result
+
+    async def dispatch(self, event: Event) -> None:
+        """Hands an event to its handlers (in a unit of work of their own where they open
+        one: they run after the unit that emitted it has committed)."""
+        for handle in EVENTS[type(event)]:
+            await handle(event, self.deps)

@@ -19,9 +19,15 @@ from commerce.domain.one_message import ConfirmRule
 from commerce.domain.orders import OrderStatus
 from commerce.domain.products import normalise_sku
 from commerce.service_layer import retries, shipping
-from commerce.service_layer.checkout import by_invoice, hand_out_link, with_checkout
+from commerce.service_layer.checkout import (
+    by_invoice,
+    expire_checkout,
+    hand_out_link,
+    with_checkout,
+)
 from commerce.service_layer.deps import Deps
-from commerce.service_layer.handlers import release_order, settle_payment, take_units
+from commerce.service_layer.events import HoldReleased
+from commerce.service_layer.handlers import release_order, take_units
 from commerce.service_layer.ports import (
     ChargeRequest,
     ChargeStatus,
@@ -37,8 +43,10 @@ from commerce.service_layer.results import (
     PaymentFellBack,
     PaymentOutcome,
     PaymentResult,
+    PromotedFromWaitlist,
 )
 from commerce.service_layer.saved_cards import card_ports, ship_to, usable_card, view
+from commerce.service_layer.settlement import settle_payment
 
 S = OrderStatus
 PROMO_IN_PUBLIC = "a promo is claimed with a public message in the drop's chat"
@@ -55,6 +63,15 @@ async def buy(cmd: c.Claim, private: bool, deps: Deps) -> ClaimResult:
         if drop is not None and drop.promo:
             raise InvalidInput(PROMO_IN_PUBLIC)
     return await pay_won(await take_units(cmd, deps), private, deps)
+
+
+async def after_release(event: HoldReleased, deps: Deps) -> None:
+    """A hold ended: its checkout is closed, and the buyers promoted from the waitlist pay
+    as for a `#buy` (counted public: most are; a promo gives them its unit)."""
+    if event.close_checkout:
+        await expire_checkout(event.release.order, deps)
+    for promoted in event.release.promoted:
+        await deps.notifier.notify(PromotedFromWaitlist(await pay_won(promoted, False, deps)))
 
 
 async def pay_won(result: ClaimResult, private: bool, deps: Deps) -> ClaimResult:

@@ -1,15 +1,33 @@
 """Payment webhooks as the core keeps them: stored before they are acknowledged, applied,
 and marked with what became of them (an unknown order is waited for, then kept as a dead
 letter that reconciliation retries). The HTTP endpoint (webhooks/stripe.py) verifies and
-parses; everything it writes goes through these commands."""
+parses; everything it writes goes through these commands.
+
+A delivery is one unit of work (`receive_payment_event`): the event stored once, applied to its
+order and marked processed in one transaction, with the notices it causes. Split where the
+event needs Stripe or another task: a card saved with a setup Checkout is read from Stripe,
+and a failed one-message charge waits for the charge's own answer (written by the task that
+charged); those events are stored (and claimed) in the unit and applied after its commit. A
+refund to ask for, or a card to keep, is asked of Stripe after the commit, and the event is
+marked processed after that: a failure leaves it unprocessed, for Stripe's next delivery and
+the reprocessing duty."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
 from commerce.domain import commands as c
+from commerce.domain.payments import PaymentEvent, PaymentEventKind
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.payments import OrderNotKnownYet, apply_payment_event
 from commerce.service_layer.ports import Ledger
+from commerce.service_layer.unit_of_work import current, later
+
+K = PaymentEventKind
+# How long an event naming an unknown order is answered 5xx (its order may be committing
+# still) before it is acknowledged and kept as a dead letter that reconciliation retries.
+WAIT_FOR_ORDER = timedelta(minutes=10)
+APPLIED_AFTER_COMMIT = frozenset({K.CARD_SAVED, K.PAYMENT_FAILED})
 
 
 class Processing(StrEnum):
@@ -73,3 +91,68 @@ async def process_event(cmd: c.ProcessPaymentEvent, deps: Deps) -> EventProcesse
 
 async def claim_event(cmd: c.ClaimPaymentEvent, deps: Deps) -> bool:
     return await ledger_of(deps).claim_event(cmd.event_id, deps.clock.now())
+
+
+@dataclass
+class Received:
+    """How a delivery ended. Filled in by the unit of work and, for what is applied after
+    its commit, by the bus's follow-up, before `bus.handle` returns."""
+
+    outcome: str = ""
+    duplicate: bool = False
+    retry: bool = False  # answer 5xx: Stripe delivers it again (its order may be committing)
+    dead_letter: bool = False  # acknowledged; reconciliation applies it once its order exists
+
+
+async def receive_payment_event(cmd: c.ReceivePaymentEvent, deps: Deps) -> Received:
+    ledger, event, now = ledger_of(deps), cmd.event, deps.clock.now()
+    received = Received()
+    if await ledger.store_event(event.id, event.type, cmd.payload, now):
+        received.duplicate, received.outcome = True, "duplicate"
+        return received
+    if cmd.ignore is not None:
+        received.outcome = f"ignored: {cmd.ignore}"
+        await ledger.mark_event(event.id, received.outcome, now, True)
+        return received
+    if event.kind in APPLIED_AFTER_COMMIT:
+
+        async def apply() -> None:
+            await apply_stored(event, received, deps)
+
+        await later(apply)
+        return received
+    await apply_stored(event, received, deps)
+    return received
+
+
+async def apply_stored(event: PaymentEvent, received: Received, deps: Deps) -> None:
+    """Applies a stored, claimed event and marks it processed (after what the applying left
+    for after the commit), or leaves it for a retry while its order is unknown."""
+    ledger, now = ledger_of(deps), deps.clock.now()
+    try:
+        outcome = await apply_payment_event(c.ApplyPaymentEvent(event), deps)
+    except OrderNotKnownYet as exc:
+        if await ledger.wait_for_order(event.id, f"waiting: {exc}", now - WAIT_FOR_ORDER):
+            received.outcome, received.retry = f"waiting: {exc}", True
+            return
+        await ledger.dead_letter(event.id, str(exc), now)
+        received.outcome, received.dead_letter = f"dead letter: {exc}", True
+        return
+    received.outcome = outcome
+
+    async def mark() -> None:
+        await ledger.mark_event(event.id, outcome, now, True)
+
+    unit = current()
+    if unit is not None and unit.pending():
+        await later(mark)  # processed once what was split off has been done
+    else:
+        await mark()
+
+
+async def payment_event_failed(cmd: c.PaymentEventFailed, deps: Deps) -> None:
+    """A delivery that failed (its unit rolled back, or what followed the commit failed):
+    the event is kept, once, with the error; Stripe's retry or `reprocess` applies it."""
+    ledger, event, now = ledger_of(deps), cmd.event, deps.clock.now()
+    await ledger.store_event(event.id, event.type, cmd.payload, now)
+    await ledger.mark_event(event.id, f"error: {cmd.error}", now, False)

@@ -20,7 +20,7 @@ from commerce.domain.payments import (
 from commerce.service_layer import one_message, retries, shipping
 from commerce.service_layer.checkout import money_ports
 from commerce.service_layer.deps import Deps
-from commerce.service_layer.handlers import release_order, settle_payment
+from commerce.service_layer.handlers import release_order
 from commerce.service_layer.packages import Charge
 from commerce.service_layer.ports import Ledger, PaymentError, PaymentGateway
 from commerce.service_layer.results import (
@@ -33,6 +33,8 @@ from commerce.service_layer.results import (
     PromotedFromWaitlist,
     RefundFailed,
 )
+from commerce.service_layer.settlement import settle_payment
+from commerce.service_layer.unit_of_work import later
 
 log = logging.getLogger(__name__)
 K = PaymentEventKind
@@ -68,8 +70,11 @@ async def apply_payment_event(cmd: c.ApplyPaymentEvent, deps: Deps) -> str:
             # session's own event (or reconciliation, asking for the session) settles it.
             return "deferred: the checkout's session event settles it"
         outcome = await _paid(event, order, cause, mismatch, deps, ledger)
-        if event.kind is K.CHECKOUT_COMPLETED and event.paid and mismatch is None:
-            await _keep_card(order, event.payment_ref, deps)
+        paid = event.kind is K.CHECKOUT_COMPLETED and event.paid and mismatch is None
+        if paid and await _no_card_yet(order, event.payment_ref, deps):
+            # Split: reading the card the Checkout kept is a Stripe call, made after the
+            # payment's unit of work has committed.
+            await later(lambda: _keep_card(order, event.payment_ref, deps))
         return outcome
     if event.kind is K.PAYMENT_FAILED:
         # A Checkout page's failed attempt is reported too: only a charge under way counts.
@@ -198,6 +203,12 @@ def _another_payment(order: OrderView, event: PaymentEvent) -> bool:
     if paid_with is None or not paid_with.startswith(("pi_", "ch_")):
         return False  # not paid yet (a refund may come first), or paid without Stripe ids
     return paid_with not in (event.payment_ref, event.charge_ref)
+
+
+async def _no_card_yet(order: OrderView, payment: str | None, deps: Deps) -> bool:
+    if deps.cards is None or deps.payments is None or payment is None:
+        return False
+    return await deps.cards.card(order.identity) is None
 
 
 async def _keep_card(order: OrderView, payment: str | None, deps: Deps) -> None:

@@ -9,7 +9,8 @@ At commit the collected notices are handed to the notifiers while the transactio
 open, so the chat messages they put in the outbox are written with the change that caused
 them (a crash cannot lose a notice nor send one for a change that rolled back). What must
 wait for the commit (waking the couriers, a call to another service) is registered with
-`after_commit`.
+`after_commit`; what must not run inside a unit at all (a call to Stripe) with `later`:
+the bus runs it once the unit has committed.
 
 Inside a unit of work never await another task that writes (the claim writer) nor an outside
 service (Stripe): on SQLite the unit holds the write lock and the one pooled connection, so
@@ -20,7 +21,9 @@ is split: one unit, then the call, then another unit.
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -30,6 +33,7 @@ from commerce.service_layer.results import Notice
 log = logging.getLogger(__name__)
 
 Deliver = Callable[[Notice], Awaitable[None]]
+Work = Callable[[], Awaitable[object]]
 
 
 class UnitOfWork(Protocol):
@@ -59,8 +63,38 @@ class UnitOfWork(Protocol):
         """Runs `callback` once the unit has committed (never if it rolls back)."""
         ...
 
+    def later(self, work: Work) -> None:
+        """Keeps `work` for `follow_up` (dropped on rollback)."""
+        ...
+
+    def pending(self) -> bool:
+        """Whether work was kept for `follow_up` (by the current part, within one)."""
+        ...
+
+    def split_off(self) -> list[Work]:
+        """Takes the kept work out of the unit, for the caller to run after the commit."""
+        ...
+
+    def part(self) -> AbstractAsyncContextManager["Part"]:
+        """A part of the unit that fails alone (a savepoint): on an exception its writes,
+        notices and kept work are undone and the rest of the unit goes on. The work it kept
+        is taken out of the unit's and handed over in `Part.follow_ups`, for the caller to
+        run after the commit."""
+        ...
+
+    async def follow_up(self) -> None:
+        """Once committed: runs the kept work in order, outside the unit (each piece commits
+        on its own); the first failure is raised."""
+        ...
+
 
 UnitsOfWork = Callable[[], UnitOfWork]
+
+
+@dataclass
+class Part:
+    follow_ups: list[Work] = field(default_factory=list)
+
 
 # The unit of work running in the current task (set by its __aenter__). A task started inside
 # a unit inherits the variable: `owner` tells it the unit is not its own.
@@ -87,6 +121,17 @@ def after_commit(callback: Callable[[], object]) -> None:
         unit.after_commit(callback)
 
 
+async def later(work: Work) -> None:
+    """Runs `work` after this task's unit of work has committed, outside it (the bus
+    follows up once the unit is closed), or now if there is none. For what must not run
+    inside a unit: a Stripe call, waiting for another task that writes."""
+    unit = current()
+    if unit is None:
+        await work()
+    else:
+        unit.later(work)
+
+
 class CollectingNotifier:
     """The notifier handlers get: inside a unit of work a notice is recorded and delivered at
     its commit, in its transaction; outside one it is delivered at once."""
@@ -108,12 +153,41 @@ class Collected:
     def __init__(self) -> None:
         self.notices: list[tuple[Notice, Deliver]] = []
         self.callbacks: list[Callable[[], object]] = []
+        self.follow_ups: list[Work] = []
+        self.part_starts = 0  # where the current part's follow-ups start
 
     def record(self, notice: Notice, deliver: Deliver) -> None:
         self.notices.append((notice, deliver))
 
     def after_commit(self, callback: Callable[[], object]) -> None:
         self.callbacks.append(callback)
+
+    def later(self, work: Work) -> None:
+        self.follow_ups.append(work)
+
+    def pending(self) -> bool:
+        return len(self.follow_ups) > self.part_starts
+
+    def mark(self) -> tuple[int, int, int]:
+        """Where a part starts (see `part`)."""
+        self.part_starts = len(self.follow_ups)
+        return len(self.notices), len(self.callbacks), len(self.follow_ups)
+
+    def undo(self, mark: tuple[int, int, int]) -> None:
+        del self.notices[mark[0] :], self.callbacks[mark[1] :], self.follow_ups[mark[2] :]
+
+    def split_off(self) -> list[Work]:
+        taken, self.follow_ups = self.follow_ups, []
+        return taken
+
+    def take_follow_ups(self, mark: tuple[int, int, int]) -> list[Work]:
+        taken = self.follow_ups[mark[2] :]
+        del self.follow_ups[mark[2] :]
+        return taken
+
+    async def follow_up(self) -> None:
+        while self.follow_ups:
+            await self.follow_ups.pop(0)()
 
     async def deliver_notices(self) -> None:
         # A notifier may record more (a notice about a notice is not a thing today, but a
@@ -133,3 +207,4 @@ class Collected:
     def forget(self) -> None:
         self.notices.clear()
         self.callbacks.clear()
+        self.follow_ups.clear()

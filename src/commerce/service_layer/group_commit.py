@@ -1,0 +1,91 @@
+"""Group commit: the commands of one kind that arrive together share one unit of work.
+
+Like the claim writer, one task per kind takes whatever is waiting (up to `max_batch`) and
+runs the handlers one after the other in one unit of work, each in a part of its own (a
+savepoint: a command that fails is undone alone and its caller gets the error), commits once,
+and answers every caller after that commit. What a handler split off (`later`: Stripe calls)
+runs in its caller's task after the answer, not in the batch's. Concurrent Stripe webhooks
+thus cost one BEGIN and one COMMIT together instead of one each; on SQLite they would wait
+for the one pooled connection in turn anyway.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from commerce.service_layer.unit_of_work import UnitsOfWork, Work
+
+log = logging.getLogger(__name__)
+
+Handle = Callable[[Any], Awaitable[Any]]
+Answer = tuple[Any, list[Work]]
+
+
+class GroupCommit:
+    def __init__(self, units: UnitsOfWork, handle: Handle, max_batch: int = 100) -> None:
+        self.units, self.handle, self.max_batch = units, handle, max_batch
+        self._queue: asyncio.Queue[tuple[Any, asyncio.Future[Answer]]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0  # for tests: how many units served the commands
+
+    async def submit(self, command: Any) -> Answer:
+        """The handler's result, once its unit has committed, and the work it split off."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="group-commit")
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((command, future))
+        return await future
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                answers = await self._apply([command for command, _ in batch])
+            except BaseException as exc:  # the unit failed: every caller hears it
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc if isinstance(exc, Exception) else _stopped())
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for (_, future), answer in zip(batch, answers, strict=True):
+                if future.done():  # the caller gave up (its request was cancelled)
+                    continue
+                if isinstance(answer, Exception):
+                    future.set_exception(answer)
+                else:
+                    future.set_result(answer)
+
+    async def _apply(self, commands: list[Any]) -> list[Answer | Exception]:
+        answers: list[Answer | Exception] = []
+        async with self.units() as unit:
+            if len(commands) == 1:  # alone: its failure is the unit's, no savepoint needed
+                result = await self.handle(commands[0])
+                answers.append((result, unit.split_off()))
+            else:
+                for command in commands:
+                    try:
+                        async with unit.part() as part:
+                            result = await self.handle(command)
+                    except Exception as exc:
+                        answers.append(exc)
+                    else:
+                        answers.append((result, part.follow_ups))
+            await unit.commit()
+        self.batches += 1
+        return answers
+
+
+def _stopped() -> Exception:
+    return RuntimeError("the group commit stopped (shutdown)")
