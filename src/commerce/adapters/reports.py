@@ -158,7 +158,7 @@ class SqlReports:
             statement, keys = SALES_SINCE, {"since": since}
         else:
             statement = SALES_ALL
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             rows = (await conn.execute(statement, keys)).all()
         for r in rows:
             if r.currency == currency.lower():

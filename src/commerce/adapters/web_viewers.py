@@ -104,7 +104,7 @@ class SqlWebViewers:
         return names
 
     async def linked(self, identity: str) -> bool:
-        async with self.engine.connect() as conn:
+        async with connection(self.engine) as conn:
             return (await conn.execute(LINKED, {"identity": identity})).first() is not None
 
     async def named(self, identity: str, name: str) -> None:
