@@ -74,6 +74,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "won": "{who}: {qty} × {item} is yours for {amount}. Check your messages to pay.",
         "won_private": "You have {qty} × {item} for {amount}. Pay within {hold}: {url}",
         "won_no_link": "You have {qty} × {item} for {amount}. Your payment link follows shortly.",
+        "won_first_paid": "{who}: {qty} × {item} for {amount} goes to whoever pays first. Check "
+        "your messages for your link.",
+        "won_first_paid_private": "{qty} × {item} for {amount} is not held for you: the first "
+        "payments get the units. Pay now: {url}",
+        "won_first_paid_no_link": "{qty} × {item} for {amount} is not held for you: the first "
+        "payments get the units. Your payment link follows shortly.",
         "waitlisted": "{who}: sold out, you are number {pos} on the waitlist.",
         "already_waitlisted": "{who}: you are already number {pos} on the waitlist.",
         "no_live_drop": "No drop is live here. Sellers start one with /drop",
@@ -258,6 +264,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "won": "{who}: {qty} × {item} gehört dir für {amount}. Schau in deine Nachrichten.",
         "won_private": "Du hast {qty} × {item} für {amount}. Zahle innerhalb {hold}: {url}",
         "won_no_link": "Du hast {qty} × {item} für {amount}. Der Zahlungslink folgt gleich.",
+        "won_first_paid": "{who}: {qty} × {item} für {amount} bekommt, wer zuerst zahlt. Dein "
+        "Link ist in deinen Nachrichten.",
+        "won_first_paid_private": "{qty} × {item} für {amount} ist nicht für dich reserviert: "
+        "wer zuerst zahlt, bekommt es. Jetzt zahlen: {url}",
+        "won_first_paid_no_link": "{qty} × {item} für {amount} ist nicht für dich reserviert: "
+        "wer zuerst zahlt, bekommt es. Der Zahlungslink folgt gleich.",
         "waitlisted": "{who}: ausverkauft, du bist Nummer {pos} auf der Warteliste.",
         "already_waitlisted": "{who}: du bist schon Nummer {pos} auf der Warteliste.",
         "no_live_drop": "Hier läuft gerade kein Drop. Verkäufer starten einen mit /drop",
@@ -451,6 +463,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "won": "{who} : {qty} × {item} est à toi pour {amount}. Regarde tes messages pour payer.",
         "won_private": "Tu as {qty} × {item} pour {amount}. Paie dans les {hold} : {url}",
         "won_no_link": "Tu as {qty} × {item} pour {amount}. Ton lien de paiement arrive.",
+        "won_first_paid": "{who} : {qty} × {item} à {amount} ira à qui paie en premier. Ton "
+        "lien est dans tes messages.",
+        "won_first_paid_private": "{qty} × {item} à {amount} n'est pas réservé pour toi : les "
+        "premiers paiements l'emportent. Payer maintenant : {url}",
+        "won_first_paid_no_link": "{qty} × {item} à {amount} n'est pas réservé pour toi : les "
+        "premiers paiements l'emportent. Ton lien de paiement arrive.",
         "waitlisted": "{who} : épuisé, tu es numéro {pos} sur la liste d'attente.",
         "already_waitlisted": "{who} : tu es déjà numéro {pos} sur la liste d'attente.",
         "no_live_drop": "Aucun drop en cours ici. Les vendeurs en lancent un avec /drop",
@@ -643,6 +661,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "won": "{who}: {qty} × {item} es tuyo por {amount}. Mira tus mensajes para pagar.",
         "won_private": "Tienes {qty} × {item} por {amount}. Paga en {hold}: {url}",
         "won_no_link": "Tienes {qty} × {item} por {amount}. Tu enlace de pago llega enseguida.",
+        "won_first_paid": "{who}: {qty} × {item} por {amount} es para quien pague primero. Tu "
+        "enlace está en tus mensajes.",
+        "won_first_paid_private": "{qty} × {item} por {amount} no está reservado para ti: los "
+        "primeros pagos se lo llevan. Paga ahora: {url}",
+        "won_first_paid_no_link": "{qty} × {item} por {amount} no está reservado para ti: los "
+        "primeros pagos se lo llevan. Tu enlace de pago llega enseguida.",
         "waitlisted": "{who}: agotado, eres el número {pos} en la lista de espera.",
         "already_waitlisted": "{who}: ya eres el número {pos} en la lista de espera.",
         "no_live_drop": "No hay ningún drop aquí. Los vendedores empiezan uno con /drop",
@@ -1108,6 +1132,9 @@ class Renderer:
                     return Reply(public=self.t("promo_won", who=who, **values))
                 # Paid: "sold to" follows in the chat (OrderPaid), the buyer learns it here.
                 return Reply(private=self.payment(result.payment))
+            if not order.holds_stock:  # first-paid: nothing is held, the payments decide
+                private = self._pay_text("won_first_paid_private", "won_first_paid_no_link", order)
+                return Reply(public=self.t("won_first_paid", who=who, **values), private=private)
             private = self._pay_text("won_private", "won_no_link", order)
             return Reply(public=self.t("won", who=who, **values), private=private)
         if result.outcome is ClaimOutcome.WAITLISTED:

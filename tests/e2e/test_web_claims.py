@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bots.rendering import Renderer
 from commerce.domain import commands as c
 from commerce.service_layer import chat
 from tests.conftest import test_settings
@@ -79,6 +80,14 @@ async def test_25_fresh_sessions_hold_nothing_in_first_paid_mode(
         remaining, orders = await drop_state(engine)
         assert remaining == 20  # nothing held: the drop is still there for paying buyers
         assert orders == 50  # each may pay, and the first payments take the units
+        # What such a buyer reads: nothing is held for them, the link pays for it.
+        claimed = await bus.handle(c.ChatMessage("w:x", "web:demo", "web:v_fresh", "#buy", "Al"))
+        assert isinstance(claimed, chat.Claimed)
+        reply = Renderer("en").outcome(claimed, "@Al")
+        assert reply.public == "@Al: 1 × MUG product for €25.00 goes to whoever pays first." + (
+            " Check your messages for your link."
+        )
+        assert reply.private is not None and "is not held for you" in reply.private
         # A viewer linked to a Telegram account holds as Telegram buyers do.
         async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as http:
             viewer = await enter(http, base, "demo")

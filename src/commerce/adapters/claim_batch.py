@@ -306,6 +306,7 @@ def result_of(
             unit_price=Money(o["price"], o["currency"]),
             buyer_disputes=disputes.get(d.customer_id, 0),
             digital=d.digital,
+            holds_stock=o["holds"],
         )
     return ClaimResult(
         d.outcome,

@@ -140,6 +140,7 @@ def to_order_view(row: Any) -> OrderView:
         shipping_amount=row.shipping_amount,
         tax_amount=row.tax_amount,
         bundle_id=row.bundle_id,
+        holds_stock=bool(row.holds_stock),
     )
 
 

@@ -83,6 +83,9 @@ class OrderView:
     shipping_amount: int = 0
     tax_amount: int = 0
     bundle_id: int | None = None  # the package it ships in
+    # False for a first-paid order (strikes, a first-paid drop, an anonymous web viewer):
+    # it holds no unit, and the first payments take the units.
+    holds_stock: bool = True
 
     @property
     def shipping(self) -> Money:
