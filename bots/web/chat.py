@@ -11,6 +11,7 @@ reach the room.
 """
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import re
@@ -30,6 +31,7 @@ from commerce.domain.commands import (
     ChatMessage,
     EnterGiveaway,
     IssueWebViewer,
+    KeepRoomLines,
     PressButton,
     RecogniseWebViewer,
 )
@@ -72,6 +74,8 @@ COOKIE = "livebuy_viewer"
 SCRIPT = Path(__file__).parent / "static" / "chat.js"  # the page's script (no inline code)
 ROOM = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 MAX_TEXT = 500
+KEEP_EVERY = 1.0  # seconds between two writes of the rooms' latest public lines
+KEEPER = web.AppKey("web_chat_keeper", asyncio.Task[None])
 # What a button may send: Confirm under a private message, Enter on a giveaway's card, an
 # option on a poll's card. The server turns it into a command of the viewer's own (the
 # identity comes from the cookie, never from the button).
@@ -282,8 +286,11 @@ def create_web_chat(
                 return stream
 
     async def room_state(room: str) -> list[dict[str, Any]]:
-        """The room's live drop, auctions and show, as cards, from the database."""
+        """The room's live drop, auctions and show, as cards, from the database (and its
+        latest lines, when this worker has heard nothing of the room since it started)."""
         reads = bus().reads
+        if not hub.history.get(room):
+            hub.remember(room, await queries.room_lines(reads, room))
         state = await queries.room_state(reads, f"web:{room}")
         now = reads.clock.now()
         events = [board_event(state.drop)] if state.drop else []
@@ -397,11 +404,36 @@ def create_web_chat(
         if drop is not None:
             hub.to_room(room, board_event(drop))
 
+    async def keep_lines() -> None:
+        lines = hub.take_unsaved()
+        if lines:
+            await bus().handle(KeepRoomLines(tuple(lines)))
+
+    async def keep_lines_forever() -> None:
+        """The rooms' public lines go to disk in one batch a second, off the chat's path."""
+        while True:
+            await asyncio.sleep(KEEP_EVERY)
+            try:
+                await keep_lines()
+            except Exception:  # the next round writes the next lines; these are only history
+                log.exception("could not keep the web chat's latest lines")
+
+    async def start_keeping(app: web.Application) -> None:
+        app[KEEPER] = asyncio.create_task(keep_lines_forever())
+
     async def end_streams(app: web.Application) -> None:
         hub.close()
+        app[KEEPER].cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await app[KEEPER]
+        try:
+            await keep_lines()  # what was said since the last round
+        except Exception:
+            log.exception("could not keep the web chat's latest lines")
 
     app = web.Application()
     app.add_routes(routes)
+    app.on_startup.append(start_keeping)
     app.on_shutdown.append(end_streams)
     return app
 

@@ -19,6 +19,7 @@ MAX_CARDS = 10  # the latest cards of a room, shown to whoever joins later
 MINE = 30  # a viewer's latest private lines, shown again when they come back (a reload)
 MAX_MINE = 10_000  # viewers whose private lines are kept (the longest unheard-of go first)
 HISTORY = 50  # the latest public lines of a room, shown to whoever joins later
+MAX_UNSAVED = 10_000  # public lines waiting for the disk, at most
 LINES = ("message", "bot")  # public lines: what people said and the bot's public replies
 MAX_QUEUE = 500  # a viewer that stops reading is dropped rather than slowing the room
 HEARTBEAT = 15.0  # seconds between keep-alive comments on an idle stream
@@ -45,6 +46,8 @@ class ChatHub:
         # another tab shows a pay link or a Confirm again.
         self.mine: OrderedDict[str, deque[dict[str, Any]]] = OrderedDict()
         self.history: dict[str, deque[dict[str, Any]]] = {}  # room -> its latest public lines
+        # Public lines said through this worker and not yet on disk: (room, line), in order.
+        self.unsaved: list[tuple[str, dict[str, Any]]] = []
         self.publish = publish or self.receive
 
     @contextlib.asynccontextmanager
@@ -80,7 +83,21 @@ class ChatHub:
         self.rooms.clear()
 
     def to_room(self, room: str, event: dict[str, Any]) -> None:
+        if event.get("type") in LINES:  # kept once, by the worker where it was said
+            self.unsaved.append((room, event))
+            if len(self.unsaved) > MAX_UNSAVED:  # the disk is away: keep the latest only
+                del self.unsaved[:-MAX_UNSAVED]
         self.publish({"room": room, "event": event})
+
+    def take_unsaved(self) -> list[tuple[str, dict[str, Any]]]:
+        """The public lines to write to disk, handed over once."""
+        lines, self.unsaved = self.unsaved, []
+        return lines
+
+    def remember(self, room: str, lines: Sequence[dict[str, Any]]) -> None:
+        """A room's lines from disk, for a room this worker has heard nothing of."""
+        if not self.history.get(room) and lines:
+            self.history[room] = deque(lines, maxlen=HISTORY)
 
     def to_identity(self, identity: str, event: dict[str, Any]) -> None:
         """A private event: only the streams of this viewer, in any room, see it."""

@@ -13,6 +13,7 @@ from commerce.adapters.giveaways import SqlGiveaways
 from commerce.adapters.ledger import SqlLedger
 from commerce.adapters.read_model import SqlReadModel
 from commerce.adapters.repository import SqlStore
+from commerce.adapters.room_lines import SqlRoomLines
 from commerce.adapters.shipments import SqlShipments
 from commerce.adapters.shipping import SqlShipping
 from commerce.adapters.shows import SqlShows
@@ -69,6 +70,7 @@ def bootstrap(
         stripe_tax=settings.livebuy_stripe_tax,
         web_viewers=SqlWebViewers(engine),
         web_claims_signed_in=settings.livebuy_web_claims == "signed-in",
+        room_lines=SqlRoomLines(engine),
         views=SqlReadModel(engine),
         throttle=MemoryThrottle(rate) if (rate := settings.rate_per_buyer) else None,
         units=sql_units(engine),

@@ -88,6 +88,7 @@ async def test_the_demo_card_on_the_first_load_and_after_a_restart(
 
     async with running():  # a restart: nothing in memory, the card comes from the database
         page = await join(browser, f"{base}/chat/demo", "dan")
+        await expect(page.locator("#log")).to_contain_text("anna: love it")  # kept on disk
         await expect(page.locator("#board-title")).to_have_text("Demo tee · €25.00")
         await expect(page.locator("#board-info")).to_have_text("19 of 20 left")
         await expect(page.locator("#buy")).to_be_enabled()

@@ -23,6 +23,7 @@ from commerce.adapters.repository import (
     SELECT_STOCK,
 )
 from commerce.adapters.repository import _product_view as product_view
+from commerce.adapters.room_lines import SqlRoomLines
 from commerce.adapters.shows import SqlShows
 from commerce.adapters.sql import (
     DROP_COLUMNS,
@@ -82,6 +83,7 @@ class SqlReadModel:
         self.engine = engine
         self._auctions = SqlAuctions(engine)
         self._shows = SqlShows(engine)
+        self._room_lines = SqlRoomLines(engine)
         self._giveaways = SqlGiveaways(engine)
         self._cards = SqlCards(engine)
         self._ledger = SqlLedger(engine)
@@ -162,6 +164,9 @@ class SqlReadModel:
 
     async def show_in_chat(self, chat: str) -> ShowView | None:
         return await self._shows.show_in_chat(chat)
+
+    async def room_lines(self, room: str) -> list[dict[str, Any]]:
+        return await self._room_lines.latest(room)
 
     async def giveaway(self, giveaway_id: int) -> GiveawayRecord:
         return await self._giveaways.giveaway(giveaway_id)

@@ -718,3 +718,15 @@ class Bundle(SQLModel, table=True):
     version: int = Field(default=0)
     created_at: datetime = Field(sa_column=_utc())
     updated_at: datetime = Field(sa_column=_utc())
+
+
+class RoomLine(SQLModel, table=True):
+    """A web chat room's public line (what someone said, the bot's public reply) as the page
+    draws it (JSON), so that whoever joins after a restart sees the room's latest lines."""
+
+    __tablename__ = "room_line"
+    __table_args__ = (Index("ix_room_line_room_id", "room", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    room: str = Field(max_length=64)
+    line: str
+    at: datetime = Field(sa_column=_utc())

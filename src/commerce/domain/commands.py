@@ -4,6 +4,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from commerce.domain.drops import DropTerms
 from commerce.domain.money import Money
@@ -514,6 +515,13 @@ class ListZones:
     """The shop's shipping zones, in the order they were added."""
 
 
+@dataclass(frozen=True, slots=True)
+class KeepRoomLines:
+    """Public lines said in web chat rooms, (room, line as the page draws it), in order."""
+
+    lines: tuple[tuple[str, dict[str, Any]], ...]
+
+
 Command = (
     AddProduct
     | UpdateProduct
@@ -572,4 +580,5 @@ Command = (
     | IssueWebViewer
     | RecogniseWebViewer
     | AdmitWebLine
+    | KeepRoomLines
 )

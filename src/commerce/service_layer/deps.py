@@ -17,6 +17,7 @@ from commerce.service_layer.ports import (
     Notifier,
     PayLinks,
     PaymentGateway,
+    RoomLines,
     ShippingStore,
     ShowStore,
     Store,
@@ -66,6 +67,7 @@ class Deps:
     web_viewers: WebViewers | None = None  # None: the web chat issues no identities
     # LIVEBUY_WEB_CLAIMS=signed-in: web viewers not linked to an account may not claim.
     web_claims_signed_in: bool = False
+    room_lines: RoomLines | None = None  # None: web chat rooms remember nothing on disk
     views: "ReadModel | None" = None  # the read side (service_layer.queries) reads through it
     # LIVEBUY_RATE_PER_BUYER: messages per person and chat; None: no flood control.
     throttle: Throttle | None = None

@@ -242,3 +242,9 @@ async def refuse_cohost(identity: str, deps: Deps) -> None:
 async def require_seller(identity: str, deps: Deps) -> None:
     if not await is_seller(identity, deps):
         raise NotAllowed("only sellers can do that")
+
+
+async def keep_room_lines(cmd: c.KeepRoomLines, deps: Deps) -> None:
+    """A web chat's public lines, kept for whoever joins its rooms after a restart."""
+    if deps.room_lines is not None and cmd.lines:
+        await deps.room_lines.keep(cmd.lines, deps.clock.now())

@@ -36,6 +36,7 @@ HANDLERS: dict[type, Handler] = {
     c.StartDrop: handlers.start_drop,
     c.EndDrop: handlers.end_drop,
     c.Claim: handlers.claim,
+    c.KeepRoomLines: handlers.keep_room_lines,
     c.ChatMessage: chat.handle_chat_message,
     c.PassHold: handlers.pass_hold,
     c.CancelOrder: handlers.cancel_order,

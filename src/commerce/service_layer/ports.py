@@ -4,7 +4,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from commerce.domain.auctions import AuctionTerms
 from commerce.domain.commands import Claim, PlaceBid
@@ -584,6 +584,14 @@ class PayLinks(Protocol):
 
     async def url(self, ref: str, now: datetime) -> str: ...
     async def genuine(self, ref: str, token: str, now: datetime) -> bool: ...
+
+
+class RoomLines(Protocol):
+    """A web chat room's latest public lines (commerce.adapters.room_lines)."""
+
+    async def keep(self, lines: Sequence[tuple[str, dict[str, Any]]], now: datetime) -> None:
+        """Adds (room, line) pairs in order; older lines beyond each room's latest go."""
+        ...
 
 
 class WebViewers(Protocol):

@@ -6,7 +6,7 @@ through `bus.reads` and never through the ports the handlers use. Nothing here c
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from commerce.domain.drops import DropStatus
 from commerce.domain.errors import InvalidInput, NotFound
@@ -63,6 +63,10 @@ class ReadModel(Protocol):
     async def shows(self) -> list[ShowView]: ...
     async def show_in_chat(self, chat: str) -> ShowView | None:
         """The show running (or the next scheduled) in this chat."""
+        ...
+
+    async def room_lines(self, room: str) -> list[dict[str, Any]]:
+        """A web chat room's latest public lines kept on disk, oldest first."""
         ...
 
     async def show(self, code: str) -> ShowView:
@@ -189,6 +193,12 @@ async def room_state(reads: Reads, chat: str) -> RoomState:
     auctions = [a for a in await reads.model.auctions("live") if _shown_in(chat, a.channels)]
     show = await reads.model.show_in_chat(chat)
     return RoomState(drops[0] if drops else None, tuple(auctions), show)
+
+
+async def room_lines(reads: Reads, room: str) -> list[dict[str, Any]]:
+    """A web chat room's latest public lines as kept in the database, oldest first (what a
+    newcomer sees when this worker has heard nothing of the room since it started)."""
+    return await reads.model.room_lines(room)
 
 
 async def live_rooms(reads: Reads, platform: str = "web") -> tuple[list[str], bool]:
