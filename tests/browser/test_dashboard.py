@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, expect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from commerce.domain.commands import SettlePayment
+from commerce.domain.commands import CreateShow, SettlePayment
 from commerce.service_layer.messagebus import MessageBus
 from tests.browser.test_web_chat import ARTIFACTS, free_port, join, say
 from tests.conftest import test_settings
@@ -158,3 +158,32 @@ async def test_the_sellers_money_and_buyers(
     overflow = await seller.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0
     await seller.screenshot(path=str(SHOTS / "dashboard-390.png"), full_page=True)
+
+
+async def test_every_dashboard_page_fits_a_phone_with_tables_as_cards(
+    browser: Browser, shop: tuple[str, MessageBus]
+) -> None:
+    base, bus = shop
+    await add_product(bus, "MUG", stock=10)
+    await start_drop(bus, "MUG", quantity=5, channels=("telegram:-1001234567890", "web:demo"))
+    won = await buy(bus, "telegram:4242", quantity=2)
+    assert won.order is not None
+    await bus.handle(SettlePayment(won.order.ref, f"pi_{won.order.ref}", "evt_phone"))
+    show = await bus.handle(CreateShow("Sunday cards", bus.clock.now(), ("web:demo",)))
+    seller = await sign_in(browser, base)
+    await seller.set_viewport_size({"width": 390, "height": 844})
+    # The orders table is a list of cards: no header row, each value under its column's name.
+    await expect(seller.locator("#orders thead")).to_be_hidden()
+    status = seller.locator("#orders td[data-label=Status]")
+    await expect(status).to_have_text("paid")
+    assert await status.evaluate("td => getComputedStyle(td, '::before').content") == '"Status"'
+    pages = ("", "/shows", f"/shows/{show.code}", "/shipping", "/zones")
+    for path in pages:
+        await seller.goto(f"{base}/dashboard{path}")
+        await expect(seller.locator("h1")).to_have_text("livebuy · seller dashboard")
+        overflow = await seller.evaluate(
+            "document.documentElement.scrollWidth - window.innerWidth"
+        )
+        assert overflow <= 0, f"/dashboard{path} is {overflow}px too wide at 390 px"
+        name = "dashboard" + path.replace("/", "-").lower()
+        await seller.screenshot(path=str(SHOTS / f"{name}-390.png"), full_page=True)

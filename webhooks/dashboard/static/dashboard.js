@@ -18,6 +18,7 @@
     const body = $(table + " tbody");
     body.replaceChildren();
     for (const item of items) draw(body.insertRow(), item);
+    labelCells($(table));  // cards.js: each cell named after its column, for phones
   }
 
   function button(td, label, url, confirmText) {
