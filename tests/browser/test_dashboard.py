@@ -178,12 +178,13 @@ async def test_every_dashboard_page_fits_a_phone_with_tables_as_cards(
     await expect(status).to_have_text("paid")
     assert await status.evaluate("td => getComputedStyle(td, '::before').content") == '"Status"'
     pages = ("", "/shows", f"/shows/{show.code}", "/shipping", "/zones")
-    for path in pages:
+    for width, path in [(w, p) for w in (390, 320) for p in pages]:
+        await seller.set_viewport_size({"width": width, "height": 844})
         await seller.goto(f"{base}/dashboard{path}")
         await expect(seller.locator("h1")).to_have_text("livebuy · seller dashboard")
         overflow = await seller.evaluate(
             "document.documentElement.scrollWidth - window.innerWidth"
         )
-        assert overflow <= 0, f"/dashboard{path} is {overflow}px too wide at 390 px"
+        assert overflow <= 0, f"/dashboard{path} is {overflow}px too wide at {width} px"
         name = "dashboard" + path.replace("/", "-").lower()
-        await seller.screenshot(path=str(SHOTS / f"{name}-390.png"), full_page=True)
+        await seller.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)

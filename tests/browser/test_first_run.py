@@ -81,7 +81,7 @@ async def test_the_demo_card_on_the_first_load_and_after_a_restart(
         await expect(ben.locator("#board-info")).to_have_text("19 of 20 left")
         SHOTS.mkdir(parents=True, exist_ok=True)
         await anna.screenshot(path=str(SHOTS / "web-chat-buyer-1280.png"))  # her Pay button
-        for width in (1280, 390):
+        for width in (1280, 390, 320):
             page = await join(browser, f"{base}/chat/demo", "cleo")
             await page.set_viewport_size({"width": width, "height": 844})
             await fits(page, "web-chat")
@@ -109,7 +109,7 @@ async def test_the_home_page(browser: Browser, serve: tuple[str, Serve]) -> None
         await expect(page.get_by_role("link", name="#shop")).to_have_attribute(
             "href", "/chat/shop"
         )
-        for width in (1280, 390):
+        for width in (1280, 390, 320):
             await page.set_viewport_size({"width": width, "height": 844})
             await fits(page, "home")
 
