@@ -147,3 +147,14 @@ async def test_the_checkout_pages_lead_back_to_the_room(
         await fits(checkout, "checkout-done")
         await checkout.get_by_role("link", name="Back to #shop").click()
         await expect(checkout).to_have_url(f"{base}/chat/shop")
+
+
+async def test_the_sign_in_and_link_pages_fit_a_phone(
+    browser: Browser, serve: tuple[str, Serve]
+) -> None:
+    base, running = serve
+    async with running():
+        for path, name in (("/dashboard/login", "login"), ("/pay/NOSUCH?t=x", "pay-unknown")):
+            page = await at(browser, f"{base}{path}", 320)
+            await expect(page.locator("h1")).to_be_visible()
+            await fits(page, name)
