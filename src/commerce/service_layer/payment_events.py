@@ -6,7 +6,7 @@ parses; everything it writes goes through these commands.
 A delivery is one unit of work (`receive_payment_event`): the event stored once, applied to its
 order and marked processed in one transaction, with the notices it causes. Split where the
 event needs Stripe or another task: a card saved with a setup Checkout is read from Stripe,
-and a failed one-message charge waits for the charge's own answer (written by the task that
+and a one-message charge's events race the charge's own answer (written by the task that
 charged); those events are stored (and claimed) in the unit and applied after its commit. A
 refund to ask for, or a card to keep, is asked of Stripe after the commit, and the event is
 marked processed after that: a failure leaves it unprocessed, for Stripe's next delivery and
@@ -27,7 +27,11 @@ K = PaymentEventKind
 # How long an event naming an unknown order is answered 5xx (its order may be committing
 # still) before it is acknowledged and kept as a dead letter that reconciliation retries.
 WAIT_FOR_ORDER = timedelta(minutes=10)
-APPLIED_AFTER_COMMIT = frozenset({K.CARD_SAVED, K.PAYMENT_FAILED})
+# Applied after the stored event commits, as before the unit of work: a card read from Stripe;
+# a failed one-message charge waits for the charge's own answer; a succeeded one races that
+# answer, which tells the buyer (settled inside one long transaction, the webhook would win
+# and the buyer hear twice).
+APPLIED_AFTER_COMMIT = frozenset({K.CARD_SAVED, K.PAYMENT_FAILED, K.PAYMENT_SUCCEEDED})
 
 
 class Processing(StrEnum):
