@@ -62,6 +62,9 @@ def workers(
         "TELEGRAM_BOT_TOKEN": bot_api.token,
         "TELEGRAM_API_BASE_URL": bot_api.url,
         "PTB_TIMEDELTA": "true",
+        # The workers race for units that claims hold (an anonymous web claim holds nothing by
+        # default, LIVEBUY_WEB_CLAIMS=first-paid: tests/e2e/test_web_claims.py).
+        "LIVEBUY_WEB_CLAIMS": "hold",
     }
     logs = [(tmp_path / f"worker{i}.log").open("w") for i in range(WORKERS)]
     running = [
