@@ -1,10 +1,12 @@
 """Shared by the end-to-end tests: a free port, the `livebuy` command in-process (typer's
-runner) on the test database (`cli`), and the built-in Stripe emulator on its own server with
-the real gateway pointed at it and a receiver verifying its webhooks (`stripe`)."""
+runner) on the test database (`cli`), the whole app on a test server with a fake payment
+gateway (`web_shop`), and the built-in Stripe emulator on its own server with the real gateway
+pointed at it and a receiver verifying its webhooks (`stripe`)."""
 
 import asyncio
+import contextlib
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +21,9 @@ from typer.testing import CliRunner
 from commerce.adapters.app_settings import emulator_key
 from commerce.adapters.stripe_events import verify
 from commerce.adapters.stripe_gateway import StripePaymentGateway
+from tests.conftest import test_settings
+from tests.fakes import FakeClock, FakePaymentGateway
+from webhooks.app import create_app
 from webhooks.cli import app
 from webhooks.devtools.emulator import create_emulator
 
@@ -40,6 +45,34 @@ async def checkout_page(http: ClientSession, pay_link: str) -> str:
     async with http.get(pay_link, allow_redirects=False) as response:
         assert response.status == 303, f"{pay_link}: {response.status} {await response.text()}"
         return response.headers["Location"]
+
+
+WebShop = Callable[..., contextlib.AbstractAsyncContextManager[TestServer]]
+
+
+@pytest.fixture
+def web_shop(database_url: str, engine: AsyncEngine, clock: FakeClock) -> WebShop:
+    """The whole app on a test server, its payments faked: `async with web_shop(**settings)`,
+    the settings over the tests' defaults (e.g. livebuy_web_claims="first-paid")."""
+
+    @contextlib.asynccontextmanager
+    async def serve(**settings: Any) -> AsyncIterator[TestServer]:
+        app = create_app(
+            test_settings(database_url, **settings),
+            engine=engine,
+            clock=clock,
+            payments=FakePaymentGateway(),
+            webhook_secret="whsec_test",
+            sweep_every=3600,
+        )
+        async with TestServer(app) as server:
+            yield server
+
+    return serve
+
+
+def base_of(server: TestServer) -> str:
+    return str(server.make_url("")).rstrip("/")
 
 
 def free_port() -> int:

@@ -17,7 +17,8 @@ from commerce.bootstrap import bootstrap
 from commerce.domain import commands as c
 from commerce.service_layer import chat
 from tests.conftest import test_settings
-from tests.fakes import FakeClock, FakeNotifier, FakePaymentGateway
+from tests.e2e.conftest import WebShop, base_of
+from tests.fakes import FakeClock, FakeNotifier
 from tests.integration.helpers import add_product, start_drop
 from tests.live_events import enter, read_events
 from webhooks.app import create_app
@@ -27,29 +28,13 @@ TOKEN = "s3cret-admin-0123456789abc"
 
 
 @pytest.fixture
-async def server(
-    database_url: str, engine: AsyncEngine, clock: FakeClock
-) -> AsyncIterator[TestServer]:
-    settings = test_settings(
-        database_url,
+async def server(web_shop: WebShop) -> AsyncIterator[TestServer]:
+    async with web_shop(
         livebuy_admin_token=TOKEN,
         livebuy_rate_per_buyer="5/10s",  # the product's defaults
         livebuy_rate_per_ip="off",  # one test machine is every viewer's address here
-    )
-    app = create_app(
-        settings,
-        engine=engine,
-        clock=clock,
-        payments=FakePaymentGateway(),
-        webhook_secret="whsec_test",
-        sweep_every=3600,
-    )
-    async with TestServer(app) as server:
+    ) as server:
         yield server
-
-
-def base_of(server: TestServer) -> str:
-    return str(server.make_url("")).rstrip("/")
 
 
 async def test_three_thousand_messages_from_one_session_are_throttled(

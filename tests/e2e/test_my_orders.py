@@ -11,31 +11,17 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession, CookieJar
 from aiohttp.test_utils import TestServer
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from commerce.domain import commands as c
-from tests.conftest import test_settings
-from tests.fakes import FakeClock, FakePaymentGateway
+from tests.e2e.conftest import WebShop
 from tests.integration.helpers import add_product, start_drop
 from tests.live_events import enter, read_events
-from webhooks.app import create_app
 from webhooks.keys import BUS
 
 
 @pytest.fixture
-async def server(
-    database_url: str, engine: AsyncEngine, clock: FakeClock
-) -> AsyncIterator[TestServer]:
-    base_settings = test_settings(database_url)
-    app = create_app(
-        base_settings,
-        engine=engine,
-        clock=clock,
-        payments=FakePaymentGateway(),
-        webhook_secret="whsec_test",
-        sweep_every=3600,
-    )
-    async with TestServer(app) as server:
+async def server(web_shop: WebShop) -> AsyncIterator[TestServer]:
+    async with web_shop() as server:
         yield server
 
 

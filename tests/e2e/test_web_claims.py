@@ -5,7 +5,7 @@ Telegram or Discord account holds as on that platform."""
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import pytest
 from aiohttp import ClientSession, CookieJar
@@ -16,35 +16,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bots.rendering import Renderer
 from commerce.domain import commands as c
 from commerce.service_layer import chat
-from tests.conftest import test_settings
-from tests.fakes import FakeClock, FakePaymentGateway
+from tests.e2e.conftest import WebShop
 from tests.integration.helpers import add_product, start_drop
 from tests.live_events import enter
-from webhooks.app import create_app
 from webhooks.keys import BUS
 
 Serve = Callable[[str], contextlib.AbstractAsyncContextManager[TestServer]]
 
 
 @pytest.fixture
-def serve(database_url: str, engine: AsyncEngine, clock: FakeClock) -> Serve:
+def serve(web_shop: WebShop) -> Serve:
     """The service with LIVEBUY_WEB_CLAIMS set to the mode given."""
-
-    @contextlib.asynccontextmanager
-    async def server(mode: str) -> AsyncIterator[TestServer]:
-        settings = test_settings(database_url, livebuy_web_claims=mode)
-        app = create_app(
-            settings,
-            engine=engine,
-            clock=clock,
-            payments=FakePaymentGateway(),
-            webhook_secret="whsec_test",
-            sweep_every=3600,
-        )
-        async with TestServer(app) as running:
-            yield running
-
-    return server
+    return lambda mode: web_shop(livebuy_web_claims=mode)
 
 
 async def drop_state(engine: AsyncEngine) -> tuple[int, int]:

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from commerce.domain import commands as c
 from commerce.domain.display_names import fold, refused
 from tests.conftest import test_settings
-from tests.fakes import FakeClock, FakePaymentGateway
+from tests.e2e.conftest import WebShop, base_of
+from tests.fakes import FakePaymentGateway
 from tests.integration.helpers import add_product, start_drop
 from tests.live_events import enter
 from webhooks.app import create_app
@@ -25,24 +26,9 @@ TOKEN = "s3cret-admin-0123456789abc"
 
 
 @pytest.fixture
-async def server(
-    database_url: str, engine: AsyncEngine, clock: FakeClock
-) -> AsyncIterator[TestServer]:
-    settings = test_settings(database_url, livebuy_admin_token=TOKEN)
-    app = create_app(
-        settings,
-        engine=engine,
-        clock=clock,
-        payments=FakePaymentGateway(),
-        webhook_secret="whsec_test",
-        sweep_every=3600,
-    )
-    async with TestServer(app) as server:
+async def server(web_shop: WebShop) -> AsyncIterator[TestServer]:
+    async with web_shop(livebuy_admin_token=TOKEN) as server:
         yield server
-
-
-def base_of(server: TestServer) -> str:
-    return str(server.make_url("")).rstrip("/")
 
 
 async def test_a_cookie_the_server_never_issued_gets_a_new_identity(
