@@ -2,6 +2,7 @@
 confirmations and links by DM (a card kept for one-message buys, a one-message payment that
 fell back to a link too), drop boards edited in place, and role perks."""
 
+import asyncio
 import logging
 
 import discord
@@ -37,6 +38,7 @@ from commerce.service_layer.results import (
     ShowUpdated,
     WaitlistClosed,
 )
+from commerce.service_layer.unit_of_work import after_commit
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ class DiscordNotifier:
 
     def __init__(self) -> None:
         self.core: Core | None = None
+        self._perks: set[asyncio.Task[None]] = set()
 
     async def notify(self, notice: Notice) -> None:
         core = self.core
@@ -71,16 +74,28 @@ class DiscordNotifier:
                 await core.show_auction(auction, core.renderer.auction_result(auction))
         match notice:
             case OrderPaid(order=order) if user_id is not None:
-                await self._perk(core, order, user_id, grant=True)
+                self._perk_after_commit(core, order, user_id, grant=True)
             case OrderRefunded(order=order) if (
                 user_id is not None and order.status is OrderStatus.REFUNDED
             ):
-                await self._perk(core, order, user_id, grant=False)
+                self._perk_after_commit(core, order, user_id, grant=False)
             # A disputed payment takes the perk back; a dispute the seller won gives it again.
             case OrderDisputed(order=order, state="open") if user_id is not None:
-                await self._perk(core, order, user_id, grant=False)
+                self._perk_after_commit(core, order, user_id, grant=False)
             case OrderDisputed(order=order, state="won") if user_id is not None:
-                await self._perk(core, order, user_id, grant=True)
+                self._perk_after_commit(core, order, user_id, grant=True)
+
+    def _perk_after_commit(self, core: Core, order: OrderView, user_id: int, grant: bool) -> None:
+        """The role changes once the payment (or refund, dispute) has committed, in a task of
+        its own: a Discord call must not hold the transaction, nor run for a change that
+        rolls back."""
+
+        def start() -> None:
+            task = asyncio.create_task(self._perk(core, order, user_id, grant))
+            self._perks.add(task)
+            task.add_done_callback(self._perks.discard)
+
+        after_commit(start)
 
     async def _perk(self, core: Core, order: OrderView, user_id: int, grant: bool) -> None:
         perk = await core.perks.role_for(order.sku)
