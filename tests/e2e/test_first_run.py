@@ -34,13 +34,13 @@ def test_the_banner_hints_work_on_a_fresh_and_on_a_used_database(
     first = suggested_commands(database_url, monkeypatch)
     for command in first:
         out = cli(*command)
-    assert "1 × Mug is yours" in out and "Pay within" in out
+    assert "1 × Mug for €12.00" in out and "Pay now: http" in out
     # Used once: the next banner suggests another product, and its hints work as well.
     second = suggested_commands(database_url, monkeypatch)
     assert second != first
     for command in second:
         out = cli(*command)
-    assert "1 × Cap is yours" in out
+    assert "1 × Cap for €12.00" in out and "Pay now: http" in out
 
 
 def test_a_port_in_use_is_said_before_any_banner(cli, database_url: str) -> None:  # type: ignore[no-untyped-def]

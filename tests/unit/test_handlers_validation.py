@@ -361,6 +361,7 @@ EXPECTED_HANDLERS = {
     c.IssueWebViewer: web_viewers.issue_web_viewer,
     c.RecogniseWebViewer: web_viewers.recognise_web_viewer,
     c.AdmitWebLine: web_viewers.admit_web_line,
+    c.KeepRoomLines: handlers.keep_room_lines,
 }
 
 SAMPLES: list[Any] = [
@@ -425,6 +426,7 @@ SAMPLES: list[Any] = [
     c.IssueWebViewer(),
     c.RecogniseWebViewer("x.y"),
     c.AdmitWebLine("web:v_1", "Anna"),
+    c.KeepRoomLines((("demo", {"kind": "said", "text": "hi"}),)),
 ]
 
 

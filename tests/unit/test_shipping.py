@@ -98,19 +98,27 @@ def test_never_above_the_cap(zone: Zone, policy: ShippingPolicy, units: list[int
 def test_an_order_that_leaves_unpaid_is_made_up_by_the_next(
     zone: Zone, policy: ShippingPolicy, steps: list[tuple[bool, int]]
 ) -> None:
-    """Orders come and some go unpaid (their units and their charge leave the bundle): the
-    bundle is never charged above its package's total, and once a new order arrives it is
-    charged exactly that total: the seller is not under-charged for long."""
+    """Orders come and some go unpaid (their units and their charge leave the bundle). An
+    order that joins brings the bundle's charge up to its package's total, never beyond: the
+    seller is not under-charged for long and no buyer pays past the total. Until an order has
+    left, the bundle is never above its total; after one has, the orders that stay may have
+    paid more than the smaller package costs (their charges are paid and stay, the excess is
+    noted on the order), and no order that joins later makes that excess any larger."""
     kept: list[tuple[int, int]] = []  # (units, charge) of the orders still in the bundle
+    one_left = False
     for leaves, k in steps:
         held, charged = sum(u for u, _ in kept), sum(c for _, c in kept)
         if leaves and kept:
             kept.pop(k % len(kept))
-        else:
-            kept.append((k, increment(zone, policy, held, charged, k)))
-            assert charged + kept[-1][1] == package_total(zone, policy, held + k)
-        held, charged = sum(u for u, _ in kept), sum(c for _, c in kept)
-        assert charged <= package_total(zone, policy, held)
+            one_left = True
+            continue
+        paid = increment(zone, policy, held, charged, k)
+        assert paid >= 0
+        kept.append((k, paid))
+        total = package_total(zone, policy, held + k)
+        assert charged + paid == max(charged, total)
+        if not one_left:
+            assert charged + paid == total
 
 
 def test_zones_by_country() -> None:
