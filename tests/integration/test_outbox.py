@@ -3,6 +3,7 @@ dead chats recorded, and two couriers never sending the same message."""
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -12,6 +13,7 @@ from commerce.service_layer.outbox import (
     Button,
     Courier,
     Outgoing,
+    Queued,
     RetryLater,
     Undeliverable,
 )
@@ -158,6 +160,35 @@ async def test_a_running_courier_delivers_when_woken(engine: AsyncEngine) -> Non
         await asyncio.sleep(0.05)
         await outbox.put([text("1", "hi")], clock.now())
         run.wake()
+        for _ in range(200):
+            if sender.calls:
+                break
+            await asyncio.sleep(0.01)
+        assert sender.calls == [("send", "1", "hi")]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)  # off the engine before it closes
+
+
+async def test_a_wake_during_a_round_is_not_lost(engine: AsyncEngine) -> None:
+    """A message committed (and woken for) just after a round looked goes out at once, not at
+    the next poll: the wake-up is cleared before the round, not after it."""
+    clock, sender = FakeClock(), RecordingSender()
+
+    class LateOutbox(SqlOutbox):
+        looks = 0
+
+        async def take(self, platform: str, now: datetime, limit: int) -> list[Queued]:
+            taken = await super().take(platform, now, limit)
+            LateOutbox.looks += 1
+            if LateOutbox.looks == 1:  # the first round found nothing; a message comes now
+                await SqlOutbox(engine).put([text("1", "hi")], clock.now())
+                run.wake()
+            return taken
+
+    run = Courier(LateOutbox(engine), sender, clock, per_second=10_000)
+    task = asyncio.create_task(run.run(poll=30))  # only a wake-up can make it look again
+    try:
         for _ in range(200):
             if sender.calls:
                 break

@@ -195,6 +195,9 @@ class Courier:
 
     async def run(self, poll: float = 1.0) -> None:
         while True:
+            # Cleared before the round, not after: a message put and woken for while the
+            # round runs (committed just after its look) must not wait for the next poll.
+            self.woken.clear()
             try:
                 delivered = await self.deliver_due()
             except Exception:
@@ -202,7 +205,6 @@ class Courier:
                 delivered = 0
             if delivered:
                 continue
-            self.woken.clear()
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
             # comes with the wake-up (a message put just before the shutdown), and the
             # courier would then never stop.
