@@ -43,7 +43,7 @@ imports: $(STAMP)
 # Two processes (the machine's two cores): most tests wait on sockets and timers, so the suite
 # takes about half the time; each process has its own PostgreSQL database and SQLite files.
 pytest: $(STAMP)
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --durations=25
 
 # The reliability catalogue's cases only (docs/reliability.md says which test proves each).
 reliability: $(STAMP)

@@ -181,7 +181,10 @@ async def test_first_checkout_keeps_the_card_and_the_next_buy_takes_one_message(
     assert paid_notices(shop, order.ref) == 1
     history = await shop.bus.deps.store.history(order.ref)
     assert [e.to_status for e in history] == ["reserved", "reserved", "paid"]
-    assert history[1].cause == "confirm:asked" and history[2].cause.startswith("charge:pi_")
+    # Paid once by whichever came first: the charge's own answer or its webhook (Stripe, and
+    # the emulator, may deliver payment_intent.succeeded before the API call returns).
+    assert history[1].cause == "confirm:asked"
+    assert history[2].cause.startswith(("charge:pi_", "stripe:evt_"))
     assert len(await shop.events("payment_intent.succeeded")) == 2  # the link's and the card's
 
 
