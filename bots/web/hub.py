@@ -49,6 +49,7 @@ class ChatHub:
         # Public lines said through this worker and not yet on disk: (room, line), in order.
         self.unsaved: list[tuple[str, dict[str, Any]]] = []
         self.publish = publish or self.receive
+        self.closed = False  # shutting down: a stream that joins now ends at once
 
     @contextlib.asynccontextmanager
     async def join(
@@ -57,6 +58,10 @@ class ChatHub:
         """Adds a viewer to the room; it first gets the room's recent public lines and its own
         private ones, then `state` (the room's live drop, auctions and show as the database
         has them, so a restart loses nothing), then the cards this worker has seen since."""
+        if self.closed:  # it was still reading the room's state when the shutdown began
+            viewer.queue.put_nowait(None)
+            yield viewer
+            return
         self.rooms.setdefault(room, set()).add(viewer)
         if self.history.get(room):
             self._put(viewer, {"type": "history", "lines": list(self.history[room])})
@@ -75,7 +80,9 @@ class ChatHub:
             self.rooms.get(room, set()).discard(viewer)
 
     def close(self) -> None:
-        """Ends every open stream, so that a shutdown does not wait for browsers to leave."""
+        """Ends every open stream, so that a shutdown does not wait for browsers to leave,
+        and every stream that joins from now on."""
+        self.closed = True
         for viewers in self.rooms.values():
             for viewer in viewers:
                 with contextlib.suppress(asyncio.QueueFull):

@@ -23,3 +23,16 @@ async def test_a_late_viewer_gets_the_last_public_lines_then_the_rooms_state() -
     assert state == board  # the database's live drop, not the ended one remembered here
     async with hub.join("empty", Viewer("web:dan", "dan")) as dan:
         assert dan.queue.empty()  # nothing said there yet: no history event
+
+
+async def test_a_stream_that_joins_during_the_shutdown_ends_at_once() -> None:
+    """A stream still reading its room's state from the database when the shutdown began
+    joins after `close`: it must end too, or the shutdown waits for the browser to leave
+    (aiohttp's shutdown timeout, a minute or two)."""
+    hub = ChatHub()
+    async with hub.join("shop", Viewer("web:v_1", "")) as early:
+        hub.close()
+        assert early.queue.get_nowait() is None
+        async with hub.join("shop", Viewer("web:v_2", "")) as late:
+            assert late.queue.get_nowait() is None
+    assert hub.rooms == {}
