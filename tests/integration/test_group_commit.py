@@ -72,3 +72,25 @@ async def test_a_lone_command_that_fails_rolls_back(engine: AsyncEngine) -> None
         await group.close()
     async with connection(engine) as conn:
         assert (await conn.execute(KEYS)).scalars().all() == []
+
+
+async def test_commands_still_queued_at_shutdown_are_answered(engine: AsyncEngine) -> None:
+    """As the claim writer does: a caller whose command was queued when the group commit
+    stopped hears so, instead of waiting for an answer that never comes."""
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def handle(n: int) -> int:
+        started.set()
+        await release.wait()
+        return n
+
+    group = GroupCommit(sql_units(engine), handle)
+    first = asyncio.create_task(group.submit(1))
+    await started.wait()  # the first is being handled; the next one waits in the queue
+    queued = asyncio.create_task(group.submit(2))
+    await asyncio.sleep(0)
+    await group.close()
+    with pytest.raises(RuntimeError, match="stopped"):
+        await asyncio.wait_for(queued, 5)
+    with pytest.raises(RuntimeError, match="stopped"):
+        await first

@@ -23,6 +23,7 @@ from commerce.adapters.claim_sqlite import decide_sqlite
 from commerce.adapters.claims import replay
 from commerce.adapters.db import active, connection
 from commerce.domain.commands import Claim
+from commerce.service_layer.group_commit import answer
 from commerce.service_layer.results import ClaimResult
 
 log = logging.getLogger(__name__)
@@ -100,33 +101,17 @@ class ClaimWriter:
                 answer(future, result)
 
     async def _decide(self, batch: list[tuple[Claim, datetime]]) -> list[ClaimResult]:
-        if self._engine.dialect.name == "sqlite":
-            return await self._decide_sqlite(batch)
-        return await self._decide_postgres(batch)  # create_engine's only other: asyncpg
-
-    async def _decide_sqlite(self, batch: list[tuple[Claim, datetime]]) -> list[ClaimResult]:
         async with connection(self._engine) as conn:
             pooled: Any = await conn.get_raw_connection()
-            driver = pooled.driver_connection  # the aiosqlite connection of the pool
-            # The whole batch as one call in aiosqlite's own thread, where its sqlite3
-            # connection lives (aiosqlite runs each statement there the same way).
-            answers = await driver._execute(
-                decide_sqlite, driver._conn, batch, self._strikes, self._web_first_paid
-            )
-            self.batches += 1
-            return [
-                answer if isinstance(answer, ClaimResult) else await replay(conn, answer)
-                for answer in answers
-            ]
-
-    async def _decide_postgres(self, batch: list[tuple[Claim, datetime]]) -> list[ClaimResult]:
-        async with connection(self._engine) as conn:
-            pooled: Any = await conn.get_raw_connection()
-            # asyncpg itself, under the pool's SQLAlchemy connection: its prepared statements
-            # take plain tuples and arrays.
-            answers = await decide_postgres(
-                pooled.driver_connection, batch, self._strikes, self._web_first_paid
-            )
+            driver = pooled.driver_connection
+            rules = (self._strikes, self._web_first_paid)
+            if self._engine.dialect.name == "sqlite":
+                # The whole batch as one call in aiosqlite's own thread, where its sqlite3
+                # connection lives (aiosqlite runs each statement there the same way).
+                answers = await driver._execute(decide_sqlite, driver._conn, batch, *rules)
+            else:  # create_engine's only other driver: asyncpg itself, under the pool's
+                # SQLAlchemy connection (its prepared statements take plain tuples, arrays)
+                answers = await decide_postgres(driver, batch, *rules)
             self.batches += 1
             return [
                 answer if isinstance(answer, ClaimResult) else await replay(conn, answer)
@@ -149,14 +134,3 @@ class ClaimWriter:
                 except Exception as exc:
                     answer(future, exc)
                     break
-
-
-def answer(future: asyncio.Future[ClaimResult], outcome: ClaimResult | Exception) -> None:
-    """A caller that gave up (its request was cancelled) has no future left to answer; the
-    writer goes on with the others instead of dying on it."""
-    if future.done():
-        return
-    if isinstance(outcome, Exception):
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)

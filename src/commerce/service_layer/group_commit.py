@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from commerce.service_layer.unit_of_work import UnitsOfWork, Work
 
@@ -21,6 +21,19 @@ log = logging.getLogger(__name__)
 
 Handle = Callable[[Any], Awaitable[Any]]
 Answer = tuple[Any, list[Work]]
+T = TypeVar("T")
+
+
+def answer(future: asyncio.Future[T], outcome: T | Exception) -> None:
+    """Answers a caller of a batching task (this one, the claim writer). A caller that gave
+    up (its request was cancelled) has no future left to answer: the task goes on with the
+    others instead of dying on it."""
+    if future.done():
+        return
+    if isinstance(outcome, Exception):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
 
 
 class GroupCommit:
@@ -44,6 +57,11 @@ class GroupCommit:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        # Nobody waits forever: commands still queued at shutdown are answered with an error,
+        # as the claim writer answers its queued claims.
+        while not self._queue.empty():
+            _, future = self._queue.get_nowait()
+            answer(future, _stopped())
 
     async def _run(self) -> None:
         while True:
@@ -54,18 +72,12 @@ class GroupCommit:
                 answers = await self._apply([command for command, _ in batch])
             except BaseException as exc:  # the unit failed: every caller hears it
                 for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc if isinstance(exc, Exception) else _stopped())
+                    answer(future, exc if isinstance(exc, Exception) else _stopped())
                 if not isinstance(exc, Exception):
                     raise
                 continue
-            for (_, future), answer in zip(batch, answers, strict=True):
-                if future.done():  # the caller gave up (its request was cancelled)
-                    continue
-                if isinstance(answer, Exception):
-                    future.set_exception(answer)
-                else:
-                    future.set_result(answer)
+            for (_, future), outcome in zip(batch, answers, strict=True):
+                answer(future, outcome)
 
     async def _apply(self, commands: list[Any]) -> list[Answer | Exception]:
         answers: list[Answer | Exception] = []
