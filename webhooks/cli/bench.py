@@ -32,15 +32,22 @@ class BenchDatabase(StrEnum):
     POSTGRES = "postgres"
 
 
+# The options every benchmark shares.
+Database = Annotated[BenchDatabase, typer.Option("--db")]
+PgUrl = Annotated[
+    str, typer.Option("--pg-url", help="PostgreSQL server (a scratch database is made).")
+]
+PG_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+AsJson = Annotated[bool, typer.Option("--json", help="All figures as one JSON object.")]
+
+
 @bench_app.command("flash-drop")
 def bench_flash_drop(
     claims: Annotated[int, typer.Option("--claims", min=1, help="How many #buy.")] = 10_000,
     units: Annotated[int, typer.Option("--units", min=1, help="Units in the drop.")] = 100,
     buyers: Annotated[int, typer.Option("--buyers", min=1, help="Distinct buyers.")] = 2_000,
-    db: Annotated[BenchDatabase, typer.Option("--db")] = BenchDatabase.SQLITE,
-    pg_url: Annotated[
-        str, typer.Option("--pg-url", help="PostgreSQL server (a scratch database is made).")
-    ] = "postgresql://postgres@127.0.0.1:5432/postgres",
+    db: Database = BenchDatabase.SQLITE,
+    pg_url: PgUrl = PG_SERVER,
     within: Annotated[
         float, typer.Option("--within", min=0.0, help="Seconds over which the claims arrive.")
     ] = 1.0,
@@ -48,9 +55,7 @@ def bench_flash_drop(
         float,
         typer.Option("--repeats", min=0.0, max=1.0, help="Share of messages delivered again."),
     ] = 0.0,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="All figures as one JSON object.")
-    ] = False,
+    as_json: AsJson = False,
 ) -> None:
     """A flash drop through the real claim path, with the same-work raw baseline beside it."""
     try:
@@ -80,13 +85,9 @@ def bench_webhook(
     duplicates: Annotated[
         float, typer.Option("--duplicates", min=0.0, max=1.0, help="Share delivered twice.")
     ] = 0.1,
-    db: Annotated[BenchDatabase, typer.Option("--db")] = BenchDatabase.SQLITE,
-    pg_url: Annotated[
-        str, typer.Option("--pg-url", help="PostgreSQL server (a scratch database is made).")
-    ] = "postgresql://postgres@127.0.0.1:5432/postgres",
-    as_json: Annotated[
-        bool, typer.Option("--json", help="All figures as one JSON object.")
-    ] = False,
+    db: Database = BenchDatabase.SQLITE,
+    pg_url: PgUrl = PG_SERVER,
+    as_json: AsJson = False,
 ) -> None:
     """Signed Stripe webhooks against the app, next to a bare verify-and-parse handler."""
     try:
@@ -115,13 +116,9 @@ def bench_chat(
     within: Annotated[
         float, typer.Option("--within", min=0.0, help="Seconds over which the claims arrive.")
     ] = 0.0,
-    db: Annotated[BenchDatabase, typer.Option("--db")] = BenchDatabase.SQLITE,
-    pg_url: Annotated[
-        str, typer.Option("--pg-url", help="PostgreSQL server (a scratch database is made).")
-    ] = "postgresql://postgres@127.0.0.1:5432/postgres",
-    as_json: Annotated[
-        bool, typer.Option("--json", help="All figures as one JSON object.")
-    ] = False,
+    db: Database = BenchDatabase.SQLITE,
+    pg_url: PgUrl = PG_SERVER,
+    as_json: AsJson = False,
 ) -> None:
     """Claims typed into the web chat, answered privately, each winner's Checkout made on a
     Stripe emulator in a process of its own."""
@@ -150,9 +147,7 @@ def bench_local_memory(
     ] = 1_000,
     total: Annotated[int, typer.Option("--total", min=2, help="Claims in all.")] = 20_000,
     buyers: Annotated[int, typer.Option("--buyers", min=1)] = 100,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="All figures as one JSON object.")
-    ] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Local mode's resident memory (the built-in Stripe emulator included) after a few
     claims and after many, each claim's Checkout made."""
