@@ -142,6 +142,10 @@ class DiscordService:
     async def stop(self) -> None:
         if self.bot is not None:
             await self.bot.close()
+        handlers = list(self.core.handlers)  # discord.py does not end its own event tasks
+        for handler in handlers:
+            handler.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
         if self.task is not None:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

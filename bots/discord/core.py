@@ -5,13 +5,14 @@ Addresses in `Outgoing.chat` for Discord: a channel id ("123"), or a direct mess
 sender mentions them in that channel instead, without the private text).
 """
 
+import asyncio
 import contextvars
 import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from bots.discord.texts import text
 from bots.rendering import Renderer
@@ -96,6 +97,7 @@ class Core:
         # How to process a stored update without its interaction (this worker took over
         # from one that died): set by the bot, which can answer by the interaction's token.
         self.replay: Replay | None = None
+        self.handlers: set[asyncio.Task[Any]] = set()  # discord.py's event tasks storing here
 
     def t(self, key: str, **values: object) -> str:
         return text(self.options.locale, key, **values)
@@ -107,6 +109,12 @@ class Core:
         its channel's turn by `work`; False when it was stored before (Discord delivered it
         again, e.g. on a resumed gateway)."""
         row = (str(update_id), str(channel_id), update_id, json.dumps(payload))
+        # The event's task goes on after this (it acknowledges the interaction): the service
+        # ends it on stop, so nothing of a stopped worker runs on (the update is stored).
+        handler = asyncio.current_task()
+        if handler is not None and handler not in self.handlers:
+            self.handlers.add(handler)
+            handler.add_done_callback(self.handlers.discard)
         self.live[str(update_id)] = work  # before the row exists: the runner may be quick
         if not await self.inbox.store(PLATFORM, [row], self.bus.clock.now()):
             del self.live[str(update_id)]

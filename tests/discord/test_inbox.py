@@ -5,6 +5,7 @@ import asyncio
 
 from sqlalchemy import text
 
+from commerce.adapters.db import connection
 from tests.discord.conftest import ShopFactory, until
 from tests.discord.fake_discord import OWNER_ID, FakeDiscord
 from tests.discord.test_drop import ephemeral_answer
@@ -45,9 +46,15 @@ async def test_an_interaction_left_by_a_stopped_worker_is_answered_by_the_next(
             fake.hold("buy")  # acknowledged only after the worker is gone
             buy = await fake.slash(anna, "buy", sku="TEE")
             await until(lambda: fake.waiting == 1, what="the /buy stored")
-            async with first.client.server.app[ENGINE].connect() as conn:
-                stored = await conn.execute(text("SELECT done FROM chat_inbox"))
-                assert sorted(r.done for r in stored) == [False, True]
+            engine = first.client.server.app[ENGINE]
+
+            async def drop_done_buy_not() -> bool:
+                async with connection(engine) as conn:
+                    rows = await conn.execute(text("SELECT done FROM chat_inbox"))
+                    return sorted(r.done for r in rows) == [False, True]
+
+            # The /drop is marked done just after its answer went out (the same turn).
+            await until(drop_done_buy_not, what="the /drop done and the /buy not")
         # Its worker stopped before deciding the /buy; Discord got its acknowledgement.
         fake.held["buy"].set()
         async with open_shop(fake) as second:
