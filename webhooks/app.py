@@ -27,7 +27,7 @@ from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.outbox import Courier
 from commerce.service_layer.ports import Clock, Notifier, PaymentGateway
 from commerce.service_layer.results import Notice
-from webhooks import checkout_pages, giveaways, headers, health, home, platforms, stripe
+from webhooks import checkout_pages, giveaways, headers, health, home, media, platforms, stripe
 from webhooks.dashboard import create_dashboard
 from webhooks.devtools.emulator import create_emulator
 from webhooks.duties import RENEW_EVERY
@@ -186,6 +186,7 @@ def create_app(
     app.add_routes(checkout_pages.routes)
     app.add_routes(giveaways.routes)
     app.add_routes(home.routes)
+    app.add_routes(media.routes)
     app.router.add_get("/metrics", metrics_page)
     return app
 

@@ -7,7 +7,8 @@ static files and live streams, which a middleware sees too late or not at all.
 Every HTML page gets a Content-Security-Policy whose scripts come from this server only (no
 inline code, no `unsafe-inline`) and that no other site may frame, except the web chat room
 (`/chat/<room>`), which shops embed in their own pages. The local Stripe emulator's pages, a
-developer tool mounted only without Stripe keys, keep their inline scripts.
+developer tool mounted only without Stripe keys, keep their inline scripts. Images may come
+from any https address: a product's picture may be given as one (`--image https://…`).
 """
 
 import re
@@ -17,7 +18,7 @@ from aiohttp import web
 from webhooks.payments import EMULATOR_PREFIX
 
 _COMMON = (
-    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:;"
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:;"
     " object-src 'none'; base-uri 'none'"
 )
 CSP = f"{_COMMON}; script-src 'self'; form-action 'self'; frame-ancestors 'none'"

@@ -7,10 +7,12 @@ these (a test checks it).
 import ipaddress
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Literal
 
 from pydantic import PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from commerce.domain.drops import parse_duration
 from commerce.domain.errors import InvalidInput
@@ -90,6 +92,10 @@ class Settings(BaseSettings):
     # A price typed on the CLI above this (in the price's currency) needs --yes: a typo such
     # as 1e9 would otherwise put a €1,000,000,000 drop live in every chat.
     livebuy_max_price: Decimal = Decimal(10_000)
+    # Folder of product pictures uploaded with `product add/edit --image FILE` or the
+    # dashboard, served at /media/; empty: a "media" folder next to the SQLite database
+    # (./media with PostgreSQL). Several workers must share it.
+    livebuy_media_dir: str = ""
 
     _public_url_derived: bool = PrivateAttr(default=False)
 
@@ -226,6 +232,16 @@ class Settings(BaseSettings):
             except InvalidInput as exc:
                 raise ValueError(str(exc)) from None
         return value
+
+    @property
+    def media_dir(self) -> Path:
+        """Where product pictures are stored (LIVEBUY_MEDIA_DIR, or next to the SQLite data)."""
+        if self.livebuy_media_dir.strip():
+            return Path(self.livebuy_media_dir.strip()).expanduser()
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            return Path(url.database).expanduser().parent / "media"
+        return Path("media")
 
     @property
     def hold(self) -> timedelta:

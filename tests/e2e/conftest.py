@@ -88,6 +88,7 @@ def cli(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # 
     env = {
         "DATABASE_URL": database_url,
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{free_port()}",  # no emulator is running
+        "LIVEBUY_MEDIA_DIR": str(tmp_path / "media"),  # product pictures
     }
 
     def run(*args: str, ok: bool = True, input: str | None = None, **extra: str) -> str:

@@ -53,7 +53,7 @@ def test_products_and_stock(cli) -> None:  # type: ignore[no-untyped-def]
         ("TEE", "25.00", "eur", 30, False),
     ]
     csv = cli("product", "list", "--format", "csv").splitlines()
-    assert csv[0] == "sku,name,price,currency,stock,variants,digital,ship_units"
+    assert csv[0] == "sku,name,price,currency,stock,variants,digital,ship_units,image,description"
     assert "M:7" in cli("product", "stock", "TEE", "7", "--variant", "m")
     assert "error: TEE has variants: name one of S, M, L" in cli(
         "product", "stock", "TEE", "3", ok=False

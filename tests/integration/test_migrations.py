@@ -124,3 +124,42 @@ async def test_0017_goes_down_and_up_again(blank_database_url: str) -> None:
             assert await conn.run_sync(_diff) == []
     finally:
         await engine.dispose()
+
+
+_ROWS_0022 = (
+    *_ROWS_0016[:3],
+    "INSERT INTO outbox (id, platform, chat, text, buttons, board, status, attempts,"
+    " not_before, edit, error, created_at) VALUES (1, 'telegram', '-100', 'Card · €15',"
+    " '[]', 'drop:1', 'pending', 0, :now, false, '', :now)",
+    "INSERT INTO board_message (platform, chat, board, message_ref, last_sent_at)"
+    " VALUES ('telegram', '-100', 'drop:1', '77', :now)",
+)
+
+
+async def test_0023_gives_existing_products_and_boards_no_picture(
+    blank_database_url: str,
+) -> None:
+    """A shop upgraded from 0022: its products have no picture and an empty description,
+    its waiting board texts and posted boards stay text messages; pictures can be set."""
+    await asyncio.to_thread(upgrade, blank_database_url, "0022")
+    engine = create_engine(blank_database_url)
+    try:
+        async with engine.begin() as conn:
+            for statement in _ROWS_0022:
+                await conn.execute(text(statement), {"now": datetime.now(UTC)})
+        await asyncio.to_thread(upgrade, blank_database_url)
+        async with engine.begin() as conn:
+            found = await conn.execute(
+                text(
+                    "SELECT p.sku, p.image, p.description, o.text, o.image, b.message_ref,"
+                    " b.image FROM product p, outbox o, board_message b"
+                )
+            )
+            assert list(found.one()) == ["CARD", None, "", "Card · €15", None, "77", None]
+            await conn.execute(
+                text("UPDATE product SET image = :image, description = 'Holo.' WHERE id = 1"),
+                {"image": "https://cdn.example.com/card.png"},
+            )
+            assert await conn.run_sync(_diff) == []
+    finally:
+        await engine.dispose()

@@ -65,7 +65,8 @@ def _in(states: frozenset[OrderStatus]) -> str:
 
 
 SELECT_PRODUCT = sql(
-    "SELECT id, sku, name, price_minor, currency, option, digital, ship_units FROM product"
+    "SELECT id, sku, name, price_minor, currency, option, digital, ship_units, image,"
+    " description FROM product"
 )
 SELECT_PRODUCT_BY_SKU = sql(
     "SELECT id, sku, name, price_minor, currency, option FROM product WHERE sku = :sku"
@@ -73,15 +74,15 @@ SELECT_PRODUCT_BY_SKU = sql(
 SELECT_STOCK = sql("SELECT product_id, label, stock FROM variant ORDER BY id")
 INSERT_PRODUCT = sql(
     "INSERT INTO product (sku, name, price_minor, currency, option, digital, ship_units,"
-    " created_at) VALUES (:sku, :name, :price, :currency, :option, :digital, :ship_units,"
-    " :now) RETURNING id"
+    " image, description, created_at) VALUES (:sku, :name, :price, :currency, :option,"
+    " :digital, :ship_units, :image, :description, :now) RETURNING id"
 )
 INSERT_VARIANT = sql(
     "INSERT INTO variant (product_id, label, stock) VALUES (:product_id, :label, :stock)"
 )
 UPDATE_PRODUCT = sql(
-    "UPDATE product SET name = :name, price_minor = :price, ship_units = :ship_units"
-    " WHERE sku = :sku"
+    "UPDATE product SET name = :name, price_minor = :price, ship_units = :ship_units,"
+    " image = :image, description = :description WHERE sku = :sku"
 )
 SET_VARIANT_STOCK = sql(
     "UPDATE variant SET stock = :stock WHERE product_id = :product_id AND label = :label"
@@ -234,6 +235,8 @@ class SqlStore:
                             "option": spec.option,
                             "digital": spec.digital,
                             "ship_units": spec.ship_units,
+                            "image": spec.image,
+                            "description": spec.description.strip(),
                             "now": now,
                         },
                     )
@@ -266,8 +269,15 @@ class SqlStore:
         raise NotFound(f"no product with SKU {code}; `livebuy product list` shows them")
 
     async def update_product(
-        self, sku: str, name: str | None, price: Money | None, ship_units: int | None = None
+        self,
+        sku: str,
+        name: str | None,
+        price: Money | None,
+        ship_units: int | None = None,
+        image: str | None = None,
+        description: str | None = None,
     ) -> ProductView:
+        """None leaves a field as it is; an empty image or description removes it."""
         product = await self.product(sku)
         if price is not None and price.currency != product.price.currency:
             raise InvalidInput(
@@ -282,6 +292,8 @@ class SqlStore:
                     "name": name.strip() if name else product.name,
                     "price": price.minor if price else product.price.minor,
                     "ship_units": ship_units or product.ship_units,
+                    "image": product.image if image is None else (image or None),
+                    "description": product.description if description is None else description,
                 },
             )
         return await self.product(sku)
@@ -653,6 +665,8 @@ def _product_view(row: Any, variants: list[VariantView]) -> ProductView:
         variants=tuple(variants),
         digital=bool(row.digital),
         ship_units=row.ship_units,
+        image=row.image,
+        description=row.description,
     )
 
 

@@ -61,6 +61,10 @@ class Product(SQLModel, table=True):
     # The units one piece counts as in a package (a hoodie may count 2): see
     # domain/shipping.py ship_units. Digital products never ship, whatever this says.
     ship_units: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    # Its picture: an https URL or a file of the media folder (domain/media.py), and what
+    # drop and lot cards say about it.
+    image: str | None = Field(default=None, max_length=500)
+    description: str = Field(default="", sa_column_kwargs={"server_default": ""})
     created_at: datetime = Field(sa_column=_utc())
 
 
@@ -312,6 +316,7 @@ class OutboxMessage(SQLModel, table=True):
     board: str | None = Field(default=None, max_length=64)
     reply_to: str | None = Field(default=None, max_length=64)
     invoice: str | None = None  # JSON of a native invoice (service_layer/outbox.py Invoice)
+    image: str | None = Field(default=None, max_length=500)  # a board's picture (Outgoing.image)
     status: str = Field(default="pending", max_length=16)  # pending, sent, undeliverable
     attempts: int = Field(default=0)
     not_before: datetime = Field(sa_column=_utc())
@@ -332,6 +337,9 @@ class BoardMessage(SQLModel, table=True):
     board: str = Field(max_length=64, primary_key=True)
     message_ref: str = Field(max_length=64)
     last_sent_at: datetime = Field(sa_column=_utc())
+    # The picture the posted message shows (None: a text message): an edit with another
+    # picture replaces the media, one with the same only the caption.
+    image: str | None = Field(default=None, max_length=500)
 
 
 class ChatPace(SQLModel, table=True):

@@ -29,6 +29,8 @@ class UpdateProduct:
     name: str | None = None
     price: Money | None = None
     ship_units: int | None = None  # the units one piece counts as in a package
+    image: str | None = None  # None: unchanged; "": no picture any more
+    description: str | None = None  # None: unchanged
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ import re
 from dataclasses import dataclass
 
 from commerce.domain.errors import InvalidInput
+from commerce.domain.media import description, image_url, is_media_name
 from commerce.domain.money import Money
 
 _SKU = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,31}$")
@@ -47,8 +48,12 @@ class ProductSpec:
     variants: tuple[str, ...]
     digital: bool = False  # nothing to ship: checkout asks for no address
     ship_units: int = 1  # the units one piece counts as in a package (a hoodie may count 2)
+    image: str | None = None  # an https URL or a media folder file (domain/media.py)
+    description: str = ""
 
     def __post_init__(self) -> None:
+        check_image(self.image)
+        description(self.description)
         if not self.name.strip():
             raise InvalidInput("a product needs a name")
         if self.price.minor <= 0:
@@ -75,3 +80,9 @@ def _strip_option(word: str, option: str) -> str:
         if found and (not option or key.casefold() == option.casefold()):
             return value
     return word
+
+
+def check_image(image: str | None) -> None:
+    """A product's image is a media folder file or an https URL (or none)."""
+    if image and not is_media_name(image):
+        image_url(image)

@@ -6,8 +6,9 @@ from dataclasses import replace
 from commerce.domain import commands as c
 from commerce.domain.errors import InvalidInput, NotAllowed, NotFound
 from commerce.domain.identity import ChatRef, Identity
+from commerce.domain.media import description
 from commerce.domain.orders import CANCELLABLE, OrderStatus
-from commerce.domain.products import normalise_sku
+from commerce.domain.products import check_image, normalise_sku
 from commerce.service_layer import giveaways, queries
 from commerce.service_layer.auctions import close_due_auctions
 from commerce.service_layer.checkout import retry_checkouts, with_checkout
@@ -53,7 +54,11 @@ async def update_product(cmd: c.UpdateProduct, deps: Deps) -> ProductView:
         raise InvalidInput("price must be above zero")
     if cmd.ship_units is not None and not 1 <= cmd.ship_units <= 100:
         raise InvalidInput(f"size class {cmd.ship_units}: use 1 to 100 units")
-    return await deps.store.update_product(cmd.sku, cmd.name, cmd.price, cmd.ship_units)
+    check_image(cmd.image)
+    about = None if cmd.description is None else description(cmd.description)
+    return await deps.store.update_product(
+        cmd.sku, cmd.name, cmd.price, cmd.ship_units, cmd.image, about
+    )
 
 
 async def set_stock(cmd: c.SetStock, deps: Deps) -> ProductView:

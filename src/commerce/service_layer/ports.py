@@ -330,7 +330,13 @@ class Store(Protocol):
     async def products(self) -> list[ProductView]: ...
     async def product(self, sku: str) -> ProductView: ...
     async def update_product(
-        self, sku: str, name: str | None, price: Money | None, ship_units: int | None = None
+        self,
+        sku: str,
+        name: str | None,
+        price: Money | None,
+        ship_units: int | None = None,
+        image: str | None = None,
+        description: str | None = None,
     ) -> ProductView: ...
     async def set_stock(self, sku: str, stock: int, variant: str | None) -> ProductView: ...
     async def start_drop(

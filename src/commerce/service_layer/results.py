@@ -23,6 +23,8 @@ class ProductView:
     variants: tuple[VariantView, ...]
     digital: bool = False
     ship_units: int = 1  # the units one piece counts as in a package
+    image: str | None = None  # an https URL or a media folder file (domain/media.py)
+    description: str = ""
 
     @property
     def stock(self) -> int:
