@@ -6,7 +6,7 @@ Discord ephemeral message, the web chat's private lane, the console's second lin
 """
 
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from commerce.domain.drops import format_duration
 from commerce.domain.grammar import ParseError, ParseErrorKind
@@ -182,7 +182,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "buy_button": "Buy",
         "bid_button": "Bid {amount}",
         "board_left": "{left} of {qty} left",
-        "board_until": "ends {time} UTC",
+        "board_ends_in": "ends in {left} ({time} UTC)",
+        "board_ended_at": "ended {time} UTC",
         "board_sold_out": "Sold out. Buy joins the waitlist.",
         "board_buyers": "Last buyers: {names}",
         "privacy_warning": "Privacy mode is on: I cannot read ordinary messages here, so #buy "
@@ -377,7 +378,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "buy_button": "Kaufen",
         "bid_button": "{amount} bieten",
         "board_left": "{left} von {qty} übrig",
-        "board_until": "endet {time} UTC",
+        "board_ends_in": "endet in {left} ({time} UTC)",
+        "board_ended_at": "beendet {time} UTC",
         "board_sold_out": "Ausverkauft. Kaufen setzt dich auf die Warteliste.",
         "board_buyers": "Zuletzt gekauft: {names}",
         "privacy_warning": "Der Datenschutzmodus ist an: normale Nachrichten sehe ich hier nicht, "
@@ -576,7 +578,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "buy_button": "Acheter",
         "bid_button": "Enchérir {amount}",
         "board_left": "{left} sur {qty} restants",
-        "board_until": "fin à {time} UTC",
+        "board_ends_in": "fin dans {left} ({time} UTC)",
+        "board_ended_at": "terminé à {time} UTC",
         "board_sold_out": "Épuisé. Acheter t'inscrit sur la liste d'attente.",
         "board_buyers": "Derniers acheteurs : {names}",
         "privacy_warning": "Le mode confidentialité est actif : je ne lis pas les messages "
@@ -770,7 +773,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "buy_button": "Comprar",
         "bid_button": "Pujar {amount}",
         "board_left": "quedan {left} de {qty}",
-        "board_until": "termina a las {time} UTC",
+        "board_ends_in": "termina en {left} ({time} UTC)",
+        "board_ended_at": "terminó a las {time} UTC",
         "board_sold_out": "Agotado. Comprar te apunta a la lista de espera.",
         "board_buyers": "Últimos compradores: {names}",
         "privacy_warning": "El modo privacidad está activo: no leo los mensajes normales aquí, "
@@ -1154,6 +1158,18 @@ class Renderer:
         }
         return Reply(public=self.t(reason.value, **values))
 
+    def drop_ends(self, drop: DropView, now: datetime) -> str:
+        """How long a live drop with an end time has left ("ends in 4 min (20:05 UTC)"), or
+        when it ended; "" for a drop without an end time. Chat boards are only redrawn when
+        they change (and the outbox paces their edits), so the wall-clock time goes with the
+        countdown: it stays true between two edits."""
+        if drop.ends_at is None:
+            return ""
+        if drop.ended is not None:
+            return self.t("board_ended_at", time=drop.ended.strftime("%H:%M"))
+        left = countdown((drop.ends_at - now).total_seconds())
+        return self.t("board_ends_in", left=left, time=drop.ends_at.strftime("%H:%M"))
+
     def drop_started(self, drop: DropView) -> str:
         until = ""
         if drop.ends_at is not None:
@@ -1390,3 +1406,15 @@ def plus_five(auction: AuctionView) -> Money:
     base = auction.price or auction.start
     five = Money.parse("5", base.currency)
     return Money(max(auction.minimum.minor, base.minor + five.minor), base.currency)
+
+
+def countdown(seconds: float) -> str:
+    """Time left, as coarse as a board edited now and then can honestly show: "45 s",
+    "4 min" (to the nearest minute), "1 h 05 min"."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = (seconds + 30) // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"

@@ -30,6 +30,20 @@ class FakeClock:
         self.current += timedelta(**delta)
 
 
+class ShiftedClock:
+    """Real time plus an offset the test moves: time flows (the chat libraries, the
+    courier's polls) and the test can still jump over pacing delays and hold expiries."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, **delta: float) -> None:
+        self.offset += timedelta(**delta)
+
+
 @dataclass
 class FakeNotifier:
     notices: list[Notice] = field(default_factory=list)

@@ -74,7 +74,8 @@ def create_app(
     )
     hub = ChatHub(relay.publish if relay else None)
     # Notices reach the web chat's viewers, and the caller's notifier (or the log) as well.
-    notices = FanOut([WebNotifier(hub, settings.livebuy_locale), notifier or LogNotifier()])
+    web_notices = WebNotifier(hub, settings.livebuy_locale, lambda: app[BUS].clock.now())
+    notices = FanOut([web_notices, notifier or LogNotifier()])
     per_ip = MemoryThrottle(rate) if (rate := settings.rate_per_ip) else None
     chat = create_web_chat(
         hub,

@@ -179,7 +179,10 @@ class Core:
         after_commit(self.wake)  # within a unit of work: the rows are visible after it
 
     def board(self, drop: DropView, channel_id: int) -> Outgoing:
-        """The drop's board in one channel: posted once, then edited in place."""
+        """The drop's board in one channel: posted once, then edited in place. Its countdown
+        is as of this edit: the outbox paces and coalesces a board's edits (board_every),
+        so it moves on when the board does, never on a timer."""
+        ends = self.renderer.drop_ends(drop, self.bus.clock.now())
         if drop.status == DropStatus.LIVE:
             waiting = self.t("board_waiting", count=drop.waitlist) if drop.waitlist else ""
             line = self.t(
@@ -190,11 +193,12 @@ class Core:
                 amount=drop.price,
                 waiting=waiting,
             )
-            body = f"{self.renderer.drop_started(drop)}\n{line}"
+            body = f"{self.renderer.drop_started(drop)}\n{line}" + (f" · {ends}" if ends else "")
             buttons: tuple[Button, ...] = (Button(self.t("buy"), action=f"buy:{drop.code}"),)
         else:
             sold = drop.quantity - drop.remaining
             body = self.t("board_ended", item=drop.name, sold=sold, qty=drop.quantity)
+            body += f" · {ends}" if ends else ""
             buttons = ()
         return Outgoing(PLATFORM, str(channel_id), body, buttons, board=f"drop:{drop.id}")
 

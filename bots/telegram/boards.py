@@ -135,16 +135,20 @@ class Boards:
         r = self.core.renderer(self.core.locale)
         lines = [f"{drop.name} · {drop.price}"]
         buttons: tuple[Button, ...] = ()
+        # The countdown as of this edit: the outbox paces and coalesces a board's edits
+        # (SqlOutbox.board_every), so it moves on when the board does, never on a timer.
+        ends = r.drop_ends(drop, self.core.clock.now())
         if drop.status != "live":
             sold = drop.quantity - drop.remaining
-            lines.append(r.t("drop_closed", code=drop.code, sold=sold, qty=drop.quantity))
+            closed = r.t("drop_closed", code=drop.code, sold=sold, qty=drop.quantity)
+            lines.append(f"{closed} · {ends}" if ends else closed)
         else:
             if drop.remaining > 0:
                 line = r.t("board_left", left=drop.remaining, qty=drop.quantity)
             else:
                 line = r.t("board_sold_out")
-            if drop.ends_at is not None:
-                line += " · " + r.t("board_until", time=drop.ends_at.strftime("%H:%M"))
+            if ends:
+                line += " · " + ends
             lines.append(line)
             buttons = (Button(r.t("buy_button"), action=f"buy:{drop.code}"),)
         buyers = self.buyers.get(drop.id)

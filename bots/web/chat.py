@@ -17,6 +17,7 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,11 @@ ACTION = re.compile(
 )
 
 
-def board_event(drop: DropView) -> dict[str, Any]:
+def board_event(drop: DropView, now: datetime) -> dict[str, Any]:
+    """The drop's card. A live drop with an end time counts down in the page: `left` is the
+    seconds to its end as of `now` (the server's clock: the browser's may be off), and the
+    page ticks on its own, with no more traffic; an ended one says when it ended."""
+    live = drop.status == "live"
     return {
         "type": "board",
         "code": drop.code,
@@ -94,6 +99,12 @@ def board_event(drop: DropView) -> dict[str, Any]:
         "remaining": drop.remaining,
         "waitlist": drop.waitlist,
         "status": drop.status,
+        "left": (
+            max(0, round((drop.ends_at - now).total_seconds()))
+            if live and drop.ends_at is not None
+            else None
+        ),
+        "ended": drop.ended.strftime("%H:%M UTC") if drop.ended is not None else "",
     }
 
 
@@ -293,7 +304,7 @@ def create_web_chat(
             hub.remember(room, await queries.room_lines(reads, room))
         state = await queries.room_state(reads, f"web:{room}")
         now = reads.clock.now()
-        events = [board_event(state.drop)] if state.drop else []
+        events = [board_event(state.drop, now)] if state.drop else []
         for auction in state.auctions:
             left = max(0, int((auction.ends_at - now).total_seconds()))
             events.append(auction_event(auction, left))
@@ -402,7 +413,7 @@ def create_web_chat(
         deliver(hub, room, identity, reply, private)
         drop = _drop_of(outcome)
         if drop is not None:
-            hub.to_room(room, board_event(drop))
+            hub.to_room(room, board_event(drop, bus().reads.clock.now()))
 
     async def keep_lines() -> None:
         lines = hub.take_unsaved()
@@ -480,9 +491,15 @@ def _drop_of(outcome: chat.ChatOutcome) -> DropView | None:
 class WebNotifier:
     """Delivers the core's notices that concern web chats and web viewers."""
 
-    def __init__(self, hub: ChatHub, locale: str = "en") -> None:
+    def __init__(
+        self,
+        hub: ChatHub,
+        locale: str = "en",
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.hub = hub
         self.renderer = Renderer(locale)
+        self.now = now  # the core's clock: a drop's card counts down from it
 
     async def notify(self, notice: Notice) -> None:
         if isinstance(notice, ShowAnnounced | ShowUpdated | PollUpdated | PollClosed):
@@ -506,7 +523,7 @@ class WebNotifier:
             if reply.public:
                 self.hub.to_room(room, {"type": "bot", "text": reply.public})
             if drop is not None:
-                self.hub.to_room(room, board_event(drop))
+                self.hub.to_room(room, board_event(drop, self.now()))
 
     def _engage(self, notice: ShowAnnounced | ShowUpdated | PollUpdated | PollClosed) -> None:
         """Shows and polls: announcements as bot lines, boards as cards redrawn in place."""

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bots.discord.bot import DiscordService
 from commerce.adapters.outbox import SqlOutbox
 from commerce.service_layer.messagebus import MessageBus
+from commerce.service_layer.ports import Clock
 from tests.conftest import test_settings
 from tests.discord.fake_discord import GUILD_ID, FakeDiscord
 from tests.e2e.stripe_signing import SECRET, charge, event_body, session, sign
@@ -109,6 +110,7 @@ def open_shop(database_url: str, engine: AsyncEngine) -> ShopFactory:
         fake: FakeDiscord | None = None,
         wait_ready: bool = True,
         board_every: float = 0.2,  # the product waits 3 s between two edits of a board
+        clock: Clock | None = None,  # the core's (a ShiftedClock to jump over minutes)
         **overrides: Any,
     ) -> AsyncIterator[Shop]:
         fake = fake or FakeDiscord()
@@ -124,7 +126,12 @@ def open_shop(database_url: str, engine: AsyncEngine) -> ShopFactory:
         )
         payments = FakePaymentGateway()
         app = create_app(
-            settings, engine=engine, payments=payments, webhook_secret=SECRET, sweep_every=3600
+            settings,
+            engine=engine,
+            clock=clock,
+            payments=payments,
+            webhook_secret=SECRET,
+            sweep_every=3600,
         )
         try:
             async with TestClient(TestServer(app)) as client:

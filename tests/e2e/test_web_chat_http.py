@@ -61,13 +61,13 @@ async def test_notices_reach_web_viewers_and_rooms(
 ) -> None:
     bus = client.server.app[BUS]
     hub = ChatHub()
-    notifier = WebNotifier(hub)
+    notifier = WebNotifier(hub, now=clock.now)
     bus.deps.notifier = notifier
     room_viewer, buyer = Viewer("web:someone", "someone"), Viewer("web:anna", "anna")
     async with hub.join("demo", room_viewer), hub.join("demo", buyer):
         await add_product(bus)
         drop = await start_drop(bus, quantity=1, hold=timedelta(minutes=1))
-        hub.to_room("demo", board_event(drop))
+        hub.to_room("demo", board_event(drop, clock.now()))
         hub.names["web:anna"] = "anna"
         await buy(bus, "web:anna")
         await buy(bus, "web:ben")
@@ -79,6 +79,7 @@ async def test_notices_reach_web_viewers_and_rooms(
     assert any("Your hold on TEE product" in e for e in seen)  # private, to anna only
     assert not any("Your hold on" in e for e in room)
     assert any('"status": "ended"' in e for e in room)  # the board shows the end
+    assert any('"ended": "20:02 UTC"' in e for e in room)  # and when (EndDrop, by hand)
     assert any("Drop TEE has ended" in e for e in room)
 
 

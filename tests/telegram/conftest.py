@@ -5,7 +5,6 @@ import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from commerce.service_layer.messagebus import MessageBus
 from tests.conftest import test_settings
 from tests.e2e.stripe_signing import SECRET
-from tests.fakes import FakePaymentGateway
+from tests.fakes import FakePaymentGateway, ShiftedClock
 from tests.telegram.fake_bot_api import FakeBotApi
 from webhooks.app import create_app
 from webhooks.keys import BUS, OUTBOX
@@ -27,20 +26,6 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 GROUP = -100200300
 WEBHOOK_SECRET = "tg-secret-123"
-
-
-class ShiftedClock:
-    """Real time plus an offset the test moves: time flows (python-telegram-bot, the
-    courier's polls) and the test can still jump over pacing delays and hold expiries."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta()
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def advance(self, **delta: float) -> None:
-        self.offset += timedelta(**delta)
 
 
 async def until(

@@ -60,7 +60,29 @@ function board(b) {
   const left = live ? b.remaining + " of " + b.quantity + " left" + waiting : "ended";
   document.getElementById("board-info").textContent = left;
   document.getElementById("buy").disabled = !live;
+  // The countdown ticks here, from the seconds left as the server's clock saw them when it
+  // sent the card (the browser's own clock may be off): no traffic while it runs.
+  dropEnd = live && b.left !== null && b.left !== undefined ? Date.now() + b.left * 1000 : 0;
+  dropEnded = live ? "" : b.ended || "";
+  dropTick();
 }
+let dropEnd = 0, dropEnded = "";
+function clock(seconds) {  // 4:05, 1:02:03
+  const h = Math.floor(seconds / 3600), m = Math.floor(seconds / 60) % 60, s = seconds % 60;
+  const two = n => String(n).padStart(2, "0");
+  return h ? h + ":" + two(m) + ":" + two(s) : m + ":" + two(s);
+}
+function dropTick() {
+  const ends = document.getElementById("board-ends");
+  if (dropEnd) {
+    const left = Math.max(0, Math.ceil((dropEnd - Date.now()) / 1000));
+    ends.textContent = left ? "ends in " + clock(left) : "ending…";
+  } else {
+    ends.textContent = dropEnded ? "ended " + dropEnded : "";
+  }
+  ends.hidden = !ends.textContent;
+}
+setInterval(dropTick, 1000);
 function card(m) {  // a show, giveaway or poll card, redrawn in place (one per key)
   const id = "card-" + m.key.replace(":", "-");
   let box = document.getElementById(id);

@@ -50,6 +50,16 @@ class DropView:
     ends_at: datetime | None
     confirm: str = "always"  # buyers with a saved card confirm: always | trusted | above:N
     promo: bool = False  # free, paid with the public message
+    ended_at: datetime | None = None  # when it was marked ended (by hand, or by the sweeper)
+
+    @property
+    def ended(self) -> datetime | None:
+        """When an ended drop ended: by hand, or at its end time (the sweeper that marks it
+        may come a moment later)."""
+        if self.status == "live":
+            return None
+        times = [t for t in (self.ended_at, self.ends_at) if t is not None]
+        return min(times) if times else None
 
 
 @dataclass(frozen=True, slots=True)
