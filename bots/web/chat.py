@@ -297,8 +297,9 @@ def create_web_chat(
                 return stream
 
     async def room_state(room: str) -> list[dict[str, Any]]:
-        """The room's live drop, auctions and show, as cards, from the database (and its
-        latest lines, when this worker has heard nothing of the room since it started)."""
+        """The room's live drop, auctions and show, its giveaways and polls, as cards, from
+        the database (and its latest lines, when this worker has heard nothing of the room
+        since it started): a restart or a reload loses none of them."""
         reads = bus().reads
         if not hub.history.get(room):
             hub.remember(room, await queries.room_lines(reads, room))
@@ -310,6 +311,10 @@ def create_web_chat(
             events.append(auction_event(auction, left))
         if state.show is not None:
             events.append(show_event(state.show, renderer))
+        # Giveaways and polls, oldest first: the page puts each new card on top.
+        cards = [(g.starts_at, giveaway_event(g, renderer)) for g in state.giveaways]
+        cards += [(p.started_at, poll_event(p, renderer)) for p in state.polls]
+        events += [card for _, card in sorted(cards, key=lambda card: card[0])]
         return events
 
     @routes.post("/{room}/messages")

@@ -3,41 +3,15 @@ the very first load of the demo room and again after a restart (cards come from 
 the room's recent lines for whoever joins later, the pay link as a button and the way back
 from the checkout to the room; at 1280 and 390 px, never scrolling sideways on a phone."""
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-
-import pytest
-from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, expect
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from commerce.service_layer.messagebus import MessageBus
+from tests.browser.conftest import Serve
 from tests.browser.test_web_chat import ARTIFACTS, join, say
 from tests.conftest import test_settings
-from tests.e2e.conftest import free_port
 from tests.integration.helpers import add_product, start_drop
-from webhooks.app import create_app
 from webhooks.cli.serve import seed_demo
-from webhooks.keys import BUS
 
 SHOTS = ARTIFACTS / "screenshots"
-Serve = Callable[[], AbstractAsyncContextManager[MessageBus]]
-
-
-@pytest.fixture
-def serve(database_url: str, engine: AsyncEngine) -> tuple[str, Serve]:
-    """Starts the whole app on one port and database, as often as a test restarts it."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    settings = test_settings(database_url, public_base_url=base)
-
-    @asynccontextmanager
-    async def running() -> AsyncIterator[MessageBus]:
-        app = create_app(settings, engine=engine, sweep_every=3600)
-        async with TestServer(app, host="127.0.0.1", port=port) as server:
-            yield server.app[BUS]
-
-    return base, running
 
 
 async def at(browser: Browser, url: str, width: int) -> Page:

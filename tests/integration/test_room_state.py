@@ -44,3 +44,38 @@ async def test_a_rooms_live_drop_auctions_and_show(bus: MessageBus, clock: FakeC
         await bus.handle(c.EndDrop(code))
     assert (await queries.room_state(reads, "web:demo")).drop is None
     assert await queries.live_rooms(reads) == (["x"], False)
+
+
+async def test_a_rooms_giveaways_and_polls_running_and_ended_lately(
+    bus: MessageBus, clock: FakeClock
+) -> None:
+    """They are cards too: a reload or a restart shows them (and a result for an hour)."""
+    reads = bus.reads
+    await add_product(bus, "PIN", stock=5)
+    minute = timedelta(minutes=1)
+    here = await bus.handle(c.StartGiveaway("PIN", minute, channels=("web:demo",)))
+    await bus.handle(c.StartGiveaway("PIN", minute, channels=("web:other",)))
+    poll = await bus.handle(c.StartPoll("Red or blue?", ("red", "blue"), ("web:demo",)))
+    state = await queries.room_state(reads, "web:demo")
+    assert [g.id for g in state.giveaways] == [here.id]
+    assert [p.id for p in state.polls] == [poll.id]
+    assert state.polls[0].options[0].label == "red"
+    assert (await queries.room_state(reads, "web:nowhere")).polls == ()
+
+    # Drawn and closed: their results stay for an hour, next to what runs now.
+    clock.advance(minutes=2)
+    await bus.handle(c.DrawDueGiveaways())
+    await bus.handle(c.EndPoll("web:demo"))
+    everywhere = await bus.handle(c.StartGiveaway("PIN", minute * 5, channels=()))
+    state = await queries.room_state(reads, "web:demo")
+    assert [(g.id, g.status) for g in state.giveaways] == [
+        (here.id, "drawn"),
+        (everywhere.id, "live"),
+    ]  # oldest first
+    assert [p.status for p in state.polls] == ["closed"]
+    # An hour on, the old results are gone; what was drawn just now shows.
+    clock.advance(minutes=61)
+    await bus.handle(c.DrawDueGiveaways())
+    state = await queries.room_state(reads, "web:demo")
+    assert [(g.id, g.status) for g in state.giveaways] == [(everywhere.id, "drawn")]
+    assert state.polls == ()

@@ -124,6 +124,20 @@ LIVE_POLLS_IN_CHAT = sql(
     " (SELECT 1 FROM poll_channel c WHERE c.poll_id = p.id)) ORDER BY p.id DESC"
 )
 LIVE_POLLS = sql("SELECT id FROM poll WHERE status = 'live' ORDER BY id DESC")
+# The cards a chat room shows whoever opens it: what runs there, and what ended there lately
+# (a giveaway's draw, a poll's result); newest first.
+GIVEAWAYS_IN_CHAT = sql(
+    "SELECT g.id FROM giveaway g WHERE (g.status = 'live' OR g.drawn_at >= :since)"
+    " AND (EXISTS (SELECT 1 FROM giveaway_channel c WHERE c.giveaway_id = g.id"
+    " AND c.chat = :chat) OR NOT EXISTS (SELECT 1 FROM giveaway_channel c"
+    " WHERE c.giveaway_id = g.id)) ORDER BY g.id DESC LIMIT :limit"
+)
+POLLS_IN_CHAT = sql(
+    "SELECT p.id FROM poll p WHERE (p.status = 'live' OR p.closed_at >= :since)"
+    " AND (EXISTS (SELECT 1 FROM poll_channel c WHERE c.poll_id = p.id AND c.chat = :chat)"
+    " OR NOT EXISTS (SELECT 1 FROM poll_channel c WHERE c.poll_id = p.id))"
+    " ORDER BY p.id DESC LIMIT :limit"
+)
 LIVE_POLL_BY_ID = sql("SELECT id FROM poll WHERE id = :id AND status = 'live'")
 CLOSE_POLL = sql(
     "UPDATE poll SET status = 'closed', closed_at = :now WHERE id = :id AND status = 'live'"
@@ -398,6 +412,22 @@ class SqlGiveaways:
             view = await giveaway_view(conn, giveaway_id)
             entries = (await conn.execute(ENTRIES, {"id": giveaway_id})).all()
         return GiveawayRecord(view, tuple((e.number, e.name) for e in entries))
+
+    async def giveaways_in_chat(
+        self, chat: str, since: datetime, limit: int
+    ) -> list[GiveawayView]:
+        """The chat's live giveaways and those drawn since `since`, newest first."""
+        keys = {"chat": chat, "since": since, "limit": limit}
+        async with connection(self.engine) as conn:
+            ids = (await conn.execute(GIVEAWAYS_IN_CHAT, keys)).scalars().all()
+            return [await giveaway_view(conn, i) for i in ids]
+
+    async def polls_in_chat(self, chat: str, since: datetime, limit: int) -> list[PollView]:
+        """The chat's live polls and those closed since `since`, newest first."""
+        keys = {"chat": chat, "since": since, "limit": limit}
+        async with connection(self.engine) as conn:
+            ids = (await conn.execute(POLLS_IN_CHAT, keys)).scalars().all()
+            return [await poll_view(conn, i) for i in ids]
 
     # polls --------------------------------------------------------------------------------
 

@@ -41,8 +41,10 @@ from commerce.service_layer.results import (
     AuctionView,
     DropView,
     GiveawayRecord,
+    GiveawayView,
     OrderEventView,
     OrderView,
+    PollView,
     ProductView,
     ShowView,
     VariantView,
@@ -170,6 +172,14 @@ class SqlReadModel:
 
     async def giveaway(self, giveaway_id: int) -> GiveawayRecord:
         return await self._giveaways.giveaway(giveaway_id)
+
+    async def giveaways_in_chat(
+        self, chat: str, since: datetime, limit: int
+    ) -> list[GiveawayView]:
+        return await self._giveaways.giveaways_in_chat(chat, since, limit)
+
+    async def polls_in_chat(self, chat: str, since: datetime, limit: int) -> list[PollView]:
+        return await self._giveaways.polls_in_chat(chat, since, limit)
 
     async def pending_events(self, received_before: datetime) -> list[tuple[str, str]]:
         return await self._ledger.pending_events(received_before)

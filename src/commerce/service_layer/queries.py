@@ -22,8 +22,10 @@ from commerce.service_layer.results import (
     CardView,
     DropView,
     GiveawayRecord,
+    GiveawayView,
     OrderEventView,
     OrderView,
+    PollView,
     ProductView,
     ShowView,
 )
@@ -75,6 +77,16 @@ class ReadModel(Protocol):
 
     async def giveaway(self, giveaway_id: int) -> GiveawayRecord:
         """NotFound when there is no such giveaway."""
+        ...
+
+    async def giveaways_in_chat(
+        self, chat: str, since: datetime, limit: int
+    ) -> list[GiveawayView]:
+        """The chat's live giveaways and those drawn since `since`, newest first."""
+        ...
+
+    async def polls_in_chat(self, chat: str, since: datetime, limit: int) -> list[PollView]:
+        """The chat's live polls and those closed since `since`, newest first."""
         ...
 
     async def pending_events(self, received_before: datetime) -> list[tuple[str, str]]:
@@ -176,11 +188,20 @@ async def drop_chats(reads: Reads) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class RoomState:
-    """What a chat room shows whoever opens it: its live drop, auctions and show."""
+    """What a chat room shows whoever opens it: its live drop, auctions and show, and its
+    giveaways and polls (running, or ended lately: their results), oldest first."""
 
     drop: DropView | None
     auctions: tuple[AuctionView, ...]
     show: ShowView | None
+    giveaways: tuple[GiveawayView, ...] = ()
+    polls: tuple[PollView, ...] = ()
+
+
+# Giveaways and polls that ended this long ago still show their card (the draw, the result)
+# to whoever opens the room; at most this many of each.
+RECENT_CARDS = timedelta(hours=1)
+MAX_ROOM_CARDS = 5
 
 
 def _shown_in(chat: str, channels: tuple[str, ...]) -> bool:
@@ -192,7 +213,16 @@ async def room_state(reads: Reads, chat: str) -> RoomState:
     drops = await reads.model.drops(DropStatus.LIVE, chat, 1)
     auctions = [a for a in await reads.model.auctions("live") if _shown_in(chat, a.channels)]
     show = await reads.model.show_in_chat(chat)
-    return RoomState(drops[0] if drops else None, tuple(auctions), show)
+    since = reads.clock.now() - RECENT_CARDS
+    giveaways = await reads.model.giveaways_in_chat(chat, since, MAX_ROOM_CARDS)
+    polls = await reads.model.polls_in_chat(chat, since, MAX_ROOM_CARDS)
+    return RoomState(
+        drops[0] if drops else None,
+        tuple(auctions),
+        show,
+        tuple(reversed(giveaways)),
+        tuple(reversed(polls)),
+    )
 
 
 async def room_lines(reads: Reads, room: str) -> list[dict[str, Any]]:
