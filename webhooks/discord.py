@@ -81,7 +81,7 @@ def install(app: web.Application, add_notifier: Callable[[Notifier], None]) -> N
         inbox = SqlChatInbox(engine, app[LEASES].holder)
         core = Core(bus, outbox, inbox, SqlPerks(engine), config)
         service = DiscordService(core, config)
-        sender = DiscordSender(lambda: service.bot, config.locale)
+        sender = DiscordSender(lambda: service.bot, config.locale, settings.public_base_url)
         courier = Courier(outbox, sender, bus.clock)
         runner = InboxRunner(inbox, "discord", core.process, bus.clock, joins=core.joins)
         core.wake, core.wake_inbox = courier.wake, runner.wake

@@ -26,6 +26,7 @@ from bots.telegram.commands import register_commands
 from bots.telegram.sender import TelegramSender, retry_seconds
 from commerce.adapters.chat_inbox import SqlChatInbox
 from commerce.adapters.inbound import SqlContacts
+from commerce.adapters.media import MediaFolder
 from commerce.config import Settings
 from commerce.service_layer.inbox import InboxRunner
 from commerce.service_layer.outbox import Courier
@@ -167,7 +168,9 @@ async def _run_bot(
         await contacts.stopped("telegram", f"telegram:{chat}")
 
     provider = settings.telegram_payment_provider_token  # Telegram Payments: invoices
-    sender = TelegramSender(bot, blocked, provider.get_secret_value() if provider else None)
+    token = provider.get_secret_value() if provider else None
+    # Pictures of the media folder are uploaded (Telegram may not reach this server).
+    sender = TelegramSender(bot, blocked, token, MediaFolder(settings.media_dir).path)
     courier = Courier(app[OUTBOX], sender, clock, per_second=options.per_second)
     adapter.bot, adapter.wake = bot, courier.wake
     app[METRICS].couriers.append(courier)  # its 429 count goes to /metrics

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bots.discord.texts import text
+from bots.pictures import described
 from bots.rendering import Renderer
 from commerce.domain.commands import AddSeller, ChatMessage
 from commerce.domain.drops import DropStatus
@@ -200,7 +201,9 @@ class Core:
             body = self.t("board_ended", item=drop.name, sold=sold, qty=drop.quantity)
             body += f" · {ends}" if ends else ""
             buttons = ()
-        return Outgoing(PLATFORM, str(channel_id), body, buttons, board=f"drop:{drop.id}")
+        body = described(body, drop.description)  # and its picture as the embed's image
+        board = f"drop:{drop.id}"
+        return Outgoing(PLATFORM, str(channel_id), body, buttons, board=board, image=drop.image)
 
     async def show_board(self, drop: DropView) -> None:
         channels = [c for c in map(discord_id, drop.channels) if c is not None]

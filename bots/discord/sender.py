@@ -12,6 +12,7 @@ import discord
 from bots.discord.cogs.buying import BuyButton
 from bots.discord.core import BUY_PREFIX
 from bots.discord.texts import text
+from commerce.domain.media import public_image_url
 from commerce.service_layer.outbox import Button, Outgoing, RetryLater, Undeliverable
 
 log = logging.getLogger(__name__)
@@ -21,9 +22,17 @@ CLOSED_DMS = 50007  # "Cannot send messages to this user"
 class DiscordSender:
     platform = "discord"
 
-    def __init__(self, client: Callable[[], discord.Client | None], locale: str = "en") -> None:
+    def __init__(
+        self,
+        client: Callable[[], discord.Client | None],
+        locale: str = "en",
+        public_base_url: str = "",
+    ) -> None:
         self.client = client  # the service's current bot (it is replaced on an intent retry)
         self.locale = locale
+        # A media folder picture is shown by address: Discord fetches it from this server's
+        # /media/ route (see _content for why not an attachment).
+        self.public_base_url = public_base_url
 
     def interval(self, chat: str) -> float:
         # discord.py paces each route by Discord's bucket headers; this only spreads bursts.
@@ -48,7 +57,9 @@ class DiscordSender:
             _alert(exc, message.chat)
             raise _translated(exc) from exc
 
-    async def edit(self, message: Outgoing, message_ref: str) -> None:
+    async def edit(
+        self, message: Outgoing, message_ref: str, shown_image: str | None = None
+    ) -> None:
         client = self._client()
         channel = client.get_partial_messageable(int(message.chat))
         partial = channel.get_partial_message(int(message_ref))
@@ -97,6 +108,13 @@ class DiscordSender:
         view = _view(message.buttons)
         if message.board is not None:
             embed = discord.Embed(description=message.text)
+            if message.image is not None:
+                # By URL, not as an attachment: an attachment would be uploaded again with
+                # every edit of the board (or kept with `attachments=` bookkeeping), while a
+                # URL costs nothing per edit and Discord's media proxy caches it. The cost: a
+                # media folder picture needs a PUBLIC_BASE_URL Discord can reach; without
+                # one the embed just shows no picture (the text is unchanged).
+                embed.set_image(url=public_image_url(message.image, self.public_base_url))
             return {"content": None, "embed": embed, "view": view}
         return {"content": message.text, "view": view}
 

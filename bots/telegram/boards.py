@@ -10,8 +10,10 @@ import logging
 from collections import deque
 from dataclasses import dataclass
 
+from bots.pictures import described
 from bots.rendering import plus_five
 from bots.telegram.core import PLATFORM, Core, chats
+from bots.telegram.sender import MAX_CAPTION
 from commerce.service_layer import chat, queries
 from commerce.service_layer.outbox import Button, Outgoing
 from commerce.service_layer.results import (
@@ -128,8 +130,12 @@ class Boards:
         shown |= self.board_chats.get(drop.id, set())
         self.board_chats[drop.id] = shown
         text, buttons = self.board_text(drop)
-        board = f"drop:{drop.id}"
-        return [Outgoing(PLATFORM, c, text, buttons, board=board) for c in sorted(shown)]
+        # A photo's caption when it has a picture: 1024 characters at most.
+        text = described(text, drop.description, MAX_CAPTION if drop.image else None)
+        board, image = f"drop:{drop.id}", drop.image
+        return [
+            Outgoing(PLATFORM, c, text, buttons, board=board, image=image) for c in sorted(shown)
+        ]
 
     def board_text(self, drop: DropView) -> tuple[str, tuple[Button, ...]]:
         r = self.core.renderer(self.core.locale)

@@ -2,11 +2,14 @@
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 
 from telegram import (
     Bot,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
+    InputMediaPhoto,
     LabeledPrice,
     LinkPreviewOptions,
     ReplyParameters,
@@ -20,6 +23,7 @@ from telegram.error import (
     TelegramError,
 )
 
+from commerce.domain.media import is_media_name
 from commerce.service_layer.outbox import (
     Button,
     ChatMoved,
@@ -31,6 +35,7 @@ from commerce.service_layer.outbox import (
 
 PRIVATE_INTERVAL = 1.0  # Telegram: about one message a second to a chat
 GROUP_INTERVAL = 3.0  # and about 20 a minute to a group
+MAX_CAPTION = 1024  # a photo's caption (sendPhoto, editMessageCaption), in characters
 
 
 def retry_seconds(exc: RetryAfter) -> float:
@@ -47,14 +52,18 @@ class TelegramSender:
         bot: Bot,
         on_blocked: Callable[[str], Awaitable[None]] | None = None,
         provider_token: str | None = None,
+        media: Callable[[str], Path | None] = lambda name: None,
     ) -> None:
         self.bot = bot
         self.on_blocked = on_blocked  # a private chat blocked the bot (its user id)
         self.provider_token = provider_token  # Telegram Payments (never logged)
+        self.media = media  # the file of a media folder picture, None when it is gone
 
     async def send(self, message: Outgoing) -> str:
         if message.invoice is not None:
             return await self._send_invoice(message, message.invoice)
+        if message.image is not None and (photo := self._photo(message.image)) is not None:
+            return await self._send_photo(message, photo)
         reply = None
         if message.reply_to is not None:
             reply = ReplyParameters(int(message.reply_to), allow_sending_without_reply=True)
@@ -65,6 +74,28 @@ class TelegramSender:
                 reply_markup=markup(message.buttons),
                 reply_parameters=reply,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        except TelegramError as exc:
+            raise await self._translate(exc, message.chat) from exc
+        return str(sent.message_id)
+
+    def _photo(self, image: str, attach: bool = False) -> str | InputFile | None:
+        """What sendPhoto takes: an https URL (Telegram fetches it) or, for a picture of the
+        media folder, the file itself, uploaded as multipart/form-data (this server may be
+        unreachable from Telegram). None: the file is gone, the board goes out as text.
+        `attach`: inside an InputMedia, the file goes as `attach://<name>`."""
+        if not is_media_name(image):
+            return image
+        path = self.media(image)
+        return None if path is None else InputFile(path.read_bytes(), image, attach=attach)
+
+    async def _send_photo(self, message: Outgoing, photo: str | InputFile) -> str:
+        try:
+            sent = await self.bot.send_photo(
+                chat_id=int(message.chat),
+                photo=photo,
+                caption=caption(message.text),
+                reply_markup=markup(message.buttons),
             )
         except TelegramError as exc:
             raise await self._translate(exc, message.chat) from exc
@@ -89,15 +120,38 @@ class TelegramSender:
             raise await self._translate(exc, message.chat) from exc
         return str(sent.message_id)
 
-    async def edit(self, message: Outgoing, message_ref: str) -> None:
+    async def edit(
+        self, message: Outgoing, message_ref: str, shown_image: str | None = None
+    ) -> None:
+        """A text board's text is edited; a photo board's caption, or its media when the
+        picture changed (editMessageMedia also turns a text board into a photo). A photo
+        stays when the product lost its picture: a message's media cannot be removed."""
+        chat, ref, buttons = int(message.chat), int(message_ref), markup(message.buttons)
+        changed = message.image is not None and message.image != shown_image
+        photo = self._photo(message.image, attach=True) if changed and message.image else None
         try:
-            await self.bot.edit_message_text(
-                chat_id=int(message.chat),
-                message_id=int(message_ref),
-                text=message.text,
-                reply_markup=markup(message.buttons),
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-            )
+            if photo is not None:
+                await self.bot.edit_message_media(
+                    chat_id=chat,
+                    message_id=ref,
+                    media=InputMediaPhoto(photo, caption=caption(message.text)),
+                    reply_markup=buttons,
+                )
+            elif shown_image is not None:
+                await self.bot.edit_message_caption(
+                    chat_id=chat,
+                    message_id=ref,
+                    caption=caption(message.text),
+                    reply_markup=buttons,
+                )
+            else:
+                await self.bot.edit_message_text(
+                    chat_id=chat,
+                    message_id=ref,
+                    text=message.text,
+                    reply_markup=buttons,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
         except BadRequest as exc:
             if "not modified" in exc.message.lower():
                 return  # the board already says this: done
@@ -124,6 +178,11 @@ class TelegramSender:
         if isinstance(exc, NetworkError):  # includes TimedOut
             return RetryLater(0, f"{type(exc).__name__}: {exc.message}")
         return RetryLater(0, f"{type(exc).__name__}: {exc.message}")
+
+
+def caption(text: str) -> str:
+    """A photo's caption: Telegram refuses more than 1024 characters."""
+    return text if len(text) <= MAX_CAPTION else text[: MAX_CAPTION - 1] + "…"
 
 
 def markup(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:

@@ -36,6 +36,7 @@ from commerce.domain.commands import (
     PressButton,
     RecogniseWebViewer,
 )
+from commerce.domain.media import public_image_url
 from commerce.service_layer import chat, queries
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.ports import Throttle
@@ -105,7 +106,14 @@ def board_event(drop: DropView, now: datetime) -> dict[str, Any]:
             else None
         ),
         "ended": drop.ended.strftime("%H:%M UTC") if drop.ended is not None else "",
+        **media_of(drop.image, drop.description),
     }
+
+
+def media_of(image: str | None, description: str) -> dict[str, Any]:
+    """A card's picture (a media folder file from this server's /media/, relative so an
+    embedded room loads it from us too; an https picture from its address) and description."""
+    return {"image": public_image_url(image, "") if image else "", "description": description}
 
 
 def auction_event(auction: AuctionView, seconds_left: int) -> dict[str, Any]:

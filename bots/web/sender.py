@@ -22,7 +22,9 @@ class WebSender:
         self.hub.to_identity(message.chat, private_event(message.text, actions))
         return uuid.uuid4().hex[:16]
 
-    async def edit(self, message: Outgoing, message_ref: str) -> None:
+    async def edit(
+        self, message: Outgoing, message_ref: str, shown_image: str | None = None
+    ) -> None:
         await self.send(message)  # no boards through the outbox here: a new line
 
     def interval(self, chat: str) -> float:

@@ -375,6 +375,8 @@ class FakeDiscord:
                 self.dm_channels[channel_id] = recipient
                 return _json({"id": channel_id, "type": 1, "recipients": [self.user(recipient)]})
             case "POST", ["channels", channel_id, "messages"]:
+                if (invalid := _invalid_embeds(body)) is not None:
+                    return invalid
                 recipient = self.dm_channels.get(channel_id)
                 if recipient in self.closed_dms:
                     error = {"message": "Cannot send messages to this user", "code": 50007}
@@ -389,6 +391,8 @@ class FakeDiscord:
                 message = self.messages.get(message_id)
                 if message is None or message["channel_id"] != channel_id:
                     return _json({"message": "Unknown Message", "code": 10008}, 404)
+                if (invalid := _invalid_embeds(body)) is not None:
+                    return invalid
                 for key, cleared in (("content", ""), ("embeds", []), ("components", [])):
                     if key in body:  # null clears it: Discord then shows "" or []
                         message[key] = cleared if body[key] is None else body[key]
@@ -600,6 +604,27 @@ class FakeDiscord:
             "nsfw_level": 0,
             "system_channel_flags": 0,
         }
+
+
+def _invalid_embeds(body: Any) -> web.Response | None:
+    """Discord's 400 for embeds it refuses: more than 10, a description over 4096
+    characters, an image whose url is not http(s) or attachment:// (the `image` object is
+    `{"url": ...}`, https://discord.com/developers/docs/resources/message#embed-object)."""
+    embeds = (body or {}).get("embeds") or []
+    problems: dict[str, Any] = {}
+    if len(embeds) > 10:
+        problems["embeds"] = "Must be 10 or fewer in length."
+    for i, embed in enumerate(embeds):
+        if len(embed.get("description") or "") > 4096:
+            problems[f"embeds.{i}.description"] = "Must be 4096 or fewer in length."
+        image = embed.get("image")
+        if image is not None:
+            url = image.get("url", "") if isinstance(image, dict) else ""
+            if not url.startswith(("https://", "http://", "attachment://")):
+                problems[f"embeds.{i}.image.url"] = "Scheme must be one of ('http', 'https')."
+    if not problems:
+        return None
+    return _json({"message": "Invalid Form Body", "code": 50035, "errors": problems}, 400)
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

@@ -26,6 +26,8 @@ class RecordingSender:
     calls: list[tuple[str, str, str]] = field(default_factory=list)  # (verb, chat, text)
     faults: dict[str, list[Exception]] = field(default_factory=dict)  # per chat, raised in order
     next_ref: int = 0
+    shown: list[str | None] = field(default_factory=list)  # per edit: the picture posted before
+    images: list[str | None] = field(default_factory=list)  # per send and edit: its picture
 
     def _fault(self, chat: str) -> None:
         pending = self.faults.get(chat)
@@ -35,12 +37,17 @@ class RecordingSender:
     async def send(self, message: Outgoing) -> str:
         self._fault(message.chat)
         self.calls.append(("send", message.chat, message.text))
+        self.images.append(message.image)
         self.next_ref += 1
         return str(self.next_ref)
 
-    async def edit(self, message: Outgoing, message_ref: str) -> None:
+    async def edit(
+        self, message: Outgoing, message_ref: str, shown_image: str | None = None
+    ) -> None:
         self._fault(message.chat)
         self.calls.append((f"edit {message_ref}", message.chat, message.text))
+        self.shown.append(shown_image)
+        self.images.append(message.image)
 
     def interval(self, chat: str) -> float:
         return 0.0
@@ -309,3 +316,46 @@ async def test_a_message_that_fails_is_not_overtaken_by_the_next_one(engine: Asy
         clock.advance(seconds=2)
         await run.deliver_due()
     assert sender.calls == [("send", "1", "first"), ("send", "1", "second")]
+
+
+async def test_a_board_with_a_picture_tells_each_edit_what_the_message_shows(
+    engine: AsyncEngine,
+) -> None:
+    """The picture goes out with the board, coalesced like its text; each edit learns which
+    picture the posted message shows (to edit the caption, or replace the media), and a
+    picture once posted stays when an edit carries none (media cannot be removed)."""
+    clock, sender = FakeClock(), RecordingSender()
+    outbox = SqlOutbox(engine)
+    run = courier(engine, clock, sender)
+    board = "drop:1"
+
+    def pictured(body: str, image: str | None) -> Outgoing:
+        return Outgoing("telegram", "-100", body, board=board, image=image)
+
+    await outbox.put([pictured("10 left", "a" * 64 + ".png")], clock.now())
+    await run.deliver_due()
+    for body, image in (
+        ("9 left", "a" * 64 + ".png"),  # the same picture: a caption edit
+        ("8 left", "https://cdn.example.com/new.jpg"),  # another: the media is replaced
+        ("7 left", None),  # none any more: the photo stays, its caption edited
+        ("6 left", None),
+    ):
+        clock.advance(seconds=60)
+        await outbox.put([pictured(body, "https://cdn.example.com/old.jpg")], clock.now())
+        await outbox.put([pictured(body, image)], clock.now())  # coalesced into that one
+        clock.advance(seconds=60)
+        assert await run.deliver_due() == 1
+    assert sender.images == [
+        "a" * 64 + ".png",
+        "a" * 64 + ".png",
+        "https://cdn.example.com/new.jpg",
+        None,
+        None,
+    ]
+    assert sender.shown == [
+        "a" * 64 + ".png",
+        "a" * 64 + ".png",
+        "https://cdn.example.com/new.jpg",
+        "https://cdn.example.com/new.jpg",
+    ]
+    assert (await outbox.counts()).pending == 0

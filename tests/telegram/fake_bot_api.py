@@ -30,7 +30,19 @@ JSON_PARAMS = {
     "scope",
     "prices",
     "suggested_tip_amounts",
+    "media",
+    "caption_entities",
 }
+MAX_CAPTION = 1024  # sendPhoto / editMessageCaption: 0-1024 characters
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file sent as multipart/form-data (an InputFile), as the fake received it."""
+
+    filename: str
+    content_type: str
+    data: bytes
 
 
 @dataclass
@@ -48,6 +60,8 @@ class Posted:
     text: str
     reply_markup: dict[str, Any] | None
     edits: int = 0
+    # A photo message (then `text` is its caption): the URL Telegram fetched, or the upload.
+    photo: str | Upload | None = None
 
     @property
     def buttons(self) -> list[dict[str, Any]]:
@@ -236,6 +250,55 @@ class FakeBotApi:
         posted.edits += 1
         return self._message(posted)
 
+    async def api_sendPhoto(self, params: dict[str, Any]) -> dict[str, Any]:
+        """sendPhoto: `photo` is a file_id, an HTTP(S) URL or a multipart upload."""
+        chat_id = int(params["chat_id"])
+        if chat_id in self.blocked:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        photo = _photo(params.get("photo"), params)
+        caption = params.get("caption", "")
+        if len(caption) > MAX_CAPTION:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        ids = self.message_ids.setdefault(chat_id, itertools.count(1))
+        posted = Posted(chat_id, next(ids), caption, params.get("reply_markup"), photo=photo)
+        self.posted[(chat_id, posted.message_id)] = posted
+        return self._message(posted)
+
+    async def api_editMessageCaption(self, params: dict[str, Any]) -> dict[str, Any]:
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        posted = self.posted.get(key)
+        if posted is None:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        if posted.photo is None:
+            raise ApiError(400, "Bad Request: there is no caption in the message to edit")
+        caption, markup = params.get("caption", ""), params.get("reply_markup")
+        if len(caption) > MAX_CAPTION:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        if posted.text == caption and posted.reply_markup == markup:
+            raise ApiError(400, "Bad Request: message is not modified")
+        posted.text, posted.reply_markup = caption, markup
+        posted.edits += 1
+        return self._message(posted)
+
+    async def api_editMessageMedia(self, params: dict[str, Any]) -> dict[str, Any]:
+        """editMessageMedia: `media` is an InputMedia (JSON); a new file is attached as
+        `attach://<name>` with the file in the multipart field <name>. It also adds media
+        to a text message (Bot API 9.x)."""
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        posted = self.posted.get(key)
+        if posted is None:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        media = params["media"]
+        if media.get("type") != "photo":
+            raise ApiError(400, "Bad Request: unsupported media type")
+        caption = media.get("caption", "")
+        if len(caption) > MAX_CAPTION:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        posted.photo = _photo(media.get("media"), params)
+        posted.text, posted.reply_markup = caption, params.get("reply_markup")
+        posted.edits += 1
+        return self._message(posted)
+
     async def api_editMessageReplyMarkup(self, params: dict[str, Any]) -> dict[str, Any]:
         key = (int(params["chat_id"]), int(params["message_id"]))
         posted = self.posted.get(key)
@@ -293,8 +356,16 @@ class FakeBotApi:
             "date": int(time.time()),
             "chat": _chat(posted.chat_id),
             "from": {"id": BOT_ID, "is_bot": True, "first_name": "LiveBuy"},
-            "text": posted.text,
         }
+        if posted.photo is None:
+            message["text"] = posted.text
+        else:
+            unique = f"p{posted.chat_id}x{posted.message_id}x{posted.edits}".replace("-", "m")
+            message["photo"] = [
+                {"file_id": f"AgAC{unique}", "file_unique_id": unique, "width": 8, "height": 8}
+            ]
+            if posted.text:
+                message["caption"] = posted.text
         if posted.reply_markup:
             message["reply_markup"] = posted.reply_markup
         return message
@@ -472,9 +543,27 @@ async def _params(request: web.Request) -> dict[str, Any]:
     form = await request.post()
     params: dict[str, Any] = {}
     for key, value in form.items():
+        if isinstance(value, web.FileField):  # an InputFile, sent as multipart/form-data
+            params[key] = Upload(value.filename, value.content_type, value.file.read())
+            continue
         text = value if isinstance(value, str) else ""
         params[key] = json.loads(text) if key in JSON_PARAMS else text
     return params
+
+
+def _photo(given: Any, params: dict[str, Any]) -> str | Upload:
+    """A photo as the Bot API takes it: an upload, `attach://<field>` naming one, or a
+    file_id / URL (Telegram fetches http(s) URLs itself)."""
+    if isinstance(given, Upload):
+        return given
+    if isinstance(given, str) and given.startswith("attach://"):
+        attached = params.get(given.removeprefix("attach://"))
+        if not isinstance(attached, Upload):
+            raise ApiError(400, "Bad Request: can't find the attached file")
+        return attached
+    if isinstance(given, str) and given.startswith(("https://", "http://", "AgAC")):
+        return given
+    raise ApiError(400, "Bad Request: wrong remote file identifier specified")
 
 
 def _chat(chat_id: int, user: FakeUser | None = None) -> dict[str, Any]:

@@ -65,6 +65,17 @@ function board(b) {
   dropEnd = live && b.left !== null && b.left !== undefined ? Date.now() + b.left * 1000 : 0;
   dropEnded = live ? "" : b.ended || "";
   dropTick();
+  boardMedia(b);
+}
+function boardMedia(b) {  // the product's picture and description, when it has them
+  const image = document.getElementById("board-image");
+  if (b.image) { if (image.getAttribute("src") !== b.image) image.src = b.image; }
+  else image.removeAttribute("src");
+  image.hidden = !b.image;
+  image.alt = b.name;
+  const about = document.getElementById("board-about");
+  about.textContent = b.description || "";
+  about.hidden = !b.description;
 }
 let dropEnd = 0, dropEnded = "";
 function clock(seconds) {  // 4:05, 1:02:03

@@ -8,6 +8,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import String, bindparam
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from commerce.adapters.chat_inbox import DONE
@@ -21,16 +22,16 @@ from commerce.service_layer.outbox import Button, Invoice, OutboxCounts, Outgoin
 LEASE = timedelta(seconds=20)
 
 INSERT = sql(
-    "INSERT INTO outbox (platform, chat, text, buttons, board, reply_to, invoice, status,"
-    " attempts, not_before, edit, error, created_at)"
-    " VALUES (:platform, :chat, :text, :buttons, :board, :reply_to, :invoice, 'pending', 0,"
-    " :at, false, '', :now)"
+    "INSERT INTO outbox (platform, chat, text, buttons, board, reply_to, invoice, image,"
+    " status, attempts, not_before, edit, error, created_at)"
+    " VALUES (:platform, :chat, :text, :buttons, :board, :reply_to, :invoice, :image,"
+    " 'pending', 0, :at, false, '', :now)"
 )
 # A board text waiting to go out (not leased) is replaced by the newer one: coalescing. Into
 # the newest such row: an older one (sent, refused with a 429 and waiting again) goes out
 # first, so the last edit shows the latest text.
 COALESCE = sql(
-    "UPDATE outbox SET text = :text, buttons = :buttons WHERE id = ("
+    "UPDATE outbox SET text = :text, buttons = :buttons, image = :image WHERE id = ("
     " SELECT id FROM outbox WHERE platform = :platform AND chat = :chat AND board = :board"
     " AND status = 'pending' AND (lease_until IS NULL OR lease_until <= :now)"
     " ORDER BY id DESC LIMIT 1)"
@@ -42,8 +43,8 @@ LAST_BOARD_EDIT = sql(
 # A chat's messages leave in the order they were put: one that waits (paced, retried later or
 # under way) holds back the chat's newer ones, and a round takes them oldest first.
 DUE = """
-    SELECT o.id, o.chat, o.text, o.buttons, o.board, o.reply_to, o.invoice, o.attempts,
-      b.message_ref
+    SELECT o.id, o.chat, o.text, o.buttons, o.board, o.reply_to, o.invoice, o.image,
+      o.attempts, b.message_ref, b.image AS shown_image
     FROM outbox o LEFT JOIN board_message b
       ON b.platform = o.platform AND b.chat = o.chat AND b.board = o.board
     LEFT JOIN chat_pace c ON c.platform = o.platform AND c.chat = o.chat
@@ -63,7 +64,8 @@ LEASE_ROW = sql("UPDATE outbox SET lease_until = :lease WHERE id = :id")
 MARK_SENT = sql(
     "UPDATE outbox SET status = 'sent', message_ref = :ref, edit = :edit, sent_at = :now,"
     " lease_until = NULL WHERE id = :id AND text = :text AND buttons = :buttons"
-)
+    " AND COALESCE(image, '') = COALESCE(:image, '')"
+).bindparams(bindparam("image", type_=String()))
 # A chat with a new id (Telegram: a group upgraded to a supergroup).
 MOVE_OUTBOX = sql(
     "UPDATE outbox SET chat = :new WHERE platform = :platform AND chat = :old"
@@ -84,11 +86,15 @@ MOVE_CHANNEL = (
     " (SELECT 1 FROM {t} n WHERE n.{k} = {t}.{k} AND n.chat = :new)"
 )
 RELEASE_LEASE = sql("UPDATE outbox SET lease_until = NULL WHERE id = :id")
+# A posted picture stays when an edit carries none (a message's media cannot be removed):
+# the board remains a photo whose caption is edited.
 UPSERT_BOARD = sql(
-    "INSERT INTO board_message (platform, chat, board, message_ref, last_sent_at)"
-    " VALUES (:platform, :chat, :board, :ref, :now)"
+    "INSERT INTO board_message (platform, chat, board, message_ref, last_sent_at, image)"
+    " VALUES (:platform, :chat, :board, :ref, :now, :image)"
     " ON CONFLICT (platform, chat, board) DO UPDATE SET message_ref = excluded.message_ref,"
-    " last_sent_at = excluded.last_sent_at"
+    " last_sent_at = excluded.last_sent_at, image = CASE"
+    " WHEN excluded.message_ref = board_message.message_ref"
+    " THEN COALESCE(excluded.image, board_message.image) ELSE excluded.image END"
 )
 # Another worker may have sent to the chat a moment ago: the later of the two times wins.
 PACE = sql(
@@ -158,8 +164,10 @@ class SqlOutbox:
                     board=row.board,
                     reply_to=row.reply_to,
                     invoice=Invoice.from_json(json.loads(row.invoice)) if row.invoice else None,
+                    image=row.image,
                 )
-                taken.append(Queued(row.id, message, row.attempts, row.message_ref))
+                queued = Queued(row.id, message, row.attempts, row.message_ref, row.shown_image)
+                taken.append(queued)
         return taken
 
     async def sent(
@@ -179,6 +187,7 @@ class SqlOutbox:
                     "now": now,
                     "text": message.text,
                     "buttons": json.dumps([_button_json(b) for b in message.buttons]),
+                    "image": message.image,
                 },
             )
             if not marked.rowcount:
@@ -192,6 +201,7 @@ class SqlOutbox:
                         "board": message.board,
                         "ref": message_ref,
                         "now": now,
+                        "image": message.image,
                     },
                 )
 
@@ -255,6 +265,7 @@ async def put_message(
         "board": message.board,
         "reply_to": message.reply_to,
         "invoice": json.dumps(message.invoice.json()) if message.invoice else None,
+        "image": message.image,
         "now": now,
         "at": now,
     }

@@ -51,7 +51,8 @@ def maybe_utc(value: Any) -> datetime | None:
 DROP_COLUMNS = """
     d.id, d.code, d.product_id, d.price_minor, d.currency, d.quantity, d.remaining,
     d.per_buyer_limit, d.policy, d.hold_seconds, d.status, d.waitlist_len,
-    d.starts_at, d.ends_at, p.sku, p.name, p.digital, d.confirm, d.promo, d.ended_at
+    d.starts_at, d.ends_at, p.sku, p.name, p.digital, d.confirm, d.promo, d.ended_at,
+    p.image, p.description
 """
 SELECT_DROP = sql(
     f"SELECT {DROP_COLUMNS} FROM drops d JOIN product p ON p.id = d.product_id WHERE d.id = :id"
@@ -104,6 +105,8 @@ def to_drop_view(row: Any, channels: tuple[str, ...]) -> DropView:
         confirm=row.confirm,
         promo=bool(row.promo),
         ended_at=maybe_utc(row.ended_at),
+        image=row.image,
+        description=row.description,
     )
 
 

@@ -70,6 +70,9 @@ class Outgoing:
     board: str | None = None  # e.g. "drop:12": one message per (platform, chat, board)
     reply_to: str | None = None  # a platform message id to answer
     invoice: Invoice | None = None  # sent as the platform's invoice instead of a text
+    # A picture shown with the text (a board's product): an https URL or a media folder file
+    # (commerce.domain.media). Telegram sends a photo with the text as its caption.
+    image: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,7 @@ class Queued:
     message: Outgoing
     attempts: int
     message_ref: str | None  # a board already posted: edit this message
+    shown_image: str | None = None  # the picture that posted board shows (None: text only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +162,11 @@ class Sender(Protocol):
         """Posts the message; returns its platform message id."""
         ...
 
-    async def edit(self, message: Outgoing, message_ref: str) -> None:
-        """Replaces the text and buttons of a posted message ("not modified" is fine)."""
+    async def edit(
+        self, message: Outgoing, message_ref: str, shown_image: str | None = None
+    ) -> None:
+        """Replaces the text, buttons (and picture) of a posted message ("not modified" is
+        fine); `shown_image`: the picture the posted message shows now (None: text only)."""
         ...
 
     def interval(self, chat: str) -> float:
@@ -229,7 +236,7 @@ class Courier:
             return 0
         try:
             if item.message_ref is not None:
-                await self.sender.edit(item.message, item.message_ref)
+                await self.sender.edit(item.message, item.message_ref, item.shown_image)
                 ref = item.message_ref
             else:
                 ref = await self.sender.send(item.message)

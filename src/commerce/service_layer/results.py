@@ -51,6 +51,8 @@ class DropView:
     confirm: str = "always"  # buyers with a saved card confirm: always | trusted | above:N
     promo: bool = False  # free, paid with the public message
     ended_at: datetime | None = None  # when it was marked ended (by hand, or by the sweeper)
+    image: str | None = None  # the product's picture (domain/media.py), read with the drop
+    description: str = ""  # the product's
 
     @property
     def ended(self) -> datetime | None:

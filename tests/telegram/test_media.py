@@ -1,0 +1,107 @@
+"""A drop of a product with a picture in a Telegram group: its board is a photo with the
+text as caption (sendPhoto: a media folder file uploaded as multipart/form-data, an https
+picture by URL), edited with editMessageCaption, or editMessageMedia when the picture
+changed; on SQLite and PostgreSQL, against the fake Bot API."""
+
+from pathlib import Path
+
+from commerce.adapters.media import MediaFolder
+from commerce.domain import commands as c
+from commerce.domain.money import Money
+from commerce.domain.products import ProductSpec
+from commerce.service_layer.messagebus import MessageBus
+from tests.pictures import GIF, png
+from tests.telegram.conftest import GROUP, ShopFactory
+from tests.telegram.fake_bot_api import FakeBotApi, FakeUser, Upload
+
+SELLER = FakeUser(1, "Sam", "sam")
+ANNA = FakeUser(11, "Anna", "anna")
+URL = "https://cdn.example.com/tee.jpg"
+
+
+async def add_pictured(bus: MessageBus, image: str | None, about: str = "Heavy cotton.") -> None:
+    spec = ProductSpec("TEE", "Tee", Money(2500, "eur"), "", (), image=image, description=about)
+    await bus.handle(c.AddProduct(spec, 10))
+
+
+async def test_a_board_with_a_stored_picture_is_an_uploaded_photo(
+    shop_factory: ShopFactory, api: FakeBotApi, tmp_path: Path
+) -> None:
+    media = tmp_path / "media"
+    name, _ = MediaFolder(media).save(png())
+    shop = await shop_factory(livebuy_media_dir=str(media))
+    await add_pictured(shop.bus, name)
+    api.admins[GROUP] = {SELLER.id}
+
+    await shop.processed(api.message(GROUP, SELLER, "/drop TEE 3 25"))
+    await shop.settle()
+    (sent,) = api.of("sendPhoto")
+    assert sent.params["photo"] == Upload(name, "image/png", png())
+    assert sent.params["caption"] == "Tee · €25.00\nHeavy cotton.\n3 of 3 left"
+    assert sent.params["reply_markup"] == {
+        "inline_keyboard": [[{"text": "Buy", "callback_data": "buy:TEE"}]]
+    }
+    board = api.board(GROUP)
+    assert board is not None and board.photo == sent.params["photo"]
+
+    await shop.processed(api.message(GROUP, ANNA, "#buy"))
+    await shop.settle()
+    assert board.text == "Tee · €25.00\nHeavy cotton.\n2 of 3 left\nLast buyers: @anna"
+    assert api.of("editMessageCaption") and not api.of("editMessageText")
+    assert not api.of("editMessageMedia")  # the same picture: never uploaded again
+    assert len(api.of("sendPhoto")) == 1
+    assert all(m.photo is None for m in api.messages_in(GROUP) if m is not board)
+
+
+async def test_a_picture_by_address_and_a_changed_picture(
+    shop_factory: ShopFactory, api: FakeBotApi, tmp_path: Path
+) -> None:
+    media = tmp_path / "media"
+    shop = await shop_factory(livebuy_media_dir=str(media))
+    await add_pictured(shop.bus, URL, about="")
+    api.admins[GROUP] = {SELLER.id}
+
+    await shop.processed(api.message(GROUP, SELLER, "/drop TEE 3 25"))
+    await shop.settle()
+    (sent,) = api.of("sendPhoto")
+    assert sent.params["photo"] == URL  # Telegram fetches it itself
+    assert sent.params["caption"] == "Tee · €25.00\n3 of 3 left"
+
+    # The seller changes the picture while the drop runs: the next redraw replaces it.
+    name, _ = MediaFolder(media).save(GIF)
+    await shop.bus.handle(c.UpdateProduct("TEE", image=name, description="Now in red."))
+    await shop.processed(api.message(GROUP, ANNA, "#buy"))
+    await shop.settle()
+    (replaced,) = api.of("editMessageMedia")
+    attached = replaced.params["media"]
+    assert attached["type"] == "photo" and attached["media"].startswith("attach://")
+    assert replaced.params[attached["media"].removeprefix("attach://")].data == GIF
+    assert attached["caption"] == "Tee · €25.00\nNow in red.\n2 of 3 left\nLast buyers: @anna"
+    board = api.board(GROUP)
+    assert board is not None and isinstance(board.photo, Upload) and board.photo.data == GIF
+
+    # The drop ends: a caption edit (the picture is the same), never a text edit.
+    await shop.processed(api.message(GROUP, SELLER, "/end TEE"))
+    await shop.settle()
+    assert api.of("editMessageCaption")
+    assert "ended" in board.text or "sold" in board.text
+    assert not api.of("editMessageText")
+
+
+async def test_a_long_description_is_shortened_to_the_caption_limit(
+    shop_factory: ShopFactory, api: FakeBotApi
+) -> None:
+    shop = await shop_factory()
+    spec = ProductSpec(
+        "TEE", "T" * 200, Money(2500, "eur"), "", (), image=URL, description="d" * 800
+    )
+    await shop.bus.handle(c.AddProduct(spec, 10))
+    api.admins[GROUP] = {SELLER.id}
+    await shop.processed(api.message(GROUP, SELLER, "/drop TEE 3 25"))
+    await shop.settle()
+    await shop.processed(api.message(GROUP, ANNA, "#buy"))
+    await shop.settle()
+    board = api.board(GROUP)
+    assert board is not None and len(board.text) == 1024
+    # The description gives way: the stock and the buyers stay.
+    assert board.text.endswith("d…\n2 of 3 left\nLast buyers: @anna")
