@@ -27,7 +27,17 @@ from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.outbox import Courier
 from commerce.service_layer.ports import Clock, Notifier, PaymentGateway
 from commerce.service_layer.results import Notice
-from webhooks import checkout_pages, giveaways, headers, health, home, media, platforms, stripe
+from webhooks import (
+    checkout_pages,
+    giveaways,
+    headers,
+    health,
+    home,
+    media,
+    platforms,
+    signin,
+    stripe,
+)
 from webhooks.dashboard import create_dashboard
 from webhooks.devtools.emulator import create_emulator
 from webhooks.duties import RENEW_EVERY
@@ -84,6 +94,7 @@ def create_app(
         secure=settings.secure_cookies,
         per_ip=per_ip,
         client_ip=client_ip,
+        sign_ins=signin.sign_ins(settings),
     )
     app.add_subapp("/chat", chat)
     app.add_subapp("/dashboard", create_dashboard())
@@ -188,6 +199,7 @@ def create_app(
     app.add_routes(giveaways.routes)
     app.add_routes(home.routes)
     app.add_routes(media.routes)
+    signin.install(app, settings)
     app.router.add_get("/metrics", metrics_page)
     return app
 

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from webhooks.payments import EMULATOR_PREFIX
 
-_COMMON = (
+COMMON_CSP = _COMMON = (
     "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:;"
     " object-src 'none'; base-uri 'none'"
 )

@@ -16,7 +16,7 @@ import ipaddress
 import logging
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -212,11 +212,13 @@ def create_web_chat(
     secure: bool = False,
     per_ip: Throttle | None = None,
     client_ip: Callable[[web.Request], str] = lambda request: request.remote or "",
+    sign_ins: Sequence[tuple[str, str]] = (),
 ) -> web.Application:
     """The chat rooms as a sub-application, to mount at /chat. `secure`: the cookie is sent
     over https only (PUBLIC_BASE_URL is https). `per_ip` limits the requests of each client
     address (`client_ip`, which knows the trusted proxies): messages, buttons and new
-    identities; over it, 429 with Retry-After."""
+    identities; over it, 429 with Retry-After. `sign_ins`: the configured sign-ins, as
+    (label, path), offered to anonymous viewers (webhooks.signin)."""
     renderer = Renderer(locale)
     routes = web.RouteTableDef()
 
@@ -263,17 +265,13 @@ def create_web_chat(
                     headers={"Retry-After": too_many.headers["Retry-After"]},
                 )
             cookie, identity = await bus().handle(IssueWebViewer())
-        response = web.Response(text=render_page(room, identity), content_type="text/html")
-        if cookie is not None:
-            response.set_cookie(
-                COOKIE,
-                cookie,
-                httponly=True,
-                samesite="Lax",
-                secure=secure,
-                max_age=365 * 86400,
-                path="/chat",
-            )
+        accounts = await queries.signed_in_as(bus().reads, identity)
+        html = render_page(room, identity, accounts, () if accounts else sign_ins)
+        response = web.Response(text=html, content_type="text/html")
+        if cookie is not None or request.cookies.get(COOKIE):
+            set_viewer_cookie(response, cookie or request.cookies[COOKIE], secure)
+            if request.cookies.get(COOKIE):  # perhaps one of the earlier path /chat
+                response.headers.add("Set-Cookie", f"{COOKIE}=; Max-Age=0; Path=/chat")
         return response
 
     @routes.get("/{room}/events")
@@ -411,6 +409,10 @@ def create_web_chat(
         if isinstance(outcome, chat.Throttled):
             deliver(hub, room, identity, reply, private=True)
             return
+        if isinstance(outcome, chat.Failed) and outcome.sign_in:
+            # Only they are told, with the page's sign-in buttons (LIVEBUY_WEB_CLAIMS).
+            hub.to_identity(identity, {**private_event(outcome.reason), "signin": True})
+            return
         if said is not None and private:  # a link code or a card is nobody else's business
             hub.to_identity(identity, {**said, "room": room})
         elif said is not None:
@@ -460,6 +462,19 @@ def create_web_chat(
     app.on_startup.append(start_keeping)
     app.on_shutdown.append(end_streams)
     return app
+
+
+def set_viewer_cookie(response: web.StreamResponse, cookie: str, secure: bool) -> None:
+    """The viewer's cookie, for the whole site: the sign-in routes (/auth/…) read it too."""
+    response.set_cookie(
+        COOKIE,
+        cookie,
+        httponly=True,
+        samesite="Lax",
+        secure=secure,
+        max_age=365 * 86400,
+        path="/",
+    )
 
 
 def deliver(

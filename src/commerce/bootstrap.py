@@ -9,6 +9,7 @@ from commerce.adapters.auctions import SqlAuctions
 from commerce.adapters.cards import SqlCards
 from commerce.adapters.clock import LogNotifier, SystemClock
 from commerce.adapters.db import create_engine
+from commerce.adapters.email_sign_ins import SqlEmailSignIns
 from commerce.adapters.giveaways import SqlGiveaways
 from commerce.adapters.ledger import SqlLedger
 from commerce.adapters.read_model import SqlReadModel
@@ -71,6 +72,7 @@ def bootstrap(
         web_viewers=SqlWebViewers(engine),
         web_claims_signed_in=settings.livebuy_web_claims == "signed-in",
         room_lines=SqlRoomLines(engine),
+        email_sign_ins=SqlEmailSignIns(engine),
         views=SqlReadModel(engine),
         throttle=MemoryThrottle(rate) if (rate := settings.rate_per_buyer) else None,
         units=sql_units(engine),

@@ -9,6 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -59,6 +60,22 @@ class Settings(BaseSettings):
     discord_seller_role: str = ""
     discord_message_content: bool = False
 
+    # Sign-in for web chat viewers (#18): each one is off until configured. Sign in with
+    # Telegram needs TELEGRAM_BOT_TOKEN and the bot's username (the domain set with
+    # BotFather's /setdomain); the widget's script URL changes only for tests.
+    telegram_login_bot: str = ""
+    telegram_login_widget_url: str = "https://telegram.org/js/telegram-widget.js?22"
+    # Sign in with Discord (OAuth2, scope identify): the application's id and secret; its
+    # redirect is PUBLIC_BASE_URL/auth/discord/callback. The authorize page and the token
+    # endpoint are at DISCORD_OAUTH_BASE_URL, the user at DISCORD_API_BASE_URL/users/@me.
+    discord_client_id: str = ""
+    discord_client_secret: SecretStr | None = None
+    discord_oauth_base_url: str = "https://discord.com"
+    # Email links: smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465.
+    # Unset in local mode: links go to the server log and the local /dev/mail page.
+    smtp_url: SecretStr | None = None
+    livebuy_mail_from: str = "livebuy@localhost"
+
     redis_url: str | None = None
     livebuy_sellers: str = ""
     livebuy_currency: str = "eur"
@@ -81,8 +98,8 @@ class Settings(BaseSettings):
     livebuy_stripe_tax: bool = False
     # What a web chat viewer's claim does: hold (a unit, as on Telegram and Discord),
     # first-paid (holds nothing: the first payment takes the unit; a browser is no account,
-    # so fresh cookies cannot hold a drop) or signed-in (refused until the viewer links an
-    # account with /link). Viewers linked to a Telegram or Discord account always hold.
+    # so fresh cookies cannot hold a drop) or signed-in (refused until the viewer signs in
+    # or links an account with /link). Signed-in or linked viewers always hold.
     livebuy_web_claims: Literal["hold", "first-paid", "signed-in"] = "first-paid"
     # Messages one person may send in one chat (commands or not), e.g. 5/10s; over it one
     # "slow down" answer, then dropped until the rate allows again. Sellers are never slowed.
@@ -304,6 +321,30 @@ class Settings(BaseSettings):
         secret is rolled, a signature by any of them is accepted."""
         typed = self.stripe_webhook_secret.get_secret_value() if self.stripe_webhook_secret else ""
         return ",".join(s.strip() for s in typed.split(",") if s.strip())
+
+    @property
+    def telegram_sign_in(self) -> bool:
+        return self.telegram_bot_token is not None and bool(self.telegram_login_bot.strip())
+
+    @property
+    def discord_sign_in(self) -> bool:
+        return bool(self.discord_client_id.strip()) and self.discord_client_secret is not None
+
+    @property
+    def email_sign_in(self) -> bool:
+        """Sent through SMTP_URL, or in local mode shown on /dev/mail (and in the log)."""
+        return self.smtp_url is not None or self.stripe_emulated
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        url = urlsplit(value.get_secret_value().strip())
+        if url.scheme not in ("smtp", "smtps") or not url.hostname:
+            # The value may hold a password: it is not repeated in the message.
+            raise ValueError("must look like smtp://user:pass@host:587 or smtps://host:465")
+        return value
 
     @property
     def stripe_emulated(self) -> bool:

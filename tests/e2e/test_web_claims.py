@@ -98,7 +98,7 @@ async def test_signed_in_mode_refuses_anonymous_claims(serve: Serve, engine: Asy
         message = c.ChatMessage("w:1", "web:demo", "web:v_0123456789ab", "#buy", "Eve")
         refused = await bus.handle(message)
         assert isinstance(refused, chat.Failed)
-        assert "sign-in is not available yet" in refused.reason and "/link" in refused.reason
+        assert refused.sign_in and "need a sign-in" in refused.reason and "/link" in refused.reason
         # Telegram buyers are accounts: they claim as always.
         tg = c.ChatMessage("tg:9", "web:demo", "telegram:7", "#buy", "Tom")
         assert isinstance(await bus.handle(tg), chat.Claimed)

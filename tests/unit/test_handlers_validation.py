@@ -29,6 +29,7 @@ from commerce.service_layer import (
     settlement,
     shipping,
     shows,
+    sign_in,
     web_viewers,
 )
 from commerce.service_layer import giveaways as engage
@@ -362,6 +363,9 @@ EXPECTED_HANDLERS = {
     c.RecogniseWebViewer: web_viewers.recognise_web_viewer,
     c.AdmitWebLine: web_viewers.admit_web_line,
     c.KeepRoomLines: handlers.keep_room_lines,
+    c.SignIn: sign_in.sign_in,
+    c.AskEmailSignIn: sign_in.ask_email_sign_in,
+    c.RedeemEmailSignIn: sign_in.redeem_email_sign_in,
 }
 
 SAMPLES: list[Any] = [
@@ -427,6 +431,9 @@ SAMPLES: list[Any] = [
     c.RecogniseWebViewer("x.y"),
     c.AdmitWebLine("web:v_1", "Anna"),
     c.KeepRoomLines((("demo", {"kind": "said", "text": "hi"}),)),
+    c.SignIn("web:v_1", "telegram:1"),
+    c.AskEmailSignIn("anna@example.com", "demo"),
+    c.RedeemEmailSignIn("token", "web:v_1"),
 ]
 
 

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from commerce.domain.errors import InvalidInput
-from commerce.domain.identity import PLATFORMS, ChatRef, Identity
+from commerce.domain.identity import PLATFORMS, ChatRef, Identity, email_account
 
 
 @pytest.mark.parametrize(
@@ -64,7 +64,30 @@ def test_str() -> None:
 
 
 def test_platforms() -> None:
-    assert frozenset({"telegram", "discord", "web", "console"}) == PLATFORMS
+    assert frozenset({"telegram", "discord", "web", "console", "email"}) == PLATFORMS
+
+
+@pytest.mark.parametrize(
+    ("typed", "account"),
+    [
+        (" Anna@Example.com ", "email:anna@example.com"),
+        ("a.b+c@mail.shop.eu", "email:a.b+c@mail.shop.eu"),
+    ],
+)
+def test_an_email_address_is_an_account(typed: str, account: str) -> None:
+    assert email_account(typed) == account
+    assert str(Identity.typed(account)) == account  # `livebuy seller add email:…`
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["anna", "anna@", "@example.com", "a b@example.com", "anna@example", "x" * 60 + "@ex.com"],
+)
+def test_what_is_not_an_address_is_refused(typed: str) -> None:
+    with pytest.raises(InvalidInput, match="not an email address"):
+        email_account(typed)
+    with pytest.raises(InvalidInput):
+        Identity.typed(f"email:{typed}")
 
 
 LOCAL_IDS = st.text(min_size=1, max_size=64).filter(lambda s: s == s.strip() and s != "")

@@ -167,6 +167,12 @@ function tick() {
   document.getElementById("auction-info").textContent = auctionInfo + when;
 }
 setInterval(tick, 1000);
+function signIns() {  // a claim that needs a sign-in: the page's sign-in buttons, under it
+  const buttons = document.querySelectorAll("#sign-in a");
+  if (!buttons.length) return;
+  const li = log.lastElementChild;
+  for (const a of buttons) li.append(a.cloneNode(true));
+}
 async function send(text) {
   const name = nameBox.value.trim();
   if (!name) { nameBox.focus(); return; }
@@ -205,7 +211,10 @@ function show(m) {
   }
   else if (m.type === "message") line(m.seller ? "seller" : "", m.name, m.text);
   else if (m.type === "bot") line("bot", "livebuy", m.text, null, m.link);
-  else if (m.type === "private") line("private", "", m.text, m.actions);
+  else if (m.type === "private") {
+    line("private", "", m.text, m.actions);
+    if (m.signin) signIns();
+  }
   else if (m.type === "board") board(m);
   else if (m.type === "auction") auction(m);
   else if (m.type === "show" || m.type === "giveaway" || m.type === "poll") card(m);

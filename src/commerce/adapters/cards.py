@@ -231,21 +231,11 @@ class SqlCards:
                 raise InvalidInput("this code has expired; type /link for a new one")
             if (await conn.execute(USE_CODE, {"code": code, "identity": identity})).rowcount != 1:
                 raise InvalidInput("this code was used already; type /link for a new one")
-            owner = int(found.customer_id)
-            mine = await _customer(conn, identity, now)
-            if mine != owner:
-                # Claims of either customer wait (drops locked in id order, as the claim
-                # writer does): a limit counts both once merged, never one while merging.
-                for drop_id in (await conn.execute(DROPS_OF, {"a": owner, "b": mine})).scalars():
-                    await conn.execute(LOCK_DROP, {"drop_id": drop_id})
-                # Packages first: the merged customer's row goes at the end of MERGE.
-                await merge_bundles(conn, owner, mine)
-                for statement in MERGE:
-                    await conn.execute(statement, {"a": owner, "b": mine})
-            keys = {"customer_id": owner}
-            identities = (await conn.execute(IDENTITIES, keys)).scalars().all()
-            card = _card((await conn.execute(CARD_OF_CUSTOMER, keys)).first())
-        return Linked(tuple(identities), card)
+            return await _join(conn, int(found.customer_id), identity, now)
+
+    async def join(self, account: str, identity: str, now: datetime) -> Linked:
+        async with transaction(self.engine) as conn:
+            return await _join(conn, await _customer(conn, account, now), identity, now)
 
     async def ask_confirm(self, ref: str, until: datetime, now: datetime) -> OrderView:
         async with transaction(self.engine) as conn:
@@ -287,6 +277,24 @@ class SqlCards:
                 return None
             await record_transition(conn, order_id, "reserved", "reserved", cause, now)
             return await order_view(conn, order_id)
+
+
+async def _join(conn: AsyncConnection, owner: int, identity: str, now: datetime) -> Linked:
+    """Moves everything of `identity`'s customer to customer `owner` (/link and sign-in)."""
+    mine = await _customer(conn, identity, now)
+    if mine != owner:
+        # Claims of either customer wait (drops locked in id order, as the claim
+        # writer does): a limit counts both once merged, never one while merging.
+        for drop_id in (await conn.execute(DROPS_OF, {"a": owner, "b": mine})).scalars():
+            await conn.execute(LOCK_DROP, {"drop_id": drop_id})
+        # Packages first: the merged customer's row goes at the end of MERGE.
+        await merge_bundles(conn, owner, mine)
+        for statement in MERGE:
+            await conn.execute(statement, {"a": owner, "b": mine})
+    keys = {"customer_id": owner}
+    identities = (await conn.execute(IDENTITIES, keys)).scalars().all()
+    card = _card((await conn.execute(CARD_OF_CUSTOMER, keys)).first())
+    return Linked(tuple(identities), card)
 
 
 async def _customer(conn: AsyncConnection, identity: str, now: datetime) -> int:

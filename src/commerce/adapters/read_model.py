@@ -34,6 +34,7 @@ from commerce.adapters.sql import (
     to_order_view,
     utc,
 )
+from commerce.adapters.web_viewers import SqlWebViewers
 from commerce.domain.drops import DropStatus
 from commerce.domain.orders import OrderStatus
 from commerce.service_layer.ports import SavedCard
@@ -89,6 +90,7 @@ class SqlReadModel:
         self._giveaways = SqlGiveaways(engine)
         self._cards = SqlCards(engine)
         self._ledger = SqlLedger(engine)
+        self._viewers = SqlWebViewers(engine)
 
     # drops -----------------------------------------------------------------------------------
 
@@ -191,6 +193,9 @@ class SqlReadModel:
         async with connection(self.engine) as conn:
             role = (await conn.execute(SELECT_SELLER, {"identity": identity})).scalar()
         return None if role is None else str(role)
+
+    async def accounts(self, identity: str) -> list[str]:
+        return await self._viewers.accounts(identity)
 
     async def saved_card(self, identity: str) -> SavedCard | None:
         return await self._cards.card(identity)

@@ -409,6 +409,19 @@ class WebViewer(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_utc())
 
 
+class EmailSignIn(SQLModel, table=True):
+    """A one-time email sign-in link for the web chat. Only the sha256 of the link's token
+    is kept (a database dump signs no one in); used once, before `expires_at`."""
+
+    __tablename__ = "email_sign_in"
+    token_hash: str = Field(max_length=64, primary_key=True)
+    email: str = Field(max_length=64)
+    room: str = Field(max_length=32)
+    created_at: datetime = Field(sa_column=_utc())
+    expires_at: datetime = Field(sa_column=_utc())
+    used_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
 class SavedCard(SQLModel, table=True):
     """The card a customer (all their linked identities) buys with in one message: the
     provider's ids plus brand and last four digits, never a card number."""

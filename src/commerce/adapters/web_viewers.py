@@ -40,6 +40,10 @@ LINKED = sql(
     "SELECT 1 FROM identity i JOIN identity o ON o.customer_id = i.customer_id"
     " WHERE i.key = :identity AND o.key NOT LIKE 'web:%'"
 )
+ACCOUNTS = sql(
+    "SELECT o.key FROM identity i JOIN identity o ON o.customer_id = i.customer_id"
+    " WHERE i.key = :identity AND o.key NOT LIKE 'web:%' ORDER BY o.key"
+)
 NAMED = sql("UPDATE web_viewer SET name = :name WHERE public_id = :public_id")
 
 
@@ -106,6 +110,12 @@ class SqlWebViewers:
     async def linked(self, identity: str) -> bool:
         async with connection(self.engine) as conn:
             return (await conn.execute(LINKED, {"identity": identity})).first() is not None
+
+    async def accounts(self, identity: str) -> list[str]:
+        async with connection(self.engine) as conn:
+            return [
+                str(k) for k in (await conn.execute(ACCOUNTS, {"identity": identity})).scalars()
+            ]
 
     async def named(self, identity: str, name: str) -> None:
         """A seller chats under `name` in the web chat: kept, so no viewer may take it."""

@@ -431,6 +431,34 @@ class AdmitWebLine:
 
 
 @dataclass(frozen=True, slots=True)
+class SignIn:
+    """A web viewer proved they are `account` (telegram:…, discord:… or email:…, checked by
+    the web adapter: a signed Telegram login, a Discord OAuth answer, an email link): the
+    web identity joins that account's customer, as /link joins them. Answers a Linked."""
+
+    identity: str  # "web:v_…"
+    account: str
+
+
+@dataclass(frozen=True, slots=True)
+class AskEmailSignIn:
+    """A web viewer asks for a sign-in link at `email`: answers the one-time token to send
+    (the database keeps only its hash) and the address ('anna@example.com')."""
+
+    email: str
+    room: str  # where the link leads back to
+
+
+@dataclass(frozen=True, slots=True)
+class RedeemEmailSignIn:
+    """The email link's token, opened by the browser of `identity`: used once, within its
+    time, it signs that browser in as the address. Answers (Linked, room)."""
+
+    token: str
+    identity: str
+
+
+@dataclass(frozen=True, slots=True)
 class ListOrders:
     status: OrderStatus | None = None
     identity: str | None = None
@@ -583,4 +611,7 @@ Command = (
     | RecogniseWebViewer
     | AdmitWebLine
     | KeepRoomLines
+    | SignIn
+    | AskEmailSignIn
+    | RedeemEmailSignIn
 )

@@ -19,3 +19,7 @@ class Conflict(CommerceError):
 
 class NotAllowed(CommerceError):
     """The caller may not do this (a buyer using a seller command, someone else's order)."""
+
+
+class SignInNeeded(CommerceError):
+    """The web chat viewer must sign in first (LIVEBUY_WEB_CLAIMS=signed-in)."""

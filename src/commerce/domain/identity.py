@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 from commerce.domain.errors import InvalidInput
 
-PLATFORMS = frozenset({"telegram", "discord", "web", "console"})
+# email: a person who signed in to the web chat with an email link (email:anna@example.com).
+PLATFORMS = frozenset({"telegram", "discord", "web", "console", "email"})
 
 
 def _split(text: str, example: str) -> tuple[str, str]:
@@ -15,6 +16,20 @@ def _split(text: str, example: str) -> tuple[str, str]:
     if not sep or platform not in PLATFORMS or not local or len(local) > 64:
         raise InvalidInput(f"'{text}' is not {example}")
     return platform, local
+
+
+# An address as people type it: one '@', a dot in the domain, no spaces; at most 64
+# characters so that 'email:<address>' fits an identity (longer ones are very rare).
+EMAIL = re.compile(r"[^@\s<>\"(),;:]{1,40}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+MAX_EMAIL = 64
+
+
+def email_account(text: str) -> str:
+    """'Anna@Example.com ' -> 'email:anna@example.com' (InvalidInput for a non-address)."""
+    address = text.strip().lower()
+    if len(address) > MAX_EMAIL or not EMAIL.fullmatch(address):
+        raise InvalidInput(f"'{text.strip()[:80]}' is not an email address like anna@example.com")
+    return f"email:{address}"
 
 
 # The form of the ids each platform hands out, for what operators type (`--channel`,
@@ -30,6 +45,7 @@ _USER_FORMS = {
         re.compile(r"[0-9]{1,20}"),
         "a Discord user id is a number, e.g. discord:80351110224678912",
     ),
+    "email": (EMAIL, "an email identity is an address, e.g. email:anna@example.com"),
 }
 _CHAT_FORMS = {
     "telegram": (

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from commerce.domain import commands as c
 from commerce.domain import grammar as g
 from commerce.domain.drops import DropPolicy, DropTerms
-from commerce.domain.errors import CommerceError, NotAllowed, NotFound
+from commerce.domain.errors import CommerceError, NotAllowed, NotFound, SignInNeeded
 from commerce.domain.identity import ChatRef, Identity
 from commerce.domain.money import Money
 from commerce.domain.orders import HOLDING, OrderStatus
@@ -58,6 +58,7 @@ class Failed:
     command: str
     reason: str
     not_allowed: bool = False
+    sign_in: bool = False  # the web chat shows its sign-in buttons with the reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +296,8 @@ async def handle_chat_message(cmd: c.ChatMessage, deps: Deps) -> ChatOutcome:
         return await _dispatch(parsed, cmd, deps)
     except NotAllowed as exc:
         return Failed(name, str(exc), not_allowed=True)
+    except SignInNeeded as exc:
+        return Failed(name, str(exc), sign_in=True)
     except (CommerceError, PaymentError) as exc:
         return Failed(name, str(exc))
 
@@ -345,9 +348,9 @@ async def count_throttled(cmd: c.CountThrottled, deps: Deps) -> dict[str, int]:
 async def _dispatch(parsed: g.Command, cmd: c.ChatMessage, deps: Deps) -> ChatOutcome:
     match parsed:
         case g.Buy() if await _anonymous_refused(cmd.identity, deps):
-            raise CommerceError(
-                "claims in this web chat need an account: sign-in is not available yet, so"
-                " link this browser to your Telegram or Discord with /link"
+            raise SignInNeeded(
+                "claims in this web chat need a sign-in: sign in above (or link this browser"
+                " to your Telegram or Discord with /link)"
             )
         case g.Buy(code=code, quantity=quantity, variant=variant):
             claim = c.Claim(

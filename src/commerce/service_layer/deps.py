@@ -12,6 +12,7 @@ from commerce.service_layer.ports import (
     AuctionStore,
     Cards,
     Clock,
+    EmailSignIns,
     GiveawayStore,
     Ledger,
     Notifier,
@@ -67,6 +68,7 @@ class Deps:
     web_viewers: WebViewers | None = None  # None: the web chat issues no identities
     # LIVEBUY_WEB_CLAIMS=signed-in: web viewers not linked to an account may not claim.
     web_claims_signed_in: bool = False
+    email_sign_ins: EmailSignIns | None = None  # None: no email links
     room_lines: RoomLines | None = None  # None: web chat rooms remember nothing on disk
     views: "ReadModel | None" = None  # the read side (service_layer.queries) reads through it
     # LIVEBUY_RATE_PER_BUYER: messages per person and chat; None: no flood control.

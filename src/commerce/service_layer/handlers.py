@@ -233,6 +233,16 @@ async def seller_role(identity: str, deps: Deps) -> str | None:
         identity = str(Identity.parse(identity))
     except InvalidInput:
         return None
+    role = await _own_role(identity, deps)
+    if role is None and identity.startswith("web:") and deps.web_viewers is not None:
+        # A seller who signed in to the web chat (Telegram, Discord, email) is recognised
+        # by that account: no `web:` seller ids needed.
+        roles = {await _own_role(a, deps) for a in await deps.web_viewers.accounts(identity)}
+        role = "owner" if "owner" in roles else "cohost" if "cohost" in roles else None
+    return role
+
+
+async def _own_role(identity: str, deps: Deps) -> str | None:
     if identity in deps.sellers:
         return "owner"
     return await deps.store.seller_role(identity)

@@ -17,6 +17,7 @@ from commerce.service_layer import (
     settlement,
     shipping,
     shows,
+    sign_in,
     web_viewers,
 )
 from commerce.service_layer import giveaways as engage
@@ -88,6 +89,9 @@ HANDLERS: dict[type, Handler] = {
     c.IssueWebViewer: web_viewers.issue_web_viewer,
     c.RecogniseWebViewer: web_viewers.recognise_web_viewer,
     c.AdmitWebLine: web_viewers.admit_web_line,
+    c.SignIn: sign_in.sign_in,
+    c.AskEmailSignIn: sign_in.ask_email_sign_in,
+    c.RedeemEmailSignIn: sign_in.redeem_email_sign_in,
 }
 
 
@@ -138,6 +142,8 @@ ONE_UNIT: frozenset[type] = frozenset(
         c.ShipOrders,
         c.AddZone,
         c.RemoveZone,
+        c.SignIn,
+        c.RedeemEmailSignIn,  # the link is used only if the viewer is signed in
     }
 )
 

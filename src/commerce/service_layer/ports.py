@@ -443,6 +443,11 @@ class Cards(Protocol):
         ...
 
     async def issue_code(self, identity: str, now: datetime, ttl: timedelta) -> str: ...
+    async def join(self, account: str, identity: str, now: datetime) -> Linked:
+        """Joins `identity`'s customer to `account`'s (created if new), as a redeemed code
+        joins them: a sign-in proved that the web viewer `identity` is `account`."""
+        ...
+
     async def redeem_code(self, identity: str, code: str, now: datetime) -> Linked:
         """Joins the code's customer and this identity's (InvalidInput when the code is
         unknown, used, expired or this identity's own)."""
@@ -621,6 +626,23 @@ class WebViewers(Protocol):
 
     async def linked(self, identity: str) -> bool:
         """Whether this web identity is linked (/link) to a Telegram or Discord account."""
+        ...
+
+    async def accounts(self, identity: str) -> list[str]:
+        """The accounts (not web viewers) this web identity is linked or signed in to."""
+        ...
+
+
+class EmailSignIns(Protocol):
+    """One-time email sign-in links (commerce.adapters.email_sign_ins): only the token's
+    sha256 is kept."""
+
+    async def issue(
+        self, token_hash: str, email: str, room: str, until: datetime, now: datetime
+    ) -> None: ...
+    async def redeem(self, token_hash: str, now: datetime) -> tuple[str, str] | None:
+        """Marks the link used: (email, room) for the one caller that may, else None
+        (unknown, used or expired)."""
         ...
 
 

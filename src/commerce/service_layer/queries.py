@@ -99,6 +99,10 @@ class ReadModel(Protocol):
 
     async def seller_role(self, identity: str) -> str | None: ...
     async def saved_card(self, identity: str) -> SavedCard | None: ...
+    async def accounts(self, identity: str) -> list[str]:
+        """The accounts (telegram:…, discord:…, email:…) a web identity is signed in to."""
+        ...
+
     async def ship_to(self, identity: str) -> str | None:
         """Where the buyer's last paid order shipped to."""
         ...
@@ -361,6 +365,11 @@ async def seller_role(reads: Reads, identity: str) -> str | None:
     if identity in reads.sellers:
         return "owner"
     return await reads.model.seller_role(identity)
+
+
+async def signed_in_as(reads: Reads, identity: str) -> list[str]:
+    """The accounts a web viewer signed in (or /link-ed) to; empty for an anonymous one."""
+    return await reads.model.accounts(identity)
 
 
 async def is_seller(reads: Reads, identity: str) -> bool:

@@ -1,0 +1,67 @@
+"""Sign-in for web chat viewers (#18 item 2): a web identity proves it is a person's account.
+
+The proof itself is the web adapter's (a Telegram login's hash, a Discord OAuth answer, the
+email link's token); what it proves is decided here: the web identity joins the account's
+customer exactly as a redeemed /link code joins two identities, so the limit, the card, the
+strikes and the bundle are the person's from then on, and a seller's account makes the
+browser a seller's.
+"""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from commerce.domain import commands as c
+from commerce.domain.errors import InvalidInput, NotAllowed
+from commerce.domain.identity import Identity, email_account
+from commerce.service_layer.deps import Deps
+from commerce.service_layer.ports import Cards, EmailSignIns, Linked
+
+EMAIL_LINK_TTL = timedelta(minutes=15)
+SIGN_IN_PLATFORMS = frozenset({"telegram", "discord", "email"})
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _cards(deps: Deps) -> Cards:
+    if deps.cards is None:
+        raise NotAllowed("sign-in is not set up in this shop")
+    return deps.cards
+
+
+def _links(deps: Deps) -> EmailSignIns:
+    if deps.email_sign_ins is None:
+        raise NotAllowed("email sign-in is not set up in this shop")
+    return deps.email_sign_ins
+
+
+async def sign_in(cmd: c.SignIn, deps: Deps) -> Linked:
+    viewer, account = Identity.parse(cmd.identity), Identity.parse(cmd.account)
+    if viewer.platform != "web":
+        raise InvalidInput("only a web chat viewer signs in")
+    if account.platform not in SIGN_IN_PLATFORMS:
+        raise InvalidInput("sign in with Telegram, Discord or an email link")
+    return await _cards(deps).join(str(account), str(viewer), deps.clock.now())
+
+
+async def ask_email_sign_in(cmd: c.AskEmailSignIn, deps: Deps) -> tuple[str, str]:
+    """(the one-time token for the link, the address it goes to)."""
+    address = email_account(cmd.email).removeprefix("email:")
+    now = deps.clock.now()
+    token = secrets.token_urlsafe(32)
+    await _links(deps).issue(token_hash(token), address, cmd.room, now + EMAIL_LINK_TTL, now)
+    return token, address
+
+
+async def redeem_email_sign_in(cmd: c.RedeemEmailSignIn, deps: Deps) -> tuple[Linked, str]:
+    """The link used and the viewer signed in, in one unit of work: (Linked, room)."""
+    if not cmd.token or len(cmd.token) > 100:
+        raise InvalidInput("this sign-in link is not valid: ask for a new one")
+    used = await _links(deps).redeem(token_hash(cmd.token), deps.clock.now())
+    if used is None:
+        raise InvalidInput("this sign-in link was used already or has expired: ask for a new one")
+    email, room = used
+    linked = await sign_in(c.SignIn(cmd.identity, f"email:{email}"), deps)
+    return linked, room
