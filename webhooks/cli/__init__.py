@@ -24,8 +24,10 @@ from webhooks.cli import (
     shipping,
     shows,
 )
+from webhooks.cli.help import TidyGroup
 
 app = typer.Typer(
+    cls=TidyGroup,  # readable --help: no <bool>/<str> placeholders, no broken sentences
     help="livebuy: sell in live chats. Buyers type #buy, Stripe takes the money.",
     no_args_is_help=True,
     add_completion=False,
