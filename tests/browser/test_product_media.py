@@ -90,3 +90,44 @@ async def test_a_product_without_picture_keeps_a_plain_card(
     await expect(page.locator("#board-image")).to_be_hidden()
     await expect(page.locator("#board-about")).to_be_hidden()
     await expect(page.locator("#buy")).to_be_enabled()
+
+
+async def test_the_dashboard_form_uploads_a_picture_the_card_then_shows(
+    browser: Browser, database_url: str, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """The seller picks a file in the dashboard's product form (sent as multipart by the
+    page's script); the drop card in the web chat shows that picture and the description."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    token = "media-browser-admin-0123456789"
+    settings = test_settings(
+        database_url,
+        public_base_url=base,
+        livebuy_admin_token=token,
+        livebuy_media_dir=str(tmp_path / "media"),
+    )
+    picture = tmp_path / "cap.png"
+    picture.write_bytes(png(40, 40, (10, 200, 90)))
+    app = create_app(settings, engine=engine, sweep_every=3600)
+    async with TestServer(app, host="127.0.0.1", port=port) as server:
+        seller = await (await browser.new_context()).new_page()
+        await seller.goto(f"{base}/dashboard/login")
+        await seller.fill("input[name=token]", token)
+        await seller.get_by_role("button", name="Sign in").click()
+        await expect(seller.locator("#live")).to_have_text("live")
+        add = seller.locator("form[action='/dashboard/products']")
+        await add.locator("input[name=sku]").fill("CAP")
+        await add.locator("input[name=name]").fill("Green cap")
+        await add.locator("input[name=price]").fill("15")
+        await add.locator("input[name=image_file]").set_input_files(str(picture))
+        await add.locator("textarea[name=description]").fill("One size, adjustable.")
+        await seller.get_by_role("button", name="Add product").click()
+        await expect(seller.locator("#flash")).to_have_text("Added CAP.")
+
+        await start_drop(server.app[BUS], sku="CAP", quantity=2, channels=("web:caps",))
+        viewer = await (await browser.new_context()).new_page()
+        await viewer.goto(f"{base}/chat/caps")
+        await expect(viewer.locator("#board-about")).to_have_text("One size, adjustable.")
+        await viewer.wait_for_function(
+            "document.getElementById('board-image').naturalWidth === 40"
+        )

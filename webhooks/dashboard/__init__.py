@@ -26,6 +26,7 @@ from aiohttp import web
 from commerce.adapters.dashboard_sessions import MAX_LIFE, SqlSessions
 from commerce.adapters.reports import Revenue, Sales, SqlReports
 from commerce.domain.commands import CountThrottled
+from commerce.domain.media import public_image_url
 from commerce.domain.money import Money
 from commerce.domain.orders import CANCELLABLE, OrderStatus
 from commerce.service_layer import queries
@@ -95,8 +96,9 @@ async def signed_in(request: web.Request, handler: Handler) -> web.StreamRespons
             raise web.HTTPSeeOther("/dashboard/login")
         return refuse(request, "sign in with the admin token first", 401)
     if request.method == "POST":
-        form = await request.post()
-        given = request.headers.get("X-CSRF-Token") or str(form.get("csrf", ""))
+        # The header first: a product form with a picture is larger than the app reads with
+        # post() (client_max_size); its handler streams it (forms.product_form).
+        given = request.headers.get("X-CSRF-Token") or str((await request.post()).get("csrf", ""))
         if not auth.csrf_ok(token, nonce, given):
             return refuse(request, "the form is stale or forged: reload the dashboard", 403)
     request[NONCE] = nonce
@@ -277,6 +279,8 @@ def product_json(p: ProductView) -> dict[str, Any]:
         "variants": [{"label": v.label, "stock": v.stock} for v in p.variants],
         "stock": p.stock,
         "digital": p.digital,
+        "image": public_image_url(p.image, "") if p.image else "",
+        "description": p.description,
     }
 
 

@@ -221,7 +221,9 @@
     if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
     let url = form.getAttribute("action");
     if (form.id === "edit-product") url += encodeURIComponent(form.elements.target.value);
-    const body = new URLSearchParams(new FormData(form));
+    // A form that may carry a picture goes as multipart/form-data (the file with it).
+    const data = new FormData(form);
+    const body = form.enctype === "multipart/form-data" ? data : new URLSearchParams(data);
     const response = await fetch(url, {
       method: "POST",
       body,
