@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import aiohttp
@@ -33,6 +34,22 @@ class LivebuyBot(commands.Bot):
         )
         self.livebuy_core, self.options = core, options
         self.message_content = message_content
+        self.event_tasks: set[asyncio.Task[Any]] = set()
+
+    def _schedule_event(
+        self,
+        coro: Callable[..., Coroutine[Any, Any, Any]],
+        event_name: str,
+        *args: Any,
+        **kwargs: Any,
+    ) -> asyncio.Task[Any]:
+        # discord.py runs each event (on_message, on_ready, ...) in a task it forgets; they are
+        # kept here so that stopping ends them: one started just before a shutdown otherwise
+        # outlives its worker, or is never run and warns when the loop closes.
+        task = super()._schedule_event(coro, event_name, *args, **kwargs)
+        self.event_tasks.add(task)
+        task.add_done_callback(self.event_tasks.discard)
+        return task
 
     async def setup_hook(self) -> None:
         await self.add_cog(Buying(self.livebuy_core))
@@ -142,11 +159,13 @@ class DiscordService:
     async def stop(self) -> None:
         if self.bot is not None:
             await self.bot.close()
-        handlers = list(self.core.handlers)  # discord.py does not end its own event tasks
-        for handler in handlers:
-            handler.cancel()
-        await asyncio.gather(*handlers, return_exceptions=True)
         if self.task is not None:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
+        # discord.py does not end its own event tasks, nor the interaction tasks of its command
+        # tree (those that stored an update are in core.handlers; the next worker replays it).
+        handlers = self.core.handlers | (self.bot.event_tasks if self.bot else set())
+        for handler in handlers:
+            handler.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
