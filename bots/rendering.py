@@ -160,6 +160,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "payment_timed_out": "Your payment for {item} (order {ref}) has not arrived in time, "
         "so the order is cancelled. If the money still comes, it is refunded or the order "
         "honoured.",
+        "over_limit_refunded": "Order {ref}: the card or email you paid with has already bought "
+        "as many of {item} as one buyer may in this drop, so your payment is refunded in full.",
+        "over_limit_review": "Order {ref}: the card or email you paid with has already bought as "
+        "many of {item} as one buyer may in this drop. The shop reviews the order; unless it "
+        "accepts it, your payment is refunded.",
         "payment_in_review": "Something went wrong with the payment for {item} (order {ref}). "
         "Your item is kept for you and the shop will get back to you.",
         "sold_to_first_payers": "{item} sold out: others paid first. Order {ref} is closed, "
@@ -356,6 +361,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "payment_timed_out": "Deine Zahlung für {item} (Bestellung {ref}) ist nicht rechtzeitig "
         "angekommen: die Bestellung ist storniert. Kommt das Geld noch, wird es erstattet oder "
         "die Bestellung erfüllt.",
+        "over_limit_refunded": "Bestellung {ref}: Mit der Karte oder E-Mail-Adresse, mit der du "
+        "bezahlt hast, wurde in diesem Drop schon so viel {item} gekauft, wie eine Person darf. "
+        "Deine Zahlung wird vollständig erstattet.",
+        "over_limit_review": "Bestellung {ref}: Mit der Karte oder E-Mail-Adresse, mit der du "
+        "bezahlt hast, wurde in diesem Drop schon so viel {item} gekauft, wie eine Person darf. "
+        "Der Shop prüft die Bestellung; nimmt er sie nicht an, wird deine Zahlung erstattet.",
         "payment_in_review": "Bei der Zahlung für {item} (Bestellung {ref}) ist etwas "
         "schiefgegangen. Dein Artikel bleibt für dich reserviert, der Shop meldet sich bei dir.",
         "sold_to_first_payers": "{item} ist ausverkauft: andere haben zuerst bezahlt. "
@@ -556,6 +567,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "payment_timed_out": "Ton paiement pour {item} (commande {ref}) n'est pas arrivé à "
         "temps : la commande est annulée. Si l'argent arrive quand même, il est remboursé ou la "
         "commande honorée.",
+        "over_limit_refunded": "Commande {ref} : la carte ou l'e-mail utilisé pour payer a déjà "
+        "acheté autant de {item} qu'un acheteur le peut dans ce drop, ton paiement est donc "
+        "remboursé en entier.",
+        "over_limit_review": "Commande {ref} : la carte ou l'e-mail utilisé pour payer a déjà "
+        "acheté autant de {item} qu'un acheteur le peut dans ce drop. La boutique examine la "
+        "commande ; si elle ne l'accepte pas, ton paiement est remboursé.",
         "payment_in_review": "Un problème est survenu avec le paiement de {item} (commande "
         "{ref}). Ton article reste réservé et la boutique va revenir vers toi.",
         "sold_to_first_payers": "{item} est épuisé : d'autres ont payé avant. La commande {ref} "
@@ -751,6 +768,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "cancelado y no se cobró nada. Escribe #buy para intentarlo de nuevo mientras quede.",
         "payment_timed_out": "Tu pago de {item} (pedido {ref}) no llegó a tiempo: el pedido "
         "queda cancelado. Si el dinero llega, se reembolsa o se atiende el pedido.",
+        "over_limit_refunded": "Pedido {ref}: con la tarjeta o el correo con que pagaste ya se "
+        "compró tanto {item} como un comprador puede en este drop, así que tu pago se reembolsa "
+        "por completo.",
+        "over_limit_review": "Pedido {ref}: con la tarjeta o el correo con que pagaste ya se "
+        "compró tanto {item} como un comprador puede en este drop. La tienda revisa el pedido; "
+        "si no lo acepta, tu pago se reembolsa.",
         "payment_in_review": "Algo falló con el pago de {item} (pedido {ref}). Guardamos tu "
         "artículo y la tienda se pondrá en contacto contigo.",
         "sold_to_first_payers": "{item} agotado: otros pagaron antes. El pedido {ref} está "
@@ -860,6 +883,8 @@ PAYMENT_PROBLEMS = {
     PaymentProblem.FAILED: "payment_failed",
     PaymentProblem.TIMED_OUT: "payment_timed_out",
     PaymentProblem.REVIEW: "payment_in_review",
+    PaymentProblem.OVER_LIMIT: "over_limit_refunded",
+    PaymentProblem.OVER_LIMIT_REVIEW: "over_limit_review",
 }
 
 _PARSE_KEYS = {

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from commerce.domain.money import Money
-from commerce.domain.payments import PaymentEvent
+from commerce.domain.payments import NO_PAYER, Payer, PaymentEvent
 from commerce.service_layer.ports import (
     Charge,
     ChargeRequest,
@@ -17,6 +17,7 @@ from commerce.service_layer.ports import (
     SessionState,
 )
 from commerce.service_layer.results import Notice
+from webhooks.devtools.emulator.state import card_fingerprint
 
 
 class FakeClock:
@@ -75,6 +76,11 @@ class FakePaymentGateway:
     undelivered: list[tuple[PaymentEvent, str, datetime]] = field(default_factory=list)
     completed: list[tuple[str, datetime]] = field(default_factory=list)
     listed_since: list[datetime] = field(default_factory=list)  # every listing's start
+    # Who paid each payment intent, as the checkout page took it: (card number, email). What
+    # `payer` answers: the card's fingerprint (the same number, the same fingerprint, as
+    # Stripe's) and the email; unknown payments have no card charge (NO_PAYER).
+    paid_with: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    payer_asks: list[str] = field(default_factory=list)
 
     def _check(self) -> None:
         if self.down:
@@ -154,3 +160,11 @@ class FakePaymentGateway:
     async def detach_card(self, payment_method: str) -> None:
         self._check()
         self.detached.append(payment_method)
+
+    async def payer(self, payment_intent: str) -> Payer:
+        self._check()
+        self.payer_asks.append(payment_intent)
+        if payment_intent not in self.paid_with:
+            return NO_PAYER
+        number, email = self.paid_with[payment_intent]
+        return Payer.of(card_fingerprint(number), email)

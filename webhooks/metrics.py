@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from commerce.adapters.sql import utc
 from commerce.domain.money import Money
-from commerce.domain.payments import PaymentEvent
+from commerce.domain.payments import Payer, PaymentEvent
 from commerce.service_layer.outbox import Courier
 from commerce.service_layer.ports import (
     Charge,
@@ -105,6 +105,9 @@ class TimedGateway:
 
     async def detach_card(self, payment_method: str) -> None:
         await self.inner.detach_card(payment_method)
+
+    async def payer(self, payment_intent: str) -> Payer:
+        return await self.inner.payer(payment_intent)
 
 
 async def database_families(engine: AsyncEngine, now: datetime) -> list[Metric]:

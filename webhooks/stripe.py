@@ -28,6 +28,7 @@ from commerce.config import Settings
 from commerce.domain.commands import (
     ApplyPaymentEvent,
     ClaimPaymentEvent,
+    IdentifyPayer,
     KeepMalformedEvent,
     MarkPaymentEvent,
     PaymentEventFailed,
@@ -72,6 +73,8 @@ async def receive(request: web.Request) -> web.Response:
     payload = body.decode()
     wrong_mode = _wrong_mode(request.app[SETTINGS], data)
     try:
+        if wrong_mode is None:  # who paid, from Stripe, before the unit of work (#18)
+            event = await bus.handle(IdentifyPayer(event))
         # Stored once, applied, marked processed: one unit of work (see payment_events).
         received = await bus.handle(ReceivePaymentEvent(event, payload, wrong_mode))
     except Exception as exc:

@@ -22,6 +22,7 @@ from commerce.adapters.throttle import MemoryThrottle
 from commerce.adapters.unit_of_work import sql_units
 from commerce.adapters.web_viewers import SqlWebViewers
 from commerce.config import Settings
+from commerce.domain.payments import LimitBreach
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.packages import Letters
@@ -71,6 +72,7 @@ def bootstrap(
         stripe_tax=settings.livebuy_stripe_tax,
         web_viewers=SqlWebViewers(engine),
         web_claims_signed_in=settings.livebuy_web_claims == "signed-in",
+        limit_breach=LimitBreach(settings.livebuy_limit_breach),
         room_lines=SqlRoomLines(engine),
         email_sign_ins=SqlEmailSignIns(engine),
         views=SqlReadModel(engine),

@@ -101,6 +101,10 @@ class Settings(BaseSettings):
     # so fresh cookies cannot hold a drop) or signed-in (refused until the viewer signs in
     # or links an account with /link). Signed-in or linked viewers always hold.
     livebuy_web_claims: Literal["hold", "first-paid", "signed-in"] = "first-paid"
+    # A payment whose card (Stripe's fingerprint) or Checkout email already paid for a drop's
+    # per-buyer limit under another identity: refunded at once (refund) or kept in
+    # needs_review for the seller to decide (review).
+    livebuy_limit_breach: Literal["refund", "review"] = "refund"
     # Messages one person may send in one chat (commands or not), e.g. 5/10s; over it one
     # "slow down" answer, then dropped until the rate allows again. Sellers are never slowed.
     livebuy_rate_per_buyer: str = "5/10s"

@@ -16,11 +16,13 @@ import stripe
 from commerce.adapters.stripe_gateway import StripePaymentGateway
 from commerce.adapters.stripe_version import API_VERSION
 from commerce.domain.money import Money
+from commerce.domain.payments import Payer
 from commerce.service_layer.ports import ChargeRequest, ChargeStatus, SavedCard, ShippingOption
 from tests.e2e.conftest import KEY, Stripe
 from tests.e2e.test_emulator_api import request
 from tests.stripe_contract import ENDPOINTS, request_violations, violations
 from webhooks.devtools.emulator.app import ApiRequest
+from webhooks.devtools.emulator.state import DEFAULT_CARD, TEST_EMAIL, card_fingerprint
 
 AUTH = {"Authorization": f"Bearer {KEY}"}
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,6 +90,10 @@ async def test_every_gateway_call_is_one_the_pinned_version_accepts(
     assert state.ship_to == "Jenny Rosen, Teststraße 1, 10115 Berlin, DE"
     card = await call("saved_card", payment_intent=state.payment_intent)
     assert isinstance(card, SavedCard)
+    # Who paid (#18): the latest charge's card fingerprint (expand=latest_charge) and email.
+    payer = await call("payer", state.payment_intent)
+    assert payer == Payer(card_fingerprint(DEFAULT_CARD), TEST_EMAIL)
+    assert card.fingerprint == payer.card
     # A returning buyer's checkout, without an address, expired before it is paid.
     again = await call("open_checkout", request("C2", customer=card.payment_customer,
                                                 collect_shipping=False))  # fmt: skip

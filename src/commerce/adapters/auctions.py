@@ -149,7 +149,12 @@ VISIBLE_BIDS = q(
 )
 REOFFER = q("UPDATE auction SET order_id = :order_id, outcome = :outcome WHERE id = :id")
 CUSTOMER_OF = q("SELECT customer_id FROM identity WHERE key = :key")
-STRIKES = q("SELECT COUNT(*) FROM strike WHERE customer_id = :customer_id")
+# A buyer's strikes follow the card (#18): theirs and those of whoever paid with their card.
+STRIKES = q(
+    "SELECT COUNT(*) FROM strike s WHERE s.customer_id = :customer_id OR s.customer_id IN"
+    " (SELECT o2.customer_id FROM orders o1 JOIN orders o2"
+    " ON o2.card_fingerprint = o1.card_fingerprint WHERE o1.customer_id = :customer_id)"
+)
 
 _REFUSALS = {
     BidRefusal.ENDED: BidRefusalReason.ENDED,

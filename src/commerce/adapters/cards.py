@@ -37,19 +37,21 @@ CHARGE_TIME = timedelta(minutes=3)
 
 CUSTOMER_OF = sql("SELECT customer_id FROM identity WHERE key = :identity")
 CARD_OF = sql(
-    "SELECT s.payment_customer, s.payment_method, s.brand, s.last4 FROM saved_card s"
+    "SELECT s.payment_customer, s.payment_method, s.brand, s.last4, s.fingerprint"
+    " FROM saved_card s"
     " JOIN identity i ON i.customer_id = s.customer_id WHERE i.key = :identity"
 )
 CARD_OF_CUSTOMER = sql(
-    "SELECT payment_customer, payment_method, brand, last4 FROM saved_card"
+    "SELECT payment_customer, payment_method, brand, last4, fingerprint FROM saved_card"
     " WHERE customer_id = :customer_id"
 )
 SAVE_CARD = sql(
     "INSERT INTO saved_card (customer_id, payment_customer, payment_method, brand, last4,"
-    " saved_at) VALUES (:customer_id, :payment_customer, :payment_method, :brand, :last4, :now)"
-    " ON CONFLICT (customer_id) DO UPDATE SET payment_customer = excluded.payment_customer,"
-    " payment_method = excluded.payment_method, brand = excluded.brand,"
-    " last4 = excluded.last4, saved_at = excluded.saved_at"
+    " fingerprint, saved_at) VALUES (:customer_id, :payment_customer, :payment_method, :brand,"
+    " :last4, :fingerprint, :now) ON CONFLICT (customer_id) DO UPDATE SET"
+    " payment_customer = excluded.payment_customer, payment_method = excluded.payment_method,"
+    " brand = excluded.brand, last4 = excluded.last4, fingerprint = excluded.fingerprint,"
+    " saved_at = excluded.saved_at"
 )
 REMEMBER_CUSTOMER = sql(
     "UPDATE customer SET payment_customer = :payment_customer WHERE id = :customer_id"
@@ -189,6 +191,7 @@ class SqlCards:
                     "payment_method": card.payment_method,
                     "brand": card.brand[:20],
                     "last4": card.last4[-4:],
+                    "fingerprint": card.fingerprint,
                     "now": now,
                 },
             )
@@ -305,4 +308,6 @@ async def _customer(conn: AsyncConnection, identity: str, now: datetime) -> int:
 def _card(row: Any) -> SavedCard | None:
     if row is None:
         return None
-    return SavedCard(row.payment_customer, row.payment_method, row.brand, row.last4)
+    return SavedCard(
+        row.payment_customer, row.payment_method, row.brand, row.last4, row.fingerprint
+    )

@@ -72,9 +72,13 @@ WAITING = (
     " ON c = w.customer_id WHERE w.drop_id = $1 AND w.status = 'waitlisted'"
     " GROUP BY w.customer_id"
 )
+# Strikes follow the card (#18): a buyer's own, and those of every customer who paid with a
+# card the buyer paid with (a new identity, or a new account, with the same card).
 STRUCK = (
-    "SELECT s.customer_id FROM strike s JOIN unnest($1::int[]) c ON c = s.customer_id"
-    " GROUP BY s.customer_id HAVING COUNT(*) >= $2"
+    "SELECT b FROM unnest($1::int[]) b WHERE (SELECT COUNT(*) FROM strike s"
+    " WHERE s.customer_id = b OR s.customer_id IN (SELECT o2.customer_id FROM orders o1"
+    " JOIN orders o2 ON o2.card_fingerprint = o1.card_fingerprint"
+    " WHERE o1.customer_id = b)) >= $2"
 )
 DISPUTES = "SELECT c.id, c.disputes FROM customer c JOIN unnest($1::int[]) i ON i = c.id"
 # Buyers linked to an account on a platform (Telegram, Discord): not anonymous web viewers.

@@ -48,9 +48,13 @@ WAITING = (
     "SELECT customer_id, MIN(position) FROM claim WHERE drop_id = ? AND status = 'waitlisted'"
     f" AND customer_id IN {EACH} GROUP BY customer_id"
 )
+# Strikes follow the card (#18): a buyer's own, and those of every customer who paid with a
+# card the buyer paid with (a new identity, or a new account, with the same card).
 STRUCK = (
-    f"SELECT customer_id FROM strike WHERE customer_id IN {EACH}"
-    " GROUP BY customer_id HAVING COUNT(*) >= ?"
+    "SELECT b.value FROM json_each(?) b WHERE (SELECT COUNT(*) FROM strike s"
+    " WHERE s.customer_id = b.value OR s.customer_id IN (SELECT o2.customer_id FROM orders o1"
+    " JOIN orders o2 ON o2.card_fingerprint = o1.card_fingerprint"
+    " WHERE o1.customer_id = b.value)) >= ?"
 )
 DISPUTES = f"SELECT id, disputes FROM customer WHERE id IN {EACH}"
 # Buyers linked to an account on a platform (Telegram, Discord): not anonymous web viewers.

@@ -40,6 +40,7 @@ from commerce.domain.drops import DropStatus, DropTerms
 from commerce.domain.errors import Conflict, InvalidInput, NotFound
 from commerce.domain.money import Money
 from commerce.domain.orders import CANCELLABLE, HOLDING, OrderStatus, can_move, sources
+from commerce.domain.payments import NO_PAYER, LimitBreach, Payer
 from commerce.domain.products import DEFAULT_VARIANT, ProductSpec, normalise_sku
 from commerce.service_layer.outbox import Outgoing
 from commerce.service_layer.results import (
@@ -57,6 +58,9 @@ from commerce.service_layer.results import (
 )
 
 PAID = OrderStatus.PAID
+S = OrderStatus
+# Orders whose units count as paid for (a refund gives them back; review is undecided).
+PAID_FOR = frozenset({S.PAID, S.FULFILLED, S.PARTIALLY_REFUNDED, S.DISPUTED})
 
 
 def _in(states: frozenset[OrderStatus]) -> str:
@@ -153,6 +157,21 @@ MARK_PAID = sql(
 MARK_REVIEW = sql(
     "UPDATE orders SET status = 'needs_review', payment_ref = :payment_ref, updated_at = :now"
     f" WHERE id = :id AND status IN ({_in(sources(OrderStatus.NEEDS_REVIEW))})"
+)
+# Who paid, recorded with the payment (the first payer recorded stays).
+RECORD_PAYER = sql(
+    "UPDATE orders SET card_fingerprint = COALESCE(card_fingerprint, :card),"
+    " payer_email = COALESCE(payer_email, :email) WHERE id = :id"
+)
+DROP_LIMIT = sql("SELECT per_buyer_limit FROM drops WHERE id = :drop_id")
+SET_PAYMENT_REF = sql("UPDATE orders SET payment_ref = :payment_ref WHERE id = :id")
+# Units of a drop already paid for with this card or email, by anyone (every identity and
+# customer), this order aside. Read under the drop's row lock (LOCK_DROP): two payments with
+# the same card for the last unit of the limit are decided one after the other.
+PAID_BY_PAYER = sql(
+    "SELECT COALESCE(SUM(quantity), 0) FROM orders WHERE drop_id = :drop_id AND id <> :id"
+    f" AND status IN ({_in(PAID_FOR)})"
+    " AND (card_fingerprint = :card OR payer_email = :email)"
 )
 ADD_BUYER_UNITS_UNLIMITED = sql(
     "INSERT INTO drop_buyer (drop_id, customer_id, units) VALUES (:drop_id, :customer_id, :q)"
@@ -523,14 +542,23 @@ class SqlStore:
         return releases
 
     async def settle(
-        self, order_ref: str, payment_ref: str, cause: str, now: datetime
+        self,
+        order_ref: str,
+        payment_ref: str,
+        cause: str,
+        now: datetime,
+        payer: Payer = NO_PAYER,
+        breach: LimitBreach = LimitBreach.REFUND,
     ) -> Settlement:
         """Records a payment for an order: paid when it has (or can still get) its units.
 
         A held order is simply paid. A first-paid order, or a hold that expired or was
         cancelled before the money came, takes its units now if they are free; otherwise the
         order goes to needs_review and the caller refunds the payment. A payment recorded
-        before (webhooks come more than once) changes nothing.
+        before (webhooks come more than once) changes nothing. A payment whose card or email
+        already paid for the drop's per-buyer limit (under any identity) is over it: the order
+        goes to needs_review, its units (if it held any) back to the drop, and the caller
+        refunds it (`breach` refund) or leaves it to the seller (review).
         """
         async with transaction(self.engine) as conn:
             found = (await conn.execute(FIND_ORDER_BY_REF, {"ref": order_ref.upper()})).first()
@@ -546,6 +574,13 @@ class SqlStore:
                 return Settlement(to_order_view(row), SettlementOutcome.PAID_TWICE)
             if not can_move(status, PAID) or status is PAID:
                 return Settlement(to_order_view(row), SettlementOutcome.UNCHANGED)
+            if payer.known:
+                await conn.execute(
+                    RECORD_PAYER, {"id": row.id, "card": payer.card, "email": payer.email}
+                )
+                over = await self._over_limit(conn, row, payer, payment_ref, cause, now, breach)
+                if over is not None:
+                    return over
             params = {"id": row.id, "payment_ref": payment_ref, "now": now, "true": True}
             if not row.holds_stock:
                 keys = {"drop_id": row.drop_id, "variant_id": row.variant_id, "q": row.quantity}
@@ -563,6 +598,52 @@ class SqlStore:
             await conn.execute(MARK_PAID, params)
             await record_transition(conn, row.id, status, PAID, cause, now)
             return Settlement(await order_view(conn, row.id), SettlementOutcome.PAID)
+
+    async def _over_limit(
+        self,
+        conn: AsyncConnection,
+        row: Any,
+        payer: Payer,
+        payment_ref: str,
+        cause: str,
+        now: datetime,
+        breach: LimitBreach,
+    ) -> Settlement | None:
+        """The settlement of a payment that takes its card or email over the drop's
+        per-buyer limit; None when it stays within (or the drop has no limit)."""
+        keys = {"drop_id": row.drop_id, "variant_id": row.variant_id, "q": row.quantity}
+        limit = (await conn.execute(DROP_LIMIT, keys)).scalar()
+        if limit is None:
+            return None
+        # The drop's row lock: payments of one drop are counted one after the other (on
+        # SQLite the write transaction already is the only one).
+        await conn.execute(LOCK_DROP, keys)
+        paid = (
+            await conn.execute(
+                PAID_BY_PAYER,
+                {**keys, "id": row.id, "card": payer.card, "email": payer.email},
+            )
+        ).scalar_one()
+        if int(paid) + row.quantity <= limit:
+            return None
+        outcome = (
+            SettlementOutcome.OVER_LIMIT_REVIEW
+            if breach is LimitBreach.REVIEW
+            else SettlementOutcome.OVER_LIMIT
+        )
+        status = OrderStatus(row.status)
+        if status is OrderStatus.NEEDS_REVIEW:  # reported again: still over the limit
+            return Settlement(to_order_view(row), outcome, again=True)
+        why = f"{cause}:over_limit"
+        release = None
+        if status in HOLDING:  # its units (if it held any) go back, to the waitlist first
+            release = await self._release(conn, row.id, OrderStatus.NEEDS_REVIEW, why, now)
+            await conn.execute(SET_PAYMENT_REF, {"id": row.id, "payment_ref": payment_ref})
+        else:  # an expired or cancelled hold: its units went back when it ended
+            params = {"id": row.id, "payment_ref": payment_ref, "now": now}
+            await conn.execute(MARK_REVIEW, params)
+            await record_transition(conn, row.id, status, OrderStatus.NEEDS_REVIEW, why, now)
+        return Settlement(await order_view(conn, row.id), outcome, release)
 
     # orders ---------------------------------------------------------------------------
 

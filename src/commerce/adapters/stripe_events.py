@@ -20,7 +20,7 @@ import stripe
 
 from commerce.domain.errors import InvalidInput
 from commerce.domain.identity import Identity
-from commerce.domain.payments import PaymentEvent, PaymentEventKind
+from commerce.domain.payments import Payer, PaymentEvent, PaymentEventKind
 from commerce.domain.shipping import ship_to
 
 TOLERANCE_SECONDS = 300
@@ -163,6 +163,7 @@ def to_payment_event(event: Any) -> PaymentEvent:
             amount=_amount(obj.get("amount")),
             currency=_currency(obj.get("currency")),
             payment_customer=_ref(obj, "customer"),
+            payment_method=_ref(obj, "payment_method"),
         )
     if kind is PaymentEventKind.CHARGE_REFUNDED:
         refunded = _amount(obj.get("amount_refunded"))
@@ -248,7 +249,16 @@ def _session_event(
         ship_to=session_ship_to(obj),
         shipping=session_shipping(obj),
         tax=session_tax(obj),
+        email=session_email(obj),
     )
+
+
+def session_email(session: dict[str, Any]) -> str | None:
+    """The email the buyer gave on the Checkout page (`customer_details.email`), lower
+    case; None when there is none or it is not an address."""
+    details = session.get("customer_details")
+    email = details.get("email") if isinstance(details, dict) else None
+    return Payer.of(None, email).email
 
 
 def session_amount(session: dict[str, Any]) -> int | None:
@@ -297,7 +307,7 @@ def session_ship_to(session: dict[str, Any]) -> str | None:
     return None
 
 
-EXPANDABLE = frozenset({"payment_intent", "customer", "setup_intent", "charge"})
+EXPANDABLE = frozenset({"payment_intent", "customer", "setup_intent", "charge", "payment_method"})
 
 
 def _ref(obj: dict[str, Any], key: str) -> str | None:

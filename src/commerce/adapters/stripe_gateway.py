@@ -27,7 +27,7 @@ from commerce.adapters.stripe_events import (
 from commerce.adapters.stripe_version import API_VERSION
 from commerce.domain.backoff import retry_after_seconds, should_retry_header
 from commerce.domain.money import Money
-from commerce.domain.payments import PaymentEvent
+from commerce.domain.payments import NO_PAYER, Payer, PaymentEvent
 from commerce.service_layer.ports import (
     Charge,
     ChargeRequest,
@@ -275,7 +275,23 @@ class StripePaymentGateway:
         customer = _id(getattr(method, "customer", None))
         if method is None or isinstance(method, str) or card is None or customer is None:
             return None  # no card, or one not attached to a customer: it cannot be reused
-        return SavedCard(customer, str(method.id), str(card.brand), str(card.last4))
+        fingerprint = Payer.of(getattr(card, "fingerprint", None), None).card
+        return SavedCard(customer, str(method.id), str(card.brand), str(card.last4), fingerprint)
+
+    async def payer(self, payment_intent: str) -> Payer:
+        # PaymentIntentRetrieveParams: expand; the latest charge (stripe.Charge) carries
+        # payment_method_details.card.fingerprint and billing_details.email.
+        params: Any = {"expand": ["latest_charge"]}
+        intent = await self._call(
+            self._client.v1.payment_intents.retrieve_async(payment_intent, params)
+        )
+        charge = getattr(intent, "latest_charge", None)
+        if charge is None or isinstance(charge, str):
+            return NO_PAYER  # no charge (yet): nothing paid by card
+        details = getattr(charge, "payment_method_details", None)
+        card = getattr(details, "card", None)
+        billing = getattr(charge, "billing_details", None)
+        return Payer.of(getattr(card, "fingerprint", None), getattr(billing, "email", None))
 
     async def charge_card(self, request: ChargeRequest) -> Charge:
         outside_unit_of_work()

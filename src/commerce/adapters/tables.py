@@ -202,6 +202,11 @@ class Order(SQLModel, table=True):
     hold_expires_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     payment_ref: str | None = Field(default=None, max_length=80, index=True)  # payment intent
     paid_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    # Who paid (#18): the card's fingerprint and the Checkout email, recorded with the payment.
+    # A drop's per-buyer limit counts the units paid with either, across identities, and
+    # strikes follow the card.
+    card_fingerprint: str | None = Field(default=None, max_length=64, index=True)
+    payer_email: str | None = Field(default=None, max_length=254, index=True)
     checkout_session: str | None = Field(default=None, max_length=80, index=True, unique=True)
     checkout_url: str | None = Field(default=None, max_length=500)
     # Refunds and disputes may be reported before the payment itself (webhooks come in any
@@ -432,6 +437,7 @@ class SavedCard(SQLModel, table=True):
     payment_method: str = Field(max_length=80)
     brand: str = Field(max_length=20)
     last4: str = Field(max_length=4)
+    fingerprint: str | None = Field(default=None, max_length=64)  # the card's, across customers
     saved_at: datetime = Field(sa_column=_utc())
 
 

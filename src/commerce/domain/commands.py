@@ -9,7 +9,7 @@ from typing import Any
 from commerce.domain.drops import DropTerms
 from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
-from commerce.domain.payments import PaymentEvent
+from commerce.domain.payments import NO_PAYER, Payer, PaymentEvent
 from commerce.domain.products import ProductSpec
 from commerce.domain.shipping import ShippingPolicy, Zone
 from commerce.domain.shows import LotSpec
@@ -117,6 +117,8 @@ class SettlePayment:
     # The buyer hears of the payment in the answer to their own action (a confirm charged,
     # a promo's post, a giveaway won): the paid notice then tells only the chat.
     answered: bool = False
+    # Who paid (the card's fingerprint, the Checkout email): limits follow them (#18).
+    payer: Payer = NO_PAYER
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +169,14 @@ class ClaimPaymentEvent:
     delivery holds it."""
 
     event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class IdentifyPayer:
+    """A Checkout payment's event, before it is received: who paid (the card's fingerprint,
+    the email) is asked of the provider, outside the delivery's unit of work."""
+
+    event: PaymentEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -570,6 +580,7 @@ Command = (
     | ProcessPaymentEvent
     | ClaimPaymentEvent
     | ReceivePaymentEvent
+    | IdentifyPayer
     | PaymentEventFailed
     | RefundOrder
     | Reconcile

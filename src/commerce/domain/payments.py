@@ -47,6 +47,44 @@ class PaymentEvent:
     # `amount`; None when the payment reports none.
     shipping: int | None = None
     tax: int | None = None
+    # Who paid, as far as the provider tells: the card's fingerprint (the same card number
+    # gives the same one, whatever the customer) and the email typed on the Checkout page.
+    # Limits and strikes follow them across identities (see `Payer`).
+    card: str | None = None
+    email: str | None = None
+    payment_method: str | None = None  # the payment's method (Stripe: pm_...), if it says
+    payer_checked: bool = False  # the provider was asked for the card already
+
+
+@dataclass(frozen=True, slots=True)
+class Payer:
+    """What identifies a payer across identities, customers and platforms: a web viewer can
+    take a new identity for free, not a new card. None: not known for this payment."""
+
+    card: str | None = None  # the card's fingerprint (Stripe: payment_method.card.fingerprint)
+    email: str | None = None  # lower case
+
+    @classmethod
+    def of(cls, card: object, email: object) -> "Payer":
+        """From what a provider sent: text or nothing (anything else is not known)."""
+        fingerprint = card.strip() if isinstance(card, str) and card.strip() else None
+        address = email.strip().lower() if isinstance(email, str) and "@" in email else None
+        return cls(fingerprint[:64] if fingerprint else None, address[:254] if address else None)
+
+    @property
+    def known(self) -> bool:
+        return self.card is not None or self.email is not None
+
+
+NO_PAYER = Payer()
+
+
+class LimitBreach(StrEnum):
+    """What becomes of a payment that takes a card or email over a drop's per-buyer limit
+    (LIVEBUY_LIMIT_BREACH)."""
+
+    REFUND = "refund"  # the money goes back at once, the buyer is told why
+    REVIEW = "review"  # the order waits in needs_review for the seller
 
 
 # A refund in one of these states gave no money back: it no longer counts.

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from commerce.domain.grammar import DEFAULT_KEYWORDS, Keywords
 from commerce.domain.money import Money
+from commerce.domain.payments import LimitBreach
 from commerce.service_layer.packages import Letters, Shipments
 from commerce.service_layer.ports import (
     AuctionStore,
@@ -69,6 +70,9 @@ class Deps:
     # LIVEBUY_WEB_CLAIMS=signed-in: web viewers not linked to an account may not claim.
     web_claims_signed_in: bool = False
     email_sign_ins: EmailSignIns | None = None  # None: no email links
+    # LIVEBUY_LIMIT_BREACH: a payment over a per-buyer limit by card or email is refunded
+    # (refund) or kept in needs_review for the seller (review).
+    limit_breach: LimitBreach = LimitBreach.REFUND
     room_lines: RoomLines | None = None  # None: web chat rooms remember nothing on disk
     views: "ReadModel | None" = None  # the read side (service_layer.queries) reads through it
     # LIVEBUY_RATE_PER_BUYER: messages per person and chat; None: no flood control.

@@ -49,6 +49,7 @@ HANDLERS: dict[type, Handler] = {
     c.ProcessPaymentEvent: payment_events.process_event,
     c.ClaimPaymentEvent: payment_events.claim_event,
     c.ReceivePaymentEvent: payment_events.receive_payment_event,
+    c.IdentifyPayer: payment_events.identify_payer,
     c.PaymentEventFailed: payment_events.payment_event_failed,
     c.RefundOrder: payments.refund_order,
     c.Reconcile: payments.reconcile,

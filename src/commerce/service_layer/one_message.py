@@ -17,6 +17,7 @@ from commerce.domain.identity import ChatRef, Identity
 from commerce.domain.money import Money
 from commerce.domain.one_message import ConfirmRule
 from commerce.domain.orders import OrderStatus
+from commerce.domain.payments import Payer
 from commerce.domain.products import normalise_sku
 from commerce.service_layer import retries, shipping
 from commerce.service_layer.checkout import (
@@ -176,8 +177,12 @@ async def _charge(order: OrderView, card: SavedCard, deps: Deps) -> PaymentResul
     if charge.status is ChargeStatus.SUCCEEDED and charge.payment_intent is not None:
         cause = f"charge:{charge.payment_intent}"
         settled = await settle_payment(
-            c.SettlePayment(order.ref, charge.payment_intent, cause, answered=True), deps
-        )
+            c.SettlePayment(
+                order.ref, charge.payment_intent, cause, answered=True,
+                payer=Payer(card.fingerprint),  # the saved card's: limits follow it (#18)
+            ),
+            deps,
+        )  # fmt: skip
         paid = settled.order.status in (S.PAID, S.FULFILLED)
         outcome = PaymentOutcome.PAID if paid else PaymentOutcome.REFUNDED
         return PaymentResult(outcome, settled.order, view(card))

@@ -12,14 +12,14 @@ refund to ask for, or a card to keep, is asked of Stripe after the commit, and t
 marked processed after that: a failure leaves it unprocessed, for Stripe's next delivery and
 the reprocessing duty."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from enum import StrEnum
 
 from commerce.domain import commands as c
 from commerce.domain.payments import PaymentEvent, PaymentEventKind
 from commerce.service_layer.deps import Deps
-from commerce.service_layer.payments import OrderNotKnownYet, apply_payment_event
+from commerce.service_layer.payments import OrderNotKnownYet, apply_payment_event, asks_provider
 from commerce.service_layer.ports import Ledger
 from commerce.service_layer.unit_of_work import current, later
 
@@ -127,6 +127,31 @@ async def receive_payment_event(cmd: c.ReceivePaymentEvent, deps: Deps) -> Recei
         return received
     await apply_stored(event, received, deps)
     return received
+
+
+def _asks_for_payer(event: PaymentEvent, deps: Deps) -> bool:
+    """A Checkout's payment whose card only the provider can tell."""
+    return (
+        event.kind in (K.CHECKOUT_COMPLETED, K.ASYNC_PAYMENT_SUCCEEDED)
+        and event.paid
+        and event.card is None
+        and not event.payer_checked
+        and asks_provider(event.payment_ref, deps)
+    )
+
+
+async def identify_payer(cmd: c.IdentifyPayer, deps: Deps) -> PaymentEvent:
+    """The event with who paid (#18: the card's fingerprint), asked of the provider before
+    the delivery's unit of work opens (Stripe is never called inside one), so that the
+    payment and its per-buyer limit are applied in that one transaction. A failure is the
+    delivery's: the event is kept and retried (its re-processing asks again, outside any
+    unit: payments.payer_of)."""
+    event = cmd.event
+    if not _asks_for_payer(event, deps):
+        return event
+    assert deps.payments is not None and event.payment_ref is not None
+    found = await deps.payments.payer(event.payment_ref)
+    return replace(event, card=found.card, email=event.email or found.email, payer_checked=True)
 
 
 async def apply_stored(event: PaymentEvent, received: Received, deps: Deps) -> None:

@@ -13,6 +13,8 @@ from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
 from commerce.domain.payments import (
     FAILED_REFUND,
+    NO_PAYER,
+    Payer,
     PaymentEvent,
     PaymentEventKind,
     payment_mismatch,
@@ -34,7 +36,7 @@ from commerce.service_layer.results import (
     RefundFailed,
 )
 from commerce.service_layer.settlement import settle_payment
-from commerce.service_layer.unit_of_work import later
+from commerce.service_layer.unit_of_work import current, later
 
 log = logging.getLogger(__name__)
 K = PaymentEventKind
@@ -162,11 +164,43 @@ async def _paid(
     if not event.paid:  # a delayed method: the money comes with async_payment_succeeded
         await ledger.await_async_payment(order.ref, event.payment_ref, now)
         return "completed, payment pending"
-    settlement = await settle_payment(
-        c.SettlePayment(order.ref, event.payment_ref or event.session_id or event.id, cause), deps
-    )
+    payer = await payer_of(event, order, deps)
+    payment = event.payment_ref or event.session_id or event.id
+    paid = c.SettlePayment(order.ref, payment, cause, payer=payer)
+    settlement = await settle_payment(paid, deps)
     updated = await ledger.apply_pending(order.ref, cause, now)
     return f"{settlement.outcome.value}: order {updated.status}"
+
+
+async def payer_of(event: PaymentEvent, order: OrderView, deps: Deps) -> Payer:
+    """Who paid (#18: per-buyer limits and strikes follow the card and the email): what the
+    event says, the buyer's saved card when the payment charged it (a one-message buy), else
+    the provider is asked. Never inside a unit of work: the webhook's unit asks before it
+    opens (payment_events.with_payer)."""
+    if event.card is not None or event.payer_checked:
+        return Payer(event.card, event.email)
+    if deps.cards is not None and event.payment_method is not None:
+        saved = await deps.cards.card(order.identity)
+        if saved is not None and saved.payment_method == event.payment_method:
+            return Payer(saved.fingerprint, event.email)
+    if not asks_provider(event.payment_ref, deps) or current() is not None:
+        return Payer(None, event.email)
+    assert deps.payments is not None and event.payment_ref is not None
+    found = await deps.payments.payer(event.payment_ref)
+    return Payer(found.card, event.email or found.email)
+
+
+def asks_provider(payment_ref: str | None, deps: Deps) -> bool:
+    """Whether the provider can say who paid this payment (a Stripe payment intent)."""
+    return deps.payments is not None and payment_ref is not None and payment_ref.startswith("pi_")
+
+
+async def _payer_at_provider(payment_ref: str | None, deps: Deps) -> Payer:
+    """Reconciliation's payer: asked of the provider (outside any unit of work)."""
+    if not asks_provider(payment_ref, deps) or current() is not None:
+        return NO_PAYER
+    assert deps.payments is not None and payment_ref is not None
+    return await deps.payments.payer(payment_ref)
 
 
 def expected_payment(order: OrderView, shipping: int | None, tax: int | None) -> Money:
@@ -439,8 +473,10 @@ async def _reconcile_session(
             cause = f"reconcile:{state.id}:{mismatch}"
             outcome = await _to_review(order, cause, mismatch, deps.clock.now(), ledger)
             return f"paid at the provider, {outcome}"
+        payer = await _payer_at_provider(state.payment_intent, deps)
+        payment = state.payment_intent or state.id
         settlement = await settle_payment(
-            c.SettlePayment(order.ref, state.payment_intent or state.id, "reconcile"), deps
+            c.SettlePayment(order.ref, payment, "reconcile", payer=payer), deps
         )
         return f"paid at the provider -> {settlement.order.status}"
     if state.status == "expired" and order.status in (S.RESERVED, S.CHECKOUT_OPEN):
@@ -465,7 +501,10 @@ async def _reconcile_payment(
             outcome = await _to_review(order, cause, mismatch, now, deps.ledger)
             return f"paid at the provider, {outcome}"
         cause = f"reconcile:{state.id}"
-        settlement = await settle_payment(c.SettlePayment(order.ref, state.id, cause), deps)
+        payer = await _payer_at_provider(state.id, deps)
+        settlement = await settle_payment(
+            c.SettlePayment(order.ref, state.id, cause, payer=payer), deps
+        )
         if deps.ledger is not None:  # refunds and disputes reported before it
             await deps.ledger.apply_pending(order.ref, cause, now)
         return f"paid at the provider -> {settlement.order.status}"

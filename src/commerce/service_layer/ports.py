@@ -11,7 +11,7 @@ from commerce.domain.commands import Claim, PlaceBid
 from commerce.domain.drops import DropStatus, DropTerms
 from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
-from commerce.domain.payments import PaymentEvent
+from commerce.domain.payments import NO_PAYER, LimitBreach, Payer, PaymentEvent
 from commerce.domain.products import ProductSpec
 from commerce.domain.shipping import Zone
 from commerce.domain.shows import LotSpec
@@ -120,6 +120,7 @@ class SavedCard:
     payment_method: str  # Stripe: pm_...
     brand: str  # visa, mastercard, amex, ...
     last4: str
+    fingerprint: str | None = None  # the same card number has the same one (Stripe's)
 
 
 class ChargeStatus(StrEnum):
@@ -231,6 +232,12 @@ class PaymentGateway(Protocol):
 
     async def detach_card(self, payment_method: str) -> None:
         """The card can no longer be charged (a card already detached is fine)."""
+        ...
+
+    async def payer(self, payment_intent: str) -> Payer:
+        """Who paid a payment: its card's fingerprint and the email given with it (Stripe:
+        the PaymentIntent's latest charge, `payment_method_details.card.fingerprint` and
+        `billing_details.email`). Nothing known for a payment without a card charge."""
         ...
 
 
@@ -372,8 +379,18 @@ class Store(Protocol):
     async def expire_due(self, now: datetime) -> list[Release]: ...
     async def expire_unfillable(self, now: datetime) -> list[Release]: ...
     async def settle(
-        self, order_ref: str, payment_ref: str, cause: str, now: datetime
-    ) -> Settlement: ...
+        self,
+        order_ref: str,
+        payment_ref: str,
+        cause: str,
+        now: datetime,
+        payer: Payer = NO_PAYER,
+        breach: LimitBreach = LimitBreach.REFUND,
+    ) -> Settlement:
+        """Records a payment (see SqlStore.settle); a payment whose `payer` (card, email)
+        already paid for the drop's per-buyer limit is over it: `breach` says what then."""
+        ...
+
     async def customer_id(self, identity: str) -> int | None: ...
     async def orders(
         self, status: OrderStatus | None, customer_id: int | None, limit: int = 1000

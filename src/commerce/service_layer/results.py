@@ -211,12 +211,19 @@ class SettlementOutcome(StrEnum):
     NO_STOCK = "no_stock"  # the money came but the units are gone: refund it
     UNCHANGED = "unchanged"  # already paid, or in a state a payment does not change
     PAID_TWICE = "paid_twice"  # a second, different payment for a paid order: refund it
+    # The card or email already paid for the drop's per-buyer limit (under any identity):
+    # the order is in needs_review, and the payment refunded (LIVEBUY_LIMIT_BREACH=refund) or
+    # kept there for the seller (review).
+    OVER_LIMIT = "over_limit"
+    OVER_LIMIT_REVIEW = "over_limit_review"
 
 
 @dataclass(frozen=True, slots=True)
 class Settlement:
     order: OrderView
     outcome: SettlementOutcome
+    release: Release | None = None  # the units an over-limit order held went back
+    again: bool = False  # the same payment reported again: nothing changed this time
 
 
 # Notices: what the core tells people, through the Notifier port, outside a direct reply.
@@ -588,6 +595,9 @@ class PaymentProblem(StrEnum):
     FAILED = "failed"  # a delayed payment failed at the provider: the order is released
     TIMED_OUT = "timed_out"  # it never completed in time: the order is released
     REVIEW = "review"  # the provider refused a call for the order: the shop looks at it
+    # The card or email paid with already paid for the drop's per-buyer limit:
+    OVER_LIMIT = "over_limit"  # the payment is refunded
+    OVER_LIMIT_REVIEW = "over_limit_review"  # the shop decides (LIVEBUY_LIMIT_BREACH=review)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from webhooks.devtools.emulator.state import (
     DEFAULT_CARD,
     TEST_ADDRESS,
     TEST_CARDS,
+    TEST_EMAIL,
     Delivery,
     Obj,
     State,
@@ -435,6 +436,12 @@ class Emulator:
             "this.card.value.slice(-4)"
         )
         body += f'<form method="post" data-verb="{verb}" onchange="{escape(script)}">'
+        if not setup:  # Stripe's Checkout asks every buyer for an email (customer_details)
+            typed_email = (typed or {}).get("email") or session.get("customer_email") or ""
+            body += (
+                '<label>Email <input type="email" name="email" autocomplete="email" '
+                f'value="{escape(str(typed_email or TEST_EMAIL))}"></label>'
+            )
         if session.get("shipping_address_collection"):
             body += _address_fields(typed or {})
         body += self._rate_choices(session, typed or {})

@@ -28,6 +28,16 @@ from commerce.adapters.stripe_version import API_VERSION
 Obj = dict[str, Any]
 
 
+# The email a buyer who types none pays with.
+TEST_EMAIL = "buyer@example.com"
+
+
+def card_fingerprint(number: str) -> str:
+    """A card's fingerprint as Stripe gives it: the same for the same card number, whoever
+    pays with it (`payment_method.card.fingerprint`), never the number itself."""
+    return hashlib.sha256(number.replace(" ", "").encode()).hexdigest()[:16]
+
+
 def new_id(prefix: str) -> str:
     return f"{prefix}_test_{secrets.token_hex(12)}"
 
@@ -391,6 +401,7 @@ class State:
             "customer": customer,
             "customer_creation": params.get("customer_creation"),
             "customer_email": params.get("customer_email"),
+            "customer_details": None,  # who paid: the email typed, once complete
             "payment_intent": None,
             "payment_method_types": ["card"],
             "setup_intent": None,
@@ -528,7 +539,9 @@ class State:
     def setup_intent(self, seti_id: str) -> Obj:
         return _found(self.setup_intents, seti_id, "setup_intent", "intent")
 
-    def new_payment_method(self, card: EmulatedCard, customer: str | None) -> Obj:
+    def new_payment_method(
+        self, card: EmulatedCard, customer: str | None, email: str | None = None
+    ) -> Obj:
         pm: Obj = {
             "id": new_id("pm"),
             "object": "payment_method",
@@ -540,10 +553,10 @@ class State:
                 "exp_year": time.gmtime().tm_year + 3,
                 "country": card.country,
                 "funding": "credit",
-                "fingerprint": hashlib.sha256(card.number.encode()).hexdigest()[:16],
+                "fingerprint": card_fingerprint(card.number),
             },
             "customer": customer,
-            "billing_details": {"name": None, "email": None, "address": None, "phone": None},
+            "billing_details": {"name": None, "email": email, "address": None, "phone": None},
             "metadata": {},
             "created": int(time.time()),
             "livemode": False,
@@ -580,6 +593,10 @@ class State:
             "customer": intent["customer"],
             "payment_intent": intent["id"],
             "payment_method": intent["payment_method"],
+            # What Stripe's Charge says of the card (stripe.Charge.PaymentMethodDetails) and
+            # of who paid (billing_details: Checkout puts the email typed there).
+            "payment_method_details": self._card_details(intent["payment_method"]),
+            "billing_details": self._billing(intent["payment_method"]),
             "metadata": intent["metadata"],
             "description": intent.get("description"),
             "paid": True,
@@ -590,6 +607,19 @@ class State:
         self.payments[intent["id"]] = charge
         intent["latest_charge"] = charge["id"]
         return charge
+
+    def _card_details(self, pm_id: str | None) -> Obj | None:
+        pm = self.payment_methods.get(pm_id or "")
+        if pm is None:
+            return None
+        card = pm["card"]
+        fields = ("brand", "last4", "exp_month", "exp_year", "country", "funding", "fingerprint")
+        return {"type": "card", "card": {key: card[key] for key in fields}}
+
+    def _billing(self, pm_id: str | None) -> Obj:
+        pm = self.payment_methods.get(pm_id or "")
+        empty = {"name": None, "email": None, "address": None, "phone": None}
+        return dict(pm["billing_details"]) if pm is not None else empty
 
     def _new_intent(self, params: Obj) -> Obj:
         intent: Obj = {
@@ -634,13 +664,16 @@ class State:
         self.choose_rate(session, (address or {}).get("shipping_rate"))
         if card.on_page is not None:
             raise _card_failure(card.on_page, None, None)
+        # The email typed on the page (Checkout asks every buyer), else the one the session
+        # was created with, else the emulator's test address.
+        email = str((address or {}).get("email") or session.get("customer_email") or TEST_EMAIL)
         customer = session["customer"]
         if customer is None:  # customer_creation=always, as livebuy asks
-            customer = self.customer(session.get("customer_email"))["id"]
+            customer = self.customer(email)["id"]
         data = self.session_terms[session["id"]]["payment_intent_data"]
         saving = data.get("setup_future_usage") in ("off_session", "on_session")
         # Every payment has a payment method; only a saved one is attached to the customer.
-        pm = self.new_payment_method(card, customer if saving else None)
+        pm = self.new_payment_method(card, customer if saving else None, email)
         intent = self._new_intent(
             {
                 "amount": session["amount_total"],
@@ -658,6 +691,14 @@ class State:
             payment_status="paid",
             customer=customer,
             payment_intent=intent["id"],
+            customer_details={
+                "email": email,
+                "name": (shipping or {}).get("name"),
+                "address": None,
+                "phone": None,
+                "tax_exempt": "none",
+                "tax_ids": [],
+            },
             collected_information={
                 "business_name": None,
                 "individual_name": None,
