@@ -163,3 +163,39 @@ async def test_0023_gives_existing_products_and_boards_no_picture(
             assert await conn.run_sync(_diff) == []
     finally:
         await engine.dispose()
+
+
+_ROWS_0024 = (
+    *_ROWS_0016[:4],
+    _ROWS_0016[5],
+    "INSERT INTO saved_card (customer_id, payment_customer, payment_method, brand, last4,"
+    " saved_at) VALUES (1, 'cus_1', 'pm_1', 'visa', '4242', :now)",
+)
+
+
+async def test_0025_keeps_paid_orders_and_saved_cards_without_a_payer(
+    blank_database_url: str,
+) -> None:
+    """A shop upgraded from 0024: its paid orders and saved cards know no card fingerprint
+    or email (they count for no card's limit), and new payments record them."""
+    await asyncio.to_thread(upgrade, blank_database_url, "0024")
+    engine = create_engine(blank_database_url)
+    try:
+        async with engine.begin() as conn:
+            for statement in _ROWS_0024:
+                await conn.execute(text(statement), {"now": datetime.now(UTC)})
+        await asyncio.to_thread(upgrade, blank_database_url)
+        async with engine.begin() as conn:
+            found = await conn.execute(
+                text(
+                    "SELECT o.ref, o.status, o.card_fingerprint, o.payer_email, s.last4,"
+                    " s.fingerprint FROM orders o, saved_card s"
+                )
+            )
+            assert list(found.one()) == ["K7P2QX9M", "paid", None, None, "4242", None]
+            await conn.execute(
+                text("UPDATE orders SET card_fingerprint = 'fp1', payer_email = 'a@b.c'")
+            )
+            assert await conn.run_sync(_diff) == []
+    finally:
+        await engine.dispose()
