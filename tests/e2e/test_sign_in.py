@@ -28,6 +28,7 @@ from tests.fake_sign_ins import (
 from tests.fakes import FakeClock
 from tests.integration.helpers import add_product, start_drop
 from tests.live_events import enter
+from tests.telegram.fake_bot_api import FakeBotApi
 from webhooks.keys import BUS
 from webhooks.signin import MAILBOX
 
@@ -260,12 +261,16 @@ async def test_an_smtp_server_that_refuses_is_a_clear_error(web_shop: WebShop) -
 
 @pytest.fixture
 async def telegram_shop(web_shop: WebShop) -> AsyncIterator[TestServer]:
+    bot_api = FakeBotApi(token=BOT_TOKEN)  # the bot runs too: at a fake Bot API
+    await bot_api.start()
     async with web_shop(
         telegram_bot_token=BOT_TOKEN,
+        telegram_api_base_url=bot_api.url,
         telegram_login_bot="shop_bot",
         livebuy_sellers="telegram:424242",
     ) as server:
         yield server
+    await bot_api.close()
 
 
 async def test_a_telegram_login_signs_in_and_a_seller_is_recognised(
