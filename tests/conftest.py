@@ -38,7 +38,7 @@ TABLES = (
     " lease, worker, chat_pace, bot_contact, bid, auction_channel, strike, auction, saved_card,"
     " link_code, giveaway_entry, giveaway_channel, giveaway, poll_vote, poll_option,"
     " poll_channel, poll, show_chatter, lot, show_channel, show, dashboard_session,"
-    " shipping_zones, bundles, web_viewer, room_line"
+    " shipping_zones, bundles, web_viewer, room_line, email_sign_in"
 )
 
 
