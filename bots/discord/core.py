@@ -212,10 +212,13 @@ class Core:
 
     async def show_auction(self, auction: AuctionView, text: str) -> None:
         """The auction's board (its start, then each bid, then its result), edited in place."""
-        board = f"auction:{auction.id}"
+        board, image = f"auction:{auction.id}", auction.image
+        text = described(text, auction.description)  # and its picture as the embed's image
         channels = [c for c in map(discord_id, auction.channels) if c is not None]
         if channels:
-            await self.put(*(Outgoing(PLATFORM, str(c), text, board=board) for c in channels))
+            await self.put(
+                *(Outgoing(PLATFORM, str(c), text, board=board, image=image) for c in channels)
+            )
 
     async def show(self, outcome: chat.ChatOutcome) -> None:
         """Redraws the board an outcome changed."""

@@ -182,6 +182,9 @@ class Boards:
                 Button(r.t("bid_button", amount=amount), action=f"bid:{amount.decimal()}")
                 for amount in (auction.minimum, plus_five(auction))
             )
-        board = f"auction:{auction.id}"
+        if not text:
+            return []
+        board, image = f"auction:{auction.id}", auction.image
+        text = described(text, auction.description, MAX_CAPTION if image else None)
         where = chats(auction.channels)
-        return [Outgoing(PLATFORM, c, text, buttons, board=board) for c in where] if text else []
+        return [Outgoing(PLATFORM, c, text, buttons, board=board, image=image) for c in where]

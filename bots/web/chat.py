@@ -133,6 +133,7 @@ def auction_event(auction: AuctionView, seconds_left: int) -> dict[str, Any]:
         "bids": auction.bids,
         "left": seconds_left,
         "status": auction.status,
+        **media_of(auction.image, auction.description),
     }
 
 

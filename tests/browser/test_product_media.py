@@ -3,6 +3,8 @@ the card shows the picture (loaded from this server's /media/) and the descripti
 first load (the card comes from the database) and at 390 px without sideways scrolling."""
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -76,6 +78,27 @@ async def test_a_drop_card_shows_the_picture_and_description(
         SHOTS.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(SHOTS / f"web-chat-media-{width}.png"), full_page=True)
         await context.close()
+
+
+async def test_an_auction_card_shows_the_lots_picture_and_description(
+    browser: Browser, shop: tuple[str, MessageBus, str]
+) -> None:
+    base, bus, name = shop
+    spec = ProductSpec(
+        "CARD", "Holo card", Money(100, "eur"), "", (), image=name, description="Graded 9."
+    )
+    await bus.handle(c.AddProduct(spec, 1))
+    await bus.handle(
+        c.StartAuction("CARD", Decimal(1), timedelta(minutes=5), channels=("web:lots",))
+    )
+    page = await (await browser.new_context(viewport={"width": 390, "height": 844})).new_page()
+    await page.goto(f"{base}/chat/lots")
+    await expect(page.locator("#auction-title")).to_have_text("Holo card · €1.00")
+    await expect(page.locator("#auction-about")).to_have_text("Graded 9.")
+    await page.wait_for_function("document.getElementById('auction-image').naturalWidth === 64")
+    assert await page.locator("#auction-image").get_attribute("src") == f"/media/{name}"
+    overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
 
 
 async def test_a_product_without_picture_keeps_a_plain_card(

@@ -78,3 +78,21 @@ async def test_an_https_picture_is_shown_from_its_address(open_shop: ShopFactory
 
         plain = await until(cap_board, what="the CAP board")
         assert "image" not in plain  # no picture: the embed is as before
+
+
+async def test_an_auction_board_embed_shows_the_lots_picture(open_shop: ShopFactory) -> None:
+    url = "https://cdn.example.com/card.png"
+    async with open_shop() as shop:
+        spec = ProductSpec(
+            "CARD", "Holo card", Money(100, "eur"), "", (), image=url, description="Graded 9."
+        )
+        await shop.bus.handle(c.AddProduct(spec, 1))
+        await shop.fake.slash(
+            OWNER_ID, "auction", sku="CARD", start="1.00", duration="10m", close="sudden"
+        )
+        shown = await until(lambda: embed(shop), what="the auction board")
+        assert shown["image"] == {"url": url}
+        assert shown["description"].split("\n")[1] == "Graded 9."
+        await shop.fake.slash(shop.fake.add_member("anna"), "bid", amount="2")
+        await until(lambda: "€2.00" in embed(shop).get("description", ""), what="the bid")
+        assert embed(shop)["image"] == {"url": url}

@@ -16,6 +16,7 @@ from tests.telegram.fake_bot_api import FakeBotApi, FakeUser, Upload
 
 SELLER = FakeUser(1, "Sam", "sam")
 ANNA = FakeUser(11, "Anna", "anna")
+BOB = FakeUser(12, "Bob", "bob")
 URL = "https://cdn.example.com/tee.jpg"
 
 
@@ -105,3 +106,28 @@ async def test_a_long_description_is_shortened_to_the_caption_limit(
     assert board is not None and len(board.text) == 1024
     # The description gives way: the stock and the buyers stay.
     assert board.text.endswith("d…\n2 of 3 left\nLast buyers: @anna")
+
+
+async def test_an_auction_lot_board_is_a_photo_with_its_description(
+    shop_factory: ShopFactory, api: FakeBotApi
+) -> None:
+    shop = await shop_factory()
+    spec = ProductSpec(
+        "CARD", "Holo card", Money(100, "eur"), "", (), image=URL, description="Mint, graded 9."
+    )
+    await shop.bus.handle(c.AddProduct(spec, 1))
+    api.admins[GROUP] = {SELLER.id}
+    await shop.processed(api.message(GROUP, SELLER, "/auction CARD start 1 for 50s"))
+    await shop.processed(api.message(GROUP, ANNA, "#bid 2"))
+    await shop.settle()
+    (sent,) = api.of("sendPhoto")  # the auction's board: one photo, by its address
+    assert sent.params["photo"] == URL
+    (board,) = [m for m in api.messages_in(GROUP) if m.photo == URL]
+    assert board.text.split("\n")[1] == "Mint, graded 9."
+    assert "€2.00 by @Anna" in board.text
+    await shop.processed(api.message(GROUP, BOB, "#bid 4"))
+    await shop.settle()
+    assert "€4.00 by @Bob" in board.text and "Mint, graded 9." in board.text
+    edited = {e.params["message_id"] for e in api.of("editMessageCaption")}
+    assert str(board.message_id) in edited
+    assert str(board.message_id) not in {e.params["message_id"] for e in api.of("editMessageText")}

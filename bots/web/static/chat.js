@@ -65,17 +65,17 @@ function board(b) {
   dropEnd = live && b.left !== null && b.left !== undefined ? Date.now() + b.left * 1000 : 0;
   dropEnded = live ? "" : b.ended || "";
   dropTick();
-  boardMedia(b);
+  cardMedia("board", b);
 }
-function boardMedia(b) {  // the product's picture and description, when it has them
-  const image = document.getElementById("board-image");
-  if (b.image) { if (image.getAttribute("src") !== b.image) image.src = b.image; }
+function cardMedia(card, m) {  // the product's picture and description, when it has them
+  const image = document.getElementById(card + "-image");
+  if (m.image) { if (image.getAttribute("src") !== m.image) image.src = m.image; }
   else image.removeAttribute("src");
-  image.hidden = !b.image;
-  image.alt = b.name;
-  const about = document.getElementById("board-about");
-  about.textContent = b.description || "";
-  about.hidden = !b.description;
+  image.hidden = !m.image;
+  image.alt = m.name;
+  const about = document.getElementById(card + "-about");
+  about.textContent = m.description || "";
+  about.hidden = !m.description;
 }
 let dropEnd = 0, dropEnded = "";
 function clock(seconds) {  // 4:05, 1:02:03
@@ -159,6 +159,7 @@ function auction(a) {
   bid5.textContent = "Bid " + a.plus5;
   bid5.onclick = () => send("#bid " + a.plus5_plain);
   bid.disabled = bid5.disabled = !auctionLive;
+  cardMedia("auction", a);
   tick();
 }
 function tick() {

@@ -62,7 +62,7 @@ COLUMNS = """
     a.ladder, a.close, a.soft_seconds, a.pay_seconds, a.status, a.outcome, a.price_minor,
     a.leader_customer_id, a.leader_identity, a.leader_chat, a.leader_max_minor, a.bid_count,
     a.last_seq, a.drop_id, a.order_id, a.started_by, a.starts_at, a.ends_at,
-    p.sku, p.name, c.display_name AS leader_name
+    p.sku, p.name, c.display_name AS leader_name, p.image, p.description
 """
 SELECT_AUCTION = q(
     f"SELECT {COLUMNS} FROM auction a JOIN product p ON p.id = a.product_id"
@@ -218,6 +218,8 @@ def to_view(row: Any, channels: tuple[str, ...]) -> AuctionView:
         starts_at=utc(row.starts_at),
         ends_at=utc(row.ends_at),
         leader_name=(row.leader_name or "") if row.leader_identity else "",
+        image=row.image,
+        description=row.description,
     )
 
 

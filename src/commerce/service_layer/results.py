@@ -328,6 +328,8 @@ class AuctionView:
     starts_at: datetime
     ends_at: datetime
     leader_name: str = ""
+    image: str | None = None  # the product's picture (domain/media.py), read with the auction
+    description: str = ""  # the product's
 
 
 class BidStatus(StrEnum):
