@@ -155,6 +155,11 @@ class TelegramSender:
         except BadRequest as exc:
             if "not modified" in exc.message.lower():
                 return  # the board already says this: done
+            if "no caption" in exc.message.lower():
+                # A text board after all (its picture's file was gone when it was posted):
+                # edited as text.
+                await self.edit(message, message_ref, None)
+                return
             raise await self._translate(exc, message.chat) from exc
         except TelegramError as exc:
             raise await self._translate(exc, message.chat) from exc

@@ -131,3 +131,24 @@ async def test_an_auction_lot_board_is_a_photo_with_its_description(
     edited = {e.params["message_id"] for e in api.of("editMessageCaption")}
     assert str(board.message_id) in edited
     assert str(board.message_id) not in {e.params["message_id"] for e in api.of("editMessageText")}
+
+
+async def test_a_picture_whose_file_is_gone_leaves_a_working_text_board(
+    shop_factory: ShopFactory, api: FakeBotApi, tmp_path: Path
+) -> None:
+    """The media folder lost the file (a wiped disk, a worker without the shared folder):
+    the board goes out as text and its edits still arrive."""
+    media = tmp_path / "media"
+    name, _ = MediaFolder(media).save(png())
+    shop = await shop_factory(livebuy_media_dir=str(media))
+    await add_pictured(shop.bus, name)
+    (media / name).unlink()
+    api.admins[GROUP] = {SELLER.id}
+    await shop.processed(api.message(GROUP, SELLER, "/drop TEE 3 25"))
+    await shop.settle()
+    assert not api.of("sendPhoto")
+    board = api.board(GROUP)
+    assert board is not None and board.photo is None
+    await shop.processed(api.message(GROUP, ANNA, "#buy"))
+    await shop.settle()
+    assert board.text == "Tee · €25.00\nHeavy cotton.\n2 of 3 left\nLast buyers: @anna"
