@@ -17,6 +17,7 @@ COPY migrations ./migrations
 COPY bench ./bench
 RUN pip install . \
     && useradd --system --create-home --uid 10001 livebuy \
+    && mkdir -p /var/lib/livebuy/media && chown -R livebuy /var/lib/livebuy \
     && rm -rf /root/.cache
 
 # Never root at run time; the SQLite default (for a single container) lives in /data.

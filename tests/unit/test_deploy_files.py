@@ -21,3 +21,8 @@ def test_compose_has_postgres_two_workers_and_the_proxy_config() -> None:
         assert f"\n  {service}" in compose
     assert (ROOT / "deploy" / "Caddyfile").exists()
     assert "reverse_proxy worker1:8080 worker2:8080" in (ROOT / "deploy" / "Caddyfile").read_text()
+    # Product pictures uploaded through one worker are served by every worker.
+    assert "worker2: *worker" in compose
+    assert "LIVEBUY_MEDIA_DIR: /var/lib/livebuy/media" in compose
+    assert "volumes: [media:/var/lib/livebuy/media]" in compose and "\n  media:" in compose
+    assert "chown -R livebuy /var/lib/livebuy" in (ROOT / "Dockerfile").read_text()
