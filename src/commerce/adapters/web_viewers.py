@@ -30,11 +30,16 @@ CREATE = sql(
     " VALUES (:secret_hash, :public_id, :now)"
 )
 FIND = sql("SELECT public_id FROM web_viewer WHERE secret_hash = :secret_hash")
+# The names sellers are known by: their accounts' names, and the names they chatted under in
+# the web chat, as a `web:` seller or signed in (linked) to a seller's account.
 SELLER_NAMES = sql(
     "SELECT c.display_name FROM identity i JOIN customer c ON c.id = i.customer_id"
     " WHERE i.key IN (SELECT identity FROM seller) OR i.key IN :configured"
     " UNION SELECT name FROM web_viewer WHERE name <> '' AND ("
     " 'web:' || public_id IN (SELECT identity FROM seller) OR 'web:' || public_id IN :configured)"
+    " UNION SELECT w.name FROM web_viewer w JOIN identity v ON v.key = 'web:' || w.public_id"
+    " JOIN identity s ON s.customer_id = v.customer_id WHERE w.name <> ''"
+    " AND (s.key IN (SELECT identity FROM seller) OR s.key IN :configured)"
 ).bindparams(bindparam("configured", expanding=True))
 LINKED = sql(
     "SELECT 1 FROM identity i JOIN identity o ON o.customer_id = i.customer_id"

@@ -55,22 +55,35 @@ _LOOKALIKE = str.maketrans(
 )
 
 
-def fold(name: str) -> str:
-    """The name as a reader would take it: 'L1ve Buy', 'ＬＩＶＥＢＵＹ', 'lіvebuy' -> 'llvebuy'."""
+# Symbols that may stand for a letter ('L!vebuy', 'Sam$hop') or be plain punctuation ('Sam
+# Shop!'): a name is read both ways.
+_SYMBOLS = frozenset("|!@$")
+
+
+def fold(name: str, symbols_as_letters: bool = True) -> str:
+    """The name as a reader would take it: 'L1ve Buy', 'ＬＩＶＥＢＵＹ', 'lіvebuy' -> 'llvebuy'.
+    `symbols_as_letters=False` reads '|!@$' as punctuation (dropped) instead."""
     text = unicodedata.normalize("NFKD", name).casefold()
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    if not symbols_as_letters:
+        text = "".join(ch for ch in text if ch not in _SYMBOLS)
     text = text.translate(_LOOKALIKE)
     return "".join(ch for ch in text if ch.isalnum())
+
+
+def readings(name: str) -> set[str]:
+    """Every way a reader may take the name (symbols as letters, or as punctuation)."""
+    return {fold(name), fold(name, symbols_as_letters=False)} - {""}
 
 
 def refused(name: str, sellers: list[str] | tuple[str, ...] = ()) -> str | None:
     """Why a viewer may not chat under this name, or None. The shop's name may not appear
     in it at all ('livebuy official'); a seller's name may not be the whole of it."""
-    folded = fold(name)
-    if not folded:
+    read = readings(name)
+    if not read:
         return "a name with letters or digits, please"
-    if fold(SHOP) in folded:
+    if any(fold(SHOP) in folded for folded in read):
         return f"'{name}' is the shop's name: choose another"
-    if any(folded == fold(seller) for seller in sellers if fold(seller)):
+    if any(read & readings(seller) for seller in sellers):
         return f"'{name}' is a seller's name: choose another"
     return None
