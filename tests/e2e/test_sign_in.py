@@ -152,6 +152,21 @@ async def test_a_bad_address_or_a_foreign_form_sends_nothing(local: TestServer) 
     assert not local.app[MAILBOX].letters
 
 
+async def test_nobody_mails_an_address_more_than_three_links(local: TestServer) -> None:
+    base = base_of(local)
+    async with browser() as eve:
+        await enter(eve, base, "demo")
+        for _ in range(3):
+            sent = await eve.post(f"{base}/auth/email", data={"email": "victim@example.com"})
+            assert sent.status == 200
+        bombed = await eve.post(f"{base}/auth/email", data={"email": "Victim@example.com "})
+        assert bombed.status == 429 and int(bombed.headers["Retry-After"]) > 0
+        assert "too many sign-in links" in await bombed.text()
+        assert len(local.app[MAILBOX].letters) == 3
+        other = await eve.post(f"{base}/auth/email", data={"email": "anna@example.com"})
+        assert other.status == 200  # another address is not held up
+
+
 async def test_one_address_from_two_browsers_is_one_buyer_with_one_limit(
     local: TestServer, engine: AsyncEngine
 ) -> None:

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from bots.web.chat import COOKIE, ROOM, set_viewer_cookie
+from commerce.adapters.throttle import MemoryThrottle
 from commerce.config import Settings
 from commerce.domain.commands import (
     AskEmailSignIn,
@@ -35,9 +36,11 @@ from commerce.domain.commands import (
     SignIn,
 )
 from commerce.domain.errors import CommerceError
+from commerce.domain.pace import Rate
 from commerce.service_layer.sign_in import EMAIL_LINK_TTL
 from webhooks.headers import COMMON_CSP
 from webhooks.keys import BUS
+from webhooks.peers import client_ip
 from webhooks.signin.discord_oauth import DiscordOAuth, OAuthFailed, new_state
 from webhooks.signin.mail import DevMailbox, MailFailed, SmtpMailer, sign_in_message
 from webhooks.signin.telegram_login import LoginRefused, verify_login
@@ -47,6 +50,8 @@ RETURN = "livebuy_return"  # the room to go back to once signed in
 STATE = "livebuy_oauth_state"  # "<state>:<viewer>": Discord's answer must bring the state back
 MAILBOX = web.AppKey("dev_mailbox", DevMailbox)
 URL = re.compile(r"https?://[^\s<>\"]+")
+LINKS_PER_ADDRESS = Rate(3, 15 * 60)  # a person who lost a mail asks again; a bomber stops
+LINKS_PER_CLIENT = Rate(10, 15 * 60)
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
 
 
@@ -209,6 +214,8 @@ def install(app: web.Application, settings: Settings) -> None:
         else:
             mailer = app[MAILBOX] = DevMailbox()
         sender = settings.livebuy_mail_from
+        per_address = MemoryThrottle(LINKS_PER_ADDRESS)
+        per_client = MemoryThrottle(LINKS_PER_CLIENT)
         minutes = int(EMAIL_LINK_TTL.total_seconds() // 60)
 
         @routes.get("/auth/email")
@@ -232,9 +239,21 @@ def install(app: web.Application, settings: Settings) -> None:
                 return page("Open the chat first", "then ask for a sign-in link.", status=403)
             form = await request.post()
             room = request.cookies.get(RETURN, "")
+            typed = str(form.get("email", ""))
+            # Nobody mails an address (or from one client address) more than a few links.
+            key = typed.strip().lower()[:100]
+            for throttle, who in ((per_address, key), (per_client, client_ip(request))):
+                if not throttle.allows(who):
+                    wait = str(throttle.retry_after(who))
+                    return page(
+                        "Too many links",
+                        "too many sign-in links were asked for: wait a few minutes",
+                        status=429,
+                        headers={"Retry-After": wait},
+                    )
             try:
                 token, address = await bus.handle(
-                    AskEmailSignIn(str(form.get("email", "")), room if ROOM.match(room) else "")
+                    AskEmailSignIn(typed, room if ROOM.match(room) else "")
                 )
             except CommerceError as exc:
                 return page("Not sent", str(exc), status=400)
@@ -314,10 +333,17 @@ def _loopback(ip: str) -> bool:
         return False
 
 
-def page(title: str, text: str, body: str = "", status: int = 200) -> web.Response:
+def page(
+    title: str,
+    text: str,
+    body: str = "",
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
     """A small page of its own (a 4xx says what went wrong and what to do)."""
     return web.Response(
         status=status,
+        headers=headers,
         content_type="text/html",
         text=(
             '<!doctype html><html lang="en"><head><meta charset="utf-8">'

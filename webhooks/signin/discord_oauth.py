@@ -9,7 +9,7 @@ with HTTP Basic authentication (RFC 6749 2.3.1, which Discord accepts) and never
 
 import base64
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote_plus, urlencode
 
 import aiohttp
@@ -24,7 +24,7 @@ class OAuthFailed(Exception):
 @dataclass(frozen=True, slots=True)
 class DiscordOAuth:
     client_id: str
-    client_secret: str
+    client_secret: str = field(repr=False)  # never in a log or a traceback's locals
     oauth_base: str  # https://discord.com: /oauth2/authorize and /api/oauth2/token
     api_base: str  # https://discord.com/api/v10: /users/@me
     redirect_uri: str  # PUBLIC_BASE_URL/auth/discord/callback
