@@ -2,6 +2,7 @@
 go next (the web chat rooms where something is live, the dashboard, the docs), and in local
 mode a button to try a purchase in the demo room. `/docs` serves the README it points to."""
 
+import asyncio
 from html import escape
 from pathlib import Path
 
@@ -66,10 +67,19 @@ async def home(request: web.Request) -> web.Response:
     return web.Response(text=html, content_type="text/html")
 
 
+DOCS = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>livebuy · docs</title><style>
+body{{margin:0 auto;max-width:52rem;padding:1rem}}
+pre{{font:.9rem/1.45 ui-monospace,monospace;white-space:pre-wrap;overflow-wrap:anywhere}}
+</style></head><body><pre>{readme}</pre></body></html>"""
+
+
 @routes.get("/docs")
-async def docs(request: web.Request) -> web.StreamResponse:
-    """The README as plain text: it is what the home page calls the docs, and no network is
-    needed to read it."""
+async def docs(request: web.Request) -> web.Response:
+    """The README as written (Markdown, no network needed to read it), in a page a phone
+    lays out at its own width: plain text is laid out 980 px wide there and shrunk."""
     if not README.is_file():
         raise web.HTTPNotFound(text="the README is not installed with this copy of livebuy")
-    return web.FileResponse(README, headers={"Content-Type": "text/plain; charset=utf-8"})
+    readme = escape(await asyncio.to_thread(README.read_text, encoding="utf-8"))
+    return web.Response(text=DOCS.format(readme=readme), content_type="text/html")

@@ -23,13 +23,17 @@ async def at(browser: Browser, url: str, width: int) -> Page:
     return page
 
 
-async def fits(page: Page, name: str) -> None:
-    """No sideways scrolling; a screenshot kept for the run."""
+async def fits(page: Page, name: str, full_page: bool = True) -> None:
+    """Laid out at the phone's width, no sideways scrolling; a screenshot kept for the run."""
     overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"{page.url} is {overflow}px too wide"
-    SHOTS.mkdir(parents=True, exist_ok=True)
     width = page.viewport_size["width"] if page.viewport_size else 0
-    await page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
+    # A page without <meta name="viewport"> is laid out 980 px wide on a phone and shrunk to
+    # fit: nothing scrolls sideways, and nothing can be read either.
+    laid_out = await page.evaluate("window.innerWidth")
+    assert laid_out == width, f"{page.url} is laid out {laid_out}px wide on a {width}px screen"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=full_page)
 
 
 async def test_the_demo_card_on_the_first_load_and_after_a_restart(
