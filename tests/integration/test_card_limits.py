@@ -16,6 +16,7 @@ from commerce.domain import commands as c
 from commerce.domain.orders import OrderStatus
 from commerce.domain.payments import Payer, PaymentEvent, PaymentEventKind
 from commerce.service_layer.messagebus import MessageBus
+from commerce.service_layer.ports import PaymentError
 from commerce.service_layer.results import (
     OrderPaid,
     OrderView,
@@ -263,3 +264,29 @@ async def test_strikes_follow_the_card(
     assert again.order is not None and not again.order.holds_stock  # first-paid now
     other = await buy(bus, "web:v_other")  # a buyer who never paid with that card holds
     assert other.order is not None and other.order.holds_stock
+
+
+async def test_a_payment_in_review_for_no_stock_is_still_refunded_when_reported_again(
+    shop: Shop, gateway: FakePaymentGateway, clock: FakeClock
+) -> None:
+    """LIVEBUY_LIMIT_BREACH=review leaves only payments over the limit to the seller: a
+    payment that found no units is refunded, even once its card went over the limit since."""
+    bus = shop(livebuy_limit_breach="review", livebuy_web_claims="hold")
+    await add_product(bus, "MUG", stock=2)
+    await start_drop(bus, "MUG", quantity=2, limit=1, hold=timedelta(minutes=5))
+    late = await buy(bus, "web:v_late")
+    clock.advance(minutes=5)
+    await bus.handle(c.ExpireHolds())  # its hold ended: the units went to others
+    first, second = await buy(bus, "web:v_first"), await buy(bus, "web:v_second")
+    assert late.order is not None and first.order is not None and second.order is not None
+    # The late payment finds no units: in review, and its refund ask fails (Stripe down).
+    gateway.paid_with[f"pi_{late.order.ref}"] = (VISA, None)
+    event = await bus.handle(c.IdentifyPayer(checkout_completed(late.order, 1)))
+    gateway.failure = PaymentError("Stripe is down")
+    with pytest.raises(PaymentError):
+        await bus.handle(c.ReceivePaymentEvent(event, "{}"))
+    gateway.failure = None
+    assert await statuses(bus, [late.order]) == ["needs_review"] and gateway.refunds == []
+    await pay(bus, gateway, second.order, 2, VISA)  # the same card pays for its limit
+    await pay(bus, gateway, late.order, 3, VISA)  # the late payment reported again
+    assert [r[0] for r in gateway.refunds] == [f"pi_{late.order.ref}"]

@@ -163,6 +163,10 @@ RECORD_PAYER = sql(
     "UPDATE orders SET card_fingerprint = COALESCE(card_fingerprint, :card),"
     " payer_email = COALESCE(payer_email, :email) WHERE id = :id"
 )
+WENT_OVER_LIMIT = sql(
+    "SELECT 1 FROM order_event WHERE order_id = :id AND to_status = 'needs_review'"
+    " AND cause LIKE :why"
+)
 DROP_LIMIT = sql("SELECT per_buyer_limit FROM drops WHERE id = :drop_id")
 SET_PAYMENT_REF = sql("UPDATE orders SET payment_ref = :payment_ref WHERE id = :id")
 # Units of a drop already paid for with this card or email, by anyone (every identity and
@@ -632,8 +636,11 @@ class SqlStore:
             else SettlementOutcome.OVER_LIMIT
         )
         status = OrderStatus(row.status)
-        if status is OrderStatus.NEEDS_REVIEW:  # reported again: still over the limit
-            return Settlement(to_order_view(row), outcome, again=True)
+        if status is OrderStatus.NEEDS_REVIEW:
+            went = {"id": row.id, "why": "%:over_limit"}
+            if (await conn.execute(WENT_OVER_LIMIT, went)).first() is None:
+                return None  # in review for another reason (no stock): decided as before
+            return Settlement(to_order_view(row), outcome, again=True)  # reported again
         why = f"{cause}:over_limit"
         release = None
         if status in HOLDING:  # its units (if it held any) go back, to the waitlist first

@@ -68,7 +68,7 @@ class Payer:
     def of(cls, card: object, email: object) -> "Payer":
         """From what a provider sent: text or nothing (anything else is not known)."""
         fingerprint = card.strip() if isinstance(card, str) and card.strip() else None
-        address = email.strip().lower() if isinstance(email, str) and "@" in email else None
+        address = one_mailbox(email) if isinstance(email, str) else None
         return cls(fingerprint[:64] if fingerprint else None, address[:254] if address else None)
 
     @property
@@ -77,6 +77,22 @@ class Payer:
 
 
 NO_PAYER = Payer()
+# Mail services that ignore dots in the name: a.b@gmail.com is ab@gmail.com's mailbox.
+DOTLESS = frozenset({"gmail.com", "googlemail.com"})
+
+
+def one_mailbox(email: str) -> str | None:
+    """The mailbox an address delivers to, as one spelling: lower case, without a "+tag"
+    (most services deliver name+anything to name), without dots where the service ignores
+    them. Free aliases of one mailbox are one buyer. None: not an address."""
+    name, at, domain = email.strip().lower().rpartition("@")
+    if not at or not name or not domain or any(ch.isspace() for ch in name + domain):
+        return None
+    name = name.split("+", 1)[0] or name
+    if domain in DOTLESS:
+        name = name.replace(".", "") or name
+        domain = "gmail.com"
+    return f"{name}@{domain}"
 
 
 class LimitBreach(StrEnum):
