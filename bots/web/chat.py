@@ -35,6 +35,7 @@ from commerce.domain.commands import (
     KeepRoomLines,
     PressButton,
     RecogniseWebViewer,
+    ShowOpenOrders,
 )
 from commerce.domain.media import public_image_url
 from commerce.service_layer import chat, queries
@@ -283,7 +284,7 @@ def create_web_chat(
         stream = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
-        state = await room_state(room)
+        state = await room_state(room) + await open_orders(identity)
         await stream.prepare(request)
         async with hub.join(room, Viewer(identity, ""), state) as viewer:
             try:
@@ -302,6 +303,17 @@ def create_web_chat(
             except ConnectionError:  # a closed tab: normal, not an error
                 log.debug("a viewer left the live stream of room %s", room)
                 return stream
+
+    async def open_orders(identity: str) -> list[dict[str, Any]]:
+        """A viewer this worker kept no private lines for (it restarted, or another worker
+        served them) gets their open orders with their pay links, as /orders lists them:
+        a reload never loses a pay link. Nothing for a viewer with no open order."""
+        if hub.mine.get(identity):
+            return []
+        orders = await bus().handle(ShowOpenOrders(identity))
+        if not orders.orders:
+            return []
+        return [private_event(renderer.outcome(orders, "").private or "")]
 
     async def room_state(room: str) -> list[dict[str, Any]]:
         """The room's live drop, auctions and show, its giveaways and polls, as cards, from

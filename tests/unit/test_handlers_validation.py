@@ -367,6 +367,7 @@ EXPECTED_HANDLERS = {
     c.SignIn: sign_in.sign_in,
     c.AskEmailSignIn: sign_in.ask_email_sign_in,
     c.RedeemEmailSignIn: sign_in.redeem_email_sign_in,
+    c.ShowOpenOrders: chat.show_open_orders,
 }
 
 SAMPLES: list[Any] = [
@@ -436,6 +437,7 @@ SAMPLES: list[Any] = [
     c.SignIn("web:v_1", "telegram:1"),
     c.AskEmailSignIn("anna@example.com", "demo"),
     c.RedeemEmailSignIn("token", "web:v_1"),
+    c.ShowOpenOrders("web:v_1"),
 ]
 
 

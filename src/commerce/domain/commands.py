@@ -562,6 +562,15 @@ class KeepRoomLines:
     lines: tuple[tuple[str, dict[str, Any]], ...]
 
 
+@dataclass(frozen=True, slots=True)
+class ShowOpenOrders:
+    """A buyer's open orders with the pay link of each unpaid one, as `/orders` answers: a
+    web chat page opened on a worker that has not seen its viewer (after a restart) shows
+    them without being asked."""
+
+    identity: str
+
+
 Command = (
     AddProduct
     | UpdateProduct
@@ -622,6 +631,7 @@ Command = (
     | RecogniseWebViewer
     | AdmitWebLine
     | KeepRoomLines
+    | ShowOpenOrders
     | SignIn
     | AskEmailSignIn
     | RedeemEmailSignIn

@@ -333,6 +333,11 @@ async def _open_orders(identity: str, deps: Deps) -> OrderList:
     return OrderList(mine, tuple(links))
 
 
+async def show_open_orders(cmd: c.ShowOpenOrders, deps: Deps) -> OrderList:
+    """What /orders answers, asked for by a page rather than typed."""
+    return await _open_orders(cmd.identity, deps)
+
+
 async def _anonymous_refused(identity: str, deps: Deps) -> bool:
     """LIVEBUY_WEB_CLAIMS=signed-in: a web viewer not linked to an account may not claim."""
     if not deps.web_claims_signed_in or not identity.startswith("web:"):

@@ -39,6 +39,7 @@ HANDLERS: dict[type, Handler] = {
     c.Claim: handlers.claim,
     c.KeepRoomLines: handlers.keep_room_lines,
     c.ChatMessage: chat.handle_chat_message,
+    c.ShowOpenOrders: chat.show_open_orders,
     c.PassHold: handlers.pass_hold,
     c.CancelOrder: handlers.cancel_order,
     c.SettlePayment: settlement.settle_payment,
