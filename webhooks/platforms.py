@@ -24,3 +24,7 @@ def install(app: web.Application, add_notifier: Callable[[Notifier], None]) -> N
         from webhooks import discord  # discord.py is imported only when Discord is configured
 
         discord.install(app, add_notifier)
+    if settings.youtube_off is None:
+        from webhooks import youtube
+
+        youtube.install(app, add_notifier)

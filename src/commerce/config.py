@@ -76,6 +76,19 @@ class Settings(BaseSettings):
     smtp_url: SecretStr | None = None
     livebuy_mail_from: str = "livebuy@localhost"
 
+    # YouTube Live: the channel's OAuth client and refresh token (README, "YouTube Live"),
+    # and its live chat (or the broadcast whose chat it is).
+    youtube_client_id: str = ""
+    youtube_client_secret: SecretStr | None = None
+    youtube_refresh_token: SecretStr | None = None
+    youtube_live_chat_id: str = ""
+    youtube_broadcast_id: str = ""
+    youtube_api_base_url: str = "https://www.googleapis.com/youtube/v3"
+    youtube_oauth_token_url: str = "https://oauth2.googleapis.com/token"  # noqa: S105 (a URL)
+    # Seconds at least between two reads of the chat (each costs 5 quota units), even when
+    # YouTube allows sooner: the daily quota's arithmetic is in the README.
+    youtube_min_poll_seconds: float = 5.0
+
     redis_url: str | None = None
     livebuy_sellers: str = ""
     livebuy_currency: str = "eur"
@@ -349,6 +362,22 @@ class Settings(BaseSettings):
             # The value may hold a password: it is not repeated in the message.
             raise ValueError("must look like smtp://user:pass@host:587 or smtps://host:465")
         return value
+
+    @property
+    def youtube_off(self) -> str | None:
+        """Why the YouTube adapter is off (None: it is on)."""
+        missing = [
+            name
+            for name, value in (
+                ("YOUTUBE_CLIENT_ID", self.youtube_client_id.strip()),
+                ("YOUTUBE_CLIENT_SECRET", self.youtube_client_secret),
+                ("YOUTUBE_REFRESH_TOKEN", self.youtube_refresh_token),
+            )
+            if not value
+        ]
+        if not (self.youtube_live_chat_id.strip() or self.youtube_broadcast_id.strip()):
+            missing.append("YOUTUBE_LIVE_CHAT_ID or YOUTUBE_BROADCAST_ID")
+        return ", ".join(missing) + " not set" if missing else None
 
     @property
     def stripe_emulated(self) -> bool:

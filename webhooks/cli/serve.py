@@ -213,6 +213,14 @@ def banner(
             if config.discord_bot_token
             else state(False, "DISCORD_BOT_TOKEN not set")
         ),
+        "  youtube    "
+        + (
+            state(False, config.youtube_off)
+            if config.youtube_off
+            else "on (live chat "
+            + (config.youtube_live_chat_id or f"of broadcast {config.youtube_broadcast_id}")
+            + f", read every {config.youtube_min_poll_seconds:g}s at least)"
+        ),
         "  stripe     "
         + (
             f"local emulator (STRIPE_SECRET_KEY not set): {base}{EMULATOR_PREFIX}"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from commerce.domain.errors import InvalidInput
 
 # email: a person who signed in to the web chat with an email link (email:anna@example.com).
-PLATFORMS = frozenset({"telegram", "discord", "web", "console", "email"})
+PLATFORMS = frozenset({"telegram", "discord", "web", "console", "email", "youtube"})
 
 
 def _split(text: str, example: str) -> tuple[str, str]:
@@ -57,6 +57,10 @@ _CHAT_FORMS = {
         "a Discord channel id is a number, e.g. discord:1150000000000000000",
     ),
     "web": (re.compile(r"[\w-]{1,64}"), "a web chat room is a word, e.g. web:demo"),
+    "youtube": (
+        re.compile(r"[\w-]{1,64}"),
+        "a YouTube live chat id is letters, digits, - and _ (liveBroadcast snippet.liveChatId)",
+    ),
 }
 _HOW_TO_FIND = ' (send /whoami where you want it, or see "Finding ids" in the README)'
 
