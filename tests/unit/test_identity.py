@@ -64,7 +64,7 @@ def test_str() -> None:
 
 
 def test_platforms() -> None:
-    assert frozenset({"telegram", "discord", "web", "console", "email"}) == PLATFORMS
+    assert frozenset({"telegram", "discord", "web", "console", "email", "youtube"}) == PLATFORMS
 
 
 @pytest.mark.parametrize(
@@ -88,6 +88,14 @@ def test_what_is_not_an_address_is_refused(typed: str) -> None:
         email_account(typed)
     with pytest.raises(InvalidInput):
         Identity.typed(f"email:{typed}")
+
+
+def test_a_youtube_seller_is_typed_as_a_channel_id() -> None:
+    assert str(Identity.typed("youtube:UCBR8-60-B28hp2BmDPdntcQ")) == (
+        "youtube:UCBR8-60-B28hp2BmDPdntcQ"
+    )
+    with pytest.raises(InvalidInput, match="UC and 22 characters"):
+        Identity.typed("youtube:@anna")  # a handle is not a channel id
 
 
 LOCAL_IDS = st.text(min_size=1, max_size=64).filter(lambda s: s == s.strip() and s != "")
