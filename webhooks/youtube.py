@@ -81,18 +81,27 @@ async def chat_duty(app: web.Application, youtube: YouTube, runner: InboxRunner)
     async def start() -> None:
         tasks.extend(
             asyncio.create_task(work)
-            for work in (youtube.poller.run(), youtube.courier.run(), runner.run())
+            for work in (youtube.poller.run(), runner.run(), youtube.courier.run())
         )
 
     async def stop() -> None:
-        await runner.stop()  # messages under way finish; then the tasks end
+        await end(tasks[0])  # no more reading
+        await runner.stop()  # messages under way finish
+        # A line YouTube took is marked sent before the courier ends: a courier cancelled in
+        # between would have the next worker post it again.
+        youtube.courier.stop()
+        await asyncio.wait(tasks[2:], timeout=5.0)
         for task in tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await end(task)
         tasks.clear()
 
     await while_holding(app, LEASE, start, stop, "YouTube live chat")
+
+
+async def end(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def install(app: web.Application, add_notifier: Callable[[Notifier], None]) -> None:

@@ -176,7 +176,7 @@ class Core:
                 reply = Reply(private=reply.private)
             said = [t for t in (reply.public, aloud(reply.private, who)) if t]
         out = [Outgoing(PLATFORM, live_chat_id, t) for t in said]
-        await self.put(*out, *self.boards(outcome))
+        await self.put(*out, *await self.boards(outcome))
 
     def won(self, outcome: chat.ChatOutcome, who: str) -> list[str] | None:
         """A held unit, said with its pay link in one line: there is nowhere else to send
@@ -196,10 +196,12 @@ class Core:
                 return [self.t("won_no_link", **values)]
         return None
 
-    def boards(self, outcome: chat.ChatOutcome) -> list[Outgoing]:
+    async def boards(self, outcome: chat.ChatOutcome) -> list[Outgoing]:
         match outcome:
             case chat.Claimed(result=ClaimResult(drop=DropView() as drop)):
-                return self.drop_board(drop)
+                # Claims are decided side by side: read the drop as it is now, so that the
+                # last line put is not an older claim's count.
+                return self.drop_board(await queries.drop(self.bus.reads, drop.id) or drop)
             case chat.ShowChanged(show=show, action="info"):  # the others come as notices
                 text = self.renderer.show_board(show)
                 return self.on_boards(show.channels, text, f"show:{show.id}")

@@ -15,12 +15,12 @@ token back off up to `error_backoff`. Nothing here stops the application.
 import asyncio
 import json
 import logging
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
 
 from bots.youtube.api import TokenRefused, YouTubeApi, YouTubeError
-from bots.youtube.core import Core, Options
+from bots.youtube.core import Core, Options, message_text
 
 log = logging.getLogger(__name__)
 FIRST_BACKOFF = 1.0
@@ -34,6 +34,10 @@ class PageTokens(Protocol):
         ...
 
     async def save(self, live_chat_id: str, token: str | None, seq: int) -> None: ...
+
+    async def ours(self, live_chat_id: str, text: str) -> bool:
+        """Whether the bot posted this line (as the owner: its lines come back as theirs)."""
+        ...
 
 
 class Poller:
@@ -82,11 +86,10 @@ class Poller:
         token, seq = await self.pages.load(chat_id)
         self.reads += 1
         page = await self.api.messages(chat_id, token)
-        posted = set(self.api.posted)
         rows: list[tuple[str, int, str]] = []
         for number, item in enumerate(page.items, start=seq + 1):
             snippet = item.get("snippet") or {}
-            if snippet.get("type") != "textMessageEvent" or item.get("id") in posted:
+            if snippet.get("type") != "textMessageEvent" or await self._ours(chat_id, item):
                 continue  # Super Chats, joins, deletions, and the bot's own lines
             rows.append((str(item["id"]), number, json.dumps(item)))
         if token is not None:  # a first read is history: the past is not answered
@@ -96,6 +99,16 @@ class Poller:
         if page.offline:
             log.info("YouTube: the stream of live chat %s is offline", chat_id)
         return page.polling_interval
+
+    async def _ours(self, chat_id: str, item: dict[str, Any]) -> bool:
+        """The bot posts as the channel, so its lines come back as the owner's: posted by
+        this process (their ids), or before a restart (their texts in the outbox). A line
+        such as "Type #buy TEE" must never be read as the owner's #buy."""
+        if not (item.get("authorDetails") or {}).get("isChatOwner"):
+            return False
+        if item.get("id") in self.api.posted:
+            return True
+        return await self.pages.ours(chat_id, message_text(item))
 
     def _refused(self, exc: YouTubeError) -> float:
         if isinstance(exc, TokenRefused):

@@ -359,3 +359,30 @@ async def test_a_board_with_a_picture_tells_each_edit_what_the_message_shows(
         "https://cdn.example.com/new.jpg",
     ]
     assert (await outbox.counts()).pending == 0
+
+
+async def test_a_stopped_courier_marks_the_message_under_way_sent_before_it_ends(
+    engine: AsyncEngine,
+) -> None:
+    """A platform that took a message must not get it again from the next worker: `stop`
+    lets the round finish (cancelling between the send and its mark would resend it)."""
+    clock, sent = FakeClock(), asyncio.Event()
+    release = asyncio.Event()
+
+    class SlowSender(RecordingSender):
+        async def send(self, message: Outgoing) -> str:
+            sent.set()
+            await release.wait()  # the platform is slow to answer
+            return await super().send(message)
+
+    sender = SlowSender()
+    outbox = SqlOutbox(engine)
+    await outbox.put([text("1", "hi"), text("2", "ho")], clock.now())
+    run = courier(engine, clock, sender)
+    task = asyncio.create_task(run.run(poll=30))
+    await asyncio.wait_for(sent.wait(), 10)
+    run.stop()
+    release.set()
+    await asyncio.wait_for(task, 10)  # ends by itself, after the round
+    counts = await outbox.counts()
+    assert counts.sent == 2 and counts.pending == 0

@@ -88,6 +88,7 @@ class FakeYouTube:
     sent: list[dict[str, Any]] = field(default_factory=list)  # insert bodies, in order
     reads: list[dict[str, str]] = field(default_factory=list)  # list calls' query parameters
     read_times: list[float] = field(default_factory=list)
+    read_outcomes: list[str] = field(default_factory=list)  # "ok" or the error's reason
     token_requests: list[dict[str, str]] = field(default_factory=list)
     failing_reads: list[str] = field(default_factory=list)  # reasons, one per coming read
     failing_inserts: list[str] = field(default_factory=list)
@@ -212,9 +213,12 @@ class FakeYouTube:
         self.reads.append(query)
         self.read_times.append(time.monotonic())
         if not self._authorized(request):
+            self.read_outcomes.append("authError")
             return _error("authError")
         if self.failing_reads:
+            self.read_outcomes.append(self.failing_reads[0])
             return _error(self.failing_reads.pop(0))
+        self.read_outcomes.append("ok")
         assert set(query["part"].split(",")) == {"snippet", "authorDetails"}, query
         if query.get("liveChatId") != LIVE_CHAT_ID:
             return _error("liveChatNotFound")

@@ -28,12 +28,12 @@ async def test_a_drop_sells_exactly_its_units_in_the_live_chat(open_shop: ShopFa
             fake.say(viewer, "#buy TEE")
         await until(lambda: all(fake.lines_for(v) for v in viewers), what="every buyer answered")
         won = [v for v in viewers if any("is yours for" in t for t in fake.lines_for(v))]
-        assert [v.name for v in won] == ["@buyer0", "@buyer1", "@buyer2"]  # arrival order
+        assert len(won) == 3  # the drop's units (claims are decided side by side)
         for viewer in won:
             (line,) = [t for t in fake.lines_for(viewer) if "is yours for" in t]
             assert line.startswith(f"{viewer.name}: 1 × TEE product is yours for €25.00: ")
             assert LINK.search(line), line
-        for viewer in viewers[3:]:
+        for viewer in (v for v in viewers if v not in won):
             assert not any("/pay/" in t for t in fake.lines_for(viewer))
         orders = await queries.orders(shop.bus.reads)
         assert sorted(o.identity for o in orders) == sorted(f"youtube:{v.channel}" for v in won)

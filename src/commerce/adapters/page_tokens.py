@@ -1,5 +1,6 @@
 """Where the reading of a polled chat stands (YouTube's nextPageToken and the count of
-messages read), kept in `app_setting` so a restarted or another worker resumes there."""
+messages read), kept in `app_setting` so a restarted or another worker resumes there; and
+which lines in it the bot posted itself (the outbox's sent messages)."""
 
 import hashlib
 import json
@@ -14,6 +15,11 @@ READ = sql("SELECT value FROM app_setting WHERE key = :key")
 SAVE = sql(
     "INSERT INTO app_setting (key, value, updated_at) VALUES (:key, :value, :now)"
     " ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
+)
+
+OURS = sql(
+    "SELECT 1 FROM outbox WHERE platform = :platform AND chat = :chat AND text = :text"
+    " AND status = 'sent' LIMIT 1"
 )
 
 
@@ -38,3 +44,9 @@ class SqlPageTokens:
         row = {"key": self._key(chat), "value": value, "now": datetime.now(UTC)}
         async with transaction(self.engine) as conn:
             await conn.execute(SAVE, row)
+
+    async def ours(self, chat: str, text: str) -> bool:
+        """Whether the bot sent this line to the chat (it posts as the channel's owner)."""
+        row = {"platform": self.platform, "chat": chat, "text": text}
+        async with connection(self.engine) as conn:
+            return (await conn.execute(OURS, row)).first() is not None

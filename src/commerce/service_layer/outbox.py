@@ -195,13 +195,22 @@ class Courier:
         self.next_at: dict[str, datetime] = {}  # per chat: not before
         self.woken = asyncio.Event()
         self.throttled = 0  # 429s (retry_after) from the platform, for /metrics
+        self.stopping = False
 
     def wake(self) -> None:
         """Something was put: deliver now instead of at the next poll."""
         self.woken.set()
 
+    def stop(self) -> None:
+        """`run` returns after the round under way: a message the platform took is marked
+        sent first (a courier cancelled between the two sends it again from the next
+        worker)."""
+        self.stopping = True
+        self.wake()
+
     async def run(self, poll: float = 1.0) -> None:
-        while True:
+        self.stopping = False
+        while not self.stopping:
             # Cleared before the round, not after: a message put and woken for while the
             # round runs (committed just after its look) must not wait for the next poll.
             self.woken.clear()
@@ -210,7 +219,7 @@ class Courier:
             except Exception:
                 log.exception("%s outbox round failed", self.sender.platform)
                 delivered = 0
-            if delivered:
+            if delivered or self.stopping:
                 continue
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
             # comes with the wake-up (a message put just before the shutdown), and the
