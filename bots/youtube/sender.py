@@ -31,8 +31,10 @@ class YouTubeSender:
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise RetryLater(0, f"YouTube unreachable: {type(exc).__name__}") from exc
 
-    async def edit(self, message: Outgoing, message_ref: str) -> None:
-        await self.send(message)  # no edits in a live chat: the board's new line
+    async def edit(
+        self, message: Outgoing, message_ref: str, shown_image: str | None = None
+    ) -> None:
+        await self.send(message)  # no edits in a live chat: the board's new line (no pictures)
 
     def _translated(self, exc: YouTubeError, chat: str) -> Exception:
         if isinstance(exc, TokenRefused):  # the poller logs it; the lines wait for a fix
