@@ -46,6 +46,11 @@ _USER_FORMS = {
         "a Discord user id is a number, e.g. discord:80351110224678912",
     ),
     "email": (EMAIL, "an email identity is an address, e.g. email:anna@example.com"),
+    # A YouTube channel id: "UC" and 22 letters, digits, - or _.
+    "youtube": (
+        re.compile(r"UC[\w-]{22}"),
+        "a YouTube channel id is UC and 22 characters, e.g. youtube:UCBR8-60-B28hp2BmDPdntcQ",
+    ),
 }
 _CHAT_FORMS = {
     "telegram": (
