@@ -4,7 +4,9 @@ page"): the app's routes are listed, each page is named with the test that check
 a screenshot of each in .artifacts/screenshots. A route added later fails the first test
 until it is placed."""
 
+import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -43,6 +45,7 @@ PAGES = {
     "/dashboard/login": HERE,
     "/dashboard/packing": HERE,
     "/docs": HERE,
+    "/giveaways/{id}": HERE,  # a page for browsers, JSON for programs
     "/pay/{ref}": HERE,  # an unknown link's page (a known one goes on to the checkout)
     "/auth/email": HERE,
     "/auth/email/{token}": HERE,
@@ -66,9 +69,6 @@ NOT_PAGES = {
     "/metrics",
     "/media/{name}",
     "/auth/discord",  # a redirect to Discord
-    # A giveaway's public record, in JSON, to recompute the draw (the card's "check the
-    # draw"): a document for programs; on a phone the browser shows it small.
-    "/giveaways/{id}",
 }
 
 
@@ -118,6 +118,22 @@ async def test_the_other_pages_fit_a_phone(
         page = await at(browser, f"{base}{path}", 390)
         await expect(page.locator("h1")).to_be_visible()
         await both_widths(page, path.strip("/").split("?")[0].replace("/", "-"))
+
+    # A drawn giveaway's public record, as the card's "check the draw" opens it: entrants'
+    # names, the 64-character seed and its hash (JSON for programs, as before).
+    await add_product(bus, "PIN", stock=3)
+    giveaway = await bus.handle(c.StartGiveaway("PIN", timedelta(minutes=1), ("web:demo",)))
+    for n, name in enumerate(("anna", "a-rather-long-name-without-any-spaces", "ben")):
+        await bus.handle(c.EnterGiveaway("web:demo", f"web:v_{n}", name, giveaway.id))
+    clock.advance(minutes=2)
+    await bus.handle(c.DrawDueGiveaways())
+    record = await at(browser, f"{base}/giveaways/{giveaway.id}", 390)
+    await expect(record.locator("h1")).to_have_text("🎁 PIN product")
+    await expect(record.locator("body")).to_contain_text(re.compile(r"Drawn: entry #[123] won"))
+    await expect(record.locator("li.won")).to_have_count(1)
+    await both_widths(record, "giveaway-record")
+    await record.get_by_role("link", name="This record as JSON").click()
+    await expect(record.locator("body")).to_contain_text('"seed": "')
 
     # The packing list of the day, with a package on it.
     await add_product(bus, "MUG", stock=5)

@@ -232,6 +232,14 @@ async def test_the_public_record_over_http(
         assert body["winner"] == recompute(body["seed"], [tuple(e) for e in body["entries"]])
         assert "telegram:1" not in await (await client.get(f"/giveaways/{view.id}")).text()
         assert (await client.get("/giveaways/999")).status == 404
+        # A browser gets the same record as a page (the chat card's link, on a phone).
+        browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+        page = await client.get(f"/giveaways/{view.id}", headers=browser)
+        assert page.content_type == "text/html"
+        html = await page.text()
+        assert body["seed"] in html and 'name="viewport"' in html and "telegram:1" not in html
+        as_json = await client.get(f"/giveaways/{view.id}?format=json", headers=browser)
+        assert (await as_json.json())["seed"] == body["seed"]
 
 
 async def test_linking_after_entering_twice_leaves_one_entry_and_one_vote(
