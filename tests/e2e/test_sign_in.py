@@ -120,6 +120,31 @@ async def test_an_email_link_signs_the_browser_in_once(
         assert await accounts(engine, other) in ([], [other])
 
 
+async def test_a_browser_signed_in_as_one_person_does_not_join_another(
+    telegram_shop: TestServer, engine: AsyncEngine, clock: FakeClock
+) -> None:
+    """A shared computer: Tina signed in with Telegram; Eve, on the same browser, signs in
+    with her email. Joining would give each the other's card and limit: refused (409), and
+    the link stays unused."""
+    server = telegram_shop
+    base = base_of(server)
+    async with browser() as shared:
+        me = await enter(shared, base, "demo")
+        login = telegram_login(BOT_TOKEN, TELEGRAM_USER, int(clock.now().timestamp()))
+        await shared.get(f"{base}/auth/telegram", params=login, allow_redirects=False)
+        assert await accounts(engine, me) == ["telegram:424242", me]
+        again = await shared.get(f"{base}/auth/telegram", params=login, allow_redirects=False)
+        assert again.status == 303  # the same person again: fine
+        before = await identities(engine)
+        token = await ask_link(shared, base, server, "eve@example.com")
+        refused = await open_link(shared, base, token)
+        assert refused.status == 409 and "signed in as telegram:424242" in await refused.text()
+        assert await identities(engine) == before
+        async with engine.connect() as conn:
+            used = (await conn.execute(text("SELECT used_at FROM email_sign_in"))).scalar()
+        assert used is None  # the whole use case rolled back
+
+
 async def test_an_expired_or_made_up_email_link_is_refused(
     local: TestServer, engine: AsyncEngine, clock: FakeClock
 ) -> None:
@@ -418,6 +443,26 @@ async def test_a_wrong_oauth_state_is_refused(
         assert await identities(engine) == before
         assert await accounts(engine, me) in ([], [me])
         assert not fake.token_requests  # the code was never even exchanged
+
+
+async def test_a_sign_in_cancelled_at_discord_changes_nothing(
+    discord: tuple[TestServer, FakeDiscord], engine: AsyncEngine
+) -> None:
+    server, fake = discord
+    base = base_of(server)
+    async with browser() as nelly:
+        await enter(nelly, base, "demo")
+        start = await nelly.get(f"{base}/auth/discord?room=demo", allow_redirects=False)
+        state = re.search(r"state=([^&]+)", start.headers["Location"])
+        assert state is not None
+        before = await identities(engine)
+        # What Discord sends back when the person presses Cancel.
+        cancel = (
+            f"error=access_denied&error_description=The+resource+owner+denied&state={state[1]}"
+        )
+        answer = await nelly.get(f"{base}/auth/discord/callback?{cancel}")
+        assert answer.status == 400 and "cancelled" in await answer.text()
+        assert await identities(engine) == before and not fake.token_requests
 
 
 async def test_a_code_discord_refuses_is_a_clear_error(

@@ -35,7 +35,7 @@ from commerce.domain.commands import (
     RedeemEmailSignIn,
     SignIn,
 )
-from commerce.domain.errors import CommerceError
+from commerce.domain.errors import CommerceError, Conflict
 from commerce.domain.pace import Rate
 from commerce.service_layer.sign_in import EMAIL_LINK_TTL
 from webhooks.headers import COMMON_CSP
@@ -101,7 +101,7 @@ def install(app: web.Application, settings: Settings) -> None:
         try:
             await request.config_dict[BUS].handle(SignIn(identity, account))
         except CommerceError as exc:
-            return page("Sign-in failed", str(exc), status=400)
+            return page("Sign-in failed", str(exc), status=_status(exc))
         log.info("web viewer %s signed in (%s)", identity, account.partition(":")[0])
         response = web.Response(status=303, headers={"Location": go_to or back_to(request)})
         if cookie is not None:
@@ -293,7 +293,7 @@ def install(app: web.Application, settings: Settings) -> None:
                     RedeemEmailSignIn(request.match_info["token"], identity)
                 )
             except CommerceError as exc:
-                return page("Sign-in failed", str(exc), status=400)
+                return page("Sign-in failed", str(exc), status=_status(exc))
             log.info("web viewer %s signed in (email)", identity)
             return web.Response(
                 status=303, headers={"Location": f"/chat/{room}" if ROOM.match(room) else "/"}
@@ -324,6 +324,10 @@ def install(app: web.Application, settings: Settings) -> None:
 def _links(body: str) -> str:
     """The text, escaped, with its links clickable."""
     return URL.sub(lambda m: f'<a href="{m[0]}">{m[0]}</a>', html.escape(body))
+
+
+def _status(exc: CommerceError) -> int:
+    return 409 if isinstance(exc, Conflict) else 400
 
 
 def _loopback(ip: str) -> bool:

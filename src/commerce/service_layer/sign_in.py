@@ -12,7 +12,7 @@ import secrets
 from datetime import timedelta
 
 from commerce.domain import commands as c
-from commerce.domain.errors import InvalidInput, NotAllowed
+from commerce.domain.errors import Conflict, InvalidInput, NotAllowed
 from commerce.domain.identity import Identity, email_account
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.ports import Cards, EmailSignIns, Linked
@@ -43,6 +43,15 @@ async def sign_in(cmd: c.SignIn, deps: Deps) -> Linked:
         raise InvalidInput("only a web chat viewer signs in")
     if account.platform not in SIGN_IN_PLATFORMS:
         raise InvalidInput("sign in with Telegram, Discord or an email link")
+    # A browser signed in as one person (a shared computer) does not join a second person's
+    # account to the first one's customer: they would share a card and a limit. /link, which
+    # needs both accounts in hand, still joins accounts on purpose.
+    signed_in = await deps.web_viewers.accounts(str(viewer)) if deps.web_viewers else []
+    if signed_in and str(account) not in signed_in:
+        raise Conflict(
+            f"this browser is signed in as {signed_in[0]} already: to sign in as somebody"
+            " else, open the chat in a private window"
+        )
     return await _cards(deps).join(str(account), str(viewer), deps.clock.now())
 
 
