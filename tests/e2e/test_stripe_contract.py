@@ -244,10 +244,18 @@ async def test_the_emulator_answers_with_the_pinned_versions_objects(stripe: Str
     setup = await stripe.gateway.open_card_setup("telegram:42", None)
     await stripe_pay(stripe, setup.id)
     seti = (await api(stripe, f"/v1/checkout/sessions/{setup.id}"))["setup_intent"]
+    charge = await api(stripe, f"/v1/charges/{intent['latest_charge']}")
+    # Who paid (#18), in the fields this version names (checked by shape_violations below):
+    # the Checkout's email, the charge's card fingerprint and billing email.
+    assert paid["customer_details"]["email"] == TEST_EMAIL
+    assert charge["payment_method_details"]["card"]["fingerprint"] == card_fingerprint(
+        DEFAULT_CARD
+    )
+    assert charge["billing_details"]["email"] == TEST_EMAIL
     objects = [
         paid,
         intent,
-        await api(stripe, f"/v1/charges/{intent['latest_charge']}"),
+        charge,
         await api(stripe, f"/v1/customers/{paid['customer']}"),
         await api(stripe, f"/v1/payment_methods/{intent['payment_method']}"),
         await api(stripe, f"/v1/setup_intents/{seti}"),
