@@ -284,7 +284,8 @@ def create_web_chat(
         stream = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
-        state = await room_state(room) + await open_orders(identity)
+        state = await room_state(room)
+        await recall_orders(identity)
         await stream.prepare(request)
         async with hub.join(room, Viewer(identity, ""), state) as viewer:
             try:
@@ -304,16 +305,16 @@ def create_web_chat(
                 log.debug("a viewer left the live stream of room %s", room)
                 return stream
 
-    async def open_orders(identity: str) -> list[dict[str, Any]]:
+    async def recall_orders(identity: str) -> None:
         """A viewer this worker kept no private lines for (it restarted, or another worker
-        served them) gets their open orders with their pay links, as /orders lists them:
-        a reload never loses a pay link. Nothing for a viewer with no open order."""
+        served them) gets their open orders with their pay links, as /orders lists them,
+        kept as their private lines are (shown once, not again on a reconnect): a reload
+        never loses a pay link. Nothing for a viewer with no open order."""
         if hub.mine.get(identity):
-            return []
+            return
         orders = await bus().handle(ShowOpenOrders(identity))
-        if not orders.orders:
-            return []
-        return [private_event(renderer.outcome(orders, "").private or "")]
+        if orders.orders:
+            hub.recall(identity, private_event(renderer.outcome(orders, "").private or ""))
 
     async def room_state(room: str) -> list[dict[str, Any]]:
         """The room's live drop, auctions and show, its giveaways and polls, as cards, from

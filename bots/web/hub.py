@@ -106,6 +106,12 @@ class ChatHub:
         if not self.history.get(room) and lines:
             self.history[room] = deque(lines, maxlen=HISTORY)
 
+    def recall(self, identity: str, event: dict[str, Any]) -> None:
+        """A viewer's private line read back from the database, for a viewer this worker
+        kept none for: their next stream shows it once, as it shows the lines kept."""
+        if not self.mine.get(identity):
+            self._keep(identity, event)
+
     def to_identity(self, identity: str, event: dict[str, Any]) -> None:
         """A private event: only the streams of this viewer, in any room, see it."""
         self.publish({"identity": identity, "event": event})

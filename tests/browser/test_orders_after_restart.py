@@ -30,6 +30,10 @@ async def test_a_buyers_pay_button_after_a_restart(
         await expect(mine).to_contain_text(order.ref)
         await expect(mine.locator("a.pay")).to_have_text("Pay now")
         assert f"/pay/{order.ref}" in (await mine.locator("a.pay").get_attribute("href") or "")
+        await anna.reload()  # shown once, as her kept lines are (not again on each load)
+        await expect(anna.locator("#status")).to_have_text("live")
+        await expect(mine.locator("a.pay")).to_have_text("Pay now")
+        await expect(anna.locator("#log li.private")).to_have_count(1)
         await anna.set_viewport_size({"width": 390, "height": 844})
         await fits(anna, "web-chat-orders-after-restart")
         ben = await join(browser, f"{base}/chat/demo", "ben")  # no order: nothing private

@@ -31,3 +31,20 @@ def test_the_viewers_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     for n in range(5):
         hub.to_identity(f"web:v_{n}", {"type": "private", "text": "x"})
     assert list(hub.mine) == ["web:v_2", "web:v_3", "web:v_4"]
+
+
+async def test_a_line_read_back_from_disk_is_kept_as_the_lines_heard_here() -> None:
+    """After a restart the page reads a viewer's open orders back: kept as their private
+    lines, they come in the `mine` event the page shows once (not again on a reconnect),
+    and never over lines this worker kept itself."""
+    hub = ChatHub()
+    hub.recall("web:v_anna", {"type": "private", "text": "Your orders: K7P2"})
+    for _ in range(2):  # the page, then its stream reconnecting
+        async with hub.join("demo", Viewer("web:v_anna", "")) as anna:
+            queued = [anna.queue.get_nowait() for _ in range(anna.queue.qsize())]
+        events = [json.loads(e or "{}") for e in queued]
+        assert [e["type"] for e in events] == ["mine"]
+        assert events[0]["lines"] == [{"type": "private", "text": "Your orders: K7P2"}]
+    hub.to_identity("web:v_ben", {"type": "private", "text": "newer"})
+    hub.recall("web:v_ben", {"type": "private", "text": "Your orders: OLD1"})
+    assert [line["text"] for line in hub.mine["web:v_ben"]] == ["newer"]
