@@ -4,8 +4,10 @@ OAuth state are refused with a 4xx and change no identity; a good sign-in joins 
 to the account as /link does (one customer, one limit), and a seller's account makes the
 browser a seller's."""
 
+import asyncio
+import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -90,12 +92,16 @@ async def open_link(http: ClientSession, base: str, token: str) -> Any:
 
 
 async def test_an_email_link_signs_the_browser_in_once(
-    local: TestServer, engine: AsyncEngine
+    local: TestServer, engine: AsyncEngine, caplog: pytest.LogCaptureFixture
 ) -> None:
     base = base_of(local)
+    caplog.set_level(logging.INFO, logger="webhooks.signin.mail")
     async with browser() as anna:
         me = await enter(anna, base, "demo")
         token = await ask_link(anna, base, local, " Anna@Example.com")
+        assert f"/auth/email/{token}" in caplog.text  # local mode: in the server's log too
+        answer = await (await anna.get(f"{base}/chat/demo")).text()
+        assert token not in answer  # never on the public page
         async with engine.connect() as conn:  # only the token's hash is kept
             stored = (
                 await conn.execute(text("SELECT token_hash, email FROM email_sign_in"))
@@ -213,10 +219,10 @@ async def test_one_address_from_two_browsers_is_one_buyer_with_one_limit(
 
 
 async def test_a_seller_signs_in_and_is_a_seller_by_that_account(
-    local: TestServer, engine: AsyncEngine
+    local: TestServer, engine: AsyncEngine, cli: Callable[..., str]
 ) -> None:
     base, bus = base_of(local), local.app[BUS]
-    await bus.handle(c.AddSeller("email:owner@shop.example"))
+    await asyncio.to_thread(cli, "seller", "add", "email:Owner@Shop.example")  # any case
     async with browser() as owner:
         me = await enter(owner, base, "demo")
         assert not (await bus.handle(c.AdmitWebLine(me, "Shop Owner"))).seller

@@ -77,6 +77,8 @@ def test_platforms() -> None:
 def test_an_email_address_is_an_account(typed: str, account: str) -> None:
     assert email_account(typed) == account
     assert str(Identity.typed(account)) == account  # `livebuy seller add email:…`
+    # Typed in any case, it names the account a sign-in makes.
+    assert str(Identity.typed(f"Email:{typed.strip()}")) == account
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,8 @@ def _split(text: str, example: str) -> tuple[str, str]:
     platform = platform.lower()
     if not sep or platform not in PLATFORMS or not local or len(local) > 64:
         raise InvalidInput(f"'{text}' is not {example}")
+    if platform == "email":  # as a sign-in names it: `seller add email:Anna@Shop.example`
+        local = local.lower()
     return platform, local
 
 
