@@ -198,6 +198,21 @@ async def test_nobody_mails_an_address_more_than_three_links(local: TestServer) 
         assert other.status == 200  # another address is not held up
 
 
+async def test_sign_in_pages_hand_out_identities_no_faster_than_the_chat(
+    web_shop: WebShop,
+) -> None:
+    """LIVEBUY_RATE_PER_IP counts new identities made by the sign-in pages too."""
+    async with web_shop(livebuy_trusted_proxies="127.0.0.1", livebuy_rate_per_ip="2/60s") as shop:
+        base, client = base_of(shop), {"X-Forwarded-For": "203.0.113.9"}
+        statuses = []
+        for _ in range(3):
+            async with ClientSession() as fresh:  # no cookie: a new identity each time
+                answer = await fresh.get(f"{base}/auth/email/{'A' * 43}", headers=client)
+                statuses.append(answer.status)
+        assert statuses == [200, 200, 429]
+        assert "Retry-After" in answer.headers
+
+
 async def test_one_address_from_two_browsers_is_one_buyer_with_one_limit(
     local: TestServer, engine: AsyncEngine
 ) -> None:
@@ -379,6 +394,18 @@ async def test_telegram_sign_in_is_off_without_the_bot(local: TestServer) -> Non
         assert 'href="/auth/email?room=demo"' in page  # local mode: email links
         assert (await http.get(f"{base}/auth/telegram/login")).status == 404
         assert (await http.get(f"{base}/auth/discord")).status == 404
+
+
+async def test_no_sign_in_is_offered_that_is_not_configured(web_shop: WebShop) -> None:
+    """A real shop (a Stripe key) without SMTP_URL, Telegram login or Discord client: no
+    sign-in button, and the sign-in routes (and the local mailbox) do not exist."""
+    async with web_shop(stripe_secret_key="sk_test_configured") as server:
+        base = base_of(server)
+        async with browser() as http:
+            page = await (await http.get(f"{base}/chat/demo")).text()
+            assert "Sign in with" not in page and 'id="sign-in"' not in page
+            for path in ("/auth/email", "/dev/mail", "/auth/telegram/login", "/auth/discord"):
+                assert (await http.get(f"{base}{path}")).status == 404, path
 
 
 # Discord ------------------------------------------------------------------------------------

@@ -71,6 +71,7 @@ def install(app: web.Application, settings: Settings) -> None:
     routes = web.RouteTableDef()
     secure = settings.secure_cookies
     base = settings.public_base_url.rstrip("/")
+    new_viewers = MemoryThrottle(rate) if (rate := settings.rate_per_ip) else None
 
     async def viewer(request: web.Request) -> tuple[str, str | None]:
         """The browser's web identity, and a new cookie when it had none we issued."""
@@ -79,6 +80,13 @@ def install(app: web.Application, settings: Settings) -> None:
         identity = await bus.handle(RecogniseWebViewer(cookie)) if cookie else None
         if identity is not None:
             return identity, None
+        # New identities cost as much here as on the chat page (LIVEBUY_RATE_PER_IP).
+        ip = client_ip(request)
+        if new_viewers is not None and not _loopback(ip) and not new_viewers.allows(ip):
+            raise web.HTTPTooManyRequests(
+                text="too many new visitors from your address: wait a little",
+                headers={"Retry-After": str(new_viewers.retry_after(ip))},
+            )
         cookie, identity = await bus.handle(IssueWebViewer())
         return identity, cookie
 
