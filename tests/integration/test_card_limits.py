@@ -15,18 +15,20 @@ from commerce.bootstrap import bootstrap
 from commerce.domain import commands as c
 from commerce.domain.orders import OrderStatus
 from commerce.domain.payments import Payer, PaymentEvent, PaymentEventKind
+from commerce.service_layer import one_message
 from commerce.service_layer.messagebus import MessageBus
-from commerce.service_layer.ports import PaymentError
+from commerce.service_layer.ports import PaymentError, SavedCard
 from commerce.service_layer.results import (
     OrderPaid,
     OrderView,
+    PaymentOutcome,
     PaymentProblem,
     PaymentStopped,
     SettlementOutcome,
 )
 from tests.conftest import test_settings
 from tests.fakes import FakeClock, FakeNotifier, FakePaymentGateway
-from tests.integration.helpers import add_product, buy, start_drop
+from tests.integration.helpers import add_product, buy, give_address, start_drop
 from webhooks.devtools.emulator.state import card_fingerprint
 
 VISA = "4242424242424242"
@@ -290,3 +292,30 @@ async def test_a_payment_in_review_for_no_stock_is_still_refunded_when_reported_
     await pay(bus, gateway, second.order, 2, VISA)  # the same card pays for its limit
     await pay(bus, gateway, late.order, 3, VISA)  # the late payment reported again
     assert [r[0] for r in gateway.refunds] == [f"pi_{late.order.ref}"]
+
+
+async def test_a_card_saved_before_fingerprints_is_asked_of_stripe_when_charged(
+    shop: Shop, gateway: FakePaymentGateway, engine: AsyncEngine
+) -> None:
+    """A one-message charge of a card saved before fingerprints were kept: who paid is asked
+    of Stripe after the charge, and the limit holds."""
+    bus = shop(livebuy_web_claims="hold")
+    await add_product(bus, "MUG", stock=5)
+    await start_drop(bus, "MUG", quantity=5, limit=1)
+    anna = await buy(bus, "web:v_anna")
+    assert anna.order is not None
+    await pay(bus, gateway, anna.order, 0, VISA)  # Anna's one unit, with her Visa
+    # Another identity of hers, with the same Visa saved for one-message buys long ago.
+    await one_message.card_saved(
+        "web:v_anna2", SavedCard("cus_2", "pm_old", "visa", "4242"), bus.deps
+    )
+    await give_address(engine, "web:v_anna2")
+    said = await bus.handle(c.ChatMessage("web:demo:9", "web:demo", "web:v_anna2", "#buy", "A"))
+    second = said.result.order
+    assert second is not None and said.result.confirm is not None
+    gateway.paid_with[f"pi_{second.ref}"] = (VISA, None)
+    result = await bus.handle(c.ConfirmPurchase("web:v_anna2"))
+    assert result.outcome is PaymentOutcome.REFUNDED
+    assert gateway.payer_asks[-1] == f"pi_{second.ref}"
+    assert await statuses(bus, [second]) == ["needs_review"]
+    assert [r[0] for r in gateway.refunds] == [f"pi_{second.ref}"]

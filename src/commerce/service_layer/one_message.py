@@ -149,6 +149,18 @@ async def confirm(cmd: c.ConfirmPurchase, deps: Deps) -> PaymentResult:
     return await _charge(order, card, deps)
 
 
+async def _payer(card: SavedCard, payment_intent: str, deps: Deps) -> Payer:
+    """Who paid a one-message charge (#18: limits follow the card): the saved card's
+    fingerprint; a card saved before fingerprints were kept is asked of the provider (the
+    charge went through already: if the provider cannot say now, it is settled without)."""
+    if card.fingerprint is not None or deps.payments is None:
+        return Payer(card.fingerprint)
+    try:
+        return await deps.payments.payer(payment_intent)
+    except PaymentError:
+        return Payer()
+
+
 async def _charge(order: OrderView, card: SavedCard, deps: Deps) -> PaymentResult:
     cards, payments = card_ports(deps)
     # The package's shipping for the buyer's known address, decided under its lock (the
@@ -179,7 +191,7 @@ async def _charge(order: OrderView, card: SavedCard, deps: Deps) -> PaymentResul
         settled = await settle_payment(
             c.SettlePayment(
                 order.ref, charge.payment_intent, cause, answered=True,
-                payer=Payer(card.fingerprint),  # the saved card's: limits follow it (#18)
+                payer=await _payer(card, charge.payment_intent, deps),
             ),
             deps,
         )  # fmt: skip

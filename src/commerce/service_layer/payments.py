@@ -181,7 +181,8 @@ async def payer_of(event: PaymentEvent, order: OrderView, deps: Deps) -> Payer:
         return Payer(event.card, event.email)
     if deps.cards is not None and event.payment_method is not None:
         saved = await deps.cards.card(order.identity)
-        if saved is not None and saved.payment_method == event.payment_method:
+        known = saved is not None and saved.fingerprint is not None
+        if known and saved is not None and saved.payment_method == event.payment_method:
             return Payer(saved.fingerprint, event.email)
     if not asks_provider(event.payment_ref, deps) or current() is not None:
         return Payer(None, event.email)
