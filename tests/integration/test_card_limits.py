@@ -319,3 +319,24 @@ async def test_a_card_saved_before_fingerprints_is_asked_of_stripe_when_charged(
     assert gateway.payer_asks[-1] == f"pi_{second.ref}"
     assert await statuses(bus, [second]) == ["needs_review"]
     assert [r[0] for r in gateway.refunds] == [f"pi_{second.ref}"]
+
+
+async def test_two_workers_receiving_one_cards_webhooks_at_once_pass_the_limit_once(
+    shop: Shop, gateway: FakePaymentGateway
+) -> None:
+    """Two workers (each its own bus and group commit) get checkout webhooks of one card at
+    the same moment: each worker applies its deliveries in its own transaction, and the
+    limit's last unit goes to one payment."""
+    workers = [shop(), shop()]
+    orders = await fresh_orders(workers[0], 8)
+    for order in orders:
+        gateway.paid_with[f"pi_{order.ref}"] = (VISA, None)
+
+    async def deliver(bus: MessageBus, order: OrderView, n: int) -> None:
+        event = await bus.handle(c.IdentifyPayer(checkout_completed(order, n)))
+        await bus.handle(c.ReceivePaymentEvent(event, "{}"))
+
+    await asyncio.gather(*(deliver(workers[n % 2], order, n) for n, order in enumerate(orders)))
+    found = await statuses(workers[0], orders)
+    assert sorted(map(str, found)) == ["needs_review"] * 6 + ["paid"] * 2
+    assert len(gateway.refunds) == 6
