@@ -195,3 +195,13 @@ async def test_api_needs_a_test_key(stripe: Stripe) -> None:
     response = await stripe.http.get(f"{stripe.base}/stripe-emulator/v1/events")
     assert response.status == 401
     assert (await response.json())["error"]["type"] == "invalid_request_error"
+
+
+async def test_the_payer_of_a_payment_stripe_does_not_know_is_unknown(stripe: Stripe) -> None:
+    # A signed event naming a payment this key cannot see (another account's, another mode's):
+    # no payer to check, rather than a lookup failing at every retry.
+    assert not (await stripe.gateway.payer("pi_unknown")).known
+    wrong_key = StripePaymentGateway("sk_live_nope", f"{stripe.base}/stripe-emulator", "x", 0)
+    with pytest.raises(PaymentError, match="refused our API key"):  # retried, not unknown
+        await wrong_key.payer("pi_unknown")
+    await wrong_key.close()

@@ -282,9 +282,19 @@ class StripePaymentGateway:
         # PaymentIntentRetrieveParams: expand; the latest charge (stripe.Charge) carries
         # payment_method_details.card.fingerprint and billing_details.email.
         params: Any = {"expand": ["latest_charge"]}
-        intent = await self._call(
-            self._client.v1.payment_intents.retrieve_async(payment_intent, params)
-        )
+        outside_unit_of_work()
+        try:
+            intent = await self._client.v1.payment_intents.retrieve_async(payment_intent, params)
+        except stripe.InvalidRequestError as exc:
+            if exc.code != "resource_missing":
+                raise _error(exc) from None
+            # A signed event about a payment this account's key cannot see (another account's
+            # or mode's key): asking again will not help, and the buyer paid. Applied as a
+            # payment of an unknown card rather than kept failing for ever.
+            log.warning("payment %s unknown to Stripe: its payer is not checked", payment_intent)
+            return NO_PAYER
+        except stripe.StripeError as exc:
+            raise _error(exc) from None
         charge = getattr(intent, "latest_charge", None)
         if charge is None or isinstance(charge, str):
             return NO_PAYER  # no charge (yet): nothing paid by card
