@@ -4,15 +4,17 @@ fresh identities (web viewers cost nothing) paying with one card. On SQLite and 
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bots.rendering import LOCALES, Renderer
 from commerce.adapters.auctions import SqlAuctions
 from commerce.bootstrap import bootstrap
 from commerce.domain import commands as c
+from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
 from commerce.domain.payments import Payer, PaymentEvent, PaymentEventKind
 from commerce.service_layer import one_message
@@ -340,3 +342,17 @@ async def test_two_workers_receiving_one_cards_webhooks_at_once_pass_the_limit_o
     found = await statuses(workers[0], orders)
     assert sorted(map(str, found)) == ["needs_review"] * 6 + ["paid"] * 2
     assert len(gateway.refunds) == 6
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_buyer_reads_why_in_every_language(locale: str) -> None:
+    order = OrderView(
+        "K7P2QX9M", "MUG", "MUG", "Mug", "", "web:v_x", "web:demo", 1, Money(2500, "eur"),
+        OrderStatus.NEEDS_REVIEW, None, datetime(2026, 12, 7, tzinfo=UTC),
+    )  # fmt: skip
+    refunded = Renderer(locale).notice(PaymentStopped(order, PaymentProblem.OVER_LIMIT), "@x")
+    review = Renderer(locale).notice(PaymentStopped(order, PaymentProblem.OVER_LIMIT_REVIEW), "")
+    for reply in (refunded, review):
+        assert reply.public is None and reply.private is not None
+        assert "K7P2QX9M" in reply.private and "Mug" in reply.private
+    assert refunded.private != review.private
