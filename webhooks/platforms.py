@@ -28,3 +28,7 @@ def install(app: web.Application, add_notifier: Callable[[Notifier], None]) -> N
         from webhooks import youtube
 
         youtube.install(app, add_notifier)
+    if settings.twitch_off is None:
+        from webhooks import twitch
+
+        twitch.install(app, add_notifier)

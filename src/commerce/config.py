@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import PrivateAttr, SecretStr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -59,6 +59,21 @@ class Settings(BaseSettings):
     discord_guild_ids: str = ""
     discord_seller_role: str = ""
     discord_message_content: bool = False
+
+    # Twitch (README, "Twitch"): the application (dev.twitch.tv console), the bot account's
+    # user id and refresh token (scopes user:read:chat user:write:chat user:bot), and the
+    # channels to sell in: broadcaster logins or ids, comma-separated.
+    twitch_client_id: str = ""
+    twitch_client_secret: SecretStr | None = None
+    twitch_bot_user_id: str = ""
+    twitch_bot_refresh_token: SecretStr | None = None
+    twitch_channels: str = ""
+    twitch_api_base_url: str = "https://api.twitch.tv/helix"
+    twitch_eventsub_ws_url: str = "wss://eventsub.wss.twitch.tv/ws"
+    twitch_oauth_base_url: str = "https://id.twitch.tv"
+    # Messages the bot may send per 30 seconds in one channel: 20 for a bot that is neither
+    # the broadcaster nor a moderator there (100 for a moderator: raise it only then).
+    twitch_messages_per_30s: int = Field(default=20, ge=1, le=100)
 
     # Sign-in for web chat viewers (#18): each one is off until configured. Sign in with
     # Telegram needs TELEGRAM_BOT_TOKEN and the bot's username (the domain set with
@@ -378,6 +393,28 @@ class Settings(BaseSettings):
         if not (self.youtube_live_chat_id.strip() or self.youtube_broadcast_id.strip()):
             missing.append("YOUTUBE_LIVE_CHAT_ID or YOUTUBE_BROADCAST_ID")
         return ", ".join(missing) + " not set" if missing else None
+
+    @property
+    def twitch_off(self) -> str | None:
+        """Why the Twitch adapter is off (None: it is on)."""
+        missing = [
+            name
+            for name, value in (
+                ("TWITCH_CLIENT_ID", self.twitch_client_id.strip()),
+                ("TWITCH_CLIENT_SECRET", self.twitch_client_secret),
+                ("TWITCH_BOT_USER_ID", self.twitch_bot_user_id.strip()),
+                ("TWITCH_BOT_REFRESH_TOKEN", self.twitch_bot_refresh_token),
+                ("TWITCH_CHANNELS", self.twitch_channel_list),
+            )
+            if not value
+        ]
+        return ", ".join(missing) + " not set" if missing else None
+
+    @property
+    def twitch_channel_list(self) -> tuple[str, ...]:
+        """TWITCH_CHANNELS as logins (lower case, without '#' or '@') or numeric ids."""
+        names = (c.strip().lstrip("#@").lower() for c in self.twitch_channels.split(","))
+        return tuple(dict.fromkeys(n for n in names if n))
 
     @property
     def stripe_emulated(self) -> bool:

@@ -343,3 +343,31 @@ def test_the_banner_says_which_chat_platforms_run_and_how() -> None:
         public_base_url="https://shop.example.com",
     )
     assert "on (webhook https://shop.example.com/webhooks/telegram" in banner(hooked, "::", 8080)
+
+
+def test_the_banner_says_whether_twitch_is_on_and_why_not() -> None:
+    from commerce.config import Settings
+    from webhooks.cli.serve import banner
+
+    off = banner(Settings(_env_file=None), "127.0.0.1", 8080)  # type: ignore[call-arg]
+    assert (
+        "  twitch     off (TWITCH_CLIENT_ID, TWITCH_CLIENT_SECRET, TWITCH_BOT_USER_ID,"
+        " TWITCH_BOT_REFRESH_TOKEN, TWITCH_CHANNELS not set)" in off
+    )
+    secret, refresh = "twitch-secret-never-shown", "twitch-refresh-never-shown"
+    on = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        twitch_client_id="abc",
+        twitch_client_secret=secret,
+        twitch_bot_user_id="900000001",
+        twitch_bot_refresh_token=refresh,
+        twitch_channels="#Annas_Cards, 141981764 ,",
+    )
+    text = banner(on, "127.0.0.1", 8080)
+    assert (
+        "  twitch     on (EventSub chat of annas_cards, 141981764, 20 lines per 30 s per"
+        " channel)" in text
+    )
+    assert secret not in text and refresh not in text
+    half = Settings(_env_file=None, twitch_client_id="abc")  # type: ignore[call-arg]
+    assert "TWITCH_CLIENT_ID" not in (half.twitch_off or "")

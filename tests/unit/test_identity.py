@@ -64,7 +64,19 @@ def test_str() -> None:
 
 
 def test_platforms() -> None:
-    assert frozenset({"telegram", "discord", "web", "console", "email", "youtube"}) == PLATFORMS
+    known = {"telegram", "discord", "web", "console", "email", "youtube", "twitch"}
+    assert frozenset(known) == PLATFORMS
+
+
+def test_twitch_ids_are_numbers() -> None:
+    """A Twitch viewer is their user id, a Twitch chat its broadcaster's user id: a login
+    (which its owner can rename) is refused with the form to type."""
+    assert str(Identity.typed("twitch:141981764")) == "twitch:141981764"
+    assert str(ChatRef.typed("twitch:141981764")) == "twitch:141981764"
+    with pytest.raises(InvalidInput, match="a Twitch user id is a number"):
+        Identity.typed("twitch:annas_cards")
+    with pytest.raises(InvalidInput, match="a Twitch chat is its broadcaster's user id"):
+        ChatRef.typed("twitch:annas_cards")
 
 
 @pytest.mark.parametrize(

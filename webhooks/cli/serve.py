@@ -221,6 +221,13 @@ def banner(
             + (config.youtube_live_chat_id or f"of broadcast {config.youtube_broadcast_id}")
             + f", read every {config.youtube_min_poll_seconds:g}s at least)"
         ),
+        "  twitch     "
+        + (
+            state(False, config.twitch_off)
+            if config.twitch_off
+            else f"on (EventSub chat of {', '.join(config.twitch_channel_list)},"
+            f" {config.twitch_messages_per_30s} lines per 30 s per channel)"
+        ),
         "  stripe     "
         + (
             f"local emulator (STRIPE_SECRET_KEY not set): {base}{EMULATOR_PREFIX}"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from commerce.domain.errors import InvalidInput
 
 # email: a person who signed in to the web chat with an email link (email:anna@example.com).
-PLATFORMS = frozenset({"telegram", "discord", "web", "console", "email", "youtube"})
+PLATFORMS = frozenset({"telegram", "discord", "web", "console", "email", "youtube", "twitch"})
 
 
 def _split(text: str, example: str) -> tuple[str, str]:
@@ -53,6 +53,11 @@ _USER_FORMS = {
         re.compile(r"UC[\w-]{22}"),
         "a YouTube channel id is UC and 22 characters, e.g. youtube:UCBR8-60-B28hp2BmDPdntcQ",
     ),
+    # Twitch user ids are numbers (a login such as "anna" can be renamed).
+    "twitch": (
+        re.compile(r"[0-9]{1,20}"),
+        "a Twitch user id is a number, e.g. twitch:141981764",
+    ),
 }
 _CHAT_FORMS = {
     "telegram": (
@@ -67,6 +72,10 @@ _CHAT_FORMS = {
     "youtube": (
         re.compile(r"[\w-]{1,64}"),
         "a YouTube live chat id is letters, digits, - and _ (liveBroadcast snippet.liveChatId)",
+    ),
+    "twitch": (
+        re.compile(r"[0-9]{1,20}"),
+        "a Twitch chat is its broadcaster's user id, e.g. twitch:141981764",
     ),
 }
 _HOW_TO_FIND = ' (send /whoami where you want it, or see "Finding ids" in the README)'
