@@ -74,12 +74,18 @@ async def eventsub_duty(app: web.Application, twitch: Twitch, runner: InboxRunne
     tasks: list[asyncio.Task[None]] = []
 
     async def start() -> None:
+        twitch.eventsub.closing = False
         tasks.extend(
             asyncio.create_task(work)
             for work in (twitch.eventsub.run(), twitch.courier.run(), runner.run())
         )
 
     async def stop() -> None:
+        # The connection ends between two messages (a cancelled store could leave SQLite's
+        # write lock to a connection being thrown away), then the stored messages finish.
+        await twitch.eventsub.close()
+        if tasks:
+            await asyncio.wait(tasks[:1], timeout=5)
         await runner.stop()  # messages under way finish; then the tasks end
         for task in tasks:
             task.cancel()

@@ -51,13 +51,26 @@ class EventSub:
         self.subscribed: set[str] = set()  # broadcaster ids of the current session
         self.last_seq = 0
         self.backoff = FIRST_BACKOFF
+        self.closing = False
+        self.sockets: set[aiohttp.ClientWebSocketResponse] = set()
+
+    async def close(self) -> None:
+        """Ends the connection between two messages (a message being stored is stored):
+        `run` then returns instead of connecting again."""
+        self.closing = True
+        for ws in list(self.sockets):
+            await ws.close()
 
     async def run(self) -> None:
-        while True:
+        while not self.closing:
             try:
                 await self._connected()
             except asyncio.CancelledError:
                 raise
+            except SessionLost:
+                if self.closing:
+                    return
+                log.warning("Twitch EventSub: the connection was lost; connecting again")
             except TokenRefused as exc:
                 log.error(
                     "Twitch refused TWITCH_BOT_REFRESH_TOKEN (%s %s); check the client and"
@@ -65,7 +78,7 @@ class EventSub:
                     exc.status,
                     exc.message,
                 )
-            except (TwitchError, SessionLost, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            except (TwitchError, aiohttp.ClientError, OSError, TimeoutError) as exc:
                 log.warning("Twitch EventSub: %s; connecting again", exc or type(exc).__name__)
             self.session_id = None
             self.subscribed.clear()
@@ -76,8 +89,7 @@ class EventSub:
         """One session, followed through its reconnects, until it is lost."""
         if not self.broadcasters:
             self.broadcasters = await self._resolve()
-        session = self.helix._session()
-        ws = await session.ws_connect(self.url, heartbeat=None)
+        ws = await self._connect(self.url)
         try:
             keepalive = await self._welcome(ws)
             for broadcaster in self.broadcasters:
@@ -87,18 +99,27 @@ class EventSub:
                 reconnect_url = await self._read(ws, keepalive)
                 # Twitch moves the session: the new connection first, reading the old one
                 # meanwhile (a message may still come there), then the old one goes.
-                new = await session.ws_connect(reconnect_url, heartbeat=None)
+                new = await self._connect(reconnect_url)
                 draining = asyncio.create_task(self._drain(ws, keepalive))
                 try:
                     keepalive = await self._welcome(new)
                 finally:
                     await ws.close()
+                    self.sockets.discard(ws)
                     with contextlib.suppress(Exception):
                         await draining
                 ws = new
                 log.info("Twitch EventSub: session moved (reconnect)")
         finally:
             await ws.close()
+            self.sockets.discard(ws)
+
+    async def _connect(self, url: str) -> aiohttp.ClientWebSocketResponse:
+        ws = await self.helix._session().ws_connect(url, heartbeat=None)
+        self.sockets.add(ws)
+        if self.closing:
+            await ws.close()
+        return ws
 
     async def _resolve(self) -> dict[str, str]:
         """TWITCH_CHANNELS as broadcaster ids: numbers are ids, logins are looked up."""
@@ -189,5 +210,7 @@ class EventSub:
         message_id = str(event.get("message_id") or "")
         if not broadcaster or not message_id:
             return
+        if event.get("chatter_user_id") == self.core.options.bot_user_id:
+            return  # the bot's own line, sent back by the subscription: nothing to decide
         self.last_seq = max(self.last_seq + 1, time.time_ns() // 1000)
         await self.core.receive([(message_id, broadcaster, self.last_seq, json.dumps(event))])
