@@ -12,6 +12,7 @@ Addresses in `Outgoing.chat` for YouTube: the liveChatId. The core knows the cha
 """
 
 import contextvars
+import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -53,6 +54,14 @@ def youtube_chat(address: str) -> str | None:
     """'youtube:<liveChatId>' -> the liveChatId, else None."""
     platform, _, local = address.partition(":")
     return local if platform == PLATFORM and local else None
+
+
+def short_id(message_id: str) -> str:
+    """A YouTube message id as livebuy keeps it (an inbox row, an outbox reference): as it is
+    when it fits 64 characters, else its digest (YouTube's run well over 100)."""
+    if len(message_id) <= 64:
+        return message_id
+    return "sha256:" + hashlib.sha256(message_id.encode()).hexdigest()[:57]
 
 
 def mention(name: str) -> str:

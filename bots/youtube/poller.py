@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import aiohttp
 
 from bots.youtube.api import TokenRefused, YouTubeApi, YouTubeError
-from bots.youtube.core import Core, Options, message_text
+from bots.youtube.core import Core, Options, message_text, short_id
 
 log = logging.getLogger(__name__)
 FIRST_BACKOFF = 1.0
@@ -91,7 +91,7 @@ class Poller:
             snippet = item.get("snippet") or {}
             if snippet.get("type") != "textMessageEvent" or await self._ours(chat_id, item):
                 continue  # Super Chats, joins, deletions, and the bot's own lines
-            rows.append((str(item["id"]), number, json.dumps(item)))
+            rows.append((short_id(str(item["id"])), number, json.dumps(item)))
         if token is not None:  # a first read is history: the past is not answered
             await self.core.receive(chat_id, rows)
         # Stored first, then the token moves on: a crash in between reads the page again.

@@ -7,6 +7,7 @@ import logging
 import aiohttp
 
 from bots.youtube.api import MAX_TEXT, TokenRefused, YouTubeApi, YouTubeError
+from bots.youtube.core import short_id
 from commerce.service_layer.outbox import Outgoing, RetryLater, Undeliverable
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ class YouTubeSender:
 
     async def send(self, message: Outgoing) -> str:
         try:
-            return await self.api.insert(message.chat, message.text[:MAX_TEXT])
+            return short_id(await self.api.insert(message.chat, message.text[:MAX_TEXT]))
         except YouTubeError as exc:
             raise self._translated(exc, message.chat) from exc
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:

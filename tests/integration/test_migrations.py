@@ -199,3 +199,38 @@ async def test_0025_keeps_paid_orders_and_saved_cards_without_a_payer(
             assert await conn.run_sync(_diff) == []
     finally:
         await engine.dispose()
+
+
+async def test_0026_takes_youtube_live_chat_ids_in_every_chat_column(
+    blank_database_url: str,
+) -> None:
+    """A shop upgraded from 0025 keeps its orders, and its chat columns take a YouTube live
+    chat id (about 80 characters; PostgreSQL refused more than 64 or 80 before)."""
+    await asyncio.to_thread(upgrade, blank_database_url, "0025")
+    engine = create_engine(blank_database_url)
+    live_chat = "Cg0KC2xpdmVidXl0ZXN0KicKGFVDbGl2ZWJ1eVRlc3RDaGFubmVsMDAwMRILbGl2ZWJ1eXRlc3Q" * 2
+    try:
+        async with engine.begin() as conn:
+            for statement in _ROWS_0024:
+                await conn.execute(text(statement), {"now": datetime.now(UTC)})
+            before = (await conn.execute(text("SELECT ref, chat FROM orders"))).one()
+        await engine.dispose()  # its prepared statements know the old column types
+        await asyncio.to_thread(upgrade, blank_database_url)
+        async with engine.begin() as conn:
+            assert (await conn.execute(text("SELECT ref, chat FROM orders"))).one() == before
+            await conn.execute(
+                text("UPDATE orders SET chat = :chat"), {"chat": f"youtube:{live_chat}"}
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO outbox (platform, chat, text, buttons, status, attempts,"
+                    " not_before, edit, error, created_at) VALUES ('youtube', :chat, 'hi',"
+                    " '[]', 'pending', 0, :now, false, '', :now)"
+                ),
+                {"chat": live_chat, "now": datetime.now(UTC)},
+            )
+            chats = await conn.execute(text("SELECT o.chat, b.chat FROM orders o, outbox b"))
+            assert chats.one() == (f"youtube:{live_chat}", live_chat)
+            assert await conn.run_sync(_diff) == []
+    finally:
+        await engine.dispose()

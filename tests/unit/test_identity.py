@@ -43,6 +43,7 @@ def test_identity_refused(text: str) -> None:
         ("telegram:-100123", "telegram", "-100123"),
         ("Discord:456", "discord", "456"),
         ("web:demo", "web", "demo"),
+        ("youtube:" + "C" * 150, "youtube", "C" * 150),  # a live chat id is long
     ],
 )
 def test_chat_parse(text: str, platform: str, chat_id: str) -> None:
@@ -50,7 +51,8 @@ def test_chat_parse(text: str, platform: str, chat_id: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["irc:x", "telegram:", ":1", "nocolon", "web:" + "d" * 65, "Telegram"]
+    "text",
+    ["irc:x", "telegram:", ":1", "nocolon", "web:" + "d" * 65, "Telegram", "youtube:" + "C" * 151],
 )
 def test_chat_refused(text: str) -> None:
     with pytest.raises(InvalidInput) as exc:

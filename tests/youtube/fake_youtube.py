@@ -27,7 +27,9 @@ from aiohttp import web
 CLIENT_ID = "1234-livebuy.apps.googleusercontent.com"
 CLIENT_SECRET = "GOCSPX-test-secret"
 REFRESH_TOKEN = "1//refresh-test-token"
-LIVE_CHAT_ID = "KicKGFVDX2xpdmVidXlfdGVzdF9jaGFubmVsEgtsaXZlYnV5LXRlc3Q"
+# As long as real ones: a liveChatId encodes the video and the channel (76 characters here),
+# a message id much more (YouTube's are well over 100).
+LIVE_CHAT_ID = "Cg0KC2xpdmVidXl0ZXN0KicKGFVDbGl2ZWJ1eVRlc3RDaGFubmVsMDAwMRILbGl2ZWJ1eXRlc3Q"
 BROADCAST_ID = "livebuytest"
 OWNER_CHANNEL = "UClivebuyTestChannel0001"  # the shop's channel: the bot posts as it
 HISTORY = 75  # messages a first read (no pageToken) returns at most
@@ -151,7 +153,8 @@ class FakeYouTube:
 
     def _append(self, viewer: Viewer, text: str) -> str:
         number = next(self._ids)
-        message_id = f"LCC.{base64.urlsafe_b64encode(f'message-{number}'.encode()).decode()}"
+        body = f"{LIVE_CHAT_ID}:{OWNER_CHANNEL}:message-{number:06d}".encode()
+        message_id = f"LCC.{base64.urlsafe_b64encode(body).decode().rstrip('=')}"
         now = datetime.now(UTC).isoformat(timespec="microseconds")
         self.messages.append(
             {

@@ -4,6 +4,9 @@ one stock shared with the web chat."""
 
 import re
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from commerce.adapters.reports import SqlReports
 from commerce.domain.commands import ChatMessage
 from commerce.service_layer import queries
 from commerce.service_layer.chat import Claimed
@@ -48,7 +51,7 @@ async def test_a_drop_sells_exactly_its_units_in_the_live_chat(open_shop: ShopFa
 
 
 async def test_a_drop_across_youtube_and_the_web_chat_shares_one_stock(
-    open_shop: ShopFactory,
+    open_shop: ShopFactory, engine: AsyncEngine
 ) -> None:
     async with open_shop() as shop:
         fake = shop.fake
@@ -78,3 +81,7 @@ async def test_a_drop_across_youtube_and_the_web_chat_shares_one_stock(
         assert not isinstance(web_results[2], Claimed) or web_results[2].result.order is None
         (drop,) = await queries.live_drops(shop.bus.reads, CHAT)
         assert drop.remaining == 0
+        # The dashboard's funnel counts YouTube's claims as YouTube's.
+        funnel = {row.platform: row for row in await SqlReports(engine).funnel()}
+        assert funnel["youtube"].claims == 3 and funnel["youtube"].checkouts == 0
+        assert funnel["web"].claims == 3

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    String,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -47,6 +48,18 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def _utc(nullable: bool = False) -> Any:
     return Column(UTCDateTime(), nullable=nullable)
+
+
+# A chat as the core names it ("youtube:<liveChatId>": a YouTube live chat id runs to about 80
+# characters), and as the outbox and the inbox address it (the platform's own id).
+CHAT_LENGTH = 160
+
+
+def _chat(sqlite_length: int) -> Any:
+    """A chat column of CHAT_LENGTH characters (migration 0026 widened them on PostgreSQL).
+    SQLite does not enforce a length, and rebuilding its tables to declare the new one would
+    fail on the foreign keys of existing rows: there the declaration stays as it was."""
+    return String(CHAT_LENGTH).with_variant(String(sqlite_length), "sqlite")
 
 
 class Product(SQLModel, table=True):
@@ -118,7 +131,7 @@ class DropChannel(SQLModel, table=True):
 
     __tablename__ = "drop_channel"
     drop_id: int = Field(foreign_key="drops.id", primary_key=True)
-    chat: str = Field(max_length=80, primary_key=True, index=True)
+    chat: str = Field(sa_type=_chat(80), primary_key=True, index=True)
 
 
 class Customer(SQLModel, table=True):
@@ -167,7 +180,7 @@ class Claim(SQLModel, table=True):
     drop_id: int | None = Field(default=None, foreign_key="drops.id")
     customer_id: int = Field(foreign_key="customer.id")
     identity: str = Field(max_length=80)
-    chat: str = Field(max_length=80)
+    chat: str = Field(sa_type=_chat(80))
     quantity: int
     variant_id: int | None = Field(default=None, foreign_key="variant.id")
     status: str = Field(max_length=16)  # pending | won | waitlisted | refused | dropped
@@ -190,7 +203,7 @@ class Order(SQLModel, table=True):
     variant_id: int = Field(foreign_key="variant.id")
     customer_id: int = Field(foreign_key="customer.id", index=True)
     identity: str = Field(max_length=80)
-    chat: str = Field(max_length=80)
+    chat: str = Field(sa_type=_chat(80))
     quantity: int
     unit_price_minor: int = Field(sa_type=BigInteger)
     amount_minor: int = Field(sa_type=BigInteger)
@@ -315,7 +328,7 @@ class OutboxMessage(SQLModel, table=True):
     __table_args__ = (Index("ix_outbox_due", "platform", "status", "not_before"),)
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=16)
-    chat: str = Field(max_length=64)
+    chat: str = Field(sa_type=_chat(64))
     text: str
     buttons: str = Field(default="[]")  # JSON list of {label, url, action}
     board: str | None = Field(default=None, max_length=64)
@@ -338,7 +351,7 @@ class BoardMessage(SQLModel, table=True):
 
     __tablename__ = "board_message"
     platform: str = Field(max_length=16, primary_key=True)
-    chat: str = Field(max_length=64, primary_key=True)
+    chat: str = Field(sa_type=_chat(64), primary_key=True)
     board: str = Field(max_length=64, primary_key=True)
     message_ref: str = Field(max_length=64)
     last_sent_at: datetime = Field(sa_column=_utc())
@@ -353,7 +366,7 @@ class ChatPace(SQLModel, table=True):
 
     __tablename__ = "chat_pace"
     platform: str = Field(max_length=16, primary_key=True)
-    chat: str = Field(max_length=64, primary_key=True)
+    chat: str = Field(sa_type=_chat(64), primary_key=True)
     next_at: datetime = Field(sa_column=_utc())
 
 
@@ -369,7 +382,7 @@ class ChatInbox(SQLModel, table=True):
     )
     platform: str = Field(max_length=16, primary_key=True)
     update_id: str = Field(max_length=64, primary_key=True)
-    chat: str = Field(max_length=64)  # one chat's updates run in `seq` order, one at a time
+    chat: str = Field(sa_type=_chat(64))  # one chat's updates run in `seq` order, one at a time
     seq: int = Field(sa_column=Column(BigInteger, nullable=False))  # the platform's numbering
     payload: str = Field(sa_column=Column(Text, nullable=False))  # the update, as received
     done: bool = Field(default=False)
@@ -477,7 +490,7 @@ class Show(SQLModel, table=True):
 class ShowChannel(SQLModel, table=True):
     __tablename__ = "show_channel"
     show_id: int = Field(foreign_key="show.id", primary_key=True)
-    chat: str = Field(max_length=80, primary_key=True, index=True)
+    chat: str = Field(sa_type=_chat(80), primary_key=True, index=True)
 
 
 class Lot(SQLModel, table=True):
@@ -544,7 +557,7 @@ class Auction(SQLModel, table=True):
     price_minor: int | None = Field(default=None, sa_type=BigInteger)
     leader_customer_id: int | None = Field(default=None, foreign_key="customer.id")
     leader_identity: str = Field(default="", max_length=80)
-    leader_chat: str = Field(default="", max_length=80)
+    leader_chat: str = Field(default="", sa_type=_chat(80))
     leader_max_minor: int = Field(default=0, sa_type=BigInteger)  # never shown
     bid_count: int = Field(default=0)
     last_seq: int = Field(default=0)
@@ -561,7 +574,7 @@ class AuctionChannel(SQLModel, table=True):
 
     __tablename__ = "auction_channel"
     auction_id: int = Field(foreign_key="auction.id", primary_key=True)
-    chat: str = Field(max_length=80, primary_key=True, index=True)
+    chat: str = Field(sa_type=_chat(80), primary_key=True, index=True)
 
 
 class Bid(SQLModel, table=True):
@@ -576,7 +589,7 @@ class Bid(SQLModel, table=True):
     key: str = Field(max_length=200, unique=True)
     customer_id: int = Field(foreign_key="customer.id")
     identity: str = Field(max_length=80)
-    chat: str = Field(max_length=80)
+    chat: str = Field(sa_type=_chat(80))
     kind: str = Field(max_length=8)  # bid | max | auto
     amount_minor: int = Field(sa_type=BigInteger)  # the visible bid (or the maximum asked)
     status: str = Field(max_length=16)  # accepted | refused
@@ -633,7 +646,7 @@ class Giveaway(SQLModel, table=True):
     winner_number: int | None = None
     winner_name: str = Field(default="", max_length=40)
     winner_identity: str = Field(default="", max_length=80)
-    winner_chat: str = Field(default="", max_length=80)
+    winner_chat: str = Field(default="", sa_type=_chat(80))
     drop_id: int | None = Field(default=None, foreign_key="drops.id")  # the winner's "sale"
     order_id: int | None = Field(default=None, foreign_key="orders.id")
     show_id: int | None = Field(default=None, foreign_key="show.id")
@@ -646,7 +659,7 @@ class Giveaway(SQLModel, table=True):
 class GiveawayChannel(SQLModel, table=True):
     __tablename__ = "giveaway_channel"
     giveaway_id: int = Field(foreign_key="giveaway.id", primary_key=True)
-    chat: str = Field(max_length=80, primary_key=True, index=True)
+    chat: str = Field(sa_type=_chat(80), primary_key=True, index=True)
 
 
 class GiveawayEntry(SQLModel, table=True):
@@ -660,7 +673,7 @@ class GiveawayEntry(SQLModel, table=True):
     number: int = Field(primary_key=True)
     customer_id: int
     identity: str = Field(max_length=80)  # never published
-    chat: str = Field(max_length=80)
+    chat: str = Field(sa_type=_chat(80))
     name: str = Field(max_length=40)  # published: a display name or a random tag
     created_at: datetime = Field(sa_column=_utc())
 
@@ -686,7 +699,7 @@ class PollOption(SQLModel, table=True):
 class PollChannel(SQLModel, table=True):
     __tablename__ = "poll_channel"
     poll_id: int = Field(foreign_key="poll.id", primary_key=True)
-    chat: str = Field(max_length=80, primary_key=True, index=True)
+    chat: str = Field(sa_type=_chat(80), primary_key=True, index=True)
 
 
 class PollVote(SQLModel, table=True):

@@ -9,11 +9,18 @@ from commerce.domain.errors import InvalidInput
 PLATFORMS = frozenset({"telegram", "discord", "web", "console", "email", "youtube", "twitch"})
 
 
-def _split(text: str, example: str) -> tuple[str, str]:
+# The longest local part of an identity or a chat; a YouTube live chat id runs to about 80
+# characters (the chat columns take 160 with the platform).
+LONGEST_LOCAL = 64
+LONG_CHATS = {"youtube": 150}
+
+
+def _split(text: str, example: str, longest: dict[str, int] | None = None) -> tuple[str, str]:
     """'Telegram:123' -> ('telegram', '123'), for a known platform and a short id."""
     platform, sep, local = text.strip().partition(":")
     platform = platform.lower()
-    if not sep or platform not in PLATFORMS or not local or len(local) > 64:
+    most = (longest or {}).get(platform, LONGEST_LOCAL)
+    if not sep or platform not in PLATFORMS or not local or len(local) > most:
         raise InvalidInput(f"'{text}' is not {example}")
     if platform == "email":  # as a sign-in names it: `seller add email:Anna@Shop.example`
         local = local.lower()
@@ -70,7 +77,7 @@ _CHAT_FORMS = {
     ),
     "web": (re.compile(r"[\w-]{1,64}"), "a web chat room is a word, e.g. web:demo"),
     "youtube": (
-        re.compile(r"[\w-]{1,64}"),
+        re.compile(r"[\w-]{1,150}"),
         "a YouTube live chat id is letters, digits, - and _ (liveBroadcast snippet.liveChatId)",
     ),
     "twitch": (
@@ -118,7 +125,7 @@ class ChatRef:
 
     @classmethod
     def parse(cls, text: str) -> "ChatRef":
-        return cls(*_split(text, "a chat like telegram:-100123 or web:demo"))
+        return cls(*_split(text, "a chat like telegram:-100123 or web:demo", LONG_CHATS))
 
     @classmethod
     def typed(cls, text: str) -> "ChatRef":
