@@ -56,8 +56,9 @@ class ChatHub:
         self, room: str, viewer: Viewer, state: Sequence[dict[str, Any]] = ()
     ) -> AsyncIterator[Viewer]:
         """Adds a viewer to the room; it first gets the room's recent public lines and its own
-        private ones, then `state` (the room's live drop, auctions and show as the database
-        has them, so a restart loses nothing), then the cards this worker has seen since."""
+        private ones, then `state` (the room's live drop, auctions, show, giveaways and polls
+        as the database has them, so a restart loses nothing), then the cards this worker has
+        seen since."""
         if self.closed:  # it was still reading the room's state when the shutdown began
             viewer.queue.put_nowait(None)
             yield viewer
