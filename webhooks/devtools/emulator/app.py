@@ -429,6 +429,7 @@ class Emulator:
             f"{' checked' if card.number == chosen else ''}> <code>{card.spaced()}</code> "
             f"{escape(card.label)}</label>"
             for card in TEST_CARDS.values()
+            if card.listed
         )
         # The button names the chosen card (without script it stays right for the default).
         script = (

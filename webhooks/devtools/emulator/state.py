@@ -126,6 +126,7 @@ class EmulatedCard:
     # Later off-session charges answer `processing` and stay so (as a SEPA Direct Debit does)
     # until POST /_test/payment_intents/<id>/settle ends them.
     delayed: bool = False
+    listed: bool = True  # offered on the checkout page (the others are taken when typed)
 
     @property
     def last4(self) -> str:
@@ -139,6 +140,21 @@ TEST_CARDS = {
     card.number: card
     for card in (
         EmulatedCard("4242424242424242", "succeeds"),
+        # More of Stripe's numbers that succeed: another card is another payer (its own
+        # fingerprint), e.g. for the demo's buyers under a per-buyer limit. Not offered on
+        # the page, whose list shows one card per behaviour.
+        EmulatedCard(
+            "5555555555554444", "succeeds (Mastercard)", brand="mastercard", listed=False
+        ),
+        EmulatedCard("4000056655665556", "succeeds (Visa debit)", listed=False),
+        EmulatedCard(
+            "2223003122003222", "succeeds (Mastercard 2-series)", brand="mastercard", listed=False
+        ),
+        EmulatedCard(
+            "5200828282828210", "succeeds (Mastercard debit)", brand="mastercard", listed=False
+        ),
+        EmulatedCard("6011111111111117", "succeeds (Discover)", brand="discover", listed=False),
+        EmulatedCard("3566002020360505", "succeeds (JCB)", brand="jcb", listed=False),
         EmulatedCard("4000000000000341", "saved, but later charges are declined", None, DECLINED),
         EmulatedCard("4000000000009995", "declined: insufficient funds", NO_FUNDS, NO_FUNDS),
         EmulatedCard(
