@@ -50,7 +50,11 @@ class Poller:
 
     async def run(self) -> None:
         while True:
-            wait = await self.step()
+            try:
+                wait = await self.step()
+            except Exception:  # the database, or a bug: reading goes on after a pause
+                log.exception("YouTube: reading the live chat failed; trying again")
+                wait = self._later()
             await asyncio.sleep(wait)
 
     async def step(self) -> float:

@@ -1,6 +1,7 @@
 """The poller, the sender and the line rules on their own, against the fake YouTube: what
 each failure costs in waiting, that it is logged once, and 200-character lines."""
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -188,3 +189,32 @@ def test_every_locale_has_the_same_youtube_texts() -> None:
             who="@" + "a" * 30, qty=1, item="x" * 40, amount="€1,000.00", url="u" * 70
         )
         assert len(won) <= MAX_LINE
+
+
+async def test_reading_goes_on_after_an_unexpected_failure(fake: FakeYouTube) -> None:
+    """A failure the poller does not know (the database away) pauses it; it does not end."""
+
+    class Flaky(Pages):
+        failures = 1
+
+        async def load(self, chat: str) -> tuple[str | None, int]:
+            if Flaky.failures:
+                Flaky.failures -= 1
+                raise RuntimeError("the database is restarting")
+            return await super().load(chat)
+
+    api = api_for(fake)
+    inbox = Inbox()
+    config = Options(live_chat_id=LIVE_CHAT_ID, error_backoff=0.05)
+    poller = Poller(api, inbox, Flaky(), config)  # type: ignore[arg-type]
+    task = asyncio.create_task(poller.run())
+    try:
+        for _ in range(200):
+            if len(fake.reads) >= 2:
+                break
+            await asyncio.sleep(0.02)
+        assert len(fake.reads) >= 2 and not task.done()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await api.close()
