@@ -29,7 +29,7 @@ from commerce.service_layer import chat, queries
 from commerce.service_layer.inbox import ChatInbox, InboxItem
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.outbox import Outbox, Outgoing
-from commerce.service_layer.results import ClaimOutcome, ClaimResult, DropView
+from commerce.service_layer.results import CardView, ClaimOutcome, ClaimResult, DropView
 from commerce.service_layer.unit_of_work import after_commit
 
 log = logging.getLogger(__name__)
@@ -183,14 +183,21 @@ class Core:
             reply = self.renderer.outcome(outcome, who)
             if isinstance(outcome, BOARDED):  # the board or a notice says it
                 reply = Reply(private=reply.private)
-            said = [t for t in (reply.public, aloud(reply.private, who)) if t]
+            private = self.t("confirm", who=who) if asks_confirm(reply) else None
+            said = [t for t in (reply.public, private or aloud(reply.private, who)) if t]
         out = [Outgoing(PLATFORM, live_chat_id, t) for t in said]
         await self.put(*out, *await self.boards(outcome))
 
     def won(self, outcome: chat.ChatOutcome, who: str) -> list[str] | None:
         """A held unit, said with its pay link in one line: there is nowhere else to send
-        the link. None for every other outcome (rendered as on the other platforms)."""
+        the link; a one-message buy's question without the card and the address it ships to
+        (the whole chat reads it). None for every other outcome (rendered as elsewhere)."""
         match outcome:
+            case chat.Claimed(
+                result=ClaimResult(outcome=ClaimOutcome.WON, order=order, confirm=CardView())
+            ) if order is not None:
+                values = {"who": who, "qty": order.quantity, "item": order.description}
+                return [self.t("won_confirm", amount=order.total, **values)]
             case chat.Claimed(
                 result=ClaimResult(
                     outcome=ClaimOutcome.WON, order=order, confirm=None, payment=None
@@ -245,6 +252,11 @@ class Core:
 def aloud(private: str | None, who: str) -> str | None:
     """A private answer said in the chat, naming whom it is for."""
     return f"{who}: {private}" if private else None
+
+
+def asks_confirm(reply: Reply) -> bool:
+    """A one-message buy's question (its Confirm button): it names the card and the address."""
+    return any(action.startswith("confirm:") for _, action in reply.actions)
 
 
 def message_text(message: dict[str, Any]) -> str:

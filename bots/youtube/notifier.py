@@ -2,7 +2,7 @@
 link once it is ready, paid, hold expired, outbid, won) said in the chat naming the buyer,
 boards (drops, auctions, shows, giveaways, polls) as one line each, announcements as lines."""
 
-from bots.youtube.core import PLATFORM, Core, aloud, youtube_chat
+from bots.youtube.core import PLATFORM, Core, aloud, asks_confirm, youtube_chat
 from commerce.service_layer.outbox import Outgoing
 from commerce.service_layer.results import (
     AuctionEnded,
@@ -46,8 +46,10 @@ class YouTubeNotifier:
         buyer, chat = _addresses(notice)
         where = youtube_chat(chat) if chat else None
         if buyer is not None and buyer.startswith(f"{PLATFORM}:") and where is not None:
-            reply = core.renderer.notice(notice, core.who(buyer))
-            said = aloud(reply.private, core.who(buyer))
+            who = core.who(buyer)
+            reply = core.renderer.notice(notice, who)
+            # A question naming the saved card and the address: asked without them, aloud.
+            said = core.t("confirm", who=who) if asks_confirm(reply) else aloud(reply.private, who)
             if said:
                 out.append(Outgoing(PLATFORM, where, said))
         await core.put(*out)
