@@ -34,8 +34,10 @@ CHATTER = ["hi all!", "that colour 😍", "how much is shipping?", "first time h
 # The page names its viewer by the public id the server issued (never the cookie's secret).
 VIEWER = re.compile(r'data-viewer="(web:v_[0-9a-f]+)"')
 # Stripe's test cards that succeed (the emulator's checkout page takes them).
-CARDS = ("4242424242424242", "5555555555554444", "4000056655665556", "2223003122003222")
-CARDS += ("5200828282828210", "6011111111111117", "3566002020360505")
+CARDS: tuple[str, ...] = (
+    *("4242424242424242", "5555555555554444", "4000056655665556", "2223003122003222"),
+    *("5200828282828210", "6011111111111117", "3566002020360505"),
+)
 NAMES = ["Anna", "Ben", "Chloé", "Dev", "Emil", "Fatou", "Gus", "Hana", "Ivo", "Jun"]
 
 
