@@ -29,7 +29,15 @@ from commerce.service_layer import chat, queries
 from commerce.service_layer.inbox import ChatInbox, InboxItem
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.outbox import Outbox, Outgoing
-from commerce.service_layer.results import CardView, ClaimOutcome, ClaimResult, DropView
+from commerce.service_layer.results import (
+    CardView,
+    ClaimOutcome,
+    ClaimResult,
+    DropView,
+    PaymentFellBack,
+    PaymentResult,
+    PromotedFromWaitlist,
+)
 from commerce.service_layer.unit_of_work import after_commit
 
 log = logging.getLogger(__name__)
@@ -185,6 +193,7 @@ class Core:
                 reply = Reply(private=reply.private)
             private = self.t("confirm", who=who) if asks_confirm(reply) else None
             said = [t for t in (reply.public, private or aloud(reply.private, who)) if t]
+            said = [self.unnamed_card(t, outcome) for t in said]
         out = [Outgoing(PLATFORM, live_chat_id, t) for t in said]
         await self.put(*out, *await self.boards(outcome))
 
@@ -211,6 +220,20 @@ class Core:
                     return [self.t("won", url=order.checkout_url, **values)]
                 return [self.t("won_no_link", **values)]
         return None
+
+    def unnamed_card(self, words: str, news: object) -> str:
+        """A charge's news without the card's brand and last digits: the chat reads it."""
+        match news:
+            case (
+                chat.CardPaid(result=PaymentResult(card=CardView() as card))
+                | PaymentFellBack(result=PaymentResult(card=CardView() as card))
+                | chat.Claimed(result=ClaimResult(payment=PaymentResult(card=CardView() as card)))
+                | PromotedFromWaitlist(
+                    claim=ClaimResult(payment=PaymentResult(card=CardView() as card))
+                )
+            ):
+                return words.replace(str(card), self.t("saved_card"))
+        return words
 
     async def boards(self, outcome: chat.ChatOutcome) -> list[Outgoing]:
         match outcome:

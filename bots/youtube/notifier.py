@@ -51,7 +51,7 @@ class YouTubeNotifier:
             # A question naming the saved card and the address: asked without them, aloud.
             said = core.t("confirm", who=who) if asks_confirm(reply) else aloud(reply.private, who)
             if said:
-                out.append(Outgoing(PLATFORM, where, said))
+                out.append(Outgoing(PLATFORM, where, core.unnamed_card(said, notice)))
         await core.put(*out)
 
 

@@ -6,6 +6,7 @@ Everything else comes from `bots.rendering`; a test checks every locale has the 
 
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
+        "saved_card": "your saved card",
         "won_confirm": "{who}: {qty} × {item} is held for you for {amount}. Type #confirm to "
         "pay with your saved card.",
         "confirm": "{who}: type #confirm to pay with your saved card.",
@@ -15,6 +16,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "board_ended": "{item}: the drop has ended, {sold} of {qty} sold.",
     },
     "de": {
+        "saved_card": "deiner gespeicherten Karte",
         "won_confirm": "{who}: {qty} × {item} ist für dich reserviert, {amount}. Schreib "
         "#confirm, um mit deiner gespeicherten Karte zu zahlen.",
         "confirm": "{who}: schreib #confirm, um mit deiner gespeicherten Karte zu zahlen.",
@@ -24,6 +26,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "board_ended": "{item}: der Drop ist beendet, {sold} von {qty} verkauft.",
     },
     "fr": {
+        "saved_card": "ta carte enregistrée",
         "won_confirm": "{who} : {qty} × {item} t'est réservé pour {amount}. Tape #confirm "
         "pour payer avec ta carte enregistrée.",
         "confirm": "{who} : tape #confirm pour payer avec ta carte enregistrée.",
@@ -33,6 +36,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "board_ended": "{item} : le drop est terminé, {sold} sur {qty} vendus.",
     },
     "es": {
+        "saved_card": "tu tarjeta guardada",
         "won_confirm": "{who}: {qty} × {item} está reservado para ti por {amount}. Escribe "
         "#confirm para pagar con tu tarjeta guardada.",
         "confirm": "{who}: escribe #confirm para pagar con tu tarjeta guardada.",

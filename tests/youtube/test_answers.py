@@ -16,6 +16,9 @@ from commerce.service_layer.results import (
     ClaimOutcome,
     ClaimResult,
     OrderView,
+    PaymentFellBack,
+    PaymentOutcome,
+    PaymentResult,
     PromotedFromWaitlist,
 )
 from tests.fakes import FakeClock
@@ -79,3 +82,16 @@ async def test_a_waitlist_turn_with_a_saved_card_is_asked_aloud_without_them() -
     (message,) = outbox.put_
     assert message.chat == CHAT
     assert message.text == "@anna: type #confirm to pay with your saved card."
+
+
+async def test_a_charge_is_told_aloud_without_the_card() -> None:
+    youtube, outbox = core()
+    paid = PaymentResult(PaymentOutcome.PAID, order(), CARD)
+    await youtube.answer(chat.CardPaid(paid), CHAT, "@anna")
+    (line,) = [m.text for m in outbox.put_]
+    assert line == "@anna: Charged €25.00 to your saved card for 1 × Logo tee."
+    notifier = YouTubeNotifier()
+    notifier.core = youtube
+    fell_back = PaymentResult(PaymentOutcome.FALLBACK, order(), CARD, "card declined")
+    await notifier.notify(PaymentFellBack(fell_back))
+    assert "4242" not in outbox.put_[-1].text and "Visa" not in outbox.put_[-1].text
