@@ -119,3 +119,33 @@ async def test_failures_back_off_and_the_chat_is_read_again(
         assert shop.client.server.app is not None  # still serving
         response = await shop.client.get("/healthz")
         assert response.status == 200
+
+
+async def test_one_worker_reads_the_chat_and_another_takes_over(open_shop: ShopFactory) -> None:
+    """Two workers on one database: one holds the chat (the lease) and reads it, the other
+    does not spend quota; when the holder stops, the other reads on from the stored token."""
+    fake = FakeYouTube()
+    await fake.start()
+    holding, standing_by = open_shop(fake), open_shop(fake, wait_ready=False)
+    try:
+        holder = await holding.__aenter__()
+        standby = await standing_by.__aenter__()
+        await asyncio.sleep(1.0)  # many of YouTube's polling intervals (0.05 s here)
+        assert holder.youtube.poller.reads > 0
+        assert standby.youtube.poller.reads == 0  # never both: the quota is spent once
+        anna = fake.viewer("anna")
+        fake.say(anna, "/help")
+        await until(lambda: fake.lines_for(anna), what="the holder's answer")
+        await asyncio.sleep(0.5)  # every line of it
+        answered = len(fake.lines_for(anna))
+        await holding.__aexit__(None, None, None)
+        read_by_holder = len(fake.reads)
+        bo = fake.viewer("bo")
+        fake.say(bo, "/help")
+        await until(lambda: fake.lines_for(bo), what="the answer after the take-over")
+        assert standby.youtube.poller.reads > 0
+        assert fake.reads[read_by_holder].get("pageToken")  # on from the stored token
+        assert len(fake.lines_for(anna)) == answered  # not answered again
+    finally:
+        await standing_by.__aexit__(None, None, None)
+        await fake.stop()
