@@ -62,3 +62,21 @@ async def test_bids_are_decided_in_the_order_they_were_typed(open_shop: ShopFact
             lambda: any("You were outbid on TEE" in t for t in fake.lines_for(anna)),
             what="anna told she was outbid",
         )
+
+
+async def test_a_poll_runs_in_the_live_chat(open_shop: ShopFactory) -> None:
+    async with open_shop() as shop:
+        fake = shop.fake
+        fake.say(fake.owner, '/poll "Next colour?" red blue')
+        await until(lambda: any("Next colour?" in t for t in fake.lines()), what="the poll")
+        voter = fake.viewer("voter")
+        fake.say(voter, "#2")
+        await until(lambda: fake.lines_for(voter), what="the vote's answer")
+        assert "blue" in fake.lines_for(voter)[0]
+        fake.say(fake.owner, "/poll end")
+        await until(lambda: any("Poll closed" in t for t in fake.lines()), what="the result")
+        (closed,) = [t for t in fake.lines() if "Poll closed" in t]
+        assert "#2 blue: 1" in closed
+        # The bot's own "Vote with #1 to #2", read back as the owner's, is no vote.
+        assert "#1 red: 0" in closed
+        assert all(len(t) <= 200 for t in fake.lines())
