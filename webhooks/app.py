@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bots.letters import PlatformLetters
 from bots.web.chat import WebNotifier, create_web_chat
 from bots.web.hub import ChatHub
+from bots.web.overlay import OverlayNotifier, create_overlay
 from bots.web.sender import WebSender
 from commerce.adapters.app_settings import admin_token, duty_done
 from commerce.adapters.clock import LogNotifier
@@ -85,7 +86,9 @@ def create_app(
     hub = ChatHub(relay.publish if relay else None)
     # Notices reach the web chat's viewers, and the caller's notifier (or the log) as well.
     web_notices = WebNotifier(hub, settings.livebuy_locale, lambda: app[BUS].clock.now())
-    notices = FanOut([web_notices, notifier or LogNotifier()])
+    # The stream overlays (/overlay/<chat>) hear the notices of every platform's chats.
+    overlays = OverlayNotifier(hub, lambda: app[BUS], settings.livebuy_locale)
+    notices = FanOut([web_notices, overlays, notifier or LogNotifier()])
     per_ip = MemoryThrottle(rate) if (rate := settings.rate_per_ip) else None
     chat = create_web_chat(
         hub,
@@ -98,6 +101,10 @@ def create_app(
     )
     app.add_subapp("/chat", chat)
     app.add_subapp("/dashboard", create_dashboard())
+    overlay = create_overlay(
+        hub, lambda: app[BUS], lambda: app[ADMIN_TOKEN], settings.livebuy_locale
+    )
+    app.add_subapp("/overlay", overlay)
     setup = None if payments is not None else payment_setup(settings)
     app[STRIPE_WEBHOOK_SECRET] = setup.webhook_secret if setup else webhook_secret or ""
     if setup is not None and setup.emulated:

@@ -634,7 +634,8 @@ class WebNotifier:
         if drop is None:
             return []
         rooms = set(_web_rooms(drop.channels))
-        rooms |= {room for room, board in self.hub.boards.items() if board["code"] == drop.code}
+        boards = self.hub.boards.items()  # (an overlay's room, "overlay:<chat>", is not ours)
+        rooms |= {room for room, board in boards if board["code"] == drop.code and ":" not in room}
         return sorted(rooms)
 
 

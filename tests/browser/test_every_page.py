@@ -42,6 +42,10 @@ PAGES = {
     "/dashboard/shows/{code}": DASHBOARD,
     "/dashboard/shipping": DASHBOARD,
     "/dashboard/zones": DASHBOARD,
+    "/dashboard/overlays": "test_overlay.py::test_the_dashboard_shows_each_overlay_address",
+    # OBS's browser source, 1920×1080 or 1080×1920: no phone opens it.
+    "/overlay/{target}": "test_overlay.py::test_the_overlay_follows_an_auction_in_a_twitch_chat"
+    "_and_survives_a_restart",
     "/dashboard/login": HERE,
     "/dashboard/packing": HERE,
     "/docs": HERE,
@@ -59,6 +63,8 @@ PAGES = {
 NOT_PAGES = {
     "/chat/chat.js",
     "/chat/{room}/events",
+    "/overlay/overlay.js",
+    "/overlay/{target}/events",
     "/dashboard/events",
     "/dashboard/state",
     "/dashboard/orders.csv",

@@ -32,7 +32,7 @@ from commerce.domain.orders import CANCELLABLE, OrderStatus
 from commerce.service_layer import queries
 from commerce.service_layer.results import AuctionView, DropView, OrderView, ProductView
 from webhooks import spreadsheet
-from webhooks.dashboard import auth, forms, shipping, shows, zones
+from webhooks.dashboard import auth, forms, overlays, shipping, shows, zones
 from webhooks.dashboard.replies import bus_of, refuse, wants_json
 from webhooks.keys import ADMIN_TOKEN, BUS, ENGINE, SETTINGS
 from webhooks.peers import client_ip
@@ -72,6 +72,7 @@ def create_dashboard(poll: float = 1.0) -> web.Application:
     app.add_routes(shows.routes)
     app.add_routes(shipping.routes)
     app.add_routes(zones.routes)
+    app.add_routes(overlays.routes)
     app.router.add_static("/static", HERE / "static")
     return app
 
