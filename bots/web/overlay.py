@@ -237,9 +237,7 @@ class OverlayNotifier:
         drop = await queries.latest_drop(self.bus().reads, order.drop_code)
         if drop is None or drop.code != order.drop_code.upper():
             return
-        # The name they chat under where this worker heard it (the web chat); the core keeps
-        # no display name per order, so elsewhere the line says "a buyer".
-        name = self.hub.names.get(order.identity, "")
+        name = await queries.buyer_name(self.bus().reads, order.ref)
         self._to([order.chat], sold(name, order.name, str(order.amount)))
         if drop.status == "live":
             self._to(drop.channels, board_event(drop, self.now()))

@@ -26,7 +26,7 @@ from tests.browser.test_first_run import fits
 from tests.conftest import test_settings
 from tests.e2e.conftest import free_port
 from tests.fakes import FakeClock
-from tests.integration.helpers import add_product, start_drop
+from tests.integration.helpers import add_product, buy, start_drop
 from webhooks.app import create_app
 from webhooks.keys import BUS
 
@@ -149,10 +149,11 @@ async def test_the_overlay_follows_an_auction_in_a_twitch_chat_and_survives_a_re
         await no_scroll_bars(page)
 
 
-async def test_a_drop_and_a_giveaway_in_a_show_overlay(
+async def test_a_drop_a_poll_and_a_giveaway_in_a_show_overlay(
     browser: Browser, shop: tuple[str, Serve], clock: FakeClock
 ) -> None:
-    """A show's overlay shows what runs in its chats: a drop's units left, a giveaway."""
+    """A show's overlay shows what runs in its chats: a drop's units left as buyers pay, with
+    their names, a poll's bars, a giveaway's entries and winner."""
     base, running = shop
     async with running() as bus:
         await add_product(bus, "TEE", stock=5)
@@ -165,6 +166,18 @@ async def test_a_drop_and_a_giveaway_in_a_show_overlay(
         ).new_page()
         await page.goto(address(base, "show:SUNDAY"))
         await expect(page.locator("#board-units")).to_have_text("3 of 3 left")
+        # A buyer in the Twitch chat pays: the units left and their name, by name.
+        claim = await buy(bus, "twitch:clara", CHAT)
+        assert claim.order is not None
+        await bus.handle(c.SettlePayment(claim.order.ref, "pi_clara", "evt_clara"))
+        await expect(page.locator("#board-units")).to_have_text("2 of 3 left")
+        await expect(page.locator("#sold li")).to_have_text(["🎉 @clara · TEE product · €25.00"])
+        poll = await bus.handle(c.StartPoll("Next lot?", ("Pins", "Tees"), (CHAT,)))
+        await bus.handle(c.CastVote(CHAT, "twitch:clara", 2, poll_id=poll.id))
+        await expect(page.locator("#poll-question")).to_have_text("Next lot?")
+        await expect(page.locator(".option")).to_have_text(["1. Pins · 0", "2. Tees · 1"])
+        widths = await page.eval_on_selector_all(".bar", "bars => bars.map(b => b.style.width)")
+        assert widths == ["0%", "100%"]
         giveaway = await bus.handle(c.StartGiveaway("PIN", timedelta(minutes=1), ("web:demo",)))
         await bus.handle(c.EnterGiveaway("web:demo", "web:v_1", "anna", giveaway.id))
         await expect(page.locator("#giveaway-info")).to_contain_text("1 entry")

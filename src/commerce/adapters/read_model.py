@@ -69,6 +69,10 @@ CHANNELS_OF = sql(
     "SELECT drop_id, chat FROM drop_channel WHERE drop_id IN :ids ORDER BY chat"
 ).bindparams(bindparam("ids", expanding=True))
 DROP_CHATS = sql("SELECT DISTINCT chat FROM drop_channel ORDER BY chat")
+BUYER_NAME = sql(
+    "SELECT c.display_name FROM orders o JOIN customer c ON c.id = o.customer_id"
+    " WHERE o.ref = :ref"
+)
 PRODUCT_BY_SKU = sql(f"{SELECT_PRODUCT.text} WHERE sku = :sku")  # the same columns
 VARIANTS_OF = sql("SELECT label, stock FROM variant WHERE product_id = :id ORDER BY id")
 ORDERS = sql(
@@ -196,6 +200,11 @@ class SqlReadModel:
 
     async def accounts(self, identity: str) -> list[str]:
         return await self._viewers.accounts(identity)
+
+    async def buyer_name(self, ref: str) -> str:
+        async with connection(self.engine) as conn:
+            name = (await conn.execute(BUYER_NAME, {"ref": ref})).scalar()
+        return str(name or "")
 
     async def saved_card(self, identity: str) -> SavedCard | None:
         return await self._cards.card(identity)

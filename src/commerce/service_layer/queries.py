@@ -107,6 +107,10 @@ class ReadModel(Protocol):
         """Where the buyer's last paid order shipped to."""
         ...
 
+    async def buyer_name(self, ref: str) -> str:
+        """The name the order's buyer was last known by in a chat ('' if none)."""
+        ...
+
 
 class Reads:
     """What the bus lends to adapters and pages: the read model and the few settings that
@@ -365,6 +369,11 @@ async def seller_role(reads: Reads, identity: str) -> str | None:
     if identity in reads.sellers:
         return "owner"
     return await reads.model.seller_role(identity)
+
+
+async def buyer_name(reads: Reads, ref: str) -> str:
+    """The name an order's buyer chats under (a stream overlay lists who bought)."""
+    return await reads.model.buyer_name(ref)
 
 
 async def signed_in_as(reads: Reads, identity: str) -> list[str]:
