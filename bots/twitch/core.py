@@ -112,9 +112,11 @@ class Core:
         return new
 
     def joins(self, item: InboxItem) -> bool:
-        """Claims and bids may share the chat's turn with their neighbours."""
+        """Claims may share the chat's turn with their neighbours (the claim writer keeps
+        their arrival order). Bids do not: decided side by side, two equal bids raced for the
+        auction and the later one could lead; one at a time, the earlier one leads."""
         words = message_text(json.loads(item.payload))
-        return bool(words) and queries.side_by_side(self.bus.reads, words)
+        return bool(words) and queries.a_claim(self.bus.reads, words)
 
     async def process(self, item: InboxItem) -> None:
         """One stored message, in its channel's turn (commerce.service_layer.inbox)."""

@@ -31,6 +31,7 @@ from bots.twitch.core import Core
 
 log = logging.getLogger(__name__)
 FIRST_BACKOFF = 1.0
+QUIET = 0.5  # seconds: an old connection read this long after its successor was welcomed
 MAX_BACKOFF = 60.0
 
 
@@ -99,15 +100,16 @@ class EventSub:
                 reconnect_url = await self._read(ws, keepalive)
                 # Twitch moves the session: the new connection first, reading the old one
                 # meanwhile (a message may still come there), then the old one goes.
-                new = await self._connect(reconnect_url)
-                draining = asyncio.create_task(self._drain(ws, keepalive))
+                welcomed = asyncio.Event()
+                draining = asyncio.create_task(self._drain(ws, keepalive, welcomed))
                 try:
+                    new = await self._connect(reconnect_url)
                     keepalive = await self._welcome(new)
                 finally:
-                    await ws.close()
-                    self.sockets.discard(ws)
+                    welcomed.set()
                     with contextlib.suppress(Exception):
                         await draining
+                    self.sockets.discard(ws)
                 ws = new
                 log.info("Twitch EventSub: session moved (reconnect)")
         finally:
@@ -181,13 +183,27 @@ class EventSub:
                 )
             # session_keepalive: the connection is alive; nothing else to do
 
-    async def _drain(self, ws: aiohttp.ClientWebSocketResponse, keepalive: float) -> None:
-        """The old connection's last notifications, until it is closed."""
-        with contextlib.suppress(SessionLost):
+    async def _drain(
+        self, ws: aiohttp.ClientWebSocketResponse, keepalive: float, welcomed: asyncio.Event
+    ) -> None:
+        """The old connection's last notifications: Twitch sends there until the new
+        connection is welcomed. Then what is already on its way is read (until the
+        connection is quiet for QUIET seconds), and it is closed: closing first would drop
+        the frames still in its buffer."""
+        try:
             while True:
-                message = await self._next(ws, keepalive + self.margin)
+                within = QUIET if welcomed.is_set() else keepalive + self.margin
+                try:
+                    message = await self._next(ws, within)
+                except SessionLost:
+                    if not welcomed.is_set() and not ws.closed and not self.closing:
+                        await welcomed.wait()  # silent but open: the new one may still come
+                        continue
+                    return
                 if message["metadata"].get("message_type") == "notification":
                     await self._notification(message)
+        finally:
+            await ws.close()
 
     async def _next(self, ws: aiohttp.ClientWebSocketResponse, within: float) -> dict[str, Any]:
         try:

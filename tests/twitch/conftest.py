@@ -94,6 +94,7 @@ def open_shop(database_url: str, engine: AsyncEngine) -> ShopFactory:
     async def opened(
         fake: FakeTwitch | None = None,
         board_every: float = 0.2,  # the product merges a board's updates for 10 s
+        wait_subscribed: bool = True,
         **overrides: Any,
     ) -> AsyncIterator[Shop]:
         fake = fake or FakeTwitch()
@@ -111,7 +112,8 @@ def open_shop(database_url: str, engine: AsyncEngine) -> ShopFactory:
                 shop.twitch.outbox.board_every = timedelta(seconds=board_every)
                 # The sender paces as the fake counts (a short window keeps tests quick).
                 shop.twitch.sender.gap = fake.window / fake.per_window * 1.01
-                await until(lambda: fake.live(), what="the chat subscription")
+                if wait_subscribed:
+                    await until(lambda: fake.live(), what="the chat subscription")
                 yield shop
         finally:
             if own_fake:

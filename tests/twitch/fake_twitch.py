@@ -79,13 +79,16 @@ class Sent:
 
 
 class FakeTwitch:
-    def __init__(self, keepalive: int = 10, per_window: int = 20, window: float = 30.0) -> None:
+    def __init__(self, keepalive: int = 10, per_window: int = 20, window: float = 3.0) -> None:
+        # Twitch counts 20 lines per 30 s; the tests count per 3 s (the sender is paced by
+        # the same numbers, see conftest.py) so that a chat's answers do not take minutes.
         self.keepalive, self.per_window, self.window = keepalive, per_window, window
         self.runner: web.AppRunner | None = None
         self.base = ""
         self.refresh_tokens = {REFRESH_TOKEN}
         self.access_tokens: set[str] = set()
         self.token_grants = 0
+        self.token_refusals = 0
         self.users = {CHANNEL_LOGIN: CHANNEL_ID, BOT_LOGIN: BOT_ID}
         self.sessions: list[Session] = []
         self.subscription_requests: list[dict[str, Any]] = []
@@ -216,6 +219,7 @@ class FakeTwitch:
             and form.get("refresh_token") in self.refresh_tokens
         )
         if not ok:
+            self.token_refusals += 1
             refused = {"status": 400, "message": "Invalid refresh token"}
             return web.json_response(refused, status=400)
         self.token_grants += 1

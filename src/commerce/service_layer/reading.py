@@ -57,5 +57,9 @@ def side_by_side(text: str, keywords: g.Keywords) -> bool:
     return type(parse(text, keywords)) in SIDE_BY_SIDE
 
 
+def claim(text: str, keywords: g.Keywords) -> bool:
+    return type(parse(text, keywords)) is g.Buy
+
+
 def personal(text: str, keywords: g.Keywords) -> bool:
     return type(parse(text, keywords)) in PERSONAL
