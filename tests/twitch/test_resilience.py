@@ -3,6 +3,8 @@ doubles nothing, a notification delivered twice is decided once, a connection si
 keepalive timeout is replaced (and the channel subscribed again), and an access token Helix
 no longer takes is renewed from the refresh token."""
 
+import asyncio
+
 import pytest
 
 from commerce.service_layer import queries
@@ -106,4 +108,37 @@ async def test_a_refused_refresh_token_is_logged_and_tried_again_never_shown(
             await until(lambda: fake.live(), within=60, what="the subscription")
         assert REFRESH_TOKEN not in caplog.text and CLIENT_SECRET not in caplog.text
     finally:
+        await fake.stop()
+
+
+async def test_one_worker_holds_the_eventsub_connection_and_another_takes_over(
+    open_shop: ShopFactory,
+) -> None:
+    """Two workers on one database: one holds the EventSub connection (the lease); two would
+    read every message twice. When the holder stops, the other connects and subscribes."""
+    fake = FakeTwitch()
+    await fake.start()
+    holding, standing_by = open_shop(fake), open_shop(fake, wait_subscribed=False)
+    try:
+        holder = await holding.__aenter__()
+        standby = await standing_by.__aenter__()
+        await asyncio.sleep(3.0)  # more than a lease renewal
+        assert holder.twitch.eventsub.sessions == 1
+        assert standby.twitch.eventsub.sessions == 0
+        assert len([s for s in fake.sessions if not s.ws.closed]) == 1
+        anna = fake.viewer("anna")
+        await fake.say(anna, "/help")
+        await until(lambda: fake.lines_for(anna), what="the holder's answer")
+        await asyncio.sleep(0.5)  # every line of it
+        answered = len(fake.lines_for(anna))
+        await holding.__aexit__(None, None, None)
+        await until(lambda: standby.twitch.eventsub.sessions == 1, what="the take-over")
+        await until(lambda: fake.live(), what="the new subscription")
+        bo = fake.viewer("bo")
+        await fake.say(bo, "/help")
+        await until(lambda: fake.lines_for(bo), what="the answer after the take-over")
+        assert len(fake.lines_for(anna)) == answered  # not answered again
+        assert len(fake.subscription_requests) == 2
+    finally:
+        await standing_by.__aexit__(None, None, None)
         await fake.stop()
