@@ -235,12 +235,13 @@ class OverlayNotifier:
         drop's units left (claims are answered in the chat; a payment is a notice). An
         auction's order was shown when it was won (AuctionWon)."""
         drop = await queries.latest_drop(self.bus().reads, order.drop_code)
-        if drop is None or drop.code != order.drop_code.upper():
+        # Only a live drop's: an auction's or a giveaway's sale is a drop made ended (its
+        # winner was listed when it was won), and a drop ends by hand or by its timer only.
+        if drop is None or drop.code != order.drop_code.upper() or drop.status != "live":
             return
         name = await queries.buyer_name(self.bus().reads, order.ref)
         self._to([order.chat], sold(name, order.name, str(order.amount)))
-        if drop.status == "live":
-            self._to(drop.channels, board_event(drop, self.now()))
+        self._to(drop.channels, board_event(drop, self.now()))
 
 
 def sold(name: str, item: str, amount: str) -> dict[str, Any]:

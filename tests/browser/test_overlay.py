@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bots.web.overlay import overlay_key
 from commerce.domain import commands as c
+from commerce.domain.orders import OrderStatus
+from commerce.service_layer import queries
 from commerce.service_layer.messagebus import MessageBus
 from tests.browser.test_dashboard import TOKEN, sign_in
 from tests.browser.test_first_run import fits
@@ -146,6 +148,14 @@ async def test_the_overlay_follows_an_auction_in_a_twitch_chat_and_survives_a_re
         await expect(left).to_have_text("ended")
         await expect(page.locator("#sold li")).to_have_count(1)
         await expect(page.locator("#sold li").first).to_contain_text("@anna · CARD")
+        # Her payment lists her no second time.
+        won = await queries.orders(bus.reads, identity="twitch:anna")
+        await bus.handle(c.SettlePayment(won[0].ref, "pi_anna", "evt_anna"))
+        paid = await queries.orders(bus.reads, identity="twitch:anna")
+        assert paid[0].status == OrderStatus.PAID
+        await bus.handle(c.StartPoll("Next lot?", ("Pins", "Tees"), (CHAT,)))
+        await expect(page.locator("#poll-question")).to_have_text("Next lot?")  # heard after
+        await expect(page.locator("#sold li")).to_have_count(1)
         await no_scroll_bars(page)
 
 
