@@ -29,7 +29,15 @@ from commerce.service_layer import chat, queries
 from commerce.service_layer.inbox import ChatInbox, InboxItem
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.outbox import Outbox, Outgoing
-from commerce.service_layer.results import ClaimOutcome, ClaimResult, DropView
+from commerce.service_layer.results import (
+    CardView,
+    ClaimOutcome,
+    ClaimResult,
+    DropView,
+    PaymentFellBack,
+    PaymentResult,
+    PromotedFromWaitlist,
+)
 from commerce.service_layer.unit_of_work import after_commit
 
 log = logging.getLogger(__name__)
@@ -170,14 +178,22 @@ class Core:
             reply = self.renderer.outcome(outcome, who)
             if isinstance(outcome, BOARDED):  # the board or a notice says it
                 reply = Reply(private=reply.private)
-            said = [t for t in (reply.public, aloud(reply.private, who)) if t]
+            private = self.t("confirm", who=who) if asks_confirm(reply) else None
+            said = [t for t in (reply.public, private or aloud(reply.private, who)) if t]
+            said = [self.unnamed_card(t, outcome) for t in said]
         out = [Outgoing(PLATFORM, broadcaster, t) for t in said]
         await self.put(*out, *await self.boards(outcome))
 
     def won(self, outcome: chat.ChatOutcome, who: str) -> list[str] | None:
         """A held unit, said with its pay link in one line: there is nowhere else to send
-        the link. None for every other outcome (rendered as on the other platforms)."""
+        the link; a one-message buy's question without the card and the address it ships to
+        (the whole chat reads it). None for every other outcome (rendered as elsewhere)."""
         match outcome:
+            case chat.Claimed(
+                result=ClaimResult(outcome=ClaimOutcome.WON, order=order, confirm=CardView())
+            ) if order is not None:
+                values = {"who": who, "qty": order.quantity, "item": order.description}
+                return [self.t("won_confirm", amount=order.total, **values)]
             case chat.Claimed(
                 result=ClaimResult(
                     outcome=ClaimOutcome.WON, order=order, confirm=None, payment=None
@@ -191,6 +207,20 @@ class Core:
                     return [self.t("won", url=order.checkout_url, **values)]
                 return [self.t("won_no_link", **values)]
         return None
+
+    def unnamed_card(self, words: str, news: object) -> str:
+        """A charge's news without the card's brand and last digits: the chat reads it."""
+        match news:
+            case (
+                chat.CardPaid(result=PaymentResult(card=CardView() as card))
+                | PaymentFellBack(result=PaymentResult(card=CardView() as card))
+                | chat.Claimed(result=ClaimResult(payment=PaymentResult(card=CardView() as card)))
+                | PromotedFromWaitlist(
+                    claim=ClaimResult(payment=PaymentResult(card=CardView() as card))
+                )
+            ):
+                return words.replace(str(card), self.t("saved_card"))
+        return words
 
     async def boards(self, outcome: chat.ChatOutcome) -> list[Outgoing]:
         match outcome:
@@ -232,6 +262,11 @@ class Core:
 def aloud(private: str | None, who: str) -> str | None:
     """A private answer said in the chat, naming whom it is for ("@anna: ...")."""
     return f"{who}: {private}" if private else None
+
+
+def asks_confirm(reply: Reply) -> bool:
+    """A one-message buy's question (its Confirm button): it names the card and the address."""
+    return any(action.startswith("confirm:") for _, action in reply.actions)
 
 
 def message_text(event: dict[str, Any]) -> str:

@@ -2,7 +2,7 @@
 once it is ready, paid, hold expired, outbid, won) said in the channel naming the buyer,
 boards (drops, auctions, shows, giveaways, polls) as one line each, announcements as lines."""
 
-from bots.twitch.core import PLATFORM, Core, aloud, twitch_chat
+from bots.twitch.core import PLATFORM, Core, aloud, asks_confirm, twitch_chat
 from commerce.service_layer.outbox import Outgoing
 from commerce.service_layer.results import (
     AuctionEnded,
@@ -46,10 +46,12 @@ class TwitchNotifier:
         buyer, chat = _addresses(notice)
         where = twitch_chat(chat) if chat else None
         if buyer is not None and buyer.startswith(f"{PLATFORM}:") and where is not None:
-            reply = core.renderer.notice(notice, core.who(buyer))
-            said = aloud(reply.private, core.who(buyer))
+            who = core.who(buyer)
+            reply = core.renderer.notice(notice, who)
+            # A question naming the saved card and the address: asked without them, aloud.
+            said = core.t("confirm", who=who) if asks_confirm(reply) else aloud(reply.private, who)
             if said:
-                out.append(Outgoing(PLATFORM, where, said))
+                out.append(Outgoing(PLATFORM, where, core.unnamed_card(said, notice)))
         await core.put(*out)
 
 

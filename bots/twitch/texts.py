@@ -7,24 +7,40 @@ Everything else comes from `bots.rendering`.
 
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
+        "saved_card": "your saved card",
+        "won_confirm": "{who}: {qty} × {item} is held for you for {amount}. Type #confirm to "
+        "pay with your saved card.",
+        "confirm": "{who}: type #confirm to pay with your saved card.",
         "won": "{who}: {qty} × {item} is yours for {amount}: {url}",
         "won_no_link": "{who}: {qty} × {item} is yours for {amount}. Your link follows here.",
         "board": "{item}: {left} of {qty} left at {amount}, type #buy {code}",
         "board_ended": "{item}: the drop has ended, {sold} of {qty} sold.",
     },
     "de": {
+        "saved_card": "deiner gespeicherten Karte",
+        "won_confirm": "{who}: {qty} × {item} ist für dich reserviert, {amount}. Schreib "
+        "#confirm, um mit deiner gespeicherten Karte zu zahlen.",
+        "confirm": "{who}: schreib #confirm, um mit deiner gespeicherten Karte zu zahlen.",
         "won": "{who}: {qty} × {item} gehört dir für {amount}: {url}",
         "won_no_link": "{who}: {qty} × {item} gehört dir für {amount}. Dein Link folgt hier.",
         "board": "{item}: {left} von {qty} übrig zu {amount}, schreib #buy {code}",
         "board_ended": "{item}: der Drop ist beendet, {sold} von {qty} verkauft.",
     },
     "fr": {
+        "saved_card": "ta carte enregistrée",
+        "won_confirm": "{who} : {qty} × {item} t'est réservé pour {amount}. Tape #confirm "
+        "pour payer avec ta carte enregistrée.",
+        "confirm": "{who} : tape #confirm pour payer avec ta carte enregistrée.",
         "won": "{who} : {qty} × {item} est à toi pour {amount} : {url}",
         "won_no_link": "{who} : {qty} × {item} est à toi pour {amount}. Ton lien suit ici.",
         "board": "{item} : {left} sur {qty} restants à {amount}, tape #buy {code}",
         "board_ended": "{item} : le drop est terminé, {sold} sur {qty} vendus.",
     },
     "es": {
+        "saved_card": "tu tarjeta guardada",
+        "won_confirm": "{who}: {qty} × {item} está reservado para ti por {amount}. Escribe "
+        "#confirm para pagar con tu tarjeta guardada.",
+        "confirm": "{who}: escribe #confirm para pagar con tu tarjeta guardada.",
         "won": "{who}: {qty} × {item} es tuyo por {amount}: {url}",
         "won_no_link": "{who}: {qty} × {item} es tuyo por {amount}. Tu enlace llega aquí.",
         "board": "{item}: quedan {left} de {qty} a {amount}, escribe #buy {code}",
