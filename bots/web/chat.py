@@ -24,7 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from bots.rendering import Renderer, Reply, plus_five
-from bots.web.hub import HEARTBEAT, ChatHub, Viewer
+from bots.web.hub import HEARTBEAT, ChatHub, Viewer, overlay_room
 from bots.web.page import render_page
 from commerce.domain.commands import (
     AdmitWebLine,
@@ -442,7 +442,10 @@ def create_web_chat(
         deliver(hub, room, identity, reply, private)
         drop = _drop_of(outcome)
         if drop is not None:
-            hub.to_room(room, board_event(drop, bus().reads.clock.now()))
+            board = board_event(drop, bus().reads.clock.now())
+            hub.to_room(room, board)
+            # The room's stream overlay too: a claim is no notice, its units left are news.
+            hub.to_room(overlay_room(f"web:{room}"), board)
 
     async def keep_lines() -> None:
         lines = hub.take_unsaved()

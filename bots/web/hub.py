@@ -25,6 +25,11 @@ MAX_QUEUE = 500  # a viewer that stops reading is dropped rather than slowing th
 HEARTBEAT = 15.0  # seconds between keep-alive comments on an idle stream
 
 
+def overlay_room(chat: str) -> str:
+    """The hub room of a chat's stream overlays (bots.web.overlay): any platform's chat."""
+    return f"overlay:{chat}"
+
+
 @dataclass(eq=False)
 class Viewer:
     identity: str  # "web:<viewer id>"

@@ -32,7 +32,7 @@ from aiohttp import web
 
 from bots.rendering import Renderer
 from bots.web.chat import auction_event, board_event, giveaway_event, poll_event, show_event
-from bots.web.hub import HEARTBEAT, ChatHub, Viewer
+from bots.web.hub import HEARTBEAT, ChatHub, Viewer, overlay_room
 from bots.web.page import TEMPLATES
 from commerce.domain.errors import NotFound
 from commerce.service_layer import queries
@@ -76,10 +76,6 @@ def overlay_url(base: str, secret: str, target: str) -> str:
     """The browser source's address, as the dashboard shows it."""
     key = overlay_key(secret, target)
     return f"{base.rstrip('/')}{PREFIX}{quote(target, safe='')}?key={key}"
-
-
-def room_of(chat: str) -> str:
-    return f"overlay:{chat}"
 
 
 def create_overlay(
@@ -135,7 +131,7 @@ def create_overlay(
         viewer = Viewer(f"overlay:{target}", "")
         async with contextlib.AsyncExitStack() as rooms:
             # One queue, several rooms: the chats' own, and the room of notices for all chats.
-            for n, room in enumerate([*map(room_of, chats), EVERY_CHAT]):
+            for n, room in enumerate([*map(overlay_room, chats), EVERY_CHAT]):
                 await rooms.enter_async_context(hub.join(room, viewer, state if n == 0 else ()))
             try:
                 while True:
@@ -200,7 +196,7 @@ class OverlayNotifier:
         self.now = now or (lambda: bus().reads.clock.now())
 
     def _to(self, chats: tuple[str, ...] | list[str], event: dict[str, Any]) -> None:
-        for room in [room_of(chat) for chat in chats] or [EVERY_CHAT]:
+        for room in [overlay_room(chat) for chat in chats] or [EVERY_CHAT]:
             self.hub.to_room(room, event)
 
     async def notify(self, notice: Notice) -> None:

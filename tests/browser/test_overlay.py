@@ -25,6 +25,7 @@ from commerce.service_layer import queries
 from commerce.service_layer.messagebus import MessageBus
 from tests.browser.test_dashboard import TOKEN, sign_in
 from tests.browser.test_first_run import fits
+from tests.browser.test_web_chat import join, say
 from tests.conftest import test_settings
 from tests.e2e.conftest import free_port
 from tests.fakes import FakeClock
@@ -195,6 +196,23 @@ async def test_a_drop_a_poll_and_a_giveaway_in_a_show_overlay(
         await bus.handle(c.DrawDueGiveaways())
         await expect(page.locator("#giveaway-info")).to_have_text("Winner: @anna (1 entries)")
         await no_scroll_bars(page)
+
+
+async def test_a_claim_in_the_web_chat_is_on_its_overlay_at_once(
+    browser: Browser, shop: tuple[str, Serve]
+) -> None:
+    """A claim is answered in its chat, not as a notice: the web chat tells the overlay."""
+    base, running = shop
+    async with running() as bus:
+        await add_product(bus, "TEE", stock=5)
+        await start_drop(bus, quantity=3, channels=("web:demo",))
+        overlay = await (await browser.new_context()).new_page()
+        await overlay.goto(address(base, "web:demo"))
+        await expect(overlay.locator("#board-units")).to_have_text("3 of 3 left")
+        anna = await join(browser, f"{base}/chat/demo", "anna")
+        await say(anna, "#buy")
+        await expect(anna.locator("#board-info")).to_have_text("2 of 3 left")
+        await expect(overlay.locator("#board-units")).to_have_text("2 of 3 left")
 
 
 async def test_the_dashboard_shows_each_overlay_address(
