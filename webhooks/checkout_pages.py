@@ -5,9 +5,11 @@ from html import escape
 
 from aiohttp import web
 
-from commerce.domain.commands import CheckPayment, OpenPayment
+from bots.web.chat import COOKIE
+from commerce.domain.commands import CheckPayment, OpenPayment, RecogniseWebViewer
 from commerce.domain.errors import NotFound
 from commerce.domain.orders import OrderStatus
+from commerce.domain.pay_links import claimant_only
 from commerce.service_layer import queries
 from commerce.service_layer.results import OrderView, PageKind, PaymentPage
 from webhooks.keys import BUS
@@ -47,7 +49,16 @@ async def pay(request: web.Request) -> web.Response:
     """The link a buyer got for an order: on to Stripe's page (made now, the first time), or
     what happened instead."""
     ref, token = request.match_info["ref"][:20], request.query.get("t", "")[:40]
-    result: PaymentPage = await request.app[BUS].handle(OpenPayment(ref, token))
+    bus = request.app[BUS]
+    # A Twitch or YouTube order's link was said in a public chat: its claimant only pays,
+    # once signed in with that platform (webhooks.signin's /p/ page).
+    claimed = await queries.paid_through(bus.reads, ref, token)
+    if claimed is not None and claimant_only(claimed.identity):
+        cookie = request.cookies.get(COOKIE, "")
+        viewer = await bus.handle(RecogniseWebViewer(cookie)) if cookie else None
+        if viewer is None or claimed.identity not in await queries.signed_in_as(bus.reads, viewer):
+            raise web.HTTPSeeOther(f"/p/{claimed.ref}?t={token}")
+    result: PaymentPage = await bus.handle(OpenPayment(ref, token))
     order = result.order
     if result.kind is PageKind.PAY and result.url is not None:
         raise web.HTTPSeeOther(result.url)

@@ -25,6 +25,7 @@ from commerce.domain.commands import AddSeller, ChatMessage
 from commerce.domain.drops import DropStatus
 from commerce.domain.errors import CommerceError
 from commerce.domain.orders import OrderStatus
+from commerce.domain.pay_links import for_claimant
 from commerce.service_layer import chat, queries
 from commerce.service_layer.inbox import ChatInbox, InboxItem
 from commerce.service_layer.messagebus import MessageBus
@@ -217,7 +218,9 @@ class Core:
                 values = {"who": who, "qty": order.quantity, "item": order.description}
                 values["amount"] = order.total
                 if order.checkout_url:
-                    return [self.t("won", url=order.checkout_url, **values)]
+                    # Said for the whole chat: the link only the claimant can pay through.
+                    url = for_claimant(order.checkout_url, who)
+                    return [self.t("won", url=url, **values)]
                 return [self.t("won_no_link", **values)]
         return None
 
@@ -274,7 +277,7 @@ class Core:
 
 def aloud(private: str | None, who: str) -> str | None:
     """A private answer said in the chat, naming whom it is for."""
-    return f"{who}: {private}" if private else None
+    return f"{who}: {for_claimant(private, who)}" if private else None
 
 
 def asks_confirm(reply: Reply) -> bool:

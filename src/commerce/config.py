@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     youtube_broadcast_id: str = ""
     youtube_api_base_url: str = "https://www.googleapis.com/youtube/v3"
     youtube_oauth_token_url: str = "https://oauth2.googleapis.com/token"  # noqa: S105 (a URL)
+    # Google's authorize page, where a YouTube buyer signs in to pay through their /p/ link
+    # (redirect PUBLIC_BASE_URL/auth/google/callback, scope youtube.readonly).
+    youtube_oauth_authorize_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
     # Seconds at least between two reads of the chat (each costs 5 quota units), even when
     # YouTube allows sooner: the daily quota's arithmetic is in the README.
     youtube_min_poll_seconds: float = 5.0
@@ -361,6 +364,17 @@ class Settings(BaseSettings):
     @property
     def discord_sign_in(self) -> bool:
         return bool(self.discord_client_id.strip()) and self.discord_client_secret is not None
+
+    @property
+    def twitch_sign_in(self) -> bool:
+        """Twitch buyers sign in on their /p/ link with the Twitch application's OAuth
+        (redirect PUBLIC_BASE_URL/auth/twitch/callback)."""
+        return bool(self.twitch_client_id.strip()) and self.twitch_client_secret is not None
+
+    @property
+    def youtube_sign_in(self) -> bool:
+        """YouTube buyers sign in with Google (redirect PUBLIC_BASE_URL/auth/google/callback)."""
+        return bool(self.youtube_client_id.strip()) and self.youtube_client_secret is not None
 
     @property
     def email_sign_in(self) -> bool:

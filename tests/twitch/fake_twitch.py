@@ -4,9 +4,14 @@ speaking the documented wire format, for driving the real adapter.
 - POST /oauth2/token (form: client_id, client_secret, grant_type=refresh_token, refresh_token)
   answers {"access_token", "refresh_token", "expires_in", "scope", "token_type": "bearer"}, or
   400 {"status": 400, "message": "Invalid refresh token"}.
+- GET /oauth2/authorize (response_type=code, client_id, redirect_uri, scope, state): the
+  person `authorizing` presses Authorize: a redirect to redirect_uri?code=…&scope=…&state=…;
+  POST /oauth2/token with grant_type=authorization_code (client_id, client_secret, code,
+  redirect_uri; a code works once, for its redirect_uri) answers that person's user token.
 - Helix (/helix/...) wants "Authorization: Bearer <access token>" and the Client-Id; else 401
   {"error": "Unauthorized", "status": 401, "message": "Invalid OAuth token"}.
-  - GET /helix/users?login=a&login=b: {"data": [{"id", "login", "display_name", ...}]}.
+  - GET /helix/users?login=a&login=b: {"data": [{"id", "login", "display_name", ...}]};
+    without login or id, the user the (user) access token stands for.
   - POST /helix/eventsub/subscriptions: {type: channel.chat.message, version: "1",
     condition: {broadcaster_user_id, user_id}, transport: {method: websocket, session_id}};
     202 with the subscription; 400 for a session that is not connected, 409 for a repeat.
@@ -33,6 +38,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import WSMsgType, web
 
@@ -98,11 +104,16 @@ class FakeTwitch:
         self.recent: dict[str, deque[float]] = {}
         self.numbers = itertools.count(1)
         self.unauthorized = 0  # 401s answered
+        self.authorizing: Viewer | None = None  # who presses Authorize on /oauth2/authorize
+        self.codes: dict[str, tuple[str, Viewer]] = {}  # code -> (redirect_uri, person)
+        self.user_tokens: dict[str, Viewer] = {}  # a signed-in person's access tokens
+        self.code_grants: list[dict[str, str]] = []  # authorization_code token requests
         self._keepalives: list[asyncio.Task[None]] = []
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
         app = web.Application()
+        app.router.add_get("/oauth2/authorize", self._authorize)
         app.router.add_post("/oauth2/token", self._token)
         app.router.add_get("/helix/users", self._users)
         app.router.add_post("/helix/eventsub/subscriptions", self._subscribe)
@@ -210,8 +221,45 @@ class FakeTwitch:
         return most
 
     # -- the token endpoint ----------------------------------------------------------------
+    async def _authorize(self, request: web.Request) -> web.Response:
+        q = request.query
+        if q.get("client_id") != CLIENT_ID or q.get("response_type") != "code":
+            return self._bad("invalid client or response type")
+        if self.authorizing is None or "redirect_uri" not in q:
+            return self._bad("nobody to sign in")
+        code = uuid.uuid4().hex[:30]
+        self.codes[code] = (q["redirect_uri"], self.authorizing)
+        query = urlencode({"code": code, "scope": q.get("scope", ""), "state": q.get("state", "")})
+        raise web.HTTPFound(f"{q['redirect_uri']}?{query}")
+
+    async def _code_grant(self, form: dict[str, str]) -> web.Response:
+        self.code_grants.append(form)
+        given = self.codes.pop(form.get("code", ""), None)  # a code works once
+        if (
+            form.get("client_id") != CLIENT_ID
+            or form.get("client_secret") != CLIENT_SECRET
+            or given is None
+            or given[0] != form.get("redirect_uri")
+        ):
+            return self._bad("Invalid authorization code")
+        access = f"user-{uuid.uuid4().hex}"
+        self.user_tokens[access] = given[1]
+        return web.json_response(
+            {
+                "access_token": access,
+                "expires_in": 14124,
+                "refresh_token": f"refresh-{uuid.uuid4().hex}",
+                "scope": ["openid"],
+                "token_type": "bearer",
+            }
+        )
+
     async def _token(self, request: web.Request) -> web.Response:
+        if request.content_type != "application/x-www-form-urlencoded":
+            return self._bad("the body must be form-encoded")
         form = await request.post()
+        if form.get("grant_type") == "authorization_code":
+            return await self._code_grant({k: str(v) for k, v in form.items()})
         ok = (
             form.get("client_id") == CLIENT_ID
             and form.get("client_secret") == CLIENT_SECRET
@@ -256,7 +304,14 @@ class FakeTwitch:
 
     # -- Helix -------------------------------------------------------------------------
     async def _users(self, request: web.Request) -> web.Response:
-        if (refused := self._authorized(request)) is not None:
+        bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        person = self.user_tokens.get(bearer)
+        if request.headers.get("Client-Id") != CLIENT_ID:
+            person = None
+        asks_self = not request.query.getall("login", []) and not request.query.getall("id", [])
+        if person is not None and asks_self:  # the user the token stands for
+            return web.json_response({"data": [user_object(person.id, person.login)]})
+        if person is None and (refused := self._authorized(request)) is not None:
             return refused
         logins = request.query.getall("login", [])
         data = [
@@ -396,6 +451,21 @@ class FakeTwitch:
             if not session.silent and not session.ws.closed:
                 with contextlib.suppress(ConnectionError, RuntimeError):
                     await session.ws.send_json(envelope("session_keepalive", {}))
+
+
+def user_object(user_id: str, login: str) -> dict[str, str]:
+    """A Helix user, as GET /users answers it."""
+    return {
+        "id": user_id,
+        "login": login,
+        "display_name": login,
+        "type": "",
+        "broadcaster_type": "",
+        "description": "",
+        "profile_image_url": "",
+        "offline_image_url": "",
+        "created_at": "2020-01-01T00:00:00Z",
+    }
 
 
 def envelope(kind: str, payload: dict[str, Any], subscription_type: str = "") -> dict[str, Any]:

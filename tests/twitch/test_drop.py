@@ -10,7 +10,7 @@ from tests.integration.helpers import add_product, start_drop
 from tests.twitch.conftest import CHAT, ShopFactory, until
 from tests.twitch.fake_twitch import FakeTwitch
 
-LINK = re.compile(r"https?://\S+/pay/\w+\?t=\S+")
+LINK = re.compile(r"https?://\S+/p/\w+\?t=\S+")  # the claimant's link (not /pay/)
 
 
 async def test_a_drop_sells_exactly_its_units_in_the_channel(open_shop: ShopFactory) -> None:
@@ -30,7 +30,7 @@ async def test_a_drop_sells_exactly_its_units_in_the_channel(open_shop: ShopFact
             assert line.startswith(f"@{viewer.login}: 1 × TEE product is yours for €25.00: ")
             assert LINK.search(line), line
         for viewer in (v for v in viewers if v not in won):
-            assert not any("/pay/" in t for t in fake.lines_for(viewer))
+            assert not any("/p/" in t for t in fake.lines_for(viewer))
         orders = await queries.orders(shop.bus.reads)
         assert sorted(o.identity for o in orders) == sorted(f"twitch:{v.id}" for v in won)
         assert {o.chat for o in orders} == {CHAT}
@@ -67,7 +67,7 @@ async def test_a_drop_across_twitch_and_the_web_chat_shares_one_stock(
         web_won = {o.identity for o in orders if o.identity.startswith("web:")}
         assert twitch_won == {f"twitch:{v.id}" for v in viewers[:2]}
         assert web_won == {"web:w0", "web:w1"}
-        assert not any("/pay/" in t for t in fake.lines_for(viewers[2]))  # sold out by then
+        assert not any("/p/" in t for t in fake.lines_for(viewers[2]))  # sold out by then
         (drop,) = await queries.live_drops(shop.bus.reads, CHAT)
         assert drop.remaining == 0
 

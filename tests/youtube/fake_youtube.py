@@ -3,6 +3,12 @@ documented wire format, for driving the real adapter.
 
 - POST /token (form-encoded, grant_type=refresh_token) answers {"access_token", "expires_in",
   "scope", "token_type"} or 400 {"error": "invalid_grant", ...}.
+- GET /o/oauth2/v2/auth (Google's authorize page: response_type=code, client_id,
+  redirect_uri, scope, state): the person `authorizing` consents, a redirect to
+  redirect_uri?state=…&code=…&scope=…; POST /token with grant_type=authorization_code (code,
+  client_id, client_secret, redirect_uri; a code works once) answers their access token, and
+  GET /youtube/v3/channels?part=id&mine=true with it a youtube#channelListResponse of their
+  channel (no items for a Google account without one).
 - GET /youtube/v3/liveChat/messages (liveChatMessages.list: liveChatId, part, pageToken)
   answers a youtube#liveChatMessageListResponse: items oldest first, nextPageToken and
   pollingIntervalMillis; without a pageToken, recent history (at most 75 messages).
@@ -21,6 +27,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -98,6 +105,9 @@ class FakeYouTube:
     runner: web.AppRunner | None = None
     base: str = ""
     owner: Viewer = field(default_factory=lambda: Viewer("@livebuyshop", OWNER_CHANNEL, True))
+    authorizing: "Viewer | None" = None  # who consents on the authorize page
+    codes: dict[str, tuple[str, "Viewer", str]] = field(default_factory=dict)
+    user_tokens: dict[str, "Viewer"] = field(default_factory=dict)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))  # type: ignore[type-arg]
 
     @property
@@ -108,9 +118,15 @@ class FakeYouTube:
     def token_url(self) -> str:
         return f"{self.base}/token"
 
+    @property
+    def authorize_url(self) -> str:
+        return f"{self.base}/o/oauth2/v2/auth"
+
     async def start(self) -> None:
         app = web.Application()
+        app.router.add_get("/o/oauth2/v2/auth", self._authorize)
         app.router.add_post("/token", self._token)
+        app.router.add_get("/youtube/v3/channels", self._channels)
         app.router.add_get("/youtube/v3/liveChat/messages", self._list)
         app.router.add_post("/youtube/v3/liveChat/messages", self._insert)
         app.router.add_get("/youtube/v3/liveBroadcasts", self._broadcasts)
@@ -184,10 +200,65 @@ class FakeYouTube:
         )
         return message_id
 
+    async def _authorize(self, request: web.Request) -> web.Response:
+        q = request.query
+        if q.get("client_id") != CLIENT_ID or q.get("response_type") != "code":
+            return web.json_response({"error": "invalid_request"}, status=400)
+        if self.authorizing is None or "redirect_uri" not in q:
+            return web.json_response({"error": "access_denied"}, status=400)
+        code = f"4/0A{next(self._ids)}-test-code"
+        self.codes[code] = (q["redirect_uri"], self.authorizing, q.get("scope", ""))
+        query = urlencode({"state": q.get("state", ""), "code": code, "scope": q.get("scope")})
+        raise web.HTTPFound(f"{q['redirect_uri']}?{query}")
+
+    def _code_grant(self, form: dict[str, str]) -> web.Response:
+        given = self.codes.pop(form.get("code", ""), None)  # a code works once
+        if (
+            form.get("client_id") != CLIENT_ID
+            or form.get("client_secret") != CLIENT_SECRET
+            or given is None
+            or given[0] != form.get("redirect_uri")
+        ):
+            body = {"error": "invalid_grant", "error_description": "Bad Request"}
+            return web.json_response(body, status=400)
+        token = f"ya29.user-{len(self.token_requests)}"
+        self.user_tokens[token] = given[1]
+        return web.json_response(
+            {
+                "access_token": token,
+                "expires_in": 3599,
+                "scope": given[2],
+                "token_type": "Bearer",
+            }
+        )
+
+    async def _channels(self, request: web.Request) -> web.Response:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        person = self.user_tokens.get(token) if scheme == "Bearer" else None
+        if person is None:
+            return _error("authError")
+        if request.query.get("part") != "id" or request.query.get("mine") != "true":
+            return web.json_response({"error": {"code": 400, "message": "Bad"}}, status=400)
+        items = (
+            []
+            if not person.channel
+            else [{"kind": "youtube#channel", "etag": "etag-1", "id": person.channel}]
+        )
+        return web.json_response(
+            {
+                "kind": "youtube#channelListResponse",
+                "etag": "etag-0",
+                "pageInfo": {"totalResults": len(items), "resultsPerPage": 5},
+                "items": items,
+            }
+        )
+
     async def _token(self, request: web.Request) -> web.Response:
         assert request.content_type == "application/x-www-form-urlencoded"
         form = {k: str(v) for k, v in (await request.post()).items()}
         self.token_requests.append(form)
+        if form.get("grant_type") == "authorization_code":
+            return self._code_grant(form)
         if (
             form.get("grant_type") != "refresh_token"
             or form.get("client_id") != CLIENT_ID

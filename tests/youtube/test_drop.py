@@ -14,7 +14,7 @@ from tests.integration.helpers import add_product, start_drop
 from tests.youtube.conftest import CHAT, ShopFactory, until
 from tests.youtube.fake_youtube import FakeYouTube
 
-LINK = re.compile(r"https?://\S+/pay/(\w+)\?t=\S+")
+LINK = re.compile(r"https?://\S+/p/(\w+)\?t=\S+")  # the claimant's link (not /pay/)
 
 
 async def test_a_drop_sells_exactly_its_units_in_the_live_chat(open_shop: ShopFactory) -> None:
@@ -37,7 +37,7 @@ async def test_a_drop_sells_exactly_its_units_in_the_live_chat(open_shop: ShopFa
             assert line.startswith(f"{viewer.name}: 1 × TEE product is yours for €25.00: ")
             assert LINK.search(line), line
         for viewer in (v for v in viewers if v not in won):
-            assert not any("/pay/" in t for t in fake.lines_for(viewer))
+            assert not any("/p/" in t for t in fake.lines_for(viewer))
         orders = await queries.orders(shop.bus.reads)
         assert sorted(o.identity for o in orders) == sorted(f"youtube:{v.channel}" for v in won)
         assert {o.chat for o in orders} == {CHAT}
@@ -77,7 +77,7 @@ async def test_a_drop_across_youtube_and_the_web_chat_shares_one_stock(
         assert youtube_won == {f"youtube:{v.channel}" for v in viewers[:2]}
         assert web_won == {"web:w0", "web:w1"}
         assert any("is yours for" in t for t in fake.lines_for(viewers[1]))
-        assert not any("/pay/" in t for t in fake.lines_for(viewers[2]))  # sold out by then
+        assert not any("/p/" in t for t in fake.lines_for(viewers[2]))  # sold out by then
         assert not isinstance(web_results[2], Claimed) or web_results[2].result.order is None
         (drop,) = await queries.live_drops(shop.bus.reads, CHAT)
         assert drop.remaining == 0

@@ -11,6 +11,12 @@ or stale Telegram login, a wrong OAuth state or a used link is a 4xx page and no
     GET  /auth/discord?room=          to Discord's authorize page, with a state bound to
                                       this viewer (a cookie of ours)
     GET  /auth/discord/callback       the code for the user, then signed in
+    GET  /p/{ref}?t=…&for=            a Twitch or YouTube buyer's public link: the claimant
+                                      on to pay, anyone else "reserved for @anna"
+    GET  /auth/twitch?link=           to Twitch's authorize page (state as for Discord)
+    GET  /auth/twitch/callback        the code for the user, signed in, back to the link
+    GET  /auth/google?link=           to Google's (scope youtube.readonly), then
+    GET  /auth/google/callback        the code for the channel, signed in, back to the link
     GET  /auth/email?room=            the form; POST sends the link (15 minutes, once)
     GET  /auth/email/{token}          asks to confirm (mail scanners only GET); POST signs in
     GET  /dev/mail                    local mode without SMTP: the links sent, for this machine
@@ -21,7 +27,7 @@ import html
 import ipaddress
 import logging
 import re
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
@@ -37,12 +43,15 @@ from commerce.domain.commands import (
 )
 from commerce.domain.errors import CommerceError, Conflict
 from commerce.domain.pace import Rate
+from commerce.domain.pay_links import claimant_only
+from commerce.service_layer import queries
 from commerce.service_layer.sign_in import EMAIL_LINK_TTL
 from webhooks.headers import COMMON_CSP
 from webhooks.keys import BUS
 from webhooks.peers import client_ip
 from webhooks.signin.discord_oauth import DiscordOAuth, OAuthFailed, new_state
 from webhooks.signin.mail import DevMailbox, MailFailed, SmtpMailer, sign_in_message
+from webhooks.signin.stream_oauth import GoogleOAuth, TwitchOAuth
 from webhooks.signin.telegram_login import LoginRefused, verify_login
 
 log = logging.getLogger(__name__)
@@ -53,6 +62,11 @@ URL = re.compile(r"https?://[^\s<>\"]+")
 LINKS_PER_ADDRESS = Rate(3, 15 * 60)  # a person who lost a mail asks again; a bomber stops
 LINKS_PER_CLIENT = Rate(10, 15 * 60)
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
+PAY_RETURN = "livebuy_pay_return"  # the /p/ link a Twitch or YouTube sign-in goes back to
+CLAIMANT_LINK = re.compile(
+    r"^/p/[A-Za-z0-9]{1,20}\?t=[A-Za-z0-9_=-]{1,40}(&for=[A-Za-z0-9%._~-]{0,120})?$"
+)
+PROVIDERS = {"twitch": ("Twitch", "/auth/twitch"), "youtube": ("Google", "/auth/google")}
 
 
 def sign_ins(settings: Settings) -> list[tuple[str, str]]:
@@ -116,6 +130,52 @@ def install(app: web.Application, settings: Settings) -> None:
             set_viewer_cookie(response, cookie, secure)
         return response
 
+    async def start_oauth(
+        request: web.Request, authorize_url: str, state: str, path: str
+    ) -> web.Response:
+        """To the provider's authorize page, with the state bound to this browser's viewer."""
+        identity, cookie = await viewer(request)
+        response = web.Response(status=302, headers={"Location": authorize_url})
+        # The state comes back only to this browser, for this viewer (CSRF).
+        response.set_cookie(
+            STATE,
+            f"{state}:{identity}",
+            max_age=600,
+            httponly=True,
+            samesite="Lax",
+            secure=secure,
+            path=path,
+        )
+        if cookie is not None:
+            set_viewer_cookie(response, cookie, secure)
+        return response
+
+    async def refused_state(request: web.Request, provider: str) -> web.Response | None:
+        """A 403 page unless the callback brings back the state this viewer was given."""
+        state = request.query.get("state", "")
+        expected, _, started_by = request.cookies.get(STATE, "").partition(":")
+        if not state or not expected or not hmac.compare_digest(state, expected):
+            return page(
+                "Sign-in refused",
+                f"this {provider} sign-in was not started in this browser: start it again",
+                status=403,
+            )
+        identity = await request.config_dict[BUS].handle(
+            RecogniseWebViewer(request.cookies.get(COOKIE, ""))
+        )
+        if identity is None or identity != started_by:
+            return page(
+                "Sign-in refused",
+                f"this {provider} sign-in was started by another chat session",
+                status=403,
+            )
+        if request.query.get("error"):  # e.g. access_denied: the person said no
+            return page("Not signed in", f"{provider} sign-in was cancelled.", status=400)
+        code = request.query.get("code", "")
+        if not code or len(code) > 512:
+            return page("Sign-in failed", f"{provider} sent no authorization code", status=400)
+        return None
+
     # Telegram ---------------------------------------------------------------------------
 
     if settings.telegram_sign_in and settings.telegram_bot_token is not None:
@@ -164,54 +224,143 @@ def install(app: web.Application, settings: Settings) -> None:
 
         @routes.get("/auth/discord")
         async def discord_start(request: web.Request) -> web.Response:
-            identity, cookie = await viewer(request)
             state = new_state()
-            response = web.Response(status=302, headers={"Location": oauth.authorize_url(state)})
-            # The state comes back only to this browser, for this viewer (CSRF).
-            response.set_cookie(
-                STATE,
-                f"{state}:{identity}",
-                max_age=600,
-                httponly=True,
-                samesite="Lax",
-                secure=secure,
-                path="/auth/discord",
+            response = await start_oauth(
+                request, oauth.authorize_url(state), state, "/auth/discord"
             )
-            if cookie is not None:
-                set_viewer_cookie(response, cookie, secure)
             remember_room(request, response)
             return response
 
         @routes.get("/auth/discord/callback")
         async def discord_callback(request: web.Request) -> web.Response:
-            state, code = request.query.get("state", ""), request.query.get("code", "")
-            expected, _, started_by = request.cookies.get(STATE, "").partition(":")
-            if not state or not expected or not hmac.compare_digest(state, expected):
-                return page(
-                    "Sign-in refused",
-                    "this Discord sign-in was not started in this browser: start it again",
-                    status=403,
-                )
-            identity = await request.config_dict[BUS].handle(
-                RecogniseWebViewer(request.cookies.get(COOKIE, ""))
-            )
-            if identity is None or identity != started_by:
-                return page(
-                    "Sign-in refused",
-                    "this Discord sign-in was started by another chat session",
-                    status=403,
-                )
-            if request.query.get("error"):  # e.g. access_denied: the person said no
-                return page("Not signed in", "Discord sign-in was cancelled.", status=400)
-            if not code or len(code) > 200:
-                return page("Sign-in failed", "Discord sent no authorization code", status=400)
+            if (refused := await refused_state(request, "Discord")) is not None:
+                return refused
             try:
-                user_id = await oauth.user_id(code)
+                user_id = await oauth.user_id(request.query["code"])
             except OAuthFailed as exc:
                 return page("Sign-in failed", str(exc), status=502)
             response = await signed_in(request, f"discord:{user_id}")
             response.del_cookie(STATE, path="/auth/discord")
             return response
+
+    # Twitch and YouTube: the buyer of a public /p/ link ---------------------------------
+
+    twitch = google = None
+    if settings.twitch_sign_in and settings.twitch_client_secret is not None:
+        twitch = TwitchOAuth(
+            settings.twitch_client_id.strip(),
+            settings.twitch_client_secret.get_secret_value(),
+            settings.twitch_oauth_base_url,
+            settings.twitch_api_base_url,
+            f"{base}/auth/twitch/callback",
+        )
+    if settings.youtube_sign_in and settings.youtube_client_secret is not None:
+        google = GoogleOAuth(
+            settings.youtube_client_id.strip(),
+            settings.youtube_client_secret.get_secret_value(),
+            settings.youtube_oauth_authorize_url,
+            settings.youtube_oauth_token_url,
+            settings.youtube_api_base_url,
+            f"{base}/auth/google/callback",
+        )
+
+    def pay_return(request: web.Request) -> str | None:
+        link = request.cookies.get(PAY_RETURN, "")
+        return link if CLAIMANT_LINK.match(link) else None
+
+    async def start_for_link(
+        request: web.Request, authorize_url: str, state: str, path: str
+    ) -> web.Response:
+        link = request.query.get("link", "")
+        if not CLAIMANT_LINK.match(link):
+            return page("Sign-in failed", "open your link from the chat again", status=400)
+        response = await start_oauth(request, authorize_url, state, path)
+        response.set_cookie(
+            PAY_RETURN, link, max_age=600, httponly=True, samesite="Lax", secure=secure
+        )
+        return response
+
+    async def back_to_link(request: web.Request, account: str, path: str) -> web.Response:
+        response = await signed_in(request, account, go_to=pay_return(request) or "/")
+        response.del_cookie(STATE, path=path)
+        response.del_cookie(PAY_RETURN)
+        return response
+
+    if twitch is not None:
+        twitch_oauth = twitch
+
+        @routes.get("/auth/twitch")
+        async def twitch_start(request: web.Request) -> web.Response:
+            state = new_state()
+            where = twitch_oauth.authorize_url(state)
+            return await start_for_link(request, where, state, "/auth/twitch")
+
+        @routes.get("/auth/twitch/callback")
+        async def twitch_callback(request: web.Request) -> web.Response:
+            if (refused := await refused_state(request, "Twitch")) is not None:
+                return refused
+            try:
+                user_id = await twitch_oauth.user_id(request.query["code"])
+            except OAuthFailed as exc:
+                return page("Sign-in failed", str(exc), status=502)
+            return await back_to_link(request, f"twitch:{user_id}", "/auth/twitch")
+
+    if google is not None:
+        google_oauth = google
+
+        @routes.get("/auth/google")
+        async def google_start(request: web.Request) -> web.Response:
+            state = new_state()
+            where = google_oauth.authorize_url(state)
+            return await start_for_link(request, where, state, "/auth/google")
+
+        @routes.get("/auth/google/callback")
+        async def google_callback(request: web.Request) -> web.Response:
+            if (refused := await refused_state(request, "Google")) is not None:
+                return refused
+            try:
+                channel = await google_oauth.channel_id(request.query["code"])
+            except OAuthFailed as exc:
+                return page("Sign-in failed", str(exc), status=502)
+            return await back_to_link(request, f"youtube:{channel}", "/auth/google")
+
+    @routes.get("/p/{ref}")
+    async def claimant_link(request: web.Request) -> web.Response:
+        """The pay link said in a Twitch or YouTube chat: only its claimant pays through it."""
+        ref, token = request.match_info["ref"][:20], request.query.get("t", "")[:40]
+        bus = request.config_dict[BUS]
+        order = await queries.paid_through(bus.reads, ref, token)
+        if order is None or not claimant_only(order.identity):
+            return page("Unknown link", "This link is not valid.", status=404)
+        cookie = request.cookies.get(COOKIE, "")
+        identity = await bus.handle(RecogniseWebViewer(cookie)) if cookie else None
+        accounts = await queries.signed_in_as(bus.reads, identity) if identity else []
+        if order.identity in accounts:  # the claimant: on to pay, as /pay/ does
+            raise web.HTTPSeeOther(f"/pay/{order.ref}?t={token}")
+        name = request.query.get("for", "").strip()[:40]
+        reserved = (
+            f"This one is reserved for @{name}."
+            if name
+            else ("This one is reserved for the buyer named in the chat.")
+        )
+        item = f"{order.quantity} × {order.description}, {order.total}"
+        platform = order.identity.partition(":")[0]
+        provider, path = PROVIDERS[platform]
+        if accounts:  # signed in as somebody else: not theirs to pay
+            return page(
+                item,
+                f"{reserved} Only the viewer who claimed it can pay for it.",
+                status=403,
+            )
+        offered = twitch if platform == "twitch" else google
+        if offered is None:
+            return page(item, f"{reserved} Sign-in with {provider} is not set up in this shop.")
+        link = f"/p/{order.ref}?t={token}" + (f"&for={quote(name, safe='')}" if name else "")
+        button = (
+            f'<p><a id="sign-in" href="{path}?link={quote(link, safe="")}">'
+            f"Sign in with {provider} to pay</a></p>"
+        )
+        return page(item, f"{reserved} Is it you? Sign in to pay for it.", button)
 
     # Email ------------------------------------------------------------------------------
 

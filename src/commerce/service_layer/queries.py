@@ -299,6 +299,15 @@ async def buyers_order(reads: Reads, ref: str, identity: str) -> OrderView | Non
     return found if found is not None and found.identity == identity else None
 
 
+async def paid_through(reads: Reads, ref: str, token: str) -> OrderView | None:
+    """The order a genuine pay link (its ref and token) names; None for a link this shop
+    did not make, or when payments are off."""
+    links = reads._deps.pay_links
+    if links is None or not await links.genuine(ref, token, reads.clock.now()):
+        return None
+    return await reads.model.order(ref.upper())
+
+
 async def order_history(reads: Reads, ref: str) -> tuple[OrderView, list[OrderEventView]]:
     """The order and its transitions, oldest first (NotFound when there is none)."""
     return await order(reads, ref), await reads.model.order_history(ref.upper())

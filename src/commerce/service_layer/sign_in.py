@@ -18,7 +18,8 @@ from commerce.service_layer.deps import Deps
 from commerce.service_layer.ports import Cards, EmailSignIns, Linked
 
 EMAIL_LINK_TTL = timedelta(minutes=15)
-SIGN_IN_PLATFORMS = frozenset({"telegram", "discord", "email"})
+# Twitch and YouTube buyers sign in on their /p/ link (commerce.domain.pay_links).
+SIGN_IN_PLATFORMS = frozenset({"telegram", "discord", "email", "twitch", "youtube"})
 
 
 def token_hash(token: str) -> str:
@@ -42,7 +43,7 @@ async def sign_in(cmd: c.SignIn, deps: Deps) -> Linked:
     if viewer.platform != "web":
         raise InvalidInput("only a web chat viewer signs in")
     if account.platform not in SIGN_IN_PLATFORMS:
-        raise InvalidInput("sign in with Telegram, Discord or an email link")
+        raise InvalidInput("sign in with Telegram, Discord, Twitch, YouTube or an email link")
     # A browser signed in as one person (a shared computer) does not join a second person's
     # account to the first one's customer: they would share a card and a limit. /link, which
     # needs both accounts in hand, still joins accounts on purpose.
