@@ -81,6 +81,10 @@ class EventSub:
                 )
             except (TwitchError, aiohttp.ClientError, OSError, TimeoutError) as exc:
                 log.warning("Twitch EventSub: %s; connecting again", exc or type(exc).__name__)
+            except Exception:
+                # The database away, a message of an unexpected shape, a bug: ending here
+                # would leave the chat unread until a restart.
+                log.exception("Twitch EventSub: unexpected failure; connecting again")
             self.session_id = None
             self.subscribed.clear()
             await asyncio.sleep(self.backoff)

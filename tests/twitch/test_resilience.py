@@ -142,3 +142,28 @@ async def test_one_worker_holds_the_eventsub_connection_and_another_takes_over(
     finally:
         await standing_by.__aexit__(None, None, None)
         await fake.stop()
+
+
+async def test_reading_goes_on_after_an_unexpected_failure(
+    open_shop: ShopFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with open_shop() as shop:
+        fake = shop.fake
+        core = shop.twitch.core
+        receive = core.receive
+        failures = []
+
+        async def failing_once(messages: list[tuple[str, str, int, str]]) -> int:
+            if not failures:
+                failures.append(messages)
+                raise RuntimeError("the database is away")
+            return await receive(messages)
+
+        core.receive = failing_once  # type: ignore[method-assign]
+        anna, bo = fake.viewer("anna"), fake.viewer("bo")
+        await fake.say(anna, "/help")
+        await until(lambda: len(fake.subscription_requests) == 2, what="connected again")
+        await until(lambda: fake.live(), what="the new subscription")
+        await fake.say(bo, "/help")
+        await until(lambda: fake.lines_for(bo), what="bo answered after the failure")
+        assert "unexpected failure; connecting again" in caplog.text
