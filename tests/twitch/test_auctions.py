@@ -1,4 +1,4 @@
-"""An auction in a Twitch channel: bids decided in the order they arrived."""
+"""Auctions and polls in a Twitch channel: bids decided in the order they arrived."""
 
 from commerce.service_layer import queries
 from tests.integration.helpers import add_product
@@ -32,3 +32,20 @@ async def test_bids_are_decided_in_the_order_they_arrived(open_shop: ShopFactory
             lambda: any("outbid on TEE" in t for t in fake.lines_for(bidders[0])),
             what="the first bidder told they were outbid",
         )
+
+
+async def test_a_poll_runs_in_the_channel(open_shop: ShopFactory) -> None:
+    async with open_shop() as shop:
+        fake = shop.fake
+        await fake.say(fake.broadcaster, '/poll "Next colour?" red blue')
+        await until(lambda: any("Next colour?" in t for t in fake.lines()), what="the poll")
+        voter = fake.viewer("voter")
+        await fake.say(voter, "#2")
+        await until(lambda: fake.lines_for(voter), what="the vote's answer")
+        assert "blue" in fake.lines_for(voter)[0]
+        await fake.say(fake.broadcaster, "/poll end")
+        await until(lambda: any("Poll closed" in t for t in fake.lines()), what="the result")
+        (closed,) = [t for t in fake.lines() if "Poll closed" in t]
+        assert "#2 blue: 1" in closed
+        # The bot's own "Vote with #1 to #2", sent back by the subscription, is no vote.
+        assert "#1 red: 0" in closed
