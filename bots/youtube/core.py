@@ -219,7 +219,7 @@ class Core:
                 values["amount"] = order.total
                 if order.checkout_url:
                     # Said for the whole chat: the link only the claimant can pay through.
-                    url = for_claimant(order.checkout_url, who)
+                    url = for_claimant(order.checkout_url)
                     return [self.t("won", url=url, **values)]
                 return [self.t("won_no_link", **values)]
         return None
@@ -277,7 +277,7 @@ class Core:
 
 def aloud(private: str | None, who: str) -> str | None:
     """A private answer said in the chat, naming whom it is for."""
-    return f"{who}: {for_claimant(private, who)}" if private else None
+    return f"{who}: {for_claimant(private)}" if private else None
 
 
 def asks_confirm(reply: Reply) -> bool:

@@ -11,7 +11,7 @@ or stale Telegram login, a wrong OAuth state or a used link is a 4xx page and no
     GET  /auth/discord?room=          to Discord's authorize page, with a state bound to
                                       this viewer (a cookie of ours)
     GET  /auth/discord/callback       the code for the user, then signed in
-    GET  /p/{ref}?t=…&for=            a Twitch or YouTube buyer's public link: the claimant
+    GET  /p/{ref}?t=…                 a Twitch or YouTube buyer's public link: the claimant
                                       on to pay, anyone else "reserved for @anna"
     GET  /auth/twitch?link=           to Twitch's authorize page (state as for Discord)
     GET  /auth/twitch/callback        the code for the user, signed in, back to the link
@@ -63,9 +63,7 @@ LINKS_PER_ADDRESS = Rate(3, 15 * 60)  # a person who lost a mail asks again; a b
 LINKS_PER_CLIENT = Rate(10, 15 * 60)
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
 PAY_RETURN = "livebuy_pay_return"  # the /p/ link a Twitch or YouTube sign-in goes back to
-CLAIMANT_LINK = re.compile(
-    r"^/p/[A-Za-z0-9]{1,20}\?t=[A-Za-z0-9_=-]{1,40}(&for=[A-Za-z0-9%._~-]{0,120})?$"
-)
+CLAIMANT_LINK = re.compile(r"^/p/[A-Za-z0-9]{1,20}\?t=[A-Za-z0-9_=-]{1,40}$")
 PROVIDERS = {"twitch": ("Twitch", "/auth/twitch"), "youtube": ("Google", "/auth/google")}
 
 
@@ -337,11 +335,12 @@ def install(app: web.Application, settings: Settings) -> None:
         accounts = await queries.signed_in_as(bus.reads, identity) if identity else []
         if order.identity in accounts:  # the claimant: on to pay, as /pay/ does
             raise web.HTTPSeeOther(f"/pay/{order.ref}?t={token}")
-        name = request.query.get("for", "").strip()[:40]
+        # The name the buyer chats under (kept with their orders), never one from the link.
+        name = (await queries.buyer_name(bus.reads, order.ref)).strip().lstrip("@")[:40]
         reserved = (
             f"This one is reserved for @{name}."
             if name
-            else ("This one is reserved for the buyer named in the chat.")
+            else "This one is reserved for the buyer named in the chat."
         )
         item = f"{order.quantity} × {order.description}, {order.total}"
         platform = order.identity.partition(":")[0]
@@ -355,7 +354,7 @@ def install(app: web.Application, settings: Settings) -> None:
         offered = twitch if platform == "twitch" else google
         if offered is None:
             return page(item, f"{reserved} Sign-in with {provider} is not set up in this shop.")
-        link = f"/p/{order.ref}?t={token}" + (f"&for={quote(name, safe='')}" if name else "")
+        link = f"/p/{order.ref}?t={token}"
         button = (
             f'<p><a id="sign-in" href="{path}?link={quote(link, safe="")}">'
             f"Sign in with {provider} to pay</a></p>"

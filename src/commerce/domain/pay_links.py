@@ -10,7 +10,6 @@ import base64
 import hashlib
 import hmac
 import re
-from urllib.parse import quote
 
 
 def token(key: bytes, ref: str) -> str:
@@ -27,10 +26,9 @@ def url(public_url: str, key: bytes, ref: str) -> str:
 
 
 # Twitch and YouTube have no usable private messages: the pay link is said in the chat for
-# everyone to read. There it becomes the claimant's link, /p/<ref>?t=<token>&for=<name>: the
-# same ref and token (no second code system), on a page that pays only after the person has
-# signed in with the platform account that claimed (webhooks.signin). `for` is only the name
-# the page shows others ("reserved for @anna"); it decides nothing.
+# everyone to read. There it becomes the claimant's link, /p/<ref>?t=<token>: the same ref and
+# token (no second code system), on a page that pays only after the person has signed in
+# with the platform account that claimed (webhooks.signin).
 CLAIMANT_PLATFORMS = frozenset({"twitch", "youtube"})
 _PAY_PATH = re.compile(r"/pay/([A-Za-z0-9]{1,20})\?t=([A-Za-z0-9_=-]{1,40})")
 
@@ -40,8 +38,6 @@ def claimant_only(identity: str) -> bool:
     return identity.partition(":")[0] in CLAIMANT_PLATFORMS
 
 
-def for_claimant(text: str, name: str) -> str:
+def for_claimant(text: str) -> str:
     """`text` with each pay link in it made the claimant's link (said publicly)."""
-    shown = quote(name.lstrip("@")[:40], safe="")
-    suffix = f"&for={shown}" if shown else ""
-    return _PAY_PATH.sub(lambda m: f"/p/{m[1]}?t={m[2]}{suffix}", text)
+    return _PAY_PATH.sub(lambda m: f"/p/{m[1]}?t={m[2]}", text)
