@@ -34,7 +34,10 @@ class LivebuyBot(commands.Bot):
         )
         self.livebuy_core, self.options = core, options
         self.message_content = message_content
-        self.event_tasks: set[asyncio.Task[Any]] = set()
+
+    def dispatch(self, event: str, /, *args: Any, **kwargs: Any) -> None:
+        if not self.is_closed():  # an event after the close would run after the worker
+            super().dispatch(event, *args, **kwargs)
 
     def _schedule_event(
         self,
@@ -44,11 +47,11 @@ class LivebuyBot(commands.Bot):
         **kwargs: Any,
     ) -> asyncio.Task[Any]:
         # discord.py runs each event (on_message, on_ready, ...) in a task it forgets; they are
-        # kept here so that stopping ends them: one started just before a shutdown otherwise
-        # outlives its worker, or is never run and warns when the loop closes.
+        # kept with the core's so that stopping ends them: one started just before a shutdown
+        # otherwise outlives its worker, or is never run and warns when the loop closes.
         task = super()._schedule_event(coro, event_name, *args, **kwargs)
-        self.event_tasks.add(task)
-        task.add_done_callback(self.event_tasks.discard)
+        self.livebuy_core.handlers.add(task)
+        task.add_done_callback(self.livebuy_core.handlers.discard)
         return task
 
     async def setup_hook(self) -> None:
@@ -164,8 +167,8 @@ class DiscordService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
         # discord.py does not end its own event tasks, nor the interaction tasks of its command
-        # tree (those that stored an update are in core.handlers; the next worker replays it).
-        handlers = self.core.handlers | (self.bot.event_tasks if self.bot else set())
+        # tree (an update they stored is replayed by the next worker).
+        handlers = set(self.core.handlers)
         for handler in handlers:
             handler.cancel()
         await asyncio.gather(*handlers, return_exceptions=True)

@@ -98,7 +98,9 @@ class Core:
         # How to process a stored update without its interaction (this worker took over
         # from one that died): set by the bot, which can answer by the interaction's token.
         self.replay: Replay | None = None
-        self.handlers: set[asyncio.Task[Any]] = set()  # discord.py's event tasks storing here
+        # discord.py's tasks working for this worker (events, interactions that stored an
+        # update): ended when it stops.
+        self.handlers: set[asyncio.Task[Any]] = set()
 
     def t(self, key: str, **values: object) -> str:
         return text(self.options.locale, key, **values)

@@ -13,6 +13,7 @@ from aiohttp import ClientSession, CookieJar
 from aiohttp.test_utils import TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from commerce.adapters.throttle import WARN_AGAIN_AFTER
 from commerce.bootstrap import bootstrap
 from commerce.domain import commands as c
 from commerce.service_layer import chat
@@ -67,7 +68,10 @@ async def test_three_thousand_messages_from_one_session_are_throttled(
 
         started = time.monotonic()
         statuses = await asyncio.gather(*(say(i) for i in range(3000)))
-        windows = int((time.monotonic() - started) // 10) + 1  # a window lets 5 through
+        took = time.monotonic() - started
+        windows = int(took // 10) + 1  # a window lets 5 through
+        # One "slow down" a minute (throttle.WARN_AGAIN_AFTER): a loaded machine may take longer.
+        warnings = int(took // WARN_AGAIN_AFTER) + 1
         assert set(statuses) == {200}  # dropped, not errors: a flood learns nothing
         ok = await people["ben"].post(
             f"{base}/chat/demo/messages", data={"name": "Ben", "text": "hi"}
@@ -80,7 +84,8 @@ async def test_three_thousand_messages_from_one_session_are_throttled(
     spam_lines = [e for e in seen["ben"] if e["type"] == "message" and e["name"] == "Spammer"]
     assert 1 <= len(spam_lines) <= 5 * windows  # what the room saw of 3,000
     slow_downs = [e for e in seen["spammer"] if "slow down" in e.get("text", "")]
-    assert len(slow_downs) == 1 and slow_downs[0]["type"] == "private"
+    assert 1 <= len(slow_downs) <= warnings
+    assert all(e["type"] == "private" for e in slow_downs)
     assert not [e for e in seen["ben"] if "slow down" in e.get("text", "")]
     assert any(e["type"] == "message" and e["name"] == "Ben" for e in seen["ben"])
     # The funnel on the dashboard counts what was dropped.
