@@ -51,6 +51,9 @@ PAGES = {
     "/docs": HERE,
     "/giveaways/{id}": HERE,  # a page for browsers, JSON for programs
     "/pay/{ref}": HERE,  # an unknown link's page (a known one goes on to the checkout)
+    # A Twitch or YouTube buyer's public link: the unknown link's page is checked here; a
+    # known one is the same sign-in page with the item, or goes on to the checkout.
+    "/p/{ref}": HERE,
     "/auth/email": HERE,
     "/auth/email/{token}": HERE,
     "/dev/mail": HERE,
@@ -58,6 +61,10 @@ PAGES = {
     "/auth/telegram/login": SIGN_IN_PAGE,
     "/auth/telegram": SIGN_IN_PAGE,  # a refusal, or a redirect back to the chat
     "/auth/discord/callback": SIGN_IN_PAGE,  # a refusal, or a redirect back to the chat
+    "/auth/twitch": SIGN_IN_PAGE,  # a redirect to Twitch, or a refusal
+    "/auth/twitch/callback": SIGN_IN_PAGE,  # a refusal, or a redirect back to the /p/ link
+    "/auth/google": SIGN_IN_PAGE,  # a redirect to Google, or a refusal
+    "/auth/google/callback": SIGN_IN_PAGE,  # a refusal, or a redirect back to the /p/ link
 }
 # What a browser gets but is no page: scripts, streams, data, probes, redirects, files.
 NOT_PAGES = {
@@ -85,6 +92,10 @@ def test_every_page_of_the_app_is_checked_on_a_phone() -> None:
         telegram_login_bot="shopbot",
         discord_client_id="1",
         discord_client_secret="s",
+        twitch_client_id="t",
+        twitch_client_secret="s",
+        youtube_client_id="y",
+        youtube_client_secret="s",
     )
     app = create_app(every_sign_in)
     gets = {r.resource.canonical for r in app.router.routes() if r.method == "GET"}
@@ -120,7 +131,7 @@ async def test_the_other_pages_fit_a_phone(
     docs = await at(browser, f"{base}/docs", 390)  # the README
     await expect(docs.locator("body")).to_contain_text("Try a purchase in a minute")
     await both_widths(docs, "docs", full_page=False)  # (the README is long)
-    for path in ("/pay/NOSUCH99?t=x", "/dashboard/login"):
+    for path in ("/pay/NOSUCH99?t=x", "/p/NOSUCH99?t=x", "/dashboard/login"):
         page = await at(browser, f"{base}{path}", 390)
         await expect(page.locator("h1")).to_be_visible()
         await both_widths(page, path.strip("/").split("?")[0].replace("/", "-"))
