@@ -18,7 +18,8 @@ TIMEOUT = aiohttp.ClientTimeout(total=15)
 
 
 class OAuthFailed(Exception):
-    """Discord did not give us the user (a bad or used code, Discord down)."""
+    """The provider did not give us the user (a bad or used code, the provider down); the
+    Twitch and Google sign-ins (webhooks.signin.stream_oauth) raise it too."""
 
 
 @dataclass(frozen=True, slots=True)

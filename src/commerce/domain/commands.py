@@ -442,9 +442,10 @@ class AdmitWebLine:
 
 @dataclass(frozen=True, slots=True)
 class SignIn:
-    """A web viewer proved they are `account` (telegram:…, discord:… or email:…, checked by
-    the web adapter: a signed Telegram login, a Discord OAuth answer, an email link): the
-    web identity joins that account's customer, as /link joins them. Answers a Linked."""
+    """A web viewer proved they are `account` (telegram:…, discord:…, twitch:…, youtube:… or
+    email:…, checked by the web adapter: a signed Telegram login, a Discord, Twitch or Google
+    OAuth answer, an email link): the web identity joins that account's customer, as /link
+    joins them. Answers a Linked."""
 
     identity: str  # "web:v_…"
     account: str
