@@ -70,6 +70,39 @@ async def test_a_cancelled_transaction_leaves_no_lock(database_url: str) -> None
         await other.dispose()
 
 
+async def test_cancelled_while_its_statement_runs_leaves_no_lock(database_url: str) -> None:
+    """Cancelled while the database is still running its statement (a shutdown during a slow
+    query): the connection was thrown away as broken, and on SQLite its transaction kept the
+    write lock for good ('database is locked' 30 s later for every writer)."""
+    engine, other = create_engine(database_url), create_engine(database_url)
+    slow = sql(
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 2000000)"
+        " SELECT count(*) FROM n"
+        if engine.dialect.name == "sqlite"
+        else "SELECT pg_sleep(0.5)"
+    )
+    try:
+        await _seed(engine)
+
+        async def write_then_wait() -> None:
+            async with transaction(engine) as conn:
+                await conn.execute(BUMP, {"value": "cancelled"})
+                await conn.execute(slow)
+
+        task = asyncio.create_task(write_then_wait())
+        await asyncio.sleep(0.2)  # inside the slow statement
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        assert task.cancelled()
+        assert await _write_within(other, "other", 5) < 4
+        assert await _write_within(engine, "same", 5) < 4
+        async with connection(other) as conn:
+            assert (await conn.execute(VALUE)).scalar_one() == "same"
+    finally:
+        await engine.dispose()
+        await other.dispose()
+
+
 async def test_cancelled_at_every_step_leaves_no_lock(database_url: str) -> None:
     """Cancelled after 0, 1, 2, ... turns of the loop: wherever the cancellation lands
     (connecting, BEGIN, the statement, the commit), the next writer is not kept waiting."""

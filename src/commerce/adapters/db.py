@@ -66,6 +66,16 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
     def _begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _keep_when_cancelled(context: Any) -> None:
+        # A task cancelled while its statement runs in aiosqlite's thread (a shutdown, a
+        # timeout): SQLAlchemy would throw the connection away as if it were broken, and its
+        # sqlite3 connection, never closed, would keep the open transaction and the database's
+        # write lock; every later writer failed with 'database is locked' after busy_timeout.
+        # Kept instead: the statement ends in its thread, and finish() rolls back after it.
+        if isinstance(context.original_exception, asyncio.CancelledError):
+            context.is_disconnect = False
+
 
 # Transactions ---------------------------------------------------------------------------
 #
