@@ -16,7 +16,7 @@ from commerce.adapters.sql import sql, utc
 PLATFORM = """CASE
   WHEN {col} LIKE 'telegram:%' THEN 'telegram' WHEN {col} LIKE 'discord:%' THEN 'discord'
   WHEN {col} LIKE 'web:%' THEN 'web' WHEN {col} LIKE 'youtube:%' THEN 'youtube'
-  ELSE 'other' END"""
+  WHEN {col} LIKE 'twitch:%' THEN 'twitch' ELSE 'other' END"""
 CLAIMS = sql(
     f"SELECT d.code, {PLATFORM.format(col='c.identity')} AS platform, COUNT(*)"
     " FROM claim c JOIN drops d ON d.id = c.drop_id GROUP BY d.code, platform"
