@@ -1,9 +1,8 @@
 """Pay links said aloud in a Twitch or YouTube chat become the claimant's links (#20 item 3):
-every answer said there passes through the adapters' `aloud` (a claim, a waitlist turn, the
+every answer said there passes through `bots.aloud.core.aloud` (a claim, a waitlist turn, the
 /orders list, a notice), and the won line through `for_claimant` itself."""
 
-from bots.twitch.core import aloud as twitch_aloud
-from bots.youtube.core import aloud as youtube_aloud
+from bots.aloud.core import aloud
 from commerce.domain import pay_links
 
 PAY = "https://shop.example/pay/K7P2QX9M?t=Mwl0QLWE-rQrc_yM"
@@ -24,11 +23,10 @@ def test_other_links_and_text_are_left_alone() -> None:
 
 def test_every_line_said_aloud_in_twitch_and_youtube_carries_the_claimants_link() -> None:
     orders = f"Your open orders: K7P2QX9M 1 × Logo tee, pay: {PAY}\nAB23CD45 paid"
-    for aloud in (twitch_aloud, youtube_aloud):
-        said = aloud(orders, "@anna")
-        assert said is not None and "/pay/" not in said
-        assert said.startswith("@anna: Your open orders:")
-        assert "https://shop.example/p/K7P2QX9M?t=Mwl0QLWE-rQrc_yM" in said
+    said = aloud(orders, "@anna")
+    assert said is not None and "/pay/" not in said
+    assert said.startswith("@anna: Your open orders:")
+    assert "https://shop.example/p/K7P2QX9M?t=Mwl0QLWE-rQrc_yM" in said
 
 
 def test_only_twitch_and_youtube_orders_are_the_claimants_only() -> None:

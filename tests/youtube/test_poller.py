@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
+from bots.aloud.core import lines
+from bots.aloud.texts import TEXTS
 from bots.youtube.api import Credentials, YouTubeApi
-from bots.youtube.core import MAX_LINE, Options, lines, short_id
+from bots.youtube.core import MAX_LINE, Options, short_id
 from bots.youtube.poller import FIRST_BACKOFF, Poller
 from bots.youtube.sender import YouTubeSender
-from bots.youtube.texts import TEXTS
 from commerce.service_layer.outbox import Outgoing, RetryLater, Undeliverable
 from tests.youtube.fake_youtube import (
     BROADCAST_ID,
@@ -172,13 +173,13 @@ async def test_the_sender_turns_youtube_errors_into_the_couriers_terms(
 
 
 def test_lines_are_one_line_of_200_characters_at_most() -> None:
-    assert lines("Paid.\nThanks!") == ["Paid. · Thanks!"]
+    assert lines("Paid.\nThanks!", MAX_LINE) == ["Paid. · Thanks!"]
     long = " ".join(["word"] * 100) + " https://shop.example/pay/ABC?t=xyz"
-    pieces = lines(long)
+    pieces = lines(long, MAX_LINE)
     assert all(len(p) <= MAX_LINE for p in pieces)
     assert " ".join(pieces) == long  # nothing lost, the link whole
     assert pieces[-1].endswith("https://shop.example/pay/ABC?t=xyz")
-    assert lines("y" * 450) == ["y" * 200, "y" * 200, "y" * 50]
+    assert lines("y" * 450, MAX_LINE) == ["y" * 200, "y" * 200, "y" * 50]
 
 
 def test_every_locale_has_the_same_youtube_texts() -> None:

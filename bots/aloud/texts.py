@@ -1,8 +1,7 @@
-"""Texts only Twitch says, in every locale: a win answered in the chat itself with its pay
-link (a bot's whispers are limited to a few dozen new recipients a day), and a drop's one-line
-board.
+"""Texts only the chats without private messages say (Twitch, YouTube Live), in every locale:
+a win answered in the chat itself with its pay link, and a drop's one-line board.
 
-Everything else comes from `bots.rendering`.
+Everything else comes from `bots.rendering`; a test checks every locale has the same keys.
 """
 
 TEXTS: dict[str, dict[str, str]] = {
