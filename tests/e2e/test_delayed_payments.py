@@ -200,4 +200,8 @@ async def test_a_payment_still_processing_after_the_wait_is_given_up(shop: Shop)
     await shop.emulator(f"_test/payment_intents/{order.payment_ref}/settle", outcome="succeeded")
     paid = await shop.until(order.ref, lambda o: o.status is S.PAID)
     assert paid.payment_ref == order.payment_ref
+    for _ in range(200):  # the notice is handed out after the commit that paid the order
+        if shop.notifier.of(OrderPaid):  # type: ignore[attr-defined]
+            break
+        await asyncio.sleep(0.025)
     assert [n.order.ref for n in shop.notifier.of(OrderPaid)] == [order.ref]  # type: ignore[attr-defined]
