@@ -31,15 +31,6 @@ from tests.stripe_contract import stripe_requests  # noqa: F401  (autouse: every
 
 PG_HOST = os.environ.get("LIVEBUY_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 PG_ADMIN_DB = "test"
-TABLES = (
-    "order_event, claim, orders, shipment, drop_buyer, drop_channel, identity, customer, drops,"
-    " variant, product, seller, payment_event, outbox, board_message, chat_inbox,"
-    " app_setting,"
-    " lease, worker, chat_pace, bot_contact, bid, auction_channel, strike, auction, saved_card,"
-    " link_code, giveaway_entry, giveaway_channel, giveaway, poll_vote, poll_option,"
-    " poll_channel, poll, show_chatter, lot, show_channel, show, dashboard_session,"
-    " shipping_zones, bundles, web_viewer, room_line, email_sign_in"
-)
 
 
 def _pg_reachable() -> str | None:
@@ -160,11 +151,37 @@ def pg_database() -> Iterator[str]:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+# Emptying the database between tests: DELETE from every table and restart the sequences, in
+# one transaction. TRUNCATE (which gives each of ~45 tables new files) took 0.5 s a test on a
+# loaded machine; this takes ~10 ms, and leaves the same empty, ids-from-1 database.
+_EMPTY_STATEMENTS: dict[str, str] = {}
+
+
+async def _empty_statement(conn: asyncpg.Connection) -> str:
+    tables = await conn.fetch(
+        "SELECT quote_ident(tablename) FROM pg_tables"
+        " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+    )
+    sequences = await conn.fetch(
+        "SELECT quote_ident(sequencename), start_value FROM pg_sequences"
+        " WHERE schemaname = 'public'"
+    )
+    restarts = ", ".join(f"setval('{name}', {start}, false)" for name, start in sequences)
+    return (
+        "BEGIN; SET LOCAL session_replication_role = replica;"  # no foreign key checks
+        + "".join(f" DELETE FROM {table};" for (table,) in tables)
+        + (f" SELECT {restarts};" if restarts else "")
+        + " COMMIT;"
+    )
+
+
 def _truncate(url: str) -> None:
     async def run() -> None:
         conn = await asyncpg.connect(url)
         try:
-            await conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+            if url not in _EMPTY_STATEMENTS:
+                _EMPTY_STATEMENTS[url] = await _empty_statement(conn)
+            await conn.execute(_EMPTY_STATEMENTS[url])
         finally:
             await conn.close()
 
