@@ -53,11 +53,10 @@ class Core(AloudCore):
         return new
 
     def joins(self, item: InboxItem) -> bool:
-        """Claims may share the chat's turn with their neighbours (the claim writer keeps
-        their arrival order). Bids do not: decided side by side, two equal bids raced for the
-        auction and the later one could lead; one at a time, the earlier one leads."""
+        """Claims and bids may share the chat's turn with their neighbours (the claim writer
+        and the bids' queue keep their arrival order)."""
         words = message_text(json.loads(item.payload))
-        return bool(words) and queries.a_claim(self.bus.reads, words)
+        return bool(words) and queries.side_by_side(self.bus.reads, words)
 
     async def said(self, broadcaster: str, message_id: str, event: dict[str, Any]) -> None:
         chatter = str(event.get("chatter_user_id") or "")

@@ -274,9 +274,6 @@ class SqlAuctions:
     async def place_bid(self, bid: PlaceBid, now: datetime) -> BidResult:
         identity, chat = str(Identity.parse(bid.identity)), str(ChatRef.parse(bid.chat))
         async with transaction(self.engine) as conn:
-            names = {identity: bid.display_name or identity.partition(":")[2]}
-            customer_id = (await resolve_customers(conn, names, now))[identity]
-        async with transaction(self.engine) as conn:
             known = (await conn.execute(BID_BY_KEY, {"key": bid.key})).first()
             if known is not None:
                 return await _replay(conn, known)
@@ -286,7 +283,12 @@ class SqlAuctions:
                 auction_id = (await conn.execute(LATEST_LIVE, {"platform": platform})).scalar()
             if auction_id is None:
                 return BidResult(BidStatus.REFUSED, reason=BidRefusalReason.NO_LIVE_AUCTION)
+            # The auction's lock first, the bidder's customer row after it: a batch of bids
+            # (service_layer/bid_turns.py) holds the lock while it creates its bidders, and
+            # a worker that had created one before waiting for the lock would deadlock it.
             await conn.execute(LOCK_AUCTION, {"id": auction_id})
+            names = {identity: bid.display_name or identity.partition(":")[2]}
+            customer_id = (await resolve_customers(conn, names, now))[identity]
             row = (await conn.execute(SELECT_AUCTION, {"id": auction_id})).one()
             if row.status != "live":  # pragma: no cover (closed while this bid waited)
                 view = await auction_view(conn, auction_id)

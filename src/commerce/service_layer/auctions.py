@@ -27,6 +27,7 @@ from commerce.service_layer.results import (
     Outbid,
 )
 from commerce.service_layer.saved_cards import pay_for_win
+from commerce.service_layer.unit_of_work import current
 
 
 def auction_store(deps: Deps) -> AuctionStore:
@@ -67,8 +68,30 @@ async def start_auction(cmd: c.StartAuction, deps: Deps) -> AuctionView:
 
 
 async def place_bid(cmd: c.PlaceBid, deps: Deps) -> BidResult:
-    """One bid; the board is redrawn and the buyer who lost the lead is told privately
-    (at most once in `deps.outbid_limit`'s window: the board says the rest)."""
+    """One bid, decided after every bid that reached the core before it, whichever platform
+    or chat it came from (`deps.bid_turns`): bids that arrive together are queued in their
+    arrival order (taken when this is called, before its first await) and decided one after
+    another in one unit of work, each in a part of its own, and every caller is answered
+    after that commit. Decided side by side, two bids raced for the auction's lock and the
+    later one could overtake the earlier (both at one price: the earlier refused). Several
+    workers on one database are kept in one order by the auction's row lock.
+
+    Inside a unit of work already open (a handler that bids as part of its own use case) the
+    bid is decided there: the queue's task would wait for this unit's connection (and the
+    place the bus took for it is given up when its message has been handled)."""
+    turns = deps.bid_turns
+    if turns is None or current() is not None:
+        return await decide_bid(cmd, deps)
+    result, follow_ups = await turns.decide(cmd, turns.taken())
+    for work in follow_ups:
+        await work()
+    return result  # type: ignore[no-any-return]
+
+
+async def decide_bid(cmd: c.PlaceBid, deps: Deps) -> BidResult:
+    """One bid, in the unit of work open in this task: the board is redrawn and the buyer who
+    lost the lead is told privately (at most once in `deps.outbid_limit`'s window: the board
+    says the rest), written to the outbox with the bid."""
     auctions = auction_store(deps)
     now = cmd.received_at or deps.clock.now()
     result = await auctions.place_bid(cmd, now)

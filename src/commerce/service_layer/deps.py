@@ -30,6 +30,7 @@ from commerce.service_layer.ratelimit import RateLimit
 from commerce.service_layer.unit_of_work import UnitsOfWork
 
 if TYPE_CHECKING:
+    from commerce.service_layer.bid_turns import BidTurns
     from commerce.service_layer.queries import ReadModel
 
 
@@ -82,3 +83,6 @@ class Deps:
     units: UnitsOfWork | None = None
     # Hands an event (service_layer/events.py) to its handlers; set by the MessageBus.
     dispatch: Callable[[Any], Awaitable[None]] | None = None
+    # Decides bids one after another in the order they reach it, in one unit of work per
+    # batch (service_layer/auctions.py); set by the MessageBus when there are units of work.
+    bid_turns: "BidTurns | None" = None

@@ -14,6 +14,7 @@ from commerce.service_layer import (
     one_message,
     payment_events,
     payments,
+    reading,
     settlement,
     shipping,
     shows,
@@ -21,6 +22,7 @@ from commerce.service_layer import (
     web_viewers,
 )
 from commerce.service_layer import giveaways as engage
+from commerce.service_layer.bid_turns import ARRIVED, BidTurns
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.events import Event, HoldReleased
 from commerce.service_layer.group_commit import GroupCommit
@@ -108,7 +110,10 @@ EVENTS: dict[type, list[Callable[[Any, Deps], Awaitable[None]]]] = {
 # repository method: a claim is decided by the claim writer (another task that writes:
 # awaiting it inside a unit would deadlock on SQLite), and opening a checkout, a refund, a
 # charge, reconciling or applying a stored event call Stripe, or wait for another task, in
-# the middle of the use case. Reads (lists, checks) need no unit.
+# the middle of the use case. Reads (lists, checks) need no unit. A bid (PlaceBid) is queued
+# in arrival order before any unit opens, and decided in the bid queue's unit
+# (auctions.place_bid): opened here, the units of bids that arrive together would race for
+# the auction's lock.
 ONE_UNIT: frozenset[type] = frozenset(
     {
         c.AddProduct,
@@ -118,7 +123,6 @@ ONE_UNIT: frozenset[type] = frozenset(
         c.EndDrop,
         c.AddSeller,
         c.StartAuction,
-        c.PlaceBid,
         c.EndAuction,
         c.StartGiveaway,
         c.EnterGiveaway,
@@ -159,6 +163,8 @@ class MessageBus:
         self.reads = Reads(deps)
         deps.dispatch = self.dispatch
         self._groups: dict[type, GroupCommit] = {}
+        if deps.units is not None:  # bids in arrival order, whoever hands them over
+            deps.bid_turns = BidTurns(deps.units, lambda cmd: auctions.decide_bid(cmd, deps))
 
     @property
     def clock(self) -> Clock:
@@ -168,10 +174,30 @@ class MessageBus:
         """Stops what the core runs in the background (the claim writer, group commits)."""
         for group in self._groups.values():
             await group.close()
+        if self.deps.bid_turns is not None:
+            await self.deps.bid_turns.close()
         await self.deps.store.close()
 
     async def handle(self, command: c.Command) -> Any:
         """Runs the command's handler and returns its typed result."""
+        turns = self.deps.bid_turns
+        if (
+            turns is not None
+            and type(command) is c.ChatMessage
+            and reading.bid(command.text, self.deps.keywords)
+        ):
+            # A bid takes its place in the bids' queue as it arrives, before the chat's own
+            # steps that may end in another order (service_layer/bid_turns.py).
+            place = turns.arrive()
+            token = ARRIVED.set(place)
+            try:
+                return await self._handle(command)
+            finally:
+                ARRIVED.reset(token)
+                turns.drop(place)  # a no-op once its bid filled it
+        return await self._handle(command)
+
+    async def _handle(self, command: c.Command) -> Any:
         handler = HANDLERS[type(command)]
         units = self.deps.units
         # A command handled inside another's unit (a handler that asks the bus) is part of it.

@@ -161,13 +161,6 @@ def side_by_side(reads: Reads, text: str) -> bool:
     return reading.side_by_side(text, reads.keywords)
 
 
-def a_claim(reads: Reads, text: str) -> bool:
-    """A buyer's claim (#buy): the claim writer decides those that arrive together in their
-    arrival order. (Bids decided side by side race for the auction: a tie may go to the later
-    one; an adapter that needs strict bid order keeps bids out of shared turns.)"""
-    return reading.claim(text, reads.keywords)
-
-
 def personal(reads: Reads, text: str) -> bool:
     """A command about the sender's own card, link or confirm: answered privately."""
     return reading.personal(text, reads.keywords)

@@ -61,5 +61,10 @@ def claim(text: str, keywords: g.Keywords) -> bool:
     return type(parse(text, keywords)) is g.Buy
 
 
+def bid(text: str, keywords: g.Keywords) -> bool:
+    """A bid (#bid or /maxbid): decided in arrival order (service_layer/bid_turns.py)."""
+    return isinstance(parse(text, keywords), g.Bid | g.MaxBid)
+
+
 def personal(text: str, keywords: g.Keywords) -> bool:
     return type(parse(text, keywords)) in PERSONAL
