@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from commerce.adapters import claim_postgres, claim_sqlite
-from commerce.adapters.claim_batch import DropState, GuardFailed
+from commerce.adapters.claim_batch import DropState, GuardFailed, Links
 from commerce.adapters.claim_writer import ClaimWriter
 from commerce.adapters.sql import SELECT_DROP
 from commerce.domain.commands import Claim
@@ -74,11 +74,13 @@ class FlakyWriter(ClaimWriter):
 
     tripped = False
 
-    async def _decide(self, batch: list[tuple[Claim, datetime]]) -> list[ClaimResult]:
+    async def _decide(
+        self, batch: list[tuple[Claim, datetime]], links: Links | None = None
+    ) -> list[ClaimResult]:
         if not self.tripped:
             self.tripped = True
             raise GuardFailed("simulated")
-        return await super()._decide(batch)
+        return await super()._decide(batch, links)
 
 
 async def test_a_tripped_batch_is_retried_one_by_one(bus: MessageBus, engine: AsyncEngine) -> None:

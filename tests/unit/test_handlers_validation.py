@@ -2,6 +2,7 @@
 
 import inspect
 import typing
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -63,7 +64,9 @@ class FakeStore:
         self.calls.append(("set_stock", (sku, stock, variant)))
         return self._view(sku, stock)
 
-    async def claim(self, claim: c.Claim, now: datetime) -> ClaimResult:
+    async def claim(
+        self, claim: c.Claim, now: datetime, link: Callable[[str], str] | None = None
+    ) -> ClaimResult:
         self.calls.append(("claim", (claim, now)))
         return REFUSED
 

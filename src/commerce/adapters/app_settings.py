@@ -2,7 +2,9 @@
 the local Stripe emulator's API key, the key that signs pay links)."""
 
 import asyncio
+import functools
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -62,6 +64,9 @@ class SqlPayLinks:
 
     async def genuine(self, ref: str, token: str, now: datetime) -> bool:
         return pay_links.genuine(await self._known(now), ref, token)
+
+    async def signer(self, now: datetime) -> Callable[[str], str]:
+        return functools.partial(pay_links.url, self.public_url, await self._known(now))
 
     async def _known(self, now: datetime) -> bytes:
         if self._key is None and active(self.engine) is not None:

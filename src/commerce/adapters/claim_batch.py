@@ -13,6 +13,7 @@ claims are retried one by one), so stock never goes negative whatever the code a
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,6 +38,9 @@ from commerce.service_layer.results import (
 
 R = RefusalReason
 log = logging.getLogger(__name__)
+# Claim key -> the pay link of an order ref, for the claims whose winner is handed the link
+# in the claim's own transaction (ClaimWriter.submit's `link`).
+Links = dict[str, Callable[[str], str]]
 
 
 class GuardFailed(Exception):
@@ -166,6 +170,8 @@ class DropState:
             "holds": holds,
             "now": now,
             "hold_expires_at": now + timedelta(seconds=row.hold_seconds),
+            "status": OrderStatus.RESERVED.value,
+            "url": None,  # the pay link, when handed out in the batch (give_links)
         }
         return Decision(
             claim,
@@ -260,6 +266,40 @@ def give_refs(made: list[Decision]) -> None:
         order["ref"] = ref
 
 
+def link_seekers(made: list[Decision], links: Links | None) -> list[int]:
+    """The customers whose won claims may get their pay link in the batch: the caller asked
+    for it, and the drop is no promo (a promo's unit is free). Those with a saved card are
+    asked to confirm instead (the service decides): `give_links` leaves them out."""
+    if not links:
+        return []
+    return sorted(
+        {
+            d.customer_id
+            for d in made
+            if d.order is not None
+            and d.claim.key in links
+            and d.drop is not None
+            and not d.drop.promo
+        }
+    )
+
+
+def give_links(made: list[Decision], links: Links | None, carded: set[int]) -> list[Decision]:
+    """The pay link handed out with the order (checkout_open), as `hand_out_link` does
+    after a claim, for the winners in `link_seekers` without a saved card; returns them."""
+    linked = []
+    for d in made:
+        o = d.order
+        if o is None or not links or d.claim.key not in links or d.customer_id in carded:
+            continue
+        if d.drop is None or d.drop.promo:
+            continue
+        o["url"] = links[d.claim.key](o["ref"])
+        o["status"] = OrderStatus.CHECKOUT_OPEN.value
+        linked.append(d)
+    return linked
+
+
 async def resolve_customers(
     conn: AsyncConnection, names: dict[str, str], now: datetime
 ) -> dict[str, int]:
@@ -299,8 +339,9 @@ def result_of(
             chat=o["chat"],
             quantity=o["q"],
             amount=Money(o["amount"], o["currency"]),
-            status=OrderStatus.RESERVED,
+            status=OrderStatus(o["status"]),
             hold_expires_at=o["hold_expires_at"],
+            checkout_url=o["url"],
             created_at=o["now"],
             refunded=Money(0, o["currency"]),
             unit_price=Money(o["price"], o["currency"]),

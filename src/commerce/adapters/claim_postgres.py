@@ -21,9 +21,12 @@ from commerce.adapters.claim_batch import (
     Decision,
     DropState,
     GuardFailed,
+    Links,
     answers_of,
     decide_all,
+    give_links,
     give_refs,
+    link_seekers,
 )
 from commerce.adapters.claims import FIND_LIVE_DROP
 from commerce.adapters.sql import SELECT_CHANNELS, SELECT_DROP
@@ -101,19 +104,21 @@ SET_BUYER_UNITS = (
 INSERT_ORDERS = (
     "INSERT INTO orders (ref, drop_id, product_id, variant_id, customer_id, identity, chat,"
     " quantity, unit_price_minor, amount_minor, currency, status, holds_stock,"
-    " hold_expires_at, refunded_minor, created_at, updated_at)"
+    " hold_expires_at, refunded_minor, created_at, updated_at, checkout_url)"
     " SELECT ref, drop_id, product_id, variant_id, customer_id, identity, chat, q, price,"
-    " amount, currency, 'reserved', holds, expires, 0, at, at FROM unnest($1::text[],"
+    " amount, currency, status, holds, expires, 0, at, at, url FROM unnest($1::text[],"
     " $2::int[], $3::int[], $4::int[], $5::int[], $6::text[], $7::text[], $8::int[],"
     " $9::bigint[], $10::bigint[], $11::text[], $12::bool[], $13::timestamptz[],"
-    " $14::timestamptz[]) AS t(ref, drop_id, product_id, variant_id, customer_id, identity,"
-    " chat, q, price, amount, currency, holds, expires, at) RETURNING ref, id"
+    " $14::timestamptz[], $15::text[], $16::text[]) AS t(ref, drop_id, product_id,"
+    " variant_id, customer_id, identity, chat, q, price, amount, currency, holds, expires, at,"
+    " status, url) RETURNING ref, id"
 )
 INSERT_EVENTS = (
     "INSERT INTO order_event (order_id, from_status, to_status, cause, at)"
-    " SELECT o, NULL, 'reserved', c, a FROM unnest($1::int[], $2::text[], $3::timestamptz[])"
-    " AS t(o, c, a)"
+    " SELECT o, f, s, c, a FROM unnest($1::int[], $2::text[], $3::text[], $4::text[],"
+    " $5::timestamptz[]) AS e(o, f, s, c, a)"
 )
+CARDED = "SELECT s.customer_id FROM saved_card s JOIN unnest($1::int[]) c ON c = s.customer_id"
 INSERT_CLAIMS = (
     "INSERT INTO claim (key, drop_id, customer_id, identity, chat, quantity, variant_id,"
     " status, reason, position, order_id, created_at)"
@@ -146,9 +151,11 @@ async def decide_postgres(
     batch: list[tuple[Claim, datetime]],
     strikes: int = 0,
     web_first_paid: bool = False,
+    links: Links | None = None,
 ) -> list[ClaimResult | Replay]:
     """The batch in one transaction (after its new customers' own). A key decided in an
-    earlier batch is answered with the key itself: the caller reads its first answer."""
+    earlier batch is answered with the key itself: the caller reads its first answer.
+    `links`: the claims whose winner gets the pay link in this transaction too."""
     names = {claim.identity: claim.display_name for claim, _ in batch}
     customers = await resolve_customers(conn, names, batch[0][1])
     async with conn.transaction():
@@ -158,6 +165,9 @@ async def decide_postgres(
         entries = decide_all(batch, known, drops, customers)
         made = [d for d in entries if isinstance(d, Decision)]
         give_refs(made)
+        seekers = link_seekers(made, links)
+        carded = {r[0] for r in await conn.fetch(CARDED, seekers)} if seekers else set()
+        give_links(made, links, carded)
         states = {id(state): state for state in drops.values() if state is not None}
         order_ids, claim_ids = await _write(conn, list(states.values()), made)
         winners = sorted({d.customer_id for d in made if d.order is not None})
@@ -252,15 +262,19 @@ async def _write(
             "holds",
             "hold_expires_at",
             "now",
+            "status",
+            "url",
         )
         values = [[d.order[name] for d in orders] for name in columns]  # type: ignore[index]
         order_ids = {r[0]: r[1] for r in await conn.fetch(INSERT_ORDERS, *values)}
-        await conn.execute(
-            INSERT_EVENTS,
-            [order_ids[d.order["ref"]] for d in orders],  # type: ignore[index]
-            [f"claim:{d.claim.key}" for d in orders],
-            [d.now for d in orders],
-        )
+        events: list[tuple[int, str | None, str, str, datetime]] = []
+        for d in orders:
+            o: dict[str, Any] = d.order  # type: ignore[assignment]
+            order_id = order_ids[o["ref"]]
+            events.append((order_id, None, "reserved", f"claim:{d.claim.key}", d.now))
+            if o["url"] is not None:  # the link handed out (checkout.hand_out_link's event)
+                events.append((order_id, "reserved", o["status"], f"link:{o['ref']}", d.now))
+        await conn.execute(INSERT_EVENTS, *(list(column) for column in zip(*events, strict=True)))
     claim_ids: dict[str, int] = {}
     if made:
         rows = await conn.fetch(

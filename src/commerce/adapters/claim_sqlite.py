@@ -19,9 +19,12 @@ from commerce.adapters.claim_batch import (
     Decision,
     DropState,
     GuardFailed,
+    Links,
     answers_of,
     decide_all,
+    give_links,
     give_refs,
+    link_seekers,
 )
 from commerce.adapters.claims import FIND_LIVE_DROP
 from commerce.adapters.sql import SELECT_CHANNELS, SELECT_DROP
@@ -73,13 +76,13 @@ SET_BUYER_UNITS = (
 INSERT_ORDER = (
     "INSERT INTO orders (ref, drop_id, product_id, variant_id, customer_id, identity, chat,"
     " quantity, unit_price_minor, amount_minor, currency, status, holds_stock,"
-    " hold_expires_at, refunded_minor, created_at, updated_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'reserved', ?, ?, 0, ?, ?) RETURNING id"
+    " hold_expires_at, refunded_minor, created_at, updated_at, checkout_url)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?) RETURNING id"
 )
 INSERT_EVENT = (
-    "INSERT INTO order_event (order_id, from_status, to_status, cause, at)"
-    " VALUES (?, NULL, 'reserved', ?, ?)"
+    "INSERT INTO order_event (order_id, from_status, to_status, cause, at) VALUES (?, ?, ?, ?, ?)"
 )
+CARDED = f"SELECT customer_id FROM saved_card WHERE customer_id IN {EACH}"
 INSERT_CLAIM = (
     "INSERT INTO claim (key, drop_id, customer_id, identity, chat, quantity, variant_id,"
     " status, reason, position, order_id, created_at)"
@@ -104,12 +107,14 @@ def decide_sqlite(
     batch: list[tuple[Claim, datetime]],
     strikes: int = 0,
     web_first_paid: bool = False,
+    links: Links | None = None,
 ) -> list[ClaimResult | Replay]:
     """The batch in one transaction, run in the connection's thread. A key seen in an
-    earlier batch is answered with the key itself: the caller reads its first answer."""
+    earlier batch is answered with the key itself: the caller reads its first answer.
+    `links`: the claims whose winner gets the pay link in this transaction too."""
     db.execute("BEGIN IMMEDIATE")
     try:
-        answers = _decide(db, batch, strikes, web_first_paid)
+        answers = _decide(db, batch, strikes, web_first_paid, links)
     except BaseException:
         if db.in_transaction:  # (SQLite may have rolled back on its own, e.g. disk full)
             db.execute("ROLLBACK")
@@ -123,6 +128,7 @@ def _decide(
     batch: list[tuple[Claim, datetime]],
     strikes: int,
     web_first_paid: bool = False,
+    links: Links | None = None,
 ) -> list[ClaimResult | Replay]:
     stamps = Stamps()
     keys = json.dumps([claim.key for claim, _ in batch])
@@ -133,6 +139,9 @@ def _decide(
     entries = decide_all(batch, known, drops, customers)
     made = [d for d in entries if isinstance(d, Decision)]
     give_refs(made)
+    seekers = link_seekers(made, links)
+    carded = {c for (c,) in db.execute(CARDED, (json.dumps(seekers),))} if seekers else set()
+    give_links(made, links, carded)
     states = {id(state): state for state in drops.values() if state is not None}
     order_ids, claim_ids = _write(db, list(states.values()), made, stamps)
     winners = json.dumps(sorted({d.customer_id for d in made if d.order is not None}))
@@ -231,7 +240,7 @@ def _write(
             [(drop_id, c, state.units[c]) for c in sorted(state.buyers_changed)],
         )
     order_ids: dict[str, int] = {}
-    events = []
+    events: list[tuple[int, str | None, str, str, str]] = []
     for d in made:
         o = d.order
         if o is None:
@@ -251,13 +260,17 @@ def _write(
                 o["price"],
                 o["amount"],
                 o["currency"],
+                o["status"],
                 o["holds"],
                 stamps[o["hold_expires_at"]],
                 now,
                 now,
+                o["url"],
             ),
         ).fetchone()
-        events.append((order_ids[o["ref"]], f"claim:{d.claim.key}", now))
+        events.append((order_ids[o["ref"]], None, "reserved", f"claim:{d.claim.key}", now))
+        if o["url"] is not None:  # the link handed out (checkout.hand_out_link's event)
+            events.append((order_ids[o["ref"]], "reserved", o["status"], f"link:{o['ref']}", now))
     db.executemany(INSERT_EVENT, events)
     claim_ids: dict[str, int] = {}
     for d in made:

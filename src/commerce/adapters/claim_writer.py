@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +18,7 @@ import asyncpg
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from commerce.adapters.claim_batch import GuardFailed
+from commerce.adapters.claim_batch import GuardFailed, Links
 from commerce.adapters.claim_postgres import decide_postgres
 from commerce.adapters.claim_sqlite import decide_sqlite
 from commerce.adapters.claims import replay
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 # What rolls a batch back and is worth retrying claim by claim: a duplicate key racing in
 # from another worker, a deadlock or a lock timeout, a guard that did not hold.
 RETRIED = (IntegrityError, DBAPIError, GuardFailed, sqlite3.Error, asyncpg.PostgresError)
+# A claim waiting for its batch: with its time, its pay link maker (or None), its answer.
+Queued = tuple[Claim, datetime, Callable[[str], str] | None, asyncio.Future[ClaimResult]]
 
 
 class ClaimWriter:
@@ -51,13 +54,15 @@ class ClaimWriter:
         self._strikes = strikes  # unpaid holds after which a buyer pays first (0: never)
         # LIVEBUY_WEB_CLAIMS=first-paid: web viewers not linked to an account pay first.
         self._web_first_paid = web_first_paid
-        self._queue: asyncio.Queue[tuple[Claim, datetime, asyncio.Future[ClaimResult]]] = (
-            asyncio.Queue()
-        )
+        self._queue: asyncio.Queue[Queued] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.batches = 0  # for tests and metrics: how many transactions served the claims
 
-    async def submit(self, claim: Claim, now: datetime) -> ClaimResult:
+    async def submit(
+        self, claim: Claim, now: datetime, link: Callable[[str], str] | None = None
+    ) -> ClaimResult:
+        """The claim's answer, once its batch has committed. `link`: a won hold of a buyer
+        with no saved card is handed its pay link in the same transaction."""
         if active(self._engine) is not None:
             # The writer's transaction would wait for the unit's (SQLite: its write lock and
             # the one pooled connection) while the unit waits for the answer: a deadlock.
@@ -65,7 +70,7 @@ class ClaimWriter:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="claim-writer")
         future: asyncio.Future[ClaimResult] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((claim, now, future))  # unbounded: never waits
+        self._queue.put_nowait((claim, now, link, future))  # unbounded: never waits
         return await future
 
     async def close(self) -> None:
@@ -77,7 +82,7 @@ class ClaimWriter:
         # Nobody waits forever: claims still queued at shutdown are answered with an error
         # (their messages are redelivered or retried; the same key makes them one claim).
         while not self._queue.empty():
-            _, _, future = self._queue.get_nowait()
+            *_, future = self._queue.get_nowait()
             answer(future, RuntimeError("the claim writer was stopped"))
 
     async def _run(self) -> None:
@@ -86,7 +91,7 @@ class ClaimWriter:
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
-                results = await self._decide([(claim, now) for claim, now, _ in batch])
+                results = await self._decide(*_split(batch))
             except RETRIED as exc:
                 # A duplicate key racing in from another worker, a deadlock or a guard that
                 # did not hold rolls back the whole batch: each claim then runs on its own.
@@ -94,13 +99,15 @@ class ClaimWriter:
                 await self._one_by_one(batch)
                 continue
             except Exception as exc:  # the callers must hear about it, not hang
-                for _, _, future in batch:
+                for *_, future in batch:
                     answer(future, exc)
                 continue
-            for (_, _, future), result in zip(batch, results, strict=True):
+            for (*_, future), result in zip(batch, results, strict=True):
                 answer(future, result)
 
-    async def _decide(self, batch: list[tuple[Claim, datetime]]) -> list[ClaimResult]:
+    async def _decide(
+        self, batch: list[tuple[Claim, datetime]], links: Links | None = None
+    ) -> list[ClaimResult]:
         async with connection(self._engine) as conn:
             pooled: Any = await conn.get_raw_connection()
             driver = pooled.driver_connection
@@ -108,23 +115,22 @@ class ClaimWriter:
             if self._engine.dialect.name == "sqlite":
                 # The whole batch as one call in aiosqlite's own thread, where its sqlite3
                 # connection lives (aiosqlite runs each statement there the same way).
-                answers = await driver._execute(decide_sqlite, driver._conn, batch, *rules)
+                answers = await driver._execute(decide_sqlite, driver._conn, batch, *rules, links)
             else:  # create_engine's only other driver: asyncpg itself, under the pool's
                 # SQLAlchemy connection (its prepared statements take plain tuples, arrays)
-                answers = await decide_postgres(driver, batch, *rules)
+                answers = await decide_postgres(driver, batch, *rules, links)
             self.batches += 1
             return [
                 answer if isinstance(answer, ClaimResult) else await replay(conn, answer)
                 for answer in answers
             ]
 
-    async def _one_by_one(
-        self, batch: list[tuple[Claim, datetime, asyncio.Future[ClaimResult]]]
-    ) -> None:
-        for claim, now, future in batch:
+    async def _one_by_one(self, batch: list[Queued]) -> None:
+        for claim, now, link, future in batch:
             for attempt in range(5):
                 try:
-                    [result] = await self._decide([(claim, now)])
+                    links = {claim.key: link} if link is not None else None
+                    [result] = await self._decide([(claim, now)], links)
                     answer(future, result)
                     break
                 except RETRIED as exc:
@@ -134,3 +140,9 @@ class ClaimWriter:
                 except Exception as exc:
                     answer(future, exc)
                     break
+
+
+def _split(batch: list[Queued]) -> tuple[list[tuple[Claim, datetime]], Links | None]:
+    """The batch's claims, and the pay link makers of the claims that asked for one."""
+    links = {claim.key: link for claim, _, link, _ in batch if link is not None}
+    return [(claim, now) for claim, now, _, _ in batch], links or None

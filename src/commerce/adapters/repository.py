@@ -1,6 +1,6 @@
 """SqlStore: the persistence port on SQLite or PostgreSQL (see service_layer/ports.py)."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -426,8 +426,10 @@ class SqlStore:
 
     # claims and holds -----------------------------------------------------------------
 
-    async def claim(self, claim: Claim, now: datetime) -> ClaimResult:
-        return await self.claims.submit(claim, now)
+    async def claim(
+        self, claim: Claim, now: datetime, link: Callable[[str], str] | None = None
+    ) -> ClaimResult:
+        return await self.claims.submit(claim, now, link)
 
     async def release(
         self,

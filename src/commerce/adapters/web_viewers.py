@@ -19,7 +19,8 @@ from sqlalchemy import bindparam
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from commerce.adapters.app_settings import KEEP, READ
-from commerce.adapters.db import connection, transaction
+from commerce.adapters.batched_reads import BatchedReads
+from commerce.adapters.db import active, connection, transaction
 from commerce.adapters.sql import sql
 
 COOKIE_KEY = "web_viewer_key"
@@ -50,6 +51,18 @@ ACCOUNTS = sql(
     " WHERE i.key = :identity AND o.key NOT LIKE 'web:%' ORDER BY o.key"
 )
 NAMED = sql("UPDATE web_viewer SET name = :name WHERE public_id = :public_id")
+# Sellers' roles, of many identities at once, and of the accounts they are linked to.
+ROLES = sql("SELECT identity, role FROM seller WHERE identity IN :keys").bindparams(
+    bindparam("keys", expanding=True)
+)
+ACCOUNT_ROLES = sql(
+    "SELECT i.key, o.key, s.role FROM identity i JOIN identity o ON o.customer_id = i.customer_id"
+    " LEFT JOIN seller s ON s.identity = o.key"
+    " WHERE i.key IN :keys AND o.key NOT LIKE 'web:%' ORDER BY o.key"
+).bindparams(bindparam("keys", expanding=True))
+# An identity's own seller role, and its accounts with theirs.
+Roles = tuple[str | None, tuple[tuple[str, str | None], ...]]
+NO_ROLES: Roles = (None, ())
 
 
 def digest(secret: str) -> str:
@@ -68,6 +81,7 @@ class SqlWebViewers:
         self._known: dict[str, str] = {}  # cookie -> identity, once the database said so
         self._sellers: tuple[float, list[str]] | None = None  # (when asked, names)
         self._names: dict[str, str] = {}  # seller identity -> the name last kept
+        self._roles = BatchedReads(self._read_roles, NO_ROLES)
 
     async def issue(self, now: datetime) -> tuple[str, str]:
         """A new viewer: (the cookie to set, its identity 'web:v_…')."""
@@ -111,6 +125,24 @@ class SqlWebViewers:
             names = [str(name) for (name,) in rows if name]
         self._sellers = (time.monotonic(), names)
         return names
+
+    async def roles(self, identity: str) -> Roles:
+        """The identity's own seller role and its accounts with theirs, read with those of
+        every other message arriving meanwhile (one query for all of them)."""
+        if active(self.engine) is not None:  # a unit of work's connection: read in it
+            return (await self._read_roles([identity])).get(identity, NO_ROLES)
+        return await self._roles.get(identity)
+
+    async def _read_roles(self, identities: list[str]) -> dict[str, Roles]:
+        async with connection(self.engine) as conn:
+            own: dict[str, str | None] = {
+                str(i): r and str(r) for i, r in await conn.execute(ROLES, {"keys": identities})
+            }
+            rows = (await conn.execute(ACCOUNT_ROLES, {"keys": identities})).all()
+        accounts: dict[str, list[tuple[str, str | None]]] = {}
+        for identity, account, role in rows:
+            accounts.setdefault(identity, []).append((str(account), role and str(role)))
+        return {i: (own.get(i), tuple(accounts.get(i, ()))) for i in identities}
 
     async def linked(self, identity: str) -> bool:
         async with connection(self.engine) as conn:

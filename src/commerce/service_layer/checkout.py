@@ -2,6 +2,7 @@
 a hold that ends closes its session."""
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
@@ -47,6 +48,18 @@ async def hand_out_link(order: OrderView, deps: Deps) -> OrderView:
     now = deps.clock.now()
     url = await links(deps).url(order.ref, now)
     return await ledger.link_handed_out(order.ref, url, f"link:{order.ref}", now)
+
+
+async def link_maker(identity: str, deps: Deps) -> Callable[[str], str] | None:
+    """How a chat claim's pay link is made inside the claim's own transaction, so that a
+    winner's answer costs no transaction after the claim's: None where the buyer pays
+    otherwise (no payments configured, a platform's own invoice). The claim writer leaves
+    out a buyer with a saved card (asked to confirm) and a promo drop's winner (free)."""
+    if deps.payments is None or deps.ledger is None or deps.pay_links is None:
+        return None
+    if identity.split(":", 1)[0].lower() in deps.invoice_platforms:
+        return None
+    return await deps.pay_links.signer(deps.clock.now())
 
 
 def links(deps: Deps) -> PayLinks:
@@ -133,6 +146,8 @@ async def with_checkout(result: ClaimResult, deps: Deps) -> ClaimResult:
         return result  # a redelivered message for an order that moved on
     if result.order.hold_expires_at is None:
         return result  # a delayed payment is under way for it already
+    if result.order.status is S.CHECKOUT_OPEN and result.order.checkout_url is not None:
+        return result  # handed out in the claim's own transaction (link_maker)
     if by_invoice(result.order, deps):
         # The chat's adapter sends its own invoice, with the shipping priced here.
         return replace(result, order=await shipping.price_invoice(result.order, deps))

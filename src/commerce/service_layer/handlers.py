@@ -1,6 +1,6 @@
 """One async function per command: the use cases of the shop."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from commerce.domain import commands as c
@@ -87,7 +87,11 @@ async def claim(cmd: c.Claim, deps: Deps) -> ClaimResult:
     return await with_checkout(await take_units(cmd, deps), deps)
 
 
-async def take_units(cmd: c.Claim, deps: Deps) -> ClaimResult:
+async def take_units(
+    cmd: c.Claim, deps: Deps, link: Callable[[str], str] | None = None
+) -> ClaimResult:
+    """The claim decided by the store's claim writer. `link`: a won hold of a buyer with no
+    saved card gets its pay link in the claim's own transaction (checkout.link_maker)."""
     identity, chat = str(Identity.parse(cmd.identity)), str(ChatRef.parse(cmd.chat))
     if not 1 <= cmd.quantity <= 999:
         raise InvalidInput("quantity must be between 1 and 999")
@@ -95,7 +99,7 @@ async def take_units(cmd: c.Claim, deps: Deps) -> ClaimResult:
     now = cmd.received_at or deps.clock.now()
     # Normalised: 'Telegram:42' is the same buyer as 'telegram:42', in the same chat.
     normalised = replace(cmd, identity=identity, chat=chat, code=code, received_at=now)
-    result = await deps.store.claim(normalised, now)
+    result = await deps.store.claim(normalised, now, link)
     if code and result.reason is RefusalReason.NO_LIVE_DROP:
         # A typo ('#buy MUGG') while MUG is live: name what is. Read only after the refusal,
         # so the claim writer's path stays as it is.

@@ -24,6 +24,7 @@ from commerce.service_layer.checkout import (
     by_invoice,
     expire_checkout,
     hand_out_link,
+    link_maker,
     with_checkout,
 )
 from commerce.service_layer.deps import Deps
@@ -63,7 +64,8 @@ async def buy(cmd: c.Claim, private: bool, deps: Deps) -> ClaimResult:
         drop = await deps.store.live_drop(str(ChatRef.parse(cmd.chat)), code)
         if drop is not None and drop.promo:
             raise InvalidInput(PROMO_IN_PUBLIC)
-    return await pay_won(await take_units(cmd, deps), private, deps)
+    link = await link_maker(cmd.identity, deps)
+    return await pay_won(await take_units(cmd, deps, link), private, deps)
 
 
 async def after_release(event: HoldReleased, deps: Deps) -> None:

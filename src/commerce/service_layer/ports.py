@@ -363,7 +363,13 @@ class Store(Protocol):
         """The drop a `#buy` in this chat (naming `code`, or not) would claim from."""
         ...
 
-    async def claim(self, claim: Claim, now: datetime) -> ClaimResult: ...
+    async def claim(
+        self, claim: Claim, now: datetime, link: Callable[[str], str] | None = None
+    ) -> ClaimResult:
+        """`link`: a won hold of a buyer without a saved card (and not from a promo drop)
+        gets its pay link in the claim's own transaction (status checkout_open)."""
+        ...
+
     async def release(
         self,
         order_ref: str,
@@ -612,6 +618,10 @@ class PayLinks(Protocol):
 
     async def url(self, ref: str, now: datetime) -> str: ...
     async def genuine(self, ref: str, token: str, now: datetime) -> bool: ...
+    async def signer(self, now: datetime) -> Callable[[str], str]:
+        """The pay link of an order's ref, made without a wait: what a claim's own
+        transaction hands out to a winner (the key is read first)."""
+        ...
 
 
 class RoomLines(Protocol):
@@ -647,6 +657,11 @@ class WebViewers(Protocol):
 
     async def accounts(self, identity: str) -> list[str]:
         """The accounts (not web viewers) this web identity is linked or signed in to."""
+        ...
+
+    async def roles(self, identity: str) -> tuple[str | None, tuple[tuple[str, str | None], ...]]:
+        """The identity's own seller role (`seller`) and its accounts with theirs, as
+        `seller_role` asks them, read together with every other message's meanwhile."""
         ...
 
 

@@ -4,9 +4,9 @@ from dataclasses import dataclass
 
 from commerce.domain import commands as c
 from commerce.domain import display_names
-from commerce.domain.errors import NotAllowed
+from commerce.domain.errors import InvalidInput, NotAllowed
+from commerce.domain.identity import Identity
 from commerce.service_layer.deps import Deps
-from commerce.service_layer.handlers import seller_role
 from commerce.service_layer.ports import WebViewers
 
 
@@ -31,8 +31,23 @@ async def recognise_web_viewer(cmd: c.RecogniseWebViewer, deps: Deps) -> str | N
 
 
 async def admit_web_line(cmd: c.AdmitWebLine, deps: Deps) -> WebLine:
-    if await seller_role(cmd.identity, deps) is not None:
+    if await _line_role(cmd.identity, deps) is not None:
         await _viewers(deps).named(cmd.identity, cmd.name)
         return WebLine(None, seller=True)  # a seller may use the shop's name
     sellers = await _viewers(deps).seller_names(deps.sellers)
     return WebLine(display_names.refused(cmd.name, sellers), seller=False)
+
+
+async def _line_role(identity: str, deps: Deps) -> str | None:
+    """handlers.seller_role for a web chat line: the same answer, from one query shared by
+    the messages arriving together (every line asks it)."""
+    try:
+        identity = str(Identity.parse(identity))
+    except InvalidInput:
+        return None
+    own, accounts = await _viewers(deps).roles(identity)
+    role = "owner" if identity in deps.sellers else own
+    if role is None:
+        roles = {"owner" if key in deps.sellers else r for key, r in accounts}
+        role = "owner" if "owner" in roles else "cohost" if "cohost" in roles else None
+    return role
