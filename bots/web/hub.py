@@ -44,6 +44,7 @@ Relayed = dict[str, Any]  # {"room"|"identity": ..., "event": {...}} or {"identi
 class ChatHub:
     def __init__(self, publish: Callable[[Relayed], None] | None = None) -> None:
         self.rooms: dict[str, set[Viewer]] = {}
+        self.streams: dict[str, set[Viewer]] = {}  # identity -> its streams, in any room
         self.boards: dict[str, dict[str, Any]] = {}  # room -> the last board shown there
         self.cards: dict[str, dict[str, dict[str, Any]]] = {}  # room -> key -> latest card
         self.names: dict[str, str] = {}  # identity -> the name it last chatted under
@@ -69,6 +70,7 @@ class ChatHub:
             yield viewer
             return
         self.rooms.setdefault(room, set()).add(viewer)
+        self.streams.setdefault(viewer.identity, set()).add(viewer)
         if self.history.get(room):
             self._put(viewer, {"type": "history", "lines": list(self.history[room])})
         if self.mine.get(viewer.identity):
@@ -84,6 +86,7 @@ class ChatHub:
             yield viewer
         finally:
             self.rooms.get(room, set()).discard(viewer)
+            self._forget(viewer)
 
     def close(self) -> None:
         """Ends every open stream, so that a shutdown does not wait for browsers to leave,
@@ -94,6 +97,7 @@ class ChatHub:
                 with contextlib.suppress(asyncio.QueueFull):
                     viewer.queue.put_nowait(None)
         self.rooms.clear()
+        self.streams.clear()
 
     def to_room(self, room: str, event: dict[str, Any]) -> None:
         if event.get("type") in LINES:  # kept once, by the worker where it was said
@@ -144,14 +148,18 @@ class ChatHub:
                 cards[str(event.get("key"))] = event
                 while len(cards) > MAX_CARDS:
                     del cards[next(iter(cards))]
-            for viewer in list(self.rooms.get(room, ())):
-                self._put(viewer, event)
+            viewers = list(self.rooms.get(room, ()))
+            if viewers:
+                data = json.dumps(event)  # once, whatever the number of viewers
+                for viewer in viewers:
+                    self._put(viewer, event, data)
         elif "identity" in message and isinstance(event, dict):
             self._keep(str(message["identity"]), event)
-            for viewers in self.rooms.values():
-                for viewer in list(viewers):
-                    if viewer.identity == message["identity"]:
-                        self._put(viewer, event)
+            mine = list(self.streams.get(str(message["identity"]), ()))
+            if mine:
+                data = json.dumps(event)
+                for viewer in mine:
+                    self._put(viewer, event, data)
 
     def _keep(self, identity: str, event: dict[str, Any]) -> None:
         lines = self.mine.pop(identity, None) or deque(maxlen=MINE)
@@ -160,13 +168,21 @@ class ChatHub:
         while len(self.mine) > MAX_MINE:
             self.mine.popitem(last=False)
 
-    def _put(self, viewer: Viewer, event: dict[str, Any]) -> None:
+    def _forget(self, viewer: Viewer) -> None:
+        streams = self.streams.get(viewer.identity)
+        if streams is not None:
+            streams.discard(viewer)
+            if not streams:
+                del self.streams[viewer.identity]
+
+    def _put(self, viewer: Viewer, event: dict[str, Any], data: str | None = None) -> None:
         try:
-            viewer.queue.put_nowait(json.dumps(event))
+            viewer.queue.put_nowait(data if data is not None else json.dumps(event))
         except asyncio.QueueFull:
             # A viewer that stopped reading: end its stream (the browser reconnects).
             for viewers in self.rooms.values():
                 viewers.discard(viewer)
+            self._forget(viewer)
             while not viewer.queue.empty():
                 viewer.queue.get_nowait()
             viewer.queue.put_nowait(None)

@@ -87,6 +87,8 @@ async def test_a_tripped_batch_is_retried_one_by_one(bus: MessageBus, engine: As
     await add_product(bus)
     await start_drop(bus, quantity=2)
     writer = FlakyWriter(engine)
+    committed: list[list[ClaimResult]] = []
+    writer.after_batch.append(committed.append)
     now = datetime.now(UTC)
     claims = [Claim(f"web:demo:{i}", "web:demo", f"web:b{i}") for i in range(4)]
     results = await asyncio.gather(*(writer.submit(c, now) for c in claims))
@@ -94,12 +96,35 @@ async def test_a_tripped_batch_is_retried_one_by_one(bus: MessageBus, engine: As
     assert writer.tripped
     assert [r.outcome for r in results] == [ClaimOutcome.WON] * 2 + [ClaimOutcome.WAITLISTED] * 2
     assert writer.batches == 4  # one transaction per claim after the failed batch
+    # The hook after each commit hears every claim once, the failed batch's never.
+    assert [r for batch in committed for r in batch] == results
+
+
+async def test_the_hook_after_a_batch_hears_its_answers_and_cannot_break_it(
+    bus: MessageBus, engine: AsyncEngine
+) -> None:
+    await add_product(bus)
+    await start_drop(bus, quantity=5)
+    writer = ClaimWriter(engine)
+    committed: list[list[ClaimResult]] = []
+
+    def broken(_: list[ClaimResult]) -> None:
+        raise RuntimeError("a hook that fails")
+
+    writer.after_batch += [broken, committed.append]
+    now = datetime.now(UTC)
+    claims = [Claim(f"web:demo:{i}", "web:demo", f"web:b{i}") for i in range(6)]
+    results = await asyncio.gather(*(writer.submit(c, now) for c in claims))
+    await writer.close()
+    assert len(committed) == writer.batches and [r for b in committed for r in b] == results
+    assert {r.drop.code for r in results if r.drop} == {"TEE"}  # the drops each batch touched
 
 
 async def test_claims_queued_at_shutdown_are_answered(engine: AsyncEngine) -> None:
     writer = ClaimWriter(engine)
     future: asyncio.Future[ClaimResult] = asyncio.get_running_loop().create_future()
-    await writer._queue.put((Claim("web:x:1", "web:x", "web:a"), datetime.now(UTC), future))
+    claim = Claim("web:x:1", "web:x", "web:a")
+    await writer._queue.put((claim, datetime.now(UTC), None, future))
     await writer.close()
     with pytest.raises(RuntimeError, match="stopped"):
         await future

@@ -57,6 +57,9 @@ class ClaimWriter:
         self._queue: asyncio.Queue[Queued] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.batches = 0  # for tests and metrics: how many transactions served the claims
+        # Called with the answers of each batch once it has committed (the drops it touched
+        # are theirs): one place to hook, e.g. one notice of a drop's units left per batch.
+        self.after_batch: list[Callable[[list[ClaimResult]], None]] = []
 
     async def submit(
         self, claim: Claim, now: datetime, link: Callable[[str], str] | None = None
@@ -104,6 +107,14 @@ class ClaimWriter:
                 continue
             for (*_, future), result in zip(batch, results, strict=True):
                 answer(future, result)
+            self._committed(results)
+
+    def _committed(self, results: list[ClaimResult]) -> None:
+        for hook in self.after_batch:
+            try:
+                hook(results)
+            except Exception:  # a hook's failure is its own: the claims stand
+                log.exception("a hook after a claim batch failed")
 
     async def _decide(
         self, batch: list[tuple[Claim, datetime]], links: Links | None = None
@@ -132,6 +143,7 @@ class ClaimWriter:
                     links = {claim.key: link} if link is not None else None
                     [result] = await self._decide([(claim, now)], links)
                     answer(future, result)
+                    self._committed([result])
                     break
                 except RETRIED as exc:
                     if attempt == 4:

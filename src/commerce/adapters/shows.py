@@ -4,6 +4,7 @@ A lot's "running" is read from what it became (the auction still live, the drop 
 with units left, the giveaway not drawn yet), so /next never needs a timer of its own.
 """
 
+import asyncio
 import time
 from datetime import datetime
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from commerce.adapters.db import connection, transaction
+from commerce.adapters.db import active, connection, transaction
 from commerce.adapters.sql import maybe_utc, sql, utc
 from commerce.domain.errors import Conflict, InvalidInput, NotFound
 from commerce.domain.money import Money
@@ -119,6 +120,10 @@ class SqlShows:
         self.engine = engine
         self._live: frozenset[str] = frozenset()
         self._chats_read_at: float | None = None  # monotonic; None: read at the next message
+        self._reading = asyncio.Lock()  # the messages arriving together read the list once
+        # (chat, identity) recorded as taking part since the list was last read: a buyer's
+        # next messages cost no write (the insert would do nothing).
+        self._recorded: set[tuple[str, str]] = set()
 
     async def create_show(
         self,
@@ -267,18 +272,32 @@ class SqlShows:
     async def chatted(self, chat: str, identity: str, now: datetime) -> None:
         # Most messages are in chats without a running show: they cost no write (the list
         # of show chats is read again every few seconds, by each worker).
-        if chat not in await self._live_chats(now):
+        if chat not in await self._live_chats(now) or (chat, identity) in self._recorded:
             return
         async with transaction(self.engine) as conn:
             await conn.execute(CHATTED, {"chat": chat, "identity": identity, "now": now})
+        self._recorded.add((chat, identity))
 
     async def _live_chats(self, now: datetime) -> frozenset[str]:
-        read_at = self._chats_read_at
-        if read_at is None or time.monotonic() - read_at > LIVE_CHATS_TTL:
-            async with connection(self.engine) as conn:
-                chats = (await conn.execute(LIVE_CHATS)).scalars().all()
-            self._live, self._chats_read_at = frozenset(chats), time.monotonic()
+        if not self._stale():
+            return self._live
+        if active(self.engine) is not None:  # never wait for the lock inside a unit of work
+            await self._read_live_chats()
+            return self._live
+        async with self._reading:  # a burst of messages: one of them reads, the others wait
+            if self._stale():
+                await self._read_live_chats()
         return self._live
+
+    def _stale(self) -> bool:
+        read_at = self._chats_read_at
+        return read_at is None or time.monotonic() - read_at > LIVE_CHATS_TTL
+
+    async def _read_live_chats(self) -> None:
+        async with connection(self.engine) as conn:
+            chats = (await conn.execute(LIVE_CHATS)).scalars().all()
+        self._live, self._chats_read_at = frozenset(chats), time.monotonic()
+        self._recorded.clear()  # a show may have ended or begun since: record anew
 
 
 async def _by_code(conn: AsyncConnection, code: str) -> Any:
