@@ -131,6 +131,7 @@ def create_app(
             notifier=notices,
             payments=gateway,
             letters=PlatformLetters(settings.livebuy_locale),
+            units_left=True,  # boards and overlays follow claims from every chat
         )
         freeze_startup_heap()
         app[OUTBOX] = SqlOutbox(app[ENGINE])

@@ -29,6 +29,7 @@ from commerce.service_layer.results import (
     PromotedFromWaitlist,
     ShowAnnounced,
     ShowUpdated,
+    UnitsLeft,
     WaitlistClosed,
 )
 
@@ -60,8 +61,8 @@ def boards(core: AloudCore, notice: Notice) -> list[Outgoing]:
     """What the chats a drop, an auction, a show, a giveaway or a poll runs in see."""
     r = core.renderer
     match notice:
-        case DropStarted(drop=drop) | DropEnded(drop=drop):
-            return core.drop_board(drop)
+        case DropStarted(drop=drop) | DropEnded(drop=drop) | UnitsLeft(drop=drop):
+            return core.drop_board(drop)  # a board's updates are merged by the outbox
         case AuctionUpdated(auction=auction, seconds_left=left):
             return core.on_boards(
                 auction.channels, r.auction_board(auction, left), f"auction:{auction.id}"

@@ -36,6 +36,7 @@ from commerce.service_layer.results import (
     PromotedFromWaitlist,
     ShowAnnounced,
     ShowUpdated,
+    UnitsLeft,
     WaitlistClosed,
 )
 from commerce.service_layer.unit_of_work import after_commit
@@ -199,7 +200,7 @@ def _addresses(notice: Notice) -> tuple[str | None, str | None, DropView | None]
             return identity, None, None
         case PaymentFellBack(result=result):
             return result.order.identity, result.order.chat, None
-        case DropEnded(drop=drop) | DropStarted(drop=drop):
+        case DropEnded(drop=drop) | DropStarted(drop=drop) | UnitsLeft(drop=drop):
             return None, None, drop
         case Outbid(identity=identity, chat=chat):
             return identity, chat, None

@@ -34,6 +34,7 @@ from commerce.service_layer.results import (
     PromotedFromWaitlist,
     ShowAnnounced,
     ShowUpdated,
+    UnitsLeft,
     WaitlistClosed,
 )
 
@@ -80,7 +81,7 @@ class Notices:
                 out += await self._to_buyer(order.identity, notice)
             case WaitlistClosed(identity=identity):
                 out += await self._to_buyer(identity, notice)
-            case DropEnded(drop=drop):
+            case DropEnded(drop=drop) | UnitsLeft(drop=drop):  # claimed or released anywhere
                 boards.changed(drop)
             case DropStarted(drop=drop):  # started from the dashboard: the board announces it
                 out += boards.drop_boards(drop)

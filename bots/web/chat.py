@@ -69,6 +69,7 @@ from commerce.service_layer.results import (
     ShowAnnounced,
     ShowUpdated,
     ShowView,
+    UnitsLeft,
     WaitlistClosed,
 )
 
@@ -622,7 +623,7 @@ class WebNotifier:
                 return result.order.identity, [], None
             case PaymentStopped(order=order):
                 return order.identity, [], None
-            case DropEnded(drop=drop) | DropStarted(drop=drop):
+            case DropEnded(drop=drop) | DropStarted(drop=drop) | UnitsLeft(drop=drop):
                 return None, self._showing(drop), drop
             case AuctionUpdated(auction=auction) | AuctionEnded(auction=auction):
                 return None, _web_rooms(auction.channels), None

@@ -54,6 +54,7 @@ from commerce.service_layer.results import (
     PromotedFromWaitlist,
     ShowAnnounced,
     ShowUpdated,
+    UnitsLeft,
 )
 
 log = logging.getLogger(__name__)
@@ -209,7 +210,8 @@ class OverlayNotifier:
             case AuctionWon(auction=auction, order=order):
                 name = auction.leader_name or self.hub.names.get(order.identity, "")
                 self._to(auction.channels, sold(name, auction.name, str(order.amount)))
-            case DropStarted(drop=drop) | DropEnded(drop=drop):
+            case DropStarted(drop=drop) | DropEnded(drop=drop) | UnitsLeft(drop=drop):
+                # UnitsLeft: claims in any chat (coalesced in the core, a few a second).
                 self._to(drop.channels, board_event(drop, self.now()))
             case PromotedFromWaitlist(claim=claim) if claim.drop is not None:
                 self._to(claim.drop.channels, board_event(claim.drop, self.now()))

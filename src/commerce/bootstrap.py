@@ -23,11 +23,13 @@ from commerce.adapters.unit_of_work import sql_units
 from commerce.adapters.web_viewers import SqlWebViewers
 from commerce.config import Settings
 from commerce.domain.payments import LimitBreach
+from commerce.service_layer import queries
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.packages import Letters
 from commerce.service_layer.ports import Clock, Notifier, PaymentGateway
 from commerce.service_layer.unit_of_work import CollectingNotifier
+from commerce.service_layer.units_left import UnitsLeftNews
 
 
 def bootstrap(
@@ -37,17 +39,21 @@ def bootstrap(
     notifier: Notifier | None = None,
     payments: PaymentGateway | None = None,
     letters: Letters | None = None,
+    units_left: bool = False,
 ) -> MessageBus:
     """The bus with real adapters; tests pass fakes for the ports they want to watch.
     `letters` (from the composition root: they render in the chat platforms' words) turns
-    news for a buyer into outbox messages; without it buyers are not told."""
+    news for a buyer into outbox messages; without it buyers are not told. `units_left`: claims
+    and releases are told as `UnitsLeft` notices, coalesced (the app's boards and overlays;
+    tests of the core that count the notices leave it off)."""
     engine = engine or create_engine(settings.database_url)
+    store = SqlStore(
+        engine,
+        strikes=settings.livebuy_strikes,
+        web_first_paid=settings.livebuy_web_claims == "first-paid",
+    )
     deps = Deps(
-        store=SqlStore(
-            engine,
-            strikes=settings.livebuy_strikes,
-            web_first_paid=settings.livebuy_web_claims == "first-paid",
-        ),
+        store=store,
         ledger=SqlLedger(engine),
         clock=clock or SystemClock(),
         notifier=CollectingNotifier(notifier or LogNotifier()),
@@ -79,7 +85,13 @@ def bootstrap(
         throttle=MemoryThrottle(rate) if (rate := settings.rate_per_buyer) else None,
         units=sql_units(engine),
     )
-    return MessageBus(deps)
+    bus = MessageBus(deps)
+    if units_left:
+        read = lambda code: queries.latest_drop(bus.reads, code)  # noqa: E731
+        deps.units_left = news = UnitsLeftNews(read, deps.notifier.notify)
+        # One mark per drop and claim batch, once the batch has committed.
+        store.claims.after_batch.append(news.claimed)
+    return bus
 
 
 _frozen = False

@@ -28,6 +28,7 @@ from commerce.service_layer.ports import (
 )
 from commerce.service_layer.ratelimit import RateLimit
 from commerce.service_layer.unit_of_work import UnitsOfWork
+from commerce.service_layer.units_left import UnitsLeftNews
 
 if TYPE_CHECKING:
     from commerce.service_layer.bid_turns import BidTurns
@@ -81,6 +82,9 @@ class Deps:
     # A new unit of work per command (messagebus.ONE_UNIT); None: every repository method
     # commits on its own (tests of a single adapter).
     units: UnitsOfWork | None = None
+    # Claims and releases mark their drop here; it tells `UnitsLeft`, coalesced (the app's
+    # overlays and boards). None: not told (tests of the core that count notices).
+    units_left: UnitsLeftNews | None = None
     # Hands an event (service_layer/events.py) to its handlers; set by the MessageBus.
     dispatch: Callable[[Any], Awaitable[None]] | None = None
     # Decides bids one after another in the order they reach it, in one unit of work per

@@ -29,6 +29,7 @@ from commerce.service_layer.results import (
     Release,
     WaitlistClosed,
 )
+from commerce.service_layer.unit_of_work import after_commit
 
 SELLER_ROLES = ("owner", "cohost")
 # Paid orders are refunded, never cancelled.
@@ -185,8 +186,16 @@ async def release_order(
     `letters` tell the buyer, in the release's transaction."""
     release = await deps.store.release(ref, to, cause, deps.clock.now(), letters)
     if release is not None:
+        _units_back(release, deps)
         await emit(HoldReleased(release, close_checkout), deps)
     return release
+
+
+def _units_back(release: Release, deps: Deps) -> None:
+    """The drop's boards and overlays are told its units left once the release commits."""
+    news, code = deps.units_left, release.order.drop_code
+    if news is not None:
+        after_commit(lambda: news.changed(code))
 
 
 async def expire_holds(cmd: c.ExpireHolds, deps: Deps) -> list[Release]:
@@ -196,10 +205,12 @@ async def expire_holds(cmd: c.ExpireHolds, deps: Deps) -> list[Release]:
         await deps.notifier.notify(DropEnded(drop))
     releases = await deps.store.expire_due(now)
     for release in releases:
+        _units_back(release, deps)
         await deps.notifier.notify(HoldExpired(release.order))
         await emit(HoldReleased(release), deps)
     # First-paid: once others paid for the units, the remaining checkouts close, and say so.
     for release in await deps.store.expire_unfillable(now):
+        _units_back(release, deps)
         await deps.notifier.notify(HoldExpired(release.order, sold_out=True))
         await emit(HoldReleased(release), deps)
     # Auctions due now close, and unpaid wins whose hold just expired go to the runner-up.

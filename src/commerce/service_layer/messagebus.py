@@ -176,6 +176,8 @@ class MessageBus:
             await group.close()
         if self.deps.bid_turns is not None:
             await self.deps.bid_turns.close()
+        if self.deps.units_left is not None:
+            await self.deps.units_left.close()
         await self.deps.store.close()
 
     async def handle(self, command: c.Command) -> Any:

@@ -265,6 +265,15 @@ class DropStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class UnitsLeft:
+    """Claims or releases changed a drop's units left (from any chat): its boards and
+    overlays redraw. Coalesced (service_layer/units_left.py): a few a second per drop at
+    most, each with the drop as read after the changes it follows."""
+
+    drop: DropView
+
+
+@dataclass(frozen=True, slots=True)
 class DropEnded:
     drop: DropView
 
@@ -634,6 +643,7 @@ Notice = (
     | DropStarted
     | OrderDisputed
     | DropEnded
+    | UnitsLeft
     | OrderPaid
     | CheckoutReady
     | OrderRefunded
