@@ -43,6 +43,7 @@ from commerce.service_layer.results import (
     AuctionWon,
     DropEnded,
     DropStarted,
+    DropView,
     GiveawayDrawn,
     GiveawayStarted,
     GiveawayUpdated,
@@ -56,6 +57,7 @@ from commerce.service_layer.results import (
     ShowUpdated,
     UnitsLeft,
 )
+from commerce.service_layer.unit_of_work import after_commit
 
 log = logging.getLogger(__name__)
 PREFIX = "/overlay/"  # where the app mounts it (webhooks/app.py)
@@ -195,6 +197,8 @@ class OverlayNotifier:
         self.hub, self.bus = hub, bus
         self.renderer = Renderer(locale)
         self.now = now or (lambda: bus().reads.clock.now())
+        self._paid_orders: list[OrderView] = []  # paid, committed, not shown yet
+        self._showing: asyncio.Task[None] | None = None
 
     def _to(self, chats: tuple[str, ...] | list[str], event: dict[str, Any]) -> None:
         for room in [overlay_room(chat) for chat in chats] or [EVERY_CHAT]:
@@ -216,7 +220,8 @@ class OverlayNotifier:
             case PromotedFromWaitlist(claim=claim) if claim.drop is not None:
                 self._to(claim.drop.channels, board_event(claim.drop, self.now()))
             case OrderPaid(order=order):
-                await self._paid(order)
+                self._paid_orders.append(order)
+                after_commit(self._show_paid)
             case ShowAnnounced(show=show) | ShowUpdated(show=show):
                 self._to(show.channels, show_event(show, r))
             case (
@@ -228,18 +233,45 @@ class OverlayNotifier:
             case PollUpdated(poll=poll) | PollClosed(poll=poll):
                 self._to(poll.channels, poll_event(poll, r))
 
-    async def _paid(self, order: OrderView) -> None:
-        """A drop's paid order: the buyer on the overlay of the chat they bought in, and the
+    def _show_paid(self) -> None:
+        """Once the payments have committed, in a task of its own: what the overlay shows is
+        read outside the payment's transaction (it does not hold the webhook's unit of
+        work), and the payments committed together are shown together."""
+        if self._showing is None or self._showing.done():
+            self._showing = asyncio.create_task(self._show_paid_orders())
+
+    async def _show_paid_orders(self) -> None:
+        while self._paid_orders:
+            orders, self._paid_orders = self._paid_orders, []
+            try:
+                await self._paid(orders)
+            except Exception:  # an overlay line is not worth a stuck task
+                log.exception("overlay: paid orders not shown")
+
+    async def _paid(self, orders: list[OrderView]) -> None:
+        """Drops' paid orders: each buyer on the overlay of the chat they bought in, and each
         drop's units left (claims are answered in the chat; a payment is a notice). An
         auction's order was shown when it was won (AuctionWon)."""
-        drop = await queries.latest_drop(self.bus().reads, order.drop_code)
+        reads = self.bus().reads
+        drops: dict[str, DropView | None] = {}
+        for order in orders:
+            code = order.drop_code.upper()
+            if code not in drops:
+                drops[code] = await queries.latest_drop(reads, order.drop_code)
         # Only a live drop's: an auction's or a giveaway's sale is a drop made ended (its
         # winner was listed when it was won), and a drop ends by hand or by its timer only.
-        if drop is None or drop.code != order.drop_code.upper() or drop.status != "live":
-            return
-        name = await queries.buyer_name(self.bus().reads, order.ref)
-        self._to([order.chat], sold(name, order.name, str(order.amount)))
-        self._to(drop.channels, board_event(drop, self.now()))
+        shown = [
+            order for order in orders
+            if (drop := drops[order.drop_code.upper()]) is not None
+            and drop.code == order.drop_code.upper() and drop.status == "live"
+        ]  # fmt: skip
+        names = await queries.buyer_names(reads, [order.ref for order in shown])
+        for order in shown:
+            self._to([order.chat], sold(names.get(order.ref, ""), order.name, str(order.amount)))
+        for code in dict.fromkeys(order.drop_code.upper() for order in shown):
+            drop = drops[code]
+            assert drop is not None
+            self._to(drop.channels, board_event(drop, self.now()))
 
 
 def sold(name: str, item: str, amount: str) -> dict[str, Any]:

@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from commerce.adapters.claim_batch import resolve_customers
 from commerce.adapters.claims import LOCK_DROP
 from commerce.adapters.db import connection, transaction
-from commerce.adapters.ledger import NEWEST_SHIP_TO
 from commerce.adapters.shipping import merge_bundles
 from commerce.adapters.sql import (
+    NEWEST_SHIP_TO,
     ORDER_COLUMNS,
     ORDER_FROM,
     order_view,

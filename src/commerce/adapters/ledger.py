@@ -8,7 +8,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from commerce.adapters.db import connection, transaction
+from commerce.adapters.payment_batch import pay_checkouts
 from commerce.adapters.sql import (
+    NEWEST_SHIP_TO,
     ORDER_COLUMNS,
     ORDER_FROM,
     SELECT_ORDER,
@@ -20,6 +22,7 @@ from commerce.adapters.sql import (
 from commerce.domain.errors import NotFound
 from commerce.domain.orders import HOLDING, REFUND_REVERTS, OrderStatus, can_move
 from commerce.domain.payments import FAILED_REFUND
+from commerce.service_layer.ports import CheckoutPaid, PaidCheckout
 from commerce.service_layer.results import OrderView
 
 S = OrderStatus
@@ -94,13 +97,6 @@ REFUND_SUMS = sql(
 SET_REFUNDED_TOTAL = sql("UPDATE orders SET refunded_minor = :refunded WHERE id = :id")
 FLAG_BUYER = sql("UPDATE customer SET disputes = disputes + 1 WHERE id = :id")
 SET_DISPUTE = sql("UPDATE orders SET dispute = :dispute WHERE id = :id")
-# Only addresses the buyer typed (a Checkout page, an invoice) count; a saved card's charge
-# copies the customer's address onto its order (charge_attempt set) and must not outrank a
-# newer one typed on an older order's page.
-NEWEST_SHIP_TO = (
-    "SELECT o.ship_to FROM orders o WHERE o.customer_id = {customer} AND o.ship_to IS NOT NULL"
-    " AND o.charge_attempt IS NULL ORDER BY o.created_at DESC, o.id DESC LIMIT 1"
-)
 # Two addresses of one buyer recorded at once: the second waits here, so that its choice of
 # the newest sees the first. A no-op update locks the row on both databases (as LOCK_DROP).
 LOCK_CUSTOMER_OF = sql(
@@ -176,6 +172,13 @@ class SqlLedger:
             if (await conn.execute(STORE_EVENT, params)).first() is not None:
                 return False
             return not (await conn.execute(CLAIM_EVENT, params)).rowcount
+
+    async def pay_checkouts(
+        self, payments: list[PaidCheckout], now: datetime, check_card: bool
+    ) -> list[CheckoutPaid]:
+        """Paid Checkouts in one call to the driver (adapters/payment_batch.py)."""
+        async with transaction(self.engine) as conn:
+            return await pay_checkouts(conn, payments, now, check_card)
 
     async def store_malformed(self, payload: bytes, reason: str, now: datetime) -> str:
         """Keeps a signed body that is not a readable event; returns the key it is kept

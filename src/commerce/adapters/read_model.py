@@ -73,6 +73,10 @@ BUYER_NAME = sql(
     "SELECT c.display_name FROM orders o JOIN customer c ON c.id = o.customer_id"
     " WHERE o.ref = :ref"
 )
+BUYER_NAMES = sql(
+    "SELECT o.ref, c.display_name FROM orders o JOIN customer c ON c.id = o.customer_id"
+    " WHERE o.ref IN :refs"
+).bindparams(bindparam("refs", expanding=True))
 PRODUCT_BY_SKU = sql(f"{SELECT_PRODUCT.text} WHERE sku = :sku")  # the same columns
 VARIANTS_OF = sql("SELECT label, stock FROM variant WHERE product_id = :id ORDER BY id")
 ORDERS = sql(
@@ -205,6 +209,11 @@ class SqlReadModel:
         async with connection(self.engine) as conn:
             name = (await conn.execute(BUYER_NAME, {"ref": ref})).scalar()
         return str(name or "")
+
+    async def buyer_names(self, refs: list[str]) -> dict[str, str]:
+        async with connection(self.engine) as conn:
+            rows = (await conn.execute(BUYER_NAMES, {"refs": refs})).all()
+        return {row.ref: row.display_name for row in rows if row.display_name}
 
     async def saved_card(self, identity: str) -> SavedCard | None:
         return await self._cards.card(identity)

@@ -73,6 +73,14 @@ ORDER_FROM = """
 """
 SELECT_ORDER = sql(f"SELECT {ORDER_COLUMNS} {ORDER_FROM} WHERE o.id = :id")
 
+# Only addresses the buyer typed (a Checkout page, an invoice) count; a saved card's charge
+# copies the customer's address onto its order (charge_attempt set) and must not outrank a
+# newer one typed on an older order's page.
+NEWEST_SHIP_TO = (
+    "SELECT o.ship_to FROM orders o WHERE o.customer_id = {customer} AND o.ship_to IS NOT NULL"
+    " AND o.charge_attempt IS NULL ORDER BY o.created_at DESC, o.id DESC LIMIT 1"
+)
+
 INSERT_ORDER_EVENT = sql(
     "INSERT INTO order_event (order_id, from_status, to_status, cause, at)"
     " VALUES (:order_id, :from_status, :to_status, :cause, :at)"

@@ -20,6 +20,9 @@ from commerce.service_layer.unit_of_work import UnitsOfWork, Work
 log = logging.getLogger(__name__)
 
 Handle = Callable[[Any], Awaitable[Any]]
+# A batch path: given the commands still to run (inside the unit), the results of those at
+# their head it could handle at once (none, some or all), in order.
+HandleMany = Callable[[list[Any]], Awaitable[list[Any]]]
 Answer = tuple[Any, list[Work]]
 T = TypeVar("T")
 
@@ -37,8 +40,15 @@ def answer(future: asyncio.Future[T], outcome: T | Exception) -> None:
 
 
 class GroupCommit:
-    def __init__(self, units: UnitsOfWork, handle: Handle, max_batch: int = 100) -> None:
+    def __init__(
+        self,
+        units: UnitsOfWork,
+        handle: Handle,
+        max_batch: int = 100,
+        handle_many: HandleMany | None = None,
+    ) -> None:
         self.units, self.handle, self.max_batch = units, handle, max_batch
+        self.handle_many = handle_many
         self._queue: asyncio.Queue[tuple[Any, asyncio.Future[Answer]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.batches = 0  # for tests: how many units served the commands
@@ -82,11 +92,21 @@ class GroupCommit:
     async def _apply(self, commands: list[Any]) -> list[Answer | Exception]:
         answers: list[Answer | Exception] = []
         async with self.units() as unit:
-            if len(commands) == 1:  # alone: its failure is the unit's, no savepoint needed
+            if len(commands) == 1 and self.handle_many is None:
+                # alone: its failure is the unit's, no savepoint needed
                 result = await self.handle(commands[0])
                 answers.append((result, unit.split_off()))
             else:
-                for command in commands:
+                while len(answers) < len(commands):
+                    # The batch path takes what it can at the head; the next command runs
+                    # the usual way (in a part of its own), then the batch path again: the
+                    # commands keep their order of arrival.
+                    if self.handle_many is not None:
+                        done = await self.handle_many(commands[len(answers) :])
+                        answers.extend((result, []) for result in done)
+                        if len(answers) == len(commands):
+                            break
+                    command = commands[len(answers)]
                     try:
                         async with unit.part() as part:
                             result = await self.handle(command)

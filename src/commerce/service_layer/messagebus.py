@@ -155,6 +155,11 @@ ONE_UNIT: frozenset[type] = frozenset(
 
 # Commands that arrive together share one unit of work (group commit), each in a savepoint.
 GROUPED: frozenset[type] = frozenset({c.ReceivePaymentEvent})
+# Their batch paths: what the commands at the head of a group need least is done for all of
+# them at once (see GroupCommit); the others go to their handler one by one.
+MANY: dict[type, Callable[[list[Any], Deps], Awaitable[list[Any]]]] = {
+    c.ReceivePaymentEvent: payment_events.receive_paid_checkouts,
+}
 
 
 class MessageBus:
@@ -208,8 +213,11 @@ class MessageBus:
         if type(command) in GROUPED:
             group = self._groups.get(type(command))
             if group is None:
+                many = MANY.get(type(command))
                 group = self._groups[type(command)] = GroupCommit(
-                    units, lambda cmd: handler(cmd, self.deps)
+                    units,
+                    lambda cmd: handler(cmd, self.deps),
+                    handle_many=None if many is None else lambda cmds: many(cmds, self.deps),
                 )
             result, follow_ups = await group.submit(command)
             for work in follow_ups:  # what the handler split off, in the caller's task

@@ -20,7 +20,8 @@ from commerce.domain import commands as c
 from commerce.domain.payments import PaymentEvent, PaymentEventKind
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.payments import OrderNotKnownYet, apply_payment_event, asks_provider
-from commerce.service_layer.ports import Ledger
+from commerce.service_layer.ports import Ledger, PaidCheckout
+from commerce.service_layer.results import OrderPaid
 from commerce.service_layer.unit_of_work import current, later
 
 K = PaymentEventKind
@@ -127,6 +128,62 @@ async def receive_payment_event(cmd: c.ReceivePaymentEvent, deps: Deps) -> Recei
         return received
     await apply_stored(event, received, deps)
     return received
+
+
+async def receive_paid_checkouts(cmds: list[c.ReceivePaymentEvent], deps: Deps) -> list[Received]:
+    """The group commit's batch path (inside its unit of work): the deliveries at the head
+    of `cmds` that are duplicates, or paid Checkouts of orders holding their units, are
+    answered by the ledger in one call, each exactly as `receive_payment_event` would (a
+    duplicate told so; else stored once, the order paid, the address and the provider's
+    customer kept, its history, the event marked processed, the buyer's notice). Answers a
+    prefix of `cmds`, possibly none: the first delivery that needs more (see
+    `Ledger.pay_checkouts`) is left to `receive_payment_event`, and so is the rest."""
+    ledger = deps.ledger
+    if ledger is None or not cmds:
+        return []
+    check_card = deps.cards is not None and deps.payments is not None
+    received = []
+    run = [_paid_checkout(cmd, deps) for cmd in cmds]
+    for done in await ledger.pay_checkouts(run, deps.clock.now(), check_card):
+        if done.order is None:
+            received.append(Received(done.outcome, duplicate=True))
+            continue
+        await deps.notifier.notify(OrderPaid(done.order))
+        received.append(Received(done.outcome))
+    return received
+
+
+def _paid_checkout(cmd: c.ReceivePaymentEvent, deps: Deps) -> PaidCheckout:
+    """The delivery for the batch path. It applies it only when its event is a paid
+    Checkout of this mode that asks for nothing else: no shipping option or tax to check
+    against a package, no payer to ask the provider for (else: answered there only as a
+    duplicate)."""
+    event = cmd.event
+    applies = not (
+        cmd.ignore is not None
+        or event.kind is not K.CHECKOUT_COMPLETED
+        or not event.paid
+        or event.shipping is not None
+        or event.tax
+        or (deps.cards is not None and event.payment_method is not None)
+    )
+    return PaidCheckout(
+        event_id=event.id,
+        type=event.type,
+        payload=cmd.payload,
+        order_ref=event.order_ref,
+        session_id=event.session_id,
+        payment_ref=event.payment_ref,
+        amount=event.amount,
+        currency=event.currency,
+        card=event.card,
+        email=event.email,
+        payment_customer=event.payment_customer,
+        ship_to=event.ship_to,
+        cause=f"stripe:{event.id}",
+        payment=event.payment_ref or event.session_id or event.id,
+        applies=applies,
+    )
 
 
 def _asks_for_payer(event: PaymentEvent, deps: Deps) -> bool:

@@ -241,8 +241,50 @@ class PaymentGateway(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class PaidCheckout:
+    """A paid Checkout's event as the batch applier takes it (Ledger.pay_checkouts)."""
+
+    event_id: str
+    type: str
+    payload: str
+    order_ref: str | None
+    session_id: str | None
+    payment_ref: str | None
+    amount: int | None
+    currency: str | None
+    card: str | None  # who paid (#18), recorded with the payment
+    email: str | None
+    payment_customer: str | None  # the provider's customer, remembered for the buyer
+    ship_to: str | None  # the address typed on the Checkout page (the first one stays)
+    cause: str  # the order history's cause ("stripe:<event id>")
+    payment: str  # the payment the order is paid with (its intent, else the session)
+    # False: an event of another kind, answered here only if it is a duplicate (stored
+    # already and processed, or being processed); otherwise the batch stops at it.
+    applies: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutPaid:
+    """One event of the batch: its order paid (`order`), or a duplicate (None)."""
+
+    order: OrderView | None
+    outcome: str
+
+
 class Ledger(Protocol):
     """The payment side of orders: checkouts, webhook events, refunds and disputes."""
+
+    async def pay_checkouts(
+        self, payments: list[PaidCheckout], now: datetime, check_card: bool
+    ) -> list[CheckoutPaid]:
+        """Applies paid Checkouts of orders that hold their units, in order, in the open
+        unit of work's transaction: each event stored once and marked processed, its order
+        paid and its history written. Stops at the first event that needs more (answers
+        fewer than given, having written nothing of it): the caller applies that one the
+        usual way. `check_card`: an order whose buyer has no saved card needs more (a first
+        Checkout may have kept one)."""
+        ...
 
     async def store_event(
         self, event_id: str, type_: str, payload: str, now: datetime

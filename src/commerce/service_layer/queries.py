@@ -111,6 +111,10 @@ class ReadModel(Protocol):
         """The name the order's buyer was last known by in a chat ('' if none)."""
         ...
 
+    async def buyer_names(self, refs: list[str]) -> dict[str, str]:
+        """`buyer_name` of several orders in one read (an order without a name left out)."""
+        ...
+
 
 class Reads:
     """What the bus lends to adapters and pages: the read model and the few settings that
@@ -383,6 +387,11 @@ async def seller_role(reads: Reads, identity: str) -> str | None:
 async def buyer_name(reads: Reads, ref: str) -> str:
     """The name an order's buyer chats under (a stream overlay lists who bought)."""
     return await reads.model.buyer_name(ref)
+
+
+async def buyer_names(reads: Reads, refs: list[str]) -> dict[str, str]:
+    """The names several orders' buyers chat under, by order ref (none for no refs)."""
+    return await reads.model.buyer_names(refs) if refs else {}
 
 
 async def signed_in_as(reads: Reads, identity: str) -> list[str]:
