@@ -219,7 +219,7 @@ class OverlayNotifier:
                 self._to(drop.channels, board_event(drop, self.now()))
             case PromotedFromWaitlist(claim=claim) if claim.drop is not None:
                 self._to(claim.drop.channels, board_event(claim.drop, self.now()))
-            case OrderPaid(order=order):
+            case OrderPaid(order=order) if self._watched():
                 self._paid_orders.append(order)
                 after_commit(self._show_paid)
             case ShowAnnounced(show=show) | ShowUpdated(show=show):
@@ -232,6 +232,15 @@ class OverlayNotifier:
                 self._to(g.channels, giveaway_event(g, r))
             case PollUpdated(poll=poll) | PollClosed(poll=poll):
                 self._to(poll.channels, poll_event(poll, r))
+
+    def _watched(self) -> bool:
+        """Whether an overlay may show it: one is open here, or other workers hear of it (the
+        hub relays). A paid order's lines are kept nowhere, and a live drop's board is read
+        from the database by an overlay that opens later: unwatched, nothing to read for."""
+        hub = self.hub
+        if hub.publish != hub.receive:
+            return True
+        return any(room.startswith("overlay:") and viewers for room, viewers in hub.rooms.items())
 
     def _show_paid(self) -> None:
         """Once the payments have committed, in a task of its own: what the overlay shows is
