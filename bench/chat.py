@@ -19,6 +19,7 @@ import os
 import re
 import statistics
 import time
+import urllib.parse
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -45,6 +46,10 @@ SECRET = "whsec_bench_chat"  # noqa: S105 (a benchmark's own test secret)
 PAY_LINK = re.compile(r"https?://\S+/pay/[A-Za-z0-9]+(?:\?t=[A-Za-z0-9_-]+)?")
 COOKIE = "livebuy_viewer"
 CHUNK = 500  # claims in flight at once while local mode's memory is measured
+# Connections the buyers' messages go over, kept alive as a browser keeps its own: one per
+# buyer at most (a new connection per message would measure TCP handshakes, on both sides).
+POST_CONNECTIONS = 200
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 # Starts the Stripe emulator in a process of its own: (port, webhook url) -> its command
 # line (handed in by the CLI: the bench does not import the web side).
@@ -78,8 +83,12 @@ class Buyers:
         connector = TCPConnector(limit=0)
         jar = DummyCookieJar()  # each buyer's own cookie goes with each request
         timeout = ClientTimeout(total=None)
-        async with ClientSession(connector=connector, timeout=timeout, cookie_jar=jar) as http:
-            self.http = http
+        posting = TCPConnector(limit=min(POST_CONNECTIONS, len(self.ids)))
+        async with (
+            ClientSession(connector=connector, timeout=timeout, cookie_jar=jar) as http,
+            ClientSession(connector=posting, timeout=timeout, cookie_jar=DummyCookieJar()) as p,
+        ):
+            self.http, self.posts = http, p
             self._streams = [asyncio.create_task(self._listen(v)) for v in self.ids]
             async with asyncio.timeout(60):
                 await self._all_listening.wait()
@@ -114,10 +123,13 @@ class Buyers:
                 self.links.extend(PAY_LINK.findall(line.decode()))
 
     async def say(self, viewer: str, text: str) -> None:
+        """The form a browser posts, with its cookie (encoded as it would send them: the
+        load generator's own cost is kept small, it shares the machine with the server)."""
         self.waiting[viewer].append(time.perf_counter())
-        form = {"name": viewer[-8:], "text": text}
+        body = urllib.parse.urlencode({"name": viewer[-8:], "text": text}).encode()
+        headers = {**FORM, "Cookie": f"{COOKIE}={self.cookies[viewer]}"}
         url = f"{self.base}/chat/{ROOM}/messages"
-        async with self.http.post(url, data=form, cookies={COOKIE: self.cookies[viewer]}) as r:
+        async with self.posts.post(url, data=body, headers=headers) as r:
             await r.read()
             self.statuses[r.status] = self.statuses.get(r.status, 0) + 1
 
@@ -275,9 +287,12 @@ async def chat(
                 "STRIPE_WEBHOOK_SECRET": SECRET,
                 "STRIPE_API_BASE": f"{stripe_base}/stripe-emulator",
             }
-            async with server_process(serve, url, port=str(port), **stripe) as (base, _):
+            async with server_process(serve, url, port=str(port), **stripe) as (base, pid):
                 async with Buyers(base, buyers).connected() as crowd:
+                    server_cpu, bench_cpu = cpu_seconds(pid), time.process_time()
                     seconds = await crowd.claim_all(claims, within)
+                    server_cpu = cpu_seconds(pid) - server_cpu
+                    bench_cpu = time.process_time() - bench_cpu
                     checkouts = await crowd.open_links()
                 async with ClientSession() as http, http.get(f"{stripe_base}/calls") as r:
                     calls: dict[str, int] = await r.json()
@@ -294,12 +309,23 @@ async def chat(
         "p50_ms": _ms(crowd.latencies, 50),
         "p99_ms": _ms(crowd.latencies, 99),
         "answered": crowd.answered,
+        # CPU spent while the claims were typed and answered, per claim: the server's (all
+        # its threads) and the buyers' (this process: HTTP clients and their streams).
+        "server_cpu_ms_per_claim": server_cpu / claims * 1000,
+        "buyers_cpu_ms_per_claim": bench_cpu / claims * 1000,
+        "load_average": os.getloadavg()[0],
         "message_statuses": crowd.statuses,
         "checkouts": checkouts,
         "stripe_calls": calls,
         "stripe_calls_per_drop": sum(calls.values()),
         "correct": answered_all and opened_all,
     }
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mib(pid: int) -> float:
@@ -352,6 +378,8 @@ def report(f: dict[str, Any]) -> str:
             f" chat, arriving within {f['arrival_seconds']}s",
             f"  claims    {f['claims_per_second']:>8,.0f} claims/s   message -> private answer"
             f" p50 {f['p50_ms']:.1f} ms   p99 {f['p99_ms']:.1f} ms",
+            f"  cpu       server {f['server_cpu_ms_per_claim']:.2f} ms a claim, buyers"
+            f" {f['buyers_cpu_ms_per_claim']:.2f} ms (load average {f['load_average']:.1f})",
             f"  checkouts {k['checkouts_per_second']:>8,.0f} pay links/s   p50"
             f" {k['p50_ms']:.1f} ms   p99 {k['p99_ms']:.1f} ms",
             f"  stripe    {f['stripe_calls_per_drop']} calls for the drop: "

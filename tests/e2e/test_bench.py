@@ -139,6 +139,8 @@ def test_chat_bench_answers_every_claim_privately_and_opens_each_checkout(db: st
     assert figures["checkouts"]["statuses"] == {"303": 30}
     assert figures["stripe_calls"] == {"POST /v1/checkout/sessions": 30}
     assert figures["claims_per_second"] > 0 and figures["p99_ms"] >= figures["p50_ms"] > 0
+    # What a claim cost the server (all its threads) and the buyers, in CPU.
+    assert figures["server_cpu_ms_per_claim"] > 0 and figures["buyers_cpu_ms_per_claim"] > 0
 
 
 def test_local_memory_bench_reads_the_servers_memory() -> None:
