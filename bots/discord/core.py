@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bots.discord.texts import text
-from bots.pictures import described
+from bots.pictures import described, show_picture
 from bots.rendering import Renderer
 from commerce.domain.commands import AddSeller, ChatMessage
 from commerce.domain.drops import DropStatus
@@ -235,4 +235,7 @@ class Core:
                 board = f"show:{show.id}"
                 text = self.renderer.show_board(show)
                 channels = [c for c in map(discord_id, show.channels) if c is not None]
-                await self.put(*(Outgoing(PLATFORM, str(c), text, board=board) for c in channels))
+                image = show_picture(show)  # the live lot's, as the embed's image
+                await self.put(
+                    *(Outgoing(PLATFORM, str(c), text, board=board, image=image) for c in channels)
+                )

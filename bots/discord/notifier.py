@@ -8,6 +8,7 @@ import logging
 import discord
 
 from bots.discord.core import PLATFORM, Core, buttons, discord_id, dm
+from bots.pictures import show_picture
 from commerce.domain.orders import OrderStatus
 from commerce.service_layer.outbox import Outgoing
 from commerce.service_layer.results import (
@@ -143,7 +144,8 @@ def engagement(
             text = r.notice(notice, "").public or ""
             return [Outgoing(PLATFORM, str(c), text) for c in _channels(show.channels)]
         case ShowUpdated(show=show):
-            return _boards(show.channels, r.show_board(show), (), f"show:{show.id}")
+            board = f"show:{show.id}"
+            return _boards(show.channels, r.show_board(show), (), board, show_picture(show))
         case GiveawayStarted(giveaway=giveaway):
             reply = r.giveaway_started(giveaway)
             board = f"giveaway:{giveaway.id}"
@@ -175,10 +177,15 @@ def _channels(chats: tuple[str, ...]) -> list[int]:
 
 
 def _boards(
-    chats: tuple[str, ...], text: str, actions: tuple[tuple[str, str], ...], board: str
+    chats: tuple[str, ...],
+    text: str,
+    actions: tuple[tuple[str, str], ...],
+    board: str,
+    image: str | None = None,
 ) -> list[Outgoing]:
     return [
-        Outgoing(PLATFORM, str(c), text, buttons(actions), board=board) for c in _channels(chats)
+        Outgoing(PLATFORM, str(c), text, buttons(actions), board=board, image=image)
+        for c in _channels(chats)
     ]
 
 

@@ -10,7 +10,7 @@ import logging
 from collections import deque
 from dataclasses import dataclass
 
-from bots.pictures import described
+from bots.pictures import described, show_picture
 from bots.rendering import plus_five
 from bots.telegram.core import PLATFORM, Core, chats
 from bots.telegram.sender import MAX_CAPTION
@@ -166,8 +166,9 @@ class Boards:
     def show_boards(self, show: ShowView) -> list[Outgoing]:
         """The show's board (live lot, next, totals) in each Telegram chat, edited in place."""
         text = self.core.renderer(self.core.locale).show_board(show)
-        board = f"show:{show.id}"
-        return [Outgoing(PLATFORM, c, text, board=board) for c in chats(show.channels)]
+        board, image = f"show:{show.id}", show_picture(show)
+        where = chats(show.channels)
+        return [Outgoing(PLATFORM, c, text, board=board, image=image) for c in where]
 
     def auction_boards(self, notice: AuctionUpdated | AuctionEnded) -> list[Outgoing]:
         """The auction's board in each Telegram chat it runs in: price, leader, time left

@@ -23,6 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bots.pictures import show_picture
 from bots.rendering import Renderer, Reply, plus_five
 from bots.web.hub import HEARTBEAT, ChatHub, Viewer, overlay_room
 from bots.web.page import render_page
@@ -155,6 +156,8 @@ def show_event(show: ShowView, renderer: Renderer) -> dict[str, Any]:
         "sold": show.sold,
         "revenue": str(show.revenue or "0"),
         "text": renderer.show_board(show),
+        # The live lot's picture (none between lots): the card shows it, as a drop's.
+        **media_of(show_picture(show), current.description if current else ""),
     }
 
 

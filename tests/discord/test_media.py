@@ -3,6 +3,8 @@ and the picture as `image.url` (a media folder file by this server's public /med
 which the test fetches as Discord would; an https picture as given); products without one
 keep a plain embed. SQLite and PostgreSQL, against the fake Discord."""
 
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +12,10 @@ from commerce.adapters.media import MediaFolder
 from commerce.domain import commands as c
 from commerce.domain.money import Money
 from commerce.domain.products import ProductSpec
+from commerce.domain.shows import LotMode, LotSpec
 from tests.discord.conftest import Shop, ShopFactory, until
 from tests.discord.fake_discord import OWNER_ID
+from tests.discord.test_shows import HERE, boards
 from tests.pictures import png
 
 BASE = "https://shop.example.com"
@@ -96,3 +100,17 @@ async def test_an_auction_board_embed_shows_the_lots_picture(open_shop: ShopFact
         await shop.fake.slash(shop.fake.add_member("anna"), "bid", amount="2")
         await until(lambda: "€2.00" in embed(shop).get("description", ""), what="the bid")
         assert embed(shop)["image"] == {"url": url}
+
+
+async def test_a_show_board_shows_its_live_lots_picture(open_shop: ShopFactory) -> None:
+    url = "https://cdn.example.com/card.webp"
+    async with open_shop() as shop:
+        spec = ProductSpec("CARD", "Card", Money(400, "eur"), "", (), image=url)
+        await shop.bus.handle(c.AddProduct(spec, 5))
+        lots = (LotSpec("CARD", LotMode.FIXED, Decimal(4)),)
+        starts = shop.bus.deps.clock.now() + timedelta(minutes=30)
+        await shop.bus.handle(c.CreateShow("Sunday", starts, (HERE,), lots=lots))
+        await shop.fake.slash(OWNER_ID, "next")
+        await until(lambda: boards(shop, "lot 1/1"), what="the show's board")
+        (board,) = boards(shop, "lot 1/1")
+        assert board["embeds"][0]["image"] == {"url": url}

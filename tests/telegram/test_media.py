@@ -3,12 +3,15 @@ text as caption (sendPhoto: a media folder file uploaded as multipart/form-data,
 picture by URL), edited with editMessageCaption, or editMessageMedia when the picture
 changed; on SQLite and PostgreSQL, against the fake Bot API."""
 
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from commerce.adapters.media import MediaFolder
 from commerce.domain import commands as c
 from commerce.domain.money import Money
 from commerce.domain.products import ProductSpec
+from commerce.domain.shows import LotMode, LotSpec
 from commerce.service_layer.messagebus import MessageBus
 from tests.pictures import GIF, png
 from tests.telegram.conftest import GROUP, ShopFactory
@@ -152,3 +155,41 @@ async def test_a_picture_whose_file_is_gone_leaves_a_working_text_board(
     await shop.processed(api.message(GROUP, ANNA, "#buy"))
     await shop.settle()
     assert board.text == "Tee · €25.00\nHeavy cotton.\n2 of 3 left\nLast buyers: @anna"
+
+
+async def test_a_show_board_shows_its_live_lots_picture(
+    shop_factory: ShopFactory, api: FakeBotApi, tmp_path: Path
+) -> None:
+    """The show's board is a photo of the lot that is on, replaced when the next lot has
+    another picture (editMessageMedia), with the board's text as its caption."""
+    media = tmp_path / "media"
+    name, _ = MediaFolder(media).save(png())
+    shop = await shop_factory(livebuy_media_dir=str(media))
+    await add_pictured(shop.bus, URL)
+    pin = ProductSpec("PIN", "Pin", Money(300, "eur"), "", (), image=name)
+    await shop.bus.handle(c.AddProduct(pin, 5))
+    api.admins[GROUP] = {SELLER.id}
+    await shop.bus.handle(c.AddSeller(f"telegram:{SELLER.id}"))
+    lots = (
+        LotSpec("TEE", LotMode.FIXED, Decimal(25)),
+        LotSpec("PIN", LotMode.FIXED, Decimal(3)),
+    )
+    starts = shop.clock.now() + timedelta(minutes=30)
+    await shop.bus.handle(c.CreateShow("Sunday", starts, (f"telegram:{GROUP}",), lots=lots))
+
+    await shop.processed(api.message(GROUP, SELLER, "/next"))
+    await shop.settle()
+    shows = [p for p in api.of("sendPhoto") if str(p.params["caption"]).startswith("🔴 Sunday")]
+    (sent,) = shows
+    assert sent.params["photo"] == URL and "lot 1/2" in str(sent.params["caption"])
+    board = next(m for m in api.messages_in(GROUP) if m.text.startswith("🔴 Sunday"))
+    assert board.photo == URL
+
+    await shop.processed(api.message(GROUP, SELLER, "/next"))
+    await shop.settle()
+    assert "lot 2/2" in board.text
+    assert board.photo == Upload(name, "image/png", png())  # the same message, new picture
+    assert any(
+        str(call.params["media"]["caption"]).startswith("🔴 Sunday")
+        for call in api.of("editMessageMedia")
+    )

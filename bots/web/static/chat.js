@@ -115,6 +115,11 @@ function card(m) {  // a show, giveaway or poll card, redrawn in place (one per 
     if (m.current) parts.push("Lot " + m.position + "/" + m.total + ": " + m.current);
     parts.push("Next: " + m.next, "Sold: " + m.sold + " (" + m.revenue + ")");
     p.textContent = parts.join(" · ");
+    if (m.image) {  // the live lot's picture
+      const img = document.createElement("img");
+      img.className = "lot-image"; img.src = m.image; img.alt = m.current;
+      box.prepend(img);
+    }
   } else if (m.type === "giveaway") {
     h2.textContent = "🎁 " + m.name;
     p.textContent = live

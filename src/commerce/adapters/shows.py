@@ -40,7 +40,8 @@ ALL_SHOWS = sql(
     "SELECT id FROM show WHERE (:status IS NULL OR status = :status) ORDER BY starts_at DESC"
 )
 LOTS = sql(
-    "SELECT l.*, p.name, p.currency, a.status AS auction_status, d.status AS drop_status,"
+    "SELECT l.*, p.name, p.currency, p.image, p.description, a.status AS auction_status,"
+    " d.status AS drop_status,"
     " d.remaining AS drop_remaining, g.status AS giveaway_status FROM lot l"
     " JOIN product p ON p.sku = l.sku LEFT JOIN auction a ON a.id = l.auction_id"
     " LEFT JOIN drops d ON d.id = l.drop_id LEFT JOIN giveaway g ON g.id = l.giveaway_id"
@@ -348,4 +349,6 @@ def _lot(row: Any) -> LotView:
         running=bool(running),
         started_at=maybe_utc(row.started_at),
         ended_at=maybe_utc(row.ended_at),
+        image=row.image,
+        description=row.description or "",
     )

@@ -427,6 +427,8 @@ class LotView:
     running: bool = False
     started_at: datetime | None = None
     ended_at: datetime | None = None
+    image: str | None = None  # the product's picture (domain/media.py): the show board's
+    description: str = ""  # the product's
 
 
 @dataclass(frozen=True, slots=True)
