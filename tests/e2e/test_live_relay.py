@@ -2,6 +2,7 @@
 worker did (chat lines, the board, their own private reply), through LISTEN/NOTIFY."""
 
 import asyncio
+import contextlib
 import json
 from typing import Any
 
@@ -9,6 +10,7 @@ from aiohttp import ClientResponse, ClientSession, CookieJar
 from aiohttp.test_utils import TestServer
 
 from commerce.adapters.db import create_engine
+from commerce.adapters.relay import PgRelay
 from tests.conftest import test_settings
 from tests.fakes import FakePaymentGateway
 from tests.integration.helpers import add_product, start_drop
@@ -68,3 +70,34 @@ async def test_a_viewer_on_one_worker_sees_what_another_worker_did(pg_url: str) 
     assert "/pay/" in anna[2]["text"]  # her link, from the other worker
     assert anna[3]["remaining"] == 0
     assert [e["type"] for e in ben] == ["message", "bot", "board"]  # never her link
+
+
+async def test_a_burst_of_events_is_relayed_in_order_identical_lines_included(
+    pg_url: str,
+) -> None:
+    """Events published together go in one statement; PostgreSQL delivers identical payloads
+    of one transaction once, so each carries its number: a line typed twice arrives twice."""
+    heard: list[dict[str, Any]] = []
+    all_heard = asyncio.Event()
+
+    def hear(message: dict[str, Any]) -> None:
+        heard.append(message)
+        if len(heard) == len(burst):
+            all_heard.set()
+
+    said = {"room": "demo", "event": {"type": "message", "name": "ann", "text": "#buy"}}
+    burst = [said, said, *({"room": "demo", "event": {"n": i}} for i in range(200)), said]
+    relay = PgRelay(pg_url, hear)
+    running = asyncio.create_task(relay.run())
+    try:
+        async with asyncio.timeout(10):
+            await relay.listening.wait()
+        for message in burst:
+            relay.publish(message)
+        async with asyncio.timeout(10):
+            await all_heard.wait()
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    assert [{k: v for k, v in m.items() if k != "n"} for m in heard] == burst
