@@ -24,6 +24,7 @@ from commerce.service_layer.results import (
     OrderView,
     ShowView,
 )
+from commerce.service_layer.unit_of_work import after_commit
 
 log = logging.getLogger(__name__)
 BUYERS_SHOWN = 5
@@ -78,10 +79,16 @@ class Boards:
         ):
             return
         self.dirty.add(drop.id)
-        if drop.id not in self.refreshing:
+        # Once the change is committed: a unit of work still open holds it, and a redraw
+        # started now would read the drop as it was (on PostgreSQL) and stay so.
+        after_commit(lambda: self._start_refresh(drop.id))
+
+    def _start_refresh(self, drop_id: int) -> None:
+        self.dirty.add(drop_id)
+        if drop_id not in self.refreshing:
             # A context of its own: the redraw belongs to no update (see PROCESSING).
-            self.refreshing[drop.id] = asyncio.create_task(
-                self._refresh(drop.id), context=contextvars.Context()
+            self.refreshing[drop_id] = asyncio.create_task(
+                self._refresh(drop_id), context=contextvars.Context()
             )
 
     async def _refresh(self, drop_id: int) -> None:

@@ -5,6 +5,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 
 from commerce.domain.commands import OpenPayment
 from commerce.domain.errors import InvalidInput, NotAllowed, NotFound
@@ -26,6 +27,7 @@ from commerce.service_layer.results import (
     PageKind,
     PaymentPage,
 )
+from commerce.service_layer.unit_of_work import one_unit
 
 S = OrderStatus
 # What a pay link says of an order past paying (any other: paid already).
@@ -166,10 +168,15 @@ async def retry_checkouts(deps: Deps) -> list[OrderView]:
     for order in await deps.ledger.awaiting_checkout(created_before):
         if by_invoice(order, deps):
             continue
-        ready = await hand_out_link(order, deps)
-        await deps.notifier.notify(CheckoutReady(ready))
-        opened.append(ready)
+        opened.append(await one_unit(deps.units, partial(_link_now, order, deps)))
     return opened
+
+
+async def _link_now(order: OrderView, deps: Deps) -> OrderView:
+    """The link and the message that brings it, in one unit of work."""
+    ready = await hand_out_link(order, deps)
+    await deps.notifier.notify(CheckoutReady(ready))
+    return ready
 
 
 def by_invoice(order: OrderView, deps: Deps) -> bool:

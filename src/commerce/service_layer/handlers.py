@@ -29,7 +29,7 @@ from commerce.service_layer.results import (
     Release,
     WaitlistClosed,
 )
-from commerce.service_layer.unit_of_work import after_commit
+from commerce.service_layer.unit_of_work import after_commit, one_unit
 
 SELLER_ROLES = ("owner", "cohost")
 # Paid orders are refunded, never cancelled.
@@ -199,7 +199,20 @@ def _units_back(release: Release, deps: Deps) -> None:
 
 
 async def expire_holds(cmd: c.ExpireHolds, deps: Deps) -> list[Release]:
-    """The sweeper's pass: ends overdue drops, expires holds, promotes waitlists."""
+    """The sweeper's pass: ends overdue drops, expires holds, promotes waitlists (one unit
+    of work: the holds given back and what their buyers are told commit together), then
+    closes due auctions and draws due giveaways (a unit each), then hands out the pay links
+    a failure kept back (each a Stripe call)."""
+    releases = await one_unit(deps.units, lambda: _expire(deps))
+    # Auctions due now close, and unpaid wins whose hold just expired go to the runner-up.
+    await one_unit(deps.units, lambda: close_due_auctions(c.CloseDueAuctions(), deps))
+    # Giveaways due now are drawn; the winner's order of 0 is paid at once.
+    await one_unit(deps.units, lambda: giveaways.draw_due_giveaways(c.DrawDueGiveaways(), deps))
+    await retry_checkouts(deps)
+    return releases
+
+
+async def _expire(deps: Deps) -> list[Release]:
     now = deps.clock.now()
     for drop in await deps.store.end_overdue_drops(now):
         await deps.notifier.notify(DropEnded(drop))
@@ -213,11 +226,6 @@ async def expire_holds(cmd: c.ExpireHolds, deps: Deps) -> list[Release]:
         _units_back(release, deps)
         await deps.notifier.notify(HoldExpired(release.order, sold_out=True))
         await emit(HoldReleased(release), deps)
-    # Auctions due now close, and unpaid wins whose hold just expired go to the runner-up.
-    await close_due_auctions(c.CloseDueAuctions(), deps)
-    # Giveaways due now are drawn; the winner's order of 0 is paid at once.
-    await giveaways.draw_due_giveaways(c.DrawDueGiveaways(), deps)
-    await retry_checkouts(deps)
     return releases
 
 

@@ -25,13 +25,14 @@ from contextlib import AbstractAsyncContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, TypeVar
 
 from commerce.service_layer.ports import Notifier
 from commerce.service_layer.results import Notice
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 Deliver = Callable[[Notice], Awaitable[None]]
 Work = Callable[[], Awaitable[object]]
 
@@ -130,6 +131,20 @@ async def later(work: Work) -> None:
         await work()
     else:
         unit.later(work)
+
+
+async def one_unit(units: "UnitsOfWork | None", work: Callable[[], Awaitable[T]]) -> T:
+    """Runs `work` in a unit of work of its own, commits it, then runs what it split off
+    (`later`). A handler whose use case calls Stripe in the middle runs each side of the call
+    so: one unit, the call, another unit. Inside a unit already open in this task, `work` is
+    part of it; without units (tests of a single adapter) it runs as is."""
+    if units is None or current() is not None:
+        return await work()
+    async with units() as unit:
+        result = await work()
+        await unit.commit()
+    await unit.follow_up()
+    return result
 
 
 class CollectingNotifier:
