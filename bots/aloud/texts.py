@@ -1,5 +1,7 @@
 """Texts only the chats without private messages say (Twitch, YouTube Live), in every locale:
-a win answered in the chat itself with its pay link, and a drop's one-line board.
+a win answered in the chat itself with its pay link, a drop's one-line board, and a buyer's
+news after the sale (shipped, cancelled) said naming them, with the claimant's link to the
+details (never the tracking number itself: the whole chat reads it).
 
 Everything else comes from `bots.rendering`; a test checks every locale has the same keys.
 """
@@ -14,6 +16,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "won_no_link": "{who}: {qty} × {item} is yours for {amount}. Your link follows here.",
         "board": "{item}: {left} of {qty} left at {amount}, type #buy {code}",
         "board_ended": "{item}: the drop has ended, {sold} of {qty} sold.",
+        "shipped": "{who}: your order {refs} has shipped. Tracking and details: {url}",
+        "shipped_no_link": "{who}: your order {refs} has shipped.",
+        "cancelled": "{who}: the shop cancelled your order {ref}. Nothing was charged. "
+        "Details: {url}",
+        "cancelled_no_link": "{who}: the shop cancelled your order {ref}. Nothing was charged.",
     },
     "de": {
         "saved_card": "deiner gespeicherten Karte",
@@ -24,6 +31,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "won_no_link": "{who}: {qty} × {item} gehört dir für {amount}. Dein Link folgt hier.",
         "board": "{item}: {left} von {qty} übrig zu {amount}, schreib #buy {code}",
         "board_ended": "{item}: der Drop ist beendet, {sold} von {qty} verkauft.",
+        "shipped": "{who}: deine Bestellung {refs} ist verschickt. Sendungsnummer und "
+        "Details: {url}",
+        "shipped_no_link": "{who}: deine Bestellung {refs} ist verschickt.",
+        "cancelled": "{who}: der Shop hat deine Bestellung {ref} storniert. Es wurde nichts "
+        "abgebucht. Details: {url}",
+        "cancelled_no_link": "{who}: der Shop hat deine Bestellung {ref} storniert. Es wurde "
+        "nichts abgebucht.",
     },
     "fr": {
         "saved_card": "ta carte enregistrée",
@@ -34,6 +48,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "won_no_link": "{who} : {qty} × {item} est à toi pour {amount}. Ton lien suit ici.",
         "board": "{item} : {left} sur {qty} restants à {amount}, tape #buy {code}",
         "board_ended": "{item} : le drop est terminé, {sold} sur {qty} vendus.",
+        "shipped": "{who} : ta commande {refs} est expédiée. Suivi et détails : {url}",
+        "shipped_no_link": "{who} : ta commande {refs} est expédiée.",
+        "cancelled": "{who} : la boutique a annulé ta commande {ref}. Rien n'a été débité. "
+        "Détails : {url}",
+        "cancelled_no_link": "{who} : la boutique a annulé ta commande {ref}. Rien n'a été "
+        "débité.",
     },
     "es": {
         "saved_card": "tu tarjeta guardada",
@@ -44,6 +64,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "won_no_link": "{who}: {qty} × {item} es tuyo por {amount}. Tu enlace llega aquí.",
         "board": "{item}: quedan {left} de {qty} a {amount}, escribe #buy {code}",
         "board_ended": "{item}: el drop ha terminado, {sold} de {qty} vendidos.",
+        "shipped": "{who}: tu pedido {refs} ha sido enviado. Seguimiento y detalles: {url}",
+        "shipped_no_link": "{who}: tu pedido {refs} ha sido enviado.",
+        "cancelled": "{who}: la tienda canceló tu pedido {ref}. No se cobró nada. Detalles: {url}",
+        "cancelled_no_link": "{who}: la tienda canceló tu pedido {ref}. No se cobró nada.",
     },
 }
 

@@ -42,9 +42,13 @@ from commerce.domain.commands import (
     SignIn,
 )
 from commerce.domain.errors import CommerceError, Conflict
+from commerce.domain.fulfilment import tracking_link
+from commerce.domain.orders import OrderStatus
 from commerce.domain.pace import Rate
 from commerce.domain.pay_links import claimant_only
 from commerce.service_layer import queries
+from commerce.service_layer.messagebus import MessageBus
+from commerce.service_layer.results import OrderView
 from commerce.service_layer.sign_in import EMAIL_LINK_TTL
 from webhooks.headers import COMMON_CSP
 from webhooks.keys import BUS
@@ -322,6 +326,28 @@ def install(app: web.Application, settings: Settings) -> None:
                 return page("Sign-in failed", str(exc), status=502)
             return await back_to_link(request, f"youtube:{channel}", "/auth/google")
 
+    async def after_the_sale(bus: MessageBus, order: OrderView) -> web.Response | None:
+        """A shipped order's tracking, or a cancelled one's end, for its claimant only (the
+        chat heard only that there is news); None while there is something to pay."""
+        item = f"{order.quantity} × {order.description}, {order.total}"
+        title = f"Order {order.ref}"
+        if order.status is OrderStatus.CANCELLED:
+            return page(title, f"{item}: this order was cancelled. Nothing was charged.")
+        if order.status is not OrderStatus.FULFILLED:
+            return None
+        shipped = await queries.shipment(bus.reads, order.ref)
+        if shipped is None:
+            return page(title, f"{item}: this order has shipped.")
+        tracking, carrier = shipped
+        by = f" ({carrier})" if carrier else ""
+        link = tracking_link(carrier, tracking)
+        follow = (
+            f'<p><a id="tracking" href="{html.escape(link)}">Follow the package</a></p>'
+            if link
+            else ""
+        )
+        return page(title, f"{item}: this order has shipped. Tracking: {tracking}{by}", follow)
+
     @routes.get("/p/{ref}")
     async def claimant_link(request: web.Request) -> web.Response:
         """The pay link said in a Twitch or YouTube chat: only its claimant pays through it."""
@@ -334,6 +360,9 @@ def install(app: web.Application, settings: Settings) -> None:
         identity = await bus.handle(RecogniseWebViewer(cookie)) if cookie else None
         accounts = await queries.signed_in_as(bus.reads, identity) if identity else []
         if order.identity in accounts:  # the claimant: on to pay, as /pay/ does
+            after = await after_the_sale(bus, order)
+            if after is not None:  # what the chat was told of by this link (bots/letters.py)
+                return after
             raise web.HTTPSeeOther(f"/pay/{order.ref}?t={token}")
         # The name the buyer chats under (kept with their orders), never one from the link.
         name = (await queries.buyer_name(bus.reads, order.ref)).strip().lstrip("@")[:40]

@@ -69,6 +69,10 @@ CHANNELS_OF = sql(
     "SELECT drop_id, chat FROM drop_channel WHERE drop_id IN :ids ORDER BY chat"
 ).bindparams(bindparam("ids", expanding=True))
 DROP_CHATS = sql("SELECT DISTINCT chat FROM drop_channel ORDER BY chat")
+SHIPMENT_OF = sql(
+    "SELECT s.tracking, s.carrier FROM orders o JOIN shipment s ON s.id = o.shipment_id"
+    " WHERE o.ref = :ref"
+)
 BUYER_NAME = sql(
     "SELECT c.display_name FROM orders o JOIN customer c ON c.id = o.customer_id"
     " WHERE o.ref = :ref"
@@ -209,6 +213,11 @@ class SqlReadModel:
         async with connection(self.engine) as conn:
             name = (await conn.execute(BUYER_NAME, {"ref": ref})).scalar()
         return str(name or "")
+
+    async def shipment(self, ref: str) -> tuple[str, str] | None:
+        async with connection(self.engine) as conn:
+            row = (await conn.execute(SHIPMENT_OF, {"ref": ref})).first()
+        return None if row is None else (str(row.tracking), str(row.carrier))
 
     async def buyer_names(self, refs: list[str]) -> dict[str, str]:
         async with connection(self.engine) as conn:

@@ -7,6 +7,8 @@ from dataclasses import replace
 from commerce.domain import commands as c
 from commerce.domain.errors import InvalidInput, NotFound
 from commerce.domain.fulfilment import carrier_name, ship_by, tracking_code, tracking_link
+from commerce.domain.pay_links import claimant_only
+from commerce.service_layer import queries
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.packages import (
     SHIPPABLE,
@@ -16,6 +18,7 @@ from commerce.service_layer.packages import (
     Shipments,
     ShipmentView,
 )
+from commerce.service_layer.queries import Reads
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +83,10 @@ async def _plan(
     if deps.letters is not None:
         for package in packages:
             leaving = tuple(o for o in package.orders if o.ref in refs)
-            news = OrderShipped(leaving, tracking, carrier, link)
+            buyer = ""
+            if leaving and claimant_only(leaving[0].identity):  # said in public, naming them
+                buyer = await queries.buyer_name(Reads(deps), leaving[0].ref)
+            news = OrderShipped(leaving, tracking, carrier, link, buyer)
             letters += deps.letters.write(news)
     return ShipmentPlan(tuple(refs), tracking, carrier, link, tuple(letters))
 

@@ -8,6 +8,7 @@ from commerce.domain.errors import InvalidInput, NotAllowed, NotFound
 from commerce.domain.identity import ChatRef, Identity
 from commerce.domain.media import description
 from commerce.domain.orders import CANCELLABLE, OrderStatus
+from commerce.domain.pay_links import claimant_only
 from commerce.domain.products import check_image, normalise_sku
 from commerce.service_layer import giveaways, queries
 from commerce.service_layer.auctions import close_due_auctions
@@ -136,7 +137,10 @@ async def cancel_order(cmd: c.CancelOrder, deps: Deps) -> Release:
             raise InvalidInput(_not_cancellable(order))
         reason = " ".join(cmd.reason.split())[:200]
         cause = cmd.cause or "operator"
-        letters = deps.letters.write(OrderCancelled(order, reason)) if deps.letters else []
+        letters = []
+        if deps.letters is not None:
+            buyer = await _name_in_public(order, deps)
+            letters = deps.letters.write(OrderCancelled(order, reason, buyer))
         return await _release(order, OrderStatus.CANCELLED, cause, deps, letters)
     else:
         customer = await deps.store.customer_id(cmd.identity)
@@ -153,6 +157,13 @@ async def cancel_order(cmd: c.CancelOrder, deps: Deps) -> Release:
             order = found
         cause = cmd.cause or f"cancel:{cmd.identity}"
     return await _release(order, OrderStatus.CANCELLED, cause, deps)
+
+
+async def _name_in_public(order: OrderView, deps: Deps) -> str:
+    """The name a buyer of a chat without private messages is told under, in public."""
+    if not claimant_only(order.identity):
+        return ""
+    return await queries.buyer_name(Reads(deps), order.ref)
 
 
 def _not_cancellable(order: OrderView) -> str:

@@ -88,6 +88,9 @@ class OrderShipped:
     tracking: str
     carrier: str
     link: str | None
+    # The name the buyer chats under: a chat without private messages (Twitch, YouTube)
+    # is told in public, naming them (bots/letters.py).
+    buyer: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +99,7 @@ class OrderCancelled:
 
     order: OrderView
     reason: str
+    buyer: str = ""  # as OrderShipped's
 
 
 BuyerNews = OrderShipped | OrderCancelled

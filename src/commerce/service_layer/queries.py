@@ -115,6 +115,11 @@ class ReadModel(Protocol):
         """`buyer_name` of several orders in one read (an order without a name left out)."""
         ...
 
+    async def shipment(self, ref: str) -> tuple[str, str] | None:
+        """The tracking number and carrier of the package the order left in (None: not
+        shipped)."""
+        ...
+
 
 class Reads:
     """What the bus lends to adapters and pages: the read model and the few settings that
@@ -387,6 +392,11 @@ async def seller_role(reads: Reads, identity: str) -> str | None:
 async def buyer_name(reads: Reads, ref: str) -> str:
     """The name an order's buyer chats under (a stream overlay lists who bought)."""
     return await reads.model.buyer_name(ref)
+
+
+async def shipment(reads: Reads, ref: str) -> tuple[str, str] | None:
+    """How an order shipped: (tracking number, carrier), for its buyer's eyes only."""
+    return await reads.model.shipment(ref.upper())
 
 
 async def buyer_names(reads: Reads, refs: list[str]) -> dict[str, str]:
