@@ -5,23 +5,20 @@ subscribes the EventSub WebSocket session to a channel's chat (channel.chat.mess
 `POST /chat/messages` says a line in it. Every call carries the application's Client-Id and the
 bot's user access token, which comes from its refresh token (the OAuth "refresh_token" grant at
 TWITCH_OAUTH_BASE_URL/oauth2/token), is renewed a minute before it runs out and once more when
-Helix answers 401. Twitch may hand out a new refresh token with each renewal: the newest is
-kept (in memory; the one in the environment stays valid for a confidential client).
+Helix answers 401 (bots/aloud/client.py, shared with YouTube). Twitch may hand out a new
+refresh token with each renewal: the newest is kept (in memory; the one in the environment
+stays valid for a confidential client).
 Helix errors arrive as {"error": "Unauthorized", "status": 401, "message": "..."} and are
 raised as `TwitchError`. The tokens and the client secret are never logged.
 """
 
-import asyncio
-import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
+from bots.aloud.client import RefreshingClient
 
-log = logging.getLogger(__name__)
-REFRESH_AHEAD = 60.0  # seconds before its expiry an access token is renewed
-TIMEOUT = aiohttp.ClientTimeout(total=20)
 MAX_TEXT = 500  # characters in one chat message (POST /chat/messages)
 
 
@@ -60,58 +57,29 @@ class Sent:
     drop_message: str = ""
 
 
-class Helix:
+class Helix(RefreshingClient):
+    platform = "Twitch"
+
     def __init__(
         self,
         credentials: Credentials,
         base_url: str = "https://api.twitch.tv/helix",
         oauth_base_url: str = "https://id.twitch.tv",
     ) -> None:
+        token_url = oauth_base_url.rstrip("/") + "/oauth2/token"
+        c = credentials
+        super().__init__(c.client_id, c.client_secret, c.refresh_token, token_url)
         self.credentials = credentials
         self.base_url = base_url.rstrip("/")
-        self.token_url = oauth_base_url.rstrip("/") + "/oauth2/token"
-        self.session: aiohttp.ClientSession | None = None
-        self._refresh_token = credentials.refresh_token
-        self._token: str | None = None
-        self._expires_at = 0.0
-        self._refreshing = asyncio.Lock()
-        self.renewals = 0  # access tokens obtained (tests)
 
-    def _session(self) -> aiohttp.ClientSession:
-        if self.session is None or self.session.closed:
-            self.session = aiohttp.ClientSession(timeout=TIMEOUT)
-        return self.session
+    def refused(self, status: int, body: dict[str, Any]) -> Exception:
+        # {"status": 400, "message": "Invalid refresh token"}
+        return TokenRefused(status, str(body.get("message", "")))
 
-    async def close(self) -> None:
-        if self.session is not None:
-            await self.session.close()
-            self.session = None
-
-    async def access_token(self) -> str:
-        async with self._refreshing:
-            if self._token is None or time.monotonic() > self._expires_at - REFRESH_AHEAD:
-                await self._refresh()
-            assert self._token is not None
-            return self._token
-
-    async def _refresh(self) -> None:
-        form = {
-            "client_id": self.credentials.client_id,
-            "client_secret": self.credentials.client_secret,
-            "refresh_token": self._refresh_token,
-            "grant_type": "refresh_token",
-        }
-        async with self._session().post(self.token_url, data=form) as response:
-            body = await _json(response)
-        if response.status != 200 or "access_token" not in body:
-            # {"status": 400, "message": "Invalid refresh token"}
-            raise TokenRefused(response.status, str(body.get("message", "")))
-        self._token = str(body["access_token"])
-        self._refresh_token = str(body.get("refresh_token") or self._refresh_token)
-        expires_in = float(body.get("expires_in") or 3600)
-        self._expires_at = time.monotonic() + expires_in
-        self.renewals += 1
-        log.info("Twitch: the bot's access token renewed (valid %.0fs)", expires_in)
+    def failed(self, status: int, data: dict[str, Any], headers: Mapping[str, str]) -> Exception:
+        reset = headers.get("Ratelimit-Reset", "")
+        retry = max(float(reset) - time.time(), 1.0) if reset.isdigit() else 0.0
+        return TwitchError(status, str(data.get("message") or data.get("error") or ""), retry)
 
     async def call(
         self,
@@ -120,27 +88,9 @@ class Helix:
         params: list[tuple[str, str]] | None = None,
         body: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """One Helix call with the current token; a 401 renews the token and tries once more."""
-        for attempt in (1, 2):
-            headers = {
-                "Authorization": f"Bearer {await self.access_token()}",
-                "Client-Id": self.credentials.client_id,
-            }
-            url = f"{self.base_url}/{path}"
-            async with self._session().request(
-                method, url, params=params, json=body, headers=headers
-            ) as response:
-                data = await _json(response)
-                reset = response.headers.get("Ratelimit-Reset", "")
-            if response.status == 401 and attempt == 1:
-                self._token = None  # expired or revoked early: a new one, then once more
-                continue
-            if response.status >= 400:
-                retry = max(float(reset) - time.time(), 1.0) if reset.isdigit() else 0.0
-                message = str(data.get("message") or data.get("error") or "")
-                raise TwitchError(response.status, message, retry)
-            return data
-        raise AssertionError("unreachable")  # pragma: no cover
+        """One Helix call as the bot (its Client-Id and user token)."""
+        headers = {"Client-Id": self.credentials.client_id}
+        return await self.authorized(method, f"{self.base_url}/{path}", params, body, headers)
 
     async def user_ids(self, logins: list[str]) -> dict[str, str]:
         """{login: user id} of the logins Twitch knows (GET /users, 100 at most a call)."""
@@ -182,11 +132,3 @@ class Helix:
             drop_code=str(drop.get("code") or ""),
             drop_message=str(drop.get("message") or ""),
         )
-
-
-async def _json(response: aiohttp.ClientResponse) -> dict[str, Any]:
-    try:
-        data = await response.json(content_type=None)
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}

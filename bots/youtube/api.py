@@ -3,24 +3,20 @@
 `liveChatMessages.list` (GET liveChat/messages) reads the chat, `liveChatMessages.insert`
 (POST liveChat/messages) writes to it, `liveBroadcasts.list` finds a broadcast's chat. Access
 tokens come from the channel's refresh token (the OAuth "refresh_token" grant), are renewed a
-minute before they run out, and once more when the API answers 401. Errors arrive as Google's
+minute before they run out, and once more when the API answers 401 (bots/aloud/client.py,
+shared with Twitch). Errors arrive as Google's
 JSON error ({"error": {"code", "message", "errors": [{"domain", "reason", ...}]}}) and are
 raised as `YouTubeError` with the first reason: quotaExceeded, liveChatEnded, ... The tokens
 are never logged.
 """
 
-import asyncio
-import logging
-import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
+from bots.aloud.client import RefreshingClient
 
-log = logging.getLogger(__name__)
-REFRESH_AHEAD = 60.0  # seconds before its expiry an access token is renewed
-TIMEOUT = aiohttp.ClientTimeout(total=20)
 MAX_TEXT = 200  # characters in one chat message (liveChatMessages.insert)
 
 
@@ -73,75 +69,36 @@ class Page:
     offline: bool  # offlineAt is set: the stream went offline
 
 
-class YouTubeApi:
+class YouTubeApi(RefreshingClient):
+    platform = "YouTube"
+
     def __init__(
         self,
         credentials: Credentials,
         base_url: str = "https://www.googleapis.com/youtube/v3",
         token_url: str = "https://oauth2.googleapis.com/token",  # noqa: S107 (a URL)
     ) -> None:
+        c = credentials
+        super().__init__(c.client_id, c.client_secret, c.refresh_token, token_url)
         self.credentials = credentials
-        self.base_url, self.token_url = base_url.rstrip("/"), token_url
-        self.session: aiohttp.ClientSession | None = None
-        self._token: str | None = None
-        self._expires_at = 0.0
-        self._refreshing = asyncio.Lock()
+        self.base_url = base_url.rstrip("/")
         # Ids of the messages this process posted: the bot writes as the channel (its owner),
         # and its own lines must not be read back as the owner's commands.
         self.posted: deque[str] = deque(maxlen=500)
 
-    def _session(self) -> aiohttp.ClientSession:
-        if self.session is None or self.session.closed:
-            self.session = aiohttp.ClientSession(timeout=TIMEOUT)
-        return self.session
+    def refused(self, status: int, body: dict[str, Any]) -> Exception:
+        # {"error": "invalid_grant", "error_description": "Token has been expired or revoked."}
+        reason = str(body.get("error", "")) if isinstance(body.get("error"), str) else ""
+        return TokenRefused(status, reason, str(body.get("error_description", "")))
 
-    async def close(self) -> None:
-        if self.session is not None:
-            await self.session.close()
-            self.session = None
-
-    async def access_token(self) -> str:
-        async with self._refreshing:
-            if self._token is None or time.monotonic() > self._expires_at - REFRESH_AHEAD:
-                await self._refresh()
-            assert self._token is not None
-            return self._token
-
-    async def _refresh(self) -> None:
-        form = {
-            "client_id": self.credentials.client_id,
-            "client_secret": self.credentials.client_secret,
-            "refresh_token": self.credentials.refresh_token,
-            "grant_type": "refresh_token",
-        }
-        async with self._session().post(self.token_url, data=form) as response:
-            body = await _json(response)
-        if response.status != 200 or "access_token" not in body:
-            # {"error": "invalid_grant", "error_description": "Token has been expired or revoked."}
-            reason = str(body.get("error", "")) if isinstance(body.get("error"), str) else ""
-            raise TokenRefused(response.status, reason, str(body.get("error_description", "")))
-        self._token = str(body["access_token"])
-        self._expires_at = time.monotonic() + float(body.get("expires_in", 3600))
-        log.info("YouTube: access token renewed (valid %ss)", body.get("expires_in", 3600))
+    def failed(self, status: int, data: dict[str, Any], headers: Mapping[str, str]) -> Exception:
+        return _error(status, data)
 
     async def _call(
         self, method: str, path: str, params: dict[str, str], body: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        """One API call with the current token; a 401 renews the token and tries once more."""
-        for attempt in (1, 2):
-            headers = {"Authorization": f"Bearer {await self.access_token()}"}
-            url = f"{self.base_url}/{path}"
-            async with self._session().request(
-                method, url, params=params, json=body, headers=headers
-            ) as response:
-                data = await _json(response)
-            if response.status == 401 and attempt == 1:
-                self._token = None  # revoked or expired early: a new one, then once more
-                continue
-            if response.status >= 400:
-                raise _error(response.status, data)
-            return data
-        raise AssertionError("unreachable")  # pragma: no cover
+        """One API call as the channel."""
+        return await self.authorized(method, f"{self.base_url}/{path}", params, body)
 
     async def messages(self, live_chat_id: str, page_token: str | None) -> Page:
         params = {"liveChatId": live_chat_id, "part": "snippet,authorDetails"}
@@ -178,14 +135,6 @@ class YouTubeApi:
             if chat:
                 return str(chat)
         return None
-
-
-async def _json(response: aiohttp.ClientResponse) -> dict[str, Any]:
-    try:
-        data = await response.json(content_type=None)
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _error(status: int, data: dict[str, Any]) -> YouTubeError:
