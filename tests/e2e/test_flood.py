@@ -26,6 +26,8 @@ from webhooks.app import create_app
 from webhooks.keys import BUS
 
 TOKEN = "s3cret-admin-0123456789abc"
+# 60 times what a window lets through: as much a flood as 3,000 were, at a tenth of the time.
+FLOOD = 300
 
 
 @pytest.fixture
@@ -38,7 +40,7 @@ async def server(web_shop: WebShop) -> AsyncIterator[TestServer]:
         yield server
 
 
-async def test_three_thousand_messages_from_one_session_are_throttled(
+async def test_three_hundred_messages_from_one_session_are_throttled(
     server: TestServer,
 ) -> None:
     base, bus = base_of(server), server.app[BUS]
@@ -67,7 +69,7 @@ async def test_three_thousand_messages_from_one_session_are_throttled(
                 return posted.status
 
         started = time.monotonic()
-        statuses = await asyncio.gather(*(say(i) for i in range(3000)))
+        statuses = await asyncio.gather(*(say(i) for i in range(FLOOD)))
         took = time.monotonic() - started
         windows = int(took // 10) + 1  # a window lets 5 through
         # One "slow down" a minute (throttle.WARN_AGAIN_AFTER): a loaded machine may take longer.
@@ -82,7 +84,7 @@ async def test_three_thousand_messages_from_one_session_are_throttled(
             reader.cancel()
         await asyncio.gather(*readers, return_exceptions=True)
     spam_lines = [e for e in seen["ben"] if e["type"] == "message" and e["name"] == "Spammer"]
-    assert 1 <= len(spam_lines) <= 5 * windows  # what the room saw of 3,000
+    assert 1 <= len(spam_lines) <= 5 * windows  # what the room saw of 300
     slow_downs = [e for e in seen["spammer"] if "slow down" in e.get("text", "")]
     assert 1 <= len(slow_downs) <= warnings
     assert all(e["type"] == "private" for e in slow_downs)
@@ -92,7 +94,7 @@ async def test_three_thousand_messages_from_one_session_are_throttled(
     async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as seller:
         assert (await seller.post(f"{base}/dashboard/login", data={"token": TOKEN})).status == 200
         state = await (await seller.get(f"{base}/dashboard/state")).json()
-    assert state["throttled"]["web"] >= 3000 - 5 * windows
+    assert state["throttled"]["web"] >= FLOOD - 5 * windows
 
 
 async def test_a_sellers_commands_are_never_throttled(server: TestServer) -> None:
