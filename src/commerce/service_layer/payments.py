@@ -34,9 +34,11 @@ from commerce.service_layer.results import (
     PaymentStopped,
     PromotedFromWaitlist,
     RefundFailed,
+    Release,
+    Settlement,
 )
 from commerce.service_layer.settlement import settle_payment
-from commerce.service_layer.unit_of_work import current, later
+from commerce.service_layer.unit_of_work import current, later, one_unit
 
 log = logging.getLogger(__name__)
 K = PaymentEventKind
@@ -474,11 +476,10 @@ async def _reconcile_session(
             cause = f"reconcile:{state.id}:{mismatch}"
             outcome = await _to_review(order, cause, mismatch, deps.clock.now(), ledger)
             return f"paid at the provider, {outcome}"
-        payer = await _payer_at_provider(state.payment_intent, deps)
+        payer = await _payer_at_provider(state.payment_intent, deps)  # Stripe: before
         payment = state.payment_intent or state.id
-        settlement = await settle_payment(
-            c.SettlePayment(order.ref, payment, "reconcile", payer=payer), deps
-        )
+        settle = c.SettlePayment(order.ref, payment, "reconcile", payer=payer)
+        settlement = await one_unit(deps.units, lambda: settle_payment(settle, deps))
         return f"paid at the provider -> {settlement.order.status}"
     if state.status == "expired" and order.status in (S.RESERVED, S.CHECKOUT_OPEN):
         release = await deps.store.release(order.ref, S.EXPIRED, "reconcile", deps.clock.now())
@@ -502,12 +503,17 @@ async def _reconcile_payment(
             outcome = await _to_review(order, cause, mismatch, now, deps.ledger)
             return f"paid at the provider, {outcome}"
         cause = f"reconcile:{state.id}"
-        payer = await _payer_at_provider(state.id, deps)
-        settlement = await settle_payment(
-            c.SettlePayment(order.ref, state.id, cause, payer=payer), deps
-        )
-        if deps.ledger is not None:  # refunds and disputes reported before it
-            await deps.ledger.apply_pending(order.ref, cause, now)
+        payer = await _payer_at_provider(state.id, deps)  # Stripe: before the unit
+
+        async def paid() -> Settlement:
+            settlement = await settle_payment(
+                c.SettlePayment(order.ref, state.id, cause, payer=payer), deps
+            )
+            if deps.ledger is not None:  # refunds and disputes reported before it
+                await deps.ledger.apply_pending(order.ref, cause, now)
+            return settlement
+
+        settlement = await one_unit(deps.units, paid)
         return f"paid at the provider -> {settlement.order.status}"
     if state.status in FAILED_PAYMENT:
         return await _give_back(order, f"reconcile:{state.id}:failed", PaymentProblem.FAILED, deps)
@@ -521,12 +527,18 @@ async def _reconcile_payment(
 async def _give_back(
     order: OrderView, cause: str, problem: PaymentProblem, deps: Deps
 ) -> str | None:
-    """The payment will not come: units back (the waitlist promoted), the buyer told. A
-    payment that still arrives is honoured or refunded (settle_payment)."""
-    release = await release_order(order.ref, S.CANCELLED, cause, deps, close_checkout=False)
+    """The payment will not come: units back (the waitlist promoted), the buyer told, in one
+    unit of work. A payment that still arrives is honoured or refunded (settle_payment)."""
+
+    async def give_back() -> Release | None:
+        released = await release_order(order.ref, S.CANCELLED, cause, deps, close_checkout=False)
+        if released is not None:
+            await deps.notifier.notify(PaymentStopped(released.order, problem))
+        return released
+
+    release = await one_unit(deps.units, give_back)
     if release is None:
         return None
-    await deps.notifier.notify(PaymentStopped(release.order, problem))
     what = "failed" if problem is PaymentProblem.FAILED else "did not complete in time"
     return f"payment {what} at the provider -> {release.order.status}"
 
