@@ -27,6 +27,7 @@ import html
 import ipaddress
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from urllib.parse import quote, urlsplit
 
 from aiohttp import web
@@ -288,43 +289,39 @@ def install(app: web.Application, settings: Settings) -> None:
         response.del_cookie(PAY_RETURN)
         return response
 
+    def stream_sign_in(
+        path: str,
+        provider: str,
+        authorize_url: Callable[[str], str],
+        account_of: Callable[[str], Awaitable[str]],
+        prefix: str,
+    ) -> None:
+        """The sign-in of a platform whose buyers pay through claimant links (Twitch,
+        YouTube's Google): `path` starts it, `path`/callback signs the browser in as
+        `prefix:<the account OAuth proved>` and goes back to the link."""
+
+        async def start(request: web.Request) -> web.Response:
+            state = new_state()
+            return await start_for_link(request, authorize_url(state), state, path)
+
+        async def callback(request: web.Request) -> web.Response:
+            if (refused := await refused_state(request, provider)) is not None:
+                return refused
+            try:
+                account = await account_of(request.query["code"])
+            except OAuthFailed as exc:
+                return page("Sign-in failed", str(exc), status=502)
+            return await back_to_link(request, f"{prefix}:{account}", path)
+
+        routes.get(path)(start)
+        routes.get(f"{path}/callback")(callback)
+
     if twitch is not None:
-        twitch_oauth = twitch
-
-        @routes.get("/auth/twitch")
-        async def twitch_start(request: web.Request) -> web.Response:
-            state = new_state()
-            where = twitch_oauth.authorize_url(state)
-            return await start_for_link(request, where, state, "/auth/twitch")
-
-        @routes.get("/auth/twitch/callback")
-        async def twitch_callback(request: web.Request) -> web.Response:
-            if (refused := await refused_state(request, "Twitch")) is not None:
-                return refused
-            try:
-                user_id = await twitch_oauth.user_id(request.query["code"])
-            except OAuthFailed as exc:
-                return page("Sign-in failed", str(exc), status=502)
-            return await back_to_link(request, f"twitch:{user_id}", "/auth/twitch")
-
+        stream_sign_in("/auth/twitch", "Twitch", twitch.authorize_url, twitch.user_id, "twitch")
     if google is not None:
-        google_oauth = google
-
-        @routes.get("/auth/google")
-        async def google_start(request: web.Request) -> web.Response:
-            state = new_state()
-            where = google_oauth.authorize_url(state)
-            return await start_for_link(request, where, state, "/auth/google")
-
-        @routes.get("/auth/google/callback")
-        async def google_callback(request: web.Request) -> web.Response:
-            if (refused := await refused_state(request, "Google")) is not None:
-                return refused
-            try:
-                channel = await google_oauth.channel_id(request.query["code"])
-            except OAuthFailed as exc:
-                return page("Sign-in failed", str(exc), status=502)
-            return await back_to_link(request, f"youtube:{channel}", "/auth/google")
+        stream_sign_in(
+            "/auth/google", "Google", google.authorize_url, google.channel_id, "youtube"
+        )
 
     async def after_the_sale(bus: MessageBus, order: OrderView) -> web.Response | None:
         """A shipped order's tracking, or a cancelled one's end, for its claimant only (the
