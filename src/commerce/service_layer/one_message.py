@@ -31,6 +31,7 @@ from commerce.service_layer.deps import Deps
 from commerce.service_layer.events import HoldReleased
 from commerce.service_layer.handlers import release_order, take_units
 from commerce.service_layer.ports import (
+    Charge,
     ChargeRequest,
     ChargeStatus,
     Linked,
@@ -49,6 +50,7 @@ from commerce.service_layer.results import (
 )
 from commerce.service_layer.saved_cards import card_ports, ship_to, usable_card, view
 from commerce.service_layer.settlement import settle_payment
+from commerce.service_layer.unit_of_work import one_unit
 
 S = OrderStatus
 PROMO_IN_PUBLIC = "a promo is claimed with a public message in the drop's chat"
@@ -147,7 +149,7 @@ async def confirm(cmd: c.ConfirmPurchase, deps: Deps) -> PaymentResult:
         raise InvalidInput(f"order {order.ref} is being paid already")
     card = await cards.card(order.identity)
     if card is None:  # unlinked since: the link it is
-        return await _fall_back(order, None, "no saved card", deps)
+        return await one_unit(deps.units, lambda: _fall_back(order, None, "no saved card", deps))
     return await _charge(order, card, deps)
 
 
@@ -164,10 +166,14 @@ async def _payer(card: SavedCard, payment_intent: str, deps: Deps) -> Payer:
 
 
 async def _charge(order: OrderView, card: SavedCard, deps: Deps) -> PaymentResult:
+    """The charge to the saved card, split around the provider's call: the package's
+    shipping in a unit of work, the charge (and, for a card saved before fingerprints were
+    kept, who paid), then its answer in another unit: the payment recorded, the order
+    settled and what the buyer is told commit together."""
     cards, payments = card_ports(deps)
     # The package's shipping for the buyer's known address, decided under its lock (the
     # same on a retry: the order keeps its share), charged with the items.
-    postage = await shipping.charge_shipping(order, deps)
+    postage = await one_unit(deps.units, lambda: shipping.charge_shipping(order, deps))
     request = ChargeRequest(
         order_ref=order.ref,
         drop_code=order.drop_code,
@@ -183,6 +189,17 @@ async def _charge(order: OrderView, card: SavedCard, deps: Deps) -> PaymentResul
         # idempotency key is the order's), and a webhook settles it if it went through.
         await cards.ask_confirm(order.ref, _hold(order), deps.clock.now())
         raise
+    payer = Payer()
+    if charge.status is ChargeStatus.SUCCEEDED and charge.payment_intent is not None:
+        payer = await _payer(card, charge.payment_intent, deps)  # may ask the provider
+    return await one_unit(deps.units, lambda: _answered(order, card, charge, payer, deps))
+
+
+async def _answered(
+    order: OrderView, card: SavedCard, charge: Charge, payer: Payer, deps: Deps
+) -> PaymentResult:
+    """What the provider answered to a charge, applied."""
+    cards, _ = card_ports(deps)
     # A decline stays "pending" until _fall_back records it: the charge's webhook, which may
     # come first, then waits for this answer (payment_failed) instead of telling the buyer too.
     declined = charge.status not in (ChargeStatus.SUCCEEDED, ChargeStatus.PROCESSING)
@@ -191,12 +208,9 @@ async def _charge(order: OrderView, card: SavedCard, deps: Deps) -> PaymentResul
     if charge.status is ChargeStatus.SUCCEEDED and charge.payment_intent is not None:
         cause = f"charge:{charge.payment_intent}"
         settled = await settle_payment(
-            c.SettlePayment(
-                order.ref, charge.payment_intent, cause, answered=True,
-                payer=await _payer(card, charge.payment_intent, deps),
-            ),
+            c.SettlePayment(order.ref, charge.payment_intent, cause, answered=True, payer=payer),
             deps,
-        )  # fmt: skip
+        )
         paid = settled.order.status in (S.PAID, S.FULFILLED)
         outcome = PaymentOutcome.PAID if paid else PaymentOutcome.REFUNDED
         return PaymentResult(outcome, settled.order, view(card))
