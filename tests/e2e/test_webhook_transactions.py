@@ -57,6 +57,11 @@ def bus_of(client: TestClient) -> MessageBus:  # type: ignore[type-arg]
     return client.server.app[BUS]
 
 
+# asyncpg asks the server about a type the first time a connection meets it: its own
+# catalogue reads, not the webhook's.
+INTROSPECTION = ("typeinfo_tree", "current_setting('jit')", "set_config('jit'")
+
+
 class Counter:
     """Transactions and statements of the webhook's work on an engine from `start()` on,
     counted where the driver runs them: the batch path (adapters/payment_batch.py) talks to
@@ -121,7 +126,11 @@ class Counter:
             c for c in self.by_task.values()
             if c[2] == "group-commit" or any("payment_event" in s for s in c[1])
         ]  # fmt: skip
-        direct = [s for s in self.direct if not s.startswith(("BEGIN", "COMMIT", "ROLLBACK"))]
+        direct = [
+            s for s in self.direct
+            if not s.startswith(("BEGIN", "COMMIT", "ROLLBACK"))
+            and not any(mark in s for mark in INTROSPECTION)
+        ]  # fmt: skip
         return sum(c[0][0] for c in tasks), [s for c in tasks for s in c[1]] + direct
 
     @property
@@ -167,7 +176,7 @@ async def test_a_payment_webhook_is_one_transaction(
     # event stored processed, the provider's customer, the address (the buyer locked, the
     # order's, the buyer's newest), the order paid and its history row. (About 22, the
     # order read seven times, before the batch path.)
-    assert len(counter.statements) <= 9, counter.statements
+    assert len(counter.statements) <= 9, "\n".join(s[:90] for s in counter.statements)
     paid = await bus.deps.store.order(order.ref)
     assert paid.status is OrderStatus.PAID
     assert [n.order.ref for n in notifier.of(OrderPaid)] == [order.ref]  # type: ignore[attr-defined]

@@ -180,50 +180,124 @@ def pay_sqlite(
     return done
 
 
-# PostgreSQL: asyncpg's prepared statements on the unit's connection ---------------------
+# PostgreSQL: set-based, a few round trips per batch --------------------------------------
+# The batch's statements take arrays (fixed shapes that asyncpg keeps prepared): each round
+# trip to the server serves every event of the batch, as the raw handler's pool of
+# connections serves its events side by side.
 
-FIND_PG = FIND + " FOR UPDATE OF o"
+EVENTS_PG = (
+    "SELECT id, processed_at IS NULL AND (claimed_until IS NULL OR claimed_until <= $2)"
+    " FROM payment_event WHERE id = ANY($1::text[])"
+)
+# Locked in the order of their ids: two workers' batches never wait for each other in turn.
+FIND_PG = (
+    f"SELECT {ORDER_COLUMNS}, d.per_buyer_limit,"
+    " EXISTS (SELECT 1 FROM saved_card s JOIN identity i ON i.customer_id = s.customer_id"
+    " WHERE i.key = o.identity) AS has_card, x.n"
+    " FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS x(ref, session,"
+    " payment, n) JOIN orders o ON o.id = (SELECT id FROM orders WHERE ref = x.ref"
+    " OR checkout_session = x.session OR payment_ref = x.payment ORDER BY id LIMIT 1)"
+    " JOIN drops d ON d.id = o.drop_id JOIN product p ON p.id = o.product_id"
+    " JOIN variant v ON v.id = o.variant_id JOIN customer c ON c.id = o.customer_id"
+    " ORDER BY o.id FOR UPDATE OF o"
+)
+STORE_DONE_PG = (
+    "INSERT INTO payment_event (id, type, payload, received_at, processed_at, outcome,"
+    " attempts, claimed_until) SELECT x.id, x.type, x.payload, $4, $4, $5, 1, NULL"
+    " FROM unnest($1::text[], $2::text[], $3::text[]) AS x(id, type, payload)"
+    " ON CONFLICT (id) DO NOTHING RETURNING id"
+)
+PAY_PG = (
+    "UPDATE orders SET status = 'paid', holds_stock = true, payment_ref = x.payment,"
+    " paid_at = $3, updated_at = $3 FROM unnest($1::bigint[], $2::text[]) AS x(id, payment)"
+    " WHERE orders.id = x.id AND orders.status IN ('reserved', 'checkout_open')"
+    " AND orders.holds_stock RETURNING orders.id"
+)
+HISTORY_PG = (
+    "INSERT INTO order_event (order_id, from_status, to_status, cause, at)"
+    " SELECT x.id, x.from_status, 'paid', x.cause, $4"
+    " FROM unnest($1::bigint[], $2::text[], $3::text[]) AS x(id, from_status, cause)"
+)
 
 
 async def pay_postgres(
     conn: Any, payments: list[PaidCheckout], now: datetime, check_card: bool
 ) -> list[CheckoutPaid]:
-    done: list[CheckoutPaid] = []
+    known = {r[0]: r[1] for r in await conn.fetch(EVENTS_PG, [p.event_id for p in payments], now)}
+    # The head of the batch: duplicates, and the payments to look at (up to the first event
+    # of another kind that is not a duplicate).
+    head: list[tuple[PaidCheckout, bool]] = []  # (payment, a duplicate)
+    seen: set[str] = set()
     for payment in payments:
-        known = await conn.fetchrow(EVENT, payment.event_id, now)
-        if known is not None and not known[0]:
-            done.append(DUPLICATE)
+        duplicate = payment.event_id in seen or known.get(payment.event_id) is False
+        if not duplicate and not payment.applies:
+            break
+        seen.add(payment.event_id)
+        head.append((payment, duplicate))
+    looked_at = [p for p, duplicate in head if not duplicate]
+    rows: dict[int, Any] = {}
+    if looked_at:
+        refs = [(p.order_ref or "").upper() or None for p in looked_at]
+        sessions = [p.session_id for p in looked_at]
+        paid_with = [p.payment_ref for p in looked_at]
+        for record in await conn.fetch(FIND_PG, refs, sessions, paid_with):
+            rows[record["n"] - 1] = _PgRow(record)
+    # Decided in order, as one by one: the first that needs more ends the head.
+    plan: list[tuple[PaidCheckout, Any] | None] = []  # None: a duplicate
+    paying: set[int] = set()
+    n = 0
+    for payment, duplicate in head:
+        if duplicate:
+            plan.append(None)
             continue
-        if not payment.applies:
+        row = rows.get(n)
+        n += 1
+        if row is None or row.id in paying or not _payable(payment, row, check_card):
             break
-        ref = (payment.order_ref or "").upper() or None
-        record = await conn.fetchrow(FIND_PG, ref, payment.session_id, payment.payment_ref)
-        row = None if record is None else _PgRow(record)
-        if not _payable(payment, row, check_card):
-            break
-        assert row is not None
-        if known is None:
-            stored = await conn.fetchval(
-                STORE_DONE, payment.event_id, payment.type, payment.payload, now, PAID_OUTCOME
+        paying.add(row.id)
+        plan.append((payment, row))
+    pays = [step for step in plan if step is not None]
+    fresh = [p for p, _ in pays if p.event_id not in known]
+    stored = set()
+    if fresh:
+        stored = {
+            r[0]
+            for r in await conn.fetch(
+                STORE_DONE_PG,
+                [p.event_id for p in fresh], [p.type for p in fresh],
+                [p.payload for p in fresh], now, PAID_OUTCOME,
             )
-        else:
-            stored = await conn.fetchval(CLAIM_DONE, payment.event_id, now, PAID_OUTCOME)
-        if stored is None:  # another worker stored or took it meanwhile: it applies it
-            done.append(DUPLICATE)
-            continue
+        }  # fmt: skip
+    for payment, _ in pays:
+        if payment.event_id in known and await conn.fetchval(
+            CLAIM_DONE, payment.event_id, now, PAID_OUTCOME
+        ):
+            stored.add(payment.event_id)
+    # Another worker stored (or took) one meanwhile: its delivery applies it.
+    pays = [(p, row) for p, row in pays if p.event_id in stored]
+    for payment, row in pays:
         if payment.payment_customer:
             await conn.execute(PAYMENT_CUSTOMER, row.customer_id, payment.payment_customer)
         if payment.ship_to:
             await conn.execute(LOCK_CUSTOMER, row.customer_id)
             if await conn.fetchval(SET_SHIP_TO, row.id, payment.ship_to, now) is not None:
                 await conn.execute(REMEMBER_SHIP_TO, row.customer_id)
-        if payment.card is not None or payment.email is not None:
-            await conn.execute(RECORD_PAYER, row.id, payment.card, payment.email)
-        if await conn.fetchval(PAY, row.id, payment.payment, now, True) is None:
-            raise RuntimeError(f"order {row.ref} changed under its lock")
-        await conn.execute(HISTORY, row.id, row.status, payment.cause[:200], now)
-        done.append(_paid(payment, row, payment.ship_to))
-    return done
+    payers = [
+        (row.id, p.card, p.email) for p, row in pays if p.card is not None or p.email is not None
+    ]
+    if payers:
+        await conn.executemany(RECORD_PAYER, payers)
+    if pays:
+        ids = [row.id for _, row in pays]
+        paid = await conn.fetch(PAY_PG, ids, [p.payment for p, _ in pays], now)
+        if len(paid) != len(pays):
+            raise RuntimeError("an order changed under its lock")
+        causes = [p.cause[:200] for p, _ in pays]
+        await conn.execute(HISTORY_PG, ids, [row.status for _, row in pays], causes, now)
+    applied = {p.event_id: _paid(p, row, p.ship_to) for p, row in pays}
+    return [
+        DUPLICATE if step is None else applied.get(step[0].event_id, DUPLICATE) for step in plan
+    ]
 
 
 class _PgRow:
