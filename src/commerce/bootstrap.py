@@ -52,6 +52,7 @@ def bootstrap(
         strikes=settings.livebuy_strikes,
         web_first_paid=settings.livebuy_web_claims == "first-paid",
     )
+    auctions = SqlAuctions(engine)
     deps = Deps(
         store=store,
         ledger=SqlLedger(engine),
@@ -60,7 +61,7 @@ def bootstrap(
         payments=payments,
         sellers=settings.sellers,
         hold=settings.hold,
-        auctions=SqlAuctions(engine),
+        auctions=auctions,
         invoice_platforms=invoice_platforms(settings),
         cards=SqlCards(engine),
         shows=SqlShows(engine),
@@ -83,7 +84,7 @@ def bootstrap(
         email_sign_ins=SqlEmailSignIns(engine),
         views=SqlReadModel(engine),
         throttle=MemoryThrottle(rate) if (rate := settings.rate_per_buyer) else None,
-        units=sql_units(engine),
+        units=sql_units(engine, auctions),
     )
     bus = MessageBus(deps)
     if units_left:

@@ -10,7 +10,9 @@ from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from commerce.adapters.auctions import SqlAuctions
 from commerce.adapters.db import ACTIVE, Active, finish
+from commerce.service_layer.ports import AuctionStore
 from commerce.service_layer.unit_of_work import (
     CURRENT,
     Collected,
@@ -21,9 +23,10 @@ from commerce.service_layer.unit_of_work import (
 
 
 class SqlUnitOfWork(Collected):
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, auctions: AuctionStore) -> None:
         super().__init__()
         self.engine = engine
+        self.auctions = auctions
         self._conn: AsyncConnection | None = None
         self._tokens: tuple[Token[Active | None], Token[Any]] | None = None
 
@@ -96,10 +99,12 @@ class SqlUnitOfWork(Collected):
             self._tokens = None
 
 
-def sql_units(engine: AsyncEngine) -> UnitsOfWork:
-    """The factory bootstrap gives the bus: a new unit of work per command."""
+def sql_units(engine: AsyncEngine, auctions: AuctionStore | None = None) -> UnitsOfWork:
+    """The factory bootstrap gives the bus: a new unit of work per command, handing out the
+    repositories (stateless: one of each serves every unit)."""
+    repository = auctions or SqlAuctions(engine)
 
     def new() -> UnitOfWork:
-        return SqlUnitOfWork(engine)
+        return SqlUnitOfWork(engine, repository)
 
     return new

@@ -31,9 +31,13 @@ from commerce.service_layer.unit_of_work import current
 
 
 def auction_store(deps: Deps) -> AuctionStore:
+    """The auctions repository: the one the unit of work open in this task hands out (its
+    statements run in the unit's transaction), else the shop's own (a transaction per
+    method). `deps.auctions` unset: auctions are not configured."""
     if deps.auctions is None:
         raise NotAllowed("auctions are not configured")
-    return deps.auctions
+    unit = current()
+    return deps.auctions if unit is None else unit.auctions
 
 
 def board(auction: AuctionView, deps: Deps) -> AuctionUpdated:
@@ -125,9 +129,9 @@ async def close_due_auctions(cmd: c.CloseDueAuctions, deps: Deps) -> list[Auctio
     card's confirm, at once), unpaid wins offered to the runner-up at their last bid."""
     if deps.auctions is None:
         return []
-    now = deps.clock.now()
-    offers = await deps.auctions.close_due(now)
-    offers += await deps.auctions.second_chances(now)
+    auctions, now = auction_store(deps), deps.clock.now()
+    offers = await auctions.close_due(now)
+    offers += await auctions.second_chances(now)
     for offer in offers:
         if not offer.second_chance:
             await deps.notifier.notify(AuctionEnded(offer.auction))

@@ -106,11 +106,14 @@ EVENTS: dict[type, list[Callable[[Any, Deps], Awaitable[None]]]] = {
 # Commands whose handler runs in exactly one unit of work: its reads, writes and the chat
 # messages it causes commit together or not at all. What must not run inside it (a refund or
 # a checkout closed at Stripe, a waitlisted buyer's payment, a card read from Stripe) is
-# split off with `unit_of_work.later` and follows the commit. The others still commit per
+# split off with `unit_of_work.later` and follows the commit. Handlers that call Stripe in
+# the middle of the use case open their units themselves around the call
+# (`unit_of_work.one_unit`): the sweeper's pass (ExpireHolds), reconciliation (Reconcile,
+# CheckPayment) and a saved card's charge (ConfirmPurchase). The others still commit per
 # repository method: a claim is decided by the claim writer (another task that writes:
-# awaiting it inside a unit would deadlock on SQLite), and opening a checkout, a refund, a
-# charge, reconciling or applying a stored event call Stripe, or wait for another task, in
-# the middle of the use case. Reads (lists, checks) need no unit. A bid (PlaceBid) is queued
+# awaiting it inside a unit would deadlock on SQLite); opening a checkout and a refund write
+# once around their Stripe call; applying a stored event is the webhook path's. Reads
+# (lists, checks) need no unit. A bid (PlaceBid) is queued
 # in arrival order before any unit opens, and decided in the bid queue's unit
 # (auctions.place_bid): opened here, the units of bids that arrive together would race for
 # the auction's lock.

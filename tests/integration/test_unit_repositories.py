@@ -1,0 +1,38 @@
+"""The unit of work hands out the repositories its use case works with (auctions first): what
+they write is part of the unit, seen inside it and undone with it (SQLite and PostgreSQL)."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from commerce.adapters.auctions import SqlAuctions
+from commerce.domain.auctions import AuctionTerms
+from commerce.service_layer import auctions
+from tests.integration.helpers import add_product
+from tests.integration.test_unit_of_work import outbox_bus
+
+
+async def test_the_unit_hands_out_the_auctions_repository(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    bus, _ = outbox_bus(database_url, engine)
+    try:
+        await add_product(bus, "CARD", stock=1)
+        units = bus.deps.units
+        assert units is not None
+        terms = AuctionTerms(100, timedelta(minutes=1))
+        now = bus.clock.now()
+        with pytest.raises(RuntimeError, match="undone"):
+            async with units() as unit:
+                # The auction use cases reach it through the unit while one is open.
+                assert auctions.auction_store(bus.deps) is unit.auctions
+                await unit.auctions.start_auction(
+                    terms, "CARD", None, (), "operator", timedelta(minutes=10), now
+                )
+                assert [a.code for a in await unit.auctions.auctions()] == ["CARD"]
+                raise RuntimeError("undone")
+        assert await SqlAuctions(engine).auctions() == []  # nothing was committed
+        assert auctions.auction_store(bus.deps) is bus.deps.auctions  # no unit open
+    finally:
+        await bus.close()
