@@ -366,6 +366,7 @@ async def local_memory(serve: ServeCommand, first: int, total: int, buyers: int)
         "claims": [first, total],
         "rss_mib": rss,
         "growth": rss[str(total)] / rss[str(first)] - 1,
+        "answered": crowd.answered,  # private answers heard (one per claim when all went well)
         "checkout_statuses": statuses,
     }
 
