@@ -11,29 +11,72 @@ their public /p/ link.
   YOUTUBE_OAUTH_TOKEN_URL, and the person's channel id from the Data API's
   GET /channels?part=id&mine=true.
 
-Tokens and the client secrets are used once and never logged nor kept.
+Both go through authlib's OAuth 2 client (`AsyncOAuth2Client`, on httpx2): it builds the
+authorization URL with our state, sends the code with the client id and secret in the form
+(client_secret_post, as Twitch and Google document it) and then signs the one API call that
+names the person with the token it got. Tokens and the client secrets are used once and
+never logged nor kept.
 """
 
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
 
-import aiohttp
+import httpx2
+from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 
-from webhooks.signin.discord_oauth import TIMEOUT, OAuthFailed, _json
+from webhooks.signin.discord_oauth import OAuthFailed
 
 YOUTUBE_READONLY = "https://www.googleapis.com/auth/youtube.readonly"
+TIMEOUT = 15.0
 
 
-async def _code_for_token(
-    http: aiohttp.ClientSession, url: str, form: dict[str, str], provider: str
-) -> str:
-    """RFC 6749 4.1.3: the form-encoded code for an access token."""
-    async with http.post(url, data=form) as response:
-        answer = await _json(response)
-        token = answer.get("access_token")
-        if response.status != 200 or not isinstance(token, str) or not token:
-            raise OAuthFailed(f"{provider} refused the sign-in ({answer.get('error')})")
-        return token
+def _client(
+    client_id: str, client_secret: str, redirect_uri: str, scope: str
+) -> AsyncOAuth2Client:
+    return AsyncOAuth2Client(
+        client_id,
+        client_secret,
+        token_endpoint_auth_method="client_secret_post",  # noqa: S106 (a name)
+        redirect_uri=redirect_uri,
+        scope=scope,
+        timeout=TIMEOUT,
+    )
+
+
+def _refusal(response: httpx2.Response) -> httpx2.Response:
+    """RFC 6749 5.2: a refusal is a 4xx (Twitch's {"status", "message"} has no "error" member,
+    which authlib would otherwise take for a token)."""
+    if response.status_code != 200:
+        raise OAuthError(error=f"HTTP {response.status_code}")
+    return response
+
+
+async def _signed_get(
+    client: AsyncOAuth2Client,
+    token_url: str,
+    code: str,
+    url: str,
+    params: dict[str, str],
+    headers: dict[str, str],
+    provider: str,
+) -> httpx2.Response:
+    """RFC 6749 4.1.3: the form-encoded code for an access token, then one GET with it."""
+    client.register_compliance_hook("access_token_response", _refusal)
+    try:
+        token = await client.fetch_token(token_url, code=code)
+    except OAuthError as exc:
+        raise OAuthFailed(f"{provider} refused the sign-in ({exc.error})") from None
+    if not token.get("access_token"):
+        raise OAuthFailed(f"{provider} refused the sign-in (no access token)")
+    response: httpx2.Response = await client.get(url, params=params, headers=headers)
+    return response
+
+
+def _json(response: httpx2.Response) -> dict[str, object]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,36 +87,33 @@ class TwitchOAuth:
     api_base: str  # https://api.twitch.tv/helix
     redirect_uri: str  # PUBLIC_BASE_URL/auth/twitch/callback
 
+    def _oauth(self) -> AsyncOAuth2Client:
+        # scope openid: who the person is; no right over their account
+        return _client(self.client_id, self.client_secret, self.redirect_uri, "openid")
+
     def authorize_url(self, state: str) -> str:
-        query = {
-            "response_type": "code",
-            "client_id": self.client_id,
-            "redirect_uri": self.redirect_uri,
-            "scope": "openid",  # who the person is; no right over their account
-            "state": state,
-        }
-        return f"{self.oauth_base.rstrip('/')}/oauth2/authorize?{urlencode(query)}"
+        authorize = f"{self.oauth_base.rstrip('/')}/oauth2/authorize"
+        url, _ = self._oauth().create_authorization_url(authorize, state=state)
+        return str(url)
 
     async def user_id(self, code: str) -> str:
         """The Twitch user id the authorization code stands for."""
-        form = {
-            "client_id": self.client_id,
-            "client_secret": self.client_secret,
-            "code": code,
-            "grant_type": "authorization_code",
-            "redirect_uri": self.redirect_uri,
-        }
-        async with aiohttp.ClientSession(timeout=TIMEOUT) as http:
+        async with self._oauth() as client:
             try:
-                token_url = f"{self.oauth_base.rstrip('/')}/oauth2/token"
-                token = await _code_for_token(http, token_url, form, "Twitch")
-                headers = {"Authorization": f"Bearer {token}", "Client-Id": self.client_id}
-                async with http.get(f"{self.api_base.rstrip('/')}/users", headers=headers) as r:
-                    answer = await _json(r)
-                    if r.status != 200:
-                        raise OAuthFailed("Twitch did not tell who signed in")
-            except (aiohttp.ClientError, TimeoutError):
+                r = await _signed_get(
+                    client,
+                    f"{self.oauth_base.rstrip('/')}/oauth2/token",
+                    code,
+                    f"{self.api_base.rstrip('/')}/users",
+                    {},
+                    {"Client-Id": self.client_id},
+                    "Twitch",
+                )
+            except httpx2.HTTPError:
                 raise OAuthFailed("Twitch could not be reached: try again") from None
+        answer = _json(r)
+        if r.status_code != 200:
+            raise OAuthFailed("Twitch did not tell who signed in")
         users = answer.get("data")
         first = users[0] if isinstance(users, list) and users else {}
         user_id = str(first.get("id", "")) if isinstance(first, dict) else ""
@@ -91,38 +131,35 @@ class GoogleOAuth:
     api_base: str  # https://www.googleapis.com/youtube/v3
     redirect_uri: str  # PUBLIC_BASE_URL/auth/google/callback
 
+    def _oauth(self) -> AsyncOAuth2Client:
+        # youtube.readonly: enough to read which channel is theirs
+        return _client(self.client_id, self.client_secret, self.redirect_uri, YOUTUBE_READONLY)
+
     def authorize_url(self, state: str) -> str:
-        query = {
-            "response_type": "code",
-            "client_id": self.client_id,
-            "redirect_uri": self.redirect_uri,
-            "scope": YOUTUBE_READONLY,  # enough to read which channel is theirs
-            "state": state,
-            "access_type": "online",  # no refresh token: the token is used once
-        }
-        return f"{self.authorize_page}?{urlencode(query)}"
+        # access_type online: no refresh token, the token is used once
+        url, _ = self._oauth().create_authorization_url(
+            self.authorize_page, state=state, access_type="online"
+        )
+        return str(url)
 
     async def channel_id(self, code: str) -> str:
         """The YouTube channel of the Google account the code stands for."""
-        form = {
-            "client_id": self.client_id,
-            "client_secret": self.client_secret,
-            "code": code,
-            "grant_type": "authorization_code",
-            "redirect_uri": self.redirect_uri,
-        }
-        async with aiohttp.ClientSession(timeout=TIMEOUT) as http:
+        async with self._oauth() as client:
             try:
-                token = await _code_for_token(http, self.token_url, form, "Google")
-                url = f"{self.api_base.rstrip('/')}/channels"
-                params = {"part": "id", "mine": "true"}
-                headers = {"Authorization": f"Bearer {token}"}
-                async with http.get(url, params=params, headers=headers) as r:
-                    answer = await _json(r)
-                    if r.status != 200:
-                        raise OAuthFailed("YouTube did not tell which channel signed in")
-            except (aiohttp.ClientError, TimeoutError):
+                r = await _signed_get(
+                    client,
+                    self.token_url,
+                    code,
+                    f"{self.api_base.rstrip('/')}/channels",
+                    {"part": "id", "mine": "true"},
+                    {},
+                    "Google",
+                )
+            except httpx2.HTTPError:
                 raise OAuthFailed("Google could not be reached: try again") from None
+        answer = _json(r)
+        if r.status_code != 200:
+            raise OAuthFailed("YouTube did not tell which channel signed in")
         items = answer.get("items")
         first = items[0] if isinstance(items, list) and items else {}
         channel = str(first.get("id", "")) if isinstance(first, dict) else ""
