@@ -1,10 +1,10 @@
 """Sign in with Discord: OAuth2's authorization code grant with the `identify` scope
 (https://discord.com/developers/docs/topics/oauth2#authorization-code-grant).
 
-Plain aiohttp rather than authlib: two requests (the code for a token, the token for the
-user) on the HTTP client the service already uses; authlib has no aiohttp client, and its
-httpx one would bring a second HTTP stack for these two calls. The client secret is sent
-with HTTP Basic authentication (RFC 6749 2.3.1, which Discord accepts) and never logged.
+Two requests (the code for a token, the token for the user) over aiohttp, written before
+authlib came in for the Twitch and Google sign-ins (webhooks.signin.stream_oauth); moving this
+one to authlib's client as well is left to do. The client secret is sent with HTTP Basic
+authentication (RFC 6749 2.3.1, which Discord accepts) and never logged.
 """
 
 import base64

@@ -1,6 +1,6 @@
 """Sign in with Twitch or with Google (for YouTube): OAuth2's authorization code grant, as for
-Discord (webhooks.signin.discord_oauth, whose helpers these share), for the buyer who opens
-their public /p/ link.
+Discord (webhooks.signin.discord_oauth, whose OAuthFailed these raise), for the buyer who
+opens their public /p/ link.
 
 - Twitch (https://dev.twitch.tv/docs/authentication/getting-tokens-oauth/#authorization-code-
   grant-flow): TWITCH_OAUTH_BASE_URL/oauth2/authorize with scope `openid`; the code for a user
