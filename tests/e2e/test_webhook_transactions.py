@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import event as sa_event
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from commerce.domain.orders import OrderStatus
@@ -277,3 +278,40 @@ async def test_a_batch_mixing_both_paths_keeps_every_rule(
         assert status is (OrderStatus.PARTIALLY_REFUNDED if n % 2 == 0 else OrderStatus.PAID)
         history = [e.to_status for e in await bus.deps.store.history(order.ref)]
         assert history.count(OrderStatus.PAID) == 1, history
+
+
+async def test_a_redelivery_after_a_failure_is_applied_by_the_batch_path(
+    client: TestClient,  # type: ignore[type-arg]
+    engine: AsyncEngine,
+    gateway: FakePaymentGateway,
+) -> None:
+    """A delivery that failed (Stripe could not say who paid: 500, the event kept
+    unprocessed) is applied by its redelivery in the batch path: the stored event taken and
+    marked, the payer recorded (a drop without a per-buyer limit), the order paid once."""
+    bus = bus_of(client)
+    order = await _order(bus)
+    await one_message.card_saved("web:anna", CARD, bus.deps)
+    gateway.down = True
+    assert await _post(client, order) == 500
+    assert (await bus.deps.store.order(order.ref)).status is not OrderStatus.PAID
+    gateway.down = False
+    gateway.paid_with[f"pi_{order.ref}"] = ("4242424242424242", "Anna@Example.com")
+    counter = await Counter(engine).start()
+    assert await _post(client, order) == 200
+    assert counter.transactions == 1
+    statements = counter.statements
+    assert not any(s.startswith("SAVEPOINT") for s in statements)  # not the usual path
+    assert len(statements) <= 10, statements  # as the first delivery's, the payer besides
+    assert any(s.startswith("UPDATE payment_event SET processed_at") for s in statements)
+    assert any(s.startswith("UPDATE orders SET card_fingerprint") for s in statements)
+    history = [e.to_status for e in await bus.deps.store.history(order.ref)]
+    assert history.count(OrderStatus.PAID) == 1
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text("SELECT o.payer_email, e.attempts, e.processed_at IS NOT NULL"
+                     " FROM orders o, payment_event e WHERE o.ref = :ref AND e.id = :id"),
+                {"ref": order.ref, "id": f"evt_done_{order.ref}_1"},
+            )
+        ).one()  # fmt: skip
+    assert tuple(row) == ("anna@example.com", 2, True)
