@@ -1,6 +1,6 @@
 """Sign in with Twitch or with Google (for YouTube): OAuth2's authorization code grant, as for
-Discord (webhooks.signin.discord_oauth, whose OAuthFailed these raise), for the buyer who
-opens their public /p/ link.
+Discord (webhooks.signin.discord_oauth; the client they share: webhooks.signin.oauth_client),
+for the buyer who opens their public /p/ link.
 
 - Twitch (https://dev.twitch.tv/docs/authentication/getting-tokens-oauth/#authorization-code-
   grant-flow): TWITCH_OAUTH_BASE_URL/oauth2/authorize with scope `openid`; the code for a user
@@ -21,62 +21,11 @@ never logged nor kept.
 from dataclasses import dataclass, field
 
 import httpx2
-from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
+from authlib.integrations.httpx_client import AsyncOAuth2Client
 
-from webhooks.signin.discord_oauth import OAuthFailed
+from webhooks.signin.oauth_client import OAuthFailed, client, json_of, signed_get
 
 YOUTUBE_READONLY = "https://www.googleapis.com/auth/youtube.readonly"
-TIMEOUT = 15.0
-
-
-def _client(
-    client_id: str, client_secret: str, redirect_uri: str, scope: str
-) -> AsyncOAuth2Client:
-    return AsyncOAuth2Client(
-        client_id,
-        client_secret,
-        token_endpoint_auth_method="client_secret_post",  # noqa: S106 (a name)
-        redirect_uri=redirect_uri,
-        scope=scope,
-        timeout=TIMEOUT,
-    )
-
-
-def _refusal(response: httpx2.Response) -> httpx2.Response:
-    """RFC 6749 5.2: a refusal is a 4xx (Twitch's {"status", "message"} has no "error" member,
-    which authlib would otherwise take for a token)."""
-    if response.status_code != 200:
-        raise OAuthError(error=f"HTTP {response.status_code}")
-    return response
-
-
-async def _signed_get(
-    client: AsyncOAuth2Client,
-    token_url: str,
-    code: str,
-    url: str,
-    params: dict[str, str],
-    headers: dict[str, str],
-    provider: str,
-) -> httpx2.Response:
-    """RFC 6749 4.1.3: the form-encoded code for an access token, then one GET with it."""
-    client.register_compliance_hook("access_token_response", _refusal)
-    try:
-        token = await client.fetch_token(token_url, code=code)
-    except OAuthError as exc:
-        raise OAuthFailed(f"{provider} refused the sign-in ({exc.error})") from None
-    if not token.get("access_token"):
-        raise OAuthFailed(f"{provider} refused the sign-in (no access token)")
-    response: httpx2.Response = await client.get(url, params=params, headers=headers)
-    return response
-
-
-def _json(response: httpx2.Response) -> dict[str, object]:
-    try:
-        data = response.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +38,7 @@ class TwitchOAuth:
 
     def _oauth(self) -> AsyncOAuth2Client:
         # scope openid: who the person is; no right over their account
-        return _client(self.client_id, self.client_secret, self.redirect_uri, "openid")
+        return client(self.client_id, self.client_secret, self.redirect_uri, "openid")
 
     def authorize_url(self, state: str) -> str:
         authorize = f"{self.oauth_base.rstrip('/')}/oauth2/authorize"
@@ -98,10 +47,10 @@ class TwitchOAuth:
 
     async def user_id(self, code: str) -> str:
         """The Twitch user id the authorization code stands for."""
-        async with self._oauth() as client:
+        async with self._oauth() as oauth:
             try:
-                r = await _signed_get(
-                    client,
+                r = await signed_get(
+                    oauth,
                     f"{self.oauth_base.rstrip('/')}/oauth2/token",
                     code,
                     f"{self.api_base.rstrip('/')}/users",
@@ -111,7 +60,7 @@ class TwitchOAuth:
                 )
             except httpx2.HTTPError:
                 raise OAuthFailed("Twitch could not be reached: try again") from None
-        answer = _json(r)
+        answer = json_of(r)
         if r.status_code != 200:
             raise OAuthFailed("Twitch did not tell who signed in")
         users = answer.get("data")
@@ -133,7 +82,7 @@ class GoogleOAuth:
 
     def _oauth(self) -> AsyncOAuth2Client:
         # youtube.readonly: enough to read which channel is theirs
-        return _client(self.client_id, self.client_secret, self.redirect_uri, YOUTUBE_READONLY)
+        return client(self.client_id, self.client_secret, self.redirect_uri, YOUTUBE_READONLY)
 
     def authorize_url(self, state: str) -> str:
         # access_type online: no refresh token, the token is used once
@@ -144,10 +93,10 @@ class GoogleOAuth:
 
     async def channel_id(self, code: str) -> str:
         """The YouTube channel of the Google account the code stands for."""
-        async with self._oauth() as client:
+        async with self._oauth() as oauth:
             try:
-                r = await _signed_get(
-                    client,
+                r = await signed_get(
+                    oauth,
                     self.token_url,
                     code,
                     f"{self.api_base.rstrip('/')}/channels",
@@ -157,7 +106,7 @@ class GoogleOAuth:
                 )
             except httpx2.HTTPError:
                 raise OAuthFailed("Google could not be reached: try again") from None
-        answer = _json(r)
+        answer = json_of(r)
         if r.status_code != 200:
             raise OAuthFailed("YouTube did not tell which channel signed in")
         items = answer.get("items")
