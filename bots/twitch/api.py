@@ -1,13 +1,13 @@
-"""Helix, as much of it as a chat bot needs, and the bot's user token, over plain aiohttp.
+"""Helix, as much of it as a chat bot needs, over plain aiohttp, with the bot's user token.
 
 `GET /users` turns channel logins into broadcaster ids, `POST /eventsub/subscriptions`
 subscribes the EventSub WebSocket session to a channel's chat (channel.chat.message), and
 `POST /chat/messages` says a line in it. Every call carries the application's Client-Id and the
 bot's user access token, which comes from its refresh token (the OAuth "refresh_token" grant at
 TWITCH_OAUTH_BASE_URL/oauth2/token), is renewed a minute before it runs out and once more when
-Helix answers 401 (bots/aloud/client.py, shared with YouTube). Twitch may hand out a new
-refresh token with each renewal: the newest is kept (in memory; the one in the environment
-stays valid for a confidential client).
+Helix answers 401 (bots/aloud/client.py, shared with YouTube; authlib sends the grant).
+Twitch may hand out a new refresh token with each renewal: the newest is kept (in memory; the
+one in the environment stays valid for a confidential client).
 Helix errors arrive as {"error": "Unauthorized", "status": 401, "message": "..."} and are
 raised as `TwitchError`. The tokens and the client secret are never logged.
 """

@@ -4,7 +4,7 @@
 (POST liveChat/messages) writes to it, `liveBroadcasts.list` finds a broadcast's chat. Access
 tokens come from the channel's refresh token (the OAuth "refresh_token" grant), are renewed a
 minute before they run out, and once more when the API answers 401 (bots/aloud/client.py,
-shared with Twitch). Errors arrive as Google's
+shared with Twitch; authlib sends the grant). Errors arrive as Google's
 JSON error ({"error": {"code", "message", "errors": [{"domain", "reason", ...}]}}) and are
 raised as `YouTubeError` with the first reason: quotaExceeded, liveChatEnded, ... The tokens
 are never logged.
