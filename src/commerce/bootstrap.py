@@ -52,7 +52,7 @@ def bootstrap(
         strikes=settings.livebuy_strikes,
         web_first_paid=settings.livebuy_web_claims == "first-paid",
     )
-    auctions = SqlAuctions(engine)
+    auctions, giveaways = SqlAuctions(engine), SqlGiveaways(engine)
     deps = Deps(
         store=store,
         ledger=SqlLedger(engine),
@@ -68,7 +68,7 @@ def bootstrap(
         public_url=settings.public_base_url.rstrip("/"),
         confirm_window=settings.confirm_window,
         async_payment_wait=settings.async_payment_wait,
-        giveaways=SqlGiveaways(engine),
+        giveaways=giveaways,
         giveaway_shipping=settings.giveaway_shipping,
         pay_links=SqlPayLinks(engine, settings.public_base_url),
         shipments=SqlShipments(engine),
@@ -84,7 +84,7 @@ def bootstrap(
         email_sign_ins=SqlEmailSignIns(engine),
         views=SqlReadModel(engine),
         throttle=MemoryThrottle(rate) if (rate := settings.rate_per_buyer) else None,
-        units=sql_units(engine, auctions),
+        units=sql_units(engine, auctions, giveaways),
     )
     bus = MessageBus(deps)
     if units_left:

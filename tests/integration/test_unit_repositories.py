@@ -1,5 +1,6 @@
-"""The unit of work hands out the repositories its use case works with (auctions first): what
-they write is part of the unit, seen inside it and undone with it (SQLite and PostgreSQL)."""
+"""The unit of work hands out the repositories its use case works with (auctions, giveaways and
+polls so far): what they write is part of the unit, seen inside it and undone with it (SQLite
+and PostgreSQL)."""
 
 from datetime import timedelta
 
@@ -7,10 +8,13 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from commerce.adapters.auctions import SqlAuctions
+from commerce.adapters.giveaways import SqlGiveaways
 from commerce.domain.auctions import AuctionTerms
-from commerce.service_layer import auctions
+from commerce.service_layer import auctions, giveaways
 from tests.integration.helpers import add_product
 from tests.integration.test_unit_of_work import outbox_bus
+
+CHAT = "telegram:-100"
 
 
 async def test_the_unit_hands_out_the_auctions_repository(
@@ -34,5 +38,29 @@ async def test_the_unit_hands_out_the_auctions_repository(
                 raise RuntimeError("undone")
         assert await SqlAuctions(engine).auctions() == []  # nothing was committed
         assert auctions.auction_store(bus.deps) is bus.deps.auctions  # no unit open
+    finally:
+        await bus.close()
+
+
+async def test_the_unit_hands_out_the_giveaways_repository(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    bus, _ = outbox_bus(database_url, engine)
+    try:
+        units = bus.deps.units
+        assert units is not None
+        now = bus.clock.now()
+        since = now - timedelta(days=1)
+        with pytest.raises(RuntimeError, match="undone"):
+            async with units() as unit:
+                assert giveaways.giveaway_store(bus.deps) is unit.giveaways
+                await unit.giveaways.start_poll(
+                    "Red or blue?", ("red", "blue"), (CHAT,), "op", None, now
+                )
+                [poll] = await unit.giveaways.polls_in_chat(CHAT, since, 5)
+                assert poll.question == "Red or blue?"
+                raise RuntimeError("undone")
+        assert await SqlGiveaways(engine).polls_in_chat(CHAT, since, 5) == []
+        assert giveaways.giveaway_store(bus.deps) is bus.deps.giveaways
     finally:
         await bus.close()

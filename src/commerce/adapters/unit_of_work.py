@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from commerce.adapters.auctions import SqlAuctions
 from commerce.adapters.db import ACTIVE, Active, finish
-from commerce.service_layer.ports import AuctionStore
+from commerce.adapters.giveaways import SqlGiveaways
+from commerce.service_layer.ports import AuctionStore, GiveawayStore
 from commerce.service_layer.unit_of_work import (
     CURRENT,
     Collected,
@@ -23,10 +24,12 @@ from commerce.service_layer.unit_of_work import (
 
 
 class SqlUnitOfWork(Collected):
-    def __init__(self, engine: AsyncEngine, auctions: AuctionStore) -> None:
+    def __init__(
+        self, engine: AsyncEngine, auctions: AuctionStore, giveaways: GiveawayStore
+    ) -> None:
         super().__init__()
         self.engine = engine
-        self.auctions = auctions
+        self.auctions, self.giveaways = auctions, giveaways
         self._conn: AsyncConnection | None = None
         self._tokens: tuple[Token[Active | None], Token[Any]] | None = None
 
@@ -99,12 +102,17 @@ class SqlUnitOfWork(Collected):
             self._tokens = None
 
 
-def sql_units(engine: AsyncEngine, auctions: AuctionStore | None = None) -> UnitsOfWork:
+def sql_units(
+    engine: AsyncEngine,
+    auctions: AuctionStore | None = None,
+    giveaways: GiveawayStore | None = None,
+) -> UnitsOfWork:
     """The factory bootstrap gives the bus: a new unit of work per command, handing out the
     repositories (stateless: one of each serves every unit)."""
-    repository = auctions or SqlAuctions(engine)
+    auction_repository = auctions or SqlAuctions(engine)
+    giveaway_repository = giveaways or SqlGiveaways(engine)
 
     def new() -> UnitOfWork:
-        return SqlUnitOfWork(engine, repository)
+        return SqlUnitOfWork(engine, auction_repository, giveaway_repository)
 
     return new

@@ -40,14 +40,18 @@ from commerce.service_layer.results import (
     VoteResult,
 )
 from commerce.service_layer.settlement import settle_payment
+from commerce.service_layer.unit_of_work import current
 
 GIVEAWAY_PAYMENT = "giveaway"  # the payment_ref of a winner's order: nothing was charged
 
 
 def giveaway_store(deps: Deps) -> GiveawayStore:
+    """The giveaways and polls repository: the one the unit of work open in this task hands
+    out (its statements run in the unit's transaction), else the shop's own."""
     if deps.giveaways is None:
         raise NotAllowed("giveaways and polls are not configured")
-    return deps.giveaways
+    unit = current()
+    return deps.giveaways if unit is None else unit.giveaways
 
 
 def _channels(channels: tuple[str, ...]) -> tuple[str, ...]:
@@ -94,7 +98,8 @@ async def draw_due_giveaways(cmd: c.DrawDueGiveaways, deps: Deps) -> list[Giveaw
     paid at once (and any such order a crash left unpaid), or the shipping's link sent."""
     if deps.giveaways is None:
         return []
-    draws = await deps.giveaways.draw_due(deps.clock.now(), deps.giveaway_shipping)
+    store = giveaway_store(deps)
+    draws = await store.draw_due(deps.clock.now(), deps.giveaway_shipping)
     for drawn in draws:
         order = drawn.order
         if order is not None and order.amount.minor > 0 and not by_invoice(order, deps):
@@ -106,7 +111,7 @@ async def draw_due_giveaways(cmd: c.DrawDueGiveaways, deps: Deps) -> list[Giveaw
             order,
         )
         await deps.notifier.notify(notice)
-    for giveaway_id, ref in await deps.giveaways.unsettled():
+    for giveaway_id, ref in await store.unsettled():
         # The draw's notice tells the winner (answered): not a second "it's yours".
         settle = c.SettlePayment(ref, GIVEAWAY_PAYMENT, f"giveaway:{giveaway_id}", answered=True)
         await settle_payment(settle, deps)

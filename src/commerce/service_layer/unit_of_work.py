@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
 
-from commerce.service_layer.ports import AuctionStore, Notifier
+from commerce.service_layer.ports import AuctionStore, GiveawayStore, Notifier
 from commerce.service_layer.results import Notice
 
 log = logging.getLogger(__name__)
@@ -39,9 +39,11 @@ Work = Callable[[], Awaitable[object]]
 
 class UnitOfWork(Protocol):
     # The repositories the unit hands out: their statements run in its one transaction.
-    # (Auctions first; the other aggregates are still reached through `Deps`, whose
-    # repositories join the unit open in the task: adapters/db.py's `transaction`.)
+    # (Auctions and giveaways with polls so far; the other aggregates are still reached
+    # through `Deps`, whose repositories join the unit open in the task: adapters/db.py's
+    # `transaction`.)
     auctions: AuctionStore
+    giveaways: GiveawayStore
 
     async def __aenter__(self) -> Self: ...
 
