@@ -3,7 +3,7 @@ dead chats recorded, and two couriers never sending the same message."""
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -312,6 +312,32 @@ async def test_a_message_that_fails_is_not_overtaken_by_the_next_one(engine: Asy
     await outbox.put([text("1", "first"), text("1", "second")], clock.now())
     run = courier(engine, clock, sender)
     assert await run.deliver_due() == 0 and sender.calls == []
+    for _ in range(3):
+        clock.advance(seconds=2)
+        await run.deliver_due()
+    assert sender.calls == [("send", "1", "first"), ("send", "1", "second")]
+
+
+async def test_a_paced_message_is_not_overtaken_when_its_wait_ends_mid_round(
+    engine: AsyncEngine,
+) -> None:
+    """Both taken in one round while the chat is paced: the first is put back to wait, and
+    the pause has ended by the time the round looks at the second (writing the first one's
+    wait took that long). The second must still wait behind the first (a Telegram buyer got
+    "Your orders: … cancelled" before "Order … cancelled.")."""
+    clock, sender = FakeClock(), RecordingSender()
+    outbox = SqlOutbox(engine)
+    run = courier(engine, clock, sender)
+    retry = outbox.retry
+
+    async def slow_retry(*args: object, **kwargs: bool) -> None:
+        await retry(*args, **kwargs)  # type: ignore[arg-type]
+        clock.advance(seconds=2)  # the chat's pause is over meanwhile
+
+    run.outbox.retry = slow_retry  # type: ignore[method-assign]
+    await outbox.put([text("1", "first"), text("1", "second")], clock.now())
+    run.next_at["1"] = clock.now() + timedelta(seconds=1)  # the chat was just written to
+    await run.deliver_due()
     for _ in range(3):
         clock.advance(seconds=2)
         await run.deliver_due()

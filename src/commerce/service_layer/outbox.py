@@ -233,15 +233,20 @@ class Courier:
         now = self.clock.now()
         items = await self.outbox.take(self.sender.platform, now, self.batch)
         delivered = 0
+        waiting: set[str] = set()  # chats one of whose messages waits, in this round
         for item in items:
-            delivered += await self._deliver(item)
+            delivered += await self._deliver(item, waiting)
         return delivered
 
-    async def _deliver(self, item: Queued) -> int:
+    async def _deliver(self, item: Queued, waiting: set[str]) -> int:
         chat, now = item.message.chat, self.clock.now()
         ready = self.next_at.get(chat, now)
-        if ready > now:
-            await self.outbox.retry(item, ready, "", attempt=False)
+        # Once one of a chat's messages waits, its newer ones of the round wait too, even if
+        # the time it waits for has come meanwhile (the retry's write took that long): they
+        # must not overtake it.
+        if ready > now or chat in waiting:
+            waiting.add(chat)
+            await self.outbox.retry(item, max(ready, now), "", attempt=False)
             return 0
         try:
             if item.message_ref is not None:
@@ -263,6 +268,7 @@ class Courier:
                 # Either way the chat's newer messages taken in this round wait behind this
                 # one: they must not overtake it.
                 self.next_at[chat] = at
+                waiting.add(chat)
                 await self.outbox.retry(item, at, str(exc), pace=bool(exc.seconds))
             return 0
         except ChatMoved as exc:
