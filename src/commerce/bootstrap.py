@@ -52,7 +52,7 @@ def bootstrap(
         strikes=settings.livebuy_strikes,
         web_first_paid=settings.livebuy_web_claims == "first-paid",
     )
-    auctions, giveaways = SqlAuctions(engine), SqlGiveaways(engine)
+    auctions, giveaways, shows = SqlAuctions(engine), SqlGiveaways(engine), SqlShows(engine)
     deps = Deps(
         store=store,
         ledger=SqlLedger(engine),
@@ -64,7 +64,7 @@ def bootstrap(
         auctions=auctions,
         invoice_platforms=invoice_platforms(settings),
         cards=SqlCards(engine),
-        shows=SqlShows(engine),
+        shows=shows,
         public_url=settings.public_base_url.rstrip("/"),
         confirm_window=settings.confirm_window,
         async_payment_wait=settings.async_payment_wait,
@@ -84,7 +84,7 @@ def bootstrap(
         email_sign_ins=SqlEmailSignIns(engine),
         views=SqlReadModel(engine),
         throttle=MemoryThrottle(rate) if (rate := settings.rate_per_buyer) else None,
-        units=sql_units(engine, auctions, giveaways),
+        units=sql_units(engine, auctions, giveaways, shows),
     )
     bus = MessageBus(deps)
     if units_left:

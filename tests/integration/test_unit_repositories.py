@@ -1,6 +1,6 @@
-"""The unit of work hands out the repositories its use case works with (auctions, giveaways and
-polls so far): what they write is part of the unit, seen inside it and undone with it (SQLite
-and PostgreSQL)."""
+"""The unit of work hands out the repositories its use case works with (auctions, giveaways
+and polls, and shows so far): what they write is part of the unit, seen inside it and undone
+with it (SQLite and PostgreSQL)."""
 
 from datetime import timedelta
 
@@ -9,8 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from commerce.adapters.auctions import SqlAuctions
 from commerce.adapters.giveaways import SqlGiveaways
+from commerce.adapters.shows import SqlShows
 from commerce.domain.auctions import AuctionTerms
-from commerce.service_layer import auctions, giveaways
+from commerce.service_layer import auctions, giveaways, shows
 from tests.integration.helpers import add_product
 from tests.integration.test_unit_of_work import outbox_bus
 
@@ -62,5 +63,27 @@ async def test_the_unit_hands_out_the_giveaways_repository(
                 raise RuntimeError("undone")
         assert await SqlGiveaways(engine).polls_in_chat(CHAT, since, 5) == []
         assert giveaways.giveaway_store(bus.deps) is bus.deps.giveaways
+    finally:
+        await bus.close()
+
+
+async def test_the_unit_hands_out_the_shows_repository(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    bus, _ = outbox_bus(database_url, engine)
+    try:
+        units = bus.deps.units
+        assert units is not None
+        now = bus.clock.now()
+        with pytest.raises(RuntimeError, match="undone"):
+            async with units() as unit:
+                assert shows.show_store(bus.deps) is unit.shows
+                await unit.shows.create_show(
+                    "Friday cards", "FRI", now + timedelta(hours=1), (CHAT,), "op", now
+                )
+                assert [s.code for s in await unit.shows.shows()] == ["FRI"]
+                raise RuntimeError("undone")
+        assert await SqlShows(engine).shows() == []
+        assert shows.show_store(bus.deps) is bus.deps.shows
     finally:
         await bus.close()

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from commerce.adapters.auctions import SqlAuctions
 from commerce.adapters.db import ACTIVE, Active, finish
 from commerce.adapters.giveaways import SqlGiveaways
-from commerce.service_layer.ports import AuctionStore, GiveawayStore
+from commerce.adapters.shows import SqlShows
+from commerce.service_layer.ports import AuctionStore, GiveawayStore, ShowStore
 from commerce.service_layer.unit_of_work import (
     CURRENT,
     Collected,
@@ -25,11 +26,15 @@ from commerce.service_layer.unit_of_work import (
 
 class SqlUnitOfWork(Collected):
     def __init__(
-        self, engine: AsyncEngine, auctions: AuctionStore, giveaways: GiveawayStore
+        self,
+        engine: AsyncEngine,
+        auctions: AuctionStore,
+        giveaways: GiveawayStore,
+        shows: ShowStore,
     ) -> None:
         super().__init__()
         self.engine = engine
-        self.auctions, self.giveaways = auctions, giveaways
+        self.auctions, self.giveaways, self.shows = auctions, giveaways, shows
         self._conn: AsyncConnection | None = None
         self._tokens: tuple[Token[Active | None], Token[Any]] | None = None
 
@@ -106,13 +111,17 @@ def sql_units(
     engine: AsyncEngine,
     auctions: AuctionStore | None = None,
     giveaways: GiveawayStore | None = None,
+    shows: ShowStore | None = None,
 ) -> UnitsOfWork:
     """The factory bootstrap gives the bus: a new unit of work per command, handing out the
-    repositories (stateless: one of each serves every unit)."""
-    auction_repository = auctions or SqlAuctions(engine)
-    giveaway_repository = giveaways or SqlGiveaways(engine)
+    repositories (the shop's own: one of each serves every unit)."""
+    repositories = (
+        auctions or SqlAuctions(engine),
+        giveaways or SqlGiveaways(engine),
+        shows or SqlShows(engine),
+    )
 
     def new() -> UnitOfWork:
-        return SqlUnitOfWork(engine, auction_repository, giveaway_repository)
+        return SqlUnitOfWork(engine, *repositories)
 
     return new

@@ -27,15 +27,19 @@ from commerce.service_layer import auctions, giveaways, handlers
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.ports import ShowStore
 from commerce.service_layer.results import LotView, ShowAnnounced, ShowUpdated, ShowView
+from commerce.service_layer.unit_of_work import current
 
 MAX_TITLE = 120
 JUST_STARTED = timedelta(seconds=3)
 
 
 def show_store(deps: Deps) -> ShowStore:
+    """The shows repository: the one the unit of work open in this task hands out (its
+    statements run in the unit's transaction), else the shop's own."""
     if deps.shows is None:
         raise NotAllowed("shows are not available here")
-    return deps.shows
+    unit = current()
+    return deps.shows if unit is None else unit.shows
 
 
 async def create_show(cmd: c.CreateShow, deps: Deps) -> ShowView:
@@ -206,14 +210,14 @@ async def tick_shows(cmd: c.TickShows, deps: Deps) -> None:
     """The sweeper's pass: a reminder shortly before, and the show opens at its start."""
     if deps.shows is None:
         return
-    now = deps.clock.now()
-    remind, opening = await deps.shows.due(now)
+    shows, now = show_store(deps), deps.clock.now()
+    remind, opening = await shows.due(now)
     for show in remind:
-        if await deps.shows.reminded(show.id, now):
+        if await shows.reminded(show.id, now):
             minutes = max(1, round((show.starts_at - now).total_seconds() / 60))
             await deps.notifier.notify(ShowAnnounced(show, minutes))
     for show in opening:
-        opened = await deps.shows.open_due(show.id, now)
+        opened = await shows.open_due(show.id, now)
         if opened is not None:
             await deps.notifier.notify(ShowUpdated(opened))
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
 
-from commerce.service_layer.ports import AuctionStore, GiveawayStore, Notifier
+from commerce.service_layer.ports import AuctionStore, GiveawayStore, Notifier, ShowStore
 from commerce.service_layer.results import Notice
 
 log = logging.getLogger(__name__)
@@ -39,11 +39,12 @@ Work = Callable[[], Awaitable[object]]
 
 class UnitOfWork(Protocol):
     # The repositories the unit hands out: their statements run in its one transaction.
-    # (Auctions and giveaways with polls so far; the other aggregates are still reached
-    # through `Deps`, whose repositories join the unit open in the task: adapters/db.py's
-    # `transaction`.)
+    # (Auctions, giveaways with polls, and shows so far; the other aggregates are still
+    # reached through `Deps`, whose repositories join the unit open in the task:
+    # adapters/db.py's `transaction`.)
     auctions: AuctionStore
     giveaways: GiveawayStore
+    shows: ShowStore
 
     async def __aenter__(self) -> Self: ...
 
