@@ -42,8 +42,10 @@ imports: $(STAMP)
 
 # Two processes (the machine's two cores): most tests wait on sockets and timers, so the suite
 # takes about half the time; each process has its own PostgreSQL database and SQLite files.
+# worksteal: a process that runs out of tests takes half of what the other has left (the
+# longest tests start first: tests/conftest.py's LONG_FIRST), so both end nearly together.
 pytest: $(STAMP)
-	$(BIN)/pytest -n 2 --durations=25
+	$(BIN)/pytest -n 2 --dist worksteal --durations=25
 
 # The reliability catalogue's cases only (docs/reliability.md says which test proves each).
 reliability: $(STAMP)
