@@ -58,25 +58,106 @@ EmulatorCommand = Callable[[int, str], list[str]]
 ServeCommand = Callable[[int], list[str]]
 
 
-class Buyers:
-    """Buyers with a browser each: a live stream of their private answers, and messages
-    typed into the room. An answer is matched with its buyer's oldest unanswered message."""
+class Answers:
+    """The buyers' private answers, each matched with its buyer's oldest unanswered message;
+    how the messages are typed, the answers heard and the pay links opened is the chat's."""
 
-    def __init__(self, base: str, count: int) -> None:
-        self.base = base
+    # What opening a pay link gives when the Checkout Session was made.
+    OPENED: int | str = 303
+
+    def __init__(self, count: int) -> None:
         self.ids = [f"benchbuyer{i:06d}" for i in range(count)]
         self.waiting: dict[str, deque[float]] = {v: deque() for v in self.ids}
-        self.cookies: dict[str, str] = {}  # buyer -> the cookie the server issued
         self.latencies: list[float] = []
         self.links: list[str] = []
         self.answered = 0
         self.last_answer = 0.0
-        self.statuses: dict[int, int] = {}
+        self.said = 0.0  # seconds from the first message until every one was taken
+        self.statuses: dict[int | str, int] = {}  # how each message was taken
+        self._expected = 0
+        self._all_answered = asyncio.Event()
+
+    def asked(self, viewer: str) -> None:
+        """A message of the buyer's arrives now."""
+        self.waiting[viewer].append(time.perf_counter())
+
+    def heard(self, viewer: str, text: str) -> None:
+        """The buyer got a private answer now."""
+        now = time.perf_counter()
+        sent = self.waiting[viewer]
+        if sent:
+            self.latencies.append(now - sent.popleft())
+        self.answered += 1
+        self.last_answer = now
+        if self.answered >= self._expected:
+            self._all_answered.set()
+        self.links.extend(PAY_LINK.findall(text))
+
+    async def say(self, viewer: str, text: str) -> None:
+        raise NotImplementedError
+
+    async def open(self, link: str) -> int | str:
+        """Opens a pay link; returns what it gave (see OPENED)."""
+        raise NotImplementedError
+
+    async def claim_all(self, claims: int, within: float, text: str = "#buy") -> float:
+        """`claims` messages evenly over `within` seconds, buyer after buyer; returns the
+        seconds from the first message to the last private answer."""
+        self._expected = self.answered + claims
+        self._all_answered.clear()
+        started = time.perf_counter()
+
+        async def one(i: int) -> None:
+            wait = started + within * i / claims - time.perf_counter()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            await self.say(self.ids[i % len(self.ids)], text)
+
+        await asyncio.gather(*(one(i) for i in range(claims)))
+        self.said = time.perf_counter() - started
+        with contextlib.suppress(TimeoutError):  # the missing answers are reported
+            async with asyncio.timeout(60):
+                await self._all_answered.wait()
+        return (self.last_answer or time.perf_counter()) - started
+
+    async def open_links(self, concurrency: int = 20) -> dict[str, Any]:
+        """Every pay link opened once, as a winner does: the shop makes the Checkout Session
+        (on the Stripe emulator in its own process)."""
+        queue = list(self.links)
+        statuses: dict[int | str, int] = {}
+        latencies: list[float] = []
+
+        async def opener() -> None:
+            while queue:
+                link = queue.pop()
+                began = time.perf_counter()
+                status = await self.open(link)
+                statuses[status] = statuses.get(status, 0) + 1
+                latencies.append(time.perf_counter() - began)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(opener() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+        return {
+            "opened": len(latencies),
+            "checkouts_per_second": len(latencies) / elapsed if elapsed else 0.0,
+            "p50_ms": _ms(latencies, 50),
+            "p99_ms": _ms(latencies, 99),
+            "statuses": statuses,
+        }
+
+
+class Buyers(Answers):
+    """Buyers with a browser each: a live stream of their private answers, and messages
+    typed into the room."""
+
+    def __init__(self, base: str, count: int) -> None:
+        super().__init__(count)
+        self.base = base
+        self.cookies: dict[str, str] = {}  # buyer -> the cookie the server issued
         self._streams: list[asyncio.Task[None]] = []
         self._ready = 0
         self._all_listening = asyncio.Event()
-        self._expected = 0
-        self._all_answered = asyncio.Event()
 
     @asynccontextmanager
     async def connected(self) -> AsyncIterator["Buyers"]:
@@ -110,22 +191,13 @@ class Buyers:
             if self._ready == len(self.ids):
                 self._all_listening.set()
             async for line in stream.content:
-                if not line.startswith(b"data: ") or b'"private"' not in line:
-                    continue
-                now = time.perf_counter()
-                sent = self.waiting[viewer]
-                if sent:
-                    self.latencies.append(now - sent.popleft())
-                self.answered += 1
-                self.last_answer = now
-                if self.answered >= self._expected:
-                    self._all_answered.set()
-                self.links.extend(PAY_LINK.findall(line.decode()))
+                if line.startswith(b"data: ") and b'"private"' in line:
+                    self.heard(viewer, line.decode())
 
     async def say(self, viewer: str, text: str) -> None:
         """The form a browser posts, with its cookie (encoded as it would send them: the
         load generator's own cost is kept small, it shares the machine with the server)."""
-        self.waiting[viewer].append(time.perf_counter())
+        self.asked(viewer)
         body = urllib.parse.urlencode({"name": viewer[-8:], "text": text}).encode()
         headers = {**FORM, "Cookie": f"{COOKIE}={self.cookies[viewer]}"}
         url = f"{self.base}/chat/{ROOM}/messages"
@@ -133,51 +205,11 @@ class Buyers:
             await r.read()
             self.statuses[r.status] = self.statuses.get(r.status, 0) + 1
 
-    async def claim_all(self, claims: int, within: float, text: str = "#buy") -> float:
-        """`claims` messages evenly over `within` seconds, buyer after buyer; returns the
-        seconds from the first message to the last private answer."""
-        self._expected = self.answered + claims
-        self._all_answered.clear()
-        started = time.perf_counter()
-
-        async def one(i: int) -> None:
-            wait = started + within * i / claims - time.perf_counter()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            await self.say(self.ids[i % len(self.ids)], text)
-
-        await asyncio.gather(*(one(i) for i in range(claims)))
-        with contextlib.suppress(TimeoutError):  # the missing answers are reported
-            async with asyncio.timeout(60):
-                await self._all_answered.wait()
-        return (self.last_answer or time.perf_counter()) - started
-
-    async def open_links(self, concurrency: int = 20) -> dict[str, Any]:
-        """Every pay link opened once, as a winner's browser does: the shop makes the
-        Checkout Session and sends the browser on to it (303)."""
-        queue = list(self.links)
-        statuses: dict[int, int] = {}
-        latencies: list[float] = []
-
-        async def opener() -> None:
-            while queue:
-                link = queue.pop()
-                began = time.perf_counter()
-                async with self.http.get(link, allow_redirects=False) as r:
-                    await r.read()
-                    statuses[r.status] = statuses.get(r.status, 0) + 1
-                latencies.append(time.perf_counter() - began)
-
-        started = time.perf_counter()
-        await asyncio.gather(*(opener() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-        return {
-            "opened": len(latencies),
-            "checkouts_per_second": len(latencies) / elapsed if elapsed else 0.0,
-            "p50_ms": _ms(latencies, 50),
-            "p99_ms": _ms(latencies, 99),
-            "statuses": statuses,
-        }
+    async def open(self, link: str) -> int:
+        """As a browser does: the shop makes the Checkout Session and sends it on (303)."""
+        async with self.http.get(link, allow_redirects=False) as r:
+            await r.read()
+            return r.status
 
 
 def _ms(values: list[float], percentile: int) -> float:
@@ -188,7 +220,7 @@ def _ms(values: list[float], percentile: int) -> float:
     return statistics.quantiles(values, n=100)[percentile - 1] * 1000
 
 
-async def seed(url: str, units: int) -> None:
+async def seed(url: str, units: int, chat: str = f"web:{ROOM}") -> None:
     """A product and its live drop in the bench room: one unit per claim, no limit."""
     engine = create_engine(url)
     bus = bootstrap(Settings(_env_file=None, database_url=url, livebuy_web_claims="hold"), engine)
@@ -198,7 +230,7 @@ async def seed(url: str, units: int) -> None:
         terms = DropTerms(
             "CHAT", units, Money(1500, "eur"), None, None, DropPolicy.HOLD, timedelta(hours=1)
         )
-        await bus.handle(c.StartDrop(terms, (f"web:{ROOM}",)))
+        await bus.handle(c.StartDrop(terms, (chat,)))
     finally:
         await bus.deps.store.close()
         await engine.dispose()
@@ -297,9 +329,10 @@ async def chat(
                 async with ClientSession() as http, http.get(f"{stripe_base}/calls") as r:
                     calls: dict[str, int] = await r.json()
     answered_all = crowd.answered == claims and crowd.statuses == {200: claims}
-    opened_all = checkouts["statuses"] == {303: claims}
+    opened_all = checkouts["statuses"] == {crowd.OPENED: claims}
     return {
         "benchmark": "chat",
+        "via": "web",
         "db": db,
         "claims": claims,
         "buyers": buyers,
@@ -343,7 +376,7 @@ async def local_memory(serve: ServeCommand, first: int, total: int, buyers: int)
         await seed(url, total)
         async with server_process(serve, url) as (base, pid):
             rss: dict[str, float] = {"started": _rss_mib(pid)}
-            statuses: dict[int, int] = {}  # the pay links' answers (303: on to Stripe)
+            statuses: dict[int | str, int] = {}  # the pay links' answers (303: on to Stripe)
             done = 0
             async with Buyers(base, buyers).connected() as crowd:
                 for upto in (first, total):
@@ -373,14 +406,22 @@ async def local_memory(serve: ServeCommand, first: int, total: int, buyers: int)
 
 def report(f: dict[str, Any]) -> str:
     k = f["checkouts"]
+    if f["via"] == "web":
+        cpu = (
+            f"server {f['server_cpu_ms_per_claim']:.2f} ms a claim, buyers"
+            f" {f['buyers_cpu_ms_per_claim']:.2f} ms"
+        )
+        typed = "in the web chat"
+    else:
+        cpu = f"{f['cpu_ms_per_claim']:.2f} ms a claim (one process)"
+        typed = "on the console, answered through the outbox"
     return "\n".join(
         [
-            f"chat on {f['db']}: {f['claims']} claims typed by {f['buyers']} buyers in the web"
-            f" chat, arriving within {f['arrival_seconds']}s",
+            f"chat on {f['db']}: {f['claims']} claims typed by {f['buyers']} buyers {typed},"
+            f" arriving within {f['arrival_seconds']}s",
             f"  claims    {f['claims_per_second']:>8,.0f} claims/s   message -> private answer"
             f" p50 {f['p50_ms']:.1f} ms   p99 {f['p99_ms']:.1f} ms",
-            f"  cpu       server {f['server_cpu_ms_per_claim']:.2f} ms a claim, buyers"
-            f" {f['buyers_cpu_ms_per_claim']:.2f} ms (load average {f['load_average']:.1f})",
+            f"  cpu       {cpu} (load average {f['load_average']:.1f})",
             f"  checkouts {k['checkouts_per_second']:>8,.0f} pay links/s   p50"
             f" {k['p50_ms']:.1f} ms   p99 {k['p99_ms']:.1f} ms",
             f"  stripe    {f['stripe_calls_per_drop']} calls for the drop: "

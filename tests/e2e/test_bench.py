@@ -143,6 +143,40 @@ def test_chat_bench_answers_every_claim_privately_and_opens_each_checkout(db: st
     assert figures["server_cpu_ms_per_claim"] > 0 and figures["buyers_cpu_ms_per_claim"] > 0
 
 
+@pytest.mark.parametrize("db", ["sqlite", "postgres"])
+def test_console_chat_bench_answers_every_claim_once_through_the_outbox(db: str) -> None:
+    if db == "postgres" and PG_PROBLEM:
+        pytest.skip(f"PostgreSQL unreachable: {PG_PROBLEM}")
+    args = ["bench", "chat", "--via", "console", "--claims", "30", "--buyers", "10"]
+    args += ["--within", "0.2", "--db", db, "--pg-url", f"{PG_HOST}/test", "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    # Every message was a claim, its private answer put into the outbox and delivered by the
+    # courier exactly once (30 heard, 30 rows sent, none left); every winner's pay link made
+    # its Checkout Session on the emulator in its own process (one call each).
+    assert (figures["via"], figures["correct"]) == ("console", True)
+    assert (figures["answered"], figures["message_statuses"]) == (30, {"Claimed": 30})
+    assert figures["outbox"] == {"sent": 30, "pending": 0}
+    assert figures["checkouts"]["statuses"] == {"pay": 30}
+    assert figures["stripe_calls"] == {"POST /v1/checkout/sessions": 30}
+    assert figures["claims_per_second"] > 0 and figures["p99_ms"] >= figures["p50_ms"] > 0
+    assert figures["put_seconds"] <= figures["seconds"]
+
+
+def test_console_chat_bench_report_reads_well() -> None:
+    args = ["bench", "chat", "--via", "console", "--claims", "5", "--buyers", "5"]
+    result = CliRunner().invoke(app, [*args, "--within", "0"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == (
+        "chat on sqlite: 5 claims typed by 5 buyers on the console, answered through the"
+        " outbox, arriving within 0.0s"
+    )
+    assert "p99" in lines[1] and "one process" in lines[2]
+    assert lines[5].endswith("5 private answers, 5 checkouts: correct")
+
+
 def test_local_memory_bench_reads_the_servers_memory() -> None:
     args = ["bench", "local-memory", "--first", "10", "--total", "20", "--buyers", "5"]
     result = CliRunner().invoke(app, [*args, "--json"])

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench import chat as chat_bench
-from bench import flash_drop
+from bench import console_chat, flash_drop
 from bench import webhook as webhook_bench
 from commerce.config import Settings
 from commerce.service_layer.messagebus import MessageBus
@@ -25,6 +25,11 @@ from webhooks.keys import BUS
 bench_app = typer.Typer(
     help="Benchmarks, next to the raw limit of the database.", no_args_is_help=True
 )
+
+
+class ChatVia(StrEnum):
+    WEB = "web"
+    CONSOLE = "console"
 
 
 class BenchDatabase(StrEnum):
@@ -116,16 +121,29 @@ def bench_chat(
     within: Annotated[
         float, typer.Option("--within", min=0.0, help="Seconds over which the claims arrive.")
     ] = 0.0,
+    via: Annotated[
+        ChatVia,
+        typer.Option(
+            "--via",
+            help="web: over HTTP to a server process, answered on live streams; console: in"
+            " one process, answered through the outbox by a courier.",
+        ),
+    ] = ChatVia.WEB,
     db: Database = BenchDatabase.SQLITE,
     pg_url: PgUrl = PG_SERVER,
     as_json: AsJson = False,
 ) -> None:
-    """Claims typed into the web chat, answered privately, each winner's Checkout made on a
+    """Claims typed into a chat, answered privately, each winner's Checkout made on a
     Stripe emulator in a process of its own."""
     try:
-        run = chat_bench.chat(
-            serve_command, emulator_command, claims, buyers, within, db.value, pg_url
-        )
+        if via is ChatVia.WEB:
+            run = chat_bench.chat(
+                serve_command, emulator_command, claims, buyers, within, db.value, pg_url
+            )
+        else:
+            run = console_chat.console_chat(
+                emulator_command, claims, buyers, within, db.value, pg_url
+            )
         figures = asyncio.run(run)
     except (OSError, DBAPIError, asyncpg.PostgresError) as exc:
         raise fail(f"cannot run the benchmark ({first_line(exc)})") from None
