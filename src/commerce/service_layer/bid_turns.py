@@ -68,6 +68,10 @@ class BidTurns:
         if place.command is None and not place.given_up:
             place.given_up = True
             self._changed.set()
+        # Given-up places at the head are let go now: before the first bid the queue's task
+        # is not running, and a chat's "#bid" with no auction would otherwise stay for good.
+        while self._places and self._places[0].given_up:
+            self._places.popleft()
 
     def taken(self) -> Place | None:
         """The place the bus took for this task's chat message, if it is still unfilled."""
@@ -78,7 +82,7 @@ class BidTurns:
 
     async def decide(self, command: PlaceBid, place: Place | None = None) -> Answer:
         """The bid's result once its unit has committed, and the work it split off."""
-        if place is None:
+        if place is None or place.given_up:  # (given up: by `close`, its queue is gone)
             place = self.arrive()
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         place.command, place.future = command, future
@@ -97,6 +101,8 @@ class BidTurns:
             place = self._places.popleft()
             if place.future is not None:
                 answer(place.future, _stopped())
+            elif not place.given_up:  # a bid still on its way no longer waits for a turn here
+                place.given_up = True
 
     def _next_batch(self) -> list[Place]:
         batch: list[Place] = []
