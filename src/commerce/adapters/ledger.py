@@ -99,6 +99,10 @@ FLAG_BUYER = sql("UPDATE customer SET disputes = disputes + 1 WHERE id = :id")
 SET_DISPUTE = sql("UPDATE orders SET dispute = :dispute WHERE id = :id")
 # Two addresses of one buyer recorded at once: the second waits here, so that its choice of
 # the newest sees the first. A no-op update locks the row on both databases (as LOCK_DROP).
+# Order first, then its customer: the order the webhooks' batch path takes them in
+# (payment_batch.py). The other way round, a buyer back from Checkout (check_payment) and
+# the webhook of that payment deadlocked on PostgreSQL.
+LOCK_ORDER_BY_REF = sql("UPDATE orders SET ship_to = ship_to WHERE ref = :ref")
 LOCK_CUSTOMER_OF = sql(
     "UPDATE customer SET ship_to = ship_to"
     " WHERE id = (SELECT customer_id FROM orders WHERE ref = :ref)"
@@ -423,6 +427,7 @@ class SqlLedger:
         concurrent one never replaces it."""
         async with transaction(self.engine) as conn:
             params = {"ref": ref.upper(), "ship_to": ship_to, "now": now}
+            await conn.execute(LOCK_ORDER_BY_REF, params)
             await conn.execute(LOCK_CUSTOMER_OF, params)
             if (await conn.execute(SET_SHIP_TO, params)).rowcount == 1:
                 await conn.execute(REMEMBER_SHIP_TO, params)
