@@ -325,7 +325,11 @@ class OutboxMessage(SQLModel, table=True):
     """A message for a chat platform, kept until it is sent (see service_layer/outbox.py)."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "platform", "status", "not_before"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "platform", "status", "not_before"),
+        # A chat's older waiting messages, looked up for each due one (adapters/outbox.py).
+        Index("ix_outbox_chat_order", "platform", "chat", "status", "id"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=16)
     chat: str = Field(sa_type=_chat(64))
