@@ -94,3 +94,31 @@ async def test_commands_still_queued_at_shutdown_are_answered(engine: AsyncEngin
         await asyncio.wait_for(queued, 5)
     with pytest.raises(RuntimeError, match="stopped"):
         await first
+
+
+async def test_a_failing_batch_path_is_undone_and_its_commands_go_one_by_one(
+    engine: AsyncEngine,
+) -> None:
+    """The batch path of a group fails after writing (a deadlock with another worker on
+    PostgreSQL): what it wrote is undone, and its commands are handled the usual way, in
+    order, in the same unit, instead of every caller of the group getting the error."""
+
+    async def handle(n: int) -> int:
+        async with transaction(engine) as conn:
+            await conn.execute(KEEP, {"key": f"group-{n}"})
+        return n
+
+    async def many(commands: list[int]) -> list[int]:
+        async with transaction(engine) as conn:
+            await conn.execute(KEEP, {"key": "group-batch"})
+        raise RuntimeError("deadlock detected")
+
+    group = GroupCommit(sql_units(engine), handle, handle_many=many)
+    try:
+        answers = await asyncio.gather(*(group.submit(n) for n in range(4)))
+    finally:
+        await group.close()
+    assert [result for result, _ in answers] == [0, 1, 2, 3]
+    async with connection(engine) as conn:
+        keys = (await conn.execute(KEYS)).scalars().all()
+    assert keys == ["group-0", "group-1", "group-2", "group-3"]  # no "group-batch"

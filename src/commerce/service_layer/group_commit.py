@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from commerce.service_layer.unit_of_work import UnitsOfWork, Work
+from commerce.service_layer.unit_of_work import UnitOfWork, UnitsOfWork, Work
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +97,16 @@ class GroupCommit:
                 result = await self.handle(commands[0])
                 answers.append((result, unit.split_off()))
             else:
+                batch_path = self.handle_many
                 while len(answers) < len(commands):
                     # The batch path takes what it can at the head; the next command runs
                     # the usual way (in a part of its own), then the batch path again: the
                     # commands keep their order of arrival.
-                    if self.handle_many is not None:
-                        done = await self.handle_many(commands[len(answers) :])
+                    if batch_path is not None:
+                        rest = commands[len(answers) :]
+                        done = await self._many(unit, batch_path, rest, len(commands) == 1)
+                        if done is None:  # it failed (a deadlock): one by one from here
+                            batch_path, done = None, []
                         answers.extend((result, []) for result in done)
                         if len(answers) == len(commands):
                             break
@@ -117,6 +121,22 @@ class GroupCommit:
             await unit.commit()
         self.batches += 1
         return answers
+
+    async def _many(
+        self, unit: UnitOfWork, many: HandleMany, commands: list[Any], alone: bool
+    ) -> list[Any] | None:
+        """The batch path's results, or None if it failed. In a group it runs in a part: a
+        database error there (a deadlock with another worker) undoes only what it wrote, and
+        its commands go on the usual way instead of failing the whole group. A command alone
+        needs no savepoint: its failure is the unit's, as on the usual path."""
+        if alone:
+            return await many(commands)
+        try:
+            async with unit.part():
+                return await many(commands)
+        except Exception:
+            log.warning("the batch path failed; its commands go one by one", exc_info=True)
+            return None
 
 
 def _stopped() -> Exception:
