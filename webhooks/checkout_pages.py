@@ -1,9 +1,11 @@
 """The buyer's pay link (`/pay/<order>`), which opens Stripe Checkout, and where Checkout sends
 buyers back: a short page about their order."""
 
+import logging
 from html import escape
 
 from aiohttp import web
+from sqlalchemy.exc import DBAPIError
 
 from bots.web.chat import COOKIE
 from commerce.domain.commands import CheckPayment, OpenPayment, RecogniseWebViewer
@@ -13,6 +15,8 @@ from commerce.domain.pay_links import claimant_only
 from commerce.service_layer import queries
 from commerce.service_layer.results import OrderView, PageKind, PaymentPage
 from webhooks.keys import BUS
+
+log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
 
@@ -102,6 +106,14 @@ async def done(request: web.Request) -> web.Response:
         order = await request.app[BUS].handle(CheckPayment(ref[:20]))
     except NotFound:
         return page("Unknown order", f"There is no order {ref[:20]}.", status=404)
+    except DBAPIError as exc:
+        if not _lost_a_race(exc):
+            raise
+        # The webhook of this very payment was applied at the same moment and PostgreSQL
+        # chose this side to give way (a deadlock or a serialization failure): the webhook
+        # pays the order, and the page, refreshed, reads it paid.
+        log.warning("checkout done page for %s gave way to a concurrent update", ref[:20])
+        return page("Confirming your payment…", f"Order {ref[:20]}: one moment.", refresh=True)
     if order.status in (OrderStatus.RESERVED, OrderStatus.CHECKOUT_OPEN):
         # Stripe redirects before its webhook arrives: the page waits for it.
         return page("Confirming your payment…", f"Order {order.ref}: one moment.", refresh=True)
@@ -129,3 +141,13 @@ async def cancelled(request: web.Request) -> web.Response:
         "in the chat to give it up now.",
         order=order,
     )
+
+
+# PostgreSQL's "deadlock detected" and "could not serialize access": the transaction was
+# chosen to give way to another one, and trying again later succeeds.
+GAVE_WAY = frozenset({"40P01", "40001"})
+
+
+def _lost_a_race(exc: DBAPIError) -> bool:
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code in GAVE_WAY

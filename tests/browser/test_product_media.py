@@ -67,8 +67,10 @@ async def test_a_drop_card_shows_the_picture_and_description(
         assert await image.get_attribute("src") == f"/media/{name}"
         assert await image.get_attribute("alt") == "Logo tee"
         # Loaded (decoded), not a broken image: the media route served it.
+        # A function, not an expression: Playwright polls an expression with eval, which the
+        # page's Content-Security-Policy refuses once the first look comes too early.
         await page.wait_for_function(
-            "document.getElementById('board-image').complete"
+            "() => document.getElementById('board-image').complete"
             " && document.getElementById('board-image').naturalWidth === 64"
         )
         box = await image.bounding_box()
@@ -95,7 +97,9 @@ async def test_an_auction_card_shows_the_lots_picture_and_description(
     await page.goto(f"{base}/chat/lots")
     await expect(page.locator("#auction-title")).to_have_text("Holo card · €1.00")
     await expect(page.locator("#auction-about")).to_have_text("Graded 9.")
-    await page.wait_for_function("document.getElementById('auction-image').naturalWidth === 64")
+    await page.wait_for_function(
+        "() => document.getElementById('auction-image').naturalWidth === 64"
+    )
     assert await page.locator("#auction-image").get_attribute("src") == f"/media/{name}"
     overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0
@@ -152,5 +156,5 @@ async def test_the_dashboard_form_uploads_a_picture_the_card_then_shows(
         await viewer.goto(f"{base}/chat/caps")
         await expect(viewer.locator("#board-about")).to_have_text("One size, adjustable.")
         await viewer.wait_for_function(
-            "document.getElementById('board-image').naturalWidth === 40"
+            "() => document.getElementById('board-image').naturalWidth === 40"
         )

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from sqlalchemy.exc import DBAPIError
 
 from commerce.adapters.stripe_events import to_payment_event
 from commerce.adapters.stripe_gateway import MAX_SESSION, STRIPE_MINIMUM, session_expiry
@@ -225,6 +226,46 @@ async def test_c040_a_forged_or_foreign_session_on_the_return_page_grants_nothin
     assert unknown.status == 404
     assert (await bus.deps.store.order(mine.ref)).status in (S.RESERVED, S.CHECKOUT_OPEN)
     assert [n.order.ref for n in notifier.of(OrderPaid)] == [theirs.ref]  # type: ignore[attr-defined]
+
+
+class GaveWay(Exception):
+    """What the driver raises for PostgreSQL's "deadlock detected" (SQLSTATE 40P01)."""
+
+    sqlstate = "40P01"
+
+
+async def test_c040_the_return_page_gives_way_to_the_webhook_of_the_same_payment(
+    shop: TestClient,  # type: ignore[type-arg]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The buyer comes back from Checkout while that payment's webhook is applied: the two
+    lock the same order and customer, and PostgreSQL may choose the page to give way. The
+    page then says "one moment" and refreshes (the webhook pays the order) instead of a 500;
+    any other database error is still an error."""
+    bus: MessageBus = shop.server.app[BUS]
+    await add_product(bus)
+    await start_drop(bus, quantity=1)
+    order = (await buy(bus, "web:anna")).order
+    assert order is not None
+    handle = bus.handle
+
+    async def losing(command: c.Command) -> Any:
+        if isinstance(command, c.CheckPayment):
+            raise DBAPIError("UPDATE customer ...", {}, failure)
+        return await handle(command)
+
+    monkeypatch.setattr(bus, "handle", losing)
+    failure: Exception = GaveWay("deadlock detected")
+    waiting = await shop.get(f"/checkout/done?order={order.ref}&session_id=cs_{order.ref}")
+    body = await waiting.text()
+    assert waiting.status == 200 and "one moment" in body and 'http-equiv="refresh"' in body
+    failure = RuntimeError("disk full")
+    broken = await shop.get(f"/checkout/done?order={order.ref}&session_id=cs_{order.ref}")
+    assert broken.status == 500
+    monkeypatch.undo()
+    await bus.handle(c.SettlePayment(order.ref, f"pi_{order.ref}", "evt_paid"))  # the webhook
+    paid = await shop.get(f"/checkout/done?order={order.ref}&session_id=cs_{order.ref}")
+    assert "Thank you" in await paid.text()
 
 
 async def test_c041_the_items_come_from_the_database_never_from_the_event(
