@@ -234,7 +234,7 @@ class GaveWay(Exception):
     sqlstate = "40P01"
 
 
-async def test_c040_the_return_page_gives_way_to_the_webhook_of_the_same_payment(
+async def test_c017_the_return_page_gives_way_to_the_webhook_of_the_same_payment(
     shop: TestClient,  # type: ignore[type-arg]
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
