@@ -171,7 +171,7 @@ def _lock_drops(
     web_first_paid: bool = False,
 ) -> dict[tuple[str, str | None], DropState | None]:
     """Each claim's live drop and its state (BEGIN IMMEDIATE already holds the lock)."""
-    db.row_factory = _named_rows
+    db.row_factory = named_rows
     try:
         targets: dict[tuple[str, str | None], Any] = {}
         for claim in claims:
@@ -212,8 +212,9 @@ def _lock_drops(
 _ROW_TYPES: dict[tuple[str, ...], Any] = {}
 
 
-def _named_rows(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Any:
-    """Rows with attributes (row.remaining), as the decisions read a drop's row."""
+def named_rows(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Any:
+    """Rows with attributes (row.remaining), as the decisions read a drop's row (a row
+    factory for plain sqlite3, also the webhooks' batch path's)."""
     names = tuple(column[0] for column in cursor.description)
     kind = _ROW_TYPES.get(names)
     if kind is None:

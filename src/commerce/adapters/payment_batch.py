@@ -18,13 +18,13 @@ order of arrival is kept, and a declined event has written nothing.
 """
 
 import sqlite3
-from collections import namedtuple
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from commerce.adapters.claim_sqlite import named_rows
 from commerce.adapters.sql import NEWEST_SHIP_TO, ORDER_COLUMNS, ORDER_FROM, to_order_view
 from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
@@ -120,16 +120,6 @@ def _paid(payment: PaidCheckout, row: Any, ship_to: str | None) -> CheckoutPaid:
 
 # SQLite: the batch as one call in the connection's thread --------------------------------
 
-_ROW_TYPES: dict[tuple[str, ...], Any] = {}
-
-
-def _named(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Any:
-    names = tuple(d[0] for d in cursor.description)
-    kind = _ROW_TYPES.get(names)
-    if kind is None:
-        kind = _ROW_TYPES[names] = namedtuple("Row", names)
-    return kind(*row)
-
 
 def _q(statement: str) -> str:
     return statement.replace("$", "?")
@@ -143,7 +133,7 @@ def pay_sqlite(
     stamp = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     done: list[CheckoutPaid] = []
     cursor = db.cursor()
-    cursor.row_factory = _named
+    cursor.row_factory = named_rows
     for payment in payments:
         known = db.execute(_q(EVENT), (payment.event_id, stamp)).fetchone()
         if known is not None and not known[0]:
