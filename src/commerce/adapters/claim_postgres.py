@@ -70,10 +70,12 @@ BUYER_UNITS = (
     "SELECT b.customer_id, b.units FROM drop_buyer b JOIN unnest($2::int[]) c"
     " ON c = b.customer_id WHERE b.drop_id = $1"
 )
+# One index lookup per buyer (ix_claim_buyer): as a join, a planner without statistics yet
+# (a new shop's first drop) scanned the drop's whole waitlist once per buyer.
 WAITING = (
-    "SELECT w.customer_id, MIN(w.position) FROM claim w JOIN unnest($2::int[]) c"
-    " ON c = w.customer_id WHERE w.drop_id = $1 AND w.status = 'waitlisted'"
-    " GROUP BY w.customer_id"
+    "SELECT c, p FROM unnest($2::int[]) c, LATERAL (SELECT MIN(w.position) AS p FROM claim w"
+    " WHERE w.drop_id = $1 AND w.customer_id = c AND w.status = 'waitlisted') m"
+    " WHERE p IS NOT NULL"
 )
 # Strikes follow the card (#18): a buyer's own, and those of every customer who paid with a
 # card the buyer paid with (a new identity, or a new account, with the same card).
