@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -221,3 +222,73 @@ async def test_a_bid_and_the_messages_it_causes_commit_together(
         assert await _messages(engine) == ["Outbid", "AuctionUpdated"]
     finally:
         await bus.close()
+
+
+async def test_two_workers_deciding_bids_of_two_auctions_never_deadlock(
+    pg_url: str, clock: FakeClock
+) -> None:
+    """Two workers (two engines) on PostgreSQL, two live auctions, bids of both interleaved
+    and handed to the workers in opposite orders: a batch holding bids of both auctions locks
+    them in one order (ascending id), so two workers' batches never wait for each other in a
+    circle. Before, one batch took A then B while the other took B then A: PostgreSQL broke
+    the deadlock by failing a bid, whose caller got the error."""
+    engines = [create_engine(pg_url), create_engine(pg_url)]
+    notifier = FakeNotifier()
+    buses = [
+        bootstrap(
+            test_settings(pg_url), e, clock=clock, notifier=notifier, payments=FakePaymentGateway()
+        )
+        for e in engines
+    ]
+    chats = ("telegram:-100", "telegram:-200")
+    try:
+        for sku, chat_id in zip(("CARD", "MUG"), chats, strict=True):
+            await add_product(buses[0], sku, stock=1)
+            await buses[0].handle(
+                c.StartAuction(
+                    sku, Decimal(1), timedelta(minutes=10), step=Decimal(1), channels=(chat_id,)
+                )
+            )
+        rounds, per_round = 6, 40
+        bids: list[tuple[int, c.PlaceBid]] = []
+        for n in range(rounds * per_round):
+            worker = n % 2
+            # Worker 0 sees A, B, A, B...; worker 1 sees B, A, B, A...
+            where = chats[(n // 2 + worker) % 2]
+            amount = Decimal(n // 2 + 1)
+            bids.append((worker, c.PlaceBid(f"{where}:{n}", where, f"telegram:{n}", amount)))
+        answers: list[Any] = []
+        for r in range(rounds):  # several rounds: several batches meet on both workers
+            part = bids[r * per_round : (r + 1) * per_round]
+            answers += await asyncio.gather(
+                *(buses[w].handle(bid) for w, bid in part), return_exceptions=True
+            )
+        errors = [a for a in answers if isinstance(a, BaseException)]
+        assert not errors, errors[:3]
+        assert all(isinstance(a, BidResult) for a in answers) and len(answers) == len(bids)
+        async with engines[1].connect() as conn:
+            auctions = (
+                await conn.execute(text("SELECT id, price_minor, leader_identity FROM auction"))
+            ).all()
+            rows = (
+                await conn.execute(
+                    text(
+                        "SELECT auction_id, seq, amount_minor, identity FROM bid"
+                        " WHERE status = 'accepted' AND seq IS NOT NULL ORDER BY auction_id, seq"
+                    )
+                )
+            ).all()
+        for auction in auctions:
+            mine = [r for r in rows if r.auction_id == auction.id]
+            amounts = [r.amount_minor for r in mine]
+            assert [r.seq for r in mine] == list(range(1, len(mine) + 1))
+            assert amounts == sorted(set(amounts))  # each above the one before, none twice
+            assert (auction.price_minor, auction.leader_identity) == (
+                amounts[-1],
+                mine[-1].identity,
+            )
+    finally:
+        for bus in buses:
+            await bus.close()
+        for engine in engines:
+            await engine.dispose()

@@ -9,6 +9,7 @@ received them in, whichever chat they came from. The end time lives in the row, 
 changes nothing: the sweeper closes what is due.
 """
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -271,16 +272,31 @@ class SqlAuctions:
                 await conn.execute(INSERT_CHANNEL, {"id": auction_id, "chat": chat})
             return await auction_view(conn, auction_id)
 
+    async def lock_for_bids(self, bids: Sequence[PlaceBid]) -> None:
+        """Locks the live auctions these bids go to, in ascending id order: a batch of bids
+        of several auctions (service_layer/bid_turns.py) then never holds one auction while
+        waiting for another that a batch of another worker, holding that one, waits to lock
+        after its own (a deadlock PostgreSQL breaks by failing a bid). Each bid takes its
+        auction's lock again when it is decided (a lock already held: at once)."""
+        async with transaction(self.engine) as conn:
+            ids: set[int] = set()
+            wheres = {where for where in map(_where, bids) if where is not None}
+            if len(wheres) < 2:  # all from one place, to one auction: its first bid locks it
+                return
+            for chat, identity, private in sorted(wheres):
+                auction_id = await _live_auction(conn, chat, identity, private)
+                if auction_id is not None:
+                    ids.add(auction_id)
+            for auction_id in sorted(ids):
+                await conn.execute(LOCK_AUCTION, {"id": auction_id})
+
     async def place_bid(self, bid: PlaceBid, now: datetime) -> BidResult:
         identity, chat = str(Identity.parse(bid.identity)), str(ChatRef.parse(bid.chat))
         async with transaction(self.engine) as conn:
             known = (await conn.execute(BID_BY_KEY, {"key": bid.key})).first()
             if known is not None:
                 return await _replay(conn, known)
-            auction_id = (await conn.execute(FIND_LIVE, {"chat": chat})).scalar()
-            if auction_id is None and bid.private:
-                platform = f"{identity.partition(':')[0]}:%"
-                auction_id = (await conn.execute(LATEST_LIVE, {"platform": platform})).scalar()
+            auction_id = await _live_auction(conn, chat, identity, bid.private)
             if auction_id is None:
                 return BidResult(BidStatus.REFUSED, reason=BidRefusalReason.NO_LIVE_AUCTION)
             # The auction's lock first, the bidder's customer row after it: a batch of bids
@@ -555,6 +571,28 @@ async def _offer(
     ).scalar_one()
     await record_transition(conn, order_id, None, OrderStatus.RESERVED, cause, now)
     return order_id
+
+
+def _where(bid: PlaceBid) -> tuple[str, str, bool] | None:
+    """Where a bid looks for its auction (its chat; from a private chat, also the bidder's
+    platform), or None for a bid that cannot be read (it fails alone when decided)."""
+    try:
+        identity, chat = str(Identity.parse(bid.identity)), str(ChatRef.parse(bid.chat))
+    except InvalidInput:
+        return None
+    return chat, identity if bid.private else "", bid.private
+
+
+async def _live_auction(
+    conn: AsyncConnection, chat: str, identity: str, private: bool
+) -> int | None:
+    """The live auction a bid from `chat` goes to: the chat's, or, for a bid from a private
+    chat, the latest live one on the bidder's platform."""
+    auction_id: int | None = (await conn.execute(FIND_LIVE, {"chat": chat})).scalar()
+    if auction_id is None and private:
+        platform = f"{identity.partition(':')[0]}:%"
+        auction_id = (await conn.execute(LATEST_LIVE, {"platform": platform})).scalar()
+    return auction_id
 
 
 async def _replay(conn: AsyncConnection, known: Any) -> BidResult:

@@ -1,6 +1,7 @@
 """Auction use cases: start, bid (plain or proxy), close when due, second-chance offers."""
 
 import math
+from collections.abc import Sequence
 
 from commerce.domain import commands as c
 from commerce.domain.auctions import (
@@ -90,6 +91,13 @@ async def place_bid(cmd: c.PlaceBid, deps: Deps) -> BidResult:
     for work in follow_ups:
         await work()
     return result  # type: ignore[no-any-return]
+
+
+async def lock_auctions_of(bids: Sequence[c.PlaceBid], deps: Deps) -> None:
+    """Before a batch of bids is decided in one unit of work: the auctions they go to are
+    locked in one order (ascending id), so that two workers' batches of the same auctions
+    never wait for each other in a circle."""
+    await auction_store(deps).lock_for_bids(bids)
 
 
 async def decide_bid(cmd: c.PlaceBid, deps: Deps) -> BidResult:

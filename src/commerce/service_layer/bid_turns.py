@@ -9,7 +9,8 @@ one task decides the waiting bids in that order, as many as are ready in one uni
 each in a part of its own (a savepoint: a bid that fails is undone alone and its caller gets
 the error), commits once, and answers every caller after that commit (as group_commit.py
 does for webhooks). Several workers on one database keep one order through the auction's
-row lock, which every bid takes first.
+row lock, which every bid takes first; a batch holding bids of several auctions locks them
+all first, in ascending id order (`lock`), so no two workers' batches deadlock.
 
 A chat message that reads as a bid takes its place as the bus receives it (`arrive`), before
 the chat's own steps (flood control, a show's chatter list) that may finish in another order;
@@ -30,6 +31,8 @@ from commerce.service_layer.group_commit import Answer, answer
 from commerce.service_layer.unit_of_work import UnitsOfWork
 
 Decide = Callable[[PlaceBid], Awaitable[Any]]
+# Locks the auctions a batch's bids go to, in one order, before they are decided.
+Lock = Callable[[list[PlaceBid]], Awaitable[None]]
 
 
 @dataclass(eq=False, slots=True)
@@ -50,8 +53,11 @@ ARRIVED: ContextVar[Place | None] = ContextVar("livebuy_bid_place", default=None
 
 
 class BidTurns:
-    def __init__(self, units: UnitsOfWork, decide: Decide, max_batch: int = 100) -> None:
+    def __init__(
+        self, units: UnitsOfWork, decide: Decide, max_batch: int = 100, lock: Lock | None = None
+    ) -> None:
         self.units, self.decide_one, self.max_batch = units, decide, max_batch
+        self.lock = lock
         self._places: deque[Place] = deque()
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -136,6 +142,11 @@ class BidTurns:
     async def _apply(self, batch: list[Place]) -> list[Answer | Exception]:
         answers: list[Answer | Exception] = []
         async with self.units() as unit:
+            if len(batch) > 1 and self.lock is not None:
+                # Bids of several auctions lock them in one order (ascending id) first: in
+                # the bids' order, two workers' batches could each hold one auction and wait
+                # for the other's, and PostgreSQL would fail a bid to break the circle.
+                await self.lock([place.command for place in batch if place.command])
             for place in batch:
                 assert place.command is not None
                 if len(batch) == 1:  # alone: its failure is the unit's, no savepoint needed

@@ -172,7 +172,11 @@ class MessageBus:
         deps.dispatch = self.dispatch
         self._groups: dict[type, GroupCommit] = {}
         if deps.units is not None:  # bids in arrival order, whoever hands them over
-            deps.bid_turns = BidTurns(deps.units, lambda cmd: auctions.decide_bid(cmd, deps))
+            deps.bid_turns = BidTurns(
+                deps.units,
+                lambda cmd: auctions.decide_bid(cmd, deps),
+                lock=lambda bids: auctions.lock_auctions_of(bids, deps),
+            )
 
     @property
     def clock(self) -> Clock:

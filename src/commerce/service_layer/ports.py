@@ -473,6 +473,10 @@ class AuctionStore(Protocol):
         pay: timedelta,
         now: datetime,
     ) -> AuctionView: ...
+    async def lock_for_bids(self, bids: Sequence[PlaceBid]) -> None:
+        """Locks the live auctions these bids go to, in one order (ascending id)."""
+        ...
+
     async def place_bid(self, bid: PlaceBid, now: datetime) -> BidResult: ...
     async def end_auction(self, code: str | None, chat: str | None, now: datetime) -> int:
         """Makes the live auction (by code, in the chat) due now; returns its id."""
