@@ -4,11 +4,16 @@
 Twitch's bot account and YouTube's channel both come with a refresh token (set up once by the
 seller); an access token is obtained from it with RFC 6749's refresh_token grant (section 6),
 form-encoded, the client id and secret in the form (client_secret_post: both Twitch and
-Google document that form). authlib's `AsyncOAuth2Client` sends it, keeps the token, renews
-it `REFRESH_AHEAD` seconds before it runs out, and renews one at a time (its lock: callers
-waiting meanwhile get the new token). A provider may hand out a new refresh token with a
-renewal (Twitch does): the client keeps the newest, in memory. The tokens and the secret are
-never logged.
+Google document that form). authlib's `AsyncOAuth2Client` sends it, keeps the token and
+renews it `REFRESH_AHEAD` seconds before it runs out. A provider may hand out a new refresh
+token with a renewal (Twitch does): the client keeps the newest, in memory. The tokens and
+the secret are never logged.
+
+Renewals go one at a time under a lock of our own, which reads the client's token once it
+holds the lock: callers waiting meanwhile get the new token, and if that one was refused
+meanwhile the next renewal sends the newest refresh token. (authlib's own lock renews with
+the refresh token of the token its caller passed in, read before it waited: an older one,
+which a provider that rotates them refuses.)
 
 `refused(status, body)` turns the token endpoint's refusal into the platform's error (Twitch
 answers {"status": 400, "message": ...}, Google {"error": "invalid_grant", ...}); a token
@@ -16,6 +21,7 @@ endpoint that cannot be reached is a `ConnectionError`, as an unreachable API is
 to the adapters.
 """
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -43,6 +49,7 @@ class RefreshingToken:
         self.refused, self.name = refused, name
         self.renewals = 0  # access tokens obtained (tests)
         self._client: AsyncOAuth2Client | None = None
+        self._renewing = asyncio.Lock()  # one renewal at a time (see the module's doc)
         self._args = (client_id, client_secret, refresh_token, token_url)
 
     def _oauth(self) -> AsyncOAuth2Client:
@@ -88,7 +95,11 @@ class RefreshingToken:
         """The current access token, renewed first when it runs out within a minute."""
         client = self._oauth()
         try:
-            await client.ensure_active_token(client.token)
+            if client.token.is_expired(leeway=REFRESH_AHEAD):
+                async with self._renewing:
+                    # The token now, after the wait: renewed meanwhile, or with the newest
+                    # refresh token in it (authlib checks its expiry again, under its lock).
+                    await client.ensure_active_token(client.token)
         except OAuthError as exc:  # an "error" member in a 200 answer
             answer = {"error": exc.error, "error_description": exc.description}
             raise self.refused(200, answer | {"message": exc.description}) from None

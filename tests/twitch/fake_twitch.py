@@ -92,6 +92,8 @@ class FakeTwitch:
         self.runner: web.AppRunner | None = None
         self.base = ""
         self.refresh_tokens = {REFRESH_TOKEN}
+        self.refresh_tokens_sent: list[str] = []  # in the order the renewals asked
+        self.rotate = False  # True: a refresh token works once (the new one replaces it)
         self.access_tokens: set[str] = set()
         self.token_grants = 0
         self.token_refusals = 0
@@ -260,6 +262,7 @@ class FakeTwitch:
         form = await request.post()
         if form.get("grant_type") == "authorization_code":
             return await self._code_grant({k: str(v) for k, v in form.items()})
+        self.refresh_tokens_sent.append(str(form.get("refresh_token")))
         ok = (
             form.get("client_id") == CLIENT_ID
             and form.get("client_secret") == CLIENT_SECRET
@@ -274,6 +277,8 @@ class FakeTwitch:
         access = f"access-{uuid.uuid4().hex}"
         refresh = f"refresh-{uuid.uuid4().hex}"  # Twitch may hand out a new one
         self.access_tokens.add(access)
+        if self.rotate:
+            self.refresh_tokens.discard(str(form["refresh_token"]))
         self.refresh_tokens.add(refresh)
         return web.json_response(
             {

@@ -59,6 +59,35 @@ async def test_the_newest_refresh_token_is_used_and_kept(twitch: FakeTwitch) -> 
         await helix.close()
 
 
+async def test_a_renewal_after_waiting_for_another_sends_the_newest_refresh_token(
+    twitch: FakeTwitch,
+) -> None:
+    """Callers at once, the first to get the new token finding it refused at once (revoked
+    early): the next renewal, by a caller that waited meanwhile, sends the refresh token the
+    last renewal handed out, never the one its caller saw before it waited (a refresh token
+    works once here, as Twitch may rotate them)."""
+    twitch.rotate = True
+    helix = helix_for(twitch)
+    refused_once: list[str] = []
+
+    async def use() -> str:
+        token = await helix.access_token()
+        if not refused_once:  # the API refuses the first new token (no await in between)
+            refused_once.append(token)
+            helix.token.expire(token)
+        return token
+
+    try:
+        tokens = await asyncio.gather(*(use() for _ in range(10)), return_exceptions=True)
+        assert not [t for t in tokens if isinstance(t, BaseException)], tokens
+        assert twitch.token_refusals == 0 and twitch.token_grants == 2
+        assert twitch.refresh_tokens_sent[0] == REFRESH_TOKEN
+        assert twitch.refresh_tokens_sent[1] != REFRESH_TOKEN  # the one the first renewal gave
+        assert set(tokens[1:]) == {await helix.access_token()} != {refused_once[0]}
+    finally:
+        await helix.close()
+
+
 async def test_a_refused_refresh_token_is_the_platforms_error(twitch: FakeTwitch) -> None:
     helix = helix_for(twitch, refresh_token="revoked-secret")
     try:
