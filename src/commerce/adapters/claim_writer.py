@@ -7,7 +7,6 @@ prepared statements and arrays (claim_postgres.py).
 """
 
 import asyncio
-import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from commerce.adapters.claim_sqlite import decide_sqlite
 from commerce.adapters.claims import replay
 from commerce.adapters.db import active, connection
 from commerce.domain.commands import Claim
-from commerce.service_layer.group_commit import answer
+from commerce.service_layer.group_commit import answer, drained, stop
 from commerce.service_layer.results import ClaimResult
 
 log = logging.getLogger(__name__)
@@ -77,16 +76,11 @@ class ClaimWriter:
         return await future
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        # Nobody waits forever: claims still queued at shutdown are answered with an error
-        # (their messages are redelivered or retried; the same key makes them one claim).
-        while not self._queue.empty():
-            *_, future = self._queue.get_nowait()
-            answer(future, RuntimeError("the claim writer was stopped"))
+        # Claims still queued are answered with an error (their messages are redelivered or
+        # retried; the same key makes them one claim).
+        waiting = (future for *_, future in drained(self._queue))
+        await stop(self._task, waiting, "the claim writer was stopped")
+        self._task = None
 
     async def _run(self) -> None:
         while True:

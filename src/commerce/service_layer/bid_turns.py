@@ -19,15 +19,14 @@ out to be no bid (`drop`). The bids behind an unfilled place wait for it.
 """
 
 import asyncio
-import contextlib
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 from commerce.domain.commands import PlaceBid
-from commerce.service_layer.group_commit import Answer, answer
+from commerce.service_layer.group_commit import Answer, answer, in_part, stop
 from commerce.service_layer.unit_of_work import UnitsOfWork
 
 Decide = Callable[[PlaceBid], Awaitable[Any]]
@@ -98,15 +97,15 @@ class BidTurns:
         return await future
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        while self._places:  # nobody waits forever
+        await stop(self._task, self._waiting(), STOPPED)
+        self._task = None
+
+    def _waiting(self) -> Iterator["asyncio.Future[Answer]"]:
+        """The callers still waiting, as the queue is emptied (at shutdown)."""
+        while self._places:
             place = self._places.popleft()
             if place.future is not None:
-                answer(place.future, _stopped())
+                yield place.future
             elif not place.given_up:  # a bid still on its way no longer waits for a turn here
                 place.given_up = True
 
@@ -151,18 +150,15 @@ class BidTurns:
                 assert place.command is not None
                 if len(batch) == 1:  # alone: its failure is the unit's, no savepoint needed
                     answers.append((await self.decide_one(place.command), unit.split_off()))
-                    continue
-                try:
-                    async with unit.part() as part:
-                        result = await self.decide_one(place.command)
-                except Exception as exc:
-                    answers.append(exc)
                 else:
-                    answers.append((result, part.follow_ups))
+                    answers.append(await in_part(unit, self.decide_one, place.command))
             await unit.commit()
         self.batches += 1
         return answers
 
 
+STOPPED = "bids are no longer taken (shutdown)"
+
+
 def _stopped() -> Exception:
-    return RuntimeError("bids are no longer taken (shutdown)")
+    return RuntimeError(STOPPED)

@@ -12,7 +12,7 @@ for the one pooled connection in turn anyway.
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from commerce.service_layer.unit_of_work import UnitOfWork, UnitsOfWork, Work
@@ -39,6 +39,40 @@ def answer(future: asyncio.Future[T], outcome: T | Exception) -> None:
         future.set_result(outcome)
 
 
+async def stop(
+    task: "asyncio.Task[Any] | None",
+    waiting: Iterable["asyncio.Future[Any]"] = (),
+    why: str = "stopped (shutdown)",
+) -> None:
+    """Stops a batching task (this one, bid turns, the claim writer) at shutdown: cancels it,
+    waits for its end, then answers every caller still waiting with an error, so nobody waits
+    forever. `waiting` is read once the task has ended (a generator over its queue, as
+    `drained`): the batch the task was deciding is answered by the task itself."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    for future in waiting:
+        answer(future, RuntimeError(why))
+
+
+def drained(queue: "asyncio.Queue[T]") -> Iterator[T]:
+    """What is left in the queue, taken out as it is read."""
+    while not queue.empty():
+        yield queue.get_nowait()
+
+
+async def in_part(unit: UnitOfWork, handle: Handle, command: Any) -> "Answer | Exception":
+    """The command handled in a part of the unit of its own (a savepoint): if it fails, what
+    it wrote is undone alone and the error is its caller's answer; the batch goes on."""
+    try:
+        async with unit.part() as part:
+            result = await handle(command)
+    except Exception as exc:
+        return exc
+    return result, part.follow_ups
+
+
 class GroupCommit:
     def __init__(
         self,
@@ -62,16 +96,8 @@ class GroupCommit:
         return await future
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        # Nobody waits forever: commands still queued at shutdown are answered with an error,
-        # as the claim writer answers its queued claims.
-        while not self._queue.empty():
-            _, future = self._queue.get_nowait()
-            answer(future, _stopped())
+        await stop(self._task, (future for _, future in drained(self._queue)), STOPPED)
+        self._task = None
 
     async def _run(self) -> None:
         while True:
@@ -110,14 +136,7 @@ class GroupCommit:
                         answers.extend((result, []) for result in done)
                         if len(answers) == len(commands):
                             break
-                    command = commands[len(answers)]
-                    try:
-                        async with unit.part() as part:
-                            result = await self.handle(command)
-                    except Exception as exc:
-                        answers.append(exc)
-                    else:
-                        answers.append((result, part.follow_ups))
+                    answers.append(await in_part(unit, self.handle, commands[len(answers)]))
             await unit.commit()
         self.batches += 1
         return answers
@@ -139,5 +158,8 @@ class GroupCommit:
             return None
 
 
+STOPPED = "the group commit stopped (shutdown)"
+
+
 def _stopped() -> Exception:
-    return RuntimeError("the group commit stopped (shutdown)")
+    return RuntimeError(STOPPED)

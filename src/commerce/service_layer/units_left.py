@@ -13,10 +13,10 @@ would show a stale count until the next claim, which at the end of a drop may ne
 """
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 
+from commerce.service_layer.group_commit import stop
 from commerce.service_layer.results import (
     ClaimOutcome,
     ClaimResult,
@@ -73,11 +73,8 @@ class UnitsLeftNews:
         for retry in self._retries.values():
             retry.cancel()
         self._retries.clear()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop(self._task)
+        self._task = None
 
     async def _run(self, wake: asyncio.Event) -> None:
         while True:
