@@ -5,6 +5,7 @@ Several workers may share it: on PostgreSQL `take` locks the due rows with
 """
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,7 +16,14 @@ from commerce.adapters.chat_inbox import DONE
 from commerce.adapters.db import connection, transaction
 from commerce.adapters.sql import sql, utc
 from commerce.service_layer.inbox import InboxItem
-from commerce.service_layer.outbox import Button, Invoice, OutboxCounts, Outgoing, Queued
+from commerce.service_layer.outbox import (
+    Button,
+    Delivered,
+    Invoice,
+    OutboxCounts,
+    Outgoing,
+    Queued,
+)
 
 # A worker that dies mid-send gives its messages back after this (a send takes a second at
 # most; discord.py waits out short 429s itself, up to 5 s).
@@ -58,7 +66,9 @@ DUE = """
 """
 TAKE_PG = sql(DUE + " FOR UPDATE OF o SKIP LOCKED")
 TAKE_SQLITE = sql(DUE)
-LEASE_ROW = sql("UPDATE outbox SET lease_until = :lease WHERE id = :id")
+LEASE_ROWS = sql("UPDATE outbox SET lease_until = :lease WHERE id IN :ids").bindparams(
+    bindparam("ids", expanding=True)
+)
 # Only the text that went out is marked sent: a board text coalesced into the row meanwhile
 # (its lease had run out while the send was under way) stays pending, to go out next.
 MARK_SENT = sql(
@@ -85,7 +95,10 @@ MOVE_CHANNEL = (
     "UPDATE {t} SET chat = :new WHERE chat = :old AND NOT EXISTS"
     " (SELECT 1 FROM {t} n WHERE n.{k} = {t}.{k} AND n.chat = :new)"
 )
-RELEASE_LEASE = sql("UPDATE outbox SET lease_until = NULL WHERE id = :id")
+# A delivered row its mark did not match (see MARK_SENT) is let go, to be taken again.
+RELEASE_UNMARKED = sql(
+    "UPDATE outbox SET lease_until = NULL WHERE id IN :ids AND status = 'pending'"
+).bindparams(bindparam("ids", expanding=True))
 # A posted picture stays when an edit carries none (a message's media cannot be removed):
 # the board remains a photo whose caption is edited.
 UPSERT_BOARD = sql(
@@ -155,7 +168,6 @@ class SqlOutbox:
                     if (row.chat, row.board) in boards:
                         continue
                     boards.add((row.chat, row.board))
-                await conn.execute(LEASE_ROW, {"id": row.id, "lease": now + LEASE})
                 message = Outgoing(
                     platform=platform,
                     chat=row.chat,
@@ -168,42 +180,63 @@ class SqlOutbox:
                 )
                 queued = Queued(row.id, message, row.attempts, row.message_ref, row.shown_image)
                 taken.append(queued)
+            if taken:
+                leased = [q.id for q in taken]
+                await conn.execute(LEASE_ROWS, {"ids": leased, "lease": now + LEASE})
         return taken
 
     async def sent(
         self, item: Queued, message_ref: str, now: datetime, pace_until: datetime | None = None
     ) -> None:
-        message = item.message
-        async with transaction(self.engine) as conn:
-            if pace_until is not None:
-                await self._pace(conn, message, pace_until)
-            edit = item.message_ref is not None
-            marked = await conn.execute(
-                MARK_SENT,
+        """One message marked sent (see `sent_all`)."""
+        await self.sent_all([Delivered(item, message_ref, now, pace_until)])
+
+    async def sent_all(self, delivered: Sequence[Delivered]) -> None:
+        """Marks them sent in one transaction, a statement for all of them each (the driver's
+        executemany): the chats' paces, the marks, and the boards' posted messages."""
+        if not delivered:
+            return
+        paces: dict[tuple[str, str], datetime] = {}
+        marks, boards, board_ids = [], [], []
+        for done in delivered:
+            message = done.item.message
+            chat, until = (message.platform, message.chat), done.pace_until
+            if until is not None and (chat not in paces or paces[chat] < until):
+                paces[chat] = until
+            marks.append(
                 {
-                    "id": item.id,
-                    "ref": message_ref,
-                    "edit": edit,
-                    "now": now,
+                    "id": done.item.id,
+                    "ref": done.message_ref,
+                    "edit": done.item.message_ref is not None,
+                    "now": done.at,
                     "text": message.text,
                     "buttons": json.dumps([_button_json(b) for b in message.buttons]),
                     "image": message.image,
-                },
+                }
             )
-            if not marked.rowcount:
-                await conn.execute(RELEASE_LEASE, {"id": item.id})
             if message.board is not None:
-                await conn.execute(
-                    UPSERT_BOARD,
+                board_ids.append(done.item.id)
+                boards.append(
                     {
                         "platform": message.platform,
                         "chat": message.chat,
                         "board": message.board,
-                        "ref": message_ref,
-                        "now": now,
+                        "ref": done.message_ref,
+                        "now": done.at,
                         "image": message.image,
-                    },
+                    }
                 )
+        async with transaction(self.engine) as conn:
+            if paces:
+                await conn.execute(
+                    PACE, [{"platform": p, "chat": c, "at": at} for (p, c), at in paces.items()]
+                )
+            await conn.execute(MARK_SENT, marks)
+            if board_ids:
+                # Only a board's row can have had its text replaced (coalescing) while it was
+                # under way: such a row is left pending and let go, its newer text to go out.
+                await conn.execute(RELEASE_UNMARKED, {"ids": board_ids})
+                await conn.execute(UPSERT_BOARD, boards)
 
     async def retry(
         self, item: Queued, at: datetime, error: str, attempt: bool = True, pace: bool = False

@@ -9,9 +9,10 @@ texts replace it (coalescing), so a busy drop costs a few edits, not one message
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from commerce.service_layer.inbox import InboxItem
 from commerce.service_layer.ports import Clock
@@ -87,6 +88,16 @@ class Queued:
 
 
 @dataclass(frozen=True, slots=True)
+class Delivered:
+    """A leased message the platform took: to be marked sent."""
+
+    item: Queued
+    message_ref: str  # the platform's message id (a board's, to edit next time)
+    at: datetime
+    pace_until: datetime | None = None  # the chat takes nothing more before then
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxCounts:
     pending: int
     sent: int
@@ -108,11 +119,9 @@ class Outbox(Protocol):
         same message; a lease that is not settled runs out and the message comes back)."""
         ...
 
-    async def sent(
-        self, item: Queued, message_ref: str, now: datetime, pace_until: datetime | None = None
-    ) -> None:
-        """Marks it sent; `pace_until`: the chat takes nothing more before then (from any
-        worker)."""
+    async def sent_all(self, delivered: Sequence[Delivered]) -> None:
+        """Marks them sent, in one transaction; each one's `pace_until`: its chat takes
+        nothing more before then (from any worker)."""
         ...
 
     async def retry(
@@ -229,16 +238,24 @@ class Courier:
                     await self.woken.wait()
 
     async def deliver_due(self) -> int:
-        """One round: takes the due messages and sends them; returns how many went out."""
+        """One round: takes the due messages and sends them; returns how many went out.
+        The round ends when all it delivered is marked sent (cancelled too: see SentMarks)."""
         now = self.clock.now()
         items = await self.outbox.take(self.sender.platform, now, self.batch)
+        if not items:
+            return 0
         delivered = 0
         waiting: set[str] = set()  # chats one of whose messages waits, in this round
-        for item in items:
-            delivered += await self._deliver(item, waiting)
+        marks = SentMarks(self.outbox)
+        try:
+            for item in items:
+                marks.check()  # a mark that failed ends the round, as it always did
+                delivered += await self._deliver(item, waiting, marks)
+        finally:
+            await marks.settle()
         return delivered
 
-    async def _deliver(self, item: Queued, waiting: set[str]) -> int:
+    async def _deliver(self, item: Queued, waiting: set[str], marks: "SentMarks") -> int:
         chat, now = item.message.chat, self.clock.now()
         ready = self.next_at.get(chat, now)
         # Once one of a chat's messages waits, its newer ones of the round wait too, even if
@@ -272,6 +289,9 @@ class Courier:
                 await self.outbox.retry(item, at, str(exc), pace=bool(exc.seconds))
             return 0
         except ChatMoved as exc:
+            # The chat's messages delivered in this round are marked first (under the old
+            # id, with their board), before the move forgets the old chat's boards.
+            await marks.settle()
             moved = await self.outbox.move_chat(self.sender.platform, chat, exc.new_chat)
             log.warning("chat %s moved to %s (%d rows follow it)", chat, exc.new_chat, moved)
             self.next_at.pop(chat, None)
@@ -285,10 +305,84 @@ class Courier:
         # The pace is kept here (for the rest of this round) and in the outbox (for every
         # worker: several may deliver the same platform's messages).
         self.next_at[chat] = now + timedelta(seconds=self.sender.interval(chat))
-        await self.outbox.sent(item, ref, now, self.next_at[chat])
+        marks.add(Delivered(item, ref, now, self.next_at[chat]))
         await asyncio.sleep(1 / self.per_second)
         return 1
 
 
 def _backoff(attempts: int) -> float:
     return float(min(2**attempts, 600))
+
+
+class SentMarks:
+    """A round's "sent" marks, written behind its sends: while one transaction marks what
+    was delivered, the next messages go out, and all they deliver meanwhile is marked
+    together in the next transaction. A platform slower than a mark (every real one: an HTTP
+    call and the pause between messages, against a few milliseconds) still has each message
+    marked before the next one is sent; a fast one (the console) has a round marked in a few
+    transactions instead of one per message (each waiting its turn for the database).
+
+    Until it is marked, a delivered message stays pending under its lease, so no worker
+    takes it, or its chat's newer messages, meanwhile. A worker killed in between leaves
+    those messages to be sent again when their lease runs out (as a kill between a send and
+    its own transaction did): at most what went out during one mark. A round that ends,
+    stops or is cancelled writes every mark first, so nothing the platform took is sent
+    again then."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+        self.waiting: list[Delivered] = []
+        self.writing: asyncio.Task[None] | None = None
+        self.failed: Exception | None = None
+
+    def add(self, delivered: Delivered) -> None:
+        self.waiting.append(delivered)
+        if self.writing is None or self.writing.done():
+            self.writing = asyncio.create_task(self._write())
+
+    def check(self) -> None:
+        """Raises the error of a mark that failed (its messages come back with their lease)."""
+        if self.failed is not None:
+            raise self.failed
+
+    async def _write(self) -> None:
+        while self.waiting and self.failed is None:
+            batch, self.waiting = self.waiting, []
+            try:
+                await self.outbox.sent_all(batch)
+            except Exception as exc:  # told by check() and settle()
+                self.failed = exc
+
+    async def settle(self) -> None:
+        """Every mark so far written, even when the round is cancelled meanwhile (the
+        cancellation is passed on after)."""
+        await _uninterrupted(self._settle())
+
+    async def _settle(self) -> None:
+        if self.writing is not None:
+            await asyncio.wait({self.writing})
+        if self.waiting:  # left by a failed write (one more try) or added just now
+            batch, self.waiting = self.waiting, []
+            await self.outbox.sent_all(batch)
+        self.check()
+
+
+T = TypeVar("T")
+
+
+async def _uninterrupted(work: Awaitable[T]) -> T:
+    """Runs `work` to its end in a task a cancellation cannot interrupt; a cancellation that
+    came meanwhile is passed on once it has ended."""
+    running = asyncio.ensure_future(work)
+    cancelled = False
+    while True:
+        try:
+            await asyncio.shield(running)
+            break
+        except asyncio.CancelledError:
+            cancelled = True
+            if running.done():
+                break
+    if cancelled:
+        raise asyncio.CancelledError
+    return running.result()
