@@ -84,7 +84,7 @@ def bootstrap(
         email_sign_ins=SqlEmailSignIns(engine),
         views=SqlReadModel(engine),
         throttle=MemoryThrottle(rate) if (rate := settings.rate_per_buyer) else None,
-        units=sql_units(engine, auctions, giveaways, shows),
+        units=sql_units(engine, auctions, giveaways, shows, store),
     )
     bus = MessageBus(deps)
     if units_left:

@@ -1,6 +1,6 @@
-"""The unit of work hands out the repositories its use case works with (auctions, giveaways
-and polls, and shows so far): what they write is part of the unit, seen inside it and undone
-with it (SQLite and PostgreSQL)."""
+"""The unit of work hands out the repositories its use case works with (products, drops,
+holds, orders and customers; auctions, giveaways and polls, and shows): what they write is
+part of the unit, seen inside it and undone with it (SQLite and PostgreSQL)."""
 
 from datetime import timedelta
 
@@ -9,10 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from commerce.adapters.auctions import SqlAuctions
 from commerce.adapters.giveaways import SqlGiveaways
+from commerce.adapters.repository import SqlStore
 from commerce.adapters.shows import SqlShows
 from commerce.domain.auctions import AuctionTerms
+from commerce.domain.money import Money
+from commerce.domain.orders import OrderStatus
+from commerce.domain.products import ProductSpec
 from commerce.service_layer import auctions, giveaways, shows
-from tests.integration.helpers import add_product
+from commerce.service_layer.deps import ShopRepositories, repos
+from tests.integration.helpers import add_product, buy, start_drop
 from tests.integration.test_unit_of_work import outbox_bus
 
 CHAT = "telegram:-100"
@@ -85,5 +90,48 @@ async def test_the_unit_hands_out_the_shows_repository(
                 raise RuntimeError("undone")
         assert await SqlShows(engine).shows() == []
         assert shows.show_store(bus.deps) is bus.deps.shows
+    finally:
+        await bus.close()
+
+
+async def test_the_unit_hands_out_the_stock_repositories(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    """Products, drops, holds, orders and customers written in one unit are undone together:
+    a repository that committed on its own would leave its change behind."""
+    bus, _ = outbox_bus(database_url, engine)
+    try:
+        await add_product(bus, "TEE", stock=3)
+        await start_drop(bus, quantity=3)
+        held = (await buy(bus)).order
+        assert held is not None
+        units = bus.deps.units
+        assert units is not None
+        now = bus.clock.now()
+        with pytest.raises(RuntimeError, match="undone"):
+            async with units() as unit:
+                shop = repos(bus.deps)  # what the handlers reach while the unit is open
+                assert shop is unit
+                mug = ProductSpec("MUG", "Mug", Money(1200, "eur"), "", ())
+                await shop.products.add_product(mug, 2, now)
+                await shop.customers.add_seller("telegram:7", "cohost", now)
+                released = await shop.holds.release(held.ref, OrderStatus.CANCELLED, "t", now)
+                assert released is not None
+                await shop.drops.end_drop("TEE", None, now)
+                # Seen inside the unit, by every repository it hands out.
+                assert {p.sku for p in await unit.products.products()} == {"TEE", "MUG"}
+                assert await unit.customers.seller_role("telegram:7") == "cohost"
+                assert (await unit.orders.order(held.ref)).status == OrderStatus.CANCELLED
+                assert [d.status for d in await unit.drops.drops()] == ["ended"]
+                raise RuntimeError("undone")
+        outside = SqlStore(engine)  # a transaction per method: what was committed
+        assert [p.sku for p in await outside.products()] == ["TEE"]
+        assert await outside.seller_role("telegram:7") is None
+        assert (await outside.order(held.ref)).status == held.status
+        assert [d.status for d in await outside.drops()] == ["live"]
+        # No unit open: the shop's own store, each method a transaction of its own.
+        outside_a_unit = repos(bus.deps)
+        assert isinstance(outside_a_unit, ShopRepositories)
+        assert outside_a_unit.holds is bus.deps.store
     finally:
         await bus.close()

@@ -1,5 +1,8 @@
 """The SQL unit of work: one connection, one transaction, joined by every repository method
-that runs in the same task (adapters/db.py's `transaction` and `connection`)."""
+that runs in the same task (adapters/db.py's `transaction` and `connection`).
+
+It hands out the shop's own repositories (one object of each serves every unit): SqlStore is
+the products, drops, holds, orders and customers repositories at once."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -13,8 +16,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from commerce.adapters.auctions import SqlAuctions
 from commerce.adapters.db import ACTIVE, Active, finish
 from commerce.adapters.giveaways import SqlGiveaways
+from commerce.adapters.repository import SqlStore
 from commerce.adapters.shows import SqlShows
-from commerce.service_layer.ports import AuctionStore, GiveawayStore, ShowStore
+from commerce.service_layer.ports import (
+    AuctionStore,
+    Customers,
+    Drops,
+    GiveawayStore,
+    Holds,
+    Orders,
+    Products,
+    ShowStore,
+    Store,
+)
 from commerce.service_layer.unit_of_work import (
     CURRENT,
     Collected,
@@ -28,12 +42,18 @@ class SqlUnitOfWork(Collected):
     def __init__(
         self,
         engine: AsyncEngine,
+        store: Store,
         auctions: AuctionStore,
         giveaways: GiveawayStore,
         shows: ShowStore,
     ) -> None:
         super().__init__()
         self.engine = engine
+        self.products: Products = store
+        self.drops: Drops = store
+        self.holds: Holds = store
+        self.orders: Orders = store
+        self.customers: Customers = store
         self.auctions, self.giveaways, self.shows = auctions, giveaways, shows
         self._conn: AsyncConnection | None = None
         self._tokens: tuple[Token[Active | None], Token[Any]] | None = None
@@ -112,10 +132,13 @@ def sql_units(
     auctions: AuctionStore | None = None,
     giveaways: GiveawayStore | None = None,
     shows: ShowStore | None = None,
+    store: Store | None = None,
 ) -> UnitsOfWork:
     """The factory bootstrap gives the bus: a new unit of work per command, handing out the
-    repositories (the shop's own: one of each serves every unit)."""
+    repositories (the shop's own, the very objects in `Deps`: one of each serves every unit,
+    and the store's claim writer is the shop's one)."""
     repositories = (
+        store or SqlStore(engine),
         auctions or SqlAuctions(engine),
         giveaways or SqlGiveaways(engine),
         shows or SqlShows(engine),

@@ -15,7 +15,7 @@ from commerce.domain.errors import InvalidInput, NotAllowed
 from commerce.domain.identity import ChatRef
 from commerce.domain.money import Money
 from commerce.domain.products import normalise_sku
-from commerce.service_layer.deps import Deps
+from commerce.service_layer.deps import Deps, repos
 from commerce.service_layer.ports import AuctionStore
 from commerce.service_layer.results import (
     AuctionEnded,
@@ -48,7 +48,7 @@ def board(auction: AuctionView, deps: Deps) -> AuctionUpdated:
 
 async def start_auction(cmd: c.StartAuction, deps: Deps) -> AuctionView:
     auctions = auction_store(deps)
-    product = await deps.store.product(cmd.sku)
+    product = await repos(deps).products.product(cmd.sku)
     currency = product.price.currency
     if cmd.close not in (None, *CloseMode):
         raise InvalidInput("an auction closes 'soft' or 'sudden'")

@@ -15,7 +15,7 @@ from commerce.domain.money import Money
 from commerce.domain.orders import HOLDING, OrderStatus
 from commerce.service_layer import auctions, handlers, one_message, reading, saved_cards, shows
 from commerce.service_layer import giveaways as engage
-from commerce.service_layer.deps import Deps
+from commerce.service_layer.deps import Deps, repos
 from commerce.service_layer.payments import refund_order
 from commerce.service_layer.ports import PaymentError
 from commerce.service_layer.results import (
@@ -399,10 +399,10 @@ async def _dispatch(parsed: g.Command, cmd: c.ChatMessage, deps: Deps) -> ChatOu
         case g.Orders():
             return await _open_orders(cmd.identity, deps)
         case g.Queue(code=code):
-            customer = await deps.store.customer_id(cmd.identity)
+            customer = await repos(deps).customers.customer_id(cmd.identity)
             if customer is None:
                 return QueueShown(())
-            return QueueShown(tuple(await deps.store.waitlist_places(customer, code)))
+            return QueueShown(tuple(await repos(deps).holds.waitlist_places(customer, code)))
         case g.Help() | g.Start():
             return HelpAsked(await handlers.is_seller(cmd.identity, deps))
         case g.StartDrop():
@@ -420,11 +420,11 @@ async def _dispatch(parsed: g.Command, cmd: c.ChatMessage, deps: Deps) -> ChatOu
                     raise NotFound("nothing live here to end") from None
             return DropClosed(drop)
         case g.Stats(code=code):
-            drops = await deps.store.drops()
+            drops = await repos(deps).drops.drops()
             shown = [d for d in drops if code is None or d.code == code.upper()]
             return StatsShown(tuple(shown[:5]))
         case g.Refund(order=ref, amount=amount):
-            order = await deps.store.order(ref)
+            order = await repos(deps).orders.order(ref)
             money = Money.parse(amount, order.amount.currency) if amount is not None else None
             await refund_order(c.RefundOrder(ref, money, actor=cmd.identity), deps)
             return RefundAsked(order.ref)
@@ -527,7 +527,7 @@ async def _audience(chat: str, deps: Deps) -> tuple[tuple[str, ...], int | None]
 
 
 async def _start_drop(parsed: g.StartDrop, cmd: c.ChatMessage, deps: Deps) -> DropView:
-    product = await deps.store.product(parsed.sku)
+    product = await repos(deps).products.product(parsed.sku)
     terms = DropTerms.as_typed(
         sku=product.sku,
         quantity=parsed.quantity,

@@ -11,7 +11,7 @@ from commerce.domain.commands import OpenPayment
 from commerce.domain.errors import InvalidInput, NotAllowed, NotFound
 from commerce.domain.orders import OrderStatus
 from commerce.service_layer import retries, shipping
-from commerce.service_layer.deps import Deps
+from commerce.service_layer.deps import Deps, repos
 from commerce.service_layer.ports import (
     CheckoutRequest,
     Ledger,
@@ -79,7 +79,7 @@ async def open_payment(cmd: OpenPayment, deps: Deps) -> PaymentPage:
     if not await links(deps).genuine(cmd.ref, cmd.token, now):
         return PaymentPage(PageKind.UNKNOWN)
     try:
-        order = await deps.store.order(cmd.ref.upper())
+        order = await repos(deps).orders.order(cmd.ref.upper())
     except NotFound:
         return PaymentPage(PageKind.UNKNOWN)
     if order.status not in (S.RESERVED, S.CHECKOUT_OPEN):

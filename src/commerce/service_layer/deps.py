@@ -13,12 +13,17 @@ from commerce.service_layer.ports import (
     AuctionStore,
     Cards,
     Clock,
+    Customers,
+    Drops,
     EmailSignIns,
     GiveawayStore,
+    Holds,
     Ledger,
     Notifier,
+    Orders,
     PayLinks,
     PaymentGateway,
+    Products,
     RoomLines,
     ShippingStore,
     ShowStore,
@@ -27,7 +32,7 @@ from commerce.service_layer.ports import (
     WebViewers,
 )
 from commerce.service_layer.ratelimit import RateLimit
-from commerce.service_layer.unit_of_work import UnitsOfWork
+from commerce.service_layer.unit_of_work import Repositories, UnitsOfWork, current
 from commerce.service_layer.units_left import UnitsLeftNews
 
 if TYPE_CHECKING:
@@ -90,3 +95,24 @@ class Deps:
     # Decides bids one after another in the order they reach it, in one unit of work per
     # batch (service_layer/auctions.py); set by the MessageBus when there are units of work.
     bid_turns: "BidTurns | None" = None
+
+
+class ShopRepositories:
+    """Outside a unit of work (tests of a single adapter, the claim writer's path): the
+    shop's own store as every repository, each method a transaction of its own."""
+
+    __slots__ = ("customers", "drops", "holds", "orders", "products")
+
+    def __init__(self, store: Store) -> None:
+        self.products: Products = store
+        self.drops: Drops = store
+        self.holds: Holds = store
+        self.orders: Orders = store
+        self.customers: Customers = store
+
+
+def repos(deps: Deps) -> Repositories:
+    """The repositories a handler works through: the ones the unit of work open in this task
+    hands out (their statements run in its one transaction), else the shop's own."""
+    unit = current()
+    return ShopRepositories(deps.store) if unit is None else unit

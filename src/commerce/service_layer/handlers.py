@@ -13,7 +13,7 @@ from commerce.domain.products import check_image, normalise_sku
 from commerce.service_layer import giveaways, queries
 from commerce.service_layer.auctions import close_due_auctions
 from commerce.service_layer.checkout import retry_checkouts, with_checkout
-from commerce.service_layer.deps import Deps
+from commerce.service_layer.deps import Deps, repos
 from commerce.service_layer.events import HoldReleased, emit
 from commerce.service_layer.outbox import Outgoing
 from commerce.service_layer.packages import OrderCancelled
@@ -46,7 +46,7 @@ def _check_stock(stock: int) -> None:
 
 async def add_product(cmd: c.AddProduct, deps: Deps) -> ProductView:
     _check_stock(cmd.stock)
-    return await deps.store.add_product(cmd.spec, cmd.stock, deps.clock.now())
+    return await repos(deps).products.add_product(cmd.spec, cmd.stock, deps.clock.now())
 
 
 async def update_product(cmd: c.UpdateProduct, deps: Deps) -> ProductView:
@@ -58,26 +58,28 @@ async def update_product(cmd: c.UpdateProduct, deps: Deps) -> ProductView:
         raise InvalidInput(f"size class {cmd.ship_units}: use 1 to 100 units")
     check_image(cmd.image)
     about = None if cmd.description is None else description(cmd.description)
-    return await deps.store.update_product(
+    return await repos(deps).products.update_product(
         cmd.sku, cmd.name, cmd.price, cmd.ship_units, cmd.image, about
     )
 
 
 async def set_stock(cmd: c.SetStock, deps: Deps) -> ProductView:
     _check_stock(cmd.stock)
-    return await deps.store.set_stock(cmd.sku, cmd.stock, cmd.variant)
+    return await repos(deps).products.set_stock(cmd.sku, cmd.stock, cmd.variant)
 
 
 async def start_drop(cmd: c.StartDrop, deps: Deps) -> DropView:
     channels = tuple(str(ChatRef.parse(ch)) for ch in cmd.channels)
-    drop = await deps.store.start_drop(cmd.terms, cmd.code, channels, cmd.actor, deps.clock.now())
+    drop = await repos(deps).drops.start_drop(
+        cmd.terms, cmd.code, channels, cmd.actor, deps.clock.now()
+    )
     if cmd.announce and channels:  # a drop in every chat has no list of chats to tell
         await deps.notifier.notify(DropStarted(drop))
     return drop
 
 
 async def end_drop(cmd: c.EndDrop, deps: Deps) -> DropView:
-    drop, waitlist = await deps.store.end_drop(cmd.code, cmd.chat, deps.clock.now())
+    drop, waitlist = await repos(deps).drops.end_drop(cmd.code, cmd.chat, deps.clock.now())
     await deps.notifier.notify(DropEnded(drop))
     for identity, chat in waitlist:
         await deps.notifier.notify(WaitlistClosed(drop, identity, chat))
@@ -101,7 +103,7 @@ async def take_units(
     now = cmd.received_at or deps.clock.now()
     # Normalised: 'Telegram:42' is the same buyer as 'telegram:42', in the same chat.
     normalised = replace(cmd, identity=identity, chat=chat, code=code, received_at=now)
-    result = await deps.store.claim(normalised, now, link)
+    result = await repos(deps).holds.claim(normalised, now, link)
     if code and result.reason is RefusalReason.NO_LIVE_DROP:
         # A typo ('#buy MUGG') while MUG is live: name what is. Read only after the refusal,
         # so the claim writer's path stays as it is.
@@ -118,11 +120,11 @@ async def live_codes(deps: Deps, chat: str) -> tuple[str, ...]:
 
 
 async def pass_hold(cmd: c.PassHold, deps: Deps) -> Release:
-    customer = await deps.store.customer_id(cmd.identity)
+    customer = await repos(deps).customers.customer_id(cmd.identity)
     code = normalise_sku(cmd.code) if cmd.code else None
     order = None
     if customer is not None:
-        order = await deps.store.latest_cancellable(customer, cmd.chat, code)
+        order = await repos(deps).holds.latest_cancellable(customer, cmd.chat, code)
     if order is None:
         raise NotFound("you hold nothing here to pass")
     return await _release(order, OrderStatus.CANCELLED, f"pass:{cmd.identity}", deps)
@@ -132,7 +134,7 @@ async def cancel_order(cmd: c.CancelOrder, deps: Deps) -> Release:
     if cmd.identity is None:  # an operator: the buyer is told, with the reason
         if not cmd.ref:
             raise InvalidInput("name the order to cancel")
-        order = await deps.store.order(cmd.ref)
+        order = await repos(deps).orders.order(cmd.ref)
         if order.status not in CANCELLABLE:
             raise InvalidInput(_not_cancellable(order))
         reason = " ".join(cmd.reason.split())[:200]
@@ -143,15 +145,15 @@ async def cancel_order(cmd: c.CancelOrder, deps: Deps) -> Release:
             letters = deps.letters.write(OrderCancelled(order, reason, buyer))
         return await _release(order, OrderStatus.CANCELLED, cause, deps, letters)
     else:
-        customer = await deps.store.customer_id(cmd.identity)
+        customer = await repos(deps).customers.customer_id(cmd.identity)
         if cmd.ref:
-            order = await deps.store.order(cmd.ref)
-            if customer is None or await deps.store.order_customer(cmd.ref) != customer:
+            order = await repos(deps).orders.order(cmd.ref)
+            if customer is None or await repos(deps).orders.order_customer(cmd.ref) != customer:
                 raise NotAllowed(f"order {order.ref} is not yours")
         else:
             found = None
             if customer is not None:
-                found = await deps.store.latest_cancellable(customer, None, None)
+                found = await repos(deps).holds.latest_cancellable(customer, None, None)
             if found is None:
                 raise NotFound("you have no unpaid order to cancel")
             order = found
@@ -195,7 +197,7 @@ async def release_order(
 ) -> Release | None:
     """Ends a hold: units back, waitlist promoted (with links); None if it held nothing.
     `letters` tell the buyer, in the release's transaction."""
-    release = await deps.store.release(ref, to, cause, deps.clock.now(), letters)
+    release = await repos(deps).holds.release(ref, to, cause, deps.clock.now(), letters)
     if release is not None:
         _units_back(release, deps)
         await emit(HoldReleased(release, close_checkout), deps)
@@ -225,15 +227,15 @@ async def expire_holds(cmd: c.ExpireHolds, deps: Deps) -> list[Release]:
 
 async def _expire(deps: Deps) -> list[Release]:
     now = deps.clock.now()
-    for drop in await deps.store.end_overdue_drops(now):
+    for drop in await repos(deps).drops.end_overdue_drops(now):
         await deps.notifier.notify(DropEnded(drop))
-    releases = await deps.store.expire_due(now)
+    releases = await repos(deps).holds.expire_due(now)
     for release in releases:
         _units_back(release, deps)
         await deps.notifier.notify(HoldExpired(release.order))
         await emit(HoldReleased(release), deps)
     # First-paid: once others paid for the units, the remaining checkouts close, and say so.
-    for release in await deps.store.expire_unfillable(now):
+    for release in await repos(deps).holds.expire_unfillable(now):
         _units_back(release, deps)
         await deps.notifier.notify(HoldExpired(release.order, sold_out=True))
         await emit(HoldReleased(release), deps)
@@ -243,17 +245,17 @@ async def _expire(deps: Deps) -> list[Release]:
 async def list_orders(cmd: c.ListOrders, deps: Deps) -> list[OrderView]:
     customer = None
     if cmd.identity is not None:
-        customer = await deps.store.customer_id(cmd.identity)
+        customer = await repos(deps).customers.customer_id(cmd.identity)
         if customer is None:
             return []
-    return await deps.store.orders(cmd.status, customer, cmd.limit)
+    return await repos(deps).orders.orders(cmd.status, customer, cmd.limit)
 
 
 async def add_seller(cmd: c.AddSeller, deps: Deps) -> None:
     if cmd.role not in SELLER_ROLES:
         raise InvalidInput(f"role must be one of {', '.join(SELLER_ROLES)}")
     identity = str(Identity.typed(cmd.identity))
-    await deps.store.add_seller(identity, cmd.role, deps.clock.now())
+    await repos(deps).customers.add_seller(identity, cmd.role, deps.clock.now())
 
 
 async def is_seller(identity: str, deps: Deps) -> bool:
@@ -279,7 +281,7 @@ async def seller_role(identity: str, deps: Deps) -> str | None:
 async def _own_role(identity: str, deps: Deps) -> str | None:
     if identity in deps.sellers:
         return "owner"
-    return await deps.store.seller_role(identity)
+    return await repos(deps).customers.seller_role(identity)
 
 
 async def refuse_cohost(identity: str, deps: Deps) -> None:

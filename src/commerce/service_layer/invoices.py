@@ -11,7 +11,7 @@ from commerce.domain.errors import CommerceError, InvalidInput
 from commerce.domain.identity import Identity
 from commerce.domain.orders import HOLDING, OrderStatus
 from commerce.service_layer import shipping
-from commerce.service_layer.deps import Deps
+from commerce.service_layer.deps import Deps, repos
 from commerce.service_layer.results import OrderView, Settlement
 from commerce.service_layer.settlement import settle_payment
 
@@ -30,7 +30,7 @@ async def check_invoice(cmd: c.CheckInvoice, deps: Deps) -> str | None:
     """None when the order can still be paid with this invoice, else why not (for the
     buyer). Only reads: the hold itself is kept until the payment comes or it expires."""
     try:
-        order = await deps.store.order(cmd.order_ref)
+        order = await repos(deps).orders.order(cmd.order_ref)
     except CommerceError:
         return UNKNOWN
     if not await _same_buyer(order, cmd.identity, deps):
@@ -52,7 +52,7 @@ async def check_invoice(cmd: c.CheckInvoice, deps: Deps) -> str | None:
 async def invoice_paid(cmd: c.InvoicePaid, deps: Deps) -> Settlement | None:
     """Settles the order the invoice was for; None when the amount paid is not the order's
     (the order then needs review, as with a Checkout payment of the wrong amount)."""
-    order = await deps.store.order(cmd.order_ref)
+    order = await repos(deps).orders.order(cmd.order_ref)
     cause = f"telegram:{cmd.telegram_charge_id}"
     problem = None
     if _same_amount(order, cmd.amount_minor, cmd.currency):
@@ -88,8 +88,8 @@ async def _same_buyer(order: OrderView, identity: str, deps: Deps) -> bool:
         return False
     if identity == order.identity:
         return True
-    customer = await deps.store.customer_id(identity)
-    return customer is not None and customer == await deps.store.order_customer(order.ref)
+    customer = await repos(deps).customers.customer_id(identity)
+    return customer is not None and customer == await repos(deps).orders.order_customer(order.ref)
 
 
 def _same_amount(order: OrderView, amount_minor: int, currency: str) -> bool:

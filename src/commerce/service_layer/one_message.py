@@ -27,7 +27,7 @@ from commerce.service_layer.checkout import (
     link_maker,
     with_checkout,
 )
-from commerce.service_layer.deps import Deps
+from commerce.service_layer.deps import Deps, repos
 from commerce.service_layer.events import HoldReleased
 from commerce.service_layer.handlers import release_order, take_units
 from commerce.service_layer.ports import (
@@ -63,7 +63,7 @@ async def buy(cmd: c.Claim, private: bool, deps: Deps) -> ClaimResult:
     """A chat's `#buy`: the units, then the saved card's confirm, the free promo, or a link."""
     if private:  # refused before any unit is taken (or a place in its waitlist)
         code = normalise_sku(cmd.code) if cmd.code else None
-        drop = await deps.store.live_drop(str(ChatRef.parse(cmd.chat)), code)
+        drop = await repos(deps).drops.live_drop(str(ChatRef.parse(cmd.chat)), code)
         if drop is not None and drop.promo:
             raise InvalidInput(PROMO_IN_PUBLIC)
     link = await link_maker(cmd.identity, deps)
@@ -120,9 +120,9 @@ async def pay_for_claim(result: ClaimResult, private: bool, deps: Deps) -> Claim
             # The same charge would be refused again, confirmed or not: the shop looks at it
             # (the buyer's answer says so).
             await retries.call_failed(order, exc, "charge", deps, tell=False)
-            return replace(result, order=await deps.store.order(order.ref))
+            return replace(result, order=await repos(deps).orders.order(order.ref))
         # Nothing is known yet: the buyer confirms (the same charge) rather than buying again.
-        order = await deps.store.order(order.ref)
+        order = await repos(deps).orders.order(order.ref)
         return replace(result, order=order, confirm=view(card, address))
     return replace(result, order=payment.order, payment=payment)
 
@@ -234,7 +234,7 @@ async def _fall_back(
     """The card cannot pay: the same held units get a Checkout link (and the full hold)."""
     held = await _link_instead(order, payment, deps)
     if held is None:  # the webhook got here first and sent the link
-        held = await deps.store.order(order.ref)
+        held = await repos(deps).orders.order(order.ref)
     return PaymentResult(PaymentOutcome.FALLBACK, held, view(card) if card else None, reason)
 
 
@@ -270,7 +270,7 @@ async def _after_the_answer(order: OrderView, deps: Deps) -> OrderView:
     deadline = loop.time() + ANSWER_WAIT
     while order.charge_pending and loop.time() < deadline:
         await asyncio.sleep(0.05)
-        order = await deps.store.order(order.ref)
+        order = await repos(deps).orders.order(order.ref)
     return order
 
 

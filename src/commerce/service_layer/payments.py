@@ -21,7 +21,7 @@ from commerce.domain.payments import (
 )
 from commerce.service_layer import one_message, retries, shipping
 from commerce.service_layer.checkout import money_ports
-from commerce.service_layer.deps import Deps
+from commerce.service_layer.deps import Deps, repos
 from commerce.service_layer.handlers import release_order
 from commerce.service_layer.packages import Charge
 from commerce.service_layer.ports import Ledger, PaymentError, PaymentGateway
@@ -290,7 +290,7 @@ async def refund_order(cmd: c.RefundOrder, deps: Deps) -> str:
     when other items of its bundle still ship. `bundle`: every order of the bundle, each in
     full with its shipping."""
     payments, _ = money_ports(deps)
-    order = await deps.store.order(cmd.ref)
+    order = await repos(deps).orders.order(cmd.ref)
     charges = await _charges(order, deps)
     if cmd.bundle:
         if cmd.amount is not None or cmd.part:
@@ -349,7 +349,7 @@ async def _refund(charge: Charge, minor: int, payments: PaymentGateway) -> str:
 
 
 async def _restock(ref: str, deps: Deps) -> None:
-    for promoted in await deps.store.restock(ref, deps.clock.now()):
+    for promoted in await repos(deps).holds.restock(ref, deps.clock.now()):
         promoted = await one_message.pay_won(promoted, False, deps)
         await deps.notifier.notify(PromotedFromWaitlist(promoted))
 
@@ -439,7 +439,7 @@ async def check_payment(cmd: c.CheckPayment, deps: Deps) -> OrderView:
     """The buyer's return from Checkout: an open order whose session the provider reports
     paid is settled now, as its webhook would; both at once settle it once. The order as
     it is then (unchanged when the provider cannot be asked: the webhook will tell)."""
-    order = await deps.store.order(cmd.ref)
+    order = await repos(deps).orders.order(cmd.ref)
     if (
         order.status not in (S.RESERVED, S.CHECKOUT_OPEN)
         or order.checkout_session is None
@@ -451,7 +451,7 @@ async def check_payment(cmd: c.CheckPayment, deps: Deps) -> OrderView:
         await _reconcile_session(order, deps.payments, deps.ledger, deps)
     except PaymentError:
         return order
-    return await deps.store.order(cmd.ref)
+    return await repos(deps).orders.order(cmd.ref)
 
 
 async def _reconcile_session(
@@ -482,7 +482,9 @@ async def _reconcile_session(
         settlement = await one_unit(deps.units, lambda: settle_payment(settle, deps))
         return f"paid at the provider -> {settlement.order.status}"
     if state.status == "expired" and order.status in (S.RESERVED, S.CHECKOUT_OPEN):
-        release = await deps.store.release(order.ref, S.EXPIRED, "reconcile", deps.clock.now())
+        release = await repos(deps).holds.release(
+            order.ref, S.EXPIRED, "reconcile", deps.clock.now()
+        )
         if release is not None:
             return "checkout expired -> expired"
     return None

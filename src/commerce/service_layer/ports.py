@@ -369,11 +369,8 @@ class Ledger(Protocol):
         ...
 
 
-class Store(Protocol):
-    """Persistence: every stock decision is made inside it, by the database."""
-
-    async def close(self) -> None: ...
-    async def ping(self) -> None: ...
+class Products(Protocol):
+    """The catalogue: products, their variants and stock (the units a drop can sell)."""
 
     async def add_product(self, spec: ProductSpec, stock: int, now: datetime) -> ProductView: ...
     async def products(self) -> list[ProductView]: ...
@@ -388,6 +385,11 @@ class Store(Protocol):
         description: str | None = None,
     ) -> ProductView: ...
     async def set_stock(self, sku: str, stock: int, variant: str | None) -> ProductView: ...
+
+
+class Drops(Protocol):
+    """Drops: a product on sale in chats for a while; which drop is live is decided here."""
+
     async def start_drop(
         self,
         terms: DropTerms,
@@ -404,6 +406,11 @@ class Store(Protocol):
     async def live_drop(self, chat: str, code: str | None) -> DropView | None:
         """The drop a `#buy` in this chat (naming `code`, or not) would claim from."""
         ...
+
+
+class Holds(Protocol):
+    """Claims and the units they hold: every stock decision is made here, by the database
+    (a claim, a hold given back or expired, a waitlist promoted, a payment settled)."""
 
     async def claim(
         self, claim: Claim, now: datetime, link: Callable[[str], str] | None = None
@@ -439,25 +446,47 @@ class Store(Protocol):
         already paid for the drop's per-buyer limit is over it: `breach` says what then."""
         ...
 
-    async def customer_id(self, identity: str) -> int | None: ...
-    async def orders(
-        self, status: OrderStatus | None, customer_id: int | None, limit: int = 1000
-    ) -> list[OrderView]: ...
-    async def order(self, ref: str) -> OrderView: ...
-    async def order_customer(self, ref: str) -> int: ...
+    async def restock(self, ref: str, now: datetime) -> list[ClaimResult]:
+        """Units of a refunded order back in stock (and to a live drop's waitlist first)."""
+        ...
+
     async def waitlist_places(
         self, customer_id: int, code: str | None
     ) -> list[tuple[str, int]]: ...
     async def latest_cancellable(
         self, customer_id: int, chat: str | None, code: str | None
-    ) -> OrderView | None: ...
-    async def history(self, ref: str) -> list[OrderEventView]: ...
-    async def add_seller(self, identity: str, role: str, now: datetime) -> None: ...
-    async def restock(self, ref: str, now: datetime) -> list[ClaimResult]:
-        """Units of a refunded order back in stock (and to a live drop's waitlist first)."""
+    ) -> OrderView | None:
+        """The buyer's latest order that still holds its units (what /cancel gives back)."""
         ...
 
+
+class Orders(Protocol):
+    """Orders as they stand, and their history."""
+
+    async def orders(
+        self, status: OrderStatus | None, customer_id: int | None, limit: int = 1000
+    ) -> list[OrderView]: ...
+    async def order(self, ref: str) -> OrderView: ...
+    async def order_customer(self, ref: str) -> int: ...
+    async def history(self, ref: str) -> list[OrderEventView]: ...
+
+
+class Customers(Protocol):
+    """Who is who: buyers by their chat identity, and the shop's sellers."""
+
+    async def customer_id(self, identity: str) -> int | None: ...
+    async def add_seller(self, identity: str, role: str, now: datetime) -> None: ...
     async def seller_role(self, identity: str) -> str | None: ...
+
+
+class Store(Products, Drops, Holds, Orders, Customers, Protocol):
+    """The shop's database as one object (adapters/repository.py's SqlStore, the tests'
+    FakeStore): bootstrap builds it, the unit of work hands it out as the repositories
+    above, and its lifecycle (ping, close) is the app's. Handlers reach it through
+    `repositories.repos(deps)`, never as a whole."""
+
+    async def close(self) -> None: ...
+    async def ping(self) -> None: ...
 
 
 class AuctionStore(Protocol):

@@ -3,7 +3,7 @@ commit: Stripe is never called inside a unit of work)."""
 
 from commerce.domain import commands as c
 from commerce.domain.orders import OrderStatus
-from commerce.service_layer.deps import Deps
+from commerce.service_layer.deps import Deps, repos
 from commerce.service_layer.events import HoldReleased, emit
 from commerce.service_layer.results import (
     OrderPaid,
@@ -24,7 +24,7 @@ OVER_LIMIT = {
 async def settle_payment(cmd: c.SettlePayment, deps: Deps) -> Settlement:
     """Money never lost: a payment ends as a paid order or as a refund that is asked for
     (or, over a per-buyer limit with LIVEBUY_LIMIT_BREACH=review, as an order in review)."""
-    settlement = await deps.store.settle(
+    settlement = await repos(deps).holds.settle(
         cmd.order_ref, cmd.payment_ref, cmd.cause, deps.clock.now(), cmd.payer, deps.limit_breach
     )
     order = settlement.order

@@ -18,7 +18,7 @@ from commerce.domain.shipping import (
     package_total,
     zone_for,
 )
-from commerce.service_layer.deps import Deps
+from commerce.service_layer.deps import Deps, repos
 from commerce.service_layer.ports import ShippingOption, ShippingStore
 from commerce.service_layer.results import OrderView, ShippingShare
 
@@ -128,7 +128,7 @@ async def price_invoice(order: OrderView, deps: Deps) -> OrderView:
     if deps.shipping is None or order.digital or order.bundle_id is not None:
         return order
     postage = await charge_shipping(order, deps)
-    fresh = await deps.store.order(order.ref)
+    fresh = await repos(deps).orders.order(order.ref)
     if fresh.bundle_id is not None or postage:
         return replace(order, shipping_amount=fresh.shipping_amount, bundle_id=fresh.bundle_id)
     zones = [z for z in await deps.shipping.zones() if z.currency == order.amount.currency]

@@ -24,7 +24,7 @@ from commerce.domain.shows import (
     show_code,
 )
 from commerce.service_layer import auctions, giveaways, handlers
-from commerce.service_layer.deps import Deps
+from commerce.service_layer.deps import Deps, repos
 from commerce.service_layer.ports import ShowStore
 from commerce.service_layer.results import LotView, ShowAnnounced, ShowUpdated, ShowView
 from commerce.service_layer.unit_of_work import current
@@ -83,7 +83,7 @@ async def add_lots(cmd: c.AddLots, deps: Deps) -> ShowView:
 
 async def _lot_price(spec: LotSpec, deps: Deps) -> int | None:
     """The lot's price in minor units of its product's currency (auction: the start)."""
-    product = await deps.store.product(spec.sku)
+    product = await repos(deps).products.product(spec.sku)
     currency = product.price.currency
     if spec.mode is LotMode.FIXED:
         price = product.price if spec.price is None else Money.parse(spec.price, currency)

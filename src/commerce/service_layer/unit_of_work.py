@@ -1,9 +1,11 @@
 """The unit of work: one transaction per use case (after cosmicpython's unit_of_work.py).
 
-The bus opens one around a command's handler. Inside it the repositories (the ports in
-`Deps`) run their statements in its one transaction, the notices the handler records are
-collected, and nothing is committed unless the handler finishes and the bus commits: any
-exception, cancellation included, rolls everything back and the notices are dropped.
+The bus opens one around a command's handler. Inside it the repositories it hands out (one per
+aggregate: `Repositories`, auctions, giveaways, shows; handlers take them with `deps.repos`)
+run their statements in its one transaction, the notices the handler records are collected,
+and nothing is committed unless the handler finishes and the bus commits: any exception,
+cancellation included, rolls everything back and the notices are dropped. (The ports still
+reached through `Deps`, the ledger and cards among them, join the unit's transaction too.)
 
 At commit the collected notices are handed to the notifiers while the transaction is still
 open, so the chat messages they put in the outbox are written with the change that caused
@@ -27,7 +29,17 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
 
-from commerce.service_layer.ports import AuctionStore, GiveawayStore, Notifier, ShowStore
+from commerce.service_layer.ports import (
+    AuctionStore,
+    Customers,
+    Drops,
+    GiveawayStore,
+    Holds,
+    Notifier,
+    Orders,
+    Products,
+    ShowStore,
+)
 from commerce.service_layer.results import Notice
 
 log = logging.getLogger(__name__)
@@ -37,11 +49,23 @@ Deliver = Callable[[Notice], Awaitable[None]]
 Work = Callable[[], Awaitable[object]]
 
 
-class UnitOfWork(Protocol):
+class Repositories(Protocol):
+    """The shop's repositories, one per aggregate, as a handler reaches them
+    (`deps.repos(deps)`): the unit of work's inside one, the shop's own outside."""
+
+    products: Products
+    drops: Drops
+    holds: Holds
+    orders: Orders
+    customers: Customers
+
+
+class UnitOfWork(Repositories, Protocol):
     # The repositories the unit hands out: their statements run in its one transaction.
-    # (Auctions, giveaways with polls, and shows so far; the other aggregates are still
-    # reached through `Deps`, whose repositories join the unit open in the task:
-    # adapters/db.py's `transaction`.)
+    # The stock ones (`Repositories`), auctions, giveaways with polls, and shows. Ports not
+    # handed out yet (the ledger, cards, shipping, ...) are reached through `Deps`; their SQL
+    # repositories join the unit open in the task all the same (adapters/db.py's
+    # `transaction`).
     auctions: AuctionStore
     giveaways: GiveawayStore
     shows: ShowStore
