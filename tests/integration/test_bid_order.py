@@ -9,6 +9,7 @@ the earlier, now too low, is refused."""
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -224,14 +225,12 @@ async def test_a_bid_and_the_messages_it_causes_commit_together(
         await bus.close()
 
 
-async def test_two_workers_deciding_bids_of_two_auctions_never_deadlock(
+@asynccontextmanager
+async def two_workers_two_auctions(
     pg_url: str, clock: FakeClock
-) -> None:
-    """Two workers (two engines) on PostgreSQL, two live auctions, bids of both interleaved
-    and handed to the workers in opposite orders: a batch holding bids of both auctions locks
-    them in one order (ascending id), so two workers' batches never wait for each other in a
-    circle. Before, one batch took A then B while the other took B then A: PostgreSQL broke
-    the deadlock by failing a bid, whose caller got the error."""
+) -> AsyncIterator[tuple[list[MessageBus], list[AsyncEngine], tuple[str, str]]]:
+    """Two workers (two engines, two buses) on PostgreSQL, and two live auctions, one in
+    each chat (the first has the lower id)."""
     engines = [create_engine(pg_url), create_engine(pg_url)]
     notifier = FakeNotifier()
     buses = [
@@ -249,6 +248,23 @@ async def test_two_workers_deciding_bids_of_two_auctions_never_deadlock(
                     sku, Decimal(1), timedelta(minutes=10), step=Decimal(1), channels=(chat_id,)
                 )
             )
+        yield buses, engines, chats
+    finally:
+        for bus in buses:
+            await bus.close()
+        for engine in engines:
+            await engine.dispose()
+
+
+async def test_two_workers_deciding_bids_of_two_auctions_never_deadlock(
+    pg_url: str, clock: FakeClock
+) -> None:
+    """Two workers (two engines) on PostgreSQL, two live auctions, bids of both interleaved
+    and handed to the workers in opposite orders: a batch holding bids of both auctions locks
+    them in one order (ascending id), so two workers' batches never wait for each other in a
+    circle. Before, one batch took A then B while the other took B then A: PostgreSQL broke
+    the deadlock by failing a bid, whose caller got the error."""
+    async with two_workers_two_auctions(pg_url, clock) as (buses, engines, chats):
         rounds, per_round = 6, 40
         bids: list[tuple[int, c.PlaceBid]] = []
         for n in range(rounds * per_round):
@@ -287,8 +303,29 @@ async def test_two_workers_deciding_bids_of_two_auctions_never_deadlock(
                 amounts[-1],
                 mine[-1].identity,
             )
-    finally:
-        for bus in buses:
-            await bus.close()
-        for engine in engines:
-            await engine.dispose()
+
+
+async def test_new_bidders_in_two_auctions_on_two_workers_never_deadlock(
+    pg_url: str, clock: FakeClock
+) -> None:
+    """Two workers on PostgreSQL, each deciding bids of its own auction, and the same new
+    bidders bidding in both, in opposite orders: a batch's new bidders become customers in a
+    transaction of their own, in sorted order, before its unit. Created while deciding, each
+    worker's batch held one new bidder's row and waited for the other's: PostgreSQL broke the
+    deadlock by failing a bid."""
+    async with two_workers_two_auctions(pg_url, clock) as (buses, _, chats):
+        answers: list[Any] = []
+        for r in range(5):
+            who = [f"telegram:{r}-{n}" for n in range(20)]  # new in each round
+            bids = []
+            for n in range(20):
+                amount = Decimal(r * 20 + n + 1)
+                # Worker 0's auction hears them in one order, worker 1's in the other.
+                for worker, bidder in ((0, who[n]), (1, who[-1 - n])):
+                    where = chats[worker]
+                    bid = c.PlaceBid(f"{where}:{r}:{n}", where, bidder, amount)
+                    bids.append(buses[worker].handle(bid))
+            answers += await asyncio.gather(*bids, return_exceptions=True)
+        errors = [a for a in answers if isinstance(a, BaseException)]
+        assert not errors, errors[:3]
+        assert all(a.status is BidStatus.LEADING for a in answers)  # each its worker's next

@@ -272,6 +272,25 @@ class SqlAuctions:
                 await conn.execute(INSERT_CHANNEL, {"id": auction_id, "chat": chat})
             return await auction_view(conn, auction_id)
 
+    async def meet_bidders(self, bids: Sequence[PlaceBid], now: datetime) -> None:
+        """The bidders of a batch seen for the first time become customers now, in a
+        transaction of their own and in sorted order (as the claim writer's buyers), before
+        the batch's unit of work: deciding the bids, it then creates none. Created there, one
+        worker's batch of one auction could hold a new bidder's row and wait for another's
+        that a batch of another auction, on another worker, created first and holding it,
+        waits for the first one's (a deadlock PostgreSQL breaks by failing a bid)."""
+        names: dict[str, str] = {}
+        for bid in bids:
+            try:
+                identity = str(Identity.parse(bid.identity))
+            except InvalidInput:
+                continue  # it fails alone when decided
+            names.setdefault(identity, bid.display_name or identity.partition(":")[2])
+        if len(names) < 2:  # one new bidder a batch: its bid's unit waits for nobody else's
+            return
+        async with transaction(self.engine) as conn:
+            await resolve_customers(conn, names, now)
+
     async def lock_for_bids(self, bids: Sequence[PlaceBid]) -> None:
         """Locks the live auctions these bids go to, in ascending id order: a batch of bids
         of several auctions (service_layer/bid_turns.py) then never holds one auction while

@@ -93,6 +93,12 @@ async def place_bid(cmd: c.PlaceBid, deps: Deps) -> BidResult:
     return result  # type: ignore[no-any-return]
 
 
+async def meet_bidders(bids: Sequence[c.PlaceBid], deps: Deps) -> None:
+    """Before a batch of bids has its unit of work: its new bidders become customers, in a
+    transaction of their own, so that deciding the bids creates (and locks) none."""
+    await auction_store(deps).meet_bidders(bids, deps.clock.now())
+
+
 async def lock_auctions_of(bids: Sequence[c.PlaceBid], deps: Deps) -> None:
     """Before a batch of bids is decided in one unit of work: the auctions they go to are
     locked in one order (ascending id), so that two workers' batches of the same auctions

@@ -10,7 +10,8 @@ each in a part of its own (a savepoint: a bid that fails is undone alone and its
 the error), commits once, and answers every caller after that commit (as group_commit.py
 does for webhooks). Several workers on one database keep one order through the auction's
 row lock, which every bid takes first; a batch holding bids of several auctions locks them
-all first, in ascending id order (`lock`), so no two workers' batches deadlock.
+all first, in ascending id order (`lock`), after its new bidders became customers in a
+transaction of their own (`meet`), so no two workers' batches deadlock.
 
 A chat message that reads as a bid takes its place as the bus receives it (`arrive`), before
 the chat's own steps (flood control, a show's chatter list) that may finish in another order;
@@ -30,8 +31,9 @@ from commerce.service_layer.group_commit import Answer, answer, in_part, stop
 from commerce.service_layer.unit_of_work import UnitsOfWork
 
 Decide = Callable[[PlaceBid], Awaitable[Any]]
-# Locks the auctions a batch's bids go to, in one order, before they are decided.
-Lock = Callable[[list[PlaceBid]], Awaitable[None]]
+# Before a batch's bids are decided: `meet` (before its unit) makes their new bidders
+# customers, `lock` (in the unit) locks the auctions they go to, in one order.
+Prepare = Callable[[list[PlaceBid]], Awaitable[None]]
 
 
 @dataclass(eq=False, slots=True)
@@ -53,10 +55,15 @@ ARRIVED: ContextVar[Place | None] = ContextVar("livebuy_bid_place", default=None
 
 class BidTurns:
     def __init__(
-        self, units: UnitsOfWork, decide: Decide, max_batch: int = 100, lock: Lock | None = None
+        self,
+        units: UnitsOfWork,
+        decide: Decide,
+        max_batch: int = 100,
+        meet: Prepare | None = None,
+        lock: Prepare | None = None,
     ) -> None:
         self.units, self.decide_one, self.max_batch = units, decide, max_batch
-        self.lock = lock
+        self.meet, self.lock = meet, lock
         self._places: deque[Place] = deque()
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -140,12 +147,16 @@ class BidTurns:
 
     async def _apply(self, batch: list[Place]) -> list[Answer | Exception]:
         answers: list[Answer | Exception] = []
+        bids = [place.command for place in batch if place.command is not None]
+        # With several bids, what their unit would lock in the bids' order is taken in one
+        # order instead: else two workers' batches could each hold an auction (or a new
+        # bidder's row) and wait for the other's, and PostgreSQL would fail a bid to break
+        # the circle. New bidders become customers first, in a transaction of their own.
+        if len(batch) > 1 and self.meet is not None:
+            await self.meet(bids)
         async with self.units() as unit:
-            if len(batch) > 1 and self.lock is not None:
-                # Bids of several auctions lock them in one order (ascending id) first: in
-                # the bids' order, two workers' batches could each hold one auction and wait
-                # for the other's, and PostgreSQL would fail a bid to break the circle.
-                await self.lock([place.command for place in batch if place.command])
+            if len(batch) > 1 and self.lock is not None:  # the auctions, by ascending id
+                await self.lock(bids)
             for place in batch:
                 assert place.command is not None
                 if len(batch) == 1:  # alone: its failure is the unit's, no savepoint needed

@@ -175,6 +175,7 @@ class MessageBus:
             deps.bid_turns = BidTurns(
                 deps.units,
                 lambda cmd: auctions.decide_bid(cmd, deps),
+                meet=lambda bids: auctions.meet_bidders(bids, deps),
                 lock=lambda bids: auctions.lock_auctions_of(bids, deps),
             )
 

@@ -502,6 +502,10 @@ class AuctionStore(Protocol):
         pay: timedelta,
         now: datetime,
     ) -> AuctionView: ...
+    async def meet_bidders(self, bids: Sequence[PlaceBid], now: datetime) -> None:
+        """Bidders seen for the first time become customers, in a transaction of their own."""
+        ...
+
     async def lock_for_bids(self, bids: Sequence[PlaceBid]) -> None:
         """Locks the live auctions these bids go to, in one order (ascending id)."""
         ...
