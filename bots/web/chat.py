@@ -360,11 +360,12 @@ def create_web_chat(
         if line.refused:
             return web.json_response({"error": line.refused}, status=400)
         hub.name(identity, name)
-        private = queries.personal(bus().reads, text)
+        # The core reads the text once: whether it is personal here, and what it says there.
+        read = queries.read(bus().reads, text)
         said: dict[str, Any] = {"type": "message", "name": name, "text": text}
         if line.seller:  # the page marks it: no viewer's name can look like it
             said["seller"] = True
-        await handle(room, identity, name, text, private, said)
+        await handle(room, identity, name, text, read.personal, said, read)
         return web.json_response({"ok": True})
 
     @routes.post("/{room}/actions")
@@ -411,9 +412,11 @@ def create_web_chat(
         text: str,
         private: bool,
         said: dict[str, Any] | None = None,
+        read: queries.Reading | None = None,
     ) -> None:
         """The core decides first: a message over its sender's rate is not shown to the
-        room (only, once, "slow down" to them); otherwise the line `said`, then the reply."""
+        room (only, once, "slow down" to them); otherwise the line `said`, then the reply.
+        `read`: the core's reading of `text`, if it was asked already (handed over)."""
         message = ChatMessage(
             f"web:{room}:{uuid.uuid4().hex}",
             f"web:{room}",
@@ -421,6 +424,7 @@ def create_web_chat(
             text,
             name,
             private=private,
+            reading=read,
         )
         outcome = await bus().handle(message)
         reply = renderer.outcome(outcome, f"@{name or 'you'}")

@@ -4,13 +4,16 @@ from datetime import timedelta
 from itertools import count
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from commerce.domain import commands as c
 from commerce.domain.drops import DropPolicy, DropTerms
+from commerce.domain.grammar import Keywords
 from commerce.domain.money import Money
 from commerce.domain.products import ProductSpec
+from commerce.service_layer import reading
 from commerce.service_layer.messagebus import MessageBus
 from commerce.service_layer.results import ClaimResult, DropView, OrderView, PaymentPage
 
@@ -86,3 +89,17 @@ async def give_address(engine: AsyncEngine, identity: str, ship_to: str = ADDRES
             ),
             {"ship_to": ship_to, "identity": identity},
         )
+
+
+def count_readings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The chat texts the core reads from now on (service_layer.reading.parse, whether the
+    grammar parses the text again or remembers it), one entry per reading."""
+    texts: list[str] = []
+    real = reading.parse
+
+    def counting(text: str, keywords: Keywords) -> reading.Parsed:
+        texts.append(text)
+        return real(text, keywords)
+
+    monkeypatch.setattr(reading, "parse", counting)
+    return texts

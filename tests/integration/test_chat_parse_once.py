@@ -5,10 +5,12 @@ needs it (both databases)."""
 import random
 import string
 
+import pytest
+
 from commerce.domain import commands as c
 from commerce.service_layer import chat, queries, reading
 from commerce.service_layer.messagebus import MessageBus
-from tests.integration.helpers import add_product, buy
+from tests.integration.helpers import add_product, buy, count_readings
 
 _n = iter(range(1, 10_000))
 GROUP = "telegram:-100"
@@ -60,7 +62,25 @@ async def test_a_private_pass_gives_back_the_hold_claimed_in_a_group(bus: Messag
     assert isinstance(again, chat.Failed)  # in the private chat itself: nothing held there
 
 
-async def test_what_a_message_is_comes_from_one_parse(bus: MessageBus, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_what_a_message_is_comes_from_one_reading(
+    bus: MessageBus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bus reads a message once for its own look (is it a bid, which queues before the
+    chat's steps?) and the chat's steps: on the old code every message was read twice."""
+    await add_product(bus, "TEE", stock=5)
+    bus.deps.sellers = frozenset({"telegram:99"})
+    await bus.handle(message("/drop TEE 2 25", "telegram:99"))
+    readings = count_readings(monkeypatch)
+    texts = ["#buy", "#bid 30", "hello there", "/orders", "#buy 2 please"]
+    for text in texts:
+        await bus.handle(message(text, "telegram:7"))
+    assert readings == texts
+    assert bus.deps.bid_turns is not None  # the bid look was made
+
+
+async def test_a_reading_handed_over_with_the_message_is_its_one_reading(
+    bus: MessageBus, monkeypatch: pytest.MonkeyPatch
+) -> None:
     parses: list[str] = []
     real = reading.g.parse
 
@@ -69,11 +89,12 @@ async def test_what_a_message_is_comes_from_one_parse(bus: MessageBus, monkeypat
         return real(text, keywords)  # type: ignore[arg-type]
 
     monkeypatch.setattr(reading.g, "parse", counting)
+    readings = count_readings(monkeypatch)
     text = f"/card {''.join(random.choices(string.ascii_lowercase, k=12))}"  # never seen
-    assert queries.personal(bus.reads, text)
-    assert not queries.side_by_side(bus.reads, text)
-    outcome = await bus.handle(message(text, "web:1", private=True))
+    read = queries.read(bus.reads, text)  # as the web chat asks: is it personal?
+    assert read.personal and not read.side_by_side
+    outcome = await bus.handle(message(text, "web:1", private=True, reading=read))
     assert isinstance(outcome, chat.CardShown | chat.Failed)
-    assert parses == [text]
-    assert queries.side_by_side(bus.reads, "#buy 2 please")
-    assert not queries.personal(bus.reads, "#buy 2 please")
+    assert parses == [text] and readings == [text]
+    claim = queries.read(bus.reads, "#buy 2 please")
+    assert claim.side_by_side and not claim.personal

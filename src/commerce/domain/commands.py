@@ -1,7 +1,7 @@
 """Commands the core accepts, whatever their origin (chat message, CLI, dashboard)."""
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -88,6 +88,10 @@ class ChatMessage:
     # Or the platform's question for it (getChatMember), asked only for a command that a
     # chat's administrators may run.
     is_admin: Callable[[], Awaitable[bool]] | None = None
+    # The core's reading of `text` (service_layer.reading.Reading), once taken: whoever looks
+    # at the message next uses it instead of reading the text again. Not part of what the
+    # message is (a redelivery with or without it is the same message).
+    reading: object = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

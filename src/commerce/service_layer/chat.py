@@ -277,7 +277,7 @@ async def handle_chat_message(cmd: c.ChatMessage, deps: Deps) -> ChatOutcome:
         return throttled
     if deps.shows is not None and not cmd.private:  # who takes part, for the show report
         await deps.shows.chatted(cmd.chat, cmd.identity, deps.clock.now())
-    parsed = reading.parse(cmd.text, deps.keywords)
+    parsed = reading.of(cmd, deps.keywords).parsed  # the bus's reading, carried on
     if parsed is None:
         return Ignored()
     if isinstance(parsed, g.ParseError):

@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from commerce.service_layer import reading
 from commerce.service_layer.ports import Clock
+from commerce.service_layer.reading import Reading
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,7 @@ ATTEMPTS = 3  # tries of one update before it is given up (logged with its error
 # (Telegram keeps one for 24 hours), and the stored id makes it a no-op.
 KEEP = timedelta(days=2)
 FORGET_EVERY = timedelta(hours=1)
+READS_KEPT = 1000  # readings of updates not processed yet (a turn's refused follower)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,9 @@ class InboxRunner:
         self.running: dict[str, asyncio.Task[None]] = {}
         self.woken = asyncio.Event()
         self.processed = 0  # updates finished here, failed or not (tests wait on it)
+        # What the adapter's `joins` read of an update (its text), by update id, until the
+        # update is processed: its message is not read again (service_layer.reading).
+        self.reads: dict[str, Reading] = {}
         self.forgot_at: datetime | None = None
         self.stopping = False
 
@@ -153,11 +159,10 @@ class InboxRunner:
         item: InboxItem | None = head
         try:
             while item is not None:
-                turn = [item]
-                if self.joins(item):
-                    now, most = self.clock.now(), self.turn - 1
-                    turn += await self.inbox.followers(item, now, most, self.joins)
-                results = await asyncio.gather(*(self._one(i) for i in turn))
+                turn = await self._turn(item)
+                results = await asyncio.gather(
+                    *(self._one(i, self.reads.pop(i.update_id, None)) for i in turn)
+                )
                 finished = [i for i, ok in zip(turn, results, strict=True) if ok]
                 # The chat's next row is taken as its turn is marked done, in one transaction;
                 # none after a failure (the chat waits for its retry) or once stopping.
@@ -173,9 +178,30 @@ class InboxRunner:
                 del self.running[chat]
             self.wake()  # a slot is free for another chat
 
-    async def _one(self, item: InboxItem) -> bool:
+    async def _turn(self, head: InboxItem) -> list[InboxItem]:
+        """The updates of `head`'s turn: `head` and the run of followers `joins` lets share it."""
+        turn: list[InboxItem] = [head]
+        if self._joins(head):
+            now, most = self.clock.now(), self.turn - 1
+            turn += await self.inbox.followers(head, now, most, self._joins)
+        return turn
+
+    def _joins(self, item: InboxItem) -> bool:
+        """The adapter's `joins`, with its reading of the update noted for the update's
+        processing (or the one noted before: the update that ended a turn is asked again as
+        the next one's head)."""
+        with reading.ahead(self.reads.get(item.update_id)), reading.noting() as noted:
+            joins = self.joins(item)
+        if noted:
+            self.reads[item.update_id] = noted[-1]
+            while len(self.reads) > READS_KEPT:  # updates another worker took meanwhile
+                del self.reads[next(iter(self.reads))]
+        return joins
+
+    async def _one(self, item: InboxItem, read: Reading | None = None) -> bool:
         try:
-            await self.process(item)
+            with reading.ahead(read):
+                await self.process(item)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             if item.attempt >= ATTEMPTS:

@@ -1,6 +1,7 @@
 """The message bus: hands each command to its handler, in one unit of work."""
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from commerce.domain import commands as c
@@ -195,12 +196,15 @@ class MessageBus:
 
     async def handle(self, command: c.Command) -> Any:
         """Runs the command's handler and returns its typed result."""
+        if type(command) is not c.ChatMessage:
+            return await self._handle(command)
+        # A chat message is read once: here, unless it came with its reading (or its inbox
+        # turn was decided by one), and the chat's steps use the reading it carries on.
+        read = reading.of(command, self.deps.keywords)
+        if command.reading is not read:
+            command = replace(command, reading=read)
         turns = self.deps.bid_turns
-        if (
-            turns is not None
-            and type(command) is c.ChatMessage
-            and reading.bid(command.text, self.deps.keywords)
-        ):
+        if turns is not None and read.bid:
             # A bid takes its place in the bids' queue as it arrives, before the chat's own
             # steps that may end in another order (service_layer/bid_turns.py).
             place = turns.arrive()

@@ -17,6 +17,7 @@ from commerce.domain.products import normalise_sku
 from commerce.service_layer import reading
 from commerce.service_layer.deps import Deps
 from commerce.service_layer.ports import Clock, SavedCard
+from commerce.service_layer.reading import Reading as Reading  # re-exported for adapters
 from commerce.service_layer.results import (
     AuctionView,
     CardView,
@@ -166,13 +167,16 @@ class Reads:
 
 
 def side_by_side(reads: Reads, text: str) -> bool:
-    """A claim or a bid: it may share its chat's turn with its neighbours."""
-    return reading.side_by_side(text, reads.keywords)
+    """A claim or a bid: it may share its chat's turn with its neighbours (an inbox that
+    asks hands the reading on to the update's processing: service_layer.inbox)."""
+    return reading.read(text, reads.keywords).side_by_side
 
 
-def personal(reads: Reads, text: str) -> bool:
-    """A command about the sender's own card, link or confirm: answered privately."""
-    return reading.personal(text, reads.keywords)
+def read(reads: Reads, text: str) -> Reading:
+    """A chat text as the core reads it (`.personal`: a command about the sender's own card,
+    link, confirm or orders, answered privately). Handed over with the message
+    (`ChatMessage.reading`), it is the message's one reading."""
+    return reading.read(text, reads.keywords)
 
 
 # drops ---------------------------------------------------------------------------------------
