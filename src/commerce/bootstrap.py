@@ -53,9 +53,10 @@ def bootstrap(
         web_first_paid=settings.livebuy_web_claims == "first-paid",
     )
     auctions, giveaways, shows = SqlAuctions(engine), SqlGiveaways(engine), SqlShows(engine)
+    ledger, cards, shipping = SqlLedger(engine), SqlCards(engine), SqlShipping(engine)
     deps = Deps(
         store=store,
-        ledger=SqlLedger(engine),
+        ledger=ledger,
         clock=clock or SystemClock(),
         notifier=CollectingNotifier(notifier or LogNotifier()),
         payments=payments,
@@ -63,7 +64,7 @@ def bootstrap(
         hold=settings.hold,
         auctions=auctions,
         invoice_platforms=invoice_platforms(settings),
-        cards=SqlCards(engine),
+        cards=cards,
         shows=shows,
         public_url=settings.public_base_url.rstrip("/"),
         confirm_window=settings.confirm_window,
@@ -74,7 +75,7 @@ def bootstrap(
         shipments=SqlShipments(engine),
         letters=letters,
         ship_within=settings.livebuy_ship_within,
-        shipping=SqlShipping(engine),
+        shipping=shipping,
         bundle_window=settings.bundle_window,
         stripe_tax=settings.livebuy_stripe_tax,
         web_viewers=SqlWebViewers(engine),
@@ -84,7 +85,7 @@ def bootstrap(
         email_sign_ins=SqlEmailSignIns(engine),
         views=SqlReadModel(engine),
         throttle=MemoryThrottle(rate) if (rate := settings.rate_per_buyer) else None,
-        units=sql_units(engine, auctions, giveaways, shows, store),
+        units=sql_units(engine, auctions, giveaways, shows, store, ledger, cards, shipping),
     )
     bus = MessageBus(deps)
     if units_left:

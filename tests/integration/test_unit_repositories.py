@@ -1,6 +1,7 @@
 """The unit of work hands out the repositories its use case works with (products, drops,
-holds, orders and customers; auctions, giveaways and polls, and shows): what they write is
-part of the unit, seen inside it and undone with it (SQLite and PostgreSQL)."""
+holds, orders and customers; the ledger, cards and shipping; auctions, giveaways and polls,
+and shows): what they write is part of the unit, seen inside it and undone with it (SQLite
+and PostgreSQL)."""
 
 from datetime import timedelta
 
@@ -8,15 +9,19 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from commerce.adapters.auctions import SqlAuctions
+from commerce.adapters.cards import SqlCards
 from commerce.adapters.giveaways import SqlGiveaways
 from commerce.adapters.repository import SqlStore
+from commerce.adapters.shipping import SqlShipping
 from commerce.adapters.shows import SqlShows
 from commerce.domain.auctions import AuctionTerms
 from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
 from commerce.domain.products import ProductSpec
+from commerce.domain.shipping import Zone
 from commerce.service_layer import auctions, giveaways, shows
 from commerce.service_layer.deps import ShopRepositories, repos
+from commerce.service_layer.ports import SavedCard
 from tests.integration.helpers import add_product, buy, start_drop
 from tests.integration.test_unit_of_work import outbox_bus
 
@@ -133,5 +138,48 @@ async def test_the_unit_hands_out_the_stock_repositories(
         outside_a_unit = repos(bus.deps)
         assert isinstance(outside_a_unit, ShopRepositories)
         assert outside_a_unit.holds is bus.deps.store
+    finally:
+        await bus.close()
+
+
+async def test_the_unit_hands_out_the_ledger_cards_and_shipping(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    """The payment side's repositories are the unit's too: a pay link handed out, a card
+    kept and a shipping zone added in one unit are undone with it."""
+    bus, _ = outbox_bus(database_url, engine)
+    try:
+        await add_product(bus, "TEE", stock=3)
+        await start_drop(bus, quantity=3)
+        held = (await buy(bus)).order
+        assert held is not None and held.status is OrderStatus.RESERVED
+        units = bus.deps.units
+        assert units is not None
+        now = bus.clock.now()
+        card = SavedCard("cus_1", "pm_anna", "visa", "4242")
+        eu = Zone.parse("EU", "DE,AT", "3.50", "1.00", None, "eur")
+        with pytest.raises(RuntimeError, match="undone"):
+            async with units() as unit:
+                shop = repos(bus.deps)
+                assert shop is unit
+                assert (shop.ledger, shop.cards, shop.shipping) == (
+                    bus.deps.ledger,
+                    bus.deps.cards,
+                    bus.deps.shipping,
+                )  # the shop's own objects, handed out by every unit
+                url = f"https://shop.example/pay/{held.ref}"
+                await shop.ledger.link_handed_out(held.ref, url, "t", now)
+                await shop.cards.save_card("web:anna", card, now)
+                await shop.shipping.add_zone(eu, now)
+                assert (await unit.orders.order(held.ref)).status is OrderStatus.CHECKOUT_OPEN
+                assert await unit.cards.card("web:anna") == card
+                assert [z.name for z in await unit.shipping.zones()] == ["EU"]
+                raise RuntimeError("undone")
+        assert (await SqlStore(engine).order(held.ref)).status is OrderStatus.RESERVED
+        assert await SqlCards(engine).card("web:anna") is None
+        assert await SqlShipping(engine).zones() == []
+        outside_a_unit = repos(bus.deps)  # no unit open: the shop's own
+        assert outside_a_unit.ledger is bus.deps.ledger
+        assert outside_a_unit.cards is bus.deps.cards
     finally:
         await bus.close()

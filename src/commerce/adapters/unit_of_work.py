@@ -8,24 +8,31 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import Token
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from commerce.adapters.auctions import SqlAuctions
+from commerce.adapters.cards import SqlCards
 from commerce.adapters.db import ACTIVE, Active, finish
 from commerce.adapters.giveaways import SqlGiveaways
+from commerce.adapters.ledger import SqlLedger
 from commerce.adapters.repository import SqlStore
+from commerce.adapters.shipping import SqlShipping
 from commerce.adapters.shows import SqlShows
 from commerce.service_layer.ports import (
     AuctionStore,
+    Cards,
     Customers,
     Drops,
     GiveawayStore,
     Holds,
+    Ledger,
     Orders,
     Products,
+    ShippingStore,
     ShowStore,
     Store,
 )
@@ -38,23 +45,30 @@ from commerce.service_layer.unit_of_work import (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class SqlRepositories:
+    """The shop's own repositories, built once: every unit hands out these objects."""
+
+    store: Store
+    auctions: AuctionStore
+    giveaways: GiveawayStore
+    shows: ShowStore
+    ledger: Ledger
+    cards: Cards
+    shipping: ShippingStore
+
+
 class SqlUnitOfWork(Collected):
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        store: Store,
-        auctions: AuctionStore,
-        giveaways: GiveawayStore,
-        shows: ShowStore,
-    ) -> None:
+    def __init__(self, engine: AsyncEngine, shop: SqlRepositories) -> None:
         super().__init__()
         self.engine = engine
-        self.products: Products = store
-        self.drops: Drops = store
-        self.holds: Holds = store
-        self.orders: Orders = store
-        self.customers: Customers = store
-        self.auctions, self.giveaways, self.shows = auctions, giveaways, shows
+        self.products: Products = shop.store
+        self.drops: Drops = shop.store
+        self.holds: Holds = shop.store
+        self.orders: Orders = shop.store
+        self.customers: Customers = shop.store
+        self.auctions, self.giveaways, self.shows = shop.auctions, shop.giveaways, shop.shows
+        self.ledger, self.cards, self.shipping = shop.ledger, shop.cards, shop.shipping
         self._conn: AsyncConnection | None = None
         self._tokens: tuple[Token[Active | None], Token[Any]] | None = None
 
@@ -133,18 +147,24 @@ def sql_units(
     giveaways: GiveawayStore | None = None,
     shows: ShowStore | None = None,
     store: Store | None = None,
+    ledger: Ledger | None = None,
+    cards: Cards | None = None,
+    shipping: ShippingStore | None = None,
 ) -> UnitsOfWork:
     """The factory bootstrap gives the bus: a new unit of work per command, handing out the
     repositories (the shop's own, the very objects in `Deps`: one of each serves every unit,
-    and the store's claim writer is the shop's one)."""
-    repositories = (
+    and the store's claim writer is the shop's one). Those not given are made here."""
+    shop = SqlRepositories(
         store or SqlStore(engine),
         auctions or SqlAuctions(engine),
         giveaways or SqlGiveaways(engine),
         shows or SqlShows(engine),
+        ledger or SqlLedger(engine),
+        cards or SqlCards(engine),
+        shipping or SqlShipping(engine),
     )
 
     def new() -> UnitOfWork:
-        return SqlUnitOfWork(engine, *repositories)
+        return SqlUnitOfWork(engine, shop)
 
     return new

@@ -38,7 +38,7 @@ CHECKOUT_GRACE = timedelta(seconds=15)
 def money_ports(deps: Deps) -> tuple[PaymentGateway, Ledger]:
     if deps.payments is None or deps.ledger is None:
         raise NotAllowed("payments are not configured")
-    return deps.payments, deps.ledger
+    return deps.payments, repos(deps).ledger
 
 
 async def hand_out_link(order: OrderView, deps: Deps) -> OrderView:
@@ -112,7 +112,7 @@ async def _checkout_request(order: OrderView, deps: Deps, replaces: str | None) 
     _, ledger = money_ports(deps)
     assert order.hold_expires_at is not None and order.unit_price is not None
     # A buyer without a saved card is offered to keep this one for one-message buys.
-    save_card = deps.cards is not None and await deps.cards.card(order.identity) is None
+    save_card = deps.cards is not None and await repos(deps).cards.card(order.identity) is None
     options, countries = await shipping.checkout_shipping(order, deps)
     return CheckoutRequest(
         order_ref=order.ref,
@@ -165,7 +165,7 @@ async def retry_checkouts(deps: Deps) -> list[OrderView]:
     # Only claims older than a grace period: a younger one is still being answered, and
     # handing out its link here too would send the buyer the link twice.
     created_before = deps.clock.now() - CHECKOUT_GRACE
-    for order in await deps.ledger.awaiting_checkout(created_before):
+    for order in await repos(deps).ledger.awaiting_checkout(created_before):
         if by_invoice(order, deps):
             continue
         opened.append(await one_unit(deps.units, partial(_link_now, order, deps)))

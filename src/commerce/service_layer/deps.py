@@ -3,7 +3,7 @@
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from commerce.domain.grammar import DEFAULT_KEYWORDS, Keywords
 from commerce.domain.money import Money
@@ -99,20 +99,42 @@ class Deps:
 
 class ShopRepositories:
     """Outside a unit of work (tests of a single adapter, the claim writer's path): the
-    shop's own store as every repository, each method a transaction of its own."""
+    shop's own repositories, each method a transaction of its own."""
 
-    __slots__ = ("customers", "drops", "holds", "orders", "products")
+    __slots__ = ("_deps", "customers", "drops", "holds", "orders", "products")
 
-    def __init__(self, store: Store) -> None:
-        self.products: Products = store
-        self.drops: Drops = store
-        self.holds: Holds = store
-        self.orders: Orders = store
-        self.customers: Customers = store
+    def __init__(self, deps: Deps) -> None:
+        self._deps = deps
+        self.products: Products = deps.store
+        self.drops: Drops = deps.store
+        self.holds: Holds = deps.store
+        self.orders: Orders = deps.store
+        self.customers: Customers = deps.store
+
+    @property
+    def ledger(self) -> Ledger:
+        return _configured(self._deps.ledger, "payment ledger")
+
+    @property
+    def cards(self) -> Cards:
+        return _configured(self._deps.cards, "saved cards")
+
+    @property
+    def shipping(self) -> ShippingStore:
+        return _configured(self._deps.shipping, "shipping zones")
+
+
+T = TypeVar("T")
+
+
+def _configured(port: T | None, name: str) -> T:
+    if port is None:  # a handler asks `Deps` first: a shop without it never gets here
+        raise RuntimeError(f"this shop was built without {name}")
+    return port
 
 
 def repos(deps: Deps) -> Repositories:
     """The repositories a handler works through: the ones the unit of work open in this task
     hands out (their statements run in its one transaction), else the shop's own."""
     unit = current()
-    return ShopRepositories(deps.store) if unit is None else unit
+    return ShopRepositories(deps) if unit is None else unit

@@ -66,7 +66,7 @@ async def invoice_paid(cmd: c.InvoicePaid, deps: Deps) -> Settlement | None:
             raise InvalidInput("payments are not configured")
         # The charge id goes into the order's history: whoever reviews it can refund it.
         mismatch = f"{cause}:{problem or 'amount_mismatch'}:{cmd.provider_charge_id}"
-        await deps.ledger.transition(order.ref, S.NEEDS_REVIEW, mismatch, deps.clock.now())
+        await repos(deps).ledger.transition(order.ref, S.NEEDS_REVIEW, mismatch, deps.clock.now())
         settlement = None
     else:
         # A second payment of a paid order (another invoice, a Checkout link) is refunded
@@ -76,7 +76,7 @@ async def invoice_paid(cmd: c.InvoicePaid, deps: Deps) -> Settlement | None:
     if cmd.ship_to and deps.ledger is not None:
         # Telegram tells only the bot where the buyer wants it: kept whatever the settlement
         # was (a refund or a review still needs the address to be sorted out).
-        await deps.ledger.record_ship_to(order.ref, cmd.ship_to, deps.clock.now())
+        await repos(deps).ledger.record_ship_to(order.ref, cmd.ship_to, deps.clock.now())
     return settlement
 
 

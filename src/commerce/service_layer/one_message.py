@@ -104,14 +104,14 @@ async def pay_for_claim(result: ClaimResult, private: bool, deps: Deps) -> Claim
     card, address = usable
     now = deps.clock.now()
     rule = ConfirmRule.parse(drop.confirm)
-    trusted = rule.kind == "trusted" and await deps.cards.trusted(order.identity)
+    trusted = rule.kind == "trusted" and await repos(deps).cards.trusted(order.identity)
     # The order joins its package now, so the question names what the tap will charge.
     await shipping.charge_shipping(order, deps)
     if rule.asks(order.amount, trusted):
         until = min(order.hold_expires_at, now + deps.confirm_window)
-        asked = await deps.cards.ask_confirm(order.ref, until, now)
+        asked = await repos(deps).cards.ask_confirm(order.ref, until, now)
         return replace(result, order=asked, confirm=view(card, address))
-    if not await deps.cards.start_charge(order.ref, now, address):
+    if not await repos(deps).cards.start_charge(order.ref, now, address):
         return result
     try:
         payment = await _charge(order, card, deps)
@@ -217,7 +217,7 @@ async def _answered(
     if charge.status is ChargeStatus.PROCESSING and charge.payment_intent is not None:
         # The webhook ends it: until then the hold must not expire (as a delayed payment).
         if deps.ledger is not None:
-            await deps.ledger.await_async_payment(
+            await repos(deps).ledger.await_async_payment(
                 order.ref, charge.payment_intent, deps.clock.now()
             )
         return PaymentResult(PaymentOutcome.PROCESSING, order, view(card))
@@ -288,7 +288,7 @@ async def show_card(identity: str, deps: Deps) -> tuple[CardView | None, str]:
     card = await cards.card(identity)
     customer = card.payment_customer if card else None
     if customer is None and deps.ledger is not None:
-        customer = await deps.ledger.payment_customer(identity)
+        customer = await repos(deps).ledger.payment_customer(identity)
     session = await payments.open_card_setup(identity, customer)
     return (view(card, await cards.ship_to(identity)) if card else None), session.url
 
@@ -311,7 +311,7 @@ async def unlink(identity: str, deps: Deps) -> CardView | None:
 async def link_code(identity: str, deps: Deps) -> str:
     if deps.cards is None:
         raise NotAllowed("linking is not set up in this shop")
-    return await deps.cards.issue_code(
+    return await repos(deps).cards.issue_code(
         str(Identity.parse(identity)), deps.clock.now(), deps.link_ttl
     )
 
@@ -319,4 +319,6 @@ async def link_code(identity: str, deps: Deps) -> str:
 async def link(identity: str, code: str, deps: Deps) -> Linked:
     if deps.cards is None:
         raise NotAllowed("linking is not set up in this shop")
-    return await deps.cards.redeem_code(str(Identity.parse(identity)), code, deps.clock.now())
+    return await repos(deps).cards.redeem_code(
+        str(Identity.parse(identity)), code, deps.clock.now()
+    )

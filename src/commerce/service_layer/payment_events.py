@@ -18,7 +18,7 @@ from enum import StrEnum
 
 from commerce.domain import commands as c
 from commerce.domain.payments import PaymentEvent, PaymentEventKind
-from commerce.service_layer.deps import Deps
+from commerce.service_layer.deps import Deps, repos
 from commerce.service_layer.payments import OrderNotKnownYet, apply_payment_event, asks_provider
 from commerce.service_layer.ports import Ledger, PaidCheckout
 from commerce.service_layer.results import OrderPaid
@@ -57,7 +57,7 @@ class EventProcessed:
 def ledger_of(deps: Deps) -> Ledger:
     if deps.ledger is None:  # pragma: no cover (bootstrap always wires it)
         raise RuntimeError("this core was built without a payment ledger")
-    return deps.ledger
+    return repos(deps).ledger
 
 
 async def store_event(cmd: c.StorePaymentEvent, deps: Deps) -> bool:
@@ -138,9 +138,9 @@ async def receive_paid_checkouts(cmds: list[c.ReceivePaymentEvent], deps: Deps) 
     customer kept, its history, the event marked processed, the buyer's notice). Answers a
     prefix of `cmds`, possibly none: the first delivery that needs more (see
     `Ledger.pay_checkouts`) is left to `receive_payment_event`, and so is the rest."""
-    ledger = deps.ledger
-    if ledger is None or not cmds:
+    if deps.ledger is None or not cmds:
         return []
+    ledger = repos(deps).ledger
     check_card = deps.cards is not None and deps.payments is not None
     received = []
     run = [_paid_checkout(cmd, deps) for cmd in cmds]

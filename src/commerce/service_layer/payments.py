@@ -57,8 +57,8 @@ async def apply_payment_event(cmd: c.ApplyPaymentEvent, deps: Deps) -> str:
         return "ignored: not an event livebuy uses"
     if event.kind is K.CARD_SAVED:
         return await _card_saved(event, deps)
-    ledger = deps.ledger
-    assert ledger is not None, "payment events need the ledger"
+    assert deps.ledger is not None, "payment events need the ledger"
+    ledger = repos(deps).ledger
     order = await ledger.find_order(event.order_ref, event.session_id, event.payment_ref)
     if order is None:
         if event.order_ref is None:  # made outside this shop: names no order of ours
@@ -182,7 +182,7 @@ async def payer_of(event: PaymentEvent, order: OrderView, deps: Deps) -> Payer:
     if event.card is not None or event.payer_checked:
         return Payer(event.card, event.email)
     if deps.cards is not None and event.payment_method is not None:
-        saved = await deps.cards.card(order.identity)
+        saved = await repos(deps).cards.card(order.identity)
         known = saved is not None and saved.fingerprint is not None
         if known and saved is not None and saved.payment_method == event.payment_method:
             return Payer(saved.fingerprint, event.email)
@@ -245,14 +245,14 @@ def _another_payment(order: OrderView, event: PaymentEvent) -> bool:
 async def _no_card_yet(order: OrderView, payment: str | None, deps: Deps) -> bool:
     if deps.cards is None or deps.payments is None or payment is None:
         return False
-    return await deps.cards.card(order.identity) is None
+    return await repos(deps).cards.card(order.identity) is None
 
 
 async def _keep_card(order: OrderView, payment: str | None, deps: Deps) -> None:
     """The buyer's first Checkout kept the card: one-message buys from now on."""
     if deps.cards is None or deps.payments is None or payment is None:
         return
-    if await deps.cards.card(order.identity) is not None:
+    if await repos(deps).cards.card(order.identity) is not None:
         return
     try:
         card = await deps.payments.saved_card(payment_intent=payment)
@@ -448,7 +448,7 @@ async def check_payment(cmd: c.CheckPayment, deps: Deps) -> OrderView:
     ):
         return order
     try:
-        await _reconcile_session(order, deps.payments, deps.ledger, deps)
+        await _reconcile_session(order, deps.payments, repos(deps).ledger, deps)
     except PaymentError:
         return order
     return await repos(deps).orders.order(cmd.ref)
@@ -502,7 +502,7 @@ async def _reconcile_payment(
         if mismatch is not None:  # as the webhook does: never paid, a human looks at it
             assert deps.ledger is not None
             cause = f"reconcile:{state.id}:{mismatch}"
-            outcome = await _to_review(order, cause, mismatch, now, deps.ledger)
+            outcome = await _to_review(order, cause, mismatch, now, repos(deps).ledger)
             return f"paid at the provider, {outcome}"
         cause = f"reconcile:{state.id}"
         payer = await _payer_at_provider(state.id, deps)  # Stripe: before the unit
@@ -512,7 +512,7 @@ async def _reconcile_payment(
                 c.SettlePayment(order.ref, state.id, cause, payer=payer), deps
             )
             if deps.ledger is not None:  # refunds and disputes reported before it
-                await deps.ledger.apply_pending(order.ref, cause, now)
+                await repos(deps).ledger.apply_pending(order.ref, cause, now)
             return settlement
 
         settlement = await one_unit(deps.units, paid)

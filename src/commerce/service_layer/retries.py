@@ -10,7 +10,7 @@ told that the shop will get back to them.
 from datetime import timedelta
 
 from commerce.domain.backoff import Backoff, Verdict, verdict
-from commerce.service_layer.deps import Deps
+from commerce.service_layer.deps import Deps, repos
 from commerce.service_layer.ports import PaymentError
 from commerce.service_layer.results import OrderView, PaymentProblem, PaymentStopped
 
@@ -30,9 +30,9 @@ async def call_failed(
     """Records a failed background call (`what`: "charge", "reconcile", ...) for `order`;
     returns what happened, for the log and reconciliation's report. `tell`: a refusal is
     told to the buyer by a notice (False: the answer the call was made for says it)."""
-    ledger = deps.ledger
-    if ledger is None:
+    if deps.ledger is None:
         return f"{what} failed ({exc})"
+    ledger = repos(deps).ledger
     now = deps.clock.now()
     if not refused(exc):
         attempts = await ledger.payment_call_failed(
@@ -52,4 +52,4 @@ async def call_failed(
 async def call_ok(order: OrderView, deps: Deps) -> None:
     """A background call for the order went through: a later failure backs off anew."""
     if deps.ledger is not None and order.payment_attempts:
-        await deps.ledger.payment_call_ok(order.ref)
+        await repos(deps).ledger.payment_call_ok(order.ref)

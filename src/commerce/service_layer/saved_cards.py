@@ -6,7 +6,7 @@ auctions, which the handlers run, can offer a saved card too without an import c
 
 from commerce.domain.errors import NotAllowed, NotFound
 from commerce.service_layer.checkout import link_if_paying
-from commerce.service_layer.deps import Deps
+from commerce.service_layer.deps import Deps, repos
 from commerce.service_layer.ports import Cards, PaymentGateway, SavedCard
 from commerce.service_layer.results import CardView, OrderView
 
@@ -14,7 +14,7 @@ from commerce.service_layer.results import CardView, OrderView
 def card_ports(deps: Deps) -> tuple[Cards, PaymentGateway]:
     if deps.cards is None or deps.payments is None:
         raise NotAllowed("one-message buying is not set up in this shop")
-    return deps.cards, deps.payments
+    return repos(deps).cards, deps.payments
 
 
 def view(card: SavedCard, ship_to: str | None = None) -> CardView:
@@ -26,7 +26,7 @@ async def ship_to(order: OrderView, deps: Deps) -> str | None:
     that ships (None for a digital one, or a buyer whose address is not known yet)."""
     if order.digital or deps.cards is None:
         return None
-    return await deps.cards.ship_to(order.identity)
+    return await repos(deps).cards.ship_to(order.identity)
 
 
 async def usable_card(order: OrderView, deps: Deps) -> tuple[SavedCard, str | None] | None:
@@ -34,7 +34,7 @@ async def usable_card(order: OrderView, deps: Deps) -> tuple[SavedCard, str | No
     tap: there is one, and the address is known for a product that ships."""
     if deps.cards is None or deps.payments is None:
         return None
-    card = await deps.cards.card(order.identity)
+    card = await repos(deps).cards.card(order.identity)
     if card is None:
         return None
     address = await ship_to(order, deps)
@@ -51,7 +51,9 @@ async def pay_for_win(order: OrderView, deps: Deps) -> tuple[OrderView, CardView
     if usable is None or deps.cards is None or order.hold_expires_at is None:
         return await link_if_paying(order, deps), None
     try:
-        asked = await deps.cards.ask_confirm(order.ref, order.hold_expires_at, deps.clock.now())
+        asked = await repos(deps).cards.ask_confirm(
+            order.ref, order.hold_expires_at, deps.clock.now()
+        )
     except NotFound:  # no longer waiting for a payment (cancelled meanwhile): nothing to ask
         return order, None
     return asked, view(*usable)

@@ -26,7 +26,7 @@ from commerce.service_layer.results import OrderView, ShippingShare
 def shipping_store(deps: Deps) -> ShippingStore:
     if deps.shipping is None:
         raise NotAllowed("shipping zones are not available here")
-    return deps.shipping
+    return repos(deps).shipping
 
 
 async def add_zone(cmd: c.AddZone, deps: Deps) -> Zone:
@@ -61,7 +61,7 @@ async def known_address(order: OrderView, deps: Deps) -> str | None:
     it, or the one of the buyer's last paid order."""
     if order.ship_to:
         return order.ship_to
-    return await deps.cards.ship_to(order.identity) if deps.cards is not None else None
+    return await repos(deps).cards.ship_to(order.identity) if deps.cards is not None else None
 
 
 async def checkout_shipping(
@@ -75,16 +75,16 @@ async def checkout_shipping(
     address when the payment comes (`check_paid_shipping`). No zone: nothing."""
     if deps.shipping is None or order.digital:
         return (), ()
-    zones = await deps.shipping.zones()
+    zones = await repos(deps).shipping.zones()
     if not zones:
         return (), ()
-    info = await deps.shipping.order_shipping(order.ref)
+    info = await repos(deps).shipping.order_shipping(order.ref)
     if info.units == 0:
         return (), ()
     address = await known_address(order, deps)
     zone = zone_for(zones, country_of(address))
     if address and zone is not None:
-        share = await deps.shipping.join_bundle(
+        share = await repos(deps).shipping.join_bundle(
             order.ref, address, None, deps.bundle_window, deps.clock.now()
         )
         if share is not None:
@@ -114,7 +114,7 @@ async def charge_shipping(order: OrderView, deps: Deps) -> int:
     address = await known_address(order, deps)
     if not address:
         return 0
-    share = await deps.shipping.join_bundle(
+    share = await repos(deps).shipping.join_bundle(
         order.ref, address, None, deps.bundle_window, deps.clock.now()
     )
     return share.charged if share is not None else 0
@@ -131,13 +131,13 @@ async def price_invoice(order: OrderView, deps: Deps) -> OrderView:
     fresh = await repos(deps).orders.order(order.ref)
     if fresh.bundle_id is not None or postage:
         return replace(order, shipping_amount=fresh.shipping_amount, bundle_id=fresh.bundle_id)
-    zones = [z for z in await deps.shipping.zones() if z.currency == order.amount.currency]
-    info = await deps.shipping.order_shipping(order.ref)
+    zones = [z for z in await repos(deps).shipping.zones() if z.currency == order.amount.currency]
+    info = await repos(deps).shipping.order_shipping(order.ref)
     if not zones or info.units == 0:
         return order
     policy = ShippingPolicy.from_stored(info.policy)
     dearest = max(package_total(z, policy, info.units) for z in zones)
-    await deps.shipping.quote(order.ref, dearest)
+    await repos(deps).shipping.quote(order.ref, dearest)
     return replace(order, shipping_amount=dearest)
 
 
@@ -150,7 +150,7 @@ async def check_paid_shipping(
     if deps.shipping is None:
         return None
     if tax:
-        await deps.shipping.set_tax(order.ref, tax)
+        await repos(deps).shipping.set_tax(order.ref, tax)
     if paid is None:
         return None  # no shipping was offered: the amount check covers the payment
     currency = order.amount.currency
@@ -160,7 +160,7 @@ async def check_paid_shipping(
         return None
     if not ship_to:
         return None if paid == 0 else "shipping paid without an address"
-    share = await deps.shipping.join_bundle(
+    share = await repos(deps).shipping.join_bundle(
         order.ref, ship_to, paid, deps.bundle_window, deps.clock.now()
     )
     if share is None:

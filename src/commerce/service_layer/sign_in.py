@@ -14,7 +14,7 @@ from datetime import timedelta
 from commerce.domain import commands as c
 from commerce.domain.errors import Conflict, InvalidInput, NotAllowed
 from commerce.domain.identity import Identity, email_account
-from commerce.service_layer.deps import Deps
+from commerce.service_layer.deps import Deps, repos
 from commerce.service_layer.ports import Cards, EmailSignIns, Linked
 
 EMAIL_LINK_TTL = timedelta(minutes=15)
@@ -29,7 +29,7 @@ def token_hash(token: str) -> str:
 def _cards(deps: Deps) -> Cards:
     if deps.cards is None:
         raise NotAllowed("sign-in is not set up in this shop")
-    return deps.cards
+    return repos(deps).cards
 
 
 def _links(deps: Deps) -> EmailSignIns:

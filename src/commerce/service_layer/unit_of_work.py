@@ -5,7 +5,7 @@ aggregate: `Repositories`, auctions, giveaways, shows; handlers take them with `
 run their statements in its one transaction, the notices the handler records are collected,
 and nothing is committed unless the handler finishes and the bus commits: any exception,
 cancellation included, rolls everything back and the notices are dropped. (The ports still
-reached through `Deps`, the ledger and cards among them, join the unit's transaction too.)
+reached through `Deps`, pay links and shipments among them, join its transaction too.)
 
 At commit the collected notices are handed to the notifiers while the transaction is still
 open, so the chat messages they put in the outbox are written with the change that caused
@@ -31,13 +31,16 @@ from typing import Protocol, Self, TypeVar
 
 from commerce.service_layer.ports import (
     AuctionStore,
+    Cards,
     Customers,
     Drops,
     GiveawayStore,
     Holds,
+    Ledger,
     Notifier,
     Orders,
     Products,
+    ShippingStore,
     ShowStore,
 )
 from commerce.service_layer.results import Notice
@@ -59,13 +62,22 @@ class Repositories(Protocol):
     orders: Orders
     customers: Customers
 
+    # Ports a shop may run without (`Deps` has None then): a handler asks `Deps` whether
+    # they are configured, then works through these (never reached when they are not).
+    @property
+    def ledger(self) -> Ledger: ...
+    @property
+    def cards(self) -> Cards: ...
+    @property
+    def shipping(self) -> ShippingStore: ...
+
 
 class UnitOfWork(Repositories, Protocol):
     # The repositories the unit hands out: their statements run in its one transaction.
-    # The stock ones (`Repositories`), auctions, giveaways with polls, and shows. Ports not
-    # handed out yet (the ledger, cards, shipping, ...) are reached through `Deps`; their SQL
-    # repositories join the unit open in the task all the same (adapters/db.py's
-    # `transaction`).
+    # `Repositories` (products, drops, holds, orders, customers, the ledger, cards and
+    # shipping), auctions, giveaways with polls, and shows. The ports not handed out (pay
+    # links, shipments, web viewers, ...) are reached through `Deps`; their SQL repositories
+    # join the unit open in the task all the same (adapters/db.py's `transaction`).
     auctions: AuctionStore
     giveaways: GiveawayStore
     shows: ShowStore
