@@ -329,3 +329,35 @@ async def test_new_bidders_in_two_auctions_on_two_workers_never_deadlock(
         errors = [a for a in answers if isinstance(a, BaseException)]
         assert not errors, errors[:3]
         assert all(a.status is BidStatus.LEADING for a in answers)  # each its worker's next
+
+
+async def test_the_sweeper_locks_due_auctions_in_the_bids_order(
+    pg_url: str, clock: FakeClock
+) -> None:
+    """Two auctions due at once, the one with the higher id due first: the sweeper locks them
+    by ascending id, as a batch of bids of both does, so a batch holding the first and about
+    to lock the second (here a transaction doing just that) and the sweeper do not deadlock.
+    Before, the sweeper locked them in the order they ran out: the second, then the first."""
+    async with two_workers_two_auctions(pg_url, clock) as (buses, engines, _):
+        async with engines[1].begin() as conn:
+            first, second = (
+                await conn.execute(text("SELECT id FROM auction ORDER BY id"))
+            ).scalars()
+            for auction_id, minutes in ((first, 1), (second, 2)):
+                await conn.execute(
+                    text("UPDATE auction SET ends_at = :at WHERE id = :id"),
+                    {"at": clock.now() - timedelta(minutes=minutes), "id": auction_id},
+                )
+        lock = text("UPDATE auction SET last_seq = last_seq WHERE id = :id")
+        async with engines[1].connect() as batch, engines[1].connect() as watch:
+            await batch.begin()
+            await batch.execute(lock, {"id": first})  # a batch of bids holds the first
+            sweeper = asyncio.create_task(buses[0].handle(c.CloseDueAuctions()))
+            waiting = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            async with asyncio.timeout(10):
+                while not (await watch.execute(waiting)).scalar():  # noqa: ASYNC110
+                    await asyncio.sleep(0.02)
+            await batch.execute(lock, {"id": second})  # and now locks the second
+            await batch.commit()
+            offers = await asyncio.wait_for(sweeper, 10)
+        assert len(offers) == 2

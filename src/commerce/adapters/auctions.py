@@ -443,7 +443,9 @@ class SqlAuctions:
         async with connection(self.engine) as conn:
             due = (await conn.execute(DUE, {"now": now})).scalars().all()
         closed = []
-        for auction_id in due:
+        # By ascending id, as a batch of bids locks its auctions (lock_for_bids): in the
+        # order they ran out, the sweeper's unit and a batch could wait for each other.
+        for auction_id in sorted(due):
             async with transaction(self.engine) as conn:
                 await conn.execute(LOCK_AUCTION, {"id": auction_id})
                 row = (await conn.execute(SELECT_AUCTION, {"id": auction_id})).one()
