@@ -4,8 +4,10 @@ Several workers may share it: on PostgreSQL `take` locks the due rows with
 `FOR UPDATE SKIP LOCKED` and leases them; SQLite serialises writers (BEGIN IMMEDIATE).
 """
 
+import asyncio
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,8 +15,9 @@ from sqlalchemy import String, bindparam
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from commerce.adapters.chat_inbox import DONE
-from commerce.adapters.db import connection, transaction
+from commerce.adapters.db import active, connection, transaction
 from commerce.adapters.sql import sql, utc
+from commerce.service_layer.group_commit import answer
 from commerce.service_layer.inbox import InboxItem
 from commerce.service_layer.outbox import (
     Button,
@@ -133,25 +136,85 @@ COUNTS = """
 """
 
 
+# Puts stored together in one transaction, at most (a flash drop's answers all at once).
+PUTS_TOGETHER = 100
+
+
+@dataclass(slots=True)
+class _Put:
+    messages: list[Outgoing]
+    now: datetime
+    done: InboxItem | None
+    stored: "asyncio.Future[None]"
+
+
 class SqlOutbox:
     def __init__(self, engine: AsyncEngine, board_every: timedelta = timedelta(seconds=3)):
         self.engine = engine
         self.board_every = board_every  # at most one board edit per chat this often
         self.postgres = engine.dialect.name == "postgresql"
+        self.puts: list[_Put] = []  # waiting to be stored together
+        self.storing: asyncio.Task[None] | None = None
 
     async def put(
         self, messages: list[Outgoing], now: datetime, done: InboxItem | None = None
     ) -> None:
+        """See `Outbox.put`. Inside a unit of work: in its transaction. Otherwise the puts
+        that come together are stored together (group commit: one transaction, in the order
+        they came, each caller answered after the commit), as a flash drop's private answers
+        do; on SQLite each would wait its turn for the one connection anyway."""
         if not messages:
             return
-        async with transaction(self.engine) as conn:
-            for message in messages:
-                await self._put(conn, message, now)
-            if done is not None:  # the chat update these answer: finished with them
-                await conn.execute(DONE, {"platform": done.platform, "update_id": done.update_id})
+        if active(self.engine) is not None:
+            async with transaction(self.engine) as conn:
+                await self._store(conn, messages, now, done)
+            return
+        put = _Put(messages, now, done, asyncio.get_running_loop().create_future())
+        self.puts.append(put)
+        if self.storing is None or self.storing.done():
+            self.storing = asyncio.create_task(self._store_together())
+        await put.stored
 
-    async def _put(self, conn: AsyncConnection, message: Outgoing, now: datetime) -> None:
-        await put_message(conn, message, now, self.board_every)
+    async def _store_together(self) -> None:
+        batch: list[_Put] = []
+        try:
+            while self.puts:
+                batch, self.puts = self.puts[:PUTS_TOGETHER], self.puts[PUTS_TOGETHER:]
+                try:
+                    async with transaction(self.engine) as conn:
+                        for put in batch:
+                            await self._store(conn, put.messages, put.now, put.done)
+                except Exception:
+                    # A put that fails must fail alone: the batch was undone, each goes again
+                    # in a transaction of its own.
+                    for put in batch:
+                        try:
+                            async with transaction(self.engine) as conn:
+                                await self._store(conn, put.messages, put.now, put.done)
+                        except Exception as exc:
+                            answer(put.stored, exc)
+                        else:
+                            answer(put.stored, None)
+                else:
+                    for put in batch:
+                        answer(put.stored, None)
+                batch = []
+        finally:  # cancelled (a shutdown): nobody waits for good
+            for put in batch + self.puts:
+                answer(put.stored, RuntimeError("the outbox stopped before the put was stored"))
+            self.puts = []
+
+    async def _store(
+        self,
+        conn: AsyncConnection,
+        messages: list[Outgoing],
+        now: datetime,
+        done: InboxItem | None,
+    ) -> None:
+        for message in messages:
+            await put_message(conn, message, now, self.board_every)
+        if done is not None:  # the chat update these answer: finished with them
+            await conn.execute(DONE, {"platform": done.platform, "update_id": done.update_id})
 
     async def take(self, platform: str, now: datetime, limit: int) -> list[Queued]:
         taken: list[Queued] = []
