@@ -9,6 +9,12 @@ shop made to Stripe for the drop. Every buyer may claim without limit and the dr
 unit per claim, so that every claim earns a private answer (in the web chat, a waitlist place
 or a refusal is answered in the room).
 
+The raw baseline (bench/raw_chat.py, a bare aiohttp server doing the same work per message)
+then takes the same claims from the same buyers' code, in a server process of its own on a
+fresh database of its own, its pay links opened on the same emulator: the ratio of the two
+claims/s is the figure to watch. The run is correct only if both answered every claim
+privately, wrote a claim and an order for each and made each winner's Checkout Session.
+
 `local_memory` runs `livebuy serve` in local mode (the emulator inside the server) and reads
 the server's resident memory after some claims and after many more.
 """
@@ -17,7 +23,9 @@ import asyncio
 import contextlib
 import os
 import re
+import sqlite3
 import statistics
+import sys
 import time
 import urllib.parse
 from collections import deque
@@ -27,6 +35,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from aiohttp import ClientSession, ClientTimeout, DummyCookieJar, TCPConnector
 
 from bench.flash_drop import scratch_database
@@ -298,6 +307,11 @@ async def server_process(
         await _stop(process)
 
 
+def raw_command(port: int) -> list[str]:
+    """The raw baseline's server (bench/raw_chat.py) in a process of its own."""
+    return [sys.executable, "-m", "bench.raw_chat", "--port", str(port)]
+
+
 async def chat(
     serve: ServeCommand,
     emulator: EmulatorCommand,
@@ -307,8 +321,14 @@ async def chat(
     db: str,
     admin_url: str,
 ) -> dict[str, Any]:
-    async with scratch_database(db, admin_url) as url:
+    """The product's web chat, then the raw baseline (bench/raw_chat.py) on a database of its
+    own, each a server process of its own, the same buyers' code and the same emulator."""
+    async with (
+        scratch_database(db, admin_url) as url,
+        scratch_database(db, admin_url) as raw_url,
+    ):
         await seed(url, claims)
+        await seed(raw_url, claims)
         # The server's port is picked before the emulator starts, as the emulator posts the
         # webhooks there; `server_process` then takes the next free one: it is passed on.
         port = _free_port()
@@ -320,16 +340,14 @@ async def chat(
                 "STRIPE_API_BASE": f"{stripe_base}/stripe-emulator",
             }
             async with server_process(serve, url, port=str(port), **stripe) as (base, pid):
-                async with Buyers(base, buyers).connected() as crowd:
-                    server_cpu, bench_cpu = cpu_seconds(pid), time.process_time()
-                    seconds = await crowd.claim_all(claims, within)
-                    server_cpu = cpu_seconds(pid) - server_cpu
-                    bench_cpu = time.process_time() - bench_cpu
-                    checkouts = await crowd.open_links()
-                async with ClientSession() as http, http.get(f"{stripe_base}/calls") as r:
-                    calls: dict[str, int] = await r.json()
-    answered_all = crowd.answered == claims and crowd.statuses == {200: claims}
-    opened_all = checkouts["statuses"] == {crowd.OPENED: claims}
+                product = await _buyers_claim(base, pid, claims, buyers, within)
+            calls = await _stripe_calls(stripe_base)
+            async with server_process(raw_command, raw_url, **stripe) as (base, pid):
+                raw = await _buyers_claim(base, pid, claims, buyers, within)
+            raw_calls = _minus(await _stripe_calls(stripe_base), calls)
+        rows, raw_rows = await _rows(url), await _rows(raw_url)
+    product["correct"] = _correct(product, rows, calls, claims)
+    raw["correct"] = _correct(raw, raw_rows, raw_calls, claims)
     return {
         "benchmark": "chat",
         "via": "web",
@@ -337,6 +355,29 @@ async def chat(
         "claims": claims,
         "buyers": buyers,
         "arrival_seconds": within,
+        **product,
+        "load_average": os.getloadavg()[0],
+        "stripe_calls": calls,
+        "stripe_calls_per_drop": sum(calls.values()),
+        "rows": rows,
+        "raw": {**raw, "stripe_calls": raw_calls, "rows": raw_rows},
+        "raw_claims_per_second": raw["claims_per_second"],
+        "ratio": product["claims_per_second"] / raw["claims_per_second"],
+        "correct": product["correct"] and raw["correct"] and rows == raw_rows,
+    }
+
+
+async def _buyers_claim(
+    base: str, pid: int, claims: int, buyers: int, within: float
+) -> dict[str, Any]:
+    """The buyers' claims against the server at `base` (process `pid`), then their pay links."""
+    async with Buyers(base, buyers).connected() as crowd:
+        server_cpu, bench_cpu = cpu_seconds(pid), time.process_time()
+        seconds = await crowd.claim_all(claims, within)
+        server_cpu = cpu_seconds(pid) - server_cpu
+        bench_cpu = time.process_time() - bench_cpu
+        checkouts = await crowd.open_links()
+    return {
         "claims_per_second": claims / seconds,
         "seconds": seconds,
         "p50_ms": _ms(crowd.latencies, 50),
@@ -346,13 +387,50 @@ async def chat(
         # its threads) and the buyers' (this process: HTTP clients and their streams).
         "server_cpu_ms_per_claim": server_cpu / claims * 1000,
         "buyers_cpu_ms_per_claim": bench_cpu / claims * 1000,
-        "load_average": os.getloadavg()[0],
         "message_statuses": crowd.statuses,
         "checkouts": checkouts,
-        "stripe_calls": calls,
-        "stripe_calls_per_drop": sum(calls.values()),
-        "correct": answered_all and opened_all,
+        "opened_status": crowd.OPENED,
     }
+
+
+async def _stripe_calls(stripe_base: str) -> dict[str, int]:
+    async with ClientSession() as http, http.get(f"{stripe_base}/calls") as r:
+        calls: dict[str, int] = await r.json()
+    return calls
+
+
+def _minus(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    """The emulator's calls made since `before` (it counts from its start)."""
+    return {k: n - before.get(k, 0) for k, n in after.items() if n - before.get(k, 0)}
+
+
+# What a run left in its database: a claim row and an order per claim, each with its
+# Checkout Session once its pay link was opened.
+ROWS = {
+    "claims": "SELECT COUNT(*) FROM claim",
+    "orders": "SELECT COUNT(*) FROM orders",
+    "sessions": "SELECT COUNT(*) FROM orders WHERE checkout_session IS NOT NULL",
+}
+
+
+async def _rows(url: str) -> dict[str, int]:
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
+            return {k: db.execute(q).fetchone()[0] for k, q in ROWS.items()}
+    conn = await asyncpg.connect(url)
+    try:
+        return {k: await conn.fetchval(q) for k, q in ROWS.items()}
+    finally:
+        await conn.close()
+
+
+def _correct(run: dict[str, Any], rows: dict[str, int], calls: dict[str, int], n: int) -> bool:
+    """Every message taken and answered privately, a claim and an order for each, every pay
+    link opened and each its one Checkout Session on the emulator."""
+    answered_all = run["answered"] == n and run["message_statuses"] == {200: n}
+    opened_all = run["checkouts"]["statuses"] == {run.pop("opened_status"): n}
+    made = rows == {"claims": n, "orders": n, "sessions": n}
+    return answered_all and opened_all and made and calls == {"POST /v1/checkout/sessions": n}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -406,12 +484,22 @@ async def local_memory(serve: ServeCommand, first: int, total: int, buyers: int)
 
 def report(f: dict[str, Any]) -> str:
     k = f["checkouts"]
+    raw: list[str] = []
     if f["via"] == "web":
         cpu = (
             f"server {f['server_cpu_ms_per_claim']:.2f} ms a claim, buyers"
             f" {f['buyers_cpu_ms_per_claim']:.2f} ms"
         )
         typed = "in the web chat"
+        r = f["raw"]
+        raw = [
+            f"  raw       {r['claims_per_second']:>8,.0f} claims/s   message -> private answer"
+            f" p50 {r['p50_ms']:.1f} ms   p99 {r['p99_ms']:.1f} ms   (bare aiohttp server, the"
+            " same work per message)",
+            f"  ratio     {f['ratio']:.3f}   raw server {r['server_cpu_ms_per_claim']:.2f} ms a"
+            f" claim, {r['checkouts']['checkouts_per_second']:,.0f} pay links/s, "
+            + ("correct" if r["correct"] else "WRONG"),
+        ]
     else:
         cpu = f"{f['cpu_ms_per_claim']:.2f} ms a claim (one process)"
         typed = "on the console, answered through the outbox"
@@ -421,6 +509,7 @@ def report(f: dict[str, Any]) -> str:
             f" arriving within {f['arrival_seconds']}s",
             f"  claims    {f['claims_per_second']:>8,.0f} claims/s   message -> private answer"
             f" p50 {f['p50_ms']:.1f} ms   p99 {f['p99_ms']:.1f} ms",
+            *raw,
             f"  cpu       {cpu} (load average {f['load_average']:.1f})",
             f"  checkouts {k['checkouts_per_second']:>8,.0f} pay links/s   p50"
             f" {k['p50_ms']:.1f} ms   p99 {k['p99_ms']:.1f} ms",

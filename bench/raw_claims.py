@@ -38,7 +38,7 @@ class DropSetup:
     drop_id: int
     product_id: int
     variant_id: int
-    per_buyer_limit: int
+    per_buyer_limit: int | None  # None: no limit
     price_minor: int
     currency: str
     hold_seconds: int
@@ -108,14 +108,14 @@ def raw_sqlite(path: str, claims: list[RawClaim], drop: DropSetup) -> tuple[floa
         for first in range(0, len(claims), PER_TRANSACTION):
             batch = claims[first : first + PER_TRANSACTION]
             db.execute("BEGIN IMMEDIATE")
-            answers.extend(_sqlite_batch(db, batch, drop))
+            answers.extend(sqlite_batch(db, batch, drop))
             db.execute("COMMIT")
         return time.perf_counter() - started, answers
     finally:
         db.close()
 
 
-def _sqlite_batch(db: sqlite3.Connection, batch: list[RawClaim], drop: DropSetup) -> list[Answer]:
+def sqlite_batch(db: sqlite3.Connection, batch: list[RawClaim], drop: DropSetup) -> list[Answer]:
     moment = datetime.now(UTC)
     now = _sqlite_time(moment)
     expires = _sqlite_time(moment + timedelta(seconds=drop.hold_seconds))
@@ -197,7 +197,7 @@ def _sqlite_decide(
             ).fetchone()[0]
         )
 
-    if held + 1 > drop.per_buyer_limit:
+    if drop.per_buyer_limit is not None and held + 1 > drop.per_buyer_limit:
         return Answer(
             "refused", "limit_reached", claim_id=claim_row("refused", "limit_reached", None, None)
         )
@@ -283,7 +283,7 @@ WITH seen AS (
     SELECT who.id, COALESCE(b.units, 0) AS units FROM who
     LEFT JOIN drop_buyer b ON b.drop_id = $5 AND b.customer_id = who.id
 ), allowed AS (
-    SELECT id FROM held WHERE units + 1 <= $6
+    SELECT id FROM held WHERE $6 IS NULL OR units + 1 <= $6
 ), taken AS (
     UPDATE drops SET remaining = remaining - 1
     WHERE id = $5 AND status = 'live' AND remaining >= 1 AND EXISTS (SELECT 1 FROM allowed)
@@ -379,42 +379,51 @@ async def raw_postgres(
         started = time.perf_counter()
         for first in range(0, len(claims), PER_TRANSACTION):
             batch = claims[first : first + PER_TRANSACTION]
-            now = datetime.now(UTC)
-            expires = now + timedelta(seconds=drop.hold_seconds)
-            order_refs = refs(len(batch))
-            args = [
-                (
-                    c.key,
-                    c.chat,
-                    c.identity,
-                    now,
-                    drop.drop_id,
-                    drop.per_buyer_limit,
-                    drop.variant_id,
-                    ref,
-                    drop.product_id,
-                    drop.price_minor,
-                    drop.currency,
-                    expires,
-                )
-                for c, ref in zip(batch, order_refs, strict=True)
-            ]
             async with conn.transaction():
-                rows = await conn.fetchmany(CLAIM_CTE, args)
-            for row, ref in zip(rows, order_refs, strict=True):
-                won = row["status"] == "won" and not row["dup"]
-                answers.append(
-                    Answer(
-                        row["status"],
-                        row["reason"],
-                        row["position"],
-                        row["remaining"],
-                        ref if won else None,
-                        drop.price_minor if won else None,
-                        row["id"],
-                        row["dup"],
-                    )
-                )
+                answers.extend(await postgres_batch(conn, batch, drop))
         return time.perf_counter() - started, answers
     finally:
         await conn.close()
+
+
+async def postgres_batch(
+    conn: asyncpg.Connection, batch: list[RawClaim], drop: DropSetup
+) -> list[Answer]:
+    """A batch's claims, one CTE each, pipelined (inside the caller's transaction)."""
+    now = datetime.now(UTC)
+    expires = now + timedelta(seconds=drop.hold_seconds)
+    order_refs = refs(len(batch))
+    args = [
+        (
+            c.key,
+            c.chat,
+            c.identity,
+            now,
+            drop.drop_id,
+            drop.per_buyer_limit,
+            drop.variant_id,
+            ref,
+            drop.product_id,
+            drop.price_minor,
+            drop.currency,
+            expires,
+        )
+        for c, ref in zip(batch, order_refs, strict=True)
+    ]
+    rows = await conn.fetchmany(CLAIM_CTE, args)
+    answers = []
+    for row, ref in zip(rows, order_refs, strict=True):
+        won = row["status"] == "won" and not row["dup"]
+        answers.append(
+            Answer(
+                row["status"],
+                row["reason"],
+                row["position"],
+                row["remaining"],
+                ref if won else None,
+                drop.price_minor if won else None,
+                row["id"],
+                row["dup"],
+            )
+        )
+    return answers

@@ -5,6 +5,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from bench import chat as chat_bench
 from tests.conftest import PG_HOST, PG_PROBLEM
 from webhooks.cli import app
 
@@ -141,6 +142,21 @@ def test_chat_bench_answers_every_claim_privately_and_opens_each_checkout(db: st
     assert figures["claims_per_second"] > 0 and figures["p99_ms"] >= figures["p50_ms"] > 0
     # What a claim cost the server (all its threads) and the buyers, in CPU.
     assert figures["server_cpu_ms_per_claim"] > 0 and figures["buyers_cpu_ms_per_claim"] > 0
+    # The raw baseline (bench/raw_chat.py) did the same work for the same buyers: every
+    # message taken and answered privately, a claim and an order each, every pay link opened
+    # and each its one Checkout Session on the same emulator (counted since the product's).
+    raw = figures["raw"]
+    assert raw["correct"] is True
+    assert (raw["answered"], raw["message_statuses"]) == (30, {"200": 30})
+    assert raw["checkouts"]["statuses"] == {"303": 30}
+    assert raw["stripe_calls"] == {"POST /v1/checkout/sessions": 30}
+    assert figures["rows"] == raw["rows"] == {"claims": 30, "orders": 30, "sessions": 30}
+    assert raw["p99_ms"] >= raw["p50_ms"] > 0
+    assert figures["ratio"] == figures["claims_per_second"] / figures["raw_claims_per_second"]
+    lines = chat_bench.report(figures).splitlines()
+    assert lines[2].lstrip().startswith("raw") and "p99" in lines[2]
+    assert lines[3].lstrip().startswith("ratio") and lines[3].endswith("correct")
+    assert lines[-1].endswith("30 private answers, 30 checkouts: correct")
 
 
 @pytest.mark.parametrize("db", ["sqlite", "postgres"])
