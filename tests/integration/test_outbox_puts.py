@@ -3,6 +3,7 @@ together, on SQLite and PostgreSQL: one transaction for many callers, in the ord
 each answered once its messages are committed; a put that fails fails alone."""
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import event
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from commerce.adapters.db import ACTIVE, Active
 from commerce.adapters.outbox import SqlOutbox
+from commerce.adapters.sql import utc
 from commerce.service_layer.outbox import Outgoing
 from tests.fakes import FakeClock
 from tests.integration.test_outbox import text
@@ -43,9 +45,19 @@ async def test_puts_that_come_together_are_stored_together_in_order(engine: Asyn
         await outbox.put([text(str(i), f"m{i}"), text(str(i), f"n{i}")], clock.now())
         return await stored(engine)  # already committed when put returns
 
+    statements: list[str] = []
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _statement(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "outbox" in statement or "chat_pace" in statement:
+            statements.append(statement)
+
     after = await asyncio.gather(*(put(i) for i in range(60)))
     assert all(f"n{i}" in rows for i, rows in enumerate(after))
     assert len(seen) <= 5, len(seen)
+    # The chats' paces and the rows, a statement for all of them each (120 rows, 60 chats),
+    # besides the callers' own reads.
+    assert len(statements) - 60 <= 2 * len(seen), statements
     assert await stored(engine) == [t for i in range(60) for t in (f"m{i}", f"n{i}")]
 
 
@@ -77,3 +89,19 @@ async def test_a_put_inside_a_unit_of_work_is_in_its_transaction(engine: AsyncEn
         await conn.close()
     await outbox.put([text("1", "kept")], clock.now())
     assert await stored(engine) == ["kept"]
+
+
+async def test_answers_stored_together_wait_for_their_chats_pace(engine: AsyncEngine) -> None:
+    """A chat held back (a 429's retry_after, or the pause after a message) holds back the
+    answers put for it together with others; the other chats' answers are due at once."""
+    clock, outbox = FakeClock(), SqlOutbox(engine)
+    await outbox.put([text("1", "a")], clock.now())
+    (item,) = await outbox.take("telegram", clock.now(), 10)
+    await outbox.retry(item, clock.now() + timedelta(seconds=5), "429", pace=True)
+    await asyncio.gather(*(outbox.put([text(c, f"to {c}")], clock.now()) for c in "123"))
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            sql_text("SELECT text, not_before FROM outbox WHERE text LIKE 'to %' ORDER BY id")
+        )
+        due = {t: utc(at) - clock.now() for t, at in rows}
+    assert due == {"to 1": timedelta(seconds=5), "to 2": timedelta(0), "to 3": timedelta(0)}

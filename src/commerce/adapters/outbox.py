@@ -119,6 +119,9 @@ PACE = sql(
     " WHERE chat_pace.next_at < excluded.next_at"
 )
 PACED_UNTIL = sql("SELECT next_at FROM chat_pace WHERE platform = :platform AND chat = :chat")
+PACES = sql(
+    "SELECT chat, next_at FROM chat_pace WHERE platform = :platform AND chat IN :chats"
+).bindparams(bindparam("chats", expanding=True))
 RETRY = sql(
     "UPDATE outbox SET not_before = :at, lease_until = NULL, error = :error,"
     " attempts = attempts + :attempt WHERE id = :id"
@@ -182,8 +185,7 @@ class SqlOutbox:
                 batch, self.puts = self.puts[:PUTS_TOGETHER], self.puts[PUTS_TOGETHER:]
                 try:
                     async with transaction(self.engine) as conn:
-                        for put in batch:
-                            await self._store(conn, put.messages, put.now, put.done)
+                        await self._store_all(conn, batch)
                 except Exception:
                     # A put that fails must fail alone: the batch was undone, each goes again
                     # in a transaction of its own.
@@ -203,6 +205,20 @@ class SqlOutbox:
             for put in batch + self.puts:
                 answer(put.stored, RuntimeError("the outbox stopped before the put was stored"))
             self.puts = []
+
+    async def _store_all(self, conn: AsyncConnection, puts: list[_Put]) -> None:
+        """The puts in order; private answers (no board: a flash drop's) a statement for all
+        of them each."""
+        if any(m.board is not None for put in puts for m in put.messages):
+            for put in puts:
+                await self._store(conn, put.messages, put.now, put.done)
+            return
+        await put_plain_messages(conn, [(m, put.now) for put in puts for m in put.messages])
+        done = [p.done for p in puts if p.done is not None]
+        if done:
+            await conn.execute(
+                DONE, [{"platform": d.platform, "update_id": d.update_id} for d in done]
+            )
 
     async def _store(
         self,
@@ -353,7 +369,21 @@ async def put_message(
 ) -> None:
     """Stores one message in the caller's transaction: a use case's messages commit with
     the change they tell of (see SqlOutbox.put for boards and pacing)."""
-    row: dict[str, Any] = {
+    row = _row(message, now)
+    if message.board is not None:
+        if (await conn.execute(COALESCE, row)).rowcount:
+            return
+        last = (await conn.execute(LAST_BOARD_EDIT, row)).scalar()
+        if last is not None:
+            row["at"] = max(now, utc(last) + board_every)
+    paced = (await conn.execute(PACED_UNTIL, row)).scalar()
+    if paced is not None:
+        row["at"] = max(row["at"], utc(paced))
+    await conn.execute(INSERT, row)
+
+
+def _row(message: Outgoing, now: datetime) -> dict[str, Any]:
+    return {
         "platform": message.platform,
         "chat": message.chat,
         "text": message.text,
@@ -365,13 +395,21 @@ async def put_message(
         "now": now,
         "at": now,
     }
-    if message.board is not None:
-        if (await conn.execute(COALESCE, row)).rowcount:
-            return
-        last = (await conn.execute(LAST_BOARD_EDIT, row)).scalar()
-        if last is not None:
-            row["at"] = max(now, utc(last) + board_every)
-    paced = (await conn.execute(PACED_UNTIL, row)).scalar()
-    if paced is not None:
-        row["at"] = max(row["at"], utc(paced))
-    await conn.execute(INSERT, row)
+
+
+async def put_plain_messages(
+    conn: AsyncConnection, messages: list[tuple[Outgoing, datetime]]
+) -> None:
+    """Stores messages without a board (no coalescing, no board pace: only the chats' paces
+    apply) in the caller's transaction, as `put_message` one by one would, with a statement
+    for all their chats' paces per platform and one for all the rows (executemany)."""
+    rows = [_row(message, now) for message, now in messages]
+    for platform in {row["platform"] for row in rows}:
+        chats = list({row["chat"] for row in rows if row["platform"] == platform})
+        found = await conn.execute(PACES, {"platform": platform, "chats": chats})
+        paced = {chat: utc(until) for chat, until in found}
+        for row in rows:
+            until = paced.get(row["chat"]) if row["platform"] == platform else None
+            if until is not None:
+                row["at"] = max(row["at"], until)
+    await conn.execute(INSERT, rows)
