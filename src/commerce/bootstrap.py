@@ -54,6 +54,9 @@ def bootstrap(
     )
     auctions, giveaways, shows = SqlAuctions(engine), SqlGiveaways(engine), SqlShows(engine)
     ledger, cards, shipping = SqlLedger(engine), SqlCards(engine), SqlShipping(engine)
+    pay_links = SqlPayLinks(engine, settings.public_base_url)
+    shipments, web_viewers = SqlShipments(engine), SqlWebViewers(engine)
+    email_sign_ins, room_lines = SqlEmailSignIns(engine), SqlRoomLines(engine)
     deps = Deps(
         store=store,
         ledger=ledger,
@@ -71,21 +74,36 @@ def bootstrap(
         async_payment_wait=settings.async_payment_wait,
         giveaways=giveaways,
         giveaway_shipping=settings.giveaway_shipping,
-        pay_links=SqlPayLinks(engine, settings.public_base_url),
-        shipments=SqlShipments(engine),
+        pay_links=pay_links,
+        shipments=shipments,
         letters=letters,
         ship_within=settings.livebuy_ship_within,
         shipping=shipping,
         bundle_window=settings.bundle_window,
         stripe_tax=settings.livebuy_stripe_tax,
-        web_viewers=SqlWebViewers(engine),
+        web_viewers=web_viewers,
         web_claims_signed_in=settings.livebuy_web_claims == "signed-in",
         limit_breach=LimitBreach(settings.livebuy_limit_breach),
-        room_lines=SqlRoomLines(engine),
-        email_sign_ins=SqlEmailSignIns(engine),
+        room_lines=room_lines,
+        email_sign_ins=email_sign_ins,
         views=SqlReadModel(engine),
         throttle=MemoryThrottle(rate) if (rate := settings.rate_per_buyer) else None,
-        units=sql_units(engine, auctions, giveaways, shows, store, ledger, cards, shipping),
+        # The unit hands out these very objects (one of each serves every unit).
+        units=sql_units(
+            engine,
+            auctions,
+            giveaways,
+            shows,
+            store,
+            ledger,
+            cards,
+            shipping,
+            shipments=shipments,
+            web_viewers=web_viewers,
+            email_sign_ins=email_sign_ins,
+            room_lines=room_lines,
+            pay_links=pay_links,
+        ),
     )
     bus = MessageBus(deps)
     if units_left:

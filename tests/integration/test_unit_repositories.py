@@ -1,26 +1,31 @@
 """The unit of work hands out the repositories its use case works with (products, drops,
 holds, orders and customers; the ledger, cards and shipping; auctions, giveaways and polls,
-and shows): what they write is part of the unit, seen inside it and undone with it (SQLite
-and PostgreSQL)."""
+and shows; pay links, shipments, web viewers, email sign-ins and room lines): what they
+write is part of the unit, seen inside it and undone with it (SQLite and PostgreSQL)."""
 
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from commerce.adapters.app_settings import PAY_LINK_KEY
 from commerce.adapters.auctions import SqlAuctions
 from commerce.adapters.cards import SqlCards
+from commerce.adapters.email_sign_ins import SqlEmailSignIns
 from commerce.adapters.giveaways import SqlGiveaways
 from commerce.adapters.repository import SqlStore
 from commerce.adapters.shipping import SqlShipping
 from commerce.adapters.shows import SqlShows
+from commerce.domain import commands as c
 from commerce.domain.auctions import AuctionTerms
 from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus
 from commerce.domain.products import ProductSpec
 from commerce.domain.shipping import Zone
-from commerce.service_layer import auctions, giveaways, shows
+from commerce.service_layer import auctions, giveaways, queries, shows
 from commerce.service_layer.deps import ShopRepositories, repos
+from commerce.service_layer.packages import ShipmentPlan
 from commerce.service_layer.ports import SavedCard
 from tests.integration.helpers import add_product, buy, start_drop
 from tests.integration.test_unit_of_work import outbox_bus
@@ -181,5 +186,85 @@ async def test_the_unit_hands_out_the_ledger_cards_and_shipping(
         outside_a_unit = repos(bus.deps)  # no unit open: the shop's own
         assert outside_a_unit.ledger is bus.deps.ledger
         assert outside_a_unit.cards is bus.deps.cards
+    finally:
+        await bus.close()
+
+
+# What the unit hands out besides the stock and payment repositories: the very objects in Deps.
+OTHERS = (
+    "auctions",
+    "giveaways",
+    "shows",
+    "pay_links",
+    "shipments",
+    "web_viewers",
+    "email_sign_ins",
+    "room_lines",
+)
+
+
+async def _pay_link_keys(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        found = await conn.execute(
+            text("SELECT COUNT(*) FROM app_setting WHERE key = :key"), {"key": PAY_LINK_KEY}
+        )
+        return int(found.scalar_one())
+
+
+async def _rows(engine: AsyncEngine, table: str) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(text(f"SELECT COUNT(*) FROM {table}"))).scalar_one())
+
+
+async def test_the_unit_hands_out_the_web_and_fulfilment_repositories(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    """Pay links, shipments, web viewers, email sign-ins and room lines are the unit's too:
+    the pay link key made, a package shipped, a viewer issued, a sign-in link issued and a
+    room's lines kept in one unit are seen inside it and undone with it."""
+    bus, _ = outbox_bus(database_url, engine)
+    try:
+        await add_product(bus, "TEE", stock=3)
+        await start_drop(bus, quantity=3)
+        won = (await buy(bus)).order
+        assert won is not None
+        await bus.handle(c.SettlePayment(won.ref, f"pi_{won.ref}", "evt"))
+        assert await _pay_link_keys(engine) == 0  # made on first use
+        units = bus.deps.units
+        assert units is not None
+        now = bus.clock.now()
+        line = {"type": "message", "name": "anna", "text": "hi"}
+        with pytest.raises(RuntimeError, match="undone"):
+            async with units() as unit:
+                shop = repos(bus.deps)
+                assert shop is unit
+                for name in OTHERS:  # the shop's own objects, handed out by every unit
+                    assert getattr(shop, name) is getattr(bus.deps, name), name
+                url = await shop.pay_links.url(won.ref, now)
+                token = url.split("?t=")[1]
+                plan = ShipmentPlan((won.ref,), "TRACK0001", "", None, ())
+                await shop.shipments.ship([plan], "cli", now)
+                cookie, viewer = await shop.web_viewers.issue(now)
+                until = now + timedelta(minutes=15)
+                await shop.email_sign_ins.issue("h4sh", "anna@example.com", "demo", until, now)
+                await shop.room_lines.keep([("demo", line)], now)
+                # Seen inside the unit.
+                assert await unit.pay_links.genuine(won.ref, token, now)
+                assert (await unit.orders.order(won.ref)).status is OrderStatus.FULFILLED
+                assert await unit.web_viewers.recognise(cookie, now) == viewer
+                assert await unit.email_sign_ins.redeem("h4sh", now) == (
+                    "anna@example.com",
+                    "demo",
+                )
+                assert await queries.room_lines(bus.reads, "demo") == [line]
+                raise RuntimeError("undone")
+        assert await _pay_link_keys(engine) == 0
+        assert (await SqlStore(engine).order(won.ref)).status is OrderStatus.PAID
+        assert await _rows(engine, "web_viewer") == 0
+        assert await SqlEmailSignIns(engine).redeem("h4sh", now) is None
+        assert await queries.room_lines(bus.reads, "demo") == []
+        outside_a_unit = repos(bus.deps)  # no unit open: the shop's own
+        for name in OTHERS:
+            assert getattr(outside_a_unit, name) is getattr(bus.deps, name), name
     finally:
         await bus.close()

@@ -2,7 +2,9 @@
 that runs in the same task (adapters/db.py's `transaction` and `connection`).
 
 It hands out the shop's own repositories (one object of each serves every unit): SqlStore is
-the products, drops, holds, orders and customers repositories at once."""
+the products, drops, holds, orders and customers repositories at once; then the ledger, cards,
+shipping zones, auctions, giveaways and polls, shows, pay links, shipments, web viewers, email
+sign-ins and room lines."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -17,24 +19,33 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from commerce.adapters.auctions import SqlAuctions
 from commerce.adapters.cards import SqlCards
 from commerce.adapters.db import ACTIVE, Active, finish
+from commerce.adapters.email_sign_ins import SqlEmailSignIns
 from commerce.adapters.giveaways import SqlGiveaways
 from commerce.adapters.ledger import SqlLedger
 from commerce.adapters.repository import SqlStore
+from commerce.adapters.room_lines import SqlRoomLines
+from commerce.adapters.shipments import SqlShipments
 from commerce.adapters.shipping import SqlShipping
 from commerce.adapters.shows import SqlShows
+from commerce.adapters.web_viewers import SqlWebViewers
+from commerce.service_layer.packages import Shipments
 from commerce.service_layer.ports import (
     AuctionStore,
     Cards,
     Customers,
     Drops,
+    EmailSignIns,
     GiveawayStore,
     Holds,
     Ledger,
     Orders,
+    PayLinks,
     Products,
+    RoomLines,
     ShippingStore,
     ShowStore,
     Store,
+    WebViewers,
 )
 from commerce.service_layer.unit_of_work import (
     CURRENT,
@@ -56,6 +67,11 @@ class SqlRepositories:
     ledger: Ledger
     cards: Cards
     shipping: ShippingStore
+    shipments: Shipments
+    web_viewers: WebViewers
+    email_sign_ins: EmailSignIns
+    room_lines: RoomLines
+    pay_links: PayLinks | None  # signed with the shop's public address: None without one
 
 
 class SqlUnitOfWork(Collected):
@@ -69,8 +85,17 @@ class SqlUnitOfWork(Collected):
         self.customers: Customers = shop.store
         self.auctions, self.giveaways, self.shows = shop.auctions, shop.giveaways, shop.shows
         self.ledger, self.cards, self.shipping = shop.ledger, shop.cards, shop.shipping
+        self.shipments, self.web_viewers = shop.shipments, shop.web_viewers
+        self.email_sign_ins, self.room_lines = shop.email_sign_ins, shop.room_lines
+        self._pay_links = shop.pay_links
         self._conn: AsyncConnection | None = None
         self._tokens: tuple[Token[Active | None], Token[Any]] | None = None
+
+    @property
+    def pay_links(self) -> PayLinks:
+        if self._pay_links is None:  # a handler asks `Deps` first: never reached then
+            raise RuntimeError("this shop's units were built without pay links")
+        return self._pay_links
 
     async def __aenter__(self) -> Self:
         conn = await self.engine.connect()
@@ -150,10 +175,17 @@ def sql_units(
     ledger: Ledger | None = None,
     cards: Cards | None = None,
     shipping: ShippingStore | None = None,
+    *,
+    shipments: Shipments | None = None,
+    web_viewers: WebViewers | None = None,
+    email_sign_ins: EmailSignIns | None = None,
+    room_lines: RoomLines | None = None,
+    pay_links: PayLinks | None = None,
 ) -> UnitsOfWork:
     """The factory bootstrap gives the bus: a new unit of work per command, handing out the
     repositories (the shop's own, the very objects in `Deps`: one of each serves every unit,
-    and the store's claim writer is the shop's one). Those not given are made here."""
+    and the store's claim writer is the shop's one). Those not given are made here, but for
+    pay links (they need the shop's public address): without them the unit has none."""
     shop = SqlRepositories(
         store or SqlStore(engine),
         auctions or SqlAuctions(engine),
@@ -162,6 +194,11 @@ def sql_units(
         ledger or SqlLedger(engine),
         cards or SqlCards(engine),
         shipping or SqlShipping(engine),
+        shipments or SqlShipments(engine),
+        web_viewers or SqlWebViewers(engine),
+        email_sign_ins or SqlEmailSignIns(engine),
+        room_lines or SqlRoomLines(engine),
+        pay_links,
     )
 
     def new() -> UnitOfWork:

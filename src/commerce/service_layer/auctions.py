@@ -32,13 +32,11 @@ from commerce.service_layer.unit_of_work import current
 
 
 def auction_store(deps: Deps) -> AuctionStore:
-    """The auctions repository: the one the unit of work open in this task hands out (its
-    statements run in the unit's transaction), else the shop's own (a transaction per
-    method). `deps.auctions` unset: auctions are not configured."""
+    """The auctions repository (`repos`: the unit of work's inside one, else the shop's
+    own). `deps.auctions` unset: auctions are not configured."""
     if deps.auctions is None:
         raise NotAllowed("auctions are not configured")
-    unit = current()
-    return deps.auctions if unit is None else unit.auctions
+    return repos(deps).auctions
 
 
 def board(auction: AuctionView, deps: Deps) -> AuctionUpdated:

@@ -276,7 +276,7 @@ async def handle_chat_message(cmd: c.ChatMessage, deps: Deps) -> ChatOutcome:
     if throttled is not None:
         return throttled
     if deps.shows is not None and not cmd.private:  # who takes part, for the show report
-        await deps.shows.chatted(cmd.chat, cmd.identity, deps.clock.now())
+        await repos(deps).shows.chatted(cmd.chat, cmd.identity, deps.clock.now())
     parsed = reading.of(cmd, deps.keywords).parsed  # the bus's reading, carried on
     if parsed is None:
         return Ignored()
@@ -329,7 +329,7 @@ async def _open_orders(identity: str, deps: Deps) -> OrderList:
         now = deps.clock.now()
         for order in mine:
             if order.status in HOLDING:
-                links.append((order.ref, await deps.pay_links.url(order.ref, now)))
+                links.append((order.ref, await repos(deps).pay_links.url(order.ref, now)))
     return OrderList(mine, tuple(links))
 
 
@@ -342,7 +342,7 @@ async def _anonymous_refused(identity: str, deps: Deps) -> bool:
     """LIVEBUY_WEB_CLAIMS=signed-in: a web viewer not linked to an account may not claim."""
     if not deps.web_claims_signed_in or not identity.startswith("web:"):
         return False
-    return deps.web_viewers is None or not await deps.web_viewers.linked(identity)
+    return deps.web_viewers is None or not await repos(deps).web_viewers.linked(identity)
 
 
 async def count_throttled(cmd: c.CountThrottled, deps: Deps) -> dict[str, int]:
@@ -520,7 +520,7 @@ async def press(command: c.EnterGiveaway | c.CastVote, deps: Deps) -> ChatOutcom
 async def _audience(chat: str, deps: Deps) -> tuple[tuple[str, ...], int | None]:
     """A giveaway or poll started in a chat of a running show runs in all its chats."""
     if deps.shows is not None:
-        show = await deps.shows.show_in_chat(chat)
+        show = await repos(deps).shows.show_in_chat(chat)
         if show is not None and show.status in ("live", "paused"):
             return show.channels, show.id
     return (chat,), None

@@ -61,13 +61,13 @@ async def link_maker(identity: str, deps: Deps) -> Callable[[str], str] | None:
         return None
     if identity.split(":", 1)[0].lower() in deps.invoice_platforms:
         return None
-    return await deps.pay_links.signer(deps.clock.now())
+    return await repos(deps).pay_links.signer(deps.clock.now())
 
 
 def links(deps: Deps) -> PayLinks:
     if deps.pay_links is None:
         raise NotAllowed("payments are not configured")
-    return deps.pay_links
+    return repos(deps).pay_links
 
 
 async def open_payment(cmd: OpenPayment, deps: Deps) -> PaymentPage:

@@ -123,6 +123,38 @@ class ShopRepositories:
     def shipping(self) -> ShippingStore:
         return _configured(self._deps.shipping, "shipping zones")
 
+    @property
+    def auctions(self) -> AuctionStore:
+        return _configured(self._deps.auctions, "auctions")
+
+    @property
+    def giveaways(self) -> GiveawayStore:
+        return _configured(self._deps.giveaways, "giveaways")
+
+    @property
+    def shows(self) -> ShowStore:
+        return _configured(self._deps.shows, "shows")
+
+    @property
+    def pay_links(self) -> PayLinks:
+        return _configured(self._deps.pay_links, "pay links")
+
+    @property
+    def shipments(self) -> Shipments:
+        return _configured(self._deps.shipments, "shipments")
+
+    @property
+    def web_viewers(self) -> WebViewers:
+        return _configured(self._deps.web_viewers, "web viewers")
+
+    @property
+    def email_sign_ins(self) -> EmailSignIns:
+        return _configured(self._deps.email_sign_ins, "email sign-ins")
+
+    @property
+    def room_lines(self) -> RoomLines:
+        return _configured(self._deps.room_lines, "room lines")
+
 
 T = TypeVar("T")
 

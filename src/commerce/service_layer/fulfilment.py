@@ -9,7 +9,7 @@ from commerce.domain.errors import InvalidInput, NotFound
 from commerce.domain.fulfilment import carrier_name, ship_by, tracking_code, tracking_link
 from commerce.domain.pay_links import claimant_only
 from commerce.service_layer import queries
-from commerce.service_layer.deps import Deps
+from commerce.service_layer.deps import Deps, repos
 from commerce.service_layer.packages import (
     SHIPPABLE,
     OrderShipped,
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 def _shipments(deps: Deps) -> Shipments:
     if deps.shipments is None:
         raise InvalidInput("shipping is not available here")
-    return deps.shipments
+    return repos(deps).shipments
 
 
 async def ship_orders(cmd: c.ShipOrders, deps: Deps) -> list[ShipmentView]:

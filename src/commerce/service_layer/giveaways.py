@@ -24,7 +24,7 @@ from commerce.domain.identity import ChatRef, Identity
 from commerce.domain.polls import check_poll
 from commerce.domain.products import normalise_sku
 from commerce.service_layer.checkout import by_invoice, link_if_paying
-from commerce.service_layer.deps import Deps
+from commerce.service_layer.deps import Deps, repos
 from commerce.service_layer.ports import GiveawayStore
 from commerce.service_layer.results import (
     EntryResult,
@@ -40,18 +40,16 @@ from commerce.service_layer.results import (
     VoteResult,
 )
 from commerce.service_layer.settlement import settle_payment
-from commerce.service_layer.unit_of_work import current
 
 GIVEAWAY_PAYMENT = "giveaway"  # the payment_ref of a winner's order: nothing was charged
 
 
 def giveaway_store(deps: Deps) -> GiveawayStore:
-    """The giveaways and polls repository: the one the unit of work open in this task hands
-    out (its statements run in the unit's transaction), else the shop's own."""
+    """The giveaways and polls repository (`repos`: the unit of work's inside one, else the
+    shop's own)."""
     if deps.giveaways is None:
         raise NotAllowed("giveaways and polls are not configured")
-    unit = current()
-    return deps.giveaways if unit is None else unit.giveaways
+    return repos(deps).giveaways
 
 
 def _channels(channels: tuple[str, ...]) -> tuple[str, ...]:

@@ -273,7 +273,8 @@ async def seller_role(identity: str, deps: Deps) -> str | None:
     if role is None and identity.startswith("web:") and deps.web_viewers is not None:
         # A seller who signed in to the web chat (Telegram, Discord, email) is recognised
         # by that account: no `web:` seller ids needed.
-        roles = {await _own_role(a, deps) for a in await deps.web_viewers.accounts(identity)}
+        accounts = await repos(deps).web_viewers.accounts(identity)
+        roles = {await _own_role(a, deps) for a in accounts}
         role = "owner" if "owner" in roles else "cohost" if "cohost" in roles else None
     return role
 
@@ -298,4 +299,4 @@ async def require_seller(identity: str, deps: Deps) -> None:
 async def keep_room_lines(cmd: c.KeepRoomLines, deps: Deps) -> None:
     """A web chat's public lines, kept for whoever joins its rooms after a restart."""
     if deps.room_lines is not None and cmd.lines:
-        await deps.room_lines.keep(cmd.lines, deps.clock.now())
+        await repos(deps).room_lines.keep(cmd.lines, deps.clock.now())

@@ -321,7 +321,7 @@ async def _charges(order: OrderView, deps: Deps) -> list[Charge]:
             Charge(order.ref, order.status, order.payment_ref, order.amount.currency,
                    order.amount.minor, 0, 0, refunded)
         ]  # fmt: skip
-    return await deps.shipments.charges(order.ref)
+    return await repos(deps).shipments.charges(order.ref)
 
 
 async def _refund_package(

@@ -27,19 +27,16 @@ from commerce.service_layer import auctions, giveaways, handlers
 from commerce.service_layer.deps import Deps, repos
 from commerce.service_layer.ports import ShowStore
 from commerce.service_layer.results import LotView, ShowAnnounced, ShowUpdated, ShowView
-from commerce.service_layer.unit_of_work import current
 
 MAX_TITLE = 120
 JUST_STARTED = timedelta(seconds=3)
 
 
 def show_store(deps: Deps) -> ShowStore:
-    """The shows repository: the one the unit of work open in this task hands out (its
-    statements run in the unit's transaction), else the shop's own."""
+    """The shows repository (`repos`: the unit of work's inside one, else the shop's own)."""
     if deps.shows is None:
         raise NotAllowed("shows are not available here")
-    unit = current()
-    return deps.shows if unit is None else unit.shows
+    return repos(deps).shows
 
 
 async def create_show(cmd: c.CreateShow, deps: Deps) -> ShowView:

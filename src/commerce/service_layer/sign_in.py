@@ -35,7 +35,7 @@ def _cards(deps: Deps) -> Cards:
 def _links(deps: Deps) -> EmailSignIns:
     if deps.email_sign_ins is None:
         raise NotAllowed("email sign-in is not set up in this shop")
-    return deps.email_sign_ins
+    return repos(deps).email_sign_ins
 
 
 async def sign_in(cmd: c.SignIn, deps: Deps) -> Linked:
@@ -47,7 +47,7 @@ async def sign_in(cmd: c.SignIn, deps: Deps) -> Linked:
     # A browser signed in as one person (a shared computer) does not join a second person's
     # account to the first one's customer: they would share a card and a limit. /link, which
     # needs both accounts in hand, still joins accounts on purpose.
-    signed_in = await deps.web_viewers.accounts(str(viewer)) if deps.web_viewers else []
+    signed_in = await repos(deps).web_viewers.accounts(str(viewer)) if deps.web_viewers else []
     if signed_in and str(account) not in signed_in:
         raise Conflict(
             f"this browser is signed in as {signed_in[0]} already: to sign in as somebody"

@@ -1,11 +1,10 @@
 """The unit of work: one transaction per use case (after cosmicpython's unit_of_work.py).
 
 The bus opens one around a command's handler. Inside it the repositories it hands out (one per
-aggregate: `Repositories`, auctions, giveaways, shows; handlers take them with `deps.repos`)
-run their statements in its one transaction, the notices the handler records are collected,
-and nothing is committed unless the handler finishes and the bus commits: any exception,
-cancellation included, rolls everything back and the notices are dropped. (The ports still
-reached through `Deps`, pay links and shipments among them, join its transaction too.)
+aggregate, `Repositories`: every one a handler writes through; handlers take them with
+`deps.repos`) run their statements in its one transaction, the notices the handler records
+are collected, and nothing is committed unless the handler finishes and the bus commits: any
+exception, cancellation included, rolls everything back and the notices are dropped.
 
 At commit the collected notices are handed to the notifiers while the transaction is still
 open, so the chat messages they put in the outbox are written with the change that caused
@@ -29,19 +28,24 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
 
+from commerce.service_layer.packages import Shipments
 from commerce.service_layer.ports import (
     AuctionStore,
     Cards,
     Customers,
     Drops,
+    EmailSignIns,
     GiveawayStore,
     Holds,
     Ledger,
     Notifier,
     Orders,
+    PayLinks,
     Products,
+    RoomLines,
     ShippingStore,
     ShowStore,
+    WebViewers,
 )
 from commerce.service_layer.results import Notice
 
@@ -62,25 +66,38 @@ class Repositories(Protocol):
     orders: Orders
     customers: Customers
 
-    # Ports a shop may run without (`Deps` has None then): a handler asks `Deps` whether
-    # they are configured, then works through these (never reached when they are not).
+    # Repositories a shop may run without (`Deps` has None then): a handler asks `Deps`
+    # whether they are configured, then works through these (never reached when they are not).
     @property
     def ledger(self) -> Ledger: ...
     @property
     def cards(self) -> Cards: ...
     @property
     def shipping(self) -> ShippingStore: ...
+    @property
+    def auctions(self) -> AuctionStore: ...
+    @property
+    def giveaways(self) -> GiveawayStore: ...  # and polls
+    @property
+    def shows(self) -> ShowStore: ...
+    @property
+    def pay_links(self) -> PayLinks: ...
+    @property
+    def shipments(self) -> Shipments: ...
+    @property
+    def web_viewers(self) -> WebViewers: ...
+    @property
+    def email_sign_ins(self) -> EmailSignIns: ...
+    @property
+    def room_lines(self) -> RoomLines: ...
 
 
 class UnitOfWork(Repositories, Protocol):
-    # The repositories the unit hands out: their statements run in its one transaction.
-    # `Repositories` (products, drops, holds, orders, customers, the ledger, cards and
-    # shipping), auctions, giveaways with polls, and shows. The ports not handed out (pay
-    # links, shipments, web viewers, ...) are reached through `Deps`; their SQL repositories
-    # join the unit open in the task all the same (adapters/db.py's `transaction`).
-    auctions: AuctionStore
-    giveaways: GiveawayStore
-    shows: ShowStore
+    # The repositories the unit hands out (`Repositories`: every one a handler writes
+    # through) run their statements in its one transaction. What `Deps` still holds besides
+    # is no repository: the clock, the notifier, letters (pure: they turn news into
+    # messages, which the handler stores through a repository), the payment gateway (Stripe,
+    # called outside a unit), the read side (`views`), the throttle.
 
     async def __aenter__(self) -> Self: ...
 

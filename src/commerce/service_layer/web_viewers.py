@@ -6,7 +6,7 @@ from commerce.domain import commands as c
 from commerce.domain import display_names
 from commerce.domain.errors import InvalidInput, NotAllowed
 from commerce.domain.identity import Identity
-from commerce.service_layer.deps import Deps
+from commerce.service_layer.deps import Deps, repos
 from commerce.service_layer.ports import WebViewers
 
 
@@ -19,7 +19,7 @@ class WebLine:
 def _viewers(deps: Deps) -> WebViewers:
     if deps.web_viewers is None:
         raise NotAllowed("the web chat has no viewer store")
-    return deps.web_viewers
+    return repos(deps).web_viewers
 
 
 async def issue_web_viewer(cmd: c.IssueWebViewer, deps: Deps) -> tuple[str, str]:
