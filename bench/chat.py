@@ -10,10 +10,11 @@ unit per claim, so that every claim earns a private answer (in the web chat, a w
 or a refusal is answered in the room).
 
 The raw baseline (bench/raw_chat.py, a bare aiohttp server doing the same work per message)
-then takes the same claims from the same buyers' code, in a server process of its own on a
-fresh database of its own, its pay links opened on the same emulator: the ratio of the two
-claims/s is the figure to watch. The run is correct only if both answered every claim
-privately, wrote a claim and an order for each and made each winner's Checkout Session.
+then takes the same claims from the same buyers' code, twice, in a server process of its own on
+a fresh database of its own each time, its pay links opened on the same emulator: the ratio of
+the product's claims/s to the faster raw run's is the figure to watch. The run is correct only
+if every run answered every claim privately, wrote a claim and an order for each and made each
+winner's Checkout Session.
 
 `local_memory` runs `livebuy serve` in local mode (the emulator inside the server) and reads
 the server's resident memory after some claims and after many more.
@@ -321,14 +322,17 @@ async def chat(
     db: str,
     admin_url: str,
 ) -> dict[str, Any]:
-    """The product's web chat, then the raw baseline (bench/raw_chat.py) on a database of its
-    own, each a server process of its own, the same buyers' code and the same emulator."""
+    """The product's web chat, then the raw baseline (bench/raw_chat.py) twice, each on a
+    fresh database of its own; each a server process of its own, the same buyers' code and
+    the same emulator. The faster raw run is the yardstick (as in flash-drop: the machine's
+    load changes by the second, and the product is not to gain from a slow baseline)."""
     async with (
         scratch_database(db, admin_url) as url,
         scratch_database(db, admin_url) as raw_url,
+        scratch_database(db, admin_url) as raw_again_url,
     ):
-        await seed(url, claims)
-        await seed(raw_url, claims)
+        for each in (url, raw_url, raw_again_url):
+            await seed(each, claims)
         # The server's port is picked before the emulator starts, as the emulator posts the
         # webhooks there; `server_process` then takes the next free one: it is passed on.
         port = _free_port()
@@ -342,12 +346,24 @@ async def chat(
             async with server_process(serve, url, port=str(port), **stripe) as (base, pid):
                 product = await _buyers_claim(base, pid, claims, buyers, within)
             calls = await _stripe_calls(stripe_base)
-            async with server_process(raw_command, raw_url, **stripe) as (base, pid):
-                raw = await _buyers_claim(base, pid, claims, buyers, within)
-            raw_calls = _minus(await _stripe_calls(stripe_base), calls)
-        rows, raw_rows = await _rows(url), await _rows(raw_url)
-    product["correct"] = _correct(product, rows, calls, claims)
-    raw["correct"] = _correct(raw, raw_rows, raw_calls, claims)
+            product["correct"] = _correct(product, await _rows(url), calls, claims)
+            raws = []
+            for each in (raw_url, raw_again_url):
+                before = await _stripe_calls(stripe_base)
+                async with server_process(raw_command, each, **stripe) as (base, pid):
+                    run = await _buyers_claim(base, pid, claims, buyers, within)
+                # The emulator counts from its start: the calls since the run before.
+                run["stripe_calls"] = _minus(await _stripe_calls(stripe_base), before)
+                run["rows"] = await _rows(each)
+                run["correct"] = _correct(run, run["rows"], run["stripe_calls"], claims)
+                raws.append(run)
+        rows = await _rows(url)
+    raw = max(raws, key=lambda run: float(run["claims_per_second"]))
+    raw = {
+        **raw,
+        "runs_claims_per_second": [run["claims_per_second"] for run in raws],
+        "correct": all(run["correct"] for run in raws),
+    }
     return {
         "benchmark": "chat",
         "via": "web",
@@ -360,10 +376,10 @@ async def chat(
         "stripe_calls": calls,
         "stripe_calls_per_drop": sum(calls.values()),
         "rows": rows,
-        "raw": {**raw, "stripe_calls": raw_calls, "rows": raw_rows},
+        "raw": raw,
         "raw_claims_per_second": raw["claims_per_second"],
         "ratio": product["claims_per_second"] / raw["claims_per_second"],
-        "correct": product["correct"] and raw["correct"] and rows == raw_rows,
+        "correct": product["correct"] and raw["correct"] and rows == raw["rows"],
     }
 
 
@@ -495,7 +511,9 @@ def report(f: dict[str, Any]) -> str:
         raw = [
             f"  raw       {r['claims_per_second']:>8,.0f} claims/s   message -> private answer"
             f" p50 {r['p50_ms']:.1f} ms   p99 {r['p99_ms']:.1f} ms   (bare aiohttp server, the"
-            " same work per message)",
+            " same work per message; the faster of "
+            + " and ".join(f"{run:,.0f}" for run in r["runs_claims_per_second"])
+            + ")",
             f"  ratio     {f['ratio']:.3f}   raw server {r['server_cpu_ms_per_claim']:.2f} ms a"
             f" claim, {r['checkouts']['checkouts_per_second']:,.0f} pay links/s, "
             + ("correct" if r["correct"] else "WRONG"),
