@@ -16,7 +16,10 @@ from webhooks.keys import BUS
 async def test_the_demo_show_fills_the_dashboard(database_url: str, engine: AsyncEngine) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    settings = test_settings(database_url, public_base_url=base, livebuy_hold="2s")
+    # The payers pay one after another within their holds, and one hold must run out: six
+    # seconds keep a loaded machine (a full suite in four processes on two cores) from
+    # expiring a payer's hold too (a 410 on its pay link), at the cost of a longer wait.
+    settings = test_settings(database_url, public_base_url=base, livebuy_hold="6s")
     app = create_app(settings, engine=engine, sweep_every=0.2)
     lines: list[str] = []
     async with TestServer(app, host="127.0.0.1", port=port) as server:
