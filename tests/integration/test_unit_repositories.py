@@ -17,6 +17,7 @@ from commerce.adapters.giveaways import SqlGiveaways
 from commerce.adapters.repository import SqlStore
 from commerce.adapters.shipping import SqlShipping
 from commerce.adapters.shows import SqlShows
+from commerce.adapters.web_viewers import SqlWebViewers
 from commerce.domain import commands as c
 from commerce.domain.auctions import AuctionTerms
 from commerce.domain.money import Money
@@ -266,5 +267,27 @@ async def test_the_unit_hands_out_the_web_and_fulfilment_repositories(
         outside_a_unit = repos(bus.deps)  # no unit open: the shop's own
         for name in OTHERS:
             assert getattr(outside_a_unit, name) is getattr(bus.deps, name), name
+    finally:
+        await bus.close()
+
+
+async def test_a_web_viewer_issued_in_a_unit_that_rolls_back_is_forgotten(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    """The shop's web viewers object remembers issued cookies and its cookie key only once
+    they are committed: a rolled-back viewer is refused, and the next cookie is signed with
+    the key stored in the database (another worker, or a restart, accepts it)."""
+    bus, _ = outbox_bus(database_url, engine)
+    try:
+        units, viewers = bus.deps.units, bus.deps.web_viewers
+        assert units is not None and viewers is not None
+        now = bus.clock.now()
+        with pytest.raises(RuntimeError, match="undone"):
+            async with units() as unit:
+                cookie, _ = await unit.web_viewers.issue(now)  # the cookie key made too
+                raise RuntimeError("undone")
+        assert await viewers.recognise(cookie, now) is None
+        kept, viewer = await viewers.issue(now)  # a transaction of its own
+        assert await SqlWebViewers(engine).recognise(kept, now) == viewer
     finally:
         await bus.close()

@@ -22,6 +22,7 @@ from commerce.adapters.app_settings import KEEP, READ
 from commerce.adapters.batched_reads import BatchedReads
 from commerce.adapters.db import active, connection, transaction
 from commerce.adapters.sql import sql
+from commerce.service_layer.unit_of_work import after_commit
 
 COOKIE_KEY = "web_viewer_key"
 SELLER_NAMES_FOR = 30.0  # seconds the sellers' names are reused before asking again
@@ -94,7 +95,8 @@ class SqlWebViewers:
             )
         cookie = f"{secret}.{_mac(key, secret)}"
         identity = f"web:{public_id}"
-        self._remember(cookie, identity)
+        # Remembered once stored: a viewer issued in a unit of work that rolls back is none.
+        after_commit(lambda: self._remember(cookie, identity))
         return cookie, identity
 
     async def recognise(self, cookie: str, now: datetime) -> str | None:
@@ -162,6 +164,9 @@ class SqlWebViewers:
             await conn.execute(
                 NAMED, {"name": name[:32], "public_id": identity.removeprefix("web:")}
             )
+        after_commit(lambda: self._named(identity, name))
+
+    def _named(self, identity: str, name: str) -> None:
         self._names[identity] = name
         self._sellers = None  # ask again
 
@@ -176,5 +181,10 @@ class SqlWebViewers:
                 made = secrets.token_urlsafe(32)
                 await conn.execute(KEEP, {"key": COOKIE_KEY, "value": made, "now": now})
                 value = (await conn.execute(READ, {"key": COOKIE_KEY})).scalar_one()
-            self._key = str(value).encode()
+            key = str(value).encode()
+            # Kept once committed (like the pay link key): a key made in a unit of work that
+            # rolls back was never stored, and cookies signed with it would be refused by
+            # every other worker and after a restart.
+            after_commit(lambda: setattr(self, "_key", self._key or key))
+            return key
         return self._key
