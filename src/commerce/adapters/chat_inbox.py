@@ -6,6 +6,9 @@ worker then processes rows, and one chat's rows strictly one at a time in the pl
 order: a row is taken only when no earlier row of its chat is unfinished. A row belongs to
 the worker that took it while that worker's heartbeat lives (`worker` table, see leases.py):
 one killed mid-update leaves its row to whoever looks next, with no per-row lease to renew.
+A turn's rows stay their taker's until the runner ends the turn (`finish`), even once marked
+done: an update is marked done with its answer (the outbox's `put`), while its processing and
+its turn's other updates may still go on, and the chat's next row must wait for all of them.
 On PostgreSQL the candidates are locked with `FOR UPDATE SKIP LOCKED`; SQLite serialises
 writers (BEGIN IMMEDIATE). The guarded UPDATE settles any remaining race: one taker wins.
 """
@@ -32,8 +35,15 @@ STORE = sql(
 # Free: nobody's, ours to retry, or taken by a worker that stopped beating.
 FREE = """(i.taken_by IS NULL OR (i.taken_by <> :me AND NOT EXISTS (
         SELECT 1 FROM worker w WHERE w.id = i.taken_by AND w.seen_at > :stale)))"""
+# No earlier row of its chat unfinished, nor still held in a live worker's turn: the chat's
+# last done row before it (a turn's rows are a run; the runner lets go of them all at once).
 FIRST_OF_ITS_CHAT = """NOT EXISTS (SELECT 1 FROM chat_inbox e WHERE e.platform = i.platform
-        AND e.done = false AND e.chat = i.chat AND e.seq < i.seq)"""
+        AND e.done = false AND e.chat = i.chat AND e.seq < i.seq)
+      AND NOT EXISTS (SELECT 1 FROM chat_inbox h WHERE h.platform = i.platform
+        AND h.update_id = (SELECT l.update_id FROM chat_inbox l WHERE l.platform = i.platform
+          AND l.done = true AND l.chat = i.chat AND l.seq < i.seq ORDER BY l.seq DESC LIMIT 1)
+        AND (h.taken_by = :me OR EXISTS (
+          SELECT 1 FROM worker w WHERE w.id = h.taken_by AND w.seen_at > :stale)))"""
 # The first unfinished row of every chat whose turn it is.
 HEADS = f"""
     SELECT i.update_id, i.chat, i.seq, i.payload, i.attempts FROM chat_inbox i
@@ -61,21 +71,30 @@ TAKE = sql(
     " AND update_id = :update_id AND done = false AND (taken_by IS NULL OR taken_by <> :me"
     " AND NOT EXISTS (SELECT 1 FROM worker w WHERE w.id = taken_by AND w.seen_at > :stale))"
 )
+# Processed (with its answer, adapters/outbox.py): never taken again, and still its taker's
+# until its turn ends (FIRST_OF_ITS_CHAT).
 DONE = sql(
+    "UPDATE chat_inbox SET done = true WHERE platform = :platform AND update_id = :update_id"
+)
+# The end of its turn: marked done (if not yet) or let go (to be retried), and not held.
+FINISH = sql(
     "UPDATE chat_inbox SET done = true, taken_by = NULL WHERE platform = :platform"
     " AND update_id = :update_id"
 )
+LET_GO = sql(
+    "UPDATE chat_inbox SET taken_by = NULL WHERE platform = :platform AND update_id = :update_id"
+)
 RETRY = sql(
-    "UPDATE chat_inbox SET taken_by = NULL, not_before = :at, error = :error"
+    "UPDATE chat_inbox SET not_before = :at, error = :error"
     " WHERE platform = :platform AND update_id = :update_id"
 )
 GIVE_UP = sql(
-    "UPDATE chat_inbox SET done = true, taken_by = NULL, error = :error"
+    "UPDATE chat_inbox SET done = true, error = :error"
     " WHERE platform = :platform AND update_id = :update_id"
 )
+# Done rows too: a turn cut short leaves them held, and its chat would wait for ever.
 RELEASE = sql(
     "UPDATE chat_inbox SET taken_by = NULL WHERE platform = :platform AND taken_by = :me"
-    " AND done = false"
 )
 FORGET = sql("DELETE FROM chat_inbox WHERE done = true AND received_at < :before")
 STATE = sql(
@@ -157,31 +176,40 @@ class SqlChatInbox:
         return _item(str(params["platform"]), row, taken=True)
 
     async def done(self, item: InboxItem) -> None:
-        await self.finish([item], None)
+        await self.finish([item], [item], None)
 
-    async def finish(self, items: list[InboxItem], now: datetime | None) -> InboxItem | None:
-        """Marks a turn's rows done and, given `now`, takes their chat's next row in the same
+    async def finish(
+        self, turn: list[InboxItem], finished: list[InboxItem], now: datetime | None
+    ) -> InboxItem | None:
+        """Ends a turn: marks its `finished` rows done, lets go of all its rows (one set to
+        retry waits for its time) and, given `now`, takes their chat's next row in the same
         transaction: between the two the chat's next row would be free, and a look for new
         chats (here or in another worker) would start a second run of the same chat."""
+        ended = {item.update_id for item in finished}
         async with transaction(self.engine) as conn:
-            for item in items:
-                await conn.execute(DONE, {"platform": item.platform, "update_id": item.update_id})
-            if now is None or not items:
+            for item in turn:
+                statement = FINISH if item.update_id in ended else LET_GO
+                await conn.execute(
+                    statement, {"platform": item.platform, "update_id": item.update_id}
+                )
+            if now is None or not turn:
                 return None
-            head = items[0]
+            head = turn[0]
             params: dict[str, object] = {"platform": head.platform, "chat": head.chat}
             params |= {"me": self.worker, "now": now, "stale": now - ALIVE_FOR}
             row = (await conn.execute(self._next, params)).first()
             return None if row is None else await self._claim(conn, params, row)
 
     async def retry(self, item: InboxItem, at: datetime, error: str) -> None:
-        """Gives the row back to be tried again at `at`; the chat's later rows wait for it."""
+        """Sets the row to be tried again at `at` (it is let go as its turn ends); the chat's
+        later rows wait for it."""
         params = {"platform": item.platform, "update_id": item.update_id, "at": at}
         async with transaction(self.engine) as conn:
             await conn.execute(RETRY, params | {"error": error[:300]})
 
     async def give_up(self, item: InboxItem, error: str) -> None:
-        """Marks the row done unprocessed (it failed every time), so its chat goes on."""
+        """Marks the row done unprocessed (it failed every time), so its chat goes on once
+        the turn ends."""
         params = {"platform": item.platform, "update_id": item.update_id, "error": error[:300]}
         async with transaction(self.engine) as conn:
             await conn.execute(GIVE_UP, params)

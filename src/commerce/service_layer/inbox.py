@@ -64,7 +64,9 @@ class ChatInbox(Protocol):
         self, head: InboxItem, now: datetime, limit: int, joins: Callable[[InboxItem], bool]
     ) -> list[InboxItem]: ...
     async def done(self, item: InboxItem) -> None: ...
-    async def finish(self, items: list[InboxItem], now: datetime | None) -> InboxItem | None: ...
+    async def finish(
+        self, turn: list[InboxItem], finished: list[InboxItem], now: datetime | None
+    ) -> InboxItem | None: ...
     async def retry(self, item: InboxItem, at: datetime, error: str) -> None: ...
     async def give_up(self, item: InboxItem, error: str) -> None: ...
     async def release(self, platform: str) -> int: ...
@@ -165,9 +167,12 @@ class InboxRunner:
                 )
                 finished = [i for i, ok in zip(turn, results, strict=True) if ok]
                 # The chat's next row is taken as its turn is marked done, in one transaction;
-                # none after a failure (the chat waits for its retry) or once stopping.
+                # none after a failure (the chat waits for its retry) or once stopping. The
+                # turn's rows are held until then, even those an answer marked done already:
+                # no look, here or in another worker, starts the chat's next update meanwhile.
                 go_on = all(results) and not self.stopping
-                item = await self.inbox.finish(finished, self.clock.now() if go_on else None)
+                now = self.clock.now() if go_on else None
+                item = await self.inbox.finish(turn, finished, now)
                 self.processed += len(turn)  # done, given up or set to retry: finished here
         except Exception:
             log.exception(
