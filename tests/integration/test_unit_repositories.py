@@ -291,3 +291,26 @@ async def test_a_web_viewer_issued_in_a_unit_that_rolls_back_is_forgotten(
         assert await SqlWebViewers(engine).recognise(kept, now) == viewer
     finally:
         await bus.close()
+
+
+async def test_a_show_chatter_recorded_in_a_unit_that_rolls_back_is_recorded_again(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    """The shows repository skips a person it has recorded in a live show's chat: only
+    once the record is committed, else their next message would not record them."""
+    bus, _ = outbox_bus(database_url, engine)
+    try:
+        units, show_store = bus.deps.units, bus.deps.shows
+        assert units is not None and show_store is not None
+        now = bus.clock.now()
+        show = await show_store.create_show("Friday", "FRI", now, (CHAT,), "op", now)
+        await show_store.set_status(show.id, "live", now)
+        with pytest.raises(RuntimeError, match="undone"):
+            async with units() as unit:
+                await unit.shows.chatted(CHAT, "telegram:7", now)
+                raise RuntimeError("undone")
+        assert await _rows(engine, "show_chatter") == 0
+        await show_store.chatted(CHAT, "telegram:7", now)  # their next message
+        assert await _rows(engine, "show_chatter") == 1
+    finally:
+        await bus.close()

@@ -18,6 +18,7 @@ from commerce.domain.errors import Conflict, InvalidInput, NotFound
 from commerce.domain.money import Money
 from commerce.domain.shows import MAX_LOTS, REMIND_BEFORE, LotSpec, LotStatus, ShowStatus
 from commerce.service_layer.results import LotView, ShowView
+from commerce.service_layer.unit_of_work import after_commit
 
 LIVE_CHATS_TTL = 5.0  # seconds a worker trusts its list of chats with a running show
 
@@ -277,7 +278,8 @@ class SqlShows:
             return
         async with transaction(self.engine) as conn:
             await conn.execute(CHATTED, {"chat": chat, "identity": identity, "now": now})
-        self._recorded.add((chat, identity))
+        # Once committed: a message whose unit of work rolls back recorded no one.
+        after_commit(lambda: self._recorded.add((chat, identity)))
 
     async def _live_chats(self, now: datetime) -> frozenset[str]:
         if not self._stale():
