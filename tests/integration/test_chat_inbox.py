@@ -5,6 +5,7 @@ import asyncio
 import random
 from collections import defaultdict
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -197,3 +198,37 @@ async def test_a_chat_keeps_one_run_while_its_updates_keep_coming(
     assert seen == list(range(1, 31))
     assert len(set(map(id, runs))) == 1, "the chat was run twice"
     assert runner.running == {}
+
+
+async def test_a_turn_whose_end_fails_is_let_go_and_its_chat_goes_on(
+    engine: AsyncEngine, clock: FakeClock
+) -> None:
+    """A turn's rows are this worker's until the turn ends; when its end fails (the database
+    went away a moment), they are let go, or the worker, alive, held the chat for good."""
+
+    class EndFailsOnce(SqlChatInbox):
+        failed = False
+
+        async def finish(self, *args: Any) -> InboxItem | None:
+            if not self.failed:
+                self.failed = True
+                raise RuntimeError("the connection was lost")
+            return await super().finish(*args)
+
+    inbox = EndFailsOnce(engine, "w1:1:x")
+    await inbox.store("telegram", rows("c", 1, 2), clock.now())
+    order: list[str] = []
+
+    async def process(item: InboxItem) -> None:
+        order.append(item.update_id)
+
+    runner = InboxRunner(inbox, "telegram", process, clock, poll=0.02)
+    task = asyncio.create_task(runner.run())
+    try:
+        await until(lambda: order == ["u1", "u1", "u2"], within=5, what="u1 again, then u2")
+        await until(lambda: runner.running == {})
+    finally:
+        await runner.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert (await inbox.state("telegram")).pending == 0

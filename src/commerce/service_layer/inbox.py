@@ -159,12 +159,19 @@ class InboxRunner:
         """One chat's turns while its updates keep coming."""
         chat = head.chat
         item: InboxItem | None = head
+        turn: list[InboxItem] = []
         try:
             while item is not None:
+                turn = [item]  # held by this worker until the turn ends
                 turn = await self._turn(item)
-                results = await asyncio.gather(
-                    *(self._one(i, self.reads.pop(i.update_id, None)) for i in turn)
+                outcomes = await asyncio.gather(
+                    *(self._one(i, self.reads.pop(i.update_id, None)) for i in turn),
+                    return_exceptions=True,  # every update of the turn ended before it ends
                 )
+                failures = [o for o in outcomes if isinstance(o, BaseException)]
+                if failures:  # a retry's or give-up's mark failed: the turn is let go
+                    raise failures[0]
+                results = [o is True for o in outcomes]
                 finished = [i for i, ok in zip(turn, results, strict=True) if ok]
                 # The chat's next row is taken as its turn is marked done, in one transaction;
                 # none after a failure (the chat waits for its retry) or once stopping. The
@@ -174,14 +181,26 @@ class InboxRunner:
                 now = self.clock.now() if go_on else None
                 item = await self.inbox.finish(turn, finished, now)
                 self.processed += len(turn)  # done, given up or set to retry: finished here
+                turn = []
         except Exception:
             log.exception(
                 "%s inbox: chat %s stopped; it goes on at the next look", self.platform, chat
             )
+            await self._let_go(turn)
         finally:
             if self.running.get(chat) is asyncio.current_task():
                 del self.running[chat]
             self.wake()  # a slot is free for another chat
+
+    async def _let_go(self, turn: list[InboxItem]) -> None:
+        """A turn that could not end (its end failed): its rows are let go, or this worker,
+        alive, would hold them and their chat for as long as it runs. What was not marked
+        done is taken again at the next look, as a dead worker's update would be."""
+        if turn:
+            try:
+                await self.inbox.finish(turn, [], None)
+            except Exception:
+                log.exception("%s inbox: a turn could not be let go", self.platform)
 
     async def _turn(self, head: InboxItem) -> list[InboxItem]:
         """The updates of `head`'s turn: `head` and the run of followers `joins` lets share it."""
