@@ -67,7 +67,33 @@ DUE = """
                       AND (p.not_before > :now OR p.lease_until > :now))
     ORDER BY o.id LIMIT :limit
 """
-TAKE_PG = sql(DUE + " FOR UPDATE OF o SKIP LOCKED")
+# The same on PostgreSQL, the chats that have a message waiting, and those paced, found
+# first, with one pass over the platform's pending rows and one over its paces: without
+# statistics on a table that just filled (a new shop's first drop: thousands of answers in a
+# second), the planner ran DUE's check as a scan of the whole backlog for each due row, the
+# chat a filter and not an index condition (2.3 s a round over 2,000 pending answers; 3.5 ms
+# this way, whatever it estimates). A chat's due message goes when it is older than the
+# chat's first waiting one.
+DUE_PG = """
+    WITH waiting AS MATERIALIZED (
+      SELECT chat, min(id) AS first FROM outbox
+      WHERE platform = :platform AND status = 'pending'
+        AND (not_before > :now OR lease_until > :now)
+      GROUP BY chat),
+    paced AS MATERIALIZED (
+      SELECT chat FROM chat_pace WHERE platform = :platform AND next_at > :now)
+    SELECT o.id, o.chat, o.text, o.buttons, o.board, o.reply_to, o.invoice, o.image,
+      o.attempts, b.message_ref, b.image AS shown_image
+    FROM outbox o LEFT JOIN board_message b
+      ON b.platform = o.platform AND b.chat = o.chat AND b.board = o.board
+    LEFT JOIN paced c ON c.chat = o.chat
+    LEFT JOIN waiting w ON w.chat = o.chat
+    WHERE o.platform = :platform AND o.status = 'pending' AND o.not_before <= :now
+      AND (o.lease_until IS NULL OR o.lease_until <= :now)
+      AND c.chat IS NULL AND (w.first IS NULL OR o.id < w.first)
+    ORDER BY o.id LIMIT :limit
+"""
+TAKE_PG = sql(DUE_PG + " FOR UPDATE OF o SKIP LOCKED")
 TAKE_SQLITE = sql(DUE)
 LEASE_ROWS = sql("UPDATE outbox SET lease_until = :lease WHERE id IN :ids").bindparams(
     bindparam("ids", expanding=True)
