@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from commerce.domain import commands as c
@@ -21,6 +22,8 @@ from commerce.service_layer.ports import (
     Charge,
     ChargeRequest,
     ChargeStatus,
+    CheckoutRequest,
+    CheckoutSession,
     SavedCard,
     SessionState,
 )
@@ -32,6 +35,7 @@ from commerce.service_layer.results import (
     PaymentOutcome,
     PromotedFromWaitlist,
 )
+from commerce.service_layer.unit_of_work import current
 from tests.fakes import FakeClock, FakeNotifier, FakePaymentGateway
 from tests.integration.helpers import add_product, buy, give_address, open_link, start_drop
 
@@ -476,3 +480,39 @@ async def test_a_decline_whose_webhook_comes_first_is_told_once(
     assert result.order.checkout_url is not None  # the link instead, told by this answer
     assert outcomes == ["ignored: not a charge under way"]  # the webhook waited for it
     assert notifier.of(PaymentFellBack) == []  # so the buyer hears it once
+
+
+async def test_opening_a_link_reads_in_one_transaction_and_records_in_another(
+    bus: MessageBus, payments: FakePaymentGateway, engine: AsyncEngine
+) -> None:
+    """The pay page's work around the provider's call: what the checkout needs (the order,
+    the saved card, the zones, the provider's customer) read in one unit of work, the call
+    outside any, then the session recorded in a second unit (it was five transactions,
+    each a turn on SQLite's one connection while a drop's winners open their links)."""
+    await add_product(bus)
+    await start_drop(bus, quantity=2)
+    first, second = [await buy(bus, who) for who in ("web:anna", "web:bo")]
+    assert first.order is not None and second.order is not None
+    await open_link(bus, first.order)  # the pay links' key is read once, then kept
+    called_in: list[object] = []
+    opened = payments.open_checkout
+
+    async def open_checkout(request: CheckoutRequest) -> CheckoutSession:
+        called_in.append(current())
+        return await opened(request)
+
+    payments.open_checkout = open_checkout  # type: ignore[method-assign]
+    begun: list[object] = []
+
+    def count(connection: object) -> None:
+        begun.append(connection)
+
+    sa_event.listen(engine.sync_engine, "begin", count)
+    try:
+        page = await open_link(bus, second.order)
+    finally:
+        sa_event.remove(engine.sync_engine, "begin", count)
+    assert page.kind is PageKind.PAY and called_in == [None]
+    assert len(begun) == 2
+    recorded = await bus.deps.store.order(second.order.ref)
+    assert recorded.checkout_session == f"cs_{second.order.ref}"

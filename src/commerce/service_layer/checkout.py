@@ -4,7 +4,7 @@ a hold that ends closes its session."""
 import contextlib
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from commerce.domain.commands import OpenPayment
@@ -73,9 +73,44 @@ def links(deps: Deps) -> PayLinks:
 async def open_payment(cmd: OpenPayment, deps: Deps) -> PaymentPage:
     """A buyer opened their pay link: the provider's checkout for the order (made now, once
     per order: reused while open, a successor when it expired and the hold still runs), or
-    what became of the order instead. Never a dead end."""
+    what became of the order instead. Never a dead end.
+
+    Split around the provider's calls: what the checkout needs is read in one unit of work,
+    then the provider is asked, then the session is recorded in another unit (it was five
+    transactions, each a turn on SQLite's one connection: a flash drop's winners opening
+    their links at once waited for each other there)."""
     payments, ledger = money_ports(deps)
     now = deps.clock.now()
+    found = await one_unit(deps.units, lambda: _to_open(cmd, now, deps))
+    if isinstance(found, PaymentPage):
+        return found
+    order, request = found
+    try:
+        if request is None:  # a session was made already: reused while it is open
+            assert order.checkout_session is not None
+            state = await payments.session_state(order.checkout_session)
+            if state.status == "open" and state.url:
+                return PaymentPage(PageKind.PAY, order, state.url)
+            if state.status == "complete":
+                return PaymentPage(PageKind.CONFIRMING, order)
+            replaces = order.checkout_session
+            request = await one_unit(deps.units, lambda: _checkout_request(order, deps, replaces))
+        session = await payments.open_checkout(request)
+    except PaymentError as exc:
+        if not retries.refused(exc):
+            return PaymentPage(PageKind.UNAVAILABLE, order, error=str(exc))
+        # Refused (a 4xx): asked again it would be refused again. The shop looks into it.
+        await retries.call_failed(order, exc, "checkout", deps, tell=False)
+        return PaymentPage(PageKind.REVIEW, order, error=str(exc))
+    await one_unit(deps.units, lambda: ledger.session_opened(order.ref, session.id, now))
+    return PaymentPage(PageKind.PAY, order, session.url)
+
+
+async def _to_open(
+    cmd: OpenPayment, now: datetime, deps: Deps
+) -> PaymentPage | tuple[OrderView, CheckoutRequest | None]:
+    """The page to show instead of a checkout, or the order with its checkout's request
+    (None when a session was made already: the provider is asked about it first)."""
     if not await links(deps).genuine(cmd.ref, cmd.token, now):
         return PaymentPage(PageKind.UNKNOWN)
     try:
@@ -88,24 +123,9 @@ async def open_payment(cmd: OpenPayment, deps: Deps) -> PaymentPage:
         return PaymentPage(PageKind.CONFIRMING, order)
     if order.hold_expires_at <= now:
         return PaymentPage(PageKind.ENDED, order)
-    replaces = None
-    try:
-        if order.checkout_session is not None:
-            state = await payments.session_state(order.checkout_session)
-            if state.status == "open" and state.url:
-                return PaymentPage(PageKind.PAY, order, state.url)
-            if state.status == "complete":
-                return PaymentPage(PageKind.CONFIRMING, order)
-            replaces = order.checkout_session
-        session = await payments.open_checkout(await _checkout_request(order, deps, replaces))
-    except PaymentError as exc:
-        if not retries.refused(exc):
-            return PaymentPage(PageKind.UNAVAILABLE, order, error=str(exc))
-        # Refused (a 4xx): asked again it would be refused again. The shop looks into it.
-        await retries.call_failed(order, exc, "checkout", deps, tell=False)
-        return PaymentPage(PageKind.REVIEW, order, error=str(exc))
-    await ledger.session_opened(order.ref, session.id, now)
-    return PaymentPage(PageKind.PAY, order, session.url)
+    if order.checkout_session is not None:
+        return order, None
+    return order, await _checkout_request(order, deps, None)
 
 
 async def _checkout_request(order: OrderView, deps: Deps, replaces: str | None) -> CheckoutRequest:
