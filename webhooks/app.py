@@ -134,7 +134,7 @@ def create_app(
             units_left=True,  # boards and overlays follow claims from every chat
         )
         freeze_startup_heap()
-        app[OUTBOX] = SqlOutbox(app[ENGINE])
+        outbox = app[OUTBOX] = SqlOutbox(app[ENGINE])
         app[LEASES] = SqlLeases(app[ENGINE], worker_id())
         configured = settings.livebuy_admin_token
         app[ADMIN_TOKEN] = await admin_token(
@@ -143,6 +143,7 @@ def create_app(
             app[BUS].clock.now(),
         )
         yield
+        await outbox.close()
         await app[BUS].close()
         if stripe_gateway is not None:
             await stripe_gateway.close()

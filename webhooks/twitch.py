@@ -130,6 +130,7 @@ def install(app: web.Application, add_notifier: Callable[[Notifier], None]) -> N
         duty.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await duty
+        await outbox.close()
         await helix.close()
 
     app.cleanup_ctx.append(twitch_chat)

@@ -133,6 +133,7 @@ def install(app: web.Application, add_notifier: Callable[[Notifier], None]) -> N
         duty.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await duty
+        await outbox.close()
         await api.close()
 
     app.cleanup_ctx.append(youtube_chat)

@@ -105,3 +105,20 @@ async def test_answers_stored_together_wait_for_their_chats_pace(engine: AsyncEn
         )
         due = {t: utc(at) - clock.now() for t, at in rows}
     assert due == {"to 1": timedelta(seconds=5), "to 2": timedelta(0), "to 3": timedelta(0)}
+
+
+async def test_closing_stores_what_was_put_before_the_shop_stops(engine: AsyncEngine) -> None:
+    """A shop that stops while puts are being stored waits for them (the callers were cut
+    off, the answers are stored all the same): left running, the storing task would be
+    destroyed with the event loop in the middle of its transaction, its connection never
+    given back (an unclosed aiosqlite connection, found by a later test)."""
+    outbox, now = SqlOutbox(engine), FakeClock().now()
+    callers = [
+        asyncio.create_task(outbox.put([text("chat", f"answer {n}")], now)) for n in range(30)
+    ]
+    await asyncio.sleep(0)  # the puts are queued and their storing has begun
+    for caller in callers:
+        caller.cancel()  # the adapters' tasks end first at a shutdown
+    await outbox.close()
+    assert outbox.storing is not None and outbox.storing.done()
+    assert await stored(engine) == [f"answer {n}" for n in range(30)]

@@ -204,6 +204,14 @@ class SqlOutbox:
             self.storing = asyncio.create_task(self._store_together())
         await put.stored
 
+    async def close(self) -> None:
+        """Stores what was put before the shop stops (its callers wait for it): left running,
+        the storing task would be destroyed with the event loop in the middle of its
+        transaction, its connection never given back."""
+        storing = self.storing
+        if storing is not None and not storing.done():
+            await asyncio.wait({storing})
+
     async def _store_together(self) -> None:
         batch: list[_Put] = []
         try:
